@@ -1,0 +1,1 @@
+"""Switchyard: a fast, faithful LLM gateway."""
