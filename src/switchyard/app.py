@@ -1,0 +1,147 @@
+"""``create_app``: build the gateway's ASGI application from a compiled config.
+
+The hot-path routes are a dict lookup on the exact path and a direct call into a raw ASGI
+handler: no framework routing, request objects or middleware stack on the way to a provider
+(docs/architecture.md records the measurements behind this). Everything stateful is created in
+the lifespan, because the pooled upstream client needs the server's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from switchyard.api import health
+from switchyard.api import openai as openai_api
+from switchyard.api.endpoint import Inbound, serve
+from switchyard.api.io import StreamAborted, send_error
+from switchyard.config.compile import Runtime
+from switchyard.errors import NotFound
+from switchyard.observability.logging import RequestLog, get_logger
+from switchyard.pipeline import build_pipeline
+from switchyard.providers.registry import build_provider
+from switchyard.routing.router import Router
+from switchyard.state import GatewayState
+from switchyard.types import Receive, Scope, Send
+from switchyard.upstream.aiohttp_client import AiohttpClient
+
+Route = Callable[[Scope, Receive, Send], Awaitable[None]]
+log = get_logger("switchyard")
+
+
+class _HideStreamAborts(logging.Filter):
+    """A deliberate mid-stream abort is not an application crash; keep it out of error logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, StreamAborted)
+
+
+class Gateway:
+    """The ASGI application."""
+
+    def __init__(self, state: GatewayState) -> None:
+        self.state = state
+        s = state
+
+        def inbound(spec: Inbound) -> Route:
+            return partial(serve, s, spec)
+
+        def plain(fn: Callable[..., Awaitable[None]]) -> Route:
+            return partial(fn, s)
+
+        post: dict[str, Route] = {
+            "/v1/chat/completions": inbound(openai_api.CHAT),
+            "/chat/completions": inbound(openai_api.CHAT),
+            "/v1/embeddings": inbound(openai_api.EMBEDDINGS),
+            "/embeddings": inbound(openai_api.EMBEDDINGS),
+        }
+        get: dict[str, Route] = {
+            "/v1/models": plain(openai_api.list_models),
+            "/models": plain(openai_api.list_models),
+            "/healthz": plain(health.healthz),
+            "/readyz": plain(health.readyz),
+        }
+        self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            table = self.routes.get(scope["method"])
+            route = table.get(scope["path"]) if table is not None else None
+            if route is not None:
+                await route(scope, receive, send)
+                return
+            rid = dict(scope["headers"]).get(b"x-request-id", b"-").decode("latin-1")
+            err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")
+            await send_error(send, err, "openai", rid)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # report, don't crash the server with a traceback
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        state = self.state
+        state.client = AiohttpClient()
+        state.providers = {
+            name: build_provider(spec, state.client)
+            for name, spec in state.runtime.providers.items()
+        }
+        router = Router(state.runtime, state.providers)
+        state.handler = build_pipeline([], router)
+        state.request_log.start()
+        _watch_for_drain(state)
+        logging.getLogger("uvicorn.error").addFilter(_HideStreamAborts())
+        state.ready = True
+        log.info(
+            "started",
+            providers=sorted(state.runtime.providers),
+            models=state.runtime.public_models(),
+        )
+
+    async def shutdown(self) -> None:
+        state = self.state
+        state.draining = True
+        state.ready = False
+        await state.request_log.stop()
+        for provider in state.providers.values():
+            await provider.close()
+        if state.client is not None:
+            await state.client.close()
+
+
+def _watch_for_drain(state: GatewayState) -> None:
+    """Flip readiness the instant SIGTERM/SIGINT arrives, then let the server's own handler
+    stop accepting and drain (it was installed before the lifespan started)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            state.draining = True
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
+def create_app(runtime: Runtime) -> Gateway:
+    """Build the gateway for one compiled configuration."""
+    config = runtime.config
+    state = GatewayState(runtime=runtime, request_log=RequestLog(enabled=config.logging.requests))
+    return Gateway(state)

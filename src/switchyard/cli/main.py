@@ -1,0 +1,22 @@
+"""``switchyard``: serve, mock, check, config."""
+
+from __future__ import annotations
+
+import typer
+
+from switchyard.cli import check, config_cmd, mock_cmd, serve
+
+app = typer.Typer(
+    name="switchyard",
+    help="Switchyard: one endpoint for OpenAI, Anthropic, Gemini and OpenAI-compatible models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("mock")(mock_cmd.mock)
+app.command("check")(check.check)
+app.add_typer(config_cmd.app, name="config")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,55 @@
+"""Configs built from the command line instead of a file: zero-config, ``--demo`` and
+``--base-url``. They produce the same raw tree a YAML file would, so they go through the same
+validator and compiler and cannot drift from what a file can express."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Which models a provider found in the environment serves when no config names any.
+_ENV_PROVIDERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    (
+        "OPENAI_API_KEY",
+        "openai",
+        "openai",
+        ("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"),
+    ),
+    ("ANTHROPIC_API_KEY", "anthropic", "anthropic", ("claude-*",)),
+    ("GEMINI_API_KEY", "gemini", "gemini", ("gemini-*", "gemma-*", "text-embedding-0*")),
+)
+
+
+def from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """Serve every provider whose API key is in the environment, each for its model family."""
+    raw: dict[str, Any] = {"providers": {}, "models": {}}
+    for var, name, ptype, patterns in _ENV_PROVIDERS:
+        key = env.get(var)
+        if not key:
+            continue
+        raw["providers"][name] = {"type": ptype, "api_keys": [key]}
+        for pattern in patterns:
+            raw["models"].setdefault(pattern, {"deployments": [{"provider": name}]})
+    return raw
+
+
+def add_demo(raw: dict[str, Any]) -> dict[str, Any]:
+    """Add the built-in mock provider so a newcomer can call the gateway with no key at all."""
+    raw.setdefault("providers", {})["mock"] = {"type": "mock"}
+    models = raw.setdefault("models", {})
+    models.setdefault("demo", {"deployments": [{"provider": "mock", "model": "mock-1"}]})
+    models.setdefault("mock-*", {"deployments": [{"provider": "mock"}]})
+    # With nothing else configured, any model name works, so SDK examples run unchanged.
+    if len(raw["providers"]) == 1:
+        models.setdefault("*", {"deployments": [{"provider": "mock"}]})
+    return raw
+
+
+def single_upstream(base_url: str, ptype: str, api_key: str | None) -> dict[str, Any]:
+    """Proxy every model name to one upstream."""
+    return {
+        "providers": {
+            "upstream": {"type": ptype, "base_url": base_url, "api_keys": [api_key or "none"]}
+        },
+        "models": {"*": {"deployments": [{"provider": "upstream"}]}},
+    }

@@ -1,0 +1,1 @@
+"""Logs, metrics, traces and request capture — all fed off the request path."""

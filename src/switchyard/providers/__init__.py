@@ -1,0 +1,1 @@
+"""Upstream providers: one module per provider type, looked up through :mod:`registry`."""

@@ -1,0 +1,1 @@
+"""Routing: which deployment and key serve a call, and what happens when one fails."""
