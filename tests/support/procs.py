@@ -1,0 +1,95 @@
+"""Start real processes on loopback for tests: the mock provider and the gateway.
+
+Each process gets a free port, its output goes to a file that is printed when a test fails to
+start it, and it is killed at teardown whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Proc:
+    """A child process serving HTTP on ``port``."""
+
+    def __init__(self, args: list[str], port: int, ready_path: str, env: dict[str, str] | None = None):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="switchyard-test-", suffix=".log", delete=False)
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.popen = subprocess.Popen(
+            args, stdout=self.log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+        )
+        self._wait_ready(ready_path)
+
+    def _wait_ready(self, path: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"process exited with {self.popen.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(self.url + path, timeout=0.5).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"process not ready after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.popen.send_signal(sig)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(10)
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+def start_mock(*flags: str) -> Proc:
+    port = free_port()
+    args = [PYTHON, "-m", "switchyard.mock", "--port", str(port), *flags]
+    return Proc(args, port, "/v1/models")
+
+
+def start_gateway(config: dict[str, Any], tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Proc:
+    port = free_port()
+    path = tmp / f"switchyard-{port}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    args = [PYTHON, "-m", "switchyard.cli.main", "serve", "-c", str(path), "--port", str(port), *extra]
+    return Proc(args, port, "/healthz", env=env)
+
+
+def mock_provider(mock: Proc, **extra: Any) -> dict[str, Any]:
+    """A provider entry pointing at a running mock server, OpenAI-compatible."""
+    return {
+        "type": "openai-compatible",
+        "base_url": f"{mock.url}/v1",
+        "api_keys": ["sk-test-upstream-key-0001"],
+        "forward_headers": ["x-mock-*"],
+        **extra,
+    }

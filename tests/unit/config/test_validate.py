@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from switchyard.config.validate import format_path, validate
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    config, problems = validate(
+        {
+            "server": {"prot": 1},
+            "providers": {
+                "openai": {"type": "openai", "api_keys": ["k"]},
+                "claude": {"type": "anthropic", "api_keys": ["k"], "base_url": "api.anthropic.com"},
+                "x": {"type": "opneai", "api_keys": ["k"]},
+            },
+            "models": {
+                "gpt-4o": {
+                    "deployments": [
+                        {"provider": "openai", "model": "gpt-4o"},
+                        {"provider": "opnai", "model": "gpt-4o", "wieght": 2},
+                    ]
+                },
+                "empty": {"deployments": []},
+            },
+        }
+    )
+    assert config is None
+    text = "\n".join(problems)
+    assert "server.prot: unknown key (did you mean 'port'?)" in text
+    assert "providers.x.type: unknown provider type 'opneai' (did you mean 'openai'?)" in text
+    assert "providers.claude.base_url: must start with http:// or https://" in text
+    assert (
+        "models.gpt-4o.deployments[1].provider: unknown provider 'opnai' (did you mean 'openai'?)"
+        " (known: openai, claude, x)" in text
+    )
+    assert "models.gpt-4o.deployments[1].wieght: unknown key (did you mean 'weight'?)" in text
+    assert "models.empty.deployments:" in text
+    assert len(problems) == 6
+
+
+def test_unknown_key_without_a_close_match_lists_allowed_keys() -> None:
+    _, problems = validate({"zzz": 1})
+    assert problems[0].startswith("zzz: unknown key (allowed: logging, models, providers, server")
+
+
+def test_missing_keys_and_types() -> None:
+    _, problems = validate({"providers": {"p": {"type": "openai"}}, "server": {"port": "x"}})
+    assert "providers.p.api_keys: at least one key is required" in problems
+    assert any(p.startswith("server.port:") for p in problems)
+
+
+def test_format_path() -> None:
+    assert format_path(("models", "m", "deployments", 2, "provider")) == "models.m.deployments[2].provider"
+    assert format_path(()) == "<root>"
