@@ -1,0 +1,86 @@
+"""Incremental Server-Sent Events parsing and framing.
+
+Network reads split frames anywhere (inside a line, between ``\\r`` and ``\\n``), so the parser
+keeps the unfinished tail and only dispatches an event at its blank line. Payloads stay
+``bytes``: ``orjson.loads`` takes them directly, so nothing is decoded twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    event: str | None
+    data: bytes
+
+
+class SSEParser:
+    """Feed arbitrary byte chunks, get complete events back.
+
+    Handles ``\\n`` and ``\\r\\n`` line ends, ``data:`` with or without its space, multi-line
+    data (joined with ``\\n``), ``event:`` names, comments and ``id:``/``retry:`` (ignored).
+    """
+
+    __slots__ = ("_data", "_event", "_pending")
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+        self._data: list[bytes] = []
+        self._event: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if b"\n" not in chunk:
+            if chunk:
+                self._pending.append(chunk)
+            return []
+        if self._pending:
+            self._pending.append(chunk)
+            chunk = b"".join(self._pending)
+            self._pending.clear()
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if tail:
+            self._pending.append(tail)
+        out: list[SSEEvent] = []
+        for line in lines:
+            self._line(line, out)
+        return out
+
+    def finish(self) -> list[SSEEvent]:
+        """Flush at end of input: a last event without its blank line is still delivered."""
+        out: list[SSEEvent] = []
+        if self._pending:
+            tail = b"".join(self._pending)
+            self._pending.clear()
+            self._line(tail, out)
+        self._line(b"", out)
+        return out
+
+    def _line(self, line: bytes, out: list[SSEEvent]) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line:
+            if self._data:
+                data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+                out.append(SSEEvent(self._event, data))
+                self._data = []
+            self._event = None
+            return
+        if line[0] == 0x3A:  # ":" comment / keep-alive
+            return
+        name, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+
+
+def frame(data: bytes, event: str | None = None) -> bytes:
+    """One SSE frame; ``data`` must not contain newlines (orjson output never does)."""
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
