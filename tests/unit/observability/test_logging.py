@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import io
+import time
+
+import orjson
+
+from switchyard.observability.logging import RequestLog
+from switchyard.types import Call, Usage
+
+
+def _call(**kw: object) -> Call:
+    call = Call(
+        protocol="openai",
+        operation="chat",
+        model="gpt-x",
+        body=b'{"model":"gpt-x"}',
+        data={"model": "gpt-x"},
+        stream=False,
+        headers={b"authorization": b"Bearer sk-super-secret"},
+        request_id="rid-1",
+        started=time.perf_counter(),
+    )
+    for k, v in kw.items():
+        setattr(call, k, v)
+    return call
+
+
+def test_one_json_line_per_request_without_secrets() -> None:
+    log = RequestLog()
+    sink = io.BytesIO()
+    log._sink = sink
+    log.record(_call(status=200, deployment="p/m", usage=Usage(3, 4), ttft=0.01), 0.02)
+    log.record(_call(status=404, error="ModelNotFound"), 0.001)
+    log.flush()
+    lines = sink.getvalue().splitlines()
+    assert len(lines) == 2
+    first = orjson.loads(lines[0])
+    assert first["request_id"] == "rid-1" and first["deployment"] == "p/m"
+    assert first["input_tokens"] == 3 and first["output_tokens"] == 4
+    assert first["latency_ms"] == 20.0 and first["ttft_ms"] == 10.0
+    assert orjson.loads(lines[1])["error"] == "ModelNotFound"
+    assert b"sk-super-secret" not in sink.getvalue()
+
+
+def test_bounded_and_counts_drops() -> None:
+    log = RequestLog(capacity=2)
+    log._sink = io.BytesIO()
+    for _ in range(5):
+        log.record(_call(), 0.0)
+    assert log.dropped == 3
+    log.flush()
+    assert log.dropped == 0
+
+
+def test_disabled_records_nothing() -> None:
+    log = RequestLog(enabled=False)
+    log.record(_call(), 0.0)
+    sink = io.BytesIO()
+    log._sink = sink
+    log.flush()
+    assert sink.getvalue() == b""
