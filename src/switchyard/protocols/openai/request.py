@@ -160,7 +160,7 @@ def _response_format_from_ir(fmt: ResponseFormat) -> JSON:
 
 def _effort(reasoning: Reasoning) -> str | None:
     if reasoning.enabled is False:
-        return None
+        return "none" if reasoning.effort == "none" else None
     if reasoning.effort:
         return reasoning.effort
     if reasoning.enabled or reasoning.budget_tokens:
