@@ -38,6 +38,18 @@ from switchyard.mock.content import estimate_tokens, new_uid
 from switchyard.mock.plan import Facts, Plan, RequestError, make_plan
 from switchyard.mock.settings import Fault, MockSettings, SettingsError, apply_overrides
 
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "Fault",
+    "MockResponse",
+    "MockSettings",
+    "Route",
+    "error_response",
+    "fault_cut",
+    "match_route",
+    "respond",
+]
+
 Protocol = Literal["openai", "anthropic", "gemini"]
 DEFAULT_SETTINGS: Final = MockSettings()
 JSON: Final = "application/json"
@@ -189,8 +201,11 @@ def respond(
         out = [("content-type", JSON), *_id_headers(protocol, uid), *echo]
         return MockResponse(status, out, _error_body(protocol, status, message, uid, None), uid=uid)
     try:
+        # Listings ignore server-wide knobs so they keep working as a readiness probe of a
+        # mock started with, say, --status 503; per-request headers still apply.
+        base = DEFAULT_SETTINGS if method == "GET" else settings
         try:
-            s = apply_overrides(settings, headers)
+            s = apply_overrides(base, headers)
         except SettingsError as exc:
             raise _Rejection(400, str(exc)) from None
         obj: dict[str, Any] = {}

@@ -42,6 +42,8 @@ class MockSettings:
     fault: Fault | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.fault, str):  # callers holding a plain str (CLI): "none" -> None
+            object.__setattr__(self, "fault", parse_fault(self.fault))
         check_settings(self)
 
 
