@@ -87,7 +87,7 @@ def strip_tool_call_id(call_id: str) -> str:
 
 
 def to_anthropic_signature(part: ThinkingPart) -> str:
-    if part.source == "gemini":
+    if part.source == "gemini" and part.signature:
         return GEMINI_IN_ANTHROPIC + (part.signature or "")
     return part.signature or ""
 

@@ -80,7 +80,7 @@ class PartReader:
             signature = g(item, "thoughtSignature", "thought_signature")
             if item.get("thought"):
                 if thinking is None:
-                    thinking = ThinkingPart(source="gemini")
+                    thinking = ThinkingPart()
                     out.append(thinking)
                 thinking.text += item.get("text") or ""
                 if signature:
@@ -89,7 +89,7 @@ class PartReader:
                 continue
             if signature:
                 if thinking is None:
-                    thinking = ThinkingPart(source="gemini")
+                    thinking = ThinkingPart()
                     out.append(thinking)
                 self._sign(thinking, signature)
             thinking = None
@@ -188,7 +188,7 @@ def parts_from_ir(
     for j, part in enumerate(parts):
         item: JSON
         if isinstance(part, ThinkingPart):
-            if part.source == "gemini":
+            if part.source == "gemini" and part.signature:
                 if part.text:
                     out.append({"text": part.text, "thought": True})
                 pending = part.signature

@@ -101,9 +101,10 @@ def _assistant_to_ir(msg: JSON, path: str, names: dict[str, str]) -> Message:
     if msg.get("refusal"):
         content.append(TextPart(msg["refusal"], extras={"refusal": True}))
     calls = _tool_calls_to_ir(msg.get("tool_calls") or [], path, names)
-    # Thinking restored from the first tool call id must lead the turn (Anthropic requires it).
+    # Anthropic thinking restored from the first tool call id must lead the turn (Anthropic
+    # requires it); Gemini signatures stay right before their call, where Gemini wants them.
     lead: list[Part] = []
-    while calls and isinstance(calls[0], ThinkingPart):
+    while calls and isinstance(calls[0], ThinkingPart) and calls[0].source == "anthropic":
         lead.append(calls.pop(0))
     extras = _rest(msg, _MESSAGE_KEYS | {"refusal"})
     return Message("assistant", lead + content + calls, extras)
