@@ -101,8 +101,23 @@ def _format_to_ir(body: JSON) -> ResponseFormat | None:
     return ResponseFormat("json_schema", schema=fmt.get("schema"))
 
 
+def _json_tool_to_format(tools: list[Tool], choice: ToolChoice | None) -> ResponseFormat | None:
+    """Undo our own JSON-mode emulation so a round trip gives back ``response_format``."""
+    if choice is None or choice.mode != "tool" or choice.name != JSON_TOOL_NAME:
+        return None
+    for i, tool in enumerate(tools):
+        if tool.name == JSON_TOOL_NAME:
+            del tools[i]
+            return ResponseFormat("json_schema", schema=tool.parameters)
+    return None
+
+
 def to_ir(body: JSON) -> IRRequest:
     choice, parallel = _tool_choice_to_ir(body.get("tool_choice"))
+    tools = _tools_to_ir(body.get("tools") or [])
+    json_mode = _json_tool_to_format(tools, choice)
+    if json_mode is not None:
+        choice = None
     metadata = dict(body.get("metadata") or {})
     user = metadata.pop("user_id", None)
     extras = {k: v for k, v in body.items() if k not in _MAPPED}
@@ -116,7 +131,7 @@ def to_ir(body: JSON) -> IRRequest:
         source=PROTOCOL,
         messages=messages_to_ir(body.get("messages") or []),
         system=system_to_ir(body.get("system")),
-        tools=_tools_to_ir(body.get("tools") or []),
+        tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel,
         sampling=Sampling(
@@ -126,7 +141,7 @@ def to_ir(body: JSON) -> IRRequest:
             top_k=body.get("top_k"),
             stop=body.get("stop_sequences"),
         ),
-        response_format=_format_to_ir(body),
+        response_format=json_mode or _format_to_ir(body),
         reasoning=_reasoning_to_ir(body),
         stream=bool(body.get("stream")),
         include_usage=True,

@@ -85,6 +85,15 @@ def _response_format_to_ir(value: JSON | None) -> ResponseFormat | None:
     raise TranslationError("response_format.type", f"unsupported value {kind!r}")
 
 
+def _reasoning_to_ir(effort: str | None) -> Reasoning | None:
+    """OpenAI clients see reasoning as ``reasoning_content``, so thoughts are requested."""
+    if not effort:
+        return None
+    if effort == "none":
+        return Reasoning(enabled=False, effort=effort)
+    return Reasoning(enabled=True, effort=effort, include_thoughts=True)
+
+
 def to_ir(body: JSON) -> IRRequest:
     system, messages = messages_to_ir(body.get("messages") or [])
     stop = body.get("stop")
@@ -112,7 +121,7 @@ def to_ir(body: JSON) -> IRRequest:
             n=body.get("n"),
         ),
         response_format=_response_format_to_ir(body.get("response_format")),
-        reasoning=Reasoning(enabled=effort not in ("none",), effort=effort) if effort else None,
+        reasoning=_reasoning_to_ir(effort),
         stream=bool(body.get("stream")),
         include_usage=bool(stream_options.get("include_usage")),
         user=body.get("user"),
