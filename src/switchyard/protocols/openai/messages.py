@@ -218,14 +218,13 @@ def _assistant_from_ir(msg: Message, path: str, same: bool) -> JSON:
 
 def messages_from_ir(system: list[TextPart], messages: list[Message], same: bool) -> list[JSON]:
     out: list[JSON] = []
-    if system:
-        role = (
-            "developer"
-            if same and (system[0].extras or {}).get("role") == "developer"
-            else ("system")
-        )
+    if same:  # one message per original system/developer message
+        for part in system:
+            role = (part.extras or {}).get("role", "system")
+            out.append({"role": role, "content": part.text})
+    elif system:
         parts = [{"type": "text", "text": p.text} for p in system]
-        out.append({"role": role, "content": _content_value(parts)})
+        out.append({"role": "system", "content": _content_value(parts)})
     for i, msg in enumerate(messages):
         path = f"messages[{i}]"
         if msg.role == "assistant":
