@@ -219,9 +219,9 @@ def _assistant_from_ir(msg: Message, path: str, same: bool) -> JSON:
 def messages_from_ir(system: list[TextPart], messages: list[Message], same: bool) -> list[JSON]:
     out: list[JSON] = []
     if same:  # one message per original system/developer message
-        for part in system:
-            role = (part.extras or {}).get("role", "system")
-            out.append({"role": role, "content": part.text})
+        for sys_part in system:
+            role = (sys_part.extras or {}).get("role", "system")
+            out.append({"role": role, "content": sys_part.text})
     elif system:
         parts = [{"type": "text", "text": p.text} for p in system]
         out.append({"role": "system", "content": _content_value(parts)})
