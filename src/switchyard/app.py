@@ -20,6 +20,7 @@ from switchyard.api.endpoint import Inbound, serve
 from switchyard.api.io import StreamAborted, send_error
 from switchyard.config.compile import Runtime
 from switchyard.errors import NotFound
+from switchyard.health.service import HealthService
 from switchyard.observability.logging import RequestLog, get_logger
 from switchyard.pipeline import build_pipeline
 from switchyard.providers.registry import build_provider
@@ -46,6 +47,9 @@ class Gateway:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         s = state
+        # Built before the router so the admin route can serve it; its tasks start in the
+        # lifespan (docs/routing.md).
+        self.health = HealthService(state.runtime)
 
         def inbound(spec: Inbound) -> Route:
             return partial(serve, s, spec)
@@ -64,6 +68,7 @@ class Gateway:
             "/models": plain(openai_api.list_models),
             "/healthz": plain(health.healthz),
             "/readyz": plain(health.readyz),
+            "/admin/health": self.health.admin,
         }
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
 
@@ -102,7 +107,9 @@ class Gateway:
             name: build_provider(spec, state.client)
             for name, spec in state.runtime.providers.items()
         }
-        router = Router(state.runtime, state.providers)
+        router = Router(state.runtime, state.providers, self.health.board)
+        self.health.router = router
+        await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
         state.handler = build_pipeline([], router)
         state.request_log.start()
         _watch_for_drain(state)
@@ -118,6 +125,7 @@ class Gateway:
         state = self.state
         state.draining = True
         state.ready = False
+        await self.health.stop()
         await state.request_log.stop()
         for provider in state.providers.values():
             await provider.close()

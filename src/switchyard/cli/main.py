@@ -1,10 +1,10 @@
-"""``switchyard``: serve, mock, check, config."""
+"""``switchyard``: serve, mock, check, config, worker, status."""
 
 from __future__ import annotations
 
 import typer
 
-from switchyard.cli import check, config_cmd, mock_cmd, serve
+from switchyard.cli import check, config_cmd, mock_cmd, serve, status, worker
 
 app = typer.Typer(
     name="switchyard",
@@ -16,6 +16,8 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("mock")(mock_cmd.mock)
 app.command("check")(check.check)
+app.command("worker")(worker.worker)
+app.command("status")(status.status)
 app.add_typer(config_cmd.app, name="config")
 
 if __name__ == "__main__":

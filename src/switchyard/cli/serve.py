@@ -36,6 +36,9 @@ def serve(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="processes sharing the port")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="run the health keeper inside the gateway")
+    ] = False,
 ) -> None:
     """Start the gateway."""
     try:
@@ -56,6 +59,8 @@ def serve(
         cfg = cfg.model_copy(
             update={"logging": cfg.logging.model_copy(update={"level": log_level})}
         )
+    if with_worker:
+        cfg = cfg.model_copy(update={"health": cfg.health.model_copy(update={"keeper": True})})
     run(cfg)
 
 

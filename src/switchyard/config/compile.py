@@ -8,11 +8,13 @@ deployments. Hot reload swaps a whole :class:`Runtime`, never mutates one.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
-from switchyard.config.schema import SwitchyardConfig
+from switchyard.config.schema import ErrorRule, SwitchyardConfig
 
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -20,6 +22,34 @@ DEFAULT_BASE_URLS = {
     "gemini": "https://generativelanguage.googleapis.com",
     "mock": "mock://in-process",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRuleSpec:
+    """One compiled error-parsing rule (see :mod:`switchyard.routing.classify`)."""
+
+    reason: str
+    priority: int = 0
+    statuses: frozenset[int] | None = None  # None: any status
+    path: tuple[str, ...] | None = None
+    pattern: re.Pattern[str] | None = None
+
+
+def compile_rule(rule: ErrorRule) -> ErrorRuleSpec:
+    statuses: frozenset[int] | None
+    if rule.status is None:
+        statuses = None
+    elif isinstance(rule.status, int):
+        statuses = frozenset({rule.status})
+    else:
+        statuses = frozenset(rule.status)
+    return ErrorRuleSpec(
+        reason=rule.reason,
+        priority=rule.priority,
+        statuses=statuses,
+        path=tuple(rule.path.split(".")) if rule.path else None,
+        pattern=re.compile(rule.match) if rule.match is not None else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +63,10 @@ class ProviderSpec:
     connect_timeout: float
     read_timeout: float
     total_timeout: float
+    shared_key_status: bool = False
+    error_rules: tuple[ErrorRuleSpec, ...] = ()
+    probe_model: str | None = None
+    probe: bool = True
 
     def __repr__(self) -> str:  # keys must never reach a log line through a repr
         return f"ProviderSpec(name={self.name!r}, type={self.type!r}, base_url={self.base_url!r})"
@@ -44,6 +78,16 @@ class DeploymentSpec:
     model: str  # "*" forwards the requested name unchanged
     priority: int
     weight: float
+    max_concurrent: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    input_price: float | None = None  # USD per million tokens
+    output_price: float | None = None
+
+    @property
+    def id(self) -> str:
+        """Health is tracked per upstream deployment, shared by every model that lists it."""
+        return f"{self.provider}/{self.model}"
 
     def upstream_model(self, requested: str) -> str:
         return requested if self.model == "*" else self.model
@@ -57,6 +101,11 @@ class ModelRoute:
     name: str
     strategy: str
     deployments: tuple[DeploymentSpec, ...]
+    strategy_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    fallbacks: tuple[str, ...] = ()
+    context_fallbacks: tuple[str, ...] = ()
+    max_attempts: int = 3
+    deadline: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +123,9 @@ class Runtime:
             if fnmatch.fnmatchcase(model, pattern.name):
                 return pattern
         return None
+
+    def routes(self) -> tuple[ModelRoute, ...]:
+        return (*self.models.values(), *self.patterns)
 
     def public_models(self) -> list[str]:
         return [*self.models, *(p.name for p in self.patterns)]
@@ -95,6 +147,10 @@ def compile_config(config: SwitchyardConfig) -> Runtime:
             connect_timeout=p.timeouts.connect,
             read_timeout=p.timeouts.read,
             total_timeout=p.timeouts.total,
+            shared_key_status=p.shared_key_status,
+            error_rules=tuple(compile_rule(r) for r in p.error_rules),
+            probe_model=p.probe_model,
+            probe=p.probe,
         )
         for name, p in config.providers.items()
     }
@@ -103,11 +159,33 @@ def compile_config(config: SwitchyardConfig) -> Runtime:
     for name, m in config.models.items():
         deployments = tuple(
             sorted(
-                (DeploymentSpec(d.provider, d.model, d.priority, d.weight) for d in m.deployments),
+                (
+                    DeploymentSpec(
+                        d.provider,
+                        d.model,
+                        d.priority,
+                        d.weight,
+                        max_concurrent=d.max_concurrent,
+                        rpm=d.rpm,
+                        tpm=d.tpm,
+                        input_price=d.price.input if d.price else None,
+                        output_price=d.price.output if d.price else None,
+                    )
+                    for d in m.deployments
+                ),
                 key=lambda d: d.priority,
             )
         )
-        route = ModelRoute(name=name, strategy=m.strategy, deployments=deployments)
+        route = ModelRoute(
+            name=name,
+            strategy=m.strategy,
+            deployments=deployments,
+            strategy_options=MappingProxyType(dict(m.strategy_options)),
+            fallbacks=tuple(m.fallbacks),
+            context_fallbacks=tuple(m.context_fallbacks),
+            max_attempts=m.max_attempts or config.routing.max_attempts,
+            deadline=m.deadline or config.routing.deadline,
+        )
         if _is_pattern(name):
             patterns.append(route)
         else:

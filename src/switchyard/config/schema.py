@@ -8,7 +8,7 @@ into immutable runtime objects, so nothing on the request path touches these mod
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,40 @@ class Timeouts(Closed):
     total: float = Field(600.0, gt=0, description="max duration of one upstream attempt")
 
 
+Reason = Literal[
+    "invalid_key",
+    "no_quota",
+    "rate_limited",
+    "overloaded",
+    "server_error",
+    "timeout",
+    "context_length",
+    "content_filter",
+    "bad_request",
+]
+REASONS: tuple[str, ...] = (
+    "invalid_key",
+    "no_quota",
+    "rate_limited",
+    "overloaded",
+    "server_error",
+    "timeout",
+    "context_length",
+    "content_filter",
+    "bad_request",
+)
+
+
+class ErrorRule(Closed):
+    """Maps an upstream error answer to a reason (highest ``priority`` among matches wins)."""
+
+    status: int | list[int] | None = Field(None, description="status code(s); any if omitted")
+    path: str | None = Field(None, description="dotted JSON path into the error body")
+    match: str | None = Field(None, description="regex searched in the value (or whole body)")
+    reason: Reason
+    priority: int = 100
+
+
 class ProviderConfig(Closed):
     type: ProviderType
     base_url: str | None = None
@@ -43,6 +77,17 @@ class ProviderConfig(Closed):
         default_factory=list, description="client header names (globs) relayed to this provider"
     )
     timeouts: Timeouts = Timeouts()  # frozen, so one shared default is safe
+    shared_key_status: bool = Field(
+        False, description="one account-level state per key instead of one per model"
+    )
+    error_rules: list[ErrorRule] = Field(default_factory=list)
+    probe_model: str | None = Field(None, description="model the health keeper probes keys with")
+    probe: bool = Field(True, description="let the health keeper probe this provider's keys")
+
+
+class Price(Closed):
+    input: float = Field(ge=0, description="USD per million input tokens")
+    output: float = Field(0.0, ge=0, description="USD per million output tokens")
 
 
 class DeploymentConfig(Closed):
@@ -50,11 +95,66 @@ class DeploymentConfig(Closed):
     model: str = Field("*", description="upstream model name; '*' forwards the requested name")
     priority: int = 0
     weight: float = Field(1.0, gt=0)
+    max_concurrent: int | None = Field(None, gt=0, description="requests in flight at once")
+    rpm: int | None = Field(None, gt=0, description="requests per minute sent upstream")
+    tpm: int | None = Field(None, gt=0, description="tokens per minute (estimated) upstream")
+    price: Price | None = None
 
 
 class ModelConfig(Closed):
-    strategy: str = "priority"
+    strategy: str = Field("priority", description="a strategy name or 'module:Class'")
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
     deployments: list[DeploymentConfig] = Field(min_length=1)
+    fallbacks: list[str] = Field(
+        default_factory=list, description="models tried when every deployment failed"
+    )
+    context_fallbacks: list[str] = Field(
+        default_factory=list, description="models tried when the prompt is too long"
+    )
+    max_attempts: int | None = Field(None, ge=1, description="overrides routing.max_attempts")
+    deadline: float | None = Field(None, gt=0, description="overrides routing.deadline")
+
+
+class BreakerConfig(Closed):
+    consecutive_failures: int = Field(5, ge=1)
+    failure_rate: float = Field(0.5, gt=0, le=1)
+    window: float = Field(30.0, gt=0, description="seconds over which the rate is measured")
+    min_requests: int = Field(20, ge=1, description="requests in the window before the rate counts")
+    cooldown: float = Field(5.0, gt=0, description="first ejection; doubles on each repeat")
+    max_cooldown: float = Field(300.0, gt=0)
+
+
+class Cooldowns(Closed):
+    rate_limited: float = Field(5.0, ge=0, description="when a 429 carries no Retry-After")
+    invalid_key: float = Field(600.0, gt=0, description="before an invalid key is tried again")
+    no_quota: float = Field(3600.0, gt=0, description="before a key without quota is tried again")
+
+
+class RetryBudget(Closed):
+    ratio: float = Field(0.2, ge=0, le=1, description="retries in flight / requests in flight")
+    min_retries: int = Field(3, ge=0, description="retries always allowed in flight")
+
+
+class Backoff(Closed):
+    base: float = Field(0.05, ge=0)
+    max: float = Field(1.0, ge=0)
+
+
+class RoutingConfig(Closed):
+    max_attempts: int = Field(3, ge=1, description="upstream attempts per model and request")
+    deadline: float = Field(600.0, gt=0, description="seconds per request until the first byte")
+    overloaded_retries: int = Field(1, ge=0, description="same-deployment retries after a 503")
+    backoff: Backoff = Backoff()
+    retry_budget: RetryBudget = RetryBudget()
+    breaker: BreakerConfig = BreakerConfig()
+    cooldowns: Cooldowns = Cooldowns()
+
+
+class HealthConfig(Closed):
+    keeper: bool = Field(False, description="run the health keeper inside serve")
+    interval: float = Field(300.0, gt=0, description="seconds between two probes of one key")
+    jitter: float = Field(0.2, ge=0, le=1, description="share of the interval randomised")
+    timeout: float = Field(20.0, gt=0, description="seconds one probe may take")
 
 
 class LoggingConfig(Closed):
@@ -66,4 +166,6 @@ class SwitchyardConfig(Closed):
     server: ServerConfig = ServerConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = RoutingConfig()
+    health: HealthConfig = HealthConfig()
     logging: LoggingConfig = LoggingConfig()

@@ -8,13 +8,15 @@ use tuples, so they are rewritten here.
 from __future__ import annotations
 
 import difflib
+import fnmatch
+import re
 import types
 import typing
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from switchyard.config.schema import PROVIDER_TYPES, SwitchyardConfig
+from switchyard.config.schema import PROVIDER_TYPES, REASONS, SwitchyardConfig
 
 
 def format_path(loc: tuple[str | int, ...]) -> str:
@@ -80,6 +82,12 @@ def _pydantic_problems(exc: ValidationError) -> list[str]:
                 f"{path}: unknown provider type '{given}'{_suggest(given, PROVIDER_TYPES)}"
                 f" (known: {', '.join(PROVIDER_TYPES)})"
             )
+        elif kind == "literal_error" and loc and loc[-1] == "reason":
+            given = str(err.get("input"))
+            problems.append(
+                f"{path}: unknown reason '{given}'{_suggest(given, REASONS)}"
+                f" (known: {', '.join(REASONS)})"
+            )
         elif kind == "missing":
             problems.append(f"{path}: required")
         else:
@@ -104,8 +112,12 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"providers.{pname}.base_url: must start with http:// or https://")
         if ptype in PROVIDER_TYPES and ptype != "mock" and not provider.get("api_keys"):
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
+        problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
     models = data.get("models")
-    for mname, model in (models if isinstance(models, dict) else {}).items():
+    models = models if isinstance(models, dict) else {}
+    for mname, model in models.items():
+        if isinstance(model, dict):
+            problems.extend(_routing_problems(str(mname), model, models))
         deployments = model.get("deployments") if isinstance(model, dict) else None
         for i, dep in enumerate(deployments if isinstance(deployments, list) else []):
             ref = dep.get("provider") if isinstance(dep, dict) else None
@@ -115,6 +127,62 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
                     f"models.{mname}.deployments[{i}].provider: unknown provider "
                     f"'{ref}'{_suggest(ref, names)} (known: {known})"
                 )
+    return problems
+
+
+def _rule_problems(pname: str, rules: Any) -> list[str]:
+    problems: list[str] = []
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, dict):
+            continue
+        where = f"providers.{pname}.error_rules[{i}]"
+        pattern = rule.get("match")
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"{where}.match: invalid regular expression: {exc}")
+        path = rule.get("path")
+        if isinstance(path, str) and (not path or any(not part for part in path.split("."))):
+            problems.append(f"{where}.path: expected a dotted path such as 'error.code'")
+    return problems
+
+
+def _routing_problems(mname: str, model: dict[str, Any], models: dict[str, Any]) -> list[str]:
+    """Strategy names and options, and fallback models that must exist."""
+    from switchyard.routing.strategies import STRATEGIES, UnknownStrategy, strategy_class
+
+    problems: list[str] = []
+    strategy = model.get("strategy", "priority")
+    if isinstance(strategy, str):
+        try:
+            cls = strategy_class(strategy)
+        except UnknownStrategy as exc:
+            hint = _suggest(strategy, STRATEGIES) if ":" not in strategy else ""
+            text = str(exc) if not hint else f"unknown strategy '{strategy}'{hint}"
+            problems.append(f"models.{mname}.strategy: {text}")
+        else:
+            options = model.get("strategy_options") or {}
+            if isinstance(options, dict):
+                try:
+                    cls.Options.model_validate(options)
+                except ValidationError as exc:
+                    for err in exc.errors():
+                        path = format_path(("models", mname, "strategy_options", *err["loc"]))
+                        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+                        problems.append(f"{path}: {msg}")
+    exact = [str(n) for n in models]
+    patterns = [n for n in exact if any(ch in n for ch in "*?[")]
+    for field in ("fallbacks", "context_fallbacks"):
+        names = model.get(field)
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if not isinstance(name, str):
+                continue
+            where = f"models.{mname}.{field}[{i}]"
+            if name == mname:
+                problems.append(f"{where}: a model cannot fall back to itself")
+            elif name not in models and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                problems.append(f"{where}: unknown model '{name}'{_suggest(name, exact)}")
     return problems
 
 

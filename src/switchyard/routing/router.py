@@ -1,46 +1,94 @@
-"""Try a model's deployments in order until one answers, failing over while nothing has been
-sent to the client.
+"""Route a call: order the model's healthy deployments, try them, fail over, keep score.
 
-A stream is committed only once its first chunk has arrived: a provider that accepts the
-connection and then fails before producing anything is still failed over transparently.
+For each attempt the router picks a usable key from the deployment's pool, sends, and
+classifies any failure into a reason (:mod:`switchyard.routing.classify`) that decides the
+next step: another key, a short backoff and retry, the next deployment, a fallback model, or
+the client's own answer. Bounds keep a degraded provider from being stormed: attempts per
+model, one deadline per request, and a retry budget (retries in flight at most a share of
+requests in flight). A stream is committed once its first chunk has arrived: failures until
+then still fail over transparently; after it, the API layer ends the stream with an error.
+
+The request path only reads precompiled plans and adjusts counters on the health objects:
+no locks, no I/O, and for a one-deployment, one-key model barely more than the send itself.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
+import math
 import random
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from switchyard.config.compile import DeploymentSpec, ModelRoute, Runtime
-from switchyard.errors import GatewayError, ModelNotFound
+from switchyard.config.compile import Runtime
+from switchyard.errors import (
+    GatewayError,
+    ModelNotFound,
+    NoHealthyDeployment,
+    RateLimited,
+    UpstreamTimeout,
+)
+from switchyard.health.board import HealthBoard
+from switchyard.health.breaker import INVALID, NO_QUOTA
+from switchyard.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
+from switchyard.health.targets import KeyHealth
 from switchyard.providers.base import Provider
+from switchyard.routing import classify as c
+from switchyard.routing.errors import DeadlineExceeded, TimeoutGaveUp, UpstreamGaveUp
+from switchyard.routing.member import Member
+from switchyard.routing.plan import RoutePlan
+from switchyard.routing.stream import Committed, aclose
 from switchyard.types import Call, Reply
 
-# Upstream statuses worth trying elsewhere; anything else is the client's own answer.
-_FAILOVER_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
+DEADLINE = "deadline"
+UNAVAILABLE = "unavailable"  # every deployment cooling down or at its limits
+LIMITED = "limited"  # ... and only because of rate limits: the client gets a 429
+_NO_RETRY = (b"x-should-retry", b"false")
+_PLAN_CACHE_MAX = 10_000
 
 
-def priority_order(route: ModelRoute) -> list[DeploymentSpec]:
-    """Lowest priority number first; inside a tier, a weighted random order."""
-    ordered: list[DeploymentSpec] = []
-    for _, tier_iter in itertools.groupby(route.deployments, key=lambda d: d.priority):
-        tier = list(tier_iter)
-        while len(tier) > 1:
-            pick = random.choices(range(len(tier)), weights=[d.weight for d in tier])[0]
-            ordered.append(tier.pop(pick))
-        ordered.extend(tier)
-    return ordered
+@dataclass(slots=True)
+class Failure:
+    """How a model's attempts ended, when none succeeded."""
+
+    reason: str
+    reply: Reply | None = None
+    error: GatewayError | None = None
+    retry_after: float | None = None
 
 
 class Router:
-    def __init__(self, runtime: Runtime, providers: Mapping[str, Provider]) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        providers: Mapping[str, Provider],
+        board: HealthBoard | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.runtime = runtime
         self.providers = providers
-        self._key_cycles = {
-            name: itertools.cycle(spec.api_keys) for name, spec in runtime.providers.items()
+        self.board = board if board is not None else HealthBoard(runtime)
+        self.clock = clock
+        cfg = runtime.config.routing
+        self.cooldowns = cfg.cooldowns
+        self.overloaded_retries = cfg.overloaded_retries
+        self.backoff_base, self.backoff_max = cfg.backoff.base, cfg.backoff.max
+        self.budget_ratio = cfg.retry_budget.ratio
+        self.budget_min = cfg.retry_budget.min_retries
+        classifiers = {n: c.Classifier.for_provider(s) for n, s in runtime.providers.items()}
+        self.plans = {
+            r.name: RoutePlan(r, self.board, providers, classifiers) for r in runtime.routes()
         }
+        self._by_model: dict[str, RoutePlan] = {n: self.plans[n] for n in runtime.models}
+        self.active = 0  # requests being routed
+        self.retrying = 0  # retry attempts in flight
+        self.budget_refusals = 0
 
-    def resolve(self, model: str) -> ModelRoute:
+    def resolve(self, model: str) -> RoutePlan:
+        plan = self._by_model.get(model)
+        if plan is not None:
+            return plan
         route = self.runtime.resolve(model)
         if route is None:
             available = ", ".join(self.runtime.public_models()) or "none"
@@ -48,55 +96,258 @@ class Router:
                 f"The model '{model}' does not exist or is not served here. Available: {available}",
                 param="model",
             )
-        return route
+        plan = self.plans[route.name]
+        if len(self._by_model) < _PLAN_CACHE_MAX:
+            self._by_model[model] = plan
+        return plan
 
     async def __call__(self, call: Call) -> Reply:
-        route = self.resolve(call.model)
-        candidates = route.deployments if len(route.deployments) == 1 else priority_order(route)
-        last_reply: Reply | None = None
-        last_error: GatewayError | None = None
-        for deployment in candidates:
-            provider = self.providers[deployment.provider]
-            key = next(self._key_cycles[deployment.provider])
-            call.attempts += 1
-            call.deployment = deployment.label(call.model)
-            try:
-                reply = await provider.send(call, deployment, key)
-                if reply.chunks is not None:
-                    reply.chunks = await _commit(reply.chunks)
-            except GatewayError as exc:
-                if exc.status < 500:
-                    raise
-                last_error, last_reply = exc, None
-                continue
-            if reply.status in _FAILOVER_STATUSES:
-                last_reply, last_error = reply, None
-                continue
-            return reply
-        if last_reply is not None:
-            return last_reply
-        assert last_error is not None
-        raise last_error
-
-
-async def _commit(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Wait for the first chunk (failures so far can still fail over), then replay it."""
-    first = await anext(chunks, None)
-
-    async def replay() -> AsyncIterator[bytes]:
+        plan = self.resolve(call.model)
+        self.active += 1
         try:
-            if first is not None:
-                yield first
-            async for chunk in chunks:
-                yield chunk
+            deadline = self.clock() + plan.deadline
+            result = await self._route(plan, call, call.model, deadline)
+            if isinstance(result, Reply):
+                return result
+            return await self._fall_back(plan, call, result, deadline)
         finally:
-            await aclose(chunks)
+            self.active -= 1
 
-    return replay()
+    async def _fall_back(
+        self, plan: RoutePlan, call: Call, failure: Failure, deadline: float
+    ) -> Reply:
+        if failure.reason == c.CONTEXT_LENGTH:
+            names = plan.context_fallbacks
+        elif failure.reason in c.CLIENT_REASONS or failure.reason == DEADLINE:
+            names = ()
+        else:
+            names = plan.fallbacks
+        for name in names:
+            result = await self._route(self.resolve(name), call, name, deadline)
+            if isinstance(result, Reply):
+                call.extra["fallback"] = name
+                return result
+            # An answer from an attempt says more than "nothing was available".
+            if failure.reason in (UNAVAILABLE, LIMITED) or result.reason not in (
+                UNAVAILABLE,
+                LIMITED,
+            ):
+                failure = result
+            if result.reason in c.CLIENT_REASONS or result.reason == DEADLINE:
+                break
+        return self._give_up(call, failure)
 
+    async def _route(
+        self, plan: RoutePlan, call: Call, requested: str, deadline: float
+    ) -> Reply | Failure:
+        now = self.clock()
+        candidates = plan.single
+        if candidates is None or not candidates[0].health.available(now):
+            candidates = [m for m in plan.members if m.health.available(now)]
+            if not candidates:
+                return self._unavailable(plan, now)
+            if len(candidates) > 1:
+                candidates = plan.strategy.order(candidates, call)
+        attempts_left = plan.max_attempts
+        last: Failure | None = None
+        final = candidates[-1]
+        for member in candidates:
+            tried: list[KeyHealth] = []
+            overloads = self.overloaded_retries
+            health = member.health
+            while attempts_left:
+                now = self.clock()
+                # The order was computed before earlier attempts: re-check after a failure.
+                if last is not None and not health.available(now):
+                    break
+                key = health.pool.pick(now, tried)
+                if key is None:
+                    break
+                if call.attempts and self.retrying >= max(
+                    self.budget_min, self.budget_ratio * self.active
+                ):
+                    self.budget_refusals += 1
+                    return last or self._unavailable(plan, now)
+                attempts_left -= 1
+                result = await self._attempt(plan, member, key, call, requested, deadline)
+                if isinstance(result, Reply):
+                    return result
+                last = result
+                reason = result.reason
+                if reason in c.CLIENT_REASONS or reason == DEADLINE:
+                    return result
+                if reason in c.KEY_REASONS:
+                    tried.append(key)
+                    continue  # another key of this deployment, if it has one
+                if reason == c.OVERLOADED and overloads:
+                    overloads -= 1
+                    n = self.overloaded_retries - overloads  # 1 for the first retry
+                    delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**n))
+                    if self.clock() + delay >= deadline:
+                        return result
+                    await asyncio.sleep(delay)
+                    continue
+                if member is not final:
+                    break  # server error: the next deployment
+                # The last deployment: a different key is still a different attempt.
+                tried.append(key)
+            if not attempts_left:
+                break
+        return last if last is not None else self._unavailable(plan, self.clock())
 
-async def aclose(chunks: AsyncIterator[bytes]) -> None:
-    """Close an async generator early so its upstream connection is released now, not at GC."""
-    close = getattr(chunks, "aclose", None)
-    if close is not None:
-        await close()
+    async def _attempt(
+        self,
+        plan: RoutePlan,
+        member: Member,
+        key: KeyHealth,
+        call: Call,
+        requested: str,
+        deadline: float,
+    ) -> Reply | Failure:
+        health = member.health
+        spec, label = member.target(requested, call.model)
+        call.deployment = label
+        call.attempts += 1
+        retry = call.attempts > 1
+        if retry:
+            self.retrying += 1
+        started = self.clock()
+        if health.rpm is not None:
+            health.rpm.add(started, 1)
+        if health.tpm is not None:
+            health.tpm.add(started, len(call.body) // 4 + 1)
+        health.begin()
+        key.begin()
+        health.inflight += 1
+        reply: Reply | None = None
+        first: bytes | None = None
+        try:
+            async with asyncio.timeout(deadline - started) as window:
+                reply = await member.provider.send(call, spec, key.secret)
+                if reply.chunks is not None and reply.status < 400:
+                    first = await anext(reply.chunks, None)
+        except TimeoutError:
+            if not window.expired():  # a provider leaked a raw timeout: still a timeout
+                self._failed(member, key, c.TIMEOUT, None, started)
+                return Failure(c.TIMEOUT, error=UpstreamTimeout("upstream did not answer in time"))
+            health.inflight -= 1
+            health.abandon()
+            key.abandon()
+            if reply is not None and reply.chunks is not None:
+                await aclose(reply.chunks)
+            err = DeadlineExceeded(
+                f"No deployment answered within the request deadline of {plan.deadline:g} s "
+                f"({call.attempts} attempt(s))"
+            )
+            return Failure(DEADLINE, error=err)
+        except GatewayError as exc:
+            if exc.status < 500:  # the request itself cannot be sent (e.g. translation)
+                self._release(member, key)
+                raise
+            reason = c.TIMEOUT if isinstance(exc, UpstreamTimeout) else c.SERVER_ERROR
+            self._failed(member, key, reason, None, started)
+            return Failure(reason, error=exc)
+        except BaseException:
+            self._release(member, key)
+            if reply is not None and reply.chunks is not None:
+                await aclose(reply.chunks)
+            raise
+        finally:
+            if retry:
+                self.retrying -= 1
+        status = reply.status
+        if status >= 400:
+            reason = member.classifier.classify(status, reply.body)
+            after = c.retry_after(reply.headers) if reason == c.RATE_LIMITED else None
+            self._failed(member, key, reason, after, started)
+            return Failure(reason, reply=reply, retry_after=after)
+        if reply.chunks is not None and first is None:
+            self._failed(member, key, c.SERVER_ERROR, None, started)
+            return Failure(c.SERVER_ERROR, error=UpstreamGaveUp("upstream stream was empty"))
+        now = self.clock()
+        health.succeed(now)
+        key.succeed(now)
+        health.observe_latency(now - started)
+        if plan.feedback:
+            plan.strategy.answered(call, member)
+        if reply.chunks is None:
+            health.inflight -= 1
+        else:
+            assert first is not None
+            reply.chunks = Committed(first, reply.chunks, health, self.clock)
+        return reply
+
+    def _release(self, member: Member, key: KeyHealth) -> None:
+        member.health.inflight -= 1
+        member.health.abandon()
+        key.abandon()
+
+    def _failed(
+        self, member: Member, key: KeyHealth, reason: str, after: float | None, started: float
+    ) -> None:
+        """Update health for a failed attempt according to its reason."""
+        health = member.health
+        health.inflight -= 1
+        now = self.clock()
+        if reason in c.BREAKER_REASONS:
+            if reason == c.TIMEOUT:  # so the latency strategy learns about slow deployments
+                health.observe_latency(now - started)
+            health.fail(now, reason)
+            if len(health.pool.keys) > 1:
+                key.fail(now, reason)
+            else:
+                key.abandon()
+            return
+        # The deployment answered: it is up, whatever the answer says about key or request.
+        health.succeed(now)
+        cd = self.cooldowns
+        if reason == c.RATE_LIMITED:
+            wait = after if after is not None else cd.rate_limited
+            key.mark(RATE_LIMITED_STATE, reason, now + wait, now)
+        elif reason == c.INVALID_KEY:
+            key.mark(INVALID, reason, now + cd.invalid_key, now)
+        elif reason == c.NO_QUOTA:
+            key.mark(NO_QUOTA, reason, now + cd.no_quota, now)
+        else:
+            key.succeed(now)
+
+    def _unavailable(self, plan: RoutePlan, now: float) -> Failure:
+        limited_only = True
+        wait = float("inf")
+        for member in plan.members:
+            limited, seconds = member.health.blocked(now)
+            limited_only = limited_only and limited
+            wait = min(wait, seconds)
+        wait = max(1.0, wait if wait != float("inf") else 1.0)
+        return Failure(LIMITED if limited_only else UNAVAILABLE, retry_after=wait)
+
+    def _give_up(self, call: Call, failure: Failure) -> Reply:
+        """Turn the last failure into the client's answer (or raise it)."""
+        reason = failure.reason
+        call.error = reason
+        if reason == LIMITED:
+            raise RateLimited(
+                f"Every deployment of '{call.model}' is at its rate limit; retry later",
+                retry_after=failure.retry_after,
+            )
+        if reason == UNAVAILABLE:
+            raise NoHealthyDeployment(
+                f"Every deployment of '{call.model}' is cooling down after failures; retry later",
+                retry_after=failure.retry_after,
+            )
+        if failure.reply is not None:
+            reply = failure.reply
+            if reason == c.RATE_LIMITED:
+                if failure.retry_after is None:
+                    wait = max(1, math.ceil(self.cooldowns.rate_limited))
+                    reply.headers.append((b"retry-after", str(wait).encode()))
+            elif reason in c.CLIENT_REASONS or call.attempts > 1:
+                reply.headers = [h for h in reply.headers if h[0] != b"x-should-retry"]
+                reply.headers.append(_NO_RETRY)
+            return reply
+        err = failure.error
+        assert err is not None
+        if call.attempts > 1 and err.retryable:
+            cls = TimeoutGaveUp if isinstance(err, UpstreamTimeout) else UpstreamGaveUp
+            raise cls(f"{err.message} (after {call.attempts} attempts)")
+        raise err

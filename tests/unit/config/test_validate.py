@@ -39,7 +39,9 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_unknown_key_without_a_close_match_lists_allowed_keys() -> None:
     _, problems = validate({"zzz": 1})
-    assert problems[0].startswith("zzz: unknown key (allowed: logging, models, providers, server")
+    assert problems[0].startswith(
+        "zzz: unknown key (allowed: health, logging, models, providers, routing, server"
+    )
 
 
 def test_missing_keys_and_types() -> None:
@@ -49,5 +51,8 @@ def test_missing_keys_and_types() -> None:
 
 
 def test_format_path() -> None:
-    assert format_path(("models", "m", "deployments", 2, "provider")) == "models.m.deployments[2].provider"
+    assert (
+        format_path(("models", "m", "deployments", 2, "provider"))
+        == "models.m.deployments[2].provider"
+    )
     assert format_path(()) == "<root>"

@@ -1,0 +1,29 @@
+"""Errors the router adds to the tree in :mod:`switchyard.errors`.
+
+Once the gateway has retried on its own, an SDK retrying the same request multiplies the load
+on a provider that is already failing (RELIABILITY.md rows 5 and 6). These variants keep the
+status of their parent but tell clients ``x-should-retry: false``.
+"""
+
+from __future__ import annotations
+
+from switchyard.errors import UpstreamTimeout, UpstreamUnavailable
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    """The request's overall deadline passed before any deployment answered."""
+
+    code = "deadline_exceeded"
+    retryable = False
+
+
+class UpstreamGaveUp(UpstreamUnavailable):
+    """Every attempt failed at the transport level; the gateway already retried."""
+
+    retryable = False
+
+
+class TimeoutGaveUp(UpstreamTimeout):
+    """Every attempt timed out; the gateway already retried."""
+
+    retryable = False
