@@ -87,8 +87,6 @@ def conversation(draw: st.DrawFn, pair: tuple[str, str]) -> list[Message]:
             follow.append(ToolResultPart(call.id, call.name, [TextPart(body)], is_error=error))
         if not calls or draw(st.booleans()):
             follow.append(TextPart(draw(words)))
-        if calls and "openai" in pair and len(follow) > len(calls):
-            pass  # OpenAI keeps tool messages and the user text apart: still one turn each
         messages.append(Message("user", follow))
     return messages
 

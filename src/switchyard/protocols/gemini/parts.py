@@ -16,7 +16,6 @@ from switchyard.ir import (
     JSON,
     FilePart,
     ImagePart,
-    MediaPart,
     Part,
     RawPart,
     TextPart,
@@ -228,7 +227,3 @@ def parts_from_ir(
     if pending is not None:
         out.append({"text": "", "thoughtSignature": pending})
     return out
-
-
-def media_only(parts: list[Part]) -> list[MediaPart]:
-    return [p for p in parts if isinstance(p, TextPart | ImagePart | FilePart)]

@@ -8,7 +8,6 @@ from switchyard.ir import (
     JSON,
     FilePart,
     ImagePart,
-    MediaPart,
     Message,
     Part,
     RawPart,
@@ -242,7 +241,3 @@ def messages_from_ir(system: list[TextPart], messages: list[Message], same: bool
         if same and msg.extras and out:
             out[-1].update(msg.extras)
     return out
-
-
-def media_only(parts: list[Part]) -> list[MediaPart]:
-    return [p for p in parts if isinstance(p, TextPart | ImagePart | FilePart)]
