@@ -1,0 +1,214 @@
+"""Each strategy's order, and the registry that finds them by name."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from switchyard.health.board import HealthBoard
+from switchyard.routing.classify import Classifier
+from switchyard.routing.member import Member
+from switchyard.routing.strategies import (
+    STRATEGIES,
+    UnknownStrategy,
+    build_strategy,
+    strategy_class,
+)
+from switchyard.routing.strategies.base import Strategy
+from switchyard.types import Call
+from tests.unit.routing.helpers import call, runtime
+
+N = 4000
+
+
+def _members(deployments: list[dict[str, Any]]) -> list[Member]:
+    raw = {
+        "providers": {n: {"type": "mock"} for n in "abcd"},
+        "models": {"m": {"deployments": deployments}},
+    }
+    rt = runtime(raw)
+    board = HealthBoard(rt)
+    route = rt.resolve("m")
+    assert route is not None
+    classifier = Classifier(())
+    return [
+        Member(i, spec, board.deployment(spec), None, classifier)  # type: ignore[arg-type]
+        for i, spec in enumerate(route.deployments)
+    ]
+
+
+def _strategy(name: str, members: list[Member], **options: Any) -> Strategy:
+    return build_strategy(name, options, members)
+
+
+def _firsts(strategy: Strategy, members: list[Member], calls: int = N) -> Counter[str]:
+    return Counter(strategy.order(list(members), call()).__getitem__(0).spec.provider
+                   for _ in range(calls))  # fmt: skip
+
+
+def test_priority_orders_tiers_and_weights_split_a_tier() -> None:
+    members = _members(
+        [
+            {"provider": "a", "weight": 3},
+            {"provider": "b", "weight": 1},
+            {"provider": "c", "priority": 1},
+        ]
+    )
+    s = _strategy("priority", members)
+    firsts = _firsts(s, members)
+    assert firsts["c"] == 0
+    assert 0.70 < firsts["a"] / N < 0.80
+    assert all(s.order(list(members), call())[-1].spec.provider == "c" for _ in range(50))
+
+
+def test_priority_with_an_unavailable_tier_starts_at_the_next() -> None:
+    members = _members([{"provider": "a"}, {"provider": "b", "priority": 1}])
+    s = _strategy("priority", members)
+    assert [m.spec.provider for m in s.order(members[1:], call())] == ["b"]
+
+
+def test_weighted_ignores_priority() -> None:
+    members = _members([{"provider": "a", "weight": 1}, {"provider": "b", "weight": 1,
+                                                         "priority": 5}])  # fmt: skip
+    firsts = _firsts(_strategy("weighted", members), members)
+    assert 0.45 < firsts["a"] / N < 0.55
+
+
+def test_weighted_three_way_spread() -> None:
+    members = _members(
+        [{"provider": "a", "weight": 5}, {"provider": "b", "weight": 3}, {"provider": "c"}]
+    )
+    firsts = _firsts(_strategy("weighted", members), members, 9000)
+    for name, share in (("a", 5 / 9), ("b", 3 / 9), ("c", 1 / 9)):
+        assert abs(firsts[name] / 9000 - share) < 0.03
+
+
+def test_round_robin_is_exact() -> None:
+    members = _members([{"provider": p} for p in "abc"])
+    firsts = _firsts(_strategy("round-robin", members), members, 300)
+    assert firsts == {"a": 100, "b": 100, "c": 100}
+
+
+def test_least_busy_prefers_fewest_in_flight_and_rotates_ties() -> None:
+    members = _members([{"provider": p} for p in "abc"])
+    s = _strategy("least-busy", members)
+    members[0].health.inflight = 2
+    members[1].health.inflight = 1
+    members[2].health.inflight = 1
+    firsts = _firsts(s, members, 100)
+    assert firsts["a"] == 0 and firsts["b"] == firsts["c"] == 50
+
+
+def test_latency_prefers_the_fastest_and_explores() -> None:
+    members = _members([{"provider": "a"}, {"provider": "b"}])
+    members[0].health.observe_latency(0.5)
+    members[1].health.observe_latency(0.05)
+    greedy = _strategy("latency", members, exploration=0)
+    assert _firsts(greedy, members, 100) == {"b": 100}
+    exploring = _strategy("latency", members, exploration=0.2)
+    share = _firsts(exploring, members)["a"] / N
+    assert 0.06 < share < 0.14  # half of the 20 % random orders
+
+
+def test_latency_measures_unmeasured_members_first() -> None:
+    members = _members([{"provider": "a"}, {"provider": "b"}])
+    members[0].health.observe_latency(0.01)
+    assert _firsts(_strategy("latency", members, exploration=0), members, 10) == {"b": 10}
+
+
+def test_cost_cheapest_first_unknown_last() -> None:
+    members = _members(
+        [
+            {"provider": "a"},
+            {"provider": "b", "price": {"input": 3, "output": 15}},
+            {"provider": "c", "price": {"input": 1, "output": 2}},
+            {"provider": "d", "price": {"input": 0.5, "output": 10}},
+        ]
+    )
+    s = _strategy("cost", members)
+    assert [m.spec.provider for m in s.order(list(members), call())] == ["c", "d", "b", "a"]
+    s = _strategy("cost", members, output_weight=0)
+    assert [m.spec.provider for m in s.order(list(members), call())] == ["d", "c", "b", "a"]
+
+
+def _session(sid: str) -> Call:
+    c = call()
+    c.headers[b"x-session-id"] = sid.encode()
+    return c
+
+
+def test_sticky_pins_a_session_and_repins_on_failure() -> None:
+    members = _members([{"provider": p} for p in "abcd"])
+    s = _strategy("sticky", members)
+    c = _session("agent-1")
+    first = s.order(list(members), c)[0]
+    s.answered(c, first)
+    # Same tier, equal weights: without the pin the first pick would vary.
+    for _ in range(50):
+        c = _session("agent-1")
+        assert s.order(list(members), c)[0] is first
+    # The pinned deployment is unavailable: another serves and becomes the pin.
+    rest = [m for m in members if m is not first]
+    c = _session("agent-1")
+    other = s.order(rest, c)[0]
+    s.answered(c, other)
+    assert s.order(list(members), _session("agent-1"))[0] is other
+
+
+def test_sticky_keys_by_source_order_and_ttl() -> None:
+    members = _members([{"provider": p} for p in "ab"])
+    s = _strategy("sticky", members, by=["prompt_cache_key", "prefix"], ttl=60)
+    c = call(prompt_cache_key="pck-1")
+    s.order(list(members), c)
+    assert c.extra["sticky_key"] == "p:pck-1"
+    c2 = call()
+    s.order(list(members), c2)
+    assert c2.extra["sticky_key"].startswith("h:")  # conversation prefix
+    s.answered(c2, members[1])
+    assert s.pinned(c2.extra["sticky_key"]) is members[1]  # type: ignore[attr-defined]
+    s.clock = lambda: 10**9  # type: ignore[attr-defined]
+    assert s.pinned(c2.extra["sticky_key"]) is None  # type: ignore[attr-defined]
+
+
+def test_sticky_gateway_key_uses_the_credential_hash() -> None:
+    members = _members([{"provider": p} for p in "ab"])
+    s = _strategy("sticky", members)
+    c = call()
+    c.headers[b"authorization"] = b"Bearer sk-client-1"
+    s.order(list(members), c)
+    assert c.extra["sticky_key"].startswith("g:") and "sk-client" not in c.extra["sticky_key"]
+
+
+def test_sticky_table_is_bounded() -> None:
+    members = _members([{"provider": p} for p in "ab"])
+    s = _strategy("sticky", members, max_entries=3)
+    for i in range(10):
+        c = _session(f"s{i}")
+        s.order(list(members), c)
+        s.answered(c, members[0])
+    assert list(s.pins) == ["s:s7", "s:s8", "s:s9"]  # type: ignore[attr-defined]
+
+
+class Reverse(Strategy):
+    name = "reverse"
+
+    def order(self, candidates: list[Member], call: Call) -> list[Member]:
+        return candidates[::-1]
+
+
+def test_registry_by_name_and_by_import_path() -> None:
+    assert set(STRATEGIES) == {
+        "priority", "weighted", "round-robin", "least-busy", "latency", "cost", "sticky",
+    }  # fmt: skip
+    for name in STRATEGIES:
+        assert strategy_class(name).name == name
+    cls = strategy_class("tests.unit.routing.test_strategies:Reverse")
+    assert cls is Reverse
+    with pytest.raises(UnknownStrategy):
+        strategy_class("nope")
+    with pytest.raises(UnknownStrategy):
+        strategy_class("tests.unit.routing.test_strategies:Nothing")
+    with pytest.raises(UnknownStrategy):
+        strategy_class("tests.unit.routing.helpers:Clock")  # not a Strategy
