@@ -518,3 +518,28 @@ def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_http10_stream_is_close_delimited(mock: ThreadedMock) -> None:
+    body = json.dumps({"model": "m", "messages": MESSAGES, "stream": True}).encode()
+    request = post("/v1/chat/completions", body, b"x-mock-tokens: 2\r\n").replace(
+        b"HTTP/1.1", b"HTTP/1.0", 1
+    )
+    with socket.create_connection(("127.0.0.1", mock.port), timeout=5) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, payload = data.partition(b"\r\n\r\n")
+    assert b"transfer-encoding" not in head.lower() and b"connection: close" in head.lower()
+    assert payload.endswith(b"data: [DONE]\n\n") and payload.count(b"data: ") == 5
+
+
+def test_expect_100_continue(mock: ThreadedMock) -> None:
+    request = post("/v1/chat/completions", CHAT_BODY, b"expect: 100-continue\r\n")
+    head, _, body = request.partition(b"\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", mock.port), timeout=5) as sock:
+        sock.sendall(head + b"\r\n\r\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")

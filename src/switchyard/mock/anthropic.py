@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import orjson
 
-from switchyard.mock.content import count_chars, count_signatures, walk_dicts
+from switchyard.mock.content import count_chars, scan_prompt
 from switchyard.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text, split_fragments
 
 _ERROR_TYPES: Final = {
@@ -80,10 +80,14 @@ def read_messages(obj: dict[str, Any]) -> Facts:
             facts.tool_result = " ".join(results)
     thinking = obj.get("thinking")
     facts.thinking = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+    scan = scan_prompt(messages, _is_image)
     facts.prompt_chars = chars
-    facts.images = sum(1 for d in walk_dicts(messages) if d.get("type") == "image")
-    facts.signatures = count_signatures(messages)
+    facts.images, facts.signatures = scan.images, scan.signatures
     return facts
+
+
+def _is_image(block: dict[str, Any]) -> bool:
+    return block.get("type") == "image"
 
 
 def _stop_reason(plan: Plan) -> str:

@@ -21,7 +21,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Final
+from typing import Final, cast
 from urllib.parse import unquote
 
 import httptools
@@ -80,13 +80,16 @@ class _Request:
     body: bytes
     keep_alive: bool
     too_large: bool
+    http10: bool
 
 
-def _head(resp: MockResponse, length: int | None, keep_alive: bool) -> bytes:
+def _head(resp: MockResponse, length: int | None, keep_alive: bool, chunked: bool = True) -> bytes:
+    """Status line and headers; ``length=None`` means a stream (chunked unless HTTP/1.0)."""
     parts = [_STATUS_LINES.get(resp.status) or f"HTTP/1.1 {resp.status} Unknown\r\n".encode()]
     parts += [f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in resp.headers]
     if length is None:
-        parts.append(b"transfer-encoding: chunked\r\n")
+        if chunked:
+            parts.append(b"transfer-encoding: chunked\r\n")
     else:
         parts.append(b"content-length: %d\r\n" % length)
     if not keep_alive:
@@ -119,8 +122,8 @@ class Connection(asyncio.Protocol):
     # --- transport events ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement the interface without subclassing asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         self._shared.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -222,6 +225,7 @@ class Connection(asyncio.Protocol):
             body,
             self._parser.should_keep_alive(),
             self._body_len > _MAX_BODY,
+            self._parser.get_http_version() == "1.0",
         )
         if self._task is None and not self._queue:
             self._handle(request)
@@ -308,7 +312,7 @@ class Connection(asyncio.Protocol):
             stats.active_streams += 1
         try:
             if stream:
-                await self._send_stream(resp, req.keep_alive)
+                await self._send_stream(resp, req)
             else:
                 await self._send_later(resp, req)
         except MockDisconnect:
@@ -321,7 +325,7 @@ class Connection(asyncio.Protocol):
             self._task = None
         if stream:
             stats.completed_streams += 1
-        if not req.keep_alive and self._transport is not None:
+        if (not req.keep_alive or (stream and req.http10)) and self._transport is not None:
             self._transport.close()
         self._next()
 
@@ -340,14 +344,16 @@ class Connection(asyncio.Protocol):
         data = _head(resp, len(body), req.keep_alive)
         self._transport.write(data if req.method == b"HEAD" else data + body)
 
-    async def _send_stream(self, resp: MockResponse, keep_alive: bool) -> None:
+    async def _send_stream(self, resp: MockResponse, req: _Request) -> None:
         transport = self._transport
         assert transport is not None
-        head: bytes | None = _head(resp, None, keep_alive)
+        # HTTP/1.0 has no chunked encoding: the body is delimited by closing the connection.
+        chunked = not req.http10
+        head: bytes | None = _head(resp, None, req.keep_alive and chunked, chunked)
         async for frame in iter_frames(resp):
             if self._closed:
                 return
-            chunk = b"%x\r\n%b\r\n" % (len(frame), frame)
+            chunk = b"%x\r\n%b\r\n" % (len(frame), frame) if chunked else frame
             if head is not None:
                 chunk, head = head + chunk, None
             transport.write(chunk)
@@ -355,4 +361,5 @@ class Connection(asyncio.Protocol):
                 self._writable = self._loop.create_future()
                 await self._writable
         if not self._closed:
-            transport.write(_LAST_CHUNK if head is None else head + _LAST_CHUNK)
+            end = _LAST_CHUNK if chunked else b""
+            transport.write(end if head is None else head + end)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import secrets
+import os
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 WORDS: Final = [
@@ -85,12 +86,19 @@ _SIGNATURE_KEYS: Final = ("signature", "thoughtSignature", "thought_signature")
 
 def new_uid() -> str:
     """A fresh id suffix; fixed length so a server can splice a new one into cached bytes."""
-    return secrets.token_hex(UID_HEX_LEN // 2)
+    return os.urandom(UID_HEX_LEN // 2).hex()
+
+
+def _make_pieces(count: int) -> list[str]:
+    return [(" " if i else "") + WORDS[i % len(WORDS)] for i in range(count)]
+
+
+_PIECES: Final = tuple(_make_pieces(1024))  # built once: every uncached request needs some
 
 
 def text_pieces(count: int) -> list[str]:
     """``count`` word-sized pieces; joined they read as text, one piece per stream chunk."""
-    return [(" " if i else "") + WORDS[i % len(WORDS)] for i in range(count)]
+    return list(_PIECES[:count]) if count <= len(_PIECES) else _make_pieces(count)
 
 
 def estimate_tokens(chars: int) -> int:
@@ -107,6 +115,41 @@ def count_chars(obj: Any) -> int:
     if isinstance(obj, dict):
         return sum(count_chars(v) for k, v in obj.items() if k not in _NOT_TEXT)
     return 0
+
+
+@dataclass(slots=True)
+class PromptScan:
+    chars: int = 0
+    images: int = 0
+    signatures: int = 0
+
+
+def scan_prompt(obj: Any, is_image: Callable[[dict[str, Any]], bool]) -> PromptScan:
+    """Prompt size, image parts and returned signatures in one pass over the messages.
+
+    One pass instead of three because this runs for every uncached request of a benchmark.
+    """
+    out = PromptScan()
+    stack = [obj]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, str):
+            out.chars += len(cur)
+        elif isinstance(cur, list):
+            stack.extend(cur)
+        elif isinstance(cur, dict):
+            if is_image(cur):
+                out.images += 1
+            for key, value in cur.items():
+                if key in _SIGNATURE_KEYS:
+                    out.signatures += 1 if isinstance(value, str) and value else 0
+                elif key in _NOT_TEXT:
+                    continue
+                elif isinstance(value, str):
+                    out.chars += len(value)
+                elif isinstance(value, list | dict):
+                    stack.append(value)
+    return out
 
 
 def walk_dicts(obj: Any) -> Iterator[dict[str, Any]]:

@@ -146,6 +146,8 @@ def auth_style(headers: Mapping[str, str], query: str) -> str:
 
 def _header_value(value: str) -> str:
     """Keep echoed values printable ASCII so a hostile model name cannot split headers."""
+    if value.isascii() and value.isprintable() and len(value) <= 256:
+        return value
     return "".join(c if " " <= c <= "~" else "?" for c in value[:256])
 
 

@@ -16,10 +16,9 @@ import orjson
 from switchyard.mock.content import (
     EMBEDDING_DIMS,
     count_chars,
-    count_signatures,
     embedding,
     estimate_tokens,
-    walk_dicts,
+    scan_prompt,
 )
 from switchyard.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text
 
@@ -101,9 +100,10 @@ def read_generate(obj: dict[str, Any], model: str) -> Facts:
     ]
     if results:
         facts.tool_result = " ".join(results)
-    facts.prompt_chars = _prompt_chars(obj)
-    facts.images = sum(1 for d in walk_dicts(contents) if _is_image(d))
-    facts.signatures = count_signatures(contents)
+    scan = scan_prompt(contents, _is_image)
+    system = count_chars(_get(obj, "systemInstruction", "system_instruction"))
+    facts.prompt_chars = system + scan.chars
+    facts.images, facts.signatures = scan.images, scan.signatures
     return facts
 
 

@@ -15,12 +15,10 @@ import orjson
 
 from switchyard.mock.content import (
     EMBEDDING_DIMS,
-    count_chars,
-    count_signatures,
     embedding,
     embedding_base64,
     estimate_tokens,
-    walk_dicts,
+    scan_prompt,
 )
 from switchyard.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text, split_fragments
 
@@ -80,12 +78,13 @@ def read_chat(obj: dict[str, Any]) -> Facts:
         facts.tool_result = result_text(last.get("content"))
     effort = obj.get("reasoning_effort")
     facts.thinking = isinstance(effort, str) and effort != "none"
-    facts.prompt_chars = count_chars(messages)
-    facts.images = sum(
-        1 for d in walk_dicts(messages) if d.get("type") in ("image_url", "input_image")
-    )
-    facts.signatures = count_signatures(messages)
+    scan = scan_prompt(messages, _is_image)
+    facts.prompt_chars, facts.images, facts.signatures = scan.chars, scan.images, scan.signatures
     return facts
+
+
+def _is_image(part: dict[str, Any]) -> bool:
+    return part.get("type") in ("image_url", "input_image")
 
 
 def _finish_reason(plan: Plan) -> str:
