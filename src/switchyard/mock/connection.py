@@ -172,7 +172,9 @@ class Connection(asyncio.Protocol):
     def _reject(self, reason: bytes) -> None:
         """Answer a request we cannot parse, then close: the byte stream is out of sync."""
         assert self._transport is not None
-        if self._task is None and not self._closed:
+        if self._closed or self._transport.is_closing():
+            return
+        if self._task is None:
             body = b'{"error":{"message":"%s","type":"invalid_request_error"}}' % reason
             head = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
             head += b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
