@@ -14,12 +14,14 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from switchyard.api import anthropic as anthropic_api
+from switchyard.api import gemini as gemini_api
 from switchyard.api import health
 from switchyard.api import openai as openai_api
 from switchyard.api.endpoint import Inbound, serve
 from switchyard.api.io import StreamAborted, send_error
 from switchyard.config.compile import Runtime
-from switchyard.errors import NotFound
+from switchyard.errors import NotFound, Protocol
 from switchyard.health.service import HealthService
 from switchyard.observability.logging import RequestLog, get_logger
 from switchyard.pipeline import build_pipeline
@@ -62,6 +64,12 @@ class Gateway:
             "/chat/completions": inbound(openai_api.CHAT),
             "/v1/embeddings": inbound(openai_api.EMBEDDINGS),
             "/embeddings": inbound(openai_api.EMBEDDINGS),
+            "/v1/messages": inbound(anthropic_api.MESSAGES),
+            "/v1/messages/count_tokens": inbound(anthropic_api.COUNT_TOKENS),
+        }
+        # Gemini names the model in the path: matched by prefix once the exact lookup missed.
+        self.gemini: dict[str, Route] = {
+            action: inbound(spec) for action, spec in gemini_api.ACTIONS.items()
         }
         get: dict[str, Route] = {
             "/v1/models": plain(openai_api.list_models),
@@ -76,12 +84,15 @@ class Gateway:
         if scope["type"] == "http":
             table = self.routes.get(scope["method"])
             route = table.get(scope["path"]) if table is not None else None
+            if route is None and table is self.routes["POST"]:
+                parts = gemini_api.split(scope["path"])
+                route = self.gemini.get(parts[1]) if parts is not None else None
             if route is not None:
                 await route(scope, receive, send)
                 return
             rid = dict(scope["headers"]).get(b"x-request-id", b"-").decode("latin-1")
             err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")
-            await send_error(send, err, "openai", rid)
+            await send_error(send, err, _dialect(scope["path"]), rid)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -131,6 +142,15 @@ class Gateway:
             await provider.close()
         if state.client is not None:
             await state.client.close()
+
+
+def _dialect(path: str) -> Protocol:
+    """The protocol an unknown path belongs to, so its 404 parses in the caller's SDK."""
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
+        return "gemini"
+    return "openai"
 
 
 def _watch_for_drain(state: GatewayState) -> None:

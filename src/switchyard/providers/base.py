@@ -3,7 +3,8 @@
 A provider turns a :class:`~switchyard.types.Call` into one upstream attempt and hands back a
 :class:`~switchyard.types.Reply` in the *client's* protocol. Same-protocol calls forward the
 client's bytes (only the model name is rewritten when the deployment renames it); translation
-between protocols plugs in through :meth:`HTTPProvider.send` for other protocols.
+between protocols goes through :mod:`switchyard.providers.translate`, which
+:meth:`HTTPProvider.send` calls for any other protocol, so every provider gets it.
 
 The interface is kept to one method on purpose: capabilities a provider lacks are refused with
 a clear error rather than grown into a fifty-method base class.
@@ -17,7 +18,7 @@ from typing import ClassVar, Protocol
 import orjson
 
 from switchyard.config.compile import DeploymentSpec, ProviderSpec
-from switchyard.errors import BadRequest, GatewayError
+from switchyard.errors import GatewayError
 from switchyard.errors import Protocol as WireProtocol
 from switchyard.types import Call, Headers, Reply
 from switchyard.upstream.base import Timeouts, UpstreamClient, UpstreamResponse
@@ -37,6 +38,9 @@ _DROP_RESPONSE = frozenset(
         b"via",
     }
 )
+
+# The client's credentials are for the gateway: never relayed, whatever forward_headers says.
+_CREDENTIALS = frozenset({b"authorization", b"x-api-key", b"x-goog-api-key", b"api-key"})
 
 
 class Provider(Protocol):
@@ -96,7 +100,9 @@ class HTTPProvider:
         ]
         for name, value in call.headers.items():
             if name in self.passthrough_headers or (
-                self._forward and _matches(name.decode("latin-1"), self._forward)
+                self._forward
+                and name not in _CREDENTIALS
+                and _matches(name.decode("latin-1"), self._forward)
             ):
                 headers.append((name.decode("latin-1"), value.decode("latin-1")))
         headers.extend(self._static_headers)
@@ -104,10 +110,9 @@ class HTTPProvider:
 
     async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
         if call.protocol != self.protocol:
-            raise BadRequest(
-                f"provider '{self.spec.name}' speaks {self.protocol}; "
-                f"translation from {call.protocol} is not available"
-            )
+            from switchyard.providers.translate import send_translated
+
+            return await send_translated(self, call, deployment, key)
         upstream_model = deployment.upstream_model(call.model)
         body = self.native_body(call, upstream_model)
         resp = await self.client.request(

@@ -12,6 +12,7 @@ from switchyard.errors import UpstreamTimeout, UpstreamUnavailable
 from switchyard.mock.engine import respond
 from switchyard.mock.timing import MockDisconnect, iter_frames, read_body
 from switchyard.providers.base import HTTPProvider
+from switchyard.providers.gemini import sse_requested
 from switchyard.types import Call, Reply
 from switchyard.upstream.base import UpstreamClient
 
@@ -29,8 +30,11 @@ class MockProvider(HTTPProvider):
 
     def _path(self, call: Call, upstream_model: str) -> tuple[str, str]:
         if call.protocol == "gemini":
-            query = "alt=sse" if call.stream else ""
-            return f"/v1beta/models/{upstream_model}:{call.operation}", query
+            action, query = call.operation, ""
+            if call.stream and action == "generateContent":
+                action = "streamGenerateContent"
+                query = "alt=sse" if sse_requested(call) else ""
+            return f"/v1beta/models/{upstream_model}:{action}", query
         return _PATHS[(call.protocol, call.operation)], ""
 
     async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:

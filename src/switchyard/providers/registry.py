@@ -15,6 +15,8 @@ from switchyard.upstream.base import UpstreamClient
 PROVIDERS: dict[str, str] = {
     "openai": "switchyard.providers.openai:OpenAIProvider",
     "openai-compatible": "switchyard.providers.openai:OpenAIProvider",
+    "anthropic": "switchyard.providers.anthropic:AnthropicProvider",
+    "gemini": "switchyard.providers.gemini:GeminiProvider",
     "mock": "switchyard.providers.mock:MockProvider",
 }
 

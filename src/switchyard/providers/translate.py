@@ -1,0 +1,377 @@
+"""One upstream attempt for a call whose protocol differs from the provider's.
+
+:meth:`HTTPProvider.send` hands every cross-protocol call here, so a new provider gets
+translation by naming its protocol, paths and auth, nothing more. The client's request goes
+through the IR into the provider's protocol; the answer comes back the same way: a body whole,
+a stream one upstream chunk at a time (each chunk is decoded and re-encoded at once, nothing is
+held back except what a codec needs, such as a Gemini function call's complete arguments).
+
+Failures keep the client's dialect: an untranslatable request is a 400 naming the field, an
+upstream error body is re-rendered with its status, and an error inside a stream is raised as a
+:class:`~switchyard.errors.GatewayError` for the API layer to write as the client's error frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from switchyard.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    TranslationUnsupported,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from switchyard.errors import Protocol as WireProtocol
+from switchyard.ir import (
+    ErrorInfo,
+    IRRequest,
+    IRResponse,
+    StreamError,
+    StreamEvent,
+    TranslationError,
+    UsageUpdate,
+)
+from switchyard.ir import Usage as IRUsage
+from switchyard.protocols.anthropic import errors as an_err
+from switchyard.protocols.anthropic import request as an_req
+from switchyard.protocols.anthropic import response as an_resp
+from switchyard.protocols.anthropic import stream as an_stream
+from switchyard.protocols.gemini import errors as gm_err
+from switchyard.protocols.gemini import request as gm_req
+from switchyard.protocols.gemini import response as gm_resp
+from switchyard.protocols.gemini import stream as gm_stream
+from switchyard.protocols.openai import errors as oa_err
+from switchyard.protocols.openai import request as oa_req
+from switchyard.protocols.openai import response as oa_resp
+from switchyard.protocols.openai import stream as oa_stream
+from switchyard.providers.base import HTTPProvider, relay_headers
+from switchyard.providers.gemini import sse_requested
+from switchyard.types import Call, Reply, Usage
+
+if TYPE_CHECKING:
+    from switchyard.config.compile import DeploymentSpec
+
+JSONObj = dict[str, Any]
+GENERATE, COUNT = "generate", "count"
+# Headers describing the upstream body, which the translated body replaces.
+_BODY_HEADERS = frozenset({b"content-type", b"content-encoding", b"content-length"})
+_JSON = (b"content-type", b"application/json")
+_SSE = (b"content-type", b"text/event-stream")
+
+
+class Decoder(Protocol):
+    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class Encoder(Protocol):
+    def feed(self, event: StreamEvent) -> list[bytes]: ...
+    def finish(self) -> list[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """Everything translation needs to know about one wire protocol."""
+
+    operations: dict[str, str]  # family -> this protocol's operation name
+    request_to_ir: Callable[[Call], IRRequest]
+    request_from_ir: Callable[[IRRequest, str], JSONObj]
+    response_to_ir: Callable[[JSONObj], IRResponse]
+    response_from_ir: Callable[[IRResponse, str], JSONObj]
+    decoder: Callable[[], Decoder]
+    encoder: Callable[[Call, IRRequest], Encoder]
+    parse_error: Callable[[int, bytes], ErrorInfo]
+    render_error: Callable[[ErrorInfo], tuple[int, JSONObj]]
+
+
+def _gemini_to_ir(call: Call) -> IRRequest:
+    data = call.data
+    if call.operation == "countTokens" and isinstance(data.get("generateContentRequest"), dict):
+        data = data["generateContentRequest"]
+    return gm_req.to_ir(data, call.model, stream=call.stream)
+
+
+CODECS: dict[str, Codec] = {
+    "openai": Codec(
+        {GENERATE: "chat"},
+        lambda call: oa_req.to_ir(call.data),
+        oa_req.from_ir,
+        oa_resp.to_ir,
+        oa_resp.from_ir,
+        oa_stream.StreamDecoder,
+        lambda call, ir: oa_stream.StreamEncoder(call.model, include_usage=ir.include_usage),
+        oa_err.parse,
+        oa_err.render,
+    ),
+    "anthropic": Codec(
+        {GENERATE: "messages", COUNT: "count_tokens"},
+        lambda call: an_req.to_ir(call.data),
+        an_req.from_ir,
+        an_resp.to_ir,
+        an_resp.from_ir,
+        an_stream.StreamDecoder,
+        lambda call, ir: an_stream.StreamEncoder(call.model),
+        an_err.parse,
+        an_err.render,
+    ),
+    "gemini": Codec(
+        {GENERATE: "generateContent", COUNT: "countTokens"},
+        _gemini_to_ir,
+        gm_req.from_ir,
+        gm_resp.to_ir,
+        gm_resp.from_ir,
+        gm_stream.StreamDecoder,
+        lambda call, ir: _gemini_encoder(call),
+        gm_err.parse,
+        gm_err.render,
+    ),
+}
+FAMILIES: dict[tuple[str, str], str] = {
+    (protocol, operation): family
+    for protocol, codec in CODECS.items()
+    for family, operation in codec.operations.items()
+}
+
+
+def _gemini_encoder(call: Call) -> Encoder:
+    encoder = gm_stream.StreamEncoder(call.model)
+    return encoder if sse_requested(call) else JSONArrayFraming(encoder)
+
+
+class JSONArrayFraming:
+    """Gemini's stream without ``alt=sse``: the same responses as one JSON array, written
+    element by element (``[{..}``, ``,\\r\\n{..}``, ``]``) as the REST API does."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self._inner = inner
+        self._sep = b"["
+
+    def _wrap(self, frames: list[bytes]) -> list[bytes]:
+        out = []
+        for frame in frames:  # b"data: {...}\n\n"
+            out.append(self._sep + frame[6:-2])
+            self._sep = b",\r\n"
+        return out
+
+    def feed(self, event: StreamEvent) -> list[bytes]:
+        return self._wrap(self._inner.feed(event))
+
+    def finish(self) -> list[bytes]:
+        out = self._wrap(self._inner.finish())
+        out.append(b"]" if self._sep != b"[" else b"[]")
+        return out
+
+
+def _field_error(exc: TranslationError) -> TranslationUnsupported:
+    return TranslationUnsupported(f"{exc.field}: {exc.message}", param=exc.field)
+
+
+def _usage(usage: IRUsage) -> Usage:
+    return Usage(
+        usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
+    )
+
+
+def request_ir(call: Call) -> IRRequest:
+    """The call's IR, built once per call however many attempts and deployments it takes."""
+    ir: IRRequest | None = call.extra.get("ir")
+    if ir is None:
+        try:
+            ir = CODECS[call.protocol].request_to_ir(call)
+        except TranslationError as exc:
+            raise _field_error(exc) from None
+        call.extra["ir"] = ir
+    return ir
+
+
+def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call:
+    """The call as the provider's protocol would have sent it (body, operation).
+
+    The client's path and query belong to the client's protocol and are not carried over.
+    """
+    family = FAMILIES.get((call.protocol, call.operation))
+    operation = CODECS[target].operations.get(family or "")
+    if family is None or (operation is None and family != COUNT):
+        raise TranslationUnsupported(
+            f"'{call.operation}' requests cannot be translated to the {target} protocol; "
+            f"route this model to a {call.protocol} provider",
+        )
+    ir = request_ir(call)
+    try:
+        data = CODECS[target].request_from_ir(ir, upstream_model)
+    except TranslationError as exc:
+        raise _field_error(exc) from None
+    if family == COUNT:
+        data = _count_body(target, data, upstream_model)
+    return replace(
+        call,
+        protocol=target,
+        operation=operation or "",
+        body=orjson.dumps(data),
+        data=data,
+        path="",
+        query=b"",
+    )
+
+
+_ANTHROPIC_COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
+def _count_body(target: str, data: JSONObj, upstream_model: str) -> JSONObj:
+    if target == "gemini":
+        data.pop("generationConfig", None)
+        return {"generateContentRequest": {"model": f"models/{upstream_model}", **data}}
+    if target == "anthropic":
+        return {k: data[k] for k in _ANTHROPIC_COUNT_FIELDS if k in data}
+    return data  # no counting endpoint: estimated locally, see _estimated_count
+
+
+def _count_result(client: str, tokens: int) -> JSONObj:
+    return {"totalTokens": tokens} if client == "gemini" else {"input_tokens": tokens}
+
+
+def _estimated_count(call: Call, shadow: Call) -> Reply:
+    """OpenAI has no token counting endpoint: about four bytes of prompt JSON per token, the
+    usual rule of thumb, flagged in a header so nobody mistakes it for a tokenizer's count."""
+    tokens = math.ceil(len(shadow.body) / 4)
+    body = orjson.dumps(_count_result(call.protocol, tokens))
+    return Reply(200, [_JSON, (b"x-switchyard-token-count", b"estimated")], body=body)
+
+
+async def send_translated(
+    provider: HTTPProvider, call: Call, deployment: DeploymentSpec, key: str
+) -> Reply:
+    upstream_model = deployment.upstream_model(call.model)
+    shadow = upstream_call(call, provider.protocol, upstream_model)
+    if not shadow.operation:
+        return _estimated_count(call, shadow)
+    resp = await provider.client.request(
+        "POST",
+        provider.url(shadow, upstream_model),
+        provider.request_headers(shadow, key),
+        shadow.body,
+        provider.timeouts,
+    )
+    headers = [h for h in relay_headers(resp.headers) if h[0] not in _BODY_HEADERS]
+    upstream = CODECS[provider.protocol]
+    client = CODECS[call.protocol]
+    if call.stream and 200 <= resp.status < 300:
+        framing = _SSE if sse_requested(call) else _JSON
+        headers.append(framing)
+        chunks = translate_stream(
+            resp.iter_chunks(), upstream.decoder(), client.encoder(call, request_ir(call)), call
+        )
+        return Reply(resp.status, headers, chunks=chunks)
+    raw = await resp.read()
+    headers.append(_JSON)
+    if resp.status >= 400:
+        status, err = client.render_error(upstream.parse_error(resp.status, raw))
+        return Reply(status, headers, body=orjson.dumps(err))
+    if FAMILIES[(call.protocol, call.operation)] == COUNT:
+        body = _count_result(call.protocol, _count_tokens(raw))
+        return Reply(resp.status, headers, body=orjson.dumps(body))
+    ir = _response_ir(upstream, raw)
+    if ir.usage is not None:
+        call.usage = _usage(ir.usage)
+    try:
+        out = client.response_from_ir(ir, call.model)
+    except TranslationError as exc:
+        raise UpstreamUnavailable(f"upstream response cannot be translated: {exc}") from None
+    return Reply(resp.status, headers, body=orjson.dumps(out))
+
+
+def _response_ir(codec: Codec, raw: bytes) -> IRResponse:
+    """A malformed upstream body is the upstream's failure (502), never the client's."""
+    try:
+        payload = orjson.loads(raw)
+        if not isinstance(payload, dict):
+            raise TypeError("not a JSON object")
+        return codec.response_to_ir(payload)
+    except (orjson.JSONDecodeError, TranslationError, TypeError, AttributeError, KeyError) as exc:
+        raise UpstreamUnavailable(f"upstream response cannot be translated: {exc}") from None
+
+
+def _count_tokens(raw: bytes) -> int:
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict):
+        for name in ("input_tokens", "totalTokens"):
+            if isinstance(payload.get(name), int):
+                return int(payload[name])
+    raise UpstreamUnavailable("upstream token count answer has no count")
+
+
+# In-stream upstream errors, re-raised as the gateway error with the same status.
+_STREAM_ERRORS: dict[int, type[GatewayError]] = {
+    400: BadRequest,
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: NotFound,
+    413: PayloadTooLarge,
+    429: RateLimited,
+    504: UpstreamTimeout,
+}
+
+
+def stream_error(event: StreamError) -> GatewayError:
+    return _STREAM_ERRORS.get(event.status, UpstreamUnavailable)(f"upstream: {event.message}")
+
+
+async def translate_stream(
+    chunks: AsyncIterator[bytes], decoder: Decoder, encoder: Encoder, call: Call
+) -> AsyncIterator[bytes]:
+    """Decode each upstream chunk and encode its events for the client at once.
+
+    An upstream error (an error event, or a stream cut before its terminator, which the
+    decoders report as an error event) is raised after the bytes encoded before it, so the API
+    layer writes the client's error frame and aborts instead of ending the stream cleanly.
+    """
+    try:
+        async for chunk in chunks:
+            out, error = _encode(decoder.feed(chunk), encoder, call)
+            if out:
+                yield b"".join(out)
+            if error is not None:
+                raise error
+        out, error = _encode(decoder.finish(), encoder, call)
+        if error is None:
+            out.extend(encoder.finish())
+        if out:
+            yield b"".join(out)
+        if error is not None:
+            raise error
+    except TranslationError as exc:
+        raise UpstreamUnavailable(f"upstream stream cannot be translated: {exc}") from None
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _encode(
+    events: list[StreamEvent], encoder: Encoder, call: Call
+) -> tuple[list[bytes], GatewayError | None]:
+    out: list[bytes] = []
+    for event in events:
+        if isinstance(event, StreamError):
+            return out, stream_error(event)
+        if isinstance(event, UsageUpdate):
+            call.usage = _usage(event.usage)
+        out.extend(encoder.feed(event))
+    return out, None
+
+
+__all__ = ["CODECS", "JSONArrayFraming", "send_translated", "translate_stream", "upstream_call"]
