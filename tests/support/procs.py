@@ -53,8 +53,9 @@ class Proc:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        output = self.output()
         self.stop()
-        raise RuntimeError(f"process not ready after {timeout}s:\n{self.output()}")
+        raise RuntimeError(f"process not ready after {timeout}s:\n{output}")
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

@@ -24,6 +24,7 @@ def mock(
     """Run the mock provider (OpenAI, Anthropic and Gemini wire formats on one port)."""
     from switchyard.mock.engine import MockSettings
     from switchyard.mock.server import serve
+    from switchyard.mock.settings import parse_fault
 
     settings = MockSettings(
         status=status,
@@ -31,6 +32,6 @@ def mock(
         ttft_ms=ttft_ms,
         chunk_ms=chunk_ms,
         tokens=tokens,
-        fault=fault,
+        fault=parse_fault(fault) if fault else None,
     )
     serve(host, port, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,6 +85,10 @@ def run(cfg: SwitchyardConfig) -> None:
     # Workers rebuild the app from the validated config handed over in the environment, so
     # every process serves exactly what was checked here.
     os.environ[CONFIG_ENV] = cfg.model_dump_json()
+    # uvicorn re-raises the signal that stopped it once it has drained; with these handlers
+    # in place that ends here instead of killing the process, so a drained stop exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, lambda *_: None)
     if server.workers > 1:
         uvicorn.run(
             "switchyard.cli.serve:app_from_env", factory=True, workers=server.workers, **options
