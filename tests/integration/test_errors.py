@@ -69,12 +69,14 @@ def test_upstream_timeout_is_504(client: openai.OpenAI) -> None:
     assert info.value.status_code == 504
 
 
+# 401/403 (the gateway's provider key) and 429 (cooldown) are routing decisions, not pass-through:
+# tests/integration/test_routing.py covers them.
 @pytest.mark.parametrize(
     ("status", "exc"),
     [
-        (401, openai.AuthenticationError),
         (400, openai.BadRequestError),
-        (429, openai.RateLimitError),
+        (404, openai.NotFoundError),
+        (422, openai.UnprocessableEntityError),
         (500, openai.InternalServerError),
     ],
 )

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from switchyard.health.breaker import ACTIVE, Breaker, BreakerPolicy, Journal
+from switchyard.health.breaker import ACTIVE, EJECTED, RATE_LIMITED, Breaker, BreakerPolicy, Journal
 from switchyard.health.limits import RateWindow
 
 LATENCY_ALPHA = 0.3  # weight of the newest sample in the moving average
+# Why a deployment cannot take a request (see DeploymentHealth.blocked).
+LIMITED, COOLING, KEYS = "limited", "cooling", "keys"
 
 
 def fingerprint(secret: str) -> str:
@@ -110,10 +112,14 @@ class KeyPool:
     def retry_after(self, now: float) -> float:
         return max(0.0, min(k.until for k in self.keys) - now)
 
-    @property
-    def rate_limited_only(self) -> bool:
-        """Every blocked key is blocked by a rate limit (the client should see a 429)."""
-        return all(k.state in (ACTIVE, "rate_limited") for k in self.keys)
+    def block_kind(self) -> str:
+        """Why no key is usable: ``limited`` if one waits out a rate limit (the client should
+        see a 429), ``cooling`` if one was ejected for errors, else ``keys`` (every key was
+        rejected: invalid or out of quota)."""
+        states = {k.state for k in self.keys}
+        if RATE_LIMITED in states or ACTIVE in states:
+            return LIMITED
+        return COOLING if EJECTED in states else KEYS
 
 
 class DeploymentHealth(Breaker):
@@ -164,17 +170,18 @@ class DeploymentHealth(Breaker):
             return False
         return self.pool.available(now)
 
-    def blocked(self, now: float) -> tuple[bool, float]:
-        """Why this deployment is unavailable: (only by rate limits?, seconds until free)."""
+    def blocked(self, now: float) -> tuple[str, float]:
+        """Why this deployment is unavailable (``limited``, ``cooling`` or ``keys``) and
+        in how many seconds it may be again."""
         if self.until > now or self.trial:
-            return False, max(self.until - now, 1.0)
+            return COOLING, max(self.until - now, 1.0)
         if self.max_concurrent is not None and self.inflight >= self.max_concurrent:
-            return True, 1.0
+            return LIMITED, 1.0
         if self.rpm is not None and not self.rpm.has_room(now):
-            return True, self.rpm.retry_after(now)
+            return LIMITED, self.rpm.retry_after(now)
         if self.tpm is not None and not self.tpm.has_room(now):
-            return True, self.tpm.retry_after(now)
-        return self.pool.rate_limited_only, self.pool.retry_after(now)
+            return LIMITED, self.tpm.retry_after(now)
+        return self.pool.block_kind(), self.pool.retry_after(now)
 
     def observe_latency(self, seconds: float) -> None:
         self.served += 1

@@ -7,7 +7,7 @@ status of their parent but tell clients ``x-should-retry: false``.
 
 from __future__ import annotations
 
-from switchyard.errors import UpstreamTimeout, UpstreamUnavailable
+from switchyard.errors import NoHealthyDeployment, UpstreamTimeout, UpstreamUnavailable
 
 
 class DeadlineExceeded(UpstreamTimeout):
@@ -26,4 +26,13 @@ class UpstreamGaveUp(UpstreamUnavailable):
 class TimeoutGaveUp(UpstreamTimeout):
     """Every attempt timed out; the gateway already retried."""
 
+    retryable = False
+
+
+class KeysRejected(NoHealthyDeployment):
+    """The provider refused every key the gateway holds for this model (invalid, or out of
+    quota). Not passed through as the upstream's 401: the client's own credentials are fine,
+    and an upstream auth error may echo part of the provider key."""
+
+    code = "upstream_keys_rejected"
     retryable = False

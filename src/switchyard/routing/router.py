@@ -32,18 +32,25 @@ from switchyard.errors import (
 from switchyard.health.board import HealthBoard
 from switchyard.health.breaker import INVALID, NO_QUOTA
 from switchyard.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
-from switchyard.health.targets import KeyHealth
+from switchyard.health.targets import COOLING, KEYS, LIMITED, KeyHealth
 from switchyard.providers.base import Provider
 from switchyard.routing import classify as c
-from switchyard.routing.errors import DeadlineExceeded, TimeoutGaveUp, UpstreamGaveUp
+from switchyard.routing.errors import (
+    DeadlineExceeded,
+    KeysRejected,
+    TimeoutGaveUp,
+    UpstreamGaveUp,
+)
 from switchyard.routing.member import Member
 from switchyard.routing.plan import RoutePlan
 from switchyard.routing.stream import Committed, aclose
 from switchyard.types import Call, Reply
 
 DEADLINE = "deadline"
-UNAVAILABLE = "unavailable"  # every deployment cooling down or at its limits
-LIMITED = "limited"  # ... and only because of rate limits: the client gets a 429
+# No deployment could take the request: (some) cooling down, all at rate limits, all keys
+# rejected (see DeploymentHealth.blocked).
+UNAVAILABLE, LIMITED, KEYS = COOLING, LIMITED, KEYS
+_NOT_TRIED = (UNAVAILABLE, LIMITED, KEYS)
 _NO_RETRY = (b"x-should-retry", b"false")
 _PLAN_CACHE_MAX = 10_000
 
@@ -128,10 +135,7 @@ class Router:
                 call.extra["fallback"] = name
                 return result
             # An answer from an attempt says more than "nothing was available".
-            if failure.reason in (UNAVAILABLE, LIMITED) or result.reason not in (
-                UNAVAILABLE,
-                LIMITED,
-            ):
+            if failure.reason in _NOT_TRIED or result.reason not in _NOT_TRIED:
                 failure = result
             if result.reason in c.CLIENT_REASONS or result.reason == DEADLINE:
                 break
@@ -312,14 +316,15 @@ class Router:
             key.succeed(now)
 
     def _unavailable(self, plan: RoutePlan, now: float) -> Failure:
-        limited_only = True
+        kinds = set()
         wait = float("inf")
         for member in plan.members:
-            limited, seconds = member.health.blocked(now)
-            limited_only = limited_only and limited
+            kind, seconds = member.health.blocked(now)
+            kinds.add(kind)
             wait = min(wait, seconds)
         wait = max(1.0, wait if wait != float("inf") else 1.0)
-        return Failure(LIMITED if limited_only else UNAVAILABLE, retry_after=wait)
+        reason = kinds.pop() if len(kinds) == 1 else UNAVAILABLE
+        return Failure(reason, retry_after=wait)
 
     def _give_up(self, call: Call, failure: Failure) -> Reply:
         """Turn the last failure into the client's answer (or raise it)."""
@@ -333,6 +338,13 @@ class Router:
         if reason == UNAVAILABLE:
             raise NoHealthyDeployment(
                 f"Every deployment of '{call.model}' is cooling down after failures; retry later",
+                retry_after=failure.retry_after,
+            )
+        if reason == KEYS or reason in (c.INVALID_KEY, c.NO_QUOTA):
+            what = "out of quota" if reason == c.NO_QUOTA else "rejected by the provider"
+            raise KeysRejected(
+                f"The gateway's provider keys for '{call.model}' are {what} "
+                f"(last tried: {call.deployment}); an operator must fix them",
                 retry_after=failure.retry_after,
             )
         if failure.reply is not None:

@@ -14,7 +14,7 @@ from switchyard.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from switchyard.routing.errors import DeadlineExceeded, UpstreamGaveUp
+from switchyard.routing.errors import DeadlineExceeded, KeysRejected, UpstreamGaveUp
 from switchyard.routing.router import Router
 from switchyard.types import Reply
 from tests.unit.routing.helpers import Clock, call, error, ok, providers, runtime, stream
@@ -396,7 +396,25 @@ async def test_shared_key_status_is_one_state_across_models() -> None:
     )
     raw["providers"]["a"]["shared_key_status"] = True
     router, log, _ = _router(raw, {"a": lambda d, k, c: error(401)})
-    await router(call("m1"))
-    with pytest.raises(NoHealthyDeployment):
+    with pytest.raises(KeysRejected):
+        await router(call("m1"))
+    with pytest.raises(KeysRejected):
         await router(call("m2"))  # the key is invalid for the whole provider
+    assert len(log) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_rejected_provider_keys_are_not_passed_through_as_client_auth_errors(
+    status: int,
+) -> None:
+    leak = error(status, {"error": {"message": "Incorrect API key provided: sk-a***0"}})
+    raw = _raw({"m": {"deployments": [{"provider": "a", "model": "x"}]}})
+    router, log, _ = _router(raw, {"a": lambda d, k, c: leak})
+    with pytest.raises(KeysRejected) as info:
+        await router(call())
+    assert info.value.status == 503 and "sk-a" not in info.value.message
+    assert dict(info.value.headers())[b"x-should-retry"] == b"false"
+    with pytest.raises(KeysRejected) as info:
+        await router(call())  # marked: refused without an upstream call
+    assert info.value.retry_after == pytest.approx(60)
     assert len(log) == 1
