@@ -63,12 +63,10 @@ def check(
     try:
         runtime = compile_config(build_config(path, demo=demo))
     except ConfigError as exc:
-        err = Console(stderr=True)
-        err.print(
-            f"[bold red]invalid configuration[/] ({exc.source}): {len(exc.problems)} problem(s)"
-        )
+        # Plain lines, never wrapped: people grep and paste these paths.
+        typer.echo(f"invalid configuration ({exc.source}): {len(exc.problems)} problem(s)", err=True)
         for problem in exc.problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
+            typer.echo(f"  {problem}", err=True)
         raise typer.Exit(2) from None
     console.print(f"[green]ok[/] {path or 'zero-config'}")
     console.print(routing_table(runtime))
