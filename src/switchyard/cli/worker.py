@@ -50,6 +50,7 @@ async def _run(cfg_path: Path | None, once: bool) -> int:
                 runtime.config.routing.cooldowns,
             )
             results = await keeper.probe_all()
+            service.board.journal.events.clear()  # the table says it all; no log lines
             await service.flush()
             Console().print(results_table(results))
             for skipped in keeper.skipped:
