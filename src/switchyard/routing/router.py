@@ -63,6 +63,7 @@ class Failure:
     reply: Reply | None = None
     error: GatewayError | None = None
     retry_after: float | None = None
+    terminal: bool = False  # the gateway stopped retrying on purpose (retry budget)
 
 
 class Router:
@@ -170,8 +171,12 @@ class Router:
                 if call.attempts and self.retrying >= max(
                     self.budget_min, self.budget_ratio * self.active
                 ):
+                    # A retry storm in the making: stop here, and tell the SDK not to retry
+                    # either (it would multiply the load on a degraded provider).
                     self.budget_refusals += 1
-                    return last or self._unavailable(plan, now)
+                    refused = last or self._unavailable(plan, now)
+                    refused.terminal = True
+                    return refused
                 attempts_left -= 1
                 result = await self._attempt(plan, member, key, call, requested, deadline)
                 if isinstance(result, Reply):
@@ -353,13 +358,13 @@ class Router:
                 if failure.retry_after is None:
                     wait = max(1, math.ceil(self.cooldowns.rate_limited))
                     reply.headers.append((b"retry-after", str(wait).encode()))
-            elif reason in c.CLIENT_REASONS or call.attempts > 1:
+            elif reason in c.CLIENT_REASONS or call.attempts > 1 or failure.terminal:
                 reply.headers = [h for h in reply.headers if h[0] != b"x-should-retry"]
                 reply.headers.append(_NO_RETRY)
             return reply
         err = failure.error
         assert err is not None
-        if call.attempts > 1 and err.retryable:
+        if (call.attempts > 1 or failure.terminal) and err.retryable:
             cls = TimeoutGaveUp if isinstance(err, UpstreamTimeout) else UpstreamGaveUp
             raise cls(f"{err.message} (after {call.attempts} attempts)")
         raise err

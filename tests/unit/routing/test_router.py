@@ -280,6 +280,7 @@ async def test_retry_budget_refuses_retries_beyond_its_share() -> None:
     reply = await router(call())
     assert reply.status == 500 and len(log) == 1
     assert router.budget_refusals == 1
+    assert _header(reply, b"x-should-retry") == b"false"  # the SDK must not retry either
 
 
 async def test_max_concurrent_refuses_instead_of_queueing() -> None:
