@@ -277,7 +277,8 @@ async def send_translated(
     headers.append(_JSON)
     if resp.status >= 400:
         status, err = client.render_error(upstream.parse_error(resp.status, raw))
-        return Reply(status, headers, body=orjson.dumps(err))
+        # The upstream's status stands; only Anthropic's 529 has no meaning elsewhere.
+        return Reply(status if resp.status == 529 else resp.status, headers, body=orjson.dumps(err))
     if FAMILIES[(call.protocol, call.operation)] == COUNT:
         body = _count_result(call.protocol, _count_tokens(raw))
         return Reply(resp.status, headers, body=orjson.dumps(body))
