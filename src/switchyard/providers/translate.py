@@ -173,8 +173,29 @@ class JSONArrayFraming:
         return out
 
 
-def _field_error(exc: TranslationError) -> TranslationUnsupported:
-    return TranslationUnsupported(f"{exc.field}: {exc.message}", param=exc.field)
+# The IR speaks OpenAI-like field names; a Gemini or Anthropic client is told its own.
+_CLIENT_FIELDS: dict[str, dict[str, str]] = {
+    "gemini": {
+        "n": "generationConfig.candidateCount",
+        "top_k": "generationConfig.topK",
+        "presence_penalty": "generationConfig.presencePenalty",
+        "frequency_penalty": "generationConfig.frequencyPenalty",
+        "response_format": "generationConfig.responseMimeType",
+        "messages": "contents",
+    },
+    "anthropic": {"response_format": "output_config.format"},
+}
+
+
+def _field_error(exc: TranslationError, client: str) -> TranslationUnsupported:
+    field = exc.field
+    names = _CLIENT_FIELDS.get(client, {})
+    head, sep, rest = field.partition("[")
+    if head in names:  # an indexed path keeps its index: messages[2].content
+        field = names[head] + sep + rest
+    elif (top := field.partition(".")[0]) in names:  # a sub-path is in IR terms: name the top
+        field = names[top]
+    return TranslationUnsupported(f"{field}: {exc.message}", param=field)
 
 
 def _usage(usage: IRUsage) -> Usage:
@@ -190,7 +211,7 @@ def request_ir(call: Call) -> IRRequest:
         try:
             ir = CODECS[call.protocol].request_to_ir(call)
         except TranslationError as exc:
-            raise _field_error(exc) from None
+            raise _field_error(exc, call.protocol) from None
         call.extra["ir"] = ir
     return ir
 
@@ -211,7 +232,7 @@ def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call
     try:
         data = CODECS[target].request_from_ir(ir, upstream_model)
     except TranslationError as exc:
-        raise _field_error(exc) from None
+        raise _field_error(exc, call.protocol) from None
     if family == COUNT:
         data = _count_body(target, data, upstream_model)
     return replace(

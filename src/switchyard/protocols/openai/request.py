@@ -183,6 +183,8 @@ def from_ir(req: IRRequest, upstream_model: str) -> JSON:
     s = req.sampling
     if s.top_k is not None and not same:
         raise TranslationError("top_k", "OpenAI has no top_k sampling parameter")
+    if s.n not in (None, 1) and not same:
+        raise TranslationError("n", "translated responses carry a single choice")
     body: JSON = {
         "model": upstream_model,
         "messages": messages_from_ir(req.system, req.messages, same),
