@@ -111,8 +111,12 @@ class Breaker:
         self.trial = False
 
     def succeed(self, now: float) -> None:
+        # The request path calls this on every answer: inlined window count, no method call.
         self.consecutive = 0
-        self._count(now, failed=False)
+        if now - self.window_start > self.policy.window:
+            self.window_start = now
+            self.window_total = self.window_failed = 0
+        self.window_total += 1
         # Late successes of attempts that started before a 429 or an ejection do not cut the
         # cooldown short; a trial's success, or any success after the cooldown, ends it.
         if self.state != ACTIVE and (self.trial or self.until <= now):

@@ -1,1 +1,2 @@
-"""Routing: which deployment and key serve a call, and what happens when one fails."""
+"""Routing: order a model's healthy deployments (strategies), try them, fail over by reason
+(classify), and keep score on the health board. See docs/routing.md."""

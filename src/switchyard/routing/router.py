@@ -35,6 +35,7 @@ from switchyard.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
 from switchyard.health.targets import COOLING, KEYS, LIMITED, KeyHealth
 from switchyard.providers.base import Provider
 from switchyard.routing import classify as c
+from switchyard.routing.deadline import Deadlines
 from switchyard.routing.errors import (
     DeadlineExceeded,
     KeysRejected,
@@ -92,6 +93,7 @@ class Router:
         self.active = 0  # requests being routed
         self.retrying = 0  # retry attempts in flight
         self.budget_refusals = 0
+        self.deadlines = Deadlines()
 
     def resolve(self, model: str) -> RoutePlan:
         plan = self._by_model.get(model)
@@ -111,14 +113,27 @@ class Router:
 
     async def __call__(self, call: Call) -> Reply:
         plan = self.resolve(call.model)
+        task = asyncio.current_task()
+        assert task is not None
+        deadline = time.monotonic() + plan.deadline
+        self.deadlines.enter(task, deadline)
         self.active += 1
         try:
-            deadline = self.clock() + plan.deadline
             result = await self._route(plan, call, call.model, deadline)
             if isinstance(result, Reply):
                 return result
             return await self._fall_back(plan, call, result, deadline)
+        except asyncio.CancelledError:
+            if not self.deadlines.expired(task):
+                raise
+            task.uncancel()
+            call.error = DEADLINE
+            raise DeadlineExceeded(
+                f"No deployment answered within the request deadline of {plan.deadline:g} s "
+                f"({call.attempts} attempt(s))"
+            ) from None
         finally:
+            self.deadlines.leave(task)
             self.active -= 1
 
     async def _fall_back(
@@ -157,7 +172,7 @@ class Router:
         last: Failure | None = None
         final = candidates[-1]
         for member in candidates:
-            tried: list[KeyHealth] = []
+            tried: list[KeyHealth] | None = None  # keys that failed here (allocated on need)
             overloads = self.overloaded_retries
             health = member.health
             while attempts_left:
@@ -178,7 +193,7 @@ class Router:
                     refused.terminal = True
                     return refused
                 attempts_left -= 1
-                result = await self._attempt(plan, member, key, call, requested, deadline)
+                result = await self._attempt(plan, member, key, call, requested, now)
                 if isinstance(result, Reply):
                     return result
                 last = result
@@ -186,20 +201,20 @@ class Router:
                 if reason in c.CLIENT_REASONS or reason == DEADLINE:
                     return result
                 if reason in c.KEY_REASONS:
-                    tried.append(key)
+                    tried = [key] if tried is None else [*tried, key]
                     continue  # another key of this deployment, if it has one
                 if reason == c.OVERLOADED and overloads:
                     overloads -= 1
                     n = self.overloaded_retries - overloads  # 1 for the first retry
                     delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**n))
-                    if self.clock() + delay >= deadline:
+                    if time.monotonic() + delay >= deadline:
                         return result
                     await asyncio.sleep(delay)
                     continue
                 if member is not final:
                     break  # server error: the next deployment
                 # The last deployment: a different key is still a different attempt.
-                tried.append(key)
+                tried = [key] if tried is None else [*tried, key]
             if not attempts_left:
                 break
         return last if last is not None else self._unavailable(plan, self.clock())
@@ -211,7 +226,7 @@ class Router:
         key: KeyHealth,
         call: Call,
         requested: str,
-        deadline: float,
+        started: float,
     ) -> Reply | Failure:
         health = member.health
         spec, label = member.target(requested, call.model)
@@ -220,7 +235,6 @@ class Router:
         retry = call.attempts > 1
         if retry:
             self.retrying += 1
-        started = self.clock()
         if health.rpm is not None:
             health.rpm.add(started, 1)
         if health.tpm is not None:
@@ -231,24 +245,12 @@ class Router:
         reply: Reply | None = None
         first: bytes | None = None
         try:
-            async with asyncio.timeout(deadline - started) as window:
-                reply = await member.provider.send(call, spec, key.secret)
-                if reply.chunks is not None and reply.status < 400:
-                    first = await anext(reply.chunks, None)
-        except TimeoutError:
-            if not window.expired():  # a provider leaked a raw timeout: still a timeout
-                self._failed(member, key, c.TIMEOUT, None, started)
-                return Failure(c.TIMEOUT, error=UpstreamTimeout("upstream did not answer in time"))
-            health.inflight -= 1
-            health.abandon()
-            key.abandon()
-            if reply is not None and reply.chunks is not None:
-                await aclose(reply.chunks)
-            err = DeadlineExceeded(
-                f"No deployment answered within the request deadline of {plan.deadline:g} s "
-                f"({call.attempts} attempt(s))"
-            )
-            return Failure(DEADLINE, error=err)
+            reply = await member.provider.send(call, spec, key.secret)
+            if reply.chunks is not None and reply.status < 400:
+                first = await anext(reply.chunks, None)
+        except TimeoutError:  # a provider leaked a raw timeout: still a timeout
+            self._failed(member, key, c.TIMEOUT, None, started)
+            return Failure(c.TIMEOUT, error=UpstreamTimeout("upstream did not answer in time"))
         except GatewayError as exc:
             if exc.status < 500:  # the request itself cannot be sent (e.g. translation)
                 self._release(member, key)
