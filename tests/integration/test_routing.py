@@ -32,6 +32,8 @@ def _config(mock: Proc) -> dict[str, Any]:
             "steady": {**mock_provider(mock), "forward_headers": []},
             "failing": mock_provider(mock, headers={"x-mock-status": "500"}),
             "slow": mock_provider(mock, headers={"x-mock-ttft-ms": "60"}),
+            "busy503": mock_provider(mock, headers={"x-mock-status": "503"}),
+            "busy529": mock_provider(mock, headers={"x-mock-status": "529"}),
             "limited": mock_provider(
                 mock, headers={"x-mock-status": "429", "x-mock-retry-after": "1"}
             ),
@@ -81,6 +83,15 @@ def _config(mock: Proc) -> dict[str, Any]:
                 ],
             },
             "rl": {"deployments": [{"provider": "limited", "model": "rl"}]},
+            **{
+                f"overloaded-{status}": {
+                    "deployments": [
+                        {"provider": f"busy{status}", "model": f"o{status}", "priority": 0},
+                        {"provider": "mock", "model": f"o{status}-b", "priority": 1},
+                    ]
+                }
+                for status in (503, 529)
+            },
         },
     }
 
@@ -114,6 +125,16 @@ def test_failover_order_across_priority_tiers(client: openai.OpenAI) -> None:
     # Tier 0 is now ejected (or about to be): tier 1 serves every request.
     seen = Counter(_ask(client, "tiers")[0] for _ in range(10))
     assert seen == {"mock/t1": 10}
+
+
+@pytest.mark.parametrize("status", [503, 529])
+def test_overloaded_gets_one_backoff_retry_then_fails_over(
+    client: openai.OpenAI, mock: Proc, status: int
+) -> None:
+    before = httpx.get(mock.url + "/_mock/stats").json()["requests"]
+    deployment, attempts = _ask(client, f"overloaded-{status}")
+    assert (deployment, attempts) == (f"mock/o{status}-b", 3)
+    assert httpx.get(mock.url + "/_mock/stats").json()["requests"] == before + 3
 
 
 def test_weighted_spread_within_tolerance(client: openai.OpenAI) -> None:

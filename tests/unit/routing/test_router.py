@@ -419,3 +419,56 @@ async def test_rejected_provider_keys_are_not_passed_through_as_client_auth_erro
         await router(call())  # marked: refused without an upstream call
     assert info.value.retry_after == pytest.approx(60)
     assert len(log) == 1
+
+
+async def test_the_deadline_does_not_cut_a_committed_stream() -> None:
+    async def late_chunks(d: Any, k: Any, c: Any) -> Reply:
+        async def gen() -> Any:
+            yield b"first"
+            await asyncio.sleep(0.15)  # well past the deadline
+            yield b"second"
+
+        return Reply(200, [], chunks=gen())
+
+    raw = _raw({"m": {"deployments": [{"provider": "a", "model": "x"}], "deadline": 0.05}})
+    router, _, _ = _router(raw, {"a": late_chunks})
+    reply = await router(call(stream=True))
+    assert reply.chunks is not None
+    assert [chunk async for chunk in reply.chunks] == [b"first", b"second"]
+
+
+async def test_the_deadline_covers_fallbacks_and_backoff() -> None:
+    async def hang(d: Any, k: Any, c: Any) -> Reply:
+        await asyncio.sleep(10)
+        return ok()
+
+    models = {
+        "m": {
+            "deployments": [{"provider": "a", "model": "x"}],
+            "fallbacks": ["f"],
+            "deadline": 0.1,
+        },
+        "f": {"deployments": [{"provider": "b", "model": "y"}]},
+    }
+    router, log, _ = _router(_raw(models), {"a": lambda d, k, c: error(500), "b": hang})
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(DeadlineExceeded):
+        await router(call())
+    assert asyncio.get_running_loop().time() - started < 0.5
+    assert [p for p, _, _ in log] == ["a", "b"]
+    assert router.board.deployments["b/y"].inflight == 0
+
+
+async def test_a_cancelled_request_releases_its_slot_and_stays_cancelled() -> None:
+    async def hang(d: Any, k: Any, c: Any) -> Reply:
+        await asyncio.sleep(10)
+        return ok()
+
+    router, _, _ = _router(_raw(TIERS), {"a": hang})
+    task = asyncio.ensure_future(router(call()))
+    await asyncio.sleep(0.01)
+    task.cancel()  # the client went away: not a deadline
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    health = router.board.deployments["a/up-a"]
+    assert health.inflight == 0 and health.consecutive == 0
