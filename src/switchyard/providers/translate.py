@@ -14,9 +14,9 @@ upstream error body is re-rendered with its status, and an error inside a stream
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -34,7 +34,6 @@ from switchyard.errors import (
 )
 from switchyard.errors import Protocol as WireProtocol
 from switchyard.ir import (
-    ErrorInfo,
     IRRequest,
     IRResponse,
     StreamError,
@@ -43,19 +42,8 @@ from switchyard.ir import (
     UsageUpdate,
 )
 from switchyard.ir import Usage as IRUsage
-from switchyard.protocols.anthropic import errors as an_err
-from switchyard.protocols.anthropic import request as an_req
-from switchyard.protocols.anthropic import response as an_resp
-from switchyard.protocols.anthropic import stream as an_stream
-from switchyard.protocols.gemini import errors as gm_err
-from switchyard.protocols.gemini import request as gm_req
-from switchyard.protocols.gemini import response as gm_resp
-from switchyard.protocols.gemini import stream as gm_stream
-from switchyard.protocols.openai import errors as oa_err
-from switchyard.protocols.openai import request as oa_req
-from switchyard.protocols.openai import response as oa_resp
-from switchyard.protocols.openai import stream as oa_stream
 from switchyard.providers.base import HTTPProvider, relay_headers
+from switchyard.providers.codecs import CODECS, COUNT, FAMILIES, Codec, Decoder, Encoder
 from switchyard.providers.gemini import sse_requested
 from switchyard.types import Call, Reply, Usage
 
@@ -63,114 +51,10 @@ if TYPE_CHECKING:
     from switchyard.config.compile import DeploymentSpec
 
 JSONObj = dict[str, Any]
-GENERATE, COUNT = "generate", "count"
 # Headers describing the upstream body, which the translated body replaces.
 _BODY_HEADERS = frozenset({b"content-type", b"content-encoding", b"content-length"})
 _JSON = (b"content-type", b"application/json")
 _SSE = (b"content-type", b"text/event-stream")
-
-
-class Decoder(Protocol):
-    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
-    def finish(self) -> list[StreamEvent]: ...
-
-
-class Encoder(Protocol):
-    def feed(self, event: StreamEvent) -> list[bytes]: ...
-    def finish(self) -> list[bytes]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Codec:
-    """Everything translation needs to know about one wire protocol."""
-
-    operations: dict[str, str]  # family -> this protocol's operation name
-    request_to_ir: Callable[[Call], IRRequest]
-    request_from_ir: Callable[[IRRequest, str], JSONObj]
-    response_to_ir: Callable[[JSONObj], IRResponse]
-    response_from_ir: Callable[[IRResponse, str], JSONObj]
-    decoder: Callable[[], Decoder]
-    encoder: Callable[[Call, IRRequest], Encoder]
-    parse_error: Callable[[int, bytes], ErrorInfo]
-    render_error: Callable[[ErrorInfo], tuple[int, JSONObj]]
-
-
-def _gemini_to_ir(call: Call) -> IRRequest:
-    data = call.data
-    if call.operation == "countTokens" and isinstance(data.get("generateContentRequest"), dict):
-        data = data["generateContentRequest"]
-    return gm_req.to_ir(data, call.model, stream=call.stream)
-
-
-CODECS: dict[str, Codec] = {
-    "openai": Codec(
-        {GENERATE: "chat"},
-        lambda call: oa_req.to_ir(call.data),
-        oa_req.from_ir,
-        oa_resp.to_ir,
-        oa_resp.from_ir,
-        oa_stream.StreamDecoder,
-        lambda call, ir: oa_stream.StreamEncoder(call.model, include_usage=ir.include_usage),
-        oa_err.parse,
-        oa_err.render,
-    ),
-    "anthropic": Codec(
-        {GENERATE: "messages", COUNT: "count_tokens"},
-        lambda call: an_req.to_ir(call.data),
-        an_req.from_ir,
-        an_resp.to_ir,
-        an_resp.from_ir,
-        an_stream.StreamDecoder,
-        lambda call, ir: an_stream.StreamEncoder(call.model),
-        an_err.parse,
-        an_err.render,
-    ),
-    "gemini": Codec(
-        {GENERATE: "generateContent", COUNT: "countTokens"},
-        _gemini_to_ir,
-        gm_req.from_ir,
-        gm_resp.to_ir,
-        gm_resp.from_ir,
-        gm_stream.StreamDecoder,
-        lambda call, ir: _gemini_encoder(call),
-        gm_err.parse,
-        gm_err.render,
-    ),
-}
-FAMILIES: dict[tuple[str, str], str] = {
-    (protocol, operation): family
-    for protocol, codec in CODECS.items()
-    for family, operation in codec.operations.items()
-}
-
-
-def _gemini_encoder(call: Call) -> Encoder:
-    encoder = gm_stream.StreamEncoder(call.model)
-    return encoder if sse_requested(call) else JSONArrayFraming(encoder)
-
-
-class JSONArrayFraming:
-    """Gemini's stream without ``alt=sse``: the same responses as one JSON array, written
-    element by element (``[{..}``, ``,\\r\\n{..}``, ``]``) as the REST API does."""
-
-    def __init__(self, inner: Encoder) -> None:
-        self._inner = inner
-        self._sep = b"["
-
-    def _wrap(self, frames: list[bytes]) -> list[bytes]:
-        out = []
-        for frame in frames:  # b"data: {...}\n\n"
-            out.append(self._sep + frame[6:-2])
-            self._sep = b",\r\n"
-        return out
-
-    def feed(self, event: StreamEvent) -> list[bytes]:
-        return self._wrap(self._inner.feed(event))
-
-    def finish(self) -> list[bytes]:
-        out = self._wrap(self._inner.finish())
-        out.append(b"]" if self._sep != b"[" else b"[]")
-        return out
 
 
 # The IR speaks OpenAI-like field names; a Gemini or Anthropic client is told its own.
@@ -396,4 +280,4 @@ def _encode(
     return out, None
 
 
-__all__ = ["CODECS", "JSONArrayFraming", "send_translated", "translate_stream", "upstream_call"]
+__all__ = ["send_translated", "translate_stream", "upstream_call"]
