@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from switchyard.api import admin, health
 from switchyard.api import anthropic as anthropic_api
 from switchyard.api import gemini as gemini_api
-from switchyard.api import health
 from switchyard.api import openai as openai_api
 from switchyard.api.endpoint import Inbound, serve
 from switchyard.api.io import StreamAborted, send_error
@@ -79,6 +79,7 @@ class Gateway:
             "/admin/health": self.health.admin,
         }
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
+        self.admin = admin.build_admin(state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -89,6 +90,9 @@ class Gateway:
                 route = self.gemini.get(parts[1]) if parts is not None else None
             if route is not None:
                 await route(scope, receive, send)
+                return
+            if scope["path"].startswith(admin.PREFIXES):
+                await self.admin(scope, receive, send)
                 return
             rid = dict(scope["headers"]).get(b"x-request-id", b"-").decode("latin-1")
             err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")

@@ -9,16 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from switchyard.api.admin.config import mask
 from switchyard.cli.build import build_config, config_path
 from switchyard.config.compile import Runtime, compile_config
 from switchyard.config.load import ConfigError
-
-
-def mask(secret: str) -> str:
-    """Enough of a key to tell two apart, never enough to use one."""
-    if len(secret) <= 8:
-        return "****"
-    return f"{secret[:3]}…{secret[-4:]}"
 
 
 def routing_table(runtime: Runtime) -> Table:
@@ -64,7 +58,9 @@ def check(
         runtime = compile_config(build_config(path, demo=demo))
     except ConfigError as exc:
         # Plain lines, never wrapped: people grep and paste these paths.
-        typer.echo(f"invalid configuration ({exc.source}): {len(exc.problems)} problem(s)", err=True)
+        typer.echo(
+            f"invalid configuration ({exc.source}): {len(exc.problems)} problem(s)", err=True
+        )
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(2) from None
