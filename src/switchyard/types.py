@@ -53,6 +53,7 @@ class Call:
     ttft: float | None = None
     error: str | None = None
     usage: Usage | None = None
+    cache: str | None = None  # "hit" | "miss" | "refresh" | "bypass" (cache step); hits cost 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 

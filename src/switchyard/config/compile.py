@@ -106,6 +106,7 @@ class ModelRoute:
     context_fallbacks: tuple[str, ...] = ()
     max_attempts: int = 3
     deadline: float = 600.0
+    cache_ttl: float | None = None  # seconds answers are cached; None: not cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,16 @@ class Runtime:
 
     def public_models(self) -> list[str]:
         return [*self.models, *(p.name for p in self.patterns)]
+
+
+def _cache_ttl(setting: bool | float | None, config: SwitchyardConfig) -> float | None:
+    """A model's cache TTL: its own number, the global TTL if true (or unset with
+    ``cache.default``), None if caching is off for it."""
+    if setting is None:
+        setting = config.cache.default
+    if setting is True:
+        return config.cache.ttl
+    return None if setting is False else float(setting)
 
 
 def _is_pattern(name: str) -> bool:
@@ -185,6 +196,7 @@ def compile_config(config: SwitchyardConfig) -> Runtime:
             context_fallbacks=tuple(m.context_fallbacks),
             max_attempts=m.max_attempts or config.routing.max_attempts,
             deadline=m.deadline or config.routing.deadline,
+            cache_ttl=_cache_ttl(m.cache, config),
         )
         if _is_pattern(name):
             patterns.append(route)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 ProviderType = Literal["openai", "openai-compatible", "anthropic", "gemini", "mock"]
 PROVIDER_TYPES: tuple[str, ...] = ("openai", "openai-compatible", "anthropic", "gemini", "mock")
@@ -113,6 +113,9 @@ class ModelConfig(Closed):
     )
     max_attempts: int | None = Field(None, ge=1, description="overrides routing.max_attempts")
     deadline: float | None = Field(None, gt=0, description="overrides routing.deadline")
+    cache: bool | PositiveFloat | None = Field(
+        None, description="cache answers: true, false, or a TTL in seconds (docs/caching.md)"
+    )
 
 
 class BreakerConfig(Closed):
@@ -157,6 +160,23 @@ class HealthConfig(Closed):
     timeout: float = Field(20.0, gt=0, description="seconds one probe may take")
 
 
+class CacheConfig(Closed):
+    """Response caching (docs/caching.md); models opt in with their own ``cache`` field."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    ttl: float = Field(3600.0, gt=0, description="seconds an answer is served (model: true)")
+    default: bool = Field(False, description="cache models that have no cache field")
+    max_bytes: int = Field(256 * 1024 * 1024, gt=0, description="memory backend size bound")
+    max_item_bytes: int = Field(2 * 1024 * 1024, gt=0, description="larger answers not stored")
+    namespace: Literal["shared", "team", "key"] = Field(
+        "shared", description="who may be served whose answers"
+    )
+    key_prefix: str = Field("switchyard:cache:", description="Redis key prefix")
+    redis_timeout: float = Field(0.1, gt=0, description="seconds per Redis operation")
+    redis_retry_after: float = Field(5.0, ge=0, description="seconds uncached after a failure")
+
+
 class LoggingConfig(Closed):
     level: Literal["debug", "info", "warning", "error"] = "info"
     requests: bool = Field(True, description="one JSON line per request")
@@ -169,3 +189,4 @@ class SwitchyardConfig(Closed):
     routing: RoutingConfig = RoutingConfig()
     health: HealthConfig = HealthConfig()
     logging: LoggingConfig = LoggingConfig()
+    cache: CacheConfig = CacheConfig()
