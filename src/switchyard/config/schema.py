@@ -182,6 +182,70 @@ class LoggingConfig(Closed):
     requests: bool = Field(True, description="one JSON line per request")
 
 
+class StorageConfig(Closed):
+    """The database behind the request log and persisted health (docs/storage.md)."""
+
+    enabled: bool = Field(True, description="false: no database, no request rows, no /admin/usage")
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL or SQLite file path; default switchyard.db in the working "
+        "directory; SWITCHYARD_DATABASE_URL overrides",
+    )
+    retention_days: float = Field(30.0, ge=0, description="request rows kept; 0 keeps them all")
+    queue_size: int = Field(100_000, ge=1, description="rows waiting in memory for the writer")
+    batch_size: int = Field(2000, ge=1, description="rows per insert")
+    flush_interval: float = Field(0.2, gt=0, description="seconds between writer batches")
+    spool_dir: str = Field("switchyard-spool", description="rows wait here while the db is down")
+    spool_max_mb: float = Field(1024.0, gt=0, description="spool size beyond which rows drop")
+    ask_stream_usage: bool = Field(
+        True, description="ask OpenAI streams for usage and hide the extra chunk from clients"
+    )
+    partitions_ahead: int = Field(3, ge=1, description="PostgreSQL: daily partitions made ahead")
+
+
+class ModelPriceConfig(Closed):
+    input: float = Field(ge=0, description="USD per million input tokens")
+    output: float = Field(0.0, ge=0, description="USD per million output tokens")
+    cached_input: float | None = Field(None, ge=0, description="default: the input price")
+    reasoning: float | None = Field(None, ge=0, description="default: the output price")
+
+
+class PricingConfig(Closed):
+    bundled: bool = Field(True, description="use the bundled price table for unlisted models")
+    models: dict[str, ModelPriceConfig] = Field(
+        default_factory=dict, description="by public model, provider/model or upstream model"
+    )
+
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class MetricsConfig(Closed):
+    enabled: bool = Field(True, description="serve Prometheus metrics on GET /metrics")
+    latency_buckets: list[float] = Field(
+        default_factory=lambda: list(LATENCY_BUCKETS),
+        description="histogram bucket bounds in seconds (latency and time to first token)",
+    )
+
+
+class TracingConfig(Closed):
+    enabled: bool = Field(False, description="export OpenTelemetry spans over OTLP/HTTP")
+    endpoint: str = Field("http://127.0.0.1:4318/v1/traces", description="OTLP traces URL")
+    headers: dict[str, str] = Field(default_factory=dict, description="sent to the collector")
+    service_name: str = "switchyard"
+    sample_ratio: float = Field(1.0, ge=0, le=1, description="share of new traces recorded")
+
+
+class CaptureConfig(Closed):
+    enabled: bool = Field(False, description="write every request and response to files")
+    dir: str = Field("captures", description="directory of the capture files")
+    models: list[str] = Field(default_factory=list, description="globs of models; empty: all")
+    max_body_bytes: int = Field(1_048_576, ge=0, description="longer bodies are truncated")
+    max_files: int = Field(10_000, ge=1, description="oldest files removed beyond this")
+    max_total_mb: float = Field(512.0, gt=0, description="oldest files removed beyond this")
+    retention_hours: float = Field(168.0, gt=0, description="files older than this are removed")
+
+
 class SwitchyardConfig(Closed):
     server: ServerConfig = ServerConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -189,4 +253,9 @@ class SwitchyardConfig(Closed):
     routing: RoutingConfig = RoutingConfig()
     health: HealthConfig = HealthConfig()
     logging: LoggingConfig = LoggingConfig()
+    storage: StorageConfig = StorageConfig()
+    pricing: PricingConfig = PricingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
+    capture: CaptureConfig = CaptureConfig()
     cache: CacheConfig = CacheConfig()
