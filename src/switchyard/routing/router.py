@@ -47,11 +47,11 @@ from switchyard.routing.plan import RoutePlan
 from switchyard.routing.stream import Committed, aclose
 from switchyard.types import Call, Reply
 
-DEADLINE = "deadline"
+DEADLINE = "deadline"  # recorded as the call's error; the watchdog raises it (deadline.py)
 # No deployment could take the request: (some) cooling down, all at rate limits, all keys
 # rejected (see DeploymentHealth.blocked).
-UNAVAILABLE, LIMITED, KEYS = COOLING, LIMITED, KEYS
-_NOT_TRIED = (UNAVAILABLE, LIMITED, KEYS)
+UNAVAILABLE = COOLING
+_NOT_TRIED = (COOLING, LIMITED, KEYS)
 _NO_RETRY = (b"x-should-retry", b"false")
 _PLAN_CACHE_MAX = 10_000
 
@@ -141,7 +141,7 @@ class Router:
     ) -> Reply:
         if failure.reason == c.CONTEXT_LENGTH:
             names = plan.context_fallbacks
-        elif failure.reason in c.CLIENT_REASONS or failure.reason == DEADLINE:
+        elif failure.reason in c.CLIENT_REASONS:
             names = ()
         else:
             names = plan.fallbacks
@@ -153,7 +153,7 @@ class Router:
             # An answer from an attempt says more than "nothing was available".
             if failure.reason in _NOT_TRIED or result.reason not in _NOT_TRIED:
                 failure = result
-            if result.reason in c.CLIENT_REASONS or result.reason == DEADLINE:
+            if result.reason in c.CLIENT_REASONS:
                 break
         return self._give_up(call, failure)
 
@@ -198,7 +198,7 @@ class Router:
                     return result
                 last = result
                 reason = result.reason
-                if reason in c.CLIENT_REASONS or reason == DEADLINE:
+                if reason in c.CLIENT_REASONS:
                     return result
                 if reason in c.KEY_REASONS:
                     tried = [key] if tried is None else [*tried, key]
