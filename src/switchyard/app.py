@@ -20,11 +20,12 @@ from switchyard.api import gemini as gemini_api
 from switchyard.api import openai as openai_api
 from switchyard.api.endpoint import Inbound, serve
 from switchyard.api.io import StreamAborted, send_error
+from switchyard.cache.service import CacheService
 from switchyard.config.compile import Runtime
 from switchyard.errors import NotFound, Protocol
 from switchyard.health.service import HealthService
 from switchyard.observability.logging import RequestLog, get_logger
-from switchyard.pipeline import build_pipeline
+from switchyard.pipeline import Step, build_pipeline
 from switchyard.providers.registry import build_provider
 from switchyard.routing.router import Router
 from switchyard.state import GatewayState
@@ -125,7 +126,12 @@ class Gateway:
         router = Router(state.runtime, state.providers, self.health.board)
         self.health.router = router
         await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
-        state.handler = build_pipeline([], router)
+        steps: list[Step] = []  # in order: auth -> limits -> cache
+        state.cache = CacheService.create(state.runtime)
+        if state.cache is not None:
+            state.cache.start()
+            steps.append(state.cache.step)
+        state.handler = build_pipeline(steps, router)
         state.request_log.start()
         _watch_for_drain(state)
         logging.getLogger("uvicorn.error").addFilter(_HideStreamAborts())
@@ -141,6 +147,8 @@ class Gateway:
         state.draining = True
         state.ready = False
         await self.health.stop()
+        if state.cache is not None:
+            await state.cache.stop()
         await state.request_log.stop()
         for provider in state.providers.values():
             await provider.close()

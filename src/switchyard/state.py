@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from switchyard.config.compile import Runtime
 from switchyard.observability.logging import RequestLog
 from switchyard.providers.base import Provider
 from switchyard.types import Handler
 from switchyard.upstream.base import UpstreamClient
+
+if TYPE_CHECKING:
+    from switchyard.cache.service import CacheService
 
 
 @dataclass(slots=True)
@@ -19,5 +23,6 @@ class GatewayState:
     client: UpstreamClient | None = None
     providers: dict[str, Provider] = field(default_factory=dict)
     handler: Handler | None = None
+    cache: CacheService | None = None  # None when no model is cached
     draining: bool = False
     ready: bool = False

@@ -19,6 +19,7 @@ PREFIXES = ("/admin", "/docs", "/openapi.json", "/redoc")
 
 ROUTERS: list[str] = [
     "switchyard.api.admin.config",
+    "switchyard.api.admin.cache",
 ]
 
 
