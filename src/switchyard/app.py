@@ -24,6 +24,7 @@ from switchyard.cache.service import CacheService
 from switchyard.config.compile import Runtime
 from switchyard.errors import NotFound, Protocol
 from switchyard.health.service import HealthService
+from switchyard.observability.hub import Observability
 from switchyard.observability.logging import RequestLog, get_logger
 from switchyard.pipeline import Step, build_pipeline
 from switchyard.providers.registry import build_provider
@@ -53,6 +54,8 @@ class Gateway:
         # Built before the router so the admin route can serve it; its tasks start in the
         # lifespan (docs/routing.md).
         self.health = HealthService(state.runtime)
+        # Request log sinks, /metrics, capture (docs/observability.md); started in the lifespan.
+        self.obs = state.observability = Observability(state.runtime, state.request_log)
 
         def inbound(spec: Inbound) -> Route:
             return partial(serve, s, spec)
@@ -78,6 +81,7 @@ class Gateway:
             "/healthz": plain(health.healthz),
             "/readyz": plain(health.readyz),
             "/admin/health": self.health.admin,
+            **self.obs.routes(),
         }
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
         self.admin = admin.build_admin(state)
@@ -123,10 +127,13 @@ class Gateway:
             name: build_provider(spec, state.client)
             for name, spec in state.runtime.providers.items()
         }
-        router = Router(state.runtime, state.providers, self.health.board)
+        store = await self.obs.start(self.health.board)  # opens (and migrates) storage
+        if store is not None:
+            self.health.store = store  # health survives restarts (docs/storage.md)
+        router = Router(state.runtime, self.obs.providers(state.providers), self.health.board)
         self.health.router = router
         await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
-        steps: list[Step] = []  # in order: auth -> limits -> cache
+        steps: list[Step] = self.obs.steps()  # in order: capture -> auth -> limits -> cache
         state.cache = CacheService.create(state.runtime)
         if state.cache is not None:
             state.cache.start()
@@ -149,7 +156,7 @@ class Gateway:
         await self.health.stop()
         if state.cache is not None:
             await state.cache.stop()
-        await state.request_log.stop()
+        await self.obs.stop()  # flushes the request log to the database (or its spool)
         for provider in state.providers.values():
             await provider.close()
         if state.client is not None:

@@ -13,6 +13,7 @@ from switchyard.upstream.base import UpstreamClient
 
 if TYPE_CHECKING:
     from switchyard.cache.service import CacheService
+    from switchyard.observability.hub import Observability
 
 
 @dataclass(slots=True)
@@ -24,5 +25,6 @@ class GatewayState:
     providers: dict[str, Provider] = field(default_factory=dict)
     handler: Handler | None = None
     cache: CacheService | None = None  # None when no model is cached
+    observability: Observability | None = None  # storage, metrics, traces, capture
     draining: bool = False
     ready: bool = False

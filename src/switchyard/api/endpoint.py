@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from switchyard import usage
 from switchyard.api.io import (
     ClientDisconnected,
     StreamAborted,
@@ -24,6 +25,7 @@ from switchyard.api.io import (
     send_stream,
 )
 from switchyard.errors import BadRequest, GatewayError, Protocol
+from switchyard.observability.finish import OBSERVER
 from switchyard.state import GatewayState
 from switchyard.types import Call, Receive, Scope, Send
 
@@ -70,10 +72,16 @@ async def serve(
         path=scope["path"],
         query=scope.get("query_string", b""),
     )
+    state.request_log.inflight += 1
     try:
         call.body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
         call.data = parse_json(call.body)
         call.model, call.stream = inbound.locate(call.data, scope)
+        observer = None
+        if call.stream:  # usage is read from the relayed bytes (switchyard.usage)
+            obs = state.observability
+            ask = obs is not None and obs.ask_stream_usage
+            observer = call.extra[OBSERVER] = usage.observe(call, ask)
         assert state.handler is not None
         reply = await state.handler(call)
         call.status = reply.status
@@ -84,13 +92,22 @@ async def serve(
             out.append((b"x-switchyard-attempts", str(call.attempts).encode()))
         if reply.chunks is None:
             call.ttft = time.perf_counter() - started
+            if call.usage is None and reply.status < 300:
+                call.usage = usage.from_body(call.protocol, reply.body)
             await send_bytes(send, reply.status, out, reply.body)
         else:
             if not any(k == b"content-type" for k, _ in out):
                 out.append((b"content-type", b"text/event-stream"))
             out.extend(SSE_HEADERS)
             await send_stream(
-                send, receive, call, reply.status, out, reply.chunks, inbound.stream_terminator
+                send,
+                receive,
+                call,
+                reply.status,
+                out,
+                reply.chunks,
+                inbound.stream_terminator,
+                observer,
             )
     except GatewayError as exc:
         call.status, call.error = exc.status, type(exc).__name__

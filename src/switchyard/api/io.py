@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from switchyard.errors import GatewayError, PayloadTooLarge, Protocol, error_body
 from switchyard.errors import stream_error_frame as error_frame
 from switchyard.types import Call, Headers, Receive, Send
+from switchyard.usage.base import StreamObserver
 
 JSON = (b"content-type", b"application/json")
 
@@ -86,11 +87,14 @@ async def send_stream(
     headers: Headers,
     chunks: AsyncIterator[bytes],
     terminator: bytes | None,
+    observer: StreamObserver | None = None,
 ) -> None:
     """Relay a stream chunk by chunk; cancel everything if the client disconnects.
 
     ``terminator`` is the marker a complete stream of this protocol ends with; a stream that
-    ends without it was cut upstream and is reported to the client as an error.
+    ends without it was cut upstream and is reported to the client as an error. ``observer``
+    sees every chunk for its usage and may hold bytes back or drop a usage chunk the client
+    did not ask for (:mod:`switchyard.usage`).
     """
     task = asyncio.current_task()
     assert task is not None
@@ -115,9 +119,14 @@ async def send_stream(
                 if first:
                     first = False
                     call.ttft = time.perf_counter() - call.started
+                if observer is not None and not (chunk := observer.feed(chunk)):
+                    continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if terminator is not None:
                     tail = (tail + chunk)[-48:]
+            if observer is not None and (rest := observer.flush()):
+                await send({"type": "http.response.body", "body": rest, "more_body": True})
+                tail = (tail + rest)[-48:]
             if terminator is not None and terminator not in tail:
                 raise GatewayError("the upstream stream ended before it was complete")
         except GatewayError as exc:

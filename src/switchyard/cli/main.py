@@ -1,10 +1,10 @@
-"""``switchyard``: serve, mock, check, config, worker, status."""
+"""``switchyard``: serve, mock, check, config, worker, status, usage, db."""
 
 from __future__ import annotations
 
 import typer
 
-from switchyard.cli import check, config_cmd, mock_cmd, serve, status, worker
+from switchyard.cli import check, config_cmd, db, mock_cmd, serve, status, usage, worker
 
 app = typer.Typer(
     name="switchyard",
@@ -18,7 +18,9 @@ app.command("mock")(mock_cmd.mock)
 app.command("check")(check.check)
 app.command("worker")(worker.worker)
 app.command("status")(status.status)
+app.command("usage")(usage.usage)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(db.app, name="db")
 
 if __name__ == "__main__":
     app()

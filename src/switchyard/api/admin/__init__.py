@@ -20,6 +20,8 @@ PREFIXES = ("/admin", "/docs", "/openapi.json", "/redoc")
 ROUTERS: list[str] = [
     "switchyard.api.admin.config",
     "switchyard.api.admin.cache",
+    "switchyard.api.admin.usage",
+    "switchyard.api.admin.logs",
 ]
 
 

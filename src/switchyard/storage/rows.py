@@ -1,0 +1,77 @@
+"""One request-log row: its columns, how a finished call becomes one, and its spool encoding.
+
+Rows are plain tuples in :data:`COLUMNS` order from the moment they are built until they reach
+the database: the writer hands them to ``COPY`` or ``executemany`` as they are, and the spool
+stores them as JSON arrays. Every row gets its own random ``id`` when it is built, which is
+what makes a replay idempotent: a batch that reached the database but whose acknowledgement
+was lost is spooled again, and its second insert is ignored row by row.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+COLUMNS: tuple[str, ...] = (
+    "ts",
+    "id",
+    "request_id",
+    "gateway_key",
+    "team",
+    "protocol",
+    "operation",
+    "model",
+    "provider",
+    "deployment",
+    "key_id",
+    "attempts",
+    "attempt_log",
+    "status",
+    "error",
+    "latency_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost",
+    "stream",
+    "cache_hit",
+    "fallback",
+)
+INDEX = {name: i for i, name in enumerate(COLUMNS)}
+TS, ID = INDEX["ts"], INDEX["id"]
+
+Row = tuple[Any, ...]
+
+
+def new_id() -> str:
+    return os.urandom(12).hex()
+
+
+def as_dict(row: Row) -> dict[str, Any]:
+    out = dict(zip(COLUMNS, row, strict=True))
+    log = out["attempt_log"]
+    out["attempt_log"] = orjson.loads(log) if log else None
+    return out
+
+
+def encode(rows: list[Row]) -> bytes:
+    """Spool lines: one JSON array per row (orjson writes datetimes as ISO 8601)."""
+    dumps = orjson.dumps
+    return b"".join(dumps(row) + b"\n" for row in rows)
+
+
+def decode(line: bytes) -> Row | None:
+    """A spooled row, or None for a line a crash cut short."""
+    try:
+        values = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or len(values) != len(COLUMNS):
+        return None
+    values[TS] = datetime.fromisoformat(values[TS]).astimezone(UTC)
+    return tuple(values)

@@ -1,0 +1,1 @@
+"""The SQL backends (SQLite through aiosqlite, PostgreSQL through asyncpg), on SQLAlchemy Core."""

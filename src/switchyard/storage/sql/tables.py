@@ -1,0 +1,75 @@
+"""The tables, in SQLAlchemy Core (the request log is written in bulk and read by aggregate
+queries; an ORM would add cost and nothing else). Alembic migrations create them; this module
+is what queries are written against, and what ``migrations/`` is checked against in tests.
+
+The request log's primary key leads with ``ts``: every usage query is a time range, and on
+PostgreSQL the table is partitioned by day on ``ts`` (a partitioned table's keys must include
+the partition column). Two more indexes serve the per-model and per-gateway-key reads.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("ts", DateTime(timezone=True), primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("request_id", String),
+    Column("gateway_key", String),
+    Column("team", String),
+    Column("protocol", String),
+    Column("operation", String),
+    Column("model", String),
+    Column("provider", String),
+    Column("deployment", String),
+    Column("key_id", String),
+    Column("attempts", SmallInteger),
+    Column("attempt_log", Text),
+    Column("status", SmallInteger),
+    Column("error", String),
+    Column("latency_ms", Float),
+    Column("ttft_ms", Float),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cached_tokens", Integer),
+    Column("reasoning_tokens", Integer),
+    Column("cost", Float),
+    Column("stream", Boolean),
+    Column("cache_hit", Boolean),
+    Column("fallback", String),
+    postgresql_partition_by="RANGE (ts)",
+)
+Index(None, request_log.c.model, request_log.c.ts)
+Index(None, request_log.c.gateway_key, request_log.c.ts)
+
+health_state = Table(
+    "health_state",
+    metadata,
+    Column("kind", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("record", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
