@@ -112,6 +112,8 @@ def build_entry(p: Pending, now: float, max_item_bytes: int) -> Entry | str:
         frames = converted
     if sum(len(f) for f in frames) > max_item_bytes:
         return TOO_LARGE
+    if not _terminated(call.protocol, frames):
+        return TRUNCATED
     usage: IRUsage | None = None
     finished = False
     for event in decode_stream(call.protocol, frames):
@@ -133,6 +135,16 @@ def build_entry(p: Pending, now: float, max_item_bytes: int) -> Entry | str:
         include_usage=p.include_usage,
         deployment=call.deployment,
     )
+
+
+# What a complete stream ends with (the API layer checks the same markers); Gemini has none,
+# its decoder requires a finishReason instead.
+_TERMINATORS = {"openai": b"[DONE]", "anthropic": b"message_stop"}
+
+
+def _terminated(protocol: str, frames: list[bytes]) -> bool:
+    marker = _TERMINATORS.get(protocol)
+    return marker is None or marker in b"".join(frames[-3:])[-64:]
 
 
 def _from_body(p: Pending, body: bytes, now: float) -> Entry | str:

@@ -211,3 +211,22 @@ def test_embeddings_are_cached() -> None:
     call = make_call("openai", {"model": "e", "input": "x"}, operation="embeddings")
     k = make_key(call, "")
     assert k is not None and not k.cross
+
+
+@pytest.mark.parametrize(
+    ("protocol", "unset"),
+    [
+        ("gemini", {"generationConfig": {}}),  # what google-genai sends for an empty config
+        ("gemini", {"generationConfig": {"temperature": None}}),
+        ("openai", {"temperature": None, "tools": None}),
+        ("anthropic", {"system": None, "tools": []}),
+    ],
+)
+def test_null_and_empty_fields_mean_unset(protocol: str, unset: dict[str, Any]) -> None:
+    assert key(protocol, {**PROMPTS[protocol], **unset}) == key(protocol, PROMPTS[protocol])
+
+
+def test_zero_and_false_are_values_not_unset() -> None:
+    base = PROMPTS["openai"]
+    assert key("openai", {**base, "temperature": 0}) != key("openai", base)
+    assert key("openai", {**base, "parallel_tool_calls": False}) != key("openai", base)

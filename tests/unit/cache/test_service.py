@@ -300,3 +300,23 @@ async def test_the_step_is_only_in_the_pipeline_when_a_model_is_cached() -> None
                 assert app.state.cache is None and isinstance(handler, Router)
         finally:
             await app.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("protocol", "marker"), [("openai", b"[DONE]"), ("anthropic", b"message_stop")]
+)
+async def test_streams_without_their_terminator_are_not_stored(
+    protocol: str, marker: bytes
+) -> None:
+    """A finish reason is not enough: the API layer reports a stream without its terminator
+    as cut, so the cache must not replay it as whole."""
+
+    class NoTerminator(Upstream):
+        async def _chunks(self, frames: list[bytes]) -> AsyncIterator[bytes]:
+            for frame in frames:
+                if marker not in frame:
+                    yield frame
+
+    svc, up = service(), NoTerminator()
+    await ask(svc, up, make_call(protocol, PROMPTS[protocol], stream=True))
+    assert svc.counters.not_stored["truncated"] == 1 and svc.counters.stored == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchyard.cache.normalize.common import canonical_numbers
+from switchyard.cache.normalize.common import canonical
 from switchyard.types import Call
 
 IGNORED = frozenset({"model", "stream", "metadata", "service_tier"})
@@ -16,7 +16,7 @@ _HEADERS = (b"anthropic-beta", b"anthropic-version")
 
 
 def fields(call: Call) -> dict[str, Any]:
-    out = canonical_numbers({k: v for k, v in call.data.items() if k not in IGNORED})
+    out = canonical(call.data, IGNORED)
     for name in _HEADERS:
         value = call.headers.get(name)
         if value is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchyard.cache.normalize.common import canonical_numbers
+from switchyard.cache.normalize.common import canonical
 from switchyard.types import Call
 
 IGNORED = frozenset({"model", "labels"})
@@ -16,10 +16,14 @@ _FUNCTION_TOOLS = frozenset({"functionDeclarations", "function_declarations"})
 
 
 def fields(call: Call) -> dict[str, Any]:
-    out = {k: v for k, v in call.data.items() if k not in IGNORED}
+    out = canonical(call.data, IGNORED)
     config = out.get("generationConfig")
     if isinstance(config, dict):
-        out["generationConfig"] = canonical_numbers(dict(config))
+        config = canonical(config)
+        if config:
+            out["generationConfig"] = config
+        else:
+            del out["generationConfig"]
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchyard.cache.normalize.common import canonical_numbers
+from switchyard.cache.normalize.common import canonical
 from switchyard.types import Call
 
 # Transport, accounting and routing hints: the same request with other values gets the same
@@ -26,7 +26,7 @@ IGNORED = frozenset(
 
 
 def fields(call: Call) -> dict[str, Any]:
-    return canonical_numbers({k: v for k, v in call.data.items() if k not in IGNORED})
+    return canonical(call.data, IGNORED)
 
 
 def cross_servable(call: Call) -> bool:

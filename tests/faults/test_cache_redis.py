@@ -1,0 +1,96 @@
+"""RELIABILITY row 18 and the cache's side of row 15: a Redis outage degrades the gateway to
+no caching, never to errors or slow requests, and the cache comes back by itself.
+
+Each test runs its own ``redis-server`` on a free port (never the machine's shared one) and
+stops or freezes it mid-test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.test_cache import ask_anthropic, ask_openai, cache_config, nonce, settle
+from tests.support.procs import Proc, start_gateway
+from tests.unit.cache.redis_support import PrivateRedis
+
+RETRY_AFTER = 0.5
+
+
+@pytest.fixture
+def redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gw(mock: Proc, redis: PrivateRedis, tmp_path: Path) -> Iterator[Proc]:
+    config = cache_config(
+        mock, "redis", redis_url=redis.url, redis_timeout=0.1, redis_retry_after=RETRY_AFTER
+    )
+    proc = start_gateway(config, tmp_path)
+    yield proc
+    proc.stop()
+
+
+def timed(fn: object, *args: object, **kw: object) -> tuple[tuple[str, str, str], float]:
+    started = time.perf_counter()
+    result = fn(*args, **kw)  # type: ignore[operator]
+    return result, time.perf_counter() - started
+
+
+def stats(gw: Proc) -> dict[str, object]:
+    data: dict[str, object] = httpx.get(gw.url + "/admin/cache/stats").json()
+    return data
+
+
+def test_redis_stopped_mid_test_degrades_then_recovers(gw: Proc, redis: PrivateRedis) -> None:
+    q = nonce()
+    assert ask_openai(gw, q)[0] == "miss"
+    settle()
+    assert ask_openai(gw, q)[0] == "hit"
+
+    redis.stop()
+    for stream in (False, True, False, True):
+        (state, _, text), elapsed = timed(ask_openai, gw, q, stream=stream)
+        assert state == "bypass" and text, "an outage serves uncached, never an error"
+        assert elapsed < 0.5
+    (state, _, _), _ = timed(ask_anthropic, gw, nonce(), stream=True)
+    assert state == "bypass"
+    assert stats(gw)["available"] is False
+    purge = httpx.delete(gw.url + "/admin/cache")
+    assert purge.status_code == 503  # the admin is told; requests never are
+
+    redis.start()  # same port, empty
+    time.sleep(RETRY_AFTER + 0.1)
+    assert ask_openai(gw, q)[0] == "miss"
+    settle()
+    assert ask_openai(gw, q)[0] == "hit"
+    assert stats(gw)["available"] is True
+
+
+def test_frozen_redis_costs_one_timeout_then_nothing(gw: Proc, redis: PrivateRedis) -> None:
+    """A Redis that accepts but never answers (SIGSTOP): the first request waits for the short
+    timeout, the ones after it skip Redis until the circuit's retry time."""
+    q = nonce()
+    assert ask_openai(gw, q)[0] == "miss"
+    settle()
+    assert redis.proc is not None
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+    try:
+        (state, _, _), first = timed(ask_openai, gw, q)
+        assert state == "bypass" and first < 0.6
+        for _ in range(3):
+            (state, _, _), elapsed = timed(ask_openai, gw, q)
+            assert state == "bypass" and elapsed < 0.1
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+    time.sleep(RETRY_AFTER + 0.1)
+    assert ask_openai(gw, q)[0] == "hit"  # the entry survived the freeze
