@@ -32,13 +32,25 @@ def free_port() -> int:
 class Proc:
     """A child process serving HTTP on ``port``."""
 
-    def __init__(self, args: list[str], port: int, ready_path: str, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        args: list[str],
+        port: int,
+        ready_path: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = tempfile.NamedTemporaryFile(prefix="switchyard-test-", suffix=".log", delete=False)
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.popen = subprocess.Popen(
-            args, stdout=self.log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+            args,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            start_new_session=True,
+            cwd=cwd,
         )
         self._wait_ready(ready_path)
 
@@ -82,7 +94,9 @@ def start_gateway(config: dict[str, Any], tmp: Path, *extra: str, env: dict[str,
     path = tmp / f"switchyard-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
     args = [PYTHON, "-m", "switchyard.cli.main", "serve", "-c", str(path), "--port", str(port), *extra]
-    return Proc(args, port, "/healthz", env=env)
+    # In the test's directory: the default database (switchyard.db), spool and captures are
+    # created in the working directory and must not be shared between tests.
+    return Proc(args, port, "/healthz", env=env, cwd=tmp)
 
 
 def mock_provider(mock: Proc, **extra: Any) -> dict[str, Any]:
