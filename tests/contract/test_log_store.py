@@ -1,0 +1,122 @@
+"""The request-log port, the same tests on every backend (memory is the reference)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from switchyard.storage.memory import MemoryLogStore
+from switchyard.storage.query import GROUPS, Cursor, LogQuery, UsageQuery
+from switchyard.storage.rows import ID
+from tests.contract.rows import BASE, dataset, row
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+WHOLE = (BASE - timedelta(days=1), BASE + timedelta(days=3))
+
+
+async def test_insert_and_replay_store_each_row_once(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    rows = dataset()
+    await logs.insert(rows[:30])
+    assert await logs.insert_again(rows[20:]) == 10  # 20..29 already there
+    assert await logs.insert_again(rows) == 0
+    assert await logs.count() == 40
+
+
+async def test_usage_matches_the_reference_for_every_grouping(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    reference = MemoryLogStore()
+    rows = dataset()
+    await logs.insert(rows)
+    await reference.insert(rows)
+    for group in GROUPS:
+        query = UsageQuery(group, *WHOLE)
+        got = [g.as_dict() for g in await logs.usage(query)]
+        want = [g.as_dict() for g in await reference.usage(query)]
+        assert got == want, group
+
+
+async def test_usage_numbers(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    await logs.insert(dataset())
+    [total] = await logs.usage(UsageQuery("all", *WHOLE))
+    t = total.as_dict()
+    assert t["requests"] == 40
+    assert t["errors"] == 5  # four 500s and one stream that failed mid-way
+    assert t["input_tokens"] == sum(100 + i for i in range(40) if i % 10 != 9)
+    assert t["unpriced_requests"] == 4  # i % 10 == 7: tokens but no price
+    priced = sum(0.01 * (i + 1) for i in range(40) if i % 10 not in (7, 9))
+    assert t["cost_usd"] == pytest.approx(priced)
+    assert t["latency_ms"] == {"p50": 20.0, "p90": 36.0, "p99": 40.0}
+    days = {g.group: g.requests for g in await logs.usage(UsageQuery("day", *WHOLE))}
+    assert days == {"2026-11-20": 30, "2026-11-21": 10}
+    models = {g.group: g.requests for g in await logs.usage(UsageQuery("model", *WHOLE, "alpha"))}
+    assert models == {"alpha": 20}
+
+
+async def test_usage_window_is_half_open(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    await logs.insert([row(0), row(10), row(20)])
+    [g] = await logs.usage(UsageQuery("all", BASE, BASE + timedelta(seconds=20)))
+    assert g.requests == 2
+    assert (
+        await logs.usage(UsageQuery("all", BASE + timedelta(days=5), BASE + timedelta(days=6)))
+        == []
+    )
+
+
+async def test_logs_pages_newest_first_through_cursors(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    rows = dataset()
+    await logs.insert(rows)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await logs.logs(LogQuery(limit=7, cursor=cursor))
+        seen.extend(r["id"] for r in page.rows)
+        if page.next_cursor is None:
+            break
+        cursor = Cursor.decode(page.next_cursor)
+    newest_first = [r[ID] for r in sorted(rows, key=lambda r: r[0], reverse=True)]
+    assert seen == newest_first
+
+
+async def test_logs_filters_and_shapes_rows(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    await logs.insert(dataset())
+    page = await logs.logs(LogQuery(filters={"model": "beta", "status": 500}, limit=100))
+    assert {r["model"] for r in page.rows} == {"beta"} and len(page.rows) == 4
+    first = page.rows[0]
+    assert first["ts"].tzinfo is not None and first["stream"] is True
+    assert first["input_tokens"] is None and first["cost"] is None
+    keyed = await logs.logs(LogQuery(filters={"key_id": "k0", "gateway_key": "gk-2"}, limit=100))
+    assert len(keyed.rows) == 10
+    windowed = await logs.logs(LogQuery(start=BASE + timedelta(days=1), limit=100))
+    assert len(windowed.rows) == 10
+
+
+async def test_prune_removes_only_old_rows_in_batches(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    await logs.insert([row(i) for i in range(25)])
+    assert await logs.prune(BASE + timedelta(seconds=12), batch=5) == 12
+    assert await logs.count() == 13
+    assert await logs.prune(BASE, batch=5) == 0
+
+
+async def test_health_records_are_upserted_and_loaded(backend: dict[str, Any]) -> None:
+    health = backend["health"]
+    await health.save([{"kind": "key", "id": "p/m#abc", "state": "invalid", "until": None}])
+    await health.save(
+        [
+            {"kind": "key", "id": "p/m#abc", "state": "active", "until": None},
+            {"kind": "deployment", "id": "p/m", "state": "ejected", "until": 1.5e9},
+        ]
+    )
+    loaded = sorted(await health.load(), key=lambda r: r["kind"])
+    assert loaded == [
+        {"kind": "deployment", "id": "p/m", "state": "ejected", "until": 1.5e9},
+        {"kind": "key", "id": "p/m#abc", "state": "active", "until": None},
+    ]
+    await health.close()

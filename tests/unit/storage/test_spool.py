@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from switchyard.storage.rows import decode, encode
+from switchyard.storage.spool import Spool
+from tests.contract.rows import row
+
+
+def test_rows_survive_the_spool_encoding() -> None:
+    rows = [row(1.5, attempt_log='[{"a":1}]', cost=None), row(2, model="m\u00e9")]
+    assert [decode(line) for line in encode(rows).splitlines()] == rows
+
+
+def test_append_seal_replay_remove(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=10_000_000)
+    rows = [row(i) for i in range(25)]
+    assert spool.append(rows[:10]) == 10
+    assert spool.segments() == []  # still being written
+    spool.seal()
+    spool.append(rows[10:])
+    spool.seal()
+    segments = spool.segments()
+    assert len(segments) == 2
+    replayed = []
+    for path in segments:
+        with spool.claim(path) as mine:
+            assert mine
+            for chunk in spool.read(path, chunk=4):
+                assert len(chunk) <= 4
+                replayed.extend(chunk)
+        spool.remove(path)
+    assert replayed == rows
+    assert spool.segments() == [] and spool.size == 0
+
+
+def test_full_spool_drops_and_counts(tmp_path: Path) -> None:
+    one = len(encode([row(0)]))
+    spool = Spool(tmp_path, max_bytes=one * 3)
+    assert spool.append([row(0), row(1)]) == 2
+    assert spool.append([row(2), row(3)]) == 0
+    assert spool.dropped == 2
+
+
+def test_a_line_cut_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "spool-1-1-aa.jsonl").write_bytes(encode([row(0)]) + b'["2026-11-20T12:00:00+00:0')
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    [path] = spool.segments()
+    with spool.claim(path):
+        assert [len(c) for c in spool.read(path, 10)] == [1]
+    assert spool.corrupt == 1
+
+
+def test_a_segment_locked_by_another_process_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "spool-1-1-aa.jsonl"
+    path.write_bytes(encode([row(0)]))
+    fd = os.open(path, os.O_RDONLY)
+    pid = os.fork()
+    if pid == 0:  # the "other process": holds the lock until killed
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.kill(os.getpid(), 19)  # SIGSTOP: keep the lock
+        os._exit(0)
+    try:
+        os.waitpid(pid, os.WUNTRACED)
+        spool = Spool(tmp_path, max_bytes=1 << 20)
+        with spool.claim(path) as mine:
+            assert not mine
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_segments_rotate(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 30)
+    spool.SEGMENT_BYTES = 2000
+    for i in range(40):
+        spool.append([row(i)])
+    spool.seal()
+    assert len(spool.segments()) > 3
