@@ -3,8 +3,11 @@
 The key covers the namespace (who may share answers), the inbound protocol, the operation
 family, the public model and the normalized request (:mod:`switchyard.cache.normalize`),
 serialized once by orjson with sorted keys, so the order of JSON keys never matters, and hashed
-with BLAKE2b (in the standard library and faster than SHA-256 here). When one stored answer
-cannot serve both forms (see ``cross_servable``) the stream flag is hashed too.
+with SHA-256 truncated to 128 bits. SHA-256 rather than BLAKE2b because OpenSSL runs it on the
+CPU's SHA extensions: measured on the project machine, 4 us against 7 us for a 5 KB request
+and 68 us against 126 us for 100 KB; it is the only per-request cost of a miss that grows with
+the prompt. When one stored answer cannot serve both forms (see ``cross_servable``) the stream
+flag is hashed too.
 
 Namespaces come from the call, which the auth step fills in (``call.extra["team"]`` and
 ``call.extra["key_id"]``): with ``cache.namespace: team`` two teams never see each other's
@@ -31,7 +34,7 @@ FAMILIES: dict[tuple[str, str], str] = {
     ("gemini", "batchEmbedContents"): "embed-batch",
 }
 GENERATE = "generate"
-_VERSION = b"sy-cache-1"
+_VERSION = "sy-cache-1"  # bump to orphan every stored key when the key material changes
 _NAMESPACE_FIELDS = {"team": "team", "key": "key_id"}
 
 
@@ -61,9 +64,10 @@ def make_key(call: Call, space: str) -> CacheKey | None:
     form = "" if cross else ("stream" if call.stream else "json")
     try:
         material = orjson.dumps(
-            [space, call.protocol, family, call.model, form, fields], option=orjson.OPT_SORT_KEYS
+            [_VERSION, space, call.protocol, family, call.model, form, fields],
+            option=orjson.OPT_SORT_KEYS,
         )
     except (TypeError, orjson.JSONEncodeError):
         return None
-    digest = hashlib.blake2b(material, digest_size=16, person=_VERSION).hexdigest()
+    digest = hashlib.sha256(material).hexdigest()[:32]
     return CacheKey(call.model, digest, cross)
