@@ -60,3 +60,43 @@ def test_disabled_records_nothing() -> None:
     log._sink = sink
     log.flush()
     assert sink.getvalue() == b""
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+
+    def observe(self, finished: list[object]) -> None:
+        self.seen.extend(finished)
+
+
+class _Broken:
+    def observe(self, finished: list[object]) -> None:
+        raise RuntimeError("boom")
+
+
+def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
+    from switchyard.observability.finish import OBSERVER, Finisher
+    from switchyard.pricing import Price, PriceTable
+    from switchyard.usage.anthropic import AnthropicStream
+
+    log = RequestLog(enabled=False)
+    sink = io.BytesIO()
+    log._sink = sink
+    collect = _Collect()
+    prices = PriceTable(overrides={"gpt-x": Price(1.0, 2.0)})
+    log.attach(Finisher(prices, {}), [_Broken(), collect])
+    observer = AnthropicStream()
+    observer.feed(b'data: {"message":{"usage":{"input_tokens":3,"output_tokens":1}}}\n\n')
+    observer.feed(b'data: {"usage":{"output_tokens":9}}\n\n')
+    call = _call(status=200, stream=True, deployment="p/m")
+    call.extra[OBSERVER] = observer
+    log.inflight = 1
+    log.record(call, 0.5)
+    assert log.inflight == 0
+    log.flush()
+    [done] = collect.seen
+    assert done.usage == Usage(3, 9) and call.usage == Usage(3, 9)  # type: ignore[attr-defined]
+    assert done.cost == (3 * 1.0 + 9 * 2.0) / 1e6  # type: ignore[attr-defined]
+    assert done.provider == "p"  # type: ignore[attr-defined]
+    assert sink.getvalue() == b""

@@ -1,0 +1,91 @@
+"""Metrics counted from finished calls, read back through the Prometheus text parser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from switchyard.health.board import HealthBoard
+from switchyard.observability.finish import Finisher
+from switchyard.observability.logging import RequestLog
+from switchyard.observability.metrics import Metrics
+from switchyard.pricing import PriceTable, bundled
+from tests.unit.observability.helpers import call, runtime
+
+
+def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(metrics.registry).decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def _metrics() -> tuple[Metrics, Finisher, Any]:
+    rt = runtime()
+    metrics = Metrics([0.01, 0.1, 1.0], lambda m: rt.resolve(m) is not None)
+    finisher = Finisher(PriceTable(table=bundled()), rt.providers)
+    return metrics, finisher, rt
+
+
+def test_requests_latency_tokens_and_cost() -> None:
+    metrics, finisher, _ = _metrics()
+    done = [
+        finisher.finish(call(), 0.05),
+        finisher.finish(call(stream=True, ttft=0.005), 0.5),
+        finisher.finish(call(status=502, error="server_error", usage=None), 2.0),
+        finisher.finish(call(model="nope", deployment=None, status=404, usage=None), 0.001),
+    ]
+    metrics.observe(done)
+    s = _samples(metrics)
+    labels = (("model", "gpt-x"), ("provider", "p1"))
+    assert s[("switchyard_requests_total", (*labels, ("status", "200")))] == 2
+    assert s[("switchyard_requests_total", (*labels, ("status", "502")))] == 1
+    unknown = (("model", "(unknown)"), ("provider", ""), ("status", "404"))
+    assert s[("switchyard_requests_total", unknown)] == 1
+    hist = "switchyard_request_duration_seconds"
+    assert s[(hist + "_bucket", (("le", "0.1"), *labels))] == 1
+    assert s[(hist + "_bucket", (("le", "1.0"), *labels))] == 2
+    assert s[(hist + "_bucket", (("le", "+Inf"), *labels))] == 3
+    assert s[(hist + "_count", labels)] == 3
+    assert s[(hist + "_sum", labels)] == 2.55
+    assert s[("switchyard_time_to_first_token_seconds_count", labels)] == 1
+    assert s[("switchyard_tokens_total", (*labels, ("type", "input")))] == 200
+    assert s[("switchyard_tokens_total", (*labels, ("type", "cached")))] == 80
+    cost = 2 * (60 * 2.5 + 40 * 1.25 + 20 * 10.0) / 1e6
+    assert abs(s[("switchyard_cost_usd_total", labels)] - cost) < 1e-12
+
+
+def test_unpriced_cache_and_attempt_failures() -> None:
+    metrics, finisher, _ = _metrics()
+    c = call(deployment="p1/homegrown", cache="miss")
+    c.extra["attempt_log"] = [("p2/claude-3-5-haiku", "k", 0.0, 0.1, 529, b"{}")]
+    metrics.observe([finisher.finish(c, 0.1), finisher.finish(call(cache="hit"), 0.001)])
+    s = _samples(metrics)
+    assert s[("switchyard_unpriced_requests_total", (("model", "gpt-x"), ("provider", "p1")))] == 1
+    assert s[("switchyard_cache_requests_total", (("model", "gpt-x"), ("result", "hit")))] == 1
+    failures = (("deployment", "p2/claude-3-5-haiku"), ("reason", "overloaded"))
+    assert s[("switchyard_upstream_failures_total", failures)] == 1
+
+
+def test_live_gauges_from_health_and_the_request_log() -> None:
+    metrics, _, rt = _metrics()
+    board = HealthBoard(rt)
+    board.deployments["p2/claude-3-5-haiku"].fail(0.0, "server_error")
+    for _ in range(10):
+        board.deployments["p2/claude-3-5-haiku"].fail(0.0, "server_error")
+    log = RequestLog()
+    log.inflight = 3
+    metrics.board, metrics.request_log = board, log
+    s = _samples(metrics)
+    assert s[("switchyard_requests_in_flight", ())] == 3
+    assert (
+        s[("switchyard_deployment_state", (("deployment", "p1/gpt-4o"), ("state", "active")))] == 1
+    )
+    ejected = (("deployment", "p2/claude-3-5-haiku"), ("state", "ejected"))
+    assert s[("switchyard_deployment_state", ejected)] == 1
+    keys = [k for k in s if k[0] == "switchyard_key_state"]
+    assert len(keys) == 2 and all("secret" not in str(k) for k in keys)

@@ -1,0 +1,79 @@
+"""Spans built after the fact from finished calls, captured with the in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from switchyard.config.schema import TracingConfig
+from switchyard.observability.finish import Finisher
+from switchyard.observability.tracing import Tracing
+from switchyard.pricing import PriceTable, bundled
+from tests.unit.observability.helpers import call, runtime
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = "00f067aa0ba902b7"
+
+
+def _tracing(ratio: float = 1.0) -> tuple[Tracing, InMemorySpanExporter, Finisher]:
+    rt = runtime()
+    exporter = InMemorySpanExporter()
+    tracing = Tracing(TracingConfig(enabled=True, sample_ratio=ratio), rt.providers, exporter)
+    return tracing, exporter, Finisher(PriceTable(table=bundled()), rt.providers)
+
+
+def test_request_span_with_attempt_children_and_genai_attributes() -> None:
+    tracing, exporter, finisher = _tracing()
+    c = call(attempts=2, headers={b"traceparent": f"00-{TRACE_ID}-{PARENT}-01".encode()})
+    t0 = c.started
+    c.extra["attempt_log"] = [
+        ("p2/claude-3-5-haiku", "fp2", t0 + 0.001, t0 + 0.010, 503, b'{"error":{}}'),
+        ("p1/gpt-4o", "fp1", t0 + 0.011, t0 + 0.040, 200, None),
+    ]
+    c.deployment = "p1/gpt-4o"
+    tracing.observe([finisher.finish(c, 0.05)])
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    request = spans["chat gpt-x"]
+    assert request.kind is SpanKind.SERVER
+    assert format(request.context.trace_id, "032x") == TRACE_ID
+    assert request.parent is not None and format(request.parent.span_id, "016x") == PARENT
+    attrs = request.attributes or {}
+    assert attrs["gen_ai.operation.name"] == "chat"
+    assert attrs["gen_ai.request.model"] == "gpt-x"
+    assert attrs["gen_ai.response.model"] == "gpt-4o"
+    assert attrs["gen_ai.provider.name"] == "openai"
+    assert attrs["gen_ai.usage.input_tokens"] == 100
+    assert attrs["gen_ai.usage.output_tokens"] == 20
+    assert attrs["gen_ai.request.temperature"] == 0.5
+    assert attrs["gen_ai.request.max_tokens"] == 64
+    assert request.end_time - request.start_time == 50_000_000
+    failed, ok = spans["chat claude-3-5-haiku"], spans["chat gpt-4o"]
+    for child in (failed, ok):
+        assert child.kind is SpanKind.CLIENT
+        assert child.parent is not None and child.parent.span_id == request.context.span_id
+    assert failed.status.status_code is StatusCode.ERROR
+    assert (failed.attributes or {})["error.type"] == "overloaded"
+    assert (ok.attributes or {})["server.address"] == "api.example.com"
+    assert failed.start_time < ok.start_time
+    assert "sk-" not in str([s.attributes for s in spans.values()])
+
+
+def test_a_new_trace_without_traceparent_and_errors_marked() -> None:
+    tracing, exporter, finisher = _tracing()
+    tracing.observe([finisher.finish(call(status=502, error="server_error"), 0.01)])
+    [span] = exporter.get_finished_spans()
+    assert span.parent is None
+    assert span.status.status_code is StatusCode.ERROR
+    assert (span.attributes or {})["error.type"] == "server_error"
+
+
+def test_sampling_off_records_nothing_but_a_sampled_parent_wins() -> None:
+    tracing, exporter, finisher = _tracing(ratio=0.0)
+    tracing.observe([finisher.finish(call(), 0.01)])
+    assert exporter.get_finished_spans() == ()
+    sampled = call(headers={b"traceparent": f"00-{TRACE_ID}-{PARENT}-01".encode()})
+    tracing.observe([finisher.finish(sampled, 0.01)])
+    assert len(exporter.get_finished_spans()) == 1
+    asyncio.run(tracing.close())
