@@ -58,6 +58,7 @@ def cache_config(mock: Proc, backend: str, **cache: Any) -> dict[str, Any]:
             },
             "c-backup": {"deployments": [{"provider": "oa", "model": "up"}]},
             "plain": {"deployments": [{"provider": "oa", "model": "up"}]},
+            "c-embed": {"deployments": [{"provider": "oa", "model": "embed-up"}], "cache": True},
         },
         "routing": {"max_attempts": 1},
         "cache": {"backend": backend, **cache},
@@ -373,3 +374,55 @@ def test_hits_are_fast(gw: Proc) -> None:
         r = client.post("/v1/chat/completions", content=body, headers={"x-mock-ttft-ms": "50"})
         elapsed = time.perf_counter() - started
     assert r.headers[HEADER] == "hit" and elapsed < 0.045
+
+
+def test_embeddings_are_cached(gw: Proc) -> None:
+    client, q = openai.OpenAI(api_key="k", base_url=gw.url + "/v1", max_retries=0), nonce()
+    first = client.embeddings.with_raw_response.create(model="c-embed", input=q)
+    settle()
+    second = client.embeddings.with_raw_response.create(model="c-embed", input=q)
+    assert (first.headers[HEADER], second.headers[HEADER]) == ("miss", "hit")
+    assert second.parse().data[0].embedding == first.parse().data[0].embedding
+
+
+def _gemini_raw(gw: Proc, q: str, action: str, query: str = "") -> httpx.Response:
+    body = {"contents": [{"role": "user", "parts": [{"text": q}]}]}
+    url = f"{gw.url}/v1beta/models/c-gemini:{action}{query}"
+    return httpx.post(url, json=body, headers={"x-goog-api-key": "k"})
+
+
+def _sse_texts(raw: bytes) -> list[Any]:
+    frames = [f for f in raw.split(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n") if f]
+    assert all(f.startswith(b"data: ") for f in frames), raw[:200]
+    return [orjson.loads(f[6:]) for f in frames]
+
+
+def _text(items: list[Any]) -> str:
+    return "".join(p.get("text", "") for i in items for p in i["candidates"][0]["content"]["parts"])
+
+
+@MEMORY_ONLY
+def test_gemini_json_array_stream_and_sse_share_one_answer(gw: Proc) -> None:
+    """google-genai always asks for SSE; REST clients without ``alt=sse`` get one JSON array."""
+    q = nonce()
+    first = _gemini_raw(gw, q, "streamGenerateContent")
+    assert first.headers[HEADER] == "miss"
+    array = first.json()
+    assert isinstance(array, list) and array[-1]["candidates"][0]["finishReason"] == "STOP"
+    settle()
+    sse = _gemini_raw(gw, q, "streamGenerateContent", "?alt=sse")
+    assert sse.headers[HEADER] == "hit"
+    assert sse.headers["content-type"].startswith("text/event-stream")
+    assert _text(_sse_texts(sse.content)) == _text(array)
+    whole = _gemini_raw(gw, q, "generateContent")
+    assert whole.headers[HEADER] == "hit" and _text([whole.json()]) == _text(array)
+
+    q = nonce()
+    assert _gemini_raw(gw, q, "streamGenerateContent", "?alt=sse").headers[HEADER] == "miss"
+    settle()
+    again = _gemini_raw(gw, q, "streamGenerateContent")
+    assert again.headers[HEADER] == "hit" and again.headers["content-type"].startswith(
+        "application/json"
+    )
+    items = again.json()
+    assert isinstance(items, list) and _text(items)

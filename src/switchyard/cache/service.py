@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from switchyard.cache.keys import CacheKey, make_key, namespace
@@ -151,7 +151,8 @@ class CacheService:
                 log.debug("cache entry not servable in this form", reason=str(exc))
             else:
                 call.cache = "hit"
-                call.usage = entry.usage
+                # A copy: the memory backend hands every hit the same entry.
+                call.usage = replace(entry.usage) if entry.usage is not None else None
                 self.counters.hits += 1
                 return b"hit", reply
         self.counters.misses += 1
