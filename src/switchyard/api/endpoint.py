@@ -77,11 +77,12 @@ async def serve(
         call.body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
         call.data = parse_json(call.body)
         call.model, call.stream = inbound.locate(call.data, scope)
+        obs = state.observability
+        wanted = obs is not None and obs.usage_wanted
         observer = None
-        if call.stream:  # usage is read from the relayed bytes (switchyard.usage)
-            obs = state.observability
-            ask = obs is not None and obs.ask_stream_usage
-            observer = call.extra[OBSERVER] = usage.observe(call, ask)
+        if call.stream and wanted:  # usage is read from the relayed bytes (switchyard.usage)
+            assert obs is not None
+            observer = call.extra[OBSERVER] = usage.observe(call, obs.ask_stream_usage)
         assert state.handler is not None
         reply = await state.handler(call)
         call.status = reply.status
@@ -92,7 +93,7 @@ async def serve(
             out.append((b"x-switchyard-attempts", str(call.attempts).encode()))
         if reply.chunks is None:
             call.ttft = time.perf_counter() - started
-            if call.usage is None and reply.status < 300:
+            if wanted and call.usage is None and reply.status < 300:
                 call.usage = usage.from_body(call.protocol, reply.body)
             await send_bytes(send, reply.status, out, reply.body)
         else:

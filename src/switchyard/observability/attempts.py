@@ -86,9 +86,9 @@ class Explainer:
         self._classifiers = {name: Classifier.for_provider(s) for name, s in providers.items()}
 
     def attempts(self, call: Call) -> list[Attempt]:
-        notes: list[Note] | None = call.extra.get(KEY)
-        if not notes:
-            return []
+        return self.explain(call.extra.get(KEY) or [])
+
+    def explain(self, notes: list[Note]) -> list[Attempt]:
         return [self._attempt(n) for n in notes]
 
     def _attempt(self, note: Note) -> Attempt:

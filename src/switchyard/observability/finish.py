@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import structlog
 
 from switchyard.config.compile import ProviderSpec
-from switchyard.observability.attempts import Attempt, Explainer
+from switchyard.observability.attempts import KEY, Attempt, Explainer, Note
 from switchyard.pricing import PriceTable
 from switchyard.types import Call, Usage
 
@@ -33,7 +33,18 @@ class Finished:
     cost: float | None
     provider: str | None
     key_id: str | None
-    attempts: list[Attempt]
+    notes: list[Note]
+    failed: bool  # some upstream attempt failed
+    explainer: Explainer
+    _attempts: list[Attempt] | None = None
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Each upstream attempt, explained on first use (most calls are one success, and
+        only traces need them then)."""
+        if self._attempts is None:
+            self._attempts = self.explainer.explain(self.notes)
+        return self._attempts
 
     @property
     def ts(self) -> datetime:
@@ -63,16 +74,19 @@ class Finisher:
                 log.warning("usage not readable", request_id=call.request_id, error=repr(exc))
         deployment = call.deployment
         provider = deployment.split("/", 1)[0] if deployment else None
-        attempts = self.explainer.attempts(call)
+        notes: list[Note] = call.extra.get(KEY) or []
         key_id = None
-        for attempt in reversed(attempts):
-            if attempt.deployment == deployment:
-                key_id = attempt.key_id or None
-                break
+        failed = False
+        for note in notes:
+            if note[5] is not None:  # an error body or exception: that attempt failed
+                failed = True
+            if note[0] == deployment:
+                key_id = note[1] or None
         if call.cache == "hit":
             cost: float | None = 0.0
         else:
             cost = self.prices.cost(call.model, deployment, usage)
+        wall = call.started + self.offset
         return Finished(
-            call, latency, call.started + self.offset, usage, cost, provider, key_id, attempts
+            call, latency, wall, usage, cost, provider, key_id, notes, failed, self.explainer
         )

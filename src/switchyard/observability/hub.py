@@ -44,6 +44,10 @@ class Observability:
         self.tracing = Tracing(cfg.tracing, runtime.providers) if cfg.tracing.enabled else None
         secrets = [k for spec in runtime.providers.values() for k in spec.api_keys if k]
         self.capture = Capture(cfg.capture, secrets) if cfg.capture.enabled else None
+        # With every consumer off, the request path skips usage and attempt bookkeeping too.
+        self.recording = any((self.storage, self.metrics, self.tracing))
+        self.usage_wanted = self.recording or cfg.logging.requests
+        self.ask_stream_usage = self.ask_stream_usage and self.usage_wanted
 
     def routes(self) -> dict[str, Route]:
         return {"/metrics": self.metrics.asgi} if self.metrics is not None else {}

@@ -114,6 +114,8 @@ class Metrics:
             if call.cache is not None:
                 ckey = (model, call.cache)
                 self.cache[ckey] = self.cache.get(ckey, 0) + 1
+            if not done.failed:
+                continue
             for attempt in done.attempts:
                 if attempt.reason is not None:
                     fkey = (attempt.deployment or "", attempt.reason)

@@ -15,30 +15,26 @@ if TYPE_CHECKING:
 
 def _clean(text: str | None) -> str | None:
     # PostgreSQL text cannot hold NUL; a client can put one in a model name.
-    if text is not None and "\x00" in text:
+    if text and "\x00" in text:
         return text.replace("\x00", "")
     return text
 
 
 def to_row(done: Finished) -> Row:
     call = done.call
+    log = _attempt_log(done) if done.failed or len(done.notes) > 1 else None
     usage = done.usage
-    attempts = done.attempts
-    log = None
-    if len(attempts) > 1 or (attempts and attempts[0].reason is not None):
-        log = orjson.dumps(
-            [
-                {
-                    "deployment": a.deployment,
-                    "key": a.key_id or None,
-                    "status": a.status,
-                    "reason": a.reason,
-                    "ms": round((a.ended - a.started) * 1000, 3),
-                }
-                for a in attempts
-            ]
-        ).decode()
+    if usage is None:
+        tokens: tuple[int | None, ...] = (None, None, None, None)
+    else:
+        tokens = (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cached_tokens,
+            usage.reasoning_tokens,
+        )
     extra = call.extra
+    ttft = call.ttft
     return (
         done.ts,
         new_id(),
@@ -55,17 +51,29 @@ def to_row(done: Finished) -> Row:
         log,
         call.status,
         call.error,
-        round(done.latency * 1000, 3),
-        None if call.ttft is None else round(call.ttft * 1000, 3),
-        None if usage is None else usage.input_tokens,
-        None if usage is None else usage.output_tokens,
-        None if usage is None else usage.cached_tokens,
-        None if usage is None else usage.reasoning_tokens,
+        done.latency * 1000.0,
+        None if ttft is None else ttft * 1000.0,
+        *tokens,
         done.cost,
         call.stream,
-        done.cache_hit,
+        call.cache == "hit",
         extra.get("fallback"),
     )
+
+
+def _attempt_log(done: Finished) -> str:
+    return orjson.dumps(
+        [
+            {
+                "deployment": a.deployment,
+                "key": a.key_id or None,
+                "status": a.status,
+                "reason": a.reason,
+                "ms": round((a.ended - a.started) * 1000, 3),
+            }
+            for a in done.attempts
+        ]
+    ).decode()
 
 
 class RowSink:

@@ -54,7 +54,6 @@ def upgrade() -> None:
         # Catches rows no daily partition covers yet; the maintenance task creates those ahead.
         op.execute("CREATE TABLE request_log_default PARTITION OF request_log DEFAULT")
     op.create_index("ix_request_log_model_ts", "request_log", ["model", "ts"])
-    op.create_index("ix_request_log_gateway_key_ts", "request_log", ["gateway_key", "ts"])
     op.create_table(
         "health_state",
         sa.Column("kind", sa.String(), nullable=False),
@@ -67,6 +66,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("health_state")
-    op.drop_index("ix_request_log_gateway_key_ts", table_name="request_log")
     op.drop_index("ix_request_log_model_ts", table_name="request_log")
     op.drop_table("request_log")  # on PostgreSQL its partitions go with it

@@ -4,7 +4,9 @@ is what queries are written against, and what ``migrations/`` is checked against
 
 The request log's primary key leads with ``ts``: every usage query is a time range, and on
 PostgreSQL the table is partitioned by day on ``ts`` (a partitioned table's keys must include
-the partition column). Two more indexes serve the per-model and per-gateway-key reads.
+the partition column). One more index serves per-model reads; every index costs each insert
+(on SQLite the two secondary indexes first planned cost 5 of 14 µs per row), so the one for
+gateway keys comes with gateway keys.
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ request_log = Table(
     postgresql_partition_by="RANGE (ts)",
 )
 Index(None, request_log.c.model, request_log.c.ts)
-Index(None, request_log.c.gateway_key, request_log.c.ts)
 
 health_state = Table(
     "health_state",
