@@ -63,13 +63,14 @@ class OpenAIStream:
     Upstreams write one event per chunk, so in practice nothing is held.
     """
 
-    __slots__ = ("_held", "_line", "_strip", "_tail")
+    __slots__ = ("_blank", "_held", "_line", "_strip", "_tail")
 
     def __init__(self, strip: bool) -> None:
         self._strip = strip
         self._tail = KeyTail(KEY)
         self._held = b""
         self._line: bytes | None = None  # the stripped usage line
+        self._blank = False  # the stripped event's blank line is still to come
 
     def feed(self, chunk: bytes) -> bytes:
         if not self._strip:
@@ -78,6 +79,12 @@ class OpenAIStream:
         if self._held:
             chunk = self._held + chunk
             self._held = b""
+        if self._blank:
+            self._blank = False
+            if chunk.startswith(b"\r\n"):
+                chunk = chunk[2:]
+            elif chunk.startswith(b"\n"):
+                chunk = chunk[1:]
         if not chunk.endswith(b"\n"):
             cut = chunk.rfind(b"\n") + 1
             self._held = chunk[cut:]
@@ -93,11 +100,13 @@ class OpenAIStream:
         start = chunk.rfind(b"\n", 0, at) + 1
         end = chunk.find(b"\n", at) + 1  # complete lines only: the newline exists
         self._line = chunk[start:end]
-        # The event's blank line goes too, when it is in this chunk.
+        # The event's blank line goes too (in this chunk, or at the start of the next).
         if chunk.startswith(b"\r\n", end):
             end += 2
         elif chunk.startswith(b"\n", end):
             end += 1
+        else:
+            self._blank = end == len(chunk)
         return chunk[:start] + chunk[end:]
 
     def flush(self) -> bytes:

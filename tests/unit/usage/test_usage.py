@@ -111,7 +111,7 @@ def _feed(observer: usage.StreamObserver, data: bytes, cuts: list[int]) -> bytes
     return b"".join(out)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=900), max_size=8))
 def test_openai_usage_chunk_is_removed_however_the_stream_is_cut(cuts: list[int]) -> None:
     full = b"".join(_openai_frames(with_usage=True))
@@ -121,7 +121,7 @@ def test_openai_usage_chunk_is_removed_however_the_stream_is_cut(cuts: list[int]
     assert observer.usage() == Usage(12, 30, 4, 7)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=900), max_size=8))
 def test_openai_usage_chunk_is_kept_when_the_client_asked(cuts: list[int]) -> None:
     full = b"".join(_openai_frames(with_usage=True))
@@ -188,7 +188,7 @@ ANTHROPIC_STREAM = (
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=len(ANTHROPIC_STREAM) - 1), max_size=8))
 def test_anthropic_stream_merges_start_and_delta(cuts: list[int]) -> None:
     observer = usage.observe(_call({}, protocol="anthropic", operation="messages"), ask=True)
