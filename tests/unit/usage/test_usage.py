@@ -228,3 +228,13 @@ def test_key_tail_stops_growing() -> None:
         tail.feed(b"x" * 1000)
     assert tail.last() == {"a": 1}
     assert len(tail._last or b"") <= 2048
+
+
+@pytest.mark.parametrize("strip", [True, False])
+def test_openai_stream_cut_at_every_single_position(strip: bool) -> None:
+    full = b"".join(_openai_frames(with_usage=True))
+    wanted = b"".join(_openai_frames(with_usage=not strip))
+    for cut in range(1, len(full)):
+        observer = OpenAIStream(strip=strip)
+        assert _feed(observer, full, [cut]) == wanted, cut
+        assert observer.usage() == Usage(12, 30, 4, 7), cut
