@@ -57,8 +57,8 @@ class Observability:
 
     def providers(self, providers: Mapping[str, Provider]) -> dict[str, Provider]:
         """The providers for the router: each attempt noted on its call (for the request
-        log's attempt list and the trace's attempt spans)."""
-        return recorded(providers)
+        log's attempt list and the trace's attempt spans), unless nothing reads them."""
+        return recorded(providers) if self.recording else dict(providers)
 
     async def start(self, board: HealthBoard) -> HealthStore | None:
         """Open storage (migrating it) and start the drain's consumers; returns the health

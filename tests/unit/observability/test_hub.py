@@ -1,0 +1,54 @@
+"""What the config switches on and off, before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from switchyard.health.board import HealthBoard
+from switchyard.observability.attempts import RecordedProvider
+from switchyard.observability.hub import Observability
+from switchyard.observability.logging import RequestLog
+from tests.unit.observability.helpers import runtime
+
+OFF: dict[str, Any] = {
+    "storage": {"enabled": False},
+    "metrics": {"enabled": False},
+    "logging": {"requests": False},
+}
+
+
+def test_everything_off_means_no_bookkeeping_at_all() -> None:
+    obs = Observability(runtime(**OFF), RequestLog(enabled=False))
+    assert obs.routes() == {} and obs.steps() == []
+    assert not obs.usage_wanted and not obs.ask_stream_usage
+    providers = {"p": object()}
+    assert obs.providers(providers) == providers  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_defaults_record_into_sqlite_and_serve_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWITCHYARD_DATABASE_URL", raising=False)
+    rt = runtime(capture={"enabled": True, "dir": str(tmp_path / "cap")})
+    log = RequestLog(enabled=False)
+    obs = Observability(rt, log)
+    assert set(obs.routes()) == {"/metrics"} and len(obs.steps()) == 1
+    assert obs.usage_wanted and obs.ask_stream_usage
+    wrapped = obs.providers({"p1": _Fake(rt.providers["p1"])})  # type: ignore[dict-item]
+    assert isinstance(wrapped["p1"], RecordedProvider)
+    store = await obs.start(HealthBoard(rt))
+    try:
+        assert store is not None and (tmp_path / "switchyard.db").exists()
+        assert log._recording and len(log.sinks) == 2  # rows and metrics
+    finally:
+        await obs.stop()
+
+
+class _Fake:
+    def __init__(self, spec: object) -> None:
+        self.spec = spec
