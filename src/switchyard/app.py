@@ -31,7 +31,7 @@ from switchyard.providers.registry import build_provider
 from switchyard.routing.router import Router
 from switchyard.state import GatewayState
 from switchyard.types import Receive, Scope, Send
-from switchyard.upstream.aiohttp_client import AiohttpClient
+from switchyard.upstream.pooled import PooledClient
 
 Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = get_logger("switchyard")
@@ -122,7 +122,7 @@ class Gateway:
 
     async def startup(self) -> None:
         state = self.state
-        state.client = AiohttpClient()
+        state.client = PooledClient()
         state.providers = {
             name: build_provider(spec, state.client)
             for name, spec in state.runtime.providers.items()

@@ -24,7 +24,7 @@ from switchyard.health.keeper import HealthKeeper, ProbeResult
 from switchyard.health.service import HealthService
 from switchyard.observability.logging import configure_logging
 from switchyard.providers.registry import build_provider
-from switchyard.upstream.aiohttp_client import AiohttpClient
+from switchyard.upstream.pooled import PooledClient
 
 
 def results_table(results: list[ProbeResult]) -> Table:
@@ -38,7 +38,7 @@ def results_table(results: list[ProbeResult]) -> Table:
 
 async def _run(cfg_path: Path | None, once: bool) -> int:
     runtime = compile_config(build_config(cfg_path))
-    client = AiohttpClient()
+    client = PooledClient()
     providers = {n: build_provider(s, client) for n, s in runtime.providers.items()}
     service = HealthService(runtime)
     try:

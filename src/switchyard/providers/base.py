@@ -73,7 +73,9 @@ class HTTPProvider:
     def __init__(self, spec: ProviderSpec, client: UpstreamClient) -> None:
         self.spec = spec
         self.client = client
-        self.timeouts = Timeouts(connect=spec.connect_timeout, read=spec.read_timeout)
+        self.timeouts = Timeouts(
+            connect=spec.connect_timeout, read=spec.read_timeout, total=spec.total_timeout
+        )
         self._static_headers = [(k, v) for k, v in spec.headers]
         self._forward = spec.forward_headers
 

@@ -17,6 +17,7 @@ from typing import Protocol
 class Timeouts:
     connect: float
     read: float  # the longest silence tolerated between two reads
+    total: float | None = None  # the longest one attempt may take, stream included
 
 
 class UpstreamResponse(Protocol):

@@ -1,0 +1,439 @@
+"""The HTTP/1.1 pool against scripted servers, on asyncio and uvloop: framing, reuse,
+stale connections, cancellation, back-pressure, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import subprocess
+from collections.abc import Awaitable, Callable
+
+import pytest
+import uvloop
+
+from switchyard.upstream.h1 import ConnectionClosedError, Pool
+from switchyard.upstream.h1.connection import Connection
+
+LOOPS = pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Srv"], Awaitable[None]]
+
+
+class Srv:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.conns = 0
+        self.active = 0
+        self.max_active = 0
+        self.server: asyncio.Server | None = None
+
+    async def _cb(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.conns += 1
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await self.handler(r, w, self)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.active -= 1
+            w.close()
+
+    async def start(self, ssl_ctx: ssl.SSLContext | None = None) -> int:
+        self.server = await asyncio.start_server(self._cb, "127.0.0.1", 0, ssl=ssl_ctx)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+async def read_request(r: asyncio.StreamReader) -> bytes:
+    head = await r.readuntil(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            n = int(line.split(b":")[1])
+    return head + (await r.readexactly(n) if n else b"")
+
+
+CL_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+
+async def keepalive_cl(r, w, srv):
+    while True:
+        await read_request(r)
+        w.write(CL_OK)
+        await w.drain()
+
+
+def run(loop_factory, coro):
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(asyncio.wait_for(coro, 10))
+
+
+@LOOPS
+def test_content_length_and_reuse(loop_factory):
+    async def main():
+        srv = Srv(keepalive_cl)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            for _ in range(5):
+                resp = await pool.request(b"POST", b"/x", [(b"a", b"b")], b"{}")
+                assert resp.status == 200
+                assert await resp.read() == b"hello"
+        assert srv.conns == 1
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+async def chunked_bytewise(r, w, srv):
+    while True:
+        await read_request(r)
+        raw = (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5;ext=1\r\nhello\r\n"
+            b"1\r\n \r\n"
+            b"a\r\n0123456789\r\n"
+            b"0\r\nX-Trailer: yes\r\n\r\n"
+        )
+        for i in range(len(raw)):  # worst case framing: one byte per segment
+            w.write(raw[i : i + 1])
+            await w.drain()
+            await asyncio.sleep(0)
+
+
+@LOOPS
+def test_chunked_split_bytewise_with_ext_and_trailer(loop_factory):
+    async def main():
+        srv = Srv(chunked_bytewise)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            for _ in range(3):
+                resp = await pool.request(b"POST", b"/", body=b"x")
+                chunks = [c async for c in resp]
+                assert b"".join(chunks) == b"hello 0123456789"
+        assert srv.conns == 1
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_streaming_is_incremental(loop_factory):
+    gate = {}
+
+    async def handler(r, w, srv):
+        await read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await w.drain()
+        await gate["ev"].wait()  # second chunk only after the client saw the first
+        w.write(b"6\r\nsecond\r\n0\r\n\r\n")
+        await w.drain()
+        await read_request(r)
+        w.write(CL_OK)
+
+    async def main():
+        gate["ev"] = asyncio.Event()
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            resp = await pool.request(b"POST", b"/", body=b"x")
+            it = aiter(resp)
+            assert await anext(it) == b"first"
+            gate["ev"].set()
+            assert await anext(it) == b"second"
+            with pytest.raises(StopAsyncIteration):
+                await anext(it)
+            resp2 = await pool.request(b"POST", b"/", body=b"x")
+            assert await resp2.read() == b"hello"
+        assert srv.conns == 1
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_connection_close_not_reused(loop_factory):
+    async def handler(r, w, srv):
+        await read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+        await asyncio.sleep(0.05)
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            for _ in range(3):
+                resp = await pool.request(b"POST", b"/", body=b"x")
+                assert await resp.read() == b"ok"
+            assert not pool._idle
+        assert srv.conns == 3
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_eof_delimited_body(loop_factory):
+    async def handler(r, w, srv):
+        await read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\n\r\npart1")
+        await w.drain()
+        await asyncio.sleep(0.01)
+        w.write(b"part2")
+        await w.drain()
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            resp = await pool.request(b"POST", b"/", body=b"x")
+            assert await resp.read() == b"part1part2"
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_interim_100_is_skipped(loop_factory):
+    async def handler(r, w, srv):
+        await read_request(r)
+        w.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await w.drain()
+        w.write(b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\nX-A: 1\r\n\r\nabc")
+        await read_request(r)
+        w.write(CL_OK)
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            resp = await pool.request(b"POST", b"/", body=b"x")
+            assert resp.status == 201
+            assert (b"X-A", b"1") in resp.headers
+            assert await resp.read() == b"abc"
+            assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
+        assert srv.conns == 1
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_stale_keepalive_retried_once(loop_factory):
+    async def handler(r, w, srv):
+        await read_request(r)
+        w.write(CL_OK)
+        await w.drain()
+        if srv.conns == 1:
+            await read_request(r)  # accept the 2nd request, then drop it unanswered
+            return
+        while True:
+            await read_request(r)
+            w.write(CL_OK)
+            await w.drain()
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
+            assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
+        assert srv.conns == 2
+        # without retry the caller sees the failure
+        srv2 = Srv(handler)
+        port2 = await srv2.start()
+        async with Pool("127.0.0.1", port2, retry_stale=False) as pool:
+            await (await pool.request(b"POST", b"/", body=b"x")).read()
+            with pytest.raises(ConnectionClosedError) as ei:
+                await pool.request(b"POST", b"/", body=b"x")
+            assert ei.value.before_response
+        await srv.stop()
+        await srv2.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_closed_mid_body_raises(loop_factory):
+    async def handler(r, w, srv):
+        await read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-some")
+        await w.drain()
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            resp = await pool.request(b"POST", b"/", body=b"x")
+            with pytest.raises(ConnectionClosedError):
+                await resp.read()
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_garbage_after_response_discards_connection(loop_factory):
+    async def handler(r, w, srv):
+        await read_request(r)
+        w.write(CL_OK + b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nZ")
+        await w.drain()
+        try:
+            while True:
+                await read_request(r)
+                w.write(CL_OK)
+                await w.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
+            await asyncio.sleep(0.05)
+            assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
+        assert srv.conns == 2
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_cancel_while_waiting_aborts_connection(loop_factory):
+    async def handler(r, w, srv):
+        while True:
+            req = await read_request(r)
+            if b"/slow" in req:
+                await asyncio.sleep(0.2)
+            w.write(CL_OK)
+            await w.drain()
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    await pool.request(b"POST", b"/slow", body=b"x")
+            # the late reply must not be mistaken for this one
+            assert await (await pool.request(b"POST", b"/fast", body=b"x")).read() == b"hello"
+        assert srv.conns == 2
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_max_connections_limits_concurrency(loop_factory):
+    async def handler(r, w, srv):
+        while True:
+            await read_request(r)
+            await asyncio.sleep(0.01)
+            w.write(CL_OK)
+            await w.drain()
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port, max_connections=2) as pool:
+
+            async def one():
+                return await (await pool.request(b"POST", b"/", body=b"x")).read()
+
+            assert await asyncio.gather(*[one() for _ in range(20)]) == [b"hello"] * 20
+        assert srv.conns == 2
+        assert srv.max_active == 2
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_slow_consumer_pauses_reading(loop_factory):
+    big = b"x" * 65536
+
+    async def handler(r, w, srv):
+        while True:
+            await read_request(r)
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(64):
+                w.write(b"%x\r\n%s\r\n" % (len(big), big))
+                await w.drain()
+            w.write(b"0\r\n\r\n")
+            await w.drain()
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port, high_water=128 * 1024) as pool:
+            resp = await pool.request(b"POST", b"/", body=b"x")
+            conn = resp._conn
+            pauses = []
+            orig_pause = Connection.pause
+
+            def counting_pause(self):
+                pauses.append(self.paused)
+                orig_pause(self)
+
+            Connection.pause = counting_pause
+            total = 0
+            async for chunk in resp:
+                total += len(chunk)
+                assert len(chunk) <= 128 * 1024 + 65536 * 2  # bounded by high water + 1 read
+                await asyncio.sleep(0.002)
+            assert total == 64 * len(big)
+            Connection.pause = orig_pause
+            assert pauses  # reading was paused at least once
+            assert not conn.paused
+            r2 = await pool.request(b"POST", b"/", body=b"x")
+            assert len(await r2.read()) == 64 * len(big)
+        assert srv.conns == 1
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"),
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return d / "cert.pem", d / "key.pem"
+
+
+@LOOPS
+def test_tls_with_verification(loop_factory, tls_files):
+    cert, key = tls_files
+
+    async def main():
+        sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        sctx.load_cert_chain(cert, key)
+        srv = Srv(chunked_bytewise)
+        port = await srv.start(sctx)
+        cctx = ssl.create_default_context(cafile=str(cert))
+        async with Pool("127.0.0.1", port, ssl=cctx, server_hostname="localhost") as pool:
+            for _ in range(3):
+                resp = await pool.request(b"POST", b"/", body=b"x")
+                assert b"".join([c async for c in resp]) == b"hello 0123456789"
+        assert srv.conns == 1
+        # wrong hostname must fail verification
+        async with Pool("127.0.0.1", port, ssl=cctx, server_hostname="evil.example") as pool:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await pool.request(b"POST", b"/", body=b"x")
+        await srv.stop()
+
+    run(loop_factory, main())
