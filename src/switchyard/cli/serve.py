@@ -77,6 +77,7 @@ def run(cfg: SwitchyardConfig) -> None:
         "lifespan": "on",
         "access_log": False,
         "server_header": False,
+        "proxy_headers": False,  # X-Forwarded-* rewriting costs every request; off unless needed
         "timeout_graceful_shutdown": server.drain_timeout,
         "timeout_keep_alive": 75,
         "backlog": 4096,

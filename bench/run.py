@@ -1,0 +1,233 @@
+"""The gateway benchmark: Switchyard against direct-to-upstream and an nginx hop, one run.
+
+Starts the mock provider (``switchyard mock``, its lean fast path) on the load core, then for
+each target — direct, nginx (if installed), Switchyard with its defaults (request log on stdout
+and SQLite), Switchyard with logging and storage off — drives the same load: wrk with a Lua
+POST at concurrency 8 and 64, non-stream and a 20-chunk stream, and a raw c=1 client that
+measures time to first byte. The target server runs alone on core 0; the mock, wrk and this
+driver share core 1. Prints req/s, p50/p99, TTFB, CPU per request and peak RSS, with ratios
+and the issue's targets checked. ``--soak N`` adds an N-request run sampling RSS.
+
+    uv run --group bench python bench/run.py            # ~3 minutes
+    uv run --group bench python bench/run.py --soak 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("cand", HERE / "candidates" / "run.py")
+assert _spec is not None and _spec.loader is not None
+cand: Any = importlib.util.module_from_spec(_spec)
+sys.modules["cand"] = cand  # dataclasses look their module up while the class is built
+_spec.loader.exec_module(cand)
+
+PY = sys.executable
+SERVER_CORE, LOAD_CORE = "0", "1"
+UP_PORT, PROXY_PORT = 18100, 18180
+cand.UP_PORT, cand.PROXY_PORT, cand.LOAD_CORE = UP_PORT, PROXY_PORT, LOAD_CORE
+
+
+def gateway_config(tmp: Path, quiet: bool) -> Path:
+    provider = {
+        "type": "openai-compatible",
+        "base_url": f"http://127.0.0.1:{UP_PORT}/v1",
+        "api_keys": ["sk-bench"],
+    }
+    cfg: dict[str, Any] = {
+        "providers": {"mock": provider},
+        "models": {"*": {"deployments": [{"provider": "mock"}]}},
+        "logging": {"level": "warning" if quiet else "info", "requests": not quiet},
+    }
+    if quiet:
+        cfg["storage"] = {"enabled": False}
+    path = tmp / ("quiet.yaml" if quiet else "defaults.yaml")
+    path.write_text(json.dumps(cfg))  # JSON is YAML
+    return path
+
+
+def target_cmd(name: str, tmp: Path) -> list[str] | None:
+    if name == "direct":
+        return None
+    if name == "nginx":
+        conf = cand.nginx_conf(tmp, PROXY_PORT)
+        return ["nginx", "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
+    cfg = gateway_config(tmp, quiet=name == "switchyard-quiet")
+    return [PY, "-m", "switchyard.cli.main", "serve", "-c", str(cfg), "--port", str(PROXY_PORT)]
+
+
+def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
+    cmd = target_cmd(name, tmp)
+    proc = None
+    port = UP_PORT
+    data: dict[str, Any] = {"load_before": cand.wait_quiet(a.quiet, a.quiet_wait)}
+    if cmd is not None:
+        cand.wait_port_free(PROXY_PORT)
+        log = tmp / f"{name}.log"
+        proc = cand.start(cmd, SERVER_CORE, log)
+        with contextlib.suppress(Exception):
+            os.chdir(tmp)
+        cand.wait_port(PROXY_PORT, 30)
+        port = PROXY_PORT
+    try:
+        cand.c1(port, 50, 20)  # warm up connections and caches
+        for mode in ("ns", "st"):
+            cand.wrk(port, a.lua[mode], 64, 1)
+            for conns in (8, 64):
+                c0 = cand.cpu_seconds(proc.pid) if proc else 0.0
+                w = cand.wrk(port, a.lua[mode], conns, a.duration)
+                if proc:
+                    used = cand.cpu_seconds(proc.pid) - c0
+                    w["cpu_us_per_req"] = used / max(1, w["requests"]) * 1e6
+                data[f"{mode}_c{conns}"] = w
+        lat = cand.c1(port, a.n)
+        for mode in ("ns", "st"):
+            lat[mode].pop("body")
+        data["c1"] = lat
+        if proc:
+            data["peak_rss_mb"] = cand.peak_rss_mb(proc.pid)
+            if a.soak and name.startswith("switchyard"):
+                data["soak"] = soak(proc.pid, port, a)
+    finally:
+        if proc:
+            cand.stop(proc)
+    return data
+
+
+def soak(pid: int, port: int, a: argparse.Namespace) -> list[tuple[int, float]]:
+    """RSS after every tenth of an N-request run (non-stream and stream alternating)."""
+    samples: list[tuple[int, float]] = []
+    done = 0
+    step = max(1000, a.soak // 10)
+    while done < a.soak:
+        mode = "ns" if (done // step) % 2 == 0 else "st"
+        w = cand.wrk(port, a.lua[mode], 64, 2)
+        done += w["requests"]
+        rss = _rss_mb(pid)
+        samples.append((done, rss))
+        print(f"  soak {done:>8,} requests  RSS {rss:6.1f} MB", flush=True)
+    return samples
+
+
+def _rss_mb(pid: int) -> float:
+    kb = 0
+    for p in cand.tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    kb += int(line.split()[1])
+    return kb / 1024
+
+
+def report(results: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        "| target | c=64 req/s | c=8 req/s | p50/p99 ms (c=64) | stream c=64 req/s | stream c=8 "
+        "req/s | CPU µs/req (ns / stream) | c=1 p50 ms | c=1 TTFB ms (stream) | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, d in results.items():
+        ns64, ns8, st64, st8 = d["ns_c64"], d["ns_c8"], d["st_c64"], d["st_c8"]
+        cpu = (
+            f"{ns64.get('cpu_us_per_req', 0):.0f} / {st64.get('cpu_us_per_req', 0):.0f}"
+            if "cpu_us_per_req" in ns64
+            else ""
+        )
+        rows.append(
+            f"| {name} | {ns64['rps']:,.0f} | {ns8['rps']:,.0f} | "
+            f"{ns64['p50_us'] / 1e3:.2f} / {ns64['p99_us'] / 1e3:.2f} | {st64['rps']:,.0f} | "
+            f"{st8['rps']:,.0f} | {cpu} | {d['c1']['ns']['total_p50_ms']:.3f} | "
+            f"{d['c1']['st']['ttfb_p50_ms']:.3f} | {d.get('peak_rss_mb', 0):.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def verdicts(results: dict[str, dict[str, Any]]) -> list[str]:
+    out = []
+    direct = results.get("direct")
+    nginx = results.get("nginx")
+    for name, d in results.items():
+        if not name.startswith("switchyard") or direct is None:
+            continue
+        added_ns = d["c1"]["ns"]["total_p50_ms"] - direct["c1"]["ns"]["total_p50_ms"]
+        added_ttfb = d["c1"]["st"]["ttfb_p50_ms"] - direct["c1"]["st"]["ttfb_p50_ms"]
+        out.append(f"{name}: added latency c=1 p50 non-stream {added_ns:+.3f} ms (target < 0.4)")
+        out.append(f"{name}: added stream TTFB c=1 p50 {added_ttfb:+.3f} ms (target < 0.4)")
+        if nginx is not None:
+            for mode, label in (("ns", "non-stream"), ("st", "stream")):
+                ratio = d[f"{mode}_c64"]["rps"] / nginx[f"{mode}_c64"]["rps"]
+                out.append(f"{name}: {label} c=64 throughput {ratio:.0%} of nginx (target ≥ 25%)")
+        out.append(f"{name}: peak RSS {d.get('peak_rss_mb', 0):.0f} MB (target < 120)")
+        if "soak" in d:
+            first, last = d["soak"][0][1], d["soak"][-1][1]
+            out.append(f"{name}: soak RSS {first:.1f} → {last:.1f} MB over {d['soak'][-1][0]:,}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--only", help="comma-separated: direct,nginx,switchyard,switchyard-quiet")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("-n", type=int, default=2000, help="c=1 requests per mode")
+    ap.add_argument("--tokens", type=int, default=20, help="stream chunks / completion tokens")
+    ap.add_argument("--soak", type=int, default=0, help="requests in a soak run (RSS samples)")
+    ap.add_argument("--quiet", type=float, default=0.15, help="max other load before a target")
+    ap.add_argument("--quiet-wait", type=float, default=10, help="max seconds to wait for it")
+    ap.add_argument("--json", type=Path, default=HERE / "results" / "gateway.json")
+    a = ap.parse_args()
+    names = (a.only or "direct,nginx,switchyard,switchyard-quiet").split(",")
+    if "nginx" in names and shutil.which("nginx") is None:
+        print("nginx not installed: skipping the nginx hop (apt-get install nginx-light)")
+        names.remove("nginx")
+    if "direct" not in names:
+        names.insert(0, "direct")
+    os.sched_setaffinity(0, {int(LOAD_CORE)})
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="switchyard-bench-") as td:
+        tmp = Path(td)
+        a.lua = {}
+        for mode, body in (("ns", cand.BODY), ("st", cand.BODY_STREAM)):
+            a.lua[mode] = tmp / f"{mode}.lua"
+            a.lua[mode].write_text(cand.LUA.format(body=body.decode()))
+        cand.wait_port_free(UP_PORT)
+        mock_cmd = [PY, "-m", "switchyard.mock", "--port", str(UP_PORT), "--tokens", str(a.tokens)]
+        upstream = cand.start(mock_cmd, LOAD_CORE, tmp / "mock.log")
+        cand.wait_port(UP_PORT)
+        started = time.monotonic()
+        try:
+            for name in names:
+                t0 = time.monotonic()
+                results[name] = d = measure(name, tmp, a)
+                print(
+                    f"{name:18s} ns c64 {d['ns_c64']['rps']:8,.0f}/s  st c64 "
+                    f"{d['st_c64']['rps']:7,.0f}/s  c1 {d['c1']['ns']['total_p50_ms']:.3f} ms  "
+                    f"ttfb {d['c1']['st']['ttfb_p50_ms']:.3f} ms  ({time.monotonic() - t0:.0f}s)",
+                    flush=True,
+                )
+        finally:
+            cand.stop(upstream)
+    print()
+    print(report(results))
+    print()
+    for line in verdicts(results):
+        print(line)
+    print(f"\ntotal {time.monotonic() - started:.0f}s")
+    a.json.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps(results, indent=1, default=str))
+    print(f"wrote {a.json}")
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()
