@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import time
 from collections.abc import AsyncIterator
@@ -31,11 +32,17 @@ class ClientDisconnected(Exception):
     """The client went away before the reply was complete."""
 
 
+# Request ids: a random per-process prefix and a counter — unique across processes and
+# restarts without a getrandom() system call per request.
+_RID_PREFIX = os.urandom(6).hex()
+_rid_counter = itertools.count(1)
+
+
 def request_id(headers: dict[bytes, bytes]) -> str:
     rid = headers.get(b"x-request-id")
     if rid and len(rid) <= 200:
         return rid.decode("latin-1")
-    return os.urandom(12).hex()
+    return f"{_RID_PREFIX}{next(_rid_counter):010x}"
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
