@@ -20,6 +20,9 @@ from switchyard.api import gemini as gemini_api
 from switchyard.api import openai as openai_api
 from switchyard.api.endpoint import Inbound, serve
 from switchyard.api.io import StreamAborted, send_error
+from switchyard.auth.credentials import apply_stored
+from switchyard.auth.guard import guard_admin_route, guard_client_route
+from switchyard.auth.service import AuthService
 from switchyard.cache.service import CacheService
 from switchyard.config.compile import Runtime
 from switchyard.errors import NotFound, Protocol
@@ -56,6 +59,8 @@ class Gateway:
         self.health = HealthService(state.runtime)
         # Request log sinks, /metrics, capture (docs/observability.md); started in the lifespan.
         self.obs = state.observability = Observability(state.runtime, state.request_log)
+        # Keys, limits, budgets (docs/keys-and-limits.md); loaded in the lifespan.
+        self.auth = state.auth = AuthService(state.runtime)
 
         def inbound(spec: Inbound) -> Route:
             return partial(serve, s, spec)
@@ -76,11 +81,11 @@ class Gateway:
             action: inbound(spec) for action, spec in gemini_api.ACTIONS.items()
         }
         get: dict[str, Route] = {
-            "/v1/models": plain(openai_api.list_models),
-            "/models": plain(openai_api.list_models),
+            "/v1/models": guard_client_route(s, plain(openai_api.list_models)),
+            "/models": guard_client_route(s, plain(openai_api.list_models)),
             "/healthz": plain(health.healthz),
             "/readyz": plain(health.readyz),
-            "/admin/health": self.health.admin,
+            "/admin/health": guard_admin_route(s, self.health.admin),
             **self.obs.routes(),
         }
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
@@ -133,12 +138,18 @@ class Gateway:
         router = Router(state.runtime, self.obs.providers(state.providers), self.health.board)
         self.health.router = router
         await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
+        await self.auth.start(self.obs.storage, state.request_log, self.obs)
         steps: list[Step] = self.obs.steps()  # in order: capture -> auth -> limits -> cache
         state.cache = CacheService.create(state.runtime)
         if state.cache is not None:
             state.cache.start()
-            steps.append(state.cache.step)
-        state.handler = build_pipeline(steps, router)
+        after = [state.cache.step] if state.cache is not None else []
+
+        def assemble() -> None:  # again whenever auth or limits switch on or off
+            state.handler = build_pipeline([*steps, *self.auth.steps(), *after], router)
+
+        assemble()
+        self.auth.on_change = assemble
         state.request_log.start()
         _watch_for_drain(state)
         logging.getLogger("uvicorn.error").addFilter(_HideStreamAborts())
@@ -157,6 +168,7 @@ class Gateway:
         if state.cache is not None:
             await state.cache.stop()
         await self.obs.stop()  # flushes the request log to the database (or its spool)
+        await self.auth.stop()  # after the log's last settlements
         for provider in state.providers.values():
             await provider.close()
         if state.client is not None:
@@ -189,6 +201,7 @@ def _watch_for_drain(state: GatewayState) -> None:
 
 def create_app(runtime: Runtime) -> Gateway:
     """Build the gateway for one compiled configuration."""
+    runtime = apply_stored(runtime)  # provider keys stored through /admin/credentials
     config = runtime.config
     state = GatewayState(runtime=runtime, request_log=RequestLog(enabled=config.logging.requests))
     return Gateway(state)

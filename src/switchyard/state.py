@@ -12,6 +12,7 @@ from switchyard.types import Handler
 from switchyard.upstream.base import UpstreamClient
 
 if TYPE_CHECKING:
+    from switchyard.auth.service import AuthService
     from switchyard.cache.service import CacheService
     from switchyard.observability.hub import Observability
 
@@ -26,5 +27,6 @@ class GatewayState:
     handler: Handler | None = None
     cache: CacheService | None = None  # None when no model is cached
     observability: Observability | None = None  # storage, metrics, traces, capture
+    auth: AuthService | None = None  # gateway keys, limits, budgets (docs/keys-and-limits.md)
     draining: bool = False
     ready: bool = False

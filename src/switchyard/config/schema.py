@@ -246,6 +246,38 @@ class CaptureConfig(Closed):
     retention_hours: float = Field(168.0, gt=0, description="files older than this are removed")
 
 
+class AuthConfig(Closed):
+    """Gateway keys and the admin API (docs/keys-and-limits.md)."""
+
+    master_key: str | None = Field(
+        None,
+        min_length=16,
+        description="admin API key (also accepted on /v1); SWITCHYARD_MASTER_KEY overrides",
+    )
+    refresh_interval: float = Field(
+        0.5, gt=0, le=5, description="seconds between checks for key changes made elsewhere"
+    )
+
+
+class LimitsConfig(Closed):
+    """Where per-key and per-team rate limits and budgets are counted."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    on_redis_error: Literal["allow", "deny"] = Field(
+        "allow", description="allow: a local limiter per process; deny: 503 while Redis is down"
+    )
+    key_prefix: str = Field("switchyard:limits:", description="Redis key prefix")
+    redis_timeout: float = Field(0.1, gt=0, description="seconds per Redis call")
+    redis_retry_after: float = Field(1.0, gt=0, description="seconds before Redis is retried")
+    output_estimate: int = Field(
+        256, ge=0, description="output tokens reserved before a call (max_tokens, at most this)"
+    )
+    lease: float = Field(
+        900.0, gt=0, description="seconds after which a crashed replica's slots are freed"
+    )
+
+
 class SwitchyardConfig(Closed):
     server: ServerConfig = ServerConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -259,3 +291,5 @@ class SwitchyardConfig(Closed):
     tracing: TracingConfig = TracingConfig()
     capture: CaptureConfig = CaptureConfig()
     cache: CacheConfig = CacheConfig()
+    auth: AuthConfig = AuthConfig()
+    limits: LimitsConfig = LimitsConfig()

@@ -3,15 +3,20 @@ model call (configuration, usage, keys, cache, health). FastAPI's validation and
 are worth their cost here and only here.
 
 A new admin area is one module exposing ``router(state) -> APIRouter`` and one entry in
-:data:`ROUTERS`.
+:data:`ROUTERS`. Every route needs the master key (:mod:`switchyard.auth.guard`); validation
+errors leave out the submitted values, which may be secrets.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
+from switchyard.auth.guard import admin_dependency
 from switchyard.state import GatewayState
 
 # Paths the gateway hands to this app instead of answering 404 itself.
@@ -22,6 +27,9 @@ ROUTERS: list[str] = [
     "switchyard.api.admin.cache",
     "switchyard.api.admin.usage",
     "switchyard.api.admin.logs",
+    "switchyard.api.admin.keys",
+    "switchyard.api.admin.teams",
+    "switchyard.api.admin.credentials",
 ]
 
 
@@ -31,7 +39,17 @@ def build_admin(state: GatewayState) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(admin_dependency(state))],
     )
+    app.add_exception_handler(RequestValidationError, _validation_error)
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router(state))
     return app
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[dict[str, Any]] = [
+        {"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)

@@ -6,12 +6,19 @@ The request log's primary key leads with ``ts``: every usage query is a time ran
 PostgreSQL the table is partitioned by day on ``ts`` (a partitioned table's keys must include
 the partition column). One more index serves per-model reads; every index costs each insert
 (on SQLite the two secondary indexes first planned cost 5 of 14 µs per row), so the one for
-gateway keys comes with gateway keys.
+gateway keys comes with gateway keys (budgets read spend per key and team from it).
+
+Teams, gateway keys and provider credentials (docs/keys-and-limits.md) are small tables read
+whole into memory by every replica. Each change takes the next number from
+``tenancy_version`` and stamps the changed row with it, so a replica polls one integer and then
+reads only the rows it has not seen; rows are never deleted (revoked and deleted are
+timestamps), so the change feed needs no tombstones.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -23,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 NAMING = {
@@ -65,6 +73,7 @@ request_log = Table(
     postgresql_partition_by="RANGE (ts)",
 )
 Index(None, request_log.c.model, request_log.c.ts)
+Index(None, request_log.c.gateway_key, request_log.c.ts)
 
 health_state = Table(
     "health_state",
@@ -73,4 +82,50 @@ health_state = Table(
     Column("id", String, primary_key=True),
     Column("record", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("record", Text, nullable=False),  # JSON: models, limits, budget, metadata
+    Column("version", BigInteger, nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+gateway_keys = Table(
+    "gateway_keys",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("hash", String, nullable=False),  # SHA-256 of the key, hex; the key is never stored
+    Column("prefix", String, nullable=False),
+    Column("team", String),
+    Column("record", Text, nullable=False),  # JSON: name, models, limits, budget, metadata
+    Column("expires_at", DateTime(timezone=True)),
+    Column("version", BigInteger, nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    UniqueConstraint("hash"),
+)
+
+tenancy_version = Table(
+    "tenancy_version",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+provider_credentials = Table(
+    "provider_credentials",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("provider", String, nullable=False),
+    Column("name", String),
+    Column("mask", String, nullable=False),
+    Column("secret", Text, nullable=False),  # AES-256-GCM, see switchyard.crypto
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
 )
