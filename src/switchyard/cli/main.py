@@ -1,10 +1,10 @@
-"""``switchyard``: serve, mock, check, config, worker, status, usage, db."""
+"""``switchyard``: serve, mock, check, config, worker, status, usage, db, keys, teams."""
 
 from __future__ import annotations
 
 import typer
 
-from switchyard.cli import check, config_cmd, db, mock_cmd, serve, status, usage, worker
+from switchyard.cli import check, config_cmd, db, keys, mock_cmd, serve, status, usage, worker
 
 app = typer.Typer(
     name="switchyard",
@@ -21,6 +21,8 @@ app.command("status")(status.status)
 app.command("usage")(usage.usage)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db.app, name="db")
+app.add_typer(keys.keys_app, name="keys")
+app.add_typer(keys.teams_app, name="teams")
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,229 @@
+"""The auth service in one process: when the steps are in the pipeline, what each refusal looks
+like in each protocol, the admin rules, and settlement from finished calls."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import pytest
+
+from switchyard.auth import manage
+from switchyard.auth.manage import KeyBody, TeamBody
+from switchyard.auth.service import AdminDenied, AuthService
+from switchyard.auth.step import AuthUnavailable
+from switchyard.config.compile import compile_config
+from switchyard.config.schema import SwitchyardConfig
+from switchyard.errors import AuthenticationFailed, GatewayError, PermissionDenied, error_body
+from switchyard.limits.errors import BudgetExceeded, LimitExceeded
+from switchyard.limits.plan import TICKET
+from switchyard.limits.settle import SettleSink
+from switchyard.types import Call, Reply, Usage
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+MASTER = "master-key-for-tests-0001"
+
+
+def runtime(**extra: Any) -> Any:
+    cfg = SwitchyardConfig.model_validate(
+        {
+            "providers": {"m": {"type": "mock"}},
+            "models": {"*": {"deployments": [{"provider": "m"}]}},
+            "pricing": {"models": {"priced": {"input": 1_000_000, "output": 1_000_000}}},
+            **extra,
+        }
+    )
+    return compile_config(cfg)
+
+
+async def started(env: dict[str, str] | None = None, **extra: Any) -> AuthService:
+    service = AuthService(runtime(**extra), environ=env or {})
+    await service.start(None)
+    return service
+
+
+def call(model: str = "gpt-x", headers: dict[bytes, bytes] | None = None, **kw: Any) -> Call:
+    body = orjson.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+    return Call(
+        protocol=kw.pop("protocol", "openai"),
+        operation="chat",
+        model=model,
+        body=body,
+        data=orjson.loads(body),
+        stream=False,
+        headers=headers or {},
+        request_id="r",
+        started=time.perf_counter(),
+        **kw,
+    )
+
+
+async def ok(c: Call) -> Reply:
+    return Reply(200, [])
+
+
+async def run(service: AuthService, c: Call) -> Reply:
+    async def chain(c: Call, steps: list[Any]) -> Reply:
+        if not steps:
+            return await ok(c)
+        return await steps[0](c, lambda c2: chain(c2, steps[1:]))
+
+    return await chain(c, service.steps())
+
+
+def bearer(secret: str) -> dict[bytes, bytes]:
+    return {b"authorization": f"Bearer {secret}".encode()}
+
+
+async def test_off_without_keys_on_with_the_first_key_and_stays_on() -> None:
+    service = await started()
+    changes: list[list[Any]] = []
+    service.on_change = lambda: changes.append(service.steps())
+    try:
+        assert service.steps() == [] and not service.active
+        service.check_admin(None)  # an open gateway has an open admin API...
+        with pytest.raises(AdminDenied) as denied:
+            service.check_admin(None, manage=True)  # ...but keys need a master key
+        assert denied.value.status == 403
+        secret, key = await manage.create_key(service.store, KeyBody())
+        await service.refresh()
+        assert changes == [[service.step]]  # the pipeline was rebuilt with auth only
+        await manage.update_key(service.store, key.id, KeyBody(rpm=5))
+        await service.refresh()
+        assert changes[-1] == [service.step, service.limit_step]
+        await manage.revoke_key(service.store, key.id)
+        await service.refresh()
+        assert service.active and changes[-1] == [service.step]
+        with pytest.raises(AdminDenied) as denied:
+            service.check_admin(None)  # keys exist, no master key: admin closed
+        assert denied.value.status == 401
+    finally:
+        await service.stop()
+
+
+async def test_master_key_turns_auth_on_and_guards_admin() -> None:
+    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    try:
+        assert service.steps() == [service.step]
+        with pytest.raises(AdminDenied):
+            service.check_admin(None)
+        with pytest.raises(AdminDenied):
+            service.check_admin(b"wrong-master-key-000000")
+        service.check_admin(MASTER.encode(), manage=True)
+        c = call(headers={b"x-api-key": MASTER.encode()})
+        await run(service, c)
+        assert c.extra["gateway_key_id"] == "master"
+    finally:
+        await service.stop()
+    with pytest.raises(ValueError, match="16"):
+        AuthService(runtime(), environ={"SWITCHYARD_MASTER_KEY": "short"})
+
+
+async def test_rejections() -> None:
+    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    try:
+        await manage.create_team(service.store, TeamBody(name="t", models=["gpt-*"]))
+        secret, key = await manage.create_key(
+            service.store, KeyBody(team="t", models=["gpt-x", "claude-*"])
+        )
+        expired, _ = await manage.create_key(service.store, KeyBody(expires_in="0s"))
+        await service.refresh()
+        for headers, error, text in [
+            ({}, AuthenticationFailed, "Missing"),
+            (bearer("sk-sy-wrong"), AuthenticationFailed, "Invalid"),
+            (bearer(expired), AuthenticationFailed, "expired"),
+        ]:
+            with pytest.raises(error, match=text) as caught:
+                await run(service, call(headers=headers))
+            assert "sk-sy-wrong" not in caught.value.message
+        with pytest.raises(PermissionDenied):
+            await run(service, call("claude-3", bearer(secret)))  # the team does not allow it
+        c = call("gpt-x", bearer(secret))
+        await run(service, c)
+        assert (c.extra["gateway_key_id"], c.extra["key_id"], c.extra["team"]) == (
+            key.id,
+            key.id,
+            "t",
+        )
+        await manage.revoke_key(service.store, key.id)
+        await service.refresh()
+        with pytest.raises(AuthenticationFailed):
+            await run(service, call("gpt-x", bearer(secret)))
+    finally:
+        await service.stop()
+
+
+async def test_store_down_at_start_fails_closed() -> None:
+    service = AuthService(runtime(), environ={})
+
+    class Down:
+        shared = True
+
+        async def changes(self, since: int) -> Any:
+            raise OSError("database down")
+
+    await service.start(None)
+    service.directory.version = -1  # as if the first load had failed
+    service.store = Down()  # type: ignore[assignment]
+    try:
+        assert service.active
+        with pytest.raises(AuthUnavailable):
+            await run(service, call(headers=bearer("sk-sy-anything")))
+    finally:
+        await service.stop()
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic", "gemini"])
+async def test_refusals_in_each_protocol(protocol: str) -> None:
+    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    try:
+        secret, _ = await manage.create_key(service.store, KeyBody(rpm=1, tpm=1_000_000))
+        await service.refresh()
+        first = await run(service, call(headers=bearer(secret), protocol=protocol))
+        names = dict(first.headers)
+        assert names[b"x-ratelimit-limit-requests"] == b"1"
+        assert names[b"x-ratelimit-remaining-requests"] == b"0"
+        assert names[b"x-ratelimit-limit-tokens"] == b"1000000"
+        with pytest.raises(LimitExceeded) as caught:
+            await run(service, call(headers=bearer(secret), protocol=protocol))
+        err = caught.value
+        headers = dict(err.headers())
+        assert err.status == 429 and int(headers[b"retry-after"]) >= 59
+        assert headers[b"x-ratelimit-remaining-requests"] == b"0"
+        body = orjson.loads(error_body(err, protocol))  # type: ignore[arg-type]
+        if protocol == "anthropic":
+            assert body["error"]["type"] == "rate_limit_error"
+        elif protocol == "gemini":
+            assert body["error"]["status"] == "RESOURCE_EXHAUSTED"
+        else:
+            assert body["error"]["code"] == "rate_limit_exceeded"
+    finally:
+        await service.stop()
+
+
+async def test_budget_refusal_and_settlement_from_finished_calls() -> None:
+    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    try:
+        secret, key = await manage.create_key(service.store, KeyBody(budget=0.5))
+        await service.refresh()
+        c = call("priced", bearer(secret))
+        await run(service, c)
+        ticket = c.extra[TICKET]
+        assert ticket.cost > 0  # estimated from the price of "priced"
+
+        class Done:
+            def __init__(self, c: Call, cost: float) -> None:
+                self.call, self.usage, self.cost = c, Usage(1, 0), cost
+
+        c.status = 200
+        SettleSink(service.limiter).observe([Done(c, 0.75)])  # type: ignore[list-item]
+        spend = await service.spend(f"k:{key.id}", "month")
+        assert spend["spent"] == pytest.approx(0.75) and spend["reserved"] == 0
+        with pytest.raises(BudgetExceeded) as caught:
+            await run(service, call("priced", bearer(secret)))
+        err: GatewayError = caught.value
+        assert err.status == 429 and dict(err.headers())[b"x-should-retry"] == b"false"
+        assert orjson.loads(error_body(err, "openai"))["error"]["code"] == "insufficient_quota"
+    finally:
+        await service.stop()

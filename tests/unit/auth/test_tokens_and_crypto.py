@@ -1,0 +1,72 @@
+"""Key material, the ways clients present keys, and sealing secrets at rest."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchyard.auth import tokens
+from switchyard.crypto import SecretBox, SecretKeyError
+
+
+def test_generated_keys_are_distinct_and_only_their_hash_identifies_them() -> None:
+    a, b = tokens.generate(), tokens.generate()
+    assert a != b and a.startswith("sk-sy-") and len(a) == 6 + 43
+    assert tokens.hex_digest(a) != tokens.hex_digest(b)
+    assert tokens.prefix(a) == a[:12] and tokens.prefix(a) != a
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "expected"),
+    [
+        ({b"authorization": b"Bearer sk-sy-abc"}, b"", b"sk-sy-abc"),
+        ({b"authorization": b"bearer  sk-sy-abc "}, b"", b"sk-sy-abc"),
+        ({b"x-api-key": b"sk-sy-ant"}, b"", b"sk-sy-ant"),
+        ({b"x-goog-api-key": b"sk-sy-goo"}, b"", b"sk-sy-goo"),
+        ({}, b"alt=sse&key=sk-sy-q%2Dx", b"sk-sy-q-x"),
+        ({b"authorization": b"Basic dXNlcg=="}, b"", None),
+        ({}, b"monkey=1", None),
+        ({}, b"", None),
+    ],
+)
+def test_presented(headers: dict[bytes, bytes], query: bytes, expected: bytes | None) -> None:
+    assert tokens.presented(headers, query) == expected
+
+
+def test_bearer_wins_over_other_headers() -> None:
+    headers = {b"authorization": b"Bearer first", b"x-api-key": b"second"}
+    assert tokens.presented(headers, b"key=third") == b"first"
+
+
+def test_seal_and_open() -> None:
+    box = SecretBox.from_text("ab" * 32)
+    sealed = box.seal("sk-provider-secret", "credential:cred_1:openai")
+    assert "sk-provider-secret" not in sealed and sealed.startswith("v1.")
+    assert box.open(sealed, "credential:cred_1:openai") == "sk-provider-secret"
+    assert box.seal("same", "c") != box.seal("same", "c")  # a fresh nonce each time
+
+
+def test_sealed_values_are_bound_to_their_key_and_row() -> None:
+    box = SecretBox.from_text("ab" * 32)
+    sealed = box.seal("secret", "credential:cred_1:openai")
+    with pytest.raises(SecretKeyError, match="moved"):
+        box.open(sealed, "credential:cred_2:openai")  # copied onto another row
+    with pytest.raises(SecretKeyError, match="another"):
+        SecretBox.from_text("cd" * 32).open(sealed, "credential:cred_1:openai")
+    head, body = sealed.rsplit(".", 1)
+    flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
+    with pytest.raises(SecretKeyError):
+        box.open(f"{head}.{flipped}", "credential:cred_1:openai")
+
+
+def test_secret_key_spellings() -> None:
+    raw = bytes(range(32))
+    import base64
+
+    hex_box = SecretBox.from_text(raw.hex())
+    b64_box = SecretBox.from_text(base64.b64encode(raw).decode())
+    assert hex_box.key_id == b64_box.key_id == SecretBox(raw).key_id
+    assert SecretBox.from_text("x" * 40).key_id != hex_box.key_id  # a long passphrase
+    with pytest.raises(SecretKeyError):
+        SecretBox.from_text("short")
+    assert SecretBox.from_env({}) is None
+    assert "key_id" in repr(hex_box) and raw.hex() not in repr(hex_box)
