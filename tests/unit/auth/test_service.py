@@ -86,7 +86,7 @@ async def test_off_without_keys_on_with_the_first_key_and_stays_on() -> None:
         with pytest.raises(AdminDenied) as denied:
             service.check_admin(None, manage=True)  # ...but keys need a master key
         assert denied.value.status == 403
-        secret, key = await manage.create_key(service.store, KeyBody())
+        _secret, key = await manage.create_key(service.store, KeyBody())
         await service.refresh()
         assert changes == [[service.step]]  # the pipeline was rebuilt with auth only
         await manage.update_key(service.store, key.id, KeyBody(rpm=5))
