@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +69,19 @@ def target_cmd(name: str, tmp: Path) -> list[str] | None:
     return [PY, "-m", "switchyard.cli.main", "serve", "-c", str(cfg), "--port", str(PROXY_PORT)]
 
 
+def start_in(tmp: Path, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a server alone on the server core, in the run's temporary directory (where the
+    gateway keeps its default SQLite file and spool)."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, *cmd],
+            cwd=tmp,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
     cmd = target_cmd(name, tmp)
     proc = None
@@ -75,10 +89,7 @@ def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = {"load_before": cand.wait_quiet(a.quiet, a.quiet_wait)}
     if cmd is not None:
         cand.wait_port_free(PROXY_PORT)
-        log = tmp / f"{name}.log"
-        proc = cand.start(cmd, SERVER_CORE, log)
-        with contextlib.suppress(Exception):
-            os.chdir(tmp)
+        proc = start_in(tmp, cmd, tmp / f"{name}.log")
         cand.wait_port(PROXY_PORT, 30)
         port = PROXY_PORT
     try:
