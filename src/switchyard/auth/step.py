@@ -59,11 +59,11 @@ class AuthStep:
 
     async def __call__(self, call: Call, next: Handler) -> Reply:
         principal = self.identify(call.headers, call.query)
-        if not principal.allows(call.model):
-            raise PermissionDenied(f"This API key may not use the model '{call.model}'.")
         extra = call.extra
         extra["gateway_key_id"] = extra["key_id"] = principal.id
         if principal.team is not None:
             extra["team"] = principal.team
+        if not principal.allows(call.model):  # logged under the key that tried
+            raise PermissionDenied(f"This API key may not use the model '{call.model}'.")
         extra[PRINCIPAL] = principal
         return await next(call)

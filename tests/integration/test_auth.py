@@ -1,0 +1,235 @@
+"""Gateway keys through real gateway processes, judged by the official SDKs.
+
+One gateway with a master key in front of the session's mock provider, with one model per
+provider protocol; keys are made through the admin API. Every way a client presents a key is
+tried with the SDK that uses it, and every refusal is checked in the SDK's own exception.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as gt
+
+from tests.support.procs import Proc, mock_provider, start_gateway
+
+MASTER = "sy-master-test-key-0123456789"
+ADMIN = {"authorization": f"Bearer {MASTER}"}
+
+
+def tenancy_config(mock: Proc, **extra: Any) -> dict[str, Any]:
+    def native(kind: str) -> dict[str, Any]:
+        return {"type": kind, "base_url": mock.url, "api_keys": ["sk-up"]}
+
+    return {
+        "providers": {"oa": mock_provider(mock), "an": native("anthropic"), "gm": native("gemini")},
+        "models": {
+            "gpt-test": {"deployments": [{"provider": "oa", "model": "up"}]},
+            "gpt-other": {"deployments": [{"provider": "oa", "model": "up"}]},
+            "claude-test": {"deployments": [{"provider": "an", "model": "up"}]},
+            "gemini-test": {"deployments": [{"provider": "gm", "model": "up"}]},
+        },
+        "routing": {"max_attempts": 1},
+        "logging": {"requests": False},
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    tmp = tmp_path_factory.mktemp("auth")
+    proc = start_gateway(
+        tenancy_config(mock, storage={"flush_interval": 0.05}),
+        tmp,
+        env={"SWITCHYARD_MASTER_KEY": MASTER},
+    )
+    yield proc
+    proc.stop()
+
+
+def admin(gw: Proc, method: str, path: str, **kw: Any) -> httpx.Response:
+    return httpx.request(method, gw.url + path, headers=ADMIN, timeout=10, **kw)
+
+
+def new_key(gw: Proc, **body: Any) -> tuple[str, str]:
+    resp = admin(gw, "POST", "/admin/keys", json=body)
+    assert resp.status_code == 201, resp.text
+    data = resp.json()
+    return data["key"], data["id"]
+
+
+def oa(gw: Proc, key: str) -> openai.OpenAI:
+    return openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0)
+
+
+def an(gw: Proc, key: str, bearer: bool = False) -> anthropic.Anthropic:
+    if bearer:
+        return anthropic.Anthropic(auth_token=key, base_url=gw.url, max_retries=0)
+    return anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
+
+
+def gm(gw: Proc, key: str) -> genai.Client:
+    return genai.Client(
+        api_key=key, http_options=gt.HttpOptions(base_url=gw.url, api_version="v1beta")
+    )
+
+
+def ask_openai(gw: Proc, key: str, model: str = "gpt-test") -> str:
+    done = oa(gw, key).chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hi"}]
+    )
+    return done.choices[0].message.content or ""
+
+
+def ask_anthropic(gw: Proc, key: str, bearer: bool = False) -> str:
+    msg = an(gw, key, bearer).messages.create(
+        model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
+    )
+    return "".join(b.text for b in msg.content if b.type == "text")
+
+
+def ask_gemini(gw: Proc, key: str) -> str:
+    client = gm(gw, key)  # held: a collected client closes its connection pool
+    return client.models.generate_content(model="gemini-test", contents="hi").text or ""
+
+
+def ask_gemini_query(gw: Proc, key: str) -> str:
+    """Gemini's REST style: the key in ``?key=`` (no SDK sends it that way)."""
+    resp = httpx.post(
+        f"{gw.url}/v1beta/models/gemini-test:generateContent",
+        params={"key": key},
+        json={"contents": [{"parts": [{"text": "hi"}]}]},
+    )
+    if resp.status_code != 200:
+        raise PermissionError(resp.status_code, resp.text)
+    text: str = resp.json()["candidates"][0]["content"]["parts"][0]["text"]
+    return text
+
+
+STYLES: dict[str, Callable[[Proc, str], str]] = {
+    "openai-bearer": ask_openai,
+    "anthropic-x-api-key": ask_anthropic,
+    "anthropic-bearer": lambda gw, key: ask_anthropic(gw, key, bearer=True),
+    "gemini-x-goog-api-key": ask_gemini,
+    "gemini-query-key": ask_gemini_query,
+}
+
+
+def status_of(fn: Callable[[], Any]) -> int:
+    """The HTTP status an SDK call failed with (0 if it succeeded)."""
+    try:
+        fn()
+    except (openai.APIStatusError, anthropic.APIStatusError) as exc:
+        return exc.status_code
+    except genai_errors.APIError as exc:
+        return int(exc.code)
+    except PermissionError as exc:
+        return int(exc.args[0])
+    return 0
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_every_header_style_authenticates(gw: Proc, style: str) -> None:
+    key, _ = new_key(gw)
+    assert STYLES[style](gw, key)
+    assert status_of(lambda: STYLES[style](gw, key + "x")) == 401
+
+
+def test_rejections_in_each_sdk(gw: Proc) -> None:
+    key, key_id = new_key(gw, models=["gpt-test", "claude-*"])
+    assert status_of(lambda: ask_openai(gw, key, model="gpt-other")) == 403  # model not allowed
+    assert status_of(lambda: ask_gemini(gw, key)) == 403
+    assert ask_anthropic(gw, key)
+    with pytest.raises(openai.AuthenticationError, match="Invalid API key"):
+        ask_openai(gw, "sk-sy-not-a-key")
+    with pytest.raises(anthropic.AuthenticationError):
+        ask_anthropic(gw, "sk-sy-not-a-key")
+
+    expiring, _ = new_key(gw, expires_in="1s")
+    assert ask_openai(gw, expiring)
+    time.sleep(1.1)
+    with pytest.raises(openai.AuthenticationError, match="expired"):
+        ask_openai(gw, expiring)
+
+    assert admin(gw, "POST", f"/admin/keys/{key_id}/revoke").json()["status"] == "revoked"
+    with pytest.raises(openai.AuthenticationError):
+        ask_openai(gw, key)  # at once on the replica that revoked it
+
+
+def test_openai_sdk_reads_a_missing_key_error(gw: Proc) -> None:
+    resp = httpx.post(gw.url + "/v1/chat/completions", json={"model": "gpt-test", "messages": []})
+    assert resp.status_code == 401
+    assert resp.json()["error"]["type"] == "authentication_error"
+    assert "Missing API key" in resp.json()["error"]["message"]
+
+
+def test_admin_and_model_list_need_keys(gw: Proc) -> None:
+    key, _ = new_key(gw)
+    for path in ("/admin/config", "/admin/health", "/admin/keys", "/admin/usage"):
+        assert httpx.get(gw.url + path).status_code == 401, path
+        wrong = httpx.get(gw.url + path, headers={"authorization": "Bearer nope-nope-nope-nope"})
+        assert wrong.status_code == 401
+        # A gateway key is not an admin key.
+        assert httpx.get(gw.url + path, headers={"x-api-key": key}).status_code == 401
+        assert httpx.get(gw.url + path, headers=ADMIN).status_code == 200, path
+    assert httpx.get(gw.url + "/v1/models").status_code == 401
+    models = oa(gw, key).models.list()
+    assert "gpt-test" in [m.id for m in models]
+    assert httpx.get(gw.url + "/openapi.json").status_code == 200  # the docs hold no data
+
+
+def test_keys_listed_without_secrets(gw: Proc) -> None:
+    key, key_id = new_key(gw, name="listed", metadata={"owner": "ops"})
+    listing = admin(gw, "GET", "/admin/keys").text
+    assert key_id in listing and key not in listing and key[12:] not in listing
+    shown = admin(gw, "GET", f"/admin/keys/{key_id}").json()
+    assert shown["prefix"] == key[:12] and shown["metadata"] == {"owner": "ops"}
+    changed = admin(gw, "PATCH", f"/admin/keys/{key_id}", json={"rpm": 9, "name": "renamed"})
+    assert changed.json()["rpm"] == 9 and changed.json()["name"] == "renamed"
+    assert admin(gw, "GET", "/admin/keys/key_nope").status_code == 404
+    bad = admin(gw, "POST", "/admin/keys", json={"team": "no-such-team"})
+    assert bad.status_code == 400
+
+
+def test_request_rows_carry_the_key_and_team(gw: Proc) -> None:
+    assert admin(gw, "POST", "/admin/teams", json={"name": "rows", "models": ["gpt-*"]}).is_success
+    key, key_id = new_key(gw, team="rows")
+    ask_openai(gw, key)
+    status_of(lambda: ask_anthropic(gw, key))  # refused by the team's models: logged too
+    deadline = time.monotonic() + 5
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len(rows) < 2:
+        rows = admin(gw, "GET", f"/admin/logs?key={key_id}").json()["rows"]
+        time.sleep(0.1)
+    assert sorted(r["status"] for r in rows) == [200, 403]
+    assert {(r["gateway_key"], r["team"]) for r in rows} == {(key_id, "rows")}
+    by_team = admin(gw, "GET", "/admin/usage?group_by=team").json()["groups"]
+    assert any(g["group"] == "rows" and g["requests"] == 2 for g in by_team)
+
+
+def test_secrets_never_in_validation_errors(gw: Proc) -> None:
+    resp = admin(gw, "POST", "/admin/credentials", json={"api_key": "sk-live-very-secret-0001"})
+    assert resp.status_code == 422
+    assert "sk-live-very-secret-0001" not in resp.text
+
+
+def test_without_keys_or_master_key_the_gateway_is_open(mock: Proc, tmp_path: Path) -> None:
+    proc = start_gateway(tenancy_config(mock), tmp_path)
+    try:
+        assert ask_openai(proc, "anything")  # auth is off: no key needed
+        assert httpx.get(proc.url + "/admin/config").status_code == 200
+        # Managing keys always needs a master key (or the CLI on the database).
+        resp = httpx.post(proc.url + "/admin/keys", json={})
+        assert resp.status_code == 403 and "master key" in resp.json()["detail"]
+        assert "AUTHENTICATION IS OFF" in proc.output()
+    finally:
+        proc.stop()
