@@ -90,10 +90,9 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, owner: Connection) -> None:
         self.owner = owner
         self.buf = b""
-        self.transport: asyncio.Transport | None = None
+        self.transport: Any = None  # uvloop's transports are not asyncio.Transport subclasses
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:

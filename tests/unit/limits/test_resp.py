@@ -19,3 +19,20 @@ def test_commands_are_bulk_strings() -> None:
     assert _encode(("EVALSHA", "ab", 1, 0.5, b"x")) == (
         b"*5\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$3\r\n0.5\r\n$1\r\nx\r\n"
     )
+
+
+def test_round_trips_on_uvloop() -> None:
+    """The server runs uvloop, whose transports are not asyncio's classes."""
+    import uvloop
+
+    from switchyard.limits.resp import Connection
+    from tests.unit.cache.redis_support import shared_redis
+
+    async def go() -> list[object]:
+        conn = Connection(shared_redis(), timeout=2)
+        try:
+            return [await conn.call("PING"), *(await conn.many([("ECHO", "a"), ("ECHO", "b")]))]
+        finally:
+            await conn.close()
+
+    assert uvloop.run(go()) == [b"PONG", b"a", b"b"]

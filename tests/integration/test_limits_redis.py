@@ -1,0 +1,114 @@
+"""One global limit enforced by two gateway processes sharing the machine's Redis
+(127.0.0.1:6379, under a key prefix of this test run) and one key database (RELIABILITY 16, 17).
+
+300 concurrent calls against a 100-requests-per-minute key, split over both replicas, must give
+exactly 100 successes; the same exactness holds for requests in flight and for a budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.integration.test_auth import ADMIN, MASTER, new_key
+from tests.integration.test_auth_replicas import until
+from tests.integration.test_limits import aclient, limits_config, ok, one
+from tests.support.procs import Proc, start_gateway
+from tests.unit.cache.redis_support import shared_redis
+
+
+@pytest.fixture(scope="module")
+def pair(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Proc]]:
+    tmp: Path = tmp_path_factory.mktemp("limits-redis")
+    prefix = f"switchyard-test:{uuid.uuid4().hex[:8]}:"
+    config = limits_config(
+        mock,
+        limits={"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix},
+        storage={"url": str(tmp / "shared.db")},
+    )
+    env = {"SWITCHYARD_MASTER_KEY": MASTER}
+    (tmp / "a").mkdir()
+    (tmp / "b").mkdir()
+    a = start_gateway(config, tmp / "a", env=env)
+    try:
+        b = start_gateway(config, tmp / "b", env=env)
+    except Exception:
+        a.stop()
+        raise
+    yield a, b
+    a.stop()
+    b.stop()
+    _cleanup(prefix)
+
+
+def _cleanup(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(shared_redis())
+    names = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if names:
+        client.delete(*names)
+    client.close()
+
+
+def spread(pair: tuple[Proc, Proc], key: str, n: int, **kw: Any) -> list[Any]:
+    """``n`` concurrent calls, alternating between the two replicas."""
+
+    async def go() -> list[Any]:
+        clients = [aclient(p.url, key) for p in pair]
+        try:
+            calls = [one(clients[i % 2], **kw) for i in range(n)]
+            return list(await asyncio.gather(*calls))
+        finally:
+            for c in clients:
+                await c.close()
+
+    return asyncio.run(go())
+
+
+def test_two_replicas_enforce_one_global_limit_exactly(pair: tuple[Proc, Proc]) -> None:
+    key, _ = new_key(pair[0], rpm=100)
+    until(lambda: _known(pair[1], key), 2.0)
+    results = spread(pair, key, 300)
+    assert ok(results) == 100
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert all(isinstance(r, openai.RateLimitError) for r in refused)
+    assert all(int(r.response.headers["retry-after"]) >= 1 for r in refused)
+    served = [i % 2 for i, r in enumerate(results) if not isinstance(r, Exception)]
+    assert 0 in served and 1 in served  # both replicas served a share of the 100
+
+
+def test_requests_in_flight_across_replicas(pair: tuple[Proc, Proc]) -> None:
+    key, _ = new_key(pair[1], max_parallel=3)
+    until(lambda: _known(pair[0], key), 2.0)
+    assert ok(spread(pair, key, 12, delay_ms=400)) == 3
+    assert ok(spread(pair, key, 2)) == 2  # freed when they ended
+
+
+def test_budget_across_replicas_overshoots_at_most_one_reservation(
+    pair: tuple[Proc, Proc],
+) -> None:
+    key, key_id = new_key(pair[0], budget=0.5, budget_period="day")
+    until(lambda: _known(pair[1], key), 2.0)
+    results = spread(pair, key, 20, model="priced", max_tokens=1, tokens=1, delay_ms=300)
+    assert ok(results) == 5  # $0.10 each: admitted while spent + reserved < $0.50
+
+    def settled() -> bool:
+        spend = httpx.get(f"{pair[1].url}/admin/keys/{key_id}", headers=ADMIN).json()["spend"]
+        return bool(spend["reserved"] == 0 and spend["spent"] == pytest.approx(0.5))
+
+    until(settled, 2.0)
+    assert ok(spread(pair, key, 2, model="priced", max_tokens=1, tokens=1)) == 0
+
+
+def _known(gw: Proc, key: str) -> bool:
+    """The replica authenticates the key (without spending a request of a limited key)."""
+    resp = httpx.get(gw.url + "/v1/models", headers={"authorization": f"Bearer {key}"})
+    return resp.status_code == 200
