@@ -115,6 +115,16 @@ def _admin(url: str, master: str | None, method: str, path: str, body: Any = Non
         raise _fail(f"cannot reach {url}: {exc}") from None
 
 
+def admin_request(url: str) -> urllib.request.Request:
+    """A GET of the admin API with the master key from ``SWITCHYARD_MASTER_KEY`` (for the
+    commands that read a running gateway: ``status``, ``usage --url``)."""
+    request = urllib.request.Request(url)
+    master = os.environ.get("SWITCHYARD_MASTER_KEY")
+    if master:
+        request.add_header("authorization", f"Bearer {master}")
+    return request
+
+
 def _limits(model_limit: list[str]) -> dict[str, dict[str, int]]:
     """``'gpt-*:rpm=10,tpm=5000,parallel=2'`` -> {"gpt-*": {"rpm": 10, ...}}."""
     out: dict[str, dict[str, int]] = {}

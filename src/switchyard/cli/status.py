@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from switchyard.cli.build import build_config, config_path
+from switchyard.cli.keys import admin_request
 from switchyard.config.load import ConfigError
 
 _STYLE = {"active": "green", "half_open": "yellow"}
@@ -77,7 +78,7 @@ def status(
     """Show the state of every deployment and key of a running gateway."""
     base = _url(url, config)
     try:
-        with urllib.request.urlopen(base + "/admin/health", timeout=5) as resp:
+        with urllib.request.urlopen(admin_request(base + "/admin/health"), timeout=5) as resp:
             report = json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError) as exc:
         typer.echo(f"switchyard: cannot read {base}/admin/health: {exc}", err=True)

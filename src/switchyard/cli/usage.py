@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from switchyard.cli.build import build_config, config_path
+from switchyard.cli.keys import admin_request
 from switchyard.config.load import ConfigError
 from switchyard.storage.query import window
 from switchyard.storage.report import BadQuery, usage_report
@@ -76,7 +77,9 @@ def _from_gateway(
 ) -> dict[str, Any]:
     params = {"group_by": group_by, "from": start, "to": end, "model": model}
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    with urllib.request.urlopen(f"{url.rstrip('/')}/admin/usage?{query}", timeout=30) as resp:
+    with urllib.request.urlopen(
+        admin_request(f"{url.rstrip('/')}/admin/usage?{query}"), timeout=30
+    ) as resp:
         result: dict[str, Any] = json.loads(resp.read())
     return result
 
