@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -131,8 +132,18 @@ async def bench(url: str, label: str, total: int, step: int, batch: int) -> None
     await engine.dispose()
 
 
-def _pg_url() -> str:
-    return ADMIN.replace("postgresql://", "postgresql+asyncpg://", 1)
+@contextlib.asynccontextmanager
+async def _database() -> AsyncIterator[str]:
+    """A database of our own on the benchmark server, dropped afterwards."""
+    name = f"sy_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        base = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def main() -> None:
@@ -148,7 +159,11 @@ async def main() -> None:
     if args.overhead:
         from storage_overhead import run
 
-        run(args.seconds, _pg_url() if args.backend != "sqlite" else None, args.rounds)
+        if args.backend == "sqlite":
+            run(args.seconds, None, args.rounds)
+            return
+        async with _database() as url:
+            await asyncio.to_thread(run, args.seconds, url, args.rounds)
         return
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -156,15 +171,8 @@ async def main() -> None:
                 f"sqlite+aiosqlite:///{tmp}/bench.db", "SQLite", args.rows, args.step, args.batch
             )
     if args.backend in ("postgres", "both"):
-        name = f"sy_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(ADMIN)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-            await bench(f"{base}/{name}", "PostgreSQL", args.rows, args.step, args.batch)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+        async with _database() as url:
+            await bench(url, "PostgreSQL", args.rows, args.step, args.batch)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 The gateway is pinned alone to core 0; the fast fake upstream (bench/candidates/upstream.py)
 and wrk share core 1. Each variant is the same config but for its ``storage``, ``metrics``
-and ``logging.requests`` sections; wrk runs non-stream and stream requests at 64 connections,
-and the report prints requests/s and the ratio to the variant with everything off.
+and ``logging.requests`` sections; wrk runs non-stream and stream requests at 64 connections.
+The report prints, per variant, the median over interleaved rounds of requests/s and of the
+gateway's own CPU time per request (user + system, from /proc: steadier than requests/s on a
+shared machine), each with its ratio to the variant with everything off.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,7 +63,19 @@ def _wait(port: int) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def _wrk(port: int, lua: Path, seconds: int) -> float:
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+def _wrk(port: int, lua: Path, seconds: int) -> tuple[float, int]:
     cmd = [
         "taskset",
         "-c",
@@ -75,10 +90,11 @@ def _wrk(port: int, lua: Path, seconds: int) -> float:
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
-        raise RuntimeError(f"errors under load:\n{out}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert match, out
-    return float(match.group(1))
+        raise LoadError(f"errors under load:\n{out}")
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    assert rate and total, out
+    return float(rate.group(1)), int(total.group(1))
 
 
 def run(seconds: int, pg_url: str | None, rounds: int) -> None:
@@ -92,7 +108,7 @@ def run(seconds: int, pg_url: str | None, rounds: int) -> None:
         ["taskset", "-c", LOAD_CORE, sys.executable, str(UPSTREAM), "--port", str(up_port)]
     )
     _wait(up_port)
-    results: dict[str, dict[str, list[float]]] = {}
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
     try:
         for _ in range(rounds):  # interleaved rounds: drift on a shared machine hits all alike
             for name, extra in VARIANTS.items():
@@ -142,8 +158,14 @@ def run(seconds: int, pg_url: str | None, rounds: int) -> None:
                     _wait(port)
                     for mode, lua in luas.items():
                         _wrk(port, lua, 1)  # warm up
-                        rate = _wrk(port, lua, seconds)
-                        results.setdefault(name, {}).setdefault(mode, []).append(rate)
+                        before = _cpu(gw.pid)
+                        rate, total = _wrk(port, lua, seconds)
+                        cpu_us = (_cpu(gw.pid) - before) / total * 1e6
+                        results.setdefault(name, {}).setdefault(mode, []).append((rate, cpu_us))
+                except LoadError:
+                    log.flush()
+                    print(f"{name}: gateway output:\n{(work / 'out.log').read_text()[-3000:]}")
+                    raise
                 finally:
                     gw.send_signal(signal.SIGTERM)
                     gw.wait(30)
@@ -151,14 +173,17 @@ def run(seconds: int, pg_url: str | None, rounds: int) -> None:
     finally:
         upstream.kill()
         upstream.wait()
-    base = results["all off"]
-    print(f"\nthroughput, gateway on one core, wrk -c64, {seconds}s x {rounds} rounds (best)")
-    print(
-        f"{'variant':<36} {'non-stream req/s':>17} {'ratio':>7} {'stream req/s':>13} {'ratio':>7}"
-    )
+    base = {mode: _median(runs) for mode, runs in results["all off"].items()}
+    print(f"\ngateway on one core, wrk -c64, {seconds} s per run, median of {rounds} rounds")
+    print(f"{'variant':<36} {'mode':<11} {'req/s':>8} {'ratio':>6} {'CPU us/req':>11} {'ratio':>6}")
     for name, modes in results.items():
-        ns, st = max(modes["non-stream"]), max(modes["stream"])
-        print(
-            f"{name:<36} {ns:>17,.0f} {ns / max(base['non-stream']):>7.3f} "
-            f"{st:>13,.0f} {st / max(base['stream']):>7.3f}"
-        )
+        for mode, runs in modes.items():
+            rate, cpu_us = _median(runs)
+            print(
+                f"{name:<36} {mode:<11} {rate:>8,.0f} {rate / base[mode][0]:>6.3f} "
+                f"{cpu_us:>11.1f} {cpu_us / base[mode][1]:>6.3f}"
+            )
+
+
+def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs)
