@@ -241,3 +241,16 @@ def test_storage_can_be_switched_off(mock: Proc, tmp_path: Path) -> None:
     finally:
         proc.stop()
     assert not (tmp_path / "switchyard.db").exists()
+
+
+def test_a_stream_the_client_abandons_keeps_its_partial_usage(gw: dict[str, Any]) -> None:
+    proc = gw["proc"]
+    rid = uuid.uuid4().hex
+    path, body = _request("anthropic", "m-anthropic", True)
+    headers = {"x-request-id": rid, "x-mock-tokens": "50", "x-mock-chunk-ms": "50"}
+    with httpx.stream("POST", proc.url + path, json=body, headers=headers, timeout=10) as r:
+        next(r.iter_bytes())  # message_start has arrived; then hang up
+    row = _row(proc, rid)
+    assert row["status"] == 499 and row["error"] == "client_disconnected"
+    assert row["input_tokens"] and row["input_tokens"] > 0  # from message_start
+    assert row["output_tokens"] < 50

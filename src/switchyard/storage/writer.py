@@ -162,6 +162,9 @@ class LogWriter:
     async def _one_by_one(self, batch: list[Row]) -> None:
         """A batch the database refused: keep every row it accepts, set the others aside."""
         for row in batch:
+            if not self.up:  # the database went away meanwhile: the rest waits in the spool
+                self._spool([row])
+                continue
             try:
                 self.written += await self.store.insert_again([row])
             except Exception as exc:
