@@ -27,9 +27,9 @@ HOST, PORT = "127.0.0.1", 5432
 ADMIN_DSN = f"postgresql://postgres@{HOST}:{PORT}/test"
 
 
-def _reachable(host: str = HOST, port: int = PORT) -> bool:
+def _reachable(host: str | None = None, port: int | None = None) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=1):
+        with socket.create_connection((host or HOST, port or PORT), timeout=1):
             return True
     except OSError:
         return False
