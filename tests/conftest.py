@@ -15,3 +15,16 @@ def mock() -> Iterator[Proc]:
     proc = start_mock()
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run the session in a fresh directory: anything written at a default relative path
+    (switchyard.db, the spool, captures) lands there, not in the checkout, and no state
+    (a gateway key in a default database) leaks from one run into the next."""
+    import os
+
+    previous = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(previous)

@@ -11,6 +11,7 @@ async def test_admin_config_masks_keys_and_docs_are_served() -> None:
     raw = {
         "providers": {"p": {"type": "openai", "api_keys": ["sk-live-abcdefghijklmnopqrstuvwxyz"]}},
         "models": {"m": {"deployments": [{"provider": "p", "model": "up"}]}},
+        "storage": {"enabled": False},  # no shared database file: no gateway keys, admin open
     }
     app = create_app(compile_config(parse_raw(raw, {}, "t")))
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
