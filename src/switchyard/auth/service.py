@@ -101,19 +101,20 @@ class AuthService:
         )
         self.sink = SettleSink(self.limiter)
         self.on_change: Callable[[], None] | None = None
+        self._store_down = False
         self._shape: tuple[bool, bool] = (self.active, self.limited)
         self._seeded: set[tuple[str, int]] = set()
         self._request_log: RequestLog | None = None
         self._obs: Observability | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._store_down = False
         self._wake = asyncio.Event()
 
     # -- state --------------------------------------------------------------------------------
     @property
     def active(self) -> bool:
+        # Fail closed only after a failed first load; before the lifespan nothing is served.
         d = self.directory
-        return self.master is not None or not d.loaded or d.any_keys
+        return self.master is not None or d.any_keys or (self._store_down and not d.loaded)
 
     @property
     def limited(self) -> bool:
@@ -130,8 +131,10 @@ class AuthService:
         storage: Storage | None,
         request_log: RequestLog | None = None,
         observability: Observability | None = None,
+        *,
+        stores: tuple[KeyStore, CredentialStore] | None = None,
     ) -> None:
-        self.store, self.credentials = stores_for(storage)
+        self.store, self.credentials = stores or stores_for(storage)
         self._request_log, self._obs = request_log, observability
         try:
             async with asyncio.timeout(STARTUP_TIMEOUT):
@@ -164,8 +167,11 @@ class AuthService:
 
     async def refresh(self) -> bool:
         """Follow the store's change feed once; True if something changed."""
-        changes = await self.store.changes(self.directory.version)
-        return self.directory.apply(changes)
+        loaded = self.directory.loaded
+        changed = self.directory.apply(await self.store.changes(self.directory.version))
+        if not loaded and not changed and self._tasks:
+            self._changed()  # first load after a failed start: the store may be empty
+        return changed
 
     async def _poll_forever(self) -> None:
         interval = self.config.refresh_interval

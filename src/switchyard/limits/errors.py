@@ -13,30 +13,50 @@ from switchyard.limits.plan import Verdict
 from switchyard.types import Headers
 
 
-def duration(seconds: float) -> bytes:
-    """OpenAI's spelling of a reset time: ``250ms``, ``12.5s``, ``1m0s``."""
+def _spell(seconds: float) -> bytes:
     if seconds < 1:
         return b"%dms" % max(0, round(seconds * 1000))
-    minutes, rest = divmod(seconds, 60)
-    if minutes:
-        return b"%dm%ds" % (minutes, round(rest))
-    return f"{seconds:.1f}s".encode()
+    minutes, rest = divmod(round(seconds), 60)
+    return b"%dm%ds" % (minutes, rest) if minutes else b"%ds" % rest
+
+
+_SPELLED = [_spell(s) for s in range(0, 3600)]
+
+
+def duration(seconds: float) -> bytes:
+    """OpenAI's spelling of a reset time: ``250ms``, ``12s``, ``1m0s`` (whole seconds from a
+    table: every answer of a rated key carries two)."""
+    if 1 <= seconds < 3599.5:
+        return _SPELLED[round(seconds)]
+    return _spell(seconds)
+
+
+_LR, _RR, _TR = (
+    b"x-ratelimit-limit-requests",
+    b"x-ratelimit-remaining-requests",
+    b"x-ratelimit-reset-requests",
+)
+_LT, _RT, _TT = (
+    b"x-ratelimit-limit-tokens",
+    b"x-ratelimit-remaining-tokens",
+    b"x-ratelimit-reset-tokens",
+)
 
 
 def rate_headers(v: Verdict) -> Headers:
     out: Headers = []
     if v.limit_requests is not None:
-        out += [
-            (b"x-ratelimit-limit-requests", b"%d" % v.limit_requests),
-            (b"x-ratelimit-remaining-requests", b"%d" % max(0, v.remaining_requests or 0)),
-            (b"x-ratelimit-reset-requests", duration(v.reset_requests or 0.0)),
-        ]
+        out += (
+            (_LR, b"%d" % v.limit_requests),
+            (_RR, b"%d" % max(0, v.remaining_requests or 0)),
+            (_TR, duration(v.reset_requests or 0.0)),
+        )
     if v.limit_tokens is not None:
-        out += [
-            (b"x-ratelimit-limit-tokens", b"%d" % v.limit_tokens),
-            (b"x-ratelimit-remaining-tokens", b"%d" % max(0, v.remaining_tokens or 0)),
-            (b"x-ratelimit-reset-tokens", duration(v.reset_tokens or 0.0)),
-        ]
+        out += (
+            (_LT, b"%d" % v.limit_tokens),
+            (_RT, b"%d" % max(0, v.remaining_tokens or 0)),
+            (_TT, duration(v.reset_tokens or 0.0)),
+        )
     return out
 
 

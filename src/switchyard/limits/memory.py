@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from switchyard.budgets.periods import period_end
-from switchyard.limits.plan import ADMITTED, Rule, Ticket, Verdict
-from switchyard.limits.window import SPAN, Window, admits
+from switchyard.limits.plan import ADMITTED, Ticket, Verdict
+from switchyard.limits.window import SPAN, Window
 
 _KEEP_PERIODS = 45 * 86400  # seconds of old period totals kept (admin display only)
 
@@ -28,9 +28,9 @@ class MemoryLimiter:
         self.lease = lease
         self.requests: dict[str, Window] = {}
         self.tokens: dict[str, Window] = {}
-        self.slots: dict[str, dict[str, float]] = {}  # scope -> ticket -> lease end
+        self.slots: dict[str, dict[int, float]] = {}  # scope -> ticket seq -> lease end
         self.spent: dict[tuple[str, int], float] = {}  # (scope, period start) -> USD
-        self.reserved: dict[str, dict[str, tuple[float, float]]] = {}  # -> ticket -> (USD, end)
+        self.reserved: dict[str, dict[int, tuple[float, float]]] = {}  # -> seq -> (USD, end)
         self.reserved_total: dict[str, float] = {}
 
     async def admit(self, ticket: Ticket) -> Verdict:
@@ -40,30 +40,32 @@ class MemoryLimiter:
         now = self.clock()
         second = int(now)
         plan = ticket.plan
-        rated = plan.rated
+        tokens = ticket.tokens
+        counted: list[tuple[Window, int]] = []  # windows to add to once every check passed
         lim_r = rem_r = lim_t = rem_t = None
         for rule in plan.rules:
-            if rule.rpm is not None:
+            if (limit := rule.rpm) is not None:
                 w = self._window(self.requests, rule.scope, second)
-                if not admits(w.total, 1, rule.rpm):
-                    return _refuse(rule, "requests", w.wait(second, now, 1, rule.rpm))
-                left = rule.rpm - w.total - 1
-                if rem_r is None or left < rem_r:
-                    lim_r, rem_r = rule.rpm, left
-            if rule.tpm is not None:
+                total = w.total
+                if total > 0 and total + 1 > limit:
+                    return Verdict(False, rule, "requests", w.wait(second, now, 1, limit))
+                counted.append((w, 1))
+                if rem_r is None or limit - total - 1 < rem_r:
+                    lim_r, rem_r = limit, limit - total - 1
+            if (limit := rule.tpm) is not None:
                 w = self._window(self.tokens, rule.scope, second)
-                if not admits(w.total, ticket.tokens, rule.tpm):
-                    wait = w.wait(second, now, ticket.tokens, rule.tpm)
-                    return _refuse(rule, "tokens", wait)
-                left = max(0, rule.tpm - w.total - ticket.tokens)
-                if rem_t is None or left < rem_t:
-                    lim_t, rem_t = rule.tpm, left
-            if rule.parallel is not None:
+                total = w.total
+                if total > 0 and total + tokens > limit:
+                    return Verdict(False, rule, "tokens", w.wait(second, now, tokens, limit))
+                counted.append((w, tokens))
+                if rem_t is None or limit - total - tokens < rem_t:
+                    lim_t, rem_t = limit, limit - total - tokens
+            if (limit := rule.parallel) is not None:
                 slots = self.slots.get(rule.scope)
-                if slots is not None and len(slots) >= rule.parallel:
+                if slots is not None and len(slots) >= limit:
                     _drop_expired(slots, now)
-                    if len(slots) >= rule.parallel:
-                        return _refuse(rule, "parallel", 1.0)
+                    if len(slots) >= limit:
+                        return Verdict(False, rule, "parallel", 1.0)
         for budget, start in zip(plan.budgets, ticket.periods, strict=True):
             used = self.spent.get((budget.scope, start), 0.0) + self._reserved(budget.scope, now)
             if used >= budget.amount:
@@ -72,33 +74,34 @@ class MemoryLimiter:
         # Every check passed: count the call everywhere at once.
         ticket.second = second
         ticket.local = True
-        for rule in plan.rules:
-            if rule.rpm is not None:
-                self.requests[rule.scope].add(second, 1)
-            if rule.tpm is not None:
-                self.tokens[rule.scope].add(second, ticket.tokens)
-            if rule.parallel is not None:
-                self.slots.setdefault(rule.scope, {})[ticket.token] = now + self.lease
+        for w, amount in counted:
+            w.add(second, amount)
+        if plan.parallel:
+            end = now + self.lease
+            for rule in plan.rules:
+                if rule.parallel is not None:
+                    self.slots.setdefault(rule.scope, {})[ticket.seq] = end
         if ticket.cost > 0:
+            held = (ticket.cost, now + self.lease)
             for budget in plan.budgets:
-                self.reserved.setdefault(budget.scope, {})[ticket.token] = (
-                    ticket.cost,
-                    now + self.lease,
-                )
+                self.reserved.setdefault(budget.scope, {})[ticket.seq] = held
                 self.reserved_total[budget.scope] = (
                     self.reserved_total.get(budget.scope, 0.0) + ticket.cost
                 )
-        if not rated:
+        if not plan.rated:
             return ADMITTED
         reset = second + SPAN + 1 - now
         return Verdict(
             True,
-            limit_requests=lim_r,
-            remaining_requests=rem_r,
-            reset_requests=reset if lim_r is not None else None,
-            limit_tokens=lim_t,
-            remaining_tokens=rem_t,
-            reset_tokens=reset if lim_t is not None else None,
+            None,
+            "",
+            0.0,
+            lim_r,
+            rem_r,
+            reset if lim_r is not None else None,
+            lim_t,
+            rem_t,
+            reset if lim_t is not None else None,
         )
 
     def _window(self, table: dict[str, Window], scope: str, second: int) -> Window:
@@ -111,13 +114,19 @@ class MemoryLimiter:
         return w
 
     def _reserved(self, scope: str, now: float) -> float:
+        """USD reserved by calls in flight, after dropping expired reservations. All leases
+        are equally long, so insertion order is expiry order: only the expired are looked at."""
         total = self.reserved_total.get(scope, 0.0)
-        if total > 0:
-            held = self.reserved[scope]
-            expired = [t for t, (_, end) in held.items() if end <= now]
-            for token in expired:
-                total -= held.pop(token)[0]
-            self.reserved_total[scope] = total = max(0.0, total) if held else 0.0
+        held = self.reserved.get(scope)
+        if held:
+            while held:
+                token = next(iter(held))
+                amount, end = held[token]
+                if end > now:
+                    break
+                del held[token]
+                total -= amount
+            total = self.reserved_total[scope] = max(0.0, total) if held else 0.0
         return total
 
     def finish(self, ticket: Ticket) -> None:
@@ -130,7 +139,7 @@ class MemoryLimiter:
                 if rule.parallel is not None:
                     slots = self.slots.get(rule.scope)
                     if slots is not None:
-                        slots.pop(ticket.token, None)
+                        slots.pop(ticket.seq, None)
 
     async def settle(self, items: Sequence[tuple[Ticket, int, float]]) -> None:
         for ticket, tokens, cost in items:
@@ -149,7 +158,7 @@ class MemoryLimiter:
                     w.adjust(ticket.second, delta)
         for budget, start in zip(plan.budgets, ticket.periods, strict=True):
             held = self.reserved.get(budget.scope)
-            entry = held.pop(ticket.token, None) if held else None
+            entry = held.pop(ticket.seq, None) if held else None
             if entry is not None:
                 self.reserved_total[budget.scope] -= entry[0]
             if cost:
@@ -191,10 +200,6 @@ class MemoryLimiter:
         return None
 
 
-def _refuse(rule: Rule, what: str, wait: float) -> Verdict:
-    return Verdict(False, rule, what, wait)
-
-
-def _drop_expired(slots: dict[str, float], now: float) -> None:
+def _drop_expired(slots: dict[int, float], now: float) -> None:
     for token in [t for t, end in slots.items() if end <= now]:
         del slots[token]

@@ -59,22 +59,41 @@ _prefix = os.urandom(5).hex()
 _counter = itertools.count()
 
 
-@dataclass(slots=True)
 class Ticket:
-    """One admitted call: what it reserved, so that it can be settled exactly once."""
+    """One admitted call: what it reserved, so that it can be settled exactly once.
 
-    plan: Plan
-    tokens: int = 0  # estimated tokens (input + output)
-    cost: float = 0.0  # estimated USD
-    token: str = field(default_factory=lambda: f"{_prefix}{next(_counter):x}")
-    second: int = 0  # the window bucket its tokens were counted in
-    periods: tuple[int, ...] = ()  # budget period starts, one per plan budget
-    local: bool = True  # admitted by an in-process limiter (else by Redis)
-    settled: bool = False
-    finished: bool = False
+    A plain slotted class (not a dataclass): one is made per limited call."""
+
+    __slots__ = (
+        "cost",
+        "finished",
+        "local",
+        "periods",
+        "plan",
+        "second",
+        "seq",
+        "settled",
+        "tokens",
+    )
+
+    def __init__(self, plan: Plan, tokens: int = 0, cost: float = 0.0) -> None:
+        self.plan = plan
+        self.tokens = tokens  # estimated tokens (input + output)
+        self.cost = cost  # estimated USD
+        self.seq = next(_counter)
+        self.second = 0  # the window bucket its tokens were counted in
+        self.periods: tuple[int, ...] = ()  # budget period starts, one per plan budget
+        self.local = True  # admitted by an in-process limiter (else by Redis)
+        self.settled = False
+        self.finished = False
+
+    @property
+    def token(self) -> str:
+        """Unique across replicas (a member of Redis sets)."""
+        return f"{_prefix}{self.seq:x}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     """The answer to an admission. ``rule`` is set when the call was refused; the numbers
     feed the ``x-ratelimit-*`` headers and describe the tightest rule of each kind."""

@@ -23,7 +23,7 @@ from typing import Any
 from switchyard.budgets.periods import period_end
 from switchyard.limits.memory import MemoryLimiter
 from switchyard.limits.plan import Plan, Ticket, Verdict
-from switchyard.limits.resp import Connection, RedisError, Unavailable
+from switchyard.limits.resp import Connection, RedisError, Unavailable, bulk
 from switchyard.limits.scripts import ADMIT, SEED, SETTLE, sha
 from switchyard.limits.window import SPAN
 from switchyard.observability.logging import get_logger
@@ -31,12 +31,14 @@ from switchyard.observability.logging import get_logger
 log = get_logger("switchyard.limits")
 _KEEP = 7 * 86400 * 1000  # ms a period's spend outlives the period
 UNAVAILABLE = "unavailable"
+_ZERO, _ONE, _B = bulk(b"0"), bulk(b"1"), bulk(b"b")
 
 
 class _Compiled:
-    """A plan's Redis keys and static arguments, built once per plan."""
+    """A plan's Redis keys and its ``EVALSHA`` command, encoded once per plan (and budget
+    period): per call only the ticket, the token estimate and the cost are encoded."""
 
-    __slots__ = ("checks", "keys", "settle")
+    __slots__ = ("budget_keys", "checks", "heads", "keys", "settle", "tail")
 
     def __init__(self, plan: Plan, prefix: str) -> None:
         self.keys: list[str] = []
@@ -54,10 +56,39 @@ class _Compiled:
                 index = self._key(f"{prefix}p:{rule.scope}")
                 self.checks.append(("p", index, rule.parallel))
                 self.settle.append(("p", index))
+        self.budget_keys = [
+            (f"{prefix}b:{b.scope}:", f"{prefix}h:{b.scope}", f"{prefix}z:{b.scope}")
+            for b in plan.budgets
+        ]
+        self.heads: dict[tuple[int, ...], bytes] = {}
+        # Check arguments: static bytes, and whether the amount is the token estimate.
+        self.tail: list[tuple[bytes, bool]] = [
+            (b"".join(bulk(str(x).encode()) for x in (kind, index, limit)), kind == "t")
+            for kind, index, limit in self.checks
+        ]
 
     def _key(self, name: str) -> int:
         self.keys.append(name)
         return len(self.keys)
+
+    def all_keys(self, periods: tuple[int, ...]) -> list[str]:
+        keys = list(self.keys)
+        for (spend, held, leases), start in zip(self.budget_keys, periods, strict=True):
+            keys += (f"{spend}{start}", held, leases)
+        return keys
+
+    def head(self, periods: tuple[int, ...], sha: str) -> bytes:
+        """``*N``, EVALSHA, the script, the keys: the same for every call in a period."""
+        head = self.heads.get(periods)
+        if head is None:
+            if len(self.heads) > 4:
+                self.heads.clear()
+            keys = self.all_keys(periods)
+            count = 3 + len(keys) + 3 + 4 * (len(self.checks) + len(periods))
+            parts = [b"*%d\r\n" % count, bulk(b"EVALSHA"), bulk(sha.encode())]
+            parts += [bulk(b"%d" % len(keys)), *(bulk(k.encode()) for k in keys)]
+            head = self.heads[periods] = b"".join(parts)
+        return head
 
 
 class RedisLimiter:
@@ -86,6 +117,7 @@ class RedisLimiter:
         self._down_until = 0.0
         self.outages = 0
         self._shas = {ADMIT: sha(ADMIT), SETTLE: sha(SETTLE), SEED: sha(SEED)}
+        self._lease = bulk(b"%d" % self.lease_ms)
 
     # -- availability -----------------------------------------------------------------------
     @property
@@ -107,14 +139,6 @@ class RedisLimiter:
             self._down_until = 0.0
             log.info("limits redis reachable again")
 
-    async def _eval(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        reply = await self.conn.call("EVALSHA", self._shas[source], len(keys), *keys, *args)
-        if isinstance(reply, RedisError) and str(reply).startswith("NOSCRIPT"):
-            reply = await self.conn.call("EVAL", source, len(keys), *keys, *args)
-        if isinstance(reply, RedisError):
-            raise Unavailable(f"limits script failed: {reply}")
-        return reply
-
     # -- the hot path -----------------------------------------------------------------------
     async def admit(self, ticket: Ticket) -> Verdict:
         if self._down_until and not self.available:
@@ -123,21 +147,28 @@ class RedisLimiter:
         compiled: _Compiled | None = plan.memo.get(self)
         if compiled is None:
             compiled = plan.memo[self] = _Compiled(plan, self.prefix)
-        keys = compiled.keys
-        now = 0 if self.clock is None else int(self.clock() * 1000)
-        args: list[Any] = [now, ticket.token, self.lease_ms]
-        for kind, index, limit in compiled.checks:
-            args += (kind, index, limit, ticket.tokens if kind == "t" else 1)
-        if plan.budgets:
-            keys = list(keys)
-            cost = repr(ticket.cost)
-            for budget, start in zip(plan.budgets, ticket.periods, strict=True):
-                keys.append(f"{self.prefix}b:{budget.scope}:{start}")
-                index = len(keys)
-                keys += (f"{self.prefix}h:{budget.scope}", f"{self.prefix}z:{budget.scope}")
-                args += ("b", index, repr(budget.amount), cost)
+        periods = ticket.periods
+        now = _ZERO if self.clock is None else bulk(b"%d" % int(self.clock() * 1000))
+        parts = [compiled.head(periods, self._shas[ADMIT]), now, bulk(ticket.token.encode())]
+        parts.append(self._lease)
+        estimate = bulk(b"%d" % ticket.tokens)
+        for static, tokens in compiled.tail:
+            parts += (static, estimate if tokens else _ONE)
+        if periods:
+            cost = bulk(repr(ticket.cost).encode())
+            index = len(compiled.keys) + 1
+            for budget in plan.budgets:
+                parts += (_B, bulk(b"%d" % index), bulk(repr(budget.amount).encode()), cost)
+                index += 3
         try:
-            reply = await self._eval(ADMIT, keys, args)
+            reply = await self.conn.send(b"".join(parts))
+            if isinstance(reply, RedisError):
+                if not str(reply).startswith("NOSCRIPT"):
+                    raise Unavailable(f"limits script failed: {reply}")
+                await self.conn.call("SCRIPT", "LOAD", ADMIT)
+                reply = await self.conn.send(b"".join(parts))
+                if isinstance(reply, RedisError):
+                    raise Unavailable(f"limits script failed: {reply}")
         except Unavailable as exc:
             self._trip(exc)
             return self._fallback(ticket)
@@ -254,7 +285,7 @@ class RedisLimiter:
         compiled: _Compiled | None = plan.memo.get(self)
         if compiled is None:
             return None
-        keys = list(compiled.keys)
+        keys = compiled.all_keys(ticket.periods)
         args: list[Any] = [ticket.token]
         delta = tokens - ticket.tokens
         for kind, index in compiled.settle:
@@ -262,12 +293,11 @@ class RedisLimiter:
                 args += ("t", index, delta, ticket.second)
             else:
                 args += ("p", index, 0, 0)
+        index = len(compiled.keys) + 1
         for budget, start in zip(plan.budgets, ticket.periods, strict=True):
-            keys.append(f"{self.prefix}b:{budget.scope}:{start}")
-            index = len(keys)
-            keys += (f"{self.prefix}h:{budget.scope}", f"{self.prefix}z:{budget.scope}")
             expires = period_end(budget.period, start) * 1000 + _KEEP
             args += ("b", index, repr(cost), expires)
+            index += 3
         if len(args) == 1:
             return None
         return ("EVALSHA", self._shas[SETTLE], len(keys), *keys, *args)
@@ -300,10 +330,13 @@ class RedisLimiter:
 
     async def usage(self, scope: str, start: int) -> tuple[float, float]:
         replies = await self.conn.many(
-            [("GET", f"{self.prefix}b:{scope}:{start}"), ("HVALS", f"{self.prefix}h:{scope}")]
+            [
+                ("GET", f"{self.prefix}b:{scope}:{start}"),
+                ("HGET", f"{self.prefix}h:{scope}", "_sum"),
+            ]
         )
         spent = float(replies[0]) if replies[0] else 0.0
-        return spent, sum(float(v) for v in replies[1] or ())
+        return spent, max(0.0, float(replies[1])) if replies[1] else 0.0
 
     async def load_scripts(self) -> None:
         for source in (ADMIT, SETTLE, SEED):

@@ -4,7 +4,8 @@
 windows (the buckets of :mod:`switchyard.limits.window`, in a hash with a running total ``n``
 and the oldest live bucket ``o``), slots in flight (a sorted set of tickets scored by lease
 end, so a crashed replica's slots expire), and budgets (the period's spend, plus reservations
-in a hash with their leases in a sorted set). Time is Redis's own ``TIME`` so replicas with
+in a hash with a running ``_sum``, their leases in a sorted set, so a check costs the
+expired reservations only, not every call in flight). Time is Redis's own ``TIME`` so replicas with
 skewed clocks still share one window (tests may pass a time instead).
 
 ARGV: now (ms, 0 = Redis time), ticket, lease (ms), then one group of four per check:
@@ -39,11 +40,11 @@ local function expire(key)
   local head = redis.call('HMGET', key, 'n', 'o')
   local total = tonumber(head[1]) or 0
   local oldest = tonumber(head[2])
-  if oldest == nil then return 0, first end
+  if oldest == nil then return 0, nil end
   if oldest >= first then return total, oldest end
   if first - oldest > 60 or total <= 0 then
     redis.call('DEL', key)
-    return 0, first
+    return 0, nil
   end
   local fields = {}
   for i = oldest, first - 1 do fields[#fields + 1] = tostring(i) end
@@ -70,13 +71,23 @@ end
 
 local function held(hkey, zkey)
   local gone = redis.call('ZRANGEBYSCORE', zkey, '-inf', now)
-  for i = 1, #gone, 1000 do
-    redis.call('HDEL', hkey, unpack(gone, i, math.min(i + 999, #gone)))
+  if #gone > 0 then
+    local drop = 0
+    for i = 1, #gone, 1000 do
+      local part = {unpack(gone, i, math.min(i + 999, #gone))}
+      for _, v in ipairs(redis.call('HMGET', hkey, unpack(part))) do
+        drop = drop + (tonumber(v) or 0)
+      end
+      redis.call('HDEL', hkey, unpack(part))
+    end
+    redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now)
+    if redis.call('HLEN', hkey) <= 1 then
+      redis.call('DEL', hkey)
+    else
+      redis.call('HINCRBYFLOAT', hkey, '_sum', -drop)
+    end
   end
-  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now) end
-  local sum = 0
-  for _, v in ipairs(redis.call('HVALS', hkey)) do sum = sum + tonumber(v) end
-  return sum
+  return math.max(0, tonumber(redis.call('HGET', hkey, '_sum')) or 0)
 end
 
 local value, oldest = {}, {}
@@ -92,9 +103,12 @@ for j = 1, checks do
     end
     value[j], oldest[j] = total, o
   elseif kind == 'p' then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
     local busy = redis.call('ZCARD', key)
-    if busy >= limit then return {0, j, 1000, tostring(busy)} end
+    if busy >= limit then  -- only then can expired leases (crashed replicas) matter
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      busy = redis.call('ZCARD', key)
+      if busy >= limit then return {0, j, 1000, tostring(busy)} end
+    end
     value[j] = busy
   else
     local spent = tonumber(redis.call('GET', key) or '0')
@@ -112,10 +126,10 @@ for j = 1, checks do
   local key = KEYS[ki]
   if kind == 'r' or kind == 't' then
     if amount ~= 0 then
-      redis.call('HINCRBY', key, tostring(second), amount)
+      local bucket = redis.call('HINCRBY', key, tostring(second), amount)
       redis.call('HINCRBY', key, 'n', amount)
-      redis.call('HSETNX', key, 'o', oldest[j])
-      redis.call('PEXPIRE', key, 62000)
+      if oldest[j] == nil then redis.call('HSET', key, 'o', first) end
+      if bucket == amount then redis.call('PEXPIRE', key, 62000) end  -- a new second
     end
     out[#out + 1] = limit - value[j] - amount
   elseif kind == 'p' then
@@ -125,6 +139,7 @@ for j = 1, checks do
   else
     if amount > 0 then
       redis.call('HSET', KEYS[ki + 1], token, ARGV[b + 4])
+      redis.call('HINCRBYFLOAT', KEYS[ki + 1], '_sum', ARGV[b + 4])
       redis.call('ZADD', KEYS[ki + 2], now + lease, token)
       redis.call('PEXPIRE', KEYS[ki + 1], lease + 1000)
       redis.call('PEXPIRE', KEYS[ki + 2], lease + 1000)
@@ -162,7 +177,15 @@ for j = 1, groups do
       redis.call('INCRBYFLOAT', key, ARGV[b + 3])
       redis.call('PEXPIREAT', key, ARGV[b + 4])
     end
-    redis.call('HDEL', KEYS[ki + 1], token)
+    local amount = redis.call('HGET', KEYS[ki + 1], token)
+    if amount then
+      if redis.call('HLEN', KEYS[ki + 1]) <= 2 then
+        redis.call('DEL', KEYS[ki + 1])
+      else
+        redis.call('HDEL', KEYS[ki + 1], token)
+        redis.call('HINCRBYFLOAT', KEYS[ki + 1], '_sum', '-' .. amount)
+      end
+    end
     redis.call('ZREM', KEYS[ki + 2], token)
   end
 end

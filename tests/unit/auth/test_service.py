@@ -3,6 +3,7 @@ like in each protocol, the admin rules, and settlement from finished calls."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -10,9 +11,11 @@ import orjson
 import pytest
 
 from switchyard.auth import manage
+from switchyard.auth.credentials import MemoryCredentialStore
 from switchyard.auth.manage import KeyBody, TeamBody
 from switchyard.auth.service import AdminDenied, AuthService
 from switchyard.auth.step import AuthUnavailable
+from switchyard.auth.store import MemoryKeyStore
 from switchyard.config.compile import compile_config
 from switchyard.config.schema import SwitchyardConfig
 from switchyard.errors import AuthenticationFailed, GatewayError, PermissionDenied, error_body
@@ -154,22 +157,30 @@ async def test_rejections() -> None:
         await service.stop()
 
 
-async def test_store_down_at_start_fails_closed() -> None:
-    service = AuthService(runtime(), environ={})
-
-    class Down:
-        shared = True
+async def test_store_down_at_start_fails_closed_until_it_answers() -> None:
+    class Flaky(MemoryKeyStore):
+        down = True
 
         async def changes(self, since: int) -> Any:
-            raise OSError("database down")
+            if self.down:
+                raise OSError("database down")
+            return await super().changes(since)
 
-    await service.start(None)
-    service.directory.version = -1  # as if the first load had failed
-    service.store = Down()  # type: ignore[assignment]
+    store = Flaky()
+    service = AuthService(runtime(auth={"refresh_interval": 0.05}), environ={})
+    await service.start(None, stores=(store, MemoryCredentialStore()))
+    rebuilt: list[list[Any]] = []
+    service.on_change = lambda: rebuilt.append(service.steps())
     try:
-        assert service.active
+        assert service.active and service.steps() == [service.step]
         with pytest.raises(AuthUnavailable):
             await run(service, call(headers=bearer("sk-sy-anything")))
+        store.down = False  # the database answers: no keys in it, so the gateway opens
+        for _ in range(100):
+            if not service.active:
+                break
+            await asyncio.sleep(0.02)
+        assert not service.active and rebuilt == [[]]  # the pipeline lost its auth step
     finally:
         await service.stop()
 

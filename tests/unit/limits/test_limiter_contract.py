@@ -197,3 +197,21 @@ async def test_model_and_key_rules_together(backend: tuple[Any, Clock]) -> None:
     refused, _ = await admit(limiter, both, tokens=10)
     assert not refused.ok and refused.rule is model
     assert (await admit(limiter, plan(key), tokens=10))[0].ok
+
+
+async def test_unsettled_reservations_expire_with_their_lease(backend: tuple[Any, Clock]) -> None:
+    limiter, clock = backend
+    p = plan(budgets=(BudgetRule("k:l", "key l", amount=1.0, period="month"),))
+    kept, t_kept = await admit(limiter, p, cost=0.6)
+    clock.now += 20
+    lost, _ = await admit(limiter, p, cost=0.5)  # never settled: its replica died
+    assert kept.ok and lost.ok
+    assert not (await admit(limiter, p, cost=0.1))[0].ok  # 1.1 reserved
+    start = t_kept.periods[0]
+    assert (await limiter.usage("k:l", start))[1] == pytest.approx(1.1)
+    await limiter.settle([(t_kept, 0, 0.0)])
+    assert (await limiter.usage("k:l", start))[1] == pytest.approx(0.5)
+    clock.now += 31  # the lost one's 30 s lease has run out
+    verdict, _ = await admit(limiter, p, cost=0.1)
+    assert verdict.ok
+    assert (await limiter.usage("k:l", start))[1] == pytest.approx(0.1)
