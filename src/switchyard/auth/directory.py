@@ -40,6 +40,11 @@ class Directory:
     def limited(self) -> bool:
         return any(p.limited for p in self.by_digest.values())
 
+    @property
+    def settles(self) -> bool:
+        """Some key's calls must be reconciled with their real usage (TPM or a budget)."""
+        return any(p.settles for p in self.by_digest.values())
+
     def apply(self, changes: Changes) -> bool:
         """Merge a batch of changed rows; returns whether anything changed."""
         if not changes.keys and not changes.teams:

@@ -36,6 +36,7 @@ class Principal:
     model_rules: tuple[tuple[str, Rule], ...] = ()
     budgets: tuple[BudgetRule, ...] = ()
     limited: bool = False  # some plan of this principal is not empty
+    settles: bool = False  # some plan needs real usage after the call (tokens, budgets)
     _allowed: dict[str, bool] = field(default_factory=dict)
     _plans: dict[str, Plan | None] = field(default_factory=dict)
 
@@ -102,4 +103,7 @@ def compile_principal(key: KeyRecord, team: TeamRecord | None) -> Principal:
         model_rules=model_rules,
         budgets=tuple(budgets),
         limited=bool(rules or budgets or model_rules),
+        settles=bool(budgets)
+        or any(r.tpm for r in rules)
+        or any(r.tpm for _, r in model_rules),
     )

@@ -194,7 +194,7 @@ class AuthService:
     def _changed(self) -> None:
         self._wake.set()
         shape = (self.active, self.limited)
-        if shape[1] and self._request_log is not None:
+        if shape[1] and self._request_log is not None and self.directory.settles:
             self._attach_settlement()
         if shape != self._shape:
             self._shape = shape
@@ -203,7 +203,9 @@ class AuthService:
                 self.on_change()
 
     def _attach_settlement(self) -> None:
-        """Calls are settled from the request log's drain: make sure it runs and parses usage."""
+        """Calls are settled from the request log's drain: make sure it runs and parses usage.
+        Only TPM limits and budgets need that (with every other consumer of the drain off,
+        it costs ~40 µs a call); requests per minute and in flight are final at admission."""
         request_log = self._request_log
         assert request_log is not None
         if self.sink not in request_log.sinks and request_log.finisher is not None:

@@ -113,6 +113,10 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         if ptype in PROVIDER_TYPES and ptype != "mock" and not provider.get("api_keys"):
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
+    limits = data.get("limits")
+    url = limits.get("redis_url") if isinstance(limits, dict) else None
+    if isinstance(url, str) and not url.startswith(("redis://", "rediss://")):
+        problems.append("limits.redis_url: must start with redis:// or rediss://")
     models = data.get("models")
     models = models if isinstance(models, dict) else {}
     for mname, model in models.items():

@@ -118,6 +118,7 @@ class RedisLimiter:
         self.outages = 0
         self._shas = {ADMIT: sha(ADMIT), SETTLE: sha(SETTLE), SEED: sha(SEED)}
         self._lease = bulk(b"%d" % self.lease_ms)
+        self._unreleased: list[tuple[str, str]] = []  # slots to free once Redis is back
 
     # -- availability -----------------------------------------------------------------------
     @property
@@ -248,13 +249,19 @@ class RedisLimiter:
             self.local.finish(ticket)
             return
         ticket.finished = True
-        if ticket.plan.parallel and self.conn.connected:
-            # Free the slot now without waiting; the settlement frees it again (idempotent)
-            # and its lease frees it if both are lost.
+        if ticket.plan.parallel:
+            # Free the slot now without waiting for the answer. Not connected: at the next
+            # sweep; the slot's lease frees it if everything else is lost.
             compiled: _Compiled = ticket.plan.memo[self]
             for kind, index in compiled.settle:
                 if kind == "p":
-                    self.conn.fire("ZREM", compiled.keys[index - 1], ticket.token)
+                    self._release(compiled.keys[index - 1], ticket.token)
+
+    def _release(self, key: str, token: str) -> None:
+        if self.conn.connected:
+            self.conn.fire("ZREM", key, token)
+        elif len(self._unreleased) < 100_000:
+            self._unreleased.append((key, token))
 
     # -- off the hot path -------------------------------------------------------------------
     async def settle(self, items: Sequence[tuple[Ticket, int, float]]) -> None:
@@ -344,6 +351,10 @@ class RedisLimiter:
 
     def sweep(self) -> None:
         self.local.sweep()
+        if self._unreleased and self.conn.connected:
+            pending, self._unreleased = self._unreleased, []
+            for key, token in pending:
+                self.conn.fire("ZREM", key, token)
 
     async def close(self) -> None:
         await self.conn.close()

@@ -3,7 +3,8 @@
 It runs after authentication (which put the caller's principal on the call) and before the
 cache, so a cached answer still counts as a request. A call whose key and team have no limit
 and no budget costs one memoised dict lookup here. Tokens and cost are settled later, by the
-request log's drain (:mod:`switchyard.limits.settle`), where usage has been parsed anyway.
+request log's drain (:mod:`switchyard.limits.settle`), where usage has been parsed anyway;
+calls of plans without a token limit or budget are final at admission and never settled.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class LimitStep:
         verdict = limiter.admit_now(ticket) if limiter.sync else await limiter.admit(ticket)
         if not verdict.ok:
             raise refusal(verdict)
-        call.extra[TICKET] = ticket
+        if plan.tokens or plan.budgets:  # settled with real usage by the log drain
+            call.extra[TICKET] = ticket
         try:
             reply = await next(call)
         except BaseException:
