@@ -8,6 +8,7 @@ $0.10 per output token and nothing for input, so a call asking for one token cos
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -202,3 +203,37 @@ def test_rate_limit_in_anthropic_and_gemini_shapes(gw: Proc) -> None:
     with pytest.raises(genai_errors.ClientError) as gemini:
         google.models.generate_content(model="gemini-test", contents="hi")
     assert gemini.value.code == 429
+
+
+def test_spend_survives_a_restart_through_the_request_log(
+    mock: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Budgets are seeded from the request log's costs when a gateway starts."""
+    tmp = tmp_path_factory.mktemp("spend")
+    config = limits_config(mock, storage={"flush_interval": 0.05})
+    env = {"SWITCHYARD_MASTER_KEY": MASTER}
+    first = start_gateway(config, tmp, env=env)
+    try:
+        key, key_id = new_key(first, budget=0.25, budget_period="month")
+        assert ok(burst(first.url, key, 1, model="priced", max_tokens=1, tokens=1)) == 1
+        assert ok(burst(first.url, key, 1, model="priced", max_tokens=1, tokens=1)) == 1
+    finally:
+        first.signal(signal.SIGTERM)  # drains: the rows reach the database
+        first.popen.wait(30)
+        first.stop()
+    again = start_gateway(config, tmp, env=env)
+    try:
+
+        def seeded() -> bool:
+            shown = httpx.get(f"{again.url}/admin/keys/{key_id}", headers=ADMIN).json()
+            return bool(shown["spend"]["spent"] == pytest.approx(0.2))
+
+        deadline = time.monotonic() + 5
+        while not seeded():
+            assert time.monotonic() < deadline, "spend not seeded from the request log"
+            time.sleep(0.05)
+        assert ok(burst(again.url, key, 1, model="priced", max_tokens=1, tokens=1)) == 1
+        time.sleep(0.3)
+        assert ok(burst(again.url, key, 1, model="priced", max_tokens=1, tokens=1)) == 0
+    finally:
+        again.stop()

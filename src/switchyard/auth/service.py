@@ -221,16 +221,22 @@ class AuthService:
         """Every few seconds: forget expired limiter state; seed the spend of budgets not
         seen yet (new keys, a new period) or lost (a flushed Redis). Woken by key changes."""
         last_check = 0.0
+        failing = False
         while True:
             delay = SWEEP_EVERY
             try:
                 self.limiter.sweep()
                 now = time.monotonic()
-                if self._unseeded() or (self._seeded and now - last_check >= SEED_CHECK_EVERY):
+                due = self._unseeded() or (self._seeded and now - last_check >= SEED_CHECK_EVERY)
+                # During a Redis outage the limiter has logged it already; seed once it is back.
+                if due and getattr(self.limiter, "available", True):
                     last_check = now
                     await self.seed_budgets()
-            except Exception as exc:  # retried at the next round
-                log.warning("budget upkeep failed", error=repr(exc)[:300])
+                failing = False
+            except Exception as exc:  # retried at the next round, logged once per streak
+                if not failing:
+                    log.warning("budget upkeep failed", error=repr(exc)[:300])
+                failing = True
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
