@@ -103,7 +103,5 @@ def compile_principal(key: KeyRecord, team: TeamRecord | None) -> Principal:
         model_rules=model_rules,
         budgets=tuple(budgets),
         limited=bool(rules or budgets or model_rules),
-        settles=bool(budgets)
-        or any(r.tpm for r in rules)
-        or any(r.tpm for _, r in model_rules),
+        settles=bool(budgets) or any(r.tpm for r in rules) or any(r.tpm for _, r in model_rules),
     )
