@@ -48,6 +48,7 @@ def test_body_over_limit_is_413(client: openai.OpenAI, gateway: Proc) -> None:
     with pytest.raises(openai.APIStatusError) as info:
         client.chat.completions.create(model="gpt-test", messages=big)  # type: ignore[arg-type]
     assert info.value.status_code == 413
+
     # Without a Content-Length (chunked upload) the limit still holds.
     def gen() -> object:
         for _ in range(30):
@@ -80,10 +81,14 @@ def test_upstream_timeout_is_504(client: openai.OpenAI) -> None:
         (500, openai.InternalServerError),
     ],
 )
-def test_upstream_errors_pass_through(client: openai.OpenAI, status: int, exc: type[Exception]) -> None:
+def test_upstream_errors_pass_through(
+    client: openai.OpenAI, status: int, exc: type[Exception]
+) -> None:
     with pytest.raises(exc) as info:
         client.chat.completions.create(
-            model="gpt-test", messages=MESSAGES, extra_headers={"x-mock-status": str(status)}  # type: ignore[arg-type]
+            model="gpt-test",
+            messages=MESSAGES,
+            extra_headers={"x-mock-status": str(status)},  # type: ignore[arg-type]
         )
     assert info.value.status_code == status  # type: ignore[attr-defined]
     assert isinstance(info.value.body, dict)  # type: ignore[attr-defined]

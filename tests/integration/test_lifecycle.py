@@ -65,7 +65,7 @@ def test_sigterm_drains_inflight_stream(mock: Proc, tmp_path: Path) -> None:
                 ):
                     if chunk.choices and chunk.choices[0].delta.content:
                         received.append(chunk.choices[0].delta.content)
-            except BaseException as exc:  # noqa: BLE001 - surfaced below
+            except BaseException as exc:
                 errors.append(exc)
 
         reader = threading.Thread(target=consume)

@@ -29,7 +29,10 @@ MESSAGES = [{"role": "user", "content": "Say hello"}]
 @pytest.fixture
 def client(gateway: Proc) -> openai.OpenAI:
     return openai.OpenAI(
-        api_key="sk-client", base_url=gateway.url + "/v1", _strict_response_validation=True, max_retries=0
+        api_key="sk-client",
+        base_url=gateway.url + "/v1",
+        _strict_response_validation=True,
+        max_retries=0,
     )
 
 
@@ -82,7 +85,9 @@ def test_chat_stream_with_usage(client: openai.OpenAI) -> None:
 
 def test_tool_call_non_stream(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="gpt-test", messages=MESSAGES, tools=[WEATHER_TOOL]  # type: ignore[list-item]
+        model="gpt-test",
+        messages=MESSAGES,
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
     )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -94,7 +99,10 @@ def test_tool_call_non_stream(client: openai.OpenAI) -> None:
 
 def test_tool_call_stream(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="gpt-test", messages=MESSAGES, tools=[WEATHER_TOOL], stream=True  # type: ignore[list-item]
+        model="gpt-test",
+        messages=MESSAGES,
+        tools=[WEATHER_TOOL],
+        stream=True,  # type: ignore[list-item]
     )
     name, args, finish = "", "", None
     for chunk in stream:

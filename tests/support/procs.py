@@ -42,7 +42,9 @@ class Proc:
     ):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="switchyard-test-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the process lifetime
+            prefix="switchyard-test-", suffix=".log", delete=False
+        )
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.popen = subprocess.Popen(
             args,
@@ -89,11 +91,23 @@ def start_mock(*flags: str) -> Proc:
     return Proc(args, port, "/v1/models")
 
 
-def start_gateway(config: dict[str, Any], tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Proc:
+def start_gateway(
+    config: dict[str, Any], tmp: Path, *extra: str, env: dict[str, str] | None = None
+) -> Proc:
     port = free_port()
     path = tmp / f"switchyard-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
-    args = [PYTHON, "-m", "switchyard.cli.main", "serve", "-c", str(path), "--port", str(port), *extra]
+    args = [
+        PYTHON,
+        "-m",
+        "switchyard.cli.main",
+        "serve",
+        "-c",
+        str(path),
+        "--port",
+        str(port),
+        *extra,
+    ]
     # In the test's directory: the default database (switchyard.db), spool and captures are
     # created in the working directory and must not be shared between tests.
     return Proc(args, port, "/healthz", env=env, cwd=tmp)
