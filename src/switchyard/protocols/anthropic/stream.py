@@ -34,41 +34,27 @@ from switchyard.protocols.anthropic.response import (
     usage_from_ir,
     usage_to_ir,
 )
+from switchyard.protocols.decoder import SSEDecoder
 from switchyard.protocols.signatures import from_anthropic_signature, to_anthropic_signature
-from switchyard.protocols.sse import SSEParser, frame
+from switchyard.protocols.sse import frame
 
 _TEXT, _THINKING, _TOOL, _JSON_TOOL, _OTHER = range(5)
 
 
-class StreamDecoder:
+class StreamDecoder(SSEDecoder):
     """Upstream Anthropic SSE bytes -> IR events (pings and unknown events are ignored)."""
 
+    incomplete_message = "upstream stream ended before message_stop"
+
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._blocks: dict[int, tuple[int, int]] = {}  # block index -> (kind, tool index)
         self._tools = 0
         self._usage = Usage()
         self._done = False
-        self._failed = False
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for ev in self._sse.feed(chunk):
-            self._data(ev.data, out)
-        return out
-
-    def finish(self) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for ev in self._sse.finish():
-            self._data(ev.data, out)
-        if not (self._done or self._failed):
-            self._failed = True
-            out.append(
-                StreamError(
-                    502, ErrorKind.SERVER.value, "upstream stream ended before message_stop"
-                )
-            )
-        return out
+    def _complete(self) -> bool:
+        return self._done
 
     def _data(self, data: bytes, out: list[StreamEvent]) -> None:
         if self._done or self._failed:

@@ -29,44 +29,29 @@ from switchyard.ir import (
     Usage,
     UsageUpdate,
 )
+from switchyard.protocols.decoder import SSEDecoder
 from switchyard.protocols.gemini.errors import parse as parse_error
 from switchyard.protocols.gemini.errors import render_stream
 from switchyard.protocols.gemini.parts import SYNTH_ID_PREFIX, g
 from switchyard.protocols.gemini.response import FINISH_FROM_IR, finish_to_ir, usage_from_ir
 from switchyard.protocols.gemini.response import usage_to_ir as _usage_to_ir
 from switchyard.protocols.signatures import to_gemini_envelope
-from switchyard.protocols.sse import SSEParser
 
 
-class StreamDecoder:
+class StreamDecoder(SSEDecoder):
     """Upstream Gemini SSE bytes -> IR events. A stream without finishReason is truncated."""
 
+    incomplete_message = "upstream stream ended without a finishReason"
+
     def __init__(self, *, id_prefix: str | None = None) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._prefix = id_prefix
         self._started = False
         self._tools = 0
         self._finished = False
-        self._failed = False
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for ev in self._sse.feed(chunk):
-            self._data(ev.data, out)
-        return out
-
-    def finish(self) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for ev in self._sse.finish():
-            self._data(ev.data, out)
-        if not (self._finished or self._failed):
-            self._failed = True
-            out.append(
-                StreamError(
-                    502, ErrorKind.SERVER.value, "upstream stream ended without a finishReason"
-                )
-            )
-        return out
+    def _complete(self) -> bool:
+        return self._finished
 
     def _data(self, data: bytes, out: list[StreamEvent]) -> None:
         if self._failed:

@@ -30,17 +30,17 @@ from switchyard.ir import (
     Usage,
     UsageUpdate,
 )
+from switchyard.protocols.decoder import SSEDecoder
 from switchyard.protocols.openai.errors import parse as parse_error
 from switchyard.protocols.openai.errors import render_stream
 from switchyard.protocols.openai.response import FINISH_FROM_IR, finish_to_ir, usage_from_ir
 from switchyard.protocols.openai.response import usage_to_ir as _usage_to_ir
 from switchyard.protocols.signatures import encode_tool_call_id
-from switchyard.protocols.sse import SSEParser
 
 DONE = b"data: [DONE]\n\n"
 
 
-class StreamDecoder:
+class StreamDecoder(SSEDecoder):
     """Upstream OpenAI SSE bytes -> IR events.
 
     OpenAI streams one tool call after another, so a fragment for a new index ends the
@@ -49,32 +49,15 @@ class StreamDecoder:
     """
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._started = False
         self._done = False
         self._finished = False
-        self._failed = False
         self._current: int | None = None
         self._ir_index: dict[int, int] = {}
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for ev in self._sse.feed(chunk):
-            self._data(ev.data, out)
-        return out
-
-    def finish(self) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for ev in self._sse.finish():
-            self._data(ev.data, out)
-        if not (self._done or self._finished or self._failed):
-            self._failed = True
-            out.append(
-                StreamError(
-                    502, ErrorKind.SERVER.value, "upstream stream ended before its terminator"
-                )
-            )
-        return out
+    def _complete(self) -> bool:
+        return self._done or self._finished
 
     def _data(self, data: bytes, out: list[StreamEvent]) -> None:
         if self._failed or self._done:
