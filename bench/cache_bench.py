@@ -44,7 +44,7 @@ def timed(client: httpx.Client, body: bytes, stream: bool) -> tuple[float, str]:
     elapsed = time.perf_counter() - started
     if r.status_code != 200:
         raise SystemExit(f"request failed: {r.status_code} {r.read()[:200]!r}")
-    return elapsed, r.headers.get("x-switchyard-cache", "")
+    return elapsed, r.headers.get("x-turnout-cache", "")
 
 
 def body(question: str, stream: bool, model: str = "cached") -> bytes:
@@ -57,7 +57,7 @@ def run(requests: int, ttft_ms: float, backend: str) -> int:
     mock = start_mock("--ttft-ms", str(ttft_ms))
     cache: dict[str, object] = {"backend": backend}
     if backend == "redis":
-        cache["key_prefix"] = f"switchyard-bench:{uuid.uuid4().hex[:8]}:"
+        cache["key_prefix"] = f"turnout-bench:{uuid.uuid4().hex[:8]}:"
     config = {
         "providers": {"mock": mock_provider(mock)},
         "models": {

@@ -1,8 +1,8 @@
-"""The gateway benchmark: Switchyard against direct-to-upstream and an nginx hop, one run.
+"""The gateway benchmark: Turnout against direct-to-upstream and an nginx hop, one run.
 
-Starts the mock provider (``switchyard mock``, its lean fast path) on the load core, then for
-each target — direct, nginx (if installed), Switchyard with its defaults (request log on stdout
-and SQLite), Switchyard with logging and storage off — drives the same load: wrk with a Lua
+Starts the mock provider (``turnout mock``, its lean fast path) on the load core, then for
+each target — direct, nginx (if installed), Turnout with its defaults (request log on stdout
+and SQLite), Turnout with logging and storage off — drives the same load: wrk with a Lua
 POST at concurrency 8 and 64, non-stream and a 20-chunk stream, and a raw c=1 client that
 measures time to first byte. The target server runs alone on core 0; the mock, wrk and this
 driver share core 1. Prints req/s, p50/p99, TTFB, CPU per request and peak RSS, with ratios
@@ -65,8 +65,8 @@ def target_cmd(name: str, tmp: Path) -> list[str] | None:
     if name == "nginx":
         conf = cand.nginx_conf(tmp, PROXY_PORT)
         return ["nginx", "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
-    cfg = gateway_config(tmp, quiet=name == "switchyard-quiet")
-    return [PY, "-m", "switchyard.cli.main", "serve", "-c", str(cfg), "--port", str(PROXY_PORT)]
+    cfg = gateway_config(tmp, quiet=name == "turnout-quiet")
+    return [PY, "-m", "turnout.cli.main", "serve", "-c", str(cfg), "--port", str(PROXY_PORT)]
 
 
 def start_in(tmp: Path, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -109,7 +109,7 @@ def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
         data["c1"] = lat
         if proc:
             data["peak_rss_mb"] = cand.peak_rss_mb(proc.pid)
-            if a.soak and name.startswith("switchyard"):
+            if a.soak and name.startswith("turnout"):
                 data["soak"] = soak(proc.pid, port, a)
     finally:
         if proc:
@@ -169,7 +169,7 @@ def verdicts(results: dict[str, dict[str, Any]]) -> list[str]:
     direct = results.get("direct")
     nginx = results.get("nginx")
     for name, d in results.items():
-        if not name.startswith("switchyard") or direct is None:
+        if not name.startswith("turnout") or direct is None:
             continue
         added_ns = d["c1"]["ns"]["total_p50_ms"] - direct["c1"]["ns"]["total_p50_ms"]
         added_ttfb = d["c1"]["st"]["ttfb_p50_ms"] - direct["c1"]["st"]["ttfb_p50_ms"]
@@ -188,7 +188,7 @@ def verdicts(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--only", help="comma-separated: direct,nginx,switchyard,switchyard-quiet")
+    ap.add_argument("--only", help="comma-separated: direct,nginx,turnout,turnout-quiet")
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("-n", type=int, default=2000, help="c=1 requests per mode")
     ap.add_argument("--tokens", type=int, default=20, help="stream chunks / completion tokens")
@@ -197,7 +197,7 @@ def main() -> None:
     ap.add_argument("--quiet-wait", type=float, default=10, help="max seconds to wait for it")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "gateway.json")
     a = ap.parse_args()
-    names = (a.only or "direct,nginx,switchyard,switchyard-quiet").split(",")
+    names = (a.only or "direct,nginx,turnout,turnout-quiet").split(",")
     if "nginx" in names and shutil.which("nginx") is None:
         print("nginx not installed: skipping the nginx hop (apt-get install nginx-light)")
         names.remove("nginx")
@@ -205,14 +205,14 @@ def main() -> None:
         names.insert(0, "direct")
     os.sched_setaffinity(0, {int(LOAD_CORE)})
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="switchyard-bench-") as td:
+    with tempfile.TemporaryDirectory(prefix="turnout-bench-") as td:
         tmp = Path(td)
         a.lua = {}
         for mode, body in (("ns", cand.BODY), ("st", cand.BODY_STREAM)):
             a.lua[mode] = tmp / f"{mode}.lua"
             a.lua[mode].write_text(cand.LUA.format(body=body.decode()))
         cand.wait_port_free(UP_PORT)
-        mock_cmd = [PY, "-m", "switchyard.mock", "--port", str(UP_PORT), "--tokens", str(a.tokens)]
+        mock_cmd = [PY, "-m", "turnout.mock", "--port", str(UP_PORT), "--tokens", str(a.tokens)]
         upstream = cand.start(mock_cmd, LOAD_CORE, tmp / "mock.log")
         cand.wait_port(UP_PORT)
         started = time.monotonic()

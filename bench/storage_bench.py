@@ -11,7 +11,7 @@ the ``ts``-leading indexes, whatever the table's size.
     uv run python bench/storage_bench.py                      # both backends, 1M rows each
     uv run python bench/storage_bench.py --backend sqlite --rows 200000
     uv run python bench/storage_bench.py --overhead           # req/s with the log on vs off
-    SWITCHYARD_BENCH_PG=postgresql://postgres@host:5432/db uv run python bench/storage_bench.py
+    TURNOUT_BENCH_PG=postgresql://postgres@host:5432/db uv run python bench/storage_bench.py
 
 PostgreSQL gets a database of its own on that server (created, then dropped).
 """
@@ -33,13 +33,13 @@ from typing import Any
 
 import asyncpg
 
-from switchyard.storage.query import LogQuery, UsageQuery
-from switchyard.storage.rows import COLUMNS, Row, new_id
-from switchyard.storage.sql import partitions
-from switchyard.storage.sql.engine import make_engine, migrate
-from switchyard.storage.sql.logs import SqlLogStore
+from turnout.storage.query import LogQuery, UsageQuery
+from turnout.storage.rows import COLUMNS, Row, new_id
+from turnout.storage.sql import partitions
+from turnout.storage.sql.engine import make_engine, migrate
+from turnout.storage.sql.logs import SqlLogStore
 
-ADMIN = os.environ.get("SWITCHYARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN = os.environ.get("TURNOUT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MODELS = [f"model-{i}" for i in range(20)]
 PROVIDERS = [f"provider-{i}" for i in range(5)]
 

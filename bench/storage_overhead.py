@@ -140,7 +140,7 @@ def run(seconds: int, pg_url: str | None, rounds: int) -> None:
                         GATEWAY_CORE,
                         sys.executable,
                         "-m",
-                        "switchyard.cli.main",
+                        "turnout.cli.main",
                         "serve",
                         "-c",
                         "gw.yaml",
@@ -152,7 +152,7 @@ def run(seconds: int, pg_url: str | None, rounds: int) -> None:
                     cwd=work,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env={**os.environ, "SWITCHYARD_DATABASE_URL": ""},
+                    env={**os.environ, "TURNOUT_DATABASE_URL": ""},
                 )
                 try:
                     _wait(port)

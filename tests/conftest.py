@@ -20,7 +20,7 @@ def mock() -> Iterator[Proc]:
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Run the session in a fresh directory: anything written at a default relative path
-    (switchyard.db, the spool, captures) lands there, not in the checkout, and no state
+    (turnout.db, the spool, captures) lands there, not in the checkout, and no state
     (a gateway key in a default database) leaks from one run into the next."""
     import os
 

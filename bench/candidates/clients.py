@@ -31,7 +31,7 @@ Stream = tuple[int, AsyncIterator[bytes], Callable[[], Awaitable[None]]]
 
 class Custom:
     def __init__(self) -> None:
-        from switchyard.upstream.h1 import Pool  # the gateway's own pool
+        from turnout.upstream.h1 import Pool  # the gateway's own pool
 
         self.pool = Pool(HOST, int(PORT), max_idle=POOL)
         self.h = [(k.encode(), v.encode()) for k, v in FWD_HEADERS.items()]

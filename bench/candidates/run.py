@@ -1,4 +1,4 @@
-"""Benchmark driver for the Switchyard proxy candidates.
+"""Benchmark driver for the Turnout proxy candidates.
 
 Layout (2-core box): the proxy under test is pinned alone to core 0; the fake upstream,
 wrk and this driver (incl. its c=1 latency client) share core 1.
@@ -509,7 +509,7 @@ def main() -> None:
     if "direct" not in names:
         names.insert(0, "direct")  # needed as the added-latency baseline and body reference
 
-    with tempfile.TemporaryDirectory(prefix="switchyard-bench-") as td:
+    with tempfile.TemporaryDirectory(prefix="turnout-bench-") as td:
         tmp = Path(td)
         a.lua = {}
         for mode, body in (("ns", BODY), ("st", BODY_STREAM), ("sp", BODY_PACED)):

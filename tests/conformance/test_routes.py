@@ -37,7 +37,7 @@ def test_anthropic_count_tokens(sdk: dict[str, Client], provider: str) -> None:
         messages=[{"role": "user", "content": "How many tokens is this?"}],
     )
     assert raw.parse().input_tokens > 0
-    estimated = raw.headers.get("x-switchyard-token-count") == "estimated"
+    estimated = raw.headers.get("x-turnout-token-count") == "estimated"
     assert estimated == (provider == "openai")  # OpenAI has no counting endpoint
 
 

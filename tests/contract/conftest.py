@@ -10,13 +10,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
-from switchyard.health.store import MemoryHealthStore
-from switchyard.storage.memory import MemoryLogStore
-from switchyard.storage.sql import partitions
-from switchyard.storage.sql.engine import make_engine, migrate
-from switchyard.storage.sql.health import SqlHealthStore
-from switchyard.storage.sql.logs import SqlLogStore
 from tests.contract.pg import asyncpg_url, fresh_database
+from turnout.health.store import MemoryHealthStore
+from turnout.storage.memory import MemoryLogStore
+from turnout.storage.sql import partitions
+from turnout.storage.sql.engine import make_engine, migrate
+from turnout.storage.sql.health import SqlHealthStore
+from turnout.storage.sql.logs import SqlLogStore
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from switchyard.storage.rows import COLUMNS, Row, new_id
+from turnout.storage.rows import COLUMNS, Row, new_id
 
 BASE = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from switchyard.storage.memory import MemoryLogStore
-from switchyard.storage.query import GROUPS, Cursor, LogQuery, UsageQuery
-from switchyard.storage.rows import ID
 from tests.contract.rows import BASE, dataset, row
+from turnout.storage.memory import MemoryLogStore
+from turnout.storage.query import GROUPS, Cursor, LogQuery, UsageQuery
+from turnout.storage.rows import ID
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 WHOLE = (BASE - timedelta(days=1), BASE + timedelta(days=3))

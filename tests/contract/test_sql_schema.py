@@ -13,12 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 
-from switchyard.storage.sql import partitions
-from switchyard.storage.sql.engine import current_revision, make_engine, migrate
-from switchyard.storage.sql.logs import SqlLogStore
-from switchyard.storage.sql.tables import metadata
 from tests.contract.pg import asyncpg_url
 from tests.contract.rows import row
+from turnout.storage.sql import partitions
+from turnout.storage.sql.engine import current_revision, make_engine, migrate
+from turnout.storage.sql.logs import SqlLogStore
+from turnout.storage.sql.tables import metadata
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

@@ -107,7 +107,7 @@ def _gateway(mock: Proc, tmp: Path, pg: PrivatePostgres) -> Proc:
         "logging": {"requests": False},
         "server": {"drain_timeout": 10},
     }
-    return start_gateway(cfg, tmp, env={"SWITCHYARD_DATABASE_URL": asyncpg_url(pg.dsn)})
+    return start_gateway(cfg, tmp, env={"TURNOUT_DATABASE_URL": asyncpg_url(pg.dsn)})
 
 
 def test_rows_survive_an_outage_under_load_exactly_once(
@@ -129,11 +129,11 @@ def test_rows_survive_an_outage_under_load_exactly_once(
         assert len(found) == len(load.sent), "rows missing or duplicated"
         assert sorted(found) == sorted(load.sent)  # each request exactly once
         metrics = httpx.get(gw.url + "/metrics").text
-        assert "switchyard_request_log_up 1.0" in metrics
+        assert "turnout_request_log_up 1.0" in metrics
         spooled = next(
             float(line.split()[-1])
             for line in metrics.splitlines()
-            if line.startswith("switchyard_request_log_spooled_rows_total")
+            if line.startswith("turnout_request_log_spooled_rows_total")
         )
         assert spooled > 0  # the outage really went through the spool
     finally:
@@ -161,16 +161,16 @@ def test_a_stop_while_the_database_is_down_spools_and_the_next_start_replays(
         assert gw.popen.wait(30) == 0
     finally:
         gw.stop()
-    assert list((tmp_path / "switchyard-spool").glob("*.jsonl"))
+    assert list((tmp_path / "turnout-spool").glob("*.jsonl"))
     pg.start()
     again = _gateway(mock, tmp_path, pg)
     try:
         found = wait_for_rows(pg.dsn, len(sent))
         assert sorted(found) == sorted(sent)
         deadline = time.monotonic() + 5
-        while list((tmp_path / "switchyard-spool").glob("*.jsonl")) and time.monotonic() < deadline:
+        while list((tmp_path / "turnout-spool").glob("*.jsonl")) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not list((tmp_path / "switchyard-spool").glob("*.jsonl"))
+        assert not list((tmp_path / "turnout-spool").glob("*.jsonl"))
     finally:
         again.stop()
 

@@ -40,7 +40,7 @@ def gateway(mock: Proc, redis: PrivateRedis, tmp: Path, policy: str) -> Proc:
         "redis_retry_after": RETRY_AFTER,
     }
     return start_gateway(
-        limits_config(mock, limits=limits), tmp, env={"SWITCHYARD_MASTER_KEY": MASTER}
+        limits_config(mock, limits=limits), tmp, env={"TURNOUT_MASTER_KEY": MASTER}
     )
 
 
@@ -57,7 +57,7 @@ def redis_keys(redis: PrivateRedis) -> list[bytes]:
 
     client = redis_py.Redis.from_url(redis.url)
     try:
-        return list(client.keys("switchyard:limits:*"))
+        return list(client.keys("turnout:limits:*"))
     finally:
         client.close()
 

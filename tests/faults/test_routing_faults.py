@@ -167,8 +167,8 @@ def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
 # 2 ------------------------------------------------------------------------------------------
 def test_connection_refused_is_retried_on_a_different_deployment(client: openai.OpenAI) -> None:
     raw = _ask(client, "refused")
-    assert raw.headers["x-switchyard-deployment"] == "mock/r2"
-    assert raw.headers["x-switchyard-attempts"] == "2"
+    assert raw.headers["x-turnout-deployment"] == "mock/r2"
+    assert raw.headers["x-turnout-attempts"] == "2"
     assert raw.parse().choices[0].message.content
 
 
@@ -177,11 +177,11 @@ def test_429_cools_the_deployment_down_for_at_least_retry_after(
     client: openai.OpenAI, gw: Proc, mock: Proc
 ) -> None:
     raw = _ask(client, "rate")  # the 429 fails over at once
-    assert raw.headers["x-switchyard-deployment"] == "mock/rate2"
-    assert raw.headers["x-switchyard-attempts"] == "2"
+    assert raw.headers["x-turnout-deployment"] == "mock/rate2"
+    assert raw.headers["x-turnout-attempts"] == "2"
     before = _upstream_requests(mock)
     for _ in range(5):  # rate1 is skipped for its Retry-After (2 s): one upstream call each
-        assert _ask(client, "rate").headers["x-switchyard-attempts"] == "1"
+        assert _ask(client, "rate").headers["x-turnout-attempts"] == "1"
     assert _upstream_requests(mock) == before + 5
     keys = httpx.get(gw.url + "/admin/health").json()["keys"]
     limited = next(k for k in keys if k["provider"] == "limited")
@@ -198,11 +198,11 @@ def test_request_errors_return_at_once_and_never_eject(
             _ask(client, "client-errors", **{"x-mock-status": str(status)})
         response = info.value.response
         assert response.status_code == status
-        assert response.headers["x-switchyard-attempts"] == "1"  # no retry, no failover
+        assert response.headers["x-turnout-attempts"] == "1"  # no retry, no failover
         assert response.headers["x-should-retry"] == "false"
     state = _deployment(gw, "mock/ce1")
     assert (state["state"], state["consecutive_failures"]) == ("active", 0)
-    assert _ask(client, "client-errors").headers["x-switchyard-deployment"] == "mock/ce1"
+    assert _ask(client, "client-errors").headers["x-turnout-deployment"] == "mock/ce1"
 
 
 # 5 ------------------------------------------------------------------------------------------
@@ -270,8 +270,8 @@ def test_stream_failure_before_the_first_byte_fails_over_transparently(
         stream=True,
         extra_headers={"x-mock-tokens": "12"},
     )
-    assert raw.headers["x-switchyard-deployment"] == "mock/pf2"
-    assert raw.headers["x-switchyard-attempts"] == "2"
+    assert raw.headers["x-turnout-deployment"] == "mock/pf2"
+    assert raw.headers["x-turnout-attempts"] == "2"
     text = "".join(
         chunk.choices[0].delta.content or ""
         for chunk in raw.parse()
@@ -288,7 +288,7 @@ def test_stream_failure_after_the_first_byte_is_an_error_never_a_switch(
     raw = client.chat.completions.with_raw_response.create(
         model="midstream", messages=MESSAGES, stream=True, extra_headers={"x-mock-tokens": "20"}
     )
-    assert raw.headers["x-switchyard-deployment"] == "cut/ms1"
+    assert raw.headers["x-turnout-deployment"] == "cut/ms1"
     received = 0
     with pytest.raises((openai.APIError, httpx.HTTPError)):
         for chunk in raw.parse():
@@ -303,11 +303,11 @@ def test_stream_failure_after_the_first_byte_is_an_error_never_a_switch(
 def test_every_deployment_cooling_uses_the_fallback_model(client: openai.OpenAI) -> None:
     for _ in range(3):  # the primary fails; each request is still answered by the fallback
         raw = _ask(client, "with-fallback", **FAIL)
-        assert raw.headers["x-switchyard-deployment"] == "steady/backup"
-        assert raw.headers["x-switchyard-attempts"] == "2"
+        assert raw.headers["x-turnout-deployment"] == "steady/backup"
+        assert raw.headers["x-turnout-attempts"] == "2"
     raw = _ask(client, "with-fallback")  # primary ejected: straight to the fallback
-    assert raw.headers["x-switchyard-deployment"] == "steady/backup"
-    assert raw.headers["x-switchyard-attempts"] == "1"
+    assert raw.headers["x-turnout-deployment"] == "steady/backup"
+    assert raw.headers["x-turnout-attempts"] == "1"
 
 
 def test_every_deployment_cooling_without_fallback_is_a_fast_503(

@@ -50,7 +50,7 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     proc = start_gateway(
         tenancy_config(mock, storage={"flush_interval": 0.05}),
         tmp,
-        env={"SWITCHYARD_MASTER_KEY": MASTER},
+        env={"TURNOUT_MASTER_KEY": MASTER},
     )
     yield proc
     proc.stop()

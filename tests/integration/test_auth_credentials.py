@@ -15,7 +15,7 @@ from tests.support.procs import Proc, start_gateway
 
 
 def test_credentials_are_sealed_at_rest_and_join_the_pool(mock: Proc, tmp_path: Path) -> None:
-    env = {"SWITCHYARD_MASTER_KEY": MASTER, "SWITCHYARD_SECRET_KEY": secrets.token_hex(32)}
+    env = {"TURNOUT_MASTER_KEY": MASTER, "TURNOUT_SECRET_KEY": secrets.token_hex(32)}
     config = tenancy_config(mock)
     provider_key = "sk-stored-" + secrets.token_hex(16)
     gw = start_gateway(config, tmp_path, env=env)
@@ -38,8 +38,8 @@ def test_credentials_are_sealed_at_rest_and_join_the_pool(mock: Proc, tmp_path: 
     finally:
         gw.stop()
 
-    db = tmp_path / "switchyard.db"
-    for path in (db, db.with_name("switchyard.db-wal")):
+    db = tmp_path / "turnout.db"
+    for path in (db, db.with_name("turnout.db-wal")):
         if path.exists():
             assert provider_key.encode() not in path.read_bytes()
     with sqlite3.connect(db) as conn:
@@ -62,7 +62,7 @@ def test_credentials_are_sealed_at_rest_and_join_the_pool(mock: Proc, tmp_path: 
     finally:
         again.stop()
 
-    wrong = {**env, "SWITCHYARD_SECRET_KEY": secrets.token_hex(32)}
+    wrong = {**env, "TURNOUT_SECRET_KEY": secrets.token_hex(32)}
     third = start_gateway(config, tmp_path, env=wrong)  # starts, without the sealed key
     try:
         pool = httpx.get(third.url + "/admin/config", headers=ADMIN).json()

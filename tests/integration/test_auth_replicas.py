@@ -1,5 +1,5 @@
 """Keys across processes: two gateways on one database (a shared SQLite file, and PostgreSQL),
-and the ``switchyard keys`` CLI writing straight into a running gateway's database.
+and the ``turnout keys`` CLI writing straight into a running gateway's database.
 
 A key made or revoked anywhere must be honoured by every replica within a second.
 """
@@ -41,11 +41,11 @@ def until(predicate: Callable[[], bool], limit: float) -> float:
 def replicas(
     request: pytest.FixtureRequest, mock: Proc, tmp_path: Path
 ) -> Iterator[tuple[Proc, Proc]]:
-    env = {"SWITCHYARD_MASTER_KEY": MASTER}
+    env = {"TURNOUT_MASTER_KEY": MASTER}
     pg = fresh_database("syreplicas") if request.param == "postgres" else nullcontext(None)
     with pg as dsn:
         if dsn is not None:
-            env["SWITCHYARD_DATABASE_URL"] = asyncpg_url(dsn)
+            env["TURNOUT_DATABASE_URL"] = asyncpg_url(dsn)
         config = tenancy_config(mock, storage={"url": str(tmp_path / "shared.db")})
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
@@ -80,7 +80,7 @@ def test_a_revoke_reaches_every_replica_within_a_second(replicas: tuple[Proc, Pr
 
 def cli(tmp: Path, config: Path, *args: str) -> list[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "switchyard.cli.main", *args, "-c", str(config)],
+        [sys.executable, "-m", "turnout.cli.main", *args, "-c", str(config)],
         cwd=tmp,
         capture_output=True,
         text=True,
@@ -93,7 +93,7 @@ def cli(tmp: Path, config: Path, *args: str) -> list[str]:
 def test_cli_keys_on_the_database_of_a_running_gateway(mock: Proc, tmp_path: Path) -> None:
     gw = start_gateway(tenancy_config(mock), tmp_path)  # no master key, no keys: open
     try:
-        config = next(tmp_path.glob("switchyard-*.yaml"))
+        config = next(tmp_path.glob("turnout-*.yaml"))
         assert status(gw, None) == 200
         cli(tmp_path, config, "teams", "create", "cli-team", "--models", "gpt-*", "--rpm", "50")
         out = cli(

@@ -23,7 +23,7 @@ from google.genai import types as gt
 from tests.support.procs import Proc, free_port, mock_provider, start_gateway
 from tests.unit.cache.redis_support import shared_redis
 
-HEADER = "x-switchyard-cache"
+HEADER = "x-turnout-cache"
 
 
 def cache_config(mock: Proc, backend: str, **cache: Any) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def gw(
     if request.param == "redis":
         extra = {
             "redis_url": shared_redis(),
-            "key_prefix": f"switchyard-test:{uuid.uuid4().hex[:8]}:",
+            "key_prefix": f"turnout-test:{uuid.uuid4().hex[:8]}:",
         }
     proc = start_gateway(
         cache_config(mock, request.param, **extra), tmp_path_factory.mktemp("cache")
@@ -264,13 +264,13 @@ def test_skip_and_refresh_controls(gw: Proc, protocol: str) -> None:
             return ask_gemini(gw, q, headers=control)
         return ASK[protocol](gw, q, extra_headers=control)
 
-    assert ask({"x-switchyard-cache": "skip"})[0] == "bypass"
+    assert ask({"x-turnout-cache": "skip"})[0] == "bypass"
     settle()
     assert ask(None)[0] == "miss"  # skip stored nothing
     settle()
     _, cached_id, _ = ask(None)
     assert ask({"cache-control": "no-store"})[0] == "bypass"
-    state, fresh_id, _ = ask({"x-switchyard-cache": "refresh"})
+    state, fresh_id, _ = ask({"x-turnout-cache": "refresh"})
     assert state == "miss" and fresh_id != cached_id
     settle()
     state, served_id, _ = ask(None)
@@ -281,8 +281,8 @@ def test_skip_and_refresh_controls(gw: Proc, protocol: str) -> None:
 
 @MEMORY_ONLY
 def test_unknown_control_value_is_a_client_error(gw: Proc) -> None:
-    with pytest.raises(openai.BadRequestError, match="x-switchyard-cache"):
-        ask_openai(gw, nonce(), extra_headers={"x-switchyard-cache": "maybe"})
+    with pytest.raises(openai.BadRequestError, match="x-turnout-cache"):
+        ask_openai(gw, nonce(), extra_headers={"x-turnout-cache": "maybe"})
 
 
 def test_ttl_expiry(gw: Proc) -> None:
@@ -321,7 +321,7 @@ def test_fallback_answers_are_not_stored_under_the_primary(gw: Proc) -> None:
             model="c-primary", messages=[{"role": "user", "content": q}]
         )
         assert raw.headers[HEADER] == "miss"
-        assert raw.headers["x-switchyard-deployment"] == "oa/up"  # the backup model answered
+        assert raw.headers["x-turnout-deployment"] == "oa/up"  # the backup model answered
         settle()
 
 
@@ -339,7 +339,7 @@ def test_purge_by_key_model_and_all_and_stats(gw: Proc) -> None:
     raw = oa(gw).chat.completions.with_raw_response.create(
         model="c-openai", messages=[{"role": "user", "content": questions[0]}]
     )
-    key = raw.headers["x-switchyard-cache-key"]
+    key = raw.headers["x-turnout-cache-key"]
     for q in questions[1:]:
         ask_openai(gw, q)
     ask_anthropic(gw, questions[0])

@@ -101,7 +101,7 @@ models:
     )
     for command in ("check", "serve"):
         result = subprocess.run(
-            [PYTHON, "-m", "switchyard.cli.main", command, "-c", str(bad)],
+            [PYTHON, "-m", "turnout.cli.main", command, "-c", str(bad)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -125,7 +125,7 @@ models:
 """
     )
     result = subprocess.run(
-        [sys.executable, "-m", "switchyard.cli.main", "check", "-c", str(good)],
+        [sys.executable, "-m", "turnout.cli.main", "check", "-c", str(good)],
         capture_output=True,
         text=True,
         timeout=30,

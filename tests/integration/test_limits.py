@@ -36,7 +36,7 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     proc = start_gateway(
         limits_config(mock),
         tmp_path_factory.mktemp("limits"),
-        env={"SWITCHYARD_MASTER_KEY": MASTER},
+        env={"TURNOUT_MASTER_KEY": MASTER},
     )
     yield proc
     proc.stop()
@@ -211,7 +211,7 @@ def test_spend_survives_a_restart_through_the_request_log(
     """Budgets are seeded from the request log's costs when a gateway starts."""
     tmp = tmp_path_factory.mktemp("spend")
     config = limits_config(mock, storage={"flush_interval": 0.05})
-    env = {"SWITCHYARD_MASTER_KEY": MASTER}
+    env = {"TURNOUT_MASTER_KEY": MASTER}
     first = start_gateway(config, tmp, env=env)
     try:
         key, key_id = new_key(first, budget=0.25, budget_period="month")

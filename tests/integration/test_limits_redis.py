@@ -27,13 +27,13 @@ from tests.unit.cache.redis_support import shared_redis
 @pytest.fixture(scope="module")
 def pair(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Proc]]:
     tmp: Path = tmp_path_factory.mktemp("limits-redis")
-    prefix = f"switchyard-test:{uuid.uuid4().hex[:8]}:"
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
     config = limits_config(
         mock,
         limits={"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix},
         storage={"url": str(tmp / "shared.db")},
     )
-    env = {"SWITCHYARD_MASTER_KEY": MASTER}
+    env = {"TURNOUT_MASTER_KEY": MASTER}
     (tmp / "a").mkdir()
     (tmp / "b").mkdir()
     a = start_gateway(config, tmp / "a", env=env)

@@ -112,26 +112,26 @@ def test_metrics_count_requests_tokens_cost_and_health(setup: dict[str, Any]) ->
     assert _chat(gw, "claude", **{"x-mock-status": "500"}).status_code >= 500
     labels = frozenset({("model", "gpt-test"), ("provider", "mock")})
     failed = (
-        "switchyard_upstream_failures_total",
+        "turnout_upstream_failures_total",
         frozenset({("deployment", "anthropic/claude-3-5-haiku"), ("reason", "server_error")}),
     )
 
     def counted() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         m = _metrics(gw)
-        key = ("switchyard_requests_total", labels | {("status", "200")})
+        key = ("turnout_requests_total", labels | {("status", "200")})
         assert m[key] - before.get(key, 0) == 2
         assert m[failed] - before.get(failed, 0) >= 1
         return m
 
     m = _eventually(counted)
-    assert m[("switchyard_tokens_total", labels | {("type", "output")})] >= 10
-    assert m[("switchyard_cost_usd_total", labels)] > 0  # gpt-4o-mini is in the bundled table
-    assert m[("switchyard_request_duration_seconds_count", labels)] >= 2
-    assert m[("switchyard_time_to_first_token_seconds_count", labels)] >= 1
-    assert m[("switchyard_requests_in_flight", frozenset())] == 0
+    assert m[("turnout_tokens_total", labels | {("type", "output")})] >= 10
+    assert m[("turnout_cost_usd_total", labels)] > 0  # gpt-4o-mini is in the bundled table
+    assert m[("turnout_request_duration_seconds_count", labels)] >= 2
+    assert m[("turnout_time_to_first_token_seconds_count", labels)] >= 1
+    assert m[("turnout_requests_in_flight", frozenset())] == 0
     deployment = frozenset({("deployment", "mock/gpt-4o-mini"), ("state", "active")})
-    assert m[("switchyard_deployment_state", deployment)] == 1
-    assert m[("switchyard_request_log_up", frozenset())] == 1
+    assert m[("turnout_deployment_state", deployment)] == 1
+    assert m[("turnout_request_log_up", frozenset())] == 1
     assert UPSTREAM_KEY not in httpx.get(gw.url + "/metrics").text
 
 

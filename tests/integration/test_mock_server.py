@@ -1,7 +1,7 @@
 """The mock provider over real sockets, judged by the official SDKs (and by raw HTTP/1.1).
 
 The server runs in a background thread with its own (uv)loop so the SDKs' blocking clients
-can be used as-is; one test starts ``python -m switchyard.mock`` as a real process.
+can be used as-is; one test starts ``python -m turnout.mock`` as a real process.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from switchyard.mock.server import MockServer, start_mock_server
+from turnout.mock.server import MockServer, start_mock_server
 
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
 WEATHER_SCHEMA = {
@@ -493,7 +493,7 @@ def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    args = [sys.executable, "-m", "switchyard.mock", "--port", str(port), "--status", "503"]
+    args = [sys.executable, "-m", "turnout.mock", "--port", str(port), "--status", "503"]
     args += ["--tokens", "2", "--retry-after", "1"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

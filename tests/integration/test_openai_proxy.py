@@ -44,7 +44,7 @@ def test_chat_non_stream(client: openai.OpenAI) -> None:
     assert completion.choices[0].message.content
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None and completion.usage.completion_tokens == 5
-    assert raw.headers["x-switchyard-deployment"] == "mock/mock-upstream"
+    assert raw.headers["x-turnout-deployment"] == "mock/mock-upstream"
     assert raw.headers["x-mock-request-model"] == "mock-upstream"  # the model was renamed
     assert raw.headers["x-request-id"]
 
@@ -144,5 +144,5 @@ def test_request_id_is_echoed(gateway: Proc) -> None:
 def test_failover_to_next_priority(client: openai.OpenAI) -> None:
     raw = client.chat.completions.with_raw_response.create(model="failover", messages=MESSAGES)
     assert raw.parse().choices[0].message.content
-    assert raw.headers["x-switchyard-attempts"] == "2"
-    assert raw.headers["x-switchyard-deployment"] == "mock/mock-upstream"
+    assert raw.headers["x-turnout-attempts"] == "2"
+    assert raw.headers["x-turnout-deployment"] == "mock/mock-upstream"

@@ -2,7 +2,7 @@
 official OpenAI SDK: failover order, spreads, latency, sticky pinning, 429 cooldowns.
 
 One gateway serves every scenario; each scenario has its own models so they do not share
-health. Deployments are told apart by ``x-switchyard-deployment`` (provider/upstream model).
+health. Deployments are told apart by ``x-turnout-deployment`` (provider/upstream model).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _ask(client: openai.OpenAI, model: str, **headers: str) -> tuple[str, int]:
         model=model, messages=MESSAGES, max_tokens=2, extra_headers=headers or None
     )
     raw.parse()
-    return raw.headers["x-switchyard-deployment"], int(raw.headers["x-switchyard-attempts"])
+    return raw.headers["x-turnout-deployment"], int(raw.headers["x-turnout-attempts"])
 
 
 def test_failover_order_across_priority_tiers(client: openai.OpenAI) -> None:
@@ -182,12 +182,12 @@ def test_sticky_by_prompt_cache_key(client: openai.OpenAI) -> None:
         extra_body={"prompt_cache_key": "conv-42"},
         extra_headers={"x-mock-status": "500"},
     )
-    assert raw.headers["x-switchyard-deployment"] == "steady/s-second"
+    assert raw.headers["x-turnout-deployment"] == "steady/s-second"
     for _ in range(3):
         raw = client.chat.completions.with_raw_response.create(
             model="pinned", messages=MESSAGES, extra_body={"prompt_cache_key": "conv-42"}
         )
-        assert raw.headers["x-switchyard-deployment"] == "steady/s-second"
+        assert raw.headers["x-turnout-deployment"] == "steady/s-second"
 
 
 def test_429_cools_down_for_retry_after_then_is_retried(

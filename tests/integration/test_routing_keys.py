@@ -131,11 +131,11 @@ def test_invalid_key_is_marked_and_another_key_serves(gw: Proc, stub: KeyStub) -
     stub.fate[REVOKED] = "revoked"
     client = _client(gw)
     raw = client.chat.completions.with_raw_response.create(model="pooled", messages=MESSAGES)
-    assert raw.headers["x-switchyard-attempts"] == "2"  # same deployment, the other key
-    assert raw.headers["x-switchyard-deployment"] == "pool/stub-1"
+    assert raw.headers["x-turnout-attempts"] == "2"  # same deployment, the other key
+    assert raw.headers["x-turnout-deployment"] == "pool/stub-1"
     for _ in range(6):
         raw = client.chat.completions.with_raw_response.create(model="pooled", messages=MESSAGES)
-        assert raw.headers["x-switchyard-attempts"] == "1"
+        assert raw.headers["x-turnout-attempts"] == "1"
     assert stub.requests(REVOKED) == 1
     key = _keys(gw)[("pool", _mask(REVOKED))]
     assert (key["state"], key["reason"], key["scope"]) == ("invalid", "invalid_key", "stub-1")
@@ -186,11 +186,11 @@ def test_keeper_marks_a_revoked_key_invalid_and_a_restored_one_active(
             raw = client.chat.completions.with_raw_response.create(
                 model="pooled", messages=MESSAGES
             )
-            assert raw.headers["x-switchyard-attempts"] == "1"
+            assert raw.headers["x-turnout-attempts"] == "1"
         assert stub.requests(REVOKED) == before  # the keeper found it first: no request wasted
-        # `switchyard status` shows what the serving process routes by.
+        # `turnout status` shows what the serving process routes by.
         out = subprocess.run(
-            [PYTHON, "-m", "switchyard.cli.main", "status", "--url", gw.url],
+            [PYTHON, "-m", "turnout.cli.main", "status", "--url", gw.url],
             capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"},
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
@@ -202,7 +202,7 @@ def test_keeper_marks_a_revoked_key_invalid_and_a_restored_one_active(
         used = Counter(
             client.chat.completions.with_raw_response.create(
                 model="pooled", messages=MESSAGES
-            ).headers["x-switchyard-attempts"]
+            ).headers["x-turnout-attempts"]
             for _ in range(4)
         )
         assert used == {"1": 4}
@@ -216,7 +216,7 @@ def test_worker_once_checks_every_key(stub: KeyStub, tmp_path: Path) -> None:
     path = tmp_path / "keys.yaml"
     path.write_text(yaml.safe_dump(_config(stub)))
     out = subprocess.run(
-        [PYTHON, "-m", "switchyard.cli.main", "worker", "--once", "-c", str(path)],
+        [PYTHON, "-m", "turnout.cli.main", "worker", "--once", "-c", str(path)],
         capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert out.returncode == 1, out.stdout + out.stderr

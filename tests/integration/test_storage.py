@@ -52,13 +52,13 @@ def gw(
 ) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp(f"storage-{request.param}")
     if request.param == "sqlite":
-        proc = start_gateway(_config(mock), tmp)  # the default: switchyard.db in its directory
-        yield {"proc": proc, "url": f"sqlite+aiosqlite:///{tmp}/switchyard.db", "tmp": tmp}
+        proc = start_gateway(_config(mock), tmp)  # the default: turnout.db in its directory
+        yield {"proc": proc, "url": f"sqlite+aiosqlite:///{tmp}/turnout.db", "tmp": tmp}
         proc.stop()
         return
     with fresh_database("systorage") as dsn:
         url = asyncpg_url(dsn)
-        proc = start_gateway(_config(mock), tmp, env={"SWITCHYARD_DATABASE_URL": url})
+        proc = start_gateway(_config(mock), tmp, env={"TURNOUT_DATABASE_URL": url})
         yield {"proc": proc, "url": url, "tmp": tmp}
         proc.stop()
 
@@ -154,7 +154,7 @@ def test_usage_report_and_cli_agree(gw: dict[str, Any]) -> None:
         [
             sys.executable,
             "-m",
-            "switchyard.cli.main",
+            "turnout.cli.main",
             "usage",
             "--json",
             "--from",
@@ -171,7 +171,7 @@ def test_usage_report_and_cli_agree(gw: dict[str, Any]) -> None:
     from_cli = {g["group"]: g["requests"] for g in json.loads(cli.stdout)["groups"]}
     assert from_cli == {g: v["requests"] for g, v in groups.items()}
     table = subprocess.run(
-        [sys.executable, "-m", "switchyard.cli.main", "usage", "--url", proc.url, "-g", "provider"],
+        [sys.executable, "-m", "turnout.cli.main", "usage", "--url", proc.url, "-g", "provider"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -237,10 +237,10 @@ def test_storage_can_be_switched_off(mock: Proc, tmp_path: Path) -> None:
     try:
         _send(proc, "openai", "m-openai", False)
         assert httpx.get(proc.url + "/admin/usage").status_code == 503
-        assert "switchyard_requests_total" in httpx.get(proc.url + "/metrics").text
+        assert "turnout_requests_total" in httpx.get(proc.url + "/metrics").text
     finally:
         proc.stop()
-    assert not (tmp_path / "switchyard.db").exists()
+    assert not (tmp_path / "turnout.db").exists()
 
 
 def test_a_stream_the_client_abandons_keeps_its_partial_usage(gw: dict[str, Any]) -> None:

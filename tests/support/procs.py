@@ -43,7 +43,7 @@ class Proc:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the process lifetime
-            prefix="switchyard-test-", suffix=".log", delete=False
+            prefix="turnout-test-", suffix=".log", delete=False
         )
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.popen = subprocess.Popen(
@@ -87,7 +87,7 @@ class Proc:
 
 def start_mock(*flags: str) -> Proc:
     port = free_port()
-    args = [PYTHON, "-m", "switchyard.mock", "--port", str(port), *flags]
+    args = [PYTHON, "-m", "turnout.mock", "--port", str(port), *flags]
     return Proc(args, port, "/v1/models")
 
 
@@ -95,12 +95,12 @@ def start_gateway(
     config: dict[str, Any], tmp: Path, *extra: str, env: dict[str, str] | None = None
 ) -> Proc:
     port = free_port()
-    path = tmp / f"switchyard-{port}.yaml"
+    path = tmp / f"turnout-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
     args = [
         PYTHON,
         "-m",
-        "switchyard.cli.main",
+        "turnout.cli.main",
         "serve",
         "-c",
         str(path),
@@ -108,7 +108,7 @@ def start_gateway(
         str(port),
         *extra,
     ]
-    # In the test's directory: the default database (switchyard.db), spool and captures are
+    # In the test's directory: the default database (turnout.db), spool and captures are
     # created in the working directory and must not be shared between tests.
     return Proc(args, port, "/healthz", env=env, cwd=tmp)
 

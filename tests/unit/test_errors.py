@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from switchyard.errors import (
+from turnout.errors import (
     BadRequest,
     GatewayError,
     ModelNotFound,

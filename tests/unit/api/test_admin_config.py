@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import httpx
 
-from switchyard.app import create_app
-from switchyard.config import compile_config
-from switchyard.config.load import parse_raw
+from turnout.app import create_app
+from turnout.config import compile_config
+from turnout.config.load import parse_raw
 
 
 async def test_admin_config_masks_keys_and_docs_are_served() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from switchyard.config.validate import validate
+from turnout.config.validate import validate
 
 
 def test_defaults() -> None:

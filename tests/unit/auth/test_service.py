@@ -10,26 +10,26 @@ from typing import Any
 import orjson
 import pytest
 
-from switchyard.auth import manage
-from switchyard.auth.credentials import MemoryCredentialStore
-from switchyard.auth.manage import KeyBody, TeamBody
-from switchyard.auth.service import AdminDenied, AuthService
-from switchyard.auth.step import AuthUnavailable
-from switchyard.auth.store import MemoryKeyStore
-from switchyard.config.compile import compile_config
-from switchyard.config.schema import SwitchyardConfig
-from switchyard.errors import AuthenticationFailed, GatewayError, PermissionDenied, error_body
-from switchyard.limits.errors import BudgetExceeded, LimitExceeded
-from switchyard.limits.plan import TICKET
-from switchyard.limits.settle import SettleSink
-from switchyard.types import Call, Reply, Usage
+from turnout.auth import manage
+from turnout.auth.credentials import MemoryCredentialStore
+from turnout.auth.manage import KeyBody, TeamBody
+from turnout.auth.service import AdminDenied, AuthService
+from turnout.auth.step import AuthUnavailable
+from turnout.auth.store import MemoryKeyStore
+from turnout.config.compile import compile_config
+from turnout.config.schema import TurnoutConfig
+from turnout.errors import AuthenticationFailed, GatewayError, PermissionDenied, error_body
+from turnout.limits.errors import BudgetExceeded, LimitExceeded
+from turnout.limits.plan import TICKET
+from turnout.limits.settle import SettleSink
+from turnout.types import Call, Reply, Usage
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 MASTER = "master-key-for-tests-0001"
 
 
 def runtime(**extra: Any) -> Any:
-    cfg = SwitchyardConfig.model_validate(
+    cfg = TurnoutConfig.model_validate(
         {
             "providers": {"m": {"type": "mock"}},
             "models": {"*": {"deployments": [{"provider": "m"}]}},
@@ -106,7 +106,7 @@ async def test_off_without_keys_on_with_the_first_key_and_stays_on() -> None:
 
 
 async def test_master_key_turns_auth_on_and_guards_admin() -> None:
-    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    service = await started({"TURNOUT_MASTER_KEY": MASTER})
     try:
         assert service.steps() == [service.step]
         with pytest.raises(AdminDenied):
@@ -120,11 +120,11 @@ async def test_master_key_turns_auth_on_and_guards_admin() -> None:
     finally:
         await service.stop()
     with pytest.raises(ValueError, match="16"):
-        AuthService(runtime(), environ={"SWITCHYARD_MASTER_KEY": "short"})
+        AuthService(runtime(), environ={"TURNOUT_MASTER_KEY": "short"})
 
 
 async def test_rejections() -> None:
-    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    service = await started({"TURNOUT_MASTER_KEY": MASTER})
     try:
         await manage.create_team(service.store, TeamBody(name="t", models=["gpt-*"]))
         secret, key = await manage.create_key(
@@ -187,7 +187,7 @@ async def test_store_down_at_start_fails_closed_until_it_answers() -> None:
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic", "gemini"])
 async def test_refusals_in_each_protocol(protocol: str) -> None:
-    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    service = await started({"TURNOUT_MASTER_KEY": MASTER})
     try:
         secret, _ = await manage.create_key(service.store, KeyBody(rpm=1, tpm=1_000_000))
         await service.refresh()
@@ -214,7 +214,7 @@ async def test_refusals_in_each_protocol(protocol: str) -> None:
 
 
 async def test_budget_refusal_and_settlement_from_finished_calls() -> None:
-    service = await started({"SWITCHYARD_MASTER_KEY": MASTER})
+    service = await started({"TURNOUT_MASTER_KEY": MASTER})
     try:
         secret, key = await manage.create_key(service.store, KeyBody(budget=0.5))
         await service.refresh()

@@ -13,19 +13,19 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
-from switchyard.auth import manage
-from switchyard.auth.credentials import CredentialRecord, MemoryCredentialStore
-from switchyard.auth.directory import Directory
-from switchyard.auth.manage import KeyBody, TeamBody
-from switchyard.auth.store import Conflict, MemoryKeyStore, Missing
-from switchyard.auth.tokens import digest
-from switchyard.storage.sql import partitions
-from switchyard.storage.sql.credentials import SqlCredentialStore
-from switchyard.storage.sql.engine import make_engine, migrate
-from switchyard.storage.sql.keys import SqlKeyStore
-from switchyard.storage.sql.logs import SqlLogStore
 from tests.contract.pg import asyncpg_url, fresh_database
 from tests.contract.rows import row
+from turnout.auth import manage
+from turnout.auth.credentials import CredentialRecord, MemoryCredentialStore
+from turnout.auth.directory import Directory
+from turnout.auth.manage import KeyBody, TeamBody
+from turnout.auth.store import Conflict, MemoryKeyStore, Missing
+from turnout.auth.tokens import digest
+from turnout.storage.sql import partitions
+from turnout.storage.sql.credentials import SqlCredentialStore
+from turnout.storage.sql.engine import make_engine, migrate
+from turnout.storage.sql.keys import SqlKeyStore
+from turnout.storage.sql.logs import SqlLogStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.auth import tokens
-from switchyard.crypto import SecretBox, SecretKeyError
+from turnout.auth import tokens
+from turnout.crypto import SecretBox, SecretKeyError
 
 
 def test_generated_keys_are_distinct_and_only_their_hash_identifies_them() -> None:

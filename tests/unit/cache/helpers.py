@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
-from switchyard.config.compile import Runtime, compile_config
-from switchyard.config.schema import SwitchyardConfig
-from switchyard.mock.engine import respond
-from switchyard.types import Call
+from turnout.config.compile import Runtime, compile_config
+from turnout.config.schema import TurnoutConfig
+from turnout.mock.engine import respond
+from turnout.types import Call
 
 PATHS = {
     "openai": "/v1/chat/completions",
@@ -104,7 +104,7 @@ DEPLOY = [{"provider": "p"}]
 
 
 def runtime(models: dict[str, Any] | None = None, **cache: Any) -> Runtime:
-    config = SwitchyardConfig.model_validate(
+    config = TurnoutConfig.model_validate(
         {
             "providers": {"p": {"type": "mock"}},
             "models": models

@@ -12,16 +12,16 @@ from typing import Any
 import orjson
 import pytest
 
-from switchyard.cache.convert import (
+from tests.unit.cache.helpers import PROMPTS, THINKING, TOOLS, make_call, mock_answer
+from tests.unit.cache.sdk import read
+from turnout.cache.convert import (
     Unconvertible,
     Variant,
     body_to_stream,
     restream,
     stream_to_body,
 )
-from switchyard.types import Usage
-from tests.unit.cache.helpers import PROMPTS, THINKING, TOOLS, make_call, mock_answer
-from tests.unit.cache.sdk import read
+from turnout.types import Usage
 
 PROTOCOLS = ["openai", "anthropic", "gemini"]
 SCENARIOS: dict[str, dict[str, dict[str, Any]]] = {

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchyard.cache.entry import CorruptEntry, Entry, decode, encode
-from switchyard.types import Usage
+from turnout.cache.entry import CorruptEntry, Entry, decode, encode
+from turnout.types import Usage
 
 
 @given(

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchyard.cache.keys import make_key, namespace
 from tests.unit.cache.helpers import PROMPTS, make_call
+from turnout.cache.keys import make_key, namespace
 
 
 def key(protocol: str, data: dict[str, Any], **kw: Any) -> str:

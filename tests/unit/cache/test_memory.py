@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from switchyard.cache.entry import OVERHEAD, Entry
-from switchyard.cache.keys import CacheKey
-from switchyard.cache.memory import MemoryStore
+from turnout.cache.entry import OVERHEAD, Entry
+from turnout.cache.keys import CacheKey
+from turnout.cache.memory import MemoryStore
 
 
 class Clock:

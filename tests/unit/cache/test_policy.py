@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.cache.policy import REFRESH, SKIP, USE, CachePolicy, control
-from switchyard.errors import BadRequest
 from tests.unit.cache.helpers import DEPLOY, runtime
+from turnout.cache.policy import REFRESH, SKIP, USE, CachePolicy, control
+from turnout.errors import BadRequest
 
 
 def test_per_model_ttl_true_false_number_and_patterns() -> None:
@@ -42,16 +42,16 @@ def test_disabled_when_no_model_is_cached() -> None:
     ("headers", "mode"),
     [
         ({}, USE),
-        ({b"x-switchyard-cache": b"skip"}, SKIP),
-        ({b"x-switchyard-cache": b"Refresh "}, REFRESH),
-        ({b"x-switchyard-cache": b"use"}, USE),
+        ({b"x-turnout-cache": b"skip"}, SKIP),
+        ({b"x-turnout-cache": b"Refresh "}, REFRESH),
+        ({b"x-turnout-cache": b"use"}, USE),
         ({b"cache-control": b"no-store"}, SKIP),
         ({b"cache-control": b"no-cache"}, REFRESH),
         ({b"cache-control": b"max-age = 0"}, REFRESH),
         ({b"cache-control": b"private, No-Cache"}, REFRESH),
         ({b"cache-control": b"max-age=60"}, USE),
         # The gateway's own header wins over Cache-Control.
-        ({b"cache-control": b"no-store", b"x-switchyard-cache": b"refresh"}, REFRESH),
+        ({b"cache-control": b"no-store", b"x-turnout-cache": b"refresh"}, REFRESH),
     ],
 )
 def test_request_controls(headers: dict[bytes, bytes], mode: str) -> None:
@@ -60,4 +60,4 @@ def test_request_controls(headers: dict[bytes, bytes], mode: str) -> None:
 
 def test_unknown_control_value_is_a_400() -> None:
     with pytest.raises(BadRequest):
-        control({b"x-switchyard-cache": b"sometimes"})
+        control({b"x-turnout-cache": b"sometimes"})

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from switchyard.app import create_app
-from switchyard.cache.entry import Entry
-from switchyard.cache.keys import CacheKey
-from switchyard.cache.memory import MemoryStore
-from switchyard.cache.service import CacheService
-from switchyard.cache.store import StoreUnavailable, StoreUsage
-from switchyard.errors import UpstreamUnavailable
-from switchyard.routing.router import Router
-from switchyard.types import Call, Reply
 from tests.unit.cache.helpers import DEPLOY, PROMPTS, make_call, mock_answer, runtime
+from turnout.app import create_app
+from turnout.cache.entry import Entry
+from turnout.cache.keys import CacheKey
+from turnout.cache.memory import MemoryStore
+from turnout.cache.service import CacheService
+from turnout.cache.store import StoreUnavailable, StoreUsage
+from turnout.errors import UpstreamUnavailable
+from turnout.routing.router import Router
+from turnout.types import Call, Reply
 
 PROTOCOLS = ["openai", "anthropic", "gemini"]
 
@@ -88,12 +88,12 @@ async def ask(svc: CacheService, up: Upstream, call: Call) -> tuple[Reply, bytes
 async def test_miss_then_hit_in_either_form(protocol: str, first: bool, second: bool) -> None:
     svc, up = service(), Upstream()
     miss, _ = await ask(svc, up, make_call(protocol, PROMPTS[protocol], stream=first))
-    assert header(miss, b"x-switchyard-cache") == b"miss"
+    assert header(miss, b"x-turnout-cache") == b"miss"
     call = make_call(protocol, PROMPTS[protocol], stream=second)
     hit, body = await ask(svc, up, call)
     assert up.calls == 1, "a hit never reaches the router"
-    assert header(hit, b"x-switchyard-cache") == b"hit"
-    assert header(hit, b"x-switchyard-cache-key") == header(miss, b"x-switchyard-cache-key")
+    assert header(hit, b"x-turnout-cache") == b"hit"
+    assert header(hit, b"x-turnout-cache-key") == header(miss, b"x-turnout-cache-key")
     assert call.cache == "hit" and call.deployment is None
     # Usage is known unless the answer was an OpenAI stream recorded without a usage chunk.
     assert (call.usage is None) == (protocol == "openai" and first)
@@ -116,13 +116,13 @@ async def test_same_form_replay_is_byte_identical_and_split_like_the_original() 
 
 async def test_skip_neither_reads_nor_stores() -> None:
     svc, up = service(), Upstream()
-    skip = {b"x-switchyard-cache": b"skip"}
+    skip = {b"x-turnout-cache": b"skip"}
     reply, _ = await ask(svc, up, make_call("openai", PROMPTS["openai"], headers=skip))
-    assert header(reply, b"x-switchyard-cache") == b"bypass"
+    assert header(reply, b"x-turnout-cache") == b"bypass"
     reply, _ = await ask(svc, up, make_call("openai", PROMPTS["openai"]))
-    assert header(reply, b"x-switchyard-cache") == b"miss"
+    assert header(reply, b"x-turnout-cache") == b"miss"
     reply, _ = await ask(svc, up, make_call("openai", PROMPTS["openai"], headers=skip))
-    assert header(reply, b"x-switchyard-cache") == b"bypass" and up.calls == 3
+    assert header(reply, b"x-turnout-cache") == b"bypass" and up.calls == 3
     assert svc.counters.bypasses == 2
 
 
@@ -132,7 +132,7 @@ async def test_refresh_replaces_the_stored_answer() -> None:
     refresh = make_call("openai", PROMPTS["openai"], headers={b"cache-control": b"no-cache"})
     reply, new = await ask(svc, up, refresh)
     assert up.calls == 2 and refresh.cache == "refresh" and new != old
-    assert header(reply, b"x-switchyard-cache") == b"miss"
+    assert header(reply, b"x-turnout-cache") == b"miss"
     _, served = await ask(svc, up, make_call("openai", PROMPTS["openai"]))
     assert served == new and up.calls == 2
 
@@ -143,7 +143,7 @@ async def test_errors_are_never_stored() -> None:
     await ask(svc, up, make_call("openai", PROMPTS["openai"]))
     up.status = 200
     reply, _ = await ask(svc, up, make_call("openai", PROMPTS["openai"]))
-    assert header(reply, b"x-switchyard-cache") == b"miss" and up.calls == 2
+    assert header(reply, b"x-turnout-cache") == b"miss" and up.calls == 2
 
 
 async def test_an_error_body_with_status_200_is_not_stored() -> None:
@@ -165,7 +165,7 @@ async def test_truncated_streams_are_never_stored(protocol: str) -> None:
     await ask(svc, up, make_call(protocol, PROMPTS[protocol], stream=True))
     up.cut = None
     reply, _ = await ask(svc, up, make_call(protocol, PROMPTS[protocol], stream=True))
-    assert header(reply, b"x-switchyard-cache") == b"miss" and up.calls == 2
+    assert header(reply, b"x-turnout-cache") == b"miss" and up.calls == 2
     assert svc.counters.not_stored["truncated"] == 1
 
 
@@ -183,7 +183,7 @@ async def test_failed_and_abandoned_streams_are_never_stored() -> None:
     await reply.chunks.aclose()  # type: ignore[attr-defined]
     await svc.flush()
     reply, _ = await ask(svc, up, make_call("openai", PROMPTS["openai"], stream=True))
-    assert header(reply, b"x-switchyard-cache") == b"miss" and up.calls == 3
+    assert header(reply, b"x-turnout-cache") == b"miss" and up.calls == 3
 
 
 async def test_a_fallback_models_answer_is_not_stored_under_the_primary() -> None:
@@ -192,7 +192,7 @@ async def test_a_fallback_models_answer_is_not_stored_under_the_primary() -> Non
     await ask(svc, up, make_call("openai", PROMPTS["openai"]))
     up.fallback = None
     reply, _ = await ask(svc, up, make_call("openai", PROMPTS["openai"]))
-    assert header(reply, b"x-switchyard-cache") == b"miss" and up.calls == 2
+    assert header(reply, b"x-turnout-cache") == b"miss" and up.calls == 2
 
 
 async def test_no_hits_across_team_namespaces() -> None:
@@ -207,9 +207,9 @@ async def test_no_hits_across_team_namespaces() -> None:
     await ask(svc, up, call("red"))
     for team in ("blue", None):
         reply, _ = await ask(svc, up, call(team))
-        assert header(reply, b"x-switchyard-cache") == b"miss"
+        assert header(reply, b"x-turnout-cache") == b"miss"
     reply, _ = await ask(svc, up, call("red"))
-    assert header(reply, b"x-switchyard-cache") == b"hit" and up.calls == 3
+    assert header(reply, b"x-turnout-cache") == b"hit" and up.calls == 3
 
 
 async def test_store_outage_serves_uncached() -> None:
@@ -226,7 +226,7 @@ async def test_store_outage_serves_uncached() -> None:
     svc, up = service(store=Down(10**6, 10**6)), Upstream()
     for _ in range(2):
         reply, body = await ask(svc, up, make_call("openai", PROMPTS["openai"]))
-        assert reply.status == 200 and body and header(reply, b"x-switchyard-cache") == b"bypass"
+        assert reply.status == 200 and body and header(reply, b"x-turnout-cache") == b"bypass"
     assert svc.counters.unavailable == 2 and svc.counters.not_stored["unavailable"] == 2
     assert (await svc.stats())["available"] is False
 
@@ -237,13 +237,13 @@ async def test_unservable_entry_is_a_miss() -> None:
     call = make_call("openai", PROMPTS["openai"], stream=True)
     _, _ = await ask(svc, up, call)
     digest = header(
-        await svc.step(make_call("openai", PROMPTS["openai"]), up), b"x-switchyard-cache-key"
+        await svc.step(make_call("openai", PROMPTS["openai"]), up), b"x-turnout-cache-key"
     )
     assert digest is not None
     key = CacheKey("m", digest.decode(), True)
     store.put(key, Entry("openai", "m", True, frames=(b"data: {broken\n\n",)), 1e9)
     reply, body = await ask(svc, up, make_call("openai", PROMPTS["openai"]))
-    assert header(reply, b"x-switchyard-cache") == b"miss" and body
+    assert header(reply, b"x-turnout-cache") == b"miss" and body
     assert svc.counters.unconvertible == 1
 
 
@@ -271,7 +271,7 @@ async def test_uncached_models_and_operations_pass_through_untouched() -> None:
     reply, _ = await ask(
         svc, up, make_call("openai", {**PROMPTS["openai"], "model": "plain"}, model="plain")
     )
-    assert header(reply, b"x-switchyard-cache") is None
+    assert header(reply, b"x-turnout-cache") is None
 
     class Counter(Upstream):
         async def __call__(self, call: Call) -> Reply:
@@ -282,7 +282,7 @@ async def test_uncached_models_and_operations_pass_through_untouched() -> None:
     for _ in range(2):
         count = make_call("anthropic", PROMPTS["anthropic"], operation="count_tokens")
         reply, _ = await ask(svc, counter, count)
-        assert header(reply, b"x-switchyard-cache") is None and count.cache is None
+        assert header(reply, b"x-turnout-cache") is None and count.cache is None
     assert counter.calls == 2
 
 

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from switchyard.cache.entry import Entry
-from switchyard.cache.keys import CacheKey
-from switchyard.cache.memory import MemoryStore
-from switchyard.cache.redis_store import RedisStore
-from switchyard.cache.store import CacheStore
-from switchyard.types import Usage
 from tests.unit.cache.redis_support import shared_redis
+from turnout.cache.entry import Entry
+from turnout.cache.keys import CacheKey
+from turnout.cache.memory import MemoryStore
+from turnout.cache.redis_store import RedisStore
+from turnout.cache.store import CacheStore
+from turnout.types import Usage
 
 MB = 1024 * 1024
 
@@ -42,7 +42,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[CacheStore]:
         url = shared_redis()
         s = RedisStore(
             url,
-            prefix=f"switchyard-test:{os.getpid()}:{uuid.uuid4().hex[:8]}:",
+            prefix=f"turnout-test:{os.getpid()}:{uuid.uuid4().hex[:8]}:",
             timeout=0.5,
             retry_after=1.0,
             max_item_bytes=MB,

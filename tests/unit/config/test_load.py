@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from switchyard.config import ConfigError, compile_config, load_config
-from switchyard.config.load import parse_raw
+from turnout.config import ConfigError, compile_config, load_config
+from turnout.config.load import parse_raw
 
 ISSUE_EXAMPLE = """
 server: {host: 127.0.0.1, port: 4141}
@@ -22,7 +22,7 @@ models:
 
 
 def test_the_documented_example_loads(tmp_path: Path) -> None:
-    path = tmp_path / "switchyard.yaml"
+    path = tmp_path / "turnout.yaml"
     path.write_text(ISSUE_EXAMPLE)
     config = load_config(path, env={"OPENAI_API_KEY": "sk-1"})
     runtime = compile_config(config)

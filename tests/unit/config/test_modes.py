@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from switchyard.config import compile_config
-from switchyard.config.load import parse_raw
-from switchyard.config.modes import add_demo, from_environment, single_upstream
+from turnout.config import compile_config
+from turnout.config.load import parse_raw
+from turnout.config.modes import add_demo, from_environment, single_upstream
 
 
 def test_zero_config_serves_providers_found_in_the_environment() -> None:

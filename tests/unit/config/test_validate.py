@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from switchyard.config.validate import format_path, validate
+from turnout.config.validate import format_path, validate
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import asyncio
 
-from switchyard.health.board import HealthBoard
-from switchyard.health.store import MemoryHealthStore
 from tests.unit.routing.helpers import runtime
+from turnout.health.board import HealthBoard
+from turnout.health.store import MemoryHealthStore
 
 RAW = {
     "providers": {

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.health.breaker import Breaker, BreakerPolicy, Journal
+from turnout.health.breaker import Breaker, BreakerPolicy, Journal
 
 
 def _breaker(**policy: float) -> Breaker:

@@ -6,11 +6,11 @@ from typing import Any
 
 import orjson
 
-from switchyard.config.schema import Cooldowns, HealthConfig
-from switchyard.health.board import HealthBoard
-from switchyard.health.keeper import HealthKeeper
-from switchyard.types import Call
 from tests.unit.routing.helpers import error, ok, providers, runtime
+from turnout.config.schema import Cooldowns, HealthConfig
+from turnout.health.board import HealthBoard
+from turnout.health.keeper import HealthKeeper
+from turnout.types import Call
 
 RAW = {
     "providers": {

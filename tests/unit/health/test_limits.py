@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.health.limits import RateWindow
+from turnout.health.limits import RateWindow
 
 
 def test_admits_up_to_the_limit_per_minute() -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from switchyard.health.admin import health_report
-from switchyard.health.service import HealthService
-from switchyard.health.store import MemoryHealthStore
 from tests.unit.routing.helpers import runtime
+from turnout.health.admin import health_report
+from turnout.health.service import HealthService
+from turnout.health.store import MemoryHealthStore
 
 RAW = {
     "providers": {"a": {"type": "openai", "api_keys": ["sk-aaaa-0001", "sk-aaaa-0002"]}},

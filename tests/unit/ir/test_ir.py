@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import switchyard.ir as ir
-from switchyard.ir import ErrorKind, TranslationError, Usage, kind_for_status
+import turnout.ir as ir
+from turnout.ir import ErrorKind, TranslationError, Usage, kind_for_status
 
 
 def test_public_api_is_exported() -> None:

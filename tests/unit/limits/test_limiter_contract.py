@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from switchyard.budgets.periods import period_end, period_start
-from switchyard.limits.memory import MemoryLimiter
-from switchyard.limits.plan import BudgetRule, Plan, Rule, Ticket
-from switchyard.limits.redis import RedisLimiter
 from tests.unit.cache.redis_support import shared_redis
+from turnout.budgets.periods import period_end, period_start
+from turnout.limits.memory import MemoryLimiter
+from turnout.limits.plan import BudgetRule, Plan, Rule, Ticket
+from turnout.limits.redis import RedisLimiter
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 T0 = 1_800_000_000.0  # a round second, far from any period boundary of interest
@@ -39,7 +39,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, Cl
     if request.param == "memory":
         yield MemoryLimiter(lease=30, clock=clock), clock
         return
-    prefix = f"switchyard-test:{uuid.uuid4().hex[:8]}:"
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
     limiter = RedisLimiter(shared_redis(), prefix=prefix, lease=30, clock=clock, timeout=2)
     yield limiter, clock
     keys = await limiter.conn.call("KEYS", f"{prefix}*")

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from switchyard.limits.plan import Plan, Rule, Ticket
-from switchyard.limits.redis import RedisLimiter
 from tests.unit.cache.redis_support import PrivateRedis
+from turnout.limits.plan import Plan, Rule, Ticket
+from turnout.limits.redis import RedisLimiter
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 PLAN = Plan((Rule("k:o", "key o", rpm=3),))

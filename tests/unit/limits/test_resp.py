@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from switchyard.limits.resp import RedisError, _encode, parse
+from turnout.limits.resp import RedisError, _encode, parse
 
 
 def test_replies() -> None:
@@ -25,8 +25,8 @@ def test_round_trips_on_uvloop() -> None:
     """The server runs uvloop, whose transports are not asyncio's classes."""
     import uvloop
 
-    from switchyard.limits.resp import Connection
     from tests.unit.cache.redis_support import shared_redis
+    from turnout.limits.resp import Connection
 
     async def go() -> list[object]:
         conn = Connection(shared_redis(), timeout=2)

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from switchyard.mock.engine import MockResponse, respond
-from switchyard.mock.settings import MockSettings
+from turnout.mock.engine import MockResponse, respond
+from turnout.mock.settings import MockSettings
 
 
 def call(

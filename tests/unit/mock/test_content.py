@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from switchyard.mock.content import (
+from turnout.mock.content import (
     count_chars,
     count_signatures,
     embedding,

@@ -6,9 +6,9 @@ from typing import Any
 import orjson
 import pytest
 
-from switchyard.mock.engine import respond
-from switchyard.mock.settings import MockSettings
 from tests.unit.mock.helpers import body_json, call, header, sse_data
+from turnout.mock.engine import respond
+from turnout.mock.settings import MockSettings
 
 CHAT = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris today?"}]

@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from switchyard.mock.engine import MockResponse
-from switchyard.mock.settings import MockSettings
-from switchyard.mock.timing import MockDisconnect, iter_frames, read_body
 from tests.unit.mock.helpers import body_json, call, sse_data, sse_events
+from turnout.mock.engine import MockResponse
+from turnout.mock.settings import MockSettings
+from turnout.mock.timing import MockDisconnect, iter_frames, read_body
 
 OPENAI = ("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
 ANTHROPIC = (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.mock.settings import MockSettings, SettingsError, apply_overrides, parse_fault
+from turnout.mock.settings import MockSettings, SettingsError, apply_overrides, parse_fault
 
 
 def test_defaults() -> None:

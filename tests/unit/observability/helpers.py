@@ -3,13 +3,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from switchyard.config.compile import Runtime, compile_config
-from switchyard.config.schema import SwitchyardConfig
-from switchyard.types import Call, Usage
+from turnout.config.compile import Runtime, compile_config
+from turnout.config.schema import TurnoutConfig
+from turnout.types import Call, Usage
 
 
 def runtime(**extra: Any) -> Runtime:
-    cfg = SwitchyardConfig.model_validate(
+    cfg = TurnoutConfig.model_validate(
         {
             "providers": {
                 "p1": {

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from switchyard.errors import UpstreamTimeout, UpstreamUnavailable
-from switchyard.observability.attempts import Explainer, RecordedProvider
-from switchyard.types import Call, Reply
 from tests.unit.observability.helpers import call, runtime
+from turnout.errors import UpstreamTimeout, UpstreamUnavailable
+from turnout.observability.attempts import Explainer, RecordedProvider
+from turnout.types import Call, Reply
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

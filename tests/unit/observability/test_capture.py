@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from switchyard.config.schema import CaptureConfig
-from switchyard.errors import UpstreamUnavailable
-from switchyard.observability.capture import Capture
-from switchyard.types import Call, Reply
 from tests.unit.observability.helpers import call
+from turnout.config.schema import CaptureConfig
+from turnout.errors import UpstreamUnavailable
+from turnout.observability.capture import Capture
+from turnout.types import Call, Reply
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 PROVIDER_KEY = "sk-provider-key-do-not-leak-1234"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from switchyard.health.board import HealthBoard
-from switchyard.observability.attempts import RecordedProvider
-from switchyard.observability.hub import Observability
-from switchyard.observability.logging import RequestLog
 from tests.unit.observability.helpers import runtime
+from turnout.health.board import HealthBoard
+from turnout.observability.attempts import RecordedProvider
+from turnout.observability.hub import Observability
+from turnout.observability.logging import RequestLog
 
 OFF: dict[str, Any] = {
     "storage": {"enabled": False},
@@ -33,7 +33,7 @@ async def test_defaults_record_into_sqlite_and_serve_metrics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SWITCHYARD_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TURNOUT_DATABASE_URL", raising=False)
     rt = runtime(capture={"enabled": True, "dir": str(tmp_path / "cap")})
     log = RequestLog(enabled=False)
     obs = Observability(rt, log)
@@ -43,7 +43,7 @@ async def test_defaults_record_into_sqlite_and_serve_metrics(
     assert isinstance(wrapped["p1"], RecordedProvider)
     store = await obs.start(HealthBoard(rt))
     try:
-        assert store is not None and (tmp_path / "switchyard.db").exists()
+        assert store is not None and (tmp_path / "turnout.db").exists()
         assert log._recording and len(log.sinks) == 2  # rows and metrics
     finally:
         await obs.stop()

@@ -5,8 +5,8 @@ import time
 
 import orjson
 
-from switchyard.observability.logging import RequestLog
-from switchyard.types import Call, Usage
+from turnout.observability.logging import RequestLog
+from turnout.types import Call, Usage
 
 
 def _call(**kw: object) -> Call:
@@ -76,9 +76,9 @@ class _Broken:
 
 
 def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
-    from switchyard.observability.finish import OBSERVER, Finisher
-    from switchyard.pricing import Price, PriceTable
-    from switchyard.usage.anthropic import AnthropicStream
+    from turnout.observability.finish import OBSERVER, Finisher
+    from turnout.pricing import Price, PriceTable
+    from turnout.usage.anthropic import AnthropicStream
 
     log = RequestLog(enabled=False)
     sink = io.BytesIO()

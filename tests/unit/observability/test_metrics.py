@@ -7,12 +7,12 @@ from typing import Any
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from switchyard.health.board import HealthBoard
-from switchyard.observability.finish import Finisher
-from switchyard.observability.logging import RequestLog
-from switchyard.observability.metrics import Metrics
-from switchyard.pricing import PriceTable, bundled
 from tests.unit.observability.helpers import call, runtime
+from turnout.health.board import HealthBoard
+from turnout.observability.finish import Finisher
+from turnout.observability.logging import RequestLog
+from turnout.observability.metrics import Metrics
+from turnout.pricing import PriceTable, bundled
 
 
 def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -42,21 +42,21 @@ def test_requests_latency_tokens_and_cost() -> None:
     metrics.observe(done)
     s = _samples(metrics)
     labels = (("model", "gpt-x"), ("provider", "p1"))
-    assert s[("switchyard_requests_total", (*labels, ("status", "200")))] == 2
-    assert s[("switchyard_requests_total", (*labels, ("status", "502")))] == 1
+    assert s[("turnout_requests_total", (*labels, ("status", "200")))] == 2
+    assert s[("turnout_requests_total", (*labels, ("status", "502")))] == 1
     unknown = (("model", "(unknown)"), ("provider", ""), ("status", "404"))
-    assert s[("switchyard_requests_total", unknown)] == 1
-    hist = "switchyard_request_duration_seconds"
+    assert s[("turnout_requests_total", unknown)] == 1
+    hist = "turnout_request_duration_seconds"
     assert s[(hist + "_bucket", (("le", "0.1"), *labels))] == 1
     assert s[(hist + "_bucket", (("le", "1.0"), *labels))] == 2
     assert s[(hist + "_bucket", (("le", "+Inf"), *labels))] == 3
     assert s[(hist + "_count", labels)] == 3
     assert s[(hist + "_sum", labels)] == 2.55
-    assert s[("switchyard_time_to_first_token_seconds_count", labels)] == 1
-    assert s[("switchyard_tokens_total", (*labels, ("type", "input")))] == 200
-    assert s[("switchyard_tokens_total", (*labels, ("type", "cached")))] == 80
+    assert s[("turnout_time_to_first_token_seconds_count", labels)] == 1
+    assert s[("turnout_tokens_total", (*labels, ("type", "input")))] == 200
+    assert s[("turnout_tokens_total", (*labels, ("type", "cached")))] == 80
     cost = 2 * (60 * 2.5 + 40 * 1.25 + 20 * 10.0) / 1e6
-    assert abs(s[("switchyard_cost_usd_total", labels)] - cost) < 1e-12
+    assert abs(s[("turnout_cost_usd_total", labels)] - cost) < 1e-12
 
 
 def test_unpriced_cache_and_attempt_failures() -> None:
@@ -65,10 +65,10 @@ def test_unpriced_cache_and_attempt_failures() -> None:
     c.extra["attempt_log"] = [("p2/claude-3-5-haiku", "k", 0.0, 0.1, 529, b"{}")]
     metrics.observe([finisher.finish(c, 0.1), finisher.finish(call(cache="hit"), 0.001)])
     s = _samples(metrics)
-    assert s[("switchyard_unpriced_requests_total", (("model", "gpt-x"), ("provider", "p1")))] == 1
-    assert s[("switchyard_cache_requests_total", (("model", "gpt-x"), ("result", "hit")))] == 1
+    assert s[("turnout_unpriced_requests_total", (("model", "gpt-x"), ("provider", "p1")))] == 1
+    assert s[("turnout_cache_requests_total", (("model", "gpt-x"), ("result", "hit")))] == 1
     failures = (("deployment", "p2/claude-3-5-haiku"), ("reason", "overloaded"))
-    assert s[("switchyard_upstream_failures_total", failures)] == 1
+    assert s[("turnout_upstream_failures_total", failures)] == 1
 
 
 def test_live_gauges_from_health_and_the_request_log() -> None:
@@ -81,11 +81,9 @@ def test_live_gauges_from_health_and_the_request_log() -> None:
     log.inflight = 3
     metrics.board, metrics.request_log = board, log
     s = _samples(metrics)
-    assert s[("switchyard_requests_in_flight", ())] == 3
-    assert (
-        s[("switchyard_deployment_state", (("deployment", "p1/gpt-4o"), ("state", "active")))] == 1
-    )
+    assert s[("turnout_requests_in_flight", ())] == 3
+    assert s[("turnout_deployment_state", (("deployment", "p1/gpt-4o"), ("state", "active")))] == 1
     ejected = (("deployment", "p2/claude-3-5-haiku"), ("state", "ejected"))
-    assert s[("switchyard_deployment_state", ejected)] == 1
-    keys = [k for k in s if k[0] == "switchyard_key_state"]
+    assert s[("turnout_deployment_state", ejected)] == 1
+    keys = [k for k in s if k[0] == "turnout_key_state"]
     assert len(keys) == 2 and all("secret" not in str(k) for k in keys)

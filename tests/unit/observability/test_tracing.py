@@ -7,11 +7,11 @@ import asyncio
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from switchyard.config.schema import TracingConfig
-from switchyard.observability.finish import Finisher
-from switchyard.observability.tracing import Tracing
-from switchyard.pricing import PriceTable, bundled
 from tests.unit.observability.helpers import call, runtime
+from turnout.config.schema import TracingConfig
+from turnout.observability.finish import Finisher
+from turnout.observability.tracing import Tracing
+from turnout.pricing import PriceTable, bundled
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"

@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
-from switchyard.ir import StreamEvent
-from switchyard.protocols.anthropic import stream as anthropic_stream
-from switchyard.protocols.gemini import stream as gemini_stream
-from switchyard.protocols.openai import stream as openai_stream
+from turnout.ir import StreamEvent
+from turnout.protocols.anthropic import stream as anthropic_stream
+from turnout.protocols.gemini import stream as gemini_stream
+from turnout.protocols.openai import stream as openai_stream
 
 DECODERS: dict[str, Any] = {
     "openai": openai_stream.StreamDecoder,

@@ -7,12 +7,12 @@ import inspect
 
 import pytest
 
-from switchyard.protocols import PROTOCOLS
+from turnout.protocols import PROTOCOLS
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_protocol_modules_expose_the_same_api(protocol: str) -> None:
-    base = f"switchyard.protocols.{protocol}"
+    base = f"turnout.protocols.{protocol}"
     for module, names in (
         ("request", ["to_ir", "from_ir"]),
         ("response", ["to_ir", "from_ir"]),

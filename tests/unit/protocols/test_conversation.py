@@ -17,15 +17,15 @@ import orjson
 import pytest
 from google.genai import types as gt
 
-from switchyard.protocols.anthropic import request as an_req
-from switchyard.protocols.anthropic import response as an_resp
-from switchyard.protocols.gemini import request as gm_req
-from switchyard.protocols.gemini import response as gm_resp
-from switchyard.protocols.openai import request as oa_req
-from switchyard.protocols.openai import response as oa_resp
 from tests.unit.protocols import sdk
 from tests.unit.protocols.fixtures import ANTHROPIC_SIG, GEMINI_SIG, UPSTREAM_STREAMS
 from tests.unit.protocols.helpers import pipeline
+from turnout.protocols.anthropic import request as an_req
+from turnout.protocols.anthropic import response as an_resp
+from turnout.protocols.gemini import request as gm_req
+from turnout.protocols.gemini import response as gm_resp
+from turnout.protocols.openai import request as oa_req
+from turnout.protocols.openai import response as oa_resp
 
 THOUGHT = "Weather needs a tool."
 UPSTREAM_BODIES: dict[str, dict[str, Any]] = {

@@ -8,14 +8,14 @@ import orjson
 import pytest
 from google.genai import errors as genai_errors
 
-from switchyard.ir import ErrorInfo, ErrorKind, TranslationError
-from switchyard.protocols.anthropic import errors as an_err
-from switchyard.protocols.errors import translation_error_info
-from switchyard.protocols.gemini import errors as gm_err
-from switchyard.protocols.openai import errors as oa_err
 from tests.unit.protocols import sdk
 from tests.unit.protocols.fixtures import UPSTREAM_STREAMS
 from tests.unit.protocols.helpers import pipeline, validate
+from turnout.ir import ErrorInfo, ErrorKind, TranslationError
+from turnout.protocols.anthropic import errors as an_err
+from turnout.protocols.errors import translation_error_info
+from turnout.protocols.gemini import errors as gm_err
+from turnout.protocols.openai import errors as oa_err
 
 ERRORS = {"openai": oa_err, "anthropic": an_err, "gemini": gm_err}
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from switchyard.ir import ToolCallPart, ToolResultPart, TranslationError
-from switchyard.protocols.anthropic import request as an_req
-from switchyard.protocols.gemini import request as gm_req
-from switchyard.protocols.openai import request as oa_req
+from turnout.ir import ToolCallPart, ToolResultPart, TranslationError
+from turnout.protocols.anthropic import request as an_req
+from turnout.protocols.gemini import request as gm_req
+from turnout.protocols.openai import request as oa_req
 
 BODY: dict[str, Any] = {
     "systemInstruction": {"parts": [{"text": "Be brief."}]},

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from switchyard.ir import ImagePart, TextPart, ThinkingPart, ToolCallPart, TranslationError
-from switchyard.protocols.anthropic import request as an_req
-from switchyard.protocols.anthropic.messages import JSON_TOOL_NAME
-from switchyard.protocols.gemini import request as gm_req
-from switchyard.protocols.openai import request as oa_req
-from switchyard.protocols.signatures import encode_tool_call_id
+from turnout.ir import ImagePart, TextPart, ThinkingPart, ToolCallPart, TranslationError
+from turnout.protocols.anthropic import request as an_req
+from turnout.protocols.anthropic.messages import JSON_TOOL_NAME
+from turnout.protocols.gemini import request as gm_req
+from turnout.protocols.openai import request as oa_req
+from turnout.protocols.signatures import encode_tool_call_id
 
 TOOLS = [
     {

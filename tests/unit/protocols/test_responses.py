@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.ir import FinishReason, TextPart, ThinkingPart, ToolCallPart, Usage
-from switchyard.protocols.anthropic import response as an_resp
-from switchyard.protocols.anthropic.messages import JSON_TOOL_NAME
-from switchyard.protocols.gemini import response as gm_resp
-from switchyard.protocols.openai import response as oa_resp
-from switchyard.protocols.signatures import GEMINI_IN_ANTHROPIC, decode_tool_call_id
+from turnout.ir import FinishReason, TextPart, ThinkingPart, ToolCallPart, Usage
+from turnout.protocols.anthropic import response as an_resp
+from turnout.protocols.anthropic.messages import JSON_TOOL_NAME
+from turnout.protocols.gemini import response as gm_resp
+from turnout.protocols.openai import response as oa_resp
+from turnout.protocols.signatures import GEMINI_IN_ANTHROPIC, decode_tool_call_id
 
 ANTHROPIC = {
     "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from switchyard.ir import (
+from turnout.ir import (
     FinishReason,
     ImagePart,
     IRRequest,
@@ -32,12 +32,12 @@ from switchyard.ir import (
     ToolResultPart,
     Usage,
 )
-from switchyard.protocols.anthropic import request as an_req
-from switchyard.protocols.anthropic import response as an_resp
-from switchyard.protocols.gemini import request as gm_req
-from switchyard.protocols.gemini import response as gm_resp
-from switchyard.protocols.openai import request as oa_req
-from switchyard.protocols.openai import response as oa_resp
+from turnout.protocols.anthropic import request as an_req
+from turnout.protocols.anthropic import response as an_resp
+from turnout.protocols.gemini import request as gm_req
+from turnout.protocols.gemini import response as gm_resp
+from turnout.protocols.openai import request as oa_req
+from turnout.protocols.openai import response as oa_resp
 
 REQ = {"openai": oa_req, "anthropic": an_req, "gemini": gm_req}
 RESP = {"openai": oa_resp, "anthropic": an_resp, "gemini": gm_resp}

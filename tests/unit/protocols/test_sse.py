@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchyard.protocols.sse import SSEEvent, SSEParser, frame
 from tests.unit.protocols.helpers import split
+from turnout.protocols.sse import SSEEvent, SSEParser, frame
 
 STREAM = (
     b": keep-alive\n\n"

@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 
-from switchyard.config.compile import DeploymentSpec, ProviderSpec
-from switchyard.providers.base import HTTPProvider
-from switchyard.providers.registry import provider_class
-from switchyard.types import Call
-from switchyard.upstream.base import Timeouts
+from turnout.config.compile import DeploymentSpec, ProviderSpec
+from turnout.providers.base import HTTPProvider
+from turnout.providers.registry import provider_class
+from turnout.types import Call
+from turnout.upstream.base import Timeouts
 
 
 @dataclass

@@ -105,8 +105,8 @@ async def test_same_protocol_stays_bytes() -> None:
 
 
 def test_registry_names_every_provider_type() -> None:
-    from switchyard.config.schema import PROVIDER_TYPES
-    from switchyard.providers.registry import provider_class
+    from turnout.config.schema import PROVIDER_TYPES
+    from turnout.providers.registry import provider_class
 
     for kind in PROVIDER_TYPES:
         assert provider_class(kind).protocol in ("openai", "anthropic", "gemini")

@@ -16,8 +16,8 @@ from tests.unit.providers.fakes import (
     sse,
 )
 
-from switchyard.errors import GatewayError, TranslationUnsupported, UpstreamUnavailable
-from switchyard.types import Usage
+from turnout.errors import GatewayError, TranslationUnsupported, UpstreamUnavailable
+from turnout.types import Usage
 
 OPENAI_BODY = {"model": "pub", "messages": [{"role": "user", "content": "hi"}]}
 GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -307,7 +307,7 @@ async def test_count_tokens_toward_openai_is_an_estimate() -> None:
     reply = await provider("openai-compatible", client).send(c, deployment(), "k")
     assert client.sent == []
     assert orjson.loads(reply.body)["totalTokens"] > 0
-    assert (b"x-switchyard-token-count", b"estimated") in reply.headers
+    assert (b"x-turnout-token-count", b"estimated") in reply.headers
 
 
 async def test_embeddings_are_not_translated() -> None:

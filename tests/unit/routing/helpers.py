@@ -8,11 +8,11 @@ from typing import Any
 
 import orjson
 
-from switchyard.config import compile_config
-from switchyard.config.compile import DeploymentSpec, ProviderSpec, Runtime
-from switchyard.config.load import parse_raw
-from switchyard.errors import GatewayError
-from switchyard.types import Call, Reply
+from turnout.config import compile_config
+from turnout.config.compile import DeploymentSpec, ProviderSpec, Runtime
+from turnout.config.load import parse_raw
+from turnout.errors import GatewayError
+from turnout.types import Call, Reply
 
 Script = Callable[[DeploymentSpec, str, Call], Any]
 

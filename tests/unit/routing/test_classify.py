@@ -5,9 +5,9 @@ from typing import Any
 import orjson
 import pytest
 
-from switchyard.config.compile import compile_rule
-from switchyard.config.schema import ErrorRule
-from switchyard.routing.classify import DEFAULT_RULES, Classifier, by_status, retry_after
+from turnout.config.compile import compile_rule
+from turnout.config.schema import ErrorRule
+from turnout.routing.classify import DEFAULT_RULES, Classifier, by_status, retry_after
 
 
 def _body(error: dict[str, Any]) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchyard.config.validate import validate
 from tests.unit.routing.helpers import runtime
+from turnout.config.validate import validate
 
 
 def _problems(models: dict[str, Any], **provider: Any) -> list[str]:

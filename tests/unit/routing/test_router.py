@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from switchyard.errors import (
+from tests.unit.routing.helpers import Clock, call, error, ok, providers, runtime, stream
+from turnout.errors import (
     BadRequest,
     NoHealthyDeployment,
     RateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from switchyard.routing.errors import DeadlineExceeded, KeysRejected, UpstreamGaveUp
-from switchyard.routing.router import Router
-from switchyard.types import Reply
-from tests.unit.routing.helpers import Clock, call, error, ok, providers, runtime, stream
+from turnout.routing.errors import DeadlineExceeded, KeysRejected, UpstreamGaveUp
+from turnout.routing.router import Router
+from turnout.types import Reply
 
 Log = list[tuple[str, str, str]]
 

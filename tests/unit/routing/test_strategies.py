@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from switchyard.health.board import HealthBoard
-from switchyard.routing.classify import Classifier
-from switchyard.routing.member import Member
-from switchyard.routing.strategies import (
+from tests.unit.routing.helpers import call, runtime
+from turnout.health.board import HealthBoard
+from turnout.routing.classify import Classifier
+from turnout.routing.member import Member
+from turnout.routing.strategies import (
     STRATEGIES,
     UnknownStrategy,
     build_strategy,
     strategy_class,
 )
-from switchyard.routing.strategies.base import Strategy
-from switchyard.types import Call
-from tests.unit.routing.helpers import call, runtime
+from turnout.routing.strategies.base import Strategy
+from turnout.types import Call
 
 N = 4000
 

@@ -1,4 +1,4 @@
-"""``switchyard db`` and ``switchyard usage`` in process, and the storage service's upkeep."""
+"""``turnout db`` and ``turnout usage`` in process, and the storage service's upkeep."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from switchyard.cli.main import app
-from switchyard.config.schema import StorageConfig
-from switchyard.storage import Storage
 from tests.contract.rows import row
+from turnout.cli.main import app
+from turnout.config.schema import StorageConfig
+from turnout.storage import Storage
 
 runner = CliRunner()
 

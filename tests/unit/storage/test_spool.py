@@ -4,9 +4,9 @@ import fcntl
 import os
 from pathlib import Path
 
-from switchyard.storage.rows import decode, encode
-from switchyard.storage.spool import Spool
 from tests.contract.rows import row
+from turnout.storage.rows import decode, encode
+from turnout.storage.spool import Spool
 
 
 def test_rows_survive_the_spool_encoding() -> None:

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from switchyard.config.schema import StorageConfig
-from switchyard.storage.sql.engine import database_url, display, normalize
+from turnout.config.schema import StorageConfig
+from turnout.storage.sql.engine import database_url, display, normalize
 
 
 def test_the_environment_wins_over_the_config() -> None:
     cfg = StorageConfig(url="postgresql://u:p@db/gw")
     assert database_url(cfg, {}) == "postgresql+asyncpg://u:p@db/gw"
-    env = {"SWITCHYARD_DATABASE_URL": "sqlite:///x.db"}
+    env = {"TURNOUT_DATABASE_URL": "sqlite:///x.db"}
     assert database_url(cfg, env) == "sqlite+aiosqlite:///x.db"
 
 
 def test_default_and_paths_are_sqlite_files() -> None:
-    assert database_url(StorageConfig(), {}) == "sqlite+aiosqlite:///switchyard.db"
+    assert database_url(StorageConfig(), {}) == "sqlite+aiosqlite:///turnout.db"
     assert normalize("/var/lib/sy/gw.db") == "sqlite+aiosqlite:////var/lib/sy/gw.db"
     assert normalize("postgres://h/d") == "postgresql+asyncpg://h/d"
 

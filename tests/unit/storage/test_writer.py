@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from switchyard.storage.memory import MemoryLogStore
-from switchyard.storage.rows import Row
-from switchyard.storage.spool import Spool
-from switchyard.storage.writer import LogWriter, is_row_error
 from tests.contract.rows import row
+from turnout.storage.memory import MemoryLogStore
+from turnout.storage.rows import Row
+from turnout.storage.spool import Spool
+from turnout.storage.writer import LogWriter, is_row_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

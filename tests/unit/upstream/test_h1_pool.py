@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import uvloop
 
-from switchyard.upstream.h1 import ConnectionClosedError, Pool
-from switchyard.upstream.h1.connection import Connection
+from turnout.upstream.h1 import ConnectionClosedError, Pool
+from turnout.upstream.h1.connection import Connection
 
 LOOPS = pytest.mark.parametrize(
     "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]

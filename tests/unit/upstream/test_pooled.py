@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import pytest_asyncio
 
-from switchyard.errors import UpstreamTimeout, UpstreamUnavailable
-from switchyard.upstream.base import Timeouts
-from switchyard.upstream.pooled import PooledClient
+from turnout.errors import UpstreamTimeout, UpstreamUnavailable
+from turnout.upstream.base import Timeouts
+from turnout.upstream.pooled import PooledClient
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.config.compile import compile_config
-from switchyard.config.schema import SwitchyardConfig
-from switchyard.pricing import Price, PriceTable, bundled
-from switchyard.types import Usage
+from turnout.config.compile import compile_config
+from turnout.config.schema import TurnoutConfig
+from turnout.pricing import Price, PriceTable, bundled
+from turnout.types import Usage
 
 
 def test_cached_and_reasoning_tokens_are_priced_instead_of_plain_ones() -> None:
@@ -53,7 +53,7 @@ def test_unknown_models_have_no_cost_not_zero() -> None:
 
 
 def _runtime(extra: dict[str, object]) -> PriceTable:
-    cfg = SwitchyardConfig.model_validate(
+    cfg = TurnoutConfig.model_validate(
         {
             "providers": {"p": {"type": "mock"}, "q": {"type": "mock"}},
             "models": {

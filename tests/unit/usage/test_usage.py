@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchyard import usage
-from switchyard.types import Call, Usage
-from switchyard.usage.openai import OpenAIStream, ask_for_usage
-from switchyard.usage.scan import KeyTail, last_object
+from turnout import usage
+from turnout.types import Call, Usage
+from turnout.usage.openai import OpenAIStream, ask_for_usage
+from turnout.usage.scan import KeyTail, last_object
 
 OPENAI_USAGE = {
     "prompt_tokens": 12,

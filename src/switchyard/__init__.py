@@ -1,1 +1,0 @@
-"""Switchyard: a fast, faithful LLM gateway."""

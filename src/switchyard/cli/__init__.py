@@ -1,1 +1,0 @@
-"""The ``switchyard`` command line."""

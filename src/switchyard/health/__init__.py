@@ -1,6 +1,0 @@
-"""Health of deployments and keys: breakers, key pools, limits, persistence, the keeper.
-
-The router reads and updates it on the request path (attribute arithmetic only); background
-tasks save it through :class:`~switchyard.health.store.HealthStore`, log its transitions and
-probe keys (:mod:`switchyard.health.keeper`).
-"""

@@ -1,1 +1,0 @@
-"""The anthropic wire protocol: see the package docstring of ``switchyard.protocols``."""

@@ -1,1 +1,0 @@
-"""The gemini wire protocol: see the package docstring of ``switchyard.protocols``."""

@@ -1,1 +1,0 @@
-"""The openai wire protocol: see the package docstring of ``switchyard.protocols``."""

@@ -1,5 +1,0 @@
-"""The pooled HTTP client the gateway uses to reach providers (one per process)."""
-
-from switchyard.upstream.base import UpstreamClient, UpstreamResponse
-
-__all__ = ["UpstreamClient", "UpstreamResponse"]

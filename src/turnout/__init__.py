@@ -1,0 +1,1 @@
+"""Turnout: a fast, faithful LLM gateway."""

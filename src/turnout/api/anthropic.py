@@ -1,0 +1,27 @@
+"""Anthropic Messages inbound endpoints.
+
+Clients authenticate with ``x-api-key`` (SDK 0.x) or ``Authorization: Bearer`` (SDK 2.x); both
+are accepted and neither is ever relayed upstream (the provider sends its own key). Any
+``anthropic-version`` is accepted: SDKs send dates the gateway has never seen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from turnout.api.endpoint import Inbound, require_model
+from turnout.types import Scope
+
+
+def _messages(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
+    return require_model(data), data.get("stream") is True
+
+
+def _count_tokens(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
+    return require_model(data), False
+
+
+# A complete Anthropic stream ends with message_stop; without it the client's raw iterator
+# would take a cut stream for a finished one.
+MESSAGES = Inbound("anthropic", "messages", _messages, stream_terminator=b"message_stop")
+COUNT_TOKENS = Inbound("anthropic", "count_tokens", _count_tokens)

@@ -1,0 +1,128 @@
+"""The lifecycle every inbound call shares, whatever its protocol: read the body once, parse
+only what routing needs, run the pipeline, write the reply, record one log line.
+
+Protocol modules supply a :class:`Inbound` describing how to find the model and stream flag,
+and the stream terminator their clients expect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from turnout import usage
+from turnout.api.io import (
+    ClientDisconnected,
+    StreamAborted,
+    read_body,
+    request_id,
+    send_bytes,
+    send_error,
+    send_stream,
+)
+from turnout.errors import BadRequest, GatewayError, Protocol
+from turnout.observability.finish import OBSERVER
+from turnout.state import GatewayState
+from turnout.types import Call, Receive, Scope, Send
+
+SSE_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """How one inbound operation reads a request."""
+
+    protocol: Protocol
+    operation: str
+    # (parsed body, scope) -> (public model, stream?)
+    locate: Callable[[dict[str, Any], Scope], tuple[str, bool]]
+    stream_terminator: bytes | None = None
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return data
+
+
+async def serve(
+    state: GatewayState, inbound: Inbound, scope: Scope, receive: Receive, send: Send
+) -> None:
+    started = time.perf_counter()
+    headers = dict(scope["headers"])
+    rid = request_id(headers)
+    call = Call(
+        protocol=inbound.protocol,
+        operation=inbound.operation,
+        model="",
+        body=b"",
+        data={},
+        stream=False,
+        headers=headers,
+        request_id=rid,
+        started=started,
+        path=scope["path"],
+        query=scope.get("query_string", b""),
+    )
+    state.request_log.inflight += 1
+    try:
+        call.body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
+        call.data = parse_json(call.body)
+        call.model, call.stream = inbound.locate(call.data, scope)
+        obs = state.observability
+        wanted = obs is not None and obs.usage_wanted
+        observer = None
+        if call.stream and wanted:  # usage is read from the relayed bytes (turnout.usage)
+            assert obs is not None
+            observer = call.extra[OBSERVER] = usage.observe(call, obs.ask_stream_usage)
+        assert state.handler is not None
+        reply = await state.handler(call)
+        call.status = reply.status
+        out = reply.headers
+        out.append((b"x-request-id", rid.encode()))
+        if call.deployment is not None:
+            out.append((b"x-turnout-deployment", call.deployment.encode()))
+            out.append((b"x-turnout-attempts", str(call.attempts).encode()))
+        if reply.chunks is None:
+            call.ttft = time.perf_counter() - started
+            if wanted and call.usage is None and reply.status < 300:
+                call.usage = usage.from_body(call.protocol, reply.body)
+            await send_bytes(send, reply.status, out, reply.body)
+        else:
+            if not any(k == b"content-type" for k, _ in out):
+                out.append((b"content-type", b"text/event-stream"))
+            out.extend(SSE_HEADERS)
+            await send_stream(
+                send,
+                receive,
+                call,
+                reply.status,
+                out,
+                reply.chunks,
+                inbound.stream_terminator,
+                observer,
+            )
+    except GatewayError as exc:
+        call.status, call.error = exc.status, type(exc).__name__
+        await send_error(send, exc, inbound.protocol, rid)
+    except ClientDisconnected:
+        call.status, call.error = 499, "client_disconnected"
+    except StreamAborted:
+        raise
+    finally:
+        state.request_log.record(call, time.perf_counter() - started)
+
+
+def require_model(data: dict[str, Any]) -> str:
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("Missing required parameter: 'model' (a non-empty string)")
+    return model

@@ -1,0 +1,162 @@
+"""Reading requests and writing replies at the ASGI level.
+
+The hot path avoids framework request/response objects: a request body is read once into
+bytes, and a reply is two ``send`` calls (or one per stream chunk). Streams watch for the
+client going away so the upstream request is cancelled at once instead of generating tokens
+nobody will read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import AsyncIterator
+
+from turnout.errors import GatewayError, PayloadTooLarge, Protocol, error_body
+from turnout.errors import stream_error_frame as error_frame
+from turnout.types import Call, Headers, Receive, Send
+from turnout.usage.base import StreamObserver
+
+JSON = (b"content-type", b"application/json")
+
+
+class StreamAborted(Exception):
+    """Raised after an in-stream error frame so the server drops the connection without the
+    closing chunk: a clean end would look like success to a client that missed the frame."""
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the reply was complete."""
+
+
+# Request ids: a random per-process prefix and a counter — unique across processes and
+# restarts without a getrandom() system call per request.
+_RID_PREFIX = os.urandom(6).hex()
+_rid_counter = itertools.count(1)
+
+
+def request_id(headers: dict[bytes, bytes]) -> str:
+    rid = headers.get(b"x-request-id")
+    if rid and len(rid) <= 200:
+        return rid.decode("latin-1")
+    return f"{_RID_PREFIX}{next(_rid_counter):010x}"
+
+
+async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
+    """The whole request body, refusing anything over ``limit`` bytes before reading it."""
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {limit} bytes")
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        return body
+    parts = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+        parts.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+async def send_bytes(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(
+    send: Send, err: GatewayError, protocol: Protocol, rid: str, extra: Headers | None = None
+) -> None:
+    headers: Headers = [JSON, (b"x-request-id", rid.encode()), *err.headers()]
+    if extra:
+        headers.extend(extra)
+    await send_bytes(send, err.status, headers, error_body(err, protocol))
+
+
+async def send_stream(
+    send: Send,
+    receive: Receive,
+    call: Call,
+    status: int,
+    headers: Headers,
+    chunks: AsyncIterator[bytes],
+    terminator: bytes | None,
+    observer: StreamObserver | None = None,
+) -> None:
+    """Relay a stream chunk by chunk; cancel everything if the client disconnects.
+
+    ``terminator`` is the marker a complete stream of this protocol ends with; a stream that
+    ends without it was cut upstream and is reported to the client as an error. ``observer``
+    sees every chunk for its usage and may hold bytes back or drop a usage chunk the client
+    did not ask for (:mod:`turnout.usage`).
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    disconnected = False
+
+    async def watch() -> None:
+        nonlocal disconnected
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected = True
+                task.cancel()
+                return
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    tail = b""
+    first = True
+    try:
+        try:
+            async for chunk in chunks:
+                if first:
+                    first = False
+                    call.ttft = time.perf_counter() - call.started
+                if observer is not None and not (chunk := observer.feed(chunk)):
+                    continue
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if terminator is not None:
+                    tail = (tail + chunk)[-48:]
+            if observer is not None and (rest := observer.flush()):
+                await send({"type": "http.response.body", "body": rest, "more_body": True})
+                tail = (tail + rest)[-48:]
+            if terminator is not None and terminator not in tail:
+                raise GatewayError("the upstream stream ended before it was complete")
+        except GatewayError as exc:
+            call.error = f"stream:{type(exc).__name__}"
+            with contextlib.suppress(Exception):
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": error_frame(exc, call.protocol),
+                        "more_body": True,
+                    }
+                )
+            raise StreamAborted(exc.message) from None
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not disconnected:
+            raise
+        call.status, call.error = 499, "client_disconnected"
+        # Swallow our own cancellation: the client is gone, nothing is left to do.
+        task.uncancel()
+    finally:
+        watcher.cancel()
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()

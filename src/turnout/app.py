@@ -1,0 +1,212 @@
+"""``create_app``: build the gateway's ASGI application from a compiled config.
+
+The hot-path routes are a dict lookup on the exact path and a direct call into a raw ASGI
+handler: no framework routing, request objects or middleware stack on the way to a provider
+(docs/architecture.md records the measurements behind this). Everything stateful is created in
+the lifespan, because the pooled upstream client needs the server's event loop.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from turnout.api import admin, health
+from turnout.api import anthropic as anthropic_api
+from turnout.api import gemini as gemini_api
+from turnout.api import openai as openai_api
+from turnout.api.endpoint import Inbound, serve
+from turnout.api.io import StreamAborted, send_error
+from turnout.auth.credentials import apply_stored
+from turnout.auth.guard import guard_admin_route, guard_client_route
+from turnout.auth.service import AuthService
+from turnout.cache.service import CacheService
+from turnout.config.compile import Runtime
+from turnout.errors import NotFound, Protocol
+from turnout.health.service import HealthService
+from turnout.observability.hub import Observability
+from turnout.observability.logging import RequestLog, get_logger
+from turnout.pipeline import Step, build_pipeline
+from turnout.providers.registry import build_provider
+from turnout.routing.router import Router
+from turnout.state import GatewayState
+from turnout.types import Receive, Scope, Send
+from turnout.upstream.pooled import PooledClient
+
+Route = Callable[[Scope, Receive, Send], Awaitable[None]]
+log = get_logger("turnout")
+
+
+class _HideStreamAborts(logging.Filter):
+    """A deliberate mid-stream abort is not an application crash; keep it out of error logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, StreamAborted)
+
+
+class Gateway:
+    """The ASGI application."""
+
+    def __init__(self, state: GatewayState) -> None:
+        self.state = state
+        s = state
+        # Built before the router so the admin route can serve it; its tasks start in the
+        # lifespan (docs/routing.md).
+        self.health = HealthService(state.runtime)
+        # Request log sinks, /metrics, capture (docs/observability.md); started in the lifespan.
+        self.obs = state.observability = Observability(state.runtime, state.request_log)
+        # Keys, limits, budgets (docs/keys-and-limits.md); loaded in the lifespan.
+        self.auth = state.auth = AuthService(state.runtime)
+
+        def inbound(spec: Inbound) -> Route:
+            return partial(serve, s, spec)
+
+        def plain(fn: Callable[..., Awaitable[None]]) -> Route:
+            return partial(fn, s)
+
+        post: dict[str, Route] = {
+            "/v1/chat/completions": inbound(openai_api.CHAT),
+            "/chat/completions": inbound(openai_api.CHAT),
+            "/v1/embeddings": inbound(openai_api.EMBEDDINGS),
+            "/embeddings": inbound(openai_api.EMBEDDINGS),
+            "/v1/messages": inbound(anthropic_api.MESSAGES),
+            "/v1/messages/count_tokens": inbound(anthropic_api.COUNT_TOKENS),
+        }
+        # Gemini names the model in the path: matched by prefix once the exact lookup missed.
+        self.gemini: dict[str, Route] = {
+            action: inbound(spec) for action, spec in gemini_api.ACTIONS.items()
+        }
+        get: dict[str, Route] = {
+            "/v1/models": guard_client_route(s, plain(openai_api.list_models)),
+            "/models": guard_client_route(s, plain(openai_api.list_models)),
+            "/healthz": plain(health.healthz),
+            "/readyz": plain(health.readyz),
+            "/admin/health": guard_admin_route(s, self.health.admin),
+            **self.obs.routes(),
+        }
+        self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
+        self.admin = admin.build_admin(state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            table = self.routes.get(scope["method"])
+            route = table.get(scope["path"]) if table is not None else None
+            if route is None and table is self.routes["POST"]:
+                parts = gemini_api.split(scope["path"])
+                route = self.gemini.get(parts[1]) if parts is not None else None
+            if route is not None:
+                await route(scope, receive, send)
+                return
+            if scope["path"].startswith(admin.PREFIXES):
+                await self.admin(scope, receive, send)
+                return
+            rid = dict(scope["headers"]).get(b"x-request-id", b"-").decode("latin-1")
+            err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")
+            await send_error(send, err, _dialect(scope["path"]), rid)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # report, don't crash the server with a traceback
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        state = self.state
+        state.client = PooledClient()
+        state.providers = {
+            name: build_provider(spec, state.client)
+            for name, spec in state.runtime.providers.items()
+        }
+        store = await self.obs.start(self.health.board)  # opens (and migrates) storage
+        if store is not None:
+            self.health.store = store  # health survives restarts (docs/storage.md)
+        router = Router(state.runtime, self.obs.providers(state.providers), self.health.board)
+        self.health.router = router
+        await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
+        await self.auth.start(self.obs.storage, state.request_log, self.obs)
+        steps: list[Step] = self.obs.steps()  # in order: capture -> auth -> limits -> cache
+        state.cache = CacheService.create(state.runtime)
+        if state.cache is not None:
+            state.cache.start()
+        after = [state.cache.step] if state.cache is not None else []
+
+        def assemble() -> None:  # again whenever auth or limits switch on or off
+            state.handler = build_pipeline([*steps, *self.auth.steps(), *after], router)
+
+        assemble()
+        self.auth.on_change = assemble
+        state.request_log.start()
+        _watch_for_drain(state)
+        logging.getLogger("uvicorn.error").addFilter(_HideStreamAborts())
+        # Everything built so far lives as long as the process: keep it out of the cyclic
+        # GC's full collections, which otherwise scan it each time (~100 ms pauses, a third
+        # of a core at 5k req/s; docs/observability.md has the measurement).
+        gc.freeze()
+        state.ready = True
+        log.info(
+            "started",
+            providers=sorted(state.runtime.providers),
+            models=state.runtime.public_models(),
+        )
+
+    async def shutdown(self) -> None:
+        state = self.state
+        state.draining = True
+        state.ready = False
+        await self.health.stop()
+        if state.cache is not None:
+            await state.cache.stop()
+        await self.obs.stop()  # flushes the request log to the database (or its spool)
+        await self.auth.stop()  # after the log's last settlements
+        for provider in state.providers.values():
+            await provider.close()
+        if state.client is not None:
+            await state.client.close()
+
+
+def _dialect(path: str) -> Protocol:
+    """The protocol an unknown path belongs to, so its 404 parses in the caller's SDK."""
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
+        return "gemini"
+    return "openai"
+
+
+def _watch_for_drain(state: GatewayState) -> None:
+    """Flip readiness the instant SIGTERM/SIGINT arrives, then let the server's own handler
+    stop accepting and drain (it was installed before the lifespan started)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            state.draining = True
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
+def create_app(runtime: Runtime) -> Gateway:
+    """Build the gateway for one compiled configuration."""
+    runtime = apply_stored(runtime)  # provider keys stored through /admin/credentials
+    config = runtime.config
+    state = GatewayState(runtime=runtime, request_log=RequestLog(enabled=config.logging.requests))
+    return Gateway(state)

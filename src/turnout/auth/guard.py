@@ -1,0 +1,82 @@
+"""The master-key check of the admin API (a FastAPI dependency) and of the raw routes that
+live beside the pipeline (``GET /v1/models``, ``GET /admin/health``).
+
+The admin API takes the master key as ``Authorization: Bearer`` or ``x-api-key``. The
+interactive docs (``/docs``, ``/openapi.json``) stay readable: they hold no data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import orjson
+from fastapi import HTTPException, Request
+
+from turnout.api.io import request_id, send_bytes, send_error
+from turnout.auth.service import AdminDenied
+from turnout.auth.tokens import presented
+from turnout.errors import GatewayError
+from turnout.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from turnout.state import GatewayState
+
+Route = Callable[[Scope, Receive, Send], Awaitable[None]]
+_JSON = (b"content-type", b"application/json")
+
+
+def _secret(headers: dict[bytes, bytes]) -> bytes | None:
+    return presented(headers, b"")
+
+
+def admin_dependency(
+    state: GatewayState, *, manage: bool = False
+) -> Callable[..., Awaitable[None]]:
+    async def check(request: Request) -> None:
+        auth = state.auth
+        if auth is None:  # before the lifespan: nothing is served yet
+            raise HTTPException(503, "starting")
+        headers = {k.lower(): v for k, v in request.headers.raw}
+        try:
+            auth.check_admin(_secret(headers), manage=manage)
+        except AdminDenied as exc:
+            raise HTTPException(
+                exc.status, exc.message, headers={"www-authenticate": "Bearer"}
+            ) from None
+
+    return check
+
+
+def guard_admin_route(state: GatewayState, route: Route) -> Route:
+    """A raw admin route, under the same rule as the admin API."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        auth = state.auth
+        if auth is not None:
+            try:
+                auth.check_admin(_secret(dict(scope["headers"])))
+            except AdminDenied as exc:
+                body = orjson.dumps({"detail": exc.message})
+                await send_bytes(send, exc.status, [_JSON], body)
+                return
+        await route(scope, receive, send)
+
+    return guarded
+
+
+def guard_client_route(state: GatewayState, route: Route) -> Route:
+    """A raw client route (the model list): any valid gateway key, while auth is on."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        auth = state.auth
+        if auth is not None and auth.active:
+            headers = dict(scope["headers"])
+            try:
+                auth.step.identify(headers, scope.get("query_string", b""))
+            except GatewayError as exc:
+                await send_error(send, exc, "openai", request_id(headers))
+                return
+        await route(scope, receive, send)
+
+    return guarded

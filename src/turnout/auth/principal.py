@@ -1,0 +1,107 @@
+"""A caller as the request path sees it: a key compiled with its team into ready answers.
+
+Everything a request asks about a key (may it use this model? what must it pass?) is derived
+once per (key, model) and memoised on the principal; the memo is bounded because model names
+come from clients. A principal is rebuilt whenever its key or team changes, so the memo never
+holds a stale answer.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from turnout.auth.records import KeyRecord, Limits, TeamRecord
+from turnout.limits.plan import BudgetRule, Plan, Rule
+
+_MEMO_MAX = 512
+
+
+def _rule(scope: str, label: str, limits: Limits) -> Rule:
+    return Rule(scope, label, limits.rpm, limits.tpm, limits.max_parallel)
+
+
+def _allows(patterns: tuple[str, ...], model: str) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(model, p) for p in patterns)
+
+
+@dataclass(slots=True)
+class Principal:
+    id: str
+    team: str | None
+    expires: float | None  # epoch seconds
+    key_models: tuple[str, ...] = ()
+    team_models: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()  # the key's and the team's own
+    model_rules: tuple[tuple[str, Rule], ...] = ()
+    budgets: tuple[BudgetRule, ...] = ()
+    limited: bool = False  # some plan of this principal is not empty
+    settles: bool = False  # some plan needs real usage after the call (tokens, budgets)
+    _allowed: dict[str, bool] = field(default_factory=dict)
+    _plans: dict[str, Plan | None] = field(default_factory=dict)
+
+    def allows(self, model: str) -> bool:
+        allowed = self._allowed.get(model)
+        if allowed is None:
+            allowed = _allows(self.key_models, model) and _allows(self.team_models, model)
+            if len(self._allowed) >= _MEMO_MAX:
+                self._allowed.clear()
+            self._allowed[model] = allowed
+        return allowed
+
+    def plan(self, model: str) -> Plan | None:
+        """The limits and budgets a call to ``model`` counts against; None: nothing to count."""
+        plans = self._plans
+        if model in plans:
+            return plans[model]
+        rules = list(self.rules)
+        for pattern, rule in self.model_rules:
+            if fnmatch.fnmatchcase(model, pattern):
+                rules.insert(1 if rules and rules[0].scope.startswith("k:") else 0, rule)
+                break
+        plan = Plan(tuple(rules), self.budgets) if rules or self.budgets else None
+        if len(plans) >= _MEMO_MAX:
+            plans.clear()
+        plans[model] = plan
+        return plan
+
+
+MASTER = Principal(id="master", team=None, expires=None)
+
+
+def compile_principal(key: KeyRecord, team: TeamRecord | None) -> Principal:
+    rules: list[Rule] = []
+    budgets: list[BudgetRule] = []
+    label = f"key {key.id}"
+    if key.limits:
+        rules.append(_rule(f"k:{key.id}", label, key.limits))
+    if key.budget is not None:
+        budgets.append(BudgetRule(f"k:{key.id}", label, key.budget.amount, key.budget.period))
+    model_rules = tuple(
+        (glob, _rule(f"m:{key.id}:{glob}", f"{label} on {glob}", limits))
+        for glob, limits in key.model_limits
+        if limits
+    )
+    team_models: tuple[str, ...] = ()
+    if team is not None and team.active:
+        team_models = team.models
+        if team.limits:
+            rules.append(_rule(f"t:{team.name}", f"team {team.name}", team.limits))
+        if team.budget is not None:
+            budgets.append(
+                BudgetRule(
+                    f"t:{team.name}", f"team {team.name}", team.budget.amount, team.budget.period
+                )
+            )
+    return Principal(
+        id=key.id,
+        team=key.team,
+        expires=key.expires_at.timestamp() if key.expires_at else None,
+        key_models=key.models,
+        team_models=team_models,
+        rules=tuple(rules),
+        model_rules=model_rules,
+        budgets=tuple(budgets),
+        limited=bool(rules or budgets or model_rules),
+        settles=bool(budgets) or any(r.tpm for r in rules) or any(r.tpm for _, r in model_rules),
+    )

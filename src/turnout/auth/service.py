@@ -1,0 +1,311 @@
+"""Authentication, limits and budgets of one running gateway, and when each is switched on.
+
+Authentication is on when a master key is configured or a gateway key was ever created, and
+also while the key store could not be read at start (then only the master key works: a
+gateway with keys must never open up because its database was down). Otherwise the gateway is
+open, said loudly in the log, and neither step is in the pipeline. The limits step joins only
+once some key or team has a limit or a budget. Both decisions are re-made whenever the key
+tables change, and the gateway swaps its pipeline (``on_change``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from turnout.auth.credentials import CredentialStore, MemoryCredentialStore
+from turnout.auth.directory import Directory
+from turnout.auth.step import AuthStep
+from turnout.auth.store import KeyStore, MemoryKeyStore
+from turnout.auth.tokens import digest, same
+from turnout.budgets.estimate import Estimator
+from turnout.budgets.periods import period_end, period_start
+from turnout.config.compile import Runtime
+from turnout.config.schema import LimitsConfig
+from turnout.limits.memory import MemoryLimiter
+from turnout.limits.redis import RedisLimiter
+from turnout.limits.settle import SettleSink
+from turnout.limits.step import LimitStep
+from turnout.observability.logging import get_logger
+from turnout.pipeline import Step
+
+if TYPE_CHECKING:
+    from turnout.observability.hub import Observability
+    from turnout.observability.logging import RequestLog
+    from turnout.storage import Storage
+
+log = get_logger("turnout.auth")
+MASTER_ENV = "TURNOUT_MASTER_KEY"
+STARTUP_TIMEOUT = 10.0
+SWEEP_EVERY = 5.0
+SEED_CHECK_EVERY = 10.0
+
+
+class AdminDenied(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def master_key(runtime: Runtime, environ: Mapping[str, str] = os.environ) -> str | None:
+    key = environ.get(MASTER_ENV) or runtime.config.auth.master_key
+    if key is not None and len(key) < 16:
+        raise ValueError(f"the master key must be at least 16 characters ({MASTER_ENV})")
+    return key or None
+
+
+def stores_for(storage: Storage | None) -> tuple[KeyStore, CredentialStore]:
+    """SQL stores on the storage's engine (SQLite or PostgreSQL); in memory otherwise
+    (``storage.url: memory://`` or ``storage.enabled: false``: keys last as long as the
+    process)."""
+    if storage is not None and storage.engine is not None:
+        from turnout.storage.sql.credentials import SqlCredentialStore
+        from turnout.storage.sql.keys import SqlKeyStore
+
+        return SqlKeyStore(storage.engine), SqlCredentialStore(storage.engine)
+    return MemoryKeyStore(), MemoryCredentialStore()
+
+
+def build_limiter(cfg: LimitsConfig) -> MemoryLimiter | RedisLimiter:
+    if cfg.backend == "redis":
+        return RedisLimiter(
+            cfg.redis_url,
+            prefix=cfg.key_prefix,
+            timeout=cfg.redis_timeout,
+            retry_after=cfg.redis_retry_after,
+            on_error=cfg.on_redis_error,
+            lease=cfg.lease,
+        )
+    return MemoryLimiter(lease=cfg.lease)
+
+
+class AuthService:
+    def __init__(self, runtime: Runtime, environ: Mapping[str, str] = os.environ) -> None:
+        self.runtime = runtime
+        self.config = runtime.config.auth
+        secret = master_key(runtime, environ)
+        self.master = digest(secret) if secret else None
+        self.directory = Directory()
+        self.store: KeyStore = MemoryKeyStore()
+        self.credentials: CredentialStore = MemoryCredentialStore()
+        self.limiter = build_limiter(runtime.config.limits)
+        self.step = AuthStep(self.directory, self.master)
+        self.limit_step = LimitStep(
+            self.limiter, Estimator(runtime, runtime.config.limits.output_estimate)
+        )
+        self.sink = SettleSink(self.limiter)
+        self.on_change: Callable[[], None] | None = None
+        self._store_down = False
+        self._shape: tuple[bool, bool] = (self.active, self.limited)
+        self._seeded: set[tuple[str, int]] = set()
+        self._request_log: RequestLog | None = None
+        self._obs: Observability | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        # Fail closed only after a failed first load; before the lifespan nothing is served.
+        d = self.directory
+        return self.master is not None or d.any_keys or (self._store_down and not d.loaded)
+
+    @property
+    def limited(self) -> bool:
+        return self.active and self.directory.limited
+
+    def steps(self) -> list[Step]:
+        if not self.active:
+            return []
+        return [self.step, self.limit_step] if self.limited else [self.step]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(
+        self,
+        storage: Storage | None,
+        request_log: RequestLog | None = None,
+        observability: Observability | None = None,
+        *,
+        stores: tuple[KeyStore, CredentialStore] | None = None,
+    ) -> None:
+        self.store, self.credentials = stores or stores_for(storage)
+        self._request_log, self._obs = request_log, observability
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                await self.refresh()
+        except Exception as exc:
+            self._store_down = True
+            log.error(
+                "gateway keys could not be loaded: only the master key is accepted until the "
+                "key store answers",
+                error=repr(exc)[:300],
+            )
+        self.directory.on_change.append(self._changed)
+        self._changed()
+        if not self.active:
+            log.warning(
+                "AUTHENTICATION IS OFF: no master key and no gateway keys; anyone who can reach "
+                "this port can use every configured provider (docs/keys-and-limits.md)"
+            )
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._poll_forever()), loop.create_task(self._upkeep())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.sink.drain()
+        await self.limiter.close()
+
+    async def refresh(self) -> bool:
+        """Follow the store's change feed once; True if something changed."""
+        loaded = self.directory.loaded
+        changed = self.directory.apply(await self.store.changes(self.directory.version))
+        if not loaded and not changed and self._tasks:
+            self._changed()  # first load after a failed start: the store may be empty
+        return changed
+
+    async def _poll_forever(self) -> None:
+        interval = self.config.refresh_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except Exception as exc:
+                if not self._store_down:
+                    self._store_down = True
+                    log.error(
+                        "key store unreachable: serving the keys loaded last",
+                        error=repr(exc)[:300],
+                    )
+                continue
+            if self._store_down:
+                self._store_down = False
+                log.info("key store reachable again")
+
+    def _changed(self) -> None:
+        self._wake.set()
+        shape = (self.active, self.limited)
+        if shape[1] and self._request_log is not None and self.directory.settles:
+            self._attach_settlement()
+        if shape != self._shape:
+            self._shape = shape
+            log.info("authentication and limits", authentication=shape[0], limits=shape[1])
+            if self.on_change is not None:
+                self.on_change()
+
+    def _attach_settlement(self) -> None:
+        """Calls are settled from the request log's drain: make sure it runs and parses usage.
+        Only TPM limits and budgets need that (with every other consumer of the drain off,
+        it costs ~40 µs a call); requests per minute and in flight are final at admission."""
+        request_log = self._request_log
+        assert request_log is not None
+        if self.sink not in request_log.sinks and request_log.finisher is not None:
+            request_log.attach(request_log.finisher, [*request_log.sinks, self.sink])
+            request_log.start()
+        obs = self._obs
+        if obs is not None and not obs.usage_wanted:
+            obs.usage_wanted = True
+            obs.ask_stream_usage = self.runtime.config.storage.ask_stream_usage
+
+    # -- budgets ------------------------------------------------------------------------------
+    async def _upkeep(self) -> None:
+        """Every few seconds: forget expired limiter state; seed the spend of budgets not
+        seen yet (new keys, a new period) or lost (a flushed Redis). Woken by key changes."""
+        last_check = 0.0
+        failing = False
+        while True:
+            delay = SWEEP_EVERY
+            try:
+                self.limiter.sweep()
+                now = time.monotonic()
+                due = self._unseeded() or (self._seeded and now - last_check >= SEED_CHECK_EVERY)
+                # During a Redis outage the limiter has logged it already; seed once it is back.
+                if due and getattr(self.limiter, "available", True):
+                    last_check = now
+                    await self.seed_budgets()
+                failing = False
+            except Exception as exc:  # retried at the next round, logged once per streak
+                if not failing:
+                    log.warning("budget upkeep failed", error=repr(exc)[:300])
+                failing = True
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    def _unseeded(self) -> bool:
+        now = time.time()
+        return any(
+            (scope, period_start(period, now)) not in self._seeded
+            for scope, _, _, period in self.directory.budget_scopes()
+        )
+
+    async def seed_budgets(self) -> int:
+        """Load the current period's spend of every budget from the request log into the
+        limiter (only what it has not seen; everything again if Redis lost its data)."""
+        limiter = self.limiter
+        if isinstance(limiter, RedisLimiter) and self._seeded and not await limiter.seeded():
+            log.warning("limits redis lost its budget counters: seeding again from the request log")
+            self._seeded.clear()
+        now = time.time()
+        todo: dict[str, list[tuple[str, str, str]]] = {}
+        for scope, kind, ident, period in self.directory.budget_scopes():
+            start = period_start(period, now)
+            if (scope, start) not in self._seeded:
+                todo.setdefault(period, []).append((scope, kind, ident))
+        values: list[tuple[str, int, int, float]] = []
+        for period, scopes in todo.items():
+            start = period_start(period, now)
+            keys = [ident for _, kind, ident in scopes if kind == "key"]
+            teams = [ident for _, kind, ident in scopes if kind == "team"]
+            since = datetime.fromtimestamp(start, UTC)
+            by_key, by_team = await self.store.spend(since, keys, teams)
+            for scope, kind, ident in scopes:
+                usd = (by_key if kind == "key" else by_team).get(ident, 0.0)
+                values.append((scope, start, period_end(period, start), usd))
+        if values:
+            await limiter.seed(values)
+            if isinstance(limiter, RedisLimiter):
+                await limiter.mark_seeded()
+            self._seeded.update((scope, start) for scope, start, _, _ in values)
+        return len(values)
+
+    async def spend(self, scope: str, period: str) -> dict[str, Any]:
+        start = period_start(period, time.time())
+        spent, reserved = await self.limiter.usage(scope, start)
+        return {
+            "period_start": datetime.fromtimestamp(start, UTC).isoformat(),
+            "period_end": datetime.fromtimestamp(period_end(period, start), UTC).isoformat(),
+            "spent": round(spent, 6),
+            "reserved": round(reserved, 6),
+        }
+
+    # -- the admin API's own check ------------------------------------------------------------
+    def check_admin(self, secret: str | bytes | None, *, manage: bool = False) -> None:
+        """Raise AdminDenied unless the caller may use the admin API. Without a master key,
+        the admin API is open only while the whole gateway is (no keys), and never for
+        managing keys, teams and credentials."""
+        if self.master is None:
+            if manage:
+                raise AdminDenied(
+                    403,
+                    "Managing keys needs a master key: set auth.master_key or "
+                    f"{MASTER_ENV} (or use `turnout keys` with -c on the database).",
+                )
+            if self.active:
+                raise AdminDenied(
+                    401,
+                    f"The admin API needs a master key: set auth.master_key or {MASTER_ENV}.",
+                )
+            return
+        if not secret or not same(digest(secret), self.master):
+            raise AdminDenied(401, "Invalid or missing master key.")

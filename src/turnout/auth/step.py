@@ -1,0 +1,69 @@
+"""The authentication pipeline step, and the same check for the few raw routes outside it.
+
+It is in the pipeline only while authentication is on (a master key is configured, or a key
+was ever created); otherwise the gateway is open and pays nothing for this module. Per call:
+find the presented key, one SHA-256, one dict lookup, an expiry and a memoised model check.
+Error messages never repeat the presented key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from turnout.auth.directory import Directory
+from turnout.auth.principal import MASTER, Principal
+from turnout.auth.tokens import presented, same
+from turnout.errors import AuthenticationFailed, GatewayError, PermissionDenied
+from turnout.limits.plan import PRINCIPAL
+from turnout.types import Call, Handler, Reply
+
+MISSING = (
+    "Missing API key: send your Turnout key as 'Authorization: Bearer <key>' "
+    "(or x-api-key, x-goog-api-key)."
+)
+INVALID = "Invalid API key."
+NOT_LOADED = "Gateway keys are not loaded yet; retry shortly."
+
+
+class AuthUnavailable(GatewayError):
+    """Keys could not be loaded yet (the database was unreachable at start)."""
+
+    status = 503
+    type = "api_error"
+    code = "auth_unavailable"
+    retryable = True
+    log_level = "warning"
+
+
+class AuthStep:
+    def __init__(self, directory: Directory, master: bytes | None) -> None:
+        self.directory = directory
+        self.master = master  # SHA-256 of the master key
+
+    def identify(self, headers: dict[bytes, bytes], query: bytes) -> Principal:
+        secret = presented(headers, query)
+        if secret is None:
+            raise AuthenticationFailed(MISSING)
+        d = hashlib.sha256(secret).digest()
+        principal = self.directory.by_digest.get(d)
+        if principal is None:
+            if self.master is not None and same(d, self.master):
+                return MASTER
+            if not self.directory.loaded:
+                raise AuthUnavailable(NOT_LOADED, retry_after=1)
+            raise AuthenticationFailed(INVALID)
+        if principal.expires is not None and principal.expires <= time.time():
+            raise AuthenticationFailed("This API key has expired.")
+        return principal
+
+    async def __call__(self, call: Call, next: Handler) -> Reply:
+        principal = self.identify(call.headers, call.query)
+        extra = call.extra
+        extra["gateway_key_id"] = extra["key_id"] = principal.id
+        if principal.team is not None:
+            extra["team"] = principal.team
+        if not principal.allows(call.model):  # logged under the key that tried
+            raise PermissionDenied(f"This API key may not use the model '{call.model}'.")
+        extra[PRINCIPAL] = principal
+        return await next(call)

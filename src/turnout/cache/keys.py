@@ -1,0 +1,73 @@
+"""Cache keys: a hash of everything that decides an answer, and nothing else.
+
+The key covers the namespace (who may share answers), the inbound protocol, the operation
+family, the public model and the normalized request (:mod:`turnout.cache.normalize`),
+serialized once by orjson with sorted keys, so the order of JSON keys never matters, and hashed
+with SHA-256 truncated to 128 bits. SHA-256 rather than BLAKE2b because OpenSSL runs it on the
+CPU's SHA extensions: measured on the project machine, 4 us against 7 us for a 5 KB request
+and 68 us against 126 us for 100 KB; it is the only per-request cost of a miss that grows with
+the prompt. When one stored answer cannot serve both forms (see ``cross_servable``) the stream
+flag is hashed too.
+
+Namespaces come from the call, which the auth step fills in (``call.extra["team"]`` and
+``call.extra["key_id"]``): with ``cache.namespace: team`` two teams never see each other's
+answers. Calls without a team share the ``-`` namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+
+from turnout.cache.normalize import CROSS_SERVABLE, FIELDS
+from turnout.types import Call
+
+# (protocol, operation) -> family; anything else is never cached (token counts, model lists).
+FAMILIES: dict[tuple[str, str], str] = {
+    ("openai", "chat"): "generate",
+    ("anthropic", "messages"): "generate",
+    ("gemini", "generateContent"): "generate",
+    ("openai", "embeddings"): "embed",
+    ("gemini", "embedContent"): "embed",
+    ("gemini", "batchEmbedContents"): "embed-batch",
+}
+GENERATE = "generate"
+_VERSION = "sy-cache-1"  # bump to orphan every stored key when the key material changes
+_NAMESPACE_FIELDS = {"team": "team", "key": "key_id"}
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    model: str
+    digest: str  # 32 hex characters
+    cross: bool  # the stored answer may be served in the other form (stream <-> JSON)
+
+
+def namespace(call: Call, mode: str) -> str:
+    """The namespace of a call under ``cache.namespace`` (``shared``, ``team`` or ``key``)."""
+    if mode == "shared":
+        return ""
+    value = call.extra.get(_NAMESPACE_FIELDS[mode])
+    return f"{mode}:{value}" if value else "-"
+
+
+def make_key(call: Call, space: str) -> CacheKey | None:
+    """The call's key, or None when its operation is never cached or its body cannot be
+    serialized canonically (then it is simply not cached)."""
+    family = FAMILIES.get((call.protocol, call.operation))
+    if family is None:
+        return None
+    fields = FIELDS[call.protocol](call)
+    cross = family == GENERATE and CROSS_SERVABLE[call.protocol](call)
+    form = "" if cross else ("stream" if call.stream else "json")
+    try:
+        material = orjson.dumps(
+            [_VERSION, space, call.protocol, family, call.model, form, fields],
+            option=orjson.OPT_SORT_KEYS,
+        )
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    digest = hashlib.sha256(material).hexdigest()[:32]
+    return CacheKey(call.model, digest, cross)

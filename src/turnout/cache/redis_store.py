@@ -1,0 +1,186 @@
+"""The cache on Redis, shared by every replica.
+
+Entries are stored encoded (:mod:`turnout.cache.entry`) under
+``<prefix><model, percent-encoded>:<digest>`` with a TTL (``SET .. PX``), so Redis expires them
+itself, and purging one model or one key is a ``SCAN MATCH`` away (admin only, never on the
+request path).
+
+A cache must never turn a Redis problem into a failed request. Every call is bounded by
+``redis_timeout`` (connect and read), redis-py's own retries are off, and the first failure
+opens a circuit: for ``redis_retry_after`` seconds the store answers "unavailable" at once
+without touching the network, then the next call tries again (and closes the circuit if it
+works). The gateway serves uncached meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from turnout.cache.entry import CorruptEntry, Entry, decode, encode
+from turnout.cache.keys import CacheKey
+from turnout.cache.store import StoreUnavailable, StoreUsage
+from turnout.observability.logging import get_logger
+
+log = get_logger("turnout.cache")
+_FAILURES = (RedisError, OSError, TimeoutError)
+_SCAN_COUNT = 1000
+
+
+class RedisStore:
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        timeout: float,
+        retry_after: float,
+        max_item_bytes: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.prefix = prefix
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.max_item_bytes = max_item_bytes
+        self._clock = clock
+        self._open_until = 0.0  # circuit open (Redis skipped) until this time
+        self.failures = 0
+        self.client = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+            health_check_interval=0,
+        )
+
+    def name_for(self, key: CacheKey) -> str:
+        return f"{self.prefix}{quote(key.model, safe='')}:{key.digest}"
+
+    @property
+    def available(self) -> bool:
+        return self._clock() >= self._open_until
+
+    def _check(self) -> None:
+        if self._clock() < self._open_until:
+            raise StoreUnavailable("redis circuit open")
+
+    def _trip(self, exc: BaseException) -> StoreUnavailable:
+        was_closed = self.available
+        self._open_until = self._clock() + self.retry_after
+        self.failures += 1
+        if was_closed:
+            log.warning(
+                "cache redis unavailable; serving uncached",
+                error=f"{type(exc).__name__}: {exc}",
+                retry_after=self.retry_after,
+            )
+        return StoreUnavailable(str(exc) or type(exc).__name__)
+
+    def _recovered(self) -> None:
+        if self._open_until:
+            self._open_until = 0.0
+            log.info("cache redis reachable again")
+
+    async def get(self, key: CacheKey) -> Entry | None:
+        self._check()
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                raw = await self.client.get(self.name_for(key))
+        except _FAILURES as exc:
+            raise self._trip(exc) from None
+        self._recovered()
+        if not isinstance(raw, bytes):  # None: no entry (the client never decodes to str)
+            return None
+        try:
+            return decode(raw)
+        except CorruptEntry:
+            return None
+
+    async def put_many(self, items: list[tuple[CacheKey, Entry, float]]) -> None:
+        self._check()
+        pipe = self.client.pipeline(transaction=False)
+        count = 0
+        for key, entry, ttl in items:
+            if entry.payload_size > self.max_item_bytes:
+                continue
+            pipe.set(self.name_for(key), encode(entry), px=max(1, int(ttl * 1000)))
+            count += 1
+        if not count:
+            return
+        try:
+            async with asyncio.timeout(self.timeout * 4):
+                await pipe.execute()
+        except _FAILURES as exc:
+            raise self._trip(exc) from None
+        self._recovered()
+
+    def _pattern(self, model: str | None, digest: str | None) -> str:
+        model_part = "*" if model is None else quote(model, safe="")
+        return f"{_escape(self.prefix)}{model_part}:{digest or '*'}"
+
+    async def purge(self, model: str | None = None, digest: str | None = None) -> int:
+        """Admin only: may take longer than a request would (one SCAN over the keyspace)."""
+        try:
+            deleted = 0
+            batch: list[bytes] = []
+            async for name in self.client.scan_iter(
+                match=self._pattern(model, digest), count=_SCAN_COUNT
+            ):
+                batch.append(name)
+                if len(batch) >= _SCAN_COUNT:
+                    deleted += await self.client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                deleted += await self.client.unlink(*batch)
+        except _FAILURES as exc:
+            raise self._trip(exc) from None
+        self._recovered()
+        return deleted
+
+    async def usage(self) -> StoreUsage:
+        if not self.available:
+            return StoreUsage(0, 0, available=False)
+        entries = size = 0
+        try:
+            batch: list[bytes] = []
+            async for name in self.client.scan_iter(
+                match=self._pattern(None, None), count=_SCAN_COUNT
+            ):
+                batch.append(name)
+                if len(batch) >= _SCAN_COUNT:
+                    size += await self._strlen(batch)
+                    entries += len(batch)
+                    batch.clear()
+            if batch:
+                size += await self._strlen(batch)
+                entries += len(batch)
+        except _FAILURES as exc:
+            self._trip(exc)
+            return StoreUsage(0, 0, available=False)
+        return StoreUsage(entries, size)
+
+    async def _strlen(self, names: list[bytes]) -> int:
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.strlen(name)
+        return sum(int(n) for n in await pipe.execute())
+
+    async def close(self) -> None:
+        with contextlib.suppress(*_FAILURES):
+            await self.client.aclose()
+
+
+def _escape(text: str) -> str:
+    """Escape SCAN glob characters in a literal (the prefix is configured by operators)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,0 +1,109 @@
+"""``turnout db``: migrate, inspect and prune the gateway's database.
+
+``serve`` migrates on start; ``db upgrade`` does it ahead of a deploy (or for a database the
+gateway's role may not alter). ``db prune`` applies ``storage.retention_days`` now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from turnout.cli.build import build_config, config_path
+from turnout.config.load import ConfigError
+from turnout.storage import Storage
+from turnout.storage.sql.engine import (
+    alembic_config,
+    current_revision,
+    database_url,
+    display,
+    make_engine,
+    migrate,
+    normalize,
+)
+
+app = typer.Typer(help="Migrate, inspect and prune the database.", no_args_is_help=True)
+T = TypeVar("T")
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config file (or TURNOUT_CONFIG)")
+]
+UrlOpt = Annotated[str | None, typer.Option("--database-url", help="this database instead")]
+
+
+def _url(config: Path | None, url: str | None) -> tuple[str, Any]:
+    try:
+        cfg = build_config(config_path(config))
+    except ConfigError as exc:
+        typer.echo(f"turnout: invalid configuration ({exc.source}):", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2) from None
+    return (normalize(url) if url else database_url(cfg.storage)), cfg
+
+
+def _run(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(fn())
+    except Exception as exc:
+        typer.echo(f"turnout db: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def upgrade(
+    config: ConfigOpt = None,
+    database_url_opt: UrlOpt = None,
+    revision: Annotated[str, typer.Option(help="target revision")] = "head",
+) -> None:
+    """Apply migrations up to ``--revision`` (default: the newest)."""
+    url, _ = _url(config, database_url_opt)
+
+    async def go() -> tuple[str | None, str | None]:
+        engine = make_engine(url)
+        try:
+            return await migrate(engine, revision)
+        finally:
+            await engine.dispose()
+
+    before, after = _run(go)
+    typer.echo(f"{display(url)}: {before or '(empty)'} -> {after}")
+
+
+@app.command()
+def current(config: ConfigOpt = None, database_url_opt: UrlOpt = None) -> None:
+    """Print the database's revision and the newest one this version knows."""
+    from alembic.script import ScriptDirectory
+
+    url, _ = _url(config, database_url_opt)
+
+    async def go() -> str | None:
+        engine = make_engine(url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    rev = _run(go)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    state = "up to date" if rev == head else "needs `turnout db upgrade`"
+    typer.echo(f"{display(url)}: revision {rev or '(empty)'}, newest {head} ({state})")
+
+
+@app.command()
+def prune(config: ConfigOpt = None, database_url_opt: UrlOpt = None) -> None:
+    """Remove request rows older than ``storage.retention_days`` now."""
+    url, cfg = _url(config, database_url_opt)
+
+    async def go() -> int:
+        storage = Storage(cfg.storage, url)
+        try:
+            await storage.prepare()
+            return await storage.maintain()
+        finally:
+            await storage.close()
+
+    typer.echo(f"{_run(go)} rows pruned")

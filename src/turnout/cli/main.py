@@ -1,0 +1,52 @@
+"""``turnout``: serve, mock, check, config, worker, status, usage, db, keys, teams."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
+import typer
+
+from turnout.cli import check, config_cmd, db, keys, mock_cmd, serve, status, usage, worker
+
+app = typer.Typer(
+    name="turnout",
+    help="Turnout: one endpoint for OpenAI, Anthropic, Gemini and OpenAI-compatible models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    """Print the installed distribution's version: the one a bug report needs."""
+    if value:
+        try:
+            typer.echo(f"turnout {_dist_version('turnout')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("turnout (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Turnout: one endpoint for OpenAI, Anthropic, Gemini and OpenAI-compatible models."""
+
+
+app.command("serve")(serve.serve)
+app.command("mock")(mock_cmd.mock)
+app.command("check")(check.check)
+app.command("worker")(worker.worker)
+app.command("status")(status.status)
+app.command("usage")(usage.usage)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db.app, name="db")
+app.add_typer(keys.keys_app, name="keys")
+app.add_typer(keys.teams_app, name="teams")
+
+if __name__ == "__main__":
+    app()

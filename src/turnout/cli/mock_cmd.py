@@ -1,0 +1,37 @@
+"""``turnout mock``: the mock provider as a real server, for tests, benchmarks and demos."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def mock(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 9000,
+    status: Annotated[int, typer.Option(help="answer every request with this status")] = 200,
+    retry_after: Annotated[
+        float | None, typer.Option("--retry-after", help="Retry-After seconds on errors")
+    ] = None,
+    ttft_ms: Annotated[float, typer.Option("--ttft-ms", help="delay before the first byte")] = 0,
+    chunk_ms: Annotated[float, typer.Option("--chunk-ms", help="delay between stream chunks")] = 0,
+    tokens: Annotated[int, typer.Option(help="completion tokens per answer")] = 16,
+    fault: Annotated[
+        str | None, typer.Option(help="disconnect|hang|malformed|truncate|error-midstream")
+    ] = None,
+) -> None:
+    """Run the mock provider (OpenAI, Anthropic and Gemini wire formats on one port)."""
+    from turnout.mock.engine import MockSettings
+    from turnout.mock.server import serve
+    from turnout.mock.settings import parse_fault
+
+    settings = MockSettings(
+        status=status,
+        retry_after=retry_after,
+        ttft_ms=ttft_ms,
+        chunk_ms=chunk_ms,
+        tokens=tokens,
+        fault=parse_fault(fault) if fault else None,
+    )
+    serve(host, port, settings)

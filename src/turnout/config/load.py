@@ -1,0 +1,112 @@
+"""Read a config file: YAML, ``.env`` beside it, and environment references in any value.
+
+Three spellings are accepted because users arrive with habits from other gateways:
+``${VAR}``, ``${VAR:-default}`` and LiteLLM's ``os.environ/VAR`` (whole value only).
+A reference to an unset variable without a default is a config error at that path, reported
+together with every other problem rather than one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dotenv import dotenv_values
+
+from turnout.config.schema import TurnoutConfig
+from turnout.config.validate import format_path, validate
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_OS_ENVIRON = "os.environ/"
+
+
+class ConfigError(Exception):
+    """A config that must not start: carries every problem found, each prefixed by its path."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))
+
+
+def interpolate(
+    value: Any, env: Mapping[str, str], path: tuple[str | int, ...], problems: list[str]
+) -> Any:
+    """Resolve environment references in every string of a YAML tree."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, (*path, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, (*path, i), problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_OS_ENVIRON):
+        name = value[len(_OS_ENVIRON) :]
+        if name not in env:
+            problems.append(f"{format_path(path)}: environment variable {name} is not set")
+            return ""
+        return env[name]
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env and (env[name] != "" or default is None):
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"{format_path(path)}: environment variable {name} is not set")
+        return ""
+
+    return _REF.sub(sub, value)
+
+
+def read_environment(config_path: Path | None) -> dict[str, str]:
+    """The process environment, plus a ``.env`` beside the config for what it does not set."""
+    env = dict(os.environ)
+    if config_path is not None:
+        dotenv = config_path.parent / ".env"
+        if dotenv.is_file():
+            for k, v in dotenv_values(dotenv).items():
+                if v is not None:
+                    env.setdefault(k, v)
+    return env
+
+
+def parse_raw(raw: Any, env: Mapping[str, str], source: str) -> TurnoutConfig:
+    """Interpolate and validate an already-parsed YAML tree."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(["<root>: expected a mapping at the top of the file"], source)
+    problems: list[str] = []
+    data = interpolate(raw, env, (), problems)
+    config, more = validate(data)
+    problems.extend(more)
+    if problems or config is None:
+        raise ConfigError(problems, source)
+    return config
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> TurnoutConfig:
+    """Load and validate a config file; raise :class:`ConfigError` listing every problem."""
+    raw = read_raw(path)
+    return parse_raw(raw, env if env is not None else read_environment(path), str(path))
+
+
+def read_raw(path: Path) -> Any:
+    """The file's YAML tree, before interpolation and validation."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"<file>: cannot read: {exc.strerror or exc}"], source) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+        problem = getattr(exc, "problem", exc)
+        raise ConfigError([f"{where}: invalid YAML: {problem}"], source) from None
+    return raw

@@ -1,0 +1,295 @@
+"""The shape of ``turnout.yaml``.
+
+Closed on purpose (``extra="forbid"``): a typo in a gateway config silently routing traffic
+somewhere else is worse than a refusal to start. The validator turns pydantic's errors into
+path-addressed messages with did-you-mean suggestions; the compiler turns the validated tree
+into immutable runtime objects, so nothing on the request path touches these models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+
+ProviderType = Literal["openai", "openai-compatible", "anthropic", "gemini", "mock"]
+PROVIDER_TYPES: tuple[str, ...] = ("openai", "openai-compatible", "anthropic", "gemini", "mock")
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Closed):
+    host: str = "127.0.0.1"
+    port: int = Field(4141, ge=0, le=65535)
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="request body limit")
+    drain_timeout: float = Field(30.0, ge=0, description="seconds to finish in-flight work")
+    workers: int = Field(1, ge=1)
+
+
+class Timeouts(Closed):
+    connect: float = Field(10.0, gt=0)
+    read: float = Field(300.0, gt=0, description="max silence between two upstream reads")
+    total: float = Field(600.0, gt=0, description="max duration of one upstream attempt")
+
+
+Reason = Literal[
+    "invalid_key",
+    "no_quota",
+    "rate_limited",
+    "overloaded",
+    "server_error",
+    "timeout",
+    "context_length",
+    "content_filter",
+    "bad_request",
+]
+REASONS: tuple[str, ...] = (
+    "invalid_key",
+    "no_quota",
+    "rate_limited",
+    "overloaded",
+    "server_error",
+    "timeout",
+    "context_length",
+    "content_filter",
+    "bad_request",
+)
+
+
+class ErrorRule(Closed):
+    """Maps an upstream error answer to a reason (highest ``priority`` among matches wins)."""
+
+    status: int | list[int] | None = Field(None, description="status code(s); any if omitted")
+    path: str | None = Field(None, description="dotted JSON path into the error body")
+    match: str | None = Field(None, description="regex searched in the value (or whole body)")
+    reason: Reason
+    priority: int = 100
+
+
+class ProviderConfig(Closed):
+    type: ProviderType
+    base_url: str | None = None
+    api_keys: list[str] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    forward_headers: list[str] = Field(
+        default_factory=list, description="client header names (globs) relayed to this provider"
+    )
+    timeouts: Timeouts = Timeouts()  # frozen, so one shared default is safe
+    shared_key_status: bool = Field(
+        False, description="one account-level state per key instead of one per model"
+    )
+    error_rules: list[ErrorRule] = Field(default_factory=list)
+    probe_model: str | None = Field(None, description="model the health keeper probes keys with")
+    probe: bool = Field(True, description="let the health keeper probe this provider's keys")
+
+
+class Price(Closed):
+    input: float = Field(ge=0, description="USD per million input tokens")
+    output: float = Field(0.0, ge=0, description="USD per million output tokens")
+
+
+class DeploymentConfig(Closed):
+    provider: str
+    model: str = Field("*", description="upstream model name; '*' forwards the requested name")
+    priority: int = 0
+    weight: float = Field(1.0, gt=0)
+    max_concurrent: int | None = Field(None, gt=0, description="requests in flight at once")
+    rpm: int | None = Field(None, gt=0, description="requests per minute sent upstream")
+    tpm: int | None = Field(None, gt=0, description="tokens per minute (estimated) upstream")
+    price: Price | None = None
+
+
+class ModelConfig(Closed):
+    strategy: str = Field("priority", description="a strategy name or 'module:Class'")
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
+    deployments: list[DeploymentConfig] = Field(min_length=1)
+    fallbacks: list[str] = Field(
+        default_factory=list, description="models tried when every deployment failed"
+    )
+    context_fallbacks: list[str] = Field(
+        default_factory=list, description="models tried when the prompt is too long"
+    )
+    max_attempts: int | None = Field(None, ge=1, description="overrides routing.max_attempts")
+    deadline: float | None = Field(None, gt=0, description="overrides routing.deadline")
+    cache: bool | PositiveFloat | None = Field(
+        None, description="cache answers: true, false, or a TTL in seconds (docs/caching.md)"
+    )
+
+
+class BreakerConfig(Closed):
+    consecutive_failures: int = Field(5, ge=1)
+    failure_rate: float = Field(0.5, gt=0, le=1)
+    window: float = Field(30.0, gt=0, description="seconds over which the rate is measured")
+    min_requests: int = Field(20, ge=1, description="requests in the window before the rate counts")
+    cooldown: float = Field(5.0, gt=0, description="first ejection; doubles on each repeat")
+    max_cooldown: float = Field(300.0, gt=0)
+
+
+class Cooldowns(Closed):
+    rate_limited: float = Field(5.0, ge=0, description="when a 429 carries no Retry-After")
+    invalid_key: float = Field(60.0, gt=0, description="before an invalid key is tried again")
+    no_quota: float = Field(300.0, gt=0, description="before a key without quota is tried again")
+
+
+class RetryBudget(Closed):
+    ratio: float = Field(0.2, ge=0, le=1, description="retries in flight / requests in flight")
+    min_retries: int = Field(3, ge=0, description="retries always allowed in flight")
+
+
+class Backoff(Closed):
+    base: float = Field(0.05, ge=0)
+    max: float = Field(1.0, ge=0)
+
+
+class RoutingConfig(Closed):
+    max_attempts: int = Field(3, ge=1, description="upstream attempts per model and request")
+    deadline: float = Field(600.0, gt=0, description="seconds per request until the first byte")
+    overloaded_retries: int = Field(1, ge=0, description="same-deployment retries after a 503")
+    backoff: Backoff = Backoff()
+    retry_budget: RetryBudget = RetryBudget()
+    breaker: BreakerConfig = BreakerConfig()
+    cooldowns: Cooldowns = Cooldowns()
+
+
+class HealthConfig(Closed):
+    keeper: bool = Field(False, description="run the health keeper inside serve")
+    interval: float = Field(300.0, gt=0, description="seconds between two probes of one key")
+    jitter: float = Field(0.2, ge=0, le=1, description="share of the interval randomised")
+    timeout: float = Field(20.0, gt=0, description="seconds one probe may take")
+
+
+class CacheConfig(Closed):
+    """Response caching (docs/caching.md); models opt in with their own ``cache`` field."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    ttl: float = Field(3600.0, gt=0, description="seconds an answer is served (model: true)")
+    default: bool = Field(False, description="cache models that have no cache field")
+    max_bytes: int = Field(256 * 1024 * 1024, gt=0, description="memory backend size bound")
+    max_item_bytes: int = Field(2 * 1024 * 1024, gt=0, description="larger answers not stored")
+    namespace: Literal["shared", "team", "key"] = Field(
+        "shared", description="who may be served whose answers"
+    )
+    key_prefix: str = Field("turnout:cache:", description="Redis key prefix")
+    redis_timeout: float = Field(0.1, gt=0, description="seconds per Redis operation")
+    redis_retry_after: float = Field(5.0, ge=0, description="seconds uncached after a failure")
+
+
+class LoggingConfig(Closed):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    requests: bool = Field(True, description="one JSON line per request")
+
+
+class StorageConfig(Closed):
+    """The database behind the request log and persisted health (docs/storage.md)."""
+
+    enabled: bool = Field(True, description="false: no database, no request rows, no /admin/usage")
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL or SQLite file path; default turnout.db in the working "
+        "directory; TURNOUT_DATABASE_URL overrides",
+    )
+    retention_days: float = Field(30.0, ge=0, description="request rows kept; 0 keeps them all")
+    queue_size: int = Field(100_000, ge=1, description="rows waiting in memory for the writer")
+    batch_size: int = Field(2000, ge=1, description="rows per insert")
+    flush_interval: float = Field(0.2, gt=0, description="seconds between writer batches")
+    spool_dir: str = Field("turnout-spool", description="rows wait here while the db is down")
+    spool_max_mb: float = Field(1024.0, gt=0, description="spool size beyond which rows drop")
+    ask_stream_usage: bool = Field(
+        True, description="ask OpenAI streams for usage and hide the extra chunk from clients"
+    )
+    partitions_ahead: int = Field(3, ge=1, description="PostgreSQL: daily partitions made ahead")
+
+
+class ModelPriceConfig(Closed):
+    input: float = Field(ge=0, description="USD per million input tokens")
+    output: float = Field(0.0, ge=0, description="USD per million output tokens")
+    cached_input: float | None = Field(None, ge=0, description="default: the input price")
+    reasoning: float | None = Field(None, ge=0, description="default: the output price")
+
+
+class PricingConfig(Closed):
+    bundled: bool = Field(True, description="use the bundled price table for unlisted models")
+    models: dict[str, ModelPriceConfig] = Field(
+        default_factory=dict, description="by public model, provider/model or upstream model"
+    )
+
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class MetricsConfig(Closed):
+    enabled: bool = Field(True, description="serve Prometheus metrics on GET /metrics")
+    latency_buckets: list[float] = Field(
+        default_factory=lambda: list(LATENCY_BUCKETS),
+        description="histogram bucket bounds in seconds (latency and time to first token)",
+    )
+
+
+class TracingConfig(Closed):
+    enabled: bool = Field(False, description="export OpenTelemetry spans over OTLP/HTTP")
+    endpoint: str = Field("http://127.0.0.1:4318/v1/traces", description="OTLP traces URL")
+    headers: dict[str, str] = Field(default_factory=dict, description="sent to the collector")
+    service_name: str = "turnout"
+    sample_ratio: float = Field(1.0, ge=0, le=1, description="share of new traces recorded")
+
+
+class CaptureConfig(Closed):
+    enabled: bool = Field(False, description="write every request and response to files")
+    dir: str = Field("captures", description="directory of the capture files")
+    models: list[str] = Field(default_factory=list, description="globs of models; empty: all")
+    max_body_bytes: int = Field(1_048_576, ge=0, description="longer bodies are truncated")
+    max_files: int = Field(10_000, ge=1, description="oldest files removed beyond this")
+    max_total_mb: float = Field(512.0, gt=0, description="oldest files removed beyond this")
+    retention_hours: float = Field(168.0, gt=0, description="files older than this are removed")
+
+
+class AuthConfig(Closed):
+    """Gateway keys and the admin API (docs/keys-and-limits.md)."""
+
+    master_key: str | None = Field(
+        None,
+        min_length=16,
+        description="admin API key (also accepted on /v1); TURNOUT_MASTER_KEY overrides",
+    )
+    refresh_interval: float = Field(
+        0.5, gt=0, le=5, description="seconds between checks for key changes made elsewhere"
+    )
+
+
+class LimitsConfig(Closed):
+    """Where per-key and per-team rate limits and budgets are counted."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    on_redis_error: Literal["allow", "deny"] = Field(
+        "allow", description="allow: a local limiter per process; deny: 503 while Redis is down"
+    )
+    key_prefix: str = Field("turnout:limits:", description="Redis key prefix")
+    redis_timeout: float = Field(0.1, gt=0, description="seconds per Redis call")
+    redis_retry_after: float = Field(1.0, gt=0, description="seconds before Redis is retried")
+    output_estimate: int = Field(
+        256, ge=0, description="output tokens reserved before a call (max_tokens, at most this)"
+    )
+    lease: float = Field(
+        900.0, gt=0, description="seconds after which a crashed replica's slots are freed"
+    )
+
+
+class TurnoutConfig(Closed):
+    server: ServerConfig = ServerConfig()
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = RoutingConfig()
+    health: HealthConfig = HealthConfig()
+    logging: LoggingConfig = LoggingConfig()
+    storage: StorageConfig = StorageConfig()
+    pricing: PricingConfig = PricingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
+    capture: CaptureConfig = CaptureConfig()
+    cache: CacheConfig = CacheConfig()
+    auth: AuthConfig = AuthConfig()
+    limits: LimitsConfig = LimitsConfig()

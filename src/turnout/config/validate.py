@@ -1,0 +1,200 @@
+"""Turn a raw config tree into a :class:`TurnoutConfig` or a list of path-addressed problems.
+
+Users fix configs faster when they see every mistake at once, each with its path and, for
+misspellings, the name they probably meant; pydantic's own messages are terse and its paths
+use tuples, so they are rewritten here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+import types
+import typing
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from turnout.config.schema import PROVIDER_TYPES, REASONS, TurnoutConfig
+
+
+def format_path(loc: tuple[str | int, ...]) -> str:
+    """Render a pydantic location as users write paths: ``models.m.deployments[1].provider``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "<root>"
+
+
+def _suggest(word: str, choices: typing.Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The schema class that owns the mapping at ``loc`` (to list its allowed keys)."""
+    current: Any = TurnoutConfig
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+            continue
+        current = _unwrap(current)
+        origin = get_origin(current)
+        if origin in (dict, list):
+            current = get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip ``X | None`` so the walk can continue into X."""
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = format_path(loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            owner = _model_at(loc[:-1])
+            allowed = sorted(owner.model_fields) if owner else []
+            hint = _suggest(str(loc[-1]), allowed)
+            known = f" (allowed: {', '.join(allowed)})" if allowed and not hint else ""
+            problems.append(f"{path}: unknown key{hint}{known}")
+        elif kind == "literal_error" and loc and loc[-1] == "type":
+            given = str(err.get("input"))
+            problems.append(
+                f"{path}: unknown provider type '{given}'{_suggest(given, PROVIDER_TYPES)}"
+                f" (known: {', '.join(PROVIDER_TYPES)})"
+            )
+        elif kind == "literal_error" and loc and loc[-1] == "reason":
+            given = str(err.get("input"))
+            problems.append(
+                f"{path}: unknown reason '{given}'{_suggest(given, REASONS)}"
+                f" (known: {', '.join(REASONS)})"
+            )
+        elif kind == "missing":
+            problems.append(f"{path}: required")
+        else:
+            problems.append(f"{path}: {err['msg']}")
+    return problems
+
+
+def _reference_problems(data: dict[str, Any]) -> list[str]:
+    """Cross-references pydantic cannot see, checked on the raw tree so that they are reported
+    together with schema errors rather than after the user fixed those."""
+    problems: list[str] = []
+    providers = data.get("providers")
+    providers = providers if isinstance(providers, dict) else {}
+    names = [str(n) for n in providers]
+    for pname, provider in providers.items():
+        if not isinstance(provider, dict):
+            continue
+        ptype, base_url = provider.get("type"), provider.get("base_url")
+        if ptype == "openai-compatible" and not base_url:
+            problems.append(f"providers.{pname}.base_url: required for type {ptype}")
+        if isinstance(base_url, str) and not base_url.startswith(("http://", "https://")):
+            problems.append(f"providers.{pname}.base_url: must start with http:// or https://")
+        if ptype in PROVIDER_TYPES and ptype != "mock" and not provider.get("api_keys"):
+            problems.append(f"providers.{pname}.api_keys: at least one key is required")
+        problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
+    limits = data.get("limits")
+    url = limits.get("redis_url") if isinstance(limits, dict) else None
+    if isinstance(url, str) and not url.startswith(("redis://", "rediss://")):
+        problems.append("limits.redis_url: must start with redis:// or rediss://")
+    models = data.get("models")
+    models = models if isinstance(models, dict) else {}
+    for mname, model in models.items():
+        if isinstance(model, dict):
+            problems.extend(_routing_problems(str(mname), model, models))
+        deployments = model.get("deployments") if isinstance(model, dict) else None
+        for i, dep in enumerate(deployments if isinstance(deployments, list) else []):
+            ref = dep.get("provider") if isinstance(dep, dict) else None
+            if isinstance(ref, str) and ref not in providers:
+                known = ", ".join(names) or "none configured"
+                problems.append(
+                    f"models.{mname}.deployments[{i}].provider: unknown provider "
+                    f"'{ref}'{_suggest(ref, names)} (known: {known})"
+                )
+    return problems
+
+
+def _rule_problems(pname: str, rules: Any) -> list[str]:
+    problems: list[str] = []
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, dict):
+            continue
+        where = f"providers.{pname}.error_rules[{i}]"
+        pattern = rule.get("match")
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"{where}.match: invalid regular expression: {exc}")
+        path = rule.get("path")
+        if isinstance(path, str) and (not path or any(not part for part in path.split("."))):
+            problems.append(f"{where}.path: expected a dotted path such as 'error.code'")
+    return problems
+
+
+def _routing_problems(mname: str, model: dict[str, Any], models: dict[str, Any]) -> list[str]:
+    """Strategy names and options, and fallback models that must exist."""
+    from turnout.routing.strategies import STRATEGIES, UnknownStrategy, strategy_class
+
+    problems: list[str] = []
+    strategy = model.get("strategy", "priority")
+    if isinstance(strategy, str):
+        try:
+            cls = strategy_class(strategy)
+        except UnknownStrategy as exc:
+            hint = _suggest(strategy, STRATEGIES) if ":" not in strategy else ""
+            text = str(exc) if not hint else f"unknown strategy '{strategy}'{hint}"
+            problems.append(f"models.{mname}.strategy: {text}")
+        else:
+            options = model.get("strategy_options") or {}
+            if isinstance(options, dict):
+                try:
+                    cls.Options.model_validate(options)
+                except ValidationError as exc:
+                    for err in exc.errors():
+                        path = format_path(("models", mname, "strategy_options", *err["loc"]))
+                        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+                        problems.append(f"{path}: {msg}")
+    exact = [str(n) for n in models]
+    patterns = [n for n in exact if any(ch in n for ch in "*?[")]
+    for field in ("fallbacks", "context_fallbacks"):
+        names = model.get(field)
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if not isinstance(name, str):
+                continue
+            where = f"models.{mname}.{field}[{i}]"
+            if name == mname:
+                problems.append(f"{where}: a model cannot fall back to itself")
+            elif name not in models and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                problems.append(f"{where}: unknown model '{name}'{_suggest(name, exact)}")
+    return problems
+
+
+def validate(data: dict[str, Any]) -> tuple[TurnoutConfig | None, list[str]]:
+    """Validate a whole tree; return the config (if valid) and every problem found."""
+    problems = _reference_problems(data)
+    try:
+        config = TurnoutConfig.model_validate(data)
+    except ValidationError as exc:
+        return None, _pydantic_problems(exc) + problems
+    return (None if problems else config), problems

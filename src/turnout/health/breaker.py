@@ -1,0 +1,201 @@
+"""Passive outlier detection: the state machine every deployment and every key carries.
+
+A target is ``active`` until the upstream tells us otherwise: too many server errors in a row
+(or too high a failure rate over a window) *eject* it for a cooldown that doubles with each
+ejection; a 429 *rate-limits* it until its Retry-After; an auth or quota answer marks a key
+``invalid`` or ``no_quota``. Whatever the state, once its ``until`` has passed exactly one
+request is let through as a trial (half-open): its outcome closes the breaker or re-ejects it.
+
+Everything here is synchronous attribute arithmetic with no locks: the gateway runs one event
+loop per process, and these methods run between two awaits. Transitions are rare, so they are
+the only moments that record anything (an event for the log, the target in the dirty set for
+the state store); the steady state writes nothing but counters.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from turnout.config.schema import BreakerConfig
+
+ACTIVE = "active"
+EJECTED = "ejected"
+RATE_LIMITED = "rate_limited"
+NO_QUOTA = "no_quota"
+INVALID = "invalid"
+STATES = (ACTIVE, EJECTED, RATE_LIMITED, NO_QUOTA, INVALID)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    consecutive_failures: int = 5
+    failure_rate: float = 0.5
+    window: float = 30.0
+    min_requests: int = 20
+    cooldown: float = 5.0
+    max_cooldown: float = 300.0
+
+    @classmethod
+    def from_config(cls, cfg: BreakerConfig) -> BreakerPolicy:
+        return cls(
+            consecutive_failures=cfg.consecutive_failures,
+            failure_rate=cfg.failure_rate,
+            window=cfg.window,
+            min_requests=cfg.min_requests,
+            cooldown=cfg.cooldown,
+            max_cooldown=max(cfg.max_cooldown, cfg.cooldown),
+        )
+
+
+class Journal:
+    """Where targets report their transitions, drained by a background task.
+
+    ``dirty`` holds targets whose state must be saved (bounded by the number of targets);
+    ``events`` holds transitions to log (bounded: the oldest are dropped under a storm).
+    """
+
+    __slots__ = ("dirty", "events")
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.dirty: set[Breaker] = set()
+        self.events: deque[tuple[str, str, str, str, str | None, float]] = deque(maxlen=capacity)
+
+
+class Breaker:
+    """Health of one target; subclasses add what routing needs beside it."""
+
+    kind: ClassVar[str] = "target"
+    __slots__ = (
+        "consecutive",
+        "ejections",
+        "id",
+        "journal",
+        "last_ejected",
+        "policy",
+        "reason",
+        "state",
+        "trial",
+        "until",
+        "window_failed",
+        "window_start",
+        "window_total",
+    )
+
+    def __init__(self, id: str, policy: BreakerPolicy, journal: Journal) -> None:
+        self.id = id
+        self.policy = policy
+        self.journal = journal
+        self.state = ACTIVE
+        self.reason: str | None = None
+        self.until = 0.0  # monotonic seconds; usable again from then on
+        self.trial = False  # a half-open trial request is in flight
+        self.consecutive = 0
+        self.window_start = 0.0
+        self.window_total = 0
+        self.window_failed = 0
+        self.ejections = 0
+        self.last_ejected = 0.0
+
+    def usable(self, now: float) -> bool:
+        return self.until <= now and not self.trial
+
+    def begin(self) -> None:
+        """An attempt starts: if the target is recovering, this attempt is its trial."""
+        if self.state != ACTIVE:
+            self.trial = True
+
+    def abandon(self) -> None:
+        """The attempt ended without a verdict on this target (cancelled, or not its fault)."""
+        self.trial = False
+
+    def succeed(self, now: float) -> None:
+        # The request path calls this on every answer: inlined window count, no method call.
+        self.consecutive = 0
+        if now - self.window_start > self.policy.window:
+            self.window_start = now
+            self.window_total = self.window_failed = 0
+        self.window_total += 1
+        # Late successes of attempts that started before a 429 or an ejection do not cut the
+        # cooldown short; a trial's success, or any success after the cooldown, ends it.
+        if self.state != ACTIVE and (self.trial or self.until <= now):
+            self._set(ACTIVE, None, 0.0, now)
+
+    def fail(self, now: float, reason: str) -> bool:
+        """Count a failure that is the target's fault; return True if it was ejected."""
+        self._count(now, failed=True)
+        if self.trial:
+            self.eject(now, reason)
+            return True
+        if self.state == EJECTED:
+            return False  # late failures of attempts that started before the ejection
+        self.consecutive += 1
+        p = self.policy
+        if self.consecutive >= p.consecutive_failures or (
+            self.window_total >= p.min_requests
+            and self.window_failed >= p.failure_rate * self.window_total
+        ):
+            self.eject(now, reason)
+            return True
+        return False
+
+    def eject(self, now: float, reason: str) -> None:
+        p = self.policy
+        # A target that stayed healthy for a whole max cooldown starts its backoff afresh.
+        if self.ejections and now - self.last_ejected > 2 * p.max_cooldown:
+            self.ejections = 0
+        self.ejections += 1
+        self.last_ejected = now
+        cooldown = min(p.cooldown * 2 ** (self.ejections - 1), p.max_cooldown)
+        self.consecutive = 0
+        self.window_total = self.window_failed = 0
+        self._set(EJECTED, reason, now + cooldown, now)
+
+    def reset(self, now: float) -> None:
+        """Back to active at once (the health keeper just saw the target work)."""
+        self.consecutive = 0
+        if self.state != ACTIVE:
+            self._set(ACTIVE, None, 0.0, now)
+
+    def mark(self, state: str, reason: str, until: float, now: float) -> None:
+        """Put the target in ``state`` until ``until`` (an upstream said so)."""
+        self._set(state, reason, until, now)
+
+    def _count(self, now: float, failed: bool) -> None:
+        if now - self.window_start > self.policy.window:
+            self.window_start = now
+            self.window_total = self.window_failed = 0
+        self.window_total += 1
+        if failed:
+            self.window_failed += 1
+
+    def _set(self, state: str, reason: str | None, until: float, now: float) -> None:
+        old = self.state
+        self.state, self.reason, self.until, self.trial = state, reason, until, False
+        self.journal.dirty.add(self)
+        self.journal.events.append((self.kind, self.id, old, state, reason, until - now))
+
+    # -- persistence -------------------------------------------------------------------------
+    def record(self, now: float, wall: float) -> dict[str, Any]:
+        """A serialisable snapshot; times become wall-clock so another process can read them."""
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "state": self.state,
+            "reason": self.reason,
+            "until": wall + (self.until - now) if self.until > now else None,
+            "ejections": self.ejections,
+        }
+
+    def restore(self, record: dict[str, Any], now: float, wall: float) -> None:
+        state = record.get("state")
+        if state not in STATES:
+            return
+        until = record.get("until")
+        self.state = str(state)
+        self.reason = record.get("reason")
+        self.until = now + (float(until) - wall) if until else 0.0
+        self.ejections = int(record.get("ejections") or 0)
+        self.last_ejected = now if self.ejections else 0.0
+        self.trial = False

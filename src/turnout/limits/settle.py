@@ -1,0 +1,67 @@
+"""Reconcile each admitted call with what it really used, from the request log's drain.
+
+The drain has already parsed every finished call's usage and priced it (for the request log),
+so settling here costs the request path nothing. Real tokens replace the token estimate in
+the window the call was counted in, and real cost replaces the budget reservation. What a
+call used when the gateway cannot tell (a stream the client abandoned before usage arrived):
+its estimate. A call that failed without usage used nothing; a cache hit used no upstream
+tokens and cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from turnout.limits.plan import TICKET, Ticket
+from turnout.observability.logging import get_logger
+
+if TYPE_CHECKING:
+    from turnout.observability.finish import Finished
+
+log = get_logger("turnout.limits")
+
+
+def used(done: Finished, ticket: Ticket) -> tuple[int, float]:
+    call = done.call
+    if call.cache == "hit":
+        return 0, 0.0
+    usage = done.usage
+    if usage is not None:
+        return usage.input_tokens + usage.output_tokens, done.cost or 0.0
+    if call.status >= 400 and call.status != 499:
+        return 0, 0.0
+    return ticket.tokens, ticket.cost
+
+
+class SettleSink:
+    def __init__(self, limiter: Any) -> None:
+        self.limiter = limiter
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def observe(self, finished: list[Finished]) -> None:
+        items: list[tuple[Ticket, int, float]] = []
+        for done in finished:
+            ticket = done.call.extra.get(TICKET)
+            if ticket is not None and not ticket.settled:
+                tokens, cost = used(done, ticket)
+                items.append((ticket, tokens, cost))
+        if not items:
+            return
+        if self.limiter.sync:
+            for ticket, tokens, cost in items:
+                self.limiter.settle_now(ticket, tokens, cost)
+            return
+        task = asyncio.get_running_loop().create_task(self._settle(items))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, items: list[tuple[Ticket, int, float]]) -> None:
+        try:
+            await self.limiter.settle(items)
+        except Exception as exc:  # reservations then expire with their leases
+            log.warning("limits settlement failed", calls=len(items), error=repr(exc)[:200])
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,59 @@
+"""``python -m turnout.mock``: run the mock provider without the gateway's CLI.
+
+Tests and benchmarks start it as a subprocess; the flags are the server-wide defaults that
+``x-mock-*`` request headers override.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from turnout.mock.server import serve
+from turnout.mock.settings import DEFAULT_TOKENS, MockSettings, SettingsError, parse_fault
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m turnout.mock",
+        description="Mock OpenAI / Anthropic / Gemini provider for tests and benchmarks.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=9001, help="port to bind, 0 for any (default 9001)")
+    p.add_argument("--status", type=int, default=200, help="HTTP status of every response")
+    p.add_argument("--retry-after", type=float, default=None, help="retry-after seconds on errors")
+    p.add_argument("--ttft-ms", type=float, default=0.0, help="delay before the first byte")
+    p.add_argument("--chunk-ms", type=float, default=0.0, help="delay between stream frames")
+    p.add_argument("--tokens", type=int, default=DEFAULT_TOKENS, help="completion tokens")
+    p.add_argument(
+        "--fault",
+        default="none",
+        help="disconnect | hang | malformed | truncate | error-midstream | none",
+    )
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> MockSettings:
+    return MockSettings(
+        status=args.status,
+        retry_after=args.retry_after,
+        ttft_ms=args.ttft_ms,
+        chunk_ms=args.chunk_ms,
+        tokens=args.tokens,
+        fault=parse_fault(args.fault),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        parser.error(str(exc))
+    serve(args.host, args.port, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Request capture: every request and response written to a JSON file, for debugging.
+
+Off by default (``capture.enabled``). A pipeline step, first in the chain so it sees cache hits
+and errors too: it notes the client's request, then the response body or every stream chunk
+with its time since the request arrived, and hands the finished record to a background task
+that writes one file per request (``<UTC time>_<request id>.json``) and keeps the directory
+within its limits (age, file count, total size). Records wait in a bounded queue; when the
+writer cannot keep up, captures are dropped (and counted) rather than requests slowed.
+
+Secrets never reach a file: credential headers and the ``key`` query parameter are replaced,
+then every configured provider key and anything shaped like an API key is replaced in the
+serialised record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import os
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from turnout.config.schema import CaptureConfig
+from turnout.errors import GatewayError
+from turnout.types import Call, Handler, Reply
+
+log = structlog.get_logger("turnout.capture")
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset(
+    {
+        b"authorization",
+        b"proxy-authorization",
+        b"x-api-key",
+        b"x-goog-api-key",
+        b"api-key",
+        b"cookie",
+        b"set-cookie",
+    }
+)
+# Shapes of provider and gateway keys (OpenAI/Anthropic sk-..., Google AIza...).
+KEY_SHAPES = re.compile(rb"sk-[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}")
+_QUERY_KEY = re.compile(rb"(^|&)(key|api_key|api-key)=[^&]*")
+QUEUE_MAX = 1000
+CLEAN_EVERY = 30.0
+
+
+def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {
+        k.decode("latin-1"): REDACTED if k.lower() in SECRET_HEADERS else v.decode("latin-1")
+        for k, v in headers
+    }
+
+
+def _body(raw: bytes, limit: int) -> tuple[Any, bool]:
+    """The body as JSON when it parses (and fits), else as text; and whether it was cut."""
+    if len(raw) > limit:
+        return raw[:limit].decode("utf-8", "replace"), True
+    try:
+        return orjson.loads(raw), False
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace"), False
+
+
+class Capture:
+    def __init__(self, config: CaptureConfig, secrets: Iterable[str]) -> None:
+        self.config = config
+        self.dir = Path(config.dir)
+        self._globs = tuple(config.models)
+        self._secrets = sorted({s.encode() for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._queue: deque[dict[str, Any]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+        self.dropped = 0
+
+    def wanted(self, call: Call) -> bool:
+        return not self._globs or any(fnmatch.fnmatchcase(call.model, g) for g in self._globs)
+
+    async def step(self, call: Call, next: Handler) -> Reply:
+        if not self.wanted(call):
+            return await next(call)
+        record = self._request(call)
+        try:
+            reply = await next(call)
+        except GatewayError as exc:
+            record["response"] = {"status": exc.status, "error": exc.message}
+            self._finish(record, call)
+            raise
+        response: dict[str, Any] = {
+            "status": reply.status,
+            "headers": redact_headers(reply.headers),
+        }
+        record["response"] = response
+        if reply.chunks is None:
+            response["body"], response["truncated"] = _body(reply.body, self.config.max_body_bytes)
+            self._finish(record, call)
+            return reply
+        reply.chunks = self._tap(record, response, call, reply.chunks)
+        return reply
+
+    def _request(self, call: Call) -> dict[str, Any]:
+        body, cut = _body(call.extra.get("client_body", call.body), self.config.max_body_bytes)
+        return {
+            "request_id": call.request_id,
+            "time": datetime.now(UTC).isoformat(),
+            "protocol": call.protocol,
+            "operation": call.operation,
+            "model": call.model,
+            "stream": call.stream,
+            "request": {
+                "path": call.path,
+                "query": _QUERY_KEY.sub(rb"\1\2=" + REDACTED.encode(), call.query).decode(
+                    "latin-1"
+                ),
+                "headers": redact_headers(call.headers.items()),
+                "body": body,
+                "truncated": cut,
+            },
+        }
+
+    async def _tap(
+        self,
+        record: dict[str, Any],
+        response: dict[str, Any],
+        call: Call,
+        chunks: AsyncIterator[bytes],
+    ) -> AsyncIterator[bytes]:
+        frames: list[dict[str, Any]] = []
+        response["chunks"] = frames
+        response["truncated"] = False
+        room = self.config.max_body_bytes
+        try:
+            async for chunk in chunks:
+                if room >= len(chunk):
+                    room -= len(chunk)
+                    t = round((time.perf_counter() - call.started) * 1000, 3)
+                    frames.append({"t_ms": t, "data": chunk.decode("utf-8", "replace")})
+                else:
+                    response["truncated"] = True
+                yield chunk
+        except GatewayError as exc:
+            response["error"] = exc.message
+            raise
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+            self._finish(record, call)
+
+    def _finish(self, record: dict[str, Any], call: Call) -> None:
+        record["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        record["deployment"] = call.deployment
+        record["attempts"] = call.attempts
+        record["error"] = call.error
+        if len(self._queue) >= QUEUE_MAX:
+            self.dropped += 1
+            return
+        self._queue.append(record)
+        self._wake.set()
+
+    # -- the writer ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.to_thread(self._write, self._take())
+
+    async def _run(self) -> None:
+        cleaned_at, written = 0.0, 0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), CLEAN_EVERY)
+            self._wake.clear()
+            try:
+                await asyncio.to_thread(self._write, self._take())
+                if time.monotonic() - cleaned_at >= CLEAN_EVERY or self.written - written > 200:
+                    cleaned_at, written = time.monotonic(), self.written
+                    await asyncio.to_thread(self.clean)
+            except Exception as exc:
+                log.error("capture write failed", error=repr(exc)[:300])
+
+    def _take(self) -> list[dict[str, Any]]:
+        records = list(self._queue)
+        self._queue.clear()
+        return records
+
+    def redact(self, data: bytes) -> bytes:
+        for secret in self._secrets:
+            data = data.replace(secret, REDACTED.encode())
+        return KEY_SHAPES.sub(REDACTED.encode(), data)
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for record in records:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            rid = re.sub(r"[^A-Za-z0-9_.-]", "_", str(record["request_id"]))[:64]
+            data = self.redact(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+            path = self.dir / f"{stamp}_{rid}.json"
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # readers never see half a file
+            self.written += 1
+
+    def clean(self) -> int:
+        """Apply the age, count and size limits, oldest files first; returns files removed."""
+        if not self.dir.is_dir():
+            return 0
+        files = []
+        for path in self.dir.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                st = path.stat()
+                files.append((st.st_mtime, st.st_size, path))
+        files.sort()
+        cfg = self.config
+        horizon = time.time() - cfg.retention_hours * 3600
+        total = sum(size for _, size, _ in files)
+        limit = cfg.max_total_mb * 1024 * 1024
+        removed = 0
+        for mtime, size, path in files:
+            if mtime >= horizon and len(files) - removed <= cfg.max_files and total <= limit:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            total -= size
+            removed += 1
+        return removed

@@ -1,0 +1,94 @@
+"""Everything fed by finished requests, built once from the config and run by the lifespan.
+
+``create_app`` builds one :class:`Observability`; the gateway asks it for its routes
+(``/metrics``), its pipeline steps (capture), the providers to route through (wrapped to note
+attempts) and, once storage is open, the health store. Each part is optional and off the
+request path: the request log's drain feeds rows, metrics and spans in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from turnout.config.compile import Runtime
+from turnout.health.board import HealthBoard
+from turnout.health.store import HealthStore
+from turnout.observability.attempts import recorded
+from turnout.observability.capture import Capture
+from turnout.observability.finish import Finisher
+from turnout.observability.logging import RequestLog, Sink
+from turnout.observability.metrics import Metrics
+from turnout.observability.tracing import Tracing
+from turnout.pipeline.chain import Step
+from turnout.pricing import PriceTable
+from turnout.providers.base import Provider
+from turnout.storage import Storage
+from turnout.storage.sink import RowSink
+from turnout.types import Receive, Scope, Send
+
+Route = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Observability:
+    def __init__(self, runtime: Runtime, request_log: RequestLog) -> None:
+        cfg = runtime.config
+        self.runtime = runtime
+        self.request_log = request_log
+        self.ask_stream_usage = cfg.storage.ask_stream_usage
+        self.storage = Storage(cfg.storage) if cfg.storage.enabled else None
+        self.metrics = (
+            Metrics(cfg.metrics.latency_buckets, lambda m: runtime.resolve(m) is not None)
+            if cfg.metrics.enabled
+            else None
+        )
+        self.tracing = Tracing(cfg.tracing, runtime.providers) if cfg.tracing.enabled else None
+        secrets = [k for spec in runtime.providers.values() for k in spec.api_keys if k]
+        self.capture = Capture(cfg.capture, secrets) if cfg.capture.enabled else None
+        # With every consumer off, the request path skips usage and attempt bookkeeping too.
+        self.recording = any((self.storage, self.metrics, self.tracing))
+        self.usage_wanted = self.recording or cfg.logging.requests
+        self.ask_stream_usage = self.ask_stream_usage and self.usage_wanted
+
+    def routes(self) -> dict[str, Route]:
+        return {"/metrics": self.metrics.asgi} if self.metrics is not None else {}
+
+    def steps(self) -> list[Step]:
+        return [self.capture.step] if self.capture is not None else []
+
+    def providers(self, providers: Mapping[str, Provider]) -> dict[str, Provider]:
+        """The providers for the router: each attempt noted on its call (for the request
+        log's attempt list and the trace's attempt spans), unless nothing reads them."""
+        return recorded(providers) if self.recording else dict(providers)
+
+    async def start(self, board: HealthBoard) -> HealthStore | None:
+        """Open storage (migrating it) and start the drain's consumers; returns the health
+        store to use, when storage provides one."""
+        sinks: list[Sink] = []
+        if self.storage is not None:
+            await self.storage.open()
+            sinks.append(RowSink(self.storage.writer))
+        if self.metrics is not None:
+            self.metrics.board = board
+            self.metrics.request_log = self.request_log
+            if self.storage is not None:
+                self.metrics.writer = self.storage.writer
+            sinks.append(self.metrics)
+        if self.tracing is not None:
+            sinks.append(self.tracing)
+        if self.capture is not None:
+            self.capture.start()
+        finisher = Finisher(PriceTable.from_runtime(self.runtime), self.runtime.providers)
+        self.request_log.attach(finisher, sinks)
+        self.request_log.start()
+        return self.storage.health if self.storage is not None else None
+
+    async def stop(self) -> None:
+        """After the server drained: the last requests reach the drain, then their rows the
+        database (or the spool), then spans their collector."""
+        await self.request_log.stop()
+        if self.storage is not None:
+            await self.storage.close()
+        if self.tracing is not None:
+            await self.tracing.close()
+        if self.capture is not None:
+            await self.capture.stop()

@@ -1,0 +1,203 @@
+"""OpenTelemetry traces: a span per request, a child span per upstream attempt.
+
+Spans are built *after* the request, in the log drain, from what the call recorded (its start,
+each attempt's timings, its usage) with explicit start and end times; the request path creates
+no span objects and touches no context. The request span's parent is the client's
+``traceparent`` when it sent one. Attributes follow the OpenTelemetry GenAI semantic
+conventions (``gen_ai.*``). The provider is owned by the gateway (never installed as the
+global one), exported over OTLP/HTTP by a batch processor on its own thread.
+
+Because span ids exist only after the fact, the gateway does not forward a ``traceparent`` of
+its own upstream; a client's ``traceparent`` reaches a provider only through that provider's
+``forward_headers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from turnout.config.compile import ProviderSpec
+from turnout.config.schema import TracingConfig
+from turnout.observability.finish import Finished
+
+_OPERATIONS = {
+    "chat": "chat",
+    "messages": "chat",
+    "generateContent": "generate_content",
+    "embeddings": "embeddings",
+    "embedContent": "embeddings",
+    "batchEmbedContents": "embeddings",
+}
+_PROVIDERS = {
+    "openai": "openai",
+    "openai-compatible": "openai",
+    "anthropic": "anthropic",
+    "gemini": "gcp.gemini",
+    "mock": "openai",
+}
+# (attribute, key in an OpenAI/Anthropic body, key in Gemini's generationConfig)
+_REQUEST_PARAMS = (
+    ("gen_ai.request.max_tokens", "max_tokens", "maxOutputTokens"),
+    ("gen_ai.request.temperature", "temperature", "temperature"),
+    ("gen_ai.request.top_p", "top_p", "topP"),
+)
+
+
+class _HeaderGetter:
+    """Reads W3C trace headers from the call's raw ``{bytes: bytes}`` headers."""
+
+    def get(self, carrier: Mapping[bytes, bytes], key: str) -> list[str] | None:
+        value = carrier.get(key.encode())
+        return None if value is None else [value.decode("latin-1")]
+
+    def keys(self, carrier: Mapping[bytes, bytes]) -> list[str]:
+        return [k.decode("latin-1") for k in carrier]
+
+
+_GETTER = _HeaderGetter()
+
+
+class Tracing:
+    def __init__(
+        self,
+        config: TracingConfig,
+        providers: Mapping[str, ProviderSpec],
+        exporter: SpanExporter | None = None,
+    ) -> None:
+        resource = Resource.create({"service.name": config.service_name})
+        sampler = ParentBased(TraceIdRatioBased(config.sample_ratio))
+        self.provider = TracerProvider(resource=resource, sampler=sampler)
+        if exporter is None:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            otlp = OTLPSpanExporter(endpoint=config.endpoint, headers=dict(config.headers))
+            self.provider.add_span_processor(BatchSpanProcessor(otlp))
+        else:
+            self.provider.add_span_processor(SimpleSpanProcessor(exporter))
+        self.tracer = self.provider.get_tracer("turnout")
+        self.propagator = TraceContextTextMapPropagator()
+        self._types = {name: _PROVIDERS.get(s.type, s.type) for name, s in providers.items()}
+        self._servers = {name: _server(s.base_url) for name, s in providers.items()}
+
+    def observe(self, finished: Iterable[Finished]) -> None:
+        for done in finished:
+            self._request(done)
+
+    def _request(self, done: Finished) -> None:
+        call = done.call
+        parent = None
+        if b"traceparent" in call.headers:
+            parent = self.propagator.extract(call.headers, getter=_GETTER)  # type: ignore[arg-type]
+        operation = _OPERATIONS.get(call.operation, call.operation)
+        start = int(done.wall * 1e9)
+        upstream = call.deployment.split("/", 1)[1] if call.deployment else None
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": call.model,
+            "http.request.method": "POST",
+            "http.response.status_code": call.status,
+            "url.path": call.path,
+            "turnout.request_id": call.request_id,
+            "turnout.protocol": call.protocol,
+            "turnout.attempts": call.attempts,
+            "gen_ai.request.stream": call.stream,
+        }
+        if done.provider is not None:
+            attributes["gen_ai.provider.name"] = self._types.get(done.provider, done.provider)
+            attributes["turnout.provider"] = done.provider
+        if upstream is not None:
+            attributes["gen_ai.response.model"] = upstream
+            attributes["turnout.deployment"] = call.deployment
+        _request_params(call.data, attributes)
+        if (usage := done.usage) is not None:
+            attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
+            attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
+            if usage.cached_tokens:
+                attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_tokens
+            if usage.reasoning_tokens:
+                attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning_tokens
+        if done.cost is not None:
+            attributes["turnout.cost_usd"] = done.cost
+        if call.ttft is not None and call.stream:
+            attributes["gen_ai.response.time_to_first_chunk"] = call.ttft
+        if call.error is not None:
+            attributes["error.type"] = call.error
+        span = self.tracer.start_span(
+            f"{operation} {call.model}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            start_time=start,
+        )
+        if call.error is not None or call.status >= 500:
+            span.set_status(Status(StatusCode.ERROR, call.error))
+        if span.is_recording():
+            context = trace.set_span_in_context(span)
+            shift = done.wall - call.started  # perf_counter -> epoch seconds
+            for attempt in done.attempts:
+                self._attempt(context, operation, attempt, shift)
+        span.end(end_time=start + int(done.latency * 1e9))
+
+    def _attempt(self, context: Any, operation: str, attempt: Any, shift: float) -> None:
+        label = attempt.deployment or ""
+        provider, _, model = label.partition("/")
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.provider.name": self._types.get(provider, provider),
+            "gen_ai.request.model": model,
+            "turnout.provider": provider,
+            "turnout.deployment": label,
+            "turnout.key": attempt.key_id,
+            "http.response.status_code": attempt.status,
+        }
+        host, port = self._servers.get(provider, (None, None))
+        if host is not None:
+            attributes["server.address"] = host
+            attributes["server.port"] = port
+        if attempt.reason is not None:
+            attributes["error.type"] = attempt.reason
+        span = self.tracer.start_span(
+            f"{operation} {model}",
+            context=context,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=int((attempt.started + shift) * 1e9),
+        )
+        if attempt.reason is not None:
+            span.set_status(Status(StatusCode.ERROR, attempt.reason))
+        span.end(end_time=int((attempt.ended + shift) * 1e9))
+
+    async def close(self) -> None:
+        # Flushing exports over HTTP: in a thread, so a slow collector cannot stall the loop.
+        await asyncio.to_thread(self.provider.shutdown)
+
+
+def _request_params(data: Mapping[str, Any], attributes: dict[str, Any]) -> None:
+    generation = data.get("generationConfig")
+    source = generation if isinstance(generation, dict) else data
+    for attribute, key, gemini_key in _REQUEST_PARAMS:
+        value = source.get(gemini_key if source is generation else key)
+        if attribute == "gen_ai.request.max_tokens" and value is None:
+            value = data.get("max_completion_tokens")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            attributes[attribute] = value
+
+
+def _server(base_url: str) -> tuple[str | None, int | None]:
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None, None
+    return parts.hostname, port

@@ -1,0 +1,140 @@
+"""What a call cost, from its token counts and a price table.
+
+Prices come from three places, the first that knows the model wins: ``pricing.models`` in the
+config (keyed by public model, ``provider/model`` or upstream model name), a deployment's own
+``price`` (routing's, input and output only), then the bundled table (``prices.json``, a
+snapshot of list prices). Upstream names carry dates and suffixes (``gpt-4o-2024-08-06``,
+``claude-sonnet-4-5-20250929``), so the bundled table is searched by dropping trailing
+``-parts`` until a name matches. A model no source knows has no cost (``None``), never a
+cost of zero: a usage report must show what it could not price.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from turnout.config.compile import Runtime
+from turnout.types import Usage
+
+_MEMO_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float = 0.0
+    cached_input: float | None = None  # None: the input price
+    reasoning: float | None = None  # None: the output price
+
+    def cost(self, usage: Usage) -> float:
+        """Cached reads are part of the input count and reasoning part of the output count
+        (the gateway's normalised usage), so each is priced instead of, not on top of, its
+        plain counterpart."""
+        cached = min(usage.cached_tokens, usage.input_tokens)
+        reasoning = min(usage.reasoning_tokens, usage.output_tokens)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        reasoning_price = self.output if self.reasoning is None else self.reasoning
+        total = (
+            (usage.input_tokens - cached) * self.input
+            + cached * cached_price
+            + (usage.output_tokens - reasoning) * self.output
+            + reasoning * reasoning_price
+        )
+        return total / 1_000_000
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Price:
+        return cls(
+            input=float(raw["input"]),
+            output=float(raw.get("output") or 0.0),
+            cached_input=None if raw.get("cached_input") is None else float(raw["cached_input"]),
+            reasoning=None if raw.get("reasoning") is None else float(raw["reasoning"]),
+        )
+
+
+def bundled() -> dict[str, Price]:
+    text = resources.files(__package__).joinpath("prices.json").read_text()
+    return {name: Price.from_dict(p) for name, p in json.loads(text)["models"].items()}
+
+
+def _base_name(model: str) -> str:
+    return model.rsplit("/", 1)[-1].lower()
+
+
+class PriceTable:
+    """Looks prices up by (public model, deployment label); answers are memoised because the
+    same few pairs recur for every request."""
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Price] | None = None,
+        deployments: Mapping[str, Price] | None = None,
+        table: Mapping[str, Price] | None = None,
+    ) -> None:
+        self.overrides = dict(overrides or {})
+        self.deployments = dict(deployments or {})
+        self.table = dict(table or {})
+        self._memo: dict[tuple[str, str | None], Price | None] = {}
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> PriceTable:
+        cfg = runtime.config.pricing
+        overrides = {name: Price.from_dict(p.model_dump()) for name, p in cfg.models.items()}
+        deployments: dict[str, Price] = {}
+        for route in runtime.routes():
+            for d in route.deployments:
+                if d.input_price is not None:
+                    deployments.setdefault(d.id, Price(d.input_price, d.output_price or 0.0))
+        return cls(overrides, deployments, bundled() if cfg.bundled else {})
+
+    def price(self, model: str, deployment: str | None) -> Price | None:
+        key = (model, deployment)
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        found = self._find(model, deployment)
+        if len(memo) < _MEMO_MAX:
+            memo[key] = found
+        return found
+
+    def _find(self, model: str, deployment: str | None) -> Price | None:
+        upstream = deployment.split("/", 1)[1] if deployment and "/" in deployment else None
+        for name in (model, deployment, upstream):
+            if name is not None and name in self.overrides:
+                return self.overrides[name]
+        if deployment is not None:
+            provider = deployment.split("/", 1)[0]
+            price = self.deployments.get(deployment) or self.deployments.get(f"{provider}/*")
+            if price is not None:
+                return price
+        for name in (upstream, model):
+            if name is not None and (price := self._bundled(name)) is not None:
+                return price
+        return None
+
+    def _bundled(self, model: str) -> Price | None:
+        name = _base_name(model)
+        while name:
+            price = self.table.get(name)
+            if price is not None:
+                return price
+            cut = name.rfind("-")
+            if cut <= 0:
+                return None
+            name = name[:cut]
+        return None
+
+    def cost(self, model: str, deployment: str | None, usage: Usage | None) -> float | None:
+        if usage is None:
+            return None
+        price = self.price(model, deployment)
+        return None if price is None else price.cost(usage)
+
+
+__all__ = ["Price", "PriceTable", "bundled"]

@@ -1,0 +1,1 @@
+"""The anthropic wire protocol: see the package docstring of ``turnout.protocols``."""

@@ -1,0 +1,1 @@
+"""The gemini wire protocol: see the package docstring of ``turnout.protocols``."""

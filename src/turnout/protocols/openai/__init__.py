@@ -1,0 +1,1 @@
+"""The openai wire protocol: see the package docstring of ``turnout.protocols``."""

@@ -1,0 +1,81 @@
+"""Google AI Studio (Gemini API).
+
+``base_url`` is the bare origin (``https://generativelanguage.googleapis.com``). The model lives
+in the URL (``/v1beta/models/{model}:{action}``), so a same-protocol body is forwarded as
+received even when the deployment renames the model. The key travels only in the
+``x-goog-api-key`` header: a ``?key=`` query would end up in every proxy's access log.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+from turnout.errors import Protocol as WireProtocol
+from turnout.providers.base import HTTPProvider
+from turnout.types import Call
+
+DEFAULT_VERSION = "v1beta"
+_VERSIONS = ("v1beta", "v1", "v1alpha")
+
+
+def sse_requested(call: Call) -> bool:
+    """Whether a Gemini stream is answered as SSE rather than one JSON array.
+
+    A Gemini client chooses with ``alt=sse`` (google-genai always sends it). A call without a
+    client path was built by the gateway (a translated request, a health probe) and always
+    streams SSE, the only framing the stream decoders read incrementally.
+    """
+    if call.protocol != "gemini" or not call.path:
+        return True
+    return b"alt=sse" in call.query.split(b"&")
+
+
+def _version(path: str) -> str:
+    """Keep the client's API version on a same-protocol call: v1 and v1beta accept
+    different fields, and the client's SDK wrote its body for the one it called."""
+    for version in _VERSIONS:
+        if path.startswith(f"/{version}/"):
+            return version
+    return DEFAULT_VERSION
+
+
+def _rename(data: dict[str, Any], model: str) -> dict[str, Any]:
+    """Only where Gemini reads a model name: never inside contents (tool args may say "model")."""
+    out = dict(data)
+    if "model" in out:
+        out["model"] = model
+    inner = out.get("generateContentRequest")
+    if isinstance(inner, dict) and "model" in inner:
+        out["generateContentRequest"] = {**inner, "model": model}
+    requests = out.get("requests")
+    if isinstance(requests, list):
+        out["requests"] = [
+            {**r, "model": model} if isinstance(r, dict) and "model" in r else r for r in requests
+        ]
+    return out
+
+
+class GeminiProvider(HTTPProvider):
+    protocol: ClassVar[WireProtocol] = "gemini"
+
+    def auth_headers(self, key: str) -> list[tuple[str, str]]:
+        return [("x-goog-api-key", key)]
+
+    def url(self, call: Call, upstream_model: str) -> str:
+        model = upstream_model.removeprefix("models/")
+        action = call.operation
+        query = ""
+        if action == "generateContent" and call.stream:
+            action = "streamGenerateContent"
+            if sse_requested(call):
+                query = "?alt=sse"
+        return f"{self.spec.base_url}/{_version(call.path)}/models/{model}:{action}{query}"
+
+    def native_body(self, call: Call, upstream_model: str) -> bytes:
+        """Generation bodies carry no model; count and embed bodies may name it inside
+        (``generateContentRequest.model``, ``requests[].model``), where it must match the URL."""
+        if call.operation == "generateContent" or b'"model"' not in call.body:
+            return call.body
+        return orjson.dumps(_rename(call.data, "models/" + upstream_model.removeprefix("models/")))

@@ -1,0 +1,72 @@
+"""The built-in mock provider, in process: ``--demo`` and tests get a working model with no
+network hop and no key. It speaks every client protocol natively (the mock engine answers
+OpenAI, Anthropic and Gemini requests alike), so no translation is involved."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from turnout.config.compile import DeploymentSpec, ProviderSpec
+from turnout.errors import UpstreamTimeout, UpstreamUnavailable
+from turnout.mock.engine import respond
+from turnout.mock.timing import MockDisconnect, iter_frames, read_body
+from turnout.providers.base import HTTPProvider
+from turnout.providers.gemini import sse_requested
+from turnout.types import Call, Reply
+from turnout.upstream.base import UpstreamClient
+
+_PATHS = {
+    ("openai", "chat"): "/v1/chat/completions",
+    ("openai", "embeddings"): "/v1/embeddings",
+    ("anthropic", "messages"): "/v1/messages",
+    ("anthropic", "count_tokens"): "/v1/messages/count_tokens",
+}
+
+
+class MockProvider(HTTPProvider):
+    def __init__(self, spec: ProviderSpec, client: UpstreamClient) -> None:
+        super().__init__(spec, client)
+
+    def _path(self, call: Call, upstream_model: str) -> tuple[str, str]:
+        if call.protocol == "gemini":
+            action, query = call.operation, ""
+            if call.stream and action == "generateContent":
+                action = "streamGenerateContent"
+                query = "alt=sse" if sse_requested(call) else ""
+            return f"/v1beta/models/{upstream_model}:{action}", query
+        return _PATHS[(call.protocol, call.operation)], ""
+
+    async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
+        upstream_model = deployment.upstream_model(call.model)
+        body = call.body if call.protocol == "gemini" else self.native_body(call, upstream_model)
+        path, query = self._path(call, upstream_model)
+        headers = {name: value for name, value in self.request_headers(call, key)}
+        resp = respond("POST", path, query, headers, body)
+        out = [(k.encode(), v.encode()) for k, v in resp.headers]
+        if resp.frames is not None and resp.status < 300:
+            return Reply(resp.status, out, chunks=self._guard(iter_frames(resp)))
+        try:
+            async with asyncio.timeout(self.timeouts.read):
+                data = await read_body(resp)
+        except TimeoutError:
+            raise UpstreamTimeout("mock provider did not answer in time") from None
+        except MockDisconnect:
+            raise UpstreamUnavailable("mock provider closed the connection") from None
+        return Reply(resp.status, out, body=data)
+
+    async def _guard(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Apply the read timeout per frame and turn mock faults into upstream errors."""
+        it = aiter(frames)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.timeouts.read):
+                        frame = await anext(it)
+                except StopAsyncIteration:
+                    return
+                yield frame
+        except TimeoutError:
+            raise UpstreamTimeout("mock provider stalled mid-stream") from None
+        except MockDisconnect:
+            raise UpstreamUnavailable("mock provider closed the connection mid-stream") from None

@@ -1,0 +1,283 @@
+"""One upstream attempt for a call whose protocol differs from the provider's.
+
+:meth:`HTTPProvider.send` hands every cross-protocol call here, so a new provider gets
+translation by naming its protocol, paths and auth, nothing more. The client's request goes
+through the IR into the provider's protocol; the answer comes back the same way: a body whole,
+a stream one upstream chunk at a time (each chunk is decoded and re-encoded at once, nothing is
+held back except what a codec needs, such as a Gemini function call's complete arguments).
+
+Failures keep the client's dialect: an untranslatable request is a 400 naming the field, an
+upstream error body is re-rendered with its status, and an error inside a stream is raised as a
+:class:`~turnout.errors.GatewayError` for the API layer to write as the client's error frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from turnout.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    TranslationUnsupported,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from turnout.errors import Protocol as WireProtocol
+from turnout.ir import (
+    IRRequest,
+    IRResponse,
+    StreamError,
+    StreamEvent,
+    TranslationError,
+    UsageUpdate,
+)
+from turnout.ir import Usage as IRUsage
+from turnout.providers.base import HTTPProvider, relay_headers
+from turnout.providers.codecs import CODECS, COUNT, FAMILIES, Codec, Decoder, Encoder
+from turnout.providers.gemini import sse_requested
+from turnout.types import Call, Reply, Usage
+
+if TYPE_CHECKING:
+    from turnout.config.compile import DeploymentSpec
+
+JSONObj = dict[str, Any]
+# Headers describing the upstream body, which the translated body replaces.
+_BODY_HEADERS = frozenset({b"content-type", b"content-encoding", b"content-length"})
+_JSON = (b"content-type", b"application/json")
+_SSE = (b"content-type", b"text/event-stream")
+
+
+# The IR speaks OpenAI-like field names; a Gemini or Anthropic client is told its own.
+_CLIENT_FIELDS: dict[str, dict[str, str]] = {
+    "gemini": {
+        "n": "generationConfig.candidateCount",
+        "top_k": "generationConfig.topK",
+        "presence_penalty": "generationConfig.presencePenalty",
+        "frequency_penalty": "generationConfig.frequencyPenalty",
+        "response_format": "generationConfig.responseMimeType",
+        "messages": "contents",
+    },
+    "anthropic": {"response_format": "output_config.format"},
+}
+
+
+def _field_error(exc: TranslationError, client: str) -> TranslationUnsupported:
+    field = exc.field
+    names = _CLIENT_FIELDS.get(client, {})
+    head, sep, rest = field.partition("[")
+    if head in names:  # an indexed path keeps its index: messages[2].content
+        field = names[head] + sep + rest
+    elif (top := field.partition(".")[0]) in names:  # a sub-path is in IR terms: name the top
+        field = names[top]
+    return TranslationUnsupported(f"{field}: {exc.message}", param=field)
+
+
+def _usage(usage: IRUsage) -> Usage:
+    return Usage(
+        usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
+    )
+
+
+def request_ir(call: Call) -> IRRequest:
+    """The call's IR, built once per call however many attempts and deployments it takes."""
+    ir: IRRequest | None = call.extra.get("ir")
+    if ir is None:
+        try:
+            ir = CODECS[call.protocol].request_to_ir(call)
+        except TranslationError as exc:
+            raise _field_error(exc, call.protocol) from None
+        call.extra["ir"] = ir
+    return ir
+
+
+def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call:
+    """The call as the provider's protocol would have sent it (body, operation).
+
+    The client's path and query belong to the client's protocol and are not carried over.
+    """
+    family = FAMILIES.get((call.protocol, call.operation))
+    operation = CODECS[target].operations.get(family or "")
+    if family is None or (operation is None and family != COUNT):
+        raise TranslationUnsupported(
+            f"'{call.operation}' requests cannot be translated to the {target} protocol; "
+            f"route this model to a {call.protocol} provider",
+        )
+    ir = request_ir(call)
+    try:
+        data = CODECS[target].request_from_ir(ir, upstream_model)
+    except TranslationError as exc:
+        raise _field_error(exc, call.protocol) from None
+    if family == COUNT:
+        data = _count_body(target, data, upstream_model)
+    return replace(
+        call,
+        protocol=target,
+        operation=operation or "",
+        body=orjson.dumps(data),
+        data=data,
+        path="",
+        query=b"",
+    )
+
+
+_ANTHROPIC_COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
+def _count_body(target: str, data: JSONObj, upstream_model: str) -> JSONObj:
+    if target == "gemini":
+        data.pop("generationConfig", None)
+        return {"generateContentRequest": {"model": f"models/{upstream_model}", **data}}
+    if target == "anthropic":
+        return {k: data[k] for k in _ANTHROPIC_COUNT_FIELDS if k in data}
+    return data  # no counting endpoint: estimated locally, see _estimated_count
+
+
+def _count_result(client: str, tokens: int) -> JSONObj:
+    return {"totalTokens": tokens} if client == "gemini" else {"input_tokens": tokens}
+
+
+def _estimated_count(call: Call, shadow: Call) -> Reply:
+    """OpenAI has no token counting endpoint: about four bytes of prompt JSON per token, the
+    usual rule of thumb, flagged in a header so nobody mistakes it for a tokenizer's count."""
+    tokens = math.ceil(len(shadow.body) / 4)
+    body = orjson.dumps(_count_result(call.protocol, tokens))
+    return Reply(200, [_JSON, (b"x-turnout-token-count", b"estimated")], body=body)
+
+
+async def send_translated(
+    provider: HTTPProvider, call: Call, deployment: DeploymentSpec, key: str
+) -> Reply:
+    upstream_model = deployment.upstream_model(call.model)
+    shadow = upstream_call(call, provider.protocol, upstream_model)
+    if not shadow.operation:
+        return _estimated_count(call, shadow)
+    resp = await provider.client.request(
+        "POST",
+        provider.url(shadow, upstream_model),
+        provider.request_headers(shadow, key),
+        shadow.body,
+        provider.timeouts,
+    )
+    headers = [h for h in relay_headers(resp.headers) if h[0] not in _BODY_HEADERS]
+    upstream = CODECS[provider.protocol]
+    client = CODECS[call.protocol]
+    if call.stream and 200 <= resp.status < 300:
+        framing = _SSE if sse_requested(call) else _JSON
+        headers.append(framing)
+        chunks = translate_stream(
+            resp.iter_chunks(), upstream.decoder(), client.encoder(call, request_ir(call)), call
+        )
+        return Reply(resp.status, headers, chunks=chunks)
+    raw = await resp.read()
+    headers.append(_JSON)
+    if resp.status >= 400:
+        status, err = client.render_error(upstream.parse_error(resp.status, raw))
+        # The upstream's status stands; only Anthropic's 529 has no meaning elsewhere.
+        return Reply(status if resp.status == 529 else resp.status, headers, body=orjson.dumps(err))
+    if FAMILIES[(call.protocol, call.operation)] == COUNT:
+        body = _count_result(call.protocol, _count_tokens(raw))
+        return Reply(resp.status, headers, body=orjson.dumps(body))
+    ir = _response_ir(upstream, raw)
+    if ir.usage is not None:
+        call.usage = _usage(ir.usage)
+    try:
+        out = client.response_from_ir(ir, call.model)
+    except TranslationError as exc:
+        raise UpstreamUnavailable(f"upstream response cannot be translated: {exc}") from None
+    return Reply(resp.status, headers, body=orjson.dumps(out))
+
+
+def _response_ir(codec: Codec, raw: bytes) -> IRResponse:
+    """A malformed upstream body is the upstream's failure (502), never the client's."""
+    try:
+        payload = orjson.loads(raw)
+        if not isinstance(payload, dict):
+            raise TypeError("not a JSON object")
+        return codec.response_to_ir(payload)
+    except (orjson.JSONDecodeError, TranslationError, TypeError, AttributeError, KeyError) as exc:
+        raise UpstreamUnavailable(f"upstream response cannot be translated: {exc}") from None
+
+
+def _count_tokens(raw: bytes) -> int:
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict):
+        for name in ("input_tokens", "totalTokens"):
+            if isinstance(payload.get(name), int):
+                return int(payload[name])
+    raise UpstreamUnavailable("upstream token count answer has no count")
+
+
+# In-stream upstream errors, re-raised as the gateway error with the same status.
+_STREAM_ERRORS: dict[int, type[GatewayError]] = {
+    400: BadRequest,
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: NotFound,
+    413: PayloadTooLarge,
+    429: RateLimited,
+    504: UpstreamTimeout,
+}
+
+
+def stream_error(event: StreamError) -> GatewayError:
+    return _STREAM_ERRORS.get(event.status, UpstreamUnavailable)(f"upstream: {event.message}")
+
+
+async def translate_stream(
+    chunks: AsyncIterator[bytes], decoder: Decoder, encoder: Encoder, call: Call
+) -> AsyncIterator[bytes]:
+    """Decode each upstream chunk and encode its events for the client at once.
+
+    An upstream error (an error event, or a stream cut before its terminator, which the
+    decoders report as an error event) is raised after the bytes encoded before it, so the API
+    layer writes the client's error frame and aborts instead of ending the stream cleanly.
+    """
+    try:
+        async for chunk in chunks:
+            out, error = _encode(decoder.feed(chunk), encoder, call)
+            if out:
+                yield b"".join(out)
+            if error is not None:
+                raise error
+        out, error = _encode(decoder.finish(), encoder, call)
+        if error is None:
+            out.extend(encoder.finish())
+        if out:
+            yield b"".join(out)
+        if error is not None:
+            raise error
+    except TranslationError as exc:
+        raise UpstreamUnavailable(f"upstream stream cannot be translated: {exc}") from None
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _encode(
+    events: list[StreamEvent], encoder: Encoder, call: Call
+) -> tuple[list[bytes], GatewayError | None]:
+    out: list[bytes] = []
+    for event in events:
+        if isinstance(event, StreamError):
+            return out, stream_error(event)
+        if isinstance(event, UsageUpdate):
+            call.usage = _usage(event.usage)
+        out.extend(encoder.feed(event))
+    return out, None
+
+
+__all__ = ["send_translated", "translate_stream", "upstream_call"]

@@ -1,0 +1,50 @@
+"""One deployment of one public model, with everything an attempt needs at hand.
+
+Built once per route when the router starts, so the request path follows references instead
+of looking anything up: the deployment's spec (weights, prices, limits), its shared health,
+the provider that sends to it and the classifier of that provider's errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from turnout.config.compile import DeploymentSpec
+from turnout.health.targets import DeploymentHealth
+from turnout.providers.base import Provider
+from turnout.routing.classify import Classifier
+
+
+class Member:
+    __slots__ = ("classifier", "health", "index", "label", "provider", "spec")
+
+    def __init__(
+        self,
+        index: int,
+        spec: DeploymentSpec,
+        health: DeploymentHealth,
+        provider: Provider,
+        classifier: Classifier,
+    ) -> None:
+        self.index = index  # position in the route (priority order), a stable tie-breaker
+        self.spec = spec
+        self.health = health
+        self.provider = provider
+        self.classifier = classifier
+        # Precomputed unless the upstream name depends on the request ("*").
+        self.label: str | None = None if spec.model == "*" else spec.label(spec.model)
+
+    def target(self, requested: str, asked: str) -> tuple[DeploymentSpec, str]:
+        """The spec to send with and its label, for model ``requested`` (``asked`` is the
+        client's own model name, which providers forward for "*")."""
+        if self.label is not None:
+            return self.spec, self.label
+        if requested == asked:
+            return self.spec, self.spec.label(requested)
+        # "*" forwards the requested name: when this route is a fallback, that is the
+        # fallback's name, not the one the client asked for.
+        spec = replace(self.spec, model=requested)
+        return spec, spec.label(requested)
+
+    def __repr__(self) -> str:
+        return f"Member({self.health.id!r})"

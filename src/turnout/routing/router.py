@@ -1,0 +1,372 @@
+"""Route a call: order the model's healthy deployments, try them, fail over, keep score.
+
+For each attempt the router picks a usable key from the deployment's pool, sends, and
+classifies any failure into a reason (:mod:`turnout.routing.classify`) that decides the
+next step: another key, a short backoff and retry, the next deployment, a fallback model, or
+the client's own answer. Bounds keep a degraded provider from being stormed: attempts per
+model, one deadline per request, and a retry budget (retries in flight at most a share of
+requests in flight). A stream is committed once its first chunk has arrived: failures until
+then still fail over transparently; after it, the API layer ends the stream with an error.
+
+The request path only reads precompiled plans and adjusts counters on the health objects:
+no locks, no I/O, and for a one-deployment, one-key model barely more than the send itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from turnout.config.compile import Runtime
+from turnout.errors import (
+    GatewayError,
+    ModelNotFound,
+    NoHealthyDeployment,
+    RateLimited,
+    UpstreamTimeout,
+)
+from turnout.health.board import HealthBoard
+from turnout.health.breaker import INVALID, NO_QUOTA
+from turnout.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
+from turnout.health.targets import COOLING, KEYS, LIMITED, KeyHealth
+from turnout.providers.base import Provider
+from turnout.routing import classify as c
+from turnout.routing.deadline import Deadlines
+from turnout.routing.errors import (
+    DeadlineExceeded,
+    KeysRejected,
+    TimeoutGaveUp,
+    UpstreamGaveUp,
+)
+from turnout.routing.member import Member
+from turnout.routing.plan import RoutePlan
+from turnout.routing.stream import Committed, aclose
+from turnout.types import Call, Reply
+
+DEADLINE = "deadline"  # recorded as the call's error; the watchdog raises it (deadline.py)
+# No deployment could take the request: (some) cooling down, all at rate limits, all keys
+# rejected (see DeploymentHealth.blocked).
+UNAVAILABLE = COOLING
+_NOT_TRIED = (COOLING, LIMITED, KEYS)
+_NO_RETRY = (b"x-should-retry", b"false")
+_PLAN_CACHE_MAX = 10_000
+
+
+@dataclass(slots=True)
+class Failure:
+    """How a model's attempts ended, when none succeeded."""
+
+    reason: str
+    reply: Reply | None = None
+    error: GatewayError | None = None
+    retry_after: float | None = None
+    terminal: bool = False  # the gateway stopped retrying on purpose (retry budget)
+
+
+class Router:
+    def __init__(
+        self,
+        runtime: Runtime,
+        providers: Mapping[str, Provider],
+        board: HealthBoard | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runtime = runtime
+        self.providers = providers
+        self.board = board if board is not None else HealthBoard(runtime)
+        self.clock = clock
+        cfg = runtime.config.routing
+        self.cooldowns = cfg.cooldowns
+        self.overloaded_retries = cfg.overloaded_retries
+        self.backoff_base, self.backoff_max = cfg.backoff.base, cfg.backoff.max
+        self.budget_ratio = cfg.retry_budget.ratio
+        self.budget_min = cfg.retry_budget.min_retries
+        classifiers = {n: c.Classifier.for_provider(s) for n, s in runtime.providers.items()}
+        self.plans = {
+            r.name: RoutePlan(r, self.board, providers, classifiers) for r in runtime.routes()
+        }
+        self._by_model: dict[str, RoutePlan] = {n: self.plans[n] for n in runtime.models}
+        self.active = 0  # requests being routed
+        self.retrying = 0  # retry attempts in flight
+        self.budget_refusals = 0
+        self.deadlines = Deadlines()
+
+    def resolve(self, model: str) -> RoutePlan:
+        plan = self._by_model.get(model)
+        if plan is not None:
+            return plan
+        route = self.runtime.resolve(model)
+        if route is None:
+            available = ", ".join(self.runtime.public_models()) or "none"
+            raise ModelNotFound(
+                f"The model '{model}' does not exist or is not served here. Available: {available}",
+                param="model",
+            )
+        plan = self.plans[route.name]
+        if len(self._by_model) < _PLAN_CACHE_MAX:
+            self._by_model[model] = plan
+        return plan
+
+    async def __call__(self, call: Call) -> Reply:
+        plan = self.resolve(call.model)
+        task = asyncio.current_task()
+        assert task is not None
+        deadline = time.monotonic() + plan.deadline
+        self.deadlines.enter(task, deadline)
+        self.active += 1
+        try:
+            result = await self._route(plan, call, call.model, deadline)
+            if isinstance(result, Reply):
+                return result
+            return await self._fall_back(plan, call, result, deadline)
+        except asyncio.CancelledError:
+            if not self.deadlines.expired(task):
+                raise
+            task.uncancel()
+            call.error = DEADLINE
+            raise DeadlineExceeded(
+                f"No deployment answered within the request deadline of {plan.deadline:g} s "
+                f"({call.attempts} attempt(s))"
+            ) from None
+        finally:
+            self.deadlines.leave(task)
+            self.active -= 1
+
+    async def _fall_back(
+        self, plan: RoutePlan, call: Call, failure: Failure, deadline: float
+    ) -> Reply:
+        if failure.reason == c.CONTEXT_LENGTH:
+            names = plan.context_fallbacks
+        elif failure.reason in c.CLIENT_REASONS:
+            names = ()
+        else:
+            names = plan.fallbacks
+        for name in names:
+            result = await self._route(self.resolve(name), call, name, deadline)
+            if isinstance(result, Reply):
+                call.extra["fallback"] = name
+                return result
+            # An answer from an attempt says more than "nothing was available".
+            if failure.reason in _NOT_TRIED or result.reason not in _NOT_TRIED:
+                failure = result
+            if result.reason in c.CLIENT_REASONS:
+                break
+        return self._give_up(call, failure)
+
+    async def _route(
+        self, plan: RoutePlan, call: Call, requested: str, deadline: float
+    ) -> Reply | Failure:
+        now = self.clock()
+        candidates = plan.single
+        if candidates is None or not candidates[0].health.available(now):
+            candidates = [m for m in plan.members if m.health.available(now)]
+            if not candidates:
+                return self._unavailable(plan, now)
+            if len(candidates) > 1:
+                candidates = plan.strategy.order(candidates, call)
+        attempts_left = plan.max_attempts
+        last: Failure | None = None
+        final = candidates[-1]
+        for member in candidates:
+            tried: list[KeyHealth] | None = None  # keys that failed here (allocated on need)
+            overloads = self.overloaded_retries
+            health = member.health
+            while attempts_left:
+                now = self.clock()
+                # The order was computed before earlier attempts: re-check after a failure.
+                if last is not None and not health.available(now):
+                    break
+                key = health.pool.pick(now, tried)
+                if key is None:
+                    break
+                if call.attempts and self.retrying >= max(
+                    self.budget_min, self.budget_ratio * self.active
+                ):
+                    # A retry storm in the making: stop here, and tell the SDK not to retry
+                    # either (it would multiply the load on a degraded provider).
+                    self.budget_refusals += 1
+                    refused = last or self._unavailable(plan, now)
+                    refused.terminal = True
+                    return refused
+                attempts_left -= 1
+                result = await self._attempt(plan, member, key, call, requested, now)
+                if isinstance(result, Reply):
+                    return result
+                last = result
+                reason = result.reason
+                if reason in c.CLIENT_REASONS:
+                    return result
+                if reason in c.KEY_REASONS:
+                    tried = [key] if tried is None else [*tried, key]
+                    continue  # another key of this deployment, if it has one
+                if reason == c.OVERLOADED and overloads:
+                    overloads -= 1
+                    n = self.overloaded_retries - overloads  # 1 for the first retry
+                    delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**n))
+                    if time.monotonic() + delay >= deadline:
+                        return result
+                    await asyncio.sleep(delay)
+                    continue
+                if member is not final:
+                    break  # server error: the next deployment
+                # The last deployment: a different key is still a different attempt.
+                tried = [key] if tried is None else [*tried, key]
+            if not attempts_left:
+                break
+        return last if last is not None else self._unavailable(plan, self.clock())
+
+    async def _attempt(
+        self,
+        plan: RoutePlan,
+        member: Member,
+        key: KeyHealth,
+        call: Call,
+        requested: str,
+        started: float,
+    ) -> Reply | Failure:
+        health = member.health
+        spec, label = member.target(requested, call.model)
+        call.deployment = label
+        call.attempts += 1
+        retry = call.attempts > 1
+        if retry:
+            self.retrying += 1
+        if health.rpm is not None:
+            health.rpm.add(started, 1)
+        if health.tpm is not None:
+            health.tpm.add(started, len(call.body) // 4 + 1)
+        health.begin()
+        key.begin()
+        health.inflight += 1
+        reply: Reply | None = None
+        first: bytes | None = None
+        try:
+            reply = await member.provider.send(call, spec, key.secret)
+            if reply.chunks is not None and reply.status < 400:
+                first = await anext(reply.chunks, None)
+        except TimeoutError:  # a provider leaked a raw timeout: still a timeout
+            self._failed(member, key, c.TIMEOUT, None, started)
+            return Failure(c.TIMEOUT, error=UpstreamTimeout("upstream did not answer in time"))
+        except GatewayError as exc:
+            if exc.status < 500:  # the request itself cannot be sent (e.g. translation)
+                self._release(member, key)
+                raise
+            reason = c.TIMEOUT if isinstance(exc, UpstreamTimeout) else c.SERVER_ERROR
+            self._failed(member, key, reason, None, started)
+            return Failure(reason, error=exc)
+        except BaseException:
+            self._release(member, key)
+            if reply is not None and reply.chunks is not None:
+                await aclose(reply.chunks)
+            raise
+        finally:
+            if retry:
+                self.retrying -= 1
+        status = reply.status
+        if status >= 400:
+            reason = member.classifier.classify(status, reply.body)
+            after = c.retry_after(reply.headers) if reason == c.RATE_LIMITED else None
+            self._failed(member, key, reason, after, started)
+            return Failure(reason, reply=reply, retry_after=after)
+        if reply.chunks is not None and first is None:
+            self._failed(member, key, c.SERVER_ERROR, None, started)
+            return Failure(c.SERVER_ERROR, error=UpstreamGaveUp("upstream stream was empty"))
+        now = self.clock()
+        health.succeed(now)
+        key.succeed(now)
+        health.observe_latency(now - started)
+        if plan.feedback:
+            plan.strategy.answered(call, member)
+        if reply.chunks is None:
+            health.inflight -= 1
+        else:
+            assert first is not None
+            reply.chunks = Committed(first, reply.chunks, health, self.clock)
+        return reply
+
+    def _release(self, member: Member, key: KeyHealth) -> None:
+        member.health.inflight -= 1
+        member.health.abandon()
+        key.abandon()
+
+    def _failed(
+        self, member: Member, key: KeyHealth, reason: str, after: float | None, started: float
+    ) -> None:
+        """Update health for a failed attempt according to its reason."""
+        health = member.health
+        health.inflight -= 1
+        now = self.clock()
+        if reason in c.BREAKER_REASONS:
+            if reason == c.TIMEOUT:  # so the latency strategy learns about slow deployments
+                health.observe_latency(now - started)
+            health.fail(now, reason)
+            if len(health.pool.keys) > 1:
+                key.fail(now, reason)
+            else:
+                key.abandon()
+            return
+        # The deployment answered: it is up, whatever the answer says about key or request.
+        health.succeed(now)
+        cd = self.cooldowns
+        if reason == c.RATE_LIMITED:
+            wait = after if after is not None else cd.rate_limited
+            key.mark(RATE_LIMITED_STATE, reason, now + wait, now)
+        elif reason == c.INVALID_KEY:
+            key.mark(INVALID, reason, now + cd.invalid_key, now)
+        elif reason == c.NO_QUOTA:
+            key.mark(NO_QUOTA, reason, now + cd.no_quota, now)
+        else:
+            key.succeed(now)
+
+    def _unavailable(self, plan: RoutePlan, now: float) -> Failure:
+        kinds = set()
+        wait = float("inf")
+        for member in plan.members:
+            kind, seconds = member.health.blocked(now)
+            kinds.add(kind)
+            wait = min(wait, seconds)
+        wait = max(1.0, wait if wait != float("inf") else 1.0)
+        reason = kinds.pop() if len(kinds) == 1 else UNAVAILABLE
+        return Failure(reason, retry_after=wait)
+
+    def _give_up(self, call: Call, failure: Failure) -> Reply:
+        """Turn the last failure into the client's answer (or raise it)."""
+        reason = failure.reason
+        call.error = reason
+        if reason == LIMITED:
+            raise RateLimited(
+                f"Every deployment of '{call.model}' is at its rate limit; retry later",
+                retry_after=failure.retry_after,
+            )
+        if reason == UNAVAILABLE:
+            raise NoHealthyDeployment(
+                f"Every deployment of '{call.model}' is cooling down after failures; retry later",
+                retry_after=failure.retry_after,
+            )
+        if reason == KEYS or reason in (c.INVALID_KEY, c.NO_QUOTA):
+            what = "out of quota" if reason == c.NO_QUOTA else "rejected by the provider"
+            raise KeysRejected(
+                f"The gateway's provider keys for '{call.model}' are {what} "
+                f"(last tried: {call.deployment}); an operator must fix them",
+                retry_after=failure.retry_after,
+            )
+        if failure.reply is not None:
+            reply = failure.reply
+            if reason == c.RATE_LIMITED:
+                if failure.retry_after is None:
+                    wait = max(1, math.ceil(self.cooldowns.rate_limited))
+                    reply.headers.append((b"retry-after", str(wait).encode()))
+            elif reason in c.CLIENT_REASONS or call.attempts > 1 or failure.terminal:
+                reply.headers = [h for h in reply.headers if h[0] != b"x-should-retry"]
+                reply.headers.append(_NO_RETRY)
+            return reply
+        err = failure.error
+        assert err is not None
+        if (call.attempts > 1 or failure.terminal) and err.retryable:
+            cls = TimeoutGaveUp if isinstance(err, UpstreamTimeout) else UpstreamGaveUp
+            raise cls(f"{err.message} (after {call.attempts} attempts)")
+        raise err

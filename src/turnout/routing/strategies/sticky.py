@@ -1,0 +1,129 @@
+"""``sticky``: pin a client to one deployment for a while, to keep provider prompt caches warm.
+
+An agent sends the same long prefix turn after turn; providers cache that prefix per backend,
+so plain load balancing drops cache hits to about zero. The client is recognised by the first
+``by`` source present in the request:
+
+- ``session``: the ``x-session-id`` header,
+- ``prompt_cache_key``: OpenAI's request field of that name,
+- ``gateway_key``: the client's credential (the gateway key id once auth exists; until then a
+  hash of the ``authorization`` / ``x-api-key`` / ``x-goog-api-key`` header),
+- ``prefix``: a hash of the conversation's first ``prefix_messages`` messages (and system
+  prompt): opt-in, because it costs a serialisation per request.
+
+A pinned client goes to its deployment first while that deployment is available; otherwise
+(and for clients seen for the first time) the ``priority`` order decides, and whichever
+deployment answers becomes the new pin. Pins expire ``ttl`` seconds after their last use; the
+table is bounded (oldest first out). It is per process for now: the shared state store will
+carry it across replicas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, Field
+
+from turnout.routing.member import Member
+from turnout.routing.strategies.base import NoOptions, Strategy
+from turnout.routing.strategies.priority import Priority
+from turnout.types import Call
+
+Source = Literal["session", "prompt_cache_key", "gateway_key", "prefix"]
+_CREDENTIALS = (b"authorization", b"x-api-key", b"x-goog-api-key")
+_KEY = "sticky_key"
+_DEFAULT_SOURCES: list[Source] = ["session", "prompt_cache_key", "gateway_key"]
+
+
+class StickyOptions(NoOptions):
+    ttl: float = Field(3600.0, gt=0, description="seconds a pin lasts after its last use")
+    by: list[Source] = Field(
+        default_factory=lambda: list(_DEFAULT_SOURCES),
+        min_length=1,
+        description="where the client identity comes from, first present wins",
+    )
+    prefix_messages: int = Field(2, ge=1, description="messages hashed by the 'prefix' source")
+    max_entries: int = Field(100_000, ge=1)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def client_key(call: Call, options: StickyOptions) -> str | None:
+    for source in options.by:
+        if source == "session":
+            value = call.headers.get(b"x-session-id")
+            if value:
+                return "s:" + value.decode("latin-1")
+        elif source == "prompt_cache_key":
+            pck = call.data.get("prompt_cache_key")
+            if isinstance(pck, str) and pck:
+                return "p:" + pck
+        elif source == "gateway_key":
+            key_id = call.extra.get("gateway_key_id")
+            if isinstance(key_id, str):
+                return "g:" + key_id
+            for name in _CREDENTIALS:
+                cred = call.headers.get(name)
+                if cred:
+                    return "g:" + _digest(cred)
+        elif source == "prefix":
+            prefix = _prefix(call.data, options.prefix_messages)
+            if prefix is not None:
+                return "h:" + _digest(orjson.dumps(prefix))
+    return None
+
+
+def _prefix(data: dict[str, Any], n: int) -> list[Any] | None:
+    """The opening of a conversation in any of the three protocols."""
+    messages = data.get("messages") or data.get("contents")
+    if not isinstance(messages, list) or not messages:
+        return None
+    system = data.get("system") or data.get("systemInstruction") or data.get("system_instruction")
+    return [system, *messages[:n]]
+
+
+class Sticky(Strategy):
+    name = "sticky"
+    Options = StickyOptions
+    feedback = True
+
+    def __init__(self, members: Sequence[Member], options: BaseModel) -> None:
+        super().__init__(members, options)
+        assert isinstance(options, StickyOptions)
+        self.opts = options
+        self.base = Priority(members, options)
+        self.pins: dict[str, tuple[Member, float]] = {}
+        self.clock = time.monotonic
+
+    def order(self, candidates: list[Member], call: Call) -> list[Member]:
+        key = client_key(call, self.opts)
+        if key is None:
+            return self.base.order(candidates, call)
+        call.extra[_KEY] = key
+        pin = self.pins.get(key)
+        if pin is not None:
+            member, expires = pin
+            if expires > self.clock() and member in candidates:
+                rest = [m for m in candidates if m is not member]
+                return [member, *self.base.order(rest, call)] if rest else [member]
+        return self.base.order(candidates, call)
+
+    def answered(self, call: Call, member: Member) -> None:
+        key = call.extra.get(_KEY)
+        if key is None:
+            return
+        pins = self.pins
+        pins.pop(key, None)  # re-inserted at the end: the dict's order is the age order
+        if len(pins) >= self.opts.max_entries:
+            del pins[next(iter(pins))]
+        pins[key] = (member, self.clock() + self.opts.ttl)
+
+    def pinned(self, key: str) -> Member | None:
+        pin = self.pins.get(key)
+        return pin[0] if pin is not None and pin[1] > self.clock() else None

@@ -1,0 +1,76 @@
+"""A stream the router has committed to: its first chunk arrived, so the client gets it.
+
+Failover is possible only until then; afterwards a failure is the client's to see (the API
+layer writes an error frame and aborts). This wrapper replays the first chunk, and when the
+stream ends, fails or is abandoned it releases the deployment's in-flight slot exactly once
+and counts a mid-stream failure toward the deployment's breaker. It is a class rather than an
+async generator so that closing it before the first iteration still releases the slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from turnout.errors import GatewayError, UpstreamTimeout
+from turnout.health.targets import DeploymentHealth
+
+
+async def aclose(chunks: AsyncIterator[bytes]) -> None:
+    """Close an async iterator early so its upstream connection is released now, not at GC."""
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
+
+
+class Committed:
+    __slots__ = ("_chunks", "_clock", "_first", "_health", "_open")
+
+    def __init__(
+        self,
+        first: bytes,
+        chunks: AsyncIterator[bytes],
+        health: DeploymentHealth,
+        clock: Callable[[], float],
+    ) -> None:
+        self._first: bytes | None = first
+        self._chunks = chunks
+        self._health = health
+        self._clock = clock
+        self._open = True
+
+    def __aiter__(self) -> Committed:
+        return self
+
+    async def __anext__(self) -> bytes:
+        first = self._first
+        if first is not None:
+            self._first = None
+            return first
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._end(None)
+            raise
+        except GatewayError as exc:
+            self._end(exc)
+            raise
+        except BaseException:
+            self._end(None)
+            raise
+
+    async def aclose(self) -> None:
+        self._end(None)
+        await aclose(self._chunks)
+
+    def _end(self, exc: GatewayError | None) -> None:
+        if not self._open:
+            return
+        self._open = False
+        health = self._health
+        health.inflight -= 1
+        if exc is not None and exc.status >= 500:
+            reason = "timeout" if isinstance(exc, UpstreamTimeout) else "server_error"
+            health.fail(self._clock(), reason)
+
+    def __del__(self) -> None:
+        self._end(None)

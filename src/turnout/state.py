@@ -1,0 +1,32 @@
+"""Everything a running gateway holds, built once by :func:`turnout.app.create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from turnout.config.compile import Runtime
+from turnout.observability.logging import RequestLog
+from turnout.providers.base import Provider
+from turnout.types import Handler
+from turnout.upstream.base import UpstreamClient
+
+if TYPE_CHECKING:
+    from turnout.auth.service import AuthService
+    from turnout.cache.service import CacheService
+    from turnout.observability.hub import Observability
+
+
+@dataclass(slots=True)
+class GatewayState:
+    runtime: Runtime
+    request_log: RequestLog
+    # Set when the lifespan starts (they need a running event loop).
+    client: UpstreamClient | None = None
+    providers: dict[str, Provider] = field(default_factory=dict)
+    handler: Handler | None = None
+    cache: CacheService | None = None  # None when no model is cached
+    observability: Observability | None = None  # storage, metrics, traces, capture
+    auth: AuthService | None = None  # gateway keys, limits, budgets (docs/keys-and-limits.md)
+    draining: bool = False
+    ready: bool = False

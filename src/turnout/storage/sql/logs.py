@@ -1,0 +1,280 @@
+"""The request log on SQL: bulk inserts, the usage aggregate, the paged log, pruning.
+
+Inserts bypass SQLAlchemy's statement layer: fresh rows go to PostgreSQL with ``COPY`` and to
+SQLite with one ``executemany``, as tuples (docs/storage.md has the rates). Replays go
+through a temporary table and ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL) or
+``INSERT OR IGNORE`` (SQLite), so a row spooled twice is stored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from turnout.storage.query import (
+    GROUPS,
+    MAX_PAGE,
+    PERCENTILES,
+    Cursor,
+    LogPage,
+    LogQuery,
+    UsageGroup,
+    UsageQuery,
+    cost_total,
+)
+from turnout.storage.rows import COLUMNS, TS, Row, as_dict
+from turnout.storage.sql.engine import is_postgres
+from turnout.storage.sql.tables import request_log as t
+
+_ONE_ROW = f"({', '.join('?' for _ in COLUMNS)})"
+_SQLITE_INSERT = f"INSERT OR IGNORE INTO request_log ({', '.join(COLUMNS)}) VALUES "
+# Rows per statement: a multi-row INSERT costs a quarter less per row than one row at a time
+# (and 40 x 25 parameters stay far below SQLite's limit).
+_PER_STATEMENT = 40
+_SQLITE_ONE = _SQLITE_INSERT + _ONE_ROW
+_SQLITE_MANY = _SQLITE_INSERT + ", ".join([_ONE_ROW] * _PER_STATEMENT)
+_SUMMED = (
+    "status",
+    "error",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost",
+    "latency_ms",
+    "ttft_ms",
+)
+_PG_REPLAY = (
+    "INSERT INTO request_log SELECT * FROM request_log_replay ON CONFLICT (ts, id) DO NOTHING"
+)
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+_minute = [-1, ""]  # the last minute formatted, and its text
+
+
+def _sqlite_ts(ts: datetime) -> str:
+    """SQLAlchemy's own SQLite datetime text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), so Core
+    queries compare and read these rows; the minute is formatted once per minute (strftime per
+    row was a third of a row's insert cost)."""
+    us = round(ts.timestamp() * 1_000_000)
+    minute, rest = divmod(us, 60_000_000)
+    if minute != _minute[0]:
+        text = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%d %H:%M:")
+        _minute[0], _minute[1] = minute, text
+    seconds, micros = divmod(rest, 1_000_000)
+    return f"{_minute[1]}{seconds:02d}.{micros:06d}"
+
+
+class SqlLogStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.postgres = is_postgres(engine)
+
+    # -- writing ------------------------------------------------------------------------------
+    async def insert(self, rows: list[Row]) -> None:
+        if not self.postgres:
+            await self.insert_again(rows)
+            return
+        async with self.engine.connect() as conn:
+            driver = await _driver(conn)
+            await driver.copy_records_to_table("request_log", records=rows, columns=COLUMNS)
+            await conn.commit()
+
+    async def insert_again(self, rows: list[Row]) -> int:
+        async with self.engine.connect() as conn:
+            driver = await _driver(conn)
+            if self.postgres:
+                async with driver.transaction():
+                    await driver.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS request_log_replay "
+                        "(LIKE request_log) ON COMMIT DELETE ROWS"
+                    )
+                    await driver.copy_records_to_table(
+                        "request_log_replay", records=rows, columns=COLUMNS
+                    )
+                    status: str = await driver.execute(_PG_REPLAY)
+                await conn.commit()
+                return int(status.rsplit(" ", 1)[-1])
+            values = [(_sqlite_ts(r[TS]), *r[1:]) for r in rows]
+            whole = len(values) - len(values) % _PER_STATEMENT
+            cursor = await driver.cursor()
+            new = 0
+            if whole:
+                flat = [
+                    tuple(chain.from_iterable(values[i : i + _PER_STATEMENT]))
+                    for i in range(0, whole, _PER_STATEMENT)
+                ]
+                await cursor.executemany(_SQLITE_MANY, flat)
+                new += int(cursor.rowcount)
+            if whole < len(values):
+                await cursor.executemany(_SQLITE_ONE, values[whole:])
+                new += int(cursor.rowcount)
+            await cursor.close()
+            await driver.commit()
+            return new
+
+    async def prune(self, before: datetime, batch: int) -> int:
+        """Small batches keep each transaction short: writers and readers never wait long."""
+        oldest = select(t.c.ts, t.c.id).where(t.c.ts < before).limit(batch)
+        stmt = delete(t).where(tuple_(t.c.ts, t.c.id).in_(oldest))
+        total = 0
+        while True:
+            async with self.engine.begin() as conn:
+                deleted = (await conn.execute(stmt)).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
+
+    # -- reading ------------------------------------------------------------------------------
+    async def usage(self, query: UsageQuery) -> list[UsageGroup]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(self._usage_statement(query))
+            rows = result.all()
+        out = [_group(row) for row in rows]
+        out.sort(key=lambda g: (g.group is None, str(g.group)))
+        return out
+
+    def _group_column(self, name: str) -> ColumnElement[Any]:
+        if name == "all":
+            return literal("all")
+        if name == "day":
+            if self.postgres:
+                return func.to_char(func.timezone("UTC", t.c.ts), "YYYY-MM-DD")
+            return func.substr(t.c.ts, 1, 10)
+        return t.c[GROUPS[name]]
+
+    def _usage_statement(self, query: UsageQuery) -> Select[Any]:
+        """One aggregate per group. Percentiles are ``percentile_disc`` on PostgreSQL; SQLite
+        has no ordered-set aggregates, so there each row is ranked with ``cume_dist()`` first
+        (the same definition, about four times slower: docs/storage.md)."""
+        group = self._group_column(query.group_by).label("g")
+        conditions = [t.c.ts >= query.start, t.c.ts < query.end]
+        if query.model is not None:
+            conditions.append(t.c.model == query.model)
+        percentiles: Sequence[ColumnElement[Any]]
+        if self.postgres:
+            source: Any = t.c
+            percentiles = [
+                func.percentile_disc(p).within_group(t.c.latency_ms) for p in PERCENTILES
+            ] + [func.percentile_disc(p).within_group(t.c.ttft_ms) for p in PERCENTILES]
+            grouped = group
+        else:
+            no_ttft = t.c.ttft_ms.is_(None)
+            ranked = (
+                select(
+                    group,
+                    *(t.c[name] for name in _SUMMED),
+                    func.cume_dist().over(partition_by=group, order_by=t.c.latency_ms).label("cl"),
+                    func.cume_dist()
+                    .over(partition_by=(group, no_ttft), order_by=t.c.ttft_ms)
+                    .label("ct"),
+                )
+                .where(*conditions)
+                .subquery()
+            )
+            source = ranked.c
+            percentiles = [
+                func.min(case((source.cl >= p, source.latency_ms))) for p in PERCENTILES
+            ] + [
+                func.min(case((and_(source.ttft_ms.is_not(None), source.ct >= p), source.ttft_ms)))
+                for p in PERCENTILES
+            ]
+            grouped = source.g
+            conditions = []
+        r = source
+        errors = case((or_(r.status >= 400, r.error.is_not(None)), 1), else_=0)
+        unpriced = case((and_(r.cost.is_(None), r.input_tokens.is_not(None)), 1), else_=0)
+        return (
+            select(
+                grouped,
+                func.count(),
+                func.sum(errors),
+                func.coalesce(func.sum(r.input_tokens), 0),
+                func.coalesce(func.sum(r.output_tokens), 0),
+                func.coalesce(func.sum(r.cached_tokens), 0),
+                func.coalesce(func.sum(r.reasoning_tokens), 0),
+                func.coalesce(func.sum(r.cost), 0.0),
+                func.count(r.cost),
+                func.sum(unpriced),
+                *percentiles,
+            )
+            .where(*conditions)
+            .group_by(grouped)
+        )
+
+    async def logs(self, query: LogQuery) -> LogPage:
+        limit = min(query.limit, MAX_PAGE)
+        stmt = select(*(t.c[name] for name in COLUMNS))
+        if query.start is not None:
+            stmt = stmt.where(t.c.ts >= query.start)
+        if query.end is not None:
+            stmt = stmt.where(t.c.ts < query.end)
+        for name, value in query.filters.items():
+            stmt = stmt.where(t.c[name] == value)
+        if (c := query.cursor) is not None:
+            stmt = stmt.where(or_(t.c.ts < c.ts, and_(t.c.ts == c.ts, t.c.id < c.id)))
+        stmt = stmt.order_by(t.c.ts.desc(), t.c.id.desc()).limit(limit + 1)
+        async with self.engine.connect() as conn:
+            rows = [tuple(r) for r in (await conn.execute(stmt)).all()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if rows else None
+        cursor = Cursor(_utc(last[TS]), last[1]).encode() if more and last else None
+        return LogPage([as_dict((_utc(r[TS]), *r[1:])) for r in rows], cursor)
+
+    async def count(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(t))).scalar_one())
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        return None
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+def _group(row: Any) -> UsageGroup:
+    n = len(PERCENTILES)
+    values = list(row)
+    g = values[0]
+    priced, unpriced = int(values[8]), int(values[9] or 0)
+    return UsageGroup(
+        group=None if g is None else str(g),
+        requests=int(values[1]),
+        errors=int(values[2] or 0),
+        input_tokens=int(values[3]),
+        output_tokens=int(values[4]),
+        cached_tokens=int(values[5]),
+        reasoning_tokens=int(values[6]),
+        cost=cost_total(float(values[7]), priced, unpriced),
+        unpriced=unpriced,
+        latency=tuple(values[10 : 10 + n]),
+        ttft=tuple(values[10 + n : 10 + 2 * n]),
+    )

@@ -1,0 +1,131 @@
+"""The tables, in SQLAlchemy Core (the request log is written in bulk and read by aggregate
+queries; an ORM would add cost and nothing else). Alembic migrations create them; this module
+is what queries are written against, and what ``migrations/`` is checked against in tests.
+
+The request log's primary key leads with ``ts``: every usage query is a time range, and on
+PostgreSQL the table is partitioned by day on ``ts`` (a partitioned table's keys must include
+the partition column). One more index serves per-model reads; every index costs each insert
+(on SQLite the two secondary indexes first planned cost 5 of 14 µs per row), so the one for
+gateway keys comes with gateway keys (budgets read spend per key and team from it).
+
+Teams, gateway keys and provider credentials (docs/keys-and-limits.md) are small tables read
+whole into memory by every replica. Each change takes the next number from
+``tenancy_version`` and stamps the changed row with it, so a replica polls one integer and then
+reads only the rows it has not seen; rows are never deleted (revoked and deleted are
+timestamps), so the change feed needs no tombstones.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("ts", DateTime(timezone=True), primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("request_id", String),
+    Column("gateway_key", String),
+    Column("team", String),
+    Column("protocol", String),
+    Column("operation", String),
+    Column("model", String),
+    Column("provider", String),
+    Column("deployment", String),
+    Column("key_id", String),
+    Column("attempts", SmallInteger),
+    Column("attempt_log", Text),
+    Column("status", SmallInteger),
+    Column("error", String),
+    Column("latency_ms", Float),
+    Column("ttft_ms", Float),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cached_tokens", Integer),
+    Column("reasoning_tokens", Integer),
+    Column("cost", Float),
+    Column("stream", Boolean),
+    Column("cache_hit", Boolean),
+    Column("fallback", String),
+    postgresql_partition_by="RANGE (ts)",
+)
+Index(None, request_log.c.model, request_log.c.ts)
+Index(None, request_log.c.gateway_key, request_log.c.ts)
+
+health_state = Table(
+    "health_state",
+    metadata,
+    Column("kind", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("record", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("record", Text, nullable=False),  # JSON: models, limits, budget, metadata
+    Column("version", BigInteger, nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+gateway_keys = Table(
+    "gateway_keys",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("hash", String, nullable=False),  # SHA-256 of the key, hex; the key is never stored
+    Column("prefix", String, nullable=False),
+    Column("team", String),
+    Column("record", Text, nullable=False),  # JSON: name, models, limits, budget, metadata
+    Column("expires_at", DateTime(timezone=True)),
+    Column("version", BigInteger, nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    UniqueConstraint("hash"),
+)
+
+tenancy_version = Table(
+    "tenancy_version",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+provider_credentials = Table(
+    "provider_credentials",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("provider", String, nullable=False),
+    Column("name", String),
+    Column("mask", String, nullable=False),
+    Column("secret", Text, nullable=False),  # AES-256-GCM, see turnout.crypto
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+)

@@ -1,0 +1,171 @@
+"""One keep-alive HTTP/1.1 connection: an asyncio Protocol parsing responses with llhttp
+(httptools). Framing is llhttp's: Content-Length, chunked (extensions and trailers included),
+1xx interim responses skipped, bodies delimited by connection close finished on close."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import TYPE_CHECKING
+
+import httptools
+
+from turnout.upstream.h1.response import ConnectionClosedError, Response, UpstreamError
+
+if TYPE_CHECKING:
+    from turnout.upstream.h1.pool import Pool
+
+
+class Connection(asyncio.Protocol):
+    __slots__ = (
+        "_body_mode",
+        "_interim",
+        "closed",
+        "idle_since",
+        "loop",
+        "parser",
+        "paused",
+        "pool",
+        "resp",
+        "reused",
+        "transport",
+    )
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.resp: Response | None = None
+        self.closed = False
+        self.paused = False
+        self.reused = False
+        self.idle_since = 0.0
+        self._interim = False
+        self._body_mode = 0  # 0: none/unknown, 1: content-length, 2: chunked
+
+    # -- transport callbacks -----------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        r = self.resp
+        if r is None:  # unsolicited bytes on an idle connection: not reusable
+            self.abort()
+            return
+        r._got_bytes = True
+        r.last_read = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._error(UpstreamError("protocol upgrade not supported"))
+        except httptools.HttpParserError as e:
+            self._error(UpstreamError(f"invalid HTTP response: {e}"))
+
+    def eof_received(self) -> bool:
+        return False  # let the transport close; connection_lost decides the outcome
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.transport = None
+        self.pool._forget(self)
+        r = self.resp
+        if r is None:
+            return
+        self.resp = None
+        if r._head_done and self._body_mode == 0 and not self._interim:
+            r._finish()  # body delimited by connection close
+        else:
+            err = ConnectionClosedError(
+                f"upstream closed the connection mid-response: {exc!r}",
+                before_response=not r._got_bytes,
+            )
+            if exc is not None:
+                err.__cause__ = exc
+            r._fail(err)
+
+    # -- httptools callbacks -------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.resp is None:  # bytes after a complete response: not a valid HTTP/1.1 reply
+            raise UpstreamError("unexpected data after response")
+        self._interim = False
+        self._body_mode = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        r = self.resp
+        if r is not None:
+            r.headers.append((name, value))
+            if len(name) in (14, 17):
+                n = name.lower()
+                if n == b"content-length":
+                    self._body_mode = 1
+                elif n == b"transfer-encoding" and b"chunked" in value.lower():
+                    self._body_mode = 2
+
+    def on_headers_complete(self) -> None:
+        r = self.resp
+        if r is None:
+            return
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # interim response: wait for the real one
+            self._interim = True
+            r.headers = []
+            return
+        r.status = status
+        r._head_done = True
+        r._wake()
+
+    def on_body(self, body: bytes) -> None:
+        r = self.resp
+        if r is not None:
+            r._feed(body)
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        r = self.resp
+        self.resp = None
+        keep = self.parser.should_keep_alive()
+        if r is not None:
+            r._finish()
+        if self.paused:  # paused by a slow consumer while the last bytes were parsed
+            self.resume()
+        if keep and not self.closed:
+            self.pool._release(self)
+        else:
+            self.close()
+
+    # -- helpers -----------------------------------------------------------------------
+    def _error(self, exc: BaseException) -> None:
+        r = self.resp
+        self.resp = None
+        if r is not None:
+            r._fail(exc)
+        self.abort()
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.transport is not None:
+                self.transport.resume_reading()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()

@@ -1,0 +1,233 @@
+"""Keep-alive connection pool to one origin.
+
+LIFO reuse (the warmest connection first), optional ``max_connections`` with FIFO waiters,
+idle connections past ``idle_timeout`` closed instead of reused, one ``transport.write`` per
+request (head and body together) with TCP_NODELAY. A request that fails on a *reused*
+connection before any response byte arrived (the server closed an idle keep-alive connection
+under us) is retried once on a fresh connection — the trade-off every pooled client makes.
+TLS: the ``ssl`` context goes straight to ``loop.create_connection``.
+
+Not supported, by design: HTTP/2, pipelining, request-body streaming, ``Expect: 100-continue``,
+HEAD requests, upgrades, proxies, decompression.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl as _ssl
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from turnout.upstream.h1.connection import Connection
+from turnout.upstream.h1.response import ConnectionClosedError, Response, UpstreamError
+
+
+class Pool:
+    """Keep-alive connection pool to one origin."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        max_connections: int | None = None,
+        max_idle: int = 1024,
+        idle_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        high_water: int = 1 << 20,
+        retry_stale: bool = True,
+        default_headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.ssl = ssl
+        self.server_hostname = (server_hostname or host) if ssl is not None else None
+        self.max_connections = max_connections
+        self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
+        self.connect_timeout = connect_timeout
+        self.high_water = high_water
+        self.retry_stale = retry_stale
+        default_port = 443 if ssl is not None else 80
+        host_hdr = host if port == default_port else f"{host}:{port}"
+        if ":" in host and not host.startswith("["):
+            host_hdr = f"[{host}]" if port == default_port else f"[{host}]:{port}"
+        self._host_line = b"Host: " + host_hdr.encode("ascii")
+        self._default_headers = b"".join(b"\r\n" + k + b": " + v for k, v in default_headers)
+        self._idle: deque[Connection] = deque()
+        self._waiters: deque[asyncio.Future[Connection | None]] = deque()
+        self._n_conns = 0  # open or opening connections
+        self._closed = False
+
+    # -- pool internals ----------------------------------------------------------------
+    def _release(self, conn: Connection) -> None:
+        conn.reused = True
+        if self._closed:
+            conn.close()
+            return
+        while self._waiters:
+            w = self._waiters.popleft()
+            if not w.done():
+                w.set_result(conn)
+                return
+        loop_time = asyncio.get_running_loop().time()
+        conn.idle_since = loop_time
+        idle = self._idle
+        idle.append(conn)
+        # expire the oldest idle connections (left end) lazily
+        while idle and (
+            len(idle) > self.max_idle or loop_time - idle[0].idle_since > self.idle_timeout
+        ):
+            idle.popleft().close()
+
+    def _forget(self, conn: Connection) -> None:
+        self._n_conns -= 1
+        with contextlib.suppress(ValueError):
+            self._idle.remove(conn)
+        # a slot freed up: let one waiter open a new connection
+        while self._waiters:
+            w = self._waiters.popleft()
+            if not w.done():
+                w.set_result(None)
+                break
+
+    async def _connect(self) -> Connection:
+        loop = asyncio.get_running_loop()
+        self._n_conns += 1
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: Connection(self),
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=self.server_hostname,
+                ),
+                self.connect_timeout,
+            )
+        except BaseException:
+            self._n_conns -= 1
+            raise
+        return conn
+
+    async def _acquire(self, fresh: bool = False) -> Connection:
+        if self._closed:
+            raise UpstreamError("pool is closed")
+        if not fresh:
+            idle = self._idle
+            now = 0.0
+            while idle:
+                conn = idle.pop()
+                if conn.closed:
+                    continue
+                if not now:
+                    now = asyncio.get_running_loop().time()
+                if now - conn.idle_since > self.idle_timeout:
+                    conn.close()
+                    continue
+                return conn
+        while self.max_connections is not None and self._n_conns >= self.max_connections:
+            w: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(w)
+            try:
+                conn_or_none = await w
+            except BaseException:
+                if w.done() and not w.cancelled() and w.result() is not None:
+                    self._release(w.result())  # type: ignore[arg-type]
+                raise
+            if conn_or_none is not None and not conn_or_none.closed:
+                return conn_or_none
+        return await self._connect()
+
+    # -- public API --------------------------------------------------------------------
+    async def request(
+        self,
+        method: bytes,
+        path: bytes,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+        body: bytes = b"",
+        *,
+        read_timeout: float = 300.0,
+        deadline: float | None = None,
+    ) -> Response:
+        """Send a request and return once the response status line and headers are in.
+
+        ``read_timeout`` bounds every silence (waiting for the head, then between body reads);
+        ``deadline`` (loop time) bounds the whole exchange. Either fails the response with
+        :class:`ResponseTimeout` and aborts the connection.
+        """
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + 1e9
+        head = b"".join(
+            (
+                method,
+                b" ",
+                path,
+                b" HTTP/1.1\r\n",
+                self._host_line,
+                self._default_headers,
+                b"".join(b"\r\n" + k + b": " + v for k, v in headers),
+                b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+                if body or method != b"GET"
+                else b"\r\n\r\n",
+            )
+        )
+        payload = head + body if body else head
+        fresh = False
+        while True:
+            conn = await self._acquire(fresh)
+            if conn.transport is None:  # lost between connect/hand-over and now
+                if fresh:
+                    raise ConnectionClosedError(
+                        "connection lost before sending", before_response=True
+                    )
+                fresh = True
+                continue
+            reused = conn.reused
+            resp = Response(conn, self.high_water)
+            resp.arm(loop, read_timeout, deadline)
+            conn.resp = resp
+            conn.transport.write(payload)
+            try:
+                while not resp._head_done:
+                    if resp._done:  # failed before the head arrived
+                        exc = resp._exc
+                        if (
+                            self.retry_stale
+                            and reused
+                            and isinstance(exc, ConnectionClosedError)
+                            and exc.before_response
+                            and not fresh
+                        ):
+                            fresh = True
+                            break
+                        raise exc  # type: ignore[misc]
+                    await resp._wait()
+                else:
+                    return resp
+            except BaseException:
+                # cancelled / failed while the response is pending: connection is unusable
+                if conn.resp is resp:
+                    conn.resp = None
+                    conn.abort()
+                raise
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            self._idle.pop().close()
+        while self._waiters:
+            w = self._waiters.popleft()
+            if not w.done():
+                w.set_exception(UpstreamError("pool is closed"))
+
+    async def __aenter__(self) -> Pool:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()

@@ -1,0 +1,46 @@
+"""What every protocol's usage module provides, and the conversion to the gateway's counts."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from turnout.ir.response import Usage as IRUsage
+from turnout.types import Usage
+
+
+class StreamObserver(Protocol):
+    """Watches a relayed stream for its usage, chunk by chunk.
+
+    ``feed`` runs on the request path for every chunk and must stay a few byte searches; it
+    returns the bytes to send on (usually the chunk itself). ``flush`` returns anything held
+    back when the stream ends. ``usage`` parses what was remembered, off the request path.
+    """
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+    def usage(self) -> Usage | None: ...
+
+
+def from_ir(usage: IRUsage | None) -> Usage | None:
+    if usage is None:
+        return None
+    return Usage(
+        usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
+    )
+
+
+class Passthrough:
+    """For streams whose protocol carries no usage we can read."""
+
+    __slots__ = ()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def flush(self) -> bytes:
+        return b""
+
+    def usage(self) -> Usage | None:
+        return None
