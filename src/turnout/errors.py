@@ -29,7 +29,7 @@ import orjson
 
 Protocol = Literal["openai", "anthropic", "gemini"]
 
-# Anthropic error types per status (PROTOCOLS.md §2) and Gemini status names (§3).
+# Anthropic error types per status (docs/protocols.md §2.3) and Gemini status names (§3.2).
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -76,7 +76,7 @@ class GatewayError(Exception):
         self.retry_after = retry_after
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        """Headers that tell SDKs whether to retry (PROTOCOLS.md §1 retry contract)."""
+        """Headers that tell SDKs whether to retry (docs/protocols.md §1.4 retry contract)."""
         out = [(b"x-should-retry", b"true" if self.retryable else b"false")]
         if self.retry_after is not None:
             out.append((b"retry-after", str(max(1, round(self.retry_after))).encode()))
@@ -157,7 +157,7 @@ class UpstreamTimeout(GatewayError):
 
 
 def error_body(err: GatewayError, protocol: Protocol) -> bytes:
-    """Render ``err`` in ``protocol``'s own error shape (PROTOCOLS.md §1-3)."""
+    """Render ``err`` in ``protocol``'s own error shape (docs/protocols.md §1-3, §5.3)."""
     if protocol == "anthropic":
         etype = _ANTHROPIC_TYPES.get(err.status, "api_error")
         return orjson.dumps({"type": "error", "error": {"type": etype, "message": err.message}})

@@ -1,5 +1,5 @@
-"""RELIABILITY row 18 and the cache's side of row 15: a Redis outage degrades the gateway to
-no caching, never to errors or slow requests, and the cache comes back by itself.
+"""docs/reliability.md row 18 and the cache's side of row 15: a Redis outage degrades the
+gateway to no caching, never to errors or slow requests, and the cache comes back by itself.
 
 Each test runs its own ``redis-server`` on a free port (never the machine's shared one) and
 stops or freezes it mid-test.

@@ -1,4 +1,4 @@
-"""RELIABILITY.md row 14: the database goes down under load.
+"""docs/reliability.md row 14: the database goes down under load.
 
 A private PostgreSQL (never the shared one) is stopped while requests flow, then started
 again: every request must succeed meanwhile, and once the database is back every request must

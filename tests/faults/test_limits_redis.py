@@ -1,4 +1,4 @@
-"""RELIABILITY row 15 for limits: Redis goes away under a running gateway.
+"""docs/reliability.md row 15 for limits: Redis goes away under a running gateway.
 
 ``on_redis_error: allow`` keeps serving with a local limiter (never unlimited), ``deny``
 answers 503 with ``Retry-After``; both log the outage once and return to Redis by themselves.

@@ -1,4 +1,4 @@
-"""RELIABILITY.md rows 1-7b, 11 and 12: what routing must survive, with real processes.
+"""docs/reliability.md rows 1-7b, 11 and 12: what routing must survive, with real processes.
 
 One gateway in front of the mock provider plays every scenario, each on its own models so
 their health does not mix; the retry-storm scenario gets a gateway of its own because it

@@ -1,5 +1,6 @@
 """One global limit enforced by two gateway processes sharing the machine's Redis
-(127.0.0.1:6379, under a key prefix of this test run) and one key database (RELIABILITY 16, 17).
+(127.0.0.1:6379, under a key prefix of this test run) and one key database
+(docs/reliability.md rows 16, 17).
 
 300 concurrent calls against a 100-requests-per-minute key, split over both replicas, must give
 exactly 100 successes; the same exactness holds for requests in flight and for a budget.

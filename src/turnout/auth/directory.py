@@ -4,8 +4,8 @@ The request path only ever does ``by_digest.get(sha256(key))``. The copy follows
 change feed (:meth:`KeyStore.changes`): a poll every ``auth.refresh_interval`` (0.5 s) reads
 one integer when nothing changed, and only the changed rows otherwise, so a key revoked on any
 replica or from the CLI stops working everywhere within about half a second, and a database
-outage changes nothing for callers (the last copy keeps serving, RELIABILITY row 14). A change
-made through this replica's own admin API is applied at once.
+outage changes nothing for callers (the last copy keeps serving, docs/reliability.md row 14).
+A change made through this replica's own admin API is applied at once.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Counts are kept per second; a check adds up the 61 buckets from ``now - 60 s`` (rounded down)
 to now. That covers every request of the last 60 seconds plus up to one second more, so in no
-60-second span can more than the limit be admitted (RELIABILITY row 16 asks for exactly that),
-at the price of refusing for at most one second longer than a perfect log would. Memory is 61
+60-second span can more than the limit be admitted (docs/reliability.md row 16 asks for exactly
+that), at the price of refusing for at most one second longer than a perfect log would. Memory is 61
 integers per limited scope whatever the rate, unlike a log of timestamps. The Redis script
 (:mod:`turnout.limits.scripts`) keeps the same buckets in a hash, so both backends agree to
 the request. A running total and the oldest live bucket make a check O(1): buckets are dropped

@@ -1,6 +1,6 @@
 """Anthropic Messages dialect of the mock: messages, count_tokens, errors.
 
-Shapes follow PROTOCOLS.md section 2. Streams always carry both ``event:`` and ``data:``
+Shapes follow docs/protocols.md §2. Streams always carry both ``event:`` and ``data:``
 lines (the SDK skips frames without an event name), usage appears in ``message_start`` and
 cumulatively in ``message_delta``, and a ``ping`` is sent early so a gateway proves it
 tolerates event types it does not know.

@@ -1,6 +1,6 @@
 """Gemini dialect of the mock: generateContent, streamGenerateContent, countTokens, embeddings.
 
-Shapes follow PROTOCOLS.md section 3. Request fields are read in both spellings the REST
+Shapes follow docs/protocols.md §3. Request fields are read in both spellings the REST
 API accepts (``camelCase`` and ``snake_case``) and Gemini ``Schema`` types may be upper case.
 Streams are ``data: <json>\\r\\n\\r\\n`` frames with nothing else in them (google-genai
 rejects ``event:`` lines and ``[DONE]``); without ``alt=sse`` the same responses are sent

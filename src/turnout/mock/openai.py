@@ -1,6 +1,6 @@
 """OpenAI dialect of the mock: chat completions, embeddings, models, errors.
 
-Shapes follow PROTOCOLS.md section 1 and pass the official SDK with
+Shapes follow docs/protocols.md §1 and pass the official SDK with
 ``_strict_response_validation=True``: every required field is present, ``usage`` always
 adds up, ``arguments`` is a JSON string, and stream chunks carry ``usage: null`` only when
 the client asked for the usage chunk.

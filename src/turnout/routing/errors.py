@@ -1,8 +1,8 @@
 """Errors the router adds to the tree in :mod:`turnout.errors`.
 
 Once the gateway has retried on its own, an SDK retrying the same request multiplies the load
-on a provider that is already failing (RELIABILITY.md rows 5 and 6). These variants keep the
-status of their parent but tell clients ``x-should-retry: false``.
+on a provider that is already failing (docs/reliability.md rows 5 and 6). These variants keep
+the status of their parent but tell clients ``x-should-retry: false``.
 """
 
 from __future__ import annotations

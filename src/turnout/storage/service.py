@@ -2,8 +2,8 @@
 
 Opening never fails because of the database: if it cannot be reached (or migrated) at start,
 the gateway serves anyway, request rows are spooled, and the writer migrates and replays once
-the database answers (RELIABILITY.md row 14). A maintenance task keeps daily partitions ahead
-(PostgreSQL) and removes rows past ``retention_days`` in small batches.
+the database answers (docs/reliability.md row 14). A maintenance task keeps daily partitions
+ahead (PostgreSQL) and removes rows past ``retention_days`` in small batches.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Realistic upstream bodies and SSE streams (shapes from shared PROTOCOLS.md)."""
+"""Realistic upstream bodies and SSE streams (shapes from docs/protocols.md)."""
 
 from __future__ import annotations
 
