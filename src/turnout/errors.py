@@ -1,24 +1,55 @@
-"""The gateway's error tree, and how each error is shown to each client protocol.
+"""The gateway's one error tree, and how each error is shown to each client protocol.
 
-Every failure the gateway reports is a :class:`GatewayError`. The class decides the HTTP
-status, the machine-readable reason, whether a retry may help and how loudly to log it; the
-rendering functions below decide the body shape, so a route handler never builds an error body
-by hand and a client always sees its own protocol's error shape::
+Every failure the gateway reports to a client is a :class:`GatewayError`. The class decides the
+HTTP status, the machine-readable code, whether a retry may help (``x-should-retry``) and how
+loudly to log it; the rendering functions below decide the body shape, so a route handler never
+builds an error body by hand and a client always sees its own protocol's error shape::
 
-    GatewayError
-    ├── BadRequest              400  malformed JSON, missing or wrong-typed fields
+    GatewayError                   500  server_error (the root is never raised itself)
+    ├── BadRequest                 400  malformed JSON, missing or wrong-typed fields
     │   └── TranslationUnsupported 400  a field the target protocol cannot express
-    ├── AuthenticationFailed    401
-    ├── PermissionDenied        403
-    ├── ModelNotFound           404  the message lists the public models
-    ├── NotFound                404  unknown route
-    ├── PayloadTooLarge         413
-    ├── RateLimited             429  carries Retry-After
-    ├── UpstreamUnavailable     502  connection refused/reset, malformed upstream reply
-    ├── NoHealthyDeployment     503  every deployment is cooling down
-    └── UpstreamTimeout         504
+    ├── AuthenticationFailed       401  missing, unknown or expired gateway key
+    ├── PermissionDenied           403  the key may not use this model
+    ├── NotFound                   404  unknown route
+    │   └── ModelNotFound          404  the message lists the public models
+    ├── PayloadTooLarge            413
+    ├── RateLimited                429  carries Retry-After
+    │   └── LimitExceeded          429  a gateway rate limit; adds x-ratelimit-* headers
+    ├── BudgetExceeded             429  insufficient_quota, x-should-retry: false
+    ├── InternalError              500  an exception no layer mapped (a bug; logged with traceback)
+    ├── StreamIncomplete           500  an upstream stream ended without its end marker
+    ├── UpstreamUnavailable        502  connection refused/reset, malformed upstream reply
+    │   └── UpstreamGaveUp         502  every attempt failed; the gateway already retried
+    ├── NoHealthyDeployment        503  every deployment is cooling down
+    │   └── KeysRejected           503  the provider refused every key the gateway holds
+    ├── LimitsUnavailable          503  limits backend down under on_redis_error: deny
+    ├── AuthUnavailable            503  gateway keys not loaded yet
+    └── UpstreamTimeout            504
+        ├── DeadlineExceeded       504  the request's deadline passed before any answer
+        └── TimeoutGaveUp          504  every attempt timed out; the gateway already retried
 
-An upstream's own 4xx/5xx is not a GatewayError: it is forwarded with its status and body.
+An upstream's own 4xx/5xx answer is not a GatewayError: it is forwarded with its status and body
+(translated into the client's protocol when the protocols differ). An error *inside* an
+upstream stream becomes the GatewayError of its status with the upstream's
+:class:`~turnout.ir.ErrorInfo` attached (``upstream``), so the client's error frame keeps the
+upstream's kind (an overload stays an overload) rather than a generic type for the status.
+
+Every other exception is internal to one layer and is mapped to this tree at exactly one place:
+
+    TranslationError (ir)            -> TranslationUnsupported (request) or UpstreamUnavailable
+                                        (response, stream): providers/translate.py
+    UpstreamError, OSError, TimeoutError in the HTTP client
+                                     -> UpstreamUnavailable / UpstreamTimeout: upstream/pooled.py
+    MockDisconnect                   -> UpstreamUnavailable: providers/mock.py
+    StoreUnavailable, CorruptEntry, Unconvertible (cache)
+                                     -> none: the request is served uncached (cache/service.py)
+    Unavailable, RedisError (limits) -> the local limiter, or LimitsUnavailable: limits/redis.py
+    ClientDisconnected, StreamAborted   control flow of api/io.py, never rendered
+    anything else on a request       -> InternalError, by :func:`as_gateway_error` in
+                                        api/endpoint.py and api/io.py (the last boundary)
+
+Exceptions of startup, the CLI and the admin API (ConfigError, UnknownStrategy, SecretKeyError,
+BadQuery, the key store's Invalid/Conflict/Missing, AdminDenied) never meet a proxied request.
 """
 
 from __future__ import annotations
@@ -154,6 +185,98 @@ class UpstreamTimeout(GatewayError):
     code = "upstream_timeout"
     retryable = True
     log_level = "warning"
+
+
+class InternalError(GatewayError):
+    """An exception no layer mapped to the tree: a bug. Logged with its traceback."""
+
+
+class StreamIncomplete(GatewayError):
+    """An upstream stream ended without its protocol's end marker (a cut stream must not look
+    like a finished one to the client)."""
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    """The request's overall deadline passed before any deployment answered.
+
+    Once the gateway has retried on its own, an SDK retrying the same request multiplies the
+    load on a provider that is already failing (docs/reliability.md rows 5 and 6): this and the
+    next three variants keep the status of their parent but tell clients
+    ``x-should-retry: false``."""
+
+    code = "deadline_exceeded"
+    retryable = False
+
+
+class UpstreamGaveUp(UpstreamUnavailable):
+    """Every attempt failed at the transport level; the gateway already retried."""
+
+    retryable = False
+
+
+class TimeoutGaveUp(UpstreamTimeout):
+    """Every attempt timed out; the gateway already retried."""
+
+    retryable = False
+
+
+class KeysRejected(NoHealthyDeployment):
+    """The provider refused every key the gateway holds for this model (invalid, or out of
+    quota). Not passed through as the upstream's 401: the client's own credentials are fine,
+    and an upstream auth error may echo part of the provider key."""
+
+    code = "upstream_keys_rejected"
+    retryable = False
+
+
+class LimitExceeded(RateLimited):
+    """429 with Retry-After and the limit that was hit in ``x-ratelimit-*``."""
+
+    def __init__(
+        self, message: str, *, retry_after: float, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.extra = extra
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [*super().headers(), *self.extra]
+
+
+class BudgetExceeded(GatewayError):
+    """A spent budget: OpenAI's own shape for a spent quota, so SDKs stop instead of retrying
+    until the period ends."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+    retryable = False
+    log_level = "info"
+
+
+class LimitsUnavailable(GatewayError):
+    status = 503
+    type = "api_error"
+    code = "limits_unavailable"
+    retryable = True
+    log_level = "warning"
+
+
+class AuthUnavailable(GatewayError):
+    """Keys could not be loaded yet (the database was unreachable at start)."""
+
+    status = 503
+    type = "api_error"
+    code = "auth_unavailable"
+    retryable = True
+    log_level = "warning"
+
+
+def as_gateway_error(exc: Exception) -> GatewayError:
+    """The last boundary: what a client is told about ``exc``. Anything that is not already
+    a GatewayError escaped every layer's own mapping, so it is an internal error."""
+    if isinstance(exc, GatewayError):
+        return exc
+    return InternalError("internal error")
 
 
 def error_body(err: GatewayError, protocol: Protocol) -> bytes:

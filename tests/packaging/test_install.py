@@ -35,16 +35,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the wheel and sdist, install the wheel into a new venv; return its bin directory."""
     uv = _uv()
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [uv, "build", "--out-dir", str(out), str(ROOT)], check=True, capture_output=True
-    )
+    subprocess.run([uv, "build", "--out-dir", str(out), str(ROOT)], check=True, capture_output=True)
     wheels = sorted(out.glob("turnout-*.whl"))
     sdists = sorted(out.glob("turnout-*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, sorted(p.name for p in out.iterdir())
     venv = tmp_path_factory.mktemp("venv") / "env"
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    subprocess.run([uv, "venv", "--python", py, str(venv)], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [uv, "venv", "--python", py, str(venv)], check=True, capture_output=True, env=env
+    )
     subprocess.run(
         [uv, "pip", "install", "--python", str(venv / "bin" / "python"), str(wheels[0])],
         check=True,

@@ -24,12 +24,14 @@ from turnout.api.io import (
     send_error,
     send_stream,
 )
-from turnout.errors import BadRequest, GatewayError, Protocol
+from turnout.errors import BadRequest, GatewayError, Protocol, as_gateway_error
 from turnout.observability.finish import OBSERVER
+from turnout.observability.logging import get_logger
 from turnout.state import GatewayState
 from turnout.types import Call, Receive, Scope, Send
 
 SSE_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
+log = get_logger("turnout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,11 @@ async def serve(
         call.status, call.error = 499, "client_disconnected"
     except StreamAborted:
         raise
+    except Exception as exc:  # the last boundary: nothing reaches the server unrendered
+        log.exception("request failed", request_id=rid)
+        err = as_gateway_error(exc)
+        call.status, call.error = err.status, type(err).__name__
+        await send_error(send, err, inbound.protocol, rid)
     finally:
         state.request_log.record(call, time.perf_counter() - started)
 

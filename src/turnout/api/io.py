@@ -15,12 +15,21 @@ import os
 import time
 from collections.abc import AsyncIterator
 
-from turnout.errors import GatewayError, PayloadTooLarge, Protocol, error_body
+from turnout.errors import (
+    GatewayError,
+    PayloadTooLarge,
+    Protocol,
+    StreamIncomplete,
+    as_gateway_error,
+    error_body,
+)
 from turnout.errors import stream_error_frame as error_frame
+from turnout.observability.logging import get_logger
 from turnout.types import Call, Headers, Receive, Send
 from turnout.usage.base import StreamObserver
 
 JSON = (b"content-type", b"application/json")
+log = get_logger("turnout")
 
 
 class StreamAborted(Exception):
@@ -135,18 +144,21 @@ async def send_stream(
                 await send({"type": "http.response.body", "body": rest, "more_body": True})
                 tail = (tail + rest)[-48:]
             if terminator is not None and terminator not in tail:
-                raise GatewayError("the upstream stream ended before it was complete")
-        except GatewayError as exc:
-            call.error = f"stream:{type(exc).__name__}"
+                raise StreamIncomplete("the upstream stream ended before it was complete")
+        except Exception as exc:
+            err = as_gateway_error(exc)
+            if err is not exc:
+                log.exception("stream failed", request_id=call.request_id)
+            call.error = f"stream:{type(err).__name__}"
             with contextlib.suppress(Exception):
                 await send(
                     {
                         "type": "http.response.body",
-                        "body": error_frame(exc, call.protocol),
+                        "body": error_frame(err, call.protocol),
                         "more_body": True,
                     }
                 )
-            raise StreamAborted(exc.message) from None
+            raise StreamAborted(err.message) from None
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if not disconnected:

@@ -14,7 +14,7 @@ import time
 from turnout.auth.directory import Directory
 from turnout.auth.principal import MASTER, Principal
 from turnout.auth.tokens import presented, same
-from turnout.errors import AuthenticationFailed, GatewayError, PermissionDenied
+from turnout.errors import AuthenticationFailed, AuthUnavailable, PermissionDenied
 from turnout.limits.plan import PRINCIPAL
 from turnout.types import Call, Handler, Reply
 
@@ -24,16 +24,6 @@ MISSING = (
 )
 INVALID = "Invalid API key."
 NOT_LOADED = "Gateway keys are not loaded yet; retry shortly."
-
-
-class AuthUnavailable(GatewayError):
-    """Keys could not be loaded yet (the database was unreachable at start)."""
-
-    status = 503
-    type = "api_error"
-    code = "auth_unavailable"
-    retryable = True
-    log_level = "warning"
 
 
 class AuthStep:

@@ -15,13 +15,8 @@ from typing import Any
 
 from turnout.budgets.estimate import Estimator
 from turnout.budgets.periods import Periods
-from turnout.limits.errors import (
-    BudgetExceeded,
-    LimitExceeded,
-    LimitsUnavailable,
-    duration,
-    rate_headers,
-)
+from turnout.errors import BudgetExceeded, LimitExceeded, LimitsUnavailable
+from turnout.limits.headers import duration, rate_headers
 from turnout.limits.plan import PRINCIPAL, TICKET, BudgetRule, Rule, Ticket, Verdict
 from turnout.types import Call, Handler, Reply
 

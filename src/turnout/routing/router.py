@@ -23,10 +23,14 @@ from dataclasses import dataclass
 
 from turnout.config.compile import Runtime
 from turnout.errors import (
+    DeadlineExceeded,
     GatewayError,
+    KeysRejected,
     ModelNotFound,
     NoHealthyDeployment,
     RateLimited,
+    TimeoutGaveUp,
+    UpstreamGaveUp,
     UpstreamTimeout,
 )
 from turnout.health.board import HealthBoard
@@ -36,12 +40,6 @@ from turnout.health.targets import COOLING, KEYS, LIMITED, KeyHealth
 from turnout.providers.base import Provider
 from turnout.routing import classify as c
 from turnout.routing.deadline import Deadlines
-from turnout.routing.errors import (
-    DeadlineExceeded,
-    KeysRejected,
-    TimeoutGaveUp,
-    UpstreamGaveUp,
-)
 from turnout.routing.member import Member
 from turnout.routing.plan import RoutePlan
 from turnout.routing.stream import Committed, aclose

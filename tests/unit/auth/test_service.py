@@ -14,12 +14,18 @@ from turnout.auth import manage
 from turnout.auth.credentials import MemoryCredentialStore
 from turnout.auth.manage import KeyBody, TeamBody
 from turnout.auth.service import AdminDenied, AuthService
-from turnout.auth.step import AuthUnavailable
 from turnout.auth.store import MemoryKeyStore
 from turnout.config.compile import compile_config
 from turnout.config.schema import TurnoutConfig
-from turnout.errors import AuthenticationFailed, GatewayError, PermissionDenied, error_body
-from turnout.limits.errors import BudgetExceeded, LimitExceeded
+from turnout.errors import (
+    AuthenticationFailed,
+    AuthUnavailable,
+    BudgetExceeded,
+    GatewayError,
+    LimitExceeded,
+    PermissionDenied,
+    error_body,
+)
 from turnout.limits.plan import TICKET
 from turnout.limits.settle import SettleSink
 from turnout.types import Call, Reply, Usage

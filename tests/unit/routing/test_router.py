@@ -10,12 +10,14 @@ import pytest
 from tests.unit.routing.helpers import Clock, call, error, ok, providers, runtime, stream
 from turnout.errors import (
     BadRequest,
+    DeadlineExceeded,
+    KeysRejected,
     NoHealthyDeployment,
     RateLimited,
+    UpstreamGaveUp,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from turnout.routing.errors import DeadlineExceeded, KeysRejected, UpstreamGaveUp
 from turnout.routing.router import Router
 from turnout.types import Reply
 

@@ -1,14 +1,14 @@
-"""Refusals of the limits step, and the ``x-ratelimit-*`` headers every SDK knows.
+"""The ``x-ratelimit-*`` headers every SDK knows, as the limits step writes them.
 
-Over a rate: 429 with ``Retry-After`` (SDKs wait that long and retry by themselves). Over a
-budget: 429 ``insufficient_quota`` with ``x-should-retry: false``, OpenAI's own shape for a
-spent quota, so SDKs stop instead of retrying until the period ends. Limits backend down under
-``on_redis_error: deny``: 503 with ``Retry-After``.
+The refusals themselves are in the error tree (:mod:`turnout.errors`): over a rate,
+:class:`~turnout.errors.LimitExceeded` (429 with ``Retry-After``: SDKs wait that long and retry
+by themselves); over a budget, :class:`~turnout.errors.BudgetExceeded` (429
+``insufficient_quota`` with ``x-should-retry: false``); limits backend down under
+``on_redis_error: deny``, :class:`~turnout.errors.LimitsUnavailable` (503 with ``Retry-After``).
 """
 
 from __future__ import annotations
 
-from turnout.errors import GatewayError, RateLimited
 from turnout.limits.plan import Verdict
 from turnout.types import Headers
 
@@ -58,30 +58,3 @@ def rate_headers(v: Verdict) -> Headers:
             (_TT, duration(v.reset_tokens or 0.0)),
         )
     return out
-
-
-class LimitExceeded(RateLimited):
-    """429 with Retry-After and the limit that was hit in ``x-ratelimit-*``."""
-
-    def __init__(self, message: str, *, retry_after: float, extra: Headers) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.extra = extra
-
-    def headers(self) -> Headers:
-        return [*super().headers(), *self.extra]
-
-
-class BudgetExceeded(GatewayError):
-    status = 429
-    type = "insufficient_quota"
-    code = "insufficient_quota"
-    retryable = False
-    log_level = "info"
-
-
-class LimitsUnavailable(GatewayError):
-    status = 503
-    type = "api_error"
-    code = "limits_unavailable"
-    retryable = True
-    log_level = "warning"

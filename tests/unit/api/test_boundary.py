@@ -1,0 +1,85 @@
+"""The last error boundary: whatever escapes the pipeline reaches the client in its protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+
+from turnout.api.endpoint import serve
+from turnout.api.io import StreamAborted
+from turnout.api.openai import CHAT
+from turnout.config.compile import compile_config
+from turnout.config.schema import TurnoutConfig
+from turnout.errors import InternalError, RateLimited, as_gateway_error
+from turnout.observability.logging import RequestLog
+from turnout.state import GatewayState
+from turnout.types import Call, Reply
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+
+def state(handler: Any) -> GatewayState:
+    s = GatewayState(compile_config(TurnoutConfig()), RequestLog(enabled=False))
+    s.handler = handler
+    return s
+
+
+async def run(s: GatewayState, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    sent: list[dict[str, Any]] = []
+    received = [{"type": "http.request", "body": orjson.dumps(body)}]
+
+    async def receive() -> dict[str, Any]:
+        if received:
+            return received.pop(0)
+        await asyncio.Event().wait()  # the client stays connected
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/v1/chat/completions", "headers": [], "query_string": b""}
+    errors: list[Any] = []
+    try:
+        await serve(s, CHAT, scope, receive, send)
+    except StreamAborted as exc:
+        errors.append(exc)
+    return sent, errors
+
+
+async def test_mapping_keeps_gateway_errors_and_hides_everything_else() -> None:
+    err = RateLimited("later")
+    assert as_gateway_error(err) is err
+    mapped = as_gateway_error(KeyError("secret detail"))
+    assert isinstance(mapped, InternalError) and "secret" not in mapped.message
+
+
+async def test_an_unexpected_exception_is_a_500_in_the_clients_shape() -> None:
+    async def broken(call: Call) -> Reply:
+        raise KeyError("internal detail")
+
+    sent, _ = await run(state(broken), {"model": "m", "messages": []})
+    assert sent[0]["status"] == 500
+    body = orjson.loads(sent[1]["body"])
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert "internal detail" not in sent[1]["body"].decode()
+
+
+async def test_an_unexpected_exception_mid_stream_ends_with_an_error_frame() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'data: {"choices":[]}\n\n'
+        raise ValueError("codec bug")
+
+    async def streaming(call: Call) -> Reply:
+        return Reply(200, [], chunks=chunks())
+
+    sent, errors = await run(state(streaming), {"model": "m", "messages": [], "stream": True})
+    assert len(errors) == 1  # the connection is dropped without a clean end
+    bodies = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]
+    assert bodies[0] == b'data: {"choices":[]}\n\n'
+    frame = orjson.loads(bodies[1].removeprefix(b"data: "))
+    assert frame["error"]["type"] == "server_error"
+    assert all(m.get("more_body") for m in sent if m["type"] == "http.response.body")
