@@ -5,10 +5,20 @@ them without importing each other."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from turnout.errors import Protocol
+
+if TYPE_CHECKING:
+    from turnout.auth.principal import Principal
+    from turnout.ir import IRRequest
+    from turnout.limits.plan import Ticket
+    from turnout.usage.base import StreamObserver
+
+# One upstream attempt as the provider wrapper notes it (turnout.observability.attempts):
+# (deployment label, key id, started, ended, status, error body or exception)
+Note = tuple[str | None, str, float, float, int, Any]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,7 +64,18 @@ class Call:
     error: str | None = None
     usage: Usage | None = None
     cache: str | None = None  # "hit" | "miss" | "refresh" | "bypass" (cache step); hits cost 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What the pipeline steps hand each other, typed (each is set by one step, read by others).
+    principal: Principal | None = None  # the authenticated caller (auth step)
+    key_id: str | None = None  # the caller's gateway key id, "master" for the master key (auth)
+    team: str | None = None  # the caller's team (auth)
+    ticket: Ticket | None = None  # admitted, settled by the log drain (limits step)
+    ir: IRRequest | None = None  # built once however many translated attempts (translate)
+    fallback: str | None = None  # the fallback model that answered (router)
+    sticky_key: str | None = None  # the client's pin in the sticky strategy (strategy)
+    notes: list[Note] | None = None  # every upstream attempt (observability.attempts)
+    observer: StreamObserver | None = None  # a stream's usage observer (API layer)
+    client_body: bytes | None = None  # the body as the client sent it, when the gateway
+    #                                   changed what goes upstream (usage: asked for usage)
 
 
 @dataclass(slots=True)

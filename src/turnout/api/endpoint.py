@@ -25,7 +25,6 @@ from turnout.api.io import (
     send_stream,
 )
 from turnout.errors import BadRequest, GatewayError, Protocol, as_gateway_error
-from turnout.observability.finish import OBSERVER
 from turnout.observability.logging import get_logger
 from turnout.state import GatewayState
 from turnout.types import Call, Receive, Scope, Send
@@ -84,7 +83,7 @@ async def serve(
         observer = None
         if call.stream and wanted:  # usage is read from the relayed bytes (turnout.usage)
             assert obs is not None
-            observer = call.extra[OBSERVER] = usage.observe(call, obs.ask_stream_usage)
+            observer = call.observer = usage.observe(call, obs.ask_stream_usage)
         assert state.handler is not None
         reply = await state.handler(call)
         call.status = reply.status

@@ -15,7 +15,6 @@ from turnout.auth.directory import Directory
 from turnout.auth.principal import MASTER, Principal
 from turnout.auth.tokens import presented, same
 from turnout.errors import AuthenticationFailed, AuthUnavailable, PermissionDenied
-from turnout.limits.plan import PRINCIPAL
 from turnout.types import Call, Handler, Reply
 
 MISSING = (
@@ -49,11 +48,9 @@ class AuthStep:
 
     async def __call__(self, call: Call, next: Handler) -> Reply:
         principal = self.identify(call.headers, call.query)
-        extra = call.extra
-        extra["gateway_key_id"] = extra["key_id"] = principal.id
-        if principal.team is not None:
-            extra["team"] = principal.team
+        call.key_id = principal.id
+        call.team = principal.team
         if not principal.allows(call.model):  # logged under the key that tried
             raise PermissionDenied(f"This API key may not use the model '{call.model}'.")
-        extra[PRINCIPAL] = principal
+        call.principal = principal
         return await next(call)

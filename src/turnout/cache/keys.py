@@ -9,8 +9,8 @@ and 68 us against 126 us for 100 KB; it is the only per-request cost of a miss t
 the prompt. When one stored answer cannot serve both forms (see ``cross_servable``) the stream
 flag is hashed too.
 
-Namespaces come from the call, which the auth step fills in (``call.extra["team"]`` and
-``call.extra["key_id"]``): with ``cache.namespace: team`` two teams never see each other's
+Namespaces come from the call, which the auth step fills in (``call.team`` and
+``call.key_id``): with ``cache.namespace: team`` two teams never see each other's
 answers. Calls without a team share the ``-`` namespace.
 """
 
@@ -35,7 +35,6 @@ FAMILIES: dict[tuple[str, str], str] = {
 }
 GENERATE = "generate"
 _VERSION = "sy-cache-1"  # bump to orphan every stored key when the key material changes
-_NAMESPACE_FIELDS = {"team": "team", "key": "key_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,7 @@ def namespace(call: Call, mode: str) -> str:
     """The namespace of a call under ``cache.namespace`` (``shared``, ``team`` or ``key``)."""
     if mode == "shared":
         return ""
-    value = call.extra.get(_NAMESPACE_FIELDS[mode])
+    value = call.team if mode == "team" else call.key_id
     return f"{mode}:{value}" if value else "-"
 
 

@@ -12,7 +12,7 @@ not too large: :func:`turnout.cache.record.build_entry`) and stores it. The queu
 bounded: under overload answers go unstored, they are never waited for.
 
 What is stored under a key is always the primary model's own answer: a call answered by a
-fallback model (``call.extra["fallback"]``, set by the router) is served but not stored, and so
+fallback model (``call.fallback``, set by the router) is served but not stored, and so
 are errors and anything but a 200.
 """
 
@@ -132,7 +132,7 @@ class CacheService:
         reply = await next(call)
         reply.headers.append((HEADER, state))
         reply.headers.append((KEY_HEADER, key.digest.encode()))
-        if reply.status == 200 and "fallback" not in call.extra:
+        if reply.status == 200 and call.fallback is None:
             self._record(reply, call, key, ttl)
         return reply
 

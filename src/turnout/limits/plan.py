@@ -52,9 +52,6 @@ class Plan:
         return self.tokens or bool(self.budgets)
 
 
-PRINCIPAL = "principal"  # call.extra: the authenticated caller (turnout.auth.principal)
-TICKET = "limits_ticket"  # call.extra: the call's admitted Ticket, settled by the log drain
-
 _prefix = os.urandom(5).hex()
 _counter = itertools.count()
 

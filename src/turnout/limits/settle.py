@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from turnout.limits.plan import TICKET, Ticket
+from turnout.limits.plan import Ticket
 from turnout.observability.logging import get_logger
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class SettleSink:
     def observe(self, finished: list[Finished]) -> None:
         items: list[tuple[Ticket, int, float]] = []
         for done in finished:
-            ticket = done.call.extra.get(TICKET)
+            ticket = done.call.ticket
             if ticket is not None and not ticket.settled:
                 tokens, cost = used(done, ticket)
                 items.append((ticket, tokens, cost))

@@ -17,7 +17,7 @@ from turnout.budgets.estimate import Estimator
 from turnout.budgets.periods import Periods
 from turnout.errors import BudgetExceeded, LimitExceeded, LimitsUnavailable
 from turnout.limits.headers import duration, rate_headers
-from turnout.limits.plan import PRINCIPAL, TICKET, BudgetRule, Rule, Ticket, Verdict
+from turnout.limits.plan import BudgetRule, Rule, Ticket, Verdict
 from turnout.types import Call, Handler, Reply
 
 _WHAT = {
@@ -34,7 +34,7 @@ class LimitStep:
         self.periods = Periods()
 
     async def __call__(self, call: Call, next: Handler) -> Reply:
-        principal = call.extra.get(PRINCIPAL)
+        principal = call.principal
         plan = principal.plan(call.model) if principal is not None else None
         if plan is None:
             return await next(call)
@@ -52,7 +52,7 @@ class LimitStep:
         if not verdict.ok:
             raise refusal(verdict)
         if plan.tokens or plan.budgets:  # settled with real usage by the log drain
-            call.extra[TICKET] = ticket
+            call.ticket = ticket
         try:
             reply = await next(call)
         except BaseException:

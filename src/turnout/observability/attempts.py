@@ -20,11 +20,7 @@ from turnout.errors import GatewayError, UpstreamTimeout
 from turnout.health.targets import fingerprint
 from turnout.providers.base import Provider
 from turnout.routing.classify import Classifier
-from turnout.types import Call, Reply
-
-KEY = "attempt_log"
-# (deployment label, key id, started, ended, status, error body or exception)
-Note = tuple[str | None, str, float, float, int, Any]
+from turnout.types import Call, Note, Reply
 
 
 class RecordedProvider:
@@ -52,9 +48,9 @@ class RecordedProvider:
     def _note(self, call: Call, key: str, started: float, status: int, detail: Any) -> None:
         ended = time.perf_counter()
         note = (call.deployment, self._ids.get(key, ""), started, ended, status, detail)
-        notes = call.extra.get(KEY)
+        notes = call.notes
         if notes is None:
-            call.extra[KEY] = [note]
+            call.notes = [note]
         else:
             notes.append(note)
 
@@ -86,7 +82,7 @@ class Explainer:
         self._classifiers = {name: Classifier.for_provider(s) for name, s in providers.items()}
 
     def attempts(self, call: Call) -> list[Attempt]:
-        return self.explain(call.extra.get(KEY) or [])
+        return self.explain(call.notes or [])
 
     def explain(self, notes: list[Note]) -> list[Attempt]:
         return [self._attempt(n) for n in notes]

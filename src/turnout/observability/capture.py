@@ -108,7 +108,7 @@ class Capture:
         return reply
 
     def _request(self, call: Call) -> dict[str, Any]:
-        body, cut = _body(call.extra.get("client_body", call.body), self.config.max_body_bytes)
+        body, cut = _body(call.client_body or call.body, self.config.max_body_bytes)
         return {
             "request_id": call.request_id,
             "time": datetime.now(UTC).isoformat(),

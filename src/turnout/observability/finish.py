@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 import structlog
 
 from turnout.config.compile import ProviderSpec
-from turnout.observability.attempts import KEY, Attempt, Explainer, Note
+from turnout.observability.attempts import Attempt, Explainer
 from turnout.pricing import PriceTable
-from turnout.types import Call, Usage
+from turnout.types import Call, Note, Usage
 
-OBSERVER = "usage_observer"  # call.extra key of a stream's usage observer
 log = structlog.get_logger("turnout.request")
 
 
@@ -67,14 +66,14 @@ class Finisher:
 
     def finish(self, call: Call, latency: float) -> Finished:
         usage = call.usage
-        if usage is None and (observer := call.extra.get(OBSERVER)) is not None:
+        if usage is None and (observer := call.observer) is not None:
             try:
                 usage = call.usage = observer.usage()
             except Exception as exc:  # a malformed upstream frame must not lose the row
                 log.warning("usage not readable", request_id=call.request_id, error=repr(exc))
         deployment = call.deployment
         provider = deployment.split("/", 1)[0] if deployment else None
-        notes: list[Note] = call.extra.get(KEY) or []
+        notes: list[Note] = call.notes or []
         key_id = None
         failed = False
         for note in notes:

@@ -90,13 +90,13 @@ def _usage(usage: IRUsage) -> Usage:
 
 def request_ir(call: Call) -> IRRequest:
     """The call's IR, built once per call however many attempts and deployments it takes."""
-    ir: IRRequest | None = call.extra.get("ir")
+    ir = call.ir
     if ir is None:
         try:
             ir = CODECS[call.protocol].request_to_ir(call)
         except TranslationError as exc:
             raise _field_error(exc, call.protocol) from None
-        call.extra["ir"] = ir
+        call.ir = ir
     return ir
 
 

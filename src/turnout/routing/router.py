@@ -146,7 +146,7 @@ class Router:
         for name in names:
             result = await self._route(self.resolve(name), call, name, deadline)
             if isinstance(result, Reply):
-                call.extra["fallback"] = name
+                call.fallback = name
                 return result
             # An answer from an attempt says more than "nothing was available".
             if failure.reason in _NOT_TRIED or result.reason not in _NOT_TRIED:

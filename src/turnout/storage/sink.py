@@ -33,14 +33,13 @@ def to_row(done: Finished) -> Row:
             usage.cached_tokens,
             usage.reasoning_tokens,
         )
-    extra = call.extra
     ttft = call.ttft
     return (
         done.ts,
         new_id(),
         call.request_id,
-        extra.get("gateway_key_id"),
-        extra.get("team"),
+        call.key_id,
+        call.team,
         call.protocol,
         call.operation,
         _clean(call.model),
@@ -57,7 +56,7 @@ def to_row(done: Finished) -> Row:
         done.cost,
         call.stream,
         call.cache == "hit",
-        extra.get("fallback"),
+        call.fallback,
     )
 
 

@@ -26,7 +26,6 @@ from turnout.errors import (
     PermissionDenied,
     error_body,
 )
-from turnout.limits.plan import TICKET
 from turnout.limits.settle import SettleSink
 from turnout.types import Call, Reply, Usage
 
@@ -122,7 +121,7 @@ async def test_master_key_turns_auth_on_and_guards_admin() -> None:
         service.check_admin(MASTER.encode(), manage=True)
         c = call(headers={b"x-api-key": MASTER.encode()})
         await run(service, c)
-        assert c.extra["gateway_key_id"] == "master"
+        assert c.key_id == "master"
     finally:
         await service.stop()
     with pytest.raises(ValueError, match="16"):
@@ -150,11 +149,7 @@ async def test_rejections() -> None:
             await run(service, call("claude-3", bearer(secret)))  # the team does not allow it
         c = call("gpt-x", bearer(secret))
         await run(service, c)
-        assert (c.extra["gateway_key_id"], c.extra["key_id"], c.extra["team"]) == (
-            key.id,
-            key.id,
-            "t",
-        )
+        assert (c.key_id, c.team) == (key.id, "t")
         await manage.revoke_key(service.store, key.id)
         await service.refresh()
         with pytest.raises(AuthenticationFailed):
@@ -226,7 +221,7 @@ async def test_budget_refusal_and_settlement_from_finished_calls() -> None:
         await service.refresh()
         c = call("priced", bearer(secret))
         await run(service, c)
-        ticket = c.extra[TICKET]
+        ticket = c.ticket
         assert ticket.cost > 0  # estimated from the price of "priced"
 
         class Done:

@@ -191,12 +191,12 @@ def test_namespaces_separate_keys() -> None:
     call = make_call("openai", PROMPTS["openai"])
     assert namespace(call, "shared") == ""
     assert namespace(call, "team") == "-"  # no team known: the anonymous namespace
-    call.extra["team"] = "red"
+    call.team = "red"
     red = make_key(call, namespace(call, "team"))
-    call.extra["team"] = "blue"
+    call.team = "blue"
     blue = make_key(call, namespace(call, "team"))
     assert red is not None and blue is not None and red.digest != blue.digest
-    call.extra["key_id"] = "k1"
+    call.key_id = "k1"
     assert namespace(call, "key") == "key:k1"
 
 

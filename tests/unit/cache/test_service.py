@@ -37,7 +37,7 @@ class Upstream:
         self.calls += 1
         call.deployment = "p/up"
         if self.fallback:
-            call.extra["fallback"] = self.fallback
+            call.fallback = self.fallback
         if self.status != 200:
             return Reply(self.status, [], body=b'{"error": {"message": "no"}}')
         body, frames = mock_answer(call, **self.mock_headers)
@@ -201,7 +201,7 @@ async def test_no_hits_across_team_namespaces() -> None:
     def call(team: str | None) -> Call:
         c = make_call("openai", PROMPTS["openai"])
         if team:
-            c.extra["team"] = team
+            c.team = team
         return c
 
     await ask(svc, up, call("red"))

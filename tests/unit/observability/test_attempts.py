@@ -45,7 +45,7 @@ async def test_every_attempt_is_noted_and_explained() -> None:
         ],
     )
     provider = RecordedProvider(inner)  # type: ignore[arg-type]
-    c = call(extra={})
+    c = call()
     deployment = rt.models["gpt-x"].deployments[0]
     for _ in range(4):
         with pytest.raises((UpstreamTimeout, UpstreamUnavailable, asyncio.CancelledError)):

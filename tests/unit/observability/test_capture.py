@@ -73,7 +73,7 @@ async def test_stream_chunks_are_captured_with_timings_and_the_original_request(
         return Reply(200, [], chunks=chunks())
 
     c = call(stream=True)
-    c.extra["client_body"] = b'{"model":"gpt-x","stream":true}'
+    c.client_body = b'{"model":"gpt-x","stream":true}'
     reply = await capture.step(c, handler)
     assert reply.chunks is not None
     got = [chunk async for chunk in reply.chunks]

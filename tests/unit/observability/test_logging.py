@@ -76,7 +76,7 @@ class _Broken:
 
 
 def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
-    from turnout.observability.finish import OBSERVER, Finisher
+    from turnout.observability.finish import Finisher
     from turnout.pricing import Price, PriceTable
     from turnout.usage.anthropic import AnthropicStream
 
@@ -90,7 +90,7 @@ def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
     observer.feed(b'data: {"message":{"usage":{"input_tokens":3,"output_tokens":1}}}\n\n')
     observer.feed(b'data: {"usage":{"output_tokens":9}}\n\n')
     call = _call(status=200, stream=True, deployment="p/m")
-    call.extra[OBSERVER] = observer
+    call.observer = observer
     log.inflight = 1
     log.record(call, 0.5)
     assert log.inflight == 0

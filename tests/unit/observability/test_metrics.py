@@ -62,7 +62,7 @@ def test_requests_latency_tokens_and_cost() -> None:
 def test_unpriced_cache_and_attempt_failures() -> None:
     metrics, finisher, _ = _metrics()
     c = call(deployment="p1/homegrown", cache="miss")
-    c.extra["attempt_log"] = [("p2/claude-3-5-haiku", "k", 0.0, 0.1, 529, b"{}")]
+    c.notes = [("p2/claude-3-5-haiku", "k", 0.0, 0.1, 529, b"{}")]
     metrics.observe([finisher.finish(c, 0.1), finisher.finish(call(cache="hit"), 0.001)])
     s = _samples(metrics)
     assert s[("turnout_unpriced_requests_total", (("model", "gpt-x"), ("provider", "p1")))] == 1

@@ -28,7 +28,7 @@ def test_request_span_with_attempt_children_and_genai_attributes() -> None:
     tracing, exporter, finisher = _tracing()
     c = call(attempts=2, headers={b"traceparent": f"00-{TRACE_ID}-{PARENT}-01".encode()})
     t0 = c.started
-    c.extra["attempt_log"] = [
+    c.notes = [
         ("p2/claude-3-5-haiku", "fp2", t0 + 0.001, t0 + 0.010, 503, b'{"error":{}}'),
         ("p1/gpt-4o", "fp1", t0 + 0.011, t0 + 0.040, 200, None),
     ]

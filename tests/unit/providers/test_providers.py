@@ -101,7 +101,7 @@ async def test_same_protocol_stays_bytes() -> None:
     reply = await p.send(c, deployment(), "k")
     assert client.sent[0].body is c.body
     assert reply.body == b'{"anything": 1}'
-    assert "ir" not in c.extra and c.usage is None
+    assert c.ir is None and c.usage is None
 
 
 def test_registry_names_every_provider_type() -> None:

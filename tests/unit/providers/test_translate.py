@@ -90,9 +90,9 @@ async def test_request_translated_once_per_call() -> None:
     p = provider("anthropic", client)
     c = call("openai", {**OPENAI_BODY, "tools": [{"type": "function", "function": {"name": "f"}}]})
     await p.send(c, deployment(), "k")
-    ir = c.extra["ir"]
+    ir = c.ir
     await p.send(c, deployment(), "k")
-    assert c.extra["ir"] is ir
+    assert c.ir is ir
     assert client.sent[0].body == client.sent[1].body
 
 

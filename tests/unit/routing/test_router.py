@@ -214,7 +214,7 @@ async def test_fallback_model_when_every_deployment_fails() -> None:
     c = call()
     assert (await router(c)).status == 200
     assert log[-1] == ("b", "other", "sk-b-key-0")
-    assert c.deployment == "b/other" and c.extra["fallback"] == "other"
+    assert c.deployment == "b/other" and c.fallback == "other"
 
 
 async def test_context_length_goes_to_context_fallbacks_only() -> None:

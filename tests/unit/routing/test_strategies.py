@@ -162,14 +162,14 @@ def test_sticky_keys_by_source_order_and_ttl() -> None:
     s = _strategy("sticky", members, by=["prompt_cache_key", "prefix"], ttl=60)
     c = call(prompt_cache_key="pck-1")
     s.order(list(members), c)
-    assert c.extra["sticky_key"] == "p:pck-1"
+    assert c.sticky_key == "p:pck-1"
     c2 = call()
     s.order(list(members), c2)
-    assert c2.extra["sticky_key"].startswith("h:")  # conversation prefix
+    assert c2.sticky_key.startswith("h:")  # conversation prefix
     s.answered(c2, members[1])
-    assert s.pinned(c2.extra["sticky_key"]) is members[1]  # type: ignore[attr-defined]
+    assert s.pinned(c2.sticky_key) is members[1]  # type: ignore[attr-defined]
     s.clock = lambda: 10**9  # type: ignore[attr-defined]
-    assert s.pinned(c2.extra["sticky_key"]) is None  # type: ignore[attr-defined]
+    assert s.pinned(c2.sticky_key) is None  # type: ignore[attr-defined]
 
 
 def test_sticky_gateway_key_uses_the_credential_hash() -> None:
@@ -178,7 +178,7 @@ def test_sticky_gateway_key_uses_the_credential_hash() -> None:
     c = call()
     c.headers[b"authorization"] = b"Bearer sk-client-1"
     s.order(list(members), c)
-    assert c.extra["sticky_key"].startswith("g:") and "sk-client" not in c.extra["sticky_key"]
+    assert c.sticky_key.startswith("g:") and "sk-client" not in c.sticky_key
 
 
 def test_sticky_table_is_bounded() -> None:

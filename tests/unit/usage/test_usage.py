@@ -150,7 +150,7 @@ def test_ask_for_usage_splices_the_option_into_the_bytes() -> None:
     assert ask_for_usage(call) is True
     assert orjson.loads(call.body)["stream_options"] == {"include_usage": True}
     assert call.data["stream_options"] == {"include_usage": True}
-    assert call.extra["client_body"] == original
+    assert call.client_body == original
 
 
 def test_ask_for_usage_keeps_other_stream_options() -> None:

@@ -35,7 +35,6 @@ from turnout.types import Call
 
 Source = Literal["session", "prompt_cache_key", "gateway_key", "prefix"]
 _CREDENTIALS = (b"authorization", b"x-api-key", b"x-goog-api-key")
-_KEY = "sticky_key"
 _DEFAULT_SOURCES: list[Source] = ["session", "prompt_cache_key", "gateway_key"]
 
 
@@ -65,7 +64,7 @@ def client_key(call: Call, options: StickyOptions) -> str | None:
             if isinstance(pck, str) and pck:
                 return "p:" + pck
         elif source == "gateway_key":
-            key_id = call.extra.get("gateway_key_id")
+            key_id = call.key_id
             if isinstance(key_id, str):
                 return "g:" + key_id
             for name in _CREDENTIALS:
@@ -105,7 +104,7 @@ class Sticky(Strategy):
         key = client_key(call, self.opts)
         if key is None:
             return self.base.order(candidates, call)
-        call.extra[_KEY] = key
+        call.sticky_key = key
         pin = self.pins.get(key)
         if pin is not None:
             member, expires = pin
@@ -115,7 +114,7 @@ class Sticky(Strategy):
         return self.base.order(candidates, call)
 
     def answered(self, call: Call, member: Member) -> None:
-        key = call.extra.get(_KEY)
+        key = call.sticky_key
         if key is None:
             return
         pins = self.pins
