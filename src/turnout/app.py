@@ -30,6 +30,7 @@ from turnout.errors import NotFound, Protocol
 from turnout.health.service import HealthService
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger
+from turnout.outbound import OutboundPolicy
 from turnout.pipeline import Step, build_pipeline
 from turnout.providers.registry import build_provider
 from turnout.routing.router import Router
@@ -128,7 +129,7 @@ class Gateway:
 
     async def startup(self) -> None:
         state = self.state
-        state.client = PooledClient()
+        state.client = PooledClient(OutboundPolicy.from_config(state.runtime.config.outbound))
         state.providers = {
             name: build_provider(spec, state.client)
             for name, spec in state.runtime.providers.items()

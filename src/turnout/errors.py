@@ -10,6 +10,7 @@ builds an error body by hand and a client always sees its own protocol's error s
     │   └── TranslationUnsupported 400  a field the target protocol cannot express
     ├── AuthenticationFailed       401  missing, unknown or expired gateway key
     ├── PermissionDenied           403  the key may not use this model
+    │   └── OutboundRefused        403  the outbound policy refused a destination (names the rule)
     ├── NotFound                   404  unknown route
     │   └── ModelNotFound          404  the message lists the public models
     ├── PayloadTooLarge            413
@@ -40,6 +41,8 @@ Every other exception is internal to one layer and is mapped to this tree at exa
                                         (response, stream): providers/translate.py
     UpstreamError, OSError, TimeoutError in the HTTP client
                                      -> UpstreamUnavailable / UpstreamTimeout: upstream/pooled.py
+    ProxyError, PoolTimeout (HTTP client) -> UpstreamUnavailable: upstream/pooled.py
+    HostError (outbound addresses)   -> OutboundRefused: outbound/policy.py
     MockDisconnect                   -> UpstreamUnavailable: providers/mock.py
     StoreUnavailable, CorruptEntry, Unconvertible (cache)
                                      -> none: the request is served uncached (cache/service.py)
@@ -135,6 +138,17 @@ class PermissionDenied(GatewayError):
     status = 403
     type = "permission_error"
     log_level = "info"
+
+
+class OutboundRefused(PermissionDenied):
+    """The outbound policy refused a destination; ``rule`` names the rule (docs/security.md)."""
+
+    code = "outbound_refused"
+    log_level = "warning"
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 class NotFound(GatewayError):

@@ -23,6 +23,7 @@ from turnout.health.breaker import INVALID, NO_QUOTA
 from turnout.health.keeper import HealthKeeper, ProbeResult
 from turnout.health.service import HealthService
 from turnout.observability.logging import configure_logging
+from turnout.outbound import OutboundPolicy
 from turnout.providers.registry import build_provider
 from turnout.upstream.pooled import PooledClient
 
@@ -38,7 +39,7 @@ def results_table(results: list[ProbeResult]) -> Table:
 
 async def _run(cfg_path: Path | None, once: bool) -> int:
     runtime = compile_config(build_config(cfg_path))
-    client = PooledClient()
+    client = PooledClient(OutboundPolicy.from_config(runtime.config.outbound))
     providers = {n: build_provider(s, client) for n, s in runtime.providers.items()}
     service = HealthService(runtime)
     try:

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from turnout.config.schema import ErrorRule, TurnoutConfig
+from turnout.upstream.base import DEFAULT_EGRESS, Egress
 
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -67,6 +68,7 @@ class ProviderSpec:
     error_rules: tuple[ErrorRuleSpec, ...] = ()
     probe_model: str | None = None
     probe: bool = True
+    egress: Egress = DEFAULT_EGRESS  # proxy, TLS, connection limit, outbound origin
 
     def __repr__(self) -> str:  # keys must never reach a log line through a repr
         return f"ProviderSpec(name={self.name!r}, type={self.type!r}, base_url={self.base_url!r})"
@@ -162,6 +164,15 @@ def compile_config(config: TurnoutConfig) -> Runtime:
             error_rules=tuple(compile_rule(r) for r in p.error_rules),
             probe_model=p.probe_model,
             probe=p.probe,
+            egress=Egress(
+                proxy=p.proxy,
+                ca_file=p.tls.ca_file,
+                cert_file=p.tls.cert_file,
+                key_file=p.tls.key_file,
+                verify=p.tls.verify,
+                max_connections=p.max_connections,
+                pool_timeout=p.pool_timeout,
+            ),
         )
         for name, p in config.providers.items()
     }

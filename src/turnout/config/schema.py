@@ -68,6 +68,15 @@ class ErrorRule(Closed):
     priority: int = 100
 
 
+class TLSConfig(Closed):
+    """How a provider's TLS connections are checked and which identity they present."""
+
+    ca_file: str | None = Field(None, description="PEM CA bundle trusted instead of the system's")
+    cert_file: str | None = Field(None, description="client certificate (mTLS), PEM")
+    key_file: str | None = Field(None, description="its private key; default: inside cert_file")
+    verify: bool = Field(True, description="false: no certificate or host name checks at all")
+
+
 class ProviderConfig(Closed):
     type: ProviderType
     base_url: str | None = None
@@ -83,6 +92,14 @@ class ProviderConfig(Closed):
     error_rules: list[ErrorRule] = Field(default_factory=list)
     probe_model: str | None = Field(None, description="model the health keeper probes keys with")
     probe: bool = Field(True, description="let the health keeper probe this provider's keys")
+    proxy: str | None = Field(
+        None, description="http://[user:pass@]host:port, or 'none'; default: HTTPS_PROXY etc."
+    )
+    tls: TLSConfig = TLSConfig()
+    max_connections: int = Field(1024, ge=1, description="open connections per origin, process")
+    pool_timeout: float = Field(
+        10.0, gt=0, description="seconds a request waits for a connection at max_connections"
+    )
 
 
 class Price(Closed):
@@ -278,6 +295,22 @@ class LimitsConfig(Closed):
     )
 
 
+class OutboundConfig(Closed):
+    """The outbound policy (docs/security.md): which destinations connections may reach."""
+
+    allow: list[str] = Field(
+        default_factory=list,
+        description="CIDRs and host patterns (globs) admitted although private",
+    )
+    check_config: bool = Field(
+        False, description="also check destinations written in this file (default: trusted)"
+    )
+    nameservers: list[str] = Field(
+        default_factory=list, description="DNS servers (host[:port]) for checked names"
+    )
+    resolve_timeout: float = Field(5.0, gt=0, description="seconds per name lookup")
+
+
 class TurnoutConfig(Closed):
     server: ServerConfig = ServerConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -293,3 +326,4 @@ class TurnoutConfig(Closed):
     cache: CacheConfig = CacheConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
+    outbound: OutboundConfig = OutboundConfig()

@@ -113,6 +113,8 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         if ptype in PROVIDER_TYPES and ptype != "mock" and not provider.get("api_keys"):
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
+        problems.extend(_egress_problems(str(pname), provider))
+    problems.extend(_outbound_problems(data.get("outbound")))
     limits = data.get("limits")
     url = limits.get("redis_url") if isinstance(limits, dict) else None
     if isinstance(url, str) and not url.startswith(("redis://", "rediss://")):
@@ -131,6 +133,49 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
                     f"models.{mname}.deployments[{i}].provider: unknown provider "
                     f"'{ref}'{_suggest(ref, names)} (known: {known})"
                 )
+    return problems
+
+
+def _egress_problems(pname: str, provider: dict[str, Any]) -> list[str]:
+    """A proxy URL that cannot be used, TLS files that do not exist: found at load, not at
+    the first request."""
+    from pathlib import Path
+
+    from turnout.upstream.proxy import Proxy
+
+    problems: list[str] = []
+    proxy = provider.get("proxy")
+    if isinstance(proxy, str) and proxy.lower() not in ("none", "direct", ""):
+        try:
+            Proxy.parse(proxy)
+        except ValueError as exc:
+            problems.append(f"providers.{pname}.proxy: {exc}")
+    tls = provider.get("tls")
+    for field_name in ("ca_file", "cert_file", "key_file"):
+        value = tls.get(field_name) if isinstance(tls, dict) else None
+        if isinstance(value, str) and not Path(value).is_file():
+            problems.append(f"providers.{pname}.tls.{field_name}: no such file {value!r}")
+    if isinstance(tls, dict) and tls.get("key_file") and not tls.get("cert_file"):
+        problems.append(f"providers.{pname}.tls.key_file: needs cert_file")
+    return problems
+
+
+def _outbound_problems(outbound: Any) -> list[str]:
+    import ipaddress
+
+    problems: list[str] = []
+    allow = outbound.get("allow") if isinstance(outbound, dict) else None
+    for i, entry in enumerate(allow if isinstance(allow, list) else []):
+        if not isinstance(entry, str) or not entry:
+            continue
+        looks_numeric = all(c in "0123456789abcdefABCDEF.:/" for c in entry) and (
+            "/" in entry or entry.count(".") == 3 or ":" in entry
+        )
+        if looks_numeric:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                problems.append(f"outbound.allow[{i}]: {exc}")
     return problems
 
 

@@ -123,6 +123,7 @@ class HTTPProvider:
             self.request_headers(call, key),
             body,
             self.timeouts,
+            self.spec.egress,
         )
         return await to_reply(resp, call.stream)
 

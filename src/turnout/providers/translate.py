@@ -167,6 +167,7 @@ async def send_translated(
         provider.request_headers(shadow, key),
         shadow.body,
         provider.timeouts,
+        provider.spec.egress,
     )
     headers = [h for h in relay_headers(resp.headers) if h[0] not in _BODY_HEADERS]
     upstream = CODECS[provider.protocol]

@@ -14,6 +14,26 @@ from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
+class Egress:
+    """How one provider's connections leave the gateway: its ``proxy``, TLS trust and identity,
+    connection limit, and where its destination came from (which decides whether the outbound
+    policy checks it). Built from the provider's config; hashable, so clients key pools on it.
+    """
+
+    proxy: str | None = None  # None: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; "none": direct; or a URL
+    ca_file: str | None = None  # PEM bundle trusted instead of the system's
+    cert_file: str | None = None  # client certificate (mTLS), PEM
+    key_file: str | None = None  # its private key (default: inside cert_file)
+    verify: bool = True
+    max_connections: int = 1024  # per origin and process
+    pool_timeout: float = 10.0  # longest wait for a free connection at the limit
+    origin: str = "config"  # config | admin | caller (turnout.outbound.Origin)
+
+
+DEFAULT_EGRESS = Egress()
+
+
+@dataclass(frozen=True, slots=True)
 class Timeouts:
     connect: float
     read: float  # the longest silence tolerated between two reads
@@ -45,6 +65,7 @@ class UpstreamClient(Protocol):
         headers: list[tuple[str, str]],
         body: bytes,
         timeouts: Timeouts,
+        egress: Egress = DEFAULT_EGRESS,
     ) -> UpstreamResponse: ...
 
     async def close(self) -> None: ...

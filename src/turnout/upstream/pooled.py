@@ -3,23 +3,35 @@ the :class:`~turnout.upstream.base.UpstreamClient` port.
 
 This module is the one boundary where the pool's own failures become the gateway's:
 connection problems → :class:`UpstreamUnavailable`, silence and deadlines →
-:class:`UpstreamTimeout`. One pool per origin (and connect timeout); parsed URLs are cached
-because a gateway calls the same few dozen URLs millions of times.
+:class:`UpstreamTimeout`, a header value that would split the request → :class:`BadRequest`.
+One pool per origin, connect timeout and :class:`~turnout.upstream.base.Egress` (proxy, TLS,
+limits, outbound origin); parsed URLs are cached because a gateway calls the same few dozen
+URLs millions of times. Every connection is opened through the outbound policy
+(:mod:`turnout.upstream.connect`). Bodies the upstream compressed (gzip, deflate, brotli) are
+decoded here, so everything above sees plain bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import ssl
-from urllib.parse import urlsplit
+from collections.abc import Mapping
 
-from turnout.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
-from turnout.upstream.base import Timeouts
-from turnout.upstream.h1 import ConnectionClosedError, Pool, Response, UpstreamError
+from turnout.errors import BadRequest, GatewayError, UpstreamTimeout, UpstreamUnavailable
+from turnout.outbound import Origin, OutboundPolicy
+from turnout.upstream.base import DEFAULT_EGRESS, Egress, Timeouts
+from turnout.upstream.connect import build_route, select_proxy, tls_context
+from turnout.upstream.decode import Decoder, decoder_for
+from turnout.upstream.h1 import ConnectionClosedError, Pool, PoolTimeout, Response, UpstreamError
 from turnout.upstream.h1.response import ResponseTimeout
+from turnout.upstream.proxy import ProxyError, ProxyRules
 
 _USER_AGENT = (b"user-agent", b"turnout/0.1")
 _TARGET_CACHE_MAX = 4096
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 
 def _map(exc: BaseException, where: str) -> GatewayError:
@@ -29,6 +41,10 @@ def _map(exc: BaseException, where: str) -> GatewayError:
         return UpstreamTimeout(f"upstream {where}: connect timed out")
     if isinstance(exc, ConnectionClosedError):
         return UpstreamUnavailable(f"upstream {where}: connection closed mid-response")
+    if isinstance(exc, PoolTimeout):
+        return UpstreamUnavailable(f"upstream {where}: {exc}")
+    if isinstance(exc, ProxyError):
+        return UpstreamUnavailable(f"upstream {where} through the proxy: {exc}")
     if isinstance(exc, ssl.SSLError):
         return UpstreamUnavailable(f"upstream {where}: TLS error ({exc.reason})")
     if isinstance(exc, UpstreamError):
@@ -42,19 +58,31 @@ def _map(exc: BaseException, where: str) -> GatewayError:
 class PooledResponse:
     """A response as the port describes it; it is also its own chunk iterator."""
 
-    __slots__ = ("_resp", "_where", "headers", "status")
+    __slots__ = ("_decoder", "_resp", "_where", "headers", "status")
 
     def __init__(self, resp: Response, where: str) -> None:
         self._resp = resp
         self._where = where
         self.status = resp.status
-        self.headers = [(k.lower(), v) for k, v in resp.headers]
+        self.headers = headers = [(k.lower(), v) for k, v in resp.headers]
+        self._decoder: Decoder | None = None
+        for k, v in headers:
+            if k == b"content-encoding":
+                self._decoder = decoder_for(v)
+                if self._decoder is not None:  # the body reaches everyone above decoded
+                    self.headers = [h for h in headers if h[0] != b"content-encoding"]
+                break
 
     async def read(self) -> bytes:
         try:
-            return await self._resp.read()
+            body = await self._resp.read()
+            if self._decoder is not None:
+                body = self._decoder.feed(body) + self._decoder.flush()
+            return body
         except (UpstreamError, OSError) as exc:
             raise _map(exc, self._where) from None
+        except ValueError as exc:
+            raise UpstreamUnavailable(f"upstream {self._where}: {exc}") from None
 
     def iter_chunks(self) -> PooledResponse:
         return self
@@ -63,10 +91,24 @@ class PooledResponse:
         return self
 
     async def __anext__(self) -> bytes:
+        decoder = self._decoder
         try:
-            return await self._resp.__anext__()
+            if decoder is None:
+                return await self._resp.__anext__()
+            while True:
+                try:
+                    chunk = decoder.feed(await self._resp.__anext__())
+                except StopAsyncIteration:
+                    tail = decoder.flush()
+                    if tail:
+                        return tail
+                    raise
+                if chunk:
+                    return chunk
         except (UpstreamError, OSError) as exc:
             raise _map(exc, self._where) from None
+        except ValueError as exc:
+            raise UpstreamUnavailable(f"upstream {self._where}: {exc}") from None
 
     async def aclose(self) -> None:
         """Abandoning a stream aborts its connection, which tells the provider to stop."""
@@ -77,38 +119,62 @@ class PooledResponse:
 
 
 class PooledClient:
-    def __init__(self) -> None:
-        self._pools: dict[tuple[str, str, int, float], Pool] = {}
-        self._targets: dict[tuple[str, float], tuple[Pool, bytes, str]] = {}
-        self._ssl: ssl.SSLContext | None = None
+    """One pool per origin and egress settings, every connection through ``policy``.
 
-    def _target(self, url: str, connect_timeout: float) -> tuple[Pool, bytes, str]:
-        key = (url, connect_timeout)
+    ``environ`` is read once for ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``.
+    """
+
+    def __init__(
+        self, policy: OutboundPolicy | None = None, environ: Mapping[str, str] = os.environ
+    ) -> None:
+        self.policy = policy or OutboundPolicy()
+        self._proxies = ProxyRules.from_env(environ)
+        self._pools: dict[tuple[str, str, int, float, Egress], Pool] = {}
+        self._targets: dict[tuple[str, float, Egress], tuple[Pool, bytes, str]] = {}
+        self._ssl: dict[Egress, ssl.SSLContext] = {}
+
+    def _context(self, egress: Egress) -> ssl.SSLContext:
+        key = Egress(ca_file=egress.ca_file, cert_file=egress.cert_file,
+                     key_file=egress.key_file, verify=egress.verify)  # fmt: skip
+        ctx = self._ssl.get(key)
+        if ctx is None:
+            try:
+                ctx = self._ssl[key] = tls_context(key)  # loads a CA bundle once per setting
+            except (OSError, ssl.SSLError) as exc:
+                raise UpstreamUnavailable(f"TLS settings cannot be loaded: {exc}") from None
+        return ctx
+
+    def _target(self, url: str, connect_timeout: float, egress: Egress) -> tuple[Pool, bytes, str]:
+        key = (url, connect_timeout, egress)
         target = self._targets.get(key)
         if target is not None:
             return target
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UpstreamUnavailable(f"unsupported upstream URL scheme in {parts.scheme}://")
-        tls = parts.scheme == "https"
-        port = parts.port or (443 if tls else 80)
-        pool_key = (parts.scheme, parts.hostname, port, connect_timeout)
+        dest = self.policy.check_url(url, Origin(egress.origin))
+        where = f"{dest.host}:{dest.port}"
+        pool_key = (dest.scheme, dest.host, dest.port, connect_timeout, egress)
         pool = self._pools.get(pool_key)
         if pool is None:
-            if tls and self._ssl is None:
-                self._ssl = ssl.create_default_context()  # loads the CA bundle once
+            ctx = self._context(egress) if dest.tls else None
+            try:
+                proxy = select_proxy(egress, self._proxies, dest)
+            except ValueError as exc:
+                raise UpstreamUnavailable(f"upstream {where}: proxy setting: {exc}") from None
+            route = build_route(self.policy, dest, egress, ctx, proxy)
             pool = Pool(
-                parts.hostname,
-                port,
-                ssl=self._ssl if tls else None,
+                dest.host,
+                dest.port,
+                ssl=ctx,
                 connect_timeout=connect_timeout,
-                default_headers=(_USER_AGENT,),
+                default_headers=(_USER_AGENT, *route.extra_headers),
+                connector=route.connector,
+                target_prefix=route.target_prefix,
+                max_connections=egress.max_connections,
+                pool_timeout=egress.pool_timeout,
             )
             self._pools[pool_key] = pool
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if len(self._targets) >= _TARGET_CACHE_MAX:
             self._targets.clear()
-        target = self._targets[key] = (pool, path.encode("ascii"), f"{parts.hostname}:{port}")
+        target = self._targets[key] = (pool, dest.target.encode("ascii"), where)
         return target
 
     async def request(
@@ -118,9 +184,10 @@ class PooledClient:
         headers: list[tuple[str, str]],
         body: bytes,
         timeouts: Timeouts,
+        egress: Egress = DEFAULT_EGRESS,
     ) -> PooledResponse:
-        pool, path, where = self._target(url, timeouts.connect)
-        encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        pool, path, where = self._target(url, timeouts.connect, egress)
+        encoded = _encode(headers)
         deadline = None
         if timeouts.total is not None:
             deadline = asyncio.get_running_loop().time() + timeouts.total
@@ -142,3 +209,18 @@ class PooledClient:
             await pool.close()
         self._pools.clear()
         self._targets.clear()
+
+
+def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Headers as bytes, refusing what would change the request's framing: a name that is
+    not an HTTP token, a value with CR, LF or NUL (the value is never echoed: it may be a key)."""
+    out = []
+    for k, v in headers:
+        if _BAD_VALUE.search(v) is not None or _TOKEN.fullmatch(k) is None:
+            name = k if _TOKEN.fullmatch(k) else repr(k[:40])
+            raise BadRequest(f"header {name} cannot be sent upstream (invalid characters)")
+        try:
+            out.append((k.encode("latin-1"), v.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise BadRequest(f"header {k} cannot be sent upstream (not latin-1)") from None
+    return out

@@ -13,7 +13,7 @@ from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.providers.base import HTTPProvider
 from turnout.providers.registry import provider_class
 from turnout.types import Call
-from turnout.upstream.base import Timeouts
+from turnout.upstream.base import DEFAULT_EGRESS, Egress, Timeouts
 
 
 @dataclass
@@ -64,6 +64,7 @@ class FakeClient:
         headers: list[tuple[str, str]],
         body: bytes,
         timeouts: Timeouts,
+        egress: Egress = DEFAULT_EGRESS,
     ) -> FakeResponse:
         self.sent.append(Sent(method, url, headers, body))
         return self.responses.pop(0)

@@ -1,5 +1,5 @@
 """The HTTP/1.1 pool against scripted servers, on asyncio and uvloop: framing, reuse,
-stale connections, cancellation, back-pressure, TLS."""
+no replay, stale connections, cancellation, back-pressure, TLS."""
 
 from __future__ import annotations
 
@@ -225,36 +225,81 @@ def test_interim_100_is_skipped(loop_factory):
 
 
 @LOOPS
-def test_stale_keepalive_retried_once(loop_factory):
+def test_a_request_the_server_accepted_is_never_sent_twice(loop_factory):
+    """The server reads the second POST on a reused connection and drops it unanswered: the
+    caller gets the error, and no second copy reaches any connection."""
+    received = []
+
     async def handler(r, w, srv):
-        await read_request(r)
+        received.append(await read_request(r))
         w.write(CL_OK)
         await w.drain()
-        if srv.conns == 1:
-            await read_request(r)  # accept the 2nd request, then drop it unanswered
-            return
-        while True:
-            await read_request(r)
-            w.write(CL_OK)
-            await w.drain()
+        received.append(await read_request(r))  # accept the 2nd request, then drop it
 
     async def main():
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
             assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
-            assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
-        assert srv.conns == 2
-        # without retry the caller sees the failure
-        srv2 = Srv(handler)
-        port2 = await srv2.start()
-        async with Pool("127.0.0.1", port2, retry_stale=False) as pool:
-            await (await pool.request(b"POST", b"/", body=b"x")).read()
             with pytest.raises(ConnectionClosedError) as ei:
-                await pool.request(b"POST", b"/", body=b"x")
+                await pool.request(b"POST", b"/", body=b"y")
             assert ei.value.before_response
         await srv.stop()
-        await srv2.stop()
+        assert srv.conns == 1
+        assert len(received) == 2
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_an_idle_connection_the_server_closed_is_not_used(loop_factory):
+    """A keep-alive connection closed while idle is dropped from the pool before any byte of
+    the next request is written: that request goes out once, on a new connection."""
+    received = []
+
+    async def handler(r, w, srv):
+        received.append(await read_request(r))
+        w.write(CL_OK)
+        await w.drain()  # ... and close the connection (keep-alive was not refused)
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
+            for _ in range(500):  # until the client has seen the close
+                if not pool._idle:
+                    break
+                await asyncio.sleep(0.01)
+            assert await (await pool.request(b"POST", b"/", body=b"y")).read() == b"hello"
+        await srv.stop()
+        assert srv.conns == 2
+        assert len(received) == 2
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_keep_alive_timeout_shortens_reuse(loop_factory):
+    """``Keep-Alive: timeout=1`` from the server: the connection is not reused after it."""
+
+    async def handler(r, w, srv):
+        while True:
+            await read_request(r)
+            w.write(b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 5\r\n\r\nhello")
+            await w.drain()
+
+    async def main():
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            await (await pool.request(b"GET", b"/")).read()
+            conn = pool._idle[-1]
+            assert conn.idle_limit == 0.0  # timeout=1 minus a second of margin
+            conn.idle_since -= 0.001
+            await (await pool.request(b"GET", b"/")).read()
+        await srv.stop()
+        assert srv.conns == 2
 
     run(loop_factory, main())
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import pytest_asyncio
 
-from turnout.errors import UpstreamTimeout, UpstreamUnavailable
+from turnout.errors import OutboundRefused, UpstreamTimeout, UpstreamUnavailable
 from turnout.upstream.base import Timeouts
 from turnout.upstream.pooled import PooledClient
 
@@ -157,5 +157,5 @@ async def test_abandoning_a_stream_closes_the_upstream_connection(client: Pooled
 
 
 async def test_unsupported_scheme(client: PooledClient) -> None:
-    with pytest.raises(UpstreamUnavailable, match="scheme"):
+    with pytest.raises(OutboundRefused, match=r"\(scheme\)"):
         await client.request("POST", "ftp://example/x", [], b"", T)

@@ -5,7 +5,7 @@ upstream hop is the largest cost a proxy adds, and this client spends about a th
 aiohttp's CPU per request.
 """
 
-from turnout.upstream.h1.pool import Pool
+from turnout.upstream.h1.pool import Connector, Pool, PoolTimeout
 from turnout.upstream.h1.response import ConnectionClosedError, Response, UpstreamError
 
-__all__ = ["ConnectionClosedError", "Pool", "Response", "UpstreamError"]
+__all__ = ["ConnectionClosedError", "Connector", "Pool", "PoolTimeout", "Response", "UpstreamError"]

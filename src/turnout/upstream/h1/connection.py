@@ -22,6 +22,7 @@ class Connection(asyncio.Protocol):
         "_body_mode",
         "_interim",
         "closed",
+        "idle_limit",
         "idle_since",
         "loop",
         "parser",
@@ -42,6 +43,7 @@ class Connection(asyncio.Protocol):
         self.paused = False
         self.reused = False
         self.idle_since = 0.0
+        self.idle_limit = pool.idle_timeout  # lowered by the server's Keep-Alive: timeout=N
         self._interim = False
         self._body_mode = 0  # 0: none/unknown, 1: content-length, 2: chunked
 
@@ -100,12 +102,14 @@ class Connection(asyncio.Protocol):
         r = self.resp
         if r is not None:
             r.headers.append((name, value))
-            if len(name) in (14, 17):
+            if len(name) in (10, 14, 17):
                 n = name.lower()
                 if n == b"content-length":
                     self._body_mode = 1
                 elif n == b"transfer-encoding" and b"chunked" in value.lower():
                     self._body_mode = 2
+                elif n == b"keep-alive":
+                    self._keep_alive(value)
 
     def on_headers_complete(self) -> None:
         r = self.resp
@@ -142,6 +146,14 @@ class Connection(asyncio.Protocol):
             self.close()
 
     # -- helpers -----------------------------------------------------------------------
+    def _keep_alive(self, value: bytes) -> None:
+        """Honour ``Keep-Alive: timeout=N``: stop reusing the connection a second before the
+        server closes it, so a request is not written into a connection being closed."""
+        for part in value.split(b","):
+            key, _, num = part.strip().partition(b"=")
+            if key.strip().lower() == b"timeout" and num.strip().isdigit():
+                self.idle_limit = min(self.pool.idle_timeout, max(0.0, int(num) - 1.0))
+
     def _error(self, exc: BaseException) -> None:
         r = self.resp
         self.resp = None

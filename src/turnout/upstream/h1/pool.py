@@ -1,14 +1,21 @@
 """Keep-alive connection pool to one origin.
 
-LIFO reuse (the warmest connection first), optional ``max_connections`` with FIFO waiters,
-idle connections past ``idle_timeout`` closed instead of reused, one ``transport.write`` per
-request (head and body together) with TCP_NODELAY. A request that fails on a *reused*
-connection before any response byte arrived (the server closed an idle keep-alive connection
-under us) is retried once on a fresh connection — the trade-off every pooled client makes.
-TLS: the ``ssl`` context goes straight to ``loop.create_connection``.
+LIFO reuse (the warmest connection first), ``max_connections`` with FIFO waiters that give up
+after ``pool_timeout``, idle connections past ``idle_timeout`` (or the server's own
+``Keep-Alive: timeout``) closed instead of reused, one ``transport.write`` per request (head and
+body together) with TCP_NODELAY.
+
+**No replay.** A request is sent again only when its connection was found closed *before* any
+byte of it was written (an idle keep-alive connection the server had already closed). Once the
+bytes are handed to the transport the server may have them, so a failure after that surfaces to
+the caller: re-sending a POST there could bill a generation twice.
+
+How a connection is opened is the ``connector``'s business (direct, through the outbound
+policy's checked addresses, through a proxy tunnel); by default ``loop.create_connection`` to
+``host:port`` with the ``ssl`` context.
 
 Not supported, by design: HTTP/2, pipelining, request-body streaming, ``Expect: 100-continue``,
-HEAD requests, upgrades, proxies, decompression.
+HEAD requests, upgrades.
 """
 
 from __future__ import annotations
@@ -17,11 +24,19 @@ import asyncio
 import contextlib
 import ssl as _ssl
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from turnout.upstream.h1.connection import Connection
 from turnout.upstream.h1.response import ConnectionClosedError, Response, UpstreamError
+
+Connector = Callable[
+    [Callable[[], Connection]], Awaitable[tuple[asyncio.BaseTransport, Connection]]
+]
+
+
+class PoolTimeout(UpstreamError):
+    """Every connection the pool may open was busy for ``pool_timeout`` seconds."""
 
 
 class Pool:
@@ -35,23 +50,27 @@ class Pool:
         ssl: _ssl.SSLContext | None = None,
         server_hostname: str | None = None,
         max_connections: int | None = None,
+        pool_timeout: float | None = None,
         max_idle: int = 1024,
         idle_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         high_water: int = 1 << 20,
-        retry_stale: bool = True,
         default_headers: Iterable[tuple[bytes, bytes]] = (),
+        connector: Connector | None = None,
+        target_prefix: bytes = b"",
     ) -> None:
         self.host = host
         self.port = port
         self.ssl = ssl
         self.server_hostname = (server_hostname or host) if ssl is not None else None
         self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+        self.connector = connector
+        self.target_prefix = target_prefix  # absolute-form requests to an HTTP proxy
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
         self.high_water = high_water
-        self.retry_stale = retry_stale
         default_port = 443 if ssl is not None else 80
         host_hdr = host if port == default_port else f"{host}:{port}"
         if ":" in host and not host.startswith("["):
@@ -80,7 +99,7 @@ class Pool:
         idle.append(conn)
         # expire the oldest idle connections (left end) lazily
         while idle and (
-            len(idle) > self.max_idle or loop_time - idle[0].idle_since > self.idle_timeout
+            len(idle) > self.max_idle or loop_time - idle[0].idle_since > idle[0].idle_limit
         ):
             idle.popleft().close()
 
@@ -99,16 +118,17 @@ class Pool:
         loop = asyncio.get_running_loop()
         self._n_conns += 1
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(
+            if self.connector is not None:
+                opening = self.connector(lambda: Connection(self))
+            else:
+                opening = loop.create_connection(
                     lambda: Connection(self),
                     self.host,
                     self.port,
                     ssl=self.ssl,
                     server_hostname=self.server_hostname,
-                ),
-                self.connect_timeout,
-            )
+                )
+            _, conn = await asyncio.wait_for(opening, self.connect_timeout)
         except BaseException:
             self._n_conns -= 1
             raise
@@ -126,7 +146,7 @@ class Pool:
                     continue
                 if not now:
                     now = asyncio.get_running_loop().time()
-                if now - conn.idle_since > self.idle_timeout:
+                if now - conn.idle_since > conn.idle_limit:
                     conn.close()
                     continue
                 return conn
@@ -134,7 +154,17 @@ class Pool:
             w: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(w)
             try:
-                conn_or_none = await w
+                if self.pool_timeout is None:
+                    conn_or_none = await w
+                else:
+                    async with asyncio.timeout(self.pool_timeout):
+                        conn_or_none = await w
+            except TimeoutError:
+                if w.done() and not w.cancelled() and w.result() is not None:
+                    self._release(w.result())  # type: ignore[arg-type]
+                raise PoolTimeout(
+                    f"all {self.max_connections} connections busy for {self.pool_timeout:g} s"
+                ) from None
             except BaseException:
                 if w.done() and not w.cancelled() and w.result() is not None:
                     self._release(w.result())  # type: ignore[arg-type]
@@ -167,6 +197,7 @@ class Pool:
             (
                 method,
                 b" ",
+                self.target_prefix,
                 path,
                 b" HTTP/1.1\r\n",
                 self._host_line,
@@ -181,35 +212,26 @@ class Pool:
         fresh = False
         while True:
             conn = await self._acquire(fresh)
-            if conn.transport is None:  # lost between connect/hand-over and now
+            transport = conn.transport
+            if transport is None or conn.closed or transport.is_closing():
+                # Closed before a byte of this request was written: the one safe retry.
                 if fresh:
                     raise ConnectionClosedError(
                         "connection lost before sending", before_response=True
                     )
+                conn.abort()
                 fresh = True
                 continue
-            reused = conn.reused
             resp = Response(conn, self.high_water)
             resp.arm(loop, read_timeout, deadline)
             conn.resp = resp
-            conn.transport.write(payload)
+            transport.write(payload)
             try:
                 while not resp._head_done:
-                    if resp._done:  # failed before the head arrived
-                        exc = resp._exc
-                        if (
-                            self.retry_stale
-                            and reused
-                            and isinstance(exc, ConnectionClosedError)
-                            and exc.before_response
-                            and not fresh
-                        ):
-                            fresh = True
-                            break
-                        raise exc  # type: ignore[misc]
+                    if resp._done:  # failed before the head arrived: never re-sent
+                        raise resp._exc  # type: ignore[misc]
                     await resp._wait()
-                else:
-                    return resp
+                return resp
             except BaseException:
                 # cancelled / failed while the response is pending: connection is unusable
                 if conn.resp is resp:
