@@ -94,7 +94,7 @@ def test_a_config_destination_on_loopback_is_trusted_by_default(mock: Proc, tmp_
                 "base_url": f"{mock.url}/v1",
                 "api_keys": ["none"],
             }
-        },  # fmt: skip
+        },
         "models": {"*": {"deployments": [{"provider": "local"}]}},
         "storage": {"enabled": False},
     }
@@ -166,9 +166,11 @@ def test_a_rebinding_name_connects_only_to_the_address_that_was_checked(
         async with httpx.AsyncClient(base_url=gw.url, timeout=30) as client:
             slow = {**CHAT, "model": "m", "stream": True}
             async with client.stream(
-                "POST", "/v1/chat/completions", json=slow,
+                "POST",
+                "/v1/chat/completions",
+                json=slow,
                 headers={"x-mock-chunk-ms": "100", "x-mock-tokens": "10"},
-            ) as first:  # fmt: skip
+            ) as first:
                 assert first.status_code == 200
                 # the first connection is busy: the second request needs a new one
                 second = await client.post("/v1/chat/completions", json={**CHAT, "model": "m"})
@@ -195,17 +197,32 @@ def test_an_upstream_redirect_to_a_private_address_is_not_followed(
     redirector_port = free_port()
     target = start_mock_on("127.0.0.3", pair_port)
     redirector = LineProc(
-        [sys.executable, "-m", "tests.support.redirector", "--host", "127.0.0.2",
-         "--port", str(redirector_port), "--to", f"http://127.0.0.3:{pair_port}"],
-        "ready", cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.support.redirector",
+            "--host",
+            "127.0.0.2",
+            "--port",
+            str(redirector_port),
+            "--to",
+            f"http://127.0.0.3:{pair_port}",
+        ],
+        "ready",
+        cwd=Path(__file__).parents[2],
+    )
     config = {
-        "providers": {"p": {"type": "openai-compatible", "api_keys": ["sk-x"],
-                            "base_url": f"http://127.0.0.2:{redirector_port}/v1"}},
+        "providers": {
+            "p": {
+                "type": "openai-compatible",
+                "api_keys": ["sk-x"],
+                "base_url": f"http://127.0.0.2:{redirector_port}/v1",
+            }
+        },
         "models": {"*": {"deployments": [{"provider": "p"}]}},
         "outbound": {"check_config": True, "allow": ["127.0.0.2"]},
         "storage": {"enabled": False},
-    }  # fmt: skip
+    }
     gw = start_gateway(config, tmp_path)
     try:
         r = httpx.post(f"{gw.url}/v1/chat/completions", json={**CHAT, "model": "m"}, timeout=30)
@@ -222,10 +239,18 @@ def test_an_upstream_redirect_to_a_private_address_is_not_followed(
 def redirector() -> Iterator[tuple[LineProc, int]]:
     port = free_port()
     proc = LineProc(
-        [sys.executable, "-m", "tests.support.redirector", "--host", "127.0.0.2",
-         "--port", str(port)],
-        "ready", cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.support.redirector",
+            "--host",
+            "127.0.0.2",
+            "--port",
+            str(port),
+        ],
+        "ready",
+        cwd=Path(__file__).parents[2],
+    )
     yield proc, port
     proc.stop()
 

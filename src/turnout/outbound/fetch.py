@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from turnout.errors import GatewayError, PayloadTooLarge, UpstreamUnavailable
+from turnout.errors import PayloadTooLarge, UpstreamUnavailable
 from turnout.outbound.policy import Destination, Origin, OutboundPolicy
 from turnout.upstream.h1 import Pool, UpstreamError
 from turnout.upstream.h1.connection import Connection
@@ -37,13 +37,6 @@ class Fetched:
     url: str  # the URL that answered (after redirects)
 
 
-class TooManyRedirects(GatewayError):
-    status = 502
-    type = "api_error"
-    code = "too_many_redirects"
-    log_level = "warning"
-
-
 async def fetch(
     policy: OutboundPolicy,
     url: str,
@@ -58,7 +51,7 @@ async def fetch(
     ssl_context: ssl.SSLContext | None = None,
 ) -> Fetched:
     """Raises OutboundRefused (a hop the policy refuses), PayloadTooLarge (body over
-    ``max_bytes``), TooManyRedirects, UpstreamUnavailable or TimeoutError."""
+    ``max_bytes``), UpstreamUnavailable (unreachable, too many redirects) or TimeoutError."""
     sent = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     async with asyncio.timeout(timeout):
         for _hop in range(max_redirects + 1):
@@ -75,7 +68,7 @@ async def fetch(
             if _origin_of(nxt) != _origin_of(url):
                 sent = [(k, v) for k, v in sent if k not in _ORIGIN_BOUND]
             url = nxt
-    raise TooManyRedirects(f"more than {max_redirects} redirects")
+    raise UpstreamUnavailable(f"more than {max_redirects} redirects")
 
 
 async def _once(

@@ -134,8 +134,12 @@ class PooledClient:
         self._ssl: dict[Egress, ssl.SSLContext] = {}
 
     def _context(self, egress: Egress) -> ssl.SSLContext:
-        key = Egress(ca_file=egress.ca_file, cert_file=egress.cert_file,
-                     key_file=egress.key_file, verify=egress.verify)  # fmt: skip
+        key = Egress(
+            ca_file=egress.ca_file,
+            cert_file=egress.cert_file,
+            key_file=egress.key_file,
+            verify=egress.verify,
+        )
         ctx = self._ssl.get(key)
         if ctx is None:
             try:
