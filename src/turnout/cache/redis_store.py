@@ -7,9 +7,10 @@ request path).
 
 A cache must never turn a Redis problem into a failed request. Every call is bounded by
 ``redis_timeout`` (connect and read), redis-py's own retries are off, and the first failure
-opens a circuit: for ``redis_retry_after`` seconds the store answers "unavailable" at once
-without touching the network, then the next call tries again (and closes the circuit if it
-works). The gateway serves uncached meanwhile.
+opens the gateway's circuit breaker (:class:`~turnout.health.breaker.Circuit`): for
+``redis_retry_after`` seconds the store answers "unavailable" at once without touching the
+network, then one call tries again (and closes the circuit if it works). The gateway serves
+uncached meanwhile.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from redis.exceptions import RedisError
 from turnout.cache.entry import CorruptEntry, Entry, decode, encode
 from turnout.cache.keys import CacheKey
 from turnout.cache.store import StoreUnavailable, StoreUsage
+from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
 from turnout.observability.logging import get_logger
 
 log = get_logger("turnout.cache")
@@ -53,7 +55,9 @@ class RedisStore:
         self.retry_after = retry_after
         self.max_item_bytes = max_item_bytes
         self._clock = clock
-        self._open_until = 0.0  # circuit open (Redis skipped) until this time
+        # Opens on the first failure, for retry_after each time (no growing backoff).
+        policy = BreakerPolicy(cooldown=retry_after, max_cooldown=retry_after)
+        self.circuit = Circuit("cache-redis", policy)
         self.failures = 0
         self.client = Redis.from_url(
             url,
@@ -69,15 +73,18 @@ class RedisStore:
 
     @property
     def available(self) -> bool:
-        return self._clock() >= self._open_until
+        return self.circuit.until <= self._clock()
 
     def _check(self) -> None:
-        if self._clock() < self._open_until:
-            raise StoreUnavailable("redis circuit open")
+        circuit = self.circuit
+        if circuit.state != ACTIVE:  # closed: one comparison, no clock read
+            if not circuit.usable(self._clock()):
+                raise StoreUnavailable("redis circuit open")
+            circuit.begin()
 
     def _trip(self, exc: BaseException) -> StoreUnavailable:
-        was_closed = self.available
-        self._open_until = self._clock() + self.retry_after
+        was_closed = self.circuit.state == ACTIVE
+        self.circuit.eject(self._clock(), "unavailable")
         self.failures += 1
         if was_closed:
             log.warning(
@@ -88,8 +95,9 @@ class RedisStore:
         return StoreUnavailable(str(exc) or type(exc).__name__)
 
     def _recovered(self) -> None:
-        if self._open_until:
-            self._open_until = 0.0
+        circuit = self.circuit
+        if circuit.state != ACTIVE:  # any answer proves Redis is back
+            circuit.reset(self._clock())
             log.info("cache redis reachable again")
 
     async def get(self, key: CacheKey) -> Entry | None:
@@ -99,6 +107,9 @@ class RedisStore:
                 raw = await self.client.get(self.name_for(key))
         except _FAILURES as exc:
             raise self._trip(exc) from None
+        except BaseException:  # cancelled: no verdict on Redis
+            self.circuit.abandon()
+            raise
         self._recovered()
         if not isinstance(raw, bytes):  # None: no entry (the client never decodes to str)
             return None
@@ -108,21 +119,25 @@ class RedisStore:
             return None
 
     async def put_many(self, items: list[tuple[CacheKey, Entry, float]]) -> None:
-        self._check()
-        pipe = self.client.pipeline(transaction=False)
-        count = 0
-        for key, entry, ttl in items:
-            if entry.payload_size > self.max_item_bytes:
-                continue
-            pipe.set(self.name_for(key), encode(entry), px=max(1, int(ttl * 1000)))
-            count += 1
-        if not count:
-            return
+        self._check()  # before encoding: an open circuit costs nothing
         try:
+            pipe = self.client.pipeline(transaction=False)
+            count = 0
+            for key, entry, ttl in items:
+                if entry.payload_size > self.max_item_bytes:
+                    continue
+                pipe.set(self.name_for(key), encode(entry), px=max(1, int(ttl * 1000)))
+                count += 1
+            if not count:
+                self.circuit.abandon()
+                return
             async with asyncio.timeout(self.timeout * 4):
                 await pipe.execute()
         except _FAILURES as exc:
             raise self._trip(exc) from None
+        except BaseException:  # cancelled (or a bug): no verdict on Redis
+            self.circuit.abandon()
+            raise
         self._recovered()
 
     def _pattern(self, model: str | None, digest: str | None) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from turnout.config.compile import DeploymentSpec, Runtime
-from turnout.health.breaker import Breaker, BreakerPolicy, Journal
+from turnout.health.breaker import Breaker, BreakerPolicy, Circuit, Journal
 from turnout.health.limits import RateWindow
 from turnout.health.targets import DeploymentHealth, KeyHealth, KeyPool
 
@@ -79,7 +79,7 @@ class HealthBoard:
         yield from self.all_keys()
 
     # -- persistence -------------------------------------------------------------------------
-    def snapshot(self, targets: Iterable[Breaker] | None = None) -> list[dict[str, Any]]:
+    def snapshot(self, targets: Iterable[Circuit] | None = None) -> list[dict[str, Any]]:
         now, wall = time.monotonic(), time.time()
         return [t.record(now, wall) for t in (self.targets() if targets is None else targets)]
 

@@ -1,8 +1,9 @@
 """The limiter on Redis: one atomic script round trip per call, shared by every replica.
 
-When Redis cannot be reached (or does not answer within ``redis_timeout``), the limiter
-follows ``limits.on_redis_error`` for ``redis_retry_after`` seconds without touching the
-network, then tries again and recovers by itself:
+When Redis cannot be reached (or does not answer within ``redis_timeout``), the gateway's
+circuit breaker (:class:`~turnout.health.breaker.Circuit`) opens: the limiter follows
+``limits.on_redis_error`` for ``redis_retry_after`` seconds without touching the network, then
+lets one call try again and recovers by itself:
 
 - ``allow`` (default): calls are counted by this process's own :class:`MemoryLimiter`, so each
   replica enforces every limit on its own (N replicas may admit up to N times a limit, never
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from turnout.budgets.periods import period_end
+from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
 from turnout.limits.memory import MemoryLimiter
 from turnout.limits.plan import Plan, Ticket, Verdict
 from turnout.limits.resp import Connection, RedisError, Unavailable, bulk
@@ -114,7 +116,9 @@ class RedisLimiter:
         # None: Redis's own clock (production); tests pass one to move time by hand.
         self.clock = clock
         self.local = MemoryLimiter(lease=lease, clock=clock or time.time)
-        self._down_until = 0.0
+        # Opens on the first failure, for retry_after each time (no growing backoff).
+        policy = BreakerPolicy(cooldown=retry_after, max_cooldown=retry_after)
+        self.circuit = Circuit("limits-redis", policy)
         self.outages = 0
         self._shas = {ADMIT: sha(ADMIT), SETTLE: sha(SETTLE), SEED: sha(SEED)}
         self._lease = bulk(b"%d" % self.lease_ms)
@@ -123,27 +127,28 @@ class RedisLimiter:
     # -- availability -----------------------------------------------------------------------
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return self.circuit.until <= time.monotonic()
 
     def _trip(self, exc: BaseException) -> None:
-        if self._down_until == 0.0:
+        circuit = self.circuit
+        if circuit.state == ACTIVE:
             self.outages += 1
             log.warning(
                 "limits redis unavailable",
                 policy="deny (503)" if self.deny else "allow (local limiter per process)",
                 error=str(exc)[:200],
             )
-        self._down_until = time.monotonic() + self.retry_after
+        circuit.eject(time.monotonic(), "unavailable")
 
     def _recovered(self) -> None:
-        if self._down_until:
-            self._down_until = 0.0
-            log.info("limits redis reachable again")
+        self.circuit.reset(time.monotonic())  # any answer proves Redis is back
+        log.info("limits redis reachable again")
 
     # -- the hot path -----------------------------------------------------------------------
     async def admit(self, ticket: Ticket) -> Verdict:
-        if self._down_until and not self.available:
-            return self._fallback(ticket)
+        circuit = self.circuit
+        if circuit.state != ACTIVE and not circuit.usable(time.monotonic()):
+            return self._fallback(ticket)  # closed: one comparison, no clock read
         plan = ticket.plan
         compiled: _Compiled | None = plan.memo.get(self)
         if compiled is None:
@@ -161,6 +166,7 @@ class RedisLimiter:
             for budget in plan.budgets:
                 parts += (_B, bulk(b"%d" % index), bulk(repr(budget.amount).encode()), cost)
                 index += 3
+        circuit.begin()  # after the open circuit's wait: this call is its trial
         try:
             reply = await self.conn.send(b"".join(parts))
             if isinstance(reply, RedisError):
@@ -173,7 +179,10 @@ class RedisLimiter:
         except Unavailable as exc:
             self._trip(exc)
             return self._fallback(ticket)
-        if self._down_until:
+        except BaseException:  # cancelled: no verdict on Redis
+            circuit.abandon()
+            raise
+        if circuit.state != ACTIVE:
             self._recovered()
         ticket.local = False
         return self._verdict(ticket, compiled, reply)

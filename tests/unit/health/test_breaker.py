@@ -113,3 +113,35 @@ def test_record_and_restore_use_wall_clock() -> None:
     assert other.ejections == 1
     other.restore({"state": "bogus"}, 0, 0)
     assert other.state == "ejected"
+
+
+def test_a_circuit_lets_one_trial_through_after_its_cooldown() -> None:
+    from turnout.health.breaker import Circuit
+
+    c = Circuit("redis", BreakerPolicy(cooldown=2, max_cooldown=2))  # no journal needed
+    assert c.usable(0)
+    c.eject(0, "unavailable")
+    assert c.state == "ejected" and not c.usable(1.9) and c.usable(2)
+    c.begin()
+    assert c.trial and not c.usable(2)  # only the trial goes through
+    c.abandon()  # cancelled: no verdict, the next call is the trial
+    assert c.usable(2)
+    c.begin()
+    c.eject(2, "unavailable")  # the trial failed: open again, no growing backoff here
+    assert c.until == 4 and not c.trial
+    c.begin()
+    c.close(4)
+    assert c.state == "active" and c.usable(4)
+
+
+def test_every_breaker_is_the_one_circuit() -> None:
+    from turnout.cache.redis_store import RedisStore
+    from turnout.health.breaker import Circuit
+    from turnout.limits.redis import RedisLimiter
+
+    store = RedisStore(
+        "redis://127.0.0.1:1/0", prefix="t:", timeout=0.1, retry_after=1, max_item_bytes=1
+    )
+    limiter = RedisLimiter("redis://127.0.0.1:1/0", prefix="t:", retry_after=1)
+    assert isinstance(store.circuit, Circuit) and isinstance(limiter.circuit, Circuit)
+    assert issubclass(Breaker, Circuit)
