@@ -130,14 +130,17 @@ def with_keys(runtime: Runtime, extra: Mapping[str, list[str]]) -> Runtime:
 def apply_stored(runtime: Runtime, environ: Mapping[str, str] = os.environ) -> Runtime:
     """Join stored credentials to the runtime, reading the database once (in a thread: this
     runs before the server's event loop, or inside it in a worker's app factory)."""
-    from turnout.storage.sql.credentials import load_from
+    from turnout.storage.backends import backend_for
+    from turnout.storage.sql.engine import database_url
 
     storage = runtime.config.storage
     if not storage.enabled:
         return runtime
+    url = database_url(storage, environ)
+    load = backend_for(url).saved_credentials
     try:
         with ThreadPoolExecutor(1) as pool:
-            records = pool.submit(asyncio.run, load_from(storage, environ, LOAD_TIMEOUT)).result()
+            records = pool.submit(asyncio.run, load(url, LOAD_TIMEOUT)).result()
     except Exception as exc:
         log.error("stored provider credentials not loaded", error=repr(exc)[:300])
         return runtime

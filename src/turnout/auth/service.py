@@ -61,14 +61,11 @@ def master_key(runtime: Runtime, environ: Mapping[str, str] = os.environ) -> str
 
 
 def stores_for(storage: Storage | None) -> tuple[KeyStore, CredentialStore]:
-    """SQL stores on the storage's engine (SQLite or PostgreSQL); in memory otherwise
-    (``storage.url: memory://`` or ``storage.enabled: false``: keys last as long as the
-    process)."""
-    if storage is not None and storage.engine is not None:
-        from turnout.storage.sql.credentials import SqlCredentialStore
-        from turnout.storage.sql.keys import SqlKeyStore
-
-        return SqlKeyStore(storage.engine), SqlCredentialStore(storage.engine)
+    """The key and credential stores of the storage's backend (SQL on SQLite or PostgreSQL,
+    or memory for ``storage.url: memory://``); in memory when storage is off (keys then last
+    as long as the process)."""
+    if storage is not None:
+        return storage.stores.keys, storage.stores.credentials
     return MemoryKeyStore(), MemoryCredentialStore()
 
 

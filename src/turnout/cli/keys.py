@@ -75,11 +75,14 @@ def _database(config: Path | None, url: str | None) -> str:
 
 
 def _with_store(db: str, fn: Callable[[KeyStore], Awaitable[T]]) -> T:
+    from turnout.storage.backends import backend_for
     from turnout.storage.sql.engine import make_engine, migrate
     from turnout.storage.sql.keys import SqlKeyStore
 
-    if db.startswith("memory://"):
-        raise _fail("a memory:// database lives inside the gateway process: use --url")
+    if not backend_for(db).shared:
+        raise _fail(
+            f"a {db.partition('://')[0]}:// database lives inside the gateway process: use --url"
+        )
 
     async def go() -> T:
         engine = make_engine(db)

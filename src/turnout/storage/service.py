@@ -16,14 +16,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.config.schema import StorageConfig
-from turnout.health.store import HealthStore, MemoryHealthStore
-from turnout.storage.memory import MemoryLogStore
+from turnout.health.store import HealthStore
+from turnout.storage.backends import Stores, backend_for
 from turnout.storage.ports import LogStore
 from turnout.storage.spool import Spool
 from turnout.storage.sql import partitions
-from turnout.storage.sql.engine import database_url, display, is_postgres, make_engine, migrate
-from turnout.storage.sql.health import SqlHealthStore
-from turnout.storage.sql.logs import SqlLogStore
+from turnout.storage.sql.engine import database_url, display, is_postgres, migrate
 from turnout.storage.writer import LogWriter
 
 log = structlog.get_logger("turnout.storage")
@@ -36,14 +34,12 @@ class Storage:
     def __init__(self, config: StorageConfig, url: str | None = None) -> None:
         self.config = config
         self.url = url or database_url(config)
-        self.engine: AsyncEngine | None = None
-        self.logs: LogStore
-        self.health: HealthStore
-        if self.url.startswith("memory://"):
-            self.logs, self.health = MemoryLogStore(), MemoryHealthStore()
-        else:
-            self.engine = make_engine(self.url)
-            self.logs, self.health = SqlLogStore(self.engine), SqlHealthStore(self.engine)
+        self.backend = backend_for(self.url)
+        # Request log, health, gateway keys and provider credentials, all on one backend.
+        self.stores: Stores = self.backend.open(self.url)
+        self.engine: AsyncEngine | None = self.stores.engine
+        self.logs: LogStore = self.stores.logs
+        self.health: HealthStore = self.stores.health
         self.spool = Spool(config.spool_dir, int(config.spool_max_mb * 1024 * 1024))
         self.writer = LogWriter(
             self.logs,

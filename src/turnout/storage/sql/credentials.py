@@ -6,7 +6,6 @@ Only ciphertext and a mask are written; the plaintext key never reaches a statem
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
@@ -14,8 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.auth.credentials import CredentialRecord
-from turnout.config.schema import StorageConfig
-from turnout.storage.sql.engine import database_url, make_engine, sqlite_path
+from turnout.storage.sql.engine import make_engine, sqlite_path
 from turnout.storage.sql.tables import provider_credentials as c
 
 
@@ -71,14 +69,9 @@ class SqlCredentialStore:
         return bool(result.rowcount)
 
 
-async def load_from(
-    config: StorageConfig, environ: Mapping[str, str], seconds: float
-) -> list[CredentialRecord]:
-    """Every live credential of the configured database, before the gateway starts. A
+async def load_saved(url: str, seconds: float) -> list[CredentialRecord]:
+    """Every live credential of the database at ``url``, before the gateway starts. A
     database that does not exist yet, or has no credentials table yet, has none."""
-    url = database_url(config, environ)
-    if url.startswith("memory://"):
-        return []
     path = sqlite_path(url)
     if path is not None and not path.exists():
         return []
