@@ -16,9 +16,6 @@ from functools import partial
 from typing import Any
 
 from turnout.api import admin, health
-from turnout.api import anthropic as anthropic_api
-from turnout.api import gemini as gemini_api
-from turnout.api import openai as openai_api
 from turnout.api.endpoint import Inbound, serve
 from turnout.api.io import StreamAborted, send_error
 from turnout.auth.credentials import apply_stored
@@ -32,6 +29,9 @@ from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger
 from turnout.outbound import OutboundPolicy
 from turnout.pipeline import Step, build_pipeline
+from turnout.protocols.anthropic import routes as anthropic_api
+from turnout.protocols.gemini import routes as gemini_api
+from turnout.protocols.openai import routes as openai_api
 from turnout.providers.registry import build_provider
 from turnout.routing.router import Router
 from turnout.state import GatewayState

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from turnout.errors import Protocol
+from turnout.protocols.anthropic import usage as anthropic
+from turnout.protocols.gemini import usage as gemini
+from turnout.protocols.openai import usage as openai
 from turnout.types import Call, Usage
-from turnout.usage import anthropic, gemini, openai
 from turnout.usage.base import Passthrough, StreamObserver
 
 BODIES: dict[str, Callable[[bytes], Usage | None]] = {

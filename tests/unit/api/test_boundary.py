@@ -11,11 +11,11 @@ import pytest
 
 from turnout.api.endpoint import serve
 from turnout.api.io import StreamAborted
-from turnout.api.openai import CHAT
 from turnout.config.compile import compile_config
 from turnout.config.schema import TurnoutConfig
 from turnout.errors import InternalError, RateLimited, as_gateway_error
 from turnout.observability.logging import RequestLog
+from turnout.protocols.openai.routes import CHAT
 from turnout.state import GatewayState
 from turnout.types import Call, Reply
 

@@ -78,7 +78,7 @@ class _Broken:
 def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
     from turnout.observability.finish import Finisher
     from turnout.pricing import Price, PriceTable
-    from turnout.usage.anthropic import AnthropicStream
+    from turnout.protocols.anthropic.usage import AnthropicStream
 
     log = RequestLog(enabled=False)
     sink = io.BytesIO()

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from turnout import usage
+from turnout.protocols.openai.usage import OpenAIStream, ask_for_usage
 from turnout.types import Call, Usage
-from turnout.usage.openai import OpenAIStream, ask_for_usage
 from turnout.usage.scan import KeyTail, last_object
 
 OPENAI_USAGE = {

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from turnout.cache.normalize import anthropic, gemini, openai
+from turnout.protocols.anthropic import cache as anthropic
+from turnout.protocols.gemini import cache as gemini
+from turnout.protocols.openai import cache as openai
 from turnout.types import Call
 
 Fields = Callable[[Call], dict[str, Any]]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.cache.normalize.common import canonical
+from turnout.protocols.canonical import canonical
 from turnout.types import Call
 
 IGNORED = frozenset({"model", "labels"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.cache.normalize.common import canonical
+from turnout.protocols.canonical import canonical
 from turnout.types import Call
 
 # Transport, accounting and routing hints: the same request with other values gets the same
