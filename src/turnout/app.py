@@ -18,20 +18,21 @@ from typing import Any
 from turnout.api import admin, health
 from turnout.api.endpoint import Inbound, serve
 from turnout.api.io import StreamAborted, send_error
+from turnout.api.models import list_models
 from turnout.auth.credentials import apply_stored
 from turnout.auth.guard import guard_admin_route, guard_client_route
 from turnout.auth.service import AuthService
 from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime
-from turnout.errors import NotFound, Protocol
+from turnout.errors import NotFound
 from turnout.health.service import HealthService
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger
 from turnout.outbound import OutboundPolicy
 from turnout.pipeline import Step, build_pipeline
-from turnout.protocols.anthropic import routes as anthropic_api
-from turnout.protocols.gemini import routes as gemini_api
-from turnout.protocols.openai import routes as openai_api
+from turnout.protocols.descriptor import ModelPaths, WireProtocol
+from turnout.protocols.descriptor import Route as ProtocolRoute
+from turnout.protocols.registry import PROTOCOLS, dialect
 from turnout.providers.registry import build_provider
 from turnout.routing.router import Router
 from turnout.state import GatewayState
@@ -64,27 +65,25 @@ class Gateway:
         # Keys, limits, budgets (docs/keys-and-limits.md); loaded in the lifespan.
         self.auth = state.auth = AuthService(state.runtime)
 
-        def inbound(spec: Inbound) -> Route:
-            return partial(serve, s, spec)
+        def inbound(wire: WireProtocol, route: ProtocolRoute) -> Route:
+            return partial(serve, s, Inbound(wire, route.operation, route.locate))
 
         def plain(fn: Callable[..., Awaitable[None]]) -> Route:
             return partial(fn, s)
 
-        post: dict[str, Route] = {
-            "/v1/chat/completions": inbound(openai_api.CHAT),
-            "/chat/completions": inbound(openai_api.CHAT),
-            "/v1/embeddings": inbound(openai_api.EMBEDDINGS),
-            "/embeddings": inbound(openai_api.EMBEDDINGS),
-            "/v1/messages": inbound(anthropic_api.MESSAGES),
-            "/v1/messages/count_tokens": inbound(anthropic_api.COUNT_TOKENS),
-        }
-        # Gemini names the model in the path: matched by prefix once the exact lookup missed.
-        self.gemini: dict[str, Route] = {
-            action: inbound(spec) for action, spec in gemini_api.ACTIONS.items()
-        }
+        # Every registered protocol's routes (turnout.protocols.registry): exact paths in one
+        # dict; paths that name the model (Gemini) by prefix once the exact lookup missed.
+        post: dict[str, Route] = {}
+        self.model_paths: list[tuple[ModelPaths, dict[str, Route]]] = []
+        for wire in PROTOCOLS.values():
+            for path, route in wire.routes.items():
+                post[path] = inbound(wire, route)
+            if wire.model_paths is not None:
+                actions = {a: inbound(wire, r) for a, r in wire.model_paths.actions.items()}
+                self.model_paths.append((wire.model_paths, actions))
         get: dict[str, Route] = {
-            "/v1/models": guard_client_route(s, plain(openai_api.list_models)),
-            "/models": guard_client_route(s, plain(openai_api.list_models)),
+            "/v1/models": guard_client_route(s, plain(list_models)),
+            "/models": guard_client_route(s, plain(list_models)),
             "/healthz": plain(health.healthz),
             "/readyz": plain(health.readyz),
             "/admin/health": guard_admin_route(s, self.health.admin),
@@ -98,8 +97,11 @@ class Gateway:
             table = self.routes.get(scope["method"])
             route = table.get(scope["path"]) if table is not None else None
             if route is None and table is self.routes["POST"]:
-                parts = gemini_api.split(scope["path"])
-                route = self.gemini.get(parts[1]) if parts is not None else None
+                for paths, actions in self.model_paths:
+                    parts = paths.split(scope["path"])
+                    if parts is not None:
+                        route = actions.get(parts[1])
+                        break
             if route is not None:
                 await route(scope, receive, send)
                 return
@@ -108,7 +110,7 @@ class Gateway:
                 return
             rid = dict(scope["headers"]).get(b"x-request-id", b"-").decode("latin-1")
             err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")
-            await send_error(send, err, _dialect(scope["path"]), rid)
+            await send_error(send, err, dialect(scope["path"]).name, rid)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -179,15 +181,6 @@ class Gateway:
             await provider.close()
         if state.client is not None:
             await state.client.close()
-
-
-def _dialect(path: str) -> Protocol:
-    """The protocol an unknown path belongs to, so its 404 parses in the caller's SDK."""
-    if path.startswith("/v1/messages"):
-        return "anthropic"
-    if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
-        return "gemini"
-    return "openai"
 
 
 def _watch_for_drain(state: GatewayState) -> None:

@@ -57,39 +57,10 @@ BadQuery, the key store's Invalid/Conflict/Missing, AdminDenied) never meet a pr
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
-import orjson
-
-Protocol = Literal["openai", "anthropic", "gemini"]
-
-# Anthropic error types per status (docs/protocols.md §2.3) and Gemini status names (§3.2).
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    503: "overloaded_error",
-    504: "api_error",
-    529: "overloaded_error",
-}
-_GEMINI_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    413: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
+if TYPE_CHECKING:
+    from turnout.ir import ErrorInfo
 
 
 class GatewayError(Exception):
@@ -100,6 +71,8 @@ class GatewayError(Exception):
     code: ClassVar[str | None] = None
     retryable: ClassVar[bool] = False
     log_level: ClassVar[str] = "error"
+    # An error inside an upstream stream: the upstream's own error, rendered in its kind.
+    upstream: ErrorInfo | None = None
 
     def __init__(
         self, message: str, *, param: str | None = None, retry_after: float | None = None
@@ -293,24 +266,16 @@ def as_gateway_error(exc: Exception) -> GatewayError:
     return InternalError("internal error")
 
 
-def error_body(err: GatewayError, protocol: Protocol) -> bytes:
-    """Render ``err`` in ``protocol``'s own error shape (docs/protocols.md §1-3, §5.3)."""
-    if protocol == "anthropic":
-        etype = _ANTHROPIC_TYPES.get(err.status, "api_error")
-        return orjson.dumps({"type": "error", "error": {"type": etype, "message": err.message}})
-    if protocol == "gemini":
-        status = _GEMINI_STATUS.get(err.status, "UNKNOWN")
-        return orjson.dumps(
-            {"error": {"code": err.status, "message": err.message, "status": status}}
-        )
-    return orjson.dumps(
-        {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
-    )
+def error_body(err: GatewayError, protocol: str) -> bytes:
+    """``err`` in ``protocol``'s own error shape (docs/protocols.md §1-3, §5.3); the shapes live
+    in each protocol's folder (``protocols/<name>/errors.py``)."""
+    from turnout.protocols.registry import PROTOCOLS
+
+    return PROTOCOLS[protocol].error_body(err)
 
 
-def stream_error_frame(err: GatewayError, protocol: Protocol) -> bytes:
-    """The in-band SSE frame that makes each SDK raise after a stream has started."""
-    body = error_body(err, protocol)
-    if protocol == "anthropic":
-        return b"event: error\ndata: " + body + b"\n\n"
-    return b"data: " + body + b"\n\n"
+def stream_error_frame(err: GatewayError, protocol: str) -> bytes:
+    """The in-band frame that makes ``protocol``'s SDK raise after a stream has started."""
+    from turnout.protocols.registry import PROTOCOLS
+
+    return PROTOCOLS[protocol].error_frame(err)

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from turnout.errors import Protocol
-
 if TYPE_CHECKING:
     from turnout.auth.principal import Principal
     from turnout.ir import IRRequest
@@ -45,7 +43,7 @@ class Call:
     forwards ``body`` untouched unless something had to change (the upstream model name).
     """
 
-    protocol: Protocol
+    protocol: str  # a registered wire protocol's name (turnout.protocols.registry)
     operation: str  # "chat", "embeddings", ...
     model: str
     body: bytes

@@ -1,20 +1,20 @@
 """The lifecycle every inbound call shares, whatever its protocol: read the body once, parse
 only what routing needs, run the pipeline, write the reply, record one log line.
 
-Protocol modules supply a :class:`Inbound` describing how to find the model and stream flag,
-and the stream terminator their clients expect.
+The app builds one :class:`Inbound` per route of each registered protocol
+(:mod:`turnout.protocols.registry`): the protocol's descriptor, the operation, and how to find
+the model and stream flag. Everything protocol-specific on the way (usage reading, the stream
+terminator, error shapes) is read from the descriptor it carries.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from turnout import usage
 from turnout.api.io import (
     ClientDisconnected,
     StreamAborted,
@@ -24,8 +24,9 @@ from turnout.api.io import (
     send_error,
     send_stream,
 )
-from turnout.errors import BadRequest, GatewayError, Protocol, as_gateway_error
+from turnout.errors import BadRequest, GatewayError, as_gateway_error
 from turnout.observability.logging import get_logger
+from turnout.protocols.descriptor import Locate, WireProtocol
 from turnout.state import GatewayState
 from turnout.types import Call, Receive, Scope, Send
 
@@ -37,11 +38,9 @@ log = get_logger("turnout")
 class Inbound:
     """How one inbound operation reads a request."""
 
-    protocol: Protocol
+    wire: WireProtocol
     operation: str
-    # (parsed body, scope) -> (public model, stream?)
-    locate: Callable[[dict[str, Any], Scope], tuple[str, bool]]
-    stream_terminator: bytes | None = None
+    locate: Locate  # (parsed body, scope) -> (public model, stream?)
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -60,8 +59,9 @@ async def serve(
     started = time.perf_counter()
     headers = dict(scope["headers"])
     rid = request_id(headers)
+    wire = inbound.wire
     call = Call(
-        protocol=inbound.protocol,
+        protocol=wire.name,
         operation=inbound.operation,
         model="",
         body=b"",
@@ -83,7 +83,7 @@ async def serve(
         observer = None
         if call.stream and wanted:  # usage is read from the relayed bytes (turnout.usage)
             assert obs is not None
-            observer = call.observer = usage.observe(call, obs.ask_stream_usage)
+            observer = call.observer = wire.usage_observer(call, obs.ask_stream_usage)
         assert state.handler is not None
         reply = await state.handler(call)
         call.status = reply.status
@@ -95,7 +95,7 @@ async def serve(
         if reply.chunks is None:
             call.ttft = time.perf_counter() - started
             if wanted and call.usage is None and reply.status < 300:
-                call.usage = usage.from_body(call.protocol, reply.body)
+                call.usage = wire.usage_from_body(reply.body)
             await send_bytes(send, reply.status, out, reply.body)
         else:
             if not any(k == b"content-type" for k, _ in out):
@@ -108,12 +108,12 @@ async def serve(
                 reply.status,
                 out,
                 reply.chunks,
-                inbound.stream_terminator,
+                wire.stream_terminator,
                 observer,
             )
     except GatewayError as exc:
         call.status, call.error = exc.status, type(exc).__name__
-        await send_error(send, exc, inbound.protocol, rid)
+        await send_error(send, exc, wire.name, rid)
     except ClientDisconnected:
         call.status, call.error = 499, "client_disconnected"
     except StreamAborted:
@@ -122,13 +122,6 @@ async def serve(
         log.exception("request failed", request_id=rid)
         err = as_gateway_error(exc)
         call.status, call.error = err.status, type(err).__name__
-        await send_error(send, err, inbound.protocol, rid)
+        await send_error(send, err, wire.name, rid)
     finally:
         state.request_log.record(call, time.perf_counter() - started)
-
-
-def require_model(data: dict[str, Any]) -> str:
-    model = data.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("Missing required parameter: 'model' (a non-empty string)")
-    return model

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from turnout.errors import (
     GatewayError,
     PayloadTooLarge,
-    Protocol,
     StreamIncomplete,
     as_gateway_error,
     error_body,
@@ -87,7 +86,7 @@ async def send_bytes(send: Send, status: int, headers: Headers, body: bytes) -> 
 
 
 async def send_error(
-    send: Send, err: GatewayError, protocol: Protocol, rid: str, extra: Headers | None = None
+    send: Send, err: GatewayError, protocol: str, rid: str, extra: Headers | None = None
 ) -> None:
     headers: Headers = [JSON, (b"x-request-id", rid.encode()), *err.headers()]
     if extra:

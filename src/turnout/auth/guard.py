@@ -17,6 +17,7 @@ from turnout.api.io import request_id, send_bytes, send_error
 from turnout.auth.service import AdminDenied
 from turnout.auth.tokens import presented
 from turnout.errors import GatewayError
+from turnout.protocols.registry import dialect
 from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def guard_client_route(state: GatewayState, route: Route) -> Route:
             try:
                 auth.step.identify(headers, scope.get("query_string", b""))
             except GatewayError as exc:
-                await send_error(send, exc, "openai", request_id(headers))
+                await send_error(send, exc, dialect(scope["path"]).name, request_id(headers))
                 return
         await route(scope, receive, send)
 

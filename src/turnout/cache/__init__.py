@@ -1,9 +1,10 @@
 """Response caching: exact-match answers, streams included, in memory or on Redis.
 
-See docs/caching.md. The pieces: :mod:`keys` (what a key covers, with per-protocol
-:mod:`normalize`), :mod:`policy` (which models, which request headers), :mod:`service` (the
-pipeline step and the store worker), :mod:`record` and :mod:`replay` (both directions of the
-wire), :mod:`convert` (stream <-> JSON through the protocol codecs), and the storage port
+See docs/caching.md. The pieces: :mod:`keys` (what a key covers; what decides an answer is
+each protocol's, ``protocols/<name>/cache.py``), :mod:`policy` (which models, which request
+headers), :mod:`service` (the pipeline step and the store worker), :mod:`record` and
+:mod:`replay` (both directions of the wire), :mod:`convert` (stream <-> JSON through the
+protocol codecs), and the storage port
 :mod:`store` with its :mod:`memory` and :mod:`redis_store` backends.
 """
 

@@ -1,4 +1,5 @@
-"""Serve one stored answer in the form a hit asks for, through the protocol codecs.
+"""Serve one stored answer in the form a hit asks for, through the protocol's codecs (its
+descriptor in :mod:`turnout.protocols.registry`).
 
 - JSON -> stream: the body becomes IR (``response.to_ir``), the IR becomes stream events, and
   the protocol's own ``StreamEncoder`` writes real SSE, one chunk per event.
@@ -13,8 +14,7 @@ Everything here is pure; a failure raises :class:`Unconvertible` and the hit bec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -41,15 +41,10 @@ from turnout.ir import (
     TranslationError,
     UsageUpdate,
 )
-from turnout.ir import Usage as IRUsage
-from turnout.protocols.anthropic import response as an_resp
-from turnout.protocols.anthropic import stream as an_stream
-from turnout.protocols.gemini import response as gm_resp
-from turnout.protocols.gemini import stream as gm_stream
-from turnout.protocols.openai import response as oa_resp
-from turnout.protocols.openai import stream as oa_stream
-from turnout.providers.codecs import Decoder, Encoder, JSONArrayFraming
+from turnout.protocols.descriptor import Decoder, Encoder, Variant
+from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Usage
+from turnout.usage.base import to_ir
 
 JSONObj = dict[str, Any]
 
@@ -58,63 +53,12 @@ class Unconvertible(ValueError):
     """The stored answer cannot be written in the requested form."""
 
 
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """What the client's stream must look like beyond its protocol."""
-
-    protocol: str
-    model: str
-    include_usage: bool = False  # OpenAI: a final usage chunk
-    sse: bool = True  # Gemini: SSE frames, or one JSON array
-
-
-_TO_IR: dict[str, Callable[[JSONObj], IRResponse]] = {
-    "openai": oa_resp.to_ir,
-    "anthropic": an_resp.to_ir,
-    "gemini": gm_resp.to_ir,
-}
-_FROM_IR: dict[str, Callable[[IRResponse, str], JSONObj]] = {
-    "openai": oa_resp.from_ir,
-    "anthropic": an_resp.from_ir,
-    "gemini": gm_resp.from_ir,
-}
-_DECODERS: dict[str, Callable[[], Decoder]] = {
-    "openai": oa_stream.StreamDecoder,
-    "anthropic": an_stream.StreamDecoder,
-    "gemini": gm_stream.StreamDecoder,
-}
-
-
 def decoder(protocol: str) -> Decoder:
-    return _DECODERS[protocol]()
+    return PROTOCOLS[protocol].decoder()
 
 
 def encoder(v: Variant) -> Encoder:
-    if v.protocol == "openai":
-        return oa_stream.StreamEncoder(v.model, include_usage=v.include_usage)
-    if v.protocol == "anthropic":
-        return an_stream.StreamEncoder(v.model)
-    inner = gm_stream.StreamEncoder(v.model)
-    return inner if v.sse else JSONArrayFraming(inner)
-
-
-def ir_usage(usage: Usage | None) -> IRUsage | None:
-    if usage is None:
-        return None
-    return IRUsage(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cached_input_tokens=usage.cached_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-    )
-
-
-def call_usage(usage: IRUsage | None) -> Usage | None:
-    if usage is None:
-        return None
-    return Usage(
-        usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
-    )
+    return PROTOCOLS[v.protocol].encoder(v)
 
 
 class Accumulator:
@@ -243,7 +187,7 @@ def stream_to_body(protocol: str, frames: Iterable[bytes], model: str) -> bytes:
     try:
         for event in decode_stream(protocol, frames):
             acc.add(event)
-        return orjson.dumps(_FROM_IR[protocol](acc.result(), model))
+        return orjson.dumps(PROTOCOLS[protocol].response_from_ir(acc.result(), model))
     except (TranslationError, TypeError, KeyError, AttributeError) as exc:
         raise Unconvertible(str(exc)) from None
 
@@ -253,7 +197,7 @@ def body_to_stream(variant: Variant, body: bytes) -> list[bytes]:
         payload = orjson.loads(body)
         if not isinstance(payload, dict):
             raise Unconvertible("the stored body is not a JSON object")
-        resp = _TO_IR[variant.protocol](payload)
+        resp = PROTOCOLS[variant.protocol].response_to_ir(payload)
         enc = encoder(variant)
         out: list[bytes] = []
         for event in response_events(resp):
@@ -293,7 +237,7 @@ def restream(variant: Variant, frames: Iterable[bytes], usage: Usage | None) -> 
             if chunk:
                 out.append(chunk)
         tail = [encode(dec.finish())]
-        known = ir_usage(usage)
+        known = to_ir(usage)
         if not seen_usage and known is not None:
             tail.extend(enc.feed(UsageUpdate(known)))
         tail.extend(enc.finish())
@@ -308,3 +252,15 @@ def _checked(chunks: list[bytes]) -> list[bytes]:
     if not chunks:
         raise Unconvertible("nothing to replay")
     return chunks
+
+
+__all__ = [
+    "Accumulator",
+    "Unconvertible",
+    "Variant",
+    "body_to_stream",
+    "decode_stream",
+    "response_events",
+    "restream",
+    "stream_to_body",
+]

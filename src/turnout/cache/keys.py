@@ -1,7 +1,8 @@
 """Cache keys: a hash of everything that decides an answer, and nothing else.
 
 The key covers the namespace (who may share answers), the inbound protocol, the operation
-family, the public model and the normalized request (:mod:`turnout.cache.normalize`),
+family, the public model and the normalized request (each protocol's ``cache_fields``,
+``protocols/<name>/cache.py``),
 serialized once by orjson with sorted keys, so the order of JSON keys never matters, and hashed
 with SHA-256 truncated to 128 bits. SHA-256 rather than BLAKE2b because OpenSSL runs it on the
 CPU's SHA extensions: measured on the project machine, 4 us against 7 us for a 5 KB request
@@ -21,19 +22,13 @@ from dataclasses import dataclass
 
 import orjson
 
-from turnout.cache.normalize import CROSS_SERVABLE, FIELDS
+from turnout.protocols.descriptor import CACHEABLE, GENERATE
+from turnout.protocols.registry import FAMILIES as ALL_FAMILIES
+from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call
 
-# (protocol, operation) -> family; anything else is never cached (token counts, model lists).
-FAMILIES: dict[tuple[str, str], str] = {
-    ("openai", "chat"): "generate",
-    ("anthropic", "messages"): "generate",
-    ("gemini", "generateContent"): "generate",
-    ("openai", "embeddings"): "embed",
-    ("gemini", "embedContent"): "embed",
-    ("gemini", "batchEmbedContents"): "embed-batch",
-}
-GENERATE = "generate"
+# (protocol, operation) -> family of what is cached; anything else never is (token counts).
+FAMILIES = {key: family for key, family in ALL_FAMILIES.items() if family in CACHEABLE}
 _VERSION = "sy-cache-1"  # bump to orphan every stored key when the key material changes
 
 
@@ -58,8 +53,9 @@ def make_key(call: Call, space: str) -> CacheKey | None:
     family = FAMILIES.get((call.protocol, call.operation))
     if family is None:
         return None
-    fields = FIELDS[call.protocol](call)
-    cross = family == GENERATE and CROSS_SERVABLE[call.protocol](call)
+    wire = PROTOCOLS[call.protocol]
+    fields = wire.cache_fields(call)
+    cross = family == GENERATE and wire.cross_servable(call)
     form = "" if cross else ("stream" if call.stream else "json")
     try:
         material = orjson.dumps(

@@ -15,19 +15,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
-from turnout.cache.convert import call_usage, decode_stream
+from turnout.cache.convert import decode_stream
 from turnout.cache.entry import Entry
-from turnout.cache.keys import FAMILIES, GENERATE, CacheKey
+from turnout.cache.keys import FAMILIES, CacheKey
 from turnout.ir import Finish, StreamError, UsageUpdate
 from turnout.ir import Usage as IRUsage
-from turnout.protocols.anthropic import response as an_resp
-from turnout.protocols.gemini import response as gm_resp
-from turnout.protocols.openai import response as oa_resp
+from turnout.protocols.descriptor import GENERATE
+from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call
+from turnout.usage.base import from_ir
 
 # Why an answer was not stored (counted in the stats).
 ERROR, TRUNCATED, TOO_LARGE = "error", "truncated", "too_large"
@@ -105,14 +104,15 @@ def build_entry(p: Pending, now: float, max_item_bytes: int) -> Entry | str:
         return _from_body(p, p.body, now)
     assert p.frames is not None
     frames = p.frames
-    if call.protocol == "gemini" and not p.sse:
-        converted = _array_to_frames(frames)
+    wire = PROTOCOLS[call.protocol]
+    if not p.sse and wire.as_sse is not None:  # stored as SSE, the form decoders read
+        converted = wire.as_sse(frames)
         if converted is None:
             return TRUNCATED
         frames = converted
     if sum(len(f) for f in frames) > max_item_bytes:
         return TOO_LARGE
-    if not _terminated(call.protocol, frames):
+    if not _terminated(wire.stream_terminator, frames):
         return TRUNCATED
     usage: IRUsage | None = None
     finished = False
@@ -131,19 +131,15 @@ def build_entry(p: Pending, now: float, max_item_bytes: int) -> Entry | str:
         stream=True,
         frames=tuple(frames),
         stored_at=now,
-        usage=call_usage(usage) or call.usage,
+        usage=from_ir(usage) or call.usage,
         include_usage=p.include_usage,
         deployment=call.deployment,
     )
 
 
-# What a complete stream ends with (the API layer checks the same markers); Gemini has none,
-# its decoder requires a finishReason instead.
-_TERMINATORS = {"openai": b"[DONE]", "anthropic": b"message_stop"}
-
-
-def _terminated(protocol: str, frames: list[bytes]) -> bool:
-    marker = _TERMINATORS.get(protocol)
+def _terminated(marker: bytes | None, frames: list[bytes]) -> bool:
+    """The protocol's end marker is there (the API layer checks the same); a protocol without
+    one (Gemini) is checked by its decoder instead (a finishReason)."""
     return marker is None or marker in b"".join(frames[-3:])[-64:]
 
 
@@ -157,7 +153,7 @@ def _from_body(p: Pending, body: bytes, now: float) -> Entry | str:
         return ERROR
     usage = call.usage
     if usage is None and FAMILIES.get((call.protocol, call.operation)) == GENERATE:
-        usage = call_usage(_body_usage(call.protocol, payload))
+        usage = from_ir(PROTOCOLS[call.protocol].usage_from_response(payload))
     return Entry(
         protocol=call.protocol,
         model=call.model,
@@ -167,27 +163,6 @@ def _from_body(p: Pending, body: bytes, now: float) -> Entry | str:
         usage=usage,
         deployment=call.deployment,
     )
-
-
-def _body_usage(protocol: str, payload: dict[str, Any]) -> IRUsage | None:
-    if protocol == "openai":
-        return oa_resp.usage_to_ir(payload.get("usage"))
-    if protocol == "anthropic":
-        raw = payload.get("usage")
-        return an_resp.usage_to_ir(raw) if isinstance(raw, dict) else None
-    return gm_resp.usage_to_ir(payload.get("usageMetadata"))
-
-
-def _array_to_frames(chunks: list[bytes]) -> list[bytes] | None:
-    """A Gemini stream without ``alt=sse`` (one JSON array) as the SSE frames it stands for,
-    or None if the array is incomplete."""
-    try:
-        items = orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        return None
-    return [b"data: " + orjson.dumps(item) + b"\n\n" for item in items]
 
 
 __all__ = ["ERROR", "TOO_LARGE", "TRUNCATED", "Pending", "Recorder", "build_entry"]

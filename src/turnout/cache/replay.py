@@ -18,7 +18,7 @@ from turnout.cache.convert import (
     stream_to_body,
 )
 from turnout.cache.entry import Entry
-from turnout.providers.gemini import sse_requested
+from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call, Headers, Reply
 
 _JSON = (b"content-type", b"application/json")
@@ -50,18 +50,9 @@ class Chunks:
         self._next = len(self._chunks)
 
 
-def include_usage(call: Call) -> bool:
-    options = call.data.get("stream_options")
-    return isinstance(options, dict) and options.get("include_usage") is True
-
-
 def variant(call: Call) -> Variant:
-    return Variant(
-        call.protocol,
-        call.model,
-        include_usage=call.protocol == "openai" and include_usage(call),
-        sse=sse_requested(call),
-    )
+    """The stream form the client asked for (its protocol's descriptor knows)."""
+    return PROTOCOLS[call.protocol].variant(call)
 
 
 def reply_for(entry: Entry, call: Call, digest: str) -> Reply:
@@ -89,9 +80,8 @@ def reply_for(entry: Entry, call: Call, digest: str) -> Reply:
 
 
 def _same_variant(entry: Entry, v: Variant) -> bool:
-    if v.protocol == "openai":
-        return entry.include_usage == v.include_usage
-    return v.sse  # Gemini streams are stored as SSE; the other protocols have one variant
+    """Streams are stored as SSE, with or without the usage chunk they were relayed with."""
+    return v.sse and entry.include_usage == v.include_usage
 
 
 __all__ = ["HEADER", "KEY_HEADER", "Chunks", "Unconvertible", "reply_for", "variant"]

@@ -30,12 +30,11 @@ from turnout.cache.memory import MemoryStore
 from turnout.cache.policy import REFRESH, SKIP, USE, CachePolicy, control
 from turnout.cache.record import TOO_LARGE, Pending, Recorder, build_entry
 from turnout.cache.redis_store import RedisStore
-from turnout.cache.replay import HEADER, KEY_HEADER, Unconvertible, include_usage, reply_for
+from turnout.cache.replay import HEADER, KEY_HEADER, Unconvertible, reply_for, variant
 from turnout.cache.store import CacheStore, StoreUnavailable
 from turnout.config.compile import Runtime
 from turnout.config.schema import CacheConfig
 from turnout.observability.logging import get_logger
-from turnout.providers.gemini import sse_requested
 from turnout.types import Call, Handler, Reply
 
 log = get_logger("turnout.cache")
@@ -159,8 +158,8 @@ class CacheService:
         return b"miss", None
 
     def _record(self, reply: Reply, call: Call, key: CacheKey, ttl: float) -> None:
-        usage_chunk = call.protocol == "openai" and include_usage(call)
-        sse = sse_requested(call)
+        form = variant(call)
+        usage_chunk, sse = form.include_usage, form.sse
         if reply.chunks is None:
             self._enqueue(Pending(key, ttl, call, usage_chunk, sse, body=reply.body))
             return

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from turnout.config.compile import DeploymentSpec
 from turnout.config.schema import Cooldowns, HealthConfig
-from turnout.errors import GatewayError, Protocol, UpstreamTimeout
+from turnout.errors import GatewayError, UpstreamTimeout
 from turnout.health.board import HealthBoard
 from turnout.health.breaker import INVALID, NO_QUOTA, RATE_LIMITED
 from turnout.health.probe import probe_call
@@ -94,7 +94,7 @@ class HealthKeeper:
 
     async def probe(self, target: ProbeTarget) -> ProbeResult:
         provider, key = target.provider, target.key
-        protocol: Protocol = getattr(provider, "protocol", "openai")
+        protocol: str = getattr(provider, "protocol", "openai")
         call = probe_call(protocol, target.model)
         spec = DeploymentSpec(key.provider, target.model, 0, 1.0)
         started = self.clock()

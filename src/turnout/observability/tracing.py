@@ -30,15 +30,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from turnout.config.compile import ProviderSpec
 from turnout.config.schema import TracingConfig
 from turnout.observability.finish import Finished
+from turnout.protocols.registry import PROTOCOLS
 
-_OPERATIONS = {
-    "chat": "chat",
-    "messages": "chat",
-    "generateContent": "generate_content",
-    "embeddings": "embeddings",
-    "embedContent": "embeddings",
-    "batchEmbedContents": "embeddings",
-}
+# gen_ai.operation.name of each protocol's operations (their descriptors say).
+_OPERATIONS = {op.name: op.otel for wire in PROTOCOLS.values() for op in wire.operations if op.otel}
 _PROVIDERS = {
     "openai": "openai",
     "openai-compatible": "openai",

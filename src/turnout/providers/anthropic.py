@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from turnout.errors import Protocol as WireProtocol
 from turnout.providers.base import HTTPProvider
 from turnout.types import Call
 
@@ -19,7 +18,7 @@ _PATHS = {"messages": "/v1/messages", "count_tokens": "/v1/messages/count_tokens
 
 
 class AnthropicProvider(HTTPProvider):
-    protocol: ClassVar[WireProtocol] = "anthropic"
+    protocol: ClassVar[str] = "anthropic"
     passthrough_headers = frozenset({b"anthropic-version", b"anthropic-beta"})
 
     def auth_headers(self, key: str) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ import orjson
 
 from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import GatewayError
-from turnout.errors import Protocol as WireProtocol
+from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call, Headers, Reply
 from turnout.upstream.base import Timeouts, UpstreamClient, UpstreamResponse
 
@@ -66,13 +66,14 @@ class HTTPProvider:
     """Shared behaviour of providers reached over HTTP; subclasses name their protocol,
     their paths and their auth headers."""
 
-    protocol: ClassVar[WireProtocol] = "openai"
+    protocol: ClassVar[str] = "openai"  # the wire protocol spoken upstream
     # Client headers forwarded to this provider's protocol when the client speaks it too.
     passthrough_headers: ClassVar[frozenset[bytes]] = frozenset()
 
     def __init__(self, spec: ProviderSpec, client: UpstreamClient) -> None:
         self.spec = spec
         self.client = client
+        self.wire = PROTOCOLS[self.protocol]  # its descriptor, for translated calls
         self.timeouts = Timeouts(
             connect=spec.connect_timeout, read=spec.read_timeout, total=spec.total_timeout
         )

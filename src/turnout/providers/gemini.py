@@ -12,24 +12,12 @@ from typing import Any, ClassVar
 
 import orjson
 
-from turnout.errors import Protocol as WireProtocol
+from turnout.protocols.gemini.routes import sse_requested
 from turnout.providers.base import HTTPProvider
 from turnout.types import Call
 
 DEFAULT_VERSION = "v1beta"
 _VERSIONS = ("v1beta", "v1", "v1alpha")
-
-
-def sse_requested(call: Call) -> bool:
-    """Whether a Gemini stream is answered as SSE rather than one JSON array.
-
-    A Gemini client chooses with ``alt=sse`` (google-genai always sends it). A call without a
-    client path was built by the gateway (a translated request, a health probe) and always
-    streams SSE, the only framing the stream decoders read incrementally.
-    """
-    if call.protocol != "gemini" or not call.path:
-        return True
-    return b"alt=sse" in call.query.split(b"&")
 
 
 def _version(path: str) -> str:
@@ -58,7 +46,7 @@ def _rename(data: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 class GeminiProvider(HTTPProvider):
-    protocol: ClassVar[WireProtocol] = "gemini"
+    protocol: ClassVar[str] = "gemini"
 
     def auth_headers(self, key: str) -> list[tuple[str, str]]:
         return [("x-goog-api-key", key)]

@@ -11,8 +11,8 @@ from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import UpstreamTimeout, UpstreamUnavailable
 from turnout.mock.engine import respond
 from turnout.mock.timing import MockDisconnect, iter_frames, read_body
+from turnout.protocols.gemini.routes import sse_requested
 from turnout.providers.base import HTTPProvider
-from turnout.providers.gemini import sse_requested
 from turnout.types import Call, Reply
 from turnout.upstream.base import UpstreamClient
 

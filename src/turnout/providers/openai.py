@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from turnout.errors import Protocol as WireProtocol
 from turnout.providers.base import HTTPProvider
 from turnout.types import Call
 
@@ -16,7 +15,7 @@ _PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
 
 
 class OpenAIProvider(HTTPProvider):
-    protocol: ClassVar[WireProtocol] = "openai"
+    protocol: ClassVar[str] = "openai"
     passthrough_headers = frozenset({b"openai-beta"})
 
     def url(self, call: Call, upstream_model: str) -> str:

@@ -6,9 +6,13 @@ through the IR into the provider's protocol; the answer comes back the same way:
 a stream one upstream chunk at a time (each chunk is decoded and re-encoded at once, nothing is
 held back except what a codec needs, such as a Gemini function call's complete arguments).
 
-Failures keep the client's dialect: an untranslatable request is a 400 naming the field, an
-upstream error body is re-rendered with its status, and an error inside a stream is raised as a
-:class:`~turnout.errors.GatewayError` for the API layer to write as the client's error frame.
+Everything protocol-specific comes from the two sides' descriptors
+(:mod:`turnout.protocols.registry`): codecs, operation families, error shapes, the names of
+fields in the client's dialect, token counting. Failures keep the client's dialect: an
+untranslatable request is a 400 naming the field, an upstream error body is re-rendered with its
+status, and an error inside a stream is raised as the :class:`~turnout.errors.GatewayError` of
+its status carrying the upstream's error (``upstream``), for the API layer to write as the
+client's error frame of the same kind.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from turnout.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from turnout.errors import Protocol as WireProtocol
 from turnout.ir import (
+    ErrorInfo,
+    ErrorKind,
     IRRequest,
     IRResponse,
     StreamError,
@@ -41,11 +46,11 @@ from turnout.ir import (
     TranslationError,
     UsageUpdate,
 )
-from turnout.ir import Usage as IRUsage
+from turnout.protocols.descriptor import COUNT, TRANSLATABLE, Decoder, Encoder, Variant
+from turnout.protocols.registry import FAMILIES, PROTOCOLS, WireProtocol
 from turnout.providers.base import HTTPProvider, relay_headers
-from turnout.providers.codecs import CODECS, COUNT, FAMILIES, Codec, Decoder, Encoder
-from turnout.providers.gemini import sse_requested
-from turnout.types import Call, Reply, Usage
+from turnout.types import Call, Reply
+from turnout.usage.base import from_ir
 
 if TYPE_CHECKING:
     from turnout.config.compile import DeploymentSpec
@@ -57,23 +62,10 @@ _JSON = (b"content-type", b"application/json")
 _SSE = (b"content-type", b"text/event-stream")
 
 
-# The IR speaks OpenAI-like field names; a Gemini or Anthropic client is told its own.
-_CLIENT_FIELDS: dict[str, dict[str, str]] = {
-    "gemini": {
-        "n": "generationConfig.candidateCount",
-        "top_k": "generationConfig.topK",
-        "presence_penalty": "generationConfig.presencePenalty",
-        "frequency_penalty": "generationConfig.frequencyPenalty",
-        "response_format": "generationConfig.responseMimeType",
-        "messages": "contents",
-    },
-    "anthropic": {"response_format": "output_config.format"},
-}
-
-
 def _field_error(exc: TranslationError, client: str) -> TranslationUnsupported:
+    """The IR speaks OpenAI-like field names; the client is told its own dialect's."""
     field = exc.field
-    names = _CLIENT_FIELDS.get(client, {})
+    names = PROTOCOLS[client].client_fields
     head, sep, rest = field.partition("[")
     if head in names:  # an indexed path keeps its index: messages[2].content
         field = names[head] + sep + rest
@@ -82,18 +74,12 @@ def _field_error(exc: TranslationError, client: str) -> TranslationUnsupported:
     return TranslationUnsupported(f"{field}: {exc.message}", param=field)
 
 
-def _usage(usage: IRUsage) -> Usage:
-    return Usage(
-        usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
-    )
-
-
 def request_ir(call: Call) -> IRRequest:
     """The call's IR, built once per call however many attempts and deployments it takes."""
     ir = call.ir
     if ir is None:
         try:
-            ir = CODECS[call.protocol].request_to_ir(call)
+            ir = PROTOCOLS[call.protocol].request_to_ir(call)
         except TranslationError as exc:
             raise _field_error(exc, call.protocol) from None
         call.ir = ir
@@ -101,27 +87,28 @@ def request_ir(call: Call) -> IRRequest:
 
 
 def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call:
-    """The call as the provider's protocol would have sent it (body, operation).
+    """The call as the provider's protocol would have sent it (body, operation); an empty
+    operation means the target cannot count tokens (the count is then estimated).
 
     The client's path and query belong to the client's protocol and are not carried over.
     """
     family = FAMILIES.get((call.protocol, call.operation))
-    operation = CODECS[target].operations.get(family or "")
-    if family is None or (operation is None and family != COUNT):
+    operation = target.by_family.get(family or "")
+    if family not in TRANSLATABLE or (operation is None and family != COUNT):
         raise TranslationUnsupported(
-            f"'{call.operation}' requests cannot be translated to the {target} protocol; "
+            f"'{call.operation}' requests cannot be translated to the {target.name} protocol; "
             f"route this model to a {call.protocol} provider",
         )
     ir = request_ir(call)
     try:
-        data = CODECS[target].request_from_ir(ir, upstream_model)
+        data = target.request_from_ir(ir, upstream_model)
     except TranslationError as exc:
         raise _field_error(exc, call.protocol) from None
-    if family == COUNT:
-        data = _count_body(target, data, upstream_model)
+    if family == COUNT and operation is not None and target.count_request is not None:
+        data = target.count_request(data, upstream_model)
     return replace(
         call,
-        protocol=target,
+        protocol=target.name,
         operation=operation or "",
         body=orjson.dumps(data),
         data=data,
@@ -130,27 +117,11 @@ def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call
     )
 
 
-_ANTHROPIC_COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
-
-
-def _count_body(target: str, data: JSONObj, upstream_model: str) -> JSONObj:
-    if target == "gemini":
-        data.pop("generationConfig", None)
-        return {"generateContentRequest": {"model": f"models/{upstream_model}", **data}}
-    if target == "anthropic":
-        return {k: data[k] for k in _ANTHROPIC_COUNT_FIELDS if k in data}
-    return data  # no counting endpoint: estimated locally, see _estimated_count
-
-
-def _count_result(client: str, tokens: int) -> JSONObj:
-    return {"totalTokens": tokens} if client == "gemini" else {"input_tokens": tokens}
-
-
 def _estimated_count(call: Call, shadow: Call) -> Reply:
     """OpenAI has no token counting endpoint: about four bytes of prompt JSON per token, the
     usual rule of thumb, flagged in a header so nobody mistakes it for a tokenizer's count."""
     tokens = math.ceil(len(shadow.body) / 4)
-    body = orjson.dumps(_count_result(call.protocol, tokens))
+    body = orjson.dumps(PROTOCOLS[call.protocol].count_result(tokens))
     return Reply(200, [_JSON, (b"x-turnout-token-count", b"estimated")], body=body)
 
 
@@ -158,7 +129,8 @@ async def send_translated(
     provider: HTTPProvider, call: Call, deployment: DeploymentSpec, key: str
 ) -> Reply:
     upstream_model = deployment.upstream_model(call.model)
-    shadow = upstream_call(call, provider.protocol, upstream_model)
+    upstream = provider.wire
+    shadow = upstream_call(call, upstream, upstream_model)
     if not shadow.operation:
         return _estimated_count(call, shadow)
     resp = await provider.client.request(
@@ -170,13 +142,16 @@ async def send_translated(
         provider.spec.egress,
     )
     headers = [h for h in relay_headers(resp.headers) if h[0] not in _BODY_HEADERS]
-    upstream = CODECS[provider.protocol]
-    client = CODECS[call.protocol]
+    client = PROTOCOLS[call.protocol]
     if call.stream and 200 <= resp.status < 300:
-        framing = _SSE if sse_requested(call) else _JSON
-        headers.append(framing)
+        variant = client.variant(call)
+        headers.append(_SSE if variant.sse else _JSON)
+        # The IR's own reading of the request decides the usage chunk, as it always has.
+        variant = Variant(
+            variant.protocol, variant.model, request_ir(call).include_usage, variant.sse
+        )
         chunks = translate_stream(
-            resp.iter_chunks(), upstream.decoder(), client.encoder(call, request_ir(call)), call
+            resp.iter_chunks(), upstream.decoder(), client.encoder(variant), call
         )
         return Reply(resp.status, headers, chunks=chunks)
     raw = await resp.read()
@@ -186,11 +161,11 @@ async def send_translated(
         # The upstream's status stands; only Anthropic's 529 has no meaning elsewhere.
         return Reply(status if resp.status == 529 else resp.status, headers, body=orjson.dumps(err))
     if FAMILIES[(call.protocol, call.operation)] == COUNT:
-        body = _count_result(call.protocol, _count_tokens(raw))
+        body = client.count_result(_count_tokens(raw))
         return Reply(resp.status, headers, body=orjson.dumps(body))
     ir = _response_ir(upstream, raw)
     if ir.usage is not None:
-        call.usage = _usage(ir.usage)
+        call.usage = from_ir(ir.usage)
     try:
         out = client.response_from_ir(ir, call.model)
     except TranslationError as exc:
@@ -198,7 +173,7 @@ async def send_translated(
     return Reply(resp.status, headers, body=orjson.dumps(out))
 
 
-def _response_ir(codec: Codec, raw: bytes) -> IRResponse:
+def _response_ir(codec: WireProtocol, raw: bytes) -> IRResponse:
     """A malformed upstream body is the upstream's failure (502), never the client's."""
     try:
         payload = orjson.loads(raw)
@@ -221,7 +196,9 @@ def _count_tokens(raw: bytes) -> int:
     raise UpstreamUnavailable("upstream token count answer has no count")
 
 
-# In-stream upstream errors, re-raised as the gateway error with the same status.
+# In-stream upstream errors, re-raised as the gateway error of the same status (its class
+# names the failure in logs and decides x-should-retry); the upstream's error rides along so
+# the client's error frame keeps its kind.
 _STREAM_ERRORS: dict[int, type[GatewayError]] = {
     400: BadRequest,
     401: AuthenticationFailed,
@@ -234,7 +211,14 @@ _STREAM_ERRORS: dict[int, type[GatewayError]] = {
 
 
 def stream_error(event: StreamError) -> GatewayError:
-    return _STREAM_ERRORS.get(event.status, UpstreamUnavailable)(f"upstream: {event.message}")
+    message = f"upstream: {event.message}"
+    err = _STREAM_ERRORS.get(event.status, UpstreamUnavailable)(message)
+    try:
+        kind = ErrorKind(event.kind)
+    except ValueError:
+        return err
+    err.upstream = ErrorInfo(event.status, kind, message)
+    return err
 
 
 async def translate_stream(
@@ -276,7 +260,7 @@ def _encode(
         if isinstance(event, StreamError):
             return out, stream_error(event)
         if isinstance(event, UsageUpdate):
-            call.usage = _usage(event.usage)
+            call.usage = from_ir(event.usage)
         out.extend(encoder.feed(event))
     return out, None
 

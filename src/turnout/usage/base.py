@@ -24,10 +24,25 @@ class StreamObserver(Protocol):
 
 
 def from_ir(usage: IRUsage | None) -> Usage | None:
+    """The IR's usage as the gateway counts it (the one converter; :func:`to_ir` reverses it).
+
+    Two types on purpose: the IR's carries what protocols report (cache writes, a total),
+    the call's only what the request log, prices and limits use."""
     if usage is None:
         return None
     return Usage(
         usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
+    )
+
+
+def to_ir(usage: Usage | None) -> IRUsage | None:
+    if usage is None:
+        return None
+    return IRUsage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_input_tokens=usage.cached_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
     )
 
 

@@ -9,13 +9,14 @@ from typing import Any
 import orjson
 import pytest
 
-from turnout.api.endpoint import serve
+from turnout.api.endpoint import Inbound, serve
 from turnout.api.io import StreamAborted
 from turnout.config.compile import compile_config
 from turnout.config.schema import TurnoutConfig
 from turnout.errors import InternalError, RateLimited, as_gateway_error
 from turnout.observability.logging import RequestLog
 from turnout.protocols.openai.routes import CHAT
+from turnout.protocols.registry import PROTOCOLS
 from turnout.state import GatewayState
 from turnout.types import Call, Reply
 
@@ -44,7 +45,7 @@ async def run(s: GatewayState, body: dict[str, Any]) -> tuple[list[dict[str, Any
     scope = {"type": "http", "path": "/v1/chat/completions", "headers": [], "query_string": b""}
     errors: list[Any] = []
     try:
-        await serve(s, CHAT, scope, receive, send)
+        await serve(s, Inbound(PROTOCOLS["openai"], "chat", CHAT.locate), scope, receive, send)
     except StreamAborted as exc:
         errors.append(exc)
     return sent, errors

@@ -16,7 +16,12 @@ from tests.unit.providers.fakes import (
     sse,
 )
 
-from turnout.errors import GatewayError, TranslationUnsupported, UpstreamUnavailable
+from turnout.errors import (
+    GatewayError,
+    TranslationUnsupported,
+    UpstreamUnavailable,
+    stream_error_frame,
+)
 from turnout.types import Usage
 
 OPENAI_BODY = {"model": "pub", "messages": [{"role": "user", "content": "hi"}]}
@@ -314,3 +319,20 @@ async def test_embeddings_are_not_translated() -> None:
     c = call("gemini", {"content": {"parts": [{"text": "x"}]}}, operation="embedContent")
     with pytest.raises(TranslationUnsupported, match="embedContent"):
         await provider("openai-compatible", FakeClient()).send(c, deployment(), "k")
+
+
+async def test_stream_error_keeps_its_kind_in_the_clients_frame() -> None:
+    """An upstream overload mid-stream reaches an Anthropic client as an overload, not as the
+    generic type of the status the gateway maps it to."""
+    frame = {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}}
+    client = FakeClient(FakeResponse(chunks=[b"data: " + orjson.dumps(frame) + b"\n\n"]))
+    c = call("anthropic", {**OPENAI_BODY, "max_tokens": 5, "stream": True}, stream=True)
+    reply = await provider("gemini", client).send(c, deployment(), "k")
+    with pytest.raises(UpstreamUnavailable) as info:
+        await _drain(reply.chunks)
+    err = info.value
+    assert err.upstream is not None and err.upstream.kind == "unavailable"
+    sent = stream_error_frame(err, "anthropic")
+    assert sent.startswith(b"event: error\ndata: ")
+    assert orjson.loads(sent.split(b"data: ", 1)[1])["error"]["type"] == "overloaded_error"
+    assert b"busy" in sent

@@ -1,14 +1,22 @@
-"""Anthropic error bodies: ``{"type": "error", "error": {"type", "message"}}``."""
+"""Anthropic error bodies: ``{"type": "error", "error": {"type", "message"}}``.
+
+Two directions: an upstream's error (:func:`parse`, :func:`render`, :func:`render_stream`, by
+:class:`~turnout.ir.ErrorInfo` kind) and the gateway's own (:func:`gateway_body`,
+:func:`gateway_frame`, by status).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from turnout.ir import JSON, ErrorInfo, ErrorKind, kind_for_status
 from turnout.protocols.errors import load_error_body
 from turnout.protocols.sse import frame
+
+if TYPE_CHECKING:
+    from turnout.errors import GatewayError
 
 _TYPES: dict[ErrorKind, tuple[str, int | None]] = {
     ErrorKind.INVALID_REQUEST: ("invalid_request_error", None),
@@ -64,3 +72,32 @@ def parse(status: int, body: bytes | dict[str, Any] | None) -> ErrorInfo:
     type_ = str(err.get("type") or "")
     kind = _KINDS.get(type_, kind_for_status(status))
     return ErrorInfo(status, kind, str(err.get("message") or f"HTTP {status}"), type=type_ or None)
+
+
+# The gateway's own errors: Anthropic error types per status (docs/protocols.md §2.3).
+_GATEWAY_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "api_error",
+    529: "overloaded_error",
+}
+
+
+def gateway_body(err: GatewayError) -> bytes:
+    etype = _GATEWAY_TYPES.get(err.status, "api_error")
+    return orjson.dumps({"type": "error", "error": {"type": etype, "message": err.message}})
+
+
+def gateway_frame(err: GatewayError) -> bytes:
+    """An ``event: error`` frame; an upstream's error keeps its kind."""
+    if err.upstream is not None:
+        return render_stream(err.upstream)
+    return frame(gateway_body(err), "error")

@@ -1,4 +1,4 @@
-"""Anthropic Messages inbound endpoints.
+"""Anthropic Messages inbound operations.
 
 Clients authenticate with ``x-api-key`` (SDK 0.x) or ``Authorization: Bearer`` (SDK 2.x); both
 are accepted and neither is ever relayed upstream (the provider sends its own key). Any
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.api.endpoint import Inbound, require_model
+from turnout.protocols.descriptor import Route, require_model
 from turnout.types import Scope
 
 
@@ -21,7 +21,5 @@ def _count_tokens(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
     return require_model(data), False
 
 
-# A complete Anthropic stream ends with message_stop; without it the client's raw iterator
-# would take a cut stream for a finished one.
-MESSAGES = Inbound("anthropic", "messages", _messages, stream_terminator=b"message_stop")
-COUNT_TOKENS = Inbound("anthropic", "count_tokens", _count_tokens)
+MESSAGES = Route("messages", _messages)
+COUNT_TOKENS = Route("count_tokens", _count_tokens)

@@ -1,14 +1,22 @@
-"""Gemini (Google API) error bodies: ``{"error": {"code", "message", "status"}}``."""
+"""Gemini (Google API) error bodies: ``{"error": {"code", "message", "status"}}``.
+
+Two directions: an upstream's error (:func:`parse`, :func:`render`, :func:`render_stream`, by
+:class:`~turnout.ir.ErrorInfo` kind) and the gateway's own (:func:`gateway_body`,
+:func:`gateway_frame`, by status).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from turnout.ir import JSON, ErrorInfo, ErrorKind, kind_for_status
 from turnout.protocols.errors import load_error_body
 from turnout.protocols.sse import frame
+
+if TYPE_CHECKING:
+    from turnout.errors import GatewayError
 
 _STATUS: dict[ErrorKind, tuple[str, int | None]] = {
     ErrorKind.INVALID_REQUEST: ("INVALID_ARGUMENT", None),
@@ -48,10 +56,16 @@ def render(info: ErrorInfo) -> tuple[int, JSON]:
     return status, {"error": err}
 
 
+def error_json(info: ErrorInfo) -> bytes:
+    """The error object of a stream, unframed (an SSE frame, or an element of the JSON array
+    a stream without ``alt=sse`` is)."""
+    _, err = error_object(info)
+    return orjson.dumps({"error": err})
+
+
 def render_stream(info: ErrorInfo) -> bytes:
     """The SDK raises ClientError/ServerError from ``error.code`` of a data frame."""
-    _, err = error_object(info)
-    return frame(orjson.dumps({"error": err}))
+    return frame(error_json(info))
 
 
 def parse(status: int, body: bytes | dict[str, Any] | None) -> ErrorInfo:
@@ -65,3 +79,30 @@ def parse(status: int, body: bytes | dict[str, Any] | None) -> ErrorInfo:
     name = str(err.get("status") or "")
     kind = _KINDS.get(name, kind_for_status(status))
     return ErrorInfo(status, kind, str(err.get("message") or f"HTTP {status}"), type=name or None)
+
+
+# The gateway's own errors: Google API status names per HTTP status (docs/protocols.md §3.2).
+_GATEWAY_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def gateway_body(err: GatewayError) -> bytes:
+    status = _GATEWAY_STATUS.get(err.status, "UNKNOWN")
+    return orjson.dumps({"error": {"code": err.status, "message": err.message, "status": status}})
+
+
+def gateway_frame(err: GatewayError) -> bytes:
+    """A data frame the SDK raises from; an upstream's error keeps its kind."""
+    if err.upstream is not None:
+        return render_stream(err.upstream)
+    return frame(gateway_body(err))

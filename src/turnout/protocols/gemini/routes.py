@@ -1,4 +1,4 @@
-"""Gemini inbound endpoints: ``POST /{v1beta|v1}/models/{model}:{action}``.
+"""Gemini inbound operations: ``POST /{v1beta|v1}/models/{model}:{action}``.
 
 The model and the action live in the path, so these routes are matched by prefix after the
 exact-path lookup misses (the hot path stays one dict lookup for the other protocols).
@@ -13,20 +13,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.api.endpoint import Inbound
 from turnout.errors import BadRequest
-from turnout.types import Scope
+from turnout.protocols.descriptor import ModelPaths, Route
+from turnout.types import Call, Scope
 
 PREFIXES = ("/v1beta/models/", "/v1/models/")
 
 
 def split(path: str) -> tuple[str, str] | None:
     """(model, action) of a Gemini model path, or None for any other path."""
-    for prefix in PREFIXES:
-        if path.startswith(prefix):
-            model, sep, action = path[len(prefix) :].rpartition(":")
-            return (model, action) if sep else None
-    return None
+    return MODEL_PATHS.split(path)
+
+
+def sse_requested(call: Call) -> bool:
+    """Whether a Gemini stream is answered as SSE rather than one JSON array.
+
+    A Gemini client chooses with ``alt=sse`` (google-genai always sends it). A call without a
+    client path was built by the gateway (a translated request, a health probe) and always
+    streams SSE, the only framing the stream decoders read incrementally.
+    """
+    if call.protocol != "gemini" or not call.path:
+        return True
+    return b"alt=sse" in call.query.split(b"&")
 
 
 def _model(scope: Scope) -> str:
@@ -44,12 +52,11 @@ def _stream(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
     return _model(scope), True
 
 
-# Gemini streams have no terminator: a cut stream is caught by the translating decoders
-# (no finishReason) but not on a same-protocol passthrough, where nothing is parsed.
-ACTIONS: dict[str, Inbound] = {
-    "generateContent": Inbound("gemini", "generateContent", _once),
-    "streamGenerateContent": Inbound("gemini", "generateContent", _stream),
-    "countTokens": Inbound("gemini", "countTokens", _once),
-    "embedContent": Inbound("gemini", "embedContent", _once),
-    "batchEmbedContents": Inbound("gemini", "batchEmbedContents", _once),
+ACTIONS: dict[str, Route] = {
+    "generateContent": Route("generateContent", _once),
+    "streamGenerateContent": Route("generateContent", _stream),
+    "countTokens": Route("countTokens", _once),
+    "embedContent": Route("embedContent", _once),
+    "batchEmbedContents": Route("batchEmbedContents", _once),
 }
+MODEL_PATHS = ModelPaths(PREFIXES, ACTIONS)

@@ -30,8 +30,8 @@ from turnout.ir import (
     UsageUpdate,
 )
 from turnout.protocols.decoder import SSEDecoder
+from turnout.protocols.gemini.errors import error_json
 from turnout.protocols.gemini.errors import parse as parse_error
-from turnout.protocols.gemini.errors import render_stream
 from turnout.protocols.gemini.parts import SYNTH_ID_PREFIX, g
 from turnout.protocols.gemini.response import FINISH_FROM_IR, finish_to_ir, usage_from_ir
 from turnout.protocols.gemini.response import usage_to_ir as _usage_to_ir
@@ -117,12 +117,18 @@ class StreamDecoder(SSEDecoder):
 
 
 class StreamEncoder:
-    """IR events -> Gemini SSE for a Gemini client: ``data: <complete JSON>`` frames only,
-    finishReason and usageMetadata on the last one, no terminator."""
+    """IR events -> a Gemini client's stream: complete JSON responses, finishReason and
+    usageMetadata on the last one, no terminator. Framed as SSE (``data: <json>``), or, for a
+    client without ``alt=sse`` (``sse=False``), as the one JSON array the REST API writes
+    element by element (``[{..}``, ``,\r\n{..}``, ``]``)."""
 
-    def __init__(self, public_model: str, *, response_id: str | None = None) -> None:
+    def __init__(
+        self, public_model: str, *, response_id: str | None = None, sse: bool = True
+    ) -> None:
         self._model = public_model
         self._id = response_id
+        self._sse = sse
+        self._sep = b"["  # the JSON array's next separator
         self._tail = b""
         self._started = False
         self._failed = False
@@ -137,13 +143,19 @@ class StreamEncoder:
             meta: JSON = {"modelVersion": self._model}
             if self._id:
                 meta["responseId"] = self._id
-            self._tail = b"}]," + orjson.dumps(meta)[1:] + b"\n\n"
-        return (
-            b'data: {"candidates":[{"content":{"role":"model","parts":'
+            self._tail = b"}]," + orjson.dumps(meta)[1:]
+        return self._wrap(
+            b'{"candidates":[{"content":{"role":"model","parts":'
             + orjson.dumps(parts)
             + b'},"index":0'
             + self._tail
         )
+
+    def _wrap(self, body: bytes) -> bytes:
+        if self._sse:
+            return b"data: " + body + b"\n\n"
+        sep, self._sep = self._sep, b",\r\n"
+        return sep + body
 
     def _emit(self, part: JSON, out: list[bytes]) -> None:
         if self._signature is not None and not part.get("thought"):
@@ -195,7 +207,7 @@ class StreamEncoder:
 
     def _fail(self, info: ErrorInfo, out: list[bytes]) -> None:
         self._failed = True
-        out.append(render_stream(info))
+        out.append(self._wrap(error_json(info)))
 
     def _end_call(self, out: list[bytes]) -> None:
         if self._call is None:
@@ -222,11 +234,16 @@ class StreamEncoder:
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
-        if self._failed:
-            return out
-        self._end_call(out)
-        if self._failed:
-            return out
+        if not self._failed:
+            self._end_call(out)
+            if not self._failed:
+                out.append(self._wrap(orjson.dumps(self._last())))
+        if not self._sse:
+            out.append(b"]" if self._sep != b"[" else b"[]")
+        return out
+
+    def _last(self) -> JSON:
+        """The closing response: finish reason, usage, and any pending signature."""
         part: JSON = {"text": ""}
         if self._signature is not None:
             part["thoughtSignature"] = self._signature
@@ -240,5 +257,16 @@ class StreamEncoder:
         }
         if self._id:
             body["responseId"] = self._id
-        out.append(b"data: " + orjson.dumps(body) + b"\n\n")
-        return out
+        return body
+
+
+def array_to_frames(chunks: list[bytes]) -> list[bytes] | None:
+    """A stream without ``alt=sse`` (one JSON array) as the SSE frames it stands for, for
+    the decoders; None if the array is incomplete."""
+    try:
+        items = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return None
+    return [b"data: " + orjson.dumps(item) + b"\n\n" for item in items]

@@ -1,14 +1,22 @@
-"""OpenAI error bodies: ``{"error": {"message", "type", "param", "code"}}``."""
+"""OpenAI error bodies: ``{"error": {"message", "type", "param", "code"}}``.
+
+Two directions: an upstream's error (:func:`parse`, :func:`render`, :func:`render_stream`, by
+:class:`~turnout.ir.ErrorInfo` kind) and the gateway's own (:func:`gateway_body`,
+:func:`gateway_frame`, by the error class's type and code).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from turnout.ir import JSON, ErrorInfo, ErrorKind, kind_for_status
 from turnout.protocols.errors import load_error_body
 from turnout.protocols.sse import frame
+
+if TYPE_CHECKING:
+    from turnout.errors import GatewayError
 
 _TYPES: dict[ErrorKind, str] = {
     ErrorKind.INVALID_REQUEST: "invalid_request_error",
@@ -76,3 +84,17 @@ def parse(status: int, body: bytes | dict[str, Any] | None) -> ErrorInfo:
         type=str(code or type_) if (code or type_) else None,
         param=err.get("param"),
     )
+
+
+def gateway_body(err: GatewayError) -> bytes:
+    return orjson.dumps(
+        {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
+    )
+
+
+def gateway_frame(err: GatewayError) -> bytes:
+    """The SDK raises APIError on any data frame with an ``error`` key; an upstream's error
+    keeps its kind."""
+    if err.upstream is not None:
+        return render_stream(err.upstream)
+    return frame(gateway_body(err))

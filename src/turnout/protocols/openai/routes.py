@@ -1,15 +1,11 @@
-"""OpenAI-compatible inbound endpoints."""
+"""OpenAI-compatible inbound operations: where their model and stream flag are."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from turnout.api.endpoint import Inbound, require_model
-from turnout.api.io import JSON, send_bytes
-from turnout.state import GatewayState
-from turnout.types import Receive, Scope, Send
+from turnout.protocols.descriptor import Route, require_model
+from turnout.types import Scope
 
 
 def _chat(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
@@ -20,14 +16,5 @@ def _embeddings(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
     return require_model(data), False
 
 
-CHAT = Inbound("openai", "chat", _chat, stream_terminator=b"[DONE]")
-EMBEDDINGS = Inbound("openai", "embeddings", _embeddings)
-
-
-async def list_models(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
-    """Concrete public model names (glob patterns such as ``gpt-*`` are not model ids)."""
-    data = [
-        {"id": name, "object": "model", "created": 0, "owned_by": "turnout"}
-        for name in state.runtime.models
-    ]
-    await send_bytes(send, 200, [JSON], orjson.dumps({"object": "list", "data": data}))
+CHAT = Route("chat", _chat)
+EMBEDDINGS = Route("embeddings", _embeddings)

@@ -32,6 +32,12 @@ def from_body(body: bytes) -> Usage | None:
     return parse(last_object(body, KEY))
 
 
+def observe(call: Call, ask: bool) -> OpenAIStream:
+    """The observer of a stream; with ``ask``, a chat stream that did not ask for usage is
+    made to (and the observer hides the extra chunk from the client)."""
+    return OpenAIStream(ask and call.operation == "chat" and ask_for_usage(call))
+
+
 def ask_for_usage(call: Call) -> bool:
     """Make a chat stream request ask for usage; True when the client had not asked (so the
     usage chunk must be hidden from it).

@@ -1,0 +1,78 @@
+"""The OpenAI Chat Completions and Embeddings protocol, as the gateway knows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from turnout.protocols.descriptor import EMBED, GENERATE, Operation, Variant, WireProtocol
+from turnout.protocols.openai import cache, errors, request, response, routes, stream, usage
+from turnout.protocols.policy import Harmless, falsy, text_only
+from turnout.types import Call
+
+# Fields an OpenAI request may carry that another protocol may drop (policy.py explains).
+HARMLESS: dict[str, Harmless] = {
+    "store": None,
+    "service_tier": None,
+    "prompt_cache_key": None,
+    "prompt_cache_retention": None,
+    "safety_identifier": None,
+    "verbosity": None,
+    "stream_options": None,
+    "logprobs": falsy,
+    "top_logprobs": falsy,
+    "logit_bias": falsy,
+    "modalities": text_only,
+    "audio": falsy,
+    "prediction": falsy,
+    "functions": falsy,
+    "function_call": falsy,
+    "web_search_options": falsy,
+}
+
+
+def include_usage(call: Call) -> bool:
+    options = call.data.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def variant(call: Call) -> Variant:
+    return Variant("openai", call.model, include_usage=include_usage(call))
+
+
+def probe(model: str) -> tuple[str, dict[str, Any]]:
+    return "chat", {
+        "model": model,
+        "max_tokens": 1,
+        "messages": [{"role": "user", "content": "ping"}],
+    }
+
+
+PROTOCOL = WireProtocol(
+    name="openai",
+    operations=(Operation("chat", GENERATE, "chat"), Operation("embeddings", EMBED, "embeddings")),
+    routes={
+        "/v1/chat/completions": routes.CHAT,
+        "/chat/completions": routes.CHAT,
+        "/v1/embeddings": routes.EMBEDDINGS,
+        "/embeddings": routes.EMBEDDINGS,
+    },
+    stream_terminator=b"[DONE]",
+    variant=variant,
+    request_to_ir=lambda call: request.to_ir(call.data),
+    request_from_ir=request.from_ir,
+    response_to_ir=response.to_ir,
+    response_from_ir=response.from_ir,
+    decoder=stream.StreamDecoder,
+    encoder=lambda v: stream.StreamEncoder(v.model, include_usage=v.include_usage),
+    harmless=HARMLESS,
+    parse_error=errors.parse,
+    render_error=errors.render,
+    error_body=errors.gateway_body,
+    error_frame=errors.gateway_frame,
+    usage_from_body=usage.from_body,
+    usage_observer=usage.observe,
+    usage_from_response=lambda body: response.usage_to_ir(body.get("usage")),
+    cache_fields=cache.fields,
+    cross_servable=cache.cross_servable,
+    probe=probe,
+)
