@@ -7,37 +7,20 @@ from typing import Annotated
 
 import typer
 
-from turnout.config.schema import PROVIDER_TYPES
+from turnout.providers.registry import UnknownProviderType, names, provider_type
 
 app = typer.Typer(help="Edit configuration files.", no_args_is_help=True)
-
-_PROVIDER_TEMPLATES = {
-    "openai": (
-        'type: openai\n  base_url: "https://api.openai.com/v1"\n  api_keys: ["${OPENAI_API_KEY}"]'
-    ),
-    "openai-compatible": (
-        'type: openai-compatible\n  base_url: "http://127.0.0.1:8000/v1"   # vLLM, Ollama, ...\n'
-        '  api_keys: ["none"]'
-    ),
-    "anthropic": (
-        'type: anthropic\n  base_url: "https://api.anthropic.com"\n'
-        '  api_keys: ["${ANTHROPIC_API_KEY}"]'
-    ),
-    "gemini": (
-        'type: gemini\n  base_url: "https://generativelanguage.googleapis.com"\n'
-        '  api_keys: ["${GEMINI_API_KEY}"]'
-    ),
-    "mock": "type: mock   # built-in mock provider, no key needed",
-}
 
 
 def template(kind: str, name: str) -> str:
     if kind == "provider":
-        if name not in _PROVIDER_TEMPLATES:
+        try:
+            text = provider_type(name).template  # each type's descriptor carries its own
+        except UnknownProviderType:
             raise typer.BadParameter(
-                f"unknown provider type '{name}' (known: {', '.join(PROVIDER_TYPES)})"
-            )
-        body = _PROVIDER_TEMPLATES[name].replace("\n", "\n  ")
+                f"unknown provider type '{name}' (known: {', '.join(names())})"
+            ) from None
+        body = text.replace("\n", "\n  ")
         return (
             f"# provider '{name}' (added by `turnout config create`)\n"
             f"providers:\n  {name}:\n    {body}\n"

@@ -17,13 +17,6 @@ from typing import Any
 from turnout.config.schema import ErrorRule, TurnoutConfig
 from turnout.upstream.base import DEFAULT_EGRESS, Egress
 
-DEFAULT_BASE_URLS = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-    "mock": "mock://in-process",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ErrorRuleSpec:
@@ -148,12 +141,18 @@ def _is_pattern(name: str) -> bool:
     return any(c in name for c in "*?[")
 
 
+def _default_base_url(type_name: str) -> str:
+    from turnout.providers.registry import provider_type  # provider modules import this one
+
+    return provider_type(type_name).base_url or ""
+
+
 def compile_config(config: TurnoutConfig) -> Runtime:
     providers = {
         name: ProviderSpec(
             name=name,
             type=p.type,
-            base_url=(p.base_url or DEFAULT_BASE_URLS.get(p.type, "")).rstrip("/"),
+            base_url=(p.base_url or _default_base_url(p.type)).rstrip("/"),
             api_keys=tuple(p.api_keys) or ("",),
             headers=tuple(p.headers.items()),
             forward_headers=tuple(h.lower() for h in p.forward_headers),

@@ -7,29 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# Which models a provider found in the environment serves when no config names any.
-_ENV_PROVIDERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    (
-        "OPENAI_API_KEY",
-        "openai",
-        "openai",
-        ("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"),
-    ),
-    ("ANTHROPIC_API_KEY", "anthropic", "anthropic", ("claude-*",)),
-    ("GEMINI_API_KEY", "gemini", "gemini", ("gemini-*", "gemma-*", "text-embedding-0*")),
-)
-
 
 def from_environment(env: Mapping[str, str]) -> dict[str, Any]:
-    """Serve every provider whose API key is in the environment, each for its model family."""
+    """Serve every provider whose API key is in the environment, each for its model family:
+    the provider types that name a key variable and the models it serves (``key_env`` and
+    ``zero_config_models`` in their descriptors), in registration order; each provider is
+    named after its type."""
+    from turnout.providers.registry import provider_types
+
     raw: dict[str, Any] = {"providers": {}, "models": {}}
-    for var, name, ptype, patterns in _ENV_PROVIDERS:
-        key = env.get(var)
+    for kind in provider_types():
+        key = env.get(kind.key_env) if kind.key_env and kind.zero_config_models else None
         if not key:
             continue
-        raw["providers"][name] = {"type": ptype, "api_keys": [key]}
-        for pattern in patterns:
-            raw["models"].setdefault(pattern, {"deployments": [{"provider": name}]})
+        raw["providers"][kind.name] = {"type": kind.name, "api_keys": [key]}
+        for pattern in kind.zero_config_models:
+            raw["models"].setdefault(pattern, {"deployments": [{"provider": kind.name}]})
     return raw
 
 

@@ -8,12 +8,26 @@ into immutable runtime objects, so nothing on the request path touches these mod
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic_core import PydanticCustomError
 
-ProviderType = Literal["openai", "openai-compatible", "anthropic", "gemini", "mock"]
-PROVIDER_TYPES: tuple[str, ...] = ("openai", "openai-compatible", "anthropic", "gemini", "mock")
+
+def _known_type(name: str) -> str:
+    """Provider types are whatever the registry knows (turnout.providers.registry)."""
+    from turnout.providers.registry import UnknownProviderType, provider_type
+
+    try:
+        provider_type(name)
+    except UnknownProviderType as exc:
+        raise PydanticCustomError(
+            "provider_type", "{message}", {"message": str(exc), "given": name}
+        ) from None
+    return name
+
+
+ProviderTypeName = Annotated[str, AfterValidator(_known_type)]
 
 
 class Closed(BaseModel):
@@ -78,7 +92,7 @@ class TLSConfig(Closed):
 
 
 class ProviderConfig(Closed):
-    type: ProviderType
+    type: ProviderTypeName
     base_url: str | None = None
     api_keys: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict)

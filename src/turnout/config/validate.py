@@ -12,11 +12,14 @@ import fnmatch
 import re
 import types
 import typing
-from typing import Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from turnout.config.schema import PROVIDER_TYPES, REASONS, TurnoutConfig
+from turnout.config.schema import REASONS, TurnoutConfig
+
+if TYPE_CHECKING:
+    from turnout.providers.descriptor import ProviderType as Kind
 
 
 def format_path(loc: tuple[str | int, ...]) -> str:
@@ -76,11 +79,17 @@ def _pydantic_problems(exc: ValidationError) -> list[str]:
             hint = _suggest(str(loc[-1]), allowed)
             known = f" (allowed: {', '.join(allowed)})" if allowed and not hint else ""
             problems.append(f"{path}: unknown key{hint}{known}")
-        elif kind == "literal_error" and loc and loc[-1] == "type":
+        elif kind == "provider_type":
             given = str(err.get("input"))
+            if ":" in given:  # an import path: the registry says what went wrong
+                problems.append(f"{path}: {err['msg']}")
+                continue
+            from turnout.providers.registry import names  # it imports the config package
+
+            types = names()
             problems.append(
-                f"{path}: unknown provider type '{given}'{_suggest(given, PROVIDER_TYPES)}"
-                f" (known: {', '.join(PROVIDER_TYPES)})"
+                f"{path}: unknown provider type '{given}'{_suggest(given, types)}"
+                f" (known: {', '.join(types)})"
             )
         elif kind == "literal_error" and loc and loc[-1] == "reason":
             given = str(err.get("input"))
@@ -106,11 +115,12 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         if not isinstance(provider, dict):
             continue
         ptype, base_url = provider.get("type"), provider.get("base_url")
-        if ptype == "openai-compatible" and not base_url:
+        kind = _kind(ptype)  # None: an unknown type, reported by the schema
+        if kind is not None and kind.base_url is None and not base_url:
             problems.append(f"providers.{pname}.base_url: required for type {ptype}")
         if isinstance(base_url, str) and not base_url.startswith(("http://", "https://")):
             problems.append(f"providers.{pname}.base_url: must start with http:// or https://")
-        if ptype in PROVIDER_TYPES and ptype != "mock" and not provider.get("api_keys"):
+        if kind is not None and kind.needs_key and not provider.get("api_keys"):
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
         problems.extend(_egress_problems(str(pname), provider))
@@ -177,6 +187,17 @@ def _outbound_problems(outbound: Any) -> list[str]:
             except ValueError as exc:
                 problems.append(f"outbound.allow[{i}]: {exc}")
     return problems
+
+
+def _kind(ptype: Any) -> Kind | None:
+    from turnout.providers.registry import UnknownProviderType, provider_type
+
+    if not isinstance(ptype, str):
+        return None
+    try:
+        return provider_type(ptype)
+    except UnknownProviderType:
+        return None
 
 
 def _rule_problems(pname: str, rules: Any) -> list[str]:

@@ -34,13 +34,6 @@ from turnout.protocols.registry import PROTOCOLS
 
 # gen_ai.operation.name of each protocol's operations (their descriptors say).
 _OPERATIONS = {op.name: op.otel for wire in PROTOCOLS.values() for op in wire.operations if op.otel}
-_PROVIDERS = {
-    "openai": "openai",
-    "openai-compatible": "openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-    "mock": "openai",
-}
 # (attribute, key in an OpenAI/Anthropic body, key in Gemini's generationConfig)
 _REQUEST_PARAMS = (
     ("gen_ai.request.max_tokens", "max_tokens", "maxOutputTokens"),
@@ -82,7 +75,7 @@ class Tracing:
             self.provider.add_span_processor(SimpleSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer("turnout")
         self.propagator = TraceContextTextMapPropagator()
-        self._types = {name: _PROVIDERS.get(s.type, s.type) for name, s in providers.items()}
+        self._types = {name: _otel_name(s.type) for name, s in providers.items()}
         self._servers = {name: _server(s.base_url) for name, s in providers.items()}
 
     def observe(self, finished: Iterable[Finished]) -> None:
@@ -176,6 +169,16 @@ class Tracing:
     async def close(self) -> None:
         # Flushing exports over HTTP: in a thread, so a slow collector cannot stall the loop.
         await asyncio.to_thread(self.provider.shutdown)
+
+
+def _otel_name(type_name: str) -> str:
+    """gen_ai.provider.name of a provider type (its descriptor says)."""
+    from turnout.providers.registry import UnknownProviderType, provider_type
+
+    try:
+        return provider_type(type_name).otel_name
+    except UnknownProviderType:
+        return type_name
 
 
 def _request_params(data: Mapping[str, Any], attributes: dict[str, Any]) -> None:

@@ -8,27 +8,42 @@ through (the client chose the API revision and betas its body is written for); o
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from turnout.providers.base import HTTPProvider
+from turnout.providers.descriptor import Auth, ProviderType, rules, template
 from turnout.types import Call
 
 DEFAULT_VERSION = "2023-06-01"
-_PATHS = {"messages": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
 
 
 class AnthropicProvider(HTTPProvider):
-    protocol: ClassVar[str] = "anthropic"
     passthrough_headers = frozenset({b"anthropic-version", b"anthropic-beta"})
-
-    def auth_headers(self, key: str) -> list[tuple[str, str]]:
-        return [("x-api-key", key)]
-
-    def url(self, call: Call, upstream_model: str) -> str:
-        return self.spec.base_url + _PATHS[call.operation]
+    paths = {"messages": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
 
     def request_headers(self, call: Call, key: str) -> list[tuple[str, str]]:
         headers = super().request_headers(call, key)
         if b"anthropic-version" not in call.headers:
             headers.append(("anthropic-version", DEFAULT_VERSION))
         return headers
+
+
+# "prompt is too long" is a 400; an empty credit balance is a 400 or 403 naming it.
+ANTHROPIC_RULES = rules(
+    {"status": 400, "path": "error.message", "match": "(?i)prompt is too long",
+     "reason": "context_length"},
+    {"status": [400, 403], "path": "error.message", "match": "(?i)credit balance",
+     "reason": "no_quota"},
+)  # fmt: skip
+
+ANTHROPIC = ProviderType(
+    name="anthropic",
+    protocol="anthropic",
+    provider=AnthropicProvider,
+    base_url="https://api.anthropic.com",
+    auth=Auth("x-api-key"),
+    error_rules=ANTHROPIC_RULES,
+    template=template("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+    otel_name="anthropic",
+    key_env="ANTHROPIC_API_KEY",
+    zero_config_models=("claude-*",),
+    summary="Anthropic Messages API",
+)

@@ -13,13 +13,15 @@ a clear error rather than grown into a fifty-method base class.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from typing import ClassVar, Protocol
 
 import orjson
 
 from turnout.config.compile import DeploymentSpec, ProviderSpec
-from turnout.errors import GatewayError
+from turnout.errors import BadRequest, GatewayError
 from turnout.protocols.registry import PROTOCOLS
+from turnout.providers.registry import provider_type
 from turnout.types import Call, Headers, Reply
 from turnout.upstream.base import Timeouts, UpstreamClient, UpstreamResponse
 
@@ -63,17 +65,26 @@ def relay_headers(upstream: list[tuple[bytes, bytes]]) -> Headers:
 
 
 class HTTPProvider:
-    """Shared behaviour of providers reached over HTTP; subclasses name their protocol,
-    their paths and their auth headers."""
+    """Shared behaviour of providers reached over HTTP. What differs per provider type (its
+    protocol, auth, capabilities) comes from its descriptor
+    (:class:`~turnout.providers.descriptor.ProviderType`), read once here; subclasses build
+    URLs (:meth:`url`, from :attr:`paths` when the operation is a fixed path)."""
 
-    protocol: ClassVar[str] = "openai"  # the wire protocol spoken upstream
     # Client headers forwarded to this provider's protocol when the client speaks it too.
     passthrough_headers: ClassVar[frozenset[bytes]] = frozenset()
+    # operation -> path under the base URL, for providers whose URLs are fixed paths
+    paths: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, spec: ProviderSpec, client: UpstreamClient) -> None:
         self.spec = spec
         self.client = client
+        self.kind = provider_type(spec.type)
+        self.protocol = self.kind.protocol  # the wire protocol spoken upstream
         self.wire = PROTOCOLS[self.protocol]  # its descriptor, for translated calls
+        self._auth = self.kind.auth
+        served = self.kind.operations
+        # Capabilities: an operation the upstream does not serve has no path, and is refused.
+        self._paths = {op: p for op, p in self.paths.items() if served is None or op in served}
         self.timeouts = Timeouts(
             connect=spec.connect_timeout, read=spec.read_timeout, total=spec.total_timeout
         )
@@ -82,10 +93,19 @@ class HTTPProvider:
 
     # -- hooks -------------------------------------------------------------------------------
     def auth_headers(self, key: str) -> list[tuple[str, str]]:
-        return [("authorization", f"Bearer {key}")]
+        return self._auth.headers(key)
 
     def url(self, call: Call, upstream_model: str) -> str:
-        raise NotImplementedError
+        try:
+            return self.spec.base_url + self._paths[call.operation]
+        except KeyError:
+            raise self.unsupported(call.operation) from None
+
+    def unsupported(self, operation: str) -> BadRequest:
+        return BadRequest(
+            f"The provider '{self.spec.name}' ({self.spec.type}) does not serve "
+            f"'{operation}' requests; route this model to a provider that does"
+        )
 
     def native_body(self, call: Call, upstream_model: str) -> bytes:
         """The client's own bytes when nothing changes; re-encoded only to rename the model."""

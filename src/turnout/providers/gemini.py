@@ -8,12 +8,13 @@ received even when the deployment renames the model. The key travels only in the
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 
 from turnout.protocols.gemini.routes import sse_requested
 from turnout.providers.base import HTTPProvider
+from turnout.providers.descriptor import Auth, ProviderType, rules, template
 from turnout.types import Call
 
 DEFAULT_VERSION = "v1beta"
@@ -46,11 +47,6 @@ def _rename(data: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 class GeminiProvider(HTTPProvider):
-    protocol: ClassVar[str] = "gemini"
-
-    def auth_headers(self, key: str) -> list[tuple[str, str]]:
-        return [("x-goog-api-key", key)]
-
     def url(self, call: Call, upstream_model: str) -> str:
         model = upstream_model.removeprefix("models/")
         action = call.operation
@@ -67,3 +63,28 @@ class GeminiProvider(HTTPProvider):
         if call.operation == "generateContent" or b'"model"' not in call.body:
             return call.body
         return orjson.dumps(_rename(call.data, "models/" + upstream_model.removeprefix("models/")))
+
+
+# Gemini says "API key not valid" in a 400, and puts context length and quota in messages.
+GEMINI_RULES = rules(
+    {"status": 400, "match": "API_KEY_INVALID|API key not valid|API key expired",
+     "reason": "invalid_key"},
+    {"status": 400, "path": "error.message",
+     "match": "(?i)exceeds the maximum number of tokens|input token count",
+     "reason": "context_length"},
+    {"status": 400, "path": "error.message", "match": "(?i)billing|quota", "reason": "no_quota"},
+)  # fmt: skip
+
+GEMINI = ProviderType(
+    name="gemini",
+    protocol="gemini",
+    provider=GeminiProvider,
+    base_url="https://generativelanguage.googleapis.com",
+    auth=Auth("x-goog-api-key"),  # never ?key=: it would end up in every proxy's access log
+    error_rules=GEMINI_RULES,
+    template=template("gemini", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY"),
+    otel_name="gcp.gemini",
+    key_env="GEMINI_API_KEY",
+    zero_config_models=("gemini-*", "gemma-*", "text-embedding-0*"),
+    summary="Google AI Studio (Gemini API)",
+)

@@ -13,6 +13,7 @@ from turnout.mock.engine import respond
 from turnout.mock.timing import MockDisconnect, iter_frames, read_body
 from turnout.protocols.gemini.routes import sse_requested
 from turnout.providers.base import HTTPProvider
+from turnout.providers.descriptor import ProviderType
 from turnout.types import Call, Reply
 from turnout.upstream.base import UpstreamClient
 
@@ -70,3 +71,15 @@ class MockProvider(HTTPProvider):
             raise UpstreamTimeout("mock provider stalled mid-stream") from None
         except MockDisconnect:
             raise UpstreamUnavailable("mock provider closed the connection mid-stream") from None
+
+
+MOCK = ProviderType(
+    name="mock",
+    protocol="openai",  # it answers every protocol natively; this one is for its probes
+    provider=MockProvider,
+    base_url="mock://in-process",
+    needs_key=False,
+    template="type: mock   # built-in mock provider, no key needed",
+    otel_name="openai",
+    summary="the built-in mock provider (demo, tests)",
+)

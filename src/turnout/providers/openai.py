@@ -1,4 +1,5 @@
-"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, LM Studio, Together, Groq...).
+"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, LM Studio, and the named vendors of
+:mod:`turnout.providers.vendors`).
 
 ``base_url`` follows the OpenAI SDK convention (it ends in ``/v1``), so the operation's path is
 appended as the SDK would append it.
@@ -6,17 +7,47 @@ appended as the SDK would append it.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from turnout.providers.base import HTTPProvider
-from turnout.types import Call
-
-_PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
+from turnout.providers.descriptor import ProviderType, rules, template
 
 
 class OpenAIProvider(HTTPProvider):
-    protocol: ClassVar[str] = "openai"
     passthrough_headers = frozenset({b"openai-beta"})
+    paths = {"chat": "/chat/completions", "embeddings": "/embeddings"}
 
-    def url(self, call: Call, upstream_model: str) -> str:
-        return self.spec.base_url + _PATHS[call.operation]
+
+# OpenAI reports an exhausted quota as a 429 (or 403/400) with code insufficient_quota: a key
+# problem, not a rate limit; an over-long prompt and a filtered one have codes of their own.
+OPENAI_RULES = rules(
+    {"status": [429, 403, 400], "path": "error.code", "match": "^insufficient_quota$",
+     "reason": "no_quota"},
+    {"status": 400, "path": "error.code", "match": "^context_length_exceeded$",
+     "reason": "context_length"},
+    {"status": 400, "path": "error.code", "match": "^(content_filter|content_policy_violation)$",
+     "reason": "content_filter"},
+    {"status": 403, "path": "error.code", "match": "^unsupported_country_region_territory$",
+     "reason": "bad_request"},
+)  # fmt: skip
+
+OPENAI = ProviderType(
+    name="openai",
+    protocol="openai",
+    provider=OpenAIProvider,
+    base_url="https://api.openai.com/v1",
+    error_rules=OPENAI_RULES,
+    template=template("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    otel_name="openai",
+    key_env="OPENAI_API_KEY",
+    zero_config_models=("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"),
+    summary="OpenAI",
+)
+OPENAI_COMPATIBLE = ProviderType(
+    name="openai-compatible",
+    protocol="openai",
+    provider=OpenAIProvider,
+    base_url=None,  # a server of the user's: its URL is required
+    error_rules=OPENAI_RULES,
+    template=template("openai-compatible", "http://127.0.0.1:8000/v1", None, "vLLM, Ollama, ..."),
+    otel_name="openai",
+    summary="any OpenAI-compatible server (vLLM, Ollama, LM Studio, ...)",
+)

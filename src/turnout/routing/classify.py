@@ -4,8 +4,9 @@ Providers disagree about what their errors mean: OpenAI reports an exhausted quo
 with ``code: insufficient_quota`` (a key problem, not a rate limit), Anthropic says "prompt is
 too long" in a 400, Gemini says "API key not valid" in a 400. So each provider carries error
 rules (status, dotted JSON path, regex, reason, priority): its own from the config, over the
-defaults of its type below. The highest-priority matching rule wins; with no match, the status
-decides.
+defaults of its type (``error_rules`` in its descriptor, :mod:`turnout.providers.registry`:
+every type has its own, so none silently loses the context-length or quota rules). The
+highest-priority matching rule wins; with no match, the status decides.
 
     reason          what the router does
     invalid_key     mark the key invalid, try another key / deployment
@@ -29,8 +30,7 @@ from typing import Any
 
 import orjson
 
-from turnout.config.compile import ErrorRuleSpec, ProviderSpec, compile_rule
-from turnout.config.schema import ErrorRule
+from turnout.config.compile import ErrorRuleSpec, ProviderSpec
 
 INVALID_KEY = "invalid_key"
 NO_QUOTA = "no_quota"
@@ -45,43 +45,6 @@ BAD_REQUEST = "bad_request"
 KEY_REASONS = frozenset({INVALID_KEY, NO_QUOTA, RATE_LIMITED})
 BREAKER_REASONS = frozenset({OVERLOADED, SERVER_ERROR, TIMEOUT})
 CLIENT_REASONS = frozenset({CONTEXT_LENGTH, CONTENT_FILTER, BAD_REQUEST})
-
-
-def _rules(*rules: dict[str, Any]) -> tuple[ErrorRuleSpec, ...]:
-    return tuple(compile_rule(ErrorRule.model_validate({"priority": 50, **r})) for r in rules)
-
-
-_OPENAI = _rules(
-    {"status": [429, 403, 400], "path": "error.code", "match": "^insufficient_quota$",
-     "reason": NO_QUOTA},
-    {"status": 400, "path": "error.code", "match": "^context_length_exceeded$",
-     "reason": CONTEXT_LENGTH},
-    {"status": 400, "path": "error.code", "match": "^(content_filter|content_policy_violation)$",
-     "reason": CONTENT_FILTER},
-    {"status": 403, "path": "error.code", "match": "^unsupported_country_region_territory$",
-     "reason": BAD_REQUEST},
-)  # fmt: skip
-_ANTHROPIC = _rules(
-    {"status": 400, "path": "error.message", "match": "(?i)prompt is too long",
-     "reason": CONTEXT_LENGTH},
-    {"status": [400, 403], "path": "error.message", "match": "(?i)credit balance",
-     "reason": NO_QUOTA},
-)  # fmt: skip
-_GEMINI = _rules(
-    {"status": 400, "match": "API_KEY_INVALID|API key not valid|API key expired",
-     "reason": INVALID_KEY},
-    {"status": 400, "path": "error.message",
-     "match": "(?i)exceeds the maximum number of tokens|input token count",
-     "reason": CONTEXT_LENGTH},
-    {"status": 400, "path": "error.message", "match": "(?i)billing|quota", "reason": NO_QUOTA},
-)  # fmt: skip
-DEFAULT_RULES: dict[str, tuple[ErrorRuleSpec, ...]] = {
-    "openai": _OPENAI,
-    "openai-compatible": _OPENAI,
-    "mock": _OPENAI,
-    "anthropic": _ANTHROPIC,
-    "gemini": _GEMINI,
-}
 
 
 def by_status(status: int) -> str:
@@ -122,7 +85,9 @@ class Classifier:
 
     @classmethod
     def for_provider(cls, spec: ProviderSpec) -> Classifier:
-        return cls((*spec.error_rules, *DEFAULT_RULES.get(spec.type, ())))
+        from turnout.providers.registry import provider_type  # provider modules import this
+
+        return cls((*spec.error_rules, *provider_type(spec.type).error_rules))
 
     def classify(self, status: int, body: bytes) -> str:
         """The reason of an upstream answer with ``status`` >= 400."""

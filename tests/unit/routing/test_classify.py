@@ -7,7 +7,10 @@ import pytest
 
 from turnout.config.compile import compile_rule
 from turnout.config.schema import ErrorRule
-from turnout.routing.classify import DEFAULT_RULES, Classifier, by_status, retry_after
+from turnout.providers.registry import provider_type
+from turnout.routing.classify import Classifier, by_status, retry_after
+
+DEFAULT_RULES = {t: provider_type(t).error_rules for t in ("openai", "anthropic", "gemini")}
 
 
 def _body(error: dict[str, Any]) -> bytes:
