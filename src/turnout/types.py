@@ -72,6 +72,9 @@ class Call:
     sticky_key: str | None = None  # the client's pin in the sticky strategy (strategy)
     notes: list[Note] | None = None  # every upstream attempt (observability.attempts)
     observer: StreamObserver | None = None  # a stream's usage observer (API layer)
+    # The reply was written by the gateway from the IR (a translated answer) and is whole and
+    # error-free, its usage in ``usage``: the cache stores it without decoding it (translate).
+    encoded: bool = False
     client_body: bytes | None = None  # the body as the client sent it, when the gateway
     #                                   changed what goes upstream (usage: asked for usage)
 

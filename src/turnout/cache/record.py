@@ -25,7 +25,7 @@ from turnout.ir import Finish, StreamError, UsageUpdate
 from turnout.ir import Usage as IRUsage
 from turnout.protocols.descriptor import GENERATE
 from turnout.protocols.registry import PROTOCOLS
-from turnout.types import Call
+from turnout.types import Call, Usage
 from turnout.usage.base import from_ir
 
 # Why an answer was not stored (counted in the stats).
@@ -96,7 +96,11 @@ class Recorder:
 
 
 def build_entry(p: Pending, now: float, max_item_bytes: int) -> Entry | str:
-    """The entry to store, or the reason not to store it."""
+    """The entry to store, or the reason not to store it.
+
+    An answer the gateway wrote itself from the IR (``call.encoded``: translated, complete,
+    error-free, its usage known) is stored without decoding it again; only relayed upstream
+    bytes are decoded and checked here."""
     call = p.call
     if p.body is not None:
         if len(p.body) > max_item_bytes:
@@ -112,6 +116,8 @@ def build_entry(p: Pending, now: float, max_item_bytes: int) -> Entry | str:
         frames = converted
     if sum(len(f) for f in frames) > max_item_bytes:
         return TOO_LARGE
+    if call.encoded:
+        return _stream_entry(p, frames, now, call.usage)
     if not _terminated(wire.stream_terminator, frames):
         return TRUNCATED
     usage: IRUsage | None = None
@@ -125,13 +131,18 @@ def build_entry(p: Pending, now: float, max_item_bytes: int) -> Entry | str:
             finished = True
     if not finished:
         return TRUNCATED
+    return _stream_entry(p, frames, now, from_ir(usage) or call.usage)
+
+
+def _stream_entry(p: Pending, frames: list[bytes], now: float, usage: Usage | None) -> Entry:
+    call = p.call
     return Entry(
         protocol=call.protocol,
         model=call.model,
         stream=True,
         frames=tuple(frames),
         stored_at=now,
-        usage=from_ir(usage) or call.usage,
+        usage=usage,
         include_usage=p.include_usage,
         deployment=call.deployment,
     )
@@ -145,6 +156,8 @@ def _terminated(marker: bytes | None, frames: list[bytes]) -> bool:
 
 def _from_body(p: Pending, body: bytes, now: float) -> Entry | str:
     call = p.call
+    if call.encoded:  # written from the IR by translation: no error, usage known
+        return _body_entry(p, body, now, call.usage)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -154,6 +167,11 @@ def _from_body(p: Pending, body: bytes, now: float) -> Entry | str:
     usage = call.usage
     if usage is None and FAMILIES.get((call.protocol, call.operation)) == GENERATE:
         usage = from_ir(PROTOCOLS[call.protocol].usage_from_response(payload))
+    return _body_entry(p, body, now, usage)
+
+
+def _body_entry(p: Pending, body: bytes, now: float, usage: Usage | None) -> Entry:
+    call = p.call
     return Entry(
         protocol=call.protocol,
         model=call.model,

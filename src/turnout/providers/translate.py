@@ -170,6 +170,7 @@ async def send_translated(
         out = client.response_from_ir(ir, call.model)
     except TranslationError as exc:
         raise UpstreamUnavailable(f"upstream response cannot be translated: {exc}") from None
+    call.encoded = ir.usage is not None  # whole, and its usage known: nothing to re-read
     return Reply(resp.status, headers, body=orjson.dumps(out))
 
 
@@ -244,6 +245,8 @@ async def translate_stream(
             yield b"".join(out)
         if error is not None:
             raise error
+        # Every upstream event decoded cleanly and the encoder wrote a complete stream.
+        call.encoded = True
     except TranslationError as exc:
         raise UpstreamUnavailable(f"upstream stream cannot be translated: {exc}") from None
     finally:

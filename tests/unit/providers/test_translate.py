@@ -336,3 +336,37 @@ async def test_stream_error_keeps_its_kind_in_the_clients_frame() -> None:
     assert sent.startswith(b"event: error\ndata: ")
     assert orjson.loads(sent.split(b"data: ", 1)[1])["error"]["type"] == "overloaded_error"
     assert b"busy" in sent
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_translated_answer_is_cached_without_decoding_it_again(
+    stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Translation has just encoded the client's bytes from the IR: the cache stores them as
+    they are (same entry as decoding them would give) and never parses them back."""
+    from turnout.cache import record
+    from turnout.cache.keys import CacheKey
+
+    upstream = (
+        FakeResponse(chunks=_anthropic_stream("Hel", "lo"))
+        if stream
+        else FakeResponse(body=orjson.dumps(ANTHROPIC_ANSWER))
+    )
+    c = call("openai", {**OPENAI_BODY, "stream": stream}, stream=stream)
+    reply = await provider("anthropic", FakeClient(upstream)).send(c, deployment(), "k")
+    frames = await _drain(reply.chunks) if stream else None
+    assert c.encoded and c.usage is not None
+    key = CacheKey("pub", "0" * 32, True)
+    pending = record.Pending(key, 60, c, False, True, body=reply.body or None, frames=frames)
+    stored = record.build_entry(pending, 0.0, 1 << 20)
+    c.encoded = False
+    reference = record.build_entry(pending, 0.0, 1 << 20)  # what decoding them stores
+    assert not isinstance(stored, str) and stored == reference
+
+    def never(*args: Any) -> Any:
+        raise AssertionError("decoded the gateway's own bytes")
+
+    monkeypatch.setattr(record, "decode_stream", never)
+    monkeypatch.setattr(record.orjson, "loads", never)
+    c.encoded = True
+    assert record.build_entry(pending, 0.0, 1 << 20) == reference
