@@ -3,20 +3,21 @@
 Both are reservations, corrected with the real usage once the call has finished, so they
 only need to be cheap and not too low. Input tokens are the body's bytes over four (JSON
 syntax makes that a slight overestimate for text); output tokens are the request's own
-``max_tokens`` (any protocol's spelling) but at most ``limits.output_estimate``, so a client
-asking for 64k tokens does not lock a whole minute's quota for an answer of fifty. Dollars use
-the highest price among the deployments that may serve the model.
+``max_tokens`` (in its protocol's spelling, read by its descriptor's ``asked``) but at most
+``limits.output_estimate``, so a client asking for 64k tokens does not lock a whole minute's
+quota for an answer of fifty. Dollars use the highest price among the deployments that may
+serve the model.
 """
 
 from __future__ import annotations
 
 from turnout.config.compile import Runtime
 from turnout.pricing import PriceTable
+from turnout.protocols.descriptor import COUNT, EMBED, EMBED_BATCH
+from turnout.protocols.registry import FAMILIES, PROTOCOLS
 from turnout.types import Call
 
 _MEMO_MAX = 10_000
-_NO_OUTPUT = frozenset({"embeddings", "embedContent", "batchEmbedContents", "countTokens"})
-_FREE = frozenset({"count_tokens", "countTokens"})
 
 
 class Estimator:
@@ -28,21 +29,13 @@ class Estimator:
 
     def tokens(self, call: Call) -> tuple[int, int]:
         """(input, output) tokens expected."""
-        if call.operation in _FREE:
+        family = FAMILIES.get((call.protocol, call.operation))
+        if family == COUNT:
             return 0, 0
         inp = len(call.body) // 4
-        if call.operation in _NO_OUTPUT:
+        if family in (EMBED, EMBED_BATCH):
             return inp, 0
-        data = call.data
-        wanted = (
-            data.get("max_tokens")
-            or data.get("max_completion_tokens")
-            or data.get("max_output_tokens")
-        )
-        if wanted is None:
-            config = data.get("generationConfig")
-            if isinstance(config, dict):
-                wanted = config.get("maxOutputTokens")
+        wanted = PROTOCOLS[call.protocol].asked(call.data).max_tokens
         out = self.cap
         if isinstance(wanted, int) and 0 <= wanted < out:
             out = wanted

@@ -34,12 +34,6 @@ from turnout.protocols.registry import PROTOCOLS
 
 # gen_ai.operation.name of each protocol's operations (their descriptors say).
 _OPERATIONS = {op.name: op.otel for wire in PROTOCOLS.values() for op in wire.operations if op.otel}
-# (attribute, key in an OpenAI/Anthropic body, key in Gemini's generationConfig)
-_REQUEST_PARAMS = (
-    ("gen_ai.request.max_tokens", "max_tokens", "maxOutputTokens"),
-    ("gen_ai.request.temperature", "temperature", "temperature"),
-    ("gen_ai.request.top_p", "top_p", "topP"),
-)
 
 
 class _HeaderGetter:
@@ -107,7 +101,7 @@ class Tracing:
         if upstream is not None:
             attributes["gen_ai.response.model"] = upstream
             attributes["turnout.deployment"] = call.deployment
-        _request_params(call.data, attributes)
+        _request_params(call.protocol, call.data, attributes)
         if (usage := done.usage) is not None:
             attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
             attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
@@ -181,13 +175,17 @@ def _otel_name(type_name: str) -> str:
         return type_name
 
 
-def _request_params(data: Mapping[str, Any], attributes: dict[str, Any]) -> None:
-    generation = data.get("generationConfig")
-    source = generation if isinstance(generation, dict) else data
-    for attribute, key, gemini_key in _REQUEST_PARAMS:
-        value = source.get(gemini_key if source is generation else key)
-        if attribute == "gen_ai.request.max_tokens" and value is None:
-            value = data.get("max_completion_tokens")
+def _request_params(protocol: str, data: dict[str, Any], attributes: dict[str, Any]) -> None:
+    """The sampling parameters the request asked for, in its protocol's spelling."""
+    wire = PROTOCOLS.get(protocol)
+    if wire is None:
+        return
+    asked = wire.asked(data)
+    for attribute, value in (
+        ("gen_ai.request.max_tokens", asked.max_tokens),
+        ("gen_ai.request.temperature", asked.temperature),
+        ("gen_ai.request.top_p", asked.top_p),
+    ):
         if isinstance(value, int | float) and not isinstance(value, bool):
             attributes[attribute] = value
 

@@ -96,6 +96,16 @@ class Variant:
     sse: bool = True  # Gemini: SSE frames, or one JSON array
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a request asks for, read from its parsed body without the IR (the limits' output
+    estimate, trace attributes). Values are as sent: callers check their types."""
+
+    max_tokens: Any = None
+    temperature: Any = None
+    top_p: Any = None
+
+
 def require_model(data: dict[str, Any]) -> str:
     """The ``model`` field of a request body that must name one."""
     model = data.get("model")
@@ -150,6 +160,10 @@ class WireProtocol:
     cross_servable: Callable[[Call], bool]  # one stored answer serves stream and JSON forms
     as_sse: Callable[[list[bytes]], list[bytes] | None] | None = None  # non-SSE stream -> SSE
 
+    # -- reading a request without the IR ------------------------------------------------------
+    asked: Callable[[JSON], Asked]  # max tokens, temperature, top_p (limits, traces)
+    conversation: Callable[[JSON], tuple[Any, Any]]  # (system, messages) (sticky routing)
+
     # -- health --------------------------------------------------------------------------------
     probe: Callable[[str], tuple[str, JSON]]  # model -> (operation, one-token request body)
 
@@ -173,6 +187,7 @@ __all__ = [
     "EMBED_BATCH",
     "GENERATE",
     "TRANSLATABLE",
+    "Asked",
     "Decoder",
     "Encoder",
     "ModelPaths",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from turnout.protocols.anthropic import cache, errors, request, response, routes, stream, usage
-from turnout.protocols.descriptor import COUNT, GENERATE, Operation, Variant, WireProtocol
+from turnout.protocols.descriptor import COUNT, GENERATE, Asked, Operation, Variant, WireProtocol
 from turnout.protocols.policy import Harmless, falsy
 from turnout.types import Call
 
@@ -33,6 +33,10 @@ def count_request(data: dict[str, Any], upstream_model: str) -> dict[str, Any]:
 def usage_from_response(body: dict[str, Any]) -> Any:
     raw = body.get("usage")
     return response.usage_to_ir(raw) if isinstance(raw, dict) else None
+
+
+def asked(data: dict[str, Any]) -> Asked:
+    return Asked(data.get("max_tokens"), data.get("temperature"), data.get("top_p"))
 
 
 def probe(model: str) -> tuple[str, dict[str, Any]]:
@@ -70,5 +74,7 @@ PROTOCOL = WireProtocol(
     usage_from_response=usage_from_response,
     cache_fields=cache.fields,
     cross_servable=cache.cross_servable,
+    asked=asked,
+    conversation=lambda data: (data.get("system"), data.get("messages")),
     probe=probe,
 )

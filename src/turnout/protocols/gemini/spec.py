@@ -10,6 +10,7 @@ from turnout.protocols.descriptor import (
     EMBED,
     EMBED_BATCH,
     GENERATE,
+    Asked,
     Operation,
     Variant,
     WireProtocol,
@@ -60,6 +61,18 @@ def count_request(data: dict[str, Any], upstream_model: str) -> dict[str, Any]:
     return {"generateContentRequest": {"model": f"models/{upstream_model}", **data}}
 
 
+def asked(data: dict[str, Any]) -> Asked:
+    config = data.get("generationConfig")
+    if not isinstance(config, dict):
+        return Asked()
+    return Asked(config.get("maxOutputTokens"), config.get("temperature"), config.get("topP"))
+
+
+def conversation(data: dict[str, Any]) -> tuple[Any, Any]:
+    system = data.get("systemInstruction") or data.get("system_instruction")
+    return system, data.get("contents")
+
+
 def probe(model: str) -> tuple[str, dict[str, Any]]:
     return "generateContent", {
         "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
@@ -106,5 +119,7 @@ PROTOCOL = WireProtocol(
     cache_fields=cache.fields,
     cross_servable=cache.cross_servable,
     as_sse=stream.array_to_frames,
+    asked=asked,
+    conversation=conversation,
     probe=probe,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.protocols.descriptor import EMBED, GENERATE, Operation, Variant, WireProtocol
+from turnout.protocols.descriptor import EMBED, GENERATE, Asked, Operation, Variant, WireProtocol
 from turnout.protocols.openai import cache, errors, request, response, routes, stream, usage
 from turnout.protocols.policy import Harmless, falsy, text_only
 from turnout.types import Call
@@ -37,6 +37,11 @@ def include_usage(call: Call) -> bool:
 
 def variant(call: Call) -> Variant:
     return Variant("openai", call.model, include_usage=include_usage(call))
+
+
+def asked(data: dict[str, Any]) -> Asked:
+    tokens = data.get("max_tokens") or data.get("max_completion_tokens")
+    return Asked(tokens, data.get("temperature"), data.get("top_p"))
 
 
 def probe(model: str) -> tuple[str, dict[str, Any]]:
@@ -74,5 +79,7 @@ PROTOCOL = WireProtocol(
     usage_from_response=lambda body: response.usage_to_ir(body.get("usage")),
     cache_fields=cache.fields,
     cross_servable=cache.cross_servable,
+    asked=asked,
+    conversation=lambda data: (None, data.get("messages")),  # the system prompt is a message
     probe=probe,
 )

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, Field
 
+from turnout.protocols.registry import PROTOCOLS
 from turnout.routing.member import Member
 from turnout.routing.strategies.base import NoOptions, Strategy
 from turnout.routing.strategies.priority import Priority
@@ -72,18 +73,17 @@ def client_key(call: Call, options: StickyOptions) -> str | None:
                 if cred:
                     return "g:" + _digest(cred)
         elif source == "prefix":
-            prefix = _prefix(call.data, options.prefix_messages)
+            prefix = _prefix(call, options.prefix_messages)
             if prefix is not None:
                 return "h:" + _digest(orjson.dumps(prefix))
     return None
 
 
-def _prefix(data: dict[str, Any], n: int) -> list[Any] | None:
-    """The opening of a conversation in any of the three protocols."""
-    messages = data.get("messages") or data.get("contents")
+def _prefix(call: Call, n: int) -> list[Any] | None:
+    """The opening of a conversation, in whatever protocol (its descriptor finds it)."""
+    system, messages = PROTOCOLS[call.protocol].conversation(call.data)
     if not isinstance(messages, list) or not messages:
         return None
-    system = data.get("system") or data.get("systemInstruction") or data.get("system_instruction")
     return [system, *messages[:n]]
 
 
