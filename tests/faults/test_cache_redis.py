@@ -89,7 +89,9 @@ def test_frozen_redis_costs_one_timeout_then_nothing(gw: Proc, redis: PrivateRed
         assert state == "bypass" and first < 0.6
         for _ in range(3):
             (state, _, _), elapsed = timed(ask_openai, gw, q)
-            assert state == "bypass" and elapsed < 0.1
+            # No wait for Redis: shorter than the request that paid the timeout (an absolute
+            # bound fails on a loaded machine, where a plain request alone may take 0.1 s).
+            assert state == "bypass" and elapsed < first
     finally:
         os.kill(redis.proc.pid, signal.SIGCONT)
     time.sleep(RETRY_AFTER + 0.1)
