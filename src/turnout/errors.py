@@ -1,9 +1,11 @@
-"""The gateway's one error tree, and how each error is shown to each client protocol.
+"""The gateway's one error tree.
 
 Every failure the gateway reports to a client is a :class:`GatewayError`. The class decides the
 HTTP status, the machine-readable code, whether a retry may help (``x-should-retry``) and how
-loudly to log it; the rendering functions below decide the body shape, so a route handler never
-builds an error body by hand and a client always sees its own protocol's error shape::
+loudly to log it; each protocol's folder decides the body shape (``gateway_body`` and
+``gateway_frame`` in ``protocols/<name>/errors.py``, reached through :func:`error_body` and
+:func:`stream_error_frame`), so a route handler never builds an error body by hand and a client
+always sees its own protocol's error shape::
 
     GatewayError                   500  server_error (the root is never raised itself)
     ├── BadRequest                 400  malformed JSON, missing or wrong-typed fields
@@ -51,8 +53,10 @@ Every other exception is internal to one layer and is mapped to this tree at exa
     anything else on a request       -> InternalError, by :func:`as_gateway_error` in
                                         api/endpoint.py and api/io.py (the last boundary)
 
-Exceptions of startup, the CLI and the admin API (ConfigError, UnknownStrategy, SecretKeyError,
-BadQuery, the key store's Invalid/Conflict/Missing, AdminDenied) never meet a proxied request.
+Exceptions of startup, the CLI and the admin API (ConfigError, UnknownStrategy,
+UnknownProviderType, SecretKeyError, BadQuery, the key store's Invalid/Conflict/Missing,
+AdminDenied) and of the mock provider's own server (SettingsError, RequestError) never meet a
+proxied request.
 """
 
 from __future__ import annotations

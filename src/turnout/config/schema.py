@@ -8,7 +8,7 @@ into immutable runtime objects, so nothing on the request path touches these mod
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat
 from pydantic_core import PydanticCustomError
@@ -59,17 +59,7 @@ Reason = Literal[
     "content_filter",
     "bad_request",
 ]
-REASONS: tuple[str, ...] = (
-    "invalid_key",
-    "no_quota",
-    "rate_limited",
-    "overloaded",
-    "server_error",
-    "timeout",
-    "context_length",
-    "content_filter",
-    "bad_request",
-)
+REASONS: tuple[str, ...] = get_args(Reason)
 
 
 class ErrorRule(Closed):

@@ -11,12 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Final, Literal, cast
+from typing import Final, Literal, cast, get_args
 
 Fault = Literal["disconnect", "hang", "malformed", "truncate", "error-midstream"]
-FAULTS: Final[frozenset[str]] = frozenset(
-    {"disconnect", "hang", "malformed", "truncate", "error-midstream"}
-)
+FAULTS: Final[frozenset[str]] = frozenset(get_args(Fault))
 DEFAULT_TOKENS: Final = 16
 MAX_TOKENS_KNOB: Final = 100_000
 
