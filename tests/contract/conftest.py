@@ -41,7 +41,12 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     await migrate(engine)
     if request.param == "postgres":
         async with engine.begin() as conn:
-            await conn.execute(text("TRUNCATE request_log, health_state"))
+            await conn.execute(
+                text(
+                    "TRUNCATE request_log, health_state, route_minute, route_hour, caller_hour, "
+                    "latency_minute"
+                )
+            )
         await partitions.ensure(engine, 3)
     yield {
         "name": request.param,

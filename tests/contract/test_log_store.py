@@ -120,3 +120,45 @@ async def test_health_records_are_upserted_and_loaded(backend: dict[str, Any]) -
         {"kind": "key", "id": "p/m#abc", "state": "active", "until": None},
     ]
     await health.close()
+
+
+async def test_logs_filter_on_every_dashboard_field(backend: dict[str, Any]) -> None:
+    logs = backend["logs"]
+    rows = dataset()
+    await logs.insert(rows)
+
+    async def count(**kw: Any) -> int:
+        page = await logs.logs(LogQuery(limit=100, **kw))
+        return len(page.rows)
+
+    assert await count(filters={"error": "server_error"}) == 4
+    assert await count(filters={"stream": True}) == 20
+    assert await count(filters={"protocol": "openai", "operation": "chat"}) == 40
+    assert await count(filters={"deployment": "p2/up"}) == 14
+    assert await count(filters={"cache_hit": False}) == 40
+    assert await count(errors_only=True) == 5  # four 500s and a stream that failed mid-way
+    assert await count(errors_only=True, filters={"model": "alpha"}) == 1
+
+
+async def test_a_bounded_scan_pages_through_sparse_matches(backend: dict[str, Any]) -> None:
+    """With a filter no index serves, each page examines at most ``scan`` rows: it may end
+    early (partial) with a cursor to go on from, and the pages together hold every match."""
+    logs = backend["logs"]
+    rows = dataset()
+    await logs.insert(rows)
+    want = [r["id"] for r in (await logs.logs(LogQuery(errors_only=True, limit=100))).rows]
+    seen: list[str] = []
+    partial = 0
+    cursor = None
+    for _ in range(50):
+        page = await logs.logs(LogQuery(errors_only=True, limit=2, scan=8, cursor=cursor))
+        seen.extend(r["id"] for r in page.rows)
+        partial += page.partial
+        assert len(page.rows) <= 2
+        if page.next_cursor is None:
+            break
+        cursor = Cursor.decode(page.next_cursor)
+    assert seen == want and partial >= 1
+    # Only indexed filters: no bound, a full page at once.
+    page = await logs.logs(LogQuery(filters={"model": "beta"}, limit=15, scan=8))
+    assert len(page.rows) == 15 and not page.partial

@@ -18,7 +18,9 @@ from turnout.storage.query import (
     cost_total,
     percentile,
 )
+from turnout.storage.rollup import CALLER_DIMS, ROUTE_DIMS, aggregate
 from turnout.storage.rows import ID, INDEX, TS, Row, as_dict
+from turnout.storage.stats import HistogramPoint, SeriesPoint, SeriesQuery
 
 
 class MemoryLogStore:
@@ -59,18 +61,54 @@ class MemoryLogStore:
 
     async def logs(self, query: LogQuery) -> LogPage:
         rows = self._between(query.start, query.end)
-        for name, value in query.filters.items():
-            i = INDEX[name]
-            rows = [r for r in rows if r[i] == value]
         rows.sort(key=lambda r: (r[TS], r[ID]), reverse=True)
         if query.cursor is not None:
             c = (query.cursor.ts, query.cursor.id)
             rows = [r for r in rows if (r[TS], r[ID]) < c]
+        boundary = None
+        if query.bounded and query.scan and len(rows) >= query.scan:
+            rows = rows[: query.scan]
+            boundary = rows[-1]
+        for name, value in query.filters.items():
+            i = INDEX[name]
+            rows = [r for r in rows if r[i] == value]
+        if query.errors_only:
+            status, error = INDEX["status"], INDEX["error"]
+            rows = [r for r in rows if (r[status] or 0) >= 400 or r[error] is not None]
         limit = min(query.limit, MAX_PAGE)
         page = rows[:limit]
         more = len(rows) > limit
         cursor = Cursor(page[-1][TS], page[-1][ID]).encode() if more and page else None
-        return LogPage([as_dict(r) for r in page], cursor)
+        partial = not more and boundary is not None
+        if partial and boundary is not None:
+            cursor = Cursor(boundary[TS], boundary[ID]).encode()
+        return LogPage([as_dict(r) for r in page], cursor, partial)
+
+    async def series(self, query: SeriesQuery) -> list[SeriesPoint]:
+        deltas = aggregate(self._rows.values())
+        table: dict[Any, list[float]] = getattr(deltas, query.table)
+        dims = ("bucket", *(CALLER_DIMS if query.table == "caller_hour" else ROUTE_DIMS))
+        out: dict[tuple[int, str], list[float]] = {}
+        for key, values in table.items():
+            named = dict(zip(dims, key, strict=True))
+            bucket = named["bucket"]
+            if not query.start <= bucket < query.end:
+                continue
+            if any(named[k] != v for k, v in query.filters.items()):
+                continue
+            group = "" if query.group_by == "all" else named[query.group_by]
+            acc = out.setdefault((bucket - bucket % query.step, group), [0.0] * len(values))
+            for i, v in enumerate(values):
+                acc[i] += v
+        return [SeriesPoint(b, g, v) for (b, g), v in out.items()]
+
+    async def histogram(self, start: int, end: int, step: int) -> list[HistogramPoint]:
+        out: dict[tuple[int, int, int], int] = {}
+        for (bucket, metric, index), n in aggregate(self._rows.values()).latency_minute.items():
+            if start <= bucket < end:
+                key = (bucket - bucket % step, metric, index)
+                out[key] = out.get(key, 0) + n
+        return [HistogramPoint(b, m, i, n) for (b, m, i), n in out.items()]
 
     async def prune(self, before: datetime, batch: int) -> int:
         old = [k for k in self._rows if k[0] < before]

@@ -13,6 +13,7 @@ from typing import Protocol
 from turnout.health.store import HealthStore
 from turnout.storage.query import LogPage, LogQuery, UsageGroup, UsageQuery
 from turnout.storage.rows import Row
+from turnout.storage.stats import HistogramPoint, SeriesPoint, SeriesQuery
 
 
 class LogStore(Protocol):
@@ -28,6 +29,14 @@ class LogStore(Protocol):
     async def usage(self, query: UsageQuery) -> list[UsageGroup]: ...
 
     async def logs(self, query: LogQuery) -> LogPage: ...
+
+    async def series(self, query: SeriesQuery) -> list[SeriesPoint]:
+        """Summed measures per (bucket, group) from a rollup table (turnout.storage.stats)."""
+        ...
+
+    async def histogram(self, start: int, end: int, step: int) -> list[HistogramPoint]:
+        """Latency and time-to-first-token bin counts per bucket."""
+        ...
 
     async def prune(self, before: datetime, batch: int) -> int:
         """Delete rows older than ``before`` in batches of ``batch``; returns rows deleted."""

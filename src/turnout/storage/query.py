@@ -26,7 +26,24 @@ GROUPS: dict[str, str] = {
     "all": "",  # one group: the total
 }
 PERCENTILES = (0.5, 0.9, 0.99)
-FILTERS = ("model", "provider", "status", "gateway_key", "key_id", "team", "request_id")
+FILTERS = (
+    "model",
+    "provider",
+    "deployment",
+    "status",
+    "error",
+    "gateway_key",
+    "key_id",
+    "team",
+    "request_id",
+    "protocol",
+    "operation",
+    "stream",
+    "cache_hit",
+)
+# Filters an index serves ((model, ts), (gateway_key, ts)): a page with only these never needs
+# a bounded scan. Any other filter may match rarely, so its page examines at most ``scan`` rows.
+INDEXED = frozenset(("model", "gateway_key"))
 MAX_PAGE = 1000
 
 
@@ -116,12 +133,23 @@ class LogQuery:
     filters: dict[str, Any] = field(default_factory=dict)
     limit: int = 50
     cursor: Cursor | None = None
+    errors_only: bool = False  # status >= 400 or an error reason (what usage counts as errors)
+    # With filters no index serves, examine at most this many rows (newest first from the
+    # cursor); the page then ends early with ``partial`` and a cursor to go on from.
+    scan: int | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.scan is not None and (
+            self.errors_only or any(name not in INDEXED for name in self.filters)
+        )
 
 
 @dataclass(slots=True)
 class LogPage:
     rows: list[dict[str, Any]]
     next_cursor: str | None
+    partial: bool = False  # the scan stopped before the page was full: go on from the cursor
 
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")

@@ -39,9 +39,12 @@ from turnout.storage.query import (
     UsageQuery,
     cost_total,
 )
-from turnout.storage.rows import COLUMNS, TS, Row, as_dict
+from turnout.storage.rollup import aggregate
+from turnout.storage.rows import COLUMNS, ID, TS, Row, as_dict
+from turnout.storage.sql import rollups
 from turnout.storage.sql.engine import is_postgres
 from turnout.storage.sql.tables import request_log as t
+from turnout.storage.stats import HistogramPoint, SeriesPoint, SeriesQuery
 
 _ONE_ROW = f"({', '.join('?' for _ in COLUMNS)})"
 _SQLITE_INSERT = f"INSERT OR IGNORE INTO request_log ({', '.join(COLUMNS)}) VALUES "
@@ -62,8 +65,10 @@ _SUMMED = (
     "ttft_ms",
 )
 _PG_REPLAY = (
-    "INSERT INTO request_log SELECT * FROM request_log_replay ON CONFLICT (ts, id) DO NOTHING"
+    "INSERT INTO request_log SELECT * FROM request_log_replay ON CONFLICT (ts, id) DO NOTHING "
+    "RETURNING id"
 )
+_LOOKUP = 400  # timestamps per look-up of already stored rows (SQLite's parameter limit)
 
 
 def _utc(ts: datetime) -> datetime:
@@ -92,47 +97,64 @@ class SqlLogStore:
         self.postgres = is_postgres(engine)
 
     # -- writing ------------------------------------------------------------------------------
+    # Each batch also adds its sums to the rollup tables, in the same transaction: fresh rows
+    # all of them, replays only the rows the database did not have (turnout.storage.rollup).
     async def insert(self, rows: list[Row]) -> None:
         if not self.postgres:
-            await self.insert_again(rows)
+            await self._sqlite_write(rows, fresh=True)
             return
         async with self.engine.connect() as conn:
             driver = await _driver(conn)
-            await driver.copy_records_to_table("request_log", records=rows, columns=COLUMNS)
+            async with driver.transaction():
+                await driver.copy_records_to_table("request_log", records=rows, columns=COLUMNS)
+                await rollups.add_postgres(driver, aggregate(rows))
             await conn.commit()
 
     async def insert_again(self, rows: list[Row]) -> int:
+        if not self.postgres:
+            return await self._sqlite_write(rows, fresh=False)
         async with self.engine.connect() as conn:
             driver = await _driver(conn)
-            if self.postgres:
-                async with driver.transaction():
-                    await driver.execute(
-                        "CREATE TEMP TABLE IF NOT EXISTS request_log_replay "
-                        "(LIKE request_log) ON COMMIT DELETE ROWS"
-                    )
-                    await driver.copy_records_to_table(
-                        "request_log_replay", records=rows, columns=COLUMNS
-                    )
-                    status: str = await driver.execute(_PG_REPLAY)
-                await conn.commit()
-                return int(status.rsplit(" ", 1)[-1])
-            values = [(_sqlite_ts(r[TS]), *r[1:]) for r in rows]
-            whole = len(values) - len(values) % _PER_STATEMENT
+            async with driver.transaction():
+                await driver.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS request_log_replay "
+                    "(LIKE request_log) ON COMMIT DELETE ROWS"
+                )
+                await driver.copy_records_to_table(
+                    "request_log_replay", records=rows, columns=COLUMNS
+                )
+                stored = {r[0] for r in await driver.fetch(_PG_REPLAY)}
+                new = [r for r in rows if r[ID] in stored]
+                await rollups.add_postgres(driver, aggregate(new))
+            await conn.commit()
+            return len(new)
+
+    async def _sqlite_write(self, rows: list[Row], *, fresh: bool) -> int:
+        values = [(_sqlite_ts(r[TS]), *r[1:]) for r in rows]
+        async with self.engine.connect() as conn:
+            driver = await _driver(conn)
             cursor = await driver.cursor()
-            new = 0
+            new = rows
+            if not fresh:
+                # Hold the write lock from the look-up to the commit: nothing else can store
+                # one of these rows in between, so the rollups count each row exactly once.
+                if not driver.in_transaction:
+                    await cursor.execute("BEGIN IMMEDIATE")
+                stored = await _sqlite_stored(cursor, values)
+                new = [r for r, v in zip(rows, values, strict=True) if (v[0], v[1]) not in stored]
+            whole = len(values) - len(values) % _PER_STATEMENT
             if whole:
                 flat = [
                     tuple(chain.from_iterable(values[i : i + _PER_STATEMENT]))
                     for i in range(0, whole, _PER_STATEMENT)
                 ]
                 await cursor.executemany(_SQLITE_MANY, flat)
-                new += int(cursor.rowcount)
             if whole < len(values):
                 await cursor.executemany(_SQLITE_ONE, values[whole:])
-                new += int(cursor.rowcount)
+            await rollups.add_sqlite(cursor, aggregate(new))
             await cursor.close()
             await driver.commit()
-            return new
+            return len(new)
 
     async def prune(self, before: datetime, batch: int) -> int:
         """Small batches keep each transaction short: writers and readers never wait long."""
@@ -144,7 +166,9 @@ class SqlLogStore:
                 deleted = (await conn.execute(stmt)).rowcount
             total += deleted
             if deleted < batch:
-                return total
+                break
+        await rollups.prune(self.engine, int(before.timestamp()))
+        return total
 
     # -- reading ------------------------------------------------------------------------------
     async def usage(self, query: UsageQuery) -> list[UsageGroup]:
@@ -226,22 +250,45 @@ class SqlLogStore:
     async def logs(self, query: LogQuery) -> LogPage:
         limit = min(query.limit, MAX_PAGE)
         stmt = select(*(t.c[name] for name in COLUMNS))
+        window: list[ColumnElement[bool]] = []
         if query.start is not None:
-            stmt = stmt.where(t.c.ts >= query.start)
+            window.append(t.c.ts >= query.start)
         if query.end is not None:
-            stmt = stmt.where(t.c.ts < query.end)
-        for name, value in query.filters.items():
-            stmt = stmt.where(t.c[name] == value)
+            window.append(t.c.ts < query.end)
         if (c := query.cursor) is not None:
-            stmt = stmt.where(or_(t.c.ts < c.ts, and_(t.c.ts == c.ts, t.c.id < c.id)))
-        stmt = stmt.order_by(t.c.ts.desc(), t.c.id.desc()).limit(limit + 1)
+            window.append(or_(t.c.ts < c.ts, and_(t.c.ts == c.ts, t.c.id < c.id)))
+        newest_first = (t.c.ts.desc(), t.c.id.desc())
+        boundary: tuple[datetime, str] | None = None
         async with self.engine.connect() as conn:
+            if query.bounded and query.scan:
+                # The oldest row of the next ``scan`` rows, read from the primary key alone.
+                edge = select(t.c.ts, t.c.id).where(*window).order_by(*newest_first)
+                found = (await conn.execute(edge.offset(query.scan - 1).limit(1))).first()
+                if found is not None:
+                    boundary = (found[0], found[1])
+                    b_ts, b_id = found[0], found[1]
+                    window.append(or_(t.c.ts > b_ts, and_(t.c.ts == b_ts, t.c.id >= b_id)))
+            stmt = stmt.where(*window)
+            for name, value in query.filters.items():
+                stmt = stmt.where(t.c[name] == value)
+            if query.errors_only:
+                stmt = stmt.where(or_(t.c.status >= 400, t.c.error.is_not(None)))
+            stmt = stmt.order_by(*newest_first).limit(limit + 1)
             rows = [tuple(r) for r in (await conn.execute(stmt)).all()]
         more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1] if rows else None
         cursor = Cursor(_utc(last[TS]), last[1]).encode() if more and last else None
-        return LogPage([as_dict((_utc(r[TS]), *r[1:])) for r in rows], cursor)
+        partial = not more and boundary is not None
+        if partial and boundary is not None:
+            cursor = Cursor(_utc(boundary[0]), boundary[1]).encode()
+        return LogPage([as_dict((_utc(r[TS]), *r[1:])) for r in rows], cursor, partial)
+
+    async def series(self, query: SeriesQuery) -> list[SeriesPoint]:
+        return await rollups.read_series(self.engine, query)
+
+    async def histogram(self, start: int, end: int, step: int) -> list[HistogramPoint]:
+        return await rollups.read_histogram(self.engine, start, end, step)
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:
@@ -253,6 +300,18 @@ class SqlLogStore:
 
     async def close(self) -> None:
         return None
+
+
+async def _sqlite_stored(cursor: Any, values: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
+    """(ts, id) of the rows among ``values`` that are stored already (by the primary key)."""
+    stamps = sorted({v[0] for v in values})
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(stamps), _LOOKUP):
+        chunk = stamps[i : i + _LOOKUP]
+        marks = ", ".join("?" for _ in chunk)
+        await cursor.execute(f"SELECT ts, id FROM request_log WHERE ts IN ({marks})", chunk)
+        found.update((ts, row_id) for ts, row_id in await cursor.fetchall())
+    return found
 
 
 async def _driver(conn: AsyncConnection) -> Any:

@@ -8,6 +8,11 @@ the partition column). One more index serves per-model reads; every index costs 
 (on SQLite the two secondary indexes first planned cost 5 of 14 µs per row), so the one for
 gateway keys comes with gateway keys (budgets read spend per key and team from it).
 
+The rollup tables (``route_minute``, ``route_hour``, ``caller_hour``, ``latency_minute``) hold
+sums of the request log per time bucket (epoch seconds) and group, written with each batch
+(:mod:`turnout.storage.rollup`); the dashboard's charts read only them. Missing dimensions
+are stored as '' so that they can be part of the primary key, which upserts add into.
+
 Teams, gateway keys and provider credentials (docs/keys-and-limits.md) are small tables read
 whole into memory by every replica. Each change takes the next number from
 ``tenancy_version`` and stamps the changed row with it, so a replica polls one integer and then
@@ -16,6 +21,8 @@ timestamps), so the change feed needs no tombstones.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -32,6 +39,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from turnout.storage.rollup import CALLER_DIMS, MEASURES, ROUTE_DIMS
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -74,6 +83,48 @@ request_log = Table(
 )
 Index(None, request_log.c.model, request_log.c.ts)
 Index(None, request_log.c.gateway_key, request_log.c.ts)
+
+
+def _measures() -> list[Column[Any]]:
+    floats = ("cost", "latency_ms_sum", "ttft_ms_sum")
+    return [
+        Column(name, Float if name in floats else BigInteger, nullable=False) for name in MEASURES
+    ]
+
+
+def _dims(*names: str) -> list[Column[Any]]:
+    return [Column(name, String, primary_key=True) for name in names]
+
+
+route_minute = Table(
+    "route_minute",
+    metadata,
+    Column("bucket", BigInteger, primary_key=True),
+    *_dims(*ROUTE_DIMS),
+    *_measures(),
+)
+route_hour = Table(
+    "route_hour",
+    metadata,
+    Column("bucket", BigInteger, primary_key=True),
+    *_dims(*ROUTE_DIMS),
+    *_measures(),
+)
+caller_hour = Table(
+    "caller_hour",
+    metadata,
+    Column("bucket", BigInteger, primary_key=True),
+    *_dims(*CALLER_DIMS),
+    *_measures(),
+)
+latency_minute = Table(
+    "latency_minute",
+    metadata,
+    Column("bucket", BigInteger, primary_key=True),
+    Column("metric", SmallInteger, primary_key=True),
+    Column("bin", SmallInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
 
 health_state = Table(
     "health_state",

@@ -1,0 +1,182 @@
+"""Rollups of the request log: what the dashboard's charts read instead of the raw rows.
+
+A request-log table of millions of rows cannot be aggregated for every chart refresh, so each
+batch the writer inserts is also summed, in the same transaction, into three small tables
+(docs/dashboard.md, "Where the numbers come from"):
+
+- ``route_minute``: per minute and (model, provider, deployment): the overview and usage over
+  short ranges;
+- ``route_hour`` and ``caller_hour``: per hour and route, or per hour and (gateway key, team):
+  usage over long ranges, spend, and everything grouped by caller;
+- ``latency_minute``: per minute, a histogram of latency and time to first token, from which
+  p50/p95 are estimated.
+
+A query then reads at most (buckets in range) x (active groups) rows, however many requests
+the range holds. The sums are exact; percentiles come from log-spaced bins four to a doubling,
+so an estimate is within 9% of a latency some request really had (``GET /admin/usage`` still
+gives exact percentiles from the raw rows).
+
+Only rows newly stored are summed: fresh batches always are, replays only the rows the
+database did not have yet, so a row spooled and replayed twice is counted once.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from turnout.storage.rows import INDEX, Row
+
+K = TypeVar("K")
+MINUTE, HOUR = 60, 3600
+# Histogram bins: bin 0 holds up to 1 ms, bin i holds (2^((i-1)/4), 2^(i/4)] ms, the last bin
+# everything above 2^23.75 ms (3.9 hours). Changing them is a migration (stored bin numbers).
+BINS_PER_DOUBLING = 4
+BOUNDS: tuple[float, ...] = tuple(2.0 ** (i / BINS_PER_DOUBLING) for i in range(96))
+LAST_BIN = len(BOUNDS)
+LATENCY, TTFT = 0, 1  # the histogram's ``metric`` column
+
+# The summed measures, in the order of every rollup table's value columns.
+MEASURES: tuple[str, ...] = (
+    "requests",
+    "errors",
+    "streams",
+    "cache_hits",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost",
+    "priced",
+    "unpriced",
+    "latency_ms_sum",
+    "ttft_ms_sum",
+    "ttft_count",
+)
+ROUTE_DIMS = ("model", "provider", "deployment")
+CALLER_DIMS = ("gateway_key", "team")
+NONE = ""  # a missing dimension (no key, no deployment) is stored as '' (key columns)
+
+_TS = INDEX["ts"]
+_ROUTE = tuple(INDEX[d] for d in ROUTE_DIMS)
+_CALLER = tuple(INDEX[d] for d in CALLER_DIMS)
+_STATUS, _ERROR, _STREAM, _HIT = (INDEX[n] for n in ("status", "error", "stream", "cache_hit"))
+_TOKENS = tuple(
+    INDEX[n] for n in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+)
+_COST, _LATENCY, _TTFT_I = INDEX["cost"], INDEX["latency_ms"], INDEX["ttft_ms"]
+
+
+def bin_of(ms: float) -> int:
+    """The histogram bin of a duration in milliseconds."""
+    return bisect_left(BOUNDS, ms)
+
+
+def bin_value(index: int) -> float:
+    """The value a bin stands for: its geometric middle (1 ms for the first bin)."""
+    if index <= 0:
+        return 1.0
+    return float(2.0 ** ((min(index, LAST_BIN) - 0.5) / BINS_PER_DOUBLING))
+
+
+def estimate(counts: dict[int, int], p: float) -> float | None:
+    """The p-quantile of a histogram {bin: count}, as :func:`percentile` defines it on raw
+    values (the smallest bin whose cumulative share reaches p)."""
+    total = sum(counts.values())
+    if total <= 0:
+        return None
+    seen = 0
+    for index in sorted(counts):
+        seen += counts[index]
+        if seen >= p * total:
+            return round(bin_value(index), 3)
+    return round(bin_value(max(counts)), 3)
+
+
+def _epoch(ts: datetime) -> int:
+    return int(ts.timestamp() // MINUTE) * MINUTE
+
+
+@dataclass(slots=True)
+class Deltas:
+    """What one batch adds to each rollup table: {key: [measures...]} and histogram counts."""
+
+    route_minute: dict[tuple[int, str, str, str], list[float]] = field(default_factory=dict)
+    route_hour: dict[tuple[int, str, str, str], list[float]] = field(default_factory=dict)
+    caller_hour: dict[tuple[int, str, str], list[float]] = field(default_factory=dict)
+    latency_minute: dict[tuple[int, int, int], int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.route_minute)
+
+
+def _add(into: list[float], values: Sequence[float]) -> None:
+    for i, v in enumerate(values):
+        into[i] += v
+
+
+def measures(row: Row) -> list[float]:
+    """One row's contribution to every measure (None counts as nothing)."""
+    status, error = row[_STATUS], row[_ERROR]
+    i, o, c, r = (row[j] for j in _TOKENS)
+    cost, latency, ttft = row[_COST], row[_LATENCY], row[_TTFT_I]
+    return [
+        1,
+        1 if (status or 0) >= 400 or error is not None else 0,
+        1 if row[_STREAM] else 0,
+        1 if row[_HIT] else 0,
+        i or 0,
+        o or 0,
+        c or 0,
+        r or 0,
+        cost or 0.0,
+        1 if cost is not None else 0,
+        1 if cost is None and i is not None else 0,
+        latency or 0.0,
+        ttft or 0.0,
+        1 if ttft is not None else 0,
+    ]
+
+
+def aggregate(rows: Iterable[Row]) -> Deltas:
+    """Sum a batch of rows into the deltas of every rollup table. Rows are first summed per
+    (minute, route, caller), the finest key; the coarser tables are sums of those sums, so the
+    per-row work is done once."""
+    fine: dict[tuple[int, str, str, str, str, str], list[float]] = {}
+    hist: dict[tuple[int, int, int], int] = {}
+    for row in rows:
+        minute = _epoch(row[_TS])
+        m, p, d = (row[j] or NONE for j in _ROUTE)
+        k, t = (row[j] or NONE for j in _CALLER)
+        key = (minute, m, p, d, k, t)
+        values = measures(row)
+        acc = fine.get(key)
+        if acc is None:
+            fine[key] = values
+        else:
+            _add(acc, values)
+        latency, ttft = row[_LATENCY], row[_TTFT_I]
+        if latency is not None:
+            h = (minute, LATENCY, bisect_left(BOUNDS, latency))
+            hist[h] = hist.get(h, 0) + 1
+        if ttft is not None:
+            h = (minute, TTFT, bisect_left(BOUNDS, ttft))
+            hist[h] = hist.get(h, 0) + 1
+    out = Deltas(latency_minute=hist)
+    for (minute, m, p, d, k, t), values in fine.items():
+        hour = minute - minute % HOUR
+        _merge(out.route_minute, (minute, m, p, d), values)
+        _merge(out.route_hour, (hour, m, p, d), values)
+        _merge(out.caller_hour, (hour, k, t), values)
+    return out
+
+
+def _merge(table: dict[K, list[float]], key: K, values: Sequence[float]) -> None:
+    acc = table.get(key)
+    if acc is None:
+        table[key] = list(values)
+    else:
+        _add(acc, values)

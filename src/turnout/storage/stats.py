@@ -1,0 +1,286 @@
+"""The dashboard's queries over the rollups: time series and the overview, shaped as JSON.
+
+Every answer is computed from the rollup tables (:mod:`turnout.storage.rollup`), never from
+the raw rows, so its cost depends on the range and the number of groups, not on the traffic.
+The source is picked from the range: minutes up to two days, hours beyond (and always for
+keys and teams, which only the hourly caller table has). Ranges are widened to whole steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from turnout.storage.query import cost_total
+from turnout.storage.rollup import HOUR, LATENCY, MEASURES, MINUTE, NONE, TTFT, estimate
+
+# group name of the API -> (rollup table family, column)
+SERIES_GROUPS: dict[str, tuple[str, str]] = {
+    "all": ("route", "all"),
+    "model": ("route", "model"),
+    "provider": ("route", "provider"),
+    "deployment": ("route", "deployment"),
+    "key": ("caller", "gateway_key"),
+    "team": ("caller", "team"),
+}
+STEPS = (60, 300, 900, 1800, 3600, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR)
+MAX_POINTS = 200
+MINUTES_UP_TO = 2 * 24 * HOUR  # longer ranges read the hourly tables
+MAX_GROUPS = 50
+OTHER = "(other)"
+_M = {name: i for i, name in enumerate(MEASURES)}
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesQuery:
+    table: str  # route_minute, route_hour or caller_hour
+    group_by: str  # a dimension column of that table, or "all"
+    start: int  # epoch seconds, a multiple of step
+    end: int
+    step: int
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    bucket: int
+    group: str
+    values: list[float]  # in MEASURES order
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramPoint:
+    bucket: int
+    metric: int
+    bin: int
+    count: int
+
+
+class StatsStore(Protocol):
+    """What a backend answers from its rollups (``LogStore`` implementations have these)."""
+
+    async def series(self, query: SeriesQuery) -> list[SeriesPoint]: ...
+
+    async def histogram(self, start: int, end: int, step: int) -> list[HistogramPoint]: ...
+
+
+class BadRange(ValueError):
+    """A range or grouping the caller must fix."""
+
+
+def plan(group_by: str, start: datetime, end: datetime, step: int | None = None) -> SeriesQuery:
+    """Which table, step and aligned range answer a series request."""
+    if group_by not in SERIES_GROUPS:
+        raise BadRange(f"group_by must be one of {', '.join(SERIES_GROUPS)}; got {group_by!r}")
+    begin, stop = int(start.timestamp()), int(end.timestamp())
+    if stop <= begin:
+        raise BadRange("'to' must be after 'from'")
+    family, column = SERIES_GROUPS[group_by]
+    span = stop - begin
+    minutes = family == "route" and span <= MINUTES_UP_TO
+    floor = MINUTE if minutes else HOUR
+    if step is None:
+        wanted = max(floor, -(-span // MAX_POINTS))
+        step = next((s for s in STEPS if s >= wanted), STEPS[-1])
+    elif step not in STEPS or step < floor:
+        allowed = ", ".join(str(s) for s in STEPS if s >= floor)
+        raise BadRange(f"step must be one of {allowed} seconds for this range and grouping")
+    elif -(-span // step) > 5000:
+        raise BadRange("too many points: choose a larger step")
+    table = f"{family}_{'minute' if minutes else 'hour'}"
+    first = begin - begin % step
+    last = stop + (-stop % step)
+    return SeriesQuery(table, column, first, last, step)
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def totals(values: list[float]) -> dict[str, Any]:
+    """The summed measures of a group as the API shows them."""
+    v = {name: values[i] for i, name in enumerate(MEASURES)}
+    requests = int(v["requests"])
+    unpriced, priced = int(v["unpriced"]), int(v["priced"])
+    ttft_count = int(v["ttft_count"])
+    cost = cost_total(float(v["cost"]), priced, unpriced)
+    return {
+        "requests": requests,
+        "errors": int(v["errors"]),
+        "error_rate": round(v["errors"] / requests, 6) if requests else 0.0,
+        "streams": int(v["streams"]),
+        "cache_hits": int(v["cache_hits"]),
+        "input_tokens": int(v["input_tokens"]),
+        "output_tokens": int(v["output_tokens"]),
+        "cached_tokens": int(v["cached_tokens"]),
+        "reasoning_tokens": int(v["reasoning_tokens"]),
+        "cost_usd": None if cost is None else round(cost, 10),
+        "unpriced_requests": unpriced,
+        "latency_ms_avg": round(v["latency_ms_sum"] / requests, 3) if requests else None,
+        "ttft_ms_avg": round(v["ttft_ms_sum"] / ttft_count, 3) if ttft_count else None,
+    }
+
+
+CHARTED = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost",
+)
+
+
+async def series_report(store: StatsStore, query: SeriesQuery, limit: int = 20) -> dict[str, Any]:
+    """Dense series per group (every bucket, zeros where nothing happened), the groups with
+    most requests first; beyond ``limit`` groups the rest are summed into ``(other)``."""
+    points = await store.series(query)
+    buckets = list(range(query.start, query.end, query.step))
+    index = {b: i for i, b in enumerate(buckets)}
+    width = len(MEASURES)
+    per_group: dict[str, list[list[float]]] = {}
+    for p in points:
+        rows = per_group.get(p.group)
+        if rows is None:
+            rows = per_group[p.group] = [[0.0] * width for _ in buckets]
+        i = index.get(p.bucket)
+        if i is not None:
+            row = rows[i]
+            for j, v in enumerate(p.values):
+                row[j] += v
+    sums = {g: [sum(col) for col in zip(*rows, strict=True)] for g, rows in per_group.items()}
+    order = sorted(per_group, key=lambda g: (-sums[g][_M["requests"]], g))
+    limit = max(1, min(limit, MAX_GROUPS))
+    if len(order) > limit:
+        kept, rest = order[: limit - 1], order[limit - 1 :]
+        merged = [[0.0] * width for _ in buckets]
+        for g in rest:
+            for row, add in zip(merged, per_group[g], strict=True):
+                for j, v in enumerate(add):
+                    row[j] += v
+        per_group = {**{g: per_group[g] for g in kept}, OTHER: merged}
+        sums[OTHER] = [sum(col) for col in zip(*merged, strict=True)]
+        order = [*kept, OTHER]
+    grand = [sum(sums[g][j] for g in order) for j in range(width)]
+    groups = []
+    for g in order:
+        rows = per_group[g]
+        series = {name: [_num(name, row[_M[name]]) for row in rows] for name in CHARTED}
+        groups.append(
+            {"group": None if g == NONE else g, "series": series, "total": totals(sums[g])}
+        )
+    return {
+        "from": _iso(query.start),
+        "to": _iso(query.end),
+        "step": query.step,
+        "source": query.table,
+        "buckets": buckets,
+        "groups": groups,
+        "total": totals(grand),
+    }
+
+
+def _num(name: str, value: float) -> float | int:
+    return round(value, 10) if name == "cost" else int(value)
+
+
+async def overview(store: StatsStore, now: datetime, window: int = HOUR) -> dict[str, Any]:
+    """The overview page: per-minute series over ``window`` seconds, the last five minutes,
+    and spend today and this month (UTC)."""
+    t = int(now.timestamp())
+    minute = t - t % MINUTE
+    start, end = minute - window + MINUTE, minute + MINUTE
+    query = SeriesQuery("route_minute", "all", start, end, MINUTE)
+    points = await store.series(query)
+    hist = await store.histogram(start, end, MINUTE)
+    buckets = list(range(start, end, MINUTE))
+    by_bucket = {p.bucket: p.values for p in points}
+    counts: dict[tuple[int, int], dict[int, int]] = {}
+    for h in hist:
+        counts.setdefault((h.bucket, h.metric), {})[h.bin] = h.count
+
+    def seconds(bucket: int) -> int:  # the current minute has only lasted this long
+        return max(1, min(MINUTE, t - bucket + 1))
+
+    zero = [0.0] * len(MEASURES)
+    rows = [by_bucket.get(b, zero) for b in buckets]
+    series: dict[str, list[Any]] = {
+        "requests": [int(r[_M["requests"]]) for r in rows],
+        "errors": [int(r[_M["errors"]]) for r in rows],
+        "rps": [
+            round(r[_M["requests"]] / seconds(b), 4) for b, r in zip(buckets, rows, strict=True)
+        ],
+        "error_rate": [
+            round(r[_M["errors"]] / r[_M["requests"]], 6) if r[_M["requests"]] else None
+            for r in rows
+        ],
+        "tokens_per_s": [
+            round(r[_M["output_tokens"]] / seconds(b), 3)
+            for b, r in zip(buckets, rows, strict=True)
+        ],
+    }
+    for name, metric in (("latency", LATENCY), ("ttft", TTFT)):
+        for p in (50, 95):
+            series[f"{name}_p{p}"] = [
+                estimate(counts.get((b, metric), {}), p / 100) for b in buckets
+            ]
+    recent = [b for b in buckets if b >= minute - 4 * MINUTE]
+    current = _current(recent, by_bucket, counts, t)
+    day = t - t % 86400
+    month = int(datetime(now.year, now.month, 1, tzinfo=UTC).timestamp())
+    spend_points = await store.series(
+        SeriesQuery("route_hour", "all", min(day, month), day + 86400, 86400)
+    )
+    return {
+        "now": now.isoformat(),
+        "window": window,
+        "step": MINUTE,
+        "buckets": buckets,
+        "series": series,
+        "current": current,
+        "spend": {
+            "today": _spend([p for p in spend_points if p.bucket >= day]),
+            "month": _spend([p for p in spend_points if p.bucket >= month]),
+        },
+    }
+
+
+def _current(
+    recent: list[int],
+    by_bucket: dict[int, list[float]],
+    counts: dict[tuple[int, int], dict[int, int]],
+    now: int,
+) -> dict[str, Any]:
+    width = len(MEASURES)
+    summed = [0.0] * width
+    for b in recent:
+        for j, v in enumerate(by_bucket.get(b, ())):
+            summed[j] += v
+    elapsed = max(1, now - recent[0] + 1) if recent else 1
+    merged: dict[int, dict[int, int]] = {LATENCY: {}, TTFT: {}}
+    for b in recent:
+        for metric in (LATENCY, TTFT):
+            for i, n in counts.get((b, metric), {}).items():
+                merged[metric][i] = merged[metric].get(i, 0) + n
+    out = totals(summed)
+    out["seconds"] = elapsed
+    out["rps"] = round(summed[_M["requests"]] / elapsed, 4)
+    out["tokens_per_s"] = round(summed[_M["output_tokens"]] / elapsed, 3)
+    for name, metric in (("latency", LATENCY), ("ttft", TTFT)):
+        for p in (50, 95):
+            out[f"{name}_p{p}"] = estimate(merged[metric], p / 100)
+    return out
+
+
+def _spend(points: list[SeriesPoint]) -> dict[str, Any]:
+    cost = sum(p.values[_M["cost"]] for p in points)
+    priced = int(sum(p.values[_M["priced"]] for p in points))
+    unpriced = int(sum(p.values[_M["unpriced"]] for p in points))
+    total = cost_total(cost, priced, unpriced)
+    return {
+        "cost_usd": None if total is None else round(total, 10),
+        "requests": int(sum(p.values[_M["requests"]] for p in points)),
+        "unpriced_requests": unpriced,
+    }
