@@ -24,6 +24,10 @@ from turnout.auth.guard import guard_admin_route, guard_client_route
 from turnout.auth.service import AuthService
 from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime
+from turnout.dashboard.access import DashboardAccess
+from turnout.dashboard.session import Sessions
+from turnout.dashboard.static import PREFIX as UI
+from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
 from turnout.health.service import HealthService
 from turnout.observability.hub import Observability
@@ -41,6 +45,7 @@ from turnout.upstream.pooled import PooledClient
 
 Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = get_logger("turnout")
+UI_DIR = UI + "/"
 
 
 class _HideStreamAborts(logging.Filter):
@@ -91,6 +96,9 @@ class Gateway:
         }
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
         self.admin = admin.build_admin(state)
+        # The web UI (docs/dashboard.md): static files, and sessions for the admin API.
+        state.dashboard = DashboardAccess(Sessions.for_gateway(self.auth.master), self.auth)
+        self.ui = StaticSite()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -107,6 +115,9 @@ class Gateway:
                 return
             if scope["path"].startswith(admin.PREFIXES):
                 await self.admin(scope, receive, send)
+                return
+            if scope["path"] == UI or scope["path"].startswith(UI_DIR):
+                await self.ui(scope, receive, send)
                 return
             rid = dict(scope["headers"]).get(b"x-request-id", b"-").decode("latin-1")
             err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")

@@ -14,6 +14,7 @@ from turnout.upstream.base import UpstreamClient
 if TYPE_CHECKING:
     from turnout.auth.service import AuthService
     from turnout.cache.service import CacheService
+    from turnout.dashboard.access import DashboardAccess
     from turnout.observability.hub import Observability
 
 
@@ -28,5 +29,6 @@ class GatewayState:
     cache: CacheService | None = None  # None when no model is cached
     observability: Observability | None = None  # storage, metrics, traces, capture
     auth: AuthService | None = None  # gateway keys, limits, budgets (docs/keys-and-limits.md)
+    dashboard: DashboardAccess | None = None  # sessions of the web UI (docs/dashboard.md)
     draining: bool = False
     ready: bool = False

@@ -1,8 +1,10 @@
 """The master-key check of the admin API (a FastAPI dependency) and of the raw routes that
 live beside the pipeline (``GET /v1/models``, ``GET /admin/health``).
 
-The admin API takes the master key as ``Authorization: Bearer`` or ``x-api-key``. The
-interactive docs (``/docs``, ``/openapi.json``) stay readable: they hold no data.
+The admin API takes the master key, or a key with an admin role, as ``Authorization: Bearer``
+or ``x-api-key``; or a dashboard session cookie (:mod:`turnout.dashboard.session`), whose
+writes also need its CSRF token. A ``viewer`` (key or session) may only read. The interactive
+docs (``/docs``, ``/openapi.json``) stay readable: they hold no data.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import orjson
 from fastapi import HTTPException, Request
 
 from turnout.api.io import request_id, send_bytes, send_error
+from turnout.auth.records import AdminRole
 from turnout.auth.service import AdminDenied
 from turnout.auth.tokens import presented
 from turnout.errors import GatewayError
@@ -27,20 +30,39 @@ Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 _JSON = (b"content-type", b"application/json")
 
 
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
 def _secret(headers: dict[bytes, bytes]) -> bytes | None:
     return presented(headers, b"")
+
+
+def authorize(
+    state: GatewayState, headers: dict[bytes, bytes], method: str, *, manage: bool = False
+) -> AdminRole:
+    """The caller's role on the admin API, or AdminDenied: a presented key first, else the
+    dashboard session; a viewer's writes are refused."""
+    auth = state.auth
+    if auth is None:  # before the lifespan: nothing is served yet
+        raise AdminDenied(503, "starting")
+    secret = _secret(headers)
+    if secret is None and state.dashboard is not None:
+        role = state.dashboard.admit(headers, method)
+        if role is not None:
+            return role
+    role = auth.check_admin(secret, manage=manage)
+    if role == "viewer" and method.upper() not in SAFE_METHODS:
+        raise AdminDenied(403, "Read-only: a viewer key can look at everything, change nothing.")
+    return role
 
 
 def admin_dependency(
     state: GatewayState, *, manage: bool = False
 ) -> Callable[..., Awaitable[None]]:
     async def check(request: Request) -> None:
-        auth = state.auth
-        if auth is None:  # before the lifespan: nothing is served yet
-            raise HTTPException(503, "starting")
         headers = {k.lower(): v for k, v in request.headers.raw}
         try:
-            auth.check_admin(_secret(headers), manage=manage)
+            authorize(state, headers, request.method, manage=manage)
         except AdminDenied as exc:
             raise HTTPException(
                 exc.status, exc.message, headers={"www-authenticate": "Bearer"}
@@ -53,10 +75,9 @@ def guard_admin_route(state: GatewayState, route: Route) -> Route:
     """A raw admin route, under the same rule as the admin API."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        auth = state.auth
-        if auth is not None:
+        if state.auth is not None:
             try:
-                auth.check_admin(_secret(dict(scope["headers"])))
+                authorize(state, dict(scope["headers"]), scope["method"])
             except AdminDenied as exc:
                 body = orjson.dumps({"detail": exc.message})
                 await send_bytes(send, exc.status, [_JSON], body)

@@ -16,6 +16,8 @@ from turnout.health.breaker import ACTIVE, Breaker
 from turnout.health.targets import mask
 
 if TYPE_CHECKING:
+    from turnout.config.schema import HealthConfig
+    from turnout.health.keeper import HealthKeeper
     from turnout.routing.router import Router
 
 
@@ -29,7 +31,31 @@ def _retry_in(target: Breaker, now: float) -> float | None:
     return round(target.until - now, 3) if target.until > now else None
 
 
-def health_report(board: HealthBoard, router: Router | None = None) -> dict[str, Any]:
+def keeper_report(keeper: HealthKeeper | None, config: HealthConfig) -> dict[str, Any]:
+    """The keeper's schedule: whether it runs, how often, and when each key is probed next."""
+    out: dict[str, Any] = {
+        "enabled": keeper is not None,
+        "interval": config.interval,
+        "jitter": config.jitter,
+        "timeout": config.timeout,
+    }
+    if keeper is not None:
+        now = keeper.clock()
+        out["probes"] = [
+            {
+                "key": t.key.id,
+                "model": t.model,
+                "next_in": round(max(0.0, t.next_at - now), 3) if t.next_at else None,
+            }
+            for t in keeper.targets
+        ]
+        out["skipped"] = list(keeper.skipped)
+    return out
+
+
+def health_report(
+    board: HealthBoard, router: Router | None = None, keeper: HealthKeeper | None = None
+) -> dict[str, Any]:
     now = time.monotonic()
     models: dict[str, list[str]] = {}
     for route in board.runtime.routes():
@@ -69,10 +95,17 @@ def health_report(board: HealthBoard, router: Router | None = None) -> dict[str,
             "retry_in": _retry_in(k, now),
             "probed_at": k.probed_at,
             "probe": k.probe_reason,
+            "probe_latency_ms": (
+                round(k.probe_latency * 1000, 3) if k.probe_latency is not None else None
+            ),
         }
         for k in board.all_keys()
     ]
-    report: dict[str, Any] = {"deployments": deployments, "keys": keys}
+    report: dict[str, Any] = {
+        "deployments": deployments,
+        "keys": keys,
+        "keeper": keeper_report(keeper, board.runtime.config.health),
+    }
     if router is not None:
         report["router"] = {
             "active": router.active,
@@ -82,5 +115,7 @@ def health_report(board: HealthBoard, router: Router | None = None) -> dict[str,
     return report
 
 
-def render(board: HealthBoard, router: Router | None = None) -> bytes:
-    return orjson.dumps(health_report(board, router))
+def render(
+    board: HealthBoard, router: Router | None = None, keeper: HealthKeeper | None = None
+) -> bytes:
+    return orjson.dumps(health_report(board, router, keeper))

@@ -112,4 +112,4 @@ class HealthService:
                 )
 
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_bytes(send, 200, [JSON], render(self.board, self.router))
+        await send_bytes(send, 200, [JSON], render(self.board, self.router, self.keeper))

@@ -37,4 +37,4 @@ async def logs_page(store: LogStore, query: LogQuery) -> dict[str, Any]:
     for row in page.rows:
         row["ts"] = row["ts"].isoformat()
         rows.append(row)
-    return {"rows": rows, "next_cursor": page.next_cursor}
+    return {"rows": rows, "next_cursor": page.next_cursor, "partial": page.partial}

@@ -69,10 +69,19 @@ class BadRange(ValueError):
     """A range or grouping the caller must fix."""
 
 
-def plan(group_by: str, start: datetime, end: datetime, step: int | None = None) -> SeriesQuery:
-    """Which table, step and aligned range answer a series request."""
+def plan(
+    group_by: str,
+    start: datetime,
+    end: datetime,
+    step: int | None = None,
+    model: str | None = None,
+) -> SeriesQuery:
+    """Which table, step and aligned range answer a series request (``model``: only that
+    public model, for the route groupings)."""
     if group_by not in SERIES_GROUPS:
         raise BadRange(f"group_by must be one of {', '.join(SERIES_GROUPS)}; got {group_by!r}")
+    if model is not None and SERIES_GROUPS[group_by][0] != "route":
+        raise BadRange("a model filter applies to grouping by model, provider or deployment")
     begin, stop = int(start.timestamp()), int(end.timestamp())
     if stop <= begin:
         raise BadRange("'to' must be after 'from'")
@@ -91,7 +100,7 @@ def plan(group_by: str, start: datetime, end: datetime, step: int | None = None)
     table = f"{family}_{'minute' if minutes else 'hour'}"
     first = begin - begin % step
     last = stop + (-stop % step)
-    return SeriesQuery(table, column, first, last, step)
+    return SeriesQuery(table, column, first, last, step, {"model": model} if model else {})
 
 
 def _iso(epoch: int) -> str:

@@ -3,7 +3,8 @@ model call (configuration, usage, keys, cache, health). FastAPI's validation and
 are worth their cost here and only here.
 
 A new admin area is one module exposing ``router(state) -> APIRouter`` and one entry in
-:data:`ROUTERS`. Every route needs the master key (:mod:`turnout.auth.guard`); validation
+:data:`ROUTERS`. Every route needs the master key, a key with an admin role or a dashboard
+session (:mod:`turnout.auth.guard`), except the sign-in routes in :data:`PUBLIC`; validation
 errors leave out the submitted values, which may be secrets.
 """
 
@@ -27,10 +28,14 @@ ROUTERS: list[str] = [
     "turnout.api.admin.cache",
     "turnout.api.admin.usage",
     "turnout.api.admin.logs",
+    "turnout.api.admin.stats",
+    "turnout.api.admin.captures",
     "turnout.api.admin.keys",
     "turnout.api.admin.teams",
     "turnout.api.admin.credentials",
 ]
+# Routers that check credentials themselves (dashboard sign-in).
+PUBLIC: list[str] = ["turnout.api.admin.session"]
 
 
 def build_admin(state: GatewayState) -> FastAPI:
@@ -39,10 +44,12 @@ def build_admin(state: GatewayState) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
-        dependencies=[Depends(admin_dependency(state))],
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
+    guarded = [Depends(admin_dependency(state))]
     for name in ROUTERS:
+        app.include_router(importlib.import_module(name).router(state), dependencies=guarded)
+    for name in PUBLIC:
         app.include_router(importlib.import_module(name).router(state))
     return app
 

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from turnout.auth.guard import admin_dependency
-from turnout.auth.manage import Invalid, KeyBody, create_key, revoke_key, update_key
+from turnout.auth.manage import Invalid, KeyBody, create_key, revoke_key, rotate_key, update_key
 from turnout.auth.records import KeyRecord
 from turnout.auth.service import AuthService
 from turnout.auth.store import Conflict, Missing
@@ -104,6 +104,18 @@ def router(state: GatewayState) -> APIRouter:
             raise errors(exc) from None
         auth.directory.put(keys=[record])
         return record.public()
+
+    @api.post("/{key_id}/rotate", summary="Give a key a new secret")
+    async def rotate(key_id: str) -> dict[str, Any]:
+        """The same key (id, limits, budget, usage history) with a new secret, returned here
+        and never again; the old secret stops working."""
+        auth = service(state)
+        try:
+            secret, record = await rotate_key(auth.store, key_id)
+        except Exception as exc:
+            raise errors(exc) from None
+        auth.directory.put(keys=[record])
+        return {"key": secret, **record.public()}
 
     api.add_api_route("/{key_id}/revoke", revoke, methods=["POST"], summary="Revoke a key")
     api.add_api_route("/{key_id}", revoke, methods=["DELETE"], summary="Revoke a key")

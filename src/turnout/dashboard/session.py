@@ -1,0 +1,158 @@
+"""Dashboard sessions: a key exchanged once for a signed, HttpOnly cookie, with CSRF tokens.
+
+The browser never keeps the key: ``POST /admin/session`` checks it and answers with a cookie
+(``HttpOnly``, ``SameSite=Strict``, ``Path=/admin``, ``Secure`` when the request came over
+TLS) holding a signed token: who signed in (the master key, or a key id), the role, an expiry
+and a random session id. Nothing is stored server-side, so every replica and worker accepts a
+session another one issued, as long as they share the signing secret (derived from the master
+key, else from ``TURNOUT_SECRET_KEY``; with neither, it is random per process, and a session
+only works on the process that made it).
+
+Every write made with a session must carry ``x-csrf-token``, an HMAC of the session id the
+page got from the sign-in answer and keeps in memory only; a page on another origin can
+neither read it nor (SameSite=Strict) send the cookie. A session of a key is re-checked on
+every request: revoking the key, or taking its role away, ends its sessions. Signing out
+forgets the session id on this process and clears the cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+
+from turnout.crypto import ENV as SECRET_ENV
+
+Role = Literal["admin", "viewer"]
+ROLES: tuple[str, ...] = ("admin", "viewer")
+COOKIE = "turnout_session"
+CSRF_HEADER = b"x-csrf-token"
+LIFETIME = 12 * 3600
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+_SIGNED_OUT_MAX = 10_000
+_VERSION = "v1"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    sid: str
+    subject: str  # "master" or a gateway key id
+    role: Role
+    expires: int  # epoch seconds
+
+
+class Sessions:
+    def __init__(self, secret: bytes, *, lifetime: int = LIFETIME, shared: bool = True) -> None:
+        self._key = hmac.new(secret, b"turnout dashboard sessions v1", hashlib.sha256).digest()
+        self.lifetime = lifetime
+        self.shared = shared  # False: a random secret, valid on this process only
+        self._signed_out: OrderedDict[str, int] = OrderedDict()
+
+    @classmethod
+    def for_gateway(
+        cls, master_digest: bytes | None, environ: Mapping[str, str] = os.environ
+    ) -> Sessions:
+        """Sign with what every replica shares: the master key's digest, else the secret key
+        of sealed credentials, else a random secret of this process."""
+        if master_digest is not None:
+            return cls(master_digest)
+        raw = environ.get(SECRET_ENV)
+        if raw:
+            return cls(hashlib.sha256(raw.strip().encode()).digest())
+        return cls(secrets.token_bytes(32), shared=False)
+
+    # -- tokens -------------------------------------------------------------------------------
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def issue(self, subject: str, role: Role, now: float | None = None) -> tuple[str, Session]:
+        expires = int(now if now is not None else time.time()) + self.lifetime
+        session = Session(secrets.token_urlsafe(16), subject, role, expires)
+        payload = orjson.dumps({"sid": session.sid, "sub": subject, "role": role, "exp": expires})
+        token = f"{_VERSION}.{_b64(payload)}.{_b64(self._sign(payload))}"
+        return token, session
+
+    def verify(self, token: str, now: float | None = None) -> Session | None:
+        """The session a cookie value stands for, or None (forged, expired, signed out)."""
+        try:
+            version, body, mac = token.split(".")
+            payload = _unb64(body)
+            good = hmac.compare_digest(_unb64(mac), self._sign(payload))
+        except (ValueError, TypeError):
+            return None
+        if version != _VERSION or not good:
+            return None
+        try:
+            data = orjson.loads(payload)
+            session = Session(str(data["sid"]), str(data["sub"]), data["role"], int(data["exp"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        if session.role not in ROLES:
+            return None
+        if session.expires <= (now if now is not None else time.time()):
+            return None
+        if session.sid in self._signed_out:
+            return None
+        return session
+
+    def csrf(self, session: Session) -> str:
+        return _b64(self._sign(f"csrf|{session.sid}".encode()))
+
+    def csrf_ok(self, session: Session, presented: bytes | None) -> bool:
+        if not presented:
+            return False
+        return hmac.compare_digest(presented.decode("latin-1"), self.csrf(session))
+
+    def sign_out(self, session: Session) -> None:
+        """Refuse this session id from now on (on this process; the cookie is cleared too)."""
+        now = int(time.time())
+        self._signed_out[session.sid] = session.expires
+        while self._signed_out and (
+            len(self._signed_out) > _SIGNED_OUT_MAX or next(iter(self._signed_out.values())) < now
+        ):
+            self._signed_out.popitem(last=False)
+
+    # -- cookies ------------------------------------------------------------------------------
+    @staticmethod
+    def from_cookie_header(header: bytes | None) -> str | None:
+        """The session cookie's value among a ``Cookie`` header's pairs."""
+        if not header:
+            return None
+        for part in header.decode("latin-1").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == COOKIE and value:
+                return value
+        return None
+
+    def set_cookie(self, token: str, *, secure: bool) -> str:
+        flags = f"Path=/admin; Max-Age={self.lifetime}; HttpOnly; SameSite=Strict"
+        return f"{COOKIE}={token}; {flags}{'; Secure' if secure else ''}"
+
+    @staticmethod
+    def clear_cookie(*, secure: bool) -> str:
+        flags = "Path=/admin; Max-Age=0; HttpOnly; SameSite=Strict"
+        return f"{COOKIE}=; {flags}{'; Secure' if secure else ''}"
+
+
+def over_tls(scheme: str, headers: Mapping[bytes, bytes]) -> bool:
+    """Whether the browser reached us over TLS: directly, or through a proxy that says so
+    (trusting the header only ever adds ``Secure``, which can only hurt a spoofer)."""
+    forwarded = headers.get(b"x-forwarded-proto", b"").split(b",")[0].strip().lower()
+    return scheme == "https" or forwarded == b"https"
