@@ -15,15 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from turnout.auth import tokens
-from turnout.auth.records import (
-    AdminRole,
-    Budget,
-    KeyRecord,
-    Limits,
-    Period,
-    TeamRecord,
-    utcnow,
-)
+from turnout.auth.records import Budget, KeyRecord, Limits, Period, TeamRecord, utcnow
 from turnout.auth.store import Conflict, KeyStore, Missing
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -70,11 +62,6 @@ class KeyBody(_Common):
     )
     expires_at: datetime | None = None
     expires_in: str | None = Field(None, description="a duration instead of expires_at: 30d")
-    admin_role: AdminRole | None = Field(
-        None,
-        description="admin: also the admin API and dashboard; viewer: read them only; "
-        "null: model calls only",
-    )
 
     @field_validator("expires_in")
     @classmethod
@@ -148,7 +135,6 @@ async def create_key(store: KeyStore, body: KeyBody) -> tuple[str, KeyRecord]:
         budget=_budget(body, None),
         metadata=body.metadata or {},
         expires_at=_expiry(body, None),
-        admin_role=body.admin_role,
     )
     return secret, await store.insert_key(record)
 
@@ -173,7 +159,6 @@ async def update_key(store: KeyStore, key_id: str, body: KeyBody) -> KeyRecord:
         budget=_budget(body, current.budget),
         metadata=(body.metadata or {}) if "metadata" in given else current.metadata,
         expires_at=_expiry(body, current.expires_at),
-        admin_role=body.admin_role if "admin_role" in given else current.admin_role,
         updated_at=utcnow(),
     )
     return await store.update_key(record)

@@ -15,10 +15,6 @@ import orjson
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[str, ...] = ("day", "week", "month")
-# What a key may do on the admin API and the dashboard besides model calls: ``admin`` all of
-# it, ``viewer`` read everything and change nothing. None: model calls only.
-AdminRole = Literal["admin", "viewer"]
-ADMIN_ROLES: tuple[str, ...] = ("admin", "viewer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +127,6 @@ class KeyRecord:
     updated_at: datetime = field(default_factory=utcnow)
     revoked_at: datetime | None = None
     version: int = 0
-    admin_role: AdminRole | None = None
 
     def __repr__(self) -> str:  # short: lists of records end up in logs and test output
         return f"KeyRecord(id={self.id!r}, prefix={self.prefix!r}, team={self.team!r})"
@@ -152,16 +147,13 @@ class KeyRecord:
                 "model_limits": [[glob, lim.as_dict()] for glob, lim in self.model_limits],
                 "budget": self.budget.as_dict() if self.budget else None,
                 "metadata": self.metadata,
-                "admin_role": self.admin_role,
             }
         )
 
     @classmethod
     def from_document(cls, doc: bytes | str, **columns: Any) -> KeyRecord:
         raw = orjson.loads(doc)
-        role = raw.get("admin_role")
         return cls(
-            admin_role=role if role in ADMIN_ROLES else None,
             name=raw.get("name"),
             models=tuple(raw.get("models") or ()),
             limits=Limits.from_dict(raw.get("limits")),
@@ -191,7 +183,6 @@ class KeyRecord:
             "updated_at": self.updated_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "status": "revoked" if self.revoked else ("expired" if self.expired() else "active"),
-            "admin_role": self.admin_role,
         }
 
 

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.auth.credentials import CredentialStore, MemoryCredentialStore
 from turnout.auth.directory import Directory
-from turnout.auth.records import ADMIN_ROLES, AdminRole
 from turnout.auth.step import AuthStep
 from turnout.auth.store import KeyStore, MemoryKeyStore
 from turnout.auth.tokens import digest, same
@@ -288,44 +287,10 @@ class AuthService:
         }
 
     # -- the admin API's own check ------------------------------------------------------------
-    def admin_role(self, secret: str | bytes | None) -> AdminRole | None:
-        """The admin role a presented secret carries: the master key is ``admin``; a gateway
-        key has the role recorded on it (``None``: a key for model calls only)."""
-        if not secret:
-            return None
-        d = digest(secret)
-        if self.master is not None and same(d, self.master):
-            return "admin"
-        principal = self.directory.by_digest.get(d)
-        if principal is None or (
-            principal.expires is not None and principal.expires <= time.time()
-        ):
-            return None
-        return self.key_role(principal.id)
-
-    def key_role(self, key_id: str) -> AdminRole | None:
-        """The admin role of a live key, read from the directory (so a revoked key, or one
-        whose role was taken away, loses it within ``auth.refresh_interval``)."""
-        record = self.directory.keys.get(key_id)
-        if record is None or record.revoked or record.expired():
-            return None
-        role = record.admin_role
-        return role if role in ADMIN_ROLES else None
-
-    def subject_role(self, subject: str) -> AdminRole | None:
-        """The role a dashboard session's subject has now: ``master`` or a key id."""
-        if subject == "master":
-            return "admin" if self.master is not None else None
-        return self.key_role(subject)
-
-    def check_admin(self, secret: str | bytes | None, *, manage: bool = False) -> AdminRole:
-        """The caller's role on the admin API; raise AdminDenied if it has none. Without a
-        master key or admin keys, the admin API is open only while the whole gateway is (no
-        keys), and never for managing keys, teams and credentials. A ``viewer`` may only
-        read (the guard refuses its writes)."""
-        role = self.admin_role(secret)
-        if role is not None:
-            return role
+    def check_admin(self, secret: str | bytes | None, *, manage: bool = False) -> None:
+        """Raise AdminDenied unless the caller may use the admin API. Without a master key,
+        the admin API is open only while the whole gateway is (no keys), and never for
+        managing keys, teams and credentials."""
         if self.master is None:
             if manage:
                 raise AdminDenied(
@@ -338,5 +303,6 @@ class AuthService:
                     401,
                     f"The admin API needs a master key: set auth.master_key or {MASTER_ENV}.",
                 )
-            return "admin"
-        raise AdminDenied(401, "Invalid or missing master key.")
+            return
+        if not secret or not same(digest(secret), self.master):
+            raise AdminDenied(401, "Invalid or missing master key.")
