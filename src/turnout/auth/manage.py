@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from turnout.auth import tokens
-from turnout.auth.records import Budget, KeyRecord, Limits, Period, TeamRecord, utcnow
+from turnout.auth.records import Budget, KeyRecord, Limits, Period, Scope, TeamRecord, utcnow
 from turnout.auth.store import Conflict, KeyStore, Missing
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -62,6 +62,9 @@ class KeyBody(_Common):
     )
     expires_at: datetime | None = None
     expires_in: str | None = Field(None, description="a duration instead of expires_at: 30d")
+    scopes: list[Scope] | None = Field(
+        None, description="['admin']: the key may also use the admin API, as the master key"
+    )
 
     @field_validator("expires_in")
     @classmethod
@@ -134,6 +137,7 @@ async def create_key(store: KeyStore, body: KeyBody) -> tuple[str, KeyRecord]:
         model_limits=tuple((g, lim.limits()) for g, lim in (body.model_limits or {}).items()),
         budget=_budget(body, None),
         metadata=body.metadata or {},
+        scopes=tuple(dict.fromkeys(body.scopes or ())),
         expires_at=_expiry(body, None),
     )
     return secret, await store.insert_key(record)
@@ -158,6 +162,7 @@ async def update_key(store: KeyStore, key_id: str, body: KeyBody) -> KeyRecord:
         model_limits=model_limits,
         budget=_budget(body, current.budget),
         metadata=(body.metadata or {}) if "metadata" in given else current.metadata,
+        scopes=tuple(dict.fromkeys(body.scopes or ())) if "scopes" in given else current.scopes,
         expires_at=_expiry(body, current.expires_at),
         updated_at=utcnow(),
     )

@@ -35,6 +35,7 @@ class Principal:
     rules: tuple[Rule, ...] = ()  # the key's and the team's own
     model_rules: tuple[tuple[str, Rule], ...] = ()
     budgets: tuple[BudgetRule, ...] = ()
+    admin: bool = False  # the key has the admin scope: the admin API accepts it
     limited: bool = False  # some plan of this principal is not empty
     settles: bool = False  # some plan needs real usage after the call (tokens, budgets)
     _allowed: dict[str, bool] = field(default_factory=dict)
@@ -102,6 +103,7 @@ def compile_principal(key: KeyRecord, team: TeamRecord | None) -> Principal:
         rules=tuple(rules),
         model_rules=model_rules,
         budgets=tuple(budgets),
+        admin="admin" in key.scopes,
         limited=bool(rules or budgets or model_rules),
         settles=bool(budgets) or any(r.tpm for r in rules) or any(r.tpm for _, r in model_rules),
     )

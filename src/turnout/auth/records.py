@@ -15,6 +15,10 @@ import orjson
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[str, ...] = ("day", "week", "month")
+# What a key may do besides calling models: ``admin`` opens the admin API (reads and writes),
+# as the master key does, without sharing the master key.
+Scope = Literal["admin"]
+SCOPES: tuple[str, ...] = ("admin",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,7 @@ class KeyRecord:
     model_limits: tuple[tuple[str, Limits], ...] = ()
     budget: Budget | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    scopes: tuple[str, ...] = ()
     expires_at: datetime | None = None
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
@@ -147,6 +152,7 @@ class KeyRecord:
                 "model_limits": [[glob, lim.as_dict()] for glob, lim in self.model_limits],
                 "budget": self.budget.as_dict() if self.budget else None,
                 "metadata": self.metadata,
+                "scopes": list(self.scopes),
             }
         )
 
@@ -162,6 +168,7 @@ class KeyRecord:
             ),
             budget=Budget.from_dict(raw.get("budget")),
             metadata=raw.get("metadata") or {},
+            scopes=tuple(s for s in raw.get("scopes") or () if s in SCOPES),
             **columns,
         )
 
@@ -178,6 +185,7 @@ class KeyRecord:
             "budget": self.budget.amount if self.budget else None,
             "budget_period": self.budget.period if self.budget else None,
             "metadata": self.metadata,
+            "scopes": list(self.scopes),
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),

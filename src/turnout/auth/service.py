@@ -288,21 +288,38 @@ class AuthService:
 
     # -- the admin API's own check ------------------------------------------------------------
     def check_admin(self, secret: str | bytes | None, *, manage: bool = False) -> None:
-        """Raise AdminDenied unless the caller may use the admin API. Without a master key,
-        the admin API is open only while the whole gateway is (no keys), and never for
-        managing keys, teams and credentials."""
-        if self.master is None:
-            if manage:
+        """Raise AdminDenied unless the caller may use the admin API: the master key, or a
+        gateway key with the ``admin`` scope (401 for no or an unknown key, 403 for a valid
+        key without the scope). Without a master key and without any gateway key the admin
+        API is open, like the whole gateway, but never for writes (``manage``)."""
+        if secret:
+            d = digest(secret)
+            if self.master is not None and same(d, self.master):
+                return
+            principal = self.directory.by_digest.get(d)
+            if principal is not None and not (
+                principal.expires is not None and principal.expires <= time.time()
+            ):
+                if principal.admin:
+                    return
                 raise AdminDenied(
                     403,
-                    "Managing keys needs a master key: set auth.master_key or "
-                    f"{MASTER_ENV} (or use `turnout keys` with -c on the database).",
+                    "This key may not use the admin API: it needs the master key or a key "
+                    "with the admin scope.",
                 )
+        if self.master is None:
             if self.active:
                 raise AdminDenied(
                     401,
-                    f"The admin API needs a master key: set auth.master_key or {MASTER_ENV}.",
+                    f"The admin API needs a master key ({MASTER_ENV}) or a key with the "
+                    "admin scope.",
+                )
+            if manage:
+                raise AdminDenied(
+                    403,
+                    "Changing the gateway through the admin API needs a master key (set "
+                    f"auth.master_key or {MASTER_ENV}) or a key with the admin scope "
+                    "(`turnout keys create --admin -c ...` on the database).",
                 )
             return
-        if not secret or not same(digest(secret), self.master):
-            raise AdminDenied(401, "Invalid or missing master key.")
+        raise AdminDenied(401, "Invalid or missing master key or admin key.")

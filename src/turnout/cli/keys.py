@@ -176,6 +176,9 @@ def keys_create(
     metadata: Annotated[
         list[str] | None, typer.Option("--metadata", help="KEY=VALUE (repeatable)")
     ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="the key may also use the admin API")
+    ] = False,
     config: ConfigOpt = None,
     database_url: DbOpt = None,
     url: UrlOpt = None,
@@ -192,6 +195,7 @@ def keys_create(
         "model_limits": _limits(model_limit or []),
         "metadata": _metadata(metadata or []),
         "expires_in": expires,
+        "scopes": ["admin"] if admin else None,
     }
     if budget is not None:
         raw.update(budget=budget, budget_period=period)

@@ -128,6 +128,35 @@ async def test_master_key_turns_auth_on_and_guards_admin() -> None:
         AuthService(runtime(), environ={"TURNOUT_MASTER_KEY": "short"})
 
 
+@pytest.mark.parametrize("env", [{}, {"TURNOUT_MASTER_KEY": MASTER}])
+async def test_an_admin_scoped_key_opens_the_admin_api_and_a_plain_key_is_forbidden(
+    env: dict[str, str],
+) -> None:
+    service = await started(env)
+    try:
+        admin, _ = await manage.create_key(service.store, KeyBody(scopes=["admin"]))
+        plain, _ = await manage.create_key(service.store, KeyBody())
+        expired, _ = await manage.create_key(
+            service.store, KeyBody(scopes=["admin"], expires_in="0s")
+        )
+        await service.refresh()
+        service.check_admin(admin.encode(), manage=True)  # reads and writes alike
+        service.check_admin(admin.encode())
+        for secret, status in ((plain, 403), (expired, 401), ("sk-sy-unknown", 401), (None, 401)):
+            with pytest.raises(AdminDenied) as denied:
+                service.check_admin(secret.encode() if secret else None, manage=True)
+            assert denied.value.status == status, secret
+        record = next(k for k in await service.store.list_keys() if "admin" in k.scopes)
+        assert record.public()["scopes"] == ["admin"]
+        await manage.revoke_key(service.store, record.id)
+        await service.refresh()
+        with pytest.raises(AdminDenied) as denied:
+            service.check_admin(admin.encode())
+        assert denied.value.status == 401
+    finally:
+        await service.stop()
+
+
 async def test_rejections() -> None:
     service = await started({"TURNOUT_MASTER_KEY": MASTER})
     try:
