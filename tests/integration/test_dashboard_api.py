@@ -151,7 +151,7 @@ def test_writes_with_a_session_need_the_csrf_token(gw: Proc) -> None:
 
 
 def test_a_viewer_reads_everything_and_writes_nothing(gw: Proc) -> None:
-    viewer, _ = new_key(gw, name="ops", admin_role="viewer")
+    viewer, _ = new_key(gw, name="ops", scopes=["viewer"])
     client, who = session(gw, viewer)
     assert who["role"] == "viewer"
     csrf = {"x-csrf-token": who["csrf_token"]}
@@ -168,7 +168,7 @@ def test_a_viewer_reads_everything_and_writes_nothing(gw: Proc) -> None:
 
 
 def test_an_admin_key_signs_in_and_its_sessions_end_with_it(gw: Proc) -> None:
-    key, key_id = new_key(gw, name="ops-admin", admin_role="admin")
+    key, key_id = new_key(gw, name="ops-admin", scopes=["admin"])
     client, who = session(gw, key)
     assert who == {**who, "role": "admin", "subject": key_id}
     csrf = {"x-csrf-token": who["csrf_token"]}

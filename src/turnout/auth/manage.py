@@ -63,7 +63,9 @@ class KeyBody(_Common):
     expires_at: datetime | None = None
     expires_in: str | None = Field(None, description="a duration instead of expires_at: 30d")
     scopes: list[Scope] | None = Field(
-        None, description="['admin']: the key may also use the admin API, as the master key"
+        None,
+        description="['admin']: the key may also use the admin API, as the master key; "
+        "['viewer']: it may read the admin API and the dashboard, and change nothing",
     )
 
     @field_validator("expires_in")

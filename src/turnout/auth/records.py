@@ -16,9 +16,18 @@ import orjson
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[str, ...] = ("day", "week", "month")
 # What a key may do besides calling models: ``admin`` opens the admin API (reads and writes),
-# as the master key does, without sharing the master key.
-Scope = Literal["admin"]
-SCOPES: tuple[str, ...] = ("admin",)
+# as the master key does, without sharing the master key; ``viewer`` lets it read everything
+# the admin API and the dashboard show, and change nothing.
+Scope = Literal["admin", "viewer"]
+SCOPES: tuple[str, ...] = ("admin", "viewer")
+AdminRole = Literal["admin", "viewer"]  # what the admin API lets a caller do
+
+
+def role_of(scopes: tuple[str, ...]) -> AdminRole | None:
+    """The admin role a key's scopes give it (admin wins over viewer)."""
+    if "admin" in scopes:
+        return "admin"
+    return "viewer" if "viewer" in scopes else None
 
 
 @dataclass(frozen=True, slots=True)

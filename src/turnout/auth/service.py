@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.auth.credentials import CredentialStore, MemoryCredentialStore
 from turnout.auth.directory import Directory
+from turnout.auth.records import AdminRole, role_of
 from turnout.auth.step import AuthStep
 from turnout.auth.store import KeyStore, MemoryKeyStore
 from turnout.auth.tokens import digest, same
@@ -287,25 +288,55 @@ class AuthService:
         }
 
     # -- the admin API's own check ------------------------------------------------------------
-    def check_admin(self, secret: str | bytes | None, *, manage: bool = False) -> None:
-        """Raise AdminDenied unless the caller may use the admin API: the master key, or a
-        gateway key with the ``admin`` scope (401 for no or an unknown key, 403 for a valid
-        key without the scope). Without a master key and without any gateway key the admin
+    def admin_role(self, secret: str | bytes | None) -> AdminRole | None:
+        """The admin role a presented secret carries: ``admin`` for the master key and keys
+        with the admin scope, ``viewer`` for keys with the viewer scope; None for anything
+        else (no key, an unknown or expired key, a key for model calls only)."""
+        if not secret:
+            return None
+        d = digest(secret)
+        if self.master is not None and same(d, self.master):
+            return "admin"
+        principal = self.directory.by_digest.get(d)
+        if principal is None or (
+            principal.expires is not None and principal.expires <= time.time()
+        ):
+            return None
+        return self.subject_role(principal.id)
+
+    def subject_role(self, subject: str) -> AdminRole | None:
+        """The role a dashboard session's subject (``master`` or a key id) has now: a key
+        revoked, expired or without its scope any more has none (within
+        ``auth.refresh_interval`` on other replicas)."""
+        if subject == "master":
+            return "admin" if self.master is not None else None
+        record = self.directory.keys.get(subject)
+        if record is None or record.revoked or record.expired():
+            return None
+        if record.team:
+            team = self.directory.teams.get(record.team)
+            if team is None or not team.active:
+                return None  # a key of a deleted team does not authenticate
+        return role_of(record.scopes)
+
+    def check_admin(self, secret: str | bytes | None, *, manage: bool = False) -> AdminRole:
+        """The caller's role on the admin API, or AdminDenied: the master key or a gateway
+        key with the ``admin`` scope is ``admin``, one with the ``viewer`` scope ``viewer``
+        (the guard refuses a viewer's writes); 401 for no or an unknown key, 403 for a valid
+        key without either scope. Without a master key and without any gateway key the admin
         API is open, like the whole gateway, but never for writes (``manage``)."""
         if secret:
-            d = digest(secret)
-            if self.master is not None and same(d, self.master):
-                return
-            principal = self.directory.by_digest.get(d)
+            role = self.admin_role(secret)
+            if role is not None:
+                return role
+            principal = self.directory.by_digest.get(digest(secret))
             if principal is not None and not (
                 principal.expires is not None and principal.expires <= time.time()
             ):
-                if principal.admin:
-                    return
                 raise AdminDenied(
                     403,
                     "This key may not use the admin API: it needs the master key or a key "
-                    "with the admin scope.",
+                    "with the admin scope (or the viewer scope, to read).",
                 )
         if self.master is None:
             if self.active:
@@ -321,5 +352,5 @@ class AuthService:
                     f"auth.master_key or {MASTER_ENV}) or a key with the admin scope "
                     "(`turnout keys create --admin -c ...` on the database).",
                 )
-            return
+            return "admin"
         raise AdminDenied(401, "Invalid or missing master key or admin key.")

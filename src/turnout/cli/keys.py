@@ -179,6 +179,10 @@ def keys_create(
     admin: Annotated[
         bool, typer.Option("--admin", help="the key may also use the admin API")
     ] = False,
+    viewer: Annotated[
+        bool,
+        typer.Option("--viewer", help="the key may read the admin API and the dashboard"),
+    ] = False,
     config: ConfigOpt = None,
     database_url: DbOpt = None,
     url: UrlOpt = None,
@@ -195,7 +199,7 @@ def keys_create(
         "model_limits": _limits(model_limit or []),
         "metadata": _metadata(metadata or []),
         "expires_in": expires,
-        "scopes": ["admin"] if admin else None,
+        "scopes": ["admin"] if admin else (["viewer"] if viewer else None),
     }
     if budget is not None:
         raw.update(budget=budget, budget_period=period)

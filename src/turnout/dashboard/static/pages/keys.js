@@ -46,7 +46,7 @@ function KeyForm({ teams, onCreated, disabled }) {
     const body = {
       name: f.name || null,
       team: f.team || null,
-      admin_role: f.admin_role || null,
+      scopes: f.scope ? [f.scope] : [],
       models: f.models ? f.models.split(",").map((s) => s.trim()).filter(Boolean) : [],
       rpm: numberOrNull(f.rpm),
       tpm: numberOrNull(f.tpm),
@@ -68,7 +68,7 @@ function KeyForm({ teams, onCreated, disabled }) {
     <label class="field">Name<input name="name" placeholder="search-backend" /></label>
     <label class="field">Team<select name="team"><option value="">none</option>
       ${teams.map((t) => html`<option value=${t.name}>${t.name}</option>`)}</select></label>
-    <label class="field">Admin role<select name="admin_role"><option value="">none (model calls)</option>
+    <label class="field">Admin scope<select name="scope" data-testid="key-scope"><option value="">none (model calls)</option>
       <option value="viewer">viewer (read-only)</option><option value="admin">admin</option></select></label>
     <label class="field">Models<input name="models" placeholder="all, or gpt-*, claude-*" /></label>
     <label class="field">Requests / min<input name="rpm" type="number" min="1" /></label>
@@ -153,11 +153,11 @@ export default function Keys({ readOnly }) {
     <${Card} title="Keys" actions=${html`<label class="check"><input type="checkbox" checked=${showRevoked}
         onChange=${(e) => setShowRevoked(e.currentTarget.checked)} />show revoked</label>`}>
       <div class="table-wrap"><table data-testid="keys-table">
-        <thead><tr><th>Name</th><th>Key</th><th>Team</th><th>Role</th><th>Models</th><th>Limits</th>
+        <thead><tr><th>Name</th><th>Key</th><th>Team</th><th>Scope</th><th>Models</th><th>Limits</th>
           <th>Budget</th><th>Expires</th><th>Status</th><th></th></tr></thead>
         <tbody>${(keys.data?.keys || []).map((k) => html`<tr data-key-id=${k.id}>
           <td>${k.name || html`<span class="muted">–</span>`}</td><td class="mono">${k.prefix}…</td>
-          <td>${k.team || "–"}</td><td>${k.admin_role ? html`<${Badge} value=${k.admin_role} tone="info" />` : "–"}</td>
+          <td>${k.team || "–"}</td><td>${k.scopes?.length ? k.scopes.map((s) => html`<${Badge} value=${s} tone="info" />`) : "–"}</td>
           <td>${k.models.length ? k.models.join(", ") : "all"}</td><td>${limits(k)}</td>
           <td><${Budget} record=${k} spend=${keySpend[k.id]} /></td>
           <td>${k.expires_at ? fmtTime(k.expires_at) : "never"}</td><td><${Badge} value=${k.status} /></td>
