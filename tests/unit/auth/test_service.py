@@ -157,6 +157,30 @@ async def test_an_admin_scoped_key_opens_the_admin_api_and_a_plain_key_is_forbid
         await service.stop()
 
 
+async def test_a_viewer_key_reads_and_loses_its_role_with_its_scope() -> None:
+    service = await started({"TURNOUT_MASTER_KEY": MASTER})
+    try:
+        await manage.create_team(service.store, manage.TeamBody(name="ops"))
+        viewer, record = await manage.create_key(
+            service.store, KeyBody(scopes=["viewer"], team="ops")
+        )
+        both, _ = await manage.create_key(service.store, KeyBody(scopes=["viewer", "admin"]))
+        await service.refresh()
+        assert service.check_admin(viewer.encode()) == "viewer"
+        assert service.check_admin(both.encode()) == "admin"
+        assert service.check_admin(MASTER.encode()) == "admin"
+        assert service.subject_role(record.id) == "viewer"
+        assert service.subject_role("master") == "admin"
+        await manage.update_key(service.store, record.id, KeyBody(scopes=[]))
+        await service.refresh()
+        assert service.subject_role(record.id) is None
+        with pytest.raises(AdminDenied) as denied:
+            service.check_admin(viewer.encode())
+        assert denied.value.status == 403
+    finally:
+        await service.stop()
+
+
 async def test_rejections() -> None:
     service = await started({"TURNOUT_MASTER_KEY": MASTER})
     try:
