@@ -25,8 +25,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from turnout.storage.rows import INDEX, Row
 
@@ -67,6 +66,9 @@ _STATUS, _ERROR, _STREAM, _HIT = (INDEX[n] for n in ("status", "error", "stream"
 _TOKENS = tuple(
     INDEX[n] for n in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
 )
+_IN, _OUT, _CACHED, _REASONING = _TOKENS
+_M, _P, _D = _ROUTE
+_K, _T = _CALLER
 _COST, _LATENCY, _TTFT_I = INDEX["cost"], INDEX["latency_ms"], INDEX["ttft_ms"]
 
 
@@ -96,8 +98,9 @@ def estimate(counts: dict[int, int], p: float) -> float | None:
     return round(bin_value(max(counts)), 3)
 
 
-def _epoch(ts: datetime) -> int:
-    return int(ts.timestamp() // MINUTE) * MINUTE
+def _add(into: list[float], values: Sequence[float]) -> None:
+    for i, v in enumerate(values):
+        into[i] += v
 
 
 @dataclass(slots=True)
@@ -113,64 +116,82 @@ class Deltas:
         return bool(self.route_minute)
 
 
-def _add(into: list[float], values: Sequence[float]) -> None:
-    for i, v in enumerate(values):
-        into[i] += v
-
-
 def measures(row: Row) -> list[float]:
     """One row's contribution to every measure (None counts as nothing)."""
-    status, error = row[_STATUS], row[_ERROR]
-    i, o, c, r = (row[j] for j in _TOKENS)
-    cost, latency, ttft = row[_COST], row[_LATENCY], row[_TTFT_I]
-    return [
-        1,
-        1 if (status or 0) >= 400 or error is not None else 0,
-        1 if row[_STREAM] else 0,
-        1 if row[_HIT] else 0,
-        i or 0,
-        o or 0,
-        c or 0,
-        r or 0,
-        cost or 0.0,
-        1 if cost is not None else 0,
-        1 if cost is None and i is not None else 0,
-        latency or 0.0,
-        ttft or 0.0,
-        1 if ttft is not None else 0,
-    ]
+    acc = [0.0] * len(MEASURES)
+    _count(acc, row)
+    return acc
+
+
+def _count(acc: list[float], row: Row) -> None:
+    """Add one row to an accumulator of MEASURES: plain statements, no temporary lists
+    (this runs for every row the writer stores)."""
+    status, error, cost, first = row[_STATUS], row[_ERROR], row[_COST], row[_IN]
+    acc[0] += 1
+    if error is not None or (status is not None and status >= 400):
+        acc[1] += 1
+    if row[_STREAM]:
+        acc[2] += 1
+    if row[_HIT]:
+        acc[3] += 1
+    if first is not None:
+        acc[4] += first
+    if (v := row[_OUT]) is not None:
+        acc[5] += v
+    if (v := row[_CACHED]) is not None:
+        acc[6] += v
+    if (v := row[_REASONING]) is not None:
+        acc[7] += v
+    if cost is not None:
+        acc[8] += cost
+        acc[9] += 1
+    elif first is not None:
+        acc[10] += 1
+    if (v := row[_LATENCY]) is not None:
+        acc[11] += v
+    if (v := row[_TTFT_I]) is not None:
+        acc[12] += v
+        acc[13] += 1
 
 
 def aggregate(rows: Iterable[Row]) -> Deltas:
-    """Sum a batch of rows into the deltas of every rollup table. Rows are first summed per
-    (minute, route, caller), the finest key; the coarser tables are sums of those sums, so the
-    per-row work is done once."""
-    fine: dict[tuple[int, str, str, str, str, str], list[float]] = {}
+    """Sum a batch of rows into the deltas of every rollup table: each row is added to its
+    (minute, route) and (hour, caller) accumulators and its two histogram bins; the hourly
+    route table is then the sum of the minutes (far fewer than the rows)."""
+    width = len(MEASURES)
+    route: dict[tuple[Any, ...], list[float]] = {}
+    caller: dict[tuple[Any, ...], list[float]] = {}
     hist: dict[tuple[int, int, int], int] = {}
+    last_ts: Any = None
+    minute = 0
     for row in rows:
-        minute = _epoch(row[_TS])
-        m, p, d = (row[j] or NONE for j in _ROUTE)
-        k, t = (row[j] or NONE for j in _CALLER)
-        key = (minute, m, p, d, k, t)
-        values = measures(row)
-        acc = fine.get(key)
+        ts = row[_TS]
+        if ts is not last_ts:
+            minute = int(ts.timestamp()) // MINUTE * MINUTE
+            last_ts = ts
+        rkey = (minute, row[_M], row[_P], row[_D])
+        acc = route.get(rkey)
         if acc is None:
-            fine[key] = values
-        else:
-            _add(acc, values)
-        latency, ttft = row[_LATENCY], row[_TTFT_I]
-        if latency is not None:
-            h = (minute, LATENCY, bisect_left(BOUNDS, latency))
+            acc = route[rkey] = [0.0] * width
+        _count(acc, row)
+        ckey = (minute - minute % HOUR, row[_K], row[_T])
+        acc = caller.get(ckey)
+        if acc is None:
+            acc = caller[ckey] = [0.0] * width
+        _count(acc, row)
+        if (v := row[_LATENCY]) is not None:
+            h = (minute, LATENCY, bisect_left(BOUNDS, v))
             hist[h] = hist.get(h, 0) + 1
-        if ttft is not None:
-            h = (minute, TTFT, bisect_left(BOUNDS, ttft))
+        if (v := row[_TTFT_I]) is not None:
+            h = (minute, TTFT, bisect_left(BOUNDS, v))
             hist[h] = hist.get(h, 0) + 1
     out = Deltas(latency_minute=hist)
-    for (minute, m, p, d, k, t), values in fine.items():
-        hour = minute - minute % HOUR
-        _merge(out.route_minute, (minute, m, p, d), values)
-        _merge(out.route_hour, (hour, m, p, d), values)
-        _merge(out.caller_hour, (hour, k, t), values)
+    for (m, model, provider, deployment), values in route.items():
+        dims = (model or NONE, provider or NONE, deployment or NONE)
+        _merge(out.route_minute, (m, *dims), values)
+        _merge(out.route_hour, (m - m % HOUR, *dims), values)
+    for (h, key_id, team), values in caller.items():
+        _merge(out.caller_hour, (h, key_id or NONE, team or NONE), values)
     return out
 
 

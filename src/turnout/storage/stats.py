@@ -25,7 +25,7 @@ SERIES_GROUPS: dict[str, tuple[str, str]] = {
     "team": ("caller", "team"),
 }
 STEPS = (60, 300, 900, 1800, 3600, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR)
-MAX_POINTS = 200
+MAX_POINTS = 100  # bars per chart: enough to read, few enough to draw and send
 MINUTES_UP_TO = 2 * 24 * HOUR  # longer ranges read the hourly tables
 MAX_GROUPS = 50
 OTHER = "(other)"
@@ -142,43 +142,69 @@ CHARTED = (
 )
 
 
+@dataclass(slots=True)
+class _Group:
+    """One group's charted series (one list per charted measure) and its totals."""
+
+    series: list[list[float]]
+    sums: list[float]
+
+    @classmethod
+    def empty(cls, buckets: int) -> _Group:
+        return cls([[0.0] * buckets for _ in CHARTED], [0.0] * len(MEASURES))
+
+    def add(self, other: _Group) -> None:
+        for mine, theirs in zip(self.series, other.series, strict=True):
+            for i, v in enumerate(theirs):
+                mine[i] += v
+        for j, v in enumerate(other.sums):
+            self.sums[j] += v
+
+
+_CHARTED_AT = [(k, _M[name]) for k, name in enumerate(CHARTED)]
+
+
 async def series_report(store: StatsStore, query: SeriesQuery, limit: int = 20) -> dict[str, Any]:
     """Dense series per group (every bucket, zeros where nothing happened), the groups with
     most requests first; beyond ``limit`` groups the rest are summed into ``(other)``."""
     points = await store.series(query)
     buckets = list(range(query.start, query.end, query.step))
     index = {b: i for i, b in enumerate(buckets)}
-    width = len(MEASURES)
-    per_group: dict[str, list[list[float]]] = {}
+    groups: dict[str, _Group] = {}
     for p in points:
-        rows = per_group.get(p.group)
-        if rows is None:
-            rows = per_group[p.group] = [[0.0] * width for _ in buckets]
         i = index.get(p.bucket)
-        if i is not None:
-            row = rows[i]
-            for j, v in enumerate(p.values):
-                row[j] += v
-    sums = {g: [sum(col) for col in zip(*rows, strict=True)] for g, rows in per_group.items()}
-    order = sorted(per_group, key=lambda g: (-sums[g][_M["requests"]], g))
+        if i is None:
+            continue
+        g = groups.get(p.group)
+        if g is None:
+            g = groups[p.group] = _Group.empty(len(buckets))
+        values = p.values
+        for k, j in _CHARTED_AT:
+            g.series[k][i] += values[j]
+        sums = g.sums
+        for j, v in enumerate(values):
+            sums[j] += v
+    requests = _M["requests"]
+    order = sorted(groups, key=lambda name: (-groups[name].sums[requests], name))
     limit = max(1, min(limit, MAX_GROUPS))
     if len(order) > limit:
         kept, rest = order[: limit - 1], order[limit - 1 :]
-        merged = [[0.0] * width for _ in buckets]
-        for g in rest:
-            for row, add in zip(merged, per_group[g], strict=True):
-                for j, v in enumerate(add):
-                    row[j] += v
-        per_group = {**{g: per_group[g] for g in kept}, OTHER: merged}
-        sums[OTHER] = [sum(col) for col in zip(*merged, strict=True)]
+        other = _Group.empty(len(buckets))
+        for name in rest:
+            other.add(groups[name])
+        groups = {**{name: groups[name] for name in kept}, OTHER: other}
         order = [*kept, OTHER]
-    grand = [sum(sums[g][j] for g in order) for j in range(width)]
-    groups = []
-    for g in order:
-        rows = per_group[g]
-        series = {name: [_num(name, row[_M[name]]) for row in rows] for name in CHARTED}
-        groups.append(
-            {"group": None if g == NONE else g, "series": series, "total": totals(sums[g])}
+    grand = [0.0] * len(MEASURES)
+    out = []
+    for name in order:
+        g = groups[name]
+        for j, v in enumerate(g.sums):
+            grand[j] += v
+        series = {
+            measure: [_num(measure, v) for v in g.series[k]] for k, measure in enumerate(CHARTED)
+        }
+        out.append(
+            {"group": None if name == NONE else name, "series": series, "total": totals(g.sums)}
         )
     return {
         "from": _iso(query.start),
@@ -186,7 +212,7 @@ async def series_report(store: StatsStore, query: SeriesQuery, limit: int = 20) 
         "step": query.step,
         "source": query.table,
         "buckets": buckets,
-        "groups": groups,
+        "groups": out,
         "total": totals(grand),
     }
 
@@ -195,84 +221,84 @@ def _num(name: str, value: float) -> float | int:
     return round(value, 10) if name == "cost" else int(value)
 
 
-async def overview(store: StatsStore, now: datetime, window: int = HOUR) -> dict[str, Any]:
-    """The overview page: per-minute series over ``window`` seconds, the last five minutes,
-    and spend today and this month (UTC)."""
-    t = int(now.timestamp())
-    minute = t - t % MINUTE
-    start, end = minute - window + MINUTE, minute + MINUTE
-    query = SeriesQuery("route_minute", "all", start, end, MINUTE)
-    points = await store.series(query)
-    hist = await store.histogram(start, end, MINUTE)
-    buckets = list(range(start, end, MINUTE))
-    by_bucket = {p.bucket: p.values for p in points}
-    counts: dict[tuple[int, int], dict[int, int]] = {}
-    for h in hist:
-        counts.setdefault((h.bucket, h.metric), {})[h.bin] = h.count
+OVERVIEW_STEPS = {900: 60, 3600: 60, 6 * 3600: 300, 24 * 3600: 900}
+RECENT = 5 * MINUTE  # the "current" figures: the last five minutes
 
-    def seconds(bucket: int) -> int:  # the current minute has only lasted this long
-        return max(1, min(MINUTE, t - bucket + 1))
+
+async def overview(store: StatsStore, now: datetime, window: int = HOUR) -> dict[str, Any]:
+    """The overview page: series over ``window`` seconds (per minute up to an hour, then
+    wider buckets), the same figures for the last five minutes, and spend today and this
+    month (UTC)."""
+    t = int(now.timestamp())
+    step = OVERVIEW_STEPS.get(window, MINUTE)
+    end = t - t % step + step
+    start = end - -(-window // step) * step
+    buckets = list(range(start, end, step))
+    by_bucket = {p.bucket: p.values for p in await store.series(_all(start, end, step))}
+    hists = _histograms(await store.histogram(start, end, step))
+
+    def seconds(bucket: int) -> int:  # the current bucket has only lasted this long
+        return max(1, min(step, t - bucket + 1))
 
     zero = [0.0] * len(MEASURES)
-    rows = [by_bucket.get(b, zero) for b in buckets]
+    rows = [(b, by_bucket.get(b, zero)) for b in buckets]
+    req, err, out = _M["requests"], _M["errors"], _M["output_tokens"]
     series: dict[str, list[Any]] = {
-        "requests": [int(r[_M["requests"]]) for r in rows],
-        "errors": [int(r[_M["errors"]]) for r in rows],
-        "rps": [
-            round(r[_M["requests"]] / seconds(b), 4) for b, r in zip(buckets, rows, strict=True)
-        ],
-        "error_rate": [
-            round(r[_M["errors"]] / r[_M["requests"]], 6) if r[_M["requests"]] else None
-            for r in rows
-        ],
-        "tokens_per_s": [
-            round(r[_M["output_tokens"]] / seconds(b), 3)
-            for b, r in zip(buckets, rows, strict=True)
-        ],
+        "requests": [int(r[req]) for _, r in rows],
+        "errors": [int(r[err]) for _, r in rows],
+        "rps": [round(r[req] / seconds(b), 4) for b, r in rows],
+        "error_rate": [round(r[err] / r[req], 6) if r[req] else None for _, r in rows],
+        "tokens_per_s": [round(r[out] / seconds(b), 3) for b, r in rows],
     }
     for name, metric in (("latency", LATENCY), ("ttft", TTFT)):
         for p in (50, 95):
             series[f"{name}_p{p}"] = [
-                estimate(counts.get((b, metric), {}), p / 100) for b in buckets
+                estimate(hists.get((b, metric), {}), p / 100) for b in buckets
             ]
-    recent = [b for b in buckets if b >= minute - 4 * MINUTE]
-    current = _current(recent, by_bucket, counts, t)
+    minute = t - t % MINUTE
+    recent = minute + MINUTE - RECENT
+    last = await store.series(_all(recent, minute + MINUTE, RECENT))
+    recent_hists = _histograms(await store.histogram(recent, minute + MINUTE, RECENT))
     day = t - t % 86400
     month = int(datetime(now.year, now.month, 1, tzinfo=UTC).timestamp())
-    spend_points = await store.series(
-        SeriesQuery("route_hour", "all", min(day, month), day + 86400, 86400)
-    )
+    spend = await store.series(SeriesQuery("route_hour", "all", month, day + 86400, 86400))
     return {
         "now": now.isoformat(),
         "window": window,
-        "step": MINUTE,
+        "step": step,
         "buckets": buckets,
         "series": series,
-        "current": current,
+        "current": _current(last, recent_hists, max(1, t - recent + 1)),
         "spend": {
-            "today": _spend([p for p in spend_points if p.bucket >= day]),
-            "month": _spend([p for p in spend_points if p.bucket >= month]),
+            "today": _spend([p for p in spend if p.bucket >= day]),
+            "month": _spend(spend),
         },
     }
 
 
+def _all(start: int, end: int, step: int) -> SeriesQuery:
+    return SeriesQuery("route_minute", "all", start, end, step)
+
+
+def _histograms(points: list[HistogramPoint]) -> dict[tuple[int, int], dict[int, int]]:
+    out: dict[tuple[int, int], dict[int, int]] = {}
+    for h in points:
+        counts = out.setdefault((h.bucket, h.metric), {})
+        counts[h.bin] = counts.get(h.bin, 0) + h.count
+    return out
+
+
 def _current(
-    recent: list[int],
-    by_bucket: dict[int, list[float]],
-    counts: dict[tuple[int, int], dict[int, int]],
-    now: int,
+    points: list[SeriesPoint], hists: dict[tuple[int, int], dict[int, int]], elapsed: int
 ) -> dict[str, Any]:
-    width = len(MEASURES)
-    summed = [0.0] * width
-    for b in recent:
-        for j, v in enumerate(by_bucket.get(b, ())):
+    summed = [0.0] * len(MEASURES)
+    for point in points:
+        for j, v in enumerate(point.values):
             summed[j] += v
-    elapsed = max(1, now - recent[0] + 1) if recent else 1
     merged: dict[int, dict[int, int]] = {LATENCY: {}, TTFT: {}}
-    for b in recent:
-        for metric in (LATENCY, TTFT):
-            for i, n in counts.get((b, metric), {}).items():
-                merged[metric][i] = merged[metric].get(i, 0) + n
+    for (_, metric), counts in hists.items():
+        for i, n in counts.items():
+            merged[metric][i] = merged[metric].get(i, 0) + n
     out = totals(summed)
     out["seconds"] = elapsed
     out["rps"] = round(summed[_M["requests"]] / elapsed, 4)

@@ -19,7 +19,7 @@ from turnout.state import GatewayState
 from turnout.storage.query import MAX_PAGE, Cursor, LogQuery, parse_time
 from turnout.storage.report import logs_page
 
-SCAN = 20_000  # rows one page may examine when its filters are not served by an index
+SCAN = 10_000  # rows one page may examine when its filters are not served by an index
 
 
 def router(state: GatewayState) -> APIRouter:

@@ -5,12 +5,13 @@ import {
   html, useApi,
 } from "../lib.js";
 
+const fmtPair = (a, b) => `${fmtNum(a, a >= 100 ? 0 : 1)} / ${fmtNum(b, b >= 100 ? 0 : 1)}`;
 const WINDOWS = [["15m", "15 min"], ["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"]];
 
 export default function Overview() {
   const [windowName, setWindow] = useState("1h");
   const { data, error } = useApi(`/admin/stats/overview?window=${windowName}`, 5000);
-  const labels = useMemo(() => (data ? data.buckets.map((b) => fmtBucket(b, 60)) : []), [data]);
+  const labels = useMemo(() => (data ? data.buckets.map((b) => fmtBucket(b, data.step)) : []), [data]);
   const charts = useMemo(() => {
     if (!data) return null;
     const s = data.series;
@@ -43,8 +44,8 @@ export default function Overview() {
       <div class="grid stats" data-testid="overview-stats">
         <${Stat} id="ov-rps" label="Requests / s" value=${fmtNum(c.rps, 2)} sub="last 5 min" />
         <${Stat} id="ov-error-rate" label="Error rate" value=${fmtPct(c.error_rate)} sub="last 5 min" />
-        <${Stat} id="ov-latency" label="Latency p50 / p95" value=${`${fmtMs(c.latency_p50)} / ${fmtMs(c.latency_p95)}`} sub="last 5 min" />
-        <${Stat} id="ov-ttft" label="First token p50 / p95" value=${`${fmtMs(c.ttft_p50)} / ${fmtMs(c.ttft_p95)}`} sub="last 5 min" />
+        <${Stat} id="ov-latency" label="Latency p50 / p95" value=${fmtPair(c.latency_p50, c.latency_p95)} sub="ms, last 5 min" />
+        <${Stat} id="ov-ttft" label="First token p50 / p95" value=${fmtPair(c.ttft_p50, c.ttft_p95)} sub="ms, last 5 min" />
         <${Stat} id="ov-tokens" label="Tokens / s" value=${fmtNum(c.tokens_per_s, 1)} sub="output, last 5 min" />
         <${Stat} id="ov-requests" label="Requests" value=${fmtInt(total)} sub=${`${fmtInt(errors)} failed, this window`} />
         <${Stat} id="ov-spend-today" label="Spend today" value=${fmtUsd(data.spend.today.cost_usd)}
@@ -53,7 +54,7 @@ export default function Overview() {
           sub=${`${fmtInt(data.spend.month.requests)} requests`} />
       </div>
       <div class="grid two">
-        <${Card} title="Requests per minute"><${ChartBox} id="chart-requests" type="bar" stacked labels=${labels} datasets=${charts.requests} /><//>
+        <${Card} title="Requests" hint=${data.step === 60 ? "per minute" : `per ${data.step / 60} minutes`}><${ChartBox} id="chart-requests" type="bar" stacked labels=${labels} datasets=${charts.requests} /><//>
         <${Card} title="Latency" hint="estimated p50 and p95"><${ChartBox} id="chart-latency" labels=${labels} datasets=${charts.latency} yFormat=${fmtMs} /><//>
         <${Card} title="Time to first token" hint="estimated p50 and p95"><${ChartBox} id="chart-ttft" labels=${labels} datasets=${charts.ttft} yFormat=${fmtMs} /><//>
         <${Card} title="Output tokens per second"><${ChartBox} id="chart-tokens" labels=${labels} datasets=${charts.tokens} /><//>
