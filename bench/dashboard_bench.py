@@ -215,11 +215,10 @@ async def compare_writes(store: SqlLogStore, args: argparse.Namespace) -> dict[s
     return {"with": with_rollups, "without": without}
 
 
-def report(results: dict[str, dict[str, Any]], rows: int) -> None:
+def report(results: dict[str, dict[str, Any]], rows: int, load: tuple[float, float]) -> None:
     backends = list(results)
-    print(
-        f"\nrequest log of {rows:,} rows; median of the query times in ms (target {TARGET_MS:.0f})"
-    )
+    print(f"\nrequest log of {rows:,} rows; median query times in ms (target {TARGET_MS:.0f})")
+    print(f"  load average before {load[0]:.2f}, after {load[1]:.2f}, on {os.cpu_count()} cores")
     for b in backends:
         print(f"  {b}: inserted {results[b]['insert_rate']:,.0f} rows/s with rollups")
         writes = results[b]["writes"]

@@ -63,7 +63,7 @@ class Overview(BaseModel):
     window: int = Field(description="seconds covered by the series")
     step: int
     buckets: list[int] = Field(description="start of each minute, epoch seconds")
-    series: dict[str, list[float | None]] = Field(
+    series: dict[str, list[int | float | None]] = Field(
         description="requests, errors, rps, error_rate, tokens_per_s, latency_p50, "
         "latency_p95, ttft_p50, ttft_p95: one value per bucket"
     )
@@ -73,7 +73,7 @@ class Overview(BaseModel):
 
 class Group(BaseModel):
     group: str | None = Field(description="null: requests without that attribute")
-    series: dict[str, list[float]] = Field(
+    series: dict[str, list[int | float]] = Field(
         description="requests, errors, input/output/cached/reasoning_tokens, cost per bucket"
     )
     total: Totals
