@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -101,5 +102,8 @@ def test_serve_demo_from_an_empty_directory(installed: Path, tmp_path: Path) -> 
             model="demo", messages=[{"role": "user", "content": "Hello"}]
         )
         assert reply.choices[0].message.content
+        # The dashboard's files ship inside the wheel and are served from it.
+        for path in ("/ui/", "/ui/app.js", "/ui/vendor/preact.mjs", "/ui/vendor/LICENSES/htm.txt"):
+            assert httpx.get(proc.url + path).status_code == 200, path
     finally:
         proc.stop()

@@ -87,7 +87,7 @@ export default function Usage({ params }) {
             <td class="num" data-col="cost">${fmtUsd(data.total.cost_usd)}</td>
             <td class="num">${fmtMs(data.total.latency_ms_avg)}</td></tr></tfoot>
         </table></div>
-        ${data.total.unpriced_requests > 0 && html`<p class="muted small">${fmtNum(data.total.unpriced_requests, 0)} requests had no known price and are not in the cost.</p>`}
+        ${data.total.unpriced_requests > 0 && html`<p class="muted small">${fmtNum(data.total.unpriced_requests, 0)} ${data.total.unpriced_requests === 1 ? "request" : "requests"} had no known price: not in the cost.</p>`}
       <//>`}
   `;
 }
