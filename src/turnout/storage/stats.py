@@ -2,7 +2,7 @@
 
 Every answer is computed from the rollup tables (:mod:`turnout.storage.rollup`), never from
 the raw rows, so its cost depends on the range and the number of groups, not on the traffic.
-The source is picked from the range: minutes up to two days, hours beyond (and always for
+The source is picked from the range: minutes up to six hours, hours beyond (and always for
 keys and teams, which only the hourly caller table has). Ranges are widened to whole steps.
 """
 
@@ -26,7 +26,7 @@ SERIES_GROUPS: dict[str, tuple[str, str]] = {
 }
 STEPS = (60, 300, 900, 1800, 3600, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR)
 MAX_POINTS = 100  # bars per chart: enough to read, few enough to draw and send
-MINUTES_UP_TO = 2 * 24 * HOUR  # longer ranges read the hourly tables
+MINUTES_UP_TO = 6 * HOUR  # longer ranges read the hourly tables
 MAX_GROUPS = 50
 OTHER = "(other)"
 _M = {name: i for i, name in enumerate(MEASURES)}
@@ -221,7 +221,7 @@ def _num(name: str, value: float) -> float | int:
     return round(value, 10) if name == "cost" else int(value)
 
 
-OVERVIEW_STEPS = {900: 60, 3600: 60, 6 * 3600: 300, 24 * 3600: 900}
+OVERVIEW_STEPS = {900: 60, 3600: 60, 6 * 3600: 300}
 RECENT = 5 * MINUTE  # the "current" figures: the last five minutes
 
 

@@ -18,7 +18,7 @@ from turnout.state import GatewayState
 from turnout.storage.query import window
 from turnout.storage.stats import SERIES_GROUPS, BadRange, overview, plan, series_report
 
-_WINDOWS = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600}
+_WINDOWS = {"15m": 900, "1h": 3600, "6h": 6 * 3600}
 
 
 class Totals(BaseModel):
@@ -118,7 +118,7 @@ def router(state: GatewayState) -> APIRouter:
         model: str | None = Query(None, description="only this public model (route groups)"),
     ) -> dict[str, Any]:
         """Requests, errors, tokens and cost per bucket for each group, with totals. Ranges
-        are widened to whole steps; up to two days by model, provider or deployment are read
+        are widened to whole steps; up to six hours by model, provider or deployment are read
         per minute, longer ranges and keys or teams per hour."""
         store = log_store(state)
         try:

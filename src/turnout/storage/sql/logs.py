@@ -256,6 +256,7 @@ class SqlLogStore:
         if query.end is not None:
             window.append(t.c.ts < query.end)
         if (c := query.cursor) is not None:
+            window.append(t.c.ts <= c.ts)
             window.append(or_(t.c.ts < c.ts, and_(t.c.ts == c.ts, t.c.id < c.id)))
         newest_first = (t.c.ts.desc(), t.c.id.desc())
         boundary: tuple[datetime, str] | None = None
@@ -267,7 +268,11 @@ class SqlLogStore:
                 if found is not None:
                     boundary = (found[0], found[1])
                     b_ts, b_id = found[0], found[1]
-                    window.append(or_(t.c.ts > b_ts, and_(t.c.ts == b_ts, t.c.id >= b_id)))
+                    # ``ts >= b_ts`` alone is what lets SQLite range-scan the key; the
+                    # row comparison then trims the boundary's own timestamp exactly.
+                    window.append(t.c.ts >= b_ts)
+                    edge_key = tuple_(literal(b_ts, t.c.ts.type), literal(b_id, t.c.id.type))
+                    window.append(tuple_(t.c.ts, t.c.id) >= edge_key)
             stmt = stmt.where(*window)
             for name, value in query.filters.items():
                 stmt = stmt.where(t.c[name] == value)

@@ -6,7 +6,7 @@ import {
 } from "../lib.js";
 
 const fmtPair = (a, b) => `${fmtNum(a, a >= 100 ? 0 : 1)} / ${fmtNum(b, b >= 100 ? 0 : 1)}`;
-const WINDOWS = [["15m", "15 min"], ["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"]];
+const WINDOWS = [["15m", "15 min"], ["1h", "1 hour"], ["6h", "6 hours"]];
 
 export default function Overview() {
   const [windowName, setWindow] = useState("1h");
