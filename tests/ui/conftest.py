@@ -55,13 +55,15 @@ def _chromium() -> str:
     raise AssertionError
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: sync Playwright runs an event loop of its own while it is open, which the
+# asyncio tests that run after these must not find running.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=_chromium(), args=ARGS)
     yield browser
