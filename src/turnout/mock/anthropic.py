@@ -12,7 +12,13 @@ from typing import Any, Final
 
 import orjson
 
-from turnout.mock.content import count_chars, scan_prompt
+from turnout.mock.content import (
+    count_chars,
+    scan_prompt,
+    signs_thinking,
+    thinking_minted,
+    thinking_signature,
+)
 from turnout.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text, split_fragments
 
 _ERROR_TYPES: Final = {
@@ -52,6 +58,7 @@ def read_messages(obj: dict[str, Any]) -> Facts:
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise RequestError("max_tokens: Input should be a valid integer >= 1", "max_tokens")
     messages: list[Any] = obj["messages"]
+    _check_thinking(messages)
     facts = Facts(model=model, stream=obj.get("stream") is True, max_tokens=max_tokens)
     tools = obj.get("tools")
     if isinstance(tools, list):
@@ -86,6 +93,27 @@ def read_messages(obj: dict[str, Any]) -> Facts:
     return facts
 
 
+def _check_thinking(messages: list[Any]) -> None:
+    """Anthropic verifies every thinking block sent back against its signature, text
+    included: a client (or a gateway) that changes one byte of it gets a 400."""
+    for i, msg in enumerate(messages):
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if not isinstance(content, list) or msg.get("role") != "assistant":
+            continue
+        for j, block in enumerate(content):
+            if not isinstance(block, dict) or block.get("type") != "thinking":
+                continue
+            text, signature = block.get("thinking"), block.get("signature")
+            if isinstance(text, str) and isinstance(signature, str):
+                if signs_thinking(signature, text):
+                    continue
+                where = f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                if thinking_minted(signature):  # one of ours, minted for another text
+                    raise RequestError(f"{where} (the thinking text was modified)")
+                raise RequestError(where)
+            raise RequestError(f"messages.{i}.content.{j}: thinking and signature are required")
+
+
 def _is_image(block: dict[str, Any]) -> bool:
     return block.get("type") == "image"
 
@@ -109,7 +137,9 @@ def message_body(plan: Plan) -> bytes:
     content: list[dict[str, Any]] = []
     if plan.thinking:
         text = "".join(plan.thinking)
-        content.append({"type": "thinking", "thinking": text, "signature": plan.signature})
+        content.append(
+            {"type": "thinking", "thinking": text, "signature": thinking_signature(text)}
+        )
     if (call := plan.tool_call) is not None:
         content.append(
             {
@@ -163,7 +193,8 @@ def message_frames(plan: Plan) -> list[bytes]:
     index = 0
     if plan.thinking:
         deltas: list[Any] = [{"type": "thinking_delta", "thinking": t} for t in plan.thinking]
-        deltas.append({"type": "signature_delta", "signature": plan.signature})
+        signature = thinking_signature("".join(plan.thinking))
+        deltas.append({"type": "signature_delta", "signature": signature})
         _block(frames, index, {"type": "thinking", "thinking": "", "signature": ""}, deltas)
         index += 1
     if (call := plan.tool_call) is not None:

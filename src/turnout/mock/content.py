@@ -174,10 +174,47 @@ def count_signatures(obj: Any) -> int:
     )
 
 
+_SIGNATURE_MARK: Final = b"mock-signature:"
+_THINKING_MARK: Final = b"mock-thinking-signature:"
+
+
 def make_signature(model: str, seed: str) -> str:
     """An opaque-looking but reproducible signature, like real ones base64 encoded."""
     digest = hashlib.blake2b(f"{model}\0{seed}".encode(), digest_size=24).digest()
-    return base64.b64encode(b"mock-signature:" + digest).decode("ascii")
+    return base64.b64encode(_SIGNATURE_MARK + digest).decode("ascii")
+
+
+def _b64(value: str) -> bytes | None:
+    """Standard or url-safe base64, padding optional (google-genai re-encodes url-safe)."""
+    try:
+        return base64.b64decode(
+            value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4), validate=True
+        )
+    except ValueError:
+        return None
+
+
+def valid_signature(value: str) -> bool:
+    """Whether ``value`` is a signature this mock minted (Gemini rejects a corrupted one)."""
+    raw = _b64(value)
+    return raw is not None and raw.startswith((_SIGNATURE_MARK, _THINKING_MARK))
+
+
+def thinking_signature(text: str) -> str:
+    """The signature of an Anthropic thinking block: bound to its exact text, as Anthropic's
+    are (a block whose text was changed by one byte fails :func:`signs_thinking`)."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=24).digest()
+    return base64.b64encode(_THINKING_MARK + digest).decode("ascii")
+
+
+def signs_thinking(signature: str, text: str) -> bool:
+    return signature == thinking_signature(text)
+
+
+def thinking_minted(signature: str) -> bool:
+    """A thinking signature of this mock's, whatever text it was minted for."""
+    raw = _b64(signature)
+    return raw is not None and raw.startswith(_THINKING_MARK)
 
 
 def embedding(text: str, dims: int) -> list[float]:

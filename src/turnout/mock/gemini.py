@@ -19,6 +19,8 @@ from turnout.mock.content import (
     embedding,
     estimate_tokens,
     scan_prompt,
+    valid_signature,
+    walk_dicts,
 )
 from turnout.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text
 
@@ -91,6 +93,7 @@ def read_generate(obj: dict[str, Any], model: str) -> Facts:
     allowed = _get(calling, "allowedFunctionNames", "allowed_function_names")
     if isinstance(allowed, list) and allowed and isinstance(allowed[0], str):
         facts.forced_tool = allowed[0]
+    _check_signatures(contents)
     last = contents[-1]
     parts = last.get("parts") if isinstance(last, dict) else None
     results = [
@@ -105,6 +108,15 @@ def read_generate(obj: dict[str, Any], model: str) -> Facts:
     facts.prompt_chars = system + scan.chars
     facts.images, facts.signatures = scan.images, scan.signatures
     return facts
+
+
+def _check_signatures(contents: list[Any]) -> None:
+    """Gemini rejects a thought signature it did not mint (a carrier of another provider's
+    state that leaked through, or one a client corrupted)."""
+    for part in walk_dicts(contents):
+        signature = _get(part, "thoughtSignature", "thought_signature")
+        if isinstance(signature, str) and signature and not valid_signature(signature):
+            raise RequestError("Corrupted thought signature.")
 
 
 def _usage(plan: Plan) -> dict[str, Any]:

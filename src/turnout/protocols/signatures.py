@@ -14,6 +14,10 @@ agent loops echo back unchanged:
 * Gemini client: a ``thought: true`` part whose ``thoughtSignature`` is base64 of
   :data:`ENVELOPE_MAGIC` + kind + payload. google-genai decodes signatures to bytes and
   re-encodes them url-safe, so only a base64 envelope survives; it is decoded tolerantly.
+  The envelope of signed Anthropic thinking carries the thinking text too (compressed):
+  Anthropic verifies that text byte for byte, and a Gemini client is free to split, join or
+  drop the visible thought parts (a chat session records one ``Content`` per streamed chunk),
+  so the text that goes back is the envelope's, never the parts'.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ ENVELOPE_MAGIC = b"SWY\x01"
 _ENVELOPE_PREFIX = "U1dZ"  # base64 of the magic's first three bytes
 _KIND_SIGNATURE = b"s"
 _KIND_REDACTED = b"r"
+_KIND_THINKING = b"t"  # zlib(JSON [text, signature]): signed thinking with its exact text
 _SOURCES: dict[str, SignatureSource] = {"a": "anthropic", "g": "gemini"}
 
 
@@ -106,13 +111,16 @@ def from_anthropic_signature(signature: str | None) -> tuple[str | None, Signatu
 def to_gemini_envelope(part: ThinkingPart) -> str:
     if part.redacted is not None:
         body = _KIND_REDACTED + part.redacted.encode()
+    elif part.text:
+        body = _KIND_THINKING + zlib.compress(orjson.dumps([part.text, part.signature or ""]), 6)
     else:
         body = _KIND_SIGNATURE + (part.signature or "").encode()
     return base64.b64encode(ENVELOPE_MAGIC + body).decode()
 
 
 def from_gemini_envelope(signature: str) -> ThinkingPart | None:
-    """An Anthropic part unwrapped from its envelope, or None for a native Gemini signature."""
+    """An Anthropic part unwrapped from its envelope (with its exact thinking text when the
+    envelope carries it), or None for a native Gemini signature."""
     if not signature.startswith(_ENVELOPE_PREFIX):
         return None
     try:
@@ -123,7 +131,19 @@ def from_gemini_envelope(signature: str) -> ThinkingPart | None:
         return None
     if not raw.startswith(ENVELOPE_MAGIC):
         return None
-    kind, value = raw[4:5], raw[5:].decode()
+    kind, payload = raw[4:5], raw[5:]
+    if kind == _KIND_THINKING:
+        try:
+            text, sig = orjson.loads(zlib.decompress(payload))
+        except (ValueError, TypeError, zlib.error):
+            return None
+        if not (isinstance(text, str) and isinstance(sig, str)):
+            return None
+        return ThinkingPart(text=text, signature=sig, source="anthropic")
+    try:
+        value = payload.decode()
+    except UnicodeDecodeError:
+        return None
     if kind == _KIND_REDACTED:
         return ThinkingPart(redacted=value, source="anthropic")
     return ThinkingPart(signature=value, source="anthropic")

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from tests.unit.mock.helpers import body_json, call, header, sse_events
+from turnout.mock.content import thinking_signature
 
 MSGS = "/v1/messages"
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris today?"}]
@@ -140,7 +141,7 @@ def test_signatures_and_images_are_counted() -> None:
         {
             "role": "assistant",
             "content": [
-                {"type": "thinking", "thinking": "t", "signature": "s"},
+                {"type": "thinking", "thinking": "t", "signature": thinking_signature("t")},
                 {"type": "text", "text": "ok"},
             ],
         },
@@ -150,6 +151,26 @@ def test_signatures_and_images_are_counted() -> None:
     assert header(resp, "x-mock-images-received") == "2"
     assert header(resp, "x-mock-signatures-received") == "1"
     assert header(resp, "x-mock-auth") == "bearer"
+
+
+def test_thinking_sent_back_must_match_its_signature() -> None:
+    """Anthropic verifies the thinking text against its signature: one byte off is a 400."""
+    first = body_json(call(MSGS, req(thinking=THINKING, tools=[TOOL])))
+    thinking, tool = first["content"]
+    result = {"type": "tool_result", "tool_use_id": tool["id"], "content": "sunny"}
+
+    def turn2(block: dict[str, Any]) -> Any:
+        messages = [*MESSAGES, {"role": "assistant", "content": [block, tool]},
+                    {"role": "user", "content": [result]}]  # fmt: skip
+        return call(MSGS, req(messages=messages, thinking=THINKING, tools=[TOOL]))
+
+    assert turn2(thinking).status == 200
+    modified = turn2({**thinking, "thinking": thinking["thinking"] + " "})
+    assert modified.status == 400
+    assert "the thinking text was modified" in body_json(modified)["error"]["message"]
+    forged = turn2({**thinking, "signature": "c2lnbmF0dXJl"})
+    assert forged.status == 400
+    assert "Invalid `signature` in `thinking` block" in body_json(forged)["error"]["message"]
 
 
 def test_count_tokens() -> None:

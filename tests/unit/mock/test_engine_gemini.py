@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from tests.unit.mock.helpers import body_json, call, header, sse_data
+from turnout.mock.content import make_signature
 
 GEN = "/v1beta/models/gemini-x:generateContent"
 STREAM = "/v1beta/models/gemini-x:streamGenerateContent"
@@ -114,6 +115,18 @@ def test_function_response_round_trip() -> None:
     assert "foggy" in text
 
 
+def test_foreign_thought_signatures_are_rejected() -> None:
+    """Gemini refuses a signature it did not mint, e.g. another provider's state leaking."""
+    contents = [
+        {"role": "user", "parts": [{"text": "hi"}]},
+        {"role": "model", "parts": [{"text": "x", "thoughtSignature": "U1dZAXNzaWc="}]},
+        {"role": "user", "parts": [{"text": "go on"}]},
+    ]
+    resp = call(GEN, {"contents": contents})
+    assert resp.status == 400
+    assert body_json(resp)["error"]["message"] == "Corrupted thought signature."
+
+
 def test_thoughts_and_signature() -> None:
     config = {"thinkingConfig": {"includeThoughts": True}}
     data = body_json(call(GEN, req(tools=TOOLS, generationConfig=config)))
@@ -125,6 +138,9 @@ def test_thoughts_and_signature() -> None:
     assert usage["totalTokenCount"] == (
         usage["promptTokenCount"] + usage["candidatesTokenCount"] + usage["thoughtsTokenCount"]
     )
+
+
+SIGNED = make_signature("g", "1")
 
 
 def test_signatures_and_images_counted() -> None:
@@ -140,7 +156,12 @@ def test_signatures_and_images_counted() -> None:
         },
         {
             "role": "model",
-            "parts": [{"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "abc"}],
+            "parts": [
+                {
+                    "functionCall": {"name": "f", "args": {}},
+                    "thoughtSignature": make_signature("g", "1"),
+                }
+            ],
         },
         {"role": "user", "parts": [{"text": "go on"}]},
     ]

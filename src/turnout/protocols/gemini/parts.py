@@ -102,9 +102,13 @@ class PartReader:
         foreign = from_gemini_envelope(signature)
         if foreign is None:
             part.signature, part.source = signature, "gemini"
-        else:
-            part.signature, part.redacted, part.source = (
-                foreign.signature, foreign.redacted, foreign.source)  # fmt: skip
+            return
+        part.signature, part.redacted, part.source = (
+            foreign.signature, foreign.redacted, foreign.source)  # fmt: skip
+        if foreign.text:
+            # The envelope's text is the one that was signed; the visible thought parts are
+            # whatever the client made of them (split, joined, dropped).
+            part.text = foreign.text
 
     def _part(self, item: JSON) -> Part | None:
         if "text" in item:

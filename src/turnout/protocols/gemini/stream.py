@@ -11,6 +11,7 @@ import orjson
 
 from turnout.ir import (
     JSON,
+    BlockStop,
     ErrorInfo,
     ErrorKind,
     Finish,
@@ -137,6 +138,7 @@ class StreamEncoder:
         self._signature: str | None = None  # a Gemini signature waiting for its part
         self._call: tuple[str, str] | None = None
         self._args: list[str] = []
+        self._thinking: list[str] = []  # the open thinking block's text, for its envelope
 
     def _frame(self, parts: list[JSON]) -> bytes:
         if not self._tail:
@@ -172,25 +174,34 @@ class StreamEncoder:
                 self._id = event.id
             self._started = True
         elif isinstance(event, TextDelta):
+            self._thinking.clear()
             if event.text:
                 self._emit({"text": event.text}, out)
         elif isinstance(event, ThinkingDelta):
             if event.text:
+                self._thinking.append(event.text)
                 self._emit({"text": event.text, "thought": True}, out)
         elif isinstance(event, ThinkingSignature):
             if event.source == "gemini":
                 self._signature = event.signature
             else:
-                part = ThinkingPart(signature=event.signature, source=event.source)
+                # The envelope carries the block's whole text: what comes back next turn is
+                # that text, however the client split or joined the thought parts above.
+                text = "".join(self._thinking)
+                part = ThinkingPart(text, signature=event.signature, source=event.source)
                 self._emit(
                     {"text": "", "thought": True, "thoughtSignature": to_gemini_envelope(part)}, out
                 )
+            self._thinking.clear()
+        elif isinstance(event, BlockStop):
+            self._thinking.clear()
         elif isinstance(event, RedactedThinking):
             part = ThinkingPart(redacted=event.data, source="anthropic")
             self._emit(
                 {"text": "", "thought": True, "thoughtSignature": to_gemini_envelope(part)}, out
             )
         elif isinstance(event, ToolCallStart):
+            self._thinking.clear()
             self._call = (event.id, event.name)
             self._args = []
         elif isinstance(event, ToolArgsDelta):
