@@ -38,6 +38,7 @@ from turnout.protocols.descriptor import ModelPaths, WireProtocol
 from turnout.protocols.descriptor import Route as ProtocolRoute
 from turnout.protocols.registry import PROTOCOLS, dialect
 from turnout.providers.registry import build_provider
+from turnout.router.feedback import Feedback
 from turnout.routing.router import Router
 from turnout.state import GatewayState
 from turnout.types import Receive, Scope, Send
@@ -86,6 +87,7 @@ class Gateway:
             if wire.model_paths is not None:
                 actions = {a: inbound(wire, r) for a, r in wire.model_paths.actions.items()}
                 self.model_paths.append((wire.model_paths, actions))
+        post["/v1/feedback"] = guard_client_route(s, Feedback(s))  # learned routing's labels
         get: dict[str, Route] = {
             "/v1/models": guard_client_route(s, plain(list_models)),
             "/models": guard_client_route(s, plain(list_models)),

@@ -27,6 +27,7 @@ always sees its own protocol's error shape::
     │   └── KeysRejected           503  the provider refused every key the gateway holds
     ├── LimitsUnavailable          503  limits backend down under on_redis_error: deny
     ├── AuthUnavailable            503  gateway keys not loaded yet
+    ├── StorageUnavailable         503  the database did not take a write (POST /v1/feedback)
     └── UpstreamTimeout            504
         ├── DeadlineExceeded       504  the request's deadline passed before any answer
         └── TimeoutGaveUp          504  every attempt timed out; the gateway already retried
@@ -258,6 +259,16 @@ class AuthUnavailable(GatewayError):
     status = 503
     type = "api_error"
     code = "auth_unavailable"
+    retryable = True
+    log_level = "warning"
+
+
+class StorageUnavailable(GatewayError):
+    """The request log's database did not take a write a client asked for (feedback)."""
+
+    status = 503
+    type = "api_error"
+    code = "storage_unavailable"
     retryable = True
     log_level = "warning"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,11 +21,15 @@ def mock(
     fault: Annotated[
         str | None, typer.Option(help="disconnect|hang|malformed|truncate|error-midstream")
     ] = None,
+    skills: Annotated[
+        Path | None, typer.Option(help="skill profile (JSON/YAML): answer quality per model")
+    ] = None,
 ) -> None:
     """Run the mock provider (OpenAI, Anthropic and Gemini wire formats on one port)."""
     from turnout.mock.engine import MockSettings
     from turnout.mock.server import serve
     from turnout.mock.settings import parse_fault
+    from turnout.mock.skills import SkillProfile
 
     settings = MockSettings(
         status=status,
@@ -33,5 +38,6 @@ def mock(
         chunk_ms=chunk_ms,
         tokens=tokens,
         fault=parse_fault(fault) if fault else None,
+        skills=SkillProfile.load(skills) if skills else None,
     )
     serve(host, port, settings)

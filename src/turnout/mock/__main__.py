@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from turnout.mock.server import serve
 from turnout.mock.settings import DEFAULT_TOKENS, MockSettings, SettingsError, parse_fault
+from turnout.mock.skills import SkillError, SkillProfile
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="none",
         help="disconnect | hang | malformed | truncate | error-midstream | none",
     )
+    p.add_argument(
+        "--skills", default=None, help="skill profile (JSON/YAML): answer quality per model"
+    )
     return p
 
 
@@ -41,6 +45,7 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
         chunk_ms=args.chunk_ms,
         tokens=args.tokens,
         fault=parse_fault(args.fault),
+        skills=SkillProfile.load(args.skills) if args.skills else None,
     )
 
 
@@ -49,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
-    except SettingsError as exc:
+    except (SettingsError, SkillError, OSError) as exc:
         parser.error(str(exc))
     serve(args.host, args.port, settings)
     return 0

@@ -37,6 +37,7 @@ from turnout.mock import anthropic, gemini, openai
 from turnout.mock.content import estimate_tokens, new_uid
 from turnout.mock.plan import Facts, Plan, RequestError, make_plan
 from turnout.mock.settings import Fault, MockSettings, SettingsError, apply_overrides
+from turnout.mock.skills import request_prompt
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -267,6 +268,8 @@ def _dispatch(
         if isinstance(prepared, bytes):
             return _finish(MockResponse(200, headers, prepared, uid=uid), s, protocol)
         plan = make_plan(prepared, s.tokens, uid)
+        if s.skills is not None:
+            plan = s.skills.shape(plan, request_prompt(protocol, obj))
     except RequestError as exc:
         raise _Rejection(400, exc.message, exc.param) from None
     headers.append(("x-mock-images-received", str(prepared.images)))

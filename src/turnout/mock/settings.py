@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Final, Literal, cast, get_args
+
+if TYPE_CHECKING:
+    from turnout.mock.skills import SkillProfile
 
 Fault = Literal["disconnect", "hang", "malformed", "truncate", "error-midstream"]
 FAULTS: Final[frozenset[str]] = frozenset(get_args(Fault))
@@ -38,6 +41,7 @@ class MockSettings:
     chunk_ms: float = 0.0
     tokens: int = DEFAULT_TOKENS
     fault: Fault | None = None
+    skills: SkillProfile | None = None  # answer quality per model (mock/skills.py); off: None
 
     def __post_init__(self) -> None:
         if isinstance(self.fault, str):  # callers holding a plain str (CLI): "none" -> None

@@ -164,6 +164,9 @@ class RequestLog:
             }
             if finished:
                 line["cost_usd"] = finished[i].cost
+            route = call.extra.get("route")  # a learned router's decision
+            if route is not None:
+                line["route"] = route
             out.append(dumps(line))
         out.append(b"")
         try:

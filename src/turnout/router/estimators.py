@@ -34,7 +34,8 @@ KINDS = ("knn", "logistic", "svm", "mlp")
 
 
 def _sigmoid(x: NDArray[Any]) -> NDArray[Any]:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+    out: NDArray[Any] = 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+    return out
 
 
 def soft_targets(
@@ -61,7 +62,7 @@ class Estimator:
         self.constant = constant
 
     def predict(self, Z: Floats) -> NDArray[np.float64]:
-        """(n prompts × dims) → (n × deployments) probabilities."""
+        """(n prompts x dims) → (n x deployments) probabilities."""
         return np.vstack([self.predict_one(z) for z in Z])
 
     def predict_one(self, z: Floats) -> NDArray[np.float64]:
@@ -186,8 +187,9 @@ class _PerDeployment(Estimator):
     """One scikit-learn classifier per deployment, fitted on that deployment's labels."""
 
     @classmethod
-    def _fit_one(cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int,
-                 **params: Any) -> dict[str, NDArray[Any]]:  # fmt: skip
+    def _fit_one(
+        cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int, **params: Any
+    ) -> dict[str, NDArray[Any]]:
         raise NotImplementedError
 
     @classmethod
@@ -209,8 +211,13 @@ class _PerDeployment(Estimator):
 class Logistic(_PerDeployment):
     kind = "logistic"
 
-    def __init__(self, deployments: tuple[str, ...], constant: NDArray[np.float64],
-                 W: Floats, b: NDArray[np.float64]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        deployments: tuple[str, ...],
+        constant: NDArray[np.float64],
+        W: Floats,
+        b: NDArray[np.float64],
+    ) -> None:
         super().__init__(deployments, constant)
         self.W, self.b = np.ascontiguousarray(W, dtype=np.float32), b
 
@@ -230,8 +237,9 @@ class Logistic(_PerDeployment):
         return cls(deployments, arrays["constant"], arrays["logistic.W"], arrays["logistic.b"])
 
     @classmethod
-    def _fit_one(cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int,
-                 **params: Any) -> dict[str, NDArray[Any]]:  # fmt: skip
+    def _fit_one(
+        cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int, **params: Any
+    ) -> dict[str, NDArray[Any]]:
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(C=float(params.get("C", 4.0)), max_iter=2000)
@@ -239,8 +247,14 @@ class Logistic(_PerDeployment):
         return {"W": model.coef_[0], "b": model.intercept_}
 
     @classmethod
-    def fit(cls, Z: Floats, Y: NDArray[np.float64], deployments: tuple[str, ...],
-            seed: int = 0, **params: Any) -> Logistic:  # fmt: skip
+    def fit(
+        cls,
+        Z: Floats,
+        Y: NDArray[np.float64],
+        deployments: tuple[str, ...],
+        seed: int = 0,
+        **params: Any,
+    ) -> Logistic:
         constant, fitted = cls.fit_columns(Z, Y, seed, **params)
         W = np.zeros((Y.shape[1], Z.shape[1]), np.float32)
         b = np.zeros(Y.shape[1])
@@ -305,8 +319,9 @@ class Svm(_PerDeployment):
         )
 
     @classmethod
-    def _fit_one(cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int,
-                 **params: Any) -> dict[str, NDArray[Any]]:  # fmt: skip
+    def _fit_one(
+        cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int, **params: Any
+    ) -> dict[str, NDArray[Any]]:
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.svm import SVC
 
@@ -333,8 +348,14 @@ class Svm(_PerDeployment):
         }
 
     @classmethod
-    def fit(cls, Z: Floats, Y: NDArray[np.float64], deployments: tuple[str, ...],
-            seed: int = 0, **params: Any) -> Svm:  # fmt: skip
+    def fit(
+        cls,
+        Z: Floats,
+        Y: NDArray[np.float64],
+        deployments: tuple[str, ...],
+        seed: int = 0,
+        **params: Any,
+    ) -> Svm:
         constant, fitted = cls.fit_columns(Z, Y, seed, **params)
         svs, duals, coefs, offsets = [], [], [], [0]
         for f in fitted:
@@ -361,8 +382,12 @@ def _platt(decision: NDArray[Any], y: NDArray[Any], w: NDArray[Any]) -> tuple[fl
 class Mlp(_PerDeployment):
     kind = "mlp"
 
-    def __init__(self, deployments: tuple[str, ...], constant: NDArray[np.float64],
-                 layers: list[list[tuple[Floats, NDArray[np.float64]]] | None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        deployments: tuple[str, ...],
+        constant: NDArray[np.float64],
+        layers: list[list[tuple[Floats, NDArray[np.float64]]] | None],
+    ) -> None:
         super().__init__(deployments, constant)
         self.layers = layers
 
@@ -410,8 +435,9 @@ class Mlp(_PerDeployment):
         return cls(deployments, arrays["constant"], layers)
 
     @classmethod
-    def _fit_one(cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int,
-                 **params: Any) -> dict[str, NDArray[Any]]:  # fmt: skip
+    def _fit_one(
+        cls, X: Floats, y: NDArray[np.int64], w: NDArray[np.float64], seed: int, **params: Any
+    ) -> dict[str, NDArray[Any]]:
         from sklearn.neural_network import MLPClassifier
 
         hidden = int(params.get("hidden", 64))
@@ -429,8 +455,14 @@ class Mlp(_PerDeployment):
         return out
 
     @classmethod
-    def fit(cls, Z: Floats, Y: NDArray[np.float64], deployments: tuple[str, ...],
-            seed: int = 0, **params: Any) -> Mlp:  # fmt: skip
+    def fit(
+        cls,
+        Z: Floats,
+        Y: NDArray[np.float64],
+        deployments: tuple[str, ...],
+        seed: int = 0,
+        **params: Any,
+    ) -> Mlp:
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning

@@ -1,15 +1,15 @@
 """Prompt text → a short dense vector, without downloading anything.
 
-Word 1–2-grams and character 3–5-grams (within word boundaries) are hashed into one sparse
+Word 1-2-grams and character 3-5-grams (within word boundaries) are hashed into one sparse
 space by scikit-learn's ``HashingVectorizer``: no vocabulary to ship, and a word never seen in
 training still lands somewhere. TF-IDF weights (sublinear term frequency, ``TfidfTransformer``'s
 smoothed IDF) keep frequent filler from dominating; a truncated SVD (latent semantic analysis)
 then projects the kept columns onto ``dims`` directions, so every estimator works on the same
-small dense, unit-length vector, and a 20,000-example kNN is one matrix–vector product.
+small dense, unit-length vector, and a 20,000-example kNN is one matrix-vector product.
 
 Only hashed columns seen in at least ``min_df`` training prompts are kept (at most
 ``max_features``): the SVD gives every other column a zero weight anyway, and this keeps the
-stored projection to ``kept × dims`` floats instead of ``2**20 × dims``.
+stored projection to ``kept x dims`` floats instead of ``2**20 x dims``.
 
 Training and serving share one implementation of the arithmetic (:meth:`transform` and its
 one-prompt fast path :meth:`transform_one`, checked equal by the tests), so a deployed router
@@ -87,7 +87,8 @@ class Analyzer:
 def _unit_rows(matrix: Floats) -> Floats:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
+    out: Floats = (matrix / norms).astype(np.float32)
+    return out
 
 
 class FeaturePipeline:
@@ -104,7 +105,7 @@ class FeaturePipeline:
         self.config = config
         self.kept = kept  # sorted hashed column ids
         self.idf = idf  # per kept column
-        self.components = np.ascontiguousarray(components, dtype=np.float32)  # kept × dims
+        self.components = np.ascontiguousarray(components, dtype=np.float32)  # kept x dims
         self.embedding_dims = embedding_dims
         self.analyzer = Analyzer(config)
         self.hasher = HashingVectorizer(
@@ -139,7 +140,8 @@ class FeaturePipeline:
 
         if not texts:
             raise ValueError("no training prompts")
-        probe = cls(config, np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, 1)))
+        empty = np.zeros((0, 1), np.float32)
+        probe = cls(config, np.zeros(0, np.int64), np.zeros(0, np.float32), empty)
         counts = probe._hash([t[: config.max_chars] for t in texts])
         df = np.asarray((counts > 0).sum(axis=0)).ravel()
         candidates = np.flatnonzero(df >= max(1, config.min_df))
@@ -168,7 +170,7 @@ class FeaturePipeline:
 
     @staticmethod
     def _weigh(counts: Any, idf: Floats) -> Any:
-        """Sublinear TF × IDF, each row unit-length (over the kept columns)."""
+        """Sublinear TF x IDF, each row unit-length (over the kept columns)."""
         from sklearn.preprocessing import normalize
 
         weighted = counts.astype(np.float64).tocsr(copy=True)
@@ -224,7 +226,8 @@ class FeaturePipeline:
         if not self.embedding_dims:
             return z
         emb = None if embedding is None else embedding.reshape(1, -1)
-        return self._finish(z.reshape(1, -1), emb)[0]
+        out: Floats = self._finish(z.reshape(1, -1), emb)[0]
+        return out
 
     def _finish(self, text_part: Floats, embeddings: Floats | None) -> Floats:
         if not self.embedding_dims:

@@ -33,13 +33,15 @@ class RouterModel:
         """Predicted quality of each deployment (in :attr:`deployments` order) for a prompt."""
         return self.estimator.predict_one(self.features.transform_one(text, embedding))
 
-    def score_map(self, text: str, embedding: NDArray[np.float32] | None = None) -> dict[str, float]:
+    def score_map(
+        self, text: str, embedding: NDArray[np.float32] | None = None
+    ) -> dict[str, float]:
         return dict(zip(self.deployments, self.scores(text, embedding).tolist(), strict=True))
 
     def predict(
         self, texts: list[str], embeddings: NDArray[np.float32] | None = None
     ) -> NDArray[np.float64]:
-        """(prompts × deployments) predictions for a batch (evaluation)."""
+        """(prompts x deployments) predictions for a batch (evaluation)."""
         return self.estimator.predict(self.features.transform(texts, embeddings))
 
     # -- the stored form: JSON parameters + named arrays ------------------------------------

@@ -21,6 +21,7 @@ class RoutePlan:
         "max_attempts",
         "members",
         "name",
+        "prefetch",
         "single",
         "strategy",
     )
@@ -44,6 +45,7 @@ class RoutePlan:
             route.strategy, route.strategy_options, self.members
         )
         self.feedback = self.strategy.feedback
+        self.prefetch = self.strategy.prefetch_wanted
         self.max_attempts = route.max_attempts
         self.deadline = route.deadline
         self.fallbacks = route.fallbacks

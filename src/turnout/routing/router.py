@@ -165,6 +165,8 @@ class Router:
             if not candidates:
                 return self._unavailable(plan, now)
             if len(candidates) > 1:
+                if plan.prefetch:
+                    await plan.strategy.prefetch(call, self)
                 candidates = plan.strategy.order(candidates, call)
         attempts_left = plan.max_attempts
         last: Failure | None = None

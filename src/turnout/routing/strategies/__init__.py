@@ -17,6 +17,11 @@ STRATEGIES: dict[str, str] = {
     "latency": "turnout.routing.strategies.latency:Latency",
     "cost": "turnout.routing.strategies.cost:Cost",
     "sticky": "turnout.routing.strategies.sticky:Sticky",
+    # Learned routers (docs/learned-routing.md); scikit-learn is imported only when used.
+    "knn": "turnout.router.strategy:Knn",
+    "mlp": "turnout.router.strategy:Mlp",
+    "svm": "turnout.router.strategy:Svm",
+    "logistic": "turnout.router.strategy:Logistic",
 }
 
 

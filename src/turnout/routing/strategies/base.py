@@ -20,7 +20,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from turnout.routing.member import Member
-from turnout.types import Call
+from turnout.types import Call, Handler
 
 
 class NoOptions(BaseModel):
@@ -42,6 +42,15 @@ class Strategy:
 
     def answered(self, call: Call, member: Member) -> None:
         """``member`` served ``call`` (called only when ``feedback`` is set)."""
+        return None
+
+    # True if the router must await ``prefetch`` before ``order`` (a learned router that
+    # needs the prompt's embedding); set per instance, as it depends on the options.
+    prefetch_wanted: bool = False
+
+    async def prefetch(self, call: Call, route: Handler) -> None:
+        """Asynchronous work ``order`` depends on; ``route`` sends a call through the router
+        (used for the gateway's own calls, such as an embedding of the prompt)."""
         return None
 
 

@@ -180,3 +180,16 @@ provider_credentials = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
 )
+
+# Quality labels of answers, for learned routing (docs/learned-routing.md): one per request and
+# source ("feedback" from POST /v1/feedback, "judge:<model>" from turnout router label); a
+# newer label from the same source replaces the older one.
+route_labels = Table(
+    "route_labels",
+    metadata,
+    Column("request_id", String, primary_key=True),
+    Column("source", String, primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("detail", Text),
+)

@@ -1,0 +1,128 @@
+"""Quality labels of answers, keyed by request id, in the request log's database.
+
+Two sources write them: applications through ``POST /v1/feedback`` (source ``feedback``) and
+the LLM-as-judge labeller (source ``judge:<model>``). One label per request and source; a
+later one from the same source replaces it (a user changing a thumbs-down to a thumbs-up).
+The export joins them with the request log and the captured prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from turnout.storage.sql.tables import route_labels
+
+FEEDBACK = "feedback"
+MAX_DETAIL = 1000
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    request_id: str
+    source: str
+    score: float
+    ts: datetime
+    detail: str | None = None
+
+
+class LabelStore(Protocol):
+    async def put(self, labels: Sequence[Label]) -> None: ...
+
+    async def get(self, request_ids: Iterable[str]) -> dict[str, list[Label]]: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryLabelStore:
+    """For ``storage.url: memory://`` (tests, demos): lost at exit."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._labels: dict[tuple[str, str], Label] = {}
+
+    async def put(self, labels: Sequence[Label]) -> None:
+        for label in labels:
+            key = (label.request_id, label.source)
+            self._labels.pop(key, None)
+            if len(self._labels) >= self.capacity:
+                del self._labels[next(iter(self._labels))]
+            self._labels[key] = label
+
+    async def get(self, request_ids: Iterable[str]) -> dict[str, list[Label]]:
+        wanted = set(request_ids)
+        out: dict[str, list[Label]] = {}
+        for (rid, _), label in self._labels.items():
+            if rid in wanted:
+                out.setdefault(rid, []).append(label)
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+class SqlLabelStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def put(self, labels: Sequence[Label]) -> None:
+        if not labels:
+            return
+        values = [
+            {
+                "request_id": x.request_id,
+                "source": x.source,
+                "score": x.score,
+                "ts": x.ts,
+                "detail": x.detail,
+            }
+            for x in labels
+        ]
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(route_labels)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(route_labels)  # type: ignore[assignment]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["request_id", "source"],
+            set_={
+                "score": stmt.excluded.score,
+                "ts": stmt.excluded.ts,
+                "detail": stmt.excluded.detail,
+            },
+        )
+        async with self.engine.begin() as conn:
+            for start in range(0, len(values), _CHUNK):
+                await conn.execute(stmt, values[start : start + _CHUNK])
+
+    async def get(self, request_ids: Iterable[str]) -> dict[str, list[Label]]:
+        ids = sorted(set(request_ids))
+        out: dict[str, list[Label]] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                result = await conn.execute(
+                    select(route_labels).where(route_labels.c.request_id.in_(chunk))
+                )
+                for row in result:
+                    ts = row.ts if row.ts.tzinfo else row.ts.replace(tzinfo=UTC)
+                    out.setdefault(row.request_id, []).append(
+                        Label(row.request_id, row.source, float(row.score), ts, row.detail)
+                    )
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
