@@ -7,7 +7,18 @@ from importlib.metadata import version as _dist_version
 
 import typer
 
-from turnout.cli import check, config_cmd, db, keys, mock_cmd, serve, status, usage, worker
+from turnout.cli import (
+    check,
+    config_cmd,
+    db,
+    keys,
+    mock_cmd,
+    router_cmd,
+    serve,
+    status,
+    usage,
+    worker,
+)
 
 app = typer.Typer(
     name="turnout",
@@ -47,6 +58,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.teams_app, name="teams")
+app.add_typer(router_cmd.app, name="router")
 
 if __name__ == "__main__":
     app()

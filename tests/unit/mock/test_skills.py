@@ -58,8 +58,13 @@ def test_answers_carry_their_verdict_and_judges_rate_them() -> None:
 
 def test_every_protocol_reads_the_prompt() -> None:
     settings = MockSettings(skills=SkillProfile.parse(PROFILE))
-    body = orjson.dumps({"model": "strong-1", "max_tokens": 20,
-                         "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]})  # fmt: skip
+    body = orjson.dumps(
+        {
+            "model": "strong-1",
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
+        }
+    )
     resp = respond("POST", "/v1/messages", "", {}, body, settings)
     assert orjson.loads(resp.body or b"")["content"][0]["text"].startswith(GOOD + " (easy)")
     gem = orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "prove x"}]}]})

@@ -93,7 +93,7 @@ def test_unknown_layouts_and_files_are_refused(tmp_path: Path) -> None:
         read_rows(tmp_path / "data.xlsx")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "x"}\nnot json\n')
-    with pytest.raises(DatasetError, match="bad.jsonl:2"):
+    with pytest.raises(DatasetError, match=r"bad\.jsonl:2"):
         read_rows(bad)
 
 

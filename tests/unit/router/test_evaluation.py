@@ -12,14 +12,22 @@ from turnout.router.training import Trained
 ONES = np.ones(4)
 
 
-def _curve(need: list[float], weak: list[float], strong: list[float]) -> list[tuple[float, float, float]]:
+def _curve(
+    need: list[float], weak: list[float], strong: list[float]
+) -> list[tuple[float, float, float]]:
     return curve(np.array(need), np.array(weak), np.array(strong), 0 * ONES, ONES)
 
 
 def test_a_perfect_router_recovers_the_gap_with_the_fewest_strong_calls() -> None:
     # Two prompts only the strong model gets right, two both get right.
     pts = _curve([0.9, 0.8, 0.1, 0.2], [0, 0, 1, 1], [1, 1, 1, 1])
-    assert [(c, q) for c, q, _ in pts] == [(0.0, 0.5), (0.25, 0.75), (0.5, 1.0), (0.75, 1.0), (1.0, 1.0)]
+    assert [(c, q) for c, q, _ in pts] == [
+        (0.0, 0.5),
+        (0.25, 0.75),
+        (0.5, 1.0),
+        (0.75, 1.0),
+        (1.0, 1.0),
+    ]
     # AUC = 0.25*(0.5+0.75)/2 + 0.25*(0.75+1)/2 + 0.5*1 = 0.15625 + 0.21875 + 0.5 = 0.875
     assert apgr(pts, 0.5, 1.0) == pytest.approx((0.875 - 0.5) / 0.5)
     assert cpt(pts, 0.5, 1.0, 0.5) == pytest.approx(0.25)

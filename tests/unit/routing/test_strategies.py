@@ -201,6 +201,7 @@ class Reverse(Strategy):
 def test_registry_by_name_and_by_import_path() -> None:
     assert set(STRATEGIES) == {
         "priority", "weighted", "round-robin", "least-busy", "latency", "cost", "sticky",
+        "knn", "mlp", "svm", "logistic",  # learned (tests/unit/router)
     }  # fmt: skip
     for name in STRATEGIES:
         assert strategy_class(name).name == name

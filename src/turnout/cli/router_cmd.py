@@ -1,0 +1,392 @@
+"""``turnout router``: the learned-routing loop from the command line (docs/learned-routing.md).
+
+import → (or) export → label → train → eval → deploy → rollback. The work is done in
+:mod:`turnout.router`; this module parses options and prints. Heavy libraries (scikit-learn,
+NumPy, pyarrow, matplotlib) are imported by the commands that need them, never at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from turnout.cli.build import build_config, config_path
+from turnout.config.load import ConfigError
+from turnout.config.schema import TurnoutConfig
+
+app = typer.Typer(
+    help="Learned routing: labels, training, evaluation, deployment.", no_args_is_help=True
+)
+
+ConfigOpt = Annotated[Path | None, typer.Option("-c", "--config", help="config file")]
+RegistryOpt = Annotated[Path, typer.Option("--registry", help="router registry directory")]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        envvar=["TURNOUT_API_KEY", "TURNOUT_MASTER_KEY"],
+        help="gateway key for calls through the gateway",
+    ),
+]
+DEFAULT_REGISTRY = Path("routers")
+
+
+class CommandError(Exception):
+    pass
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"turnout router: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _config(path: Path | None) -> TurnoutConfig:
+    try:
+        return build_config(config_path(path))
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _url(config: TurnoutConfig, url: str | None) -> str:
+    if url:
+        return url.rstrip("/")
+    host = config.server.host if config.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    return f"http://{host}:{config.server.port}"
+
+
+def _engine(config: TurnoutConfig) -> Any:
+    from turnout.storage.sql.engine import database_url, make_engine
+
+    url = database_url(config.storage)
+    if url.startswith("memory://"):
+        raise _fail("labels and exports need a database (storage.url is memory://)")
+    return make_engine(url)
+
+
+def _when(value: str | None, default: str) -> datetime:
+    from turnout.storage.query import parse_time
+
+    return parse_time(value or default, datetime.now(UTC))
+
+
+def _score_range(value: str | None) -> tuple[float, float] | None:
+    if not value:
+        return None
+    lo, sep, hi = value.partition(":")
+    try:
+        out = (float(lo), float(hi))
+    except ValueError:
+        out = (0.0, 0.0)
+    if not sep or out[1] <= out[0]:
+        raise _fail(f"--score-range wants LOW:HIGH, got {value!r}")
+    return out
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"{what} wants NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+@app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="long rows to write")],
+    layout: Annotated[str, typer.Option(help="auto, wide, battles or long")] = "auto",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="DATASET_MODEL=provider/model (repeat; unmapped dropped)"),
+    ] = None,
+    score_range: Annotated[str | None, typer.Option(help="scale of the scores, e.g. 1:10")] = None,
+) -> None:
+    """Convert a RouterBench / RouteLLM dataset into training rows."""
+    from turnout.router.dataset import DatasetError, convert, read_rows, write_rows
+
+    try:
+        rows = convert(read_rows(source), layout, _pairs(map_, "--map"), _score_range(score_range))
+        write_rows(out, rows)
+    except (DatasetError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    deployments = sorted({r["deployment"] for r in rows})
+    typer.echo(f"{len(rows)} rows for {len(deployments)} deployments -> {out}")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help=".jsonl, .csv or .parquet")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="model group (repeat)")],
+    config: ConfigOpt = None,
+    since: Annotated[str | None, typer.Option(help="e.g. 7d or an ISO date")] = "30d",
+    until: Annotated[str | None, typer.Option(help="end (default: now)")] = None,
+    captures: Annotated[Path | None, typer.Option(help="capture directory")] = None,
+    unlabelled: Annotated[bool, typer.Option(help="keep rows without a label")] = False,
+) -> None:
+    """Training rows from the request log, the captured prompts and the labels."""
+    from turnout.router.dataset import write_rows
+    from turnout.router.export import export as run
+
+    cfg = _config(config)
+    start = _when(since, "30d")
+    end = _when(until, "0s") if until else datetime.now(UTC) + timedelta(seconds=1)
+
+    async def go() -> tuple[list[dict[str, Any]], dict[str, int]]:
+        engine = _engine(cfg)
+        try:
+            return await run(engine, captures or cfg.capture.dir, model, start, end, unlabelled)
+        finally:
+            await engine.dispose()
+
+    try:
+        rows, stats = asyncio.run(go())
+        write_rows(out, rows)
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:
+        raise _fail(f"cannot read the request log: {exc}", 1) from None
+    typer.echo(
+        f"{stats['rows']} rows -> {out} ({stats['requests']} requests; left out: "
+        f"{stats['not_answered']} not answered, {stats['no_capture']} without a capture, "
+        f"{stats['unlabelled']} unlabelled{' (kept)' if unlabelled else ''})"
+    )
+
+
+@app.command()
+def label(
+    judge: Annotated[str, typer.Option("--judge", help="the judge's public model name")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="model group (repeat)")],
+    config: ConfigOpt = None,
+    url: Annotated[str | None, typer.Option(help="gateway URL (default: the config's)")] = None,
+    key: KeyOpt = None,
+    since: Annotated[str | None, typer.Option(help="e.g. 7d")] = "30d",
+    limit: Annotated[int, typer.Option(help="at most this many answers")] = 1000,
+    relabel: Annotated[bool, typer.Option(help="judge again answers this judge rated")] = False,
+    concurrency: Annotated[int, typer.Option(help="judge calls in flight")] = 4,
+) -> None:
+    """Score captured answers with an LLM judge called through the gateway."""
+    from turnout.router.captures import iter_captures
+    from turnout.router.judge import label_all
+    from turnout.router.labels import SqlLabelStore
+    from turnout.storage.sql.engine import migrate
+
+    cfg = _config(config)
+    target = _url(cfg, url)
+    source = f"judge:{judge}"
+    items = list(iter_captures(cfg.capture.dir, model, _when(since, "30d")))
+
+    async def go() -> tuple[int, Any]:
+        engine = _engine(cfg)
+        try:
+            await migrate(engine)
+            store = SqlLabelStore(engine)
+            todo = items
+            if not relabel:
+                have = await store.get(i.request_id for i in items)
+                todo = [
+                    i
+                    for i in items
+                    if not any(x.source == source for x in have.get(i.request_id, []))
+                ]
+            todo = todo[:limit]
+            run = await asyncio.to_thread(label_all, todo, target, judge, key, concurrency)
+            await store.put(run.labels)
+            return len(todo), run
+        finally:
+            await engine.dispose()
+
+    try:
+        asked, run = asyncio.run(go())
+    except Exception as exc:
+        raise _fail(f"labelling failed: {exc}", 1) from None
+    typer.echo(
+        f"{len(run.labels)} labels from {judge} ({asked} answers judged, {run.unreadable} "
+        f"ratings unreadable, {run.failed} calls failed; {len(items)} captures found)"
+    )
+    for error in run.errors:
+        typer.echo(f"  {error}", err=True)
+    if asked and not run.labels:
+        raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    data: Annotated[list[Path], typer.Option("--data", "-d", help="long rows (repeat)")],
+    kind: Annotated[str, typer.Option(help="knn, mlp, svm or logistic")] = "knn",
+    registry: RegistryOpt = DEFAULT_REGISTRY,
+    test_size: Annotated[float, typer.Option(help="share of prompts held out")] = 0.2,
+    seed: Annotated[int, typer.Option(help="split and estimator seed")] = 0,
+    dims: Annotated[int, typer.Option(help="SVD dimensions of the text features")] = 128,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="estimator option NAME=VALUE (repeat)")
+    ] = None,
+    embeddings: Annotated[
+        str | None, typer.Option(help="also embed prompts with this model, via the gateway")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="gateway URL for --embeddings")] = None,
+    key: KeyOpt = None,
+    strong: Annotated[str | None, typer.Option(help="strong deployment for the report")] = None,
+    weak: Annotated[str | None, typer.Option(help="weak deployment for the report")] = None,
+    unsafe_pickle: Annotated[
+        bool, typer.Option(help="store as a pickle (loads only with allow_pickle)")
+    ] = False,
+) -> None:
+    """Train a router version, evaluate it on its held-out prompts, and store it."""
+    from turnout.router.dataset import DatasetError, read_rows
+    from turnout.router.evaluation import evaluate, render
+    from turnout.router.features import FeatureConfig
+    from turnout.router.store import Registry
+    from turnout.router.training import train as fit
+
+    params: dict[str, Any] = {}
+    for name, value in _pairs(param, "--param").items():
+        try:
+            params[name] = json.loads(value)
+        except json.JSONDecodeError:
+            params[name] = value
+    embed = None
+    if embeddings:
+        from turnout.router.embeddings import HttpEmbedder
+
+        embed = HttpEmbedder(
+            url or "http://127.0.0.1:4141", embeddings, key, registry / ".embeddings"
+        )
+    try:
+        rows = [row for path in data for row in read_rows(path)]
+        features = FeatureConfig(dims=dims, embedding_model=embeddings)
+        trained = fit(
+            rows,
+            kind,
+            features=features,
+            params=params,
+            test_size=test_size,
+            seed=seed,
+            embed=embed,
+        )
+        report = None
+        try:
+            report = evaluate(trained.model, trained.heldout, strong=strong, weak=weak, embed=embed)
+        except DatasetError as exc:
+            typer.echo(f"(no held-out evaluation: {exc})", err=True)
+        metrics = _metrics(report) if report else {}
+        store = Registry(registry)
+        number = store.save(
+            trained.model,
+            metrics=metrics,
+            data=trained.data,
+            training=trained.training,
+            heldout=trained.heldout,
+            unsafe_pickle=unsafe_pickle,
+        )
+    except (DatasetError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    if report is not None:
+        report["version"] = trained.model.version
+        typer.echo(render(report))
+    typer.echo(
+        f"stored {trained.model.version} in {registry} "
+        f"({trained.data['train_prompts']} training prompts)"
+    )
+    _ = number
+
+
+def _metrics(report: dict[str, Any]) -> dict[str, Any]:
+    curves = report["curves"]
+    return {
+        "weak": report["weak"],
+        "strong": report["strong"],
+        "paired_prompts": report["paired_prompts"],
+        "quality": report["quality"],
+        "cost_per_call": report["cost_per_call"],
+        **{
+            f"{name}_{m}": curves[name][m]
+            for name in ("router", "tradeoff", "oracle")
+            for m in ("apgr", "cpt50", "cpt80")
+        },
+        "random_apgr": curves["random"]["apgr"],
+    }
+
+
+@app.command("eval")
+def eval_(
+    version: Annotated[str, typer.Argument(help="version: 3, v0003 or latest")] = "latest",
+    registry: RegistryOpt = DEFAULT_REGISTRY,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", "-d", help="rows to score (default: held-out)")
+    ] = None,
+    strong: Annotated[str | None, typer.Option(help="strong deployment")] = None,
+    weak: Annotated[str | None, typer.Option(help="weak deployment")] = None,
+    out: Annotated[Path | None, typer.Option(help="directory for eval.json and eval.png")] = None,
+    url: Annotated[str | None, typer.Option(help="gateway URL (routers with embeddings)")] = None,
+    key: KeyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON report")] = False,
+) -> None:
+    """The cost-quality curve against random and the fixed choices, with APGR and CPT."""
+    from turnout.router.dataset import DatasetError, read_rows
+    from turnout.router.evaluation import evaluate, render
+    from turnout.router.plot import png
+    from turnout.router.store import Registry, RouterStoreError
+
+    store = Registry(registry)
+    try:
+        number = store.resolve(version)
+        model = store.load(number, allow_pickle=False)
+        rows = [r for p in data for r in read_rows(p)] if data else store.heldout(number)
+        embed = None
+        if model.features.wants_embedding and model.features.config.embedding_model:
+            from turnout.router.embeddings import HttpEmbedder
+
+            embed = HttpEmbedder(
+                url or "http://127.0.0.1:4141",
+                model.features.config.embedding_model,
+                key,
+                registry / ".embeddings",
+            )
+        report = evaluate(model, rows, strong=strong, weak=weak, embed=embed)
+        report["data"] = [str(p) for p in data] if data else "held-out"
+        blob = (json.dumps(report, indent=2) + "\n").encode()
+        image = png(report)
+        if out is None:
+            json_path = store.write_extra(number, "eval.json", blob)
+            png_path = store.write_extra(number, "eval.png", image)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            json_path, png_path = out / "eval.json", out / "eval.png"
+            json_path.write_bytes(blob)
+            png_path.write_bytes(image)
+    except (RouterStoreError, DatasetError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(blob.decode() if as_json else render(report))
+    typer.echo(f"wrote {json_path} and {png_path}", err=as_json)
+
+
+@app.command("list")
+def list_(registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
+    """The stored router versions, newest last, with their held-out figures."""
+    from turnout.router.store import Registry, RouterStoreError
+
+    store = Registry(registry)
+    for number in store.versions():
+        try:
+            m = store.manifest(number)
+        except RouterStoreError as exc:
+            typer.echo(f"v{number:04d}  unreadable: {exc}")
+            continue
+        metrics = m.get("metrics") or {}
+        data = m.get("data") or {}
+        typer.echo(
+            f"{m['version']}  {m['kind']:<8} {m['created']}  APGR {metrics.get('router_apgr', '-')}"
+            f"  CPT80 {metrics.get('router_cpt80', '-')}  prompts {data.get('prompts', '-')}"
+            f"  {str(data.get('fingerprint', ''))[:19]}"
+            f"{'  (pickle)' if m.get('storage') == 'pickle' else ''}"
+        )

@@ -1,0 +1,115 @@
+"""``turnout router export``: training rows from the gateway's own traffic.
+
+Joins, by request id, three things the gateway keeps: the request log (which deployment
+answered, cost, latency, tokens), the captured prompt, and the labels (feedback from the
+application, scores from a judge). One long row per answered request::
+
+    prompt, deployment, score, cost, latency_ms, request_id, source, ts, model,
+    input_tokens, output_tokens, feedback, judge
+
+``score`` is the application's feedback when there is some (the user knows best), else the
+mean of the judges' scores, else empty (kept only with ``include_unlabelled``). Only answers
+a deployment actually produced count: errors, cache hits and fallbacks to another model are
+left out, since they say nothing about that deployment on that prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from turnout.router.captures import Captured, iter_captures
+from turnout.router.labels import FEEDBACK, Label, SqlLabelStore
+from turnout.storage.query import Cursor, LogQuery
+from turnout.storage.sql.logs import SqlLogStore
+
+
+async def request_rows(
+    engine: AsyncEngine, model: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    store = SqlLogStore(engine)
+    out: list[dict[str, Any]] = []
+    cursor: Cursor | None = None
+    while True:
+        page = await store.logs(
+            LogQuery(start=start, end=end, filters={"model": model}, limit=1000, cursor=cursor)
+        )
+        out.extend(page.rows)
+        if page.next_cursor is None:
+            return out
+        cursor = Cursor.decode(page.next_cursor)
+
+
+def combine(labels: Sequence[Label]) -> tuple[float | None, str | None, float | None, float | None]:
+    """(score, its source, feedback, mean judge score) of one request's labels."""
+    feedback = [x.score for x in labels if x.source == FEEDBACK]
+    judged = [x.score for x in labels if x.source.startswith("judge:")]
+    fb = feedback[-1] if feedback else None
+    judge = sum(judged) / len(judged) if judged else None
+    if fb is not None:
+        return fb, FEEDBACK, fb, judge
+    if judge is not None:
+        sources = sorted({x.source for x in labels if x.source.startswith("judge:")})
+        return judge, ",".join(sources), fb, judge
+    return None, None, None, None
+
+
+async def export(
+    engine: AsyncEngine,
+    captures: str | Path,
+    models: Sequence[str],
+    start: datetime,
+    end: datetime,
+    include_unlabelled: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The rows, and counts of what was left out and why."""
+    texts: dict[str, Captured] = {c.request_id: c for c in iter_captures(captures, models)}
+    requests: list[dict[str, Any]] = []
+    for model in models:
+        requests.extend(await request_rows(engine, model, start, end))
+    stats = {"requests": len(requests), "not_answered": 0, "no_capture": 0, "unlabelled": 0}
+    usable = []
+    for row in requests:
+        status = row.get("status") or 0
+        if not 200 <= status < 300 or row.get("cache_hit") or row.get("fallback"):
+            stats["not_answered"] += 1
+            continue
+        if row.get("operation") != "chat" or not row.get("deployment"):
+            stats["not_answered"] += 1
+            continue
+        if row.get("request_id") not in texts:
+            stats["no_capture"] += 1
+            continue
+        usable.append(row)
+    labels = await SqlLabelStore(engine).get(r["request_id"] for r in usable)
+    out = []
+    for row in sorted(usable, key=lambda r: r["ts"]):
+        rid = row["request_id"]
+        score, source, feedback, judge = combine(labels.get(rid, []))
+        if score is None:
+            stats["unlabelled"] += 1
+            if not include_unlabelled:
+                continue
+        out.append(
+            {
+                "prompt": texts[rid].prompt,
+                "deployment": row["deployment"],
+                "score": score,
+                "cost": row.get("cost"),
+                "latency_ms": row.get("latency_ms"),
+                "request_id": rid,
+                "source": source,
+                "ts": row["ts"].isoformat(),
+                "model": row.get("model"),
+                "input_tokens": row.get("input_tokens"),
+                "output_tokens": row.get("output_tokens"),
+                "feedback": feedback,
+                "judge": judge,
+            }
+        )
+    stats["rows"] = len(out)
+    return out, stats
