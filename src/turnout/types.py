@@ -77,6 +77,9 @@ class Call:
     encoded: bool = False
     client_body: bytes | None = None  # the body as the client sent it, when the gateway
     #                                   changed what goes upstream (usage: asked for usage)
+    route: dict[str, Any] | None = None  # a learned router's decision, for the log (strategy)
+    route_score: bytes | None = None  # its x-turnout-route-score header value (strategy)
+    route_embedding: object | None = None  # the prompt's embedding, fetched first (strategy)
 
 
 @dataclass(slots=True)

@@ -92,9 +92,8 @@ async def serve(
         if call.deployment is not None:
             out.append((b"x-turnout-deployment", call.deployment.encode()))
             out.append((b"x-turnout-attempts", str(call.attempts).encode()))
-            route = call.extra.get("route_header")  # a learned router's decision
-            if route is not None:
-                out.append((b"x-turnout-route-score", route))
+            if call.route_score is not None:  # a learned router's decision
+                out.append((b"x-turnout-route-score", call.route_score))
         if reply.chunks is None:
             call.ttft = time.perf_counter() - started
             if wanted and call.usage is None and reply.status < 300:

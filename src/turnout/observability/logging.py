@@ -164,9 +164,8 @@ class RequestLog:
             }
             if finished:
                 line["cost_usd"] = finished[i].cost
-            route = call.extra.get("route")  # a learned router's decision
-            if route is not None:
-                line["route"] = route
+            if call.route is not None:  # a learned router's decision
+                line["route"] = call.route
             out.append(dumps(line))
         out.append(b"")
         try:

@@ -44,10 +44,6 @@ from turnout.routing.strategies.base import NoOptions, Strategy
 from turnout.routing.strategies.priority import Priority
 from turnout.types import Call, Handler
 
-ROUTE = "route"  # call.extra: the decision, for the log line
-HEADER = "route_header"  # call.extra: the x-turnout-route-score value
-_EMBEDDING = "route_embedding"
-
 
 class LearnedOptions(NoOptions):
     router_version: str = Field(
@@ -118,9 +114,9 @@ class Learned(Strategy):
         if not text:
             return
         try:
-            call.extra[_EMBEDDING] = await self.embedder.embed(text, route, call.request_id)
+            call.route_embedding = await self.embedder.embed(text, route, call.request_id)
         except EmbeddingError as exc:
-            call.extra[ROUTE] = {"router": self.model.version, "error": str(exc)}
+            call.route = {"router": self.model.version, "error": str(exc)}
 
     def order(self, candidates: list[Member], call: Call) -> list[Member]:
         started = time.perf_counter()
@@ -128,13 +124,14 @@ class Learned(Strategy):
             ranked, scores = self._rank(candidates, call)
         except _NoDecision as exc:
             self.errors += 1
-            call.extra.setdefault(ROUTE, {"router": self.model.version, "error": str(exc)})
+            if call.route is None:
+                call.route = {"router": self.model.version, "error": str(exc)}
             return self.base.order(candidates, call)
         pick = ranked[0]
         score = scores[candidates.index(pick)]
         shadow = self.opts.shadow
         label = pick.label or pick.spec.id
-        call.extra[ROUTE] = {
+        call.route = {
             "router": self.model.version,
             "kind": self.model.kind,
             "mode": self.opts.mode,
@@ -149,7 +146,7 @@ class Learned(Strategy):
         }
         value = "-" if score is None else f"{score:.4f}"
         header = f"{value}; pick={label}; {self.tag}" + ("; shadow" if shadow else "")
-        call.extra[HEADER] = header.encode("latin-1", "replace")
+        call.route_score = header.encode("latin-1", "replace")
         return self.base.order(candidates, call) if shadow else ranked
 
     def _rank(
@@ -163,7 +160,9 @@ class Learned(Strategy):
         text = prompt_text(call.data, call.protocol, self.max_chars)
         if not text:
             raise _NoDecision("no prompt text")
-        embedding = call.extra.pop(_EMBEDDING, None)
+        from turnout.router.embeddings import vector_of
+
+        embedding, call.route_embedding = vector_of(call.route_embedding), None
         if self.embedder is not None and embedding is None:
             raise _NoDecision("no embedding for the prompt")
         try:

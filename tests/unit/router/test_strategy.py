@@ -13,7 +13,6 @@ from tests.unit.router.synth import rows
 from tests.unit.routing.helpers import call, ok, providers, runtime
 from turnout.router.features import FeatureConfig
 from turnout.router.store import PickleRefused, Registry
-from turnout.router.strategy import HEADER, ROUTE
 from turnout.router.training import Trained, train
 from turnout.routing.router import Router
 from turnout.routing.strategies import strategy_class
@@ -66,11 +65,11 @@ def test_easy_prompts_go_cheap_and_hard_ones_strong(registry: Registry) -> None:
     router = _router(_raw(registry))
     order, c = _order(router, EASY)
     assert order == ["cheap-1", "strong-1"]
-    decision = c.extra[ROUTE]
+    decision = c.route
     assert decision["pick"] == "mock/cheap-1" and decision["router"] == "v0001"
     assert decision["score"] >= 0.8 and decision["shadow"] is False
     assert set(decision["scores"]) == {"mock/cheap-1", "mock/strong-1"}
-    score, rest = c.extra[HEADER].split(b"; ", 1)
+    score, rest = c.route_score.split(b"; ", 1)
     assert float(score) == pytest.approx(decision["score"], abs=1e-4)
     assert rest == b"pick=mock/cheap-1; router=v0001"
     order, c = _order(router, HARD)
@@ -81,8 +80,8 @@ def test_shadow_mode_records_but_keeps_the_priority_order(registry: Registry) ->
     router = _router(_raw(registry, shadow=True))
     order, c = _order(router, EASY)
     assert order == ["strong-1", "cheap-1"]  # priority, not the router's pick
-    assert c.extra[ROUTE]["pick"] == "mock/cheap-1" and c.extra[ROUTE]["shadow"] is True
-    assert c.extra[HEADER].endswith(b"; shadow")
+    assert c.route["pick"] == "mock/cheap-1" and c.route["shadow"] is True
+    assert c.route_score.endswith(b"; shadow")
 
 
 def test_a_target_of_zero_sends_everything_cheap(registry: Registry) -> None:
@@ -105,8 +104,8 @@ def test_requests_without_text_fall_back_to_priority(registry: Registry) -> None
         "strong-1",
         "cheap-1",
     ]
-    assert c.extra[ROUTE]["error"] == "no prompt text"
-    assert HEADER not in c.extra
+    assert c.route["error"] == "no prompt text"
+    assert c.route_score is None
 
 
 def test_a_router_of_another_kind_is_refused(registry: Registry) -> None:
@@ -173,7 +172,7 @@ async def test_embeddings_are_fetched_through_the_router_and_cached(tmp_path: Pa
         c = call("auto", messages=[{"role": "user", "content": EASY}])
         await router(c)
         assert c.deployment == "mock/cheap-1"
-        assert "error" not in c.extra[ROUTE]
+        assert "error" not in c.route
     assert log.count(("other", "e-1", "")) == 1  # the second prompt came from the cache
     strategy = router.resolve("auto").strategy
     assert len(strategy.embedder.cache) == 1  # type: ignore[attr-defined]
@@ -185,4 +184,4 @@ async def test_a_failed_embedding_routes_by_priority(tmp_path: Path) -> None:
     reply = await router(c)
     assert reply.status == 200
     assert c.deployment == "mock/strong-1"
-    assert "embedding" in c.extra[ROUTE]["error"]
+    assert "embedding" in c.route["error"]
