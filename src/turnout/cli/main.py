@@ -13,7 +13,7 @@ from turnout.cli import (
     db,
     keys,
     mock_cmd,
-    router_cmd,
+    router_deploy,
     serve,
     status,
     usage,
@@ -58,7 +58,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.teams_app, name="teams")
-app.add_typer(router_cmd.app, name="router")
+app.add_typer(router_deploy.app, name="router")  # with the other router commands
 
 if __name__ == "__main__":
     app()

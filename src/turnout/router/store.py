@@ -249,17 +249,12 @@ class Registry:
         return rows
 
     # -- deployment history -------------------------------------------------------------------
-    def record_deploy(self, model: str, version: int, previous: str | None, how: str) -> None:
+    def record_deploy(self, model: str, entry: Mapping[str, Any]) -> None:
+        """Append one deployment (or rollback) of ``model`` to the history."""
         self.root.mkdir(parents=True, exist_ok=True)
-        entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": model,
-            "version": version_name(version),
-            "previous": previous,
-            "how": how,
-        }
+        line = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "model": model, **entry}
         with (self.root / DEPLOYS).open("a") as f:
-            f.write(json.dumps(entry) + "\n")
+            f.write(json.dumps(line) + "\n")
 
     def deploys(self, model: str | None = None) -> list[dict[str, Any]]:
         path = self.root / DEPLOYS

@@ -96,8 +96,8 @@ def test_a_pickle_renamed_to_npz_is_refused(registry: Registry) -> None:
 
 
 def test_deploy_history_is_kept_per_model(registry: Registry) -> None:
-    registry.record_deploy("auto", 1, None, "test")
-    registry.record_deploy("other", 1, "v0001", "test")
+    registry.record_deploy("auto", {"how": "deploy", "version": "v0001"})
+    registry.record_deploy("other", {"how": "deploy", "version": "v0001"})
     assert [d["version"] for d in registry.deploys("auto")] == ["v0001"]
     assert len(registry.deploys()) == 2
 
