@@ -146,18 +146,20 @@ def test_traffic_labels_train_eval_deploy(world: dict[str, Any]) -> None:
 
     wait_for("the request log", lambda: _logged(gw) >= 2 * N_PROMPTS)
     wait_for("the captures", lambda: len(list((tmp / "captures").glob("*.json"))) >= 2 * N_PROMPTS)
-    labelled = cli(tmp, "label", "-c", str(world["config"]), "--judge", "judge-1",
-                   "--model", "auto", "--url", gw.url)  # fmt: skip
-    judged = 2 * N_PROMPTS
-    assert f"{judged} labels from judge-1 ({judged} answers judged" in labelled.stdout
-    again = cli(tmp, "label", "-c", str(world["config"]), "--judge", "judge-1",
-                "--model", "auto", "--url", gw.url)  # fmt: skip
-    assert "0 answers judged" in again.stdout  # already rated: not paid for twice
+    label = ["label", "-c", str(world["config"]), "--judge", "judge-1", "--model", "auto",
+             "--url", gw.url]  # fmt: skip
+    judged = cli(tmp, *label).stdout  # the answers the application did not rate
+    assert f"{2 * N_PROMPTS - feedback} answers judged" in judged, judged
+    assert f"{2 * N_PROMPTS - feedback} labels from judge-1" in judged
+    assert "0 answers judged" in cli(tmp, *label).stdout  # already rated: not paid twice
+    compared = cli(tmp, *label, "--rated").stdout  # the rest, to compare with the users
+    assert f"{feedback} answers judged" in compared
 
     # 3. Export: one labelled row per answered request.
     exported = cli(tmp, "export", "-c", str(world["config"]), "--model", "auto",
                    "--out", "data.parquet")  # fmt: skip
     assert f"{2 * N_PROMPTS} rows" in exported.stdout
+    assert f"agree on {feedback} of {feedback} answers both rated (100%)" in exported.stdout
     rows = _read(tmp / "data.parquet")
     assert len(rows) == 2 * N_PROMPTS
     assert sum(r["source"] == "feedback" for r in rows) == feedback

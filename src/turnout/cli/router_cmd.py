@@ -160,6 +160,11 @@ def export(
         f"{stats['not_answered']} not answered, {stats['no_capture']} without a capture, "
         f"{stats['unlabelled']} unlabelled{' (kept)' if unlabelled else ''})"
     )
+    if stats["both"]:
+        typer.echo(
+            f"judge and application agree on {stats['agree']} of {stats['both']} answers "
+            f"both rated ({stats['agree'] / stats['both']:.0%})"
+        )
 
 
 @app.command()
@@ -170,14 +175,17 @@ def label(
     url: Annotated[str | None, typer.Option(help="gateway URL (default: the config's)")] = None,
     key: KeyOpt = None,
     since: Annotated[str | None, typer.Option(help="e.g. 7d")] = "30d",
-    limit: Annotated[int, typer.Option(help="at most this many answers")] = 1000,
+    limit: Annotated[int, typer.Option(help="at most this many answers")] = 10_000,
     relabel: Annotated[bool, typer.Option(help="judge again answers this judge rated")] = False,
+    rated: Annotated[
+        bool, typer.Option(help="also judge answers the application rated (to compare)")
+    ] = False,
     concurrency: Annotated[int, typer.Option(help="judge calls in flight")] = 4,
 ) -> None:
     """Score captured answers with an LLM judge called through the gateway."""
     from turnout.router.captures import iter_captures
     from turnout.router.judge import label_all
-    from turnout.router.labels import SqlLabelStore
+    from turnout.router.labels import FEEDBACK, SqlLabelStore
     from turnout.storage.sql.engine import migrate
 
     cfg = _config(config)
@@ -191,13 +199,15 @@ def label(
             await migrate(engine)
             store = SqlLabelStore(engine)
             todo = items
-            if not relabel:
-                have = await store.get(i.request_id for i in items)
-                todo = [
-                    i
-                    for i in items
-                    if not any(x.source == source for x in have.get(i.request_id, []))
-                ]
+            have = await store.get(i.request_id for i in items)
+
+            def wanted(rid: str) -> bool:
+                sources = {x.source for x in have.get(rid, [])}
+                if not relabel and source in sources:
+                    return False
+                return rated or FEEDBACK not in sources
+
+            todo = [i for i in items if wanted(i.request_id)]
             todo = todo[:limit]
             run = await asyncio.to_thread(label_all, todo, target, judge, key, concurrency)
             await store.put(run.labels)

@@ -71,7 +71,14 @@ async def export(
     requests: list[dict[str, Any]] = []
     for model in models:
         requests.extend(await request_rows(engine, model, start, end))
-    stats = {"requests": len(requests), "not_answered": 0, "no_capture": 0, "unlabelled": 0}
+    stats = {
+        "requests": len(requests),
+        "not_answered": 0,
+        "no_capture": 0,
+        "unlabelled": 0,
+        "both": 0,
+        "agree": 0,
+    }
     usable = []
     for row in requests:
         status = row.get("status") or 0
@@ -90,6 +97,9 @@ async def export(
     for row in sorted(usable, key=lambda r: r["ts"]):
         rid = row["request_id"]
         score, source, feedback, judge = combine(labels.get(rid, []))
+        if feedback is not None and judge is not None:  # how far the judge can be trusted
+            stats["both"] += 1
+            stats["agree"] += int((feedback >= 0.5) == (judge >= 0.5))
         if score is None:
             stats["unlabelled"] += 1
             if not include_unlabelled:
