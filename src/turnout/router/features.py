@@ -15,9 +15,9 @@ Training and serving share one implementation of the arithmetic (:meth:`transfor
 one-prompt fast path :meth:`transform_one`, checked equal by the tests), so a deployed router
 sees exactly the vectors it was trained on. The fast path hashes with the same analyzer and
 the same MurmurHash3 as ``HashingVectorizer`` but skips building a sparse matrix, which for
-one short prompt costs more than the hashing itself. Optionally an embedding from an embedding
-deployment (fetched through the gateway, see :mod:`turnout.router.embeddings`) is appended,
-each half unit-length and weighted.
+one short prompt costs more than the hashing itself, and remembers where each n-gram lands.
+Optionally an embedding from an embedding deployment (fetched through the gateway, see
+:mod:`turnout.router.embeddings`) is appended, each half unit-length and weighted.
 
 Imports scikit-learn: only modules that serve or train a learned router import this one.
 """
@@ -25,6 +25,7 @@ Imports scikit-learn: only modules that serve or train a learned router import t
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.utils import murmurhash3_32
 
 Floats = NDArray[np.float32]
+POSITION_CACHE = 500_000  # n-grams whose column is remembered (cleared when full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,11 @@ class FeatureConfig:
 
 
 class Analyzer:
-    """Word and character n-grams of one text, the two kinds kept apart by a prefix."""
+    """Word and character n-grams of one text, the two kinds kept apart by a prefix.
+
+    Character n-grams (``char_wb``) never cross whitespace: those of a text are those of its
+    lower-cased whitespace-separated words, one after the other, which is what lets the
+    serving path remember them per word (:meth:`FeaturePipeline.transform_one`)."""
 
     __slots__ = ("_chars", "_words")
 
@@ -82,6 +88,15 @@ class Analyzer:
         tokens: list[str] = self._words(text)
         tokens.extend("\x01" + t for t in self._chars(text))
         return tokens
+
+    def words(self, text: str) -> list[str]:
+        """The word n-grams of ``text``."""
+        out: list[str] = self._words(text)
+        return out
+
+    def chars(self, word: str) -> list[str]:
+        """The (prefixed) character n-grams of one lower-cased, whitespace-free word."""
+        return ["\x01" + t for t in self._chars(word)]
 
 
 def _unit_rows(matrix: Floats) -> Floats:
@@ -107,6 +122,9 @@ class FeaturePipeline:
         self.idf = idf  # per kept column
         self.components = np.ascontiguousarray(components, dtype=np.float32)  # kept x dims
         self.embedding_dims = embedding_dims
+        self._kept_list: list[int] = kept.tolist()
+        self._positions: dict[str, int] = {}  # n-gram -> position in kept (-1: not kept)
+        self._word_positions: dict[str, tuple[int, ...]] = {}  # word -> its char n-grams
         self.analyzer = Analyzer(config)
         self.hasher = HashingVectorizer(
             analyzer=self.analyzer,
@@ -204,25 +222,62 @@ class FeaturePipeline:
         idx, counts = np.unique(hashed, return_counts=True)
         return idx, counts.astype(np.float64)
 
+    def _kept_positions(self, text: str) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Positions in :attr:`kept` of the prompt's n-grams, and their counts.
+
+        Where each n-gram lands is remembered (bounded caches: most n-grams of a prompt were
+        seen before), and character n-grams per whitespace-separated word, so a request costs
+        about two dictionary lookups per word instead of a hash per n-gram."""
+        text = text[: self.config.max_chars]
+        found: list[int] = []
+        lookup = self._lookup
+        for token in self.analyzer.words(text):
+            pos = lookup(token)
+            if pos >= 0:
+                found.append(pos)
+        per_word = self._word_positions
+        for word in text.lower().split():
+            positions = per_word.get(word)
+            if positions is None:
+                positions = tuple(p for p in map(lookup, self.analyzer.chars(word)) if p >= 0)
+                if len(per_word) >= POSITION_CACHE:
+                    per_word.clear()
+                per_word[word] = positions
+            found.extend(positions)
+        if not found:
+            return np.zeros(0, np.intp), np.zeros(0, np.float64)
+        idx, counts = np.unique(np.array(found, dtype=np.intp), return_counts=True)
+        return idx, counts.astype(np.float64)
+
+    def _lookup(self, token: str) -> int:
+        cache = self._positions
+        pos = cache.get(token)
+        if pos is None:
+            pos = self._position(token)
+            if len(cache) >= POSITION_CACHE:
+                cache.clear()
+            cache[token] = pos
+        return pos
+
+    def _position(self, token: str) -> int:
+        column = abs(murmurhash3_32(token, 0)) % self.config.n_features
+        i = bisect_left(self._kept_list, column)
+        return i if i < len(self._kept_list) and self._kept_list[i] == column else -1
+
     def transform_one(self, text: str, embedding: Floats | None = None) -> Floats:
         """The vector of one prompt, on the request path: the same arithmetic as
-        :meth:`transform`, without sparse-matrix slicing."""
-        idx, val = self.hash_one(text)
-        kept = self.kept
+        :meth:`transform`, without sparse matrices."""
+        pos, val = self._kept_positions(text)
         z = np.zeros(self.components.shape[1], np.float32)
-        if len(kept) and len(idx):
-            pos = np.searchsorted(kept, idx)
-            pos[pos >= len(kept)] = 0
-            hit = kept[pos] == idx
-            pos, val = pos[hit], val[hit]
-            if len(pos):
-                w = (1.0 + np.log(val)) * self.idf[pos]
-                norm = float(np.sqrt(w @ w))
-                if norm > 0:
-                    z = ((w / norm).astype(np.float32) @ self.components[pos]).astype(np.float32)
-                    zn = float(np.sqrt(z @ z))
-                    if zn > 0:
-                        z /= zn
+        if len(pos):
+            w = (1.0 + np.log(val)) * np.take(self.idf, pos)
+            norm = float(np.sqrt(w @ w))
+            if norm > 0:
+                rows = np.take(self.components, pos, axis=0)  # faster than fancy indexing
+                z = ((w / norm).astype(np.float32) @ rows).astype(np.float32)
+                zn = float(np.sqrt(z @ z))
+                if zn > 0:
+                    z /= zn
         if not self.embedding_dims:
             return z
         emb = None if embedding is None else embedding.reshape(1, -1)

@@ -122,10 +122,11 @@ class Learned(Strategy):
         started = time.perf_counter()
         try:
             ranked, scores = self._rank(candidates, call)
-        except _NoDecision as exc:
+        except Exception as exc:  # never fail a request for its router: route by priority
             self.errors += 1
+            reason = str(exc) if isinstance(exc, _NoDecision) else f"{type(exc).__name__}"
             if call.route is None:
-                call.route = {"router": self.model.version, "error": str(exc)}
+                call.route = {"router": self.model.version, "error": reason}
             return self.base.order(candidates, call)
         pick = ranked[0]
         score = scores[candidates.index(pick)]

@@ -113,3 +113,21 @@ def test_soft_scores_are_weighted_examples() -> None:
     assert ys.tolist() == [1, 1, 0, 0]
     assert ws.tolist() == [1.0, 0.25, 1.0, 0.75]
     assert Xs.shape == (4, 3)
+
+
+def test_the_inverted_file_index_finds_almost_the_exact_neighbours() -> None:
+    matrix = build_matrix(rows(3000, seed=5), DEPLOYMENTS)
+    fp = FeaturePipeline.fit(matrix.prompts, FeatureConfig(dims=32), seed=0)
+    Z = fp.transform(matrix.prompts)
+    exact = Knn.fit(Z, matrix.scores, DEPLOYMENTS, k=10)
+    ivf = Knn.fit(Z, matrix.scores, DEPLOYMENTS, k=10, index="ivf", seed=0)
+    assert exact.centroids is None and ivf.centroids is not None
+    assert ivf.probe >= 1 and len(ivf.lists) == len(ivf.centroids)
+    assert sorted(np.concatenate(ivf.lists).tolist()) == list(range(len(Z)))
+    test = build_matrix(rows(300, seed=9), DEPLOYMENTS)
+    Zt = fp.transform(test.prompts)
+    a, b = exact.predict(Zt), ivf.predict(Zt)
+    assert np.mean(np.abs(a - b)) < 0.03
+    assert np.mean((a[:, 0] >= 0.5) == (b[:, 0] >= 0.5)) > 0.95
+    again = Knn.load(DEPLOYMENTS, ivf.params(), ivf.arrays())
+    assert np.array_equal(again.predict(Zt), b)

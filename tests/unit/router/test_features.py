@@ -33,10 +33,23 @@ def test_fast_hashing_is_hashing_vectorizer(pipeline: FeaturePipeline) -> None:
         assert counts.tolist() == want.data[order].tolist()
 
 
+ODD = [
+    "Ünïcödé PROMPT — with “quotes”, tabs\tand\n\nnewlines  and  double  spaces 🚀",
+    "a",
+    "",
+    "   ",
+    "x" * 3000,
+    " ".join(TEXTS[:40]),  # longer than max_chars
+    "can't won't don't: (parenthesised) [bracketed] {braced} co-operate e-mail",
+]
+
+
 def test_one_prompt_equals_the_batch(pipeline: FeaturePipeline) -> None:
-    batch = pipeline.transform(TEXTS[:80])
-    for i, text in enumerate(TEXTS[:80]):
-        assert np.allclose(pipeline.transform_one(text), batch[i], atol=1e-5)
+    texts = TEXTS[:80] + ODD
+    batch = pipeline.transform(texts)
+    for _ in range(2):  # cold and warm caches
+        for i, text in enumerate(texts):
+            assert np.allclose(pipeline.transform_one(text), batch[i], atol=1e-5), text[:40]
 
 
 def test_vectors_are_unit_length_and_unknown_text_is_zero(pipeline: FeaturePipeline) -> None:
