@@ -60,6 +60,7 @@ class Metrics:
         self.unpriced: dict[tuple[str, str], int] = {}
         self.cache: dict[tuple[str, str], int] = {}
         self.failures: dict[tuple[str, str], int] = {}
+        self.routes: dict[tuple[str, str, str], int] = {}  # learned routers' decisions
         self.board: HealthBoard | None = None
         self.request_log: RequestLog | None = None
         self.writer: LogWriter | None = None
@@ -114,6 +115,13 @@ class Metrics:
             if call.cache is not None:
                 ckey = (model, call.cache)
                 self.cache[ckey] = self.cache.get(ckey, 0) + 1
+            if (route := call.route) is not None:
+                pick = route.get("pick")
+                outcome = (
+                    "fallback" if pick is None else "shadow" if route.get("shadow") else "routed"
+                )
+                dkey = (model, str(pick or ""), outcome)
+                self.routes[dkey] = self.routes.get(dkey, 0) + 1
             if not done.failed:
                 continue
             for attempt in done.attempts:
@@ -181,6 +189,13 @@ class Metrics:
             "Failed upstream attempts by deployment and reason.",
             ("deployment", "reason"),
             self.failures,
+        )
+        yield _counter(
+            "turnout_route_decisions",
+            "Learned-router decisions by model, picked deployment and outcome (routed, shadow, "
+            "fallback: no prediction, routed by priority).",
+            ("model", "pick", "outcome"),
+            self.routes,
         )
         yield from self._live()
 

@@ -71,6 +71,22 @@ def test_unpriced_cache_and_attempt_failures() -> None:
     assert s[("turnout_upstream_failures_total", failures)] == 1
 
 
+def test_learned_router_decisions() -> None:
+    metrics, finisher, _ = _metrics()
+    routed, shadow, fallback = call(), call(), call()
+    routed.route = {"pick": "p1/small", "shadow": False}
+    shadow.route = {"pick": "p1/small", "shadow": True}
+    fallback.route = {"error": "no prompt text"}
+    metrics.observe([finisher.finish(c, 0.01) for c in (routed, routed, shadow, fallback, call())])
+    s = _samples(metrics)
+
+    def n(pick: str, outcome: str) -> float:
+        key = (("model", "gpt-x"), ("outcome", outcome), ("pick", pick))
+        return s[("turnout_route_decisions_total", key)]
+
+    assert (n("p1/small", "routed"), n("p1/small", "shadow"), n("", "fallback")) == (2, 1, 1)
+
+
 def test_live_gauges_from_health_and_the_request_log() -> None:
     metrics, _, rt = _metrics()
     board = HealthBoard(rt)
