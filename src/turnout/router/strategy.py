@@ -39,6 +39,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from turnout.router.decide import rank
+from turnout.router.text import prompt_text
 from turnout.routing.member import Member
 from turnout.routing.strategies.base import NoOptions, Strategy
 from turnout.routing.strategies.priority import Priority
@@ -108,7 +110,6 @@ class Learned(Strategy):
         if self.embedder is None:
             return
         from turnout.router.embeddings import EmbeddingError
-        from turnout.router.text import prompt_text
 
         text = prompt_text(call.data, call.protocol, self.max_chars)
         if not text:
@@ -153,19 +154,18 @@ class Learned(Strategy):
     def _rank(
         self, candidates: list[Member], call: Call
     ) -> tuple[list[Member], list[float | None]]:
-        from turnout.router.decide import rank
-        from turnout.router.text import prompt_text
-
         if call.operation != "chat":
             raise _NoDecision(f"not a chat request ({call.operation})")
         text = prompt_text(call.data, call.protocol, self.max_chars)
         if not text:
             raise _NoDecision("no prompt text")
-        from turnout.router.embeddings import vector_of
+        embedding: Any = None
+        if self.embedder is not None:
+            from turnout.router.embeddings import vector_of
 
-        embedding, call.route_embedding = vector_of(call.route_embedding), None
-        if self.embedder is not None and embedding is None:
-            raise _NoDecision("no embedding for the prompt")
+            embedding, call.route_embedding = vector_of(call.route_embedding), None
+            if embedding is None:
+                raise _NoDecision("no embedding for the prompt")
         try:
             predicted = self.model.scores(text, embedding)
         except ValueError as exc:
