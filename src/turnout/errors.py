@@ -56,8 +56,10 @@ Every other exception is internal to one layer and is mapped to this tree at exa
 
 Exceptions of startup, the CLI and the admin API (ConfigError, UnknownStrategy,
 UnknownProviderType, SecretKeyError, BadQuery, the key store's Invalid/Conflict/Missing,
-AdminDenied) and of the mock provider's own server (SettingsError, RequestError) never meet a
-proxied request.
+AdminDenied, the learned-routing registry's RouterStoreError/PickleRefused, DatasetError,
+DeployError) and of the mock provider's own server (SettingsError, RequestError, SkillError)
+never meet a proxied request. A learned router's own failures (EmbeddingError, a prediction
+that fails) never fail a request either: it is routed by priority (turnout/router/strategy.py).
 """
 
 from __future__ import annotations
