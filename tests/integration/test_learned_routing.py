@@ -223,3 +223,56 @@ asyncio.run(app.shutdown())
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_router_with_embeddings_from_the_gateway(tmp_path: Path) -> None:
+    """Training fetches prompt embeddings over HTTP from the gateway; the served router fetches
+    them in process through its own router, and routes on them."""
+    from tests.unit.router.synth import rows as synth_rows
+    from turnout.router.dataset import write_rows
+
+    mock = start_mock()
+    config: dict[str, Any] = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"embed": {"deployments": [{"provider": "mock", "model": "embed-1"}]}},
+        "storage": {"url": "memory://"},
+    }
+    gw = start_gateway(config, tmp_path)
+    try:
+        write_rows(tmp_path / "rows.jsonl", synth_rows(200))
+        trained = cli(tmp_path, "train", "--data", "rows.jsonl", "--dims", "16",
+                      "--embeddings", "embed", "--url", gw.url)  # fmt: skip
+        assert "stored v0001" in trained.stdout
+        manifest = json.loads((tmp_path / "routers" / "v0001" / "manifest.json").read_text())
+        assert manifest["features"]["embedding_dims"] > 0
+        assert manifest["features"]["config"]["embedding_model"] == "embed"
+        assert list((tmp_path / "routers" / ".embeddings").glob("*.jsonl"))  # cached on disk
+    finally:
+        gw.stop()
+    config["models"]["auto"] = {
+        "strategy": "knn",
+        "strategy_options": {"router_version": "v0001"},
+        "deployments": [{"provider": "mock", "model": "cheap-1"},
+                        {"provider": "mock", "model": "strong-1"}],
+    }  # fmt: skip
+    gw = start_gateway(config, tmp_path)
+    try:
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key="unused", max_retries=0)
+        for text in ("What is the capital of Peru?", "Prove that 2 + 2 = 4, rigorously."):
+            _, deployment, _, headers = _ask(client, text)
+            assert "pick=" in headers["x-turnout-route-score"], headers
+            assert headers["x-turnout-route-score"].split("; ")[1] == f"pick={deployment}"
+        line = wait_for("a route log line", lambda: _route_line(gw))
+        assert line["route"]["router"] == "v0001" and "error" not in line["route"]
+    finally:
+        gw.stop()
+        mock.stop()
+
+
+def _route_line(gw: Proc) -> dict[str, Any] | None:
+    for raw in gw.output().splitlines():
+        if raw.startswith("{") and '"route"' in raw:
+            line: dict[str, Any] = json.loads(raw)
+            if line.get("event") == "request":
+                return line
+    return None
