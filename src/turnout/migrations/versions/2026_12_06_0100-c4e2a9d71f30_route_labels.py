@@ -1,7 +1,7 @@
 """Quality labels of answers for learned routing (feedback and judge scores).
 
 Revision ID: c4e2a9d71f30
-Revises: b7d4e1f09a2c
+Revises: c3e8a5f2d9b1
 Create Date: 2026-12-06 01:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c4e2a9d71f30"
-down_revision: str | None = "b7d4e1f09a2c"
+down_revision: str | None = "c3e8a5f2d9b1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
