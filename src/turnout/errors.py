@@ -49,7 +49,9 @@ Every other exception is internal to one layer and is mapped to this tree at exa
     MockDisconnect                   -> UpstreamUnavailable: providers/mock.py
     StoreUnavailable, CorruptEntry, Unconvertible (cache)
                                      -> none: the request is served uncached (cache/service.py)
-    Unavailable, RedisError (limits) -> the local limiter, or LimitsUnavailable: limits/redis.py
+    RedisError, RedisClusterException, OSError (redis-py, turnout.redisconn.FAILURES)
+                                     -> the local limiter, or LimitsUnavailable: limits/redis.py;
+                                        none, the request is served uncached: cache/redis_store.py
     ClientDisconnected, StreamAborted   control flow of api/io.py, never rendered
     anything else on a request       -> InternalError, by :func:`as_gateway_error` in
                                         api/endpoint.py and api/io.py (the last boundary)

@@ -17,8 +17,14 @@ from turnout.limits.plan import BudgetRule, Plan, Rule
 _MEMO_MAX = 512
 
 
-def _rule(scope: str, label: str, limits: Limits) -> Rule:
-    return Rule(scope, label, limits.rpm, limits.tpm, limits.max_parallel)
+def _rule(scope: str, label: str, limits: Limits, tag: str) -> Rule:
+    return Rule(scope, label, limits.rpm, limits.tpm, limits.max_parallel, tag)
+
+
+def slot_tag_of(key: KeyRecord) -> str:
+    """Every counter of a key lives on its team's Redis slot (its own without a team), so one
+    script can check the key's and the team's limits together on a Redis Cluster."""
+    return f"t:{key.team}" if key.team else f"k:{key.id}"
 
 
 def _allows(patterns: tuple[str, ...], model: str) -> bool:
@@ -74,12 +80,13 @@ def compile_principal(key: KeyRecord, team: TeamRecord | None) -> Principal:
     rules: list[Rule] = []
     budgets: list[BudgetRule] = []
     label = f"key {key.id}"
+    tag = slot_tag_of(key)
     if key.limits:
-        rules.append(_rule(f"k:{key.id}", label, key.limits))
+        rules.append(_rule(f"k:{key.id}", label, key.limits, tag))
     if key.budget is not None:
-        budgets.append(BudgetRule(f"k:{key.id}", label, key.budget.amount, key.budget.period))
+        budgets.append(BudgetRule(f"k:{key.id}", label, key.budget.amount, key.budget.period, tag))
     model_rules = tuple(
-        (glob, _rule(f"m:{key.id}:{glob}", f"{label} on {glob}", limits))
+        (glob, _rule(f"m:{key.id}:{glob}", f"{label} on {glob}", limits, tag))
         for glob, limits in key.model_limits
         if limits
     )
@@ -87,11 +94,15 @@ def compile_principal(key: KeyRecord, team: TeamRecord | None) -> Principal:
     if team is not None and team.active:
         team_models = team.models
         if team.limits:
-            rules.append(_rule(f"t:{team.name}", f"team {team.name}", team.limits))
+            rules.append(_rule(f"t:{team.name}", f"team {team.name}", team.limits, tag))
         if team.budget is not None:
             budgets.append(
                 BudgetRule(
-                    f"t:{team.name}", f"team {team.name}", team.budget.amount, team.budget.period
+                    f"t:{team.name}",
+                    f"team {team.name}",
+                    team.budget.amount,
+                    team.budget.period,
+                    tag,
                 )
             )
     return Principal(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.auth.credentials import CredentialStore, MemoryCredentialStore
 from turnout.auth.directory import Directory
+from turnout.auth.principal import slot_tag_of
 from turnout.auth.records import AdminRole, role_of
 from turnout.auth.step import AuthStep
 from turnout.auth.store import KeyStore, MemoryKeyStore
@@ -271,14 +272,26 @@ class AuthService:
                 usd = (by_key if kind == "key" else by_team).get(ident, 0.0)
                 values.append((scope, start, period_end(period, start), usd))
         if values:
+            if isinstance(limiter, RedisLimiter):
+                limiter.tags = {v[0]: self._slot(v[0]) for v in values}
             await limiter.seed(values)
             if isinstance(limiter, RedisLimiter):
                 await limiter.mark_seeded()
             self._seeded.update((scope, start) for scope, start, _, _ in values)
         return len(values)
 
+    def _slot(self, scope: str) -> str:
+        """The Redis hash tag a budget scope's counters live under (a key's team's)."""
+        if scope.startswith("k:"):
+            key = self.directory.keys.get(scope[2:])
+            if key is not None:
+                return slot_tag_of(key)
+        return scope
+
     async def spend(self, scope: str, period: str) -> dict[str, Any]:
         start = period_start(period, time.time())
+        if isinstance(self.limiter, RedisLimiter):
+            self.limiter.tags[scope] = self._slot(scope)
         spent, reserved = await self.limiter.usage(scope, start)
         return {
             "period_start": datetime.fromtimestamp(start, UTC).isoformat(),

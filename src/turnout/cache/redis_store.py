@@ -21,19 +21,15 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-
 from turnout.cache.entry import CorruptEntry, Entry, decode, encode
 from turnout.cache.keys import CacheKey
 from turnout.cache.store import StoreUnavailable, StoreUsage
 from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
 from turnout.observability.logging import get_logger
+from turnout.redisconn import FAILURES, Ready, connect
 
 log = get_logger("turnout.cache")
-_FAILURES = (RedisError, OSError, TimeoutError)
+_FAILURES = FAILURES
 _SCAN_COUNT = 1000
 
 
@@ -59,14 +55,8 @@ class RedisStore:
         policy = BreakerPolicy(cooldown=retry_after, max_cooldown=retry_after)
         self.circuit = Circuit("cache-redis", policy)
         self.failures = 0
-        self.client = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
-            health_check_interval=0,
-        )
+        self.client = connect(url, timeout=timeout)
+        self.ready = Ready(self.client)
 
     def name_for(self, key: CacheKey) -> str:
         return f"{self.prefix}{quote(key.model, safe='')}:{key.digest}"
@@ -83,6 +73,7 @@ class RedisStore:
             circuit.begin()
 
     def _trip(self, exc: BaseException) -> StoreUnavailable:
+        self.ready.reset()
         was_closed = self.circuit.state == ACTIVE
         self.circuit.eject(self._clock(), "unavailable")
         self.failures += 1
@@ -104,6 +95,7 @@ class RedisStore:
         self._check()
         try:
             async with asyncio.timeout(self.timeout * 2):
+                await self.ready()
                 raw = await self.client.get(self.name_for(key))
         except _FAILURES as exc:
             raise self._trip(exc) from None
@@ -132,6 +124,7 @@ class RedisStore:
                 self.circuit.abandon()
                 return
             async with asyncio.timeout(self.timeout * 4):
+                await self.ready()
                 await pipe.execute()
         except _FAILURES as exc:
             raise self._trip(exc) from None
@@ -147,6 +140,7 @@ class RedisStore:
     async def purge(self, model: str | None = None, digest: str | None = None) -> int:
         """Admin only: may take longer than a request would (one SCAN over the keyspace)."""
         try:
+            await self.ready()
             deleted = 0
             batch: list[bytes] = []
             async for name in self.client.scan_iter(
@@ -168,6 +162,7 @@ class RedisStore:
             return StoreUsage(0, 0, available=False)
         entries = size = 0
         try:
+            await self.ready()
             batch: list[bytes] = []
             async for name in self.client.scan_iter(
                 match=self._pattern(None, None), count=_SCAN_COUNT

@@ -125,10 +125,16 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
         problems.extend(_egress_problems(str(pname), provider))
     problems.extend(_outbound_problems(data.get("outbound")))
-    limits = data.get("limits")
-    url = limits.get("redis_url") if isinstance(limits, dict) else None
-    if isinstance(url, str) and not url.startswith(("redis://", "rediss://")):
-        problems.append("limits.redis_url: must start with redis:// or rediss://")
+    for section in ("limits", "cache"):
+        block = data.get(section)
+        url = block.get("redis_url") if isinstance(block, dict) else None
+        if isinstance(url, str):
+            from turnout.redisconn import parse_redis_url
+
+            try:
+                parse_redis_url(url)
+            except ValueError as exc:
+                problems.append(f"{section}.redis_url: {exc}")
     models = data.get("models")
     models = models if isinstance(models, dict) else {}
     for mname, model in models.items():

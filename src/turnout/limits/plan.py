@@ -21,6 +21,7 @@ class Rule:
     rpm: int | None = None
     tpm: int | None = None
     parallel: int | None = None
+    tag: str = ""  # Redis hash tag shared by every counter of one caller (see slot_tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class BudgetRule:
     label: str
     amount: float  # USD per period
     period: str
+    tag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,27 @@ class Ticket:
     def token(self) -> str:
         """Unique across replicas (a member of Redis sets)."""
         return f"{_prefix}{self.seq:x}"
+
+
+def owner(scope: str) -> str:
+    """The scope a counter belongs to for slotting: ``m:<key>:<glob>`` belongs to its key."""
+    if scope.startswith("m:"):
+        return "k:" + scope[2:].split(":", 1)[0]
+    return scope
+
+
+def slot_tag(plan: Plan) -> str:
+    """The one Redis hash tag of every key a plan's script touches, so that on a Redis Cluster
+    the script runs on one slot: the tag its rules carry (the caller's team, or its key when
+    it has no team), else the team scope among them, else the first rule's owner."""
+    items: tuple[Rule | BudgetRule, ...] = (*plan.rules, *plan.budgets)
+    for item in items:
+        if item.tag:
+            return item.tag
+    for item in items:
+        if item.scope.startswith("t:"):
+            return item.scope
+    return owner(items[0].scope) if items else ""
 
 
 @dataclass(slots=True)

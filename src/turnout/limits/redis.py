@@ -13,10 +13,16 @@ lets one call try again and recovers by itself:
 The outage and the recovery are each logged once. Settlements (tokens and cost after a call)
 go in batches, pipelined; a slot is freed as soon as its call ends, without waiting for the
 answer.
+
+Redis is reached through redis-py (:mod:`turnout.redisconn`: one server, Sentinel or Cluster,
+TLS, ACL users). Every key one call's script touches carries the same hash tag — the caller's
+team, or its key when it has none (``Rule.tag``) — so on a Cluster each script runs on one
+slot, and the limits of different teams spread over the nodes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,49 +30,47 @@ from typing import Any
 from turnout.budgets.periods import period_end
 from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
 from turnout.limits.memory import MemoryLimiter
-from turnout.limits.plan import Plan, Ticket, Verdict
-from turnout.limits.resp import Connection, RedisError, Unavailable, bulk
+from turnout.limits.plan import Plan, Ticket, Verdict, slot_tag
 from turnout.limits.scripts import ADMIT, SEED, SETTLE, sha
 from turnout.limits.window import SPAN
 from turnout.observability.logging import get_logger
+from turnout.redisconn import FAILURES, AutoPipeline, Ready, connect
 
 log = get_logger("turnout.limits")
 _KEEP = 7 * 86400 * 1000  # ms a period's spend outlives the period
 UNAVAILABLE = "unavailable"
-_ZERO, _ONE, _B = bulk(b"0"), bulk(b"1"), bulk(b"b")
+_FAILURES = FAILURES
 
 
 class _Compiled:
-    """A plan's Redis keys and its ``EVALSHA`` command, encoded once per plan (and budget
-    period): per call only the ticket, the token estimate and the cost are encoded."""
+    """A plan's Redis keys and the script arguments that do not change per call, derived once
+    per plan (and budget period): per call only the ticket, the token estimate and the cost
+    are added."""
 
-    __slots__ = ("budget_keys", "checks", "heads", "keys", "settle", "tail")
+    __slots__ = ("budget_keys", "checks", "keys", "keysets", "settle", "tail")
 
     def __init__(self, plan: Plan, prefix: str) -> None:
+        tag = "{" + slot_tag(plan) + "}"  # one hash slot for every key of the plan
         self.keys: list[str] = []
-        # (kind, key index, limit, rule) per check; budget key names depend on the period.
+        # (kind, key index, limit) per check; budget key names depend on the period.
         self.checks: list[tuple[str, int, Any]] = []
         self.settle: list[tuple[str, int]] = []
         for rule in plan.rules:
             if rule.rpm is not None:
-                self.checks.append(("r", self._key(f"{prefix}r:{rule.scope}"), rule.rpm))
+                self.checks.append(("r", self._key(f"{prefix}{tag}r:{rule.scope}"), rule.rpm))
             if rule.tpm is not None:
-                index = self._key(f"{prefix}t:{rule.scope}")
+                index = self._key(f"{prefix}{tag}t:{rule.scope}")
                 self.checks.append(("t", index, rule.tpm))
                 self.settle.append(("t", index))
             if rule.parallel is not None:
-                index = self._key(f"{prefix}p:{rule.scope}")
+                index = self._key(f"{prefix}{tag}p:{rule.scope}")
                 self.checks.append(("p", index, rule.parallel))
                 self.settle.append(("p", index))
-        self.budget_keys = [
-            (f"{prefix}b:{b.scope}:", f"{prefix}h:{b.scope}", f"{prefix}z:{b.scope}")
-            for b in plan.budgets
-        ]
-        self.heads: dict[tuple[int, ...], bytes] = {}
-        # Check arguments: static bytes, and whether the amount is the token estimate.
-        self.tail: list[tuple[bytes, bool]] = [
-            (b"".join(bulk(str(x).encode()) for x in (kind, index, limit)), kind == "t")
-            for kind, index, limit in self.checks
+        self.budget_keys = [budget_keys(prefix, tag, b.scope) for b in plan.budgets]
+        self.keysets: dict[tuple[int, ...], list[str]] = {}
+        # Check arguments: (kind, index, limit) and whether the amount is the token estimate.
+        self.tail: list[tuple[str, int, Any, bool]] = [
+            (kind, index, limit, kind == "t") for kind, index, limit in self.checks
         ]
 
     def _key(self, name: str) -> int:
@@ -74,23 +78,20 @@ class _Compiled:
         return len(self.keys)
 
     def all_keys(self, periods: tuple[int, ...]) -> list[str]:
-        keys = list(self.keys)
-        for (spend, held, leases), start in zip(self.budget_keys, periods, strict=True):
-            keys += (f"{spend}{start}", held, leases)
+        keys = self.keysets.get(periods)
+        if keys is None:
+            if len(self.keysets) > 4:
+                self.keysets.clear()
+            keys = list(self.keys)
+            for (spend, held, leases), start in zip(self.budget_keys, periods, strict=True):
+                keys += (f"{spend}{start}", held, leases)
+            self.keysets[periods] = keys
         return keys
 
-    def head(self, periods: tuple[int, ...], sha: str) -> bytes:
-        """``*N``, EVALSHA, the script, the keys: the same for every call in a period."""
-        head = self.heads.get(periods)
-        if head is None:
-            if len(self.heads) > 4:
-                self.heads.clear()
-            keys = self.all_keys(periods)
-            count = 3 + len(keys) + 3 + 4 * (len(self.checks) + len(periods))
-            parts = [b"*%d\r\n" % count, bulk(b"EVALSHA"), bulk(sha.encode())]
-            parts += [bulk(b"%d" % len(keys)), *(bulk(k.encode()) for k in keys)]
-            head = self.heads[periods] = b"".join(parts)
-        return head
+
+def budget_keys(prefix: str, tag: str, scope: str) -> tuple[str, str, str]:
+    """A budget's spend key (the period start is appended), reservations and their leases."""
+    return (f"{prefix}{tag}b:{scope}:", f"{prefix}{tag}h:{scope}", f"{prefix}{tag}z:{scope}")
 
 
 class RedisLimiter:
@@ -108,7 +109,8 @@ class RedisLimiter:
         lease: float = 900.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.conn = Connection(url, timeout)
+        self.client = connect(url, timeout=timeout)
+        self.ready = Ready(self.client)
         self.prefix = prefix
         self.retry_after = retry_after
         self.deny = on_error == "deny"
@@ -120,9 +122,13 @@ class RedisLimiter:
         policy = BreakerPolicy(cooldown=retry_after, max_cooldown=retry_after)
         self.circuit = Circuit("limits-redis", policy)
         self.outages = 0
+        # scope -> hash tag, for budgets read or seeded outside a plan (key budgets live on
+        # their team's slot); filled by the auth service from the key directory.
+        self.tags: dict[str, str] = {}
+        self.pipe = AutoPipeline(self.client, self.ready)
         self._shas = {ADMIT: sha(ADMIT), SETTLE: sha(SETTLE), SEED: sha(SEED)}
-        self._lease = bulk(b"%d" % self.lease_ms)
         self._unreleased: list[tuple[str, str]] = []  # slots to free once Redis is back
+        self._tasks: set[asyncio.Task[None]] = set()  # slot releases in flight
 
     # -- availability -----------------------------------------------------------------------
     @property
@@ -130,6 +136,7 @@ class RedisLimiter:
         return self.circuit.until <= time.monotonic()
 
     def _trip(self, exc: BaseException) -> None:
+        self.ready.reset()
         circuit = self.circuit
         if circuit.state == ACTIVE:
             self.outages += 1
@@ -154,29 +161,23 @@ class RedisLimiter:
         if compiled is None:
             compiled = plan.memo[self] = _Compiled(plan, self.prefix)
         periods = ticket.periods
-        now = _ZERO if self.clock is None else bulk(b"%d" % int(self.clock() * 1000))
-        parts = [compiled.head(periods, self._shas[ADMIT]), now, bulk(ticket.token.encode())]
-        parts.append(self._lease)
-        estimate = bulk(b"%d" % ticket.tokens)
-        for static, tokens in compiled.tail:
-            parts += (static, estimate if tokens else _ONE)
+        now = 0 if self.clock is None else int(self.clock() * 1000)
+        args: list[Any] = [now, ticket.token, self.lease_ms]
+        estimate = ticket.tokens
+        for kind, index, limit, tokens in compiled.tail:
+            args += (kind, index, limit, estimate if tokens else 1)
         if periods:
-            cost = bulk(repr(ticket.cost).encode())
+            cost = repr(ticket.cost)
             index = len(compiled.keys) + 1
             for budget in plan.budgets:
-                parts += (_B, bulk(b"%d" % index), bulk(repr(budget.amount).encode()), cost)
+                args += ("b", index, repr(budget.amount), cost)
                 index += 3
         circuit.begin()  # after the open circuit's wait: this call is its trial
         try:
-            reply = await self.conn.send(b"".join(parts))
-            if isinstance(reply, RedisError):
-                if not str(reply).startswith("NOSCRIPT"):
-                    raise Unavailable(f"limits script failed: {reply}")
-                await self.conn.call("SCRIPT", "LOAD", ADMIT)
-                reply = await self.conn.send(b"".join(parts))
-                if isinstance(reply, RedisError):
-                    raise Unavailable(f"limits script failed: {reply}")
-        except Unavailable as exc:
+            reply = await self.pipe.evalsha(
+                ADMIT, self._shas[ADMIT], compiled.all_keys(periods), args
+            )
+        except _FAILURES as exc:
             self._trip(exc)
             return self._fallback(ticket)
         except BaseException:  # cancelled: no verdict on Redis
@@ -267,14 +268,25 @@ class RedisLimiter:
                     self._release(compiled.keys[index - 1], ticket.token)
 
     def _release(self, key: str, token: str) -> None:
-        if self.conn.connected:
-            self.conn.fire("ZREM", key, token)
-        elif len(self._unreleased) < 100_000:
-            self._unreleased.append((key, token))
+        if not self.available:
+            if len(self._unreleased) < 100_000:
+                self._unreleased.append((key, token))
+            return
+        task = asyncio.get_running_loop().create_task(self._zrem(key, token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _zrem(self, key: str, token: str) -> None:
+        try:
+            await self.ready()
+            await self.client.zrem(key, token)
+        except _FAILURES:
+            if len(self._unreleased) < 100_000:
+                self._unreleased.append((key, token))
 
     # -- off the hot path -------------------------------------------------------------------
     async def settle(self, items: Sequence[tuple[Ticket, int, float]]) -> None:
-        commands: list[tuple[Any, ...]] = []
+        calls: list[tuple[list[str], list[Any]]] = []
         for ticket, tokens, cost in items:
             if ticket.settled:
                 continue
@@ -282,21 +294,27 @@ class RedisLimiter:
                 self.local.settle_now(ticket, tokens, cost)
                 continue
             ticket.settled = True
-            command = self._settle_command(ticket, tokens, cost)
-            if command is not None:
-                commands.append(command)
-        if not commands:
+            call = self._settle_call(ticket, tokens, cost)
+            if call is not None:
+                calls.append(call)
+        if not calls:
             return
         try:
-            replies = await self.conn.many(commands)
-        except Unavailable as exc:
+            await self.ready()
+        except _FAILURES as exc:
             self._trip(exc)
             return
-        if any(isinstance(r, RedisError) and str(r).startswith("NOSCRIPT") for r in replies):
-            await self.conn.call("SCRIPT", "LOAD", SETTLE)
-            await self.conn.many(commands)
+        shas = self._shas[SETTLE]
+        results = await asyncio.gather(
+            *(self.pipe.evalsha(SETTLE, shas, k, a) for k, a in calls), return_exceptions=True
+        )
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            self._trip(failed)
 
-    def _settle_command(self, ticket: Ticket, tokens: int, cost: float) -> tuple[Any, ...] | None:
+    def _settle_call(
+        self, ticket: Ticket, tokens: int, cost: float
+    ) -> tuple[list[str], list[Any]] | None:
         plan = ticket.plan
         compiled: _Compiled | None = plan.memo.get(self)
         if compiled is None:
@@ -316,54 +334,62 @@ class RedisLimiter:
             index += 3
         if len(args) == 1:
             return None
-        return ("EVALSHA", self._shas[SETTLE], len(keys), *keys, *args)
+        return keys, args
+
+    def _spend_key(self, scope: str, start: int, tag: str | None) -> tuple[str, str]:
+        spend, held, _ = budget_keys(self.prefix, "{" + (tag or scope) + "}", scope)
+        return f"{spend}{start}", held
 
     async def seed(self, values: Sequence[tuple[str, int, int, float]]) -> None:
+        """Spend per (scope, period start, period end, USD); the scope's hash tag is the scope
+        itself unless :meth:`tags` says otherwise (a key budget lives on its team's slot)."""
         await self.local.seed(values)
-        commands = [
-            (
-                "EVALSHA",
-                self._shas[SEED],
-                1,
-                f"{self.prefix}b:{scope}:{start}",
-                repr(usd),
-                end * 1000 + _KEEP,
-            )
-            for scope, start, end, usd in values
-        ]
-        if not commands:
+        if not values:
             return
-        await self.conn.call("SCRIPT", "LOAD", SEED)
-        await self.conn.many(commands)
+        await self.ready()
+        await asyncio.gather(
+            *(
+                self.pipe.evalsha(
+                    SEED,
+                    self._shas[SEED],
+                    [self._spend_key(scope, start, self.tags.get(scope))[0]],
+                    [repr(usd), end * 1000 + _KEEP],
+                )
+                for scope, start, end, usd in values
+            )
+        )
 
     async def seeded(self) -> bool:
         """Whether this Redis still holds the spend seeded from the request log (a flushed or
         replaced Redis does not, and is seeded again)."""
-        return bool(await self.conn.call("EXISTS", f"{self.prefix}seeded"))
+        await self.ready()
+        return bool(await self.client.exists(f"{self.prefix}seeded"))
 
     async def mark_seeded(self) -> None:
-        await self.conn.call("SET", f"{self.prefix}seeded", "1")
+        await self.client.set(f"{self.prefix}seeded", "1")
 
     async def usage(self, scope: str, start: int) -> tuple[float, float]:
-        replies = await self.conn.many(
-            [
-                ("GET", f"{self.prefix}b:{scope}:{start}"),
-                ("HGET", f"{self.prefix}h:{scope}", "_sum"),
-            ]
-        )
-        spent = float(replies[0]) if replies[0] else 0.0
-        return spent, max(0.0, float(replies[1])) if replies[1] else 0.0
+        await self.ready()
+        spend_key, held_key = self._spend_key(scope, start, self.tags.get(scope))
+        spent_raw = await self.client.get(spend_key)
+        held_raw = await self.client.hget(held_key, "_sum")
+        spent = float(spent_raw) if spent_raw else 0.0
+        return spent, max(0.0, float(held_raw)) if held_raw else 0.0
 
     async def load_scripts(self) -> None:
+        await self.ready()
         for source in (ADMIT, SETTLE, SEED):
-            await self.conn.call("SCRIPT", "LOAD", source)
+            await self.client.script_load(source)
 
     def sweep(self) -> None:
         self.local.sweep()
-        if self._unreleased and self.conn.connected:
+        if self._unreleased and self.available:
             pending, self._unreleased = self._unreleased, []
             for key, token in pending:
-                self.conn.fire("ZREM", key, token)
+                self._release(key, token)
 
     async def close(self) -> None:
-        await self.conn.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.pipe.close()
+        await self.client.aclose()

@@ -7,6 +7,7 @@ Tests and benchmarks start it as a subprocess; the flags are the server-wide def
 from __future__ import annotations
 
 import argparse
+import ssl
 from collections.abc import Sequence
 
 from turnout.mock.server import serve
@@ -34,7 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--skills", default=None, help="skill profile (JSON/YAML): answer quality per model"
     )
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", help="its private key (PEM)")
+    p.add_argument("--tls-client-ca", help="require client certificates signed by this CA (mTLS)")
     return p
+
+
+def tls_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.tls_client_ca:
+        ctx.load_verify_locations(args.tls_client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
 
 
 def settings_from_args(args: argparse.Namespace) -> MockSettings:
@@ -56,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
     except (SettingsError, SkillError, OSError) as exc:
         parser.error(str(exc))
-    serve(args.host, args.port, settings)
+    serve(args.host, args.port, settings, tls_from_args(args))
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import ssl as _ssl
 from dataclasses import dataclass
 
 from turnout.mock.connection import Connection, ServerState
@@ -48,11 +49,18 @@ async def start_mock_server(
     settings: MockSettings = DEFAULT_SETTINGS,
     *,
     reuse_port: bool = False,
+    ssl: _ssl.SSLContext | None = None,
 ) -> MockServer:
-    """Listen on ``host:port`` (0 picks a free port) in the running loop."""
+    """Listen on ``host:port`` (0 picks a free port) in the running loop; over TLS with
+    ``ssl`` (tests of private CAs and client certificates)."""
     shared = ServerState(settings)
     server = await asyncio.get_running_loop().create_server(
-        lambda: Connection(shared), host, port, backlog=4096, reuse_port=reuse_port or None
+        lambda: Connection(shared),
+        host,
+        port,
+        backlog=4096,
+        reuse_port=reuse_port or None,
+        ssl=ssl,
     )
     return MockServer(server, shared.stats, shared)
 
@@ -64,8 +72,10 @@ async def start_server(
     return (await start_mock_server(host, port, settings)).server
 
 
-async def _serve_until_signalled(host: str, port: int, settings: MockSettings) -> None:
-    mock = await start_mock_server(host, port, settings)
+async def _serve_until_signalled(
+    host: str, port: int, settings: MockSettings, ssl: _ssl.SSLContext | None
+) -> None:
+    mock = await start_mock_server(host, port, settings, ssl=ssl)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = []
@@ -75,7 +85,8 @@ async def _serve_until_signalled(host: str, port: int, settings: MockSettings) -
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or a platform without loop signal support
-    print(f"turnout mock listening on http://{host}:{mock.port}", flush=True)
+    scheme = "https" if ssl is not None else "http"
+    print(f"turnout mock listening on {scheme}://{host}:{mock.port}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -85,7 +96,10 @@ async def _serve_until_signalled(host: str, port: int, settings: MockSettings) -
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 9001, settings: MockSettings = DEFAULT_SETTINGS
+    host: str = "127.0.0.1",
+    port: int = 9001,
+    settings: MockSettings = DEFAULT_SETTINGS,
+    ssl: _ssl.SSLContext | None = None,
 ) -> None:
     """Run the mock until SIGINT/SIGTERM; uses uvloop when it is installed."""
     try:
@@ -95,4 +109,4 @@ def serve(
     except ImportError:  # pragma: no cover - uvloop is a dependency on supported platforms
         factory = None
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve_until_signalled(host, port, settings))
+        runner.run(_serve_until_signalled(host, port, settings, ssl))

@@ -23,4 +23,4 @@ def test_problems_are_reported_with_paths() -> None:
     assert "auth.master_key: String should have at least 16 characters" in joined
     assert "auth.refresh: unknown key (did you mean 'refresh_interval'?)" in joined
     assert "limits.backend:" in joined and "limits.on_redis_error:" in joined
-    assert "limits.redis_url: must start with redis:// or rediss://" in joined
+    assert "limits.redis_url: must start with one of redis://, rediss://" in joined

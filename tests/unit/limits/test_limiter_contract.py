@@ -42,9 +42,9 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, Cl
     prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
     limiter = RedisLimiter(shared_redis(), prefix=prefix, lease=30, clock=clock, timeout=2)
     yield limiter, clock
-    keys = await limiter.conn.call("KEYS", f"{prefix}*")
+    keys = await limiter.client.keys(f"{prefix}*")
     if keys:
-        await limiter.conn.call("DEL", *keys)
+        await limiter.client.delete(*keys)
     await limiter.close()
 
 
@@ -93,10 +93,11 @@ async def test_every_rule_must_pass_and_a_refusal_counts_nothing(
     backend: tuple[Any, Clock],
 ) -> None:
     limiter, _ = backend
-    key, team = Rule("k:b", "key b", rpm=10), Rule("t:x", "team x", rpm=2)
+    # Keys b and c are in team x: every counter of theirs carries the team's hash tag.
+    key, team = Rule("k:b", "key b", rpm=10, tag="t:x"), Rule("t:x", "team x", rpm=2, tag="t:x")
     p = plan(key, team)
     assert [(await admit(limiter, p))[0].ok for _ in range(3)] == [True, True, False]
-    other = plan(Rule("k:c", "key c", rpm=10), team)
+    other = plan(Rule("k:c", "key c", rpm=10, tag="t:x"), team)
     verdict = (await admit(limiter, other))[0]
     assert not verdict.ok and verdict.rule.scope == "t:x"
     alone = plan(key)  # the refused calls were not counted against the key
