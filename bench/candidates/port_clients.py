@@ -4,7 +4,10 @@
 so the comparison includes everything a real adapter does: header conversion both ways,
 error mapping and the response object the providers consume. Each adapter is as thin as its
 library allows and keeps connections alive with a large pool; decompression is off (the
-gateway relays bytes), redirects are not followed. CA bundle: ``SSL_CERT_FILE``.
+gateway relays bytes), redirects are not followed. CA bundle: ``SSL_CERT_FILE``. The
+outbound policy and the provider's ``Egress`` are accepted and ignored (the benchmark's
+upstream is trusted and needs no proxy), so the adapters do less than the gateway's own
+client does.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from turnout.errors import UpstreamTimeout, UpstreamUnavailable
-from turnout.upstream.base import Timeouts
+from turnout.upstream.base import Egress, Timeouts
 
 POOL = 1024
 
@@ -49,7 +52,7 @@ class _AiohttpResponse:
 
 
 class AiohttpClient:
-    def __init__(self) -> None:
+    def __init__(self, policy: Any = None, environ: Any = None) -> None:
         import aiohttp
 
         self._aiohttp = aiohttp
@@ -60,7 +63,13 @@ class AiohttpClient:
         )
 
     async def request(
-        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, t: Timeouts
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        t: Timeouts,
+        egress: Egress | None = None,
     ) -> _AiohttpResponse:
         aiohttp = self._aiohttp
         timeout = aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read)
@@ -104,7 +113,7 @@ class _HttpxResponse:
 
 
 class HttpxClient:
-    def __init__(self) -> None:
+    def __init__(self, policy: Any = None, environ: Any = None) -> None:
         import httpx
 
         self._httpx = httpx
@@ -115,7 +124,13 @@ class HttpxClient:
         )
 
     async def request(
-        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, t: Timeouts
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        t: Timeouts,
+        egress: Egress | None = None,
     ) -> _HttpxResponse:
         httpx = self._httpx
         timeout = httpx.Timeout(t.read, connect=t.connect)
@@ -164,7 +179,7 @@ class _PyreqwestResponse:
 
 
 class PyreqwestClient:
-    def __init__(self) -> None:
+    def __init__(self, policy: Any = None, environ: Any = None) -> None:
         from pyreqwest.client import ClientBuilder
 
         builder = (
@@ -185,7 +200,13 @@ class PyreqwestClient:
         self._c = builder.build()
 
     async def request(
-        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, t: Timeouts
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        t: Timeouts,
+        egress: Egress | None = None,
     ) -> _PyreqwestResponse:
         from pyreqwest.exceptions import ConnectTimeoutError, RequestError
 
