@@ -8,6 +8,8 @@ the lifespan, because the pooled upstream client needs the server's event loop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -17,7 +19,7 @@ from typing import Any
 
 from turnout.api import admin, health
 from turnout.api.endpoint import Inbound, serve
-from turnout.api.io import StreamAborted, send_error
+from turnout.api.io import StreamAborted, request_id, send_error
 from turnout.api.models import list_models
 from turnout.auth.credentials import apply_stored
 from turnout.auth.guard import guard_admin_route, guard_client_route
@@ -40,6 +42,7 @@ from turnout.protocols.registry import PROTOCOLS, dialect
 from turnout.providers.registry import build_provider
 from turnout.router.feedback import Feedback
 from turnout.routing.router import Router
+from turnout.server.limits import ServerLimits
 from turnout.state import GatewayState
 from turnout.types import Receive, Scope, Send
 from turnout.upstream.pooled import PooledClient
@@ -63,6 +66,8 @@ class Gateway:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         s = state
+        # Read by the HTTP protocol for every connection (turnout.server.protocol).
+        self.server_limits = ServerLimits.from_config(state.runtime.config.server)
         # Built before the router so the admin route can serve it; its tasks start in the
         # lifespan (docs/routing.md).
         self.health = HealthService(state.runtime)
@@ -121,7 +126,7 @@ class Gateway:
             if scope["path"] == UI or scope["path"].startswith(UI_DIR):
                 await self.ui(scope, receive, send)
                 return
-            rid = dict(scope["headers"]).get(b"x-request-id", b"-").decode("latin-1")
+            rid = request_id(dict(scope["headers"]))
             err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")
             await send_error(send, err, dialect(scope["path"]).name, rid)
         elif scope["type"] == "lifespan":
@@ -169,6 +174,7 @@ class Gateway:
         self.auth.on_change = assemble
         state.request_log.start()
         _watch_for_drain(state)
+        _ignore_hangup()
         logging.getLogger("uvicorn.error").addFilter(_HideStreamAborts())
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's full collections, which otherwise scan it each time (~100 ms pauses, a third
@@ -209,6 +215,17 @@ def _watch_for_drain(state: GatewayState) -> None:
             previous(signum, frame)
 
         signal.signal(sig, handler)
+
+
+def _ignore_hangup() -> None:
+    """SIGHUP (a closed terminal, ``kill -HUP``) must never kill a serving gateway or lose
+    the rows of its in-flight requests: it is logged and otherwise ignored."""
+
+    def hangup() -> None:
+        log.warning("SIGHUP received and ignored: the gateway keeps serving")
+
+    with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
 
 
 def create_app(runtime: Runtime) -> Gateway:

@@ -15,13 +15,16 @@ always sees its own protocol's error shape::
     │   └── OutboundRefused        403  the outbound policy refused a destination (names the rule)
     ├── NotFound                   404  unknown route
     │   └── ModelNotFound          404  the message lists the public models
+    ├── RequestTimeout             408  the client sent its head or body too slowly
     ├── PayloadTooLarge            413
+    ├── HeadersTooLarge            431  too many header bytes or header lines
     ├── RateLimited                429  carries Retry-After
     │   └── LimitExceeded          429  a gateway rate limit; adds x-ratelimit-* headers
     ├── BudgetExceeded             429  insufficient_quota, x-should-retry: false
     ├── InternalError              500  an exception no layer mapped (a bug; logged with traceback)
     ├── StreamIncomplete           500  an upstream stream ended without its end marker
     ├── UpstreamUnavailable        502  connection refused/reset, malformed upstream reply
+    │   ├── UpstreamInvalid        502  status out of range, body over the cap or of the wrong shape
     │   └── UpstreamGaveUp         502  every attempt failed; the gateway already retried
     ├── NoHealthyDeployment        503  every deployment is cooling down
     │   └── KeysRejected           503  the provider refused every key the gateway holds
@@ -42,6 +45,8 @@ Every other exception is internal to one layer and is mapped to this tree at exa
 
     TranslationError (ir)            -> TranslationUnsupported (request) or UpstreamUnavailable
                                         (response, stream): providers/translate.py
+    ShapeError (protocols/shape.py)  -> BadRequest naming the field (request) or UpstreamInvalid
+                                        (response, stream): providers/translate.py
     UpstreamError, OSError, TimeoutError in the HTTP client
                                      -> UpstreamUnavailable / UpstreamTimeout: upstream/pooled.py
     ProxyError, PoolTimeout (HTTP client) -> UpstreamUnavailable: upstream/pooled.py
@@ -53,6 +58,9 @@ Every other exception is internal to one layer and is mapped to this tree at exa
                                      -> the local limiter, or LimitsUnavailable: limits/redis.py;
                                         none, the request is served uncached: cache/redis_store.py
     ClientDisconnected, StreamAborted   control flow of api/io.py, never rendered
+    CancelledError of a request whose client left before the response (server/protocol.py)
+                                     -> logged 499 (408 for a stalled body), never rendered:
+                                        api/endpoint.py
     anything else on a request       -> InternalError, by :func:`as_gateway_error` in
                                         api/endpoint.py and api/io.py (the last boundary)
 
@@ -151,6 +159,23 @@ class PayloadTooLarge(GatewayError):
     log_level = "info"
 
 
+class RequestTimeout(GatewayError):
+    """Not retryable: a client too slow to send its request would be as slow again, and a
+    slow-sending attacker should not get three tries per connection."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+    log_level = "info"
+
+
+class HeadersTooLarge(GatewayError):
+    status = 431
+    type = "invalid_request_error"
+    code = "request_header_fields_too_large"
+    log_level = "info"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
@@ -165,6 +190,14 @@ class UpstreamUnavailable(GatewayError):
     code = "upstream_unavailable"
     retryable = True
     log_level = "warning"
+
+
+class UpstreamInvalid(UpstreamUnavailable):
+    """The upstream answered, but not with an answer of its protocol: a status outside
+    200-599, a body over the size cap, a required field missing or of the wrong type. Logged
+    with the reason where it is found (turnout.providers.relay, turnout.providers.translate)."""
+
+    code = "upstream_invalid_response"
 
 
 class NoHealthyDeployment(GatewayError):

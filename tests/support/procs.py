@@ -122,3 +122,20 @@ def mock_provider(mock: Proc, **extra: Any) -> dict[str, Any]:
         "forward_headers": ["x-mock-*"],
         **extra,
     }
+
+
+def start_rogue() -> Proc:
+    """The hostile upstream of tests/support/rogue.py (records requests byte for byte)."""
+    port = free_port()
+    script = str(Path(__file__).with_name("rogue.py"))
+    return Proc([PYTHON, script, "--port", str(port)], port, "/_rogue/requests")
+
+
+def rogue_requests(rogue: Proc) -> list[dict[str, Any]]:
+    """Every request the rogue upstream received since its last reset, oldest first."""
+    records: list[dict[str, Any]] = httpx.get(rogue.url + "/_rogue/requests").json()
+    return records
+
+
+def rogue_reset(rogue: Proc) -> None:
+    httpx.post(rogue.url + "/_rogue/reset")

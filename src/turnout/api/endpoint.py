@@ -9,6 +9,7 @@ terminator, error shapes) is read from the descriptor it carries.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,13 @@ from turnout.api.io import (
     send_stream,
 )
 from turnout.errors import BadRequest, GatewayError, as_gateway_error
+from turnout.names import check_model_name
 from turnout.observability.logging import get_logger
 from turnout.protocols.descriptor import Locate, WireProtocol
+from turnout.routing.stream import aclose
+from turnout.server.limits import GONE, TASK
 from turnout.state import GatewayState
-from turnout.types import Call, Receive, Scope, Send
+from turnout.types import Call, Receive, Reply, Scope, Send
 
 SSE_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 log = get_logger("turnout")
@@ -73,11 +77,17 @@ async def serve(
         path=scope["path"],
         query=scope.get("query_string", b""),
     )
+    # The protocol cancels this task if the client leaves before the response starts
+    # (turnout.server.protocol): the upstream call stops with it.
+    task = scope[TASK] = asyncio.current_task()
+    reply: Reply | None = None
     state.request_log.inflight += 1
     try:
         call.body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
         call.data = parse_json(call.body)
-        call.model, call.stream = inbound.locate(call.data, scope)
+        model, call.stream = inbound.locate(call.data, scope)
+        # Checked before it is kept: a hostile name never reaches a log row, label or header.
+        call.model = check_model_name(model)
         obs = state.observability
         wanted = obs is not None and obs.usage_wanted
         observer = None
@@ -117,9 +127,23 @@ async def serve(
         call.status, call.error = exc.status, type(exc).__name__
         await send_error(send, exc, wire.name, rid)
     except ClientDisconnected:
-        call.status, call.error = 499, "client_disconnected"
+        _gone(call, scope.get(GONE, 499))
+    except asyncio.CancelledError:
+        gone = scope.get(GONE)
+        if gone is None or task is None:
+            raise
+        task.uncancel()  # our own cancellation: the client is gone, nothing is left to do
+        _gone(call, gone)
+        if reply is not None and reply.chunks is not None:  # never handed to send_stream
+            await aclose(reply.chunks)
     except StreamAborted:
         raise
+    except orjson.JSONEncodeError:
+        # orjson reads 1024 levels of nesting but writes only 255: a body between the two
+        # parses, then cannot be re-encoded for the upstream. The client's fault, not ours.
+        deep = BadRequest("The request body is nested too deeply (at most 255 levels)")
+        call.status, call.error = deep.status, type(deep).__name__
+        await send_error(send, deep, wire.name, rid)
     except Exception as exc:  # the last boundary: nothing reaches the server unrendered
         log.exception("request failed", request_id=rid)
         err = as_gateway_error(exc)
@@ -127,3 +151,9 @@ async def serve(
         await send_error(send, err, wire.name, rid)
     finally:
         state.request_log.record(call, time.perf_counter() - started)
+
+
+def _gone(call: Call, status: int) -> None:
+    """A request whose client left (499) or stalled sending its body (408)."""
+    call.status = status
+    call.error = "body_timeout" if status == 408 else "client_disconnected"

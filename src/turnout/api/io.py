@@ -23,6 +23,7 @@ from turnout.errors import (
     error_body,
 )
 from turnout.errors import stream_error_frame as error_frame
+from turnout.names import is_request_id
 from turnout.observability.logging import get_logger
 from turnout.types import Call, Headers, Receive, Send
 from turnout.usage.base import StreamObserver
@@ -47,9 +48,11 @@ _rid_counter = itertools.count(1)
 
 
 def request_id(headers: dict[bytes, bytes]) -> str:
+    """The client's ``x-request-id`` when it is a plain token (it is echoed and sent upstream),
+    otherwise the gateway's own."""
     rid = headers.get(b"x-request-id")
-    if rid and len(rid) <= 200:
-        return rid.decode("latin-1")
+    if rid is not None and is_request_id(rid):
+        return rid.decode("ascii")
     return f"{_RID_PREFIX}{next(_rid_counter):010x}"
 
 

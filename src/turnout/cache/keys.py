@@ -11,8 +11,11 @@ the prompt. When one stored answer cannot serve both forms (see ``cross_servable
 flag is hashed too.
 
 Namespaces come from the call, which the auth step fills in (``call.team`` and
-``call.key_id``): with ``cache.namespace: team`` two teams never see each other's
-answers. Calls without a team share the ``-`` namespace.
+``call.key_id``). By default (``cache.namespace: team``) answers are shared inside a team and a
+key without a team has a namespace of its own, so one tenant never gets another's answer (nor
+learns from a hit that another sent the same prompt). ``key`` gives every key its own;
+sharing across tenants is the explicit ``shared``. Without authentication there are no tenants
+and every call shares the ``-`` namespace.
 """
 
 from __future__ import annotations
@@ -40,11 +43,21 @@ class CacheKey:
 
 
 def namespace(call: Call, mode: str) -> str:
-    """The namespace of a call under ``cache.namespace`` (``shared``, ``team`` or ``key``)."""
+    """The namespace of a call under ``cache.namespace`` (``team``, ``key`` or ``shared``)."""
     if mode == "shared":
         return ""
-    value = call.team if mode == "team" else call.key_id
-    return f"{mode}:{value}" if value else "-"
+    if mode == "team" and call.team:
+        return f"team:{call.team}"
+    return f"key:{call.key_id}" if call.key_id else "-"
+
+
+def is_admin(call: Call) -> bool:
+    """Whether the caller may see cache keys: the master key or a key with the admin scope
+    (the admin API's own rule), or anyone while authentication is off (the admin API is open
+    then too)."""
+    if call.key_id is None or call.key_id == "master":
+        return True
+    return call.principal is not None and call.principal.admin
 
 
 def make_key(call: Call, space: str) -> CacheKey | None:

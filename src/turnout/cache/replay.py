@@ -55,13 +55,15 @@ def variant(call: Call) -> Variant:
     return PROTOCOLS[call.protocol].variant(call)
 
 
-def reply_for(entry: Entry, call: Call, digest: str) -> Reply:
-    """The reply serving ``entry`` to ``call``; raises :class:`Unconvertible` when it can't."""
+def reply_for(entry: Entry, call: Call, digest: str | None) -> Reply:
+    """The reply serving ``entry`` to ``call``; raises :class:`Unconvertible` when it can't.
+    ``digest`` is shown in ``x-turnout-cache-key`` when given (admin callers only)."""
     headers: Headers = [
         (HEADER, b"hit"),
-        (KEY_HEADER, digest.encode()),
         (b"age", str(max(0, int(time.time() - entry.stored_at))).encode()),
     ]
+    if digest is not None:
+        headers.append((KEY_HEADER, digest.encode()))
     if not call.stream:
         headers.append(_JSON)
         body = entry.body

@@ -25,7 +25,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from turnout.cache.keys import CacheKey, make_key, namespace
+from turnout.cache.keys import CacheKey, is_admin, make_key, namespace
 from turnout.cache.memory import MemoryStore
 from turnout.cache.policy import REFRESH, SKIP, USE, CachePolicy, control
 from turnout.cache.record import TOO_LARGE, Pending, Recorder, build_entry
@@ -130,7 +130,8 @@ class CacheService:
         call.cache = "refresh" if mode == REFRESH else state.decode()
         reply = await next(call)
         reply.headers.append((HEADER, state))
-        reply.headers.append((KEY_HEADER, key.digest.encode()))
+        if is_admin(call):  # a tenant learns nothing from another's keys
+            reply.headers.append((KEY_HEADER, key.digest.encode()))
         if reply.status == 200 and call.fallback is None:
             self._record(reply, call, key, ttl)
         return reply
@@ -144,7 +145,7 @@ class CacheService:
             return b"bypass", None
         if entry is not None:
             try:
-                reply = reply_for(entry, call, key.digest)
+                reply = reply_for(entry, call, key.digest if is_admin(call) else None)
             except Unconvertible as exc:
                 self.counters.unconvertible += 1
                 log.debug("cache entry not servable in this form", reason=str(exc))

@@ -73,13 +73,18 @@ def run(cfg: TurnoutConfig) -> None:
         "host": server.host,
         "port": server.port,
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
-        "http": "httptools",
+        # httptools, with header limits, read timeouts and cancellation on disconnect
+        # (docs/security.md); no WebSocket upgrades.
+        "http": "turnout.server.protocol:GatewayProtocol",
+        "ws": "none",
         "lifespan": "on",
         "access_log": False,
         "server_header": False,
         "proxy_headers": False,  # X-Forwarded-* rewriting costs every request; off unless needed
         "timeout_graceful_shutdown": server.drain_timeout,
-        "timeout_keep_alive": 75,
+        # 0 turns the idle timeout off: uvicorn's own keep-alive timer then waits a day.
+        "timeout_keep_alive": server.idle_timeout or 86400,
+        "limit_concurrency": server.max_concurrency,
         "backlog": 4096,
         "log_level": cfg.logging.level,
     }
@@ -90,6 +95,9 @@ def run(cfg: TurnoutConfig) -> None:
     # in place that ends here instead of killing the process, so a drained stop exits 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
+    # SIGHUP never kills the gateway; once serving it is logged (turnout.app).
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if server.workers > 1:
         uvicorn.run(
             "turnout.cli.serve:app_from_env", factory=True, workers=server.workers, **options

@@ -62,6 +62,7 @@ class ProviderSpec:
     probe_model: str | None = None
     probe: bool = True
     egress: Egress = DEFAULT_EGRESS  # proxy, TLS, connection limit, outbound origin
+    max_response_bytes: int = 32 * 1024 * 1024  # an upstream body read whole; 0: no cap
 
     def __repr__(self) -> str:  # keys must never reach a log line through a repr
         return f"ProviderSpec(name={self.name!r}, type={self.type!r}, base_url={self.base_url!r})"
@@ -172,6 +173,7 @@ def compile_config(config: TurnoutConfig) -> Runtime:
                 max_connections=p.max_connections,
                 pool_timeout=p.pool_timeout,
             ),
+            max_response_bytes=p.max_response_bytes,
         )
         for name, p in config.providers.items()
     }

@@ -35,11 +35,33 @@ class Closed(BaseModel):
 
 
 class ServerConfig(Closed):
+    """The listening side; the limits are what one client may make the server hold
+    (docs/security.md)."""
+
     host: str = "127.0.0.1"
     port: int = Field(4141, ge=0, le=65535)
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="request body limit")
     drain_timeout: float = Field(30.0, ge=0, description="seconds to finish in-flight work")
     workers: int = Field(1, ge=1)
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="request line and headers; larger heads get 431"
+    )
+    max_headers: int = Field(100, ge=8, description="header lines; more get 431")
+    header_timeout: float = Field(
+        10.0, ge=0, description="seconds to receive a whole request head (408); 0: off"
+    )
+    body_timeout: float = Field(
+        30.0, ge=0, description="longest silence while a request body arrives (408); 0: off"
+    )
+    idle_timeout: float = Field(
+        75.0, ge=0, description="seconds a connection may wait for its next request; 0: off"
+    )
+    write_timeout: float = Field(
+        60.0, ge=0, description="seconds a response may wait for a client that stops reading"
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, description="connections or requests at once; beyond it requests get 503"
+    )
 
 
 class Timeouts(Closed):
@@ -103,6 +125,9 @@ class ProviderConfig(Closed):
     max_connections: int = Field(1024, ge=1, description="open connections per origin, process")
     pool_timeout: float = Field(
         10.0, gt=0, description="seconds a request waits for a connection at max_connections"
+    )
+    max_response_bytes: int = Field(
+        32 * 1024 * 1024, ge=0, description="largest upstream answer read whole; 0: no cap"
     )
 
 
@@ -190,8 +215,10 @@ class CacheConfig(Closed):
     default: bool = Field(False, description="cache models that have no cache field")
     max_bytes: int = Field(256 * 1024 * 1024, gt=0, description="memory backend size bound")
     max_item_bytes: int = Field(2 * 1024 * 1024, gt=0, description="larger answers not stored")
-    namespace: Literal["shared", "team", "key"] = Field(
-        "shared", description="who may be served whose answers"
+    namespace: Literal["team", "key", "shared"] = Field(
+        "team",
+        description="who may be served whose answers: team (a key without a team: its own), "
+        "key, or shared across every caller",
     )
     key_prefix: str = Field("turnout:cache:", description="Redis key prefix")
     redis_timeout: float = Field(0.1, gt=0, description="seconds per Redis operation")
@@ -246,6 +273,9 @@ class MetricsConfig(Closed):
     latency_buckets: list[float] = Field(
         default_factory=lambda: list(LATENCY_BUCKETS),
         description="histogram bucket bounds in seconds (latency and time to first token)",
+    )
+    max_label_values: int = Field(
+        1000, ge=1, description="distinct values per label; beyond them: (overflow)"
     )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from turnout.config.schema import REASONS, TurnoutConfig
+from turnout.headers import HOP_BY_HOP, forwardable
 
 if TYPE_CHECKING:
     from turnout.providers.descriptor import ProviderType as Kind
@@ -124,6 +125,7 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
         problems.extend(_egress_problems(str(pname), provider))
+        problems.extend(_header_problems(str(pname), provider))
     problems.extend(_outbound_problems(data.get("outbound")))
     for section in ("limits", "cache"):
         block = data.get(section)
@@ -204,6 +206,37 @@ def _kind(ptype: Any) -> Kind | None:
         return provider_type(ptype)
     except UnknownProviderType:
         return None
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _header_problems(pname: str, provider: dict[str, Any]) -> list[str]:
+    """Static headers must be writable and must not be framing or credentials the gateway
+    sets itself; forward_headers naming such a header would silently do nothing."""
+    problems: list[str] = []
+    headers = provider.get("headers")
+    for name, value in headers.items() if isinstance(headers, dict) else ():
+        where = f"providers.{pname}.headers.{name}"
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            problems.append(f"{where}: not a valid header name")
+        elif name.lower().encode() in HOP_BY_HOP:
+            problems.append(f"{where}: framing and hop-by-hop headers are set by the gateway")
+        if isinstance(value, str) and _CONTROL.search(value):
+            problems.append(f"{where}: the value contains control characters (CR, LF, NUL…)")
+    forward = provider.get("forward_headers")
+    for i, pattern in enumerate(forward if isinstance(forward, list) else []):
+        if (
+            isinstance(pattern, str)
+            and not any(c in pattern for c in "*?[")
+            and not forwardable(pattern.lower().encode("latin-1", "replace"))
+        ):
+            problems.append(
+                f"providers.{pname}.forward_headers[{i}]: '{pattern}' is never forwarded "
+                "(hop-by-hop, framing, credentials or set by the gateway; docs/security.md)"
+            )
+    return problems
 
 
 def _rule_problems(pname: str, rules: Any) -> list[str]:

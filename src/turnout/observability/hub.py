@@ -17,7 +17,7 @@ from turnout.observability.attempts import recorded
 from turnout.observability.capture import Capture
 from turnout.observability.finish import Finisher
 from turnout.observability.logging import RequestLog, Sink
-from turnout.observability.metrics import Metrics
+from turnout.observability.metrics import Metrics, deployment_labels, route_names
 from turnout.observability.tracing import Tracing
 from turnout.pipeline.chain import Step
 from turnout.pricing import PriceTable
@@ -37,7 +37,12 @@ class Observability:
         self.ask_stream_usage = cfg.storage.ask_stream_usage
         self.storage = Storage(cfg.storage) if cfg.storage.enabled else None
         self.metrics = (
-            Metrics(cfg.metrics.latency_buckets, lambda m: runtime.resolve(m) is not None)
+            Metrics(
+                cfg.metrics.latency_buckets,
+                route_names(runtime),
+                deployment_labels(runtime),
+                cfg.metrics.max_label_values,
+            )
             if cfg.metrics.enabled
             else None
         )

@@ -6,9 +6,12 @@ adds finished calls into plain dicts (one tuple key per label set, a bisect per 
 this collector turns them into metric families only when ``GET /metrics`` is scraped, together
 with gauges read live from the health board, the request log and the storage writer.
 
-Label values are bounded: models are the configured public names (anything the gateway does
-not serve is ``(unknown)``), providers and deployments come from the config, statuses are
-HTTP codes.
+Label values are bounded, because every one of them could otherwise come from a client: a
+model is labelled with the configured public name or pattern that served it (``gemini-*``,
+never the name the client sent; ``(unknown)`` for a model the gateway does not serve), an
+upstream attempt's deployment with its configured ``provider/model`` (``provider/*`` for a
+deployment that forwards the requested name). On top of that, every label has a hard cap on
+distinct values (``metrics.max_label_values``); past it, new values share ``(overflow)``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from prometheus_client.core import (
 from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from turnout.config.compile import Runtime
     from turnout.health.board import HealthBoard
     from turnout.observability.finish import Finished
     from turnout.observability.logging import RequestLog
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN = "(unknown)"
+OVERFLOW = "(overflow)"
+_MEMO_MAX = 10_000
 _TOKEN_KINDS = ("input", "output", "cached", "reasoning")
 
 
@@ -47,10 +53,72 @@ class Histogram:
         self.sum = 0.0
 
 
+class LabelValues:
+    """The values one label has taken; past ``cap`` distinct ones, new values are OVERFLOW."""
+
+    __slots__ = ("_cap", "_seen")
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        seen = self._seen
+        if value in seen:
+            return value
+        if len(seen) >= self._cap:
+            return OVERFLOW
+        seen.add(value)
+        return value
+
+
+def deployment_labels(runtime: Runtime) -> Callable[[str], str]:
+    """Attempt label (``provider/upstream-model``) -> the configured deployment it came from."""
+    known: set[str] = set()
+    star: set[str] = set()
+    for route in runtime.routes():
+        for d in route.deployments:
+            if d.model == "*":
+                star.add(d.provider)
+            else:
+                known.add(d.label(d.model))
+
+    def label(value: str) -> str:
+        if value in known:
+            return value
+        provider = value.partition("/")[0]
+        return f"{provider}/*" if provider in star else UNKNOWN
+
+    return label
+
+
+def route_names(runtime: Runtime) -> Callable[[str], str | None]:
+    """Requested model -> the public name or pattern that serves it (None: not served)."""
+
+    def name(model: str) -> str | None:
+        route = runtime.resolve(model)
+        return route.name if route is not None else None
+
+    return name
+
+
 class Metrics:
-    def __init__(self, buckets: Sequence[float], known: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        buckets: Sequence[float],
+        route_name: Callable[[str], str | None],
+        deployment: Callable[[str], str] = lambda label: label,
+        max_label_values: int = 1000,
+    ) -> None:
         self.buckets = tuple(sorted(buckets))
-        self._known = known
+        self._route_name = route_name
+        self._deployment = deployment
+        cap = max_label_values
+        self._label_model = LabelValues(cap)
+        self._label_provider = LabelValues(cap)
+        self._label_status = LabelValues(cap)
+        self._label_deployment = LabelValues(cap)
+        self._label_reason = LabelValues(cap)
         self._models: dict[str, str] = {}
         self.requests: dict[tuple[str, str, str], int] = {}
         self.latency: dict[tuple[str, str], Histogram] = {}
@@ -70,8 +138,8 @@ class Metrics:
     def _model(self, model: str) -> str:
         label = self._models.get(model)
         if label is None:
-            label = model if self._known(model) else UNKNOWN
-            if len(self._models) < 10_000:
+            label = self._label_model(self._route_name(model) or UNKNOWN)
+            if len(self._models) < _MEMO_MAX:
                 self._models[model] = label
         return label
 
@@ -89,9 +157,9 @@ class Metrics:
         for done in finished:
             call = done.call
             model = self._model(call.model)
-            provider = done.provider or ""
+            provider = self._label_provider(done.provider or "")
             key = (model, provider)
-            rkey = (model, provider, str(call.status))
+            rkey = (model, provider, self._label_status(str(call.status)))
             requests[rkey] = requests.get(rkey, 0) + 1
             self._observe(self.latency, key, done.latency)
             if call.ttft is not None and call.stream:
@@ -126,7 +194,8 @@ class Metrics:
                 continue
             for attempt in done.attempts:
                 if attempt.reason is not None:
-                    fkey = (attempt.deployment or "", attempt.reason)
+                    deployment = self._deployment(attempt.deployment or "")
+                    fkey = (self._label_deployment(deployment), self._label_reason(attempt.reason))
                     self.failures[fkey] = self.failures.get(fkey, 0) + 1
 
     # -- exposition ---------------------------------------------------------------------------

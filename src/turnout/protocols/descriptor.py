@@ -107,11 +107,23 @@ class Asked:
 
 
 def require_model(data: dict[str, Any]) -> str:
-    """The ``model`` field of a request body that must name one."""
+    """The ``model`` field of a request body that must name one (its form is checked by the
+    API layer, turnout.names, before it is used)."""
     model = data.get("model")
     if not isinstance(model, str) or not model:
-        raise BadRequest("Missing required parameter: 'model' (a non-empty string)")
+        raise BadRequest("Missing required parameter: 'model' (a non-empty string)", param="model")
     return model
+
+
+def stream_flag(data: dict[str, Any]) -> bool:
+    """``stream`` as the client meant it; anything but a boolean (``"yes"``, ``1``) is a 400
+    rather than a guess that would disagree with what a translator sends upstream."""
+    stream = data.get("stream")
+    if stream is True:
+        return True
+    if stream is None or stream is False:
+        return False
+    raise BadRequest("stream: expected a boolean", param="stream")
 
 
 def _input_tokens(tokens: int) -> JSON:
@@ -133,8 +145,12 @@ class WireProtocol:
     variant: Callable[[Call], Variant]  # the stream form this client asked for
 
     # -- translation through the IR ------------------------------------------------------------
+    # request_to_ir checks the request's shape first (protocols/<name>/shapes.py) and raises
+    # ShapeError naming a field of the wrong type; check_response does the same for an
+    # upstream answer before response_to_ir reads it (an answer must also be one: `choices`).
     request_to_ir: Callable[[Call], IRRequest]
     request_from_ir: Callable[[IRRequest, str], JSON]
+    check_response: Callable[[JSON], None] = lambda body: None
     response_to_ir: Callable[[JSON], IRResponse]
     response_from_ir: Callable[[IRResponse, str], JSON]
     decoder: Callable[[], Decoder]

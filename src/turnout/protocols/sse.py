@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# One event (or one line) larger than this is not an LLM stream event but an upstream flooding
+# the parser, which would otherwise hold it all: a ValueError, which translation turns into
+# the upstream's failure (502, or the client's error frame mid-stream).
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(slots=True)
 class SSEEvent:
@@ -23,30 +28,41 @@ class SSEParser:
     data (joined with ``\\n``), ``event:`` names, comments and ``id:``/``retry:`` (ignored).
     """
 
-    __slots__ = ("_data", "_event", "_pending")
+    __slots__ = ("_data", "_data_size", "_event", "_pending", "_pending_size")
 
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._data: list[bytes] = []
         self._event: str | None = None
+        self._pending_size = 0  # bytes of the unfinished line
+        self._data_size = 0  # bytes of the event's data lines so far
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if b"\n" not in chunk:
             if chunk:
                 self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                self._check()
             return []
         if self._pending:
             self._pending.append(chunk)
             chunk = b"".join(self._pending)
             self._pending.clear()
+            self._pending_size = 0
         lines = chunk.split(b"\n")
         tail = lines.pop()
-        if tail:
-            self._pending.append(tail)
         out: list[SSEEvent] = []
         for line in lines:
             self._line(line, out)
+        if tail:
+            self._pending.append(tail)
+            self._pending_size = len(tail)
+            self._check()
         return out
+
+    def _check(self) -> None:
+        if self._pending_size + self._data_size > MAX_EVENT_BYTES:
+            raise ValueError(f"an SSE event longer than {MAX_EVENT_BYTES} bytes")
 
     def finish(self) -> list[SSEEvent]:
         """Flush at end of input: a last event without its blank line is still delivered."""
@@ -54,6 +70,7 @@ class SSEParser:
         if self._pending:
             tail = b"".join(self._pending)
             self._pending.clear()
+            self._pending_size = 0
             self._line(tail, out)
         self._line(b"", out)
         return out
@@ -67,6 +84,7 @@ class SSEParser:
                 out.append(SSEEvent(self._event, data))
                 self._data = []
             self._event = None
+            self._data_size = 0
             return
         if line[0] == 0x3A:  # ":" comment / keep-alive
             return
@@ -75,6 +93,9 @@ class SSEParser:
             value = value[1:]
         if name == b"data":
             self._data.append(value)
+            self._data_size += len(value)
+            if self._data_size > MAX_EVENT_BYTES:
+                self._check()
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
 

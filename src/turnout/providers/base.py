@@ -13,6 +13,7 @@ a clear error rather than grown into a fifty-method base class.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from typing import ClassVar, Protocol
 
@@ -20,29 +21,12 @@ import orjson
 
 from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import BadRequest, GatewayError
+from turnout.headers import NEVER_RELAY, forwardable
 from turnout.protocols.registry import PROTOCOLS
 from turnout.providers.registry import provider_type
+from turnout.providers.relay import check_status, read_body
 from turnout.types import Call, Headers, Reply
 from turnout.upstream.base import Timeouts, UpstreamClient, UpstreamResponse
-
-# Never relayed from upstream to client: hop-by-hop, recomputed, or ours to set.
-_DROP_RESPONSE = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"transfer-encoding",
-        b"content-length",
-        b"date",
-        b"server",
-        b"set-cookie",
-        b"x-request-id",
-        b"alt-svc",
-        b"via",
-    }
-)
-
-# The client's credentials are for the gateway: never relayed, whatever forward_headers says.
-_CREDENTIALS = frozenset({b"authorization", b"x-api-key", b"x-goog-api-key", b"api-key"})
 
 
 class Provider(Protocol):
@@ -57,7 +41,7 @@ class Provider(Protocol):
 
 def relay_headers(upstream: list[tuple[bytes, bytes]]) -> Headers:
     """Upstream response headers worth passing to the client (rate-limit info, ids, types)."""
-    out = [(k, v) for k, v in upstream if k not in _DROP_RESPONSE]
+    out = [(k, v) for k, v in upstream if k not in NEVER_RELAY]
     for k, v in upstream:
         if k == b"x-request-id":
             out.append((b"x-upstream-request-id", v))
@@ -89,7 +73,12 @@ class HTTPProvider:
             connect=spec.connect_timeout, read=spec.read_timeout, total=spec.total_timeout
         )
         self._static_headers = [(k, v) for k, v in spec.headers]
-        self._forward = spec.forward_headers
+        # One regex for all of forward_headers' globs; None when nothing is forwarded.
+        self._forward = (
+            re.compile("|".join(fnmatch.translate(p) for p in spec.forward_headers))
+            if spec.forward_headers
+            else None
+        )
 
     # -- hooks -------------------------------------------------------------------------------
     def auth_headers(self, key: str) -> list[tuple[str, str]]:
@@ -121,11 +110,12 @@ class HTTPProvider:
             ("x-request-id", call.request_id),
             *self.auth_headers(key),
         ]
+        forward = self._forward
         for name, value in call.headers.items():
             if name in self.passthrough_headers or (
-                self._forward
-                and name not in _CREDENTIALS
-                and _matches(name.decode("latin-1"), self._forward)
+                forward is not None
+                and forwardable(name)  # never framing, hop-by-hop or credentials (headers.py)
+                and forward.match(name.decode("latin-1")) is not None
             ):
                 headers.append((name.decode("latin-1"), value.decode("latin-1")))
         headers.extend(self._static_headers)
@@ -146,23 +136,22 @@ class HTTPProvider:
             self.timeouts,
             self.spec.egress,
         )
-        return await to_reply(resp, call.stream)
+        return await to_reply(resp, call.stream, self.spec)
 
     async def close(self) -> None:
         return None
 
 
-async def to_reply(resp: UpstreamResponse, stream: bool) -> Reply:
-    """Relay an upstream response: whole body for JSON, chunk iterator for a 2xx stream."""
+async def to_reply(resp: UpstreamResponse, stream: bool, spec: ProviderSpec) -> Reply:
+    """Relay an upstream response: whole body for JSON, chunk iterator for a 2xx stream.
+    A status that is not a final HTTP status, or a body over the provider's cap, is the
+    upstream's failure (turnout.providers.relay)."""
+    check_status(resp, spec.name)
     headers = relay_headers(resp.headers)
     if stream and 200 <= resp.status < 300:
         return Reply(status=resp.status, headers=headers, chunks=resp.iter_chunks())
-    body = await resp.read()
+    body = await read_body(resp, spec.max_response_bytes, spec.name)
     return Reply(status=resp.status, headers=headers, body=body)
-
-
-def _matches(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 __all__ = ["GatewayError", "HTTPProvider", "Provider", "relay_headers", "to_reply"]

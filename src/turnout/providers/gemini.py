@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from turnout.names import path_segment
 from turnout.protocols.gemini.routes import sse_requested
 from turnout.providers.base import HTTPProvider
 from turnout.providers.descriptor import Auth, ProviderType, rules, template
@@ -48,7 +49,9 @@ def _rename(data: dict[str, Any], model: str) -> dict[str, Any]:
 
 class GeminiProvider(HTTPProvider):
     def url(self, call: Call, upstream_model: str) -> str:
-        model = upstream_model.removeprefix("models/")
+        # The model is one path segment whatever it contains: a name from the client (a "*"
+        # deployment) can never walk the path or start a query (turnout.names).
+        model = path_segment(upstream_model.removeprefix("models/"))
         action = call.operation
         query = ""
         if action == "generateContent" and call.stream:

@@ -46,9 +46,12 @@ from turnout.ir import (
     TranslationError,
     UsageUpdate,
 )
+from turnout.observability.logging import get_logger
 from turnout.protocols.descriptor import COUNT, TRANSLATABLE, Decoder, Encoder, Variant
 from turnout.protocols.registry import FAMILIES, PROTOCOLS, WireProtocol
+from turnout.protocols.shape import ShapeError
 from turnout.providers.base import HTTPProvider, relay_headers
+from turnout.providers.relay import check_status, invalid, read_body
 from turnout.types import Call, Reply
 from turnout.usage.base import from_ir
 
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from turnout.config.compile import DeploymentSpec
 
 JSONObj = dict[str, Any]
+log = get_logger("turnout.translate")
 # Headers describing the upstream body, which the translated body replaces.
 _BODY_HEADERS = frozenset({b"content-type", b"content-encoding", b"content-length"})
 _JSON = (b"content-type", b"application/json")
@@ -74,6 +78,20 @@ def _field_error(exc: TranslationError, client: str) -> TranslationUnsupported:
     return TranslationUnsupported(f"{field}: {exc.message}", param=field)
 
 
+# What a codec may raise on a body whose shape no check foresaw: the request's fault (400) or
+# the upstream's (502), never the gateway's 500.
+_MALFORMED = (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError)
+
+
+def _unforeseen(exc: BaseException, where: str) -> BadRequest:
+    """A request the shape check let through and a codec choked on: answered as the client's
+    error, and logged, because the shapes (protocols/*/shapes.py) should have named it."""
+    if isinstance(exc, RecursionError):
+        return BadRequest("The request body is nested too deeply")
+    log.warning("request shape not caught before translation", where=where, error=repr(exc)[:300])
+    return BadRequest("The request body has a field of an unexpected type")
+
+
 def request_ir(call: Call) -> IRRequest:
     """The call's IR, built once per call however many attempts and deployments it takes."""
     ir = call.ir
@@ -82,6 +100,10 @@ def request_ir(call: Call) -> IRRequest:
             ir = PROTOCOLS[call.protocol].request_to_ir(call)
         except TranslationError as exc:
             raise _field_error(exc, call.protocol) from None
+        except ShapeError as exc:  # a wrong type where translation reads (protocols/shape.py)
+            raise BadRequest(str(exc), param=exc.path or None) from None
+        except _MALFORMED as exc:
+            raise _unforeseen(exc, f"{call.protocol} request") from None
         call.ir = ir
     return ir
 
@@ -104,6 +126,8 @@ def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call
         data = target.request_from_ir(ir, upstream_model)
     except TranslationError as exc:
         raise _field_error(exc, call.protocol) from None
+    except _MALFORMED as exc:
+        raise _unforeseen(exc, f"{call.protocol} request to {target.name}") from None
     if family == COUNT and operation is not None and target.count_request is not None:
         data = target.count_request(data, upstream_model)
     return replace(
@@ -141,6 +165,8 @@ async def send_translated(
         provider.timeouts,
         provider.spec.egress,
     )
+    spec = provider.spec
+    check_status(resp, spec.name)
     headers = [h for h in relay_headers(resp.headers) if h[0] not in _BODY_HEADERS]
     client = PROTOCOLS[call.protocol]
     if call.stream and 200 <= resp.status < 300:
@@ -151,10 +177,10 @@ async def send_translated(
             variant.protocol, variant.model, request_ir(call).include_usage, variant.sse
         )
         chunks = translate_stream(
-            resp.iter_chunks(), upstream.decoder(), client.encoder(variant), call
+            resp.iter_chunks(), upstream.decoder(), client.encoder(variant), call, spec.name
         )
         return Reply(resp.status, headers, chunks=chunks)
-    raw = await resp.read()
+    raw = await read_body(resp, spec.max_response_bytes, spec.name)
     headers.append(_JSON)
     if resp.status >= 400:
         status, err = client.render_error(upstream.parse_error(resp.status, raw))
@@ -163,26 +189,34 @@ async def send_translated(
     if FAMILIES[(call.protocol, call.operation)] == COUNT:
         body = client.count_result(_count_tokens(raw))
         return Reply(resp.status, headers, body=orjson.dumps(body))
-    ir = _response_ir(upstream, raw)
+    ir = _response_ir(upstream, raw, spec.name)
     if ir.usage is not None:
         call.usage = from_ir(ir.usage)
     try:
         out = client.response_from_ir(ir, call.model)
-    except TranslationError as exc:
-        raise UpstreamUnavailable(f"upstream response cannot be translated: {exc}") from None
+    except (TranslationError, *_MALFORMED) as exc:
+        raise invalid(spec.name, f"the answer cannot be translated ({exc})") from None
     call.encoded = ir.usage is not None  # whole, and its usage known: nothing to re-read
     return Reply(resp.status, headers, body=orjson.dumps(out))
 
 
-def _response_ir(codec: WireProtocol, raw: bytes) -> IRResponse:
-    """A malformed upstream body is the upstream's failure (502), never the client's."""
+def _response_ir(codec: WireProtocol, raw: bytes, provider: str) -> IRResponse:
+    """A malformed upstream body is the upstream's failure (502), never the client's: not
+    JSON, not an object, a required field missing or a field of the wrong type (the
+    protocol's response shape), or anything else its codec cannot read."""
     try:
         payload = orjson.loads(raw)
-        if not isinstance(payload, dict):
-            raise TypeError("not a JSON object")
+    except orjson.JSONDecodeError:
+        raise invalid(provider, "the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise invalid(provider, "the body is not a JSON object")
+    try:
+        codec.check_response(payload)
         return codec.response_to_ir(payload)
-    except (orjson.JSONDecodeError, TranslationError, TypeError, AttributeError, KeyError) as exc:
-        raise UpstreamUnavailable(f"upstream response cannot be translated: {exc}") from None
+    except ShapeError as exc:
+        raise invalid(provider, str(exc)) from None
+    except (TranslationError, *_MALFORMED) as exc:
+        raise invalid(provider, f"the answer cannot be translated ({exc})") from None
 
 
 def _count_tokens(raw: bytes) -> int:
@@ -223,7 +257,11 @@ def stream_error(event: StreamError) -> GatewayError:
 
 
 async def translate_stream(
-    chunks: AsyncIterator[bytes], decoder: Decoder, encoder: Encoder, call: Call
+    chunks: AsyncIterator[bytes],
+    decoder: Decoder,
+    encoder: Encoder,
+    call: Call,
+    provider: str = "upstream",
 ) -> AsyncIterator[bytes]:
     """Decode each upstream chunk and encode its events for the client at once.
 
@@ -249,6 +287,8 @@ async def translate_stream(
         call.encoded = True
     except TranslationError as exc:
         raise UpstreamUnavailable(f"upstream stream cannot be translated: {exc}") from None
+    except _MALFORMED as exc:  # a frame its decoder could not read: the upstream's fault
+        raise invalid(provider, f"the stream cannot be translated ({exc})") from None
     finally:
         close = getattr(chunks, "aclose", None)
         if close is not None:

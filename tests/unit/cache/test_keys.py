@@ -198,6 +198,9 @@ def test_namespaces_separate_keys() -> None:
     assert red is not None and blue is not None and red.digest != blue.digest
     call.key_id = "k1"
     assert namespace(call, "key") == "key:k1"
+    assert namespace(call, "team") == "team:blue"
+    call.team = None  # a key without a team is a tenant of its own, never the shared "-"
+    assert namespace(call, "team") == "key:k1"
 
 
 def test_operations_that_are_never_cached() -> None:

@@ -58,3 +58,28 @@ def test_format_path() -> None:
         == "models.m.deployments[2].provider"
     )
     assert format_path(()) == "<root>"
+
+
+def test_provider_headers_cannot_be_framing_or_broken_and_forwarding_them_is_refused() -> None:
+    config, problems = validate(
+        {
+            "providers": {
+                "p": {
+                    "type": "openai",
+                    "api_keys": ["k"],
+                    "headers": {"Host": "x", "x-ok": "a\r\nb", "bad name": "v", "x-fine": "1"},
+                    "forward_headers": ["host", "x-*", "Authorization", "*"],
+                }
+            }
+        }
+    )
+    assert config is None
+    assert sorted(problems) == [
+        "providers.p.forward_headers[0]: 'host' is never forwarded (hop-by-hop, framing, "
+        "credentials or set by the gateway; docs/security.md)",
+        "providers.p.forward_headers[2]: 'Authorization' is never forwarded (hop-by-hop, "
+        "framing, credentials or set by the gateway; docs/security.md)",
+        "providers.p.headers.Host: framing and hop-by-hop headers are set by the gateway",
+        "providers.p.headers.bad name: not a valid header name",
+        "providers.p.headers.x-ok: the value contains control characters (CR, LF, NUL…)",
+    ]

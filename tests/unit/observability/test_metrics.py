@@ -11,7 +11,7 @@ from tests.unit.observability.helpers import call, runtime
 from turnout.health.board import HealthBoard
 from turnout.observability.finish import Finisher
 from turnout.observability.logging import RequestLog
-from turnout.observability.metrics import Metrics
+from turnout.observability.metrics import Metrics, deployment_labels, route_names
 from turnout.pricing import PriceTable, bundled
 
 
@@ -26,7 +26,7 @@ def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 
 def _metrics() -> tuple[Metrics, Finisher, Any]:
     rt = runtime()
-    metrics = Metrics([0.01, 0.1, 1.0], lambda m: rt.resolve(m) is not None)
+    metrics = Metrics([0.01, 0.1, 1.0], route_names(rt), deployment_labels(rt))
     finisher = Finisher(PriceTable(table=bundled()), rt.providers)
     return metrics, finisher, rt
 
@@ -103,3 +103,30 @@ def test_live_gauges_from_health_and_the_request_log() -> None:
     assert s[("turnout_deployment_state", ejected)] == 1
     keys = [k for k in s if k[0] == "turnout_key_state"]
     assert len(keys) == 2 and all("secret" not in str(k) for k in keys)
+
+
+def test_labels_are_configured_names_and_capped() -> None:
+    rt = runtime(
+        models={
+            "gpt-x": {"deployments": [{"provider": "p1", "model": "gpt-4o"}]},
+            "g-*": {"deployments": [{"provider": "p2"}]},
+        }
+    )
+    metrics = Metrics([1.0], route_names(rt), deployment_labels(rt), max_label_values=2)
+    finisher = Finisher(PriceTable(table=bundled()), rt.providers)
+    done = []
+    for i in range(50):  # fifty names a glob accepts: one label, the pattern
+        c = call(model=f"g-client-chosen-{i}", deployment=f"p2/g-client-chosen-{i}", status=500)
+        c.notes = [(f"p2/g-client-chosen-{i}", "k", 0.0, 0.1, 500, b"{}")]
+        done.append(finisher.finish(c, 0.1))
+    done.append(finisher.finish(call(model="nope", deployment=None, status=404), 0.1))
+    metrics.observe(done)
+    for status in (201, 202):  # a third distinct status exceeds the cap of two
+        metrics.observe([finisher.finish(call(status=status), 0.1)])
+    s = _samples(metrics)
+    models = {dict(k[1])["model"] for k in s if k[0] == "turnout_requests_total"}
+    assert models == {"g-*", "(unknown)", "(overflow)"}  # gpt-x came third
+    statuses = {dict(k[1])["status"] for k in s if k[0] == "turnout_requests_total"}
+    assert statuses == {"500", "404", "(overflow)"}
+    failures = {dict(k[1])["deployment"] for k in s if k[0] == "turnout_upstream_failures_total"}
+    assert failures == {"p2/*"}

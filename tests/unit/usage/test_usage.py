@@ -238,3 +238,15 @@ def test_openai_stream_cut_at_every_single_position(strip: bool) -> None:
         observer = OpenAIStream(strip=strip)
         assert _feed(observer, full, [cut]) == wanted, cut
         assert observer.usage() == Usage(12, 30, 4, 7), cut
+
+
+def test_a_line_that_never_ends_is_not_held_back() -> None:
+    """A hostile upstream's endless line would otherwise grow the held-back tail forever."""
+    from turnout.protocols.sse import MAX_EVENT_BYTES
+
+    observer = OpenAIStream(strip=True)
+    half = b"a" * (MAX_EVENT_BYTES // 2 + 1)
+    assert observer.feed(b"data: " + half) == b""  # held: it may still be the usage line
+    assert observer.feed(half + half) == b"data: " + half + half + half  # released, relayed
+    assert observer.feed(b"more") == b"more"
+    assert observer.flush() == b""

@@ -29,7 +29,8 @@ def cross_servable(call: Call) -> bool:
     data = call.data
     if data.get("mcp_servers") or data.get("container"):
         return False
-    for tool in data.get("tools") or ():
+    tools = data.get("tools")
+    for tool in tools if isinstance(tools, list) else ():  # any JSON may be here
         if isinstance(tool, dict) and tool.get("type") not in (None, "custom"):
             return False
     return b'"citations"' not in call.body

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.protocols.descriptor import Route, require_model
+from turnout.protocols.descriptor import Route, require_model, stream_flag
 from turnout.types import Scope
 
 
 def _messages(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
-    return require_model(data), data.get("stream") is True
+    return require_model(data), stream_flag(data)
 
 
 def _count_tokens(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.protocols.anthropic import cache, errors, request, response, routes, stream, usage
+from turnout.protocols.anthropic import (
+    cache,
+    errors,
+    request,
+    response,
+    routes,
+    shapes,
+    stream,
+    usage,
+)
 from turnout.protocols.descriptor import COUNT, GENERATE, Asked, Operation, Variant, WireProtocol
 from turnout.protocols.policy import Harmless, falsy
+from turnout.protocols.shape import checked
 from turnout.types import Call
 
 HARMLESS: dict[str, Harmless] = {
@@ -56,8 +66,9 @@ PROTOCOL = WireProtocol(
     # take a cut stream for a finished one.
     stream_terminator=b"message_stop",
     variant=variant,
-    request_to_ir=lambda call: request.to_ir(call.data),
+    request_to_ir=lambda call: request.to_ir(checked(shapes.REQUEST, call.data)),
     request_from_ir=request.from_ir,
+    check_response=shapes.RESPONSE.check,
     response_to_ir=response.to_ir,
     response_from_ir=response.from_ir,
     decoder=stream.StreamDecoder,

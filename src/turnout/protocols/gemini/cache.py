@@ -37,7 +37,8 @@ def cross_servable(call: Call) -> bool:
             return False
         if config.get("responseLogprobs"):
             return False
-    for tool in data.get("tools") or ():
+    tools = data.get("tools")
+    for tool in tools if isinstance(tools, list) else ():  # any JSON may be here
         if isinstance(tool, dict) and not set(tool) <= _FUNCTION_TOOLS:
             return False
     return True

@@ -15,8 +15,18 @@ from turnout.protocols.descriptor import (
     Variant,
     WireProtocol,
 )
-from turnout.protocols.gemini import cache, errors, request, response, routes, stream, usage
+from turnout.protocols.gemini import (
+    cache,
+    errors,
+    request,
+    response,
+    routes,
+    shapes,
+    stream,
+    usage,
+)
 from turnout.protocols.policy import Harmless, falsy, text_only
+from turnout.protocols.shape import checked
 from turnout.types import Call
 
 HARMLESS: dict[str, Harmless] = {
@@ -46,9 +56,10 @@ CLIENT_FIELDS = {
 
 def request_to_ir(call: Call) -> IRRequest:
     data = call.data
+    where = ""
     if call.operation == "countTokens" and isinstance(data.get("generateContentRequest"), dict):
-        data = data["generateContentRequest"]
-    return request.to_ir(data, call.model, stream=call.stream)
+        data, where = data["generateContentRequest"], "generateContentRequest"
+    return request.to_ir(checked(shapes.REQUEST, data, where), call.model, stream=call.stream)
 
 
 def variant(call: Call) -> Variant:
@@ -101,6 +112,7 @@ PROTOCOL = WireProtocol(
     variant=variant,
     request_to_ir=request_to_ir,
     request_from_ir=request.from_ir,
+    check_response=shapes.check_response,
     response_to_ir=response.to_ir,
     response_from_ir=response.from_ir,
     decoder=stream.StreamDecoder,

@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from turnout.protocols.descriptor import EMBED, GENERATE, Asked, Operation, Variant, WireProtocol
-from turnout.protocols.openai import cache, errors, request, response, routes, stream, usage
+from turnout.protocols.openai import (
+    cache,
+    errors,
+    request,
+    response,
+    routes,
+    shapes,
+    stream,
+    usage,
+)
 from turnout.protocols.policy import Harmless, falsy, text_only
+from turnout.protocols.shape import checked
 from turnout.types import Call
 
 # Fields an OpenAI request may carry that another protocol may drop (policy.py explains).
@@ -63,8 +73,9 @@ PROTOCOL = WireProtocol(
     },
     stream_terminator=b"[DONE]",
     variant=variant,
-    request_to_ir=lambda call: request.to_ir(call.data),
+    request_to_ir=lambda call: request.to_ir(checked(shapes.REQUEST, call.data)),
     request_from_ir=request.from_ir,
+    check_response=shapes.RESPONSE.check,
     response_to_ir=response.to_ir,
     response_from_ir=response.from_ir,
     decoder=stream.StreamDecoder,

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from turnout.protocols.openai.response import usage_to_ir
+from turnout.protocols.sse import MAX_EVENT_BYTES
 from turnout.types import Call, Usage
 from turnout.usage.base import from_ir
 from turnout.usage.scan import KeyTail, last_object
@@ -93,6 +94,12 @@ class OpenAIStream:
                 chunk = chunk[1:]
         if not chunk.endswith(b"\n"):
             cut = chunk.rfind(b"\n") + 1
+            if len(chunk) - cut > MAX_EVENT_BYTES:
+                # A line that never ends is not held back any longer: relay it as it comes
+                # and read usage the non-stripping way from here on.
+                self._strip = False
+                self._tail.feed(chunk)
+                return chunk
             self._held = chunk[cut:]
             chunk = chunk[:cut]
         if _MARKS[0] in chunk or _MARKS[1] in chunk:

@@ -1,0 +1,92 @@
+"""Which headers may cross the gateway, in each direction.
+
+The gateway is a proxy of its own (RFC 9110 §7.6): hop-by-hop and framing headers describe one
+connection and are never passed on, whatever ``forward_headers`` says. Forwarding a client's
+``Host``, ``Content-Length`` or ``Transfer-Encoding`` next to the gateway's own would put two
+``Host`` lines or a length/encoding conflict on a pooled keep-alive connection: request
+smuggling against the provider, with the gateway's key on it. The client's credentials are for
+the gateway and never leave it; the headers the gateway sets itself (content type, encoding,
+request id, user agent) are not doubled.
+
+The sets are frozensets built once; a check is one hash lookup (plus a prefix test for the
+``proxy-*`` family), made only for headers an operator asked to forward.
+"""
+
+from __future__ import annotations
+
+# Connection-level: hop-by-hop (RFC 9110 §7.6.1) and the message framing.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"expect",
+        b"host",
+        b"content-length",
+        b"http2-settings",
+    }
+)
+# The client's credentials for the gateway (each protocol's spelling, and cookies).
+CREDENTIALS = frozenset(
+    {
+        b"authorization",
+        b"x-api-key",
+        b"x-goog-api-key",
+        b"api-key",
+        b"cookie",
+        b"proxy-authorization",
+    }
+)
+# Set by the gateway on every upstream request: a client's copy would contradict it (an
+# ``accept-encoding: gzip`` would make the provider compress a body nobody decompresses).
+GATEWAY_SET = frozenset(
+    {
+        b"content-type",
+        b"content-encoding",
+        b"accept-encoding",
+        b"x-request-id",
+        b"user-agent",
+    }
+)
+NEVER_FORWARD = HOP_BY_HOP | CREDENTIALS | GATEWAY_SET
+
+# Never relayed from an upstream response to the client: hop-by-hop, recomputed by the
+# server (length, date), or about the provider's own session with the gateway.
+NEVER_RELAY = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"content-length",
+        b"date",
+        b"server",
+        b"set-cookie",
+        b"x-request-id",
+        b"alt-svc",
+        b"via",
+        b"proxy-authenticate",
+        b"www-authenticate",
+    }
+)
+
+
+def forwardable(name: bytes) -> bool:
+    """Whether a client header (lower-case name) may be forwarded upstream at all."""
+    return name not in NEVER_FORWARD and not name.startswith(b"proxy-")
+
+
+__all__ = [
+    "CREDENTIALS",
+    "HOP_BY_HOP",
+    "NEVER_FORWARD",
+    "NEVER_RELAY",
+    "forwardable",
+]

@@ -1,0 +1,238 @@
+"""uvicorn's httptools protocol with the limits a gateway facing the open internet needs.
+
+uvicorn with httptools has no header limits (llhttp has none, and uvicorn sets none: a 50 MB
+header or a million header lines were accepted, the latter blocking the event loop for
+seconds) and no read timeouts (a client sending its head a byte a second, or promising a body
+it never sends, kept its connection forever). This subclass adds, per connection:
+
+- header limits: more than ``max_header_bytes`` of request line and headers, or more than
+  ``max_headers`` header lines, is answered 431 and the connection closed; the check runs after
+  each read while a head is incomplete, so nothing beyond one read is ever buffered past it;
+- a header-read timeout (the whole head within ``header_timeout``), a body-read timeout (no
+  silence longer than ``body_timeout`` while the body is read), both answered 408; and an idle
+  timeout (``idle_timeout`` without a request, including before the first one), which closes;
+- a write timeout: a client that stops reading its response (a stream it never consumes) for
+  ``write_timeout`` seconds is disconnected, which cancels its request and the upstream call;
+- a refusal (400) of protocol upgrades (``Upgrade: h2c``, ``CONNECT``): llhttp stops parsing a
+  request at an upgrade, so its body would never reach the application;
+- cancellation: when the client goes away before the response has started, the request's task
+  (registered under :data:`~turnout.server.limits.TASK`) is cancelled at once, so the upstream
+  call stops instead of running to completion (and being paid for).
+
+Timeouts cost one timer per connection that re-arms itself when it fires (at most every
+``min(timeouts)`` seconds, and exactly at the deadline of the current phase); a request only
+stamps the loop clock at its phase changes. Errors are written in the protocol of the request
+path (:func:`~turnout.protocols.registry.dialect`) so SDKs parse them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from turnout.errors import (
+    BadRequest,
+    GatewayError,
+    HeadersTooLarge,
+    RequestTimeout,
+    error_body,
+)
+from turnout.protocols.registry import dialect
+from turnout.server.limits import GONE, TASK, ServerLimits
+
+# Connection phases.
+IDLE, HEAD, BODY, APP, CLOSED = range(5)
+_DEFAULT = ServerLimits()
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing once the answer has been written."""
+
+
+class GatewayProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limits: ServerLimits = getattr(self.app, "server_limits", None) or _DEFAULT
+        self._max_head = limits.max_header_bytes
+        self._max_headers = limits.max_headers
+        self._timeouts = (
+            limits.idle_timeout,
+            limits.header_timeout,
+            limits.body_timeout,
+            0.0,  # APP: the application has its own deadlines
+            0.0,
+        )
+        self._write_timeout = limits.write_timeout
+        enabled = [t for t in (*self._timeouts, self._write_timeout) if t > 0]
+        self._tick = min(enabled) if enabled else 0.0
+        self._write_paused_at = 0.0  # loop time the client stopped reading (0: it reads)
+        self._phase = IDLE
+        self._since = 0.0  # loop time the phase started (BODY: the last body bytes)
+        self._head_bytes = 0  # bytes of the current head seen in earlier reads
+        self._chunk = 0  # size of the read being parsed
+        self._refused = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._since = now = self.loop.time()
+        if self._tick:
+            self._timer = self.loop.call_at(now + self._tick, self._check)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        cycle = self.cycle
+        super().connection_lost(exc)
+        self._phase = CLOSED
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if cycle is not None and not cycle.response_started:
+            scope = cast(dict[str, Any], cycle.scope)
+            task: asyncio.Task[None] | None = scope.get(TASK)
+            if task is not None and not task.done():
+                scope.setdefault(GONE, 499)
+                task.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's data_received, with the head-size check after each read.
+        self._unset_keepalive_if_required()
+        self._chunk = len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # CONNECT, or an upgrade on_headers_complete did not see: never an upgrade here.
+            self._refuse(400, "Protocol upgrades are not supported: send plain HTTP/1.1")
+            return
+        except httptools.HttpParserError:
+            if self._refused:
+                return
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+            return
+        if self._phase == HEAD and not self._refused:
+            # The head is still incomplete, so all of this read belonged to it.
+            self._head_bytes += len(data)
+            if self._head_bytes > self._max_head or len(self.headers) > self._max_headers:
+                self._refuse_head()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._write_paused_at = self.loop.time()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._write_paused_at = 0.0
+
+    # -- parser callbacks -------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._phase = HEAD
+        self._since = self.loop.time()
+        self._head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        if len(self.headers) > self._max_headers or (
+            self._head_bytes + self._chunk > self._max_head and self._head_size() > self._max_head
+        ):
+            self._refuse_head()
+            raise _Refused
+        if self.parser.should_upgrade():
+            self._refuse(400, "Protocol upgrades are not supported: send plain HTTP/1.1")
+            raise _Refused
+        super().on_headers_complete()
+        self._phase = BODY
+        self._since = self.loop.time()
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self._since = self.loop.time()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        done = self.cycle is None or self.cycle.response_complete
+        self._phase = IDLE if done else APP
+        self._since = self.loop.time()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._phase == APP and (self.cycle is None or self.cycle.response_complete):
+            self._phase = IDLE
+            self._since = self.loop.time()
+
+    # -- limits -------------------------------------------------------------------------------
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+
+    def _refuse_head(self) -> None:
+        self._refuse(
+            431,
+            f"Request headers too large: at most {self._max_head} bytes "
+            f"and {self._max_headers} header lines",
+        )
+
+    def _check(self) -> None:
+        """The connection's timer: act on an expired phase, else sleep until the next one."""
+        self._timer = None
+        phase = self._phase
+        if phase == CLOSED or self.transport.is_closing():
+            return
+        now = self.loop.time()
+        paused = self._write_paused_at
+        if paused and self._write_timeout and now - paused >= self._write_timeout:
+            # The client has not read anything for that long while its response waits:
+            # drop it, which cancels the request (and its upstream call) like a disconnect.
+            self.transport.abort()
+            return
+        limit = self._timeouts[phase]
+        if limit and now - self._since >= limit:
+            busy = self.cycle is not None and not self.cycle.response_complete
+            if phase == IDLE and not busy and not self.pipeline:
+                self.transport.close()
+                return
+            if phase == HEAD and not busy:
+                self._refuse(408, f"The request head took longer than {limit:g} s to arrive")
+                return
+            if phase == BODY and self.cycle is not None:
+                if self.cycle.response_started:
+                    self.transport.close()
+                else:
+                    cast(dict[str, Any], self.cycle.scope)[GONE] = 408
+                    self._refuse(408, f"The request body stalled for more than {limit:g} s")
+                return
+        wake = now + self._tick
+        if limit:
+            wake = min(wake, max(self._since + limit, now + 0.001))
+        self._timer = self.loop.call_at(wake, self._check)
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` in the request path's protocol and close the connection."""
+        self._refused = True
+        self._phase = CLOSED
+        transport = self.transport
+        if transport.is_closing():
+            return
+        err: GatewayError
+        if status == 431:
+            err = HeadersTooLarge(message)
+        elif status == 408:
+            err = RequestTimeout(message)
+        else:
+            err = BadRequest(message)
+        body = error_body(err, dialect(self.url[:64].decode("latin-1")).name)
+        head = [STATUS_LINE[status]]
+        for name, value in (
+            *self.server_state.default_headers,
+            (b"content-type", b"application/json"),
+            *err.headers(),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ):
+            head.extend((name, b": ", value, b"\r\n"))
+        head.append(b"\r\n")
+        transport.write(b"".join(head) + body)
+        transport.close()

@@ -1,0 +1,157 @@
+"""Issue 12 item 8: garbage from an upstream must never become success, nor an empty reply.
+
+Before: a 200 ``{"foo": 1}`` on a translated route became an empty successful message, an
+upstream status outside 100-599 (``999``) left the client with an empty reply, and an upstream
+body had no size cap (a 50 MB body was relayed at 323 MB peak memory). Now each is a 502 in the
+client's own protocol, and the gateway logs ``upstream answer rejected`` with the reason.
+
+A hostile upstream (tests/support/rogue.py) plays each fault, chosen by the static headers of
+the provider in front of it; every model has one deployment and one attempt, so the 502 is
+the gateway's verdict on that one answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from tests.support.procs import Proc, start_gateway, start_rogue
+
+KINDS = {"openai": "openai-compatible", "anthropic": "anthropic", "gemini": "gemini"}
+CHAT: Any = [{"role": "user", "content": "hi"}]
+BIG = 50 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def rogue() -> Iterator[Proc]:
+    proc = start_rogue()
+    yield proc
+    proc.stop()
+
+
+def _provider(rogue: Proc, kind: str, **headers: str) -> dict[str, Any]:
+    base = rogue.url + ("/v1" if kind == "openai" else "")
+    return {
+        "type": KINDS[kind],
+        "base_url": base,
+        "api_keys": ["sk-up-000001"],
+        "headers": headers,
+        **({"max_response_bytes": 0} if headers.get("x-rogue-body-bytes") == "2000000" else {}),
+    }
+
+
+FAULTS: dict[str, dict[str, str]] = {
+    "foo": {"x-rogue-body": '{"foo": 1}'},
+    "wrongtype": {"x-rogue-body": '{"content": "x", "choices": "x", "candidates": "x"}'},
+    "status999": {"x-rogue-status": "999"},
+    "big": {"x-rogue-body-bytes": str(BIG)},
+    "badheader": {"x-rogue-bad-header": "1"},
+    "nocap": {"x-rogue-body-bytes": "2000000"},
+    "sse-wrongtype": {"x-rogue-sse": "1", "x-rogue-body": 'data: {"choices": "x"}'},
+    "sse-endless": {"x-rogue-sse": "1", "x-rogue-body-bytes": str(20 * 1024 * 1024)},
+}
+
+
+@pytest.fixture(scope="module")
+def gateway(rogue: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    providers = {
+        f"{fault}-{kind}": _provider(rogue, kind, **headers)
+        for fault, headers in FAULTS.items()
+        for kind in KINDS
+    }
+    models = {name: {"deployments": [{"provider": name, "model": "up"}]} for name in providers}
+    config = {
+        "storage": {"enabled": False},
+        "routing": {"max_attempts": 1, "breaker": {"consecutive_failures": 1000000}},
+        "providers": providers,
+        "models": models,
+    }
+    proc = start_gateway(config, tmp_path_factory.mktemp("garbage"))
+    yield proc
+    proc.stop()
+
+
+def _openai(gateway: Proc) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)
+
+
+def _rejections(gateway: Proc) -> list[dict[str, Any]]:
+    out = []
+    for line in gateway.output().splitlines():
+        if '"upstream answer rejected"' in line:
+            out.append(json.loads(line))
+    return out
+
+
+@pytest.mark.parametrize("upstream", ["anthropic", "gemini"])
+@pytest.mark.parametrize("fault", ["foo", "wrongtype"])
+def test_a_translated_answer_without_its_fields_is_a_502_not_an_empty_message(
+    gateway: Proc, upstream: str, fault: str
+) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        _openai(gateway).chat.completions.create(model=f"{fault}-{upstream}", messages=CHAT)
+    assert caught.value.status_code == 502
+    assert caught.value.code == "upstream_invalid_response"  # type: ignore[attr-defined]
+    assert any(r["provider"] == f"{fault}-{upstream}" for r in _rejections(gateway))
+
+
+def test_the_anthropic_client_gets_its_own_error_shape(gateway: Proc) -> None:
+    client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        client.messages.create(model="foo-openai", max_tokens=8, messages=CHAT)
+    assert caught.value.status_code == 502
+    assert caught.value.body["type"] == "error"  # type: ignore[index]
+    assert "choices: missing" in caught.value.body["error"]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("kind", ["openai", "gemini"])
+def test_a_status_outside_the_http_range_is_a_502_not_an_empty_reply(
+    gateway: Proc, kind: str
+) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        _openai(gateway).chat.completions.create(model=f"status999-{kind}", messages=CHAT)
+    assert caught.value.status_code == 502
+    reasons = [r["reason"] for r in _rejections(gateway) if r["provider"] == f"status999-{kind}"]
+    assert reasons and "999" in reasons[0]
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_an_upstream_body_over_the_cap_is_refused(gateway: Proc, kind: str) -> None:
+    """The default cap (32 MiB) refuses the issue's 50 MB body, relayed or translated."""
+    with pytest.raises(openai.InternalServerError) as caught:
+        _openai(gateway).chat.completions.create(model=f"big-{kind}", messages=CHAT)
+    assert "max_response_bytes" in caught.value.message
+    assert any("max_response_bytes" in r["reason"] for r in _rejections(gateway))
+
+
+def test_a_cap_of_zero_is_off(gateway: Proc) -> None:
+    reply = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "nocap-openai", "messages": CHAT}
+    )
+    assert reply.status_code == 200 and len(reply.content) == 2_000_000
+
+
+def test_an_unwritable_upstream_header_is_a_502_not_an_empty_reply(gateway: Proc) -> None:
+    reply = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "badheader-openai", "messages": CHAT}
+    )
+    assert reply.status_code == 502
+    assert reply.json()["error"]["type"] == "api_error"
+
+
+@pytest.mark.parametrize("fault", ["sse-wrongtype", "sse-endless"])
+def test_a_translated_stream_of_garbage_is_a_502(gateway: Proc, fault: str) -> None:
+    client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
+    with (
+        pytest.raises(anthropic.APIStatusError) as caught,
+        client.messages.stream(model=f"{fault}-openai", max_tokens=8, messages=CHAT) as stream,
+    ):
+        list(stream)
+    assert caught.value.status_code == 502
+    assert caught.value.body["error"]["type"] == "api_error"  # type: ignore[index]

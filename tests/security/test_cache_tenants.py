@@ -1,0 +1,78 @@
+"""Issue 12 item 9: the response cache must not be shared across tenants by default.
+
+Before: with the default namespace, team B got team A's cached answer, and the
+``x-turnout-cache-key`` header let any tenant learn whether another had already sent a prompt;
+keys without a team shared answers even with ``namespace: team``. Now the default namespace is
+per team, a key without a team is a tenant of its own, and only admin callers (the master key)
+see cache keys. A real gateway with a master key, teams and keys made through the admin API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.support.procs import Proc, mock_provider, start_gateway
+
+MASTER = "turnout-master-key-for-cache-tenants"
+ADMIN = {"authorization": f"Bearer {MASTER}"}
+PROMPT: Any = [{"role": "user", "content": "the same prompt from every tenant"}]
+
+
+@pytest.fixture(scope="module")
+def gateway(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    config = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"cached": {"cache": True, "deployments": [{"provider": "mock"}]}},
+        "cache": {"backend": "memory"},  # no namespace: the default is under test
+    }
+    proc = start_gateway(
+        config, tmp_path_factory.mktemp("tenants"), env={"TURNOUT_MASTER_KEY": MASTER}
+    )
+    yield proc
+    proc.stop()
+
+
+def _key(gateway: Proc, team: str | None = None) -> str:
+    body = {"team": team} if team else {}
+    resp = httpx.post(gateway.url + "/admin/keys", headers=ADMIN, json=body)
+    assert resp.status_code == 201, resp.text
+    key: str = resp.json()["key"]
+    return key
+
+
+def _ask(gateway: Proc, key: str) -> httpx.Headers:
+    client = openai.OpenAI(api_key=key, base_url=gateway.url + "/v1", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(model="cached", messages=PROMPT)
+    return raw.headers
+
+
+def test_tenants_never_share_answers_or_see_keys(gateway: Proc) -> None:
+    for team in ("red", "blue"):
+        assert httpx.post(gateway.url + "/admin/teams", headers=ADMIN, json={"name": team})
+    red_1, red_2 = _key(gateway, "red"), _key(gateway, "red")
+    blue = _key(gateway, "blue")
+    loner_1, loner_2 = _key(gateway), _key(gateway)
+
+    first = _ask(gateway, red_1)
+    assert first["x-turnout-cache"] == "miss"
+    assert "x-turnout-cache-key" not in first  # a tenant never sees cache keys
+    assert _ask(gateway, red_2)["x-turnout-cache"] == "hit"  # the same team shares
+    assert _ask(gateway, blue)["x-turnout-cache"] == "miss"  # another team does not
+    # Keys without a team: neither each other's nor a team's answers.
+    assert _ask(gateway, loner_1)["x-turnout-cache"] == "miss"
+    hit = _ask(gateway, loner_1)
+    assert hit["x-turnout-cache"] == "hit" and "x-turnout-cache-key" not in hit
+    assert _ask(gateway, loner_2)["x-turnout-cache"] == "miss"
+
+
+def test_the_master_key_sees_cache_keys(gateway: Proc) -> None:
+    headers = _ask(gateway, MASTER)
+    assert len(headers["x-turnout-cache-key"]) == 32
+    again = _ask(gateway, MASTER)
+    assert again["x-turnout-cache"] == "hit"
+    assert again["x-turnout-cache-key"] == headers["x-turnout-cache-key"]

@@ -1,0 +1,95 @@
+"""Raw HTTP/1.1 over a socket, for requests no HTTP client library would send: hostile
+heads, bytes that are not what they claim, clients that stall half-way."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+import orjson
+
+
+@dataclass
+class RawReply:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self) -> object:
+        return orjson.loads(self.body)
+
+
+def connect(port: int, timeout: float = 30.0) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def read_reply(sock: socket.socket) -> RawReply | None:
+    """One final response (Content-Length or chunked; interim 1xx ones such as ``100
+    Continue`` are skipped), or None when the server closed without one."""
+    data = b""
+    while True:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 1"):
+            break
+        data = rest
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        size = int(headers["content-length"])
+        while len(rest) < size:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        return RawReply(status, headers, rest[:size])
+    if headers.get("transfer-encoding") == "chunked":
+        while not rest.endswith(b"0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        body, pos = b"", 0
+        while True:
+            end = rest.index(b"\r\n", pos)
+            size = int(rest[pos:end], 16)
+            if size == 0:
+                break
+            body += rest[end + 2 : end + 2 + size]
+            pos = end + 2 + size + 2
+        return RawReply(status, headers, body)
+    return RawReply(status, headers, rest)
+
+
+def request(port: int, data: bytes, timeout: float = 30.0) -> RawReply | None:
+    """Send ``data`` as it is and read one reply."""
+    with connect(port, timeout) as sock:
+        sock.sendall(data)
+        return read_reply(sock)
+
+
+def post(path: str, body: bytes, *headers: str, host: str = "gateway") -> bytes:
+    """A well-formed POST head and body; ``headers`` are extra ``Name: value`` lines."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", *headers, f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the server closed the connection (waits up to the socket's timeout)."""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return True
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
