@@ -3,8 +3,9 @@
 Before: with the default namespace, team B got team A's cached answer, and the
 ``x-turnout-cache-key`` header let any tenant learn whether another had already sent a prompt;
 keys without a team shared answers even with ``namespace: team``. Now the default namespace is
-per team, a key without a team is a tenant of its own, and only admin callers (the master key)
-see cache keys. A real gateway with a master key, teams and keys made through the admin API.
+per team, a key without a team is a tenant of its own, and only admin callers (the master key,
+keys with the admin scope) see cache keys. A real gateway with a master key, teams and keys made
+through the admin API.
 """
 
 from __future__ import annotations
@@ -70,9 +71,13 @@ def test_tenants_never_share_answers_or_see_keys(gateway: Proc) -> None:
     assert _ask(gateway, loner_2)["x-turnout-cache"] == "miss"
 
 
-def test_the_master_key_sees_cache_keys(gateway: Proc) -> None:
+def test_admin_callers_see_cache_keys(gateway: Proc) -> None:
     headers = _ask(gateway, MASTER)
     assert len(headers["x-turnout-cache-key"]) == 32
     again = _ask(gateway, MASTER)
     assert again["x-turnout-cache"] == "hit"
     assert again["x-turnout-cache-key"] == headers["x-turnout-cache-key"]
+    resp = httpx.post(gateway.url + "/admin/keys", headers=ADMIN, json={"scopes": ["admin"]})
+    assert resp.status_code == 201, resp.text
+    admin_key = resp.json()["key"]  # the admin scope: it may purge, so it may see keys
+    assert len(_ask(gateway, admin_key)["x-turnout-cache-key"]) == 32

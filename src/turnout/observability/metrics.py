@@ -188,7 +188,7 @@ class Metrics:
                 outcome = (
                     "fallback" if pick is None else "shadow" if route.get("shadow") else "routed"
                 )
-                dkey = (model, str(pick or ""), outcome)
+                dkey = (model, self._label_deployment(str(pick or "")), outcome)
                 self.routes[dkey] = self.routes.get(dkey, 0) + 1
             if not done.failed:
                 continue
