@@ -75,10 +75,16 @@ class PooledResponse:
 
     async def read(self) -> bytes:
         try:
+            decoder = self._decoder
             body = await self._resp.read()
-            if self._decoder is not None:
-                body = self._decoder.feed(body) + self._decoder.flush()
-            return body
+            if decoder is None:
+                return body
+            parts = [decoder.feed(body)]  # no cap asked for (max_response_bytes: 0)
+            while piece := decoder.more():
+                parts.append(piece)
+            while piece := decoder.flush():
+                parts.append(piece)
+            return b"".join(parts)
         except (UpstreamError, OSError) as exc:
             raise _map(exc, self._where) from None
         except ValueError as exc:
@@ -95,7 +101,12 @@ class PooledResponse:
         try:
             if decoder is None:
                 return await self._resp.__anext__()
+            # One bounded step at a time, so a body cap above stops a compression bomb after
+            # at most one step past the cap (upstream/decode.py).
             while True:
+                chunk = decoder.more()  # drained before it is fed again
+                if chunk:
+                    return chunk
                 try:
                     chunk = decoder.feed(await self._resp.__anext__())
                 except StopAsyncIteration:
