@@ -96,6 +96,12 @@ def test_overview_shows_the_traffic(tab: Tab, dash: Dash) -> None:
         }"""
     )
     assert drawn == [total - errors, errors]
+    # Live: a new request shows up within a refresh (5 s), without reloading the page.
+    dash.openai(dash.keys["batch-jobs"]).chat.completions.create(
+        model="claude-test", messages=[{"role": "user", "content": "while you watch"}]
+    )
+    dash.sent += 1
+    expect(page.get_by_test_id("ov-requests")).to_have_text(f"{total + 1:,}", timeout=20_000)
 
 
 @pytest.mark.parametrize(
@@ -128,6 +134,13 @@ def test_usage_tables_equal_the_admin_api(
         assert total["cost_usd"] == pytest.approx(raw["cost_usd"])
         expect(cell(page, "usage-table", name, "cost")).to_have_text(usd(total["cost_usd"]))
     expect(cell(page, "usage-table", "__total", "requests")).to_have_text(f"{dash.sent:,}")
+    drawn = page.evaluate(
+        """() => {
+          const canvas = document.querySelector('[data-testid=chart-usage] canvas');
+          return Chart.getChart(canvas).data.datasets.map((d) => d.data.reduce((a, b) => a + b));
+        }"""
+    )
+    assert drawn == [g["total"]["requests"] for g in series["groups"]]  # one stack per group
     with page.expect_download() as download:
         page.get_by_test_id("usage-csv").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
