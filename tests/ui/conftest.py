@@ -38,6 +38,7 @@ ARGS = [
     "--no-first-run",
 ]
 MASTER = "ui-master-key-0123456789"
+SECRET = "ui-secret-key-for-sealed-provider-keys-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
 pytestmark = pytest.mark.timeout(300)
 
@@ -172,8 +173,10 @@ def dash(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]
         "storage": {"flush_interval": 0.05},
         "capture": {"enabled": True, "dir": "captures"},
         "health": {"keeper": True, "interval": 900},
+        "outbound": {"allow": ["127.0.0.1"]},  # providers added in the UI reach the mock
     }
-    proc = start_gateway(config, tmp, "--host", "127.0.0.1", env={"TURNOUT_MASTER_KEY": MASTER})
+    env = {"TURNOUT_MASTER_KEY": MASTER, "TURNOUT_SECRET_KEY": SECRET}  # seals provider keys
+    proc = start_gateway(config, tmp, "--host", "127.0.0.1", env=env)
     d = Dash(proc)
     try:
         d.admin("POST", "/admin/teams", json={"name": "search", "budget": 5})
