@@ -148,6 +148,17 @@ def test_writes_with_a_session_need_the_csrf_token(gw: Proc) -> None:
         "/admin/keys", json={"name": "y"}, headers={"x-csrf-token": who["csrf_token"]}
     )
     assert crossed.status_code == 403
+    # A page of another origin is refused even with the token.
+    foreign = client.post(
+        "/admin/keys",
+        json={"name": "z"},
+        headers={"x-csrf-token": who["csrf_token"], "origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 403 and "Cross-origin" in foreign.json()["detail"]
+    signin = httpx.post(
+        gw.url + "/admin/session", json={"key": MASTER}, headers={"origin": "https://evil.example"}
+    )
+    assert signin.status_code == 403 and "set-cookie" not in signin.headers
 
 
 def test_a_viewer_reads_everything_and_writes_nothing(gw: Proc) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from turnout.auth.records import AdminRole
 from turnout.auth.service import AdminDenied, AuthService
-from turnout.dashboard.session import CSRF_HEADER, SAFE_METHODS, Session, Sessions
+from turnout.dashboard.session import CSRF_HEADER, SAFE_METHODS, Session, Sessions, same_origin
 
 FAILURES_ALLOWED = 10  # per client address and window
 FAILURE_WINDOW = 60.0
@@ -46,6 +46,8 @@ class DashboardAccess:
         if session.role == "viewer":
             role = "viewer"
         if method.upper() not in SAFE_METHODS:
+            if not same_origin(headers):
+                raise AdminDenied(403, "Cross-origin writes are refused.")
             if not self.sessions.csrf_ok(session, headers.get(CSRF_HEADER)):
                 raise AdminDenied(403, "Missing or invalid CSRF token (x-csrf-token).")
             if role != "admin":

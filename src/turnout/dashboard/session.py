@@ -151,6 +151,21 @@ class Sessions:
         return f"{COOKIE}=; {flags}{'; Secure' if secure else ''}"
 
 
+def same_origin(headers: Mapping[bytes, bytes]) -> bool:
+    """False when the browser says the request comes from a page of another origin (its
+    ``Origin`` names another host than the one it asked). Requests without ``Origin`` (not
+    from a browser page, or a same-origin GET) pass: the cookie's SameSite and the CSRF
+    token are the main defence, this is a second one."""
+    origin = headers.get(b"origin")
+    if origin is None:
+        return True
+    named = origin.split(b"://", 1)[-1].rstrip(b"/").lower()
+    # Behind a proxy that rewrites Host, X-Forwarded-Host names what the browser asked for
+    # (a page cannot set either header on a cross-site request).
+    hosts = (headers.get(b"host", b""), headers.get(b"x-forwarded-host", b"").split(b",")[0])
+    return any(named == h.strip().lower() for h in hosts if h)
+
+
 def over_tls(scheme: str, headers: Mapping[bytes, bytes]) -> bool:
     """Whether the browser reached us over TLS: directly, or through a proxy that says so
     (trusting the header only ever adds ``Secure``, which can only hurt a spoofer)."""

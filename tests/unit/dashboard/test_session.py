@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from turnout.dashboard.session import COOKIE, Sessions, over_tls
+from turnout.dashboard.session import COOKIE, Sessions, over_tls, same_origin
 
 
 def test_a_token_verifies_until_it_expires() -> None:
@@ -72,3 +72,14 @@ def test_cookies_and_tls() -> None:
     assert Sessions.from_cookie_header(b"a=1") is None
     assert over_tls("https", {}) and over_tls("http", {b"x-forwarded-proto": b"https"})
     assert not over_tls("http", {b"x-forwarded-proto": b"http"})
+
+
+def test_cross_origin_requests_are_told_apart() -> None:
+    host = {b"host": b"gw.example:4141"}
+    assert same_origin(host)  # no Origin: not a cross-site page
+    assert same_origin({**host, b"origin": b"http://gw.example:4141"})
+    assert same_origin({**host, b"origin": b"https://GW.example:4141"})
+    assert not same_origin({**host, b"origin": b"https://evil.example"})
+    assert not same_origin({**host, b"origin": b"null"})
+    proxied = {b"host": b"127.0.0.1:4141", b"x-forwarded-host": b"gw.example"}
+    assert same_origin({**proxied, b"origin": b"https://gw.example"})

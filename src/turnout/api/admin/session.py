@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.auth.guard import authorize
 from turnout.auth.service import AdminDenied
 from turnout.dashboard.access import DashboardAccess
-from turnout.dashboard.session import Session, Sessions, over_tls
+from turnout.dashboard.session import Session, Sessions, over_tls, same_origin
 from turnout.state import GatewayState
 
 
@@ -61,12 +61,14 @@ def router(state: GatewayState) -> APIRouter:
         """Exchange the master key, or a key with an admin role, for a session cookie
         (HttpOnly, SameSite=Strict, Secure over TLS). The key is not kept anywhere."""
         access = _access(state)
+        headers = {k.lower(): v for k, v in request.headers.raw}
+        if not same_origin(headers):
+            raise HTTPException(403, "Cross-origin sign-in is refused.")
         client = request.client.host if request.client else "-"
         try:
             token, session = access.sign_in(body.key, client)
         except AdminDenied as exc:
             raise HTTPException(exc.status, exc.message) from None
-        headers = {k.lower(): v for k, v in request.headers.raw}
         secure = over_tls(request.url.scheme, headers)
         response = JSONResponse(_identity(access, session, session.role))
         response.headers["set-cookie"] = access.sessions.set_cookie(token, secure=secure)
