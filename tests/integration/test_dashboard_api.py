@@ -297,3 +297,19 @@ def test_the_new_endpoints_are_in_the_openapi_document(gw: Proc) -> None:
     ):
         assert path in paths, path
     assert "Overview" in str(paths["/admin/stats/overview"])
+
+
+def test_an_open_gateway_needs_no_sign_in(mock: Proc, tmp_path: Any) -> None:
+    """No master key and no keys: the admin API is open, and the dashboard says so."""
+    config = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"m": {"deployments": [{"provider": "mock"}]}},
+    }
+    proc = start_gateway(config, tmp_path)
+    try:
+        who = httpx.get(proc.url + "/admin/session").json()
+        assert who["authentication"] is False and who["role"] == "admin"
+        assert who["subject"] is None and who["csrf_token"] is None
+        assert httpx.get(proc.url + "/admin/stats/overview").status_code == 200
+    finally:
+        proc.stop()
