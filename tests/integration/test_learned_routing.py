@@ -237,7 +237,7 @@ def test_a_router_with_embeddings_from_the_gateway(tmp_path: Path) -> None:
         "models": {"embed": {"deployments": [{"provider": "mock", "model": "embed-1"}]}},
         "storage": {"url": "memory://"},
     }
-    gw = start_gateway(config, tmp_path)
+    gw = start_gateway(config, tmp_path, ready_within=90)
     try:
         write_rows(tmp_path / "rows.jsonl", synth_rows(200))
         trained = cli(tmp_path, "train", "--data", "rows.jsonl", "--dims", "16",
@@ -255,7 +255,7 @@ def test_a_router_with_embeddings_from_the_gateway(tmp_path: Path) -> None:
         "deployments": [{"provider": "mock", "model": "cheap-1"},
                         {"provider": "mock", "model": "strong-1"}],
     }  # fmt: skip
-    gw = start_gateway(config, tmp_path)
+    gw = start_gateway(config, tmp_path, ready_within=90)
     try:
         client = openai.OpenAI(base_url=gw.url + "/v1", api_key="unused", max_retries=0)
         for text in ("What is the capital of Peru?", "Prove that 2 + 2 = 4, rigorously."):

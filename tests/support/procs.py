@@ -39,6 +39,7 @@ class Proc:
         ready_path: str,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        ready_within: float = 20.0,
     ):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -54,7 +55,7 @@ class Proc:
             start_new_session=True,
             cwd=cwd,
         )
-        self._wait_ready(ready_path)
+        self._wait_ready(ready_path, ready_within)
 
     def _wait_ready(self, path: str, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -92,7 +93,11 @@ def start_mock(*flags: str) -> Proc:
 
 
 def start_gateway(
-    config: dict[str, Any], tmp: Path, *extra: str, env: dict[str, str] | None = None
+    config: dict[str, Any],
+    tmp: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    ready_within: float = 20.0,
 ) -> Proc:
     port = free_port()
     path = tmp / f"turnout-{port}.yaml"
@@ -110,7 +115,7 @@ def start_gateway(
     ]
     # In the test's directory: the default database (turnout.db), spool and captures are
     # created in the working directory and must not be shared between tests.
-    return Proc(args, port, "/healthz", env=env, cwd=tmp)
+    return Proc(args, port, "/healthz", env=env, cwd=tmp, ready_within=ready_within)
 
 
 def mock_provider(mock: Proc, **extra: Any) -> dict[str, Any]:

@@ -36,9 +36,10 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from turnout.router.model import RouterModel
+if TYPE_CHECKING:  # the model pulls in NumPy and scikit-learn: only where one is loaded
+    from turnout.router.model import RouterModel
 
 FORMAT = "turnout-router/1"
 ARRAYS, MANIFEST, HELDOUT, PICKLE = "arrays.npz", "manifest.json", "heldout.jsonl", "model.pkl"
@@ -216,6 +217,8 @@ class Registry:
             return self._load_pickle(directory, manifest)
         import numpy as np
 
+        from turnout.router.model import RouterModel
+
         path = self._checked(directory, ARRAYS, manifest)
         try:
             with np.load(path, allow_pickle=False) as npz:
@@ -231,6 +234,8 @@ class Registry:
 
     def _load_pickle(self, directory: Path, manifest: Mapping[str, Any]) -> RouterModel:
         import pickle
+
+        from turnout.router.model import RouterModel
 
         path = self._checked(directory, PICKLE, manifest)
         model = pickle.loads(path.read_bytes())  # allowed explicitly by the configuration

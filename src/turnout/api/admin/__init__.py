@@ -33,6 +33,7 @@ ROUTERS: list[str] = [
     "turnout.api.admin.keys",
     "turnout.api.admin.teams",
     "turnout.api.admin.credentials",
+    "turnout.api.admin.routers",
 ]
 # Routers that check credentials themselves (dashboard sign-in).
 PUBLIC: list[str] = ["turnout.api.admin.session"]

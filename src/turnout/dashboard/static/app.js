@@ -10,6 +10,7 @@ import Health from "./pages/health.js";
 import Keys from "./pages/keys.js";
 import Models from "./pages/models.js";
 import Cache from "./pages/cache.js";
+import Routers from "./pages/routers.js";
 
 export const PAGES = [
   { path: "overview", title: "Overview", component: Overview },
@@ -19,6 +20,7 @@ export const PAGES = [
   { path: "keys", title: "Keys and teams", component: Keys },
   { path: "models", title: "Models and providers", component: Models },
   { path: "cache", title: "Cache", component: Cache },
+  { path: "routers", title: "Routers", component: Routers },
 ];
 
 function currentPath() {
