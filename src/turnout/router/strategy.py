@@ -104,6 +104,15 @@ class Learned(Strategy):
         self.prefetch_wanted = self.embedder is not None
         self.errors = 0
 
+    def carry(self, previous: Strategy) -> None:
+        """A reload keeps the prompt embeddings already fetched (same embedding model); the
+        router itself is the version the new configuration names, loaded afresh."""
+        if not isinstance(previous, Learned):
+            return
+        mine, theirs = self.embedder, previous.embedder
+        if mine is not None and theirs is not None and mine.model == theirs.model:
+            mine.cache = theirs.cache
+
     async def prefetch(self, call: Call, route: Handler) -> None:
         """Fetch the prompt's embedding before :meth:`order` (only for routers trained
         with embeddings)."""

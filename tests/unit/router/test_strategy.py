@@ -185,3 +185,13 @@ async def test_a_failed_embedding_routes_by_priority(tmp_path: Path) -> None:
     assert reply.status == 200
     assert c.deployment == "mock/strong-1"
     assert "embedding" in c.route["error"]
+
+
+def test_a_reload_keeps_the_embeddings_already_fetched(tmp_path: Path) -> None:
+    router, _ = _embedding_router(tmp_path)
+    strategy = router.resolve("auto").strategy
+    strategy.embedder.cache.put("k", np.ones(2, np.float32))  # type: ignore[attr-defined]
+    again, _ = _embedding_router(tmp_path / "again")
+    fresh = again.resolve("auto").strategy
+    fresh.carry(strategy)
+    assert fresh.embedder.cache.get("k") is not None  # type: ignore[attr-defined]
