@@ -33,7 +33,7 @@ from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
 from turnout.health.service import HealthService
 from turnout.observability.hub import Observability
-from turnout.observability.logging import RequestLog, get_logger
+from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
 from turnout.pipeline import Step, build_pipeline
 from turnout.protocols.descriptor import ModelPaths, WireProtocol
@@ -232,5 +232,10 @@ def create_app(runtime: Runtime) -> Gateway:
     """Build the gateway for one compiled configuration."""
     runtime = apply_stored(runtime)  # provider keys stored through /admin/credentials
     config = runtime.config
-    state = GatewayState(runtime=runtime, request_log=RequestLog(enabled=config.logging.requests))
+    state = GatewayState(
+        runtime=runtime,
+        request_log=RequestLog(
+            enabled=config.logging.requests, console=use_console(config.logging.format)
+        ),
+    )
     return Gateway(state)

@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from turnout.api.admin.config import mask
-from turnout.cli.build import build_config, config_path
-from turnout.config.compile import Runtime, compile_config
-from turnout.config.load import ConfigError
+from turnout.cli.output import config_failure, fail, new_table, print_tables
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from turnout.config.compile import Runtime
+
+_COLUMNS = (
+    "model",
+    "strategy",
+    "priority",
+    "weight",
+    "provider",
+    "type",
+    "upstream model",
+    "base url",
+    "keys",
+)
 
 
 def routing_table(runtime: Runtime) -> Table:
-    table = Table(title="Routing table", show_lines=False)
-    for column in (
-        "model",
-        "strategy",
-        "priority",
-        "weight",
-        "provider",
-        "type",
-        "upstream model",
-        "base url",
-        "keys",
-    ):
-        table.add_column(column)
+    from turnout.api.admin.config import mask
+
+    table = new_table("Routing table", _COLUMNS)
     for route in (*runtime.models.values(), *runtime.patterns):
         for i, d in enumerate(route.deployments):
             spec = runtime.providers[d.provider]
@@ -48,21 +50,26 @@ def routing_table(runtime: Runtime) -> Table:
 
 
 def check(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="config file")] = None,
-    demo: Annotated[bool, typer.Option(help="as `serve --demo` would")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Check as `serve --demo` would.")] = False,
 ) -> None:
-    """Validate a config (every problem at once) and print the resolved routing table."""
-    console = Console()
+    """Validate a config (every problem at once) and print its routes."""
+    from turnout.cli.build import build_config, config_path, no_providers
+    from turnout.config.compile import compile_config
+    from turnout.config.load import ConfigError
+
     path = config_path(config)
     try:
-        runtime = compile_config(build_config(path, demo=demo))
+        cfg = build_config(path, demo=demo)
+        runtime = compile_config(cfg)
     except ConfigError as exc:
-        # Plain lines, never wrapped: people grep and paste these paths.
-        typer.echo(
-            f"invalid configuration ({exc.source}): {len(exc.problems)} problem(s)", err=True
-        )
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from None
-    console.print(f"[green]ok[/] {path or 'zero-config'}")
-    console.print(routing_table(runtime))
+        config_failure(exc)
+    missing = no_providers(cfg, path)
+    if missing is not None:
+        raise fail(str(missing), 2 if path is None else 1)
+    source = str(path) if path else "no file, providers from the environment"
+    typer.echo(f"ok: {source}{' and --demo' if demo else ''}")
+    print_tables(routing_table(runtime))

@@ -1,66 +1,131 @@
-"""``turnout config create``: append a commented template entry to a config file."""
+"""``turnout config create``: add a template provider or model entry to a config file.
+
+The entry is inserted as text at the end of the file's ``providers:`` or ``models:`` block
+(or as a new block), so the user's comments and layout survive; the result is parsed again
+before it is written, and a file the text insertion cannot handle (a section written in flow
+style, ``providers: {...}``) is left untouched with the entry printed to paste by hand.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from turnout.providers.registry import UnknownProviderType, names, provider_type
+from turnout.cli.output import fail
 
-app = typer.Typer(help="Edit configuration files.", no_args_is_help=True)
+app = typer.Typer(help="Edit configuration files.", no_args_is_help=True, rich_markup_mode=None)
+_OPTIONAL_PROVIDER = [
+    "# headers: {x-extra: value}",
+    "# timeouts: {connect: 10, read: 300, total: 600}",
+]
 
 
-def template(kind: str, name: str) -> str:
+def entry(kind: str, name: str, provider: str = "openai") -> list[str]:
+    """The entry's lines, relative to the section: its name, then its body indented by 2."""
     if kind == "provider":
+        from turnout.providers.registry import UnknownProviderType, names, provider_type
+
         try:
             text = provider_type(name).template  # each type's descriptor carries its own
         except UnknownProviderType:
-            raise typer.BadParameter(
-                f"unknown provider type '{name}' (known: {', '.join(names())})"
-            ) from None
-        body = text.replace("\n", "\n  ")
-        return (
-            f"# provider '{name}' (added by `turnout config create`)\n"
-            f"providers:\n  {name}:\n    {body}\n"
-            "    # headers: {x-extra: value}\n"
-            "    # timeouts: {connect: 10, read: 300, total: 600}\n"
-        )
-    if kind == "model":
-        return (
-            f"# model '{name}' (added by `turnout config create`)\n"
-            f"models:\n  {name}:\n    strategy: priority\n    deployments:\n"
-            f"      - {{provider: openai, model: {name}, priority: 0, weight: 1}}\n"
-            "      # - {provider: local, model: my-model, priority: 1}\n"
-        )
-    raise typer.BadParameter("expected provider:TYPE or model:NAME")
+            known = ", ".join(names())
+            raise typer.BadParameter(f"unknown provider type '{name}' (known: {known})") from None
+        body = [*text.splitlines(), *_OPTIONAL_PROVIDER]
+    elif kind == "model":
+        body = [
+            "strategy: priority",
+            "deployments:",
+            f"  - {{provider: {provider}, model: {name}, priority: 0, weight: 1}}",
+            "  # - {provider: local, model: my-model, priority: 1}",
+        ]
+    else:
+        raise typer.BadParameter("expected provider:TYPE or model:NAME")
+    return [f"{name}:", *(f"  {line}" for line in body)]
+
+
+def template(kind: str, name: str, provider: str = "openai") -> str:
+    """The entry as a complete YAML document (what ``--print`` shows)."""
+    section = "providers" if kind == "provider" else "models"
+    lines = entry(kind, name, provider)
+    return f"{section}:\n" + "".join(f"  {line}\n" for line in lines)
+
+
+def insert(text: str, section: str, lines: list[str]) -> str | None:
+    """``text`` with ``lines`` added at the end of the block-style ``section``, or a new
+    section appended; None when the section exists in a form text insertion cannot extend."""
+    rows = text.splitlines()
+    head = re.compile(rf"^{re.escape(section)}:\s*(#.*)?$")
+    start = next((i for i, row in enumerate(rows) if head.match(row)), None)
+    if start is None:
+        if any(re.match(rf"^{re.escape(section)}\s*:", row) for row in rows):
+            return None  # flow style or a value on the same line
+        block = [f"{section}:", *(f"  {line}" for line in lines)]
+        prefix = text if not text or text.endswith("\n") else text + "\n"
+        return prefix + ("\n" if text.strip() else "") + "\n".join(block) + "\n"
+    end = start + 1
+    last = start  # last line that belongs to the section's entries
+    indent: str | None = None
+    while end < len(rows):
+        row = rows[end]
+        if row.strip() and not row.startswith((" ", "\t", "#")):
+            break  # the next top-level key
+        if row.strip() and not row.lstrip().startswith("#"):
+            last = end
+            if indent is None:
+                indent = row[: len(row) - len(row.lstrip())]
+        end += 1
+    pad = indent or "  "
+    added = [f"{pad}{line}" for line in lines]
+    return "\n".join([*rows[: last + 1], *added, *rows[last + 1 :]]) + "\n"
 
 
 @app.command("create")
 def create(
-    what: Annotated[str, typer.Argument(help="provider:TYPE or model:NAME")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="file to append to")] = Path(
-        "turnout.yaml"
-    ),
-    print_only: Annotated[bool, typer.Option("--print", help="print instead of appending")] = False,
+    what: Annotated[str, typer.Argument(metavar="KIND:NAME", help="provider:TYPE or model:NAME")],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", metavar="FILE", help="File to add the entry to.")
+    ] = Path("turnout.yaml"),
+    provider: Annotated[
+        str, typer.Option(metavar="NAME", help="For model:NAME, the provider it is served by.")
+    ] = "openai",
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the entry instead of writing it.")
+    ] = False,
 ) -> None:
-    """Append a commented template entry (YAML merges same-named top-level keys poorly, so the
-    entry is written as its own commented block to move under the existing section)."""
+    """Add a template provider or model entry (with commented options) to a config file."""
+    import yaml
+
     kind, _, name = what.partition(":")
-    if not name:
-        raise typer.BadParameter("expected provider:TYPE or model:NAME")
-    text = template(kind, name)
+    if kind not in ("provider", "model") or not name:
+        raise typer.BadParameter("expected provider:TYPE or model:NAME", param_hint="KIND:NAME")
+    lines = entry(kind, name, provider)
     if print_only:
-        typer.echo(text, nl=False)
+        typer.echo(template(kind, name, provider), nl=False)
         return
+    section = "providers" if kind == "provider" else "models"
     existing = config.read_text(encoding="utf-8") if config.exists() else ""
-    section = "providers:" if kind == "provider" else "models:"
-    if section in existing:
-        # The file has the section already: append the entry commented out, ready to move.
-        text = "".join(f"# {line}\n" if line else "#\n" for line in text.splitlines())
-    with config.open("a", encoding="utf-8") as fh:
-        if existing and not existing.endswith("\n"):
-            fh.write("\n")
-        fh.write(("\n" if existing else "") + text)
-    typer.echo(f"appended {kind} '{name}' to {config}")
+    try:
+        before: Any = yaml.safe_load(existing) or {}
+    except yaml.YAMLError as exc:
+        raise fail(f"{config} is not valid YAML ({exc}); fix it first", 1) from None
+    current = before.get(section) if isinstance(before, dict) else None
+    if isinstance(current, dict) and name in current:
+        raise fail(f"{config} already has {kind} '{name}' under {section}:", 1)
+    updated = insert(existing, section, lines)
+    after: Any = None
+    if updated is not None:
+        try:
+            after = yaml.safe_load(updated)
+        except yaml.YAMLError:
+            after = None
+    added = isinstance(after, dict) and isinstance(after.get(section), dict)
+    if updated is None or not added or name not in after[section]:
+        typer.echo(template(kind, name, provider), nl=False)
+        raise fail(f"could not add the entry to {config}'s {section}: block; paste it by hand", 1)
+    config.write_text(updated, encoding="utf-8")
+    typer.echo(
+        f"added {kind} '{name}' to {section}: in {config}; check it with: turnout check -c {config}"
+    )

@@ -1,7 +1,9 @@
 """``turnout db``: migrate, inspect and prune the gateway's database.
 
 ``serve`` migrates on start; ``db upgrade`` does it ahead of a deploy (or for a database the
-gateway's role may not alter). ``db prune`` applies ``storage.retention_days`` now.
+gateway's role may not alter). ``db prune`` applies ``storage.retention_days`` now. These
+commands read only the ``storage`` section of the config: a provider key missing from the
+environment does not stop a migration.
 """
 
 from __future__ import annotations
@@ -9,43 +11,43 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from turnout.cli.build import build_config, config_path
-from turnout.config.load import ConfigError
-from turnout.storage import Storage
-from turnout.storage.sql.engine import (
-    alembic_config,
-    current_revision,
-    database_url,
-    display,
-    make_engine,
-    migrate,
-    normalize,
-)
+from turnout.cli.output import config_failure, quiet_logging
 
-app = typer.Typer(help="Migrate, inspect and prune the database.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from turnout.config.schema import TurnoutConfig
+
+app = typer.Typer(
+    help="Migrate, inspect and prune the database.", no_args_is_help=True, rich_markup_mode=None
+)
 T = TypeVar("T")
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config file (or TURNOUT_CONFIG)")
+    Path | None,
+    typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
 ]
-UrlOpt = Annotated[str | None, typer.Option("--database-url", help="this database instead")]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", metavar="URL", help="This database instead of the config's."),
+]
 
 
-def _url(config: Path | None, url: str | None) -> tuple[str, Any]:
+def _url(config: Path | None, url: str | None) -> tuple[str, TurnoutConfig]:
+    from turnout.cli.build import config_path, partial_config
+    from turnout.config.load import ConfigError
+    from turnout.storage.sql.engine import database_url, normalize
+
     try:
-        cfg = build_config(config_path(config))
+        cfg = partial_config(config_path(config), "storage")
     except ConfigError as exc:
-        typer.echo(f"turnout: invalid configuration ({exc.source}):", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from None
+        config_failure(exc)
     return (normalize(url) if url else database_url(cfg.storage)), cfg
 
 
 def _run(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    quiet_logging()
     try:
         return asyncio.run(fn())
     except Exception as exc:
@@ -57,9 +59,13 @@ def _run(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def upgrade(
     config: ConfigOpt = None,
     database_url_opt: UrlOpt = None,
-    revision: Annotated[str, typer.Option(help="target revision")] = "head",
+    revision: Annotated[
+        str, typer.Option(metavar="REV", help="Target revision (default: the newest).")
+    ] = "head",
 ) -> None:
-    """Apply migrations up to ``--revision`` (default: the newest)."""
+    """Apply migrations up to --revision (default: the newest)."""
+    from turnout.storage.sql.engine import display, make_engine, migrate
+
     url, _ = _url(config, database_url_opt)
 
     async def go() -> tuple[str | None, str | None]:
@@ -78,6 +84,8 @@ def current(config: ConfigOpt = None, database_url_opt: UrlOpt = None) -> None:
     """Print the database's revision and the newest one this version knows."""
     from alembic.script import ScriptDirectory
 
+    from turnout.storage.sql.engine import alembic_config, current_revision, display, make_engine
+
     url, _ = _url(config, database_url_opt)
 
     async def go() -> str | None:
@@ -95,7 +103,9 @@ def current(config: ConfigOpt = None, database_url_opt: UrlOpt = None) -> None:
 
 @app.command()
 def prune(config: ConfigOpt = None, database_url_opt: UrlOpt = None) -> None:
-    """Remove request rows older than ``storage.retention_days`` now."""
+    """Remove request rows older than storage.retention_days now."""
+    from turnout.storage import Storage
+
     url, cfg = _url(config, database_url_opt)
 
     async def go() -> int:

@@ -18,63 +18,82 @@ import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from turnout.auth.manage import (
-    KeyBody,
-    TeamBody,
-    create_key,
-    create_team,
-    delete_team,
-    revoke_key,
-)
-from turnout.auth.store import Conflict, KeyStore, Missing
-from turnout.cli.build import build_config, config_path
-from turnout.config.load import ConfigError
+from turnout.cli.output import config_failure, new_table, print_tables, quiet_logging
+from turnout.cli.output import fail as _fail
 
-keys_app = typer.Typer(help="Create, list and revoke gateway keys.", no_args_is_help=True)
-teams_app = typer.Typer(help="Create, list and delete teams.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from turnout.auth.store import KeyStore
+
+keys_app = typer.Typer(
+    help="Create, list and revoke gateway keys.", no_args_is_help=True, rich_markup_mode=None
+)
+teams_app = typer.Typer(
+    help="Create, list and delete teams.", no_args_is_help=True, rich_markup_mode=None
+)
 T = TypeVar("T")
 
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config file (or TURNOUT_CONFIG)")
+    Path | None,
+    typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
 ]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="this database instead")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", metavar="URL", help="This database instead of the config's."),
+]
 UrlOpt = Annotated[
-    str | None, typer.Option("--url", help="a running gateway's base URL (uses the admin API)")
+    str | None,
+    typer.Option("--url", metavar="URL", help="A running gateway's base URL (uses its admin API)."),
 ]
 MasterOpt = Annotated[
     str | None,
-    typer.Option("--master-key", envvar="TURNOUT_MASTER_KEY", help="for --url"),
+    typer.Option(
+        "--master-key",
+        metavar="KEY",
+        envvar="TURNOUT_MASTER_KEY",
+        show_envvar=True,
+        help="The master key, for --url.",
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"turnout: {message}", err=True)
-    return typer.Exit(code)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--models", metavar="GLOB", help="Allowed model glob (repeatable)."),
+]
+RpmOpt = Annotated[int | None, typer.Option(min=1, metavar="N", help="Requests per minute.")]
+TpmOpt = Annotated[int | None, typer.Option(min=1, metavar="N", help="Tokens per minute.")]
+ParallelOpt = Annotated[
+    int | None, typer.Option(min=1, metavar="N", help="Requests in flight at once.")
+]
+BudgetOpt = Annotated[
+    float | None, typer.Option(min=0, metavar="USD", help="Spend allowed per period.")
+]
+PeriodOpt = Annotated[
+    str, typer.Option(metavar="PERIOD", help="Budget period: day, week or month.")
+]
 
 
 def _database(config: Path | None, url: str | None) -> str:
+    from turnout.cli.build import config_path, partial_config
+    from turnout.config.load import ConfigError
     from turnout.storage.sql.engine import database_url, normalize
 
     if url:
         return normalize(url)
     try:
-        cfg = build_config(config_path(config))
+        cfg = partial_config(config_path(config), "storage")
     except ConfigError as exc:
-        typer.echo(f"turnout: invalid configuration ({exc.source}):", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from None
+        config_failure(exc)
     if not cfg.storage.enabled:
         raise _fail("storage is disabled in this config: keys live in the gateway; use --url")
     return database_url(cfg.storage, os.environ)
 
 
 def _with_store(db: str, fn: Callable[[KeyStore], Awaitable[T]]) -> T:
+    from turnout.auth.store import Conflict, Missing
     from turnout.storage.backends import backend_for
     from turnout.storage.sql.engine import make_engine, migrate
     from turnout.storage.sql.keys import SqlKeyStore
@@ -83,6 +102,7 @@ def _with_store(db: str, fn: Callable[[KeyStore], Awaitable[T]]) -> T:
         raise _fail(
             f"a {db.partition('://')[0]}:// database lives inside the gateway process: use --url"
         )
+    quiet_logging()
 
     async def go() -> T:
         engine = make_engine(db)
@@ -158,23 +178,30 @@ def _metadata(pairs: list[str]) -> dict[str, str]:
 
 @keys_app.command("create")
 def keys_create(
-    team: Annotated[str | None, typer.Option(help="the key's team (must exist)")] = None,
-    name: Annotated[str | None, typer.Option(help="a label")] = None,
-    models: Annotated[
-        list[str] | None, typer.Option("--models", help="allowed model glob (repeatable)")
+    team: Annotated[
+        str | None, typer.Option(metavar="TEAM", help="The key's team (must exist).")
     ] = None,
-    rpm: Annotated[int | None, typer.Option(min=1, help="requests per minute")] = None,
-    tpm: Annotated[int | None, typer.Option(min=1, help="tokens per minute")] = None,
-    max_parallel: Annotated[int | None, typer.Option(min=1, help="requests in flight")] = None,
-    budget: Annotated[float | None, typer.Option(min=0, help="USD per period")] = None,
-    period: Annotated[str, typer.Option(help="budget period: day, week, month")] = "month",
-    expires: Annotated[str | None, typer.Option(help="lifetime, e.g. 30d, 12h")] = None,
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="A label.")] = None,
+    models: ModelsOpt = None,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    max_parallel: ParallelOpt = None,
+    budget: BudgetOpt = None,
+    period: PeriodOpt = "month",
+    expires: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="Lifetime, e.g. 30d or 12h.")
+    ] = None,
     model_limit: Annotated[
         list[str] | None,
-        typer.Option("--model-limit", help="GLOB:rpm=N,tpm=N,parallel=N (repeatable)"),
+        typer.Option(
+            "--model-limit",
+            metavar="GLOB:LIMITS",
+            help="Per-model limits, e.g. 'gpt-*:rpm=10,tpm=5000,parallel=2' (repeatable).",
+        ),
     ] = None,
     metadata: Annotated[
-        list[str] | None, typer.Option("--metadata", help="KEY=VALUE (repeatable)")
+        list[str] | None,
+        typer.Option("--metadata", metavar="KEY=VALUE", help="A label to store (repeatable)."),
     ] = None,
     admin: Annotated[
         bool, typer.Option("--admin", help="the key may also use the admin API")
@@ -189,6 +216,8 @@ def keys_create(
     master_key: MasterOpt = None,
 ) -> None:
     """Create a key; the key itself is printed alone on the last line, and only now."""
+    from turnout.auth.manage import KeyBody, create_key
+
     raw: dict[str, Any] = {
         "team": team,
         "name": name,
@@ -223,8 +252,8 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(
-    team: Annotated[str | None, typer.Option(help="only this team's keys")] = None,
-    show_all: Annotated[bool, typer.Option("--all", help="include revoked keys")] = False,
+    team: Annotated[str | None, typer.Option(metavar="TEAM", help="Only this team's keys.")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     database_url: DbOpt = None,
@@ -243,12 +272,9 @@ def keys_list(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table()
-    for column in ("id", "prefix", "name", "team", "status", "models", "limits", "budget"):
-        table.add_column(column, no_wrap=column in ("id", "prefix"))
+    table = new_table(
+        None, ("id", "prefix", "name", "team", "status", "models", "limits", "budget")
+    )
     for r in rows:
         limits = " ".join(f"{n}={r[n]}" for n in ("rpm", "tpm", "max_parallel") if r.get(n))
         budget = f"${r['budget']:g}/{r['budget_period']}" if r.get("budget") is not None else ""
@@ -262,18 +288,20 @@ def keys_list(
             limits,
             budget,
         )
-    Console().print(table)
+    print_tables(table, empty="no keys" + (f" in team {team}" if team else ""))
 
 
 @keys_app.command("revoke")
 def keys_revoke(
-    key_id: Annotated[str, typer.Argument(help="the key's id (key_...)")],
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key's id (key_...).")],
     config: ConfigOpt = None,
     database_url: DbOpt = None,
     url: UrlOpt = None,
     master_key: MasterOpt = None,
 ) -> None:
     """Revoke a key: refused by every gateway within a second."""
+    from turnout.auth.manage import revoke_key
+
     if url:
         _admin(url, master_key, "POST", f"/admin/keys/{key_id}/revoke")
     else:
@@ -283,21 +311,21 @@ def keys_revoke(
 
 @teams_app.command("create")
 def teams_create(
-    name: Annotated[str, typer.Argument(help="the team's name")],
-    models: Annotated[
-        list[str] | None, typer.Option("--models", help="allowed model glob (repeatable)")
-    ] = None,
-    rpm: Annotated[int | None, typer.Option(min=1)] = None,
-    tpm: Annotated[int | None, typer.Option(min=1)] = None,
-    max_parallel: Annotated[int | None, typer.Option(min=1)] = None,
-    budget: Annotated[float | None, typer.Option(min=0, help="USD per period")] = None,
-    period: Annotated[str, typer.Option(help="day, week, month")] = "month",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The team's name.")],
+    models: ModelsOpt = None,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    max_parallel: ParallelOpt = None,
+    budget: BudgetOpt = None,
+    period: PeriodOpt = "month",
     config: ConfigOpt = None,
     database_url: DbOpt = None,
     url: UrlOpt = None,
     master_key: MasterOpt = None,
 ) -> None:
-    """Create a team (keys join it with ``keys create --team``)."""
+    """Create a team (keys join it with: turnout keys create --team NAME)."""
+    from turnout.auth.manage import TeamBody, create_team
+
     raw: dict[str, Any] = {
         "name": name,
         "models": [m for spec in models or () for m in spec.split(",") if m],
@@ -341,22 +369,28 @@ def teams_list(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    table = new_table(None, ("name", "models", "limits", "budget"))
     for r in rows:
         limits = " ".join(f"{n}={r[n]}" for n in ("rpm", "tpm", "max_parallel") if r.get(n))
-        budget = f" ${r['budget']:g}/{r['budget_period']}" if r.get("budget") is not None else ""
-        typer.echo(f"{r['name']}  models={','.join(r['models']) or '*'} {limits}{budget}".rstrip())
+        budget = f"${r['budget']:g}/{r['budget_period']}" if r.get("budget") is not None else ""
+        table.add_row(r["name"], ",".join(r["models"]) or "*", limits, budget)
+    print_tables(table, empty="no teams")
 
 
 @teams_app.command("delete")
 def teams_delete(
-    name: Annotated[str, typer.Argument()],
-    revoke_keys: Annotated[bool, typer.Option(help="revoke the team's keys too")] = False,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The team's name.")],
+    revoke_keys: Annotated[
+        bool, typer.Option("--revoke-keys", help="Revoke the team's keys too.")
+    ] = False,
     config: ConfigOpt = None,
     database_url: DbOpt = None,
     url: UrlOpt = None,
     master_key: MasterOpt = None,
 ) -> None:
     """Delete a team (refused while it has live keys, unless --revoke-keys)."""
+    from turnout.auth.manage import delete_team
+
     if url:
         flag = "true" if revoke_keys else "false"
         _admin(url, master_key, "DELETE", f"/admin/teams/{name}?revoke_keys={flag}")

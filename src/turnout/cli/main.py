@@ -1,9 +1,15 @@
-"""``turnout``: serve, mock, check, config, worker, status, usage, db, keys, teams."""
+"""``turnout``: serve, mock, check, config, worker, status, usage, db, keys, teams.
+
+Help must be instant, so nothing heavy is imported at module level anywhere in ``turnout.cli``:
+the command modules import typer and the standard library only, and each command imports the
+gateway (FastAPI, SQLAlchemy, pydantic, uvicorn) inside its body. ``tests/unit/cli`` checks
+that ``--help`` of every command leaves those modules unimported.
+
+Help is plain text (``rich_markup_mode=None``): no boxes cut at 80 columns, no type labels
+such as ``<bool>``; each option names its value (``--port PORT``) and says what it does.
+"""
 
 from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _dist_version
 
 import typer
 
@@ -26,14 +32,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
 def _version(value: bool) -> None:
     """Print the installed distribution's version: the one a bug report needs."""
     if value:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
         try:
-            typer.echo(f"turnout {_dist_version('turnout')}")
+            typer.echo(f"turnout {dist_version('turnout')}")
         except PackageNotFoundError:  # running from a source tree that was never installed
             typer.echo("turnout (not installed)")
         raise typer.Exit()

@@ -9,23 +9,33 @@ import typer
 
 
 def mock(
-    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 9000,
-    status: Annotated[int, typer.Option(help="answer every request with this status")] = 200,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port.")] = 9000,
+    status: Annotated[
+        int, typer.Option(metavar="CODE", help="Answer every request with this status.")
+    ] = 200,
     retry_after: Annotated[
-        float | None, typer.Option("--retry-after", help="Retry-After seconds on errors")
+        float | None,
+        typer.Option("--retry-after", metavar="SECONDS", help="Retry-After on error answers."),
     ] = None,
-    ttft_ms: Annotated[float, typer.Option("--ttft-ms", help="delay before the first byte")] = 0,
-    chunk_ms: Annotated[float, typer.Option("--chunk-ms", help="delay between stream chunks")] = 0,
-    tokens: Annotated[int, typer.Option(help="completion tokens per answer")] = 16,
+    ttft_ms: Annotated[
+        float, typer.Option("--ttft-ms", metavar="MS", help="Delay before the first byte.")
+    ] = 0,
+    chunk_ms: Annotated[
+        float, typer.Option("--chunk-ms", metavar="MS", help="Delay between stream chunks.")
+    ] = 0,
+    tokens: Annotated[int, typer.Option(metavar="N", help="Completion tokens per answer.")] = 16,
     fault: Annotated[
-        str | None, typer.Option(help="disconnect|hang|malformed|truncate|error-midstream")
+        str | None,
+        typer.Option(
+            metavar="FAULT", help="disconnect, hang, malformed, truncate or error-midstream."
+        ),
     ] = None,
     skills: Annotated[
         Path | None, typer.Option(help="skill profile (JSON/YAML): answer quality per model")
     ] = None,
 ) -> None:
-    """Run the mock provider (OpenAI, Anthropic and Gemini wire formats on one port)."""
+    """Run the mock provider: OpenAI, Anthropic and Gemini on one port."""
     from turnout.mock.engine import MockSettings
     from turnout.mock.server import serve
     from turnout.mock.settings import parse_fault

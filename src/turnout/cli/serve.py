@@ -1,72 +1,145 @@
-"""``turnout serve``: run the gateway (uvicorn, uvloop, httptools)."""
+"""``turnout serve``: run the gateway (uvicorn, uvloop, httptools).
+
+Everything that can be refused is refused before anything is started: an invalid config or
+log level, a config that routes to no provider, a port already in use. Only then is the
+database opened and migrated, so a second ``turnout serve`` on a busy port says so at once
+instead of after a migration and a start-up that cannot serve.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from turnout.cli.build import build_config, config_path
-from turnout.config.compile import compile_config
-from turnout.config.load import ConfigError
-from turnout.config.schema import TurnoutConfig
-from turnout.observability.logging import configure_logging
+from turnout.cli.output import config_failure, fail
+
+if TYPE_CHECKING:
+    from turnout.config.schema import TurnoutConfig
 
 CONFIG_ENV = "TURNOUT_RUNTIME_CONFIG"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def check_log_level(value: str | None) -> str | None:
+    """Refuse an unknown level as a usage error (not a traceback from the logging setup)."""
+    if value is not None and value not in LOG_LEVELS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value
 
 
 def serve(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="config file (or TURNOUT_CONFIG)")
+        Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default 4141)")] = None,
-    demo: Annotated[bool, typer.Option(help="add the built-in mock provider")] = False,
+    host: Annotated[
+        str | None, typer.Option(metavar="HOST", help="Bind address (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Port (default 4141).")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Add the built-in mock provider (no key needed).")
+    ] = False,
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="proxy every model to this upstream")
+        str | None,
+        typer.Option("--base-url", metavar="URL", help="Proxy every model name to this upstream."),
     ] = None,
     upstream_type: Annotated[
-        str, typer.Option("--type", help="provider type of --base-url")
+        str,
+        typer.Option(
+            "--type",
+            metavar="TYPE",
+            help="Provider type of --base-url: openai, openai-compatible, anthropic, gemini.",
+        ),
     ] = "openai-compatible",
     api_key: Annotated[
-        str | None, typer.Option("--api-key", help="key for --base-url", envvar="UPSTREAM_API_KEY")
+        str | None,
+        typer.Option(
+            "--api-key",
+            metavar="KEY",
+            envvar="UPSTREAM_API_KEY",
+            show_envvar=True,
+            help="Key for --base-url.",
+        ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="processes sharing the port")] = None,
-    log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
+    workers: Annotated[
+        int | None, typer.Option(metavar="N", help="Processes sharing the port (default 1).")
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LEVEL",
+            callback=check_log_level,
+            help="debug, info, warning or error (default info).",
+        ),
+    ] = None,
     with_worker: Annotated[
-        bool, typer.Option("--with-worker", help="run the health keeper inside the gateway")
+        bool,
+        typer.Option("--with-worker", help="Run the health keeper (key probes) in the gateway."),
     ] = False,
 ) -> None:
     """Start the gateway."""
+    from turnout.cli.build import build_config, config_path, no_providers
+    from turnout.config.load import ConfigError
+
+    path = config_path(config)
     try:
         cfg = build_config(
-            config_path(config),
+            path,
             demo=demo,
             base_url=base_url,
             upstream_type=upstream_type,
             api_key=api_key,
             server={"host": host, "port": port, "workers": workers},
+            log_level=log_level,
         )
     except ConfigError as exc:
-        typer.echo(f"turnout: invalid configuration ({exc.source}):", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from None
-    if log_level:
-        cfg = cfg.model_copy(
-            update={"logging": cfg.logging.model_copy(update={"level": log_level})}
-        )
+        config_failure(exc)
     if with_worker:
         cfg = cfg.model_copy(update={"health": cfg.health.model_copy(update={"keeper": True})})
+    missing = no_providers(cfg, path)
+    if missing is not None and path is None:
+        raise fail(str(missing), 2)
+    if missing is not None:
+        # A file may rely on providers added later (admin API): start, but say it.
+        typer.secho(f"turnout: warning: {missing}", err=True, fg="yellow")
+    busy = port_problem(cfg.server.host, cfg.server.port)
+    if busy is not None:
+        raise fail(busy, 1)
     run(cfg)
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the gateway could not listen on ``host:port`` (checked with the same socket options
+    uvicorn uses), or None. A race with another process remains possible; the common case, a
+    second gateway or another server already there, is reported before anything starts."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            hint = " (choose another with --port)" if exc.errno == errno.EADDRINUSE else ""
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}"
+    return None
 
 
 def run(cfg: TurnoutConfig) -> None:
     import uvicorn
+
+    from turnout.observability.logging import configure_logging
 
     server = cfg.server
     options: dict[str, Any] = {
@@ -87,6 +160,7 @@ def run(cfg: TurnoutConfig) -> None:
         "limit_concurrency": server.max_concurrency,
         "backlog": 4096,
         "log_level": cfg.logging.level,
+        "log_config": None,  # uvicorn's records go through our handler (configure_logging)
     }
     # Workers rebuild the app from the validated config handed over in the environment, so
     # every process serves exactly what was checked here.
@@ -98,13 +172,14 @@ def run(cfg: TurnoutConfig) -> None:
     # SIGHUP never kills the gateway; once serving it is logged (turnout.app).
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    configure_logging(cfg.logging.level, cfg.logging.format)
     if server.workers > 1:
         uvicorn.run(
             "turnout.cli.serve:app_from_env", factory=True, workers=server.workers, **options
         )
     else:
-        configure_logging(cfg.logging.level)
         from turnout.app import create_app
+        from turnout.config.compile import compile_config
 
         uvicorn.run(create_app(compile_config(cfg)), **options)
 
@@ -112,7 +187,10 @@ def run(cfg: TurnoutConfig) -> None:
 def app_from_env() -> object:
     """Factory used by each worker process."""
     from turnout.app import create_app
+    from turnout.config.compile import compile_config
+    from turnout.config.schema import TurnoutConfig
+    from turnout.observability.logging import configure_logging
 
     cfg = TurnoutConfig.model_validate_json(os.environ[CONFIG_ENV])
-    configure_logging(cfg.logging.level)
+    configure_logging(cfg.logging.level, cfg.logging.format)
     return create_app(compile_config(cfg))

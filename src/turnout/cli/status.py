@@ -10,24 +10,26 @@ import json
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from turnout.cli.build import build_config, config_path
-from turnout.cli.keys import admin_request
-from turnout.config.load import ConfigError
+from turnout.cli.output import new_table, print_tables
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _STYLE = {"active": "green", "half_open": "yellow"}
 
 
 def _url(url: str | None, config: Path | None) -> str:
+    from turnout.cli.build import config_path, partial_config
+    from turnout.config.load import ConfigError
+
     if url:
         return url.rstrip("/")
     try:
-        server = build_config(config_path(config)).server
+        server = partial_config(config_path(config), "server").server
     except ConfigError:
         return "http://127.0.0.1:4141"
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
@@ -39,9 +41,11 @@ def _when(seconds: float | None) -> str:
 
 
 def tables(report: dict[str, Any]) -> list[Table]:
-    deployments = Table(title="Deployments")
-    for column in ("deployment", "state", "reason", "retry in", "in flight", "latency", "models"):
-        deployments.add_column(column)
+    deployments = new_table(
+        "Deployments",
+        ("deployment", "state", "reason", "retry in", "in flight", "latency", "models"),
+        right=("retry in", "in flight", "latency"),
+    )
     for d in report.get("deployments", []):
         state = d["state"]
         deployments.add_row(
@@ -53,9 +57,11 @@ def tables(report: dict[str, Any]) -> list[Table]:
             f"{d['latency_ms']:.0f} ms" if d["latency_ms"] else "",
             ", ".join(d["models"]),
         )
-    keys = Table(title="Keys")
-    for column in ("provider", "scope", "key", "state", "reason", "retry in", "last probe"):
-        keys.add_column(column)
+    keys = new_table(
+        "Keys",
+        ("provider", "scope", "key", "state", "reason", "retry in", "last probe"),
+        right=("retry in",),
+    )
     for k in report.get("keys", []):
         state = k["state"]
         keys.add_row(
@@ -71,11 +77,19 @@ def tables(report: dict[str, Any]) -> list[Table]:
 
 
 def status(
-    url: Annotated[str | None, typer.Option(help="gateway base URL")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="config file")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the raw report")] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="The gateway's base URL (default: from the config)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw report.")] = False,
 ) -> None:
     """Show the state of every deployment and key of a running gateway."""
+    from turnout.cli.keys import admin_request
+
     base = _url(url, config)
     try:
         with urllib.request.urlopen(admin_request(base + "/admin/health"), timeout=5) as resp:
@@ -86,6 +100,4 @@ def status(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    console = Console()
-    for table in tables(report):
-        console.print(table)
+    print_tables(*tables(report), empty="no deployments")

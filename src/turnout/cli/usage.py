@@ -13,19 +13,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from turnout.cli.build import build_config, config_path
-from turnout.cli.keys import admin_request
-from turnout.config.load import ConfigError
-from turnout.storage.query import window
-from turnout.storage.report import BadQuery, usage_report
-from turnout.storage.sql.engine import database_url, make_engine, normalize
-from turnout.storage.sql.logs import SqlLogStore
+from turnout.cli.output import config_failure, new_table, print_tables, quiet_logging
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+_GROUPS = "model, provider, deployment, key, team, provider_key, status or day"
+_TIME_HELP = "a duration back from now (30m, 24h, 7d, 2w) or an ISO 8601 date or time"
 
 
 def _cost(value: float | None, unpriced: int) -> str:
@@ -38,11 +36,22 @@ def _ms(values: dict[str, float | None]) -> str:
 
 
 def table(report: dict[str, Any]) -> Table:
-    out = Table(title=f"Usage by {report['group_by']}, {report['from']} to {report['to']}")
-    for column in ("group", "requests", "errors", "input", "output", "cached", "cost"):
-        out.add_column(column, justify="left" if column == "group" else "right")
-    out.add_column("latency p50/p90/p99 ms", justify="right")
-    out.add_column("ttft p50/p90/p99 ms", justify="right")
+    columns = (
+        "group",
+        "requests",
+        "errors",
+        "input",
+        "output",
+        "cached",
+        "cost",
+        "latency p50/p90/p99 ms",
+        "ttft p50/p90/p99 ms",
+    )
+    out = new_table(
+        f"Usage by {report['group_by']}, {report['from']} to {report['to']}",
+        columns,
+        right=columns[1:],
+    )
     rows = list(report["groups"])
     if report.get("total") and len(rows) > 1:
         rows.append({**report["total"], "group": "[b]total[/]"})
@@ -64,6 +73,11 @@ def table(report: dict[str, Any]) -> Table:
 async def _from_database(
     url: str, group_by: str, start: str | None, end: str | None, model: str | None
 ) -> dict[str, Any]:
+    from turnout.storage.query import window
+    from turnout.storage.report import usage_report
+    from turnout.storage.sql.engine import make_engine
+    from turnout.storage.sql.logs import SqlLogStore
+
     engine = make_engine(url)
     try:
         begin, stop = window(start, end)
@@ -75,6 +89,8 @@ async def _from_database(
 def _from_gateway(
     url: str, group_by: str, start: str | None, end: str | None, model: str | None
 ) -> dict[str, Any]:
+    from turnout.cli.keys import admin_request
+
     params = {"group_by": group_by, "from": start, "to": end, "model": model}
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
     with urllib.request.urlopen(
@@ -86,40 +102,51 @@ def _from_gateway(
 
 def usage(
     group_by: Annotated[
-        str,
-        typer.Option(
-            "--group-by", "-g", help="model|provider|deployment|key|team|provider_key|status|day"
-        ),
+        str, typer.Option("--group-by", "-g", metavar="GROUP", help=f"Group rows by {_GROUPS}.")
     ] = "model",
     start: Annotated[
-        str | None, typer.Option("--from", help="ISO time or duration back (24h, 7d)")
+        str | None,
+        typer.Option("--from", metavar="TIME", help=f"Start: {_TIME_HELP} (default 24h)."),
     ] = None,
-    end: Annotated[str | None, typer.Option("--to", help="ISO time or duration back")] = None,
-    model: Annotated[str | None, typer.Option(help="only this public model")] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", metavar="TIME", help=f"End: {_TIME_HELP} (default now).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="MODEL", help="Only this public model.")
+    ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="config file (or TURNOUT_CONFIG)")
+        Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
     ] = None,
     database_url_opt: Annotated[
-        str | None, typer.Option("--database-url", help="read this database instead")
+        str | None,
+        typer.Option("--database-url", metavar="URL", help="Read this database instead."),
     ] = None,
-    url: Annotated[str | None, typer.Option("--url", help="ask a running gateway")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", metavar="URL", help="Ask a running gateway instead of the database."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Requests, tokens, cost, errors and latency, grouped."""
+    from turnout.config.load import ConfigError
+    from turnout.storage.report import BadQuery
+
     try:
         if url:
             report = _from_gateway(url, group_by, start, end, model)
         else:
+            from turnout.cli.build import config_path, partial_config
+            from turnout.storage.sql.engine import database_url, normalize
+
             if database_url_opt:
                 db = normalize(database_url_opt)
             else:
-                db = database_url(build_config(config_path(config)).storage)
+                db = database_url(partial_config(config_path(config), "storage").storage)
+            quiet_logging()
             report = asyncio.run(_from_database(db, group_by, start, end, model))
     except ConfigError as exc:
-        typer.echo(f"turnout: invalid configuration ({exc.source}):", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from None
+        config_failure(exc)
     except (BadQuery, ValueError, urllib.error.URLError) as exc:
         typer.echo(f"turnout usage: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -129,4 +156,4 @@ def usage(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
-        Console().print(table(report))
+        print_tables(table(report))

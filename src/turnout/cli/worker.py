@@ -10,34 +10,36 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from turnout.cli.build import build_config, config_path
-from turnout.config.compile import compile_config
-from turnout.config.load import ConfigError
-from turnout.health.breaker import INVALID, NO_QUOTA
-from turnout.health.keeper import HealthKeeper, ProbeResult
-from turnout.health.service import HealthService
-from turnout.observability.logging import configure_logging
-from turnout.outbound import OutboundPolicy
-from turnout.providers.registry import build_provider
-from turnout.upstream.pooled import PooledClient
+from turnout.cli.output import config_failure, new_table, print_tables
+from turnout.cli.serve import check_log_level
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from turnout.health.keeper import ProbeResult
 
 
 def results_table(results: list[ProbeResult]) -> Table:
-    table = Table(title="Key probes")
-    for column in ("key", "model", "outcome", "state", "ms"):
-        table.add_column(column)
+    table = new_table("Key probes", ("key", "model", "outcome", "state", "ms"), right=("ms",))
     for r in results:
         table.add_row(r.key_id, r.model, r.outcome, r.state, f"{r.latency * 1000:.0f}")
     return table
 
 
 async def _run(cfg_path: Path | None, once: bool) -> int:
+    from turnout.cli.build import build_config
+    from turnout.config.compile import compile_config
+    from turnout.health.breaker import INVALID, NO_QUOTA
+    from turnout.health.keeper import HealthKeeper
+    from turnout.health.service import HealthService
+    from turnout.outbound import OutboundPolicy
+    from turnout.providers.registry import build_provider
+    from turnout.upstream.pooled import PooledClient
+
     runtime = compile_config(build_config(cfg_path))
     client = PooledClient(OutboundPolicy.from_config(runtime.config.outbound))
     providers = {n: build_provider(s, client) for n, s in runtime.providers.items()}
@@ -53,9 +55,9 @@ async def _run(cfg_path: Path | None, once: bool) -> int:
             results = await keeper.probe_all()
             service.board.journal.events.clear()  # the table says it all; no log lines
             await service.flush()
-            Console().print(results_table(results))
+            print_tables(results_table(results), empty="no keys to probe")
             for skipped in keeper.skipped:
-                Console(stderr=True).print(f"not probed: {skipped} (set probe_model)")
+                typer.echo(f"not probed: {skipped} (set probe_model)", err=True)
             return 1 if any(r.state in (INVALID, NO_QUOTA) for r in results) else 0
         await service.start(providers, keeper=True)
         await asyncio.Event().wait()  # until interrupted
@@ -69,20 +71,29 @@ async def _run(cfg_path: Path | None, once: bool) -> int:
 
 def worker(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="config file (or TURNOUT_CONFIG)")
+        Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
     ] = None,
-    once: Annotated[bool, typer.Option(help="probe every key once, print, exit")] = False,
-    log_level: Annotated[str, typer.Option(help="debug|info|warning|error")] = "info",
+    once: Annotated[
+        bool, typer.Option("--once", help="Probe every key once, print a table and exit.")
+    ] = False,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            metavar="LEVEL", callback=check_log_level, help="debug, info, warning or error."
+        ),
+    ] = "info",
 ) -> None:
     """Run the health keeper: probe every provider key on an interval."""
+    from turnout.cli.build import config_path
+    from turnout.config.load import ConfigError
+    from turnout.observability.logging import configure_logging
+
     configure_logging(log_level)
     try:
         code = asyncio.run(_run(config_path(config), once))
     except ConfigError as exc:
-        typer.echo(f"turnout: invalid configuration ({exc.source}):", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from None
+        config_failure(exc)
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)

@@ -74,8 +74,15 @@ def read_environment(config_path: Path | None) -> dict[str, str]:
     return env
 
 
-def parse_raw(raw: Any, env: Mapping[str, str], source: str) -> TurnoutConfig:
-    """Interpolate and validate an already-parsed YAML tree."""
+Lines = dict[str, int]
+"""Where each path of a file starts (1-based line), keyed by its formatted path."""
+
+
+def parse_raw(
+    raw: Any, env: Mapping[str, str], source: str, lines: Lines | None = None
+) -> TurnoutConfig:
+    """Interpolate and validate an already-parsed YAML tree; ``lines`` (from
+    :func:`read_located`) puts the file's line in front of each problem."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -85,18 +92,39 @@ def parse_raw(raw: Any, env: Mapping[str, str], source: str) -> TurnoutConfig:
     config, more = validate(data)
     problems.extend(more)
     if problems or config is None:
+        if lines:  # in file order, each with its line
+            located = [locate(p, lines) for p in problems]
+            problems = [p for _, p in sorted(located, key=lambda item: item[0])]
         raise ConfigError(problems, source)
     return config
 
 
+def locate(problem: str, lines: Lines) -> tuple[int, str]:
+    """Prefix a ``path: message`` problem with the line of its path, or of the nearest
+    enclosing path the file has (a missing key is reported at its parent); problems with no
+    line (made by the command line) sort last."""
+    path = problem.split(": ", 1)[0]
+    while path:
+        if path in lines:
+            return lines[path], f"line {lines[path]}: {problem}"
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return 1 << 30, problem
+
+
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> TurnoutConfig:
     """Load and validate a config file; raise :class:`ConfigError` listing every problem."""
-    raw = read_raw(path)
-    return parse_raw(raw, env if env is not None else read_environment(path), str(path))
+    raw, lines = read_located(path)
+    return parse_raw(raw, env if env is not None else read_environment(path), str(path), lines)
 
 
 def read_raw(path: Path) -> Any:
     """The file's YAML tree, before interpolation and validation."""
+    return read_located(path)[0]
+
+
+def read_located(path: Path) -> tuple[Any, Lines]:
+    """The file's YAML tree and the line where each of its paths starts."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -109,4 +137,19 @@ def read_raw(path: Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
         problem = getattr(exc, "problem", exc)
         raise ConfigError([f"{where}: invalid YAML: {problem}"], source) from None
-    return raw
+    lines: Lines = {}
+    _walk_lines(yaml.compose(text, Loader=yaml.SafeLoader), (), lines)  # parsed once already
+    return raw, lines
+
+
+def _walk_lines(node: Any, path: tuple[str | int, ...], lines: Lines) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                sub = (*path, str(key.value))
+                lines.setdefault(format_path(sub), key.start_mark.line + 1)
+                _walk_lines(value, sub, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.setdefault(format_path((*path, i)), item.start_mark.line + 1)
+            _walk_lines(item, (*path, i), lines)

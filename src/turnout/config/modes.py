@@ -8,6 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def env_keys() -> tuple[str, ...]:
+    """The variables zero-config mode looks for (to say so when it finds none)."""
+    from turnout.providers.registry import provider_types
+
+    return tuple(k.key_env for k in provider_types() if k.key_env and k.zero_config_models)
+
+
 def from_environment(env: Mapping[str, str]) -> dict[str, Any]:
     """Serve every provider whose API key is in the environment, each for its model family:
     the provider types that name a key variable and the models it serves (``key_env`` and

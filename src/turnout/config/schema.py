@@ -227,7 +227,10 @@ class CacheConfig(Closed):
 
 class LoggingConfig(Closed):
     level: Literal["debug", "info", "warning", "error"] = "info"
-    requests: bool = Field(True, description="one JSON line per request")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: lines for people on a terminal, JSON lines otherwise"
+    )
+    requests: bool = Field(True, description="one line per request")
 
 
 class StorageConfig(Closed):

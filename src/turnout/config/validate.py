@@ -7,102 +7,26 @@ use tuples, so they are rewritten here.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
-import types
-import typing
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from turnout.config.schema import REASONS, TurnoutConfig
+from turnout.config.messages import (
+    format_path,
+    pydantic_problems,
+    shown,
+    suggest,
+    url_problem,
+)
+from turnout.config.schema import TurnoutConfig
 from turnout.headers import HOP_BY_HOP, forwardable
 
 if TYPE_CHECKING:
     from turnout.providers.descriptor import ProviderType as Kind
 
-
-def format_path(loc: tuple[str | int, ...]) -> str:
-    """Render a pydantic location as users write paths: ``models.m.deployments[1].provider``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out or "<root>"
-
-
-def _suggest(word: str, choices: typing.Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The schema class that owns the mapping at ``loc`` (to list its allowed keys)."""
-    current: Any = TurnoutConfig
-    for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-            continue
-        current = _unwrap(current)
-        origin = get_origin(current)
-        if origin in (dict, list):
-            current = get_args(current)[-1]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip ``X | None`` so the walk can continue into X."""
-    if get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return tp
-
-
-def _pydantic_problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        path = format_path(loc)
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            owner = _model_at(loc[:-1])
-            allowed = sorted(owner.model_fields) if owner else []
-            hint = _suggest(str(loc[-1]), allowed)
-            known = f" (allowed: {', '.join(allowed)})" if allowed and not hint else ""
-            problems.append(f"{path}: unknown key{hint}{known}")
-        elif kind == "provider_type":
-            given = str(err.get("input"))
-            if ":" in given:  # an import path: the registry says what went wrong
-                problems.append(f"{path}: {err['msg']}")
-                continue
-            from turnout.providers.registry import names  # it imports the config package
-
-            types = names()
-            problems.append(
-                f"{path}: unknown provider type '{given}'{_suggest(given, types)}"
-                f" (known: {', '.join(types)})"
-            )
-        elif kind == "literal_error" and loc and loc[-1] == "reason":
-            given = str(err.get("input"))
-            problems.append(
-                f"{path}: unknown reason '{given}'{_suggest(given, REASONS)}"
-                f" (known: {', '.join(REASONS)})"
-            )
-        elif kind == "missing":
-            problems.append(f"{path}: required")
-        else:
-            problems.append(f"{path}: {err['msg']}")
-    return problems
+__all__ = ["format_path", "validate"]
 
 
 def _reference_problems(data: dict[str, Any]) -> list[str]:
@@ -119,8 +43,8 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         kind = _kind(ptype)  # None: an unknown type, reported by the schema
         if kind is not None and kind.base_url is None and not base_url:
             problems.append(f"providers.{pname}.base_url: required for type {ptype}")
-        if isinstance(base_url, str) and not base_url.startswith(("http://", "https://")):
-            problems.append(f"providers.{pname}.base_url: must start with http:// or https://")
+        if isinstance(base_url, str) and (bad := url_problem(base_url, ("http", "https"))):
+            problems.append(f"providers.{pname}.base_url: {bad}")
         if kind is not None and kind.needs_key and not provider.get("api_keys"):
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
@@ -134,9 +58,17 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
             from turnout.redisconn import parse_redis_url
 
             try:
-                parse_redis_url(url)
+                target = parse_redis_url(url)
             except ValueError as exc:
                 problems.append(f"{section}.redis_url: {exc}")
+                continue
+            hosts = [f"redis://[{h}]" if ":" in h else f"redis://{h}" for h, _ in target.hosts]
+            if any(url_problem(h, ("redis",)) for h in hosts):  # a placeholder: redis://…
+                problems.append(f"{section}.redis_url: needs a valid host name{shown(url, ())}")
+    tracing = data.get("tracing")
+    endpoint = tracing.get("endpoint") if isinstance(tracing, dict) else None
+    if isinstance(endpoint, str) and (bad := url_problem(endpoint, ("http", "https"))):
+        problems.append(f"tracing.endpoint: {bad}")
     models = data.get("models")
     models = models if isinstance(models, dict) else {}
     for mname, model in models.items():
@@ -149,7 +81,7 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
                 known = ", ".join(names) or "none configured"
                 problems.append(
                     f"models.{mname}.deployments[{i}].provider: unknown provider "
-                    f"'{ref}'{_suggest(ref, names)} (known: {known})"
+                    f"'{ref}'{suggest(ref, names)} (known: {known})"
                 )
     return problems
 
@@ -267,7 +199,7 @@ def _routing_problems(mname: str, model: dict[str, Any], models: dict[str, Any])
         try:
             cls = strategy_class(strategy)
         except UnknownStrategy as exc:
-            hint = _suggest(strategy, STRATEGIES) if ":" not in strategy else ""
+            hint = suggest(strategy, STRATEGIES) if ":" not in strategy else ""
             text = str(exc) if not hint else f"unknown strategy '{strategy}'{hint}"
             problems.append(f"models.{mname}.strategy: {text}")
         else:
@@ -291,7 +223,7 @@ def _routing_problems(mname: str, model: dict[str, Any], models: dict[str, Any])
             if name == mname:
                 problems.append(f"{where}: a model cannot fall back to itself")
             elif name not in models and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-                problems.append(f"{where}: unknown model '{name}'{_suggest(name, exact)}")
+                problems.append(f"{where}: unknown model '{name}'{suggest(name, exact)}")
     return problems
 
 
@@ -301,5 +233,5 @@ def validate(data: dict[str, Any]) -> tuple[TurnoutConfig | None, list[str]]:
     try:
         config = TurnoutConfig.model_validate(data)
     except ValidationError as exc:
-        return None, _pydantic_problems(exc) + problems
+        return None, pydantic_problems(exc) + problems
     return (None if problems else config), problems

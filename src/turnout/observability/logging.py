@@ -36,23 +36,68 @@ class Sink(Protocol):
 
 
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+LEVELS: tuple[str, ...] = tuple(_LEVELS)
 
 
-def configure_logging(level: str = "info") -> None:
-    """JSON lines on stdout through structlog, orjson-serialised."""
+def use_console(fmt: str) -> bool:
+    """``auto`` means lines for people on a terminal and JSON for everything else."""
+    return fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+
+
+def _renderer(console: bool, out: _Stream) -> Any:
+    if console:
+        return structlog.dev.ConsoleRenderer(colors=out.isatty())
+    return structlog.processors.JSONRenderer(
+        serializer=lambda obj, **_: orjson.dumps(obj, default=str).decode()
+    )
+
+
+class _Stream:
+    """``sys.stdout`` or ``sys.stderr`` looked up at each write, not at configuration: a test
+    runner (or a CLI runner) that swaps and closes them must not leave the loggers, which are
+    configured once per process, writing to a closed file."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return int(getattr(sys, self.name).write(text))
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(sys, self.name).isatty())
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stderr: bool = False) -> None:
+    """One stream on stdout, in one format: the gateway's own events through structlog and
+    every standard-library logger (uvicorn's, Alembic's) through the same renderer, so the
+    start-up output is not a mix of coloured text and JSON. On a terminal (``fmt`` ``auto``)
+    lines are rendered for people, warnings and errors in colour; otherwise as JSON lines."""
     numeric = _LEVELS.get(level, 20)
+    out: Any = _Stream("stderr" if stderr else "stdout")
+    renderer = _renderer(fmt == "console" if stderr else use_console(fmt), out)
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.BytesLoggerFactory(file=sys.stdout.buffer),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s")
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
 
 
 def get_logger(name: str) -> Any:
@@ -67,8 +112,15 @@ class RequestLog:
     requests between their arrival and :meth:`record` (the API layer increments it).
     """
 
-    def __init__(self, enabled: bool = True, capacity: int = 100_000) -> None:
+    def __init__(
+        self, enabled: bool = True, capacity: int = 100_000, console: bool = False
+    ) -> None:
         self.enabled = enabled
+        # On a terminal request lines are rendered like every other line (slower, but a
+        # terminal is never the place for thousands of lines a second).
+        self._console = (
+            structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty()) if console else None
+        )
         self._recording = enabled
         self._lines: deque[tuple[Any, ...]] = deque(maxlen=capacity)
         self._capacity = capacity
@@ -166,6 +218,9 @@ class RequestLog:
                 line["cost_usd"] = finished[i].cost
             if call.route is not None:  # a learned router's decision
                 line["route"] = call.route
+            if self._console is not None:
+                out.append(self._console(None, "info", line).encode())
+                continue
             out.append(dumps(line))
         out.append(b"")
         try:

@@ -12,7 +12,7 @@ from turnout.errors import UpstreamTimeout, UpstreamUnavailable
 from turnout.mock.engine import respond
 from turnout.mock.timing import MockDisconnect, iter_frames, read_body
 from turnout.protocols.gemini.routes import sse_requested
-from turnout.providers.base import HTTPProvider
+from turnout.providers.base import HTTPProvider, relay_headers
 from turnout.providers.descriptor import ProviderType
 from turnout.types import Call, Reply
 from turnout.upstream.base import UpstreamClient
@@ -44,7 +44,12 @@ class MockProvider(HTTPProvider):
         path, query = self._path(call, upstream_model)
         headers = {name: value for name, value in self.request_headers(call, key)}
         resp = respond("POST", path, query, headers, body)
-        out = [(k.encode(), v.encode()) for k, v in resp.headers]
+        # Like any upstream's answer: the mock's own request id becomes x-upstream-request-id
+        # (the client sees one x-request-id, the gateway's), and the echo headers meant for
+        # tests of an out-of-process mock (x-mock-*) stay inside.
+        out = relay_headers(
+            [(k.encode(), v.encode()) for k, v in resp.headers if not k.startswith("x-mock-")]
+        )
         if resp.frames is not None and resp.status < 300:
             return Reply(resp.status, out, chunks=self._guard(iter_frames(resp)))
         try:

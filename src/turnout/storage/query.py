@@ -163,7 +163,14 @@ def parse_time(value: str, now: datetime) -> datetime:
     m = _RELATIVE.match(text)
     if m:
         return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a time: use a duration back from now (a number and s, m, h, d "
+            "or w: 30m, 24h, 7d, 2w) or an ISO 8601 date or time (2025-01-31, "
+            "2025-01-31T12:00:00Z)"
+        ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 

@@ -15,13 +15,19 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from turnout.auth.guard import admin_dependency
 from turnout.state import GatewayState
 
 # Paths the gateway hands to this app instead of answering 404 itself.
 PREFIXES = ("/admin", "/docs", "/openapi.json", "/redoc")
+# Swagger UI's files, served from the installed swagger-ui-bundle package: the docs page must
+# work on a machine with no internet access (FastAPI's default loads them from a CDN).
+ASSETS = "/docs/assets"
 
 ROUTERS: list[str] = [
     "turnout.api.admin.config",
@@ -42,10 +48,14 @@ PUBLIC: list[str] = ["turnout.api.admin.session"]
 def build_admin(state: GatewayState) -> FastAPI:
     app = FastAPI(
         title="Turnout admin API",
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
         redoc_url=None,
     )
+    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    # A plain route like FastAPI's own docs route: the page holds no data (the schema and
+    # every call it makes still need the master key).
+    app.add_route("/docs", _docs_page, include_in_schema=False)
     app.add_exception_handler(RequestValidationError, _validation_error)
     guarded = [Depends(admin_dependency(state))]
     for name in ROUTERS:
@@ -53,6 +63,16 @@ def build_admin(state: GatewayState) -> FastAPI:
     for name in PUBLIC:
         app.include_router(importlib.import_module(name).router(state))
     return app
+
+
+async def _docs_page(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Turnout admin API",
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
