@@ -26,6 +26,8 @@ PNG = base64.b64decode(
 PNG_B64 = base64.b64encode(PNG).decode()
 QUESTION = "What is the weather in Paris?"
 TOOL_NAME = "get_weather"
+# The mock calls a tool only when asked to; these scenarios test the plumbing of any call.
+TOOL_HEADERS = {"x-mock-tools": "first"}
 TOOL_SCHEMA = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
@@ -178,7 +180,7 @@ class OpenAIClient(Client):
         thinking: bool = False,
         headers: dict[str, str] | None = None,
     ) -> Answer:
-        hdrs = {"x-mock-tokens": str(tokens), **(headers or {})}
+        hdrs = {"x-mock-tokens": str(tokens), **(TOOL_HEADERS if tools else {}), **(headers or {})}
         return self._run(model, [self._user(image)], stream, tools, thinking, hdrs)
 
     def answer_tool(self, model: str, first: Answer, *, stream: bool, thinking: bool) -> Answer:
@@ -278,7 +280,7 @@ class AnthropicClient(Client):
         thinking: bool = False,
         headers: dict[str, str] | None = None,
     ) -> Answer:
-        hdrs = {"x-mock-tokens": str(tokens), **(headers or {})}
+        hdrs = {"x-mock-tokens": str(tokens), **(TOOL_HEADERS if tools else {}), **(headers or {})}
         return self._run(model, [self._user(image)], stream, tools, thinking, hdrs)
 
     def answer_tool(self, model: str, first: Answer, *, stream: bool, thinking: bool) -> Answer:
@@ -383,7 +385,7 @@ class GeminiClient(Client):
         thinking: bool = False,
         headers: dict[str, str] | None = None,
     ) -> Answer:
-        hdrs = {"x-mock-tokens": str(tokens), **(headers or {})}
+        hdrs = {"x-mock-tokens": str(tokens), **(TOOL_HEADERS if tools else {}), **(headers or {})}
         return self._run(model, [self._user(image)], stream, tools, thinking, hdrs)
 
     def answer_tool(self, model: str, first: Answer, *, stream: bool, thinking: bool) -> Answer:

@@ -30,6 +30,7 @@ from google.genai import types
 from turnout.mock.server import MockServer, start_mock_server
 
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+FIRST = {"x-mock-tools": "first"}  # call the offered tool although the prompt does not name it
 WEATHER_SCHEMA = {
     "type": "object",
     "properties": {
@@ -161,7 +162,9 @@ def test_openai_chat_stream(oai: openai.OpenAI, include_usage: bool) -> None:
 
 
 def test_openai_tool_call_non_stream(oai: openai.OpenAI) -> None:
-    completion = oai.chat.completions.create(model="m", messages=MESSAGES, tools=[OPENAI_TOOL])
+    completion = oai.chat.completions.create(
+        model="m", messages=MESSAGES, tools=[OPENAI_TOOL], extra_headers=FIRST
+    )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
@@ -171,7 +174,9 @@ def test_openai_tool_call_non_stream(oai: openai.OpenAI) -> None:
 
 
 def test_openai_tool_call_stream_helper(oai: openai.OpenAI) -> None:
-    with oai.chat.completions.stream(model="m", messages=MESSAGES, tools=[OPENAI_TOOL]) as stream:
+    with oai.chat.completions.stream(
+        model="m", messages=MESSAGES, tools=[OPENAI_TOOL], extra_headers=FIRST
+    ) as stream:
         fragments = [e for e in stream if e.type == "tool_calls.function.arguments.delta"]
         final = stream.get_final_completion()
     assert len(fragments) >= 2
@@ -274,14 +279,24 @@ def test_anthropic_tool_use_and_thinking(claude: anthropic.Anthropic) -> None:
     tool: Any = {"name": "get_weather", "input_schema": WEATHER_SCHEMA}
     thinking: Any = {"type": "enabled", "budget_tokens": 1024}
     msg = claude.messages.create(
-        model="c", max_tokens=2048, messages=MESSAGES, tools=[tool], thinking=thinking
+        model="c",
+        max_tokens=2048,
+        messages=MESSAGES,
+        tools=[tool],
+        thinking=thinking,
+        extra_headers=FIRST,
     )
     assert msg.stop_reason == "tool_use"
     assert [b.type for b in msg.content] == ["thinking", "tool_use"]
     block = msg.content[1]
     assert block.type == "tool_use" and fits_weather_schema(block.input)  # type: ignore[arg-type]
     with claude.messages.stream(
-        model="c", max_tokens=2048, messages=MESSAGES, tools=[tool], thinking=thinking
+        model="c",
+        max_tokens=2048,
+        messages=MESSAGES,
+        tools=[tool],
+        thinking=thinking,
+        extra_headers=FIRST,
     ) as stream:
         final = stream.get_final_message()
     first = final.content[0]
@@ -348,6 +363,7 @@ def test_gemini_function_call_with_thoughts(gem: genai.Client) -> None:
         tools=[types.Tool(function_declarations=[decl])],
         thinking_config=types.ThinkingConfig(include_thoughts=True),
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        http_options=types.HttpOptions(headers=FIRST),
     )
     resp = gem.models.generate_content(model="g", contents="Weather?", config=config)
     assert resp.function_calls is not None

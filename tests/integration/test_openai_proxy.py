@@ -24,6 +24,7 @@ WEATHER_TOOL = {
     },
 }
 MESSAGES = [{"role": "user", "content": "Say hello"}]
+FIRST = {"x-mock-tools": "first"}  # call the offered tool although the prompt does not name it
 
 
 @pytest.fixture
@@ -88,6 +89,7 @@ def test_tool_call_non_stream(client: openai.OpenAI) -> None:
         model="gpt-test",
         messages=MESSAGES,
         tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        extra_headers=FIRST,
     )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -103,6 +105,7 @@ def test_tool_call_stream(client: openai.OpenAI) -> None:
         messages=MESSAGES,
         tools=[WEATHER_TOOL],
         stream=True,  # type: ignore[list-item]
+        extra_headers=FIRST,
     )
     name, args, finish = "", "", None
     for chunk in stream:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from turnout.mock.settings import MockSettings
 
 
 def mock(
@@ -32,16 +35,44 @@ def mock(
         ),
     ] = None,
     skills: Annotated[
-        Path | None, typer.Option(help="skill profile (JSON/YAML): answer quality per model")
+        Path | None,
+        typer.Option(metavar="FILE", help="Skill profile (JSON/YAML): answer quality per model."),
     ] = None,
+    tools: Annotated[
+        str,
+        typer.Option(
+            metavar="MODE",
+            help="When to call a tool: named (only when the prompt names one or tool_choice "
+            "requires one) or first (always the first offered tool).",
+        ),
+    ] = "named",
 ) -> None:
     """Run the mock provider: OpenAI, Anthropic and Gemini on one port."""
-    from turnout.mock.engine import MockSettings
     from turnout.mock.server import serve
+    from turnout.mock.settings import SettingsError
+
+    try:
+        settings = _settings(status, retry_after, ttft_ms, chunk_ms, tokens, fault, tools, skills)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    serve(host, port, settings)
+
+
+def _settings(
+    status: int,
+    retry_after: float | None,
+    ttft_ms: float,
+    chunk_ms: float,
+    tokens: int,
+    fault: str | None,
+    tools: str,
+    skills: Path | None,
+) -> MockSettings:
+    from turnout.mock.engine import MockSettings
     from turnout.mock.settings import parse_fault
     from turnout.mock.skills import SkillProfile
 
-    settings = MockSettings(
+    return MockSettings(
         status=status,
         retry_after=retry_after,
         ttft_ms=ttft_ms,
@@ -49,5 +80,5 @@ def mock(
         tokens=tokens,
         fault=parse_fault(fault) if fault else None,
         skills=SkillProfile.load(skills) if skills else None,
+        tools=tools,  # type: ignore[arg-type]  # checked by MockSettings
     )
-    serve(host, port, settings)

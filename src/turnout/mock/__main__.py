@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", help="its private key (PEM)")
     p.add_argument("--tls-client-ca", help="require client certificates signed by this CA (mTLS)")
+    p.add_argument(
+        "--tools",
+        default="named",
+        choices=("named", "first"),
+        help="named: call a tool only when the prompt names one (default); first: always the "
+        "first offered tool",
+    )
     return p
 
 
@@ -61,6 +68,7 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
         tokens=args.tokens,
         fault=parse_fault(args.fault),
         skills=SkillProfile.load(args.skills) if args.skills else None,
+        tools=args.tools,
     )
 
 

@@ -19,7 +19,15 @@ from turnout.mock.content import (
     thinking_minted,
     thinking_signature,
 )
-from turnout.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text, split_fragments
+from turnout.mock.plan import (
+    Facts,
+    Plan,
+    RequestError,
+    ToolSpec,
+    result_text,
+    split_fragments,
+    text_of,
+)
 
 _ERROR_TYPES: Final = {
     400: "invalid_request_error",
@@ -74,8 +82,19 @@ def read_messages(obj: dict[str, Any]) -> Facts:
     if isinstance(choice, dict):
         if choice.get("type") == "none":
             facts.tools_forbidden = True
+        elif choice.get("type") == "any":
+            facts.tool_required = True
         elif choice.get("type") == "tool" and isinstance(choice.get("name"), str):
             facts.forced_tool = choice["name"]
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    facts.prompt = _prompt(users[-1].get("content")) if users else ""
+    config = obj.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    fmt = fmt if fmt is not None else obj.get("output_format")  # the beta's spelling
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        facts.json_output = True
+        schema = fmt.get("schema")
+        facts.output_schema = schema if isinstance(schema, dict) else None
     if messages and isinstance(last := messages[-1], dict) and last.get("role") == "user":
         content = last.get("content")
         results = [
@@ -112,6 +131,21 @@ def _check_thinking(messages: list[Any]) -> None:
                     raise RequestError(f"{where} (the thinking text was modified)")
                 raise RequestError(where)
             raise RequestError(f"messages.{i}.content.{j}: thinking and signature are required")
+
+
+def _prompt(content: Any) -> str:
+    """The user's own words: text blocks, without the ``<system-reminder>`` blocks an agent
+    client (Claude Code) adds to the turn, which mention its tools by name."""
+    if isinstance(content, list):
+        content = [
+            b
+            for b in content
+            if not (
+                isinstance(b, dict)
+                and str(b.get("text", "")).lstrip().startswith("<system-reminder>")
+            )
+        ]
+    return text_of(content)
 
 
 def _is_image(block: dict[str, Any]) -> bool:

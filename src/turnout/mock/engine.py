@@ -267,7 +267,7 @@ def _dispatch(
         prepared = _prepare(route, obj)
         if isinstance(prepared, bytes):
             return _finish(MockResponse(200, headers, prepared, uid=uid), s, protocol)
-        plan = make_plan(prepared, s.tokens, uid)
+        plan = make_plan(prepared, s.tokens, uid, s.tools)
         if s.skills is not None:
             plan = s.skills.shape(plan, request_prompt(protocol, obj))
     except RequestError as exc:

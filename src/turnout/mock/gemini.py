@@ -76,6 +76,7 @@ def read_generate(obj: dict[str, Any], model: str) -> Facts:
             facts.max_tokens = limit
         thinking = _get(config, "thinkingConfig", "thinking_config")
         facts.thinking = _get(thinking, "includeThoughts", "include_thoughts") is True
+        _read_format(config, facts)
     tools = obj.get("tools")
     for tool in tools if isinstance(tools, list) else []:
         for decl in _get(tool, "functionDeclarations", "function_declarations") or []:
@@ -90,9 +91,17 @@ def read_generate(obj: dict[str, Any], model: str) -> Facts:
     mode = _get(calling, "mode", "mode")
     if isinstance(mode, str) and mode.upper() == "NONE":
         facts.tools_forbidden = True
+    elif isinstance(mode, str) and mode.upper() == "ANY":
+        facts.tool_required = True
     allowed = _get(calling, "allowedFunctionNames", "allowed_function_names")
-    if isinstance(allowed, list) and allowed and isinstance(allowed[0], str):
-        facts.forced_tool = allowed[0]
+    if isinstance(allowed, list) and allowed and all(isinstance(n, str) for n in allowed):
+        # Only these may be called, and one must be (the API allows names with mode ANY only).
+        facts.tool_required = True
+        kept = [t for t in facts.tools if t.name in allowed]
+        if kept:
+            facts.tools = kept
+        else:
+            facts.forced_tool = allowed[0]  # not offered: the 400 real Gemini gives too
     _check_signatures(contents)
     last = contents[-1]
     parts = last.get("parts") if isinstance(last, dict) else None
@@ -103,6 +112,8 @@ def read_generate(obj: dict[str, Any], model: str) -> Facts:
     ]
     if results:
         facts.tool_result = " ".join(results)
+    users = [c for c in contents if isinstance(c, dict) and c.get("role", "user") == "user"]
+    facts.prompt = _user_words(users[-1]) if users else ""
     scan = scan_prompt(contents, _is_image)
     system = count_chars(_get(obj, "systemInstruction", "system_instruction"))
     facts.prompt_chars = system + scan.chars
@@ -117,6 +128,27 @@ def _check_signatures(contents: list[Any]) -> None:
         signature = _get(part, "thoughtSignature", "thought_signature")
         if isinstance(signature, str) and signature and not valid_signature(signature):
             raise RequestError("Corrupted thought signature.")
+
+
+def _user_words(content: dict[str, Any]) -> str:
+    parts = content.get("parts")
+    return "\n".join(
+        p["text"]
+        for p in (parts if isinstance(parts, list) else [])
+        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+    )
+
+
+def _read_format(config: dict[str, Any], facts: Facts) -> None:
+    """``responseMimeType: application/json`` with ``responseSchema`` (Gemini's Schema) or
+    ``responseJsonSchema`` (JSON Schema): the answer is JSON that validates."""
+    mime = _get(config, "responseMimeType", "response_mime_type")
+    schema = _get(config, "responseJsonSchema", "response_json_schema")
+    if schema is None:
+        schema = _get(config, "responseSchema", "response_schema")
+    if mime == "application/json" or isinstance(schema, dict):
+        facts.json_output = True
+        facts.output_schema = schema if isinstance(schema, dict) else None
 
 
 def _usage(plan: Plan) -> dict[str, Any]:

@@ -20,7 +20,15 @@ from turnout.mock.content import (
     estimate_tokens,
     scan_prompt,
 )
-from turnout.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text, split_fragments
+from turnout.mock.plan import (
+    Facts,
+    Plan,
+    RequestError,
+    ToolSpec,
+    result_text,
+    split_fragments,
+    text_of,
+)
 
 MODELS: Final = ("mock-gpt-4o", "mock-gpt-4o-mini", "mock-o3", "mock-text-embedding-3-small")
 _CREATED: Final = 1_700_000_000
@@ -69,6 +77,8 @@ def read_chat(obj: dict[str, Any]) -> Facts:
     choice = obj.get("tool_choice")
     if choice == "none":
         facts.tools_forbidden = True
+    elif choice == "required":
+        facts.tool_required = True
     elif isinstance(choice, dict):
         fn = choice.get("function")
         if isinstance(fn, dict) and isinstance(fn.get("name"), str):
@@ -76,11 +86,27 @@ def read_chat(obj: dict[str, Any]) -> Facts:
     last = messages[-1]
     if isinstance(last, dict) and last.get("role") == "tool":
         facts.tool_result = result_text(last.get("content"))
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    facts.prompt = text_of(users[-1].get("content")) if users else ""
+    _read_format(obj.get("response_format"), facts)
     effort = obj.get("reasoning_effort")
     facts.thinking = isinstance(effort, str) and effort != "none"
     scan = scan_prompt(messages, _is_image)
     facts.prompt_chars, facts.images, facts.signatures = scan.chars, scan.images, scan.signatures
     return facts
+
+
+def _read_format(spec: Any, facts: Facts) -> None:
+    """``response_format``: ``json_schema`` (the answer validates against it) or
+    ``json_object`` (any JSON object)."""
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if kind == "json_object":
+        facts.json_output = True
+    elif kind == "json_schema":
+        facts.json_output = True
+        inner = spec.get("json_schema")
+        schema = inner.get("schema") if isinstance(inner, dict) else None
+        facts.output_schema = schema if isinstance(schema, dict) else None
 
 
 def _is_image(part: dict[str, Any]) -> bool:

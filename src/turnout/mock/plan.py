@@ -8,8 +8,9 @@ what makes the three dialects agree on text, tool calls and token counts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -46,7 +47,13 @@ class Facts:
     include_usage: bool = False
     tools: list[ToolSpec] = field(default_factory=list)
     forced_tool: str | None = None
+    tool_required: bool = False
     tools_forbidden: bool = False
+    prompt: str = ""
+    """The text of the latest user turn: where a prompt names a tool or quotes an argument."""
+    json_output: bool = False
+    output_schema: Any = None
+    """Structured output: the answer is JSON, valid against this schema when there is one."""
     tool_result: str | None = None
     max_tokens: int | None = None
     thinking: bool = False
@@ -94,6 +101,20 @@ class Plan:
         return self.output_tokens + self.reasoning_tokens
 
 
+def text_of(content: Any, text_types: tuple[str, ...] = ("text", "input_text")) -> str:
+    """The text of a message's content: a string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return "\n".join(
+        p["text"]
+        for p in parts
+        if isinstance(p, dict)
+        and isinstance(p.get("text"), str)
+        and p.get("type", "text") in text_types
+    )
+
+
 def result_text(content: Any) -> str:
     """Flatten a tool result (string, list of text blocks, or JSON object) into text."""
     if isinstance(content, str):
@@ -110,39 +131,103 @@ def result_text(content: Any) -> str:
     return orjson.dumps(content).decode()
 
 
-def _pick_tool(facts: Facts) -> ToolSpec | None:
+_CODE_SPAN: Final = re.compile(r"`([^`\n]+)`")
+_MENTION: Final = (
+    r"(?i:\b(?:use|using|call|calling|invoke|with|via|the|tool)\s+)`?(?-i:{name})(?![\w-])"
+    r"|(?<![\w-])(?-i:{name})(?:\s+(?i:tool)\b|\()"
+    r"|`(?-i:{name})`"
+)
+_JSON_PIECE_CHARS: Final = 4
+
+
+def named_tool(tools: list[ToolSpec], prompt: str) -> ToolSpec | None:
+    """The offered tool the prompt asks for first. A name counts as asked for when it is used
+    as a tool's name, not as a word: after "use", "call", "with", "via", "the" or "tool"
+    (``use Bash``, ``call get_weather``, ``the Bash tool``), before "tool" or "(", or in
+    backticks. "Read me a poem" does not ask for the Read tool; "use Read" does. The
+    longer name wins a tie."""
+    best: tuple[int, int, ToolSpec] | None = None
+    for tool in tools:
+        if not tool.name or tool.name not in prompt:
+            continue
+        m = re.search(_MENTION.format(name=re.escape(tool.name)), prompt)
+        if m is not None and (best is None or (m.start(), -len(tool.name)) < best[:2]):
+            best = (m.start(), -len(tool.name), tool)
+    return best[2] if best is not None else None
+
+
+def _pick_tool(facts: Facts, mode: str) -> ToolSpec | None:
     if not facts.tools or facts.tools_forbidden or facts.tool_result is not None:
         return None
-    if facts.forced_tool is None:
+    if facts.forced_tool is not None:
+        for tool in facts.tools:
+            if tool.name == facts.forced_tool:
+                return tool
+        raise RequestError(f"tool_choice names tool {facts.forced_tool!r}, which is not in tools")
+    named = named_tool(facts.tools, facts.prompt)
+    if facts.tool_required:
+        return named or facts.tools[0]
+    if mode == "first":
         return facts.tools[0]
-    for tool in facts.tools:
-        if tool.name == facts.forced_tool:
-            return tool
-    raise RequestError(f"tool_choice names tool {facts.forced_tool!r}, which is not in tools")
+    return named
 
 
-def make_plan(facts: Facts, tokens: int, uid: str) -> Plan:
-    """Decide the answer; ``tokens`` is the completion length knob (before max_tokens)."""
+def tool_arguments(schema: Any, prompt: str) -> dict[str, Any]:
+    """Arguments that fit the tool's schema; a value quoted in backticks in the prompt fills
+    the first required string argument (``run `echo hi` with the Bash tool``)."""
+    args = schema_example(schema)
+    if not isinstance(args, dict):
+        return {}
+    quoted = _CODE_SPAN.search(prompt)
+    if quoted is None or not isinstance(schema, dict):
+        return args
+    props = schema.get("properties")
+    required = schema.get("required")
+    for name in required if isinstance(required, list) else []:
+        spec = props.get(name) if isinstance(props, dict) else None
+        if not isinstance(spec, dict) or "enum" in spec or "const" in spec:
+            continue
+        kind = spec.get("type")
+        if isinstance(kind, str) and kind.lower() == "string":
+            args[name] = quoted.group(1)
+            break
+    return args
+
+
+def _json_pieces(facts: Facts, tokens: int) -> list[str]:
+    """A JSON answer cut into small pieces (one per stream chunk, about a token each)."""
+    if facts.output_schema is not None:
+        value = schema_example(facts.output_schema)
+    else:
+        value = {"answer": "".join(text_pieces(tokens))}
+    text = orjson.dumps(value).decode()
+    step = _JSON_PIECE_CHARS
+    return [text[i : i + step] for i in range(0, len(text), step)] or [text]
+
+
+def make_plan(facts: Facts, tokens: int, uid: str, tools: str = "named") -> Plan:
+    """Decide the answer; ``tokens`` is the completion length knob (before max_tokens) and
+    ``tools`` the tool mode (:class:`~turnout.mock.settings.MockSettings`)."""
     prompt_tokens = estimate_tokens(facts.prompt_chars)
     thinking = THINKING_PIECES if facts.thinking else ()
     signature = make_signature(facts.model, uid) if facts.thinking else None
-    tool = _pick_tool(facts)
+    tool = _pick_tool(facts, tools)
     if tool is not None:
-        args = schema_example(tool.schema)
-        if not isinstance(args, dict):
-            args = {}
+        args = tool_arguments(tool.schema, facts.prompt)
         call = ToolCall(tool.name, args, orjson.dumps(args).decode())
         return Plan(
             facts.model, uid, prompt_tokens, (), False, call, thinking, signature, len(thinking)
         )
-    count = tokens
-    truncated = False
-    if facts.max_tokens is not None and facts.max_tokens < count:
-        count, truncated = facts.max_tokens, True
-    pieces = text_pieces(count)
-    if facts.tool_result is not None and pieces:
-        # The first piece carries the tool output so a test can see it made the round trip.
-        pieces[0] = f"Tool result: {facts.tool_result}."
+    if facts.json_output:
+        pieces = _json_pieces(facts, tokens)
+    else:
+        pieces = text_pieces(tokens)
+        if facts.tool_result is not None and pieces:
+            # The first piece carries the tool output so a test can see it made the round trip.
+            pieces[0] = f"Tool result: {facts.tool_result}."
+    truncated = facts.max_tokens is not None and facts.max_tokens < len(pieces)
+    if truncated:
+        pieces = pieces[: facts.max_tokens]
     return Plan(
         facts.model,
         uid,

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 Fault = Literal["disconnect", "hang", "malformed", "truncate", "error-midstream"]
 FAULTS: Final[frozenset[str]] = frozenset(get_args(Fault))
+ToolMode = Literal["named", "first"]
+TOOL_MODES: Final[frozenset[str]] = frozenset(get_args(ToolMode))
 DEFAULT_TOKENS: Final = 16
 MAX_TOKENS_KNOB: Final = 100_000
 
@@ -33,6 +35,9 @@ class MockSettings:
     ``status`` other than 200 turns the response into an error in the request's protocol;
     ``retry_after`` (seconds) adds a ``retry-after`` header to such errors; ``ttft_ms`` delays
     the first byte; ``chunk_ms`` spaces stream frames; ``tokens`` is the completion length.
+    ``tools`` decides when a tool is called: ``named`` (a sane model: only when the prompt
+    names one or ``tool_choice`` requires one) or ``first`` (the first offered tool on every
+    turn that does not carry a tool result, for tests of tool-call plumbing).
     """
 
     status: int = 200
@@ -42,6 +47,7 @@ class MockSettings:
     tokens: int = DEFAULT_TOKENS
     fault: Fault | None = None
     skills: SkillProfile | None = None  # answer quality per model (mock/skills.py); off: None
+    tools: ToolMode = "named"
 
     def __post_init__(self) -> None:
         if isinstance(self.fault, str):  # callers holding a plain str (CLI): "none" -> None
@@ -60,6 +66,8 @@ def check_settings(s: MockSettings) -> None:
             raise SettingsError(f"{name} must be a non-negative number")
     if not 0 <= s.tokens <= MAX_TOKENS_KNOB:
         raise SettingsError(f"tokens must be within 0..{MAX_TOKENS_KNOB}")
+    if s.tools not in TOOL_MODES:
+        raise SettingsError(f"unknown tools mode {s.tools!r}; expected one of {sorted(TOOL_MODES)}")
     if s.fault is not None and s.fault not in FAULTS:
         raise SettingsError(f"unknown fault {s.fault!r}; expected one of {sorted(FAULTS)}")
 
@@ -106,6 +114,8 @@ def apply_overrides(base: MockSettings, headers: Mapping[str, str]) -> MockSetti
         changes["tokens"] = _integer("x-mock-tokens", raw)
     if (raw := headers.get("x-mock-fault")) is not None:
         changes["fault"] = parse_fault(raw)
+    if (raw := headers.get("x-mock-tools")) is not None:
+        changes["tools"] = raw.strip().lower()
     if not changes:
         return base
     return replace(base, **changes)  # type: ignore[arg-type]

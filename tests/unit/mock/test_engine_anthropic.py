@@ -63,13 +63,16 @@ def test_stream_event_sequence() -> None:
     assert names.count("content_block_start") == names.count("content_block_stop") == 1
 
 
+FIRST = {"x-mock-tools": "first"}  # tool-call plumbing: call the tool whatever the prompt
+
+
 def test_tool_use_non_stream_and_stream() -> None:
-    data = body_json(call(MSGS, req(tools=[TOOL])))
+    data = body_json(call(MSGS, req(tools=[TOOL]), headers=FIRST))
     assert data["stop_reason"] == "tool_use"
     (block,) = data["content"]
     assert block["type"] == "tool_use" and block["id"].startswith("toolu_")
     assert block["input"] == {"city": "example", "days": 2}
-    events = sse_events(call(MSGS, req(tools=[TOOL], stream=True)))
+    events = sse_events(call(MSGS, req(tools=[TOOL], stream=True), headers=FIRST))
     start = next(d for n, d in events if n == "content_block_start")
     assert start["content_block"]["type"] == "tool_use" and start["content_block"]["input"] == {}
     parts = [d["delta"]["partial_json"] for n, d in events if n == "content_block_delta"]
@@ -80,7 +83,7 @@ def test_tool_use_non_stream_and_stream() -> None:
 
 @pytest.mark.parametrize(
     ("choice", "expect_tool"),
-    [({"type": "none"}, False), ({"type": "auto"}, True), ({"type": "any"}, True)],
+    [({"type": "none"}, False), ({"type": "auto"}, False), ({"type": "any"}, True)],
 )
 def test_tool_choice(choice: dict[str, Any], expect_tool: bool) -> None:
     data = body_json(call(MSGS, req(tools=[TOOL], tool_choice=choice)))
@@ -111,7 +114,7 @@ def test_tool_result_round_trip_text() -> None:
 
 
 def test_thinking_block_with_signature() -> None:
-    data = body_json(call(MSGS, req(thinking=THINKING, tools=[TOOL])))
+    data = body_json(call(MSGS, req(thinking=THINKING, tools=[TOOL]), headers=FIRST))
     thinking, tool = data["content"]
     assert thinking["type"] == "thinking" and thinking["thinking"] and thinking["signature"]
     assert tool["type"] == "tool_use"

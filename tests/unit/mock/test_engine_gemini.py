@@ -86,8 +86,11 @@ def test_stream_without_alt_sse_is_a_json_array() -> None:
     assert items[-1]["candidates"][0]["finishReason"] == "STOP"
 
 
+FIRST = {"x-mock-tools": "first"}  # tool-call plumbing: call the tool whatever the prompt
+
+
 def test_function_call() -> None:
-    data = body_json(call(GEN, req(tools=TOOLS)))
+    data = body_json(call(GEN, req(tools=TOOLS), headers=FIRST))
     (part,) = data["candidates"][0]["content"]["parts"]
     assert part["functionCall"] == {"name": "get_weather", "args": {"city": "example"}}
     assert data["candidates"][0]["finishReason"] == "STOP"
@@ -129,7 +132,7 @@ def test_foreign_thought_signatures_are_rejected() -> None:
 
 def test_thoughts_and_signature() -> None:
     config = {"thinkingConfig": {"includeThoughts": True}}
-    data = body_json(call(GEN, req(tools=TOOLS, generationConfig=config)))
+    data = body_json(call(GEN, req(tools=TOOLS, generationConfig=config), headers=FIRST))
     thought, fc = data["candidates"][0]["content"]["parts"]
     assert thought["thought"] is True and thought["text"]
     assert fc["functionCall"]["name"] == "get_weather" and fc["thoughtSignature"]

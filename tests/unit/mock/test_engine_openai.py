@@ -91,8 +91,11 @@ def test_stream_without_include_usage_has_no_usage_field() -> None:
     assert len(chunks) == 1 + 2 + 1 + 1
 
 
+FIRST = {"x-mock-tools": "first"}  # tool-call plumbing: call the tool whatever the prompt
+
+
 def test_tool_call_non_stream_fits_schema() -> None:
-    data = body_json(call(CHAT, chat(tools=[TOOL, OTHER_TOOL])))
+    data = body_json(call(CHAT, chat(tools=[TOOL, OTHER_TOOL]), headers=FIRST))
     choice = data["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None
@@ -113,7 +116,7 @@ def test_tool_choice_forces_named_tool_and_none_forbids() -> None:
 
 
 def test_tool_call_stream_fragments_concatenate() -> None:
-    chunks = sse_data(call(CHAT, chat(tools=[TOOL], stream=True)))
+    chunks = sse_data(call(CHAT, chat(tools=[TOOL], stream=True), headers=FIRST))
     deltas = [c["choices"][0]["delta"] for c in chunks[:-1]]
     calls = [tc for d in deltas for tc in d.get("tool_calls", [])]
     assert calls[0]["id"].startswith("call_") and calls[0]["function"]["name"] == "get_weather"
