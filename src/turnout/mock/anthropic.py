@@ -87,7 +87,7 @@ def read_messages(obj: dict[str, Any]) -> Facts:
         elif choice.get("type") == "tool" and isinstance(choice.get("name"), str):
             facts.forced_tool = choice["name"]
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    facts.prompt = _prompt(users[-1].get("content")) if users else ""
+    facts.prompt = text_of(users[-1].get("content")) if users else ""
     config = obj.get("output_config")
     fmt = config.get("format") if isinstance(config, dict) else None
     fmt = fmt if fmt is not None else obj.get("output_format")  # the beta's spelling
@@ -131,21 +131,6 @@ def _check_thinking(messages: list[Any]) -> None:
                     raise RequestError(f"{where} (the thinking text was modified)")
                 raise RequestError(where)
             raise RequestError(f"messages.{i}.content.{j}: thinking and signature are required")
-
-
-def _prompt(content: Any) -> str:
-    """The user's own words: text blocks, without the ``<system-reminder>`` blocks an agent
-    client (Claude Code) adds to the turn, which mention its tools by name."""
-    if isinstance(content, list):
-        content = [
-            b
-            for b in content
-            if not (
-                isinstance(b, dict)
-                and str(b.get("text", "")).lstrip().startswith("<system-reminder>")
-            )
-        ]
-    return text_of(content)
 
 
 def _is_image(block: dict[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from turnout.mock.content import (
     valid_signature,
     walk_dicts,
 )
-from turnout.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text
+from turnout.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text, user_words
 
 _STATUS: Final = {
     400: "INVALID_ARGUMENT",
@@ -132,10 +132,12 @@ def _check_signatures(contents: list[Any]) -> None:
 
 def _user_words(content: dict[str, Any]) -> str:
     parts = content.get("parts")
-    return "\n".join(
-        p["text"]
-        for p in (parts if isinstance(parts, list) else [])
-        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+    return user_words(
+        "\n".join(
+            p["text"]
+            for p in (parts if isinstance(parts, list) else [])
+            if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+        )
     )
 
 

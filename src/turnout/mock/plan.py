@@ -101,17 +101,28 @@ class Plan:
         return self.output_tokens + self.reasoning_tokens
 
 
+_REMINDER: Final = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
+
+
+def user_words(text: str) -> str:
+    """The user's own words: without the ``<system-reminder>`` blocks an agent client (Claude
+    Code) adds to the turn, which mention its tools by name."""
+    return _REMINDER.sub("", text) if "<system-reminder>" in text else text
+
+
 def text_of(content: Any, text_types: tuple[str, ...] = ("text", "input_text")) -> str:
-    """The text of a message's content: a string, or its text parts joined."""
+    """The user's words in a message's content: a string, or its text parts joined."""
     if isinstance(content, str):
-        return content
+        return user_words(content)
     parts = content if isinstance(content, list) else []
-    return "\n".join(
-        p["text"]
-        for p in parts
-        if isinstance(p, dict)
-        and isinstance(p.get("text"), str)
-        and p.get("type", "text") in text_types
+    return user_words(
+        "\n".join(
+            p["text"]
+            for p in parts
+            if isinstance(p, dict)
+            and isinstance(p.get("text"), str)
+            and p.get("type", "text") in text_types
+        )
     )
 
 

@@ -159,3 +159,25 @@ def test_thinking_disabled_and_output_config() -> None:
     assert gen["thinkingConfig"] == {"thinkingBudget": 0}
     assert gen["responseMimeType"] == "application/json"
     assert oa_req.from_ir(ir, "gpt")["response_format"]["type"] == "json_schema"
+
+
+def test_mid_conversation_system_messages_join_the_system_prompt() -> None:
+    # Claude Code sends its environment as a system message after the user's turn; as a user
+    # turn it would pass for the user's words on an OpenAI or Gemini deployment.
+    body: dict[str, Any] = {
+        "model": "claude-x",
+        "max_tokens": 100,
+        "system": "You are Claude Code.",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Run the tests."}]},
+            {"role": "system", "content": [{"type": "text", "text": "# Environment\ncwd: /w"}]},
+        ],
+    }
+    ir = an_req.to_ir(body)
+    assert [m.role for m in ir.messages] == ["user"]
+    assert [p.text for p in ir.system] == ["You are Claude Code.", "# Environment\ncwd: /w"]
+    out = oa_req.from_ir(ir, "gpt-x")
+    assert [m["role"] for m in out["messages"]] == ["system", "user"]
+    assert out["messages"][-1]["content"] == "Run the tests."
+    gm = gm_req.from_ir(ir, "gemini-x")
+    assert "# Environment" in str(gm["systemInstruction"]) and len(gm["contents"]) == 1

@@ -16,6 +16,7 @@ from turnout.ir import (
     Reasoning,
     ResponseFormat,
     Sampling,
+    TextPart,
     Tool,
     ToolChoice,
     TranslationError,
@@ -112,6 +113,21 @@ def _json_tool_to_format(tools: list[Tool], choice: ToolChoice | None) -> Respon
     return None
 
 
+def _split_system(messages: list[JSON]) -> tuple[list[JSON], list[TextPart]]:
+    """Mid-conversation ``system`` messages (instructions from that turn on; Claude Code sends
+    its environment that way) join the system prompt, as OpenAI system messages anywhere in a
+    conversation do: no other protocol has them in place, and as a user turn they would pass
+    for the user's words."""
+    turns: list[JSON] = []
+    later: list[TextPart] = []
+    for msg in messages:
+        if isinstance(msg, dict) and msg.get("role") == "system":
+            later.extend(system_to_ir(msg.get("content")))
+        else:
+            turns.append(msg)
+    return turns, later
+
+
 def to_ir(body: JSON) -> IRRequest:
     choice, parallel = _tool_choice_to_ir(body.get("tool_choice"))
     tools = _tools_to_ir(body.get("tools") or [])
@@ -126,11 +142,12 @@ def to_ir(body: JSON) -> IRRequest:
     }
     if config:
         extras["output_config"] = config
+    turns, later = _split_system(body.get("messages") or [])
     return IRRequest(
         model=body.get("model", ""),
         source=PROTOCOL,
-        messages=messages_to_ir(body.get("messages") or []),
-        system=system_to_ir(body.get("system")),
+        messages=messages_to_ir(turns),
+        system=system_to_ir(body.get("system")) + later,
         tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel,

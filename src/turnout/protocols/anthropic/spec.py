@@ -24,7 +24,10 @@ HARMLESS: dict[str, Harmless] = {
     "inference_geo": None,
     "container": falsy,
     "mcp_servers": falsy,
-    "context_management": falsy,
+    # Context editing trims old tool results and thinking server-side to save context; an
+    # upstream without it sees the whole conversation, which costs tokens but changes no answer.
+    # Claude Code sends it on every call.
+    "context_management": None,
 }
 # The IR speaks OpenAI-like field names; an Anthropic client is told its own.
 CLIENT_FIELDS = {"response_format": "output_config.format"}
