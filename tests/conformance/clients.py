@@ -61,6 +61,9 @@ class Answer:
 class Client:
     """What a scenario needs from an SDK."""
 
+    def __init__(self, url: str) -> None:
+        raise NotImplementedError
+
     name: str
     stop: str  # the SDK's finish value for a plain answer ...
     tool_stop: str  # ... and for a tool call

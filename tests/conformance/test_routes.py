@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import httpx
@@ -189,7 +190,7 @@ def test_stream_ended_early(sdk: dict[str, Client], client_name: str, provider: 
 
 CROSS = [(c, p) for c in CLIENTS for p in PROVIDER_TYPES if c != p]
 HI = [{"role": "user", "content": "hi"}]
-STREAM_REQUESTS = {
+STREAM_REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
     "openai": ("/v1/chat/completions", {"messages": HI, "stream": True}),
     "anthropic": ("/v1/messages", {"messages": HI, "max_tokens": 50, "stream": True}),
     "gemini": ("/v1beta/models/{model}:streamGenerateContent?alt=sse", GEMINI_BODY),

@@ -57,7 +57,7 @@ def redis_keys(redis: PrivateRedis) -> list[bytes]:
 
     client = redis_py.Redis.from_url(redis.url)
     try:
-        return list(client.keys("turnout:limits:*"))
+        return [k if isinstance(k, bytes) else k.encode() for k in client.keys("turnout:limits:*")]
     finally:
         client.close()
 

@@ -182,7 +182,7 @@ def ask_gemini(
     return first.sdk_http_response.headers.get(HEADER, ""), first.response_id or "", text
 
 
-ASK = {"openai": ask_openai, "anthropic": ask_anthropic, "gemini": ask_gemini}
+ASK: dict[str, Any] = {"openai": ask_openai, "anthropic": ask_anthropic, "gemini": ask_gemini}
 
 
 @pytest.mark.parametrize("protocol", list(ASK))
@@ -262,7 +262,8 @@ def test_skip_and_refresh_controls(gw: Proc, protocol: str) -> None:
     def ask(control: dict[str, str] | None) -> tuple[str, str, str]:
         if protocol == "gemini":
             return ask_gemini(gw, q, headers=control)
-        return ASK[protocol](gw, q, extra_headers=control)
+        answer: tuple[str, str, str] = ASK[protocol](gw, q, extra_headers=control)
+        return answer
 
     assert ask({"x-turnout-cache": "skip"})[0] == "bypass"
     settle()

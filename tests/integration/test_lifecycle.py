@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -15,7 +16,7 @@ import pytest
 
 from tests.support.procs import PYTHON, Proc, mock_provider, start_gateway
 
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
 
 
 def _stats(mock: Proc) -> dict[str, int]:
@@ -27,7 +28,7 @@ def test_client_disconnect_cancels_upstream(gateway: Proc, mock: Proc) -> None:
     client = openai.OpenAI(api_key="k", base_url=gateway.url + "/v1", max_retries=0)
     stream = client.chat.completions.create(
         model="gpt-test",
-        messages=MESSAGES,  # type: ignore[arg-type]
+        messages=MESSAGES,
         stream=True,
         extra_headers={"x-mock-tokens": "500", "x-mock-chunk-ms": "20"},
     )
@@ -59,7 +60,7 @@ def test_sigterm_drains_inflight_stream(mock: Proc, tmp_path: Path) -> None:
             try:
                 for chunk in client.chat.completions.create(
                     model="m",
-                    messages=MESSAGES,  # type: ignore[arg-type]
+                    messages=MESSAGES,
                     stream=True,
                     extra_headers={"x-mock-tokens": "40", "x-mock-chunk-ms": "25"},
                 ):

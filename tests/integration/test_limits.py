@@ -87,7 +87,7 @@ def test_requests_per_minute_exact_under_concurrency(gw: Proc) -> None:
     key, _ = new_key(gw, rpm=20)
     results = burst(gw.url, key, 60)
     assert ok(results) == 20
-    refused = [r for r in results if isinstance(r, Exception)]
+    refused: list[Any] = [r for r in results if isinstance(r, Exception)]
     assert all(isinstance(r, openai.RateLimitError) for r in refused)
     headers = refused[0].response.headers
     assert int(headers["retry-after"]) >= 59
@@ -120,7 +120,7 @@ def test_requests_in_flight(gw: Proc) -> None:
     started = time.perf_counter()
     results = burst(gw.url, key, 5, delay_ms=500)
     assert ok(results) == 2
-    refused = [r for r in results if isinstance(r, Exception)]
+    refused: list[Any] = [r for r in results if isinstance(r, Exception)]
     assert all(r.status_code == 429 and "in flight" in r.message for r in refused)
     assert time.perf_counter() - started < 2
     assert ok(burst(gw.url, key, 2)) == 2  # slots were freed when the calls ended
@@ -180,7 +180,8 @@ def test_team_limits_and_budgets_are_shared_by_its_keys(gw: Proc) -> None:
     assert ok(burst(gw.url, a, 3)) == 3
     results = burst(gw.url, b, 3)
     assert ok(results) == 1
-    assert "team shared" in next(r for r in results if isinstance(r, Exception)).message
+    refusal: Any = next(r for r in results if isinstance(r, Exception))
+    assert "team shared" in refusal.message
     shown = httpx.get(f"{gw.url}/admin/teams/shared", headers=ADMIN).json()
     assert shown["spend"]["spent"] == 0 and len(shown["keys"]) == 2
 
@@ -194,7 +195,11 @@ def test_per_model_limits(gw: Proc) -> None:
 def test_rate_limit_in_anthropic_and_gemini_shapes(gw: Proc) -> None:
     key, _ = new_key(gw, rpm=1)
     client = anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
-    ask = {"model": "claude-test", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]}
+    ask: Any = {
+        "model": "claude-test",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "x"}],
+    }
     assert client.messages.create(**ask).content
     with pytest.raises(anthropic.RateLimitError) as caught:
         client.messages.create(**ask)

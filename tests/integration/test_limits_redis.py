@@ -79,7 +79,7 @@ def test_two_replicas_enforce_one_global_limit_exactly(pair: tuple[Proc, Proc]) 
     until(lambda: _known(pair[1], key), 2.0)
     results = spread(pair, key, 300)
     assert ok(results) == 100
-    refused = [r for r in results if isinstance(r, Exception)]
+    refused: list[Any] = [r for r in results if isinstance(r, Exception)]
     assert all(isinstance(r, openai.RateLimitError) for r in refused)
     assert all(int(r.response.headers["retry-after"]) >= 1 for r in refused)
     served = [i % 2 for i, r in enumerate(results) if not isinstance(r, Exception)]

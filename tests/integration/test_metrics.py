@@ -86,10 +86,14 @@ def _metrics(gw: Proc) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
-def _chat(gw: Proc, model: str, stream: bool = False, **headers: str) -> httpx.Response:
+def _chat(
+    gw: Proc, model: str, stream: bool = False, headers: dict[str, str] | None = None
+) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
     return httpx.post(
-        gw.url + "/v1/chat/completions", json=body, headers={"x-mock-tokens": "5", **headers}
+        gw.url + "/v1/chat/completions",
+        json=body,
+        headers={"x-mock-tokens": "5", **(headers or {})},
     )
 
 
@@ -109,7 +113,7 @@ def test_metrics_count_requests_tokens_cost_and_health(setup: dict[str, Any]) ->
     before = _metrics(gw)
     assert _chat(gw, "gpt-test").status_code == 200
     assert _chat(gw, "gpt-test", stream=True).status_code == 200
-    assert _chat(gw, "claude", **{"x-mock-status": "500"}).status_code >= 500
+    assert _chat(gw, "claude", headers={"x-mock-status": "500"}).status_code >= 500
     labels = frozenset({("model", "gpt-test"), ("provider", "mock")})
     failed = (
         "turnout_upstream_failures_total",
@@ -138,7 +142,7 @@ def test_metrics_count_requests_tokens_cost_and_health(setup: dict[str, Any]) ->
 def test_spans_reach_the_collector_with_the_callers_trace(setup: dict[str, Any]) -> None:
     gw, collector = setup["gw"], setup["collector"]
     parent = "b7ad6b7169203331"
-    r = _chat(gw, "gpt-test", traceparent=f"00-{TRACE_ID}-{parent}-01")
+    r = _chat(gw, "gpt-test", headers={"traceparent": f"00-{TRACE_ID}-{parent}-01"})
     assert r.status_code == 200
 
     def exported() -> list[Any]:
@@ -164,7 +168,7 @@ def test_capture_files_are_written_and_redacted(setup: dict[str, Any]) -> None:
         gw,
         "gpt-test",
         stream=True,
-        **{"x-request-id": rid, "authorization": "Bearer sk-client-gateway-key-1"},
+        headers={"x-request-id": rid, "authorization": "Bearer sk-client-gateway-key-1"},
     )
     assert r.status_code == 200
     _chat(gw, "claude")  # not a captured model

@@ -74,8 +74,8 @@ class ThreadedMock:
         self.thread.start()
         assert ready.wait(5), "mock server did not start"
         assert self.server is not None
-        self.url = self.server.url
-        self.port = self.server.port
+        self.url: str = self.server.url
+        self.port: int = self.server.port
 
     def stats(self) -> dict[str, Any]:
         data: dict[str, Any] = httpx.get(f"{self.url}/_mock/stats").json()
@@ -289,7 +289,7 @@ def test_anthropic_tool_use_and_thinking(claude: anthropic.Anthropic) -> None:
     assert msg.stop_reason == "tool_use"
     assert [b.type for b in msg.content] == ["thinking", "tool_use"]
     block = msg.content[1]
-    assert block.type == "tool_use" and fits_weather_schema(block.input)  # type: ignore[arg-type]
+    assert block.type == "tool_use" and fits_weather_schema(block.input)
     with claude.messages.stream(
         model="c",
         max_tokens=2048,
@@ -301,7 +301,7 @@ def test_anthropic_tool_use_and_thinking(claude: anthropic.Anthropic) -> None:
         final = stream.get_final_message()
     first = final.content[0]
     assert first.type == "thinking" and first.signature
-    assert final.content[1].type == "tool_use" and fits_weather_schema(final.content[1].input)  # type: ignore[arg-type]
+    assert final.content[1].type == "tool_use" and fits_weather_schema(final.content[1].input)
     # The signature comes back on the next turn and the mock counts it.
     follow: Any = [
         *MESSAGES,
@@ -309,7 +309,7 @@ def test_anthropic_tool_use_and_thinking(claude: anthropic.Anthropic) -> None:
         {
             "role": "user",
             "content": [
-                {"type": "tool_result", "tool_use_id": final.content[1].id, "content": "hail"}  # type: ignore[union-attr]
+                {"type": "tool_result", "tool_use_id": final.content[1].id, "content": "hail"}
             ],
         },
     ]

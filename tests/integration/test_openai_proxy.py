@@ -4,6 +4,7 @@ strict mode (a missing field fails the test)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -11,7 +12,7 @@ import pytest
 
 from tests.support.procs import Proc
 
-WEATHER_TOOL = {
+WEATHER_TOOL: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -23,7 +24,7 @@ WEATHER_TOOL = {
         },
     },
 }
-MESSAGES = [{"role": "user", "content": "Say hello"}]
+MESSAGES: Any = [{"role": "user", "content": "Say hello"}]
 FIRST = {"x-mock-tools": "first"}  # call the offered tool although the prompt does not name it
 
 
@@ -88,7 +89,7 @@ def test_tool_call_non_stream(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
         model="gpt-test",
         messages=MESSAGES,
-        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        tools=[WEATHER_TOOL],
         extra_headers=FIRST,
     )
     choice = completion.choices[0]
@@ -104,7 +105,7 @@ def test_tool_call_stream(client: openai.OpenAI) -> None:
         model="gpt-test",
         messages=MESSAGES,
         tools=[WEATHER_TOOL],
-        stream=True,  # type: ignore[list-item]
+        stream=True,
         extra_headers=FIRST,
     )
     name, args, finish = "", "", None

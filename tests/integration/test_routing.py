@@ -193,7 +193,10 @@ def test_sticky_by_prompt_cache_key(client: openai.OpenAI) -> None:
 def test_429_cools_down_for_retry_after_then_is_retried(
     client: openai.OpenAI, gw: Proc, mock: Proc
 ) -> None:
-    requests = lambda: httpx.get(mock.url + "/_mock/stats").json()["requests"]  # noqa: E731
+    def requests() -> int:
+        count: int = httpx.get(mock.url + "/_mock/stats").json()["requests"]
+        return count
+
     before = requests()
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model="rl", messages=MESSAGES)

@@ -101,7 +101,8 @@ def _row(gw: Proc, rid: str) -> dict[str, Any]:
         rows = httpx.get(gw.url + "/admin/logs", params={"request_id": rid}).json()["rows"]
         if rows or time.monotonic() > deadline:
             assert len(rows) == 1, rid
-            return rows[0]
+            row: dict[str, Any] = rows[0]
+            return row
         time.sleep(0.05)
 
 

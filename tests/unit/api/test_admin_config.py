@@ -14,7 +14,7 @@ async def test_admin_config_masks_keys_and_docs_are_served() -> None:
         "storage": {"enabled": False},  # no shared database file: no gateway keys, admin open
     }
     app = create_app(compile_config(parse_raw(raw, {}, "t")))
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         r = await client.get("/admin/config")
         assert r.status_code == 200

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -39,8 +39,8 @@ async def run(s: GatewayState, body: dict[str, Any]) -> tuple[list[dict[str, Any
         await asyncio.Event().wait()  # the client stays connected
         raise AssertionError
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     scope = {"type": "http", "path": "/v1/chat/completions", "headers": [], "query_string": b""}
     errors: list[Any] = []

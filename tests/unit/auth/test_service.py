@@ -75,7 +75,8 @@ async def run(service: AuthService, c: Call) -> Reply:
     async def chain(c: Call, steps: list[Any]) -> Reply:
         if not steps:
             return await ok(c)
-        return await steps[0](c, lambda c2: chain(c2, steps[1:]))
+        reply: Reply = await steps[0](c, lambda c2: chain(c2, steps[1:]))
+        return reply
 
     return await chain(c, service.steps())
 
@@ -275,7 +276,7 @@ async def test_budget_refusal_and_settlement_from_finished_calls() -> None:
         c = call("priced", bearer(secret))
         await run(service, c)
         ticket = c.ticket
-        assert ticket.cost > 0  # estimated from the price of "priced"
+        assert ticket is not None and ticket.cost > 0  # estimated from the price of "priced"
 
         class Done:
             def __init__(self, c: Call, cost: float) -> None:

@@ -32,7 +32,7 @@ def _openai(raw: bytes, stream: bool) -> openai.OpenAI:
         base_url="http://gw/v1",
         max_retries=0,
         _strict_response_validation=True,
-        http_client=httpx.Client(transport=_transport(raw, 200, stream)),
+        http_client=httpx2.Client(transport=_transport2(raw, 200, stream)),
     )
 
 
@@ -63,6 +63,7 @@ def read(protocol: str, raw: bytes, stream: bool) -> Seen:
 
 def _read_openai(raw: bytes, stream: bool) -> Seen:
     client = _openai(raw, stream)
+    done: Any
     if stream:
         chunks = list(client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
         assert chunks and all(c.object == "chat.completion.chunk" for c in chunks)
@@ -85,6 +86,7 @@ def _read_openai(raw: bytes, stream: bool) -> Seen:
 
 def _read_anthropic(raw: bytes, stream: bool) -> Seen:
     client = _anthropic(raw, stream)
+    msg: Any
     if stream:
         with client.messages.stream(model="m", max_tokens=10, messages=MESSAGES) as helper:
             msg = helper.get_final_message()
@@ -117,7 +119,8 @@ def _read_genai(raw: bytes, stream: bool) -> Seen:
                 elif part.text:
                     seen.text += part.text
                 if part.function_call is not None:
-                    seen.calls.append((part.function_call.name, part.function_call.args))
+                    call = part.function_call
+                    seen.calls.append((call.name or "", call.args))
             if cand.finish_reason is not None:
                 seen.finish = cand.finish_reason.value
         if resp.usage_metadata is not None:

@@ -5,6 +5,7 @@ import time
 
 import orjson
 
+from turnout.observability.finish import Finished
 from turnout.observability.logging import RequestLog
 from turnout.types import Call, Usage
 
@@ -64,14 +65,14 @@ def test_disabled_records_nothing() -> None:
 
 class _Collect:
     def __init__(self) -> None:
-        self.seen: list[object] = []
+        self.seen: list[Finished] = []
 
-    def observe(self, finished: list[object]) -> None:
+    def observe(self, finished: list[Finished]) -> None:
         self.seen.extend(finished)
 
 
 class _Broken:
-    def observe(self, finished: list[object]) -> None:
+    def observe(self, finished: list[Finished]) -> None:
         raise RuntimeError("boom")
 
 
@@ -96,7 +97,7 @@ def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
     assert log.inflight == 0
     log.flush()
     [done] = collect.seen
-    assert done.usage == Usage(3, 9) and call.usage == Usage(3, 9)  # type: ignore[attr-defined]
-    assert done.cost == (3 * 1.0 + 9 * 2.0) / 1e6  # type: ignore[attr-defined]
-    assert done.provider == "p"  # type: ignore[attr-defined]
+    assert done.usage == Usage(3, 9) and call.usage == Usage(3, 9)
+    assert done.cost == (3 * 1.0 + 9 * 2.0) / 1e6
+    assert done.provider == "p"
     assert sink.getvalue() == b""

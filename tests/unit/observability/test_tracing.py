@@ -48,6 +48,7 @@ def test_request_span_with_attempt_children_and_genai_attributes() -> None:
     assert attrs["gen_ai.usage.output_tokens"] == 20
     assert attrs["gen_ai.request.temperature"] == 0.5
     assert attrs["gen_ai.request.max_tokens"] == 64
+    assert request.end_time is not None and request.start_time is not None
     assert request.end_time - request.start_time == 50_000_000
     failed, ok = spans["chat claude-3-5-haiku"], spans["chat gpt-4o"]
     for child in (failed, ok):
@@ -56,6 +57,7 @@ def test_request_span_with_attempt_children_and_genai_attributes() -> None:
     assert failed.status.status_code is StatusCode.ERROR
     assert (failed.attributes or {})["error.type"] == "overloaded"
     assert (ok.attributes or {})["server.address"] == "api.example.com"
+    assert failed.start_time is not None and ok.start_time is not None
     assert failed.start_time < ok.start_time
     assert "sk-" not in str([s.attributes for s in spans.values()])
 

@@ -36,7 +36,7 @@ def openai_client(raw: bytes, status: int = 200, stream: bool = True) -> openai.
         api_key="k",
         base_url="http://gw/v1",
         max_retries=0,
-        http_client=httpx.Client(transport=_transport(raw, status, stream)),
+        http_client=httpx2.Client(transport=_transport2(raw, status, stream)),
     )
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import anthropic
 import httpx
 import httpx2
+import openai
 import orjson
 import pytest
+from google import genai
 from google.genai import types as gt
 
 from tests.unit.protocols import sdk
@@ -104,6 +107,7 @@ def _client_turn1(client: str, upstream: str, stream: bool) -> Any:
             .content
         )
     out = sdk.genai_client(raw, stream=False).models.generate_content(model="m", contents="hi")
+    assert out.candidates
     return out.candidates[0].content
 
 
@@ -228,10 +232,8 @@ def _client_turn2(client: str, turn1: Any) -> tuple[dict[str, Any], str]:
     capture = Capture(orjson.dumps(OK_REPLY[client]))
     if client == "openai":
         call = turn1.tool_calls[0]
-        http = httpx.Client(transport=httpx.MockTransport(capture))
-        sdk.openai.OpenAI(
-            api_key="k", base_url="http://gw/v1", http_client=http
-        ).chat.completions.create(
+        http_openai = httpx2.Client(transport=httpx2.MockTransport(capture))
+        openai_turn2: Any = dict(
             model="m",
             messages=[
                 {"role": "user", "content": "Weather in Paris?"},
@@ -241,12 +243,13 @@ def _client_turn2(client: str, turn1: Any) -> tuple[dict[str, Any], str]:
             tools=[{"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}],
             reasoning_effort="medium",
         )
+        openai.OpenAI(
+            api_key="k", base_url="http://gw/v1", http_client=http_openai
+        ).chat.completions.create(**openai_turn2)
     elif client == "anthropic":
         call = next(b for b in turn1 if b.type == "tool_use")
         http2 = httpx2.Client(transport=httpx2.MockTransport(capture))
-        sdk.anthropic.Anthropic(
-            api_key="k", base_url="http://gw", http_client=http2
-        ).messages.create(
+        anthropic_turn2: Any = dict(
             model="m",
             max_tokens=4000,
             messages=[
@@ -262,6 +265,9 @@ def _client_turn2(client: str, turn1: Any) -> tuple[dict[str, Any], str]:
             tools=[{"name": "get_weather", "input_schema": SCHEMA}],
             thinking={"type": "enabled", "budget_tokens": 2048},
         )
+        anthropic.Anthropic(api_key="k", base_url="http://gw", http_client=http2).messages.create(
+            **anthropic_turn2
+        )
     else:
         call = next(p.function_call for p in turn1.parts if p.function_call)
         options = gt.HttpOptions(
@@ -269,7 +275,7 @@ def _client_turn2(client: str, turn1: Any) -> tuple[dict[str, Any], str]:
             api_version="v1beta",
             httpx_client=httpx.Client(transport=httpx.MockTransport(capture)),
         )
-        sdk.genai.Client(api_key="k", http_options=options).models.generate_content(
+        genai.Client(api_key="k", http_options=options).models.generate_content(
             model="m",
             contents=[
                 gt.Content(role="user", parts=[gt.Part(text="Weather in Paris?")]),

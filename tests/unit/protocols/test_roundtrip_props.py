@@ -79,7 +79,8 @@ def conversation(draw: st.DrawFn, pair: tuple[str, str]) -> list[Message]:
             ToolCallPart(f"call_{next(counter)}", draw(names), draw(json_args))
             for _ in range(draw(st.integers(0 if text else 1, 2)))
         ]
-        messages.append(Message("assistant", ([TextPart(text)] if text else []) + calls))
+        said: list[Part] = [TextPart(text)] if text else []
+        messages.append(Message("assistant", [*said, *calls]))
         follow: list[Part] = []
         for call in calls:
             body = draw(st.one_of(words, json_args.map(lambda d: orjson.dumps(d).decode())))
@@ -99,8 +100,8 @@ def requests(draw: st.DrawFn, pair: tuple[str, str]) -> IRRequest:
         for n in draw(st.lists(names, unique=True, max_size=3))
     ]
     choice = None
-    if tools and draw(st.booleans()):
-        mode = draw(st.sampled_from(["auto", "none", "required", "tool"]))
+    if tools and draw(st.booleans()) is True:
+        mode: Any = draw(st.sampled_from(["auto", "none", "required", "tool"]))
         choice = ToolChoice(mode, name=tools[0].name if mode == "tool" else None)
     reasoning = None
     max_tokens = draw(st.integers(1, 4000))
@@ -185,7 +186,8 @@ def responses(draw: st.DrawFn, pair: tuple[str, str]) -> IRResponse:
         ToolCallPart(f"toolu_{i}", draw(names), draw(json_args))
         for i in range(draw(st.integers(0 if text else 1, 3)))
     ]
-    content: list[Part] = ([TextPart(text)] if text else []) + list(calls)
+    content: list[Part] = [TextPart(text)] if text else []
+    content.extend(calls)
     if calls:
         finish = FinishReason.TOOL_CALLS
     else:

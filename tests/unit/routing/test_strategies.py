@@ -165,7 +165,7 @@ def test_sticky_keys_by_source_order_and_ttl() -> None:
     assert c.sticky_key == "p:pck-1"
     c2 = call()
     s.order(list(members), c2)
-    assert c2.sticky_key.startswith("h:")  # conversation prefix
+    assert c2.sticky_key is not None and c2.sticky_key.startswith("h:")  # conversation prefix
     s.answered(c2, members[1])
     assert s.pinned(c2.sticky_key) is members[1]  # type: ignore[attr-defined]
     s.clock = lambda: 10**9  # type: ignore[attr-defined]
@@ -178,6 +178,7 @@ def test_sticky_gateway_key_uses_the_credential_hash() -> None:
     c = call()
     c.headers[b"authorization"] = b"Bearer sk-client-1"
     s.order(list(members), c)
+    assert c.sticky_key is not None
     assert c.sticky_key.startswith("g:") and "sk-client" not in c.sticky_key
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ class Flaky(MemoryLogStore):
             raise ConnectionRefusedError("down")
 
 
-def _writer(tmp_path: Path, store: Flaky, **kw: int) -> LogWriter:
+def _writer(tmp_path: Path, store: Flaky, **kw: Any) -> LogWriter:
     writer = LogWriter(store, Spool(tmp_path / "spool", 1 << 30), interval=0.01, **kw)
     return writer
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import uvloop
@@ -18,6 +20,8 @@ LOOPS = pytest.mark.parametrize(
     "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
 )
 
+T = TypeVar("T")
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Srv"], Awaitable[None]]
 
 
@@ -43,7 +47,8 @@ class Srv:
 
     async def start(self, ssl_ctx: ssl.SSLContext | None = None) -> int:
         self.server = await asyncio.start_server(self._cb, "127.0.0.1", 0, ssl=ssl_ctx)
-        return self.server.sockets[0].getsockname()[1]
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
 
     async def stop(self) -> None:
         assert self.server is not None
@@ -62,21 +67,21 @@ async def read_request(r: asyncio.StreamReader) -> bytes:
 CL_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 
 
-async def keepalive_cl(r, w, srv):
+async def keepalive_cl(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
     while True:
         await read_request(r)
         w.write(CL_OK)
         await w.drain()
 
 
-def run(loop_factory, coro):
+def run(loop_factory: LoopFactory, coro: Coroutine[Any, Any, T]) -> T:
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(asyncio.wait_for(coro, 10))
 
 
 @LOOPS
-def test_content_length_and_reuse(loop_factory):
-    async def main():
+def test_content_length_and_reuse(loop_factory: LoopFactory) -> None:
+    async def main() -> None:
         srv = Srv(keepalive_cl)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -90,7 +95,7 @@ def test_content_length_and_reuse(loop_factory):
     run(loop_factory, main())
 
 
-async def chunked_bytewise(r, w, srv):
+async def chunked_bytewise(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
     while True:
         await read_request(r)
         raw = (
@@ -107,8 +112,8 @@ async def chunked_bytewise(r, w, srv):
 
 
 @LOOPS
-def test_chunked_split_bytewise_with_ext_and_trailer(loop_factory):
-    async def main():
+def test_chunked_split_bytewise_with_ext_and_trailer(loop_factory: LoopFactory) -> None:
+    async def main() -> None:
         srv = Srv(chunked_bytewise)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -123,10 +128,10 @@ def test_chunked_split_bytewise_with_ext_and_trailer(loop_factory):
 
 
 @LOOPS
-def test_streaming_is_incremental(loop_factory):
-    gate = {}
+def test_streaming_is_incremental(loop_factory: LoopFactory) -> None:
+    gate: dict[str, asyncio.Event] = {}
 
-    async def handler(r, w, srv):
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         await read_request(r)
         w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
         await w.drain()
@@ -136,7 +141,7 @@ def test_streaming_is_incremental(loop_factory):
         await read_request(r)
         w.write(CL_OK)
 
-    async def main():
+    async def main() -> None:
         gate["ev"] = asyncio.Event()
         srv = Srv(handler)
         port = await srv.start()
@@ -157,14 +162,14 @@ def test_streaming_is_incremental(loop_factory):
 
 
 @LOOPS
-def test_connection_close_not_reused(loop_factory):
-    async def handler(r, w, srv):
+def test_connection_close_not_reused(loop_factory: LoopFactory) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         await read_request(r)
         w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
         await w.drain()
         await asyncio.sleep(0.05)
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -179,8 +184,8 @@ def test_connection_close_not_reused(loop_factory):
 
 
 @LOOPS
-def test_eof_delimited_body(loop_factory):
-    async def handler(r, w, srv):
+def test_eof_delimited_body(loop_factory: LoopFactory) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         await read_request(r)
         w.write(b"HTTP/1.1 200 OK\r\n\r\npart1")
         await w.drain()
@@ -188,7 +193,7 @@ def test_eof_delimited_body(loop_factory):
         w.write(b"part2")
         await w.drain()
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -200,8 +205,8 @@ def test_eof_delimited_body(loop_factory):
 
 
 @LOOPS
-def test_interim_100_is_skipped(loop_factory):
-    async def handler(r, w, srv):
+def test_interim_100_is_skipped(loop_factory: LoopFactory) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         await read_request(r)
         w.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         await w.drain()
@@ -209,7 +214,7 @@ def test_interim_100_is_skipped(loop_factory):
         await read_request(r)
         w.write(CL_OK)
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -225,18 +230,18 @@ def test_interim_100_is_skipped(loop_factory):
 
 
 @LOOPS
-def test_a_request_the_server_accepted_is_never_sent_twice(loop_factory):
+def test_a_request_the_server_accepted_is_never_sent_twice(loop_factory: LoopFactory) -> None:
     """The server reads the second POST on a reused connection and drops it unanswered: the
     caller gets the error, and no second copy reaches any connection."""
     received = []
 
-    async def handler(r, w, srv):
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         received.append(await read_request(r))
         w.write(CL_OK)
         await w.drain()
         received.append(await read_request(r))  # accept the 2nd request, then drop it
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -252,17 +257,17 @@ def test_a_request_the_server_accepted_is_never_sent_twice(loop_factory):
 
 
 @LOOPS
-def test_an_idle_connection_the_server_closed_is_not_used(loop_factory):
+def test_an_idle_connection_the_server_closed_is_not_used(loop_factory: LoopFactory) -> None:
     """A keep-alive connection closed while idle is dropped from the pool before any byte of
     the next request is written: that request goes out once, on a new connection."""
     received = []
 
-    async def handler(r, w, srv):
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         received.append(await read_request(r))
         w.write(CL_OK)
         await w.drain()  # ... and close the connection (keep-alive was not refused)
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -280,16 +285,16 @@ def test_an_idle_connection_the_server_closed_is_not_used(loop_factory):
 
 
 @LOOPS
-def test_keep_alive_timeout_shortens_reuse(loop_factory):
+def test_keep_alive_timeout_shortens_reuse(loop_factory: LoopFactory) -> None:
     """``Keep-Alive: timeout=1`` from the server: the connection is not reused after it."""
 
-    async def handler(r, w, srv):
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         while True:
             await read_request(r)
             w.write(b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 5\r\n\r\nhello")
             await w.drain()
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -305,13 +310,13 @@ def test_keep_alive_timeout_shortens_reuse(loop_factory):
 
 
 @LOOPS
-def test_closed_mid_body_raises(loop_factory):
-    async def handler(r, w, srv):
+def test_closed_mid_body_raises(loop_factory: LoopFactory) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         await read_request(r)
         w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-some")
         await w.drain()
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -324,8 +329,8 @@ def test_closed_mid_body_raises(loop_factory):
 
 
 @LOOPS
-def test_garbage_after_response_discards_connection(loop_factory):
-    async def handler(r, w, srv):
+def test_garbage_after_response_discards_connection(loop_factory: LoopFactory) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         await read_request(r)
         w.write(CL_OK + b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nZ")
         await w.drain()
@@ -337,7 +342,7 @@ def test_garbage_after_response_discards_connection(loop_factory):
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -351,8 +356,8 @@ def test_garbage_after_response_discards_connection(loop_factory):
 
 
 @LOOPS
-def test_cancel_while_waiting_aborts_connection(loop_factory):
-    async def handler(r, w, srv):
+def test_cancel_while_waiting_aborts_connection(loop_factory: LoopFactory) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         while True:
             req = await read_request(r)
             if b"/slow" in req:
@@ -360,7 +365,7 @@ def test_cancel_while_waiting_aborts_connection(loop_factory):
             w.write(CL_OK)
             await w.drain()
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
@@ -376,20 +381,20 @@ def test_cancel_while_waiting_aborts_connection(loop_factory):
 
 
 @LOOPS
-def test_max_connections_limits_concurrency(loop_factory):
-    async def handler(r, w, srv):
+def test_max_connections_limits_concurrency(loop_factory: LoopFactory) -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         while True:
             await read_request(r)
             await asyncio.sleep(0.01)
             w.write(CL_OK)
             await w.drain()
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port, max_connections=2) as pool:
 
-            async def one():
+            async def one() -> bytes:
                 return await (await pool.request(b"POST", b"/", body=b"x")).read()
 
             assert await asyncio.gather(*[one() for _ in range(20)]) == [b"hello"] * 20
@@ -401,10 +406,10 @@ def test_max_connections_limits_concurrency(loop_factory):
 
 
 @LOOPS
-def test_slow_consumer_pauses_reading(loop_factory):
+def test_slow_consumer_pauses_reading(loop_factory: LoopFactory) -> None:
     big = b"x" * 65536
 
-    async def handler(r, w, srv):
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
         while True:
             await read_request(r)
             w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -414,27 +419,28 @@ def test_slow_consumer_pauses_reading(loop_factory):
             w.write(b"0\r\n\r\n")
             await w.drain()
 
-    async def main():
+    async def main() -> None:
         srv = Srv(handler)
         port = await srv.start()
         async with Pool("127.0.0.1", port, high_water=128 * 1024) as pool:
             resp = await pool.request(b"POST", b"/", body=b"x")
             conn = resp._conn
-            pauses = []
+            assert conn is not None
+            pauses: list[bool] = []
             orig_pause = Connection.pause
 
-            def counting_pause(self):
+            def counting_pause(self: Connection) -> None:
                 pauses.append(self.paused)
                 orig_pause(self)
 
-            Connection.pause = counting_pause
+            Connection.pause = counting_pause  # type: ignore[method-assign]
             total = 0
             async for chunk in resp:
                 total += len(chunk)
                 assert len(chunk) <= 128 * 1024 + 65536 * 2  # bounded by high water + 1 read
                 await asyncio.sleep(0.002)
             assert total == 64 * len(big)
-            Connection.pause = orig_pause
+            Connection.pause = orig_pause  # type: ignore[method-assign]
             assert pauses  # reading was paused at least once
             assert not conn.paused
             r2 = await pool.request(b"POST", b"/", body=b"x")
@@ -446,7 +452,7 @@ def test_slow_consumer_pauses_reading(loop_factory):
 
 
 @pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("tls")
     subprocess.run(
         [
@@ -461,10 +467,10 @@ def tls_files(tmp_path_factory):
 
 
 @LOOPS
-def test_tls_with_verification(loop_factory, tls_files):
+def test_tls_with_verification(loop_factory: LoopFactory, tls_files: tuple[Path, Path]) -> None:
     cert, key = tls_files
 
-    async def main():
+    async def main() -> None:
         sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         sctx.load_cert_chain(cert, key)
         srv = Srv(chunked_bytewise)

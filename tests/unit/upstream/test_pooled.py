@@ -151,7 +151,7 @@ async def test_abandoning_a_stream_closes_the_upstream_connection(client: Pooled
     resp = await client.request("POST", url, [], b"{}", T)
     chunks = resp.iter_chunks()
     assert await anext(chunks) == b"hello"
-    await chunks.aclose()  # type: ignore[attr-defined]
+    await chunks.aclose()
     await asyncio.wait_for(closed.wait(), 1)
     server.close()
 
