@@ -86,8 +86,10 @@ def read_messages(obj: dict[str, Any]) -> Facts:
             facts.tool_required = True
         elif choice.get("type") == "tool" and isinstance(choice.get("name"), str):
             facts.forced_tool = choice["name"]
-    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    facts.prompt = text_of(users[-1].get("content")) if users else ""
+    last_user = next(
+        (m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None
+    )
+    facts.prompt = text_of(last_user.get("content")) if last_user is not None else ""
     config = obj.get("output_config")
     fmt = config.get("format") if isinstance(config, dict) else None
     fmt = fmt if fmt is not None else obj.get("output_format")  # the beta's spelling

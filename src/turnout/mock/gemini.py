@@ -112,8 +112,11 @@ def read_generate(obj: dict[str, Any], model: str) -> Facts:
     ]
     if results:
         facts.tool_result = " ".join(results)
-    users = [c for c in contents if isinstance(c, dict) and c.get("role", "user") == "user"]
-    facts.prompt = _user_words(users[-1]) if users else ""
+    last_user = next(
+        (m for m in reversed(contents) if isinstance(m, dict) and m.get("role", "user") == "user"),
+        None,
+    )
+    facts.prompt = _user_words(last_user) if last_user is not None else ""
     scan = scan_prompt(contents, _is_image)
     system = count_chars(_get(obj, "systemInstruction", "system_instruction"))
     facts.prompt_chars = system + scan.chars

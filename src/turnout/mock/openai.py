@@ -86,8 +86,10 @@ def read_chat(obj: dict[str, Any]) -> Facts:
     last = messages[-1]
     if isinstance(last, dict) and last.get("role") == "tool":
         facts.tool_result = result_text(last.get("content"))
-    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    facts.prompt = text_of(users[-1].get("content")) if users else ""
+    last_user = next(
+        (m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None
+    )
+    facts.prompt = text_of(last_user.get("content")) if last_user is not None else ""
     _read_format(obj.get("response_format"), facts)
     effort = obj.get("reasoning_effort")
     facts.thinking = isinstance(effort, str) and effort != "none"
