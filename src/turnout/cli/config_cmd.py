@@ -9,6 +9,7 @@ style, ``providers: {...}``) is left untouched with the entry printed to paste b
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +34,9 @@ def entry(kind: str, name: str, provider: str = "openai") -> list[str]:
         except UnknownProviderType:
             known = ", ".join(names())
             raise typer.BadParameter(f"unknown provider type '{name}' (known: {known})") from None
-        body = [*text.splitlines(), *_OPTIONAL_PROVIDER]
+        # The descriptors indent every line after the first as it sits under the name.
+        first, *rest = text.splitlines()
+        body = [first, *textwrap.dedent("\n".join(rest)).splitlines(), *_OPTIONAL_PROVIDER]
     elif kind == "model":
         body = [
             "strategy: priority",

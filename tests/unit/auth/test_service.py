@@ -257,7 +257,7 @@ async def test_refusals_in_each_protocol(protocol: str) -> None:
         headers = dict(err.headers())
         assert err.status == 429 and int(headers[b"retry-after"]) >= 59
         assert headers[b"x-ratelimit-remaining-requests"] == b"0"
-        body = orjson.loads(error_body(err, protocol))  # type: ignore[arg-type]
+        body = orjson.loads(error_body(err, protocol))
         if protocol == "anthropic":
             assert body["error"]["type"] == "rate_limit_error"
         elif protocol == "gemini":

@@ -76,7 +76,7 @@ def make_call(
     if protocol == "anthropic" and stream:
         body["stream"] = True
     return Call(
-        protocol=protocol,  # type: ignore[arg-type]
+        protocol=protocol,
         operation=operation or OPERATIONS[protocol],
         model=model,
         body=orjson.dumps(body),

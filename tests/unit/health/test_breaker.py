@@ -94,6 +94,7 @@ def test_transitions_are_journaled() -> None:
     b.fail(0, "server_error")
     b.begin()
     b.succeed(2)
+    assert b.journal is not None
     events = list(b.journal.events)
     assert [(e[2], e[3], e[4]) for e in events] == [
         ("active", "ejected", "server_error"),

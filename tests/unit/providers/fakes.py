@@ -118,7 +118,7 @@ def call(
         path = f"/v1beta/models/{model}:{operation or action}"
         query = query or (b"alt=sse" if stream else b"")
     return Call(
-        protocol=protocol,  # type: ignore[arg-type]
+        protocol=protocol,
         operation=operation or default_ops[protocol],
         model=model,
         body=orjson.dumps(data),

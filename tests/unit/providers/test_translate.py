@@ -367,6 +367,6 @@ async def test_a_translated_answer_is_cached_without_decoding_it_again(
         raise AssertionError("decoded the gateway's own bytes")
 
     monkeypatch.setattr(record, "decode_stream", never)
-    monkeypatch.setattr(record.orjson, "loads", never)
+    monkeypatch.setattr("turnout.cache.record.orjson.loads", never)
     c.encoded = True
     assert record.build_entry(pending, 0.0, 1 << 20) == reference

@@ -63,6 +63,7 @@ async def test_a_key_is_all_a_config_needs(kind: str) -> None:
     assert kind in names() and kind_.protocol == "openai" and kind_.provider is OpenAIProvider
     assert _otel_name(kind) == kind_.otel_name
     text = template("provider", kind)
+    assert kind_.key_env is not None
     assert f"type: {kind}" in text and VENDORS[kind] in text and kind_.key_env in text
 
 

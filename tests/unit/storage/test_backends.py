@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
 from turnout.auth.credentials import MemoryCredentialStore
@@ -47,7 +49,7 @@ async def test_sql_backend_opens_every_store_on_one_engine(tmp_path: object) -> 
         assert storage.backend is SQL and storage.backend.shared
         keys, credentials = stores_for(storage)
         for store in (storage.logs, storage.health, keys, credentials):
-            assert store.engine is storage.engine  # type: ignore[attr-defined]
+            assert cast(Any, store).engine is storage.engine
         assert await SQL.saved_credentials(normalize(f"{tmp_path}/none.db"), 1.0) == []
     finally:
         assert storage.engine is not None

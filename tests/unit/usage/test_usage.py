@@ -25,7 +25,7 @@ OPENAI_USAGE = {
 
 def _call(data: dict[str, object], protocol: str = "openai", operation: str = "chat") -> Call:
     return Call(
-        protocol=protocol,  # type: ignore[arg-type]
+        protocol=protocol,
         operation=operation,
         model="m",
         body=orjson.dumps(data),
