@@ -27,7 +27,7 @@ START, END = (
     int((BASE - timedelta(days=1)).timestamp()),
     int((BASE + timedelta(days=3)).timestamp()),
 )
-SAME = ("requests", "errors", "input_tokens", "output_tokens", "cached_tokens")
+SAME: tuple[str, ...] = ("requests", "errors", "input_tokens", "output_tokens", "cached_tokens")
 SAME += ("reasoning_tokens", "cost_usd", "unpriced_requests")
 TABLES = {
     "route_minute": ("model", "provider", "deployment", "all"),

@@ -52,7 +52,7 @@ def wait_for_rows(gw: Proc, n: int) -> dict[str, Any]:
     """The usage report once the log holds ``n`` rows (the writer batches every 50 ms)."""
     deadline = time.monotonic() + 15
     while True:
-        total = admin(gw, "GET", "/admin/usage?group_by=all").json()["total"]
+        total: dict[str, Any] = admin(gw, "GET", "/admin/usage?group_by=all").json()["total"]
         if total and total["requests"] >= n:
             return total
         assert time.monotonic() < deadline, total
