@@ -204,11 +204,11 @@ def keys_create(
         typer.Option("--metadata", metavar="KEY=VALUE", help="A label to store (repeatable)."),
     ] = None,
     admin: Annotated[
-        bool, typer.Option("--admin", help="the key may also use the admin API")
+        bool, typer.Option("--admin", help="The key may also use the admin API.")
     ] = False,
     viewer: Annotated[
         bool,
-        typer.Option("--viewer", help="the key may read the admin API and the dashboard"),
+        typer.Option("--viewer", help="The key may read the admin API and the dashboard."),
     ] = False,
     config: ConfigOpt = None,
     database_url: DbOpt = None,
