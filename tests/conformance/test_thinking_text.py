@@ -39,7 +39,8 @@ def _config() -> gt.GenerateContentConfig:
         tools=[gt.Tool(function_declarations=[decl])],
         automatic_function_calling=gt.AutomaticFunctionCallingConfig(disable=True),
         thinking_config=gt.ThinkingConfig(thinking_budget=1024, include_thoughts=True),
-        http_options=gt.HttpOptions(headers={"x-mock-tokens": "5"}),
+        # The mock calls the offered tool although the question does not name it.
+        http_options=gt.HttpOptions(headers={"x-mock-tokens": "5", "x-mock-tools": "first"}),
     )
 
 

@@ -158,7 +158,7 @@ def test_signatures_and_images_are_counted() -> None:
 
 def test_thinking_sent_back_must_match_its_signature() -> None:
     """Anthropic verifies the thinking text against its signature: one byte off is a 400."""
-    first = body_json(call(MSGS, req(thinking=THINKING, tools=[TOOL])))
+    first = body_json(call(MSGS, req(thinking=THINKING, tools=[TOOL]), headers=FIRST))
     thinking, tool = first["content"]
     result = {"type": "tool_result", "tool_use_id": tool["id"], "content": "sunny"}
 
