@@ -12,9 +12,10 @@ from __future__ import annotations
 import difflib
 import re
 import types
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, Union, get_args, get_origin
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,7 +25,8 @@ Loc = tuple[str | int, ...]
 
 # Fields whose values are (or may contain) secrets: their values are never echoed.
 _SECRET_FIELDS = frozenset({"api_keys", "headers", "master_key"})
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
+_LABEL = re.compile(r"[\w-]+")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 _USERINFO = re.compile(r"//[^/@]*@")
 
 # What each pydantic type error expected, as a phrase that completes "expected ...".
@@ -203,6 +205,18 @@ def _problem(loc: Loc, errs: list[Any]) -> str:
     return f"{path}: {'; '.join(dict.fromkeys(p for p, _ in phrases))}{shown(given, loc)}"
 
 
+def _host_ok(host: str) -> bool:
+    """Whether ``host`` can name a machine in some spelling: percent-escapes and full-width
+    characters are normalised first, as resolvers do, so odd spellings of an address pass here
+    and are judged by the outbound policy; an ellipsis (``…`` becomes ``...``), an empty label
+    or a missing host do not."""
+    text = unicodedata.normalize("NFKC", unquote(host))
+    if ":" in text:
+        return _IPV6.fullmatch(text) is not None
+    labels = text.removesuffix(".").split(".")
+    return all(_LABEL.fullmatch(label) for label in labels)
+
+
 def url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     """Why ``value`` is not a usable URL of one of ``schemes`` (a placeholder such as
     ``redis://…`` included), or None when it is."""
@@ -210,8 +224,7 @@ def url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in schemes or not value.startswith(f"{parts.scheme}://"):
         return f"must start with {' or '.join(s + '://' for s in schemes)}{got}"
-    host = parts.hostname
-    if not host or not value.isascii() or _HOST.fullmatch(host) is None:
+    if not _host_ok(parts.hostname or ""):
         return f"needs a valid host name{got}"
     try:
         parts.port  # noqa: B018 - raises on a bad port

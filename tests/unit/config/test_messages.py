@@ -94,3 +94,13 @@ def test_a_placeholder_base_url_is_refused() -> None:
         {"providers": {"p": {"type": "openai", "base_url": "https://…/v1", "api_keys": ["k"]}}}
     )
     assert problems == ["providers.p.base_url: needs a valid host name, got 'https://…/v1'"]
+
+
+def test_odd_spellings_of_an_address_are_left_to_the_outbound_policy() -> None:
+    for url in (
+        "http://%31%32%37.0.0.1/v1",
+        "http://\uff11\uff12\uff17.0.0.1/v1",
+        "http://127.1/v1",
+    ):
+        providers = {"p": {"type": "openai-compatible", "base_url": url, "api_keys": ["k"]}}
+        assert validate({"providers": providers})[1] == [], url
