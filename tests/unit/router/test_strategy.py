@@ -104,7 +104,7 @@ def test_requests_without_text_fall_back_to_priority(registry: Registry) -> None
         "strong-1",
         "cheap-1",
     ]
-    assert c.route["error"] == "no prompt text"
+    assert c.route is not None and c.route["error"] == "no prompt text"
     assert c.route_score is None
 
 
@@ -172,7 +172,7 @@ async def test_embeddings_are_fetched_through_the_router_and_cached(tmp_path: Pa
         c = call("auto", messages=[{"role": "user", "content": EASY}])
         await router(c)
         assert c.deployment == "mock/cheap-1"
-        assert "error" not in c.route
+        assert c.route is not None and "error" not in c.route
     assert log.count(("other", "e-1", "")) == 1  # the second prompt came from the cache
     strategy = router.resolve("auto").strategy
     assert len(strategy.embedder.cache) == 1  # type: ignore[attr-defined]
@@ -184,7 +184,7 @@ async def test_a_failed_embedding_routes_by_priority(tmp_path: Path) -> None:
     reply = await router(c)
     assert reply.status == 200
     assert c.deployment == "mock/strong-1"
-    assert "embedding" in c.route["error"]
+    assert c.route is not None and "embedding" in c.route["error"]
 
 
 def test_a_reload_keeps_the_embeddings_already_fetched(tmp_path: Path) -> None:
