@@ -11,26 +11,32 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from turnout.cli.build import build_config, config_path
-from turnout.config.load import ConfigError
-from turnout.config.schema import TurnoutConfig
+from turnout.cli.output import config_failure
+
+if TYPE_CHECKING:
+    from turnout.config.schema import TurnoutConfig
 
 app = typer.Typer(
     help="Learned routing: labels, training, evaluation, deployment.", no_args_is_help=True
 )
 
-ConfigOpt = Annotated[Path | None, typer.Option("-c", "--config", help="config file")]
-RegistryOpt = Annotated[Path, typer.Option("--registry", help="router registry directory")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("-c", "--config", help="config file", metavar="FILE")
+]
+RegistryOpt = Annotated[
+    Path, typer.Option("--registry", help="router registry directory", metavar="DIR")
+]
 KeyOpt = Annotated[
     str | None,
     typer.Option(
         "--key",
         envvar=["TURNOUT_API_KEY", "TURNOUT_MASTER_KEY"],
         help="gateway key for calls through the gateway",
+        metavar="KEY",
     ),
 ]
 DEFAULT_REGISTRY = Path("routers")
@@ -46,13 +52,13 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _config(path: Path | None) -> TurnoutConfig:
+    from turnout.cli.build import build_config, config_path
+    from turnout.config.load import ConfigError
+
     try:
         return build_config(config_path(path))
     except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from None
+        config_failure(exc)
 
 
 def _url(config: TurnoutConfig, url: str | None) -> str:
@@ -102,14 +108,20 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
 
 @app.command("import")
 def import_(
-    source: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="long rows to write")],
-    layout: Annotated[str, typer.Option(help="auto, wide, battles or long")] = "auto",
+    source: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file", metavar="SOURCE")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="long rows to write", metavar="FILE")],
+    layout: Annotated[
+        str, typer.Option(help="auto, wide, battles or long", metavar="LAYOUT")
+    ] = "auto",
     map_: Annotated[
         list[str] | None,
-        typer.Option("--map", help="DATASET_MODEL=provider/model (repeat; unmapped dropped)"),
+        typer.Option(
+            "--map", help="DATASET_MODEL=provider/model (repeat; unmapped dropped)", metavar="MAP"
+        ),
     ] = None,
-    score_range: Annotated[str | None, typer.Option(help="scale of the scores, e.g. 1:10")] = None,
+    score_range: Annotated[
+        str | None, typer.Option(help="scale of the scores, e.g. 1:10", metavar="SCORE_RANGE")
+    ] = None,
 ) -> None:
     """Convert a RouterBench / RouteLLM dataset into training rows."""
     from turnout.router.dataset import DatasetError, convert, read_rows, write_rows
@@ -125,12 +137,18 @@ def import_(
 
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help=".jsonl, .csv or .parquet")],
-    model: Annotated[list[str], typer.Option("--model", "-m", help="model group (repeat)")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help=".jsonl, .csv or .parquet", metavar="FILE")
+    ],
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="model group (repeat)", metavar="MODEL")
+    ],
     config: ConfigOpt = None,
-    since: Annotated[str | None, typer.Option(help="e.g. 7d or an ISO date")] = "30d",
-    until: Annotated[str | None, typer.Option(help="end (default: now)")] = None,
-    captures: Annotated[Path | None, typer.Option(help="capture directory")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="e.g. 7d or an ISO date", metavar="SINCE")
+    ] = "30d",
+    until: Annotated[str | None, typer.Option(help="end (default: now)", metavar="UNTIL")] = None,
+    captures: Annotated[Path | None, typer.Option(help="capture directory", metavar="DIR")] = None,
     unlabelled: Annotated[bool, typer.Option(help="keep rows without a label")] = False,
 ) -> None:
     """Training rows from the request log, the captured prompts and the labels."""
@@ -169,18 +187,26 @@ def export(
 
 @app.command()
 def label(
-    judge: Annotated[str, typer.Option("--judge", help="the judge's public model name")],
-    model: Annotated[list[str], typer.Option("--model", "-m", help="model group (repeat)")],
+    judge: Annotated[
+        str, typer.Option("--judge", help="the judge's public model name", metavar="JUDGE")
+    ],
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="model group (repeat)", metavar="MODEL")
+    ],
     config: ConfigOpt = None,
-    url: Annotated[str | None, typer.Option(help="gateway URL (default: the config's)")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="gateway URL (default: the config's)", metavar="URL")
+    ] = None,
     key: KeyOpt = None,
-    since: Annotated[str | None, typer.Option(help="e.g. 7d")] = "30d",
-    limit: Annotated[int, typer.Option(help="at most this many answers")] = 10_000,
+    since: Annotated[str | None, typer.Option(help="e.g. 7d", metavar="SINCE")] = "30d",
+    limit: Annotated[int, typer.Option(help="at most this many answers", metavar="LIMIT")] = 10_000,
     relabel: Annotated[bool, typer.Option(help="judge again answers this judge rated")] = False,
     rated: Annotated[
         bool, typer.Option(help="also judge answers the application rated (to compare)")
     ] = False,
-    concurrency: Annotated[int, typer.Option(help="judge calls in flight")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(help="judge calls in flight", metavar="CONCURRENCY")
+    ] = 4,
 ) -> None:
     """Score captured answers with an LLM judge called through the gateway."""
     from turnout.router.captures import iter_captures
@@ -231,22 +257,38 @@ def label(
 
 @app.command()
 def train(
-    data: Annotated[list[Path], typer.Option("--data", "-d", help="long rows (repeat)")],
-    kind: Annotated[str, typer.Option(help="knn, mlp, svm or logistic")] = "knn",
+    data: Annotated[
+        list[Path], typer.Option("--data", "-d", help="long rows (repeat)", metavar="FILE")
+    ],
+    kind: Annotated[str, typer.Option(help="knn, mlp, svm or logistic", metavar="KIND")] = "knn",
     registry: RegistryOpt = DEFAULT_REGISTRY,
-    test_size: Annotated[float, typer.Option(help="share of prompts held out")] = 0.2,
-    seed: Annotated[int, typer.Option(help="split and estimator seed")] = 0,
-    dims: Annotated[int, typer.Option(help="SVD dimensions of the text features")] = 128,
+    test_size: Annotated[
+        float, typer.Option(help="share of prompts held out", metavar="TEST_SIZE")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="split and estimator seed", metavar="SEED")] = 0,
+    dims: Annotated[
+        int, typer.Option(help="SVD dimensions of the text features", metavar="DIMS")
+    ] = 128,
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="estimator option NAME=VALUE (repeat)")
+        list[str] | None,
+        typer.Option("--param", help="estimator option NAME=VALUE (repeat)", metavar="PARAM"),
     ] = None,
     embeddings: Annotated[
-        str | None, typer.Option(help="also embed prompts with this model, via the gateway")
+        str | None,
+        typer.Option(
+            help="also embed prompts with this model, via the gateway", metavar="EMBEDDINGS"
+        ),
     ] = None,
-    url: Annotated[str | None, typer.Option(help="gateway URL for --embeddings")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="gateway URL for --embeddings", metavar="URL")
+    ] = None,
     key: KeyOpt = None,
-    strong: Annotated[str | None, typer.Option(help="strong deployment for the report")] = None,
-    weak: Annotated[str | None, typer.Option(help="weak deployment for the report")] = None,
+    strong: Annotated[
+        str | None, typer.Option(help="strong deployment for the report", metavar="STRONG")
+    ] = None,
+    weak: Annotated[
+        str | None, typer.Option(help="weak deployment for the report", metavar="WEAK")
+    ] = None,
     unsafe_pickle: Annotated[
         bool, typer.Option(help="store as a pickle (loads only with allow_pickle)")
     ] = False,
@@ -329,15 +371,22 @@ def _metrics(report: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("eval")
 def eval_(
-    version: Annotated[str, typer.Argument(help="version: 3, v0003 or latest")] = "latest",
+    version: Annotated[
+        str, typer.Argument(help="version: 3, v0003 or latest", metavar="VERSION")
+    ] = "latest",
     registry: RegistryOpt = DEFAULT_REGISTRY,
     data: Annotated[
-        list[Path] | None, typer.Option("--data", "-d", help="rows to score (default: held-out)")
+        list[Path] | None,
+        typer.Option("--data", "-d", help="rows to score (default: held-out)", metavar="FILE"),
     ] = None,
-    strong: Annotated[str | None, typer.Option(help="strong deployment")] = None,
-    weak: Annotated[str | None, typer.Option(help="weak deployment")] = None,
-    out: Annotated[Path | None, typer.Option(help="directory for eval.json and eval.png")] = None,
-    url: Annotated[str | None, typer.Option(help="gateway URL (routers with embeddings)")] = None,
+    strong: Annotated[str | None, typer.Option(help="strong deployment", metavar="STRONG")] = None,
+    weak: Annotated[str | None, typer.Option(help="weak deployment", metavar="WEAK")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="directory for eval.json and eval.png", metavar="FILE")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="gateway URL (routers with embeddings)", metavar="URL")
+    ] = None,
     key: KeyOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report")] = False,
 ) -> None:

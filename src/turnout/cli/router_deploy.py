@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 
-from turnout.cli.build import config_path
 from turnout.cli.router_cmd import (
     DEFAULT_REGISTRY,
     ConfigOpt,
@@ -22,15 +21,24 @@ from turnout.cli.router_cmd import (
 
 AdminKeyOpt = Annotated[
     str | None,
-    typer.Option("--key", envvar="TURNOUT_MASTER_KEY", help="master or admin key for the reload"),
+    typer.Option(
+        "--key",
+        envvar="TURNOUT_MASTER_KEY",
+        help="master or admin key for the reload",
+        metavar="KEY",
+    ),
 ]
-UrlOpt = Annotated[str | None, typer.Option(help="gateway URL (default: the config's)")]
+UrlOpt = Annotated[
+    str | None, typer.Option(help="gateway URL (default: the config's)", metavar="URL")
+]
 NoReloadOpt = Annotated[
     bool, typer.Option("--no-reload", help="only edit the file (a watching gateway applies it)")
 ]
 
 
 def _file(config: Path | None) -> Path:
+    from turnout.cli.build import config_path
+
     path = config_path(config)
     if path is None:
         raise _fail("deploying edits the config file: give -c/--config or TURNOUT_CONFIG")
@@ -91,8 +99,10 @@ def _apply(
 
 @app.command()
 def deploy(
-    version: Annotated[str, typer.Argument(help="version: 3, v0003 or latest")],
-    model: Annotated[str, typer.Option("--model", "-m", help="model group to switch")],
+    version: Annotated[str, typer.Argument(help="version: 3, v0003 or latest", metavar="VERSION")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="model group to switch", metavar="MODEL")
+    ],
     config: ConfigOpt = None,
     registry: RegistryOpt = DEFAULT_REGISTRY,
     url: UrlOpt = None,
@@ -125,7 +135,9 @@ def _check(store: Any, version: str, allow_pickle: bool) -> tuple[str, str]:
 
 @app.command()
 def rollback(
-    model: Annotated[str, typer.Option("--model", "-m", help="model group to switch back")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="model group to switch back", metavar="MODEL")
+    ],
     config: ConfigOpt = None,
     registry: RegistryOpt = DEFAULT_REGISTRY,
     url: UrlOpt = None,
