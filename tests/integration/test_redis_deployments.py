@@ -149,7 +149,7 @@ def test_cache_on_the_cluster_is_shared_by_replicas(
     }
     a, b = replicas(config, tmp_path)
     try:
-        body = {"model": "cached", "messages": [{"role": "user", "content": "cluster cache"}]}
+        body: Any = {"model": "cached", "messages": [{"role": "user", "content": "cluster cache"}]}
         first = openai.OpenAI(base_url=a.url + "/v1", api_key=MASTER).chat.completions
         r1 = first.with_raw_response.create(**body)
         assert r1.headers["x-turnout-cache"] == "miss"
