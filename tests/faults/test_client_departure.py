@@ -68,7 +68,8 @@ def _row(gateway: Proc, rid: str) -> dict[str, Any]:
         return found
 
     (row,) = _wait(rows)
-    return row
+    found_row: dict[str, Any] = row
+    return found_row
 
 
 def _leave_before_first_byte(gateway: Proc, mock: Proc, path: str, body: bytes) -> str:

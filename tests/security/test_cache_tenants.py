@@ -46,7 +46,7 @@ def _key(gateway: Proc, team: str | None = None) -> str:
     return key
 
 
-def _ask(gateway: Proc, key: str) -> httpx.Headers:
+def _ask(gateway: Proc, key: str) -> Any:
     client = openai.OpenAI(api_key=key, base_url=gateway.url + "/v1", max_retries=0)
     raw = client.chat.completions.with_raw_response.create(model="cached", messages=PROMPT)
     return raw.headers
