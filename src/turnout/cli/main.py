@@ -1,4 +1,4 @@
-"""``turnout``: serve, mock, check, config, worker, status, usage, db, keys, teams.
+"""``turnout``: serve, mock, check, config, worker, status, usage, db, keys, teams, secrets.
 
 Help must be instant, so nothing heavy is imported at module level anywhere in ``turnout.cli``:
 the command modules import typer and the standard library only, and each command imports the
@@ -20,6 +20,7 @@ from turnout.cli import (
     keys,
     mock_cmd,
     router_deploy,
+    secrets_cmd,
     serve,
     status,
     usage,
@@ -68,6 +69,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.teams_app, name="teams")
+app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(router_deploy.app, name="router")  # with the other router commands
 
 if __name__ == "__main__":

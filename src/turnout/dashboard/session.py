@@ -31,6 +31,7 @@ from typing import Literal
 import orjson
 
 from turnout.crypto import ENV as SECRET_ENV
+from turnout.crypto import newest_text
 
 Role = Literal["admin", "viewer"]
 ROLES: tuple[str, ...] = ("admin", "viewer")
@@ -74,8 +75,8 @@ class Sessions:
         if master_digest is not None:
             return cls(master_digest)
         raw = environ.get(SECRET_ENV)
-        if raw:
-            return cls(hashlib.sha256(raw.strip().encode()).digest())
+        if raw and raw.strip():
+            return cls(hashlib.sha256(newest_text(raw).encode()).digest())
         return cls(secrets.token_bytes(32), shared=False)
 
     # -- tokens -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from turnout.auth import tokens
-from turnout.crypto import SecretBox, SecretKeyError
+from turnout.crypto import SecretBox, SecretKeyError, newest_text, sealed_key_id, split_keys
 
 
 def test_generated_keys_are_distinct_and_only_their_hash_identifies_them() -> None:
@@ -70,3 +70,28 @@ def test_secret_key_spellings() -> None:
         SecretBox.from_text("short")
     assert SecretBox.from_env({}) is None
     assert "key_id" in repr(hex_box) and raw.hex() not in repr(hex_box)
+
+
+def test_a_key_list_seals_with_the_newest_and_opens_with_any() -> None:
+    old, new = "ab" * 32, "cd" * 32
+    sealed_old = SecretBox.from_text(old).seal("secret", "c")
+    both = SecretBox.from_text(f"{new}, {old}")
+    assert both.key_id == SecretBox.from_text(new).key_id and len(both.key_ids) == 2
+    assert both.open(sealed_old, "c") == "secret"
+    assert not both.current(sealed_old)
+    fresh = both.reseal(sealed_old, "c")
+    assert both.current(fresh) and SecretBox.from_text(new).open(fresh, "c") == "secret"
+    with pytest.raises(SecretKeyError, match=SecretBox.from_text(new).key_id):
+        SecretBox.from_text(old).open(fresh, "c")  # names the key it would need
+    assert old not in repr(both) and new not in repr(both)
+
+
+def test_a_passphrase_with_a_comma_is_still_one_key() -> None:
+    phrase = "correct horse, battery staple and more words to 32+"
+    assert split_keys(phrase) == [phrase]
+    assert len(SecretBox.from_text(phrase).key_ids) == 1
+    assert newest_text(f"{'ab' * 32},{'cd' * 32}") == "ab" * 32
+    assert newest_text(phrase) == phrase
+    assert sealed_key_id("v1.0123abcd.body") == "0123abcd" and sealed_key_id("junk") is None
+    with pytest.raises(SecretKeyError, match="corrupt"):
+        SecretBox.from_text("ab" * 32).open(f"v1.{SecretBox.from_text('ab' * 32).key_id}.***", "c")
