@@ -36,6 +36,7 @@ from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
 from turnout.pipeline import Step, build_pipeline
+from turnout.plugins.service import Plugins
 from turnout.protocols.descriptor import ModelPaths, WireProtocol
 from turnout.protocols.descriptor import Route as ProtocolRoute
 from turnout.protocols.registry import PROTOCOLS, dialect
@@ -75,6 +76,8 @@ class Gateway:
         self.obs = state.observability = Observability(state.runtime, state.request_log)
         # Keys, limits, budgets (docs/keys-and-limits.md); loaded in the lifespan.
         self.auth = state.auth = AuthService(state.runtime)
+        # The configured plugin pipeline (docs/plugins.md); absent from the chain when empty.
+        self.plugins = state.plugins = Plugins(state.runtime)
 
         def inbound(wire: WireProtocol, route: ProtocolRoute) -> Route:
             return partial(serve, s, Inbound(wire, route.operation, route.locate))
@@ -167,11 +170,14 @@ class Gateway:
             state.cache.start()
         after = [state.cache.step] if state.cache is not None else []
 
-        def assemble() -> None:  # again whenever auth or limits switch on or off
-            state.handler = build_pipeline([*steps, *self.auth.steps(), *after], router)
+        self.plugins.start(router)
+
+        def assemble() -> None:  # again whenever auth, limits or plugins switch on or off
+            chain = [*steps, *self.auth.steps(), *self.plugins.steps(), *after]
+            state.handler = build_pipeline(chain, router)
 
         assemble()
-        self.auth.on_change = assemble
+        self.auth.on_change = self.plugins.on_change = assemble
         state.request_log.start()
         _watch_for_drain(state)
         _ignore_hangup()

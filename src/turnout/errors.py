@@ -9,7 +9,9 @@ always sees its own protocol's error shape::
 
     GatewayError                   500  server_error (the root is never raised itself)
     ├── BadRequest                 400  malformed JSON, missing or wrong-typed fields
-    │   └── TranslationUnsupported 400  a field the target protocol cannot express
+    │   ├── TranslationUnsupported 400  a field the target protocol cannot express
+    │   └── GuardrailRefused       400  a guardrail plugin refused the request or answer (names
+    │                                   the plugin and rule)
     ├── AuthenticationFailed       401  missing, unknown or expired gateway key
     ├── PermissionDenied           403  the key may not use this model
     │   └── OutboundRefused        403  the outbound policy refused a destination (names the rule)
@@ -31,6 +33,7 @@ always sees its own protocol's error shape::
     ├── LimitsUnavailable          503  limits backend down under on_redis_error: deny
     ├── AuthUnavailable            503  gateway keys not loaded yet
     ├── StorageUnavailable         503  the database did not take a write (POST /v1/feedback)
+    ├── PluginUnavailable          503  a fail_closed plugin raised or ran out of time
     └── UpstreamTimeout            504
         ├── DeadlineExceeded       504  the request's deadline passed before any answer
         └── TimeoutGaveUp          504  every attempt timed out; the gateway already retried
@@ -61,6 +64,9 @@ Every other exception is internal to one layer and is mapped to this tree at exa
     CancelledError of a request whose client left before the response (server/protocol.py)
                                      -> logged 499 (408 for a stalled body), never rendered:
                                         api/endpoint.py
+    an exception or timeout inside a plugin hook
+                                     -> PluginUnavailable (fail_closed) or nothing (fail_open):
+                                        plugins/runner.py
     anything else on a request       -> InternalError, by :func:`as_gateway_error` in
                                         api/endpoint.py and api/io.py (the last boundary)
 
@@ -115,6 +121,19 @@ class BadRequest(GatewayError):
 
 class TranslationUnsupported(BadRequest):
     code = "unsupported_parameter"
+
+
+class GuardrailRefused(BadRequest):
+    """A guardrail plugin refused the request (or, mid-stream, the answer). ``plugin`` and
+    ``rule`` name what refused, for the client's message and the request log
+    (docs/plugins.md)."""
+
+    code = "guardrail_refused"
+
+    def __init__(self, message: str, *, plugin: str, rule: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.rule = rule
 
 
 class AuthenticationFailed(GatewayError):
@@ -306,6 +325,17 @@ class StorageUnavailable(GatewayError):
     status = 503
     type = "api_error"
     code = "storage_unavailable"
+    retryable = True
+    log_level = "warning"
+
+
+class PluginUnavailable(GatewayError):
+    """A plugin set to ``on_error: fail_closed`` raised or exceeded its time budget: the call
+    is refused rather than served unchecked (docs/plugins.md)."""
+
+    status = 503
+    type = "api_error"
+    code = "plugin_unavailable"
     retryable = True
     log_level = "warning"
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from turnout.cache.service import CacheService
     from turnout.dashboard.access import DashboardAccess
     from turnout.observability.hub import Observability
+    from turnout.plugins.service import Plugins
 
 
 @dataclass(slots=True)
@@ -30,5 +31,6 @@ class GatewayState:
     observability: Observability | None = None  # storage, metrics, traces, capture
     auth: AuthService | None = None  # gateway keys, limits, budgets (docs/keys-and-limits.md)
     dashboard: DashboardAccess | None = None  # sessions of the web UI (docs/dashboard.md)
+    plugins: Plugins | None = None  # the plugin pipeline (docs/plugins.md)
     draining: bool = False
     ready: bool = False

@@ -80,6 +80,9 @@ class Call:
     route: dict[str, Any] | None = None  # a learned router's decision, for the log (strategy)
     route_score: bytes | None = None  # its x-turnout-route-score header value (strategy)
     route_embedding: object | None = None  # the prompt's embedding, fetched first (strategy)
+    # What plugins decided about this call, for the request log and metrics (plugins/): each
+    # (plugin, rule, action), e.g. ("pii", "email", "redact"); None when nothing was decided.
+    guardrails: list[tuple[str, str, str]] | None = None
 
 
 @dataclass(slots=True)

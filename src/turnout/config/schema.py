@@ -348,6 +348,39 @@ class OutboundConfig(Closed):
     resolve_timeout: float = Field(5.0, gt=0, description="seconds per name lookup")
 
 
+class PluginOverride(Closed):
+    """A plugin's setting for some models, teams or gateway keys (docs/plugins.md)."""
+
+    models: list[str] = Field(default_factory=list, description="model globs; empty: any")
+    teams: list[str] = Field(default_factory=list, description="team names; empty: any")
+    keys: list[str] = Field(default_factory=list, description="gateway key ids; empty: any")
+    enabled: bool | None = Field(None, description="turn the plugin on or off for these calls")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="merged over the plugin's settings for these calls"
+    )
+
+
+class PluginEntry(Closed):
+    """One step of the plugin pipeline (docs/plugins.md)."""
+
+    plugin: str = Field(description="a built-in name, an entry point or 'package.module:Class'")
+    name: str | None = Field(None, description="this instance's name; default: the plugin's")
+    enabled: bool = True
+    models: list[str] = Field(default_factory=list, description="model globs; empty: all")
+    teams: list[str] = Field(default_factory=list, description="only these teams; empty: all")
+    keys: list[str] = Field(default_factory=list, description="only these key ids; empty: all")
+    on_error: Literal["fail_open", "fail_closed"] = Field(
+        "fail_closed", description="when a hook raises or runs out of time"
+    )
+    timeout: float | None = Field(
+        None, gt=0, description="seconds per hook; default: the plugin's own"
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, description="the plugin's own schema")
+    overrides: list[PluginOverride] = Field(
+        default_factory=list, description="per model, team or key; later ones win"
+    )
+
+
 class TurnoutConfig(Closed):
     server: ServerConfig = ServerConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -364,3 +397,6 @@ class TurnoutConfig(Closed):
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
     outbound: OutboundConfig = OutboundConfig()
+    plugins: list[PluginEntry] = Field(
+        default_factory=list, description="the plugin pipeline, in order (docs/plugins.md)"
+    )

@@ -51,6 +51,10 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         problems.extend(_egress_problems(str(pname), provider))
         problems.extend(_header_problems(str(pname), provider))
     problems.extend(_outbound_problems(data.get("outbound")))
+    if data.get("plugins"):
+        from turnout.plugins.config import plugin_problems
+
+        problems.extend(plugin_problems(data["plugins"]))
     for section in ("limits", "cache"):
         block = data.get(section)
         url = block.get("redis_url") if isinstance(block, dict) else None

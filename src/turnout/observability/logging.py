@@ -218,6 +218,8 @@ class RequestLog:
                 line["cost_usd"] = finished[i].cost
             if call.route is not None:  # a learned router's decision
                 line["route"] = call.route
+            if call.guardrails is not None:  # plugins' decisions: [plugin, rule, action]
+                line["guardrails"] = call.guardrails
             if self._console is not None:
                 out.append(self._console(None, "info", line).encode())
                 continue

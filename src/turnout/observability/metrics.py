@@ -129,6 +129,8 @@ class Metrics:
         self.cache: dict[tuple[str, str], int] = {}
         self.failures: dict[tuple[str, str], int] = {}
         self.routes: dict[tuple[str, str, str], int] = {}  # learned routers' decisions
+        self.guardrails: dict[tuple[str, str, str], int] = {}  # plugins' decisions
+        self._label_rule = LabelValues(cap)
         self.board: HealthBoard | None = None
         self.request_log: RequestLog | None = None
         self.writer: LogWriter | None = None
@@ -190,6 +192,11 @@ class Metrics:
                 )
                 dkey = (model, self._label_deployment(str(pick or "")), outcome)
                 self.routes[dkey] = self.routes.get(dkey, 0) + 1
+            if (decided := call.guardrails) is not None:
+                rule = self._label_rule
+                for plugin, name, action in decided:
+                    gkey = (rule(plugin), rule(name), rule(action))
+                    self.guardrails[gkey] = self.guardrails.get(gkey, 0) + 1
             if not done.failed:
                 continue
             for attempt in done.attempts:
@@ -265,6 +272,13 @@ class Metrics:
             "fallback: no prediction, routed by priority).",
             ("model", "pick", "outcome"),
             self.routes,
+        )
+        yield _counter(
+            "turnout_guardrail_decisions",
+            "Plugin decisions by plugin, rule and action (block, redact, flag, fail_open, "
+            "fail_closed; docs/plugins.md).",
+            ("plugin", "rule", "action"),
+            self.guardrails,
         )
         yield from self._live()
 
