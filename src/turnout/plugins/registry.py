@@ -19,6 +19,7 @@ GROUP = "turnout.plugins"
 BUILTIN: dict[str, str] = {
     "keywords": "turnout.plugins.keywords:Keywords",
     "max_cost": "turnout.plugins.max_cost:MaxCost",
+    "pii": "turnout.plugins.pii:PII",
 }
 
 
