@@ -1,0 +1,137 @@
+"""The built-in guardrails through a real gateway, in front of an upstream that echoes what it
+was sent (tests/support/echo.py), with the official SDKs of all three protocols as clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from google import genai
+from google.genai import types as gt
+
+from tests.support.procs import PYTHON, Proc, free_port, start_gateway
+
+SECRET_TEXT = "write to jane.roe@example.org or call +1 415 555 0100 about card 4111111111111111"
+REDACTED = "write to [EMAIL] or call [PHONE] about card [CARD]"
+
+
+def start_echo() -> Proc:
+    port = free_port()
+    script = str(Path(__file__).resolve().parents[1] / "support" / "echo.py")
+    return Proc([PYTHON, script, "--port", str(port)], port, "/v1/models")
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[Proc]:
+    proc = start_echo()
+    yield proc
+    proc.stop()
+
+
+def guard_config(echo: Proc) -> dict[str, Any]:
+    provider = {
+        "type": "openai-compatible",
+        "base_url": f"{echo.url}/v1",
+        "api_keys": ["sk-echo"],
+        "forward_headers": ["x-echo-*"],
+    }
+    models = {
+        name: {"deployments": [{"provider": "echo", "model": "echo"}]}
+        for name in ("pii-oneway", "pii-reversible", "pii-answers")
+    }
+    return {
+        "providers": {"echo": provider},
+        "models": models,
+        "routing": {"max_attempts": 1},
+        "plugins": [
+            {"plugin": "pii", "name": "pii-oneway", "models": ["pii-oneway"]},
+            {
+                "plugin": "pii",
+                "name": "pii-reversible",
+                "models": ["pii-reversible"],
+                "settings": {"reversible": True},
+            },
+            {
+                "plugin": "pii",
+                "name": "pii-answers",
+                "models": ["pii-answers"],
+                "settings": {"requests": False, "responses": True, "stream_window": 32},
+            },
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def gw(echo: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    proc = start_gateway(
+        guard_config(echo), tmp_path_factory.mktemp("guardrails"), ready_within=60
+    )
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def oa(gw: Proc) -> openai.OpenAI:
+    return openai.OpenAI(api_key="k", base_url=gw.url + "/v1", max_retries=0)
+
+
+def ask(oa: openai.OpenAI, model: str, text: str) -> str:
+    answer = oa.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
+    return answer.choices[0].message.content or ""
+
+
+def ask_stream(oa: openai.OpenAI, model: str, text: str, split: int) -> str:
+    stream = oa.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": text}],
+        stream=True,
+        extra_headers={"x-echo-split": str(split)},
+    )
+    return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+
+def test_requests_are_redacted_before_they_leave(oa: openai.OpenAI) -> None:
+    assert ask(oa, "pii-oneway", SECRET_TEXT) == REDACTED  # what the upstream received
+
+
+def test_reversible_redaction_reads_back_whole_and_streamed(oa: openai.OpenAI) -> None:
+    assert ask(oa, "pii-reversible", SECRET_TEXT) == SECRET_TEXT
+    for split in (1, 2, 3, 5, 8, 13):  # placeholders split across chunks everywhere
+        assert ask_stream(oa, "pii-reversible", SECRET_TEXT, split) == SECRET_TEXT
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 4, 5, 6, 7, 11, 17, 100])
+def test_streamed_answers_redacted_across_chunk_boundaries(oa: openai.OpenAI, split: int) -> None:
+    assert ask_stream(oa, "pii-answers", SECRET_TEXT, split) == REDACTED
+
+
+def test_streamed_answers_redacted_for_anthropic_clients(gw: Proc) -> None:
+    an = anthropic.Anthropic(api_key="k", base_url=gw.url, max_retries=0)
+    with an.messages.stream(
+        model="pii-answers",
+        max_tokens=200,
+        messages=[{"role": "user", "content": SECRET_TEXT}],
+        extra_headers={"x-echo-split": "3"},
+    ) as stream:
+        text = "".join(stream.text_stream)
+    assert text == REDACTED
+    whole = an.messages.create(
+        model="pii-answers", max_tokens=200, messages=[{"role": "user", "content": SECRET_TEXT}]
+    )
+    assert whole.content[0].text == REDACTED  # type: ignore[union-attr]
+
+
+def test_streamed_answers_redacted_for_gemini_clients(gw: Proc) -> None:
+    gm = genai.Client(
+        api_key="k",
+        http_options=gt.HttpOptions(
+            base_url=gw.url, api_version="v1beta", headers={"x-echo-split": "4"}
+        ),
+    )
+    pieces = gm.models.generate_content_stream(model="pii-answers", contents=SECRET_TEXT)
+    assert "".join(p.text or "" for p in pieces) == REDACTED
+    assert gm.models.generate_content(model="pii-answers", contents=SECRET_TEXT).text == REDACTED
