@@ -67,9 +67,7 @@ def guard_config(echo: Proc) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def gw(echo: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    proc = start_gateway(
-        guard_config(echo), tmp_path_factory.mktemp("guardrails"), ready_within=60
-    )
+    proc = start_gateway(guard_config(echo), tmp_path_factory.mktemp("guardrails"), ready_within=60)
     yield proc
     proc.stop()
 
