@@ -109,7 +109,7 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     site = tmp / "site"
     install_package(site)
     env = {"PYTHONPATH": f"{ROOT}:{site}"}
-    proc = start_gateway(plugins_config(mock), tmp, env=env)
+    proc = start_gateway(plugins_config(mock), tmp, env=env, ready_within=60)
     yield proc
     proc.stop()
 
