@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import orjson
 import uvloop
 from aiohttp import web
+
 from clients import make_client
 
 UP: web.AppKey[Any] = web.AppKey("up", object)

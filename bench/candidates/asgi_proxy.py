@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 import orjson
+
 from clients import make_client
 
 _client: Any = None

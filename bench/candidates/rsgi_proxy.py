@@ -6,8 +6,9 @@ import asyncio
 from typing import Any
 
 import orjson
-from clients import make_client
 from granian.rsgi import ProtocolClosed
+
+from clients import make_client
 
 _client: Any = None
 _init: asyncio.Future[Any] | None = None

@@ -46,16 +46,27 @@ def mock(
             "requires one) or first (always the first offered tool).",
         ),
     ] = "named",
+    clouds: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Cloud credentials (JSON/YAML) the Azure, Vertex AI and Bedrock routes check; "
+            "without it they accept any.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the mock provider: OpenAI, Anthropic and Gemini on one port."""
+    """Run the mock provider: OpenAI, Anthropic and Gemini on one port, and the clouds' routes
+    (Azure OpenAI, Vertex AI, Bedrock) with their token endpoints."""
+    from turnout.mock.clouds import CloudAuth
     from turnout.mock.server import serve
     from turnout.mock.settings import SettingsError
 
     try:
         settings = _settings(status, retry_after, ttft_ms, chunk_ms, tokens, fault, tools, skills)
-    except SettingsError as exc:
+        auth = CloudAuth.load(clouds) if clouds else None
+    except (SettingsError, ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    serve(host, port, settings)
+    serve(host, port, settings, clouds=auth)
 
 
 def _settings(

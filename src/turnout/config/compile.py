@@ -63,6 +63,7 @@ class ProviderSpec:
     probe: bool = True
     egress: Egress = DEFAULT_EGRESS  # proxy, TLS, connection limit, outbound origin
     max_response_bytes: int = 32 * 1024 * 1024  # an upstream body read whole; 0: no cap
+    options: Any = None  # the type's options, validated (ProviderType.options); None: none
 
     def __repr__(self) -> str:  # keys must never reach a log line through a repr
         return f"ProviderSpec(name={self.name!r}, type={self.type!r}, base_url={self.base_url!r})"
@@ -148,6 +149,14 @@ def _default_base_url(type_name: str) -> str:
     return provider_type(type_name).base_url or ""
 
 
+def _options(type_name: str, options: Mapping[str, Any]) -> Any:
+    """The type's options as its own model (validated already: validate.py)."""
+    from turnout.providers.registry import provider_type
+
+    model = provider_type(type_name).options
+    return model.model_validate(dict(options)) if model is not None else None
+
+
 def compile_config(config: TurnoutConfig) -> Runtime:
     providers = {
         name: ProviderSpec(
@@ -174,6 +183,7 @@ def compile_config(config: TurnoutConfig) -> Runtime:
                 pool_timeout=p.pool_timeout,
             ),
             max_response_bytes=p.max_response_bytes,
+            options=_options(p.type, p.options),
         )
         for name, p in config.providers.items()
     }

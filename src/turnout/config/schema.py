@@ -129,6 +129,9 @@ class ProviderConfig(Closed):
     max_response_bytes: int = Field(
         32 * 1024 * 1024, ge=0, description="largest upstream answer read whole; 0: no cap"
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the type's own settings (docs/providers.md)"
+    )
 
 
 class Price(Closed):

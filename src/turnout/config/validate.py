@@ -48,6 +48,7 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         if kind is not None and kind.needs_key and not provider.get("api_keys"):
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
+        problems.extend(_option_problems(str(pname), kind, provider.get("options")))
         problems.extend(_egress_problems(str(pname), provider))
         problems.extend(_header_problems(str(pname), provider))
     problems.extend(_outbound_problems(data.get("outbound")))
@@ -173,6 +174,24 @@ def _header_problems(pname: str, provider: dict[str, Any]) -> list[str]:
                 "(hop-by-hop, framing, credentials or set by the gateway; docs/security.md)"
             )
     return problems
+
+
+def _option_problems(pname: str, kind: Kind | None, options: Any) -> list[str]:
+    """A type's ``options:`` block, checked against the model its descriptor names."""
+    if kind is None or not isinstance(options, dict):
+        return []  # an unknown type or a non-mapping: reported by the schema
+    if kind.options is None:
+        return [f"providers.{pname}.options: type {kind.name} takes no options"] if options else []
+    try:
+        kind.options.model_validate(options)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            path = format_path(("providers", pname, "options", *err["loc"]))
+            msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+            out.append(f"{path}: {msg}")
+        return out
+    return []
 
 
 def _rule_problems(pname: str, rules: Any) -> list[str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import ssl
 from collections.abc import Sequence
+from pathlib import Path
 
+from turnout.mock.clouds import CloudAuth
 from turnout.mock.server import serve
 from turnout.mock.settings import DEFAULT_TOKENS, MockSettings, SettingsError, parse_fault
 from turnout.mock.skills import SkillError, SkillProfile
@@ -45,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="named: call a tool only when the prompt names one (default); first: always the "
         "first offered tool",
     )
+    p.add_argument(
+        "--clouds",
+        default=None,
+        help="cloud credentials (JSON/YAML) the Azure, Vertex AI and Bedrock routes check",
+    )
     return p
 
 
@@ -77,9 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
-    except (SettingsError, SkillError, OSError) as exc:
+        clouds = CloudAuth.load(Path(args.clouds)) if args.clouds else None
+    except (SettingsError, SkillError, OSError, ValueError) as exc:
         parser.error(str(exc))
-    serve(args.host, args.port, settings, tls_from_args(args))
+    serve(args.host, args.port, settings, tls_from_args(args), clouds)
     return 0
 
 

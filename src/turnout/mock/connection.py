@@ -26,6 +26,8 @@ from urllib.parse import unquote
 
 import httptools
 
+from turnout.mock import clouds
+from turnout.mock.clouds import CloudAuth, is_cloud_path
 from turnout.mock.content import UID_HEX_LEN
 from turnout.mock.engine import MockResponse, error_response, respond
 from turnout.mock.settings import MockSettings
@@ -66,6 +68,7 @@ class ServerState:
         default_factory=lambda: itertools.count(int.from_bytes(os.urandom(8), "big"))
     )
     connections: set[Connection] = field(default_factory=set)
+    clouds: CloudAuth | None = None  # credentials the cloud routes check (mock/clouds.py)
 
     def fresh_uid(self) -> bytes:
         return b"%0*x" % (UID_HEX_LEN, next(self.ids))
@@ -253,6 +256,7 @@ class Connection(asyncio.Protocol):
         shared = self._shared
         raw_path, _, raw_query = req.url.partition(b"?")
         path = raw_path.decode("latin-1")
+        cloud = is_cloud_path(path)  # raw: Bedrock's signature covers the encoded path
         if "%" in path:
             path = unquote(path)
         if path.startswith("/_mock/"):
@@ -260,7 +264,8 @@ class Connection(asyncio.Protocol):
             return
         shared.stats.count(path)
         key = None
-        if req.keep_alive and len(req.body) <= _CACHE_BODY_MAX and not req.too_large:
+        # Cloud answers depend on credentials the cache key does not hold: never cached.
+        if req.keep_alive and len(req.body) <= _CACHE_BODY_MAX and not req.too_large and not cloud:
             key = (req.method, req.url, req.relevant, req.body)
             hit = shared.cache.get(key)
             if hit is not None:
@@ -274,7 +279,13 @@ class Connection(asyncio.Protocol):
         else:
             headers = {n.decode("latin-1"): v.decode("latin-1") for n, v in req.headers}
             query = raw_query.decode("latin-1")
-            resp = respond(method, path, query, headers, req.body, shared.settings)
+            if cloud:
+                raw = raw_path.decode("latin-1")
+                resp = clouds.respond(
+                    method, raw, query, headers, req.body, shared.settings, shared.clouds
+                )
+            else:
+                resp = respond(method, path, query, headers, req.body, shared.settings)
         if resp.frames is None and resp.fault is None and resp.ttft_ms <= 0:
             body = resp.body or b""
             data = _head(resp, len(body), req.keep_alive)

@@ -12,6 +12,7 @@ import signal
 import ssl as _ssl
 from dataclasses import dataclass
 
+from turnout.mock.clouds import CloudAuth
 from turnout.mock.connection import Connection, ServerState
 from turnout.mock.engine import DEFAULT_SETTINGS
 from turnout.mock.settings import MockSettings
@@ -50,10 +51,12 @@ async def start_mock_server(
     *,
     reuse_port: bool = False,
     ssl: _ssl.SSLContext | None = None,
+    clouds: CloudAuth | None = None,
 ) -> MockServer:
     """Listen on ``host:port`` (0 picks a free port) in the running loop; over TLS with
-    ``ssl`` (tests of private CAs and client certificates)."""
-    shared = ServerState(settings)
+    ``ssl`` (tests of private CAs and client certificates); ``clouds``: the credentials the
+    cloud routes check (:mod:`turnout.mock.clouds`)."""
+    shared = ServerState(settings, clouds=clouds)
     server = await asyncio.get_running_loop().create_server(
         lambda: Connection(shared),
         host,
@@ -73,9 +76,13 @@ async def start_server(
 
 
 async def _serve_until_signalled(
-    host: str, port: int, settings: MockSettings, ssl: _ssl.SSLContext | None
+    host: str,
+    port: int,
+    settings: MockSettings,
+    ssl: _ssl.SSLContext | None,
+    clouds: CloudAuth | None = None,
 ) -> None:
-    mock = await start_mock_server(host, port, settings, ssl=ssl)
+    mock = await start_mock_server(host, port, settings, ssl=ssl, clouds=clouds)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = []
@@ -100,6 +107,7 @@ def serve(
     port: int = 9001,
     settings: MockSettings = DEFAULT_SETTINGS,
     ssl: _ssl.SSLContext | None = None,
+    clouds: CloudAuth | None = None,
 ) -> None:
     """Run the mock until SIGINT/SIGTERM; uses uvloop when it is installed."""
     try:
@@ -109,4 +117,4 @@ def serve(
     except ImportError:  # pragma: no cover - uvloop is a dependency on supported platforms
         factory = None
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve_until_signalled(host, port, settings, ssl))
+        runner.run(_serve_until_signalled(host, port, settings, ssl, clouds))

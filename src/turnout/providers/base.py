@@ -128,7 +128,16 @@ class HTTPProvider:
             return await send_translated(self, call, deployment, key)
         upstream_model = deployment.upstream_model(call.model)
         body = self.native_body(call, upstream_model)
-        resp = await self.client.request(
+        resp = await self.exchange(call, upstream_model, body, key)
+        return await to_reply(resp, call.stream, self.spec)
+
+    async def exchange(
+        self, call: Call, upstream_model: str, body: bytes, key: str
+    ) -> UpstreamResponse:
+        """One request to the upstream for ``call`` (already in this provider's protocol, same
+        or translated) and its response. The hook cloud providers override: they obtain a
+        token, sign the request or rewrap the body and the answer (providers/clouds/)."""
+        return await self.client.request(
             "POST",
             self.url(call, upstream_model),
             self.request_headers(call, key),
@@ -136,7 +145,6 @@ class HTTPProvider:
             self.timeouts,
             self.spec.egress,
         )
-        return await to_reply(resp, call.stream, self.spec)
 
     async def close(self) -> None:
         return None

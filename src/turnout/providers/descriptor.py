@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from turnout.config.compile import ErrorRuleSpec, compile_rule
 from turnout.config.schema import ErrorRule
 
@@ -58,6 +60,9 @@ class ProviderType:
     key_env: str | None = None  # the environment variable its key conventionally lives in
     zero_config_models: tuple[str, ...] = ()  # served from key_env when no config is given
     summary: str = ""  # one line for docs and `--help`
+    # The type's own settings (a closed pydantic model): a config's `options:` block is checked
+    # against it by the validator and compiled into ProviderSpec.options. None: no options.
+    options: type[BaseModel] | None = None
 
 
 def rules(*rules: dict[str, Any]) -> tuple[ErrorRuleSpec, ...]:

@@ -34,6 +34,7 @@ BUILTIN: Mapping[str, str] = MappingProxyType(
         "mistral": "turnout.providers.vendors:MISTRAL",
         "deepseek": "turnout.providers.vendors:DEEPSEEK",
         "together": "turnout.providers.vendors:TOGETHER",
+        "azure": "turnout.providers.azure:AZURE",
     }
 )
 

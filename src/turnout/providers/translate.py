@@ -157,14 +157,7 @@ async def send_translated(
     shadow = upstream_call(call, upstream, upstream_model)
     if not shadow.operation:
         return _estimated_count(call, shadow)
-    resp = await provider.client.request(
-        "POST",
-        provider.url(shadow, upstream_model),
-        provider.request_headers(shadow, key),
-        shadow.body,
-        provider.timeouts,
-        provider.spec.egress,
-    )
+    resp = await provider.exchange(shadow, upstream_model, shadow.body, key)
     spec = provider.spec
     check_status(resp, spec.name)
     headers = [h for h in relay_headers(resp.headers) if h[0] not in _BODY_HEADERS]

@@ -1,0 +1,91 @@
+"""Bearer tokens for cloud providers: fetched once per credential, reused until shortly before
+they expire, refreshed by one task at a time.
+
+Azure's Entra ID and Google's OAuth tokens live about an hour; fetching one per request would
+add a round trip to every call and hammer the token endpoint. So each credential (one entry of
+a provider's key pool) has one cached token, refreshed ``margin`` seconds before it expires;
+concurrent requests that find it stale wait on the same refresh instead of each starting one.
+A 401 from the upstream drops the token (:meth:`TokenCache.drop`), so a revoked token is not
+reused until its nominal expiry.
+
+A failed fetch is an :class:`~turnout.errors.UpstreamUnavailable` (502, failover) that names
+the provider and what the token endpoint said, never the credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from turnout.errors import UpstreamUnavailable
+
+# A fetch: the credential (a pool entry) -> (token, seconds it is valid for).
+Fetch = Callable[[str], Awaitable[tuple[str, float]]]
+MARGIN = 300.0  # refresh five minutes ahead, as the cloud SDKs do
+MIN_LIFETIME = 30.0  # a token said to live less than this is still used once
+
+
+@dataclass(slots=True)
+class _Entry:
+    token: str = ""
+    expires: float = 0.0  # monotonic
+    lock: asyncio.Lock | None = None
+
+
+class TokenError(Exception):
+    """A token endpoint refused or could not be reached; the message names no secret."""
+
+
+class TokenCache:
+    __slots__ = ("_clock", "_entries", "_fetch", "_margin", "_provider")
+
+    def __init__(
+        self,
+        provider: str,
+        fetch: Fetch,
+        *,
+        margin: float = MARGIN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._provider = provider
+        self._fetch = fetch
+        self._margin = margin
+        self._clock = clock
+        # One entry per credential of the provider's pool: bounded by the config.
+        self._entries: dict[str, _Entry] = {}
+
+    def _fresh(self, entry: _Entry) -> bool:
+        return bool(entry.token) and self._clock() < entry.expires
+
+    async def get(self, credential: str) -> str:
+        entry = self._entries.get(credential)
+        if entry is None:
+            entry = self._entries[credential] = _Entry(lock=asyncio.Lock())
+        if self._fresh(entry):
+            return entry.token
+        assert entry.lock is not None
+        async with entry.lock:
+            if self._fresh(entry):  # another request refreshed it while this one waited
+                return entry.token
+            try:
+                token, lifetime = await self._fetch(credential)
+            except TokenError as exc:
+                raise UpstreamUnavailable(
+                    f"provider {self._provider}: no access token ({exc})"
+                ) from None
+            lifetime = max(lifetime, MIN_LIFETIME)
+            # Refresh ahead of expiry, but never sooner than half the token's life.
+            entry.token = token
+            entry.expires = self._clock() + max(lifetime - self._margin, lifetime / 2)
+            return token
+
+    def drop(self, credential: str) -> None:
+        """Forget a token the upstream refused (a 401): the next request fetches a new one."""
+        entry = self._entries.get(credential)
+        if entry is not None:
+            entry.token, entry.expires = "", 0.0
+
+
+__all__ = ["Fetch", "TokenCache", "TokenError"]

@@ -1,0 +1,139 @@
+"""Azure OpenAI's provider type: URLs of both API surfaces, the api-key header, Entra ID tokens
+(one fetch, reused, dropped on a 401), its options checked with the config, its error rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+from tests.unit.providers.fakes import FakeClient, FakeResponse, call, deployment
+
+from turnout.config.compile import ProviderSpec, compile_config
+from turnout.config.validate import validate
+from turnout.errors import UpstreamUnavailable
+from turnout.providers.azure import AzureOptions, AzureProvider
+from turnout.routing.classify import Classifier
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+CHAT = {"model": "pub", "messages": [{"role": "user", "content": "hi"}]}
+TOKEN = orjson.dumps({"access_token": "tok-1", "expires_in": 3599, "token_type": "Bearer"})
+
+
+def spec(
+    options: dict[str, Any] | None = None, keys: tuple[str, ...] = ("az-key",)
+) -> ProviderSpec:
+    return ProviderSpec(
+        name="az",
+        type="azure",
+        base_url="https://res.openai.azure.com",
+        api_keys=keys,
+        headers=(),
+        forward_headers=(),
+        connect_timeout=1.0,
+        read_timeout=1.0,
+        total_timeout=10.0,
+        options=AzureOptions.model_validate(options or {}),
+    )
+
+
+async def test_deployment_urls_and_the_api_key_header() -> None:
+    client = FakeClient(FakeResponse(body=b"{}"))
+    await AzureProvider(spec(), client).send(call("openai", CHAT), deployment("my dep"), "az-key")
+    sent = client.sent[0]
+    assert sent.url == (
+        "https://res.openai.azure.com/openai/deployments/my%20dep/chat/completions"
+        "?api-version=2024-10-21"
+    )
+    assert sent.header("api-key") == ["az-key"] and sent.header("authorization") == []
+
+
+async def test_the_v1_surface_names_the_deployment_in_the_body() -> None:
+    client = FakeClient(FakeResponse(body=b"{}"))
+    provider = AzureProvider(spec({"api": "v1"}), client)
+    await provider.send(call("openai", CHAT), deployment("dep"), "az-key")
+    assert client.sent[0].url == "https://res.openai.azure.com/openai/v1/chat/completions"
+    assert client.sent[0].json["model"] == "dep"
+
+
+ENTRA = {"tenant_id": "t1", "client_id": "app", "client_secret": "s3cret"}
+
+
+async def test_an_entra_token_is_fetched_once_and_dropped_after_a_401() -> None:
+    client = FakeClient(
+        FakeResponse(body=TOKEN),
+        FakeResponse(body=b"{}"),
+        FakeResponse(body=b"{}"),
+        FakeResponse(status=401, body=b'{"error": {"code": "401"}}'),
+        FakeResponse(body=TOKEN),
+        FakeResponse(body=b"{}"),
+    )
+    provider = AzureProvider(spec({"entra": ENTRA}, keys=("",)), client)
+    for _ in range(4):
+        await provider.send(call("openai", CHAT), deployment("dep"), "")
+    token_calls = [s for s in client.sent if s.url.endswith("/oauth2/v2.0/token")]
+    assert [s.url for s in token_calls] == [
+        "https://login.microsoftonline.com/t1/oauth2/v2.0/token"
+    ] * 2  # once, and once more after the 401
+    form = token_calls[0].body.decode()
+    assert "grant_type=client_credentials" in form and "client_secret=s3cret" in form
+    assert "scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default" in form
+    api = [s for s in client.sent if "/deployments/" in s.url]
+    assert all(s.header("authorization") == ["Bearer tok-1"] for s in api)
+    assert all(s.header("api-key") == [] for s in api)
+
+
+async def test_a_pool_entry_is_a_client_secret_under_entra() -> None:
+    client = FakeClient(FakeResponse(body=TOKEN), FakeResponse(body=b"{}"))
+    provider = AzureProvider(spec({"entra": {**ENTRA, "client_secret": None}}), client)
+    await provider.send(call("openai", CHAT), deployment("dep"), "rotated-secret")
+    assert "client_secret=rotated-secret" in client.sent[0].body.decode()
+
+
+async def test_a_refused_token_is_an_upstream_failure_naming_no_secret() -> None:
+    refusal = {"error": "invalid_client", "error_description": "bad secret s3cret"}
+    client = FakeClient(FakeResponse(status=401, body=orjson.dumps(refusal)))
+    provider = AzureProvider(spec({"entra": ENTRA}, keys=("",)), client)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await provider.send(call("openai", CHAT), deployment("dep"), "")
+    assert "invalid_client" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+async def test_options_are_checked_with_the_config() -> None:
+    raw: dict[str, Any] = {
+        "providers": {
+            "az": {
+                "type": "azure",
+                "base_url": "https://res.openai.azure.com",
+                "options": {"api": "v2", "entra": {"tenant_id": "t"}, "region": "x"},
+            },
+            "oa": {"type": "openai", "api_keys": ["k"], "options": {"region": "x"}},
+        }
+    }
+    _, problems = validate(raw)
+    text = "\n".join(problems)
+    assert "providers.az.options.api" in text
+    assert "providers.az.options.entra.client_id" in text
+    assert "providers.az.options.region: unknown option" in text
+    assert "providers.oa.options: type openai takes no options" in text
+    raw["providers"] = {"az": {"type": "azure", "base_url": "https://r.openai.azure.com",
+                               "options": {"entra": ENTRA}}}  # fmt: skip
+    config, problems = validate(raw)
+    assert problems == [] and config is not None
+    options = compile_config(config).providers["az"].options
+    assert isinstance(options, AzureOptions) and options.entra is not None
+    assert "s3cret" not in repr(options)  # a secret in options stays out of reprs
+
+
+async def test_azure_errors_are_classified() -> None:
+    classifier = Classifier.for_provider(replace(spec(), options=None))
+    filtered = {"error": {"code": "content_filter", "innererror": {"code": "x"}}}
+    assert classifier.classify(400, orjson.dumps(filtered)) == "content_filter"
+    inner = {"error": {"code": "x", "innererror": {"code": "ResponsibleAIPolicyViolation"}}}
+    assert classifier.classify(400, orjson.dumps(inner)) == "content_filter"
+    missing = {"error": {"code": "DeploymentNotFound", "message": "..."}}
+    assert classifier.classify(404, orjson.dumps(missing)) == "server_error"
+    assert classifier.classify(401, b'{"error": {"code": "401"}}') == "invalid_key"
+    assert classifier.classify(429, b'{"error": {"code": "429"}}') == "rate_limited"
