@@ -55,6 +55,14 @@ def check(
         typer.Option("--config", "-c", metavar="FILE", help="Config file (or TURNOUT_CONFIG)."),
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Check as `serve --demo` would.")] = False,
+    print_canonical: Annotated[
+        bool,
+        typer.Option(
+            "--print-canonical",
+            help="Print the file in Turnout's own spelling (YAML; other gateways' settings "
+            "rewritten, literal keys masked) instead of the routing table.",
+        ),
+    ] = False,
 ) -> None:
     """Validate a config (every problem at once) and print its routes."""
     from turnout.cli.build import build_config, config_path, no_providers
@@ -70,6 +78,22 @@ def check(
     missing = no_providers(cfg, path)
     if missing is not None:
         raise fail(str(missing), 2 if path is None else 1)
+    if print_canonical:
+        typer.echo(canonical_text(path, cfg), nl=False)
+        return
     source = str(path) if path else "no file, providers from the environment"
     typer.echo(f"ok: {source}{' and --demo' if demo else ''}")
     print_tables(routing_table(runtime))
+
+
+def canonical_text(path: Path | None, cfg: object) -> str:
+    """The file's canonical form; with no file, the tree the command line built."""
+    from turnout.config.canonical import render
+    from turnout.config.load import read_raw
+    from turnout.config.schema import TurnoutConfig
+
+    if path is not None:
+        raw = read_raw(path)
+        return render(raw if isinstance(raw, dict) else {})
+    assert isinstance(cfg, TurnoutConfig)
+    return render(cfg.model_dump(mode="json", exclude_defaults=True))

@@ -24,16 +24,18 @@ _OPTIONAL_PROVIDER = [
 ]
 
 
-def entry(kind: str, name: str, provider: str = "openai") -> list[str]:
-    """The entry's lines, relative to the section: its name, then its body indented by 2."""
+def entry(kind: str, name: str, provider: str = "openai", ptype: str | None = None) -> list[str]:
+    """The entry's lines, relative to the section: its name, then its body indented by 2.
+    A provider's type is ``ptype``, or its name when none is given (``provider:openai``)."""
     if kind == "provider":
         from turnout.providers.registry import UnknownProviderType, names, provider_type
 
         try:
-            text = provider_type(name).template  # each type's descriptor carries its own
+            text = provider_type(ptype or name).template  # each type's descriptor carries its own
         except UnknownProviderType:
             known = ", ".join(names())
-            raise typer.BadParameter(f"unknown provider type '{name}' (known: {known})") from None
+            wrong = ptype or name
+            raise typer.BadParameter(f"unknown provider type '{wrong}' (known: {known})") from None
         # The descriptors indent every line after the first as it sits under the name.
         first, *rest = text.splitlines()
         body = [first, *textwrap.dedent("\n".join(rest)).splitlines(), *_OPTIONAL_PROVIDER]
@@ -49,10 +51,10 @@ def entry(kind: str, name: str, provider: str = "openai") -> list[str]:
     return [f"{name}:", *(f"  {line}" for line in body)]
 
 
-def template(kind: str, name: str, provider: str = "openai") -> str:
+def template(kind: str, name: str, provider: str = "openai", ptype: str | None = None) -> str:
     """The entry as a complete YAML document (what ``--print`` shows)."""
     section = "providers" if kind == "provider" else "models"
-    lines = entry(kind, name, provider)
+    lines = entry(kind, name, provider, ptype)
     return f"{section}:\n" + "".join(f"  {line}\n" for line in lines)
 
 
@@ -85,9 +87,43 @@ def insert(text: str, section: str, lines: list[str]) -> str | None:
     return "\n".join([*rows[: last + 1], *added, *rows[last + 1 :]]) + "\n"
 
 
+def parse_what(what: str) -> tuple[str, str, str | None]:
+    """(kind, name, provider type) of ``provider:TYPE``, ``provider:TYPE:NAME``, ``TYPE:NAME``
+    (llmproxy's spelling, which names the provider) or ``model:NAME``."""
+    from turnout.providers.registry import UnknownProviderType, provider_type
+
+    usage = "expected provider:TYPE, TYPE:NAME, provider:TYPE:NAME or model:NAME"
+    head, _, rest = what.partition(":")
+    if not rest:
+        raise typer.BadParameter(usage, param_hint="KIND:NAME")
+    if head == "model":
+        return "model", rest, None
+    if head == "provider":
+        ptype, _, name = rest.partition(":")
+        if not ptype or (":" in rest and not name):
+            raise typer.BadParameter(usage, param_hint="KIND:NAME")
+        return "provider", name or ptype, ptype
+    try:
+        provider_type(head)
+    except UnknownProviderType:
+        raise typer.BadParameter(
+            f"{usage}; '{head}' is not a provider type", param_hint="KIND:NAME"
+        ) from None
+    if ":" in rest:
+        raise typer.BadParameter(usage, param_hint="KIND:NAME")
+    return "provider", rest, head
+
+
 @app.command("create")
 def create(
-    what: Annotated[str, typer.Argument(metavar="KIND:NAME", help="provider:TYPE or model:NAME")],
+    what: Annotated[
+        str,
+        typer.Argument(
+            metavar="KIND:NAME",
+            help="provider:TYPE, TYPE:NAME (a provider of that type named NAME), "
+            "provider:TYPE:NAME, or model:NAME",
+        ),
+    ],
     config: Annotated[
         Path, typer.Option("--config", "-c", metavar="FILE", help="File to add the entry to.")
     ] = Path("turnout.yaml"),
@@ -101,12 +137,10 @@ def create(
     """Add a template provider or model entry (with commented options) to a config file."""
     import yaml
 
-    kind, _, name = what.partition(":")
-    if kind not in ("provider", "model") or not name:
-        raise typer.BadParameter("expected provider:TYPE or model:NAME", param_hint="KIND:NAME")
-    lines = entry(kind, name, provider)
+    kind, name, ptype = parse_what(what)
+    lines = entry(kind, name, provider, ptype)
     if print_only:
-        typer.echo(template(kind, name, provider), nl=False)
+        typer.echo(template(kind, name, provider, ptype), nl=False)
         return
     section = "providers" if kind == "provider" else "models"
     existing = config.read_text(encoding="utf-8") if config.exists() else ""
@@ -126,7 +160,7 @@ def create(
             after = None
     added = isinstance(after, dict) and isinstance(after.get(section), dict)
     if updated is None or not added or name not in after[section]:
-        typer.echo(template(kind, name, provider), nl=False)
+        typer.echo(template(kind, name, provider, ptype), nl=False)
         raise fail(f"could not add the entry to {config}'s {section}: block; paste it by hand", 1)
     config.write_text(updated, encoding="utf-8")
     typer.echo(

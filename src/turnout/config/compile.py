@@ -64,6 +64,7 @@ class ProviderSpec:
     egress: Egress = DEFAULT_EGRESS  # proxy, TLS, connection limit, outbound origin
     max_response_bytes: int = 32 * 1024 * 1024  # an upstream body read whole; 0: no cap
     options: Any = None  # the type's options, validated (ProviderType.options); None: none
+    streaming_mode: str = "auto"  # "disabled": never ask for a stream (providers/unstreamed.py)
 
     def __repr__(self) -> str:  # keys must never reach a log line through a repr
         return f"ProviderSpec(name={self.name!r}, type={self.type!r}, base_url={self.base_url!r})"
@@ -184,6 +185,7 @@ def compile_config(config: TurnoutConfig) -> Runtime:
             ),
             max_response_bytes=p.max_response_bytes,
             options=_options(p.type, p.options),
+            streaming_mode=p.streaming_mode,
         )
         for name, p in config.providers.items()
     }

@@ -8,6 +8,7 @@ together with every other problem rather than one at a time.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -17,11 +18,14 @@ from typing import Any
 import yaml
 from dotenv import dotenv_values
 
+from turnout.config import toml
 from turnout.config.schema import TurnoutConfig
+from turnout.config.seed import normalise
 from turnout.config.validate import format_path, validate
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _OS_ENVIRON = "os.environ/"
+_log = logging.getLogger("turnout.config")
 
 
 class ConfigError(Exception):
@@ -87,8 +91,13 @@ def parse_raw(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(["<root>: expected a mapping at the top of the file"], source)
-    problems: list[str] = []
-    data = interpolate(raw, env, (), problems)
+    seed = normalise(raw)  # llmGateway's spellings, each rewritten with a notice
+    for notice in seed.notices:
+        _log.warning("%s: %s", source, notice)
+    if lines and seed.moved:
+        lines = {**lines, **{to: lines[fr] for to, fr in seed.moved.items() if fr in lines}}
+    problems: list[str] = list(seed.problems)
+    data = interpolate(seed.tree, env, (), problems)
     config, more = validate(data)
     problems.extend(more)
     if problems or config is None:
@@ -124,12 +133,17 @@ def read_raw(path: Path) -> Any:
 
 
 def read_located(path: Path) -> tuple[Any, Lines]:
-    """The file's YAML tree and the line where each of its paths starts."""
+    """The file's tree (YAML, or TOML by extension) and the line where each path starts."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"<file>: cannot read: {exc.strerror or exc}"], source) from None
+    if path.suffix.lower() in toml.SUFFIXES:  # same schema, same paths (config/toml.py)
+        try:
+            return toml.read(text)
+        except toml.TomlProblem as exc:
+            raise ConfigError([f"{exc.where}: invalid TOML: {exc}"], source) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

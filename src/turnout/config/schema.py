@@ -92,6 +92,7 @@ class ErrorRule(Closed):
     match: str | None = Field(None, description="regex searched in the value (or whole body)")
     reason: Reason
     priority: int = 100
+    description: str | None = Field(None, description="what the rule is for (a note for readers)")
 
 
 class TLSConfig(Closed):
@@ -131,6 +132,11 @@ class ProviderConfig(Closed):
     )
     options: dict[str, Any] = Field(
         default_factory=dict, description="the type's own settings (docs/providers.md)"
+    )
+    streaming_mode: Literal["auto", "disabled"] = Field(
+        "auto",
+        description="disabled: never ask this provider for a stream; streaming clients get "
+        "the whole answer replayed as a stream",
     )
 
 

@@ -274,6 +274,7 @@ def _dispatch(
         raise _Rejection(400, exc.message, exc.param) from None
     headers.append(("x-mock-images-received", str(prepared.images)))
     headers.append(("x-mock-signatures-received", str(prepared.signatures)))
+    headers.append(("x-mock-streamed", "true" if prepared.stream else "false"))
     resp = MockResponse(200, headers, uid=uid)
     if not prepared.stream:
         resp.body = _render_body(protocol, plan)

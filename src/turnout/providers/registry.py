@@ -75,7 +75,12 @@ def provider_class(type_name: str) -> Any:
 
 
 def build_provider(spec: ProviderSpec, client: UpstreamClient) -> Provider:
-    return provider_type(spec.type).provider(spec, client)
+    provider: Provider = provider_type(spec.type).provider(spec, client)
+    if spec.streaming_mode == "disabled":  # streams replayed from whole answers
+        from turnout.providers.unstreamed import Unstreamed
+
+        return Unstreamed(provider)
+    return provider
 
 
 __all__ = [

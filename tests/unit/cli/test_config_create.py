@@ -64,3 +64,15 @@ def test_print_only(tmp_path: Path) -> None:
     assert yaml.safe_load(result.output)["models"]["m"]["strategy"] == "priority"
     bad = runner.invoke(app, ["config", "create", "provider:nope", "--print"])
     assert bad.exit_code == 2 and "unknown provider type 'nope'" in bad.output
+
+
+def test_type_colon_name_names_the_new_provider(tmp_path: Path) -> None:
+    path = tmp_path / "turnout.yaml"
+    said = _create(path, "openai:work")
+    assert "added provider 'work' to providers:" in said
+    _create(path, "provider:anthropic:claude")
+    data = yaml.safe_load(path.read_text())
+    assert data["providers"]["work"]["type"] == "openai"
+    assert data["providers"]["claude"]["type"] == "anthropic"
+    result = runner.invoke(app, ["config", "create", "nosuch:work", "-c", str(path)])
+    assert result.exit_code == 2 and "'nosuch' is not a provider type" in result.output

@@ -24,7 +24,7 @@ from turnout.auth.guard import admin_dependency
 from turnout.state import GatewayState
 
 # Paths the gateway hands to this app instead of answering 404 itself.
-PREFIXES = ("/admin", "/docs", "/openapi.json", "/redoc")
+PREFIXES = ("/admin", "/docs", "/openapi.json", "/redoc", "/cache")
 # Swagger UI's files, served from the installed swagger-ui-bundle package: the docs page must
 # work on a machine with no internet access (FastAPI's default loads them from a CDN).
 ASSETS = "/docs/assets"

@@ -4,6 +4,9 @@
 answers; ``?key=DIGEST`` one answer (the digest every cached response carries in
 ``x-turnout-cache-key``). With the Redis backend a purge reaches every replica; stats count
 this process's hits and misses, and the backend's entries and bytes.
+
+``GET /cache`` and ``DELETE /cache`` are the same two routes under llmproxy's path, so its
+users' scripts keep working; they take the same admin credentials.
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ _DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
 def router(state: GatewayState) -> APIRouter:
-    api = APIRouter(prefix="/admin/cache", tags=["cache"])
+    api = APIRouter(tags=["cache"])
 
-    @api.get("/stats")
+    @api.get("/admin/cache/stats")
+    @api.get("/cache", summary="Stats (llmproxy's path)")
     async def stats() -> dict[str, Any]:
         if state.cache is None:
             return {"enabled": False}
         return await state.cache.stats()
 
-    @api.delete("")
+    @api.delete("/admin/cache")
+    @api.delete("/cache", summary="Purge (llmproxy's path)")
     async def purge(
         model: str | None = Query(None, description="only this public model's answers"),
         key: str | None = Query(None, description="one answer, by its x-turnout-cache-key"),
