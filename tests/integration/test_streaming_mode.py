@@ -25,7 +25,7 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     config: dict[str, Any] = conformance_config(mock)
     for provider in config["providers"].values():
         provider["gateway_policy"] = {"streaming_mode": "disabled"}
-    proc = start_gateway(config, tmp_path_factory.mktemp("unstreamed"))
+    proc = start_gateway(config, tmp_path_factory.mktemp("unstreamed"), ready_within=60)
     yield proc
     proc.stop()
 
