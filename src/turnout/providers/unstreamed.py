@@ -68,6 +68,10 @@ class Unstreamed:
     async def close(self) -> None:
         await self.inner.close()
 
+    def __getattr__(self, name: str) -> object:
+        """Everything else is the wrapped provider's (its protocol, for the keeper's probe)."""
+        return getattr(self.inner, name)
+
 
 def plain_call(call: Call) -> Call:
     """The call as a client that did not ask for a stream would have made it."""

@@ -209,3 +209,23 @@ def test_check_print_canonical_prints_a_file_that_loads_the_same(tmp_path: Path)
     assert yaml.safe_load(out)["providers"]["work"]["error_rules"][0]["reason"] == "no_quota"
     again = _write(tmp_path, "canonical.yaml", out)
     assert load_config(again, env=ENV) == load_config(path, env=ENV)
+
+
+def test_a_disabled_provider_keeps_its_protocol_for_the_keeper() -> None:
+    from turnout.providers.registry import build_provider
+    from turnout.providers.unstreamed import Unstreamed
+    from turnout.upstream.pooled import PooledClient
+
+    raw = {
+        "providers": {"a": {"type": "anthropic", "api_keys": ["k"], "streaming_mode": "disabled"}}
+    }
+    runtime = compile_config(load_config_from(raw))
+    provider = build_provider(runtime.providers["a"], PooledClient())
+    assert isinstance(provider, Unstreamed)
+    assert provider.protocol == "anthropic"
+
+
+def load_config_from(raw: dict[str, Any]) -> Any:
+    from turnout.config.load import parse_raw
+
+    return parse_raw(raw, {}, "t")
