@@ -19,7 +19,9 @@ GROUP = "turnout.plugins"
 BUILTIN: dict[str, str] = {
     "keywords": "turnout.plugins.keywords:Keywords",
     "max_cost": "turnout.plugins.max_cost:MaxCost",
+    "moderation": "turnout.plugins.moderation:Moderation",
     "pii": "turnout.plugins.pii:PII",
+    "prompt_injection": "turnout.plugins.prompt_injection:PromptInjection",
 }
 
 
