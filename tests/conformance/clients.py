@@ -405,6 +405,142 @@ class GeminiClient(Client):
         return isinstance(exc, genai_errors.APIError)
 
 
+# -- OpenAI Responses API ----------------------------------------------------------------------
+
+
+class ResponsesClient(Client):
+    """The OpenAI SDK's Responses API: ``responses.create`` for whole answers,
+    ``responses.stream`` (the SDK's accumulator) for streams. A response has no finish reason;
+    the adapter reports ``function_call`` when it called a tool, its status otherwise. An agent
+    loop is stateless (``store: false``): turn 2 sends back every output item of turn 1."""
+
+    name = "responses"
+    stop, tool_stop = "completed", "function_call"
+    errors = OpenAIClient.errors
+
+    def __init__(self, url: str) -> None:
+        self.sdk = openai.OpenAI(
+            api_key="sk-client-openai",
+            base_url=url + "/v1",
+            max_retries=0,
+            _strict_response_validation=True,
+        )
+
+    def _user(self, image: bool) -> dict[str, Any]:
+        if not image:
+            return {"role": "user", "content": QUESTION}
+        url = f"data:image/png;base64,{PNG_B64}"
+        return {
+            "role": "user",
+            "content": [
+                {"type": "input_text", "text": QUESTION},
+                {"type": "input_image", "image_url": url, "detail": "auto"},
+            ],
+        }
+
+    def run(
+        self,
+        model: str,
+        items: list[Any],
+        *,
+        stream: bool,
+        tools: bool,
+        thinking: bool,
+        headers: dict[str, str],
+        text_format: Any = None,
+    ) -> Answer:
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "input": items,
+            "store": False,
+            "extra_headers": headers,
+        }
+        if tools:
+            kwargs["tools"] = [
+                {"type": "function", "name": TOOL_NAME, "parameters": TOOL_SCHEMA, "strict": False}
+            ]
+        if thinking:
+            kwargs["reasoning"] = {"effort": "medium", "summary": "auto"}
+            kwargs["include"] = ["reasoning.encrypted_content"]
+        if text_format is not None:
+            kwargs["text_format"] = text_format
+        if stream:
+            with self.sdk.responses.stream(**kwargs) as s:
+                for _ in s:
+                    pass
+                response: Any = s.get_final_response()
+                response_headers = dict(s._response.headers)  # no public accessor
+        elif text_format is not None:
+            raw = self.sdk.responses.with_raw_response.parse(**kwargs)
+            response = raw.parse()
+            response_headers = dict(raw.headers)
+        else:
+            raw = self.sdk.responses.with_raw_response.create(**kwargs)
+            response = raw.parse()
+            response_headers = dict(raw.headers)
+        calls = [
+            Call(item.call_id, item.name, json.loads(item.arguments))
+            for item in response.output
+            if item.type == "function_call"
+        ]
+        usage = response.usage
+        return Answer(
+            text=response.output_text,
+            finish="function_call" if calls else response.status,
+            input_tokens=usage.input_tokens if usage else None,
+            output_tokens=usage.output_tokens if usage else None,
+            calls=calls,
+            headers=response_headers,
+            turn=response,
+            thinking=any(
+                item.type == "reasoning" and any(s.text for s in item.summary)
+                for item in response.output
+            ),
+        )
+
+    def ask(
+        self,
+        model: str,
+        *,
+        stream: bool = False,
+        tokens: int = 5,
+        image: bool = False,
+        tools: bool = False,
+        thinking: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        hdrs = {"x-mock-tokens": str(tokens), **(TOOL_HEADERS if tools else {}), **(headers or {})}
+        return self.run(
+            model, [self._user(image)], stream=stream, tools=tools, thinking=thinking, headers=hdrs
+        )
+
+    @staticmethod
+    def echo(response: Any) -> list[dict[str, Any]]:
+        """The output items as an application sends them back (the SDK's parsed extras off)."""
+        items = []
+        for item in response.output:
+            data = item.model_dump(exclude_none=True, exclude={"parsed_arguments"})
+            for part in data.get("content") or ():
+                part.pop("parsed", None)
+            items.append(data)
+        return items
+
+    def answer_tool(self, model: str, first: Answer, *, stream: bool, thinking: bool) -> Answer:
+        call = first.calls[0]
+        items = [
+            self._user(False),
+            *self.echo(first.turn),
+            {"type": "function_call_output", "call_id": call.id, "output": json.dumps(TOOL_RESULT)},
+        ]
+        return self.run(
+            model, items, stream=stream, tools=True, thinking=thinking,
+            headers={"x-mock-tokens": "5"},
+        )  # fmt: skip
+
+    def in_band_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, openai.APIError) and not isinstance(exc, openai.APIConnectionError)
+
+
 CLIENTS: dict[str, type[Client]] = {
     "openai": OpenAIClient,
     "anthropic": AnthropicClient,

@@ -16,9 +16,18 @@ import pytest
 from tests.support.procs import Proc, start_gateway
 
 PROVIDER_TYPES = ("openai", "anthropic", "gemini")
-UPSTREAM_MODEL = {t: f"up-{t}" for t in PROVIDER_TYPES}
+# An OpenAI provider proper (type openai), which speaks the Responses API too: a Responses
+# client's calls pass through to it, where they are translated for the "openai" provider
+# (an OpenAI-compatible server: Chat Completions only).
+NATIVE = "openai-native"
+UPSTREAM_MODEL = {t: f"up-{t}" for t in (*PROVIDER_TYPES, NATIVE)}
 # What the mock reports in x-mock-auth: the provider's own credential style, nothing else.
-AUTH_STYLE = {"openai": "bearer", "anthropic": "x-api-key", "gemini": "x-goog-api-key"}
+AUTH_STYLE = {
+    "openai": "bearer",
+    "anthropic": "x-api-key",
+    "gemini": "x-goog-api-key",
+    NATIVE: "bearer",
+}
 
 
 def model_for(provider_type: str) -> str:
@@ -39,10 +48,11 @@ def conformance_config(mock: Proc) -> dict[str, Any]:
             "openai": provider("openai-compatible", f"{mock.url}/v1"),
             "anthropic": provider("anthropic", mock.url),
             "gemini": provider("gemini", mock.url),
+            NATIVE: provider("openai", f"{mock.url}/v1"),
         },
         "models": {
             model_for(t): {"deployments": [{"provider": t, "model": UPSTREAM_MODEL[t]}]}
-            for t in PROVIDER_TYPES
+            for t in (*PROVIDER_TYPES, NATIVE)
         },
         "routing": {
             "overloaded_retries": 0,

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from turnout.mock import anthropic, gemini, openai
+from turnout.mock import anthropic, gemini, openai, responses
 from turnout.mock.content import estimate_tokens, new_uid
 from turnout.mock.plan import Facts, Plan, RequestError, make_plan
 from turnout.mock.settings import Fault, MockSettings, SettingsError, apply_overrides
@@ -100,6 +100,8 @@ _STATIC_ROUTES: Final = {
     "/embeddings": Route("openai", "embeddings", "POST"),
     "/v1/models": Route("openai", "models", "GET"),
     "/models": Route("openai", "models", "GET"),
+    "/v1/responses": Route("openai", "responses", "POST"),
+    "/responses": Route("openai", "responses", "POST"),
     "/v1/messages": Route("anthropic", "messages", "POST"),
     "/v1/messages/count_tokens": Route("anthropic", "count_tokens", "POST"),
 }
@@ -276,6 +278,12 @@ def _dispatch(
     headers.append(("x-mock-signatures-received", str(prepared.signatures)))
     headers.append(("x-mock-streamed", "true" if prepared.stream else "false"))
     resp = MockResponse(200, headers, uid=uid)
+    if route.action == "responses":  # the Responses API, in OpenAI's error dialect
+        if not prepared.stream:
+            resp.body = responses.responses_body(plan, prepared)
+            return _finish(resp, s, protocol)
+        resp.frames = responses.responses_frames(plan, prepared)
+        return _finish(resp, s, protocol)
     if not prepared.stream:
         resp.body = _render_body(protocol, plan)
         return _finish(resp, s, protocol)
@@ -290,6 +298,8 @@ def _prepare(route: Route, obj: dict[str, Any]) -> Facts | bytes:
     if route.protocol == "openai":
         if action == "chat":
             return openai.read_chat(obj)
+        if action == "responses":
+            return responses.read_responses(obj)
         if action == "embeddings":
             return openai.embeddings_body(obj)[1]
         return openai.models_body() if action == "models" else openai.model_body(model)

@@ -60,6 +60,7 @@ class Facts:
     prompt_chars: int = 0
     images: int = 0
     signatures: int = 0
+    encrypted_reasoning: bool = False  # Responses: reasoning state asked for in `include`
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ REGISTERED: tuple[str, ...] = (
     "turnout.protocols.openai.spec",
     "turnout.protocols.anthropic.spec",
     "turnout.protocols.gemini.spec",
+    "turnout.protocols.responses.spec",
 )
 DEFAULT = "openai"  # the dialect of a path no protocol claims (an unknown route's 404)
 

@@ -122,7 +122,7 @@ class HTTPProvider:
         return headers
 
     async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
-        if call.protocol != self.protocol:
+        if call.protocol != self.protocol and call.protocol not in self.kind.also_speaks:
             from turnout.providers.translate import send_translated
 
             return await send_translated(self, call, deployment, key)

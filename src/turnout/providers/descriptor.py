@@ -45,6 +45,9 @@ BEARER = Auth("authorization", "Bearer ")
 class ProviderType:
     name: str  # the config's `type:`
     protocol: str  # the wire protocol spoken upstream (a registered protocol's name)
+    # Other protocols the upstream speaks too: their calls are forwarded as bytes (to the
+    # provider class's path for the operation), never translated. OpenAI: the Responses API.
+    also_speaks: frozenset[str] = frozenset()
     # The class that makes one upstream attempt: builds URLs (its ``url`` hook) from the base
     # URL, the operation and the model, and sends; everything else comes from here.
     provider: Callable[[ProviderSpec, UpstreamClient], Provider]

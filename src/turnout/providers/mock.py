@@ -22,6 +22,7 @@ _PATHS = {
     ("openai", "embeddings"): "/v1/embeddings",
     ("anthropic", "messages"): "/v1/messages",
     ("anthropic", "count_tokens"): "/v1/messages/count_tokens",
+    ("responses", "responses"): "/v1/responses",
 }
 
 

@@ -13,7 +13,7 @@ from turnout.providers.descriptor import ProviderType, rules, template
 
 class OpenAIProvider(HTTPProvider):
     passthrough_headers = frozenset({b"openai-beta"})
-    paths = {"chat": "/chat/completions", "embeddings": "/embeddings"}
+    paths = {"chat": "/chat/completions", "embeddings": "/embeddings", "responses": "/responses"}
 
 
 # OpenAI reports an exhausted quota as a 429 (or 403/400) with code insufficient_quota: a key
@@ -32,6 +32,7 @@ OPENAI_RULES = rules(
 OPENAI = ProviderType(
     name="openai",
     protocol="openai",
+    also_speaks=frozenset({"responses"}),  # Responses calls pass through; others translate
     provider=OpenAIProvider,
     base_url="https://api.openai.com/v1",
     error_rules=OPENAI_RULES,

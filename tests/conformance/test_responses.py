@@ -1,0 +1,94 @@
+"""The OpenAI Responses API as a fourth client protocol, judged by the OpenAI SDK.
+
+Every scenario of the matrix (test_matrix.py) runs with ``responses.create`` /
+``responses.stream`` against every provider type: an OpenAI provider (the call passes through
+as bytes), an OpenAI-compatible server (translated to Chat Completions), Anthropic and Gemini
+(translated through the IR). Added here: structured output read by ``responses.parse`` and a
+two-turn stateless agent loop with reasoning, whose state must come back in the reasoning
+items' ``encrypted_content`` for the upstream to accept the second turn.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from tests.conformance.clients import TOOL_ARGS, TOOL_NAME, ResponsesClient
+from tests.conformance.conftest import NATIVE, PROVIDER_TYPES, UPSTREAM_MODEL, model_for
+from tests.conformance.test_matrix import SCENARIOS
+from tests.support.procs import Proc
+
+PROVIDERS = (NATIVE, *PROVIDER_TYPES)
+# Reasoning state the upstream receives back on turn 2: OpenAI its own encrypted content,
+# Anthropic its signed thinking, Gemini its thought signature; an OpenAI-compatible server
+# keeps none.
+SIGNS = {NATIVE: 1, "openai": 0, "anthropic": 1, "gemini": 1}
+
+
+class Weather(BaseModel):
+    city: str
+    temp_c: int
+
+
+@pytest.fixture(scope="module")
+def client(gw: Proc) -> ResponsesClient:
+    return ResponsesClient(gw.url)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_cell(client: ResponsesClient, provider: str, scenario: str) -> None:
+    SCENARIOS[scenario](client, provider)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_structured_output(client: ResponsesClient, provider: str, stream: bool) -> None:
+    answer = client.run(
+        model_for(provider),
+        [{"role": "user", "content": "The weather in Paris, as JSON."}],
+        stream=stream,
+        tools=False,
+        thinking=False,
+        headers={},
+        text_format=Weather,
+    )
+    parsed = answer.turn.output_parsed
+    assert isinstance(parsed, Weather), answer.text
+    assert answer.finish == "completed"
+    assert answer.headers["x-mock-request-model"] == UPSTREAM_MODEL[provider]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_two_turn_tool_loop_with_reasoning(
+    client: ResponsesClient, provider: str, stream: bool
+) -> None:
+    model = model_for(provider)
+    first = client.ask(model, stream=stream, tools=True, thinking=True)
+    assert [(c.name, c.args) for c in first.calls] == [(TOOL_NAME, TOOL_ARGS)]
+    assert first.finish == "function_call"
+    assert first.headers["x-mock-signatures-received"] == "0"
+    if provider != "openai":  # a Chat Completions server shows no reasoning to translate
+        assert first.thinking
+    if provider in (NATIVE, "gemini"):  # Anthropic counts thinking as output, not apart
+        assert first.turn.usage.output_tokens_details.reasoning_tokens > 0
+    second = client.answer_tool(model, first, stream=stream, thinking=True)
+    assert second.headers["x-mock-signatures-received"] == str(SIGNS[provider])
+    assert second.text.startswith("Tool result:"), second.text
+    assert second.finish == "completed"
+
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p != NATIVE])
+def test_built_in_tools_are_refused_where_openai_does_not_run_them(
+    client: ResponsesClient, provider: str
+) -> None:
+    import openai
+
+    with pytest.raises(openai.BadRequestError) as info:
+        client.sdk.responses.create(
+            model=model_for(provider),
+            input="What happened today?",
+            tools=[{"type": "web_search"}],
+        )
+    assert "web_search" in str(info.value)
