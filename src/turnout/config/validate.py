@@ -178,6 +178,7 @@ def _header_problems(pname: str, provider: dict[str, Any]) -> list[str]:
 
 def _option_problems(pname: str, kind: Kind | None, options: Any) -> list[str]:
     """A type's ``options:`` block, checked against the model its descriptor names."""
+    options = {} if options is None else options  # required options are missing too
     if kind is None or not isinstance(options, dict):
         return []  # an unknown type or a non-mapping: reported by the schema
     if kind.options is None:

@@ -292,12 +292,12 @@ def _vertex(
 ) -> MockResponse:
     # /v1/projects/{p}/locations/{l}/publishers/{publisher}/models/{model}:{action}
     parts = path.split("/")
-    if len(parts) != 9 or parts[3] != "locations" or parts[5] != "publishers":
+    if len(parts) != 10 or parts[4] != "locations" or parts[6] != "publishers":
         return _vertex_error(404, "The requested URL was not found on this server.")
-    if parts[7] != "models" or ":" not in parts[8] or not parts[2] or not parts[4]:
+    if parts[8] != "models" or ":" not in parts[9] or not parts[3] or not parts[5]:
         return _vertex_error(404, "The requested URL was not found on this server.")
-    publisher = parts[6]
-    model, _, action = parts[8].rpartition(":")
+    publisher = parts[7]
+    model, _, action = parts[9].rpartition(":")
     if auth is not None and not auth.valid(_bearer(headers), "google"):
         message = (
             "Request had invalid authentication credentials. Expected OAuth 2 access token, "
@@ -313,8 +313,8 @@ def _vertex(
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return _vertex_error(400, "Invalid JSON payload received.")
-    if not isinstance(data, dict) or data.get("anthropic_version") != "vertex-2023-10-16":
-        return _vertex_error(400, "anthropic_version: vertex-2023-10-16 is required.")
+    if not isinstance(data, dict) or not isinstance(data.get("anthropic_version"), str):
+        return _vertex_error(400, "anthropic_version: Field required (vertex-2023-10-16).")
     data.pop("anthropic_version")
     native = orjson.dumps({**data, "model": model})
     return engine.respond("POST", "/v1/messages", "", headers, native, settings)

@@ -35,6 +35,7 @@ BUILTIN: Mapping[str, str] = MappingProxyType(
         "deepseek": "turnout.providers.vendors:DEEPSEEK",
         "together": "turnout.providers.vendors:TOGETHER",
         "azure": "turnout.providers.azure:AZURE",
+        "vertex": "turnout.providers.vertex:VERTEX",
     }
 )
 

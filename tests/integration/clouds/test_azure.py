@@ -84,7 +84,7 @@ def gw(cloud: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
             },
         },
     }
-    proc = start_gateway(config, tmp)
+    proc = start_gateway(config, tmp, ready_within=60)
     yield proc
     proc.stop()
 

@@ -1,0 +1,235 @@
+"""Google Vertex AI: Gemini (``publishers/google``) and Claude (``publishers/anthropic``) models
+behind Google Cloud's URLs and OAuth tokens.
+
+One provider serves both publishers; the deployment's model decides which: a ``claude-*`` name
+(or ``publishers/anthropic/models/…``) is Anthropic's Messages API, anything else Gemini's.
+
+- Gemini: ``{host}/v1/projects/{project}/locations/{location}/publishers/google/models/
+  {model}:generateContent`` (``:streamGenerateContent?alt=sse``, ``:countTokens``), the Gemini
+  API's bodies unchanged.
+- Claude: ``…/publishers/anthropic/models/{model}:rawPredict`` (``:streamRawPredict`` for a
+  stream; ``count-tokens:rawPredict`` to count), the Messages body without ``model`` and with
+  ``anthropic_version: vertex-2023-10-16``; answers and streams are Anthropic's own.
+
+``host`` is ``https://{location}-aiplatform.googleapis.com`` (``aiplatform.googleapis.com`` for
+``location: global``) unless ``base_url`` says otherwise. Tokens come from google-auth: a
+service-account key file (each ``api_keys`` entry is the path of one, several accounts making a
+pool; an empty pool uses ``options.credentials_file``) or, with neither, Application Default
+Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, the gcloud user, the metadata server).
+google-auth's refresh is blocking, so it runs in a worker thread, once per credential and hour
+(:mod:`turnout.providers.tokens`); a 401 drops the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.config.compile import DeploymentSpec, ProviderSpec
+from turnout.names import path_segment
+from turnout.protocols.gemini.routes import sse_requested
+from turnout.protocols.registry import PROTOCOLS
+from turnout.providers.anthropic import ANTHROPIC_RULES
+from turnout.providers.base import HTTPProvider
+from turnout.providers.descriptor import ProviderType
+from turnout.providers.gemini import GEMINI_RULES, GeminiProvider
+from turnout.providers.tokens import TokenCache, TokenError
+from turnout.types import Call, Reply
+from turnout.upstream.base import UpstreamClient, UpstreamResponse
+
+GLOBAL_HOST = "https://aiplatform.googleapis.com"
+SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+ANTHROPIC_VERSION = "vertex-2023-10-16"
+_GEMINI_OPS = frozenset({"generateContent", "countTokens"})
+_SEGMENT = r"^[A-Za-z0-9._\-]+$"
+
+
+class VertexOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: str = Field(pattern=_SEGMENT, description="the Google Cloud project id")
+    location: str = Field("us-central1", pattern=_SEGMENT, description="region, or global")
+    api_version: Literal["v1", "v1beta1"] = "v1"
+    credentials_file: str | None = Field(
+        None, description="service-account key file; default: Application Default Credentials"
+    )
+    anthropic_version: str = ANTHROPIC_VERSION
+
+
+def is_anthropic(model: str) -> bool:
+    return model.startswith(("claude", "publishers/anthropic/"))
+
+
+def _bare(model: str) -> str:
+    for prefix in ("publishers/google/models/", "publishers/anthropic/models/", "models/"):
+        model = model.removeprefix(prefix)
+    return path_segment(model)
+
+
+class _Credentials:
+    """google-auth credentials per pool entry, made once, refreshed in a worker thread."""
+
+    def __init__(self, options: VertexOptions) -> None:
+        self._options = options
+        self._made: dict[str, Any] = {}
+
+    def _refresh(self, credential: str) -> tuple[str, float]:
+        import google.auth
+        from google.auth import exceptions
+        from google.auth.transport.requests import Request
+        from google.oauth2 import service_account
+
+        try:
+            creds = self._made.get(credential)
+            if creds is None:
+                path = credential or self._options.credentials_file
+                if path:
+                    load = service_account.Credentials.from_service_account_file
+                    creds = load(path, scopes=[SCOPE])  # type: ignore[no-untyped-call]
+                else:
+                    creds, _ = google.auth.default(scopes=[SCOPE])
+                self._made[credential] = creds
+            creds.refresh(Request())
+        except (exceptions.GoogleAuthError, OSError, ValueError) as exc:
+            # google-auth's messages name files and endpoints, never key material; keep it short
+            raise TokenError(f"{type(exc).__name__}: {str(exc)[:160]}") from None
+        expiry = creds.expiry
+        lifetime = 3600.0
+        if isinstance(expiry, dt.datetime):  # naive UTC in google-auth
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            lifetime = (expiry - now).total_seconds()
+        return str(creds.token), lifetime
+
+    async def fetch(self, credential: str) -> tuple[str, float]:
+        return await asyncio.to_thread(self._refresh, credential)
+
+
+class _Vertex:
+    """What both publishers share: the project's URL prefix and the bearer token."""
+
+    options: VertexOptions
+    tokens: TokenCache
+    prefix: str
+
+    def setup(self, spec: ProviderSpec, tokens: TokenCache | None = None) -> None:
+        options = spec.options if isinstance(spec.options, VertexOptions) else None
+        if options is None:
+            raise ValueError(f"provider {spec.name}: options.project is required for vertex")
+        self.options = options
+        host = spec.base_url
+        if host == GLOBAL_HOST and options.location != "global":
+            host = f"https://{options.location}-aiplatform.googleapis.com"
+        self.prefix = (
+            f"{host}/{options.api_version}/projects/{options.project}"
+            f"/locations/{options.location}/publishers"
+        )
+        self.tokens = tokens or TokenCache(spec.name, _Credentials(options).fetch)
+
+    async def authorised(
+        self, provider: HTTPProvider, call: Call, url: str, body: bytes, key: str
+    ) -> UpstreamResponse:
+        headers = provider.request_headers(call, key)
+        headers.append(("authorization", "Bearer " + await self.tokens.get(key)))
+        resp = await provider.client.request(
+            "POST", url, headers, body, provider.timeouts, provider.spec.egress
+        )
+        if resp.status == 401:
+            self.tokens.drop(key)
+        return resp
+
+
+class VertexClaude(_Vertex, HTTPProvider):
+    """Claude on Vertex: the Anthropic protocol, published by ``anthropic``."""
+
+    passthrough_headers = frozenset({b"anthropic-beta"})
+
+    def __init__(self, spec: ProviderSpec, client: UpstreamClient, tokens: TokenCache) -> None:
+        HTTPProvider.__init__(self, spec, client)
+        self.protocol = "anthropic"
+        self.wire = PROTOCOLS["anthropic"]
+        self.setup(spec, tokens)
+
+    def auth_headers(self, key: str) -> list[tuple[str, str]]:
+        return []
+
+    def url(self, call: Call, upstream_model: str) -> str:
+        if call.operation == "count_tokens":
+            return f"{self.prefix}/anthropic/models/count-tokens:rawPredict"
+        if call.operation != "messages":
+            raise self.unsupported(call.operation)
+        action = "streamRawPredict" if call.stream else "rawPredict"
+        return f"{self.prefix}/anthropic/models/{_bare(upstream_model)}:{action}"
+
+    def native_body(self, call: Call, upstream_model: str) -> bytes:
+        return call.body  # rewritten in exchange, native or translated alike
+
+    def _body(self, data: dict[str, Any], upstream_model: str, operation: str) -> bytes:
+        out = dict(data)
+        if operation == "count_tokens":  # the counting endpoint reads the model from the body
+            out["model"] = _bare(upstream_model)
+        else:
+            out.pop("model", None)
+            out.setdefault("anthropic_version", self.options.anthropic_version)
+        return orjson.dumps(out)
+
+    async def exchange(
+        self, call: Call, upstream_model: str, body: bytes, key: str
+    ) -> UpstreamResponse:
+        body = self._body(call.data, upstream_model, call.operation)
+        return await self.authorised(self, call, self.url(call, upstream_model), body, key)
+
+
+class VertexProvider(_Vertex, GeminiProvider):
+    """Gemini on Vertex, and the dispatcher to :class:`VertexClaude` for Claude models."""
+
+    def __init__(self, spec: ProviderSpec, client: UpstreamClient) -> None:
+        GeminiProvider.__init__(self, spec, client)
+        self.setup(spec)
+        self.claude = VertexClaude(spec, client, self.tokens)
+
+    def auth_headers(self, key: str) -> list[tuple[str, str]]:
+        return []
+
+    async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
+        if is_anthropic(deployment.upstream_model(call.model)):
+            return await self.claude.send(call, deployment, key)
+        return await super().send(call, deployment, key)
+
+    def url(self, call: Call, upstream_model: str) -> str:
+        action = call.operation
+        if action not in _GEMINI_OPS:
+            raise self.unsupported(action)
+        query = ""
+        if action == "generateContent" and call.stream:
+            action = "streamGenerateContent"
+            if sse_requested(call):
+                query = "?alt=sse"
+        return f"{self.prefix}/google/models/{_bare(upstream_model)}:{action}{query}"
+
+    async def exchange(
+        self, call: Call, upstream_model: str, body: bytes, key: str
+    ) -> UpstreamResponse:
+        return await self.authorised(self, call, self.url(call, upstream_model), body, key)
+
+
+VERTEX = ProviderType(
+    name="vertex",
+    protocol="gemini",  # Claude models are dispatched to the Anthropic protocol by name
+    provider=VertexProvider,
+    base_url=GLOBAL_HOST,  # a regional location uses {location}-aiplatform.googleapis.com
+    error_rules=(*GEMINI_RULES, *ANTHROPIC_RULES),
+    operations=_GEMINI_OPS,
+    needs_key=False,  # Application Default Credentials need none
+    template=(
+        "type: vertex\n  options: {project: my-project, location: us-central1}\n"
+        "  # api_keys: [/path/to/service-account.json]   # default: Application Default "
+        "Credentials"
+    ),
+    otel_name="gcp.vertex_ai",
+    summary="Google Vertex AI: Gemini and Claude models (service account or ADC)",
+    options=VertexOptions,
+)
