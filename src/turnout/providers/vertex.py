@@ -65,9 +65,11 @@ def is_anthropic(model: str) -> bool:
 
 
 def _bare(model: str) -> str:
+    """The model as one path segment; ``@`` (Claude's version, ``claude-x@20250929``) stays as
+    Vertex writes it, everything that could end the segment or start the action is encoded."""
     for prefix in ("publishers/google/models/", "publishers/anthropic/models/", "models/"):
         model = model.removeprefix(prefix)
-    return path_segment(model)
+    return "@".join(path_segment(part) for part in model.split("@"))
 
 
 class _Credentials:

@@ -89,11 +89,11 @@ async def test_a_translated_call_to_claude_gets_the_vertex_body() -> None:
         "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1},
     }  # fmt: skip
     client = FakeClient(FakeResponse(body=orjson.dumps(reply)))
-    out = await provider(client).send(call("openai", OPENAI_BODY), deployment("claude-x"), "")
+    out = await provider(client).send(call("openai", OPENAI_BODY), deployment("claude-x@2025"), "")
     assert out.status == 200 and out.body is not None
     assert orjson.loads(out.body)["choices"][0]["message"]["content"] == "hello"
     sent = client.sent[0]
-    assert sent.url.endswith("/anthropic/models/claude-x:rawPredict")
+    assert sent.url.endswith("/anthropic/models/claude-x@2025:rawPredict")
     assert "model" not in sent.json and sent.json["anthropic_version"] == "vertex-2023-10-16"
 
 
