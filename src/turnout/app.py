@@ -32,6 +32,7 @@ from turnout.dashboard.static import PREFIX as UI
 from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
 from turnout.health.service import HealthService
+from turnout.mcp.gate import McpGate
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
@@ -109,6 +110,8 @@ class Gateway:
         # The web UI (docs/dashboard.md): static files, and sessions for the admin API.
         state.dashboard = DashboardAccess(Sessions.for_gateway(self.auth.master), self.auth)
         self.ui = StaticSite()
+        # The MCP gateway (docs/mcp.md): /mcp, /mcp/{server}, /admin/mcp, its metadata.
+        self.mcp = state.mcp = McpGate(state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -122,6 +125,9 @@ class Gateway:
                         break
             if route is not None:
                 await route(scope, receive, send)
+                return
+            if self.mcp.claims(scope["path"]):
+                await self.mcp(scope, receive, send)
                 return
             if scope["path"].startswith(admin.PREFIXES):
                 await self.admin(scope, receive, send)
@@ -178,6 +184,7 @@ class Gateway:
 
         assemble()
         self.auth.on_change = self.plugins.on_change = assemble
+        await self.mcp.start()
         state.request_log.start()
         _watch_for_drain(state)
         _ignore_hangup()
@@ -198,6 +205,7 @@ class Gateway:
         state.draining = True
         state.ready = False
         await self.health.stop()
+        await self.mcp.stop()
         if state.cache is not None:
             await state.cache.stop()
         await self.obs.stop()  # flushes the request log to the database (or its spool)

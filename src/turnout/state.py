@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from turnout.auth.service import AuthService
     from turnout.cache.service import CacheService
     from turnout.dashboard.access import DashboardAccess
+    from turnout.mcp.gate import McpGate
     from turnout.observability.hub import Observability
     from turnout.plugins.service import Plugins
 
@@ -32,5 +33,6 @@ class GatewayState:
     auth: AuthService | None = None  # gateway keys, limits, budgets (docs/keys-and-limits.md)
     dashboard: DashboardAccess | None = None  # sessions of the web UI (docs/dashboard.md)
     plugins: Plugins | None = None  # the plugin pipeline (docs/plugins.md)
+    mcp: McpGate | None = None  # the MCP gateway (docs/mcp.md)
     draining: bool = False
     ready: bool = False

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat
 from pydantic_core import PydanticCustomError
 
+from turnout.mcp.config import McpServerConfig, ServerName
+
 
 def _known_type(name: str) -> str:
     """Provider types are whatever the registry knows (turnout.providers.registry)."""
@@ -408,4 +410,7 @@ class TurnoutConfig(Closed):
     outbound: OutboundConfig = OutboundConfig()
     plugins: list[PluginEntry] = Field(
         default_factory=list, description="the plugin pipeline, in order (docs/plugins.md)"
+    )
+    mcp_servers: dict[ServerName, McpServerConfig] = Field(
+        default_factory=dict, description="upstream MCP servers (docs/mcp.md)"
     )

@@ -1,0 +1,155 @@
+"""``/admin/mcp``: the MCP servers, their tools, and tool-call usage; adding and removing
+HTTP servers at run time.
+
+    GET    /admin/mcp/servers           every server: state, endpoint, item counts
+    GET    /admin/mcp/tools[?server=S]  the tools as the aggregate names them
+    GET    /admin/mcp/usage             tool calls per server and tool since start
+    POST   /admin/mcp/servers           {"name": ..., <an mcp_servers entry>}: HTTP servers only
+    DELETE /admin/mcp/servers/{name}    a server added here (config servers stay)
+
+A server added here is never a stdio command (a command line from an API call would run on
+the gateway's host), and its URLs must pass the outbound policy as admin destinations:
+public addresses only, unless ``outbound.allow`` admits them. Same rules as the admin API:
+the master key or an admin key (a viewer may read); secrets are never shown.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import orjson
+from pydantic import ValidationError
+
+from turnout.api.io import send_bytes
+from turnout.auth.guard import authorize
+from turnout.auth.service import AdminDenied
+from turnout.errors import OutboundRefused
+from turnout.mcp.config import McpServerConfig, valid_server_name
+from turnout.mcp.names import join
+from turnout.outbound.policy import Origin
+from turnout.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from turnout.mcp.gate import McpGate
+
+_JSON = (b"content-type", b"application/json")
+_MAX_BODY = 256 * 1024
+
+
+async def _reply(send: Send, status: int, data: Any) -> None:
+    await send_bytes(send, status, [_JSON], orjson.dumps(data))
+
+
+async def _body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def serve_admin(gate: McpGate, scope: Scope, receive: Receive, send: Send) -> None:
+    state = gate.state
+    method: str = scope["method"]
+    if state.auth is not None:
+        try:
+            authorize(state, dict(scope["headers"]), method)
+        except AdminDenied as exc:
+            await _reply(send, exc.status, {"detail": exc.message})
+            return
+    parts = scope["path"].rstrip("/").split("/")[3:]  # after /admin/mcp
+    service = gate.service
+    if method == "GET" and parts == ["servers"]:
+        await _reply(send, 200, {"servers": service.status() if service else []})
+    elif method == "GET" and parts == ["tools"]:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        only = (query.get("server") or [None])[0]
+        tools = []
+        for up in service.upstreams.values() if service else ():
+            if only is not None and up.name != only:
+                continue
+            for tool in up.catalogue.tools:
+                name = str(tool.get("name"))
+                tools.append(
+                    {
+                        "server": up.name,
+                        "name": join(up.name, name),
+                        "tool": name,
+                        "description": tool.get("description"),
+                    }
+                )
+        await _reply(send, 200, {"tools": tools})
+    elif method == "GET" and parts == ["usage"]:
+        await _reply(send, 200, {"usage": service.usage.report() if service else []})
+    elif method == "POST" and parts == ["servers"]:
+        await _add(gate, receive, send)
+    elif method == "DELETE" and len(parts) == 2 and parts[0] == "servers":
+        await _remove(gate, parts[1], send)
+    else:
+        await _reply(send, 404, {"detail": "Not Found"})
+
+
+async def _add(gate: McpGate, receive: Receive, send: Send) -> None:
+    raw = await _body(receive)
+    if raw is None:
+        await _reply(send, 413, {"detail": "Body too large."})
+        return
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        await _reply(send, 400, {"detail": "Expected a JSON object."})
+        return
+    name = data.pop("name", None)
+    if not isinstance(name, str) or not valid_server_name(name):
+        await _reply(send, 400, {"detail": "name: [a-z][a-z0-9-]*, at most 63 characters."})
+        return
+    if data.get("transport") == "stdio" or "command" in data:
+        await _reply(
+            send,
+            400,
+            {"detail": "stdio servers run a command on the gateway's host: config file only."},
+        )
+        return
+    try:
+        cfg = McpServerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors()]
+        await _reply(send, 400, {"detail": "; ".join(problems)[:2000]})
+        return
+    service = await gate.ensure()
+    existing = service.upstreams.get(name)
+    if existing is not None and existing.origin is Origin.CONFIG:
+        await _reply(send, 409, {"detail": f"'{name}' is defined in the config file."})
+        return
+    try:
+        for url in cfg.endpoints():
+            await service.policy.check(url, Origin.ADMIN)
+    except OutboundRefused as exc:
+        await _reply(send, 403, {"detail": exc.message})
+        return
+    if existing is not None:
+        await service.remove(name)
+    up = service.add(name, cfg, Origin.ADMIN)
+    await _reply(send, 201, up.status())
+
+
+async def _remove(gate: McpGate, name: str, send: Send) -> None:
+    service = gate.service
+    up = service.upstreams.get(name) if service else None
+    if service is None or up is None:
+        await _reply(send, 404, {"detail": f"No MCP server '{name[:100]}'."})
+        return
+    if up.origin is Origin.CONFIG:
+        await _reply(send, 409, {"detail": f"'{name}' is defined in the config file."})
+        return
+    await service.remove(name)
+    await _reply(send, 200, {"removed": name})

@@ -1,0 +1,152 @@
+"""The MCP gateway's one registration in the app: the paths it claims and their handler.
+
+Light on purpose: the MCP SDK is imported (by :mod:`.service`) only when a gateway has MCP
+servers to serve, so gateways without them pay nothing. Claims ``/mcp``, ``/mcp/{server}``,
+the protected-resource metadata (RFC 9728) at ``/.well-known/oauth-protected-resource``,
+and the admin routes under ``/admin/mcp``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from turnout.api.io import send_bytes
+from turnout.mcp.access import OPEN, Access, Layer
+from turnout.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from turnout.mcp.service import McpService
+    from turnout.state import GatewayState
+
+PATH = "/mcp"
+WELL_KNOWN = "/.well-known/oauth-protected-resource"
+ADMIN = "/admin/mcp"
+_JSON = (b"content-type", b"application/json")
+
+
+def jsonrpc_error(code: int, message: str) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
+
+
+def base_url(scope: Scope) -> str:
+    """This gateway's origin as the client reached it (for the metadata document)."""
+    headers = dict(scope["headers"])
+    host = headers.get(b"host", b"").decode("latin-1") or "127.0.0.1"
+    scheme = scope.get("scheme", "http")
+    return f"{scheme}://{host}"
+
+
+class McpGate:
+    def __init__(self, state: GatewayState) -> None:
+        self.state = state
+        self.service: McpService | None = None
+
+    @staticmethod
+    def claims(path: str) -> bool:
+        return (
+            path in (PATH, ADMIN)
+            or path.startswith(PATH + "/")
+            or path.startswith(WELL_KNOWN)
+            or path.startswith(ADMIN + "/")
+        )
+
+    async def start(self) -> None:
+        if self.state.runtime.config.mcp_servers:
+            await self.ensure()
+
+    async def ensure(self) -> McpService:
+        """The service, started on first need (a server added through the admin API)."""
+        if self.service is None:
+            from turnout.mcp.service import McpService
+
+            service = McpService(self.state)
+            await service.start()
+            self.service = service
+        return self.service
+
+    async def stop(self) -> None:
+        if self.service is not None:
+            await self.service.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path.startswith(WELL_KNOWN):
+            await self._metadata(scope, send)
+            return
+        if path == ADMIN or path.startswith(ADMIN + "/"):
+            from turnout.mcp.admin import serve_admin
+
+            await serve_admin(self, scope, receive, send)
+            return
+        await self._mcp(scope, receive, send)
+
+    async def _metadata(self, scope: Scope, send: Send) -> None:
+        base = base_url(scope)
+        doc = {
+            "resource": base + PATH,
+            "authorization_servers": [],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Turnout MCP gateway",
+            "resource_documentation": "Send a Turnout gateway key as 'Authorization: Bearer'.",
+        }
+        await send_bytes(send, 200, [_JSON], orjson.dumps(doc))
+
+    def identify(self, scope: Scope) -> Access | None:
+        """The caller's access, or None when its key is missing or invalid."""
+        auth = self.state.auth
+        if auth is None or not auth.active:
+            return OPEN
+        headers = dict(scope["headers"])
+        try:
+            principal = auth.step.identify(headers, b"")
+        except Exception:
+            return None
+        key = auth.directory.keys.get(principal.id)
+        team = auth.directory.teams.get(principal.team) if principal.team else None
+        return Access(
+            key_id=principal.id,
+            team=principal.team,
+            key=Layer.of(key.metadata if key is not None else None),
+            team_layer=Layer.of(team.metadata if team is not None else None),
+        )
+
+    async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rest = scope["path"][len(PATH) :].strip("/")
+        access = self.identify(scope)
+        if access is None:
+            challenge = f'Bearer resource_metadata="{base_url(scope)}{WELL_KNOWN}"'
+            body = jsonrpc_error(-32001, "Missing or invalid gateway key (Authorization: Bearer).")
+            await send_bytes(send, 401, [_JSON, (b"www-authenticate", challenge.encode())], body)
+            return
+        service = self.service
+        server = rest or None
+        if service is None or (server is not None and server not in service.upstreams):
+            await self._not_found(send, server)
+            return
+        if server is not None and not access.server(server):
+            await self._not_found(send, server)  # a denied server looks like no server
+            return
+        from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+        from mcp.server.auth.provider import AccessToken
+
+        from turnout.mcp.views import SCOPE_KEY
+
+        scope = dict(scope)
+        scope[SCOPE_KEY] = access
+        if access.key_id is not None:  # sessions belong to the key that opened them
+            scope["user"] = AuthenticatedUser(
+                AccessToken(token=access.key_id, client_id=access.key_id, scopes=[])
+            )
+        manager = await service.manager(server)
+        await manager.handle_request(scope, receive, send)
+
+    async def _not_found(self, send: Send, server: str | None) -> None:
+        what = f"MCP server '{server[:100]}'" if server else "MCP server"
+        body = jsonrpc_error(-32601, f"No {what} is configured at this path.")
+        await send_bytes(send, 404, [_JSON], body)
+
+
+def status_of(service: Any) -> list[dict[str, Any]]:
+    return service.status() if service is not None else []

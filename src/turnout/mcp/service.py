@@ -1,0 +1,235 @@
+"""The running MCP gateway: upstream connections, the views served on them, subscriptions,
+and the accounting of every tool call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
+
+from turnout.mcp.access import Access
+from turnout.mcp.config import McpServerConfig
+from turnout.mcp.limits import ToolLimiter
+from turnout.mcp.names import join
+from turnout.mcp.upstream import TIMEOUT, TOO_LARGE, UNAVAILABLE, Upstream
+from turnout.mcp.usage import ToolUsage
+from turnout.mcp.views import View
+from turnout.observability.logging import get_logger
+from turnout.outbound import OutboundPolicy
+from turnout.outbound.policy import Origin
+from turnout.types import Call
+
+if TYPE_CHECKING:
+    from turnout.state import GatewayState
+
+log = get_logger("turnout.mcp")
+RATE_LIMITED = -32029  # a server-defined JSON-RPC code: the caller's tool_rpm is spent
+
+
+def _quiet_libraries() -> None:
+    """The SDK and its HTTP client log every request and session at INFO: the gateway's own
+    lines say what matters (server up/down, every tool call in the request log)."""
+    for name in ("httpx2", "mcp"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class Subscriptions:
+    """Who subscribed to which upstream resource, to relay ``resources/updated``."""
+
+    def __init__(self) -> None:
+        # (server, upstream uri) -> {session key: (server session, uri as the caller knows it)}
+        self.by_uri: dict[tuple[str, str], dict[int, tuple[Any, str]]] = {}
+
+    @staticmethod
+    def _key(ctx: Any) -> int:
+        return id(getattr(ctx.session, "_connection", ctx.session))
+
+    def add(self, server: str, uri: str, ctx: Any, shown: str) -> None:
+        self.by_uri.setdefault((server, uri), {})[self._key(ctx)] = (ctx.session, shown)
+
+    def remove(self, server: str, uri: str, ctx: Any) -> bool:
+        """True when nobody is left subscribed upstream."""
+        subs = self.by_uri.get((server, uri))
+        if subs is None:
+            return False
+        subs.pop(self._key(ctx), None)
+        if subs:
+            return False
+        del self.by_uri[(server, uri)]
+        return True
+
+    async def updated(self, server: str, uri: str) -> None:
+        for key, (session, shown) in list(self.by_uri.get((server, uri), {}).items()):
+            try:
+                await session.send_resource_updated(shown)
+            except Exception:  # that session is gone: forget it
+                self.by_uri.get((server, uri), {}).pop(key, None)
+
+
+class McpService:
+    def __init__(self, state: GatewayState) -> None:
+        self.state = state
+        _quiet_libraries()
+        config = state.runtime.config
+        self.policy = OutboundPolicy.from_config(config.outbound)
+        self.upstreams: dict[str, Upstream] = {}
+        self.views: dict[str | None, tuple[View, StreamableHTTPSessionManager]] = {}
+        self.subscriptions = Subscriptions()
+        self.limiter = ToolLimiter()
+        self.usage = ToolUsage()
+        self.max_body = config.server.max_body_bytes
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started: dict[str | None, asyncio.Event] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._view(None)
+        for name, cfg in self.state.runtime.config.mcp_servers.items():
+            self.add(name, cfg, Origin.CONFIG)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for up in list(self.upstreams.values()):
+            await up.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    def _view(self, server: str | None) -> tuple[View, StreamableHTTPSessionManager]:
+        found = self.views.get(server)
+        if found is not None:
+            return found
+        view = View(self, server)
+        manager = StreamableHTTPSessionManager(
+            app=view.server(), max_request_body_size=self.max_body, session_idle_timeout=1800.0
+        )
+        started = asyncio.Event()
+
+        async def run() -> None:
+            async with manager.run():
+                started.set()
+                await self._stop.wait()
+
+        self._tasks.append(asyncio.get_running_loop().create_task(run()))
+        self.views[server] = (view, manager)
+        self._started[server] = started
+        return view, manager
+
+    async def manager(self, server: str | None) -> StreamableHTTPSessionManager:
+        """The session manager of a view, once its task group runs."""
+        _, manager = self._view(server)
+        await self._started[server].wait()
+        return manager
+
+    def add(self, name: str, cfg: McpServerConfig, origin: Origin) -> Upstream:
+        up = Upstream(name, cfg, self.policy, origin, notify=self._notified)
+        self.upstreams[name] = up
+        up.start()
+        self._view(name)
+        return up
+
+    async def remove(self, name: str) -> bool:
+        up = self.upstreams.pop(name, None)
+        if up is None:
+            return False
+        await up.stop()
+        return True
+
+    async def _notified(self, up: Upstream, message: Any) -> None:
+        await self.subscriptions.updated(up.name, str(message.params.uri))
+
+    # -- accounting -----------------------------------------------------------------------------
+    async def accounted(
+        self,
+        access: Access,
+        up: Upstream,
+        tool: str,
+        shown: str,
+        arguments: Any,
+        call: Callable[[Any], Awaitable[Any]],
+    ) -> dict[str, Any]:
+        """One tool call: admitted against ``tool_rpm``, forwarded, and logged whatever
+        happened (one request-log row, the usage table)."""
+        refused = self.limiter.admit(access.limits())
+        started = time.perf_counter()
+        bytes_in = len(orjson.dumps(arguments)) if arguments is not None else 0
+        bytes_out = 0
+        status, error = 200, None
+        try:
+            if refused is not None:
+                status, error = 429, refused
+                raise MCPError(RATE_LIMITED, refused)
+            result = await up.request("tools/call", call)
+            bytes_out = len(orjson.dumps(result))
+            if result.get("isError"):
+                status, error = 200, "the tool reported an error"
+            return result
+        except MCPError as exc:
+            if status == 200:
+                status = _status(exc.code)
+                error = exc.message[:300]
+            raise
+        except BaseException:
+            status, error = 499, "cancelled"
+            raise
+        finally:
+            latency = time.perf_counter() - started
+            self.usage.add(up.name, tool, status, error, latency, bytes_in, bytes_out)
+            self._log(access, up.name, tool, status, error, started, latency)
+
+    def _log(
+        self,
+        access: Access,
+        server: str,
+        tool: str,
+        status: int,
+        error: str | None,
+        started: float,
+        latency: float,
+    ) -> None:
+        call = Call(
+            protocol="mcp",
+            operation="tools/call",
+            model=join(server, tool),
+            body=b"",
+            data={},
+            stream=False,
+            headers={},
+            request_id=uuid.uuid4().hex,
+            started=started,
+            deployment=f"{server}/{tool}",
+            attempts=1,
+            status=status,
+            error=error,
+            key_id=access.key_id,
+            team=access.team,
+        )
+        request_log = self.state.request_log
+        request_log.inflight += 1  # record() counts it out again
+        request_log.record(call, latency)
+
+    # -- reports --------------------------------------------------------------------------------
+    def status(self) -> list[dict[str, Any]]:
+        return [up.status() for up in self.upstreams.values()]
+
+
+def _status(code: int) -> int:
+    """The HTTP-like status a tool call's row carries, from its JSON-RPC error."""
+    if code == TIMEOUT:
+        return 504
+    if code in (UNAVAILABLE, TOO_LARGE):
+        return 502
+    if code == RATE_LIMITED:
+        return 429
+    return 400

@@ -1,0 +1,329 @@
+"""One upstream MCP server, held open by a supervisor task.
+
+The supervisor connects (Streamable HTTP, legacy HTTP+SSE, or a stdio child process started
+from the config file), performs the handshake, fetches the server's tools, prompts, resources
+and resource templates into a catalogue, then pings it every ``health_interval``. Whatever
+breaks (refused connection, failed handshake, a ping that times out) marks the server down
+and the supervisor reconnects with a doubling backoff, moving to the next URL each time, so
+a server with several URLs fails over. Callers never wait for a connection: a down server's
+requests fail at once with a JSON-RPC error, and the aggregate lists are built from the
+catalogues, so a slow or dead server never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import httpx2
+import mcp_types as types
+import orjson
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel
+
+from mcp import Client, StdioServerParameters, stdio_client
+from turnout.mcp.auth import auth_headers, upstream_auth
+from turnout.mcp.config import McpServerConfig
+from turnout.mcp.names import allowed
+from turnout.observability.logging import get_logger
+from turnout.outbound import OutboundPolicy
+from turnout.outbound.policy import Origin
+
+log = get_logger("turnout.mcp")
+
+State = Literal["connecting", "up", "down", "stopped"]
+# JSON-RPC error codes the gateway answers with (the MCP SDK's constants where it has one).
+UNAVAILABLE = types.CONNECTION_CLOSED
+TIMEOUT = types.REQUEST_TIMEOUT
+TOO_LARGE = types.INTERNAL_ERROR
+_MAX_PAGES = 50  # of one list: a server whose cursor never ends cannot hang a refresh
+_BACKOFF_MAX = 30.0
+_STAMP = "io.modelcontextprotocol/serverInfo"
+
+Notify = Callable[["Upstream", Any], Awaitable[None]]
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A result as it goes on the wire; the upstream's identity stamp is not the gateway's."""
+    data: dict[str, Any] = model.model_dump(by_alias=True, mode="json", exclude_none=True)
+    meta = data.get("_meta")
+    if isinstance(meta, dict) and _STAMP in meta:
+        meta.pop(_STAMP)
+        if not meta:
+            data.pop("_meta")
+    return data
+
+
+@dataclass(slots=True)
+class Catalogue:
+    """What a server offers, as wire dicts, already narrowed by the server's own filter."""
+
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
+    fetched_at: float = 0.0
+
+
+class Upstream:
+    def __init__(
+        self,
+        name: str,
+        config: McpServerConfig,
+        policy: OutboundPolicy,
+        origin: Origin = Origin.CONFIG,
+        notify: Notify | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.policy = policy
+        self.origin = origin
+        self.notify = notify
+        self.state: State = "connecting"
+        self.error: str | None = None
+        self.endpoint: str | None = None  # the URL (or program) currently used
+        self.since = time.time()
+        self.catalogue = Catalogue()
+        self.capabilities: dict[str, Any] = {}
+        self.client: Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._refresh = asyncio.Event()
+        self._broken = asyncio.Event()
+        self._attempt = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        self._set("stopped", None)
+
+    def _set(self, state: State, error: str | None) -> None:
+        if state != self.state:
+            self.since = time.time()
+            (log.info if state == "up" else log.warning)(
+                "mcp server " + state, server=self.name, endpoint=self.endpoint, error=error
+            )
+        self.state, self.error = state, error
+
+    async def _supervise(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._serve_once()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # an ExceptionGroup from a transport's task group
+                self._set("down", _describe(exc))
+            finally:
+                self.client = None
+            self._attempt += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    async def _serve_once(self) -> None:
+        cfg = self.config
+        async with AsyncExitStack() as stack:
+            if self.state != "up":
+                self._set("connecting" if self.state == "connecting" else "down", self.error)
+            async with asyncio.timeout(cfg.timeouts.connect):
+                client = await stack.enter_async_context(await self._client())
+                self.capabilities = dump(client.server_capabilities)
+                await self._fetch(client)
+            self.client = client
+            self._broken.clear()
+            self._set("up", None)
+            await self._watch(client)
+
+    async def _client(self) -> Client:
+        cfg = self.config
+        if cfg.transport == "stdio":
+            self.endpoint = cfg.command[0]
+            params = StdioServerParameters(
+                command=cfg.command[0], args=cfg.command[1:], env=cfg.env or None, cwd=cfg.cwd
+            )
+            transport: Any = stdio_client(params)
+        else:
+            urls = cfg.endpoints()
+            url = urls[self._attempt % len(urls)]
+            self.endpoint = url
+            if self.policy.checked(self.origin):  # admin-added: resolved and checked each time
+                await self.policy.check(url, self.origin)
+            auth = upstream_auth(cfg)
+            headers = auth_headers(cfg)
+            timeout = httpx2.Timeout(cfg.timeouts.connect, read=max(cfg.timeouts.call, 300.0))
+            if cfg.transport == "sse":
+                transport = sse_client(
+                    url,
+                    headers=headers,
+                    timeout=cfg.timeouts.connect,
+                    sse_read_timeout=max(cfg.timeouts.call, 300.0),
+                    auth=auth,
+                )
+            else:
+                http = httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth)
+                transport = streamable_http_client(url, http_client=http)
+        return Client(
+            transport,
+            mode="legacy",
+            cache=None,
+            read_timeout_seconds=cfg.timeouts.call,
+            message_handler=self._on_message,
+            client_info=types.Implementation(name="turnout", version="1"),
+        )
+
+    async def _watch(self, client: Client) -> None:
+        """Ping while healthy; refetch the catalogue when the server says it changed."""
+        cfg = self.config
+        while True:
+            waiters = {
+                asyncio.ensure_future(self._refresh.wait()),
+                asyncio.ensure_future(self._broken.wait()),
+            }
+            _done, pending = await asyncio.wait(waiters, timeout=cfg.health_interval)
+            for w in pending:
+                w.cancel()
+            if self._broken.is_set():
+                raise ConnectionError("the connection broke")
+            if self._refresh.is_set():
+                self._refresh.clear()
+                await self._fetch(client)
+                continue
+            with anyio.fail_after(cfg.timeouts.connect):
+                await client.send_ping()
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, Exception):  # a transport error: reconnect
+            self._broken.set()
+            return
+        if isinstance(
+            message,
+            types.ToolListChangedNotification
+            | types.PromptListChangedNotification
+            | types.ResourceListChangedNotification,
+        ):
+            self._refresh.set()
+        if self.notify is not None and isinstance(message, types.ResourceUpdatedNotification):
+            await self.notify(self, message)
+
+    async def _fetch(self, client: Client) -> None:
+        """Every list the server offers (all pages), filtered by the server's allow/deny."""
+        caps = client.server_capabilities
+        cat = Catalogue(fetched_at=time.time())
+        flt = self.config.tools
+        with anyio.fail_after(self.config.timeouts.list):
+            if caps.tools is not None:
+                cat.tools = await _pages(client.session.list_tools, "tools")
+            if caps.prompts is not None:
+                cat.prompts = await _pages(client.session.list_prompts, "prompts")
+            if caps.resources is not None:
+                cat.resources = await _pages(client.session.list_resources, "resources")
+                cat.templates = await _pages(
+                    client.session.list_resource_templates, "resourceTemplates"
+                )
+        cat.tools = [t for t in cat.tools if allowed(flt.allow, flt.deny, str(t.get("name")))]
+        cat.prompts = [p for p in cat.prompts if allowed(flt.allow, flt.deny, str(p.get("name")))]
+        cat.resources = [r for r in cat.resources if allowed(flt.allow, flt.deny, str(r["uri"]))]
+        cat.templates = [
+            t for t in cat.templates if allowed(flt.allow, flt.deny, str(t["uriTemplate"]))
+        ]
+        self.catalogue = cat
+
+    # -- requests -------------------------------------------------------------------------------
+    def exposes(self, name: str) -> bool:
+        """The server's own filter: a hidden item cannot be called either."""
+        flt = self.config.tools
+        return allowed(flt.allow, flt.deny, name)
+
+    async def request(
+        self, what: str, fn: Callable[[Client], Awaitable[BaseModel]]
+    ) -> dict[str, Any]:
+        """Run one request on the live connection, as a wire dict, within the call timeout."""
+        client = self.client
+        if client is None or self.state != "up":
+            raise MCPError(UNAVAILABLE, f"MCP server '{self.name}' is unavailable ({self.state})")
+        timeout = self.config.timeouts.call
+        try:
+            with anyio.fail_after(timeout + 1.0):  # the SDK's own read timeout fires first
+                result = await fn(client)
+        except TimeoutError:
+            raise MCPError(
+                TIMEOUT, f"MCP server '{self.name}' did not answer {what} within {timeout:g}s"
+            ) from None
+        except MCPError as exc:
+            if exc.code == TIMEOUT:
+                raise MCPError(
+                    TIMEOUT, f"MCP server '{self.name}' did not answer {what} within {timeout:g}s"
+                ) from None
+            raise
+        except Exception as exc:  # anything else is a broken upstream, not the caller's fault
+            self._broken.set()
+            raise MCPError(
+                UNAVAILABLE, f"MCP server '{self.name}' failed: {_describe(exc)}"
+            ) from None
+        data = dump(result)
+        # 2026-era callers need it; the SDK drops it for older ones.
+        data.setdefault("resultType", "complete")
+        if len(orjson.dumps(data)) > self.config.max_message_bytes:
+            raise MCPError(
+                TOO_LARGE,
+                f"MCP server '{self.name}' answered {what} with more than "
+                f"{self.config.max_message_bytes} bytes",
+            )
+        return data
+
+    def status(self) -> dict[str, Any]:
+        cat = self.catalogue
+        return {
+            "name": self.name,
+            "transport": self.config.transport,
+            "endpoint": self.endpoint,
+            "state": self.state,
+            "error": self.error,
+            "since": self.since,
+            "source": self.origin.value,
+            "tools": len(cat.tools),
+            "prompts": len(cat.prompts),
+            "resources": len(cat.resources),
+            "resource_templates": len(cat.templates),
+        }
+
+
+async def _pages(fetch: Callable[..., Awaitable[Any]], attr: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(_MAX_PAGES):
+        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await fetch(params=params)
+        items.extend(dump(item) for item in getattr(page, _snake(attr)))
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return items
+
+
+def _snake(attr: str) -> str:
+    return "resource_templates" if attr == "resourceTemplates" else attr
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for logs and status: never a header or a token (exceptions here come from
+    transports and carry URLs at most)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
