@@ -24,12 +24,12 @@ import anyio
 import httpx2
 import mcp_types as types
 import orjson
+from mcp import Client, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
-from mcp import Client, StdioServerParameters, stdio_client
 from turnout.mcp.auth import auth_headers, upstream_auth
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.names import allowed
