@@ -31,7 +31,11 @@ import asyncio
 from typing import Any, cast
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from turnout.errors import (
     BadRequest,
@@ -41,6 +45,7 @@ from turnout.errors import (
     error_body,
 )
 from turnout.protocols.registry import dialect
+from turnout.server.cycle import GatewayCycle
 from turnout.server.limits import GONE, TASK, ServerLimits
 
 # Connection phases.
@@ -145,6 +150,9 @@ class GatewayProtocol(HttpToolsProtocol):
             self._refuse(400, "Protocol upgrades are not supported: send plain HTTP/1.1")
             raise _Refused
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and type(cycle) is RequestResponseCycle:
+            cycle.__class__ = GatewayCycle  # one write per sized answer (turnout.server.cycle)
         self._phase = BODY
         self._since = self.loop.time()
 

@@ -1,0 +1,100 @@
+"""uvicorn's request/response cycle, answering a sized response in one write.
+
+uvicorn writes a response's status line and headers as soon as ``http.response.start``
+arrives and the body separately: two system calls and two TCP segments for every
+non-streamed answer, which on a VM's loopback is the costliest single step of a proxied
+request. It also runs two regular expressions over every header name and value (thirty
+searches for an ordinary proxied answer). This cycle holds a start message that announces a
+``content-length`` (every answer the gateway builds in one piece) until its body arrives, and
+writes both at once, checking the header block with one search for names and one for values.
+
+Everything else (streams, HEAD, flow control, access logging, a start with no length, or a
+body sent in parts) goes through uvicorn's own ``send`` unchanged, the held start first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    RequestResponseCycle,
+)
+
+_LENGTH = b"content-length"
+
+
+class GatewayCycle(RequestResponseCycle):
+    """Set as the class of uvicorn's cycle right after the protocol makes it (no new state
+    beyond the held start, so the swap is safe)."""
+
+    _held: Any = None  # the held ``http.response.start`` message
+
+    async def send(self, message: Any) -> None:
+        kind = message["type"]
+        held = self._held
+        if held is not None:
+            self._held = None
+            if kind == "http.response.body":
+                if (
+                    not message.get("more_body", False)
+                    and not self.disconnected
+                    and not self.flow.write_paused
+                    and self._write_whole(held, message.get("body", b""))
+                ):
+                    return
+                await super().send(held)
+                await super().send(message)
+                return
+            # else a new start replaces the held one (a failed application's 500)
+        if (
+            kind == "http.response.start"
+            and not self.response_started
+            and not self.access_log
+            and self.scope["method"] != "HEAD"
+        ):
+            headers = message.get("headers")
+            if headers and headers[-1][0] == _LENGTH:
+                self._held = message
+                return
+        await super().send(message)
+
+    def _write_whole(self, start: Any, body: bytes) -> bool:
+        """Write the held head and ``body`` at once; False (nothing written) when anything
+        is unusual, for uvicorn's path to handle and report."""
+        headers = self.default_headers + list(start["headers"])
+        length = headers[-1][1]
+        if not length.isdigit() or int(length) != len(body):
+            return False
+        names = b"".join(name for name, _ in headers)
+        values = b"\t".join(value for _, value in headers)
+        if HEADER_RE.search(names) or HEADER_VALUE_RE.search(values):
+            return False  # uvicorn's path raises, naming the header
+        status_line = STATUS_LINE.get(start["status"])
+        if status_line is None:
+            return False
+        content = [status_line]
+        closing = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"connection" and b"close" in value.lower():
+                self.keep_alive = False
+                closing = True
+            content.extend((lowered, b": ", value, b"\r\n"))
+        if not self.keep_alive and not closing:
+            content.append(b"connection: close\r\n")
+        content.append(b"\r\n")
+        content.append(body)
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        self.chunked_encoding = False
+        self.expected_content_length = 0
+        self.transport.write(b"".join(content))
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
+        return True
