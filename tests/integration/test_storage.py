@@ -20,6 +20,7 @@ from tests.contract.pg import asyncpg_url, fresh_database
 from tests.support.procs import Proc, start_gateway
 
 TYPES = ("openai", "anthropic", "gemini")
+NATIVE = "native"  # a type: openai provider, to which Responses calls pass through
 TOKENS = 7  # x-mock-tokens: every answer is this many output tokens
 PRICES = {"input": 2.0, "output": 4.0}
 
@@ -38,9 +39,14 @@ def _config(mock: Proc) -> dict[str, Any]:
             "openai": provider("openai-compatible", f"{mock.url}/v1"),
             "anthropic": provider("anthropic", mock.url),
             "gemini": provider("gemini", mock.url),
+            NATIVE: provider("openai", f"{mock.url}/v1"),  # speaks the Responses API too
         },
-        "models": {f"m-{t}": {"deployments": [{"provider": t, "model": f"up-{t}"}]} for t in TYPES},
-        "pricing": {"models": {f"up-{t}": PRICES for t in TYPES}},
+        "models": {
+            f"{prefix}-{t}": {"deployments": [{"provider": t, "model": f"up-{t}"}]}
+            for t in (*TYPES, NATIVE)
+            for prefix in ("m", "r")  # r-: the Responses test's own rows
+        },
+        "pricing": {"models": {f"up-{t}": PRICES for t in (*TYPES, NATIVE)}},
         "storage": {"flush_interval": 0.05},
         "logging": {"requests": False},
     }
@@ -128,6 +134,36 @@ def test_rows_and_costs_for_every_protocol_pair(
         if client == "openai" and stream:
             assert b'"usage":{' not in content  # asked upstream, hidden from this client
             assert content.endswith(b"data: [DONE]\n\n")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("provider", (NATIVE, *TYPES))
+def test_responses_rows_are_priced_with_reasoning_tokens(
+    gw: dict[str, Any], provider: str, stream: bool
+) -> None:
+    """Responses traffic is logged and priced like the rest: passed through (usage read from
+    the relayed bytes) or translated; reasoning tokens counted apart where the upstream
+    reports them (Anthropic bills thinking as output without a separate count)."""
+    proc = gw["proc"]
+    rid = uuid.uuid4().hex
+    body = {
+        "model": f"r-{provider}",
+        "input": "hello there, gateway",
+        "reasoning": {"effort": "low"},
+        "stream": stream,
+    }
+    headers = {"x-request-id": rid, "x-mock-tokens": str(TOKENS)}
+    r = httpx.post(proc.url + "/v1/responses", json=body, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    row = _row(proc, rid)
+    assert row["protocol"] == "responses" and row["stream"] is stream, row
+    assert row["provider"] == provider and row["status"] == 200
+    assert row["input_tokens"] > 0
+    reasoning = 0 if provider == "anthropic" else 8  # the mock's 8 thinking pieces
+    assert row["reasoning_tokens"] == reasoning, row
+    assert row["output_tokens"] == TOKENS + 8, row
+    cost = (row["input_tokens"] * PRICES["input"] + row["output_tokens"] * PRICES["output"]) / 1e6
+    assert row["cost"] == pytest.approx(cost)
 
 
 def test_an_openai_client_that_asks_for_usage_keeps_its_chunk(gw: dict[str, Any]) -> None:
