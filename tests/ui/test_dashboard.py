@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import MASTER, Dash, Tab
 
-PAGES = ("overview", "usage", "logs", "health", "keys", "models", "cache")
+PAGES = ("overview", "usage", "logs", "health", "keys", "models", "cache", "mcp")
 pytestmark = pytest.mark.timeout(300)
 
 

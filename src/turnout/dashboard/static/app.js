@@ -11,6 +11,7 @@ import Keys from "./pages/keys.js";
 import Models from "./pages/models.js";
 import Cache from "./pages/cache.js";
 import Routers from "./pages/routers.js";
+import Mcp from "./pages/mcp.js";
 
 export const PAGES = [
   { path: "overview", title: "Overview", component: Overview },
@@ -21,6 +22,7 @@ export const PAGES = [
   { path: "models", title: "Models and providers", component: Models },
   { path: "cache", title: "Cache", component: Cache },
   { path: "routers", title: "Routers", component: Routers },
+  { path: "mcp", title: "MCP servers", component: Mcp },
 ];
 
 function currentPath() {
