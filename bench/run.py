@@ -41,10 +41,14 @@ UP_PORT, PROXY_PORT = 18100, 18180
 cand.UP_PORT, cand.PROXY_PORT, cand.LOAD_CORE = UP_PORT, PROXY_PORT, LOAD_CORE
 
 
-def gateway_config(tmp: Path, quiet: bool) -> Path:
+MASTER_KEY = "mk-bench-0123456789abcdef"  # authentication on, as in production
+BENCH_RPM = 100_000_000  # the gateway key's RPM limit: checked on every request, never reached
+
+
+def gateway_config(tmp: Path, quiet: bool, upstream: str = "openai-compatible") -> Path:
     provider = {
-        "type": "openai-compatible",
-        "base_url": f"http://127.0.0.1:{UP_PORT}/v1",
+        "type": upstream,
+        "base_url": f"http://127.0.0.1:{UP_PORT}" + ("/v1" if upstream != "anthropic" else ""),
         "api_keys": ["sk-bench"],
     }
     cfg: dict[str, Any] = {
@@ -54,7 +58,7 @@ def gateway_config(tmp: Path, quiet: bool) -> Path:
     }
     if quiet:
         cfg["storage"] = {"enabled": False}
-    path = tmp / ("quiet.yaml" if quiet else "defaults.yaml")
+    path = tmp / (f"{upstream}-quiet.yaml" if quiet else f"{upstream}.yaml")
     path.write_text(json.dumps(cfg))  # JSON is YAML
     return path
 
@@ -65,17 +69,35 @@ def target_cmd(name: str, tmp: Path) -> list[str] | None:
     if name == "nginx":
         conf = cand.nginx_conf(tmp, PROXY_PORT)
         return ["nginx", "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
-    cfg = gateway_config(tmp, quiet=name == "turnout-quiet")
+    upstream = "anthropic" if name == "turnout-translate" else "openai-compatible"
+    cfg = gateway_config(tmp, quiet=name == "turnout-quiet", upstream=upstream)
     return [PY, "-m", "turnout.cli.main", "serve", "-c", str(cfg), "--port", str(PROXY_PORT)]
 
 
-def start_in(tmp: Path, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+def gateway_key(tmp: Path) -> str:
+    """One gateway key with an RPM limit, in the database every gateway target shares (the
+    default SQLite file in the run's directory)."""
+    cfg = gateway_config(tmp, quiet=False)
+    out = subprocess.run(
+        [PY, "-m", "turnout.cli.main", "keys", "create", "-c", str(cfg), "--rpm", str(BENCH_RPM)],
+        cwd=tmp,
+        env={**os.environ, "TURNOUT_MASTER_KEY": MASTER_KEY},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def start_in(tmp: Path, cmd: list[str], log: Path, master: bool = True) -> subprocess.Popen[bytes]:
     """Start a server alone on the server core, in the run's temporary directory (where the
     gateway keeps its default SQLite file and spool)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             ["taskset", "-c", SERVER_CORE, *cmd],
             cwd=tmp,
+            # turnout-quiet has no database, hence no keys: authentication stays off there
+            env={**os.environ, "TURNOUT_MASTER_KEY": MASTER_KEY} if master else None,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -89,7 +111,7 @@ def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = {"load_before": cand.wait_quiet(a.quiet, a.quiet_wait)}
     if cmd is not None:
         cand.wait_port_free(PROXY_PORT)
-        proc = start_in(tmp, cmd, tmp / f"{name}.log")
+        proc = start_in(tmp, cmd, tmp / f"{name}.log", master=name != "turnout-quiet")
         cand.wait_port(PROXY_PORT, 30)
         port = PROXY_PORT
     try:
@@ -165,30 +187,61 @@ def report(results: dict[str, dict[str, Any]]) -> str:
 
 
 def verdicts(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The hot-path targets (one process on one core, defaults + a gateway key with an RPM
+    limit), each with its measured figure and ✓ or ✗."""
     out = []
     direct = results.get("direct")
     nginx = results.get("nginx")
+
+    def check(ok: bool, text: str) -> None:
+        out.append(f"{'✓' if ok else '✗'} {text}")
+
     for name, d in results.items():
         if not name.startswith("turnout") or direct is None:
             continue
-        added_ns = d["c1"]["ns"]["total_p50_ms"] - direct["c1"]["ns"]["total_p50_ms"]
-        added_ttfb = d["c1"]["st"]["ttfb_p50_ms"] - direct["c1"]["st"]["ttfb_p50_ms"]
-        out.append(f"{name}: added latency c=1 p50 non-stream {added_ns:+.3f} ms (target < 0.4)")
-        out.append(f"{name}: added stream TTFB c=1 p50 {added_ttfb:+.3f} ms (target < 0.4)")
+        cpu_ns = d["ns_c64"].get("cpu_us_per_req", 0.0)
+        cpu_st = d["st_c64"].get("cpu_us_per_req", 0.0)
+        check(cpu_ns <= 60, f"{name}: CPU {cpu_ns:.0f} µs per non-stream request (target ≤ 60)")
+        check(cpu_st <= 120, f"{name}: CPU {cpu_st:.0f} µs per 20-chunk stream (target ≤ 120)")
+        c1, dc1 = d["c1"], direct["c1"]
+        for mode, label, key in (("ns", "non-stream", "total"), ("st", "stream TTFB", "ttfb")):
+            p50 = c1[mode][f"{key}_p50_ms"] - dc1[mode][f"{key}_p50_ms"]
+            p99 = c1[mode][f"{key}_p99_ms"] - dc1[mode][f"{key}_p99_ms"]
+            check(p50 <= 0.15, f"{name}: added c=1 {label} p50 {p50:+.3f} ms (target ≤ 0.15)")
+            check(p99 <= 1.0, f"{name}: added c=1 {label} p99 {p99:+.3f} ms (target ≤ 1)")
         if nginx is not None:
-            for mode, label in (("ns", "non-stream"), ("st", "stream")):
+            for mode, label, target in (("ns", "non-stream", 0.4), ("st", "stream", 0.6)):
                 ratio = d[f"{mode}_c64"]["rps"] / nginx[f"{mode}_c64"]["rps"]
-                out.append(f"{name}: {label} c=64 throughput {ratio:.0%} of nginx (target ≥ 25%)")
-        out.append(f"{name}: peak RSS {d.get('peak_rss_mb', 0):.0f} MB (target < 120)")
+                check(
+                    ratio >= target,
+                    f"{name}: {label} c=64 throughput {ratio:.0%} of nginx (target ≥ {target:.0%})",
+                )
+        rss = d.get("peak_rss_mb", 0)
+        check(rss <= 90, f"{name}: peak RSS {rss:.0f} MB (target ≤ 90)")
         if "soak" in d:
             first, last = d["soak"][0][1], d["soak"][-1][1]
-            out.append(f"{name}: soak RSS {first:.1f} → {last:.1f} MB over {d['soak'][-1][0]:,}")
+            check(
+                abs(last - first) <= 2,
+                f"{name}: soak RSS {first:.1f} → {last:.1f} MB over {d['soak'][-1][0]:,} "
+                "requests (target ± 2)",
+            )
+    same, translated = results.get("turnout"), results.get("turnout-translate")
+    if same is not None and translated is not None:
+        a = same["st_c64"].get("cpu_us_per_req", 0.0)
+        b = translated["st_c64"].get("cpu_us_per_req", 0.0)
+        check(
+            b <= 2 * a,
+            f"translated stream (OpenAI client → Anthropic upstream) {b:.0f} µs vs same-protocol "
+            f"{a:.0f} µs: {b / max(a, 1e-9):.2f} times (target ≤ 2)",
+        )
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--only", help="comma-separated: direct,nginx,turnout,turnout-quiet")
+    ap.add_argument(
+        "--only", help="comma-separated: direct,nginx,turnout,turnout-quiet,turnout-translate"
+    )
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("-n", type=int, default=2000, help="c=1 requests per mode")
     ap.add_argument("--tokens", type=int, default=20, help="stream chunks / completion tokens")
@@ -197,7 +250,7 @@ def main() -> None:
     ap.add_argument("--quiet-wait", type=float, default=10, help="max seconds to wait for it")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "gateway.json")
     a = ap.parse_args()
-    names = (a.only or "direct,nginx,turnout,turnout-quiet").split(",")
+    names = (a.only or "direct,nginx,turnout,turnout-quiet,turnout-translate").split(",")
     if "nginx" in names and shutil.which("nginx") is None:
         print("nginx not installed: skipping the nginx hop (apt-get install nginx-light)")
         names.remove("nginx")
@@ -207,10 +260,14 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="turnout-bench-") as td:
         tmp = Path(td)
+        key = gateway_key(tmp)
+        cand.EXTRA_HEADERS = f"Authorization: Bearer {key}\r\n"  # direct and nginx ignore it
         a.lua = {}
         for mode, body in (("ns", cand.BODY), ("st", cand.BODY_STREAM)):
             a.lua[mode] = tmp / f"{mode}.lua"
-            a.lua[mode].write_text(cand.LUA.format(body=body.decode()))
+            lua = cand.LUA.format(body=body.decode())
+            lua += f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+            a.lua[mode].write_text(lua)
         cand.wait_port_free(UP_PORT)
         mock_cmd = [PY, "-m", "turnout.mock", "--port", str(UP_PORT), "--tokens", str(a.tokens)]
         upstream = cand.start(mock_cmd, LOAD_CORE, tmp / "mock.log")
