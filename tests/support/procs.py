@@ -30,7 +30,12 @@ def free_port() -> int:
 
 
 class Proc:
-    """A child process serving HTTP on ``port``."""
+    """A child process serving HTTP on ``port``.
+
+    ``ready_within`` is a deadline, not a wait: a process that answers sooner is used at once,
+    and one that exits fails at once. It is generous because a shared 2-core machine running
+    several suites can take most of a minute to import and start a gateway.
+    """
 
     def __init__(
         self,
@@ -39,7 +44,7 @@ class Proc:
         ready_path: str,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
-        ready_within: float = 20.0,
+        ready_within: float = 120.0,
     ):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -57,7 +62,7 @@ class Proc:
         )
         self._wait_ready(ready_path, ready_within)
 
-    def _wait_ready(self, path: str, timeout: float = 20.0) -> None:
+    def _wait_ready(self, path: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
