@@ -56,6 +56,7 @@ def guard_config(echo: Proc) -> dict[str, Any]:
         "mod-bad",
         "inj",
         "inj-judge",
+        "kw-answers",
     )
     models = {name: {"deployments": [{"provider": "echo", "model": "echo"}]} for name in guarded}
     for name in ("yes", "no", "slow", "bad", "inj"):
@@ -96,6 +97,17 @@ def guard_config(echo: Proc) -> dict[str, Any]:
                 "settings": {"model": "j-yes", "block": [], "flag": ["violence"]},
             },
             {"plugin": "prompt_injection", "models": ["inj"]},
+            {
+                "plugin": "keywords",
+                "models": ["kw-answers"],
+                "settings": {
+                    "deny": ["secret plan"],
+                    "requests": False,
+                    "responses": True,
+                    "stream_window": 16,
+                },
+                "overrides": [{"keys": ["nobody"], "settings": {"deny": ["other"]}}],
+            },
             {
                 "plugin": "prompt_injection",
                 "name": "inj-judge",
@@ -236,3 +248,21 @@ def wait_for_line(gw: Proc, needle: str) -> None:
     while needle not in gw.output():
         assert time.monotonic() < deadline, f"no {needle!r} in the log"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("split", [1, 3, 8])
+def test_keywords_refuse_streamed_answers_split_anywhere(oa: openai.OpenAI, split: int) -> None:
+    # Only answers are checked here; the echo repeats the request, so the words arrive split
+    # across chunks, are never shown, and the stream ends with the refusal.
+    text = "here is the secret plan in full"
+    got = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in oa.chat.completions.create(
+            model="kw-answers",
+            messages=[{"role": "user", "content": text}],
+            stream=True,
+            extra_headers={"x-echo-split": str(split)},
+        ):
+            got.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    assert "keywords: secret plan" in info.value.message
+    assert "secret plan" not in "".join(got)

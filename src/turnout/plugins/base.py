@@ -87,6 +87,9 @@ class Plugin:
     # Seconds a hook may take unless the config says otherwise; None: no timer (a hook that
     # never waits on I/O cannot be interrupted by one anyway, and a timer costs microseconds).
     timeout: ClassVar[float | None] = None
+    # Hooks this instance does not need with its settings (a guardrail that only checks
+    # requests): never called, so its calls pay nothing for them. Set in ``__init__``.
+    skip: frozenset[str] = frozenset()
 
     def __init__(self, settings: Any, host: Host) -> None:
         self.settings = settings

@@ -86,8 +86,11 @@ class Bound:
     on_stream_end: Any
 
 
-def _overrides(cls: type[Plugin], hook: str) -> bool:
-    return getattr(cls, hook) is not getattr(Plugin, hook)
+def _hook(plugin: Plugin, name: str) -> Any:
+    """The bound hook, or None when the class does not override it or the instance skips it."""
+    if getattr(type(plugin), name) is getattr(Plugin, name) or name in plugin.skip:
+        return None
+    return getattr(plugin, name)
 
 
 def _matches(
@@ -145,16 +148,15 @@ class _Entry:
             for i in chosen:
                 settings.update(self.overrides[i].settings)
             plugin = self.cls(self.cls.Settings.model_validate(settings), self.host)
-            cls = self.cls
             found = self._bound[chosen] = Bound(
                 self.name,
                 plugin,
                 self.timeout,
                 self.fail_open,
-                plugin.before if _overrides(cls, "before") else None,
-                plugin.after if _overrides(cls, "after") else None,
-                plugin.on_chunk if _overrides(cls, "on_chunk") else None,
-                plugin.on_stream_end if _overrides(cls, "on_stream_end") else None,
+                _hook(plugin, "before"),
+                _hook(plugin, "after"),
+                _hook(plugin, "on_chunk"),
+                _hook(plugin, "on_stream_end"),
             )
         return found
 
@@ -182,8 +184,10 @@ class PluginSet:
             self.static = tuple(e.bound() for e in self.entries if e.enabled)
         self._memo: dict[tuple[str, str | None, str | None], tuple[Bound, ...]] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.entries)
+    @property
+    def active(self) -> bool:
+        """Whether any call can run a plugin: otherwise the step stays out of the chain."""
+        return self.static is None or bool(self.static)
 
     def plugins(self) -> list[Plugin]:
         """Every instance built so far (for start and stop)."""

@@ -5,7 +5,10 @@ Words and phrases match case-insensitively on word boundaries; ``patterns`` are 
 expressions (Python syntax) written by the operator. Everything is compiled into one
 expression when the configuration is loaded, so a request is scanned once whatever the list's
 length. A refusal is a 400 in the client's protocol naming the plugin and the rule (the word,
-or ``pattern[i]``), never the text that matched.
+or ``pattern[i]``), never the text that matched. With ``responses`` answers are checked too:
+a whole answer is replaced by the refusal; a stream is checked as it passes, holding back
+``stream_window`` characters so a word split across chunks is still seen, and ends with the
+refusal as its protocol's error event.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import Field, field_validator
 
 from turnout.errors import GuardrailRefused
 from turnout.plugins.base import Host, Plugin, Run, Settings
+from turnout.plugins.streamtext import StreamText
 from turnout.plugins.text import texts
 from turnout.types import Call, Reply
 
@@ -24,7 +28,11 @@ from turnout.types import Call, Reply
 class KeywordSettings(Settings):
     deny: list[str] = Field(default_factory=list, description="words or phrases refused")
     patterns: list[str] = Field(default_factory=list, description="regular expressions refused")
-    responses: bool = Field(False, description="also refuse whole answers that match")
+    requests: bool = Field(True, description="refuse requests that match")
+    responses: bool = Field(False, description="refuse answers that match (streams too)")
+    stream_window: int = Field(
+        128, ge=8, le=8192, description="characters a stream holds back to see split words"
+    )
     message: str = Field(
         "This request was refused by the gateway's content policy.",
         description="what the client is told (the rule is appended)",
@@ -58,6 +66,10 @@ class Keywords(Plugin):
             self.rules.append(f"pattern[{i}]")
         groups = "|".join(f"(?P<r{i}>{p})" for i, p in enumerate(parts))
         self.regex = re.compile(groups, re.IGNORECASE) if parts else None
+        skip = set() if settings.requests and self.regex is not None else {"before"}
+        if not settings.responses or self.regex is None:
+            skip.update(("after", "on_chunk", "on_stream_end"))
+        self.skip = frozenset(skip)
 
     def find(self, obj: Any) -> str | None:
         """The rule the first match in ``obj``'s texts broke, or None."""
@@ -81,7 +93,7 @@ class Keywords(Plugin):
         return None
 
     async def after(self, call: Call, reply: Reply, run: Run) -> Reply:
-        if not self.settings.responses or reply.status >= 300 or not reply.body:
+        if reply.status >= 300 or not reply.body:
             return reply
         import orjson
 
@@ -93,3 +105,34 @@ class Keywords(Plugin):
         if rule is not None:
             raise self.refuse(rule)
         return reply
+
+    async def on_chunk(self, call: Call, chunk: bytes, run: Run) -> bytes:
+        if run.state is None:
+            run.state = StreamText(_Screen(self, self.settings.stream_window))
+        stream: StreamText = run.state
+        return stream.feed(chunk)
+
+    async def on_stream_end(self, call: Call, run: Run) -> bytes:
+        return run.state.finish() if isinstance(run.state, StreamText) else b""
+
+
+class _Screen:
+    """A stream filter that changes nothing and refuses at the first match."""
+
+    def __init__(self, plugin: Keywords, window: int) -> None:
+        self.plugin = plugin
+        self.window = window
+
+    def split(self, text: str, final: bool) -> tuple[str, str]:
+        rule = self._find(text)
+        if rule is not None:
+            raise self.plugin.refuse(rule)
+        cut = len(text) if final else max(0, len(text) - self.window)
+        return text[:cut], text[cut:]
+
+    def _find(self, text: str) -> str | None:
+        regex = self.plugin.regex
+        m = regex.search(text) if regex is not None else None
+        if m is None or m.lastgroup is None:
+            return None
+        return self.plugin.rules[int(m.lastgroup[1:])]

@@ -69,6 +69,8 @@ class Moderation(Plugin):
         self.block = {c.lower() for c in block}
         self.flag = {c.lower() for c in settings.flag}
         self.verdicts = Verdicts(settings.cache_size, settings.cache_ttl)
+        if not settings.responses:
+            self.skip = frozenset({"after"})
 
     async def judge(self, text: str) -> list[str]:
         """The known categories the judge found in ``text`` (cached)."""

@@ -72,6 +72,12 @@ class PII(Plugin):
             str(k): str(a) for k, a in settings.entities.items() if a != "allow"
         }
         self.kinds = frozenset(self.actions)
+        skip = set()
+        if not settings.requests:
+            skip.add("before")
+        if not settings.responses and not (settings.reversible and settings.requests):
+            skip.update(("after", "on_chunk", "on_stream_end"))
+        self.skip = frozenset(skip)
 
     # -- requests ------------------------------------------------------------------------------
     async def before(self, call: Call, run: Run) -> Reply | None:

@@ -3,7 +3,7 @@
 :class:`Plugins` owns the compiled :class:`PluginSet` and the one pipeline step that runs it.
 A reload builds a new set from the new configuration and swaps it in whole; the chain is
 re-assembled (``on_change``) only when the pipeline turns from empty to non-empty or back, so
-a gateway without plugins never carries the step.
+a gateway without plugins (or whose entries are all switched off) never carries the step.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Plugins:
         self.on_change: Callable[[], None] | None = None
 
     def steps(self) -> list[Step]:
-        return [self.step] if self.set else []
+        return [self.step] if self.set.active else []
 
     def start(self, router: Handler) -> None:
         """Judges ask their models through the router (after the plugins: a judge's own
@@ -37,8 +37,8 @@ class Plugins:
 
     def reload(self, runtime: Runtime) -> None:
         """Apply a new configuration's ``plugins:`` (settings validated by then)."""
-        was = bool(self.set)
+        was = self.set.active
         self.host.runtime = runtime
         self.set = self.step.plugins = PluginSet(runtime.config.plugins, self.host)
-        if was != bool(self.set) and self.on_change is not None:
+        if was != self.set.active and self.on_change is not None:
             self.on_change()
