@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from turnout.a2a.service import A2AService
 from turnout.api import admin, health
 from turnout.api.endpoint import Inbound, serve
 from turnout.api.io import StreamAborted, request_id, send_error
@@ -112,6 +113,7 @@ class Gateway:
         self.ui = StaticSite()
         # The MCP gateway (docs/mcp.md): /mcp, /mcp/{server}, /admin/mcp, its metadata.
         self.mcp = state.mcp = McpGate(state)
+        self.a2a = state.a2a = A2AService(state)  # agents behind /a2a (docs/a2a.md)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -128,6 +130,9 @@ class Gateway:
                 return
             if self.mcp.claims(scope["path"]):
                 await self.mcp(scope, receive, send)
+                return
+            if self.a2a.claims(scope["path"]):
+                await self.a2a(scope, receive, send)
                 return
             if scope["path"].startswith(admin.PREFIXES):
                 await self.admin(scope, receive, send)

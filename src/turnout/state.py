@@ -12,6 +12,7 @@ from turnout.types import Handler
 from turnout.upstream.base import UpstreamClient
 
 if TYPE_CHECKING:
+    from turnout.a2a.service import A2AService
     from turnout.auth.service import AuthService
     from turnout.cache.service import CacheService
     from turnout.dashboard.access import DashboardAccess
@@ -34,5 +35,6 @@ class GatewayState:
     dashboard: DashboardAccess | None = None  # sessions of the web UI (docs/dashboard.md)
     plugins: Plugins | None = None  # the plugin pipeline (docs/plugins.md)
     mcp: McpGate | None = None  # the MCP gateway (docs/mcp.md)
+    a2a: A2AService | None = None  # agents behind /a2a (docs/a2a.md)
     draining: bool = False
     ready: bool = False

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat
 from pydantic_core import PydanticCustomError
 
+from turnout.a2a.config import AgentConfig, AgentName
 from turnout.mcp.config import McpServerConfig, ServerName
 
 
@@ -413,4 +414,7 @@ class TurnoutConfig(Closed):
     )
     mcp_servers: dict[ServerName, McpServerConfig] = Field(
         default_factory=dict, description="upstream MCP servers (docs/mcp.md)"
+    )
+    agents: dict[AgentName, AgentConfig] = Field(
+        default_factory=dict, description="A2A agents served at /a2a/{name} (docs/a2a.md)"
     )

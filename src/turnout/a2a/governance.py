@@ -1,0 +1,136 @@
+"""Who may call an agent, how often, and how many messages one task may take.
+
+- **Access**: an agent's ``keys`` and ``teams`` lists (either admits; both empty: any key).
+  The master key may call every agent; an open gateway (no authentication) lets everyone.
+- **Rates**: ``agent_rpm`` per key and ``team_rpm`` per team, counted by the gateway's own
+  limiter (memory, or Redis when ``limits.backend: redis``, so replicas share the count),
+  together with the key's and team's own request limits.
+- **Iteration budget**: ``max_messages_per_task`` messages per task, so that two agents that
+  keep answering each other stop. Counted per process, in a bounded table (oldest tasks are
+  forgotten first).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from turnout.a2a.config import AgentConfig
+from turnout.a2a.jsonrpc import BudgetSpent
+from turnout.auth.principal import Principal
+from turnout.errors import PermissionDenied
+from turnout.limits.plan import Plan, Rule, Ticket
+from turnout.limits.step import refusal
+
+MAX_TASKS = 100_000
+
+
+def may_call(principal: Principal | None, cfg: AgentConfig) -> bool:
+    """Whether this caller may use the agent (``None``: authentication is off)."""
+    if principal is None or principal.id == "master":
+        return True
+    if not cfg.keys and not cfg.teams:
+        return True
+    return principal.id in cfg.keys or (principal.team is not None and principal.team in cfg.teams)
+
+
+def check_access(principal: Principal | None, name: str, cfg: AgentConfig) -> None:
+    if not may_call(principal, cfg):
+        raise PermissionDenied(f"This API key may not call the agent '{name}'.")
+
+
+def plan_for(principal: Principal | None, name: str, cfg: AgentConfig) -> Plan | None:
+    """The request limits one call counts against: the key's and team's own request limits
+    and the agent's per-key and per-team rates. None: nothing to count."""
+    if principal is None or principal.id == "master":
+        return None
+    tag = f"t:{principal.team}" if principal.team else f"k:{principal.id}"
+    rules = [Rule(r.scope, r.label, r.rpm, None, r.parallel, r.tag) for r in principal.rules]
+    if cfg.agent_rpm is not None:
+        rules.append(
+            Rule(
+                f"a:{name}:k:{principal.id}",
+                f"key {principal.id} on agent {name}",
+                cfg.agent_rpm,
+                tag=tag,
+            )
+        )
+    if cfg.team_rpm is not None and principal.team:
+        rules.append(
+            Rule(
+                f"a:{name}:t:{principal.team}",
+                f"team {principal.team} on agent {name}",
+                cfg.team_rpm,
+                tag=tag,
+            )
+        )
+    rules = [r for r in rules if r.rpm is not None or r.parallel is not None]
+    return Plan(tuple(rules)) if rules else None
+
+
+async def admit(limiter: Any, plan: Plan) -> Ticket:
+    """Count the call, or raise the gateway's usual 429 (or 503 when the limiter is down)."""
+    ticket = Ticket(plan)
+    verdict = limiter.admit_now(ticket) if limiter.sync else await limiter.admit(ticket)
+    if not verdict.ok:
+        raise refusal(verdict)
+    return ticket
+
+
+class TaskBudget:
+    """Messages per (agent, task), bounded; the oldest task is forgotten past ``MAX_TASKS``."""
+
+    def __init__(self, capacity: int = MAX_TASKS) -> None:
+        self.capacity = capacity
+        self.counts: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def spend(self, agent: str, task_id: str, limit: int) -> None:
+        """Count one message to an existing task, or refuse it when the budget is spent."""
+        key = (agent, task_id)
+        used = self.counts.get(key, 0)
+        if used >= limit:
+            raise BudgetSpent(
+                f"Task {task_id[:64]} on agent '{agent}' has had its {limit} messages "
+                "(max_messages_per_task); start a new task."
+            )
+        self._set(key, used + 1)
+
+    def opened(self, agent: str, task_id: str) -> None:
+        """A message that started a task counts as the task's first."""
+        key = (agent, task_id)
+        if key not in self.counts:
+            self._set(key, 1)
+
+    def _set(self, key: tuple[str, str], value: int) -> None:
+        counts = self.counts
+        counts[key] = value
+        counts.move_to_end(key)
+        while len(counts) > self.capacity:
+            counts.popitem(last=False)
+
+
+def message_task(params: dict[str, Any]) -> str | None:
+    """The task a message continues (``params.message.taskId``), if any."""
+    message = params.get("message")
+    if not isinstance(message, dict):
+        return None
+    task = message.get("taskId")
+    return task if isinstance(task, str) and 0 < len(task) <= 256 else None
+
+
+def push_urls(value: Any, inside: bool = False, depth: int = 0) -> list[Any]:
+    """Every ``url`` inside a push-notification config of a request's params (both A2A
+    versions nest it differently; any object under a key naming push notifications)."""
+    found: list[Any] = []
+    if depth > 8:
+        return found
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if inside and k == "url":
+                found.append(v)
+            under = inside or (isinstance(k, str) and "push" in k.lower())
+            found.extend(push_urls(v, under, depth + 1))
+    elif isinstance(value, list):
+        for v in value[:64]:
+            found.extend(push_urls(v, inside, depth + 1))
+    return found

@@ -1,0 +1,193 @@
+"""The agent registry: each configured agent, its cached card and its credentials.
+
+An agent comes from the config file (``Origin.CONFIG``: trusted like a provider's base URL)
+or from the admin API (``Origin.ADMIN``: checked by the outbound policy). Its card is fetched
+through the outbound policy, cached for ``card_ttl`` and fetched again on the next call after
+that; if a refresh fails the last good card keeps serving (an agent whose card host hiccups
+still answers). An RPC URL the card names on another origin than the agent's base URL is the
+agent's word, not the operator's, and is checked like a caller's URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from turnout.a2a.card import rpc_url_of, same_origin
+from turnout.a2a.config import AgentConfig
+from turnout.errors import GatewayError, UpstreamInvalid, UpstreamTimeout, UpstreamUnavailable
+from turnout.observability.logging import get_logger
+from turnout.outbound import Origin, OutboundPolicy
+from turnout.outbound.fetch import fetch
+
+log = get_logger("turnout.a2a")
+
+MAX_CARD_BYTES = 512 * 1024
+CARD_TIMEOUT = 10.0
+
+
+@dataclass(slots=True)
+class Agent:
+    name: str
+    config: AgentConfig
+    origin: Origin  # where the agent's URL came from
+    card: dict[str, Any] | None = None
+    fetched: float = 0.0  # monotonic time of the last good fetch
+    rpc_url: str = ""
+    rpc_origin: Origin = Origin.CONFIG
+    _token: tuple[str, float] | None = None  # OAuth access token, monotonic expiry
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def card_url(self) -> str:
+        return self.config.url.rstrip("/") + "/" + self.config.card_path.lstrip("/")
+
+    def fresh(self) -> bool:
+        return self.card is not None and time.monotonic() - self.fetched < self.config.card_ttl
+
+    async def ensure_card(self, policy: OutboundPolicy) -> dict[str, Any]:
+        """The agent's card, fetched when missing or stale (one fetch at a time)."""
+        if self.fresh():
+            assert self.card is not None
+            return self.card
+        async with self._lock:
+            if self.fresh():
+                assert self.card is not None
+                return self.card
+            try:
+                card = await self._fetch_card(policy)
+            except GatewayError as exc:
+                if self.card is None:
+                    raise
+                log.warning("agent card refresh failed", agent=self.name, error=exc.message)
+                self.fetched = time.monotonic()  # keep the old card for another ttl
+                return self.card
+            self._adopt(card)
+            return card
+
+    def _adopt(self, card: dict[str, Any]) -> None:
+        cfg = self.config
+        if cfg.rpc_url is not None:
+            url, origin = cfg.rpc_url, self.origin
+        else:
+            named = rpc_url_of(card)
+            if named is None:
+                url, origin = cfg.url, self.origin
+            elif same_origin(named, cfg.url):
+                url, origin = named, self.origin
+            else:
+                url, origin = named, Origin.CALLER
+        self.card, self.fetched, self.rpc_url, self.rpc_origin = (
+            card,
+            time.monotonic(),
+            url,
+            origin,
+        )
+
+    async def _fetch_card(self, policy: OutboundPolicy) -> dict[str, Any]:
+        where = f"agent {self.name}"
+        try:
+            got = await fetch(
+                policy,
+                self.card_url,
+                origin=self.origin,
+                headers=await self.auth_headers(policy),
+                max_bytes=MAX_CARD_BYTES,
+                timeout=min(CARD_TIMEOUT, self.config.timeouts.total),
+            )
+        except TimeoutError:
+            raise UpstreamTimeout(f"{where}: its card did not arrive in time") from None
+        if got.status != 200:
+            raise UpstreamUnavailable(f"{where}: its card answered HTTP {got.status}")
+        try:
+            card = orjson.loads(got.body)
+        except orjson.JSONDecodeError:
+            raise UpstreamInvalid(f"{where}: its card is not JSON") from None
+        if not isinstance(card, dict) or not isinstance(card.get("name"), str):
+            raise UpstreamInvalid(f"{where}: its card is not an agent card")
+        return card
+
+    async def auth_headers(self, policy: OutboundPolicy) -> list[tuple[str, str]]:
+        """The gateway's credentials to the agent (never the caller's)."""
+        auth = self.config.auth
+        if auth.type == "bearer" and auth.token:
+            return [("authorization", f"Bearer {auth.token}")]
+        if auth.type == "header" and auth.header and auth.value is not None:
+            return [(auth.header, auth.value)]
+        if auth.type == "oauth2":
+            return [("authorization", f"Bearer {await self._access_token(policy)}")]
+        return []
+
+    async def _access_token(self, policy: OutboundPolicy) -> str:
+        """OAuth 2.0 client credentials, cached until shortly before the token expires."""
+        token = self._token
+        if token is not None and token[1] > time.monotonic():
+            return token[0]
+        auth = self.config.auth
+        if not (auth.token_url and auth.client_id and auth.client_secret):
+            raise UpstreamUnavailable(f"agent {self.name}: oauth2 needs token_url and a client")
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": auth.client_id,
+            "client_secret": auth.client_secret,
+        }
+        if auth.scopes:
+            form["scope"] = " ".join(auth.scopes)
+        try:
+            got = await fetch(
+                policy,
+                auth.token_url,
+                origin=self.origin,
+                method="POST",
+                headers=[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("accept", "application/json"),
+                ],
+                body=urlencode(form).encode(),
+                max_bytes=64 * 1024,
+                timeout=CARD_TIMEOUT,
+                max_redirects=0,
+            )
+        except TimeoutError:
+            raise UpstreamTimeout(f"agent {self.name}: its token endpoint timed out") from None
+        try:
+            data = orjson.loads(got.body) if got.status == 200 else None
+        except orjson.JSONDecodeError:
+            data = None
+        access = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(access, str) or not access:
+            # The endpoint's answer may hold secrets: only its status is reported.
+            raise UpstreamUnavailable(
+                f"agent {self.name}: its token endpoint gave no access token (HTTP {got.status})"
+            )
+        expires = data.get("expires_in") if isinstance(data, dict) else None
+        ttl = float(expires) if isinstance(expires, int | float) and expires > 0 else 300.0
+        self._token = (access, time.monotonic() + max(1.0, ttl - 30.0))
+        return access
+
+
+class Registry:
+    """Agents by name; replaced whole when the config changes, edited by the admin API."""
+
+    def __init__(self) -> None:
+        self.agents: dict[str, Agent] = {}
+
+    def load(self, configured: dict[str, AgentConfig]) -> None:
+        """The config file's agents; those added through the admin API are kept."""
+        kept = {n: a for n, a in self.agents.items() if a.origin is Origin.ADMIN}
+        fresh: dict[str, Agent] = {}
+        for name, cfg in configured.items():
+            old = self.agents.get(name)
+            if old is not None and old.origin is Origin.CONFIG and old.config == cfg:
+                fresh[name] = old  # unchanged: keep its card and token
+            else:
+                fresh[name] = Agent(name, cfg, Origin.CONFIG)
+        self.agents = {**kept, **fresh}
+
+    def get(self, name: str) -> Agent | None:
+        return self.agents.get(name)
