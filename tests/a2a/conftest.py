@@ -20,7 +20,7 @@ def start_agent(kind: str, *flags: str) -> Proc:
     port = free_port()
     args = [PYTHON, "-m", "tests.a2a.agent", "--port", str(port), "--kind", kind, *flags]
     root = Path(__file__).resolve().parents[2]
-    return Proc(args, port, "/healthz", cwd=root, env={"PYTHONPATH": str(root)})
+    return Proc(args, port, "/healthz", cwd=root, env={"PYTHONPATH": str(root)}, ready_within=60)
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +52,16 @@ def worker_agent(worker_record: Path) -> Iterator[Proc]:
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def rogue_agent() -> Iterator[Proc]:
+    port = free_port()
+    root = Path(__file__).resolve().parents[2]
+    args = [PYTHON, "-m", "tests.a2a.rogue_agent", "--port", str(port)]
+    proc = Proc(args, port, "/", cwd=root, env={"PYTHONPATH": str(root)}, ready_within=60)
+    yield proc
+    proc.stop()
+
+
 def gateway_config(mock: Proc, agents: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "providers": {"mock": mock_provider(mock)},
@@ -67,6 +77,7 @@ def a2a_gateway(
     mock: Proc,
     quick_agent: Proc,
     worker_agent: Proc,
+    rogue_agent: Proc,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Proc]:
     agents = {
@@ -78,6 +89,7 @@ def a2a_gateway(
         },
         "private": {"url": quick_agent.url, "keys": ["nobody"], "teams": ["research"]},
         "limited": {"url": quick_agent.url, "agent_rpm": 2},
+        "rogue": {"url": rogue_agent.url, "timeouts": {"read": 2}},
         "down": {"url": f"http://127.0.0.1:{free_port()}", "timeouts": {"connect": 2}},
     }
     tmp = tmp_path_factory.mktemp("a2a-gw")
@@ -85,6 +97,7 @@ def a2a_gateway(
         gateway_config(mock, agents, storage={"flush_interval": 0.05}),
         tmp,
         env={"TURNOUT_MASTER_KEY": MASTER},
+        ready_within=60,
     )
     yield proc
     proc.stop()

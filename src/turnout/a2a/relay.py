@@ -21,7 +21,7 @@ import orjson
 from turnout.a2a.events import Seen, SSEScanner, read_response
 from turnout.a2a.jsonrpc import error_event
 from turnout.api.io import StreamAborted
-from turnout.errors import StreamIncomplete, UpstreamInvalid, UpstreamUnavailable, as_gateway_error
+from turnout.errors import UpstreamInvalid, UpstreamUnavailable, as_gateway_error
 from turnout.observability.logging import get_logger
 from turnout.types import Call, Headers, Receive, Send
 from turnout.upstream.base import UpstreamResponse
@@ -125,7 +125,7 @@ async def relay_stream(
                 sent += len(chunk)
             done = True
             if not final:
-                raise StreamIncomplete("the agent's stream ended before its task did")
+                raise UpstreamUnavailable("the agent's stream ended before its task did")
         except ValueError as exc:  # an event over the size bound
             err = UpstreamInvalid(str(exc))
             await _abort(send, call, err, rid)

@@ -40,6 +40,7 @@ ROUTERS: list[str] = [
     "turnout.api.admin.teams",
     "turnout.api.admin.credentials",
     "turnout.api.admin.routers",
+    "turnout.a2a.admin",  # the A2A agent registry (docs/a2a.md)
 ]
 # Routers that check credentials themselves (dashboard sign-in).
 PUBLIC: list[str] = ["turnout.api.admin.session"]

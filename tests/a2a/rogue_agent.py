@@ -1,0 +1,128 @@
+"""An A2A agent that misbehaves on request, as a real process on loopback.
+
+    python -m tests.a2a.rogue_agent --port N
+
+It serves a valid card; its JSON-RPC endpoint answers by the text of the message:
+``malformed`` (200, not JSON), ``html`` (500, an HTML page), ``hang`` (never answers),
+``cut`` (a stream: one task event, then the connection is dropped), ``short`` (a stream: one
+task event, then a clean end before the task finished), ``garbage`` (a stream whose second
+event is not JSON). Anything else gets a normal answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+_TASK = {"id": "t-rogue", "contextId": "c-rogue", "status": {"state": "TASK_STATE_WORKING"}}
+
+
+def _text(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+        return str(data["params"]["message"]["parts"][0]["text"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _rid(body: bytes) -> Any:
+    try:
+        return json.loads(body).get("id")
+    except (ValueError, AttributeError):
+        return None
+
+
+def _chunk(raw: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(raw), raw)
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return _chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, _path, _ = lines[0].split(" ", 2)
+        length = 0
+        for line in lines[1:]:
+            if line.lower().startswith("content-length:"):
+                length = int(line.split(":", 1)[1])
+        body = await reader.readexactly(length) if length else b""
+        if method == "GET":
+            card = {
+                "name": "rogue",
+                "description": "misbehaves",
+                "version": "1",
+                "supportedInterfaces": [
+                    {
+                        "url": f"http://127.0.0.1:{port}/rpc",
+                        "protocolBinding": "JSONRPC",
+                        "protocolVersion": "1.0",
+                    }
+                ],
+                "capabilities": {"streaming": True},
+                "defaultInputModes": ["text/plain"],
+                "defaultOutputModes": ["text/plain"],
+                "skills": [],
+            }
+            await _reply(writer, 200, "application/json", json.dumps(card).encode())
+            return
+        text, rid = _text(body), _rid(body)
+        if text == "malformed":
+            await _reply(writer, 200, "application/json", b"this is not json-rpc")
+        elif text == "html":
+            await _reply(writer, 500, "text/html", b"<html>boom</html>")
+        elif text == "hang":
+            await asyncio.sleep(3600)
+        elif text in ("cut", "short", "garbage"):
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
+            )
+            writer.write(_event({"jsonrpc": "2.0", "id": rid, "result": {"task": _TASK}}))
+            await writer.drain()
+            if text == "cut":
+                writer.transport.abort()
+                return
+            if text == "garbage":
+                writer.write(_chunk(b"data: {nope\n\n"))
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        else:
+            answer = {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "result": {
+                    "message": {"messageId": "r", "role": "ROLE_AGENT", "parts": [{"text": "ok"}]}
+                },
+            }
+            await _reply(writer, 200, "application/json", json.dumps(answer).encode())
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _reply(writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes) -> None:
+    writer.write(
+        b"HTTP/1.1 %d X\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        % (status, ctype.encode(), len(body))
+        + body
+    )
+    await writer.drain()
+
+
+async def main(port: int) -> None:
+    server = await asyncio.start_server(lambda r, w: handle(r, w, port), "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    asyncio.run(main(p.parse_args().port))

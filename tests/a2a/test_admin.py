@@ -1,0 +1,78 @@
+"""``/admin/agents``: agents added, listed, refused and removed live on a running gateway."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.a2a.conftest import ADMIN, AGENT_TOKEN, admin
+from tests.support.procs import Proc
+
+
+def test_an_agent_added_through_the_api_serves_at_once(
+    a2a_gateway: Proc, quick_agent: Proc
+) -> None:
+    # Loopback is admitted by this gateway's outbound.allow; the API's URL is checked.
+    resp = admin(a2a_gateway, "PUT", "/admin/agents/live-one", json={"url": quick_agent.url})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["source"] == "admin"
+    answer = httpx.post(
+        f"{a2a_gateway.url}/a2a/live-one",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "SendMessage",
+            "params": {
+                "message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "x"}]}
+            },
+        },
+        headers=ADMIN,
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    listed = {a["name"]: a for a in admin(a2a_gateway, "GET", "/admin/agents").json()["agents"]}
+    assert listed["live-one"]["card"]["fetched"] is True
+    assert listed["worker"]["source"] == "config"
+    assert listed["worker"]["auth"] == {"type": "bearer"}  # never the token
+    assert AGENT_TOKEN not in admin(a2a_gateway, "GET", "/admin/agents").text
+    assert admin(a2a_gateway, "DELETE", "/admin/agents/live-one").status_code == 200
+    gone = httpx.post(f"{a2a_gateway.url}/a2a/live-one", json={}, headers=ADMIN, timeout=10)
+    assert gone.status_code == 404
+
+
+def test_private_and_metadata_addresses_are_refused(a2a_gateway: Proc) -> None:
+    for url in (
+        "http://169.254.169.254",
+        "http://10.1.2.3:8080",
+        "http://[::ffff:169.254.169.254]",
+    ):
+        resp = admin(a2a_gateway, "PUT", "/admin/agents/sneaky", json={"url": url})
+        assert resp.status_code == 403, (url, resp.text)
+    oauth = {
+        "url": "http://127.0.0.1:9",
+        "auth": {
+            "type": "oauth2",
+            "token_url": "http://169.254.169.254/token",
+            "client_id": "c",
+            "client_secret": "s",
+        },
+    }
+    assert admin(a2a_gateway, "PUT", "/admin/agents/sneaky", json=oauth).status_code == 403
+    listed = admin(a2a_gateway, "GET", "/admin/agents").json()["agents"]
+    assert "sneaky" not in {a["name"] for a in listed}
+
+
+def test_config_agents_and_bad_bodies_are_refused(a2a_gateway: Proc) -> None:
+    assert (
+        admin(a2a_gateway, "PUT", "/admin/agents/worker", json={"url": "http://127.0.0.1:9"})
+    ).status_code == 409
+    assert admin(a2a_gateway, "DELETE", "/admin/agents/worker").status_code == 409
+    bad = admin(a2a_gateway, "PUT", "/admin/agents/x", json={"url": "ftp://a", "secret": 1})
+    assert bad.status_code == 422
+    assert admin(a2a_gateway, "PUT", "/admin/agents/..", json={"url": "http://a"}).status_code in (
+        400,
+        404,
+    )
+
+
+def test_the_registry_needs_an_admin(a2a_gateway: Proc) -> None:
+    assert httpx.get(f"{a2a_gateway.url}/admin/agents", timeout=10).status_code == 401
