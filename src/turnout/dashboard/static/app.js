@@ -12,6 +12,7 @@ import Models from "./pages/models.js";
 import Cache from "./pages/cache.js";
 import Routers from "./pages/routers.js";
 import Mcp from "./pages/mcp.js";
+import Agents from "./pages/agents.js";
 
 export const PAGES = [
   { path: "overview", title: "Overview", component: Overview },
@@ -23,6 +24,7 @@ export const PAGES = [
   { path: "cache", title: "Cache", component: Cache },
   { path: "routers", title: "Routers", component: Routers },
   { path: "mcp", title: "MCP servers", component: Mcp },
+  { path: "agents", title: "Agents", component: Agents },
 ];
 
 function currentPath() {

@@ -40,7 +40,7 @@ function Filters({ value, onApply, models }) {
     <label class="field">Status<input value=${draft.status} onInput=${set("status")} name="status" inputmode="numeric" placeholder="any" /></label>
     <label class="field">Error reason<input value=${draft.error} onInput=${set("error")} name="error" placeholder="any" /></label>
     <label class="field">Protocol<select value=${draft.protocol} onChange=${set("protocol")} name="protocol">
-      <option value="">any</option><option value="openai">OpenAI</option><option value="anthropic">Anthropic</option><option value="gemini">Gemini</option></select></label>
+      <option value="">any</option><option value="openai">OpenAI</option><option value="anthropic">Anthropic</option><option value="gemini">Gemini</option><option value="a2a">A2A agents</option></select></label>
     <label class="field">Stream<select value=${draft.stream} onChange=${set("stream")} name="stream">
       <option value="">any</option><option value="true">streams</option><option value="false">not streams</option></select></label>
     <label class="check"><input type="checkbox" checked=${draft.errors} onChange=${set("errors")} name="errors" />Failed only</label>
