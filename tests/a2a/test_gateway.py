@@ -312,3 +312,22 @@ def test_agent_errors_are_relayed_faithfully(a2a_gateway: Proc, method: str) -> 
     )
     body = resp.json()
     assert body["id"] == 9 and "error" in body  # the agent's own answer, as it gave it
+
+
+# -- logs -----------------------------------------------------------------------------------------
+def test_calls_are_request_log_rows(a2a_gateway: Proc) -> None:
+    key, key_id = new_key(a2a_gateway, name="logged")
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": send_params("log")}
+    assert rpc(a2a_gateway, "quick", payload, key).status_code == 200
+    deadline = time.monotonic() + 20
+    while True:  # the request log is written in batches
+        rows = httpx.get(
+            f"{a2a_gateway.url}/admin/logs?protocol=a2a&key={key_id}", headers=ADMIN, timeout=10
+        ).json()["rows"]
+        if rows:
+            break
+        assert time.monotonic() < deadline, "no request-log row for the A2A call"
+        time.sleep(0.05)
+    row = rows[0]
+    assert row["model"] == "a2a/quick" and row["operation"] == "SendMessage"
+    assert row["status"] == 200 and row["provider"] == "a2a"
