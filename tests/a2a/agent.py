@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 import uvicorn
 from a2a.helpers.proto_helpers import get_message_text, new_text_message
@@ -39,6 +40,7 @@ from a2a.types.a2a_pb2 import (
 )
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -131,13 +133,58 @@ def card(name: str, url: str, kind: str, token: str | None) -> AgentCard:
     return c
 
 
-class Guard:
-    """Refuses requests without the agent's token; records every request's headers."""
+def legacy_card(name: str, url: str) -> dict[str, Any]:
+    """The card of an A2A 0.3 agent, in 0.3's own shape."""
+    return {
+        "name": name,
+        "description": "an A2A 0.3 test agent",
+        "url": url,
+        "preferredTransport": "JSONRPC",
+        "protocolVersion": "0.3.0",
+        "version": "1.0.0",
+        "capabilities": {"streaming": True, "pushNotifications": False},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "quick", "name": "quick", "description": "test", "tags": ["test"]}],
+        "securitySchemes": {"k": {"type": "apiKey", "in": "header", "name": "x-k"}},
+        "security": [{"k": []}],
+    }
 
-    def __init__(self, app: ASGIApp, token: str | None, record: str | None) -> None:
+
+class Guard:
+    """Refuses requests without the agent's token; records every request's headers; with
+    ``oauth`` (``client:secret``) it is also its own OAuth 2.0 token endpoint (``/token``,
+    client credentials) and takes only the tokens it issued."""
+
+    def __init__(
+        self, app: ASGIApp, token: str | None, record: str | None, oauth: str | None = None
+    ) -> None:
         self.app = app
         self.token = token
         self.record = record
+        self.oauth = oauth
+        self.issued: set[str] = set()
+
+    async def _token(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        form = dict(parse_qsl(body.decode()))
+        client, _, secret = (self.oauth or "").partition(":")
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_id") != client
+            or form.get("client_secret") != secret
+        ):
+            await JSONResponse({"error": "invalid_client"}, status_code=401)(scope, receive, send)
+            return
+        token = f"oauth-token-{len(self.issued)}"
+        self.issued.add(token)
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+        await JSONResponse(answer)(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,6 +195,15 @@ class Guard:
             line: dict[str, Any] = {"path": scope["path"], "headers": headers}
             with open(self.record, "a") as f:  # noqa: ASYNC230 - a test agent's own record
                 f.write(json.dumps(line) + "\n")
+        if self.oauth and scope["path"] == "/token":
+            await self._token(scope, receive, send)
+            return
+        if self.oauth and scope["path"] != "/healthz":
+            given = headers.get("authorization", "").removeprefix("Bearer ")
+            if given not in self.issued:
+                answer = JSONResponse({"error": "unauthorized"}, status_code=401)
+                await answer(scope, receive, send)
+                return
         if (
             self.token
             and scope["path"] != "/healthz"
@@ -168,17 +224,20 @@ def build(args: argparse.Namespace) -> ASGIApp:
         agent_card=agent_card,
         push_config_store=InMemoryPushNotificationConfigStore(),
     )
-    routes = [
-        *create_agent_card_routes(agent_card),
-        *create_jsonrpc_routes(handler, "/rpc"),
-    ]
+    if args.legacy:
+        old = legacy_card(args.name or args.kind, url)
+        routes = [
+            Route("/.well-known/agent-card.json", lambda request: JSONResponse(old)),
+            *create_jsonrpc_routes(handler, "/rpc", enable_v0_3_compat=True),
+        ]
+    else:
+        routes = [
+            *create_agent_card_routes(agent_card),
+            *create_jsonrpc_routes(handler, "/rpc"),
+        ]
     app = Starlette(routes=routes)
-
-    async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
-        await JSONResponse({"ok": True})(scope, receive, send)
-
     app.add_route("/healthz", lambda request: JSONResponse({"ok": True}))
-    return Guard(app, args.token, args.record)
+    return Guard(app, args.token, args.record, args.oauth)
 
 
 def main() -> None:
@@ -188,6 +247,8 @@ def main() -> None:
     p.add_argument("--name", default=None)
     p.add_argument("--token", default=None)
     p.add_argument("--record", default=None)
+    p.add_argument("--oauth", default=None, help="client:secret of its token endpoint")
+    p.add_argument("--legacy", action="store_true", help="an A2A 0.3 card and methods")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--step", type=float, default=0.2)
     args = p.parse_args()

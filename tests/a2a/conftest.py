@@ -14,6 +14,7 @@ from tests.support.procs import PYTHON, Proc, free_port, mock_provider, start_ga
 MASTER = "a2a-master-test-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
 AGENT_TOKEN = "agent-side-secret-token-42"
+OAUTH_CLIENT, OAUTH_SECRET = "gateway-client", "oauth-client-secret-7"
 
 
 def start_agent(kind: str, *flags: str) -> Proc:
@@ -62,6 +63,14 @@ def rogue_agent() -> Iterator[Proc]:
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def legacy_agent() -> Iterator[Proc]:
+    """An A2A 0.3 agent (0.3 card and methods) behind OAuth 2.0 client credentials."""
+    proc = start_agent("quick", "--legacy", "--oauth", f"{OAUTH_CLIENT}:{OAUTH_SECRET}")
+    yield proc
+    proc.stop()
+
+
 def gateway_config(mock: Proc, agents: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "providers": {"mock": mock_provider(mock)},
@@ -78,6 +87,7 @@ def a2a_gateway(
     quick_agent: Proc,
     worker_agent: Proc,
     rogue_agent: Proc,
+    legacy_agent: Proc,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Proc]:
     agents = {
@@ -90,6 +100,15 @@ def a2a_gateway(
         "private": {"url": quick_agent.url, "keys": ["nobody"], "teams": ["research"]},
         "limited": {"url": quick_agent.url, "agent_rpm": 2},
         "rogue": {"url": rogue_agent.url, "timeouts": {"read": 2}},
+        "legacy": {
+            "url": legacy_agent.url,
+            "auth": {
+                "type": "oauth2",
+                "token_url": f"{legacy_agent.url}/token",
+                "client_id": OAUTH_CLIENT,
+                "client_secret": OAUTH_SECRET,
+            },
+        },
         "down": {"url": f"http://127.0.0.1:{free_port()}", "timeouts": {"connect": 2}},
     }
     tmp = tmp_path_factory.mktemp("a2a-gw")
