@@ -331,3 +331,16 @@ def test_calls_are_request_log_rows(a2a_gateway: Proc) -> None:
     row = rows[0]
     assert row["model"] == "a2a/quick" and row["operation"] == "SendMessage"
     assert row["status"] == 200 and row["provider"] == "a2a"
+
+
+def test_a_keys_models_globs_are_its_agent_allow_list(a2a_gateway: Proc) -> None:
+    only_models, _ = new_key(a2a_gateway, name="models-only", models=["gpt-*"])
+    one_agent, _ = new_key(a2a_gateway, name="one-agent", models=["gpt-*", "a2a/quick"])
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": send_params("x")}
+    assert rpc(a2a_gateway, "quick", payload, only_models).status_code == 403
+    assert rpc(a2a_gateway, "quick", payload, one_agent).status_code == 200
+    assert rpc(a2a_gateway, "worker", payload, one_agent).status_code == 403
+    listed = httpx.get(
+        f"{a2a_gateway.url}/a2a", headers={"authorization": f"Bearer {one_agent}"}, timeout=30
+    ).json()
+    assert [a["name"] for a in listed["agents"]] == ["quick"]

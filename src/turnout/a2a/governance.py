@@ -1,7 +1,8 @@
 """Who may call an agent, how often, and how many messages one task may take.
 
-- **Access**: an agent's ``keys`` and ``teams`` lists (either admits; both empty: any key).
-  The master key may call every agent; an open gateway (no authentication) lets everyone.
+- **Access**: an agent's ``keys`` and ``teams`` lists (either admits; both empty: any key),
+  and the key's own allow-list: its and its team's ``models`` globs, where an agent is
+  ``a2a/{name}``. The master key may call every agent; an open gateway lets everyone.
 - **Rates**: ``agent_rpm`` per key and ``team_rpm`` per team, counted by the gateway's own
   limiter (memory, or Redis when ``limits.backend: redis``, so replicas share the count),
   together with the key's and team's own request limits.
@@ -25,17 +26,21 @@ from turnout.limits.step import refusal
 MAX_TASKS = 100_000
 
 
-def may_call(principal: Principal | None, cfg: AgentConfig) -> bool:
-    """Whether this caller may use the agent (``None``: authentication is off)."""
+def may_call(principal: Principal | None, name: str, cfg: AgentConfig) -> bool:
+    """Whether this caller may use the agent (``None``: authentication is off): the agent's
+    own lists admit it, and so do the key's and its team's ``models`` globs, in which an
+    agent is ``a2a/{name}`` (a key limited to ``gpt-*`` calls no agent)."""
     if principal is None or principal.id == "master":
         return True
+    if not principal.allows(f"a2a/{name}"):
+        return False
     if not cfg.keys and not cfg.teams:
         return True
     return principal.id in cfg.keys or (principal.team is not None and principal.team in cfg.teams)
 
 
 def check_access(principal: Principal | None, name: str, cfg: AgentConfig) -> None:
-    if not may_call(principal, cfg):
+    if not may_call(principal, name, cfg):
         raise PermissionDenied(f"This API key may not call the agent '{name}'.")
 
 

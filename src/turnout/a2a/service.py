@@ -177,7 +177,7 @@ class A2AService:
     ) -> None:
         principal = self._principal(scope, headers)
         base = self.base_url(scope, headers)
-        agents = [a for a in self.registry.agents.values() if may_call(principal, a.config)]
+        agents = [a for a in self.registry.agents.values() if may_call(principal, a.name, a.config)]
         cards = await asyncio.gather(
             *(a.ensure_card(self.policy) for a in agents), return_exceptions=True
         )
