@@ -135,7 +135,9 @@ def respond(
         return _azure(path, query, headers, body, settings, auth)
     if path.startswith(_VERTEX_PREFIXES):
         return _vertex(path, query, headers, body, settings, auth)
-    return _json(404, {"message": f"Unknown request URL: {method} {path}"})
+    from turnout.mock import bedrock
+
+    return bedrock.respond(raw_path, query, headers, body, settings, auth)
 
 
 def _json(status: int, payload: Any, extra: list[tuple[str, str]] | None = None) -> MockResponse:

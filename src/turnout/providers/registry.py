@@ -36,6 +36,7 @@ BUILTIN: Mapping[str, str] = MappingProxyType(
         "together": "turnout.providers.vendors:TOGETHER",
         "azure": "turnout.providers.azure:AZURE",
         "vertex": "turnout.providers.vertex:VERTEX",
+        "bedrock": "turnout.providers.bedrock:BEDROCK",
     }
 )
 

@@ -8,7 +8,6 @@ first, to confirm that it speaks the real wire format."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,42 +17,16 @@ import httpx
 import openai
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from google import genai
 from google.auth.transport.requests import Request
 from google.genai import types
 from google.oauth2 import service_account
 
+from tests.support.clouds import EMAIL, PROJECT, account_file, public_pem, rsa_key
 from tests.support.procs import Proc, free_port, mock_provider, start_gateway
 
-PROJECT = "proj-0001"
-EMAIL = "gateway@proj-0001.iam.gserviceaccount.com"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _account(path: Path, key: rsa.RSAPrivateKey, token_uri: str) -> Path:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": PROJECT,
-        "private_key_id": "key-0001",
-        "private_key": pem,
-        "client_email": EMAIL,
-        "client_id": "100000000000000000001",
-        "token_uri": token_uri,
-    }
-    path.write_text(json.dumps(info))
-    return path
 
 
 class Cloud:
@@ -70,20 +43,17 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     from tests.support.procs import PYTHON
 
     tmp = tmp_path_factory.mktemp("vertex")
-    key = _key()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    key = rsa_key()
     creds = tmp / "clouds.yaml"
     creds.write_text(
-        yaml.safe_dump({"google": {"client_email": EMAIL, "public_key": public.decode()}})
+        yaml.safe_dump({"google": {"client_email": EMAIL, "public_key": public_pem(key)}})
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = [PYTHON, "-m", "turnout.mock", "--port", str(port), "--clouds", str(creds)]
     proc = Proc(args, port, "/v1/models", ready_within=60)
-    account = _account(tmp / "sa.json", key, f"{url}/token")
-    forged = _account(tmp / "forged.json", _key(), f"{url}/token")  # same account, wrong key
+    account = account_file(tmp / "sa.json", key, f"{url}/token")
+    forged = account_file(tmp / "forged.json", rsa_key(), f"{url}/token")  # same account, wrong key
     yield Cloud(proc, account, forged)
     proc.stop()
 
