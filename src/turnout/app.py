@@ -113,6 +113,7 @@ class Gateway:
         self.ui = StaticSite()
         # The MCP gateway (docs/mcp.md): /mcp, /mcp/{server}, /admin/mcp, its metadata.
         self.mcp = state.mcp = McpGate(state)
+        self.health.sections["mcp_servers"] = self.mcp.status
         self.a2a = state.a2a = A2AService(state)  # agents behind /a2a (docs/a2a.md)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,6 +7,9 @@ that never answers sit behind one gateway; the SDK's client talks to ``/mcp`` an
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +23,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.mcp_gateway.conftest import ADMIN, MASTER, servers
-from tests.support.procs import Proc
+from tests.support.procs import PYTHON, Proc
 
 
 @asynccontextmanager
@@ -118,3 +121,32 @@ def test_servers_report_their_state(gw: Proc) -> None:
     assert state["dead"]["state"] == "down" and state["dead"]["error"]
     tools = httpx.get(gw.url + "/admin/mcp/tools?server=gamma", headers=ADMIN).json()["tools"]
     assert any(t["name"] == "gamma__echo" for t in tools)
+
+
+def test_health_status_and_the_cli_show_the_servers(gw: Proc) -> None:
+    health = httpx.get(gw.url + "/admin/health", headers=ADMIN).json()
+    states = {s["name"]: s["state"] for s in health["mcp_servers"]}
+    assert states["alpha"] == "up" and states["dead"] == "down"
+    env = {**os.environ, "TURNOUT_MASTER_KEY": MASTER}
+
+    def turnout(*args: str) -> str:
+        done = subprocess.run(
+            [PYTHON, "-m", "turnout.cli.main", *args, "--url", gw.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    status = turnout("status")
+    assert "MCP servers" in status and "dead" in status
+    listed = turnout("mcp", "list")
+    for name in ("alpha", "beta", "gamma", "dead"):
+        assert name in listed
+    assert "stdio" in listed and "down" in listed
+    tools = turnout("mcp", "tools", "beta")
+    assert "beta__only_beta" in tools and "alpha__" not in tools
+    as_json = json.loads(turnout("mcp", "tools", "--json"))
+    assert {t["name"] for t in as_json} >= {"alpha__echo", "gamma__count"}

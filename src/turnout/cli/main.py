@@ -18,6 +18,7 @@ from turnout.cli import (
     config_cmd,
     db,
     keys,
+    mcp_cmd,
     mock_cmd,
     router_deploy,
     secrets_cmd,
@@ -70,6 +71,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.teams_app, name="teams")
 app.add_typer(secrets_cmd.app, name="secrets")
+app.add_typer(mcp_cmd.app, name="mcp")
 app.add_typer(router_deploy.app, name="router")  # with the other router commands
 
 if __name__ == "__main__":

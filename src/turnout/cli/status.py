@@ -73,7 +73,12 @@ def tables(report: dict[str, Any]) -> list[Table]:
             _when(k["retry_in"]),
             k["probe"] or "",
         )
-    return [deployments, keys]
+    out = [deployments, keys]
+    if report.get("mcp_servers"):  # docs/mcp.md
+        from turnout.cli.mcp_cmd import servers_table
+
+        out.append(servers_table(report["mcp_servers"]))
+    return out
 
 
 def status(

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
 
 from turnout.api.io import JSON, send_bytes
 from turnout.config.compile import Runtime
-from turnout.health.admin import render
+from turnout.health.admin import health_report
 from turnout.health.board import HealthBoard
 from turnout.health.breaker import ACTIVE, EJECTED
 from turnout.health.keeper import HealthKeeper
@@ -37,6 +40,8 @@ class HealthService:
         self.keeper: HealthKeeper | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._routes: dict[str, list[str]] = {}
+        # More sections of GET /admin/health, by name, from other parts of the gateway.
+        self.sections: dict[str, Callable[[], Any]] = {}
         for route in runtime.routes():
             for spec in route.deployments:
                 self._routes.setdefault(spec.id, []).append(route.name)
@@ -112,4 +117,7 @@ class HealthService:
                 )
 
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_bytes(send, 200, [JSON], render(self.board, self.router, self.keeper))
+        report = health_report(self.board, self.router, self.keeper)
+        for section, part in self.sections.items():  # e.g. the MCP servers (docs/mcp.md)
+            report[section] = part()
+        await send_bytes(send, 200, [JSON], orjson.dumps(report))

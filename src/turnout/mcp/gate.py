@@ -66,6 +66,10 @@ class McpGate:
             self.service = service
         return self.service
 
+    def status(self) -> list[dict[str, Any]]:
+        """Every server's state, for ``/admin/health`` and ``turnout status``."""
+        return self.service.status() if self.service is not None else []
+
     async def stop(self) -> None:
         if self.service is not None:
             await self.service.stop()
@@ -146,7 +150,3 @@ class McpGate:
         what = f"MCP server '{server[:100]}'" if server else "MCP server"
         body = jsonrpc_error(-32601, f"No {what} is configured at this path.")
         await send_bytes(send, 404, [_JSON], body)
-
-
-def status_of(service: Any) -> list[dict[str, Any]]:
-    return service.status() if service is not None else []
