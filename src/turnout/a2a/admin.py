@@ -109,6 +109,7 @@ def router(state: GatewayState) -> APIRouter:
         if agent is None:
             raise HTTPException(404, f"no agent {name}")
         agent.fetched = float("-inf")  # stale now: the next look fetches it
+        agent.forget_failure()
         try:
             await agent.ensure_card(service.policy)
         except GatewayError as exc:

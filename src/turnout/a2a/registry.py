@@ -29,6 +29,7 @@ log = get_logger("turnout.a2a")
 
 MAX_CARD_BYTES = 512 * 1024
 CARD_TIMEOUT = 10.0
+RETRY_AFTER = 10.0  # seconds a failed first fetch is remembered: a dead agent costs one try
 
 
 @dataclass(slots=True)
@@ -41,6 +42,7 @@ class Agent:
     rpc_url: str = ""
     rpc_origin: Origin = Origin.CONFIG
     _token: tuple[str, float] | None = None  # OAuth access token, monotonic expiry
+    _failed: tuple[GatewayError, float] | None = None  # the last failed fetch, until when
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -55,6 +57,9 @@ class Agent:
         if self.fresh():
             assert self.card is not None
             return self.card
+        failed = self._failed
+        if failed is not None and self.card is None and failed[1] > time.monotonic():
+            raise failed[0]  # a card that just failed is not fetched again at every call
         async with self._lock:
             if self.fresh():
                 assert self.card is not None
@@ -63,12 +68,17 @@ class Agent:
                 card = await self._fetch_card(policy)
             except GatewayError as exc:
                 if self.card is None:
+                    self._failed = (exc, time.monotonic() + RETRY_AFTER)
                     raise
                 log.warning("agent card refresh failed", agent=self.name, error=exc.message)
                 self.fetched = time.monotonic()  # keep the old card for another ttl
                 return self.card
             self._adopt(card)
+            self._failed = None
             return card
+
+    def forget_failure(self) -> None:
+        self._failed = None
 
     def _adopt(self, card: dict[str, Any]) -> None:
         cfg = self.config

@@ -157,3 +157,28 @@ def test_push_urls_are_found_in_both_versions() -> None:
         "configuration": {"taskPushNotificationConfig": {"url": "http://c/cb"}},
     }
     assert push_urls(message) == ["http://c/cb"]  # a file part's url is not a callback
+
+
+def test_plans_count_the_key_the_team_and_the_agent() -> None:
+    from turnout.a2a.config import AgentConfig
+    from turnout.a2a.governance import may_call, plan_for
+    from turnout.auth.principal import MASTER, Principal
+    from turnout.limits.plan import Rule
+
+    cfg = AgentConfig(url="http://a", agent_rpm=5, team_rpm=50, teams=["t"])
+    own = Rule("k:key1", "key key1", rpm=100, tpm=1000)
+    p = Principal(id="key1", team="t", expires=None, rules=(own,))
+    plan = plan_for(p, "ag", cfg)
+    assert plan is not None
+    assert [(r.scope, r.rpm, r.tpm) for r in plan.rules] == [
+        ("k:key1", 100, None),  # the key's own rate; tokens mean nothing to an agent
+        ("a:ag:k:key1", 5, None),
+        ("a:ag:t:t", 50, None),
+    ]
+    assert {r.tag for r in plan.rules[1:]} == {"t:t"}  # one Redis slot per caller
+    assert plan_for(MASTER, "ag", cfg) is None and plan_for(None, "ag", cfg) is None
+    assert may_call(p, "ag", cfg)
+    assert not may_call(Principal(id="key2", team="u", expires=None), "ag", cfg)
+    assert not may_call(
+        Principal(id="key1", team="t", expires=None, key_models=("gpt-*",)), "ag", cfg
+    )
