@@ -1,0 +1,69 @@
+"""A broken MCP server for the gateway's fault tests: it completes the handshake and lists
+one tool, then answers that tool's calls with malformed JSON-RPC.
+
+``python tests/mcp_gateway/rogue.py PORT MODE``: MODE ``bad-result`` answers tools/call with a
+result of the wrong shape, ``garbage`` with bytes that are not JSON, ``no-handshake`` answers
+even ``initialize`` with garbage. Plain JSON responses (no SSE), no session id.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODE = "bad-result"
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._send(405, b"")
+
+    def do_DELETE(self) -> None:
+        self._send(200, b"")
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        message = json.loads(raw)
+        method, rid = message.get("method"), message.get("id")
+        if rid is None:  # a notification
+            self._send(202, b"")
+            return
+        if MODE == "no-handshake" or (MODE == "garbage" and method == "tools/call"):
+            self._send(200, b"{this is not json")
+            return
+        result: object
+        if method == "initialize":
+            result = {
+                "protocolVersion": message["params"]["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "rogue", "version": "0"},
+            }
+        elif method == "tools/list":
+            result = {"tools": [{"name": "broken", "inputSchema": {"type": "object"}}]}
+        elif method == "tools/call":
+            result = {"content": "not a list", "isError": "maybe"}
+        else:
+            result = {}
+        body = json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}).encode()
+        self._send(200, body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def main() -> None:
+    global MODE
+    port, MODE = int(sys.argv[1]), sys.argv[2]
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""What broken, slow, oversized and restarting upstreams do to the MCP gateway: the caller
+gets a JSON-RPC error within its timeout, and the other servers are never affected."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from tests.mcp_gateway.conftest import (
+    MASTER,
+    UPSTREAM,
+    gateway_config,
+    servers,
+    start_upstream,
+    wait_states,
+)
+from tests.mcp_gateway.test_gateway import connect, texts
+from tests.support.procs import PYTHON, Proc, free_port, start_gateway
+
+ROGUE = str(Path(__file__).with_name("rogue.py"))
+
+
+def start_rogue(mode: str) -> Proc:
+    port = free_port()
+    return Proc([PYTHON, ROGUE, str(port), mode], port, "/")
+
+
+@pytest.fixture(scope="module")
+def rogues() -> Iterator[dict[str, Proc]]:
+    procs = {mode: start_rogue(mode) for mode in ("bad-result", "garbage", "no-handshake")}
+    yield procs
+    for proc in procs.values():
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def restartable() -> Iterator[dict[str, Any]]:
+    """An upstream this module kills and starts again on the same port."""
+    box: dict[str, Any] = {"proc": start_upstream("phoenix", "streamable-http")}
+    yield box
+    box["proc"].stop()
+
+
+@pytest.fixture(scope="module")
+def faulty(
+    mock: Proc,
+    alpha: Proc,
+    rogues: dict[str, Proc],
+    restartable: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Proc]:
+    dead = f"http://127.0.0.1:{free_port()}/mcp"
+    config = gateway_config(
+        mock,
+        {
+            "alpha": {"url": f"{alpha.url}/mcp"},
+            "twice": {"url": dead, "urls": [f"{alpha.url}/mcp"], "timeouts": {"connect": 2}},
+            "small": {"url": f"{alpha.url}/mcp", "max_message_bytes": 20000},
+            "phoenix": {
+                "url": f"{restartable['proc'].url}/mcp",
+                "health_interval": 0.5,
+                "timeouts": {"connect": 2},
+            },
+            **{
+                mode.replace("-", ""): {"url": f"{proc.url}/mcp", "timeouts": {"connect": 2}}
+                for mode, proc in rogues.items()
+            },
+        },
+        server={"max_body_bytes": 100_000},
+    )
+    proc = start_gateway(
+        config,
+        tmp_path_factory.mktemp("mcp-faults"),
+        env={"TURNOUT_MASTER_KEY": MASTER},
+        ready_within=90,
+    )
+    wait_states(
+        proc,
+        {
+            "alpha": "up",
+            "twice": "up",
+            "small": "up",
+            "phoenix": "up",
+            "badresult": "up",
+            "garbage": "up",
+            "nohandshake": "down",
+        },
+    )
+    yield proc
+    proc.stop()
+
+
+async def test_malformed_json_rpc_is_an_error_for_that_call_only(faulty: Proc) -> None:
+    async with connect(faulty) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"badresult__broken", "garbage__broken", "alpha__echo"} <= names
+        assert not {n for n in names if n.startswith("nohandshake__")}
+        for name in ("badresult__broken", "garbage__broken"):
+            with pytest.raises(MCPError):
+                await client.call_tool(name, {})
+        assert texts(await client.call_tool("alpha__echo", {"text": "fine"})) == ["alpha:fine"]
+    assert servers(faulty)["nohandshake"]["error"]
+
+
+def test_a_server_with_several_urls_fails_over(faulty: Proc, alpha: Proc) -> None:
+    twice = servers(faulty)["twice"]
+    assert twice["state"] == "up"
+    assert twice["endpoint"] == f"{alpha.url}/mcp"
+
+
+async def test_oversized_answers_and_requests_are_refused(faulty: Proc) -> None:
+    async with connect(faulty) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("small__big", {"size": 50_000})
+        assert "more than 20000 bytes" in caught.value.message
+        assert texts(await client.call_tool("small__big", {"size": 100})) == ["x" * 100]
+        assert len(texts(await client.call_tool("alpha__big", {"size": 50_000}))[0]) == 50_000
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "alpha__echo", "arguments": {"text": "y" * 200_000}},
+    }
+    async with httpx.AsyncClient() as http:
+        reply = await http.post(
+            faulty.url + "/mcp",
+            json=call,
+            headers={
+                "authorization": f"Bearer {MASTER}",
+                "accept": "application/json, text/event-stream",
+            },
+        )
+    assert reply.status_code == 413
+
+
+def test_a_restarted_upstream_comes_back(faulty: Proc, restartable: dict[str, Any]) -> None:
+    old: Proc = restartable["proc"]
+    port = old.port
+    old.stop()
+    wait_states(faulty, {"phoenix": "down"})
+
+    async def while_down() -> None:
+        async with connect(faulty) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert "phoenix__echo" not in names and "alpha__echo" in names
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("phoenix__echo", {"text": "x"})
+            assert caught.value.code == -32000 and "unavailable" in caught.value.message
+
+    asyncio.run(while_down())
+    args = [PYTHON, UPSTREAM, "phoenix", "streamable-http", str(port)]
+    restartable["proc"] = Proc(args, port, "/mcp")
+    wait_states(faulty, {"phoenix": "up"}, within=60)
