@@ -26,7 +26,8 @@ from turnout.auth.credentials import apply_stored
 from turnout.auth.guard import guard_admin_route, guard_client_route
 from turnout.auth.service import AuthService
 from turnout.cache.service import CacheService
-from turnout.config.compile import Runtime
+from turnout.config.compile import Runtime, compile_config
+from turnout.config.schema import TurnoutConfig
 from turnout.dashboard.access import DashboardAccess
 from turnout.dashboard.session import Sessions
 from turnout.dashboard.static import PREFIX as UI
@@ -34,6 +35,11 @@ from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
 from turnout.health.service import HealthService
 from turnout.mcp.gate import McpGate
+from turnout.live import workers
+from turnout.live.reloader import Reloader
+from turnout.live.source import ConfigSource, version_of
+from turnout.live.swap import Generation, build_generation, restart_sections
+from turnout.live.watch import watch
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
@@ -42,9 +48,7 @@ from turnout.plugins.service import Plugins
 from turnout.protocols.descriptor import ModelPaths, WireProtocol
 from turnout.protocols.descriptor import Route as ProtocolRoute
 from turnout.protocols.registry import PROTOCOLS, dialect
-from turnout.providers.registry import build_provider
 from turnout.router.feedback import Feedback
-from turnout.routing.router import Router
 from turnout.server.limits import ServerLimits
 from turnout.state import GatewayState
 from turnout.types import Receive, Scope, Send
@@ -66,9 +70,19 @@ class _HideStreamAborts(logging.Filter):
 class Gateway:
     """The ASGI application."""
 
-    def __init__(self, state: GatewayState) -> None:
+    def __init__(
+        self, state: GatewayState, source: ConfigSource | None = None, base: Runtime | None = None
+    ) -> None:
         self.state = state
         s = state
+        self.source = source  # where a reload reads the config again (turnout.live)
+        self.base = base if base is not None else state.runtime  # before stored credentials
+        self.generation: Generation | None = None
+        self.reloader: Reloader | None = None
+        self._steps: list[Step] = []
+        self._after: list[Step] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._stop_watch = asyncio.Event()
         # Read by the HTTP protocol for every connection (turnout.server.protocol).
         self.server_limits = ServerLimits.from_config(state.runtime.config.server)
         # Built before the router so the admin route can serve it; its tasks start in the
@@ -165,35 +179,31 @@ class Gateway:
     async def startup(self) -> None:
         state = self.state
         state.client = PooledClient(OutboundPolicy.from_config(state.runtime.config.outbound))
-        state.providers = {
-            name: build_provider(spec, state.client)
-            for name, spec in state.runtime.providers.items()
-        }
+        # The board was built with the app (admin routes hold the health service already).
+        gen = build_generation(
+            state.runtime, state.client, self.obs.providers, None, self.health.board
+        )
+        state.providers = gen.providers
         store = await self.obs.start(self.health.board)  # opens (and migrates) storage
         if store is not None:
             self.health.store = store  # health survives restarts (docs/storage.md)
-        router = Router(state.runtime, self.obs.providers(state.providers), self.health.board)
-        self.health.router = router
+        self.generation = gen
+        self.health.router = gen.router
         await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
         await self.auth.start(self.obs.storage, state.request_log, self.obs)
-        steps: list[Step] = self.obs.steps()  # in order: capture -> auth -> limits -> cache
+        self._steps = self.obs.steps()  # in order: capture -> auth -> limits -> cache
         state.cache = CacheService.create(state.runtime)
         if state.cache is not None:
             state.cache.start()
-        after = [state.cache.step] if state.cache is not None else []
-
-        self.plugins.start(router)
-
-        def assemble() -> None:  # again whenever auth, limits or plugins switch on or off
-            chain = [*steps, *self.auth.steps(), *self.plugins.steps(), *after]
-            state.handler = build_pipeline(chain, router)
-
-        assemble()
-        self.auth.on_change = self.plugins.on_change = assemble
+        self._after = [state.cache.step] if state.cache is not None else []
+        self.plugins.start(gen.router)
+        self.assemble()
+        # again whenever auth, limits or plugins switch on or off
+        self.auth.on_change = self.plugins.on_change = self.assemble
+        self._start_live()
         await self.mcp.start()
         state.request_log.start()
         _watch_for_drain(state)
-        _ignore_hangup()
         logging.getLogger("uvicorn.error").addFilter(_HideStreamAborts())
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's full collections, which otherwise scan it each time (~100 ms pauses, a third
@@ -206,10 +216,85 @@ class Gateway:
             models=state.runtime.public_models(),
         )
 
+    def assemble(self) -> None:
+        """Build the pipeline around the current generation's router: one assignment, read
+        once by each request as it starts (in-flight requests keep the one they started on)."""
+        assert self.generation is not None
+        steps = [*self._steps, *self.auth.steps(), *self.plugins.steps(), *self._after]
+        self.state.handler = build_pipeline(steps, self.generation.router)
+
+    # -- live configuration (turnout.live) --------------------------------------------------
+    def _start_live(self) -> None:
+        status = workers.status_dir()
+        self.reloader = Reloader(
+            self.source,
+            self.base.config,
+            version_of(self.state.runtime.config),
+            self._prepare,
+            self._apply,
+        )
+        self.state.reloader = self.reloader
+        if self.obs.metrics is not None:
+            self.obs.metrics.reloader = self.reloader
+        if status is not None:
+            reloader = self.reloader
+            reloader.on_change.append(lambda: workers.write_status(status, reloader.status()))
+            workers.write_status(status, reloader.status())
+        loop = asyncio.get_running_loop()
+        file = self.source.file if self.source is not None and self.source.watch else None
+        if file is not None:
+            self._spawn(watch(file, self.reloader.reload, self._stop_watch))
+        with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, self._hangup)
+
+    def _hangup(self) -> None:
+        """SIGHUP reloads the config; it never kills a serving gateway."""
+        log.info("SIGHUP received: reloading the config")
+        if self.reloader is not None:
+            self._spawn(self.reloader.reload("SIGHUP"))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _prepare(self, config: TurnoutConfig) -> Runtime:
+        """A config read from the source, compiled, with what the database adds."""
+        runtime = compile_config(config)
+        return await self.auth.with_stored_keys(runtime)
+
+    async def _apply(self, runtime: Runtime) -> list[str]:
+        """Build the new generation beside the serving one, then swap it in."""
+        state = self.state
+        assert state.client is not None and self.generation is not None
+        gen = build_generation(runtime, state.client, self.obs.providers, self.generation)
+        restart = restart_sections(state.runtime, runtime)
+        # The swap: nothing below awaits, so no request sees half of it.
+        self.generation = gen
+        state.runtime = runtime
+        state.providers = gen.providers
+        self.health.use(runtime, gen.board, gen.router, gen.providers)
+        self.obs.use(runtime, gen.board)
+        self.auth.use(runtime)
+        self.plugins.start(gen.router)
+        self.plugins.reload(runtime)
+        if state.cache is not None:
+            state.cache.use(runtime)
+        self.assemble()
+        return restart
+
     async def shutdown(self) -> None:
         state = self.state
         state.draining = True
         state.ready = False
+        self._stop_watch.set()
+        with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(BaseException):
+                await task
         await self.health.stop()
         await self.mcp.stop()
         if state.cache is not None:
@@ -237,19 +322,10 @@ def _watch_for_drain(state: GatewayState) -> None:
         signal.signal(sig, handler)
 
 
-def _ignore_hangup() -> None:
-    """SIGHUP (a closed terminal, ``kill -HUP``) must never kill a serving gateway or lose
-    the rows of its in-flight requests: it is logged and otherwise ignored."""
-
-    def hangup() -> None:
-        log.warning("SIGHUP received and ignored: the gateway keeps serving")
-
-    with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
-
-
-def create_app(runtime: Runtime) -> Gateway:
-    """Build the gateway for one compiled configuration."""
+def create_app(runtime: Runtime, source: ConfigSource | None = None) -> Gateway:
+    """Build the gateway for one compiled configuration; ``source`` is where a reload reads
+    it again (without one, a reload re-reads only what the database holds)."""
+    base = runtime
     runtime = apply_stored(runtime)  # provider keys stored through /admin/credentials
     config = runtime.config
     state = GatewayState(
@@ -258,4 +334,4 @@ def create_app(runtime: Runtime) -> Gateway:
             enabled=config.logging.requests, console=use_console(config.logging.format)
         ),
     )
-    return Gateway(state)
+    return Gateway(state, source, base)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from turnout.cache.service import CacheService
     from turnout.dashboard.access import DashboardAccess
     from turnout.mcp.gate import McpGate
+    from turnout.live.reloader import Reloader
     from turnout.observability.hub import Observability
     from turnout.plugins.service import Plugins
 
@@ -36,5 +37,6 @@ class GatewayState:
     plugins: Plugins | None = None  # the plugin pipeline (docs/plugins.md)
     mcp: McpGate | None = None  # the MCP gateway (docs/mcp.md)
     a2a: A2AService | None = None  # agents behind /a2a (docs/a2a.md)
+    reloader: Reloader | None = None  # live configuration (turnout.live)
     draining: bool = False
     ready: bool = False

@@ -6,7 +6,8 @@ the client's is (the mock counts it as a cancelled request: it would count a com
 the call ran on) and the log row says 499.
 
 Item 11: SIGHUP used to kill the process mid-stream, losing the stream and its log row. Now it
-is logged and ignored: the stream ends normally and its row is written.
+reloads the config (docs/configuration.md#live-configuration): the stream ends normally on
+the config it started with, and its row is written.
 """
 
 from __future__ import annotations
@@ -120,4 +121,4 @@ def test_sighup_mid_stream_neither_kills_nor_loses_the_row(gateway: Proc) -> Non
     assert httpx.get(gateway.url + "/healthz").status_code == 200
     row = _row(gateway, rid)
     assert row["status"] == 200 and row["stream"] is True
-    assert _wait(lambda: "SIGHUP received and ignored" in gateway.output())
+    assert _wait(lambda: "SIGHUP received: reloading the config" in gateway.output())

@@ -55,6 +55,10 @@ class AdminDenied(Exception):
         self.message = message
 
 
+class StoredKeysUnavailable(Exception):
+    """The credential store did not answer: a reload must not drop the keys it holds."""
+
+
 def master_key(runtime: Runtime, environ: Mapping[str, str] = os.environ) -> str | None:
     key = environ.get(MASTER_ENV) or runtime.config.auth.master_key
     if key is not None and len(key) < 16:
@@ -107,6 +111,37 @@ class AuthService:
         self._obs: Observability | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+
+    def use(self, runtime: Runtime) -> None:
+        """A reload swapped the runtime: estimate budgets by its models and prices. Keys,
+        limit windows and budget spend are not the config's and stay as they are."""
+        self.runtime = runtime
+        self.limit_step.estimator = Estimator(runtime, runtime.config.limits.output_estimate)
+
+    async def with_stored_keys(self, runtime: Runtime) -> Runtime:
+        """``runtime`` with the provider keys stored through ``/admin/credentials`` joined
+        to their pools, read from the credential store now (a reload applies new ones)."""
+        from turnout.auth.credentials import decrypt_all, with_keys
+        from turnout.crypto import SecretBox, SecretKeyError
+
+        if not runtime.config.storage.enabled:
+            return runtime
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                records = await self.credentials.list()
+        except Exception as exc:  # never serve without keys that were there: refuse instead
+            raise StoredKeysUnavailable(
+                f"stored provider keys could not be read: {type(exc).__name__}"
+            ) from None
+        if not records:
+            return runtime
+        try:
+            box = SecretBox.from_env()
+        except SecretKeyError as exc:
+            raise StoredKeysUnavailable(str(exc)) from None
+        if box is None:
+            return runtime
+        return with_keys(runtime, decrypt_all(records, box))
 
     # -- state --------------------------------------------------------------------------------
     @property

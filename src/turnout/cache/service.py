@@ -81,6 +81,10 @@ class CacheService:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
+    def use(self, runtime: Runtime) -> None:
+        """Which models are cached, and for how long, by a reloaded config."""
+        self.policy = CachePolicy(runtime)
+
     @classmethod
     def create(cls, runtime: Runtime, store: CacheStore | None = None) -> CacheService | None:
         """The service, or None when no model is cached (then nothing is added to the path)."""

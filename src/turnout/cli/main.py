@@ -1,4 +1,5 @@
-"""``turnout``: serve, mock, check, config, worker, status, usage, db, keys, teams, secrets.
+"""``turnout``: serve, mock, check, reload, config, worker, status, usage, db, keys, teams,
+secrets.
 
 Help must be instant, so nothing heavy is imported at module level anywhere in ``turnout.cli``:
 the command modules import typer and the standard library only, and each command imports the
@@ -20,6 +21,7 @@ from turnout.cli import (
     keys,
     mcp_cmd,
     mock_cmd,
+    reload,
     router_deploy,
     secrets_cmd,
     serve,
@@ -63,6 +65,7 @@ def _main(
 app.command("serve")(serve.serve)
 app.command("mock")(mock_cmd.mock)
 app.command("check")(check.check)
+app.command("reload")(reload.reload)
 app.command("worker")(worker.worker)
 app.command("status")(status.status)
 app.command("usage")(usage.usage)

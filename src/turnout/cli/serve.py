@@ -22,6 +22,7 @@ from turnout.cli.output import config_failure, fail
 
 if TYPE_CHECKING:
     from turnout.config.schema import TurnoutConfig
+    from turnout.live.source import ConfigSource
 
 CONFIG_ENV = "TURNOUT_RUNTIME_CONFIG"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -83,26 +84,34 @@ def serve(
         bool,
         typer.Option("--with-worker", help="Run the health keeper (key probes) in the gateway."),
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch/--no-watch", help="Reload when the config file changes (default: on)."
+        ),
+    ] = True,
 ) -> None:
     """Start the gateway."""
-    from turnout.cli.build import build_config, config_path, no_providers
+    from turnout.cli.build import config_path, no_providers
     from turnout.config.load import ConfigError
+    from turnout.live.source import ConfigSource
 
     path = config_path(config)
+    source = ConfigSource(
+        path=str(path) if path is not None else None,
+        demo=demo,
+        base_url=base_url,
+        upstream_type=upstream_type,
+        api_key=api_key,
+        server={"host": host, "port": port, "workers": workers},
+        log_level=log_level,
+        keeper=with_worker,
+        watch=watch,
+    )
     try:
-        cfg = build_config(
-            path,
-            demo=demo,
-            base_url=base_url,
-            upstream_type=upstream_type,
-            api_key=api_key,
-            server={"host": host, "port": port, "workers": workers},
-            log_level=log_level,
-        )
+        cfg = source.load()
     except ConfigError as exc:
         config_failure(exc)
-    if with_worker:
-        cfg = cfg.model_copy(update={"health": cfg.health.model_copy(update={"keeper": True})})
     missing = no_providers(cfg, path)
     if missing is not None and path is None:
         raise fail(str(missing), 2)
@@ -112,7 +121,7 @@ def serve(
     busy = port_problem(cfg.server.host, cfg.server.port)
     if busy is not None:
         raise fail(busy, 1)
-    run(cfg)
+    run(cfg, source)
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -136,9 +145,10 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
-def run(cfg: TurnoutConfig) -> None:
+def run(cfg: TurnoutConfig, source: ConfigSource | None = None) -> None:
     import uvicorn
 
+    from turnout.live.source import SOURCE_ENV
     from turnout.observability.logging import configure_logging
 
     server = cfg.server
@@ -165,23 +175,30 @@ def run(cfg: TurnoutConfig) -> None:
     # Workers rebuild the app from the validated config handed over in the environment, so
     # every process serves exactly what was checked here.
     os.environ[CONFIG_ENV] = cfg.model_dump_json()
+    if source is not None:  # and where a reload reads it again (turnout.live)
+        os.environ[SOURCE_ENV] = source.dumps()
     # uvicorn re-raises the signal that stopped it once it has drained; with these handlers
     # in place that ends here instead of killing the process, so a drained stop exits 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
-    # SIGHUP never kills the gateway; once serving it is logged (turnout.app).
+    # SIGHUP never kills the gateway; once serving it reloads the config (turnout.app).
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(cfg.logging.level, cfg.logging.format)
     if server.workers > 1:
-        uvicorn.run(
+        from turnout.live import workers
+
+        # The workers report their config versions here, and SIGHUP reaches them all.
+        directory = workers.prepare_supervisor()
+        config = uvicorn.Config(
             "turnout.cli.serve:app_from_env", factory=True, workers=server.workers, **options
         )
+        workers.run_workers(config, directory)
     else:
         from turnout.app import create_app
         from turnout.config.compile import compile_config
 
-        uvicorn.run(create_app(compile_config(cfg)), **options)
+        uvicorn.run(create_app(compile_config(cfg), source), **options)
 
 
 def app_from_env() -> object:
@@ -189,8 +206,10 @@ def app_from_env() -> object:
     from turnout.app import create_app
     from turnout.config.compile import compile_config
     from turnout.config.schema import TurnoutConfig
+    from turnout.live.source import SOURCE_ENV, ConfigSource
     from turnout.observability.logging import configure_logging
 
     cfg = TurnoutConfig.model_validate_json(os.environ[CONFIG_ENV])
     configure_logging(cfg.logging.level, cfg.logging.format)
-    return create_app(compile_config(cfg))
+    raw = os.environ.get(SOURCE_ENV)
+    return create_app(compile_config(cfg), ConfigSource.loads(raw) if raw else None)

@@ -4,6 +4,11 @@ The router, the health keeper and the admin endpoint all read and write the same
 a key the keeper finds revoked is skipped by the very next request. State leaves the process
 only through :meth:`HealthBoard.snapshot` (serialisable records, wall-clock times) and comes
 back through :meth:`HealthBoard.restore`, which is all a state store needs.
+
+A reload builds a new board from the new config with ``previous=`` the serving one: every key
+and deployment that is still there keeps its object, so breakers, cooldowns, key states,
+latency averages and rate windows carry over (and requests still in flight on the old router
+count against the same objects); removed ones are dropped, added ones start fresh.
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from turnout.health.limits import RateWindow
 from turnout.health.targets import DeploymentHealth, KeyHealth, KeyPool
 
 
+def _same_upstream(old: Runtime, new: Runtime, provider: str) -> bool:
+    """Does ``provider`` still name the same upstream (type and URL)? A deployment whose
+    provider now points elsewhere is a different upstream: its health starts fresh."""
+    a, b = old.providers.get(provider), new.providers.get(provider)
+    return a is not None and b is not None and (a.type, a.base_url) == (b.type, b.base_url)
+
+
 def _stricter(current: int | None, new: int | None) -> int | None:
     if current is None:
         return new
@@ -25,15 +37,26 @@ def _stricter(current: int | None, new: int | None) -> int | None:
 
 
 class HealthBoard:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, previous: HealthBoard | None = None) -> None:
         self.runtime = runtime
         self.policy = BreakerPolicy.from_config(runtime.config.routing.breaker)
-        self.journal = Journal()
+        # Carried targets report to the journal they were built with: share it.
+        self.journal: Journal = previous.journal if previous is not None else Journal()
         self.pools: dict[tuple[str, str], KeyPool] = {}
         self.deployments: dict[str, DeploymentHealth] = {}
+        self._old_keys: dict[str, KeyHealth] = {}
+        self._old_deployments: dict[str, DeploymentHealth] = {}
+        if previous is not None:
+            self._old_keys = {k.id: k for k in previous.all_keys()}
+            self._old_deployments = {
+                d.id: d
+                for d in previous.deployments.values()
+                if _same_upstream(previous.runtime, runtime, d.provider)
+            }
         for route in runtime.routes():
             for spec in route.deployments:
                 self.deployment(spec)
+        self._old_keys, self._old_deployments = {}, {}
 
     def pool(self, provider: str, model: str) -> KeyPool:
         spec = self.runtime.providers[provider]
@@ -41,16 +64,26 @@ class HealthBoard:
         pool = self.pools.get((provider, scope))
         if pool is None:
             keys = tuple(
-                KeyHealth(provider, scope, i, secret, self.policy, self.journal)
-                for i, secret in enumerate(spec.api_keys)
+                self._key(provider, scope, i, secret) for i, secret in enumerate(spec.api_keys)
             )
             pool = self.pools[(provider, scope)] = KeyPool(keys)
         return pool
+
+    def _key(self, provider: str, scope: str, index: int, secret: str) -> KeyHealth:
+        key = KeyHealth(provider, scope, index, secret, self.policy, self.journal)
+        old = self._old_keys.get(key.id)
+        if old is None or old.secret != secret:
+            return key
+        old.index = index
+        old.policy = self.policy
+        return old
 
     def deployment(self, spec: DeploymentSpec) -> DeploymentHealth:
         """The health of ``spec``'s upstream deployment; a deployment listed by several models
         is one object, and the strictest of its declared limits applies."""
         health = self.deployments.get(spec.id)
+        if health is None and (old := self._old_deployments.get(spec.id)) is not None:
+            return self._carry(old, spec)
         if health is None:
             health = self.deployments[spec.id] = DeploymentHealth(
                 spec.provider,
@@ -67,6 +100,22 @@ class HealthBoard:
         for attr, limit in (("rpm", spec.rpm), ("tpm", spec.tpm)):
             window: RateWindow | None = getattr(health, attr)
             if limit is not None and (window is None or limit < window.limit):
+                setattr(health, attr, RateWindow(limit))
+        return health
+
+    def _carry(self, health: DeploymentHealth, spec: DeploymentSpec) -> DeploymentHealth:
+        """A deployment kept by a reload: its breaker, latency and in-flight count stay; its
+        key pool and limits are the new config's (a rate window whose limit is unchanged
+        keeps its count)."""
+        self.deployments[spec.id] = health
+        health.pool = self.pool(spec.provider, spec.model)
+        health.policy = self.policy
+        health.max_concurrent = spec.max_concurrent
+        for attr, limit in (("rpm", spec.rpm), ("tpm", spec.tpm)):
+            window: RateWindow | None = getattr(health, attr)
+            if not limit:
+                setattr(health, attr, None)
+            elif window is None or window.limit != limit:
                 setattr(health, attr, RateWindow(limit))
         return health
 

@@ -74,10 +74,14 @@ class HealthKeeper:
         cooldowns: Cooldowns,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.board = board
         self.config = config
         self.cooldowns = cooldowns
         self.clock = clock
+        self.retarget(board, providers)
+
+    def retarget(self, board: HealthBoard, providers: Mapping[str, Provider]) -> None:
+        """Probe the keys of ``board`` (again after a reload swapped the board)."""
+        self.board = board
         self.targets: list[ProbeTarget] = []
         self.skipped: list[str] = []  # pools that cannot be probed (no model to probe with)
         for (pname, scope), pool in board.pools.items():

@@ -42,9 +42,27 @@ class HealthService:
         self._routes: dict[str, list[str]] = {}
         # More sections of GET /admin/health, by name, from other parts of the gateway.
         self.sections: dict[str, Callable[[], Any]] = {}
-        for route in runtime.routes():
+        self._index_routes()
+
+    def _index_routes(self) -> None:
+        self._routes = {}
+        for route in self.runtime.routes():
             for spec in route.deployments:
                 self._routes.setdefault(spec.id, []).append(route.name)
+
+    def use(
+        self,
+        runtime: Runtime,
+        board: HealthBoard,
+        router: Router,
+        providers: Mapping[str, Provider],
+    ) -> None:
+        """A reload swapped the generation: report, save and probe the new board (its carried
+        targets are the old ones; the journal is shared, so nothing waiting is lost)."""
+        self.runtime, self.board, self.router = runtime, board, router
+        self._index_routes()
+        if self.keeper is not None:
+            self.keeper.retarget(board, providers)
 
     async def start(self, providers: Mapping[str, Provider], *, keeper: bool) -> None:
         try:

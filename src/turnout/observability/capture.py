@@ -75,7 +75,8 @@ class Capture:
         self.config = config
         self.dir = Path(config.dir)
         self._globs = tuple(config.models)
-        self._secrets = sorted({s.encode() for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets: list[bytes] = []
+        self.add_secrets(secrets)
         self._queue: deque[dict[str, Any]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -169,6 +170,11 @@ class Capture:
         self._wake.set()
 
     # -- the writer ---------------------------------------------------------------------------
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Redact these too (keys of a reloaded config; old ones stay redacted)."""
+        known = {*self._secrets, *(s.encode() for s in secrets if len(s) >= 4)}
+        self._secrets = sorted(known, key=len, reverse=True)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())

@@ -60,6 +60,11 @@ class Finisher:
         self.explainer = Explainer(providers)
         self.offset = time.time() - time.perf_counter()
 
+    def use(self, prices: PriceTable, providers: Mapping[str, ProviderSpec]) -> None:
+        """Price and explain by a reloaded config."""
+        self.prices = prices
+        self.explainer = Explainer(providers)
+
     def refresh_clock(self) -> None:
         """Follow wall-clock adjustments (called once per drained batch)."""
         self.offset = time.time() - time.perf_counter()

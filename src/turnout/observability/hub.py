@@ -54,6 +54,20 @@ class Observability:
         self.usage_wanted = self.recording or cfg.logging.requests
         self.ask_stream_usage = self.ask_stream_usage and self.usage_wanted
 
+    def use(self, runtime: Runtime, board: HealthBoard) -> None:
+        """A reload swapped the runtime: label, price, trace and redact by the new one. The
+        capture keeps redacting the old keys too (rows of calls still in flight)."""
+        self.runtime = runtime
+        if self.metrics is not None:
+            self.metrics.use(route_names(runtime), deployment_labels(runtime), board)
+        if self.tracing is not None:
+            self.tracing.use(runtime.providers)
+        if self.capture is not None:
+            self.capture.add_secrets(k for s in runtime.providers.values() for k in s.api_keys)
+        finisher = self.request_log.finisher
+        if finisher is not None:
+            finisher.use(PriceTable.from_runtime(runtime), runtime.providers)
+
     def routes(self) -> dict[str, Route]:
         return {"/metrics": self.metrics.asgi} if self.metrics is not None else {}
 

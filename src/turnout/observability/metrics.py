@@ -34,6 +34,7 @@ from turnout.types import Receive, Scope, Send
 if TYPE_CHECKING:
     from turnout.config.compile import Runtime
     from turnout.health.board import HealthBoard
+    from turnout.live.reloader import Reloader
     from turnout.observability.finish import Finished
     from turnout.observability.logging import RequestLog
     from turnout.storage.writer import LogWriter
@@ -134,8 +135,21 @@ class Metrics:
         self.board: HealthBoard | None = None
         self.request_log: RequestLog | None = None
         self.writer: LogWriter | None = None
+        self.reloader: Reloader | None = None  # live configuration (turnout.live)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+
+    def use(
+        self,
+        route_name: Callable[[str], str | None],
+        deployment: Callable[[str], str],
+        board: HealthBoard,
+    ) -> None:
+        """Label by a reloaded config (the memo of model labels starts again)."""
+        self._route_name, self._deployment = route_name, deployment
+        self._models = {}
+        if self.board is not None:
+            self.board = board
 
     def _model(self, model: str) -> str:
         label = self._models.get(model)
@@ -288,6 +302,25 @@ class Metrics:
             yield _gauge("turnout_requests_in_flight", "Requests being served.", log.inflight)
         if self.board is not None:
             yield from _health(self.board)
+        if (r := self.reloader) is not None:
+            family = CounterMetricFamily(
+                "turnout_config_reloads",
+                "Config reloads by result (reloaded, unchanged, failed: the old config served on).",
+                labels=("result",),
+            )
+            for result, n in r.counts.items():
+                family.add_metric([result], n)
+            yield family
+            yield _gauge(
+                "turnout_config_reload_failing",
+                "1 while the last reload failed (GET /admin/config says why).",
+                int(r.last_error is not None),
+            )
+            yield _gauge(
+                "turnout_config_loaded_timestamp_seconds",
+                "When the serving config was applied (Unix time).",
+                r.loaded_at,
+            )
         if (w := self.writer) is not None:
             yield _gauge("turnout_request_log_up", "1 while the database takes rows.", int(w.up))
             yield _gauge("turnout_request_log_queued_rows", "Rows waiting in memory.", w.queued)

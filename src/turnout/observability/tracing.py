@@ -69,6 +69,10 @@ class Tracing:
             self.provider.add_span_processor(SimpleSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer("turnout")
         self.propagator = TraceContextTextMapPropagator()
+        self.use(providers)
+
+    def use(self, providers: Mapping[str, ProviderSpec]) -> None:
+        """Name providers' systems and servers by the (reloaded) config."""
         self._types = {name: _otel_name(s.type) for name, s in providers.items()}
         self._servers = {name: _server(s.base_url) for name, s in providers.items()}
 

@@ -193,5 +193,5 @@ def test_a_reload_keeps_the_embeddings_already_fetched(tmp_path: Path) -> None:
     strategy.embedder.cache.put("k", np.ones(2, np.float32))  # type: ignore[attr-defined]
     again, _ = _embedding_router(tmp_path / "again")
     fresh = again.resolve("auto").strategy
-    fresh.carry(strategy)  # type: ignore[attr-defined]
+    fresh.carry(strategy)
     assert fresh.embedder.cache.get("k") is not None  # type: ignore[attr-defined]

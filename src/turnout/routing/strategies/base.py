@@ -44,6 +44,12 @@ class Strategy:
         """``member`` served ``call`` (called only when ``feedback`` is set)."""
         return None
 
+    def carry(self, old: Strategy) -> None:
+        """A reload replaced ``old`` (the same model's strategy under the previous config)
+        by this one: take over whatever state is still meaningful. Members are new objects;
+        match them by their deployment's id (``member.health.id``)."""
+        return None
+
     # True if the router must await ``prefetch`` before ``order`` (a learned router that
     # needs the prompt's embedding); set per instance, as it depends on the options.
     prefetch_wanted: bool = False

@@ -123,6 +123,19 @@ class Sticky(Strategy):
             del pins[next(iter(pins))]
         pins[key] = (member, self.clock() + self.opts.ttl)
 
+    def carry(self, old: Strategy) -> None:
+        """Pins to deployments the model still has survive a reload, with their expiry."""
+        if not isinstance(old, Sticky):
+            return
+        now = self.members_by_id()
+        for key, (member, expires) in old.pins.items():
+            new = now.get(member.health.id)
+            if new is not None and len(self.pins) < self.opts.max_entries:
+                self.pins[key] = (new, expires)
+
+    def members_by_id(self) -> dict[str, Member]:
+        return {m.health.id: m for m in self.members}
+
     def pinned(self, key: str) -> Member | None:
         pin = self.pins.get(key)
         return pin[0] if pin is not None and pin[1] > self.clock() else None

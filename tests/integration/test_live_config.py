@@ -1,0 +1,349 @@
+"""Live configuration against real processes: a gateway in front of the mock provider whose
+config file is edited, reloaded (API, SIGHUP, file watch) and judged by the OpenAI SDK.
+
+Deployments are told apart by ``x-turnout-deployment`` (provider/upstream model): each
+config version routes the model ``live`` to the upstream model ``v<version>``, so every
+answer says which config served it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from tests.support.procs import Proc, free_port, mock_provider, start_gateway
+
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
+
+
+def _wait(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def config(mock: Proc, k: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Version ``k``: ``live`` -> upstream ``v<k>``; ``extra-<k>`` added, ``extra-<k-2>`` gone."""
+    models: dict[str, Any] = {
+        "live": {"deployments": [{"provider": "mock", "model": f"v{k}"}]},
+        **{f"extra-{i}": {"deployments": [{"provider": "mock"}]} for i in (k - 1, k) if i >= 0},
+    }
+    return {
+        "routing": {"breaker": {"consecutive_failures": 2, "cooldown": 60}},
+        "providers": {"mock": mock_provider(mock)},
+        "models": {**models, **(extra or {})},
+    }
+
+
+class Live:
+    """A gateway and its config file."""
+
+    def __init__(self, proc: Proc, path: Path) -> None:
+        self.proc = proc
+        self.path = path
+        self.client = openai.OpenAI(base_url=proc.url + "/v1", api_key="unused", max_retries=0)
+
+    def write(self, cfg: dict[str, Any] | str) -> None:
+        """Replace the file the way editors do: a new file renamed over the old one."""
+        text = cfg if isinstance(cfg, str) else yaml.safe_dump(cfg)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.path)
+
+    def reload(self) -> httpx.Response:
+        return httpx.post(self.proc.url + "/admin/config/reload", timeout=30)
+
+    def admin_config(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(self.proc.url + "/admin/config", timeout=10).json()
+        return body
+
+    def deployment(self, model: str = "live", **headers: str) -> str | None:
+        raw = self.client.chat.completions.with_raw_response.create(
+            model=model, messages=MESSAGES, extra_headers=headers
+        )
+        return raw.headers.get("x-turnout-deployment")
+
+
+def _start(mock: Proc, tmp: Path, cfg: dict[str, Any], *extra: str) -> Live:
+    proc = start_gateway(cfg, tmp, *extra, ready_within=60)
+    return Live(proc, tmp / f"turnout-{proc.port}.yaml")
+
+
+@pytest.fixture
+def live(mock: Proc, tmp_path: Path) -> Iterator[Live]:
+    gw = _start(mock, tmp_path, config(mock, 0), "--no-watch")
+    yield gw
+    gw.proc.stop()
+
+
+def test_a_reload_applies_a_new_model_and_reports_the_version(live: Live, mock: Proc) -> None:
+    before = live.admin_config()["live"]
+    assert live.deployment() == "mock/v0"
+    live.write(config(mock, 1))
+    answer = live.reload()
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["result"] == "reloaded" and body["version"] != before["version"]
+    assert live.deployment() == "mock/v1"
+    assert live.deployment("extra-1") == "mock/extra-1"
+    after = live.admin_config()
+    assert after["live"]["version"] == body["version"]
+    assert after["live"]["generation"] == before["generation"] + 1
+    assert after["live"]["last_error"] is None
+    assert "extra-1" in after["models"]
+    # Nothing changed: nothing swapped.
+    assert live.reload().json()["result"] == "unchanged"
+
+
+def test_an_invalid_edit_changes_nothing_and_says_every_problem(live: Live, mock: Proc) -> None:
+    bad = config(mock, 1)
+    bad["models"]["live"]["deployments"][0]["provider"] = "nowhere"
+    bad["models"]["extra-1"]["strategy"] = "no-such-strategy"
+    bad["bogus"] = 1
+    live.write(bad)
+    answer = live.reload()
+    assert answer.status_code == 422
+    body = answer.json()
+    problems = "\n".join(body["problems"])
+    assert "nowhere" in problems and "no-such-strategy" in problems and "bogus" in problems
+    assert "line " in problems  # located in the file, as `turnout check` prints them
+    assert live.deployment() == "mock/v0"  # the old config keeps serving
+    state = live.admin_config()["live"]
+    assert state["last_error"]["problems"] == body["problems"]
+    assert state["reloads"]["failed"] == 1
+    metrics = httpx.get(live.proc.url + "/metrics").text
+    assert 'turnout_config_reloads_total{result="failed"} 1.0' in metrics
+    assert "turnout_config_reload_failing 1.0" in metrics
+    assert live.proc.output().count("config reload failed") == 1  # logged once
+    live.reload()  # the same problems again: counted, not logged again
+    assert live.proc.output().count("config reload failed") == 1
+    live.write(config(mock, 2))
+    assert live.reload().status_code == 200
+    assert live.deployment() == "mock/v2"
+    assert live.admin_config()["live"]["last_error"] is None
+
+
+def test_sighup_reloads(live: Live, mock: Proc) -> None:
+    live.write(config(mock, 3))
+    live.proc.signal(signal.SIGHUP)
+    assert _wait(lambda: live.deployment() == "mock/v3")
+
+
+def test_turnout_reload_command(live: Live, mock: Proc) -> None:
+    from typer.testing import CliRunner
+
+    from turnout.cli.main import app
+
+    live.write(config(mock, 4))
+    result = CliRunner().invoke(app, ["reload", "--url", live.proc.url])
+    assert result.exit_code == 0, result.output
+    assert "reloaded: config version" in result.output
+    assert live.deployment() == "mock/v4"
+    live.write("models: [unclosed\n")
+    result = CliRunner().invoke(app, ["reload", "--url", live.proc.url])
+    assert result.exit_code == 1
+    assert "invalid YAML" in result.output
+    assert live.deployment() == "mock/v4"
+
+
+def test_an_edited_file_is_applied_by_the_watcher(mock: Proc, tmp_path: Path) -> None:
+    gw = _start(mock, tmp_path, config(mock, 0))
+    try:
+        gw.write(config(mock, 5))  # renamed over the old file
+        assert _wait(lambda: gw.deployment() == "mock/v5")
+        gw.path.write_text(yaml.safe_dump(config(mock, 6)))  # written in place
+        assert _wait(lambda: gw.deployment() == "mock/v6")
+    finally:
+        gw.proc.stop()
+
+
+def test_breaker_and_sticky_state_survive_a_reload_elsewhere(mock: Proc, tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    extra = {
+        "broken": {
+            "deployments": [
+                {"provider": "dead", "model": "d", "priority": 0},
+                {"provider": "mock", "model": "backup", "priority": 1},
+            ]
+        },
+        "pinned": {
+            "strategy": "sticky",
+            "deployments": [
+                {"provider": "mock", "model": "a", "weight": 1},
+                {"provider": "mock", "model": "b", "weight": 1},
+            ],
+        },
+    }
+
+    def cfg(k: int) -> dict[str, Any]:
+        c = config(mock, k, extra)
+        c["providers"]["dead"] = {"type": "openai-compatible", "base_url": dead, "api_keys": ["x"]}
+        return c
+
+    gw = _start(mock, tmp_path, cfg(0), "--no-watch")
+    try:
+        for _ in range(3):
+            assert gw.deployment("broken") == "mock/backup"
+        health = httpx.get(gw.proc.url + "/admin/health").text
+        assert "ejected" in health
+        pins = {f"s{i}": gw.deployment("pinned", **{"x-session-id": f"s{i}"}) for i in range(16)}
+        assert set(pins.values()) == {"mock/a", "mock/b"}  # spread, so pins mean something
+        gw.write(cfg(1))
+        assert gw.reload().json()["result"] == "reloaded"
+        assert gw.deployment() == "mock/v1"
+        for session, pinned in pins.items():
+            assert gw.deployment("pinned", **{"x-session-id": session}) == pinned
+        deployments = httpx.get(gw.proc.url + "/admin/health").json()["deployments"]
+        dead_state = [d for d in deployments if d["id"] == "dead/d"]
+        assert dead_state and dead_state[0]["state"] != "active"
+    finally:
+        gw.proc.stop()
+
+
+def test_streams_in_flight_finish_on_a_removed_model(live: Live, mock: Proc) -> None:
+    streams = [
+        live.client.chat.completions.create(
+            model="extra-0",
+            messages=MESSAGES,
+            stream=True,
+            extra_headers={"x-mock-chunk-ms": "40", "x-mock-tokens": "30"},
+        )
+        for _ in range(5)
+    ]
+    iters = [iter(s) for s in streams]
+    firsts = [next(it) for it in iters]  # every stream has begun
+    live.write(config(mock, 2))  # extra-0 removed
+    assert live.reload().json()["result"] == "reloaded"
+    with pytest.raises(openai.NotFoundError):
+        live.deployment("extra-0")
+    for first, it in zip(firsts, iters, strict=True):
+        rest = list(it)
+        assert first.choices is not None
+        assert rest[-1].choices[0].finish_reason == "stop"
+
+
+def test_a_thousand_requests_across_twenty_reloads(live: Live, mock: Proc) -> None:
+    """Half streams; every answer comes from a config that was serving while it ran."""
+    total, reloads = 1000, 20
+    started = 0  # reloads begun (the version a request may at most see)
+    applied = 0  # reloads answered (the version a request must at least see)
+    done = 0
+    failures: list[str] = []
+    progress = asyncio.Event()
+
+    async def one(i: int, client: openai.AsyncOpenAI) -> None:
+        nonlocal done
+        low = applied
+        try:
+            if i % 2:
+                streamed = await client.chat.completions.with_raw_response.create(
+                    model="live",
+                    messages=MESSAGES,
+                    stream=True,
+                    extra_headers={"x-mock-chunk-ms": "5", "x-mock-tokens": "12"},
+                )
+                chunks = [c async for c in streamed.parse()]
+                if not chunks or chunks[-1].choices[0].finish_reason != "stop":
+                    failures.append(f"{i}: stream cut")
+                label = streamed.headers["x-turnout-deployment"]
+            else:
+                whole = await client.chat.completions.with_raw_response.create(
+                    model="live", messages=MESSAGES
+                )
+                whole.parse()
+                label = whole.headers["x-turnout-deployment"]
+            served = int(label.removeprefix("mock/v"))
+            if not low <= served <= started:
+                failures.append(f"{i}: served by v{served} outside v{low}..v{started}")
+        except Exception as exc:
+            failures.append(f"{i}: {type(exc).__name__}: {exc}")
+        finally:
+            done += 1
+            progress.set()
+
+    async def reloader(http: httpx.AsyncClient) -> None:
+        nonlocal started, applied
+        for k in range(1, reloads + 1):
+            while done < k * total // (reloads + 1):
+                progress.clear()
+                await progress.wait()
+            await asyncio.to_thread(live.write, config(mock, k))
+            started = k
+            answer = await http.post(live.proc.url + "/admin/config/reload")
+            assert answer.status_code == 200 and answer.json()["result"] == "reloaded"
+            applied = k
+
+    async def main() -> None:
+        async with (
+            httpx.AsyncClient(timeout=60) as http,
+            openai.AsyncOpenAI(
+                base_url=live.proc.url + "/v1", api_key="unused", max_retries=0, timeout=60
+            ) as client,
+        ):
+            sem = asyncio.Semaphore(32)
+
+            async def bounded(i: int) -> None:
+                async with sem:
+                    await one(i, client)
+
+            await asyncio.gather(reloader(http), *(bounded(i) for i in range(total)))
+
+    asyncio.run(main())
+    assert not failures, failures[:10]
+    assert done == total and applied == reloads
+    assert live.admin_config()["live"]["reloads"]["reloaded"] == reloads
+
+
+def test_every_worker_applies_the_same_version(mock: Proc, tmp_path: Path) -> None:
+    gw = _start(mock, tmp_path, config(mock, 0), "--workers", "2")
+    try:
+
+        def versions() -> set[str]:
+            workers = gw.admin_config()["live"]["workers"]
+            return {w["version"] for w in workers} if len(workers) == 2 else set()
+
+        assert _wait(lambda: len(versions()) == 1, 60)
+        first = versions()
+        gw.write(config(mock, 1))  # every worker watches the file
+        assert _wait(lambda: len(versions()) == 1 and versions() != first, 10)
+        # Whichever worker answers, the new config serves.
+        assert {gw.deployment() for _ in range(10)} == {"mock/v1"}
+        gw.path.write_text(yaml.safe_dump(config(mock, 2)))
+        body = gw.reload().json()  # the answering worker reloads, then has the others do it
+        assert body["result"] in ("reloaded", "unchanged")  # the watcher may have been first
+        assert {w["version"] for w in body["workers"]} == {body["version"]}
+        assert len(body["workers"]) == 2
+        assert {gw.deployment() for _ in range(10)} == {"mock/v2"}
+    finally:
+        gw.proc.stop()
+
+
+def test_sighup_to_the_supervisor_reaches_every_worker(mock: Proc, tmp_path: Path) -> None:
+    gw = _start(mock, tmp_path, config(mock, 0), "--workers", "2", "--no-watch")
+    try:
+        assert _wait(lambda: len(gw.admin_config()["live"]["workers"]) == 2, 60)
+        gw.write(config(mock, 7))
+        gw.proc.signal(signal.SIGHUP)
+
+        def done() -> bool:
+            workers = gw.admin_config()["live"]["workers"]
+            return len(workers) == 2 and all(w["generation"] == 2 for w in workers)
+
+        assert _wait(done, 10)
+        assert {gw.deployment() for _ in range(10)} == {"mock/v7"}
+        assert gw.proc.popen.poll() is None
+    finally:
+        gw.proc.stop()
