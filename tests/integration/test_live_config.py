@@ -9,6 +9,7 @@ answer says which config served it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -80,6 +81,13 @@ class Live:
 def _start(mock: Proc, tmp: Path, cfg: dict[str, Any], *extra: str) -> Live:
     proc = start_gateway(cfg, tmp, *extra, ready_within=60)
     return Live(proc, tmp / f"turnout-{proc.port}.yaml")
+
+
+def _stop_group(gw: Live) -> None:
+    """The supervisor and its workers (a SIGKILL to the supervisor alone orphans them)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(gw.proc.popen.pid, signal.SIGKILL)
+    gw.proc.stop()
 
 
 @pytest.fixture
@@ -328,7 +336,7 @@ def test_every_worker_applies_the_same_version(mock: Proc, tmp_path: Path) -> No
         assert len(body["workers"]) == 2
         assert {gw.deployment() for _ in range(10)} == {"mock/v2"}
     finally:
-        gw.proc.stop()
+        _stop_group(gw)
 
 
 def test_sighup_to_the_supervisor_reaches_every_worker(mock: Proc, tmp_path: Path) -> None:
@@ -346,4 +354,4 @@ def test_sighup_to_the_supervisor_reaches_every_worker(mock: Proc, tmp_path: Pat
         assert {gw.deployment() for _ in range(10)} == {"mock/v7"}
         assert gw.proc.popen.poll() is None
     finally:
-        gw.proc.stop()
+        _stop_group(gw)
