@@ -34,12 +34,12 @@ from turnout.dashboard.static import PREFIX as UI
 from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
 from turnout.health.service import HealthService
-from turnout.mcp.gate import McpGate
 from turnout.live import workers
 from turnout.live.reloader import Reloader
 from turnout.live.source import ConfigSource, version_of
 from turnout.live.swap import Generation, build_generation, restart_sections
 from turnout.live.watch import watch
+from turnout.mcp.gate import McpGate
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy

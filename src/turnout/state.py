@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from turnout.auth.service import AuthService
     from turnout.cache.service import CacheService
     from turnout.dashboard.access import DashboardAccess
-    from turnout.mcp.gate import McpGate
     from turnout.live.reloader import Reloader
+    from turnout.mcp.gate import McpGate
     from turnout.observability.hub import Observability
     from turnout.plugins.service import Plugins
 
