@@ -21,7 +21,7 @@ class LineProc:
         *,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
-        timeout: float = 20.0,
+        timeout: float = 120.0,
     ) -> None:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the process lifetime
             prefix="turnout-test-", suffix=".log", delete=False

@@ -102,7 +102,7 @@ def start_gateway(
     tmp: Path,
     *extra: str,
     env: dict[str, str] | None = None,
-    ready_within: float = 20.0,
+    ready_within: float = 120.0,
 ) -> Proc:
     port = free_port()
     path = tmp / f"turnout-{port}.yaml"
