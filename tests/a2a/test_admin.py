@@ -76,3 +76,13 @@ def test_config_agents_and_bad_bodies_are_refused(a2a_gateway: Proc) -> None:
 
 def test_the_registry_needs_an_admin(a2a_gateway: Proc) -> None:
     assert httpx.get(f"{a2a_gateway.url}/admin/agents", timeout=10).status_code == 401
+
+
+def test_a_card_that_cannot_be_fetched_says_why(a2a_gateway: Proc) -> None:
+    card = httpx.get(
+        f"{a2a_gateway.url}/a2a/down/.well-known/agent-card.json", headers=ADMIN, timeout=30
+    )
+    assert card.status_code == 502 and card.json()["error"]["code"] == -32052
+    listed = {a["name"]: a for a in admin(a2a_gateway, "GET", "/admin/agents").json()["agents"]}
+    assert listed["down"]["card"]["fetched"] is False
+    assert "card cannot be fetched" in listed["down"]["card"]["error"]

@@ -47,6 +47,7 @@ def public(agent: Agent) -> dict[str, Any]:
         "name": agent.card.get("name") if agent.card else None,
         "age_seconds": round(time.monotonic() - agent.fetched, 1) if agent.card else None,
         "rpc_url": agent.rpc_url or None,
+        "error": agent.failure,
     }
     return out
 

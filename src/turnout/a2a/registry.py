@@ -77,6 +77,13 @@ class Agent:
             self._failed = None
             return card
 
+    @property
+    def failure(self) -> str | None:
+        """Why the card could not be fetched, while that is remembered (never a secret: the
+        gateway's own message)."""
+        failed = self._failed
+        return failed[0].message if failed is not None and self.card is None else None
+
     def forget_failure(self) -> None:
         self._failed = None
 
@@ -112,6 +119,10 @@ class Agent:
             )
         except TimeoutError:
             raise UpstreamTimeout(f"{where}: its card did not arrive in time") from None
+        except UpstreamInvalid:
+            raise
+        except UpstreamUnavailable as exc:
+            raise UpstreamUnavailable(f"{where}: its card cannot be fetched ({exc})") from None
         if got.status != 200:
             raise UpstreamUnavailable(f"{where}: its card answered HTTP {got.status}")
         try:

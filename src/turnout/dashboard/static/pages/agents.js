@@ -86,15 +86,17 @@ export default function Agents({ readOnly }) {
           <td><${Badge} value=${a.source} tone=${a.source === "config" ? "info" : ""} /></td>
           <td>${a.card.fetched
             ? html`<${Badge} value="fetched" tone="ok" /> <span class="muted small">${a.card.name}</span>`
-            : html`<${Badge} value="not yet" tone="warn" />`}</td>
+            : a.card.error
+              ? html`<${Badge} value="unavailable" tone="bad" /> <div class="muted small" data-testid="agent-card-error">${a.card.error}</div>`
+              : html`<${Badge} value="not yet" tone="warn" />`}</td>
           <td>${who(a)}</td>
           <td>${limits(a)}</td>
-          <td class="row">
+          <td><div class="row">
             <button onClick=${() => act("POST", `/admin/agents/${encodeURIComponent(a.name)}/refresh`)} disabled=${readOnly}
               data-testid="agent-refresh">Refresh card</button>
             ${a.source === "admin" && html`<button class="danger" disabled=${readOnly} data-testid="agent-remove"
               onClick=${() => window.confirm(`Remove the agent ${a.name}?`) && act("DELETE", `/admin/agents/${encodeURIComponent(a.name)}`)}>Remove</button>`}
-          </td></tr>`)}</tbody></table>`}
+          </div></td></tr>`)}</tbody></table>`}
     <//>
     ${!readOnly && html`<${AddAgent} onAdded=${reload} />`}
   `;
