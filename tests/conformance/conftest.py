@@ -8,7 +8,9 @@ cells that run after it, so rate-limit cooldowns are off and the breaker is out 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +32,58 @@ AUTH_STYLE = {
 }
 
 
+# The clouds as upstream columns of the matrix (test_matrix.py): the mock plays each cloud at
+# its real paths and accepts any credential here (tests/integration/clouds checks them).
+CLOUD_TYPES = ("azure", "vertex", "vertex-claude", "bedrock")
+UPSTREAM_MODEL.update(
+    {
+        "azure": "up-azure",
+        "vertex": "up-vertex",
+        "vertex-claude": "claude-up-vertex",
+        "bedrock": "us.anthropic.up-bedrock-v1:0",
+    }
+)
+AUTH_STYLE.update(
+    {"azure": "api-key", "vertex": "bearer", "vertex-claude": "bearer", "bedrock": "authorization"}
+)
+
+
 def model_for(provider_type: str) -> str:
     return f"m-{provider_type}"
+
+
+def _cloud_providers(mock: Proc) -> dict[str, Any]:
+    """The three clouds in front of the mock: a key for Azure, a service account whose token
+    endpoint is the mock's for Vertex, an access key pair for Bedrock."""
+    from tests.support.clouds import account_file, rsa_key
+
+    account = account_file(
+        Path(tempfile.mkdtemp(prefix="turnout-sa-")) / "sa.json", rsa_key(), f"{mock.url}/token"
+    )
+    vertex = {
+        "type": "vertex",
+        "base_url": mock.url,
+        "api_keys": [str(account)],
+        "options": {"project": "proj-0001", "location": "us-east5"},
+        "forward_headers": ["x-mock-*"],
+    }
+    return {
+        "azure": {
+            "type": "azure",
+            "base_url": mock.url,
+            "api_keys": ["az-upstream-key-0001"],
+            "forward_headers": ["x-mock-*"],
+        },
+        "vertex": vertex,
+        "vertex-claude": vertex,
+        "bedrock": {
+            "type": "bedrock",
+            "base_url": mock.url,
+            "api_keys": ["AKIAUPSTREAM00000001:upstream/secret/0001"],
+            "options": {"region": "us-east-1"},
+            "forward_headers": ["x-mock-*"],
+        },
+    }
 
 
 def conformance_config(mock: Proc) -> dict[str, Any]:
@@ -49,10 +101,11 @@ def conformance_config(mock: Proc) -> dict[str, Any]:
             "anthropic": provider("anthropic", mock.url),
             "gemini": provider("gemini", mock.url),
             NATIVE: provider("openai", f"{mock.url}/v1"),
+            **_cloud_providers(mock),
         },
         "models": {
             model_for(t): {"deployments": [{"provider": t, "model": UPSTREAM_MODEL[t]}]}
-            for t in (*PROVIDER_TYPES, NATIVE)
+            for t in (*PROVIDER_TYPES, NATIVE, *CLOUD_TYPES)
         },
         "routing": {
             "overloaded_retries": 0,
@@ -65,6 +118,7 @@ def conformance_config(mock: Proc) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    proc = start_gateway(conformance_config(mock), tmp_path_factory.mktemp("conformance"))
+    tmp = tmp_path_factory.mktemp("conformance")
+    proc = start_gateway(conformance_config(mock), tmp, ready_within=60)  # a loaded machine
     yield proc
     proc.stop()

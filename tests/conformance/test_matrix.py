@@ -1,9 +1,10 @@
 """Every official SDK against every provider type, through a real gateway process.
 
-One scenario list is stamped onto all nine cells (client SDK x provider type). The diagonal
-is the byte passthrough; the six other cells go through the IR. Each scenario asserts what the
-client's own SDK exposes (content, finish reason, usage, tool calls, typed exceptions) and, via
-the mock's echo headers, what reached the upstream.
+One scenario list is stamped onto every cell (client SDK x provider type, the clouds
+included: Azure OpenAI, Gemini and Claude on Vertex AI, Claude on Bedrock). Where the client
+speaks the upstream's protocol its bytes pass through; every other cell goes through the IR.
+Each scenario asserts what the client's own SDK exposes (content, finish reason, usage, tool
+calls, typed exceptions) and, via the mock's echo headers, what reached the upstream.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.conformance.clients import CLIENTS, TOOL_ARGS, TOOL_NAME, Answer, Client
-from tests.conformance.conftest import AUTH_STYLE, PROVIDER_TYPES, UPSTREAM_MODEL, model_for
+from tests.conformance.conftest import (
+    AUTH_STYLE,
+    CLOUD_TYPES,
+    PROVIDER_TYPES,
+    UPSTREAM_MODEL,
+    model_for,
+)
 from tests.support.procs import Proc
 
 Scenario = Callable[[Client, str], None]
@@ -111,7 +118,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-@pytest.mark.parametrize("provider", PROVIDER_TYPES)
+@pytest.mark.parametrize("provider", (*PROVIDER_TYPES, *CLOUD_TYPES))
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 def test_cell(clients: dict[str, Client], client_name: str, provider: str, scenario: str) -> None:
     SCENARIOS[scenario](clients[client_name], provider)

@@ -142,6 +142,8 @@ def auth_style(headers: Mapping[str, str], query: str) -> str:
         styles.append("x-api-key")
     if "x-goog-api-key" in headers:
         styles.append("x-goog-api-key")
+    if "api-key" in headers:  # Azure's
+        styles.append("api-key")
     if query and "key" in parse_qs(query):
         styles.append("query-key")
     return ",".join(styles) or "none"

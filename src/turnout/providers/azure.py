@@ -24,6 +24,8 @@ another region or resource may have it), quota and rate limits are 429s.
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -108,6 +110,8 @@ class AzureProvider(HTTPProvider):
         )
         if resp.status == 401 and tokens is not None:
             tokens.drop(key)  # revoked or expired early: fetch a new one next time
+        if call.stream and 200 <= resp.status < 300:
+            return _WithoutFilterChunk(resp)
         return resp
 
     async def _fetch_token(self, credential: str) -> tuple[str, float]:
@@ -128,6 +132,69 @@ class AzureProvider(HTTPProvider):
         ).encode()
         url = f"{entra.authority.rstrip('/')}/{entra.tenant_id}/oauth2/v2.0/token"
         return await post_token_form(self, url, form, self._token_egress)
+
+
+_BLANK = re.compile(rb"\r?\n\r?\n")
+_FIRST_EVENT_MAX = 64 * 1024
+
+
+class _WithoutFilterChunk:
+    """An Azure stream without its first chunk when that chunk only carries
+    ``prompt_filter_results`` (no choices, ``object: ""``): OpenAI's SDK in strict mode refuses
+    it, naive clients index ``choices[0]`` on it, and OpenAI never sends one, so a client that
+    fails over between Azure and OpenAI would otherwise see two stream shapes. Only the first
+    event is looked at (at most 64 KiB held); everything after it passes through untouched."""
+
+    def __init__(self, resp: UpstreamResponse) -> None:
+        self._resp = resp
+        self.status = resp.status
+        self.headers = resp.headers
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.iter_chunks()])
+
+    def close(self) -> None:
+        self._resp.close()
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        chunks = self._resp.iter_chunks()
+        head, looking = b"", True
+        try:
+            async for chunk in chunks:
+                if not looking:
+                    yield chunk
+                    continue
+                head += chunk
+                end = _BLANK.search(head)
+                if end is None and len(head) < _FIRST_EVENT_MAX:
+                    continue
+                if end is not None and _filter_only(head[: end.start()]):
+                    head = head[end.end() :]
+                looking = False
+                if head:
+                    yield head
+            if looking and head:
+                yield head
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def _filter_only(event: bytes) -> bool:
+    data = event.strip()
+    if not data.startswith(b"data:"):
+        return False
+    try:
+        obj = orjson.loads(data[5:])
+    except orjson.JSONDecodeError:
+        return False
+    return (
+        isinstance(obj, dict)
+        and obj.get("choices") == []
+        and "prompt_filter_results" in obj
+        and not obj.get("usage")
+    )
 
 
 async def post_token_form(

@@ -90,9 +90,11 @@ def gw(cloud: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
 
 
 def _openai(gw: Proc) -> openai.OpenAI:
-    # Not strict: Azure's own prompt-filter chunk (object "") fails the SDK's strict mode
-    # against Azure itself, and the gateway relays Azure's stream as Azure sent it.
-    return openai.OpenAI(api_key="k", base_url=f"{gw.url}/v1", max_retries=0)
+    # Strict: the gateway leaves out Azure's prompt-filter chunk (object ""), which fails
+    # the SDK's strict mode against Azure itself.
+    return openai.OpenAI(
+        api_key="k", base_url=f"{gw.url}/v1", max_retries=0, _strict_response_validation=True
+    )
 
 
 def _stats(cloud: Proc) -> dict[str, int]:

@@ -137,3 +137,31 @@ async def test_azure_errors_are_classified() -> None:
     assert classifier.classify(404, orjson.dumps(missing)) == "server_error"
     assert classifier.classify(401, b'{"error": {"code": "401"}}') == "invalid_key"
     assert classifier.classify(429, b'{"error": {"code": "429"}}') == "rate_limited"
+
+
+FILTER_CHUNK = (
+    b'data: {"choices": [], "created": 0, "id": "", "model": "", "object": "", '
+    b'"prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}\n\n'
+)
+FIRST = b'data: {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0}]}\n\n'
+
+
+@pytest.mark.parametrize("cut", [1, 10, len(FILTER_CHUNK), len(FILTER_CHUNK) + 5])
+async def test_the_prompt_filter_chunk_is_left_out_wherever_reads_cut(cut: int) -> None:
+    data = FILTER_CHUNK + FIRST + b"data: [DONE]\n\n"
+    client = FakeClient(FakeResponse(chunks=[data[:cut], data[cut:]]))
+    reply = await AzureProvider(spec(), client).send(
+        call("openai", {**CHAT, "stream": True}, stream=True), deployment("d"), "az-key"
+    )
+    assert reply.chunks is not None
+    assert b"".join([c async for c in reply.chunks]) == FIRST + b"data: [DONE]\n\n"
+
+
+async def test_a_stream_without_a_filter_chunk_is_untouched() -> None:
+    data = [FIRST, FIRST, b"data: [DONE]\n\n"]
+    client = FakeClient(FakeResponse(chunks=data))
+    reply = await AzureProvider(spec(), client).send(
+        call("openai", {**CHAT, "stream": True}, stream=True), deployment("d"), "az-key"
+    )
+    assert reply.chunks is not None
+    assert [c async for c in reply.chunks] == data
