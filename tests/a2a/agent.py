@@ -218,11 +218,19 @@ def build(args: argparse.Namespace) -> ASGIApp:
     url = f"http://127.0.0.1:{args.port}/rpc"
     agent_card = card(args.name or args.kind, url, args.kind, args.token)
     executor: AgentExecutor = Worker(args.steps, args.step) if args.kind == "worker" else Quick()
+    # The worker also has an extended card (one more skill), for authenticated callers.
+    extended = None
+    if args.kind == "worker":
+        agent_card.capabilities.extended_agent_card = True
+        extended = AgentCard()
+        extended.CopyFrom(agent_card)
+        extended.skills.append(AgentSkill(id="secret", name="secret", description="extended"))
     handler = DefaultRequestHandlerV2(
         agent_executor=executor,
         task_store=InMemoryTaskStore(),
         agent_card=agent_card,
         push_config_store=InMemoryPushNotificationConfigStore(),
+        extended_agent_card=extended,
     )
     if args.legacy:
         old = legacy_card(args.name or args.kind, url)

@@ -18,6 +18,7 @@ from a2a.client import ClientConfig, create_client
 from a2a.client.client import Client
 from a2a.types.a2a_pb2 import (
     CancelTaskRequest,
+    GetExtendedAgentCardRequest,
     GetTaskRequest,
     Message,
     Part,
@@ -344,3 +345,11 @@ def test_a_keys_models_globs_are_its_agent_allow_list(a2a_gateway: Proc) -> None
         f"{a2a_gateway.url}/a2a", headers={"authorization": f"Bearer {one_agent}"}, timeout=30
     ).json()
     assert [a["name"] for a in listed["agents"]] == ["quick"]
+
+
+async def test_the_extended_card_is_rewritten_too(a2a_gateway: Proc) -> None:
+    async with client_for(a2a_gateway, "worker", streaming=False) as client:
+        card = await client.get_extended_agent_card(GetExtendedAgentCardRequest())
+    assert "secret" in [s.id for s in card.skills]  # the agent's extended card...
+    assert [i.url for i in card.supported_interfaces] == [f"{a2a_gateway.url}/a2a/worker"]
+    assert list(card.security_schemes) == ["turnout"]  # ...with the gateway's address and auth
