@@ -57,11 +57,17 @@ def wait_for(check: Callable[[], bool], within: float = 30.0, what: str = "condi
 
 
 def wait_states(gw: Proc, want: dict[str, str], within: float = 30.0) -> None:
-    def ok() -> bool:
-        have = servers(gw)
-        return all(have.get(n, {}).get("state") == s for n, s in want.items())
+    seen: dict[str, Any] = {}
 
-    wait_for(ok, within, f"servers {want}")
+    def ok() -> bool:
+        seen.update(servers(gw))
+        return all(seen.get(n, {}).get("state") == s for n, s in want.items())
+
+    try:
+        wait_for(ok, within, f"servers {want}")
+    except AssertionError as exc:
+        have = {n: (s["state"], s["error"]) for n, s in seen.items()}
+        raise AssertionError(f"{exc}; last seen {have}") from None
 
 
 def new_key(gw: Proc, **body: Any) -> str:

@@ -4,6 +4,7 @@ gets a JSON-RPC error within its timeout, and the other servers are never affect
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,67 @@ def test_a_restarted_upstream_comes_back(faulty: Proc, restartable: dict[str, An
     args = [PYTHON, UPSTREAM, "phoenix", "streamable-http", str(port)]
     restartable["proc"] = Proc(args, port, "/mcp")
     wait_states(faulty, {"phoenix": "up"}, within=60)
+
+
+@pytest.fixture(scope="module")
+def guarded_upstream() -> Iterator[Proc]:
+    port = free_port()
+    proc = Proc(
+        [PYTHON, UPSTREAM, "vault", "streamable-http", str(port)],
+        port,
+        "/_tokens",
+        env={"MCP_TEST_CLIENT_CREDENTIALS": "gw-client:s3cret/+="},
+    )
+    yield proc
+    proc.stop()
+
+
+def test_oauth_client_credentials_fetches_and_renews_the_token(
+    mock: Proc, guarded_upstream: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    up = guarded_upstream.url
+    auth = {
+        "type": "oauth_client_credentials",
+        "token_url": f"{up}/token",
+        "client_id": "gw-client",
+        "client_secret": "s3cret/+=",
+    }
+    wrong = {**auth, "client_secret": "nope"}
+    config = gateway_config(
+        mock,
+        {
+            "vault": {"url": f"{up}/mcp", "auth": auth, "health_interval": 0.5},
+            "locked": {"url": f"{up}/mcp", "auth": wrong, "timeouts": {"connect": 2}},
+            "bare": {"url": f"{up}/mcp", "timeouts": {"connect": 2}},
+        },
+    )
+    gw = start_gateway(
+        config, tmp_path_factory.mktemp("mcp-oauth"), env={"TURNOUT_MASTER_KEY": MASTER},
+        ready_within=90,
+    )  # fmt: skip
+    try:
+        wait_states(gw, {"vault": "up", "locked": "down", "bare": "down"})
+        assert "s3cret" not in gw.output()  # the secret is never logged
+
+        async def call() -> list[str]:
+            async with connect(gw) as client:
+                return texts(await client.call_tool("vault__echo", {"text": "in"}))
+
+        assert asyncio.run(call()) == ["vault:in"]
+        before = httpx.get(f"{up}/_tokens").json()["issued"]
+        httpx.post(f"{up}/_revoke")  # the server revokes the token early
+        # The next request gets a 401, fetches a new token and is sent again; the session
+        # goes on (or is reopened by the supervisor) and calls work again.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert asyncio.run(call()) == ["vault:in"]
+                break
+            except (AssertionError, MCPError, ExceptionGroup):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert httpx.get(f"{up}/_tokens").json()["issued"] > before + 1
+        status = servers(gw)
+        assert "s3cret" not in str(status)
+    finally:
+        gw.stop()

@@ -10,7 +10,12 @@ returns a tool error.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
 import sys
+from typing import Any
+from urllib.parse import unquote_plus
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -75,10 +80,71 @@ def build(name: str) -> MCPServer:
     return server
 
 
+def guarded(app: Any, credentials: str) -> Any:
+    """The app behind OAuth 2.0 client credentials: ``POST /token`` (HTTP Basic
+    ``credentials``) issues a new token and revokes the previous one; ``/mcp`` wants the
+    current one. ``GET /_tokens`` says how many were issued."""
+    issued: list[str] = []
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        path = scope["path"]
+        if path == "/token":
+            if _client(headers.get("authorization", "")) != credentials:
+                await _answer(send, 401, {"error": "invalid_client"})
+                return
+            issued.append(f"tok-{len(issued) + 1}")
+            await _answer(send, 200, {"access_token": issued[-1], "expires_in": 3600})
+            return
+        if path == "/_tokens":
+            await _answer(send, 200, {"issued": len(issued)})
+            return
+        if path == "/_revoke":
+            issued.append("revoked")  # the current token stops working
+            await _answer(send, 200, {})
+            return
+        if not issued or headers.get("authorization") != f"Bearer {issued[-1]}":
+            await _answer(send, 401, {"error": "invalid_token"})
+            return
+        await app(scope, receive, send)
+
+    return asgi
+
+
+def _client(header: str) -> str:
+    """``id:secret`` from HTTP Basic, each part form-decoded (RFC 6749 section 2.3.1)."""
+    if not header.startswith("Basic "):
+        return ""
+    raw = base64.b64decode(header[6:]).decode()
+    client, _, secret = raw.partition(":")
+    return f"{unquote_plus(client)}:{unquote_plus(secret)}"
+
+
+async def _answer(send: Any, status: int, data: object) -> None:
+    body = json.dumps(data).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def main() -> None:
     name, transport = sys.argv[1], sys.argv[2]
     server = build(name)
-    if transport == "stdio":
+    credentials = os.environ.get("MCP_TEST_CLIENT_CREDENTIALS")
+    if credentials:  # streamable HTTP behind a token endpoint
+        import uvicorn
+
+        app = guarded(server.streamable_http_app(), credentials)
+        uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
+    elif transport == "stdio":
         server.run("stdio")
     elif transport == "sse":
         server.run("sse", host="127.0.0.1", port=int(sys.argv[3]))

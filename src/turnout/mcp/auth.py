@@ -73,13 +73,17 @@ class ClientCredentials(httpx2.Auth):
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         if self.token is None or time.monotonic() > self.expires - _EARLY:
-            self._take((yield self._token_request()))
+            await self._fetch((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {self.token}"
         response = yield request
         if response.status_code == 401:  # revoked early: one fresh token, one retry
-            self._take((yield self._token_request()))
+            await self._fetch((yield self._token_request()))
             request.headers["Authorization"] = f"Bearer {self.token}"
             yield request
+
+    async def _fetch(self, response: httpx2.Response) -> None:
+        await response.aread()  # the MCP transports stream their responses
+        self._take(response)
 
 
 def upstream_auth(cfg: McpServerConfig) -> httpx2.Auth | None:
