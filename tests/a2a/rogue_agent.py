@@ -4,7 +4,8 @@
 
 It serves a valid card; its JSON-RPC endpoint answers by the text of the message:
 ``malformed`` (200, not JSON), ``html`` (500, an HTML page), ``hang`` (never answers),
-``cut`` (a stream: one task event, then the connection is dropped), ``short`` (a stream: one
+``cut`` (a stream: one task event, then the connection is dropped), ``half`` (the same, cut
+in the middle of a second event), ``short`` (a stream: one
 task event, then a clean end before the task finished), ``garbage`` (a stream whose second
 event is not JSON). Anything else gets a normal answer.
 """
@@ -78,14 +79,17 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, por
             await _reply(writer, 500, "text/html", b"<html>boom</html>")
         elif text == "hang":
             await asyncio.sleep(3600)
-        elif text in ("cut", "short", "garbage"):
+        elif text in ("cut", "half", "short", "garbage"):
             writer.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                 b"transfer-encoding: chunked\r\n\r\n"
             )
             writer.write(_event({"jsonrpc": "2.0", "id": rid, "result": {"task": _TASK}}))
             await writer.drain()
-            if text == "cut":
+            if text == "half":  # the next event begins, and the connection breaks mid-event
+                writer.write(_chunk(b'data: {"jsonrpc": "2.0", "halfway'))
+                await writer.drain()
+            if text in ("cut", "half"):
                 writer.transport.abort()
                 return
             if text == "garbage":

@@ -9,6 +9,7 @@ marks the last status update ``final``. Nothing here changes a byte of what is r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,35 +101,53 @@ def read_response(data: Any) -> tuple[Seen, bool]:
     return read_result(data.get("result")), False
 
 
-class SSEScanner:
-    """Splits relayed SSE bytes into events and reads each event's data, bounded.
+# An event ends at an empty line; a line ends with CRLF, LF or CR (the SSE specification).
+_BOUNDARY = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
+_LINE = re.compile(rb"\r\n|\r|\n")
+NO_DATA: Any = object()  # an event without data (a comment, a keep-alive)
 
-    ``feed`` returns the responses completed by a chunk; an event larger than ``max_event``
-    raises ValueError (the stream is cut with an error, not buffered without end).
+
+class SSEScanner:
+    """Splits relayed SSE bytes into whole events, each with its data read, bounded.
+
+    ``feed`` returns the events a chunk completed, as ``(raw bytes, data)``: the bytes exactly
+    as the agent sent them (terminator included), and the event's data parsed (``None`` when
+    it is not JSON, ``NO_DATA`` when it has none). Bytes of an event not yet complete are held
+    back, so that whatever is relayed ends on an event boundary; an event larger than
+    ``max_event`` raises ValueError (cut with an error, never buffered without end).
     """
 
     def __init__(self, max_event: int) -> None:
         self.max_event = max_event
         self._buf = b""
 
-    def feed(self, chunk: bytes) -> list[Any]:
+    @property
+    def pending(self) -> bytes:
+        """The bytes of an event that has not ended."""
+        return self._buf
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes, Any]]:
         buf = self._buf + chunk
-        if b"\r" in buf:
-            buf = buf.replace(b"\r\n", b"\n")
-        out: list[Any] = []
-        while True:
-            end = buf.find(b"\n\n")
-            if end < 0:
-                break
-            event, buf = buf[:end], buf[end + 2 :]
-            data = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line[:5] == b"data:"]
+        # A CR at the very end may be the first half of a CRLF: decided by the next chunk.
+        limit = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
+        out: list[tuple[bytes, Any]] = []
+        pos = 0
+        while (m := _BOUNDARY.search(buf, pos, limit)) is not None:
+            raw, event, pos = buf[pos : m.end()], buf[pos : m.start()], m.end()
+            data = [
+                line[6:] if line[5:6] == b" " else line[5:]
+                for line in _LINE.split(event)
+                if line[:5] == b"data:"
+            ]
             if not data:
+                out.append((raw, NO_DATA))
                 continue
             try:
-                out.append(orjson.loads(b"\n".join(data)))
+                out.append((raw, orjson.loads(b"\n".join(data))))
             except orjson.JSONDecodeError:
-                out.append(None)  # malformed: the caller decides
-        if len(buf) > self.max_event:
+                out.append((raw, None))  # malformed: the caller decides
+        rest = buf[pos:]
+        if len(rest) > self.max_event:
             raise ValueError(f"an event of the stream exceeds {self.max_event} bytes")
-        self._buf = buf
+        self._buf = rest
         return out

@@ -2,10 +2,11 @@
 
 The caller's request bytes go to the agent unchanged; the answer comes back unchanged too,
 except an extended card (``GetExtendedAgentCard``), which is rewritten like the public card.
-A stream is relayed chunk by chunk as the agent writes it; its events are only read (task
-id, state, end) on the way. A stream that stops before its task ended or was interrupted (the
-agent crashed, the connection broke, an event was not JSON) ends with a JSON-RPC error event
-and an aborted connection, never a clean end.
+A stream is relayed event by event as the agent writes them, byte for byte; its events are
+only read (task id, state, end) on the way, and an event's bytes are held until it ends. A
+stream that stops before its task ended or was interrupted (the agent crashed, the connection
+broke, an event was not JSON) ends with a JSON-RPC error event and an aborted connection,
+never a clean end.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from turnout.a2a.events import Seen, SSEScanner, read_response
+from turnout.a2a.events import NO_DATA, Seen, SSEScanner, read_response
 from turnout.a2a.jsonrpc import error_event
 from turnout.api.io import StreamAborted
 from turnout.errors import UpstreamInvalid, UpstreamUnavailable, as_gateway_error
@@ -113,16 +114,19 @@ async def relay_stream(
     try:
         try:
             async for chunk in resp.iter_chunks():
-                for data in scanner.feed(chunk):
-                    if data is None:
-                        raise UpstreamInvalid("the agent sent an event that is not JSON")
-                    seen, _error = read_response(data)
-                    final = seen.final
-                    on_event(seen)
-                if call.ttft is None:
-                    call.ttft = time.perf_counter() - call.started
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                sent += len(chunk)
+                # Whole events only, as the agent wrote them: a stream cut mid-event leaves
+                # the client on an event boundary, where the gateway's error event can follow.
+                ready: list[bytes] = []
+                for raw, data in scanner.feed(chunk):
+                    if data is not NO_DATA:
+                        if data is None:
+                            await _send(send, call, ready)
+                            raise UpstreamInvalid("the agent sent an event that is not JSON")
+                        seen, _error = read_response(data)
+                        final = seen.final
+                        on_event(seen)
+                    ready.append(raw)
+                sent += await _send(send, call, ready)
             done = True
             if not final:
                 raise UpstreamUnavailable("the agent's stream ended before its task did")
@@ -142,6 +146,16 @@ async def relay_stream(
         if not done:  # the agent's connection cannot be reused mid-stream
             resp.close()
     return sent
+
+
+async def _send(send: Send, call: Call, events: list[bytes]) -> int:
+    if not events:
+        return 0
+    body = b"".join(events)
+    if call.ttft is None:
+        call.ttft = time.perf_counter() - call.started
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+    return len(body)
 
 
 async def _abort(send: Send, call: Call, exc: Exception, rid: Any) -> None:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from turnout.a2a.card import rewrite, rpc_url_of
-from turnout.a2a.events import SSEScanner, read_response, read_result, state_name
+from turnout.a2a.events import NO_DATA, SSEScanner, read_response, read_result, state_name
 from turnout.a2a.governance import TaskBudget, push_urls
 from turnout.a2a.jsonrpc import BudgetSpent, error_body, read_envelope
 from turnout.errors import BadRequest, PermissionDenied, UpstreamTimeout
@@ -126,13 +126,21 @@ def test_results_of_both_versions() -> None:
     assert read_result("nonsense").kind is None
 
 
-def test_the_sse_scanner_splits_events_across_chunks_and_bounds_them() -> None:
+def test_the_sse_scanner_yields_whole_events_as_sent_and_bounds_them() -> None:
     scanner = SSEScanner(max_event=100)
     assert scanner.feed(b'data: {"a"') == []
-    assert scanner.feed(b": 1}\r\n\r\n: ping\n\ndata: [1]\n") == [{"a": 1}]
-    assert scanner.feed(b"\ndata: {bad\n\n") == [[1], None]
+    assert scanner.pending == b'data: {"a"'  # held back until the event ends
+    assert scanner.feed(b": 1}\r\n\r") == []  # a CR at the end may be half of a CRLF
+    got = scanner.feed(b"\n: ping\n\ndata: [1]\r\rdata:{bad\n\nevent: x\ndata")
+    assert got == [
+        (b'data: {"a": 1}\r\n\r\n', {"a": 1}),
+        (b": ping\n\n", NO_DATA),
+        (b"data: [1]\r\r", [1]),
+        (b"data:{bad\n\n", None),
+    ]
+    assert scanner.pending == b"event: x\ndata"
     with pytest.raises(ValueError, match="exceeds"):
-        scanner.feed(b"data: " + b"x" * 200)
+        scanner.feed(b": " + b"x" * 200)
 
 
 def test_the_task_budget_counts_and_forgets_the_oldest() -> None:
