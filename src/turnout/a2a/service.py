@@ -152,10 +152,21 @@ class A2AService:
 
     @staticmethod
     def base_url(scope: Scope, headers: dict[bytes, bytes]) -> str:
-        """The gateway as this caller reached it (its Host header, when well-formed)."""
+        """The gateway as this caller reached it: ``X-Forwarded-Proto`` and
+        ``X-Forwarded-Host`` when a proxy in front says so (TLS ended there), else the
+        connection's scheme and the Host header; each only when well-formed. The URL goes
+        only into the answer to this caller, so a spoofed header misleads nobody else."""
         scheme = scope.get("scheme", "http")
-        host = headers.get(b"host", b"")
-        if not host or _HOST.fullmatch(host) is None:
+        proto = headers.get(b"x-forwarded-proto", b"").split(b",")[0].strip().lower()
+        if proto in (b"http", b"https"):
+            scheme = proto.decode()
+        host = b""
+        for candidate in (headers.get(b"x-forwarded-host", b""), headers.get(b"host", b"")):
+            candidate = candidate.split(b",")[0].strip()
+            if candidate and _HOST.fullmatch(candidate) is not None:
+                host = candidate
+                break
+        if not host:
             server = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}".encode()
         return f"{scheme}://{host.decode('ascii')}"

@@ -190,3 +190,18 @@ def test_plans_count_the_key_the_team_and_the_agent() -> None:
     assert not may_call(
         Principal(id="key1", team="t", expires=None, key_models=("gpt-*",)), "ag", cfg
     )
+
+
+def test_the_gateway_url_in_cards_follows_a_proxy_in_front() -> None:
+    from turnout.a2a.service import A2AService
+
+    scope = {"scheme": "http", "server": ("10.0.0.1", 4141)}
+    assert A2AService.base_url(scope, {b"host": b"gw.test:4141"}) == "http://gw.test:4141"
+    behind = {
+        b"host": b"10.0.0.1:4141",
+        b"x-forwarded-proto": b"https",
+        b"x-forwarded-host": b"api.example.com",
+    }
+    assert A2AService.base_url(scope, behind) == "https://api.example.com"
+    odd = {b"host": b"evil.test/path?x", b"x-forwarded-proto": b"gopher"}
+    assert A2AService.base_url(scope, odd) == "http://10.0.0.1:4141"
