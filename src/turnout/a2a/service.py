@@ -261,7 +261,11 @@ class A2AService:
         except GatewayError as exc:
             call.status, call.error = exc.status, type(exc).__name__
             await self._error(send, exc, rpc_id, rid)
-        except (StreamAborted, asyncio.CancelledError):
+        except asyncio.CancelledError:
+            if call.status == 0:  # the caller left before the answer began (the server's cancel)
+                call.status, call.error = 499, "client_disconnected"
+            raise
+        except StreamAborted:
             raise
         except Exception as exc:  # a bug: the caller still gets JSON-RPC, the log the trace
             log.exception("a2a call failed", request_id=rid)
@@ -275,11 +279,7 @@ class A2AService:
             state.request_log.record(call, time.perf_counter() - call.started)
 
     async def _govern(self, env: Envelope, agent: Agent) -> None:
-        cfg = agent.config
-        if env.kind == "message" and cfg.max_messages_per_task is not None:
-            task = message_task(env.params)
-            if task is not None:
-                self.budget.spend(agent.name, task, cfg.max_messages_per_task)
+        """Push-notification URLs first, then the task's budget: a refused call spends none."""
         if env.kind in ("push", "message"):
             for url in push_urls(env.params, inside=env.kind == "push"):
                 if not isinstance(url, str):
@@ -294,6 +294,11 @@ class A2AService:
                 except GatewayError as exc:
                     msg = f"Invalid params: push-notification url: {exc.message}"
                     raise BadRequest(msg) from None
+        cfg = agent.config
+        if env.kind == "message" and cfg.max_messages_per_task is not None:
+            task = message_task(env.params)
+            if task is not None:
+                self.budget.spend(agent.name, task, cfg.max_messages_per_task)
 
     async def _forward(
         self,
