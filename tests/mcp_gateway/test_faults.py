@@ -19,6 +19,7 @@ from tests.mcp_gateway.conftest import (
     gateway_config,
     servers,
     start_upstream,
+    stdio_server,
     wait_states,
 )
 from tests.mcp_gateway.test_gateway import connect, texts
@@ -63,6 +64,9 @@ def faulty(
             "alpha": {"url": f"{alpha.url}/mcp"},
             "twice": {"url": dead, "urls": [f"{alpha.url}/mcp"], "timeouts": {"connect": 2}},
             "small": {"url": f"{alpha.url}/mcp", "max_message_bytes": 20000},
+            "many": stdio_server(
+                "many", env={"MCP_TEST_EXTRA_TOOLS": "600"}, timeouts={"connect": 60, "list": 60}
+            ),
             "phoenix": {
                 "url": f"{restartable['proc'].url}/mcp",
                 "health_interval": 0.5,
@@ -87,11 +91,13 @@ def faulty(
             "alpha": "up",
             "twice": "up",
             "small": "up",
+            "many": "up",
             "phoenix": "up",
             "badresult": "up",
             "garbage": "up",
             "nohandshake": "down",
         },
+        within=90,
     )
     yield proc
     proc.stop()
@@ -107,6 +113,19 @@ async def test_malformed_json_rpc_is_an_error_for_that_call_only(faulty: Proc) -
                 await client.call_tool(name, {})
         assert texts(await client.call_tool("alpha__echo", {"text": "fine"})) == ["alpha:fine"]
     assert servers(faulty)["nohandshake"]["error"]
+
+
+async def test_long_lists_come_in_pages(faulty: Proc) -> None:
+    async with connect(faulty, "/mcp/many") as client:
+        first = await client.list_tools()
+        assert len(first.tools) == 500 and first.next_cursor
+        second = await client.list_tools(cursor=first.next_cursor)
+        assert second.next_cursor is None
+        names = [t.name for t in first.tools + second.tools]
+        assert len(names) == len(set(names)) == 600 + 9  # the extras and the usual nine
+        assert texts(await client.call_tool("extra_0599", {})) == ["599"]
+        with pytest.raises(MCPError):
+            await client.list_tools(cursor="not-a-cursor")
 
 
 def test_a_server_with_several_urls_fails_over(faulty: Proc, alpha: Proc) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 import mcp_types as types
 import pytest
@@ -150,3 +151,36 @@ def test_health_status_and_the_cli_show_the_servers(gw: Proc) -> None:
     assert "beta__only_beta" in tools and "alpha__" not in tools
     as_json = json.loads(turnout("mcp", "tools", "--json"))
     assert {t["name"] for t in as_json} >= {"alpha__echo", "gamma__count"}
+
+
+async def test_resource_updates_reach_the_subscribed_session(gw: Proc) -> None:
+    updated = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            assert message.params.uri == "alpha+note://alpha/readme"  # the caller's name for it
+            updated.set()
+
+    http = create_mcp_http_client(headers={"authorization": f"Bearer {MASTER}"})
+    transport = streamable_http_client(gw.url + "/mcp", http_client=http)
+    async with Client(transport, mode="legacy", message_handler=on_message) as client:
+        await client.subscribe_resource("alpha+note://alpha/readme")
+        told = await client.call_tool("alpha__touch", {"uri": "note://alpha/readme"})
+        assert texts(told) == ["1"]  # the upstream has one subscriber: the gateway
+        with anyio.fail_after(30):
+            await updated.wait()
+        await client.unsubscribe_resource("alpha+note://alpha/readme")
+
+
+async def test_a_cancelled_call_is_cancelled_upstream(gw: Proc) -> None:
+    async with connect(gw, mode="legacy") as client:
+        before = int(texts(await client.call_tool("gamma__cancellations", {}))[0])
+        with anyio.move_on_after(1.0):
+            await client.call_tool("gamma__slow", {"seconds": 60})
+        with anyio.fail_after(30):
+            for _ in range(1_000_000):  # until the upstream saw the cancellation
+                if int(texts(await client.call_tool("gamma__cancellations", {}))[0]) > before:
+                    break
+                await anyio.sleep(0.1)
+        # The session is still good.
+        assert texts(await client.call_tool("gamma__echo", {"text": "after"})) == ["gamma:after"]

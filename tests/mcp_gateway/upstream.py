@@ -17,6 +17,7 @@ import sys
 from typing import Any
 from urllib.parse import unquote_plus
 
+import mcp_types as types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
@@ -39,11 +40,45 @@ def build(name: str) -> MCPServer:
         """A tool only this server has."""
         return name
 
+    cancelled = [0]
+    subscribers: list[Any] = []
+
     @server.tool()
     async def slow(seconds: float) -> str:
         """Sleep, then answer: the slow upstream."""
-        await asyncio.sleep(seconds)
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            cancelled[0] += 1
+            raise
         return "done"
+
+    @server.tool()
+    def cancellations() -> int:
+        """How many ``slow`` calls were cancelled."""
+        return cancelled[0]
+
+    @server.tool()
+    async def touch(uri: str) -> int:
+        """Tell every subscriber that ``uri`` changed; returns how many were told."""
+        for session in subscribers:
+            await session.send_resource_updated(uri)
+        return len(subscribers)
+
+    async def subscribe(ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        subscribers.append(ctx.session)
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        return types.EmptyResult()
+
+    # The SDK's high-level server has no subscriptions: its low-level one takes the handlers.
+    low = server._lowlevel_server
+    low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
+    low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
+
+    for i in range(int(os.environ.get("MCP_TEST_EXTRA_TOOLS", "0"))):
+        server.add_tool(lambda i=i: i, name=f"extra_{i:04d}", description="one of many")
 
     @server.tool()
     async def count(steps: int, ctx: Context) -> str:
