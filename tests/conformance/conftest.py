@@ -34,17 +34,24 @@ AUTH_STYLE = {
 
 # The clouds as upstream columns of the matrix (test_matrix.py): the mock plays each cloud at
 # its real paths and accepts any credential here (tests/integration/clouds checks them).
-CLOUD_TYPES = ("azure", "vertex", "vertex-claude", "bedrock")
+CLOUD_TYPES = ("azure", "vertex", "vertex-claude", "bedrock", "bedrock-converse")
 UPSTREAM_MODEL.update(
     {
         "azure": "up-azure",
         "vertex": "up-vertex",
         "vertex-claude": "claude-up-vertex",
         "bedrock": "us.anthropic.up-bedrock-v1:0",
+        "bedrock-converse": "us.meta.up-converse-v1:0",
     }
 )
 AUTH_STYLE.update(
-    {"azure": "api-key", "vertex": "bearer", "vertex-claude": "bearer", "bedrock": "authorization"}
+    {
+        "azure": "api-key",
+        "vertex": "bearer",
+        "vertex-claude": "bearer",
+        "bedrock": "authorization",
+        "bedrock-converse": "authorization",
+    }
 )
 
 
@@ -67,6 +74,13 @@ def _cloud_providers(mock: Proc) -> dict[str, Any]:
         "options": {"project": "proj-0001", "location": "us-east5"},
         "forward_headers": ["x-mock-*"],
     }
+    bedrock = {
+        "type": "bedrock",
+        "base_url": mock.url,
+        "api_keys": ["AKIAUPSTREAM00000001:upstream/secret/0001"],
+        "options": {"region": "us-east-1"},
+        "forward_headers": ["x-mock-*"],
+    }
     return {
         "azure": {
             "type": "azure",
@@ -76,13 +90,8 @@ def _cloud_providers(mock: Proc) -> dict[str, Any]:
         },
         "vertex": vertex,
         "vertex-claude": vertex,
-        "bedrock": {
-            "type": "bedrock",
-            "base_url": mock.url,
-            "api_keys": ["AKIAUPSTREAM00000001:upstream/secret/0001"],
-            "options": {"region": "us-east-1"},
-            "forward_headers": ["x-mock-*"],
-        },
+        "bedrock": bedrock,
+        "bedrock-converse": bedrock,  # a model that is not Anthropic's: through Converse
     }
 
 

@@ -1,4 +1,5 @@
-"""AWS Bedrock: Anthropic's models through InvokeModel, signed with SigV4.
+"""AWS Bedrock: Anthropic's models through InvokeModel, every other model through Converse
+(:mod:`turnout.providers.converse`), signed with SigV4.
 
 The body is Anthropic's Messages body as Bedrock takes it: no ``model`` (it is in the URL) and
 no ``stream`` (the URL says that too), with ``anthropic_version: bedrock-2023-05-31``. So the
@@ -31,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,10 +40,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.config.compile import ProviderSpec
 from turnout.errors import UpstreamUnavailable
 from turnout.names import path_segment
+from turnout.providers import converse
 from turnout.providers.anthropic import ANTHROPIC_RULES
 from turnout.providers.base import HTTPProvider
 from turnout.providers.descriptor import ProviderType, rules
-from turnout.providers.eventstream import EventStreamDecoder, EventStreamError
+from turnout.providers.eventstream import MAX_MESSAGE, EventStreamDecoder, EventStreamError
 from turnout.providers.relay import invalid
 from turnout.types import Call
 from turnout.upstream.base import UpstreamClient, UpstreamResponse
@@ -75,6 +77,9 @@ class BedrockOptions(BaseModel):
     region: str = Field(pattern=r"^[a-z0-9\-]+$", description="the AWS region, e.g. us-east-1")
     profile: str | None = Field(None, description="an AWS profile for the default chain")
     anthropic_version: str = ANTHROPIC_VERSION
+    api: Literal["auto", "invoke", "converse"] = Field(
+        "auto", description="auto: InvokeModel for Anthropic's models, Converse for the others"
+    )
 
 
 class _Signer:
@@ -145,10 +150,18 @@ class BedrockProvider(HTTPProvider):
     def auth_headers(self, key: str) -> list[tuple[str, str]]:
         return []  # the signature is added in exchange
 
+    def converse(self, upstream_model: str) -> bool:
+        """Whether this model is reached through Converse rather than InvokeModel."""
+        api = self.options.api
+        return api == "converse" or (api == "auto" and "anthropic." not in upstream_model)
+
     def url(self, call: Call, upstream_model: str) -> str:
         if call.operation != "messages":
             raise self.unsupported(call.operation)
-        action = "invoke-with-response-stream" if call.stream else "invoke"
+        if self.converse(upstream_model):
+            action = "converse-stream" if call.stream else "converse"
+        else:
+            action = "invoke-with-response-stream" if call.stream else "invoke"
         return f"{self._host}/model/{path_segment(upstream_model)}/{action}"
 
     def native_body(self, call: Call, upstream_model: str) -> bytes:
@@ -162,7 +175,8 @@ class BedrockProvider(HTTPProvider):
     async def exchange(
         self, call: Call, upstream_model: str, body: bytes, key: str
     ) -> UpstreamResponse:
-        body = self._body(call.data)
+        conversing = self.converse(upstream_model)
+        body = orjson.dumps(converse.request(call.data)) if conversing else self._body(call.data)
         url = self.url(call, upstream_model)
         signed = [
             ("content-type", "application/json"),
@@ -178,7 +192,10 @@ class BedrockProvider(HTTPProvider):
         if resp.status >= 400:
             return _ErrorResponse(resp, self.spec.name)
         if call.stream and 200 <= resp.status < 300:
-            return _StreamResponse(resp, self.spec.name)
+            framer = converse.StreamFramer(upstream_model) if conversing else None
+            return _StreamResponse(resp, self.spec.name, framer)
+        if conversing and 200 <= resp.status < 300:
+            return _ConverseResponse(resp, self.spec.name, upstream_model)
         return resp
 
 
@@ -248,12 +265,48 @@ class _ErrorResponse:
         self._resp.close()
 
 
-class _StreamResponse:
-    """An event stream, re-framed as Anthropic's SSE one upstream read at a time."""
+class _ConverseResponse:
+    """A Converse answer (bounded like any body read whole) as an Anthropic message."""
 
-    def __init__(self, resp: UpstreamResponse, provider: str) -> None:
+    def __init__(self, resp: UpstreamResponse, provider: str, model: str) -> None:
         self._resp = resp
         self._provider = provider
+        self._model = model
+        self.status = resp.status
+        self.headers = _relabel(resp.headers, b"application/json")
+
+    async def read(self) -> bytes:
+        size, parts = 0, []
+        async for chunk in self._resp.iter_chunks():
+            size += len(chunk)
+            if size > MAX_MESSAGE:
+                self._resp.close()
+                raise invalid(self._provider, "a Converse answer larger than 16 MiB")
+            parts.append(chunk)
+        try:
+            data = orjson.loads(b"".join(parts))
+            return orjson.dumps(converse.response(data, self._model))
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
+            raise invalid(self._provider, "not a Converse answer") from None
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        yield await self.read()
+
+    def close(self) -> None:
+        self._resp.close()
+
+
+class _StreamResponse:
+    """An event stream, re-framed as Anthropic's SSE one upstream read at a time:
+    InvokeModel's ``chunk`` events carry Anthropic's own events, ConverseStream's are mapped
+    (``framer``)."""
+
+    def __init__(
+        self, resp: UpstreamResponse, provider: str, framer: converse.StreamFramer | None = None
+    ) -> None:
+        self._resp = resp
+        self._provider = provider
+        self._framer = framer
         self.status = resp.status
         self.headers = _relabel(resp.headers, b"text/event-stream")
 
@@ -275,12 +328,22 @@ class _StreamResponse:
                     yield b"".join(out)
             if decoder.pending:  # cut inside a message: the decoders see a truncated stream
                 raise invalid(self._provider, "event stream cut inside a message")
+            if self._framer is not None and (tail := self._framer.finish()):
+                yield tail  # a ConverseStream that ended without its metadata event
         finally:
             close = getattr(chunks, "aclose", None)
             if close is not None:
                 await close()
 
     def _frame(self, kind: str, message: Any) -> bytes:
+        if kind == "event" and self._framer is not None:
+            try:
+                found = orjson.loads(message.payload)
+                if not isinstance(found, dict):
+                    raise TypeError("not an object")
+                return self._framer.feed(message.header(":event-type"), found)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
+                raise invalid(self._provider, "a ConverseStream event that is not one") from None
         if kind == "event" and message.header(":event-type") == "chunk":
             try:
                 inner = orjson.loads(base64.b64decode(orjson.loads(message.payload)["bytes"]))
@@ -332,6 +395,6 @@ BEDROCK = ProviderType(
         "# default: the AWS credential chain"
     ),
     otel_name="aws.bedrock",
-    summary="AWS Bedrock: Anthropic models through InvokeModel (SigV4)",
+    summary="AWS Bedrock: Anthropic models through InvokeModel, others through Converse (SigV4)",
     options=BedrockOptions,
 )

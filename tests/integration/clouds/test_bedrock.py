@@ -37,6 +37,7 @@ from tests.support.procs import PYTHON, Proc, free_port, start_gateway
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 PROFILE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+LLAMA = "us.meta.llama3-3-70b-instruct-v1:0"
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/" + PROFILE
 WEATHER: Any = {
     "name": "get_weather",
@@ -100,6 +101,7 @@ def gw(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]
                 ]
             },
             "alone": {"deployments": [{"provider": "bedrock", "model": MODEL}]},
+            "llama": {"deployments": [{"provider": "bedrock", "model": LLAMA}]},
         },
     }
     env = {"AWS_ACCESS_KEY_ID": AWS_KEY_ID, "AWS_SECRET_ACCESS_KEY": AWS_SECRET}
@@ -149,6 +151,27 @@ def test_boto3_sees_throttling(cloud: Cloud) -> None:
     with pytest.raises(ClientError) as caught:
         runtime.invoke_model(modelId=MODEL, body=_body())
     assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+def test_boto3_converse_speaks_to_the_mock(cloud: Cloud) -> None:
+    runtime = _runtime(cloud)
+    messages: Any = [{"role": "user", "content": [{"text": "hi"}]}]
+    reply = runtime.converse(modelId=LLAMA, messages=messages, inferenceConfig={"maxTokens": 16})
+    assert reply["output"]["message"]["content"][0]["text"]
+    assert reply["stopReason"] == "end_turn" and reply["usage"]["outputTokens"] > 0
+    tools: Any = {
+        "tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": {}}}}],
+        "toolChoice": {"any": {}},
+    }
+    stream = runtime.converse_stream(modelId=LLAMA, messages=messages, toolConfig=tools)
+    events = list(stream["stream"])
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "messageStart" and kinds[-2:] == ["messageStop", "metadata"]
+    starts = [
+        e["contentBlockStart"]["start"]["toolUse"] for e in events if "contentBlockStart" in e
+    ]
+    assert starts and starts[0]["name"] == "get_weather"
+    assert events[-2]["messageStop"]["stopReason"] == "tool_use"
 
 
 # -- through the gateway ---------------------------------------------------------------------------
@@ -275,3 +298,24 @@ def test_a_corrupt_event_stream_is_the_upstreams_fault(gw: Proc) -> None:
     ):
         for _ in stream.text_stream:
             pass
+
+
+def test_clients_reach_a_converse_model(gw: Proc) -> None:
+    raw = _openai(gw).chat.completions.with_raw_response.create(model="llama", messages=MESSAGES)
+    assert raw.headers["x-mock-request-model"] == LLAMA
+    reply = raw.parse()
+    assert reply.choices[0].message.content and reply.usage is not None
+    assert reply.usage.prompt_tokens > 0
+    with _claude(gw).messages.stream(
+        model="llama",
+        max_tokens=64,
+        tools=[WEATHER],
+        messages=[{"role": "user", "content": "Call get_weather for Paris"}],
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use" and final.usage.output_tokens > 0
+    assert any(b.type == "tool_use" and b.name == "get_weather" for b in final.content)
+    client = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{gw.url}/", api_version="v1beta")
+    )
+    assert client.models.generate_content(model="llama", contents="hi").text

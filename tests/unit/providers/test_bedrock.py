@@ -112,7 +112,7 @@ async def test_a_malformed_key_is_refused_before_sending() -> None:
 
     client = FakeClient()
     with pytest.raises(UpstreamUnavailable, match="ACCESS_KEY_ID:SECRET"):
-        await provider(client).send(call("anthropic", BODY), deployment("m"), "no-colon")
+        await provider(client).send(call("anthropic", BODY), deployment("anthropic.m"), "no-colon")
     assert client.sent == []
 
 
@@ -126,9 +126,11 @@ async def test_the_event_stream_becomes_anthropic_sse() -> None:
     pieces = [data[:7], data[7:100], data[100:]]
     client = FakeClient(FakeResponse(chunks=pieces, headers=[(b"content-type", b"x")]))
     reply = await provider(client).send(
-        call("anthropic", {**BODY, "stream": True}, stream=True), deployment("m"), "AKIDTEST:s"
+        call("anthropic", {**BODY, "stream": True}, stream=True),
+        deployment("anthropic.m"),
+        "AKIDTEST:s",
     )
-    assert client.sent[0].url.endswith("/model/m/invoke-with-response-stream")
+    assert client.sent[0].url.endswith("/model/anthropic.m/invoke-with-response-stream")
     assert (b"content-type", b"text/event-stream") in reply.headers
     assert reply.chunks is not None
     out = b"".join([c async for c in reply.chunks])
@@ -139,7 +141,7 @@ async def test_a_stream_cut_inside_a_message_is_invalid() -> None:
     data = chunk({"type": "message_start", "message": {}})
     client = FakeClient(FakeResponse(chunks=[data[:-3]]))
     reply = await provider(client).send(
-        call("anthropic", BODY, stream=True), deployment("m"), "AKIDTEST:s"
+        call("anthropic", BODY, stream=True), deployment("anthropic.m"), "AKIDTEST:s"
     )
     assert reply.chunks is not None
     with pytest.raises(UpstreamInvalid):
@@ -154,7 +156,9 @@ async def test_errors_take_anthropics_shape_and_the_failover_reasons() -> None:
             headers=[(b"x-amzn-errortype", b"ThrottlingException:http://internal/")],
         )
     )
-    reply = await provider(client).send(call("anthropic", BODY), deployment("m"), "AKIDTEST:s")
+    reply = await provider(client).send(
+        call("anthropic", BODY), deployment("anthropic.m"), "AKIDTEST:s"
+    )
     assert reply.status == 429 and reply.body is not None
     body = orjson.loads(reply.body)
     assert body["error"]["type"] == "rate_limit_error"
@@ -174,3 +178,54 @@ async def test_errors_take_anthropics_shape_and_the_failover_reasons() -> None:
     )
     assert reason(403, "AccessDeniedException") == "invalid_key"
     assert reason(400, "ValidationException") == "bad_request"
+
+
+# -- Converse --------------------------------------------------------------------------------------
+async def test_an_anthropic_body_as_converse() -> None:
+    from turnout.providers import converse
+
+    body = {
+        "model": "x", "max_tokens": 9, "temperature": 0.5, "top_k": 3, "system": "be brief",
+        "stop_sequences": ["END"],
+        "tools": [{"name": "t", "description": "d", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": "t"},
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "u1", "name": "t",
+                                               "input": {"a": 1}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "u1",
+                                          "content": "21", "is_error": True}]},
+        ],
+    }  # fmt: skip
+    out = converse.request(body)
+    assert out["system"] == [{"text": "be brief"}]
+    assert out["inferenceConfig"] == {"maxTokens": 9, "temperature": 0.5, "stopSequences": ["END"]}
+    assert out["additionalModelRequestFields"] == {"top_k": 3}
+    assert out["toolConfig"]["toolChoice"] == {"tool": {"name": "t"}}
+    assert out["messages"][1]["content"][0]["toolUse"] == {
+        "toolUseId": "u1",
+        "name": "t",
+        "input": {"a": 1},
+    }
+    result = out["messages"][2]["content"][0]["toolResult"]
+    assert result == {"toolUseId": "u1", "content": [{"text": "21"}], "status": "error"}
+    from turnout.errors import BadRequest
+
+    doc = {"type": "document", "source": {}}
+    with pytest.raises(BadRequest, match=r"messages\[0\]\.content\[0\]"):
+        converse.request({"messages": [{"role": "user", "content": [doc]}]})
+
+
+async def test_a_converse_stream_without_metadata_still_ends() -> None:
+    from turnout.providers.converse import StreamFramer
+
+    framer = StreamFramer("m")
+    out = framer.feed("messageStart", {"role": "assistant"})
+    out += framer.feed("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "hi"}})
+    out += framer.feed("messageStop", {"stopReason": "max_tokens"})
+    out += framer.finish()
+    assert out.count(b"event: content_block_start") == 1
+    assert b'"stop_reason":"max_tokens"' in out and out.endswith(
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    assert framer.finish() == b""  # once

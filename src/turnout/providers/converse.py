@@ -1,0 +1,290 @@
+"""Bedrock's Converse API in Anthropic's terms: the bedrock provider speaks Anthropic's protocol,
+and models without an Anthropic body on Bedrock (Llama, Mistral, Nova, …) are reached through
+Converse, so the requests and answers are mapped here, field by field.
+
+Request (an Anthropic Messages body): ``system`` → ``system: [{text}]``; messages' ``text``,
+``image`` (base64), ``tool_use`` and ``tool_result`` blocks → ``text``, ``image``, ``toolUse``,
+``toolResult``; ``max_tokens``, ``temperature``, ``top_p``, ``stop_sequences`` →
+``inferenceConfig``; ``tools`` and ``tool_choice`` → ``toolConfig``; ``top_k`` and
+``thinking`` → ``additionalModelRequestFields`` (the model's own fields). A block Converse has
+no place for is refused with a 400 naming it.
+
+Answer: ``output.message.content`` → Anthropic content blocks, ``stopReason`` → ``stop_reason``
+(``guardrail_intervened`` and ``content_filtered`` → ``refusal``), ``usage`` → ``usage``.
+Stream: ConverseStream's events (``messageStart``, ``contentBlockStart``/``Delta``/``Stop``,
+``messageStop``, ``metadata``) → Anthropic's SSE events; Converse reports usage after
+``messageStop``, so ``message_delta`` and ``message_stop`` are written when ``metadata``
+arrives (or the stream ends).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+import orjson
+
+from turnout.errors import BadRequest
+
+JSONObj = dict[str, Any]
+_STOP = {
+    "end_turn": "end_turn",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "guardrail_intervened": "refusal",
+    "content_filtered": "refusal",
+}
+_IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+
+
+def _text_blocks(value: Any, where: str) -> list[JSONObj]:
+    if isinstance(value, str):
+        return [{"text": value}] if value else []
+    if isinstance(value, list):
+        out = []
+        for block in value:
+            if isinstance(block, dict) and block.get("type") == "text":
+                out.append({"text": str(block.get("text", ""))})
+            else:
+                raise BadRequest(f"{where}: only text blocks can be sent to this model")
+        return out
+    raise BadRequest(f"{where}: expected a string or a list of text blocks", param=where)
+
+
+def _block(block: Any, where: str) -> JSONObj:
+    if not isinstance(block, dict):
+        raise BadRequest(f"{where}: expected an object", param=where)
+    kind = block.get("type")
+    if kind == "text":
+        return {"text": str(block.get("text", ""))}
+    if kind == "image":
+        source = block.get("source")
+        if isinstance(source, dict) and source.get("type") == "base64":
+            fmt = _IMAGE_FORMATS.get(str(source.get("media_type")))
+            data = source.get("data")
+            if fmt is not None and isinstance(data, str):
+                return {"image": {"format": fmt, "source": {"bytes": data}}}
+        raise BadRequest(f"{where}: only base64 PNG, JPEG, GIF or WebP images", param=where)
+    if kind == "tool_use":
+        return {
+            "toolUse": {
+                "toolUseId": str(block.get("id", "")),
+                "name": str(block.get("name", "")),
+                "input": block.get("input") if isinstance(block.get("input"), dict) else {},
+            }
+        }
+    if kind == "tool_result":
+        content = block.get("content")
+        parts = _text_blocks(content, f"{where}.content") if content is not None else []
+        result: JSONObj = {"toolUseId": str(block.get("tool_use_id", "")), "content": parts}
+        if block.get("is_error") is True:
+            result["status"] = "error"
+        return {"toolResult": result}
+    raise BadRequest(f"{where}: '{kind}' blocks cannot be sent to this model", param=where)
+
+
+def request(data: JSONObj) -> JSONObj:
+    """An Anthropic Messages body as a Converse body."""
+    messages = []
+    for i, message in enumerate(data.get("messages") or []):
+        if not isinstance(message, dict):
+            raise BadRequest(f"messages[{i}]: expected an object", param=f"messages[{i}]")
+        content = message.get("content")
+        where = f"messages[{i}].content"
+        if isinstance(content, str):
+            blocks = [{"text": content}]
+        elif isinstance(content, list):
+            blocks = [_block(b, f"{where}[{j}]") for j, b in enumerate(content)]
+        else:
+            raise BadRequest(f"{where}: expected a string or a list", param=where)
+        messages.append({"role": message.get("role"), "content": blocks})
+    out: JSONObj = {"messages": messages}
+    if data.get("system"):
+        out["system"] = _text_blocks(data["system"], "system")
+    config = {
+        name: data[key]
+        for key, name in (
+            ("max_tokens", "maxTokens"),
+            ("temperature", "temperature"),
+            ("top_p", "topP"),
+            ("stop_sequences", "stopSequences"),
+        )
+        if data.get(key) is not None
+    }
+    if config:
+        out["inferenceConfig"] = config
+    extra = {key: data[key] for key in ("top_k", "thinking") if data.get(key) is not None}
+    if extra:
+        out["additionalModelRequestFields"] = extra
+    tools, choice = data.get("tools"), data.get("tool_choice")
+    if (
+        isinstance(tools, list)
+        and tools
+        and not (isinstance(choice, dict) and choice.get("type") == "none")
+    ):
+        specs = []
+        for tool in tools:
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+                raise BadRequest("tools: every tool needs a name", param="tools")
+            spec: JSONObj = {
+                "name": tool["name"],
+                "inputSchema": {"json": tool.get("input_schema") or {}},
+            }
+            if isinstance(tool.get("description"), str):
+                spec["description"] = tool["description"]
+            specs.append({"toolSpec": spec})
+        tool_config: JSONObj = {"tools": specs}
+        if isinstance(choice, dict):
+            kind = choice.get("type")
+            if kind == "any":
+                tool_config["toolChoice"] = {"any": {}}
+            elif kind == "tool" and isinstance(choice.get("name"), str):
+                tool_config["toolChoice"] = {"tool": {"name": choice["name"]}}
+            elif kind == "auto":
+                tool_config["toolChoice"] = {"auto": {}}
+        out["toolConfig"] = tool_config
+    return out
+
+
+def _usage(usage: Any) -> JSONObj:
+    usage = usage if isinstance(usage, dict) else {}
+    out = {
+        "input_tokens": int(usage.get("inputTokens") or 0),
+        "output_tokens": int(usage.get("outputTokens") or 0),
+    }
+    if usage.get("cacheReadInputTokens"):
+        out["cache_read_input_tokens"] = int(usage["cacheReadInputTokens"])
+    if usage.get("cacheWriteInputTokens"):
+        out["cache_creation_input_tokens"] = int(usage["cacheWriteInputTokens"])
+    return out
+
+
+def _new_id() -> str:
+    return "msg_bdrk_" + uuid.uuid4().hex[:24]
+
+
+def response(data: JSONObj, model: str) -> JSONObj:
+    """A Converse answer as an Anthropic message (malformed parts raise KeyError/TypeError)."""
+    content = []
+    for block in data["output"]["message"]["content"]:
+        if "text" in block:
+            content.append({"type": "text", "text": block["text"]})
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            content.append(
+                {"type": "tool_use", "id": use["toolUseId"], "name": use["name"],
+                 "input": use.get("input") or {}}
+            )  # fmt: skip
+        elif "reasoningContent" in block:
+            text = block["reasoningContent"].get("reasoningText") or {}
+            content.append(
+                {"type": "thinking", "thinking": text.get("text", ""),
+                 "signature": text.get("signature", "")}
+            )  # fmt: skip
+    return {
+        "id": _new_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": _STOP.get(str(data.get("stopReason")), "end_turn"),
+        "stop_sequence": None,
+        "usage": _usage(data.get("usage")),
+    }
+
+
+def _sse(event: JSONObj) -> bytes:
+    kind: str = event["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+class StreamFramer:
+    """ConverseStream events in, Anthropic SSE frames out, one event at a time."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.open: set[int] = set()
+        self.stop: str | None = None
+        self.done = False
+
+    def _start(self, index: int, block: JSONObj) -> bytes:
+        self.open.add(index)
+        return _sse({"type": "content_block_start", "index": index, "content_block": block})
+
+    def feed(self, kind: str, event: JSONObj) -> bytes:
+        if kind == "messageStart":
+            message: JSONObj = {
+                "id": _new_id(), "type": "message", "role": "assistant", "model": self.model,
+                "content": [], "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            }  # fmt: skip
+            return _sse({"type": "message_start", "message": message})
+        if kind == "contentBlockStart":
+            index = int(event.get("contentBlockIndex", 0))
+            use = (event.get("start") or {}).get("toolUse")
+            if isinstance(use, dict):
+                block = {"type": "tool_use", "id": use.get("toolUseId", ""),
+                         "name": use.get("name", ""), "input": {}}  # fmt: skip
+                return self._start(index, block)
+            return b""
+        if kind == "contentBlockDelta":
+            index = int(event.get("contentBlockIndex", 0))
+            delta = event.get("delta") or {}
+            out = b""
+            if "text" in delta:
+                if index not in self.open:
+                    out += self._start(index, {"type": "text", "text": ""})
+                piece = {"type": "text_delta", "text": delta["text"]}
+            elif "toolUse" in delta:
+                piece = {
+                    "type": "input_json_delta",
+                    "partial_json": delta["toolUse"].get("input", ""),
+                }
+            elif "reasoningContent" in delta:
+                reasoning = delta["reasoningContent"]
+                if index not in self.open:
+                    out += self._start(index, {"type": "thinking", "thinking": ""})
+                if "signature" in reasoning:
+                    piece = {"type": "signature_delta", "signature": reasoning["signature"]}
+                else:
+                    piece = {"type": "thinking_delta", "thinking": reasoning.get("text", "")}
+            else:
+                return out
+            return out + _sse({"type": "content_block_delta", "index": index, "delta": piece})
+        if kind == "contentBlockStop":
+            index = int(event.get("contentBlockIndex", 0))
+            if index not in self.open:
+                return b""
+            self.open.discard(index)
+            return _sse({"type": "content_block_stop", "index": index})
+        if kind == "messageStop":
+            self.stop = _STOP.get(str(event.get("stopReason")), "end_turn")
+            return b""
+        if kind == "metadata":
+            return self.finish(event.get("usage"))
+        return b""
+
+    def finish(self, usage: Any = None) -> bytes:
+        """The closing frames, once: at ``metadata``, or at the end of a stream without it."""
+        if self.done or self.stop is None:
+            return b""
+        self.done = True
+        out = b"".join(_sse({"type": "content_block_stop", "index": i}) for i in sorted(self.open))
+        self.open.clear()
+        delta = {"stop_reason": self.stop, "stop_sequence": None}
+        out += _sse({"type": "message_delta", "delta": delta, "usage": _usage(usage)})
+        return out + _sse({"type": "message_stop"})
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+__all__ = ["StreamFramer", "request", "response"]
