@@ -7,6 +7,7 @@ config), so it shows what the serving process actually routes by.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -71,7 +72,7 @@ def tables(report: dict[str, Any]) -> list[Table]:
             f"[{_STYLE.get(state, 'red')}]{state}[/]",
             k["reason"] or "",
             _when(k["retry_in"]),
-            k["probe"] or "",
+            _probe(k),
         )
     out = [deployments, keys]
     if report.get("mcp_servers"):  # docs/mcp.md
@@ -79,6 +80,27 @@ def tables(report: dict[str, Any]) -> list[Table]:
 
         out.append(servers_table(report["mcp_servers"]))
     return out
+
+
+def _probe(key: dict[str, Any]) -> str:
+    """The last probe's outcome and how long ago it was (wall clock, any replica's)."""
+    outcome, at = key.get("probe") or "", key.get("probed_at")
+    if not isinstance(at, (int, float)):
+        return outcome
+    return f"{outcome} {max(0.0, time.time() - at):.0f}s ago".strip()
+
+
+def keeper_line(report: dict[str, Any]) -> str:
+    """Who probes: the keeper lease's holder (one process among every replica and worker)."""
+    keeper = report.get("keeper") or {}
+    lease = keeper.get("lease") or {}
+    holder = lease.get("holder")
+    if not holder:
+        return "keeper: no process holds the lease (no keeper running)"
+    here = " (this gateway)" if lease.get("held_here") else ""
+    left = lease.get("expires_in")
+    until = f", lease for {left:.1f}s more" if isinstance(left, (int, float)) else ""
+    return f"keeper: {holder}{here}{until}"
 
 
 def status(
@@ -106,3 +128,4 @@ def status(
         typer.echo(json.dumps(report, indent=2))
         return
     print_tables(*tables(report), empty="no deployments")
+    typer.echo(keeper_line(report))

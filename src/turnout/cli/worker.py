@@ -1,9 +1,10 @@
 """``turnout worker``: run the health keeper on its own.
 
 With ``--once`` it probes every key once, prints a table and exits non-zero if any key is
-invalid or out of quota: a quick check of a config's keys. Without it, it probes forever and
-saves outcomes to the health state store. Until the storage layer gives that store a shared
-backend, only a gateway started with ``serve --with-worker`` acts on what the keeper finds.
+invalid or out of quota: a quick check of a config's keys. Without it, it probes forever while
+it holds the keeper lease, saves outcomes to the database (the durable copy, read by gateways
+when they start) and, with ``shared.backend: redis``, publishes them to every running gateway,
+which skip a key found revoked within about ``shared.sync_interval``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from turnout.cli.serve import check_log_level
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from turnout.config.schema import TurnoutConfig
     from turnout.health.keeper import ProbeResult
+    from turnout.health.store import HealthStore
 
 
 def results_table(results: list[ProbeResult]) -> Table:
@@ -43,7 +46,8 @@ async def _run(cfg_path: Path | None, once: bool) -> int:
     runtime = compile_config(build_config(cfg_path))
     client = PooledClient(OutboundPolicy.from_config(runtime.config.outbound))
     providers = {n: build_provider(s, client) for n, s in runtime.providers.items()}
-    service = HealthService(runtime)
+    store = None if once else await _durable_store(runtime.config)
+    service = HealthService(runtime, store, role="worker")
     try:
         if once:
             keeper = HealthKeeper(
@@ -67,6 +71,23 @@ async def _run(cfg_path: Path | None, once: bool) -> int:
         for provider in providers.values():
             await provider.close()
         await client.close()
+
+
+async def _durable_store(cfg: TurnoutConfig) -> HealthStore | None:
+    """The database's health store (migrated if need be), or None without storage."""
+    from turnout.storage.backends import backend_for
+    from turnout.storage.sql.engine import database_url, migrate
+
+    if not cfg.storage.enabled:
+        return None
+    url = database_url(cfg.storage)
+    stores = backend_for(url).open(url)
+    if stores.engine is not None:
+        try:
+            await migrate(stores.engine)
+        except Exception as exc:  # probing goes on; saving will say what fails
+            typer.echo(f"turnout: warning: database not migrated: {exc}", err=True)
+    return stores.health
 
 
 def worker(

@@ -216,6 +216,26 @@ class HealthConfig(Closed):
     interval: float = Field(300.0, gt=0, description="seconds between two probes of one key")
     jitter: float = Field(0.2, ge=0, le=1, description="share of the interval randomised")
     timeout: float = Field(20.0, gt=0, description="seconds one probe may take")
+    lease: float = Field(
+        15.0, gt=0, description="seconds the keeper's lease lasts unless renewed (shared.backend)"
+    )
+    max_backoff: float = Field(
+        3600.0, gt=0, description="longest wait between two probes of a key that keeps failing"
+    )
+
+
+class SharedConfig(Closed):
+    """Health and routing state shared by replicas (docs/routing.md#state-across-replicas)."""
+
+    backend: Literal["memory", "redis"] = Field(
+        "memory", description="memory: this process only; redis: every replica on one Redis"
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field("turnout:shared:", description="Redis key prefix")
+    sync_interval: float = Field(
+        0.25, gt=0, le=5, description="seconds between two reads of other replicas' changes"
+    )
+    redis_timeout: float = Field(1.0, gt=0, description="seconds per Redis call")
 
 
 class CacheConfig(Closed):
@@ -418,3 +438,4 @@ class TurnoutConfig(Closed):
     agents: dict[AgentName, AgentConfig] = Field(
         default_factory=dict, description="A2A agents served at /a2a/{name} (docs/a2a.md)"
     )
+    shared: SharedConfig = SharedConfig()

@@ -56,7 +56,7 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         from turnout.plugins.config import plugin_problems
 
         problems.extend(plugin_problems(data["plugins"]))
-    for section in ("limits", "cache"):
+    for section in ("limits", "cache", "shared"):
         block = data.get(section)
         url = block.get("redis_url") if isinstance(block, dict) else None
         if isinstance(url, str):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from turnout.config.schema import HealthConfig
     from turnout.health.keeper import HealthKeeper
     from turnout.routing.router import Router
+    from turnout.shared.port import LeaseInfo
 
 
 def _state(target: Breaker, now: float) -> str:
@@ -31,13 +32,25 @@ def _retry_in(target: Breaker, now: float) -> float | None:
     return round(target.until - now, 3) if target.until > now else None
 
 
-def keeper_report(keeper: HealthKeeper | None, config: HealthConfig) -> dict[str, Any]:
-    """The keeper's schedule: whether it runs, how often, and when each key is probed next."""
+def keeper_report(
+    keeper: HealthKeeper | None,
+    config: HealthConfig,
+    lease: LeaseInfo | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The keeper's schedule: whether it runs here, who holds the lease (the one process that
+    probes), how often, and when each key is probed next."""
     out: dict[str, Any] = {
         "enabled": keeper is not None,
         "interval": config.interval,
         "jitter": config.jitter,
         "timeout": config.timeout,
+        "lease": {
+            "holder": lease.holder if lease is not None else None,
+            "expires_in": lease.expires_in if lease is not None else None,
+            "ttl": config.lease,
+            "held_here": lease is not None and lease.holder is not None and lease.holder == name,
+        },
     }
     if keeper is not None:
         now = keeper.clock()
@@ -46,6 +59,7 @@ def keeper_report(keeper: HealthKeeper | None, config: HealthConfig) -> dict[str
                 "key": t.key.id,
                 "model": t.model,
                 "next_in": round(max(0.0, t.next_at - now), 3) if t.next_at else None,
+                "failures": t.failures,
             }
             for t in keeper.targets
         ]
@@ -54,7 +68,11 @@ def keeper_report(keeper: HealthKeeper | None, config: HealthConfig) -> dict[str
 
 
 def health_report(
-    board: HealthBoard, router: Router | None = None, keeper: HealthKeeper | None = None
+    board: HealthBoard,
+    router: Router | None = None,
+    keeper: HealthKeeper | None = None,
+    lease: LeaseInfo | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     now = time.monotonic()
     models: dict[str, list[str]] = {}
@@ -104,7 +122,7 @@ def health_report(
     report: dict[str, Any] = {
         "deployments": deployments,
         "keys": keys,
-        "keeper": keeper_report(keeper, board.runtime.config.health),
+        "keeper": keeper_report(keeper, board.runtime.config.health, lease, name),
     }
     if router is not None:
         report["router"] = {
@@ -116,6 +134,10 @@ def health_report(
 
 
 def render(
-    board: HealthBoard, router: Router | None = None, keeper: HealthKeeper | None = None
+    board: HealthBoard,
+    router: Router | None = None,
+    keeper: HealthKeeper | None = None,
+    lease: LeaseInfo | None = None,
+    name: str | None = None,
 ) -> bytes:
-    return orjson.dumps(health_report(board, router, keeper))
+    return orjson.dumps(health_report(board, router, keeper, lease, name))

@@ -40,6 +40,7 @@ class ProbeTarget:
     classifier: c.Classifier
     model: str
     next_at: float = 0.0
+    failures: int = 0  # probes in a row that did not prove the key works (backoff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class HealthKeeper:
         key.probed_at = time.time()
         key.probe_reason = outcome
         key.probe_latency = now - started
+        target.failures = 0 if outcome == OK or outcome in c.CLIENT_REASONS else target.failures + 1
         self.board.journal.dirty.add(key)
         return ProbeResult(key.id, key.provider, target.model, outcome, key.state, now - started)
 
@@ -152,9 +154,14 @@ class HealthKeeper:
 
         return list(await asyncio.gather(*(one(t) for t in self.targets)))
 
-    def _interval(self) -> float:
+    def _interval(self, failures: int = 0) -> float:
+        """The wait before a key's next probe: the interval with jitter, doubled for each
+        probe in a row that failed (up to ``max_backoff``), so a dead key or a provider that
+        is down is not probed at full rate for as long as it stays so."""
         jitter = self.config.jitter
-        return self.config.interval * random.uniform(1 - jitter, 1 + jitter)
+        base: float = self.config.interval * 2.0 ** min(failures, 30)
+        ceiling = max(self.config.max_backoff, self.config.interval)
+        return min(base, ceiling) * random.uniform(1 - jitter, 1 + jitter)
 
     async def run(self) -> None:
         """Probe forever: each key soon after start, then every interval (with jitter)."""
@@ -174,6 +181,8 @@ class HealthKeeper:
                 except Exception:  # a bug in one probe must not stop the keeper
                     log.exception("probe failed", key=target.key.id, model=target.model)
                     return
+            if target.failures:
+                target.next_at = self.clock() + self._interval(target.failures)
             log.debug("probe", key=result.key_id, model=result.model, outcome=result.outcome)
 
         try:

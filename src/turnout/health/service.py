@@ -2,8 +2,11 @@
 
 Built in ``create_app`` (the board must exist before the router); started in the lifespan,
 where a background task saves changed targets to the state store and logs transitions, and
-the keeper runs when ``health.keeper`` is on (``serve --with-worker``). Nothing here runs on
-the request path.
+the keeper runs when ``health.keeper`` is on (``serve --with-worker``, or ``turnout worker``).
+With ``shared.backend: redis`` the changed targets are also published to the other replicas
+and theirs applied here (:mod:`turnout.shared.sync`), and the keeper probes only while it holds
+the one keeper lease of the deployment, so however many processes run a keeper, one probes.
+Nothing here runs on the request path.
 """
 
 from __future__ import annotations
@@ -25,19 +28,29 @@ from turnout.health.store import HealthStore, MemoryHealthStore
 from turnout.observability.logging import get_logger
 from turnout.providers.base import Provider
 from turnout.routing.router import Router
+from turnout.shared.port import LeaseInfo, StateBackend, build_backend
+from turnout.shared.sync import KEEPER_LEASE, StateSync, process_name, stopping
 from turnout.types import Receive, Scope, Send
 
 log = get_logger("turnout.health")
 FLUSH_INTERVAL = 0.5
+CLOSE_TIMEOUT = 2.0
 
 
 class HealthService:
-    def __init__(self, runtime: Runtime, store: HealthStore | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, store: HealthStore | None = None, role: str = "serve"
+    ) -> None:
         self.runtime = runtime
         self.board = HealthBoard(runtime)
         self.store: HealthStore = store if store is not None else MemoryHealthStore()
         self.router: Router | None = None
         self.keeper: HealthKeeper | None = None
+        self.name = process_name(role)  # in leases and published records
+        self.backend: StateBackend | None = None
+        self.sync: StateSync | None = None
+        self.lease = LeaseInfo(None, None)  # the keeper lease, as last seen here
+        self.flush_interval = FLUSH_INTERVAL
         self._tasks: list[asyncio.Task[None]] = []
         self._routes: dict[str, list[str]] = {}
         # More sections of GET /admin/health, by name, from other parts of the gateway.
@@ -72,27 +85,88 @@ class HealthService:
         else:
             if restored:
                 log.info("health state restored", targets=restored)
+        cfg = self.runtime.config
         loop = asyncio.get_running_loop()
+        self.backend = build_backend(cfg.shared)
+        if self.backend.shared:
+            self.sync = StateSync(self.board, self.backend, cfg.shared.sync_interval, self.name)
+            if self.router is not None:
+                self.sync.attach(self.router.plans)
+            self.flush_interval = min(FLUSH_INTERVAL, cfg.shared.sync_interval)
+            try:  # what the others know already, before the first request
+                await self.sync.tick()
+            except Exception as exc:
+                log.warning("shared state unreachable at start", error=str(exc))
+            self._tasks.append(loop.create_task(self.sync.run()))
         self._tasks.append(loop.create_task(self._flush_forever()))
         if keeper:
-            cfg = self.runtime.config
             self.keeper = HealthKeeper(self.board, providers, cfg.health, cfg.routing.cooldowns)
-            self._tasks.append(loop.create_task(self.keeper.run()))
-            log.info("health keeper started", keys=len(self.keeper.targets))
+            self._tasks.append(loop.create_task(self._keep_under_lease(self.keeper)))
+            log.info("health keeper started", keys=len(self.keeper.targets), name=self.name)
+
+    async def _keep_under_lease(self, keeper: HealthKeeper) -> None:
+        """Probe only while holding the keeper lease: renewed every third of its length,
+        tried for about every tenth while another process holds it."""
+        assert self.backend is not None
+        ttl = self.runtime.config.health.lease
+        task: asyncio.Task[None] | None = None
+        try:
+            while True:
+                try:
+                    held = await self.backend.acquire(KEEPER_LEASE, self.name, ttl)
+                except Exception as exc:
+                    stopping(exc)
+                    held = False  # nobody can tell who holds it: better none than all
+                    log.warning("keeper lease unreachable", error=str(exc))
+                if held and task is None:
+                    log.info("keeper lease taken", holder=self.name, ttl=ttl)
+                    task = asyncio.get_running_loop().create_task(keeper.run())
+                elif not held and task is not None:
+                    log.warning("keeper lease lost", holder=self.name)
+                    task.cancel()
+                    task = None
+                try:
+                    self.lease = await self.backend.lease(KEEPER_LEASE)
+                except Exception as exc:
+                    stopping(exc)
+                await asyncio.sleep(ttl / 3 if held else max(0.05, min(ttl / 10, 1.0)))
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.backend.release(KEEPER_LEASE, self.name)
+
+    def lease_info(self) -> LeaseInfo:
+        """The keeper lease as this process last saw it (its own loop, or the sync task)."""
+        if self.keeper is None and self.sync is not None:
+            return self.sync.lease
+        return self.lease
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Cancelled again until it ends: a client library may have answered the first
+            # cancellation with an error of its own, which a loop that outlives errors absorbs.
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.1)
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
         self._tasks.clear()
         await self.flush()
         await self.store.close()
+        if self.backend is not None:
+            with contextlib.suppress(Exception):  # a Redis that hangs must not hold the exit
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.backend.close()
 
     async def _flush_forever(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
+            await asyncio.sleep(self.flush_interval)
             await self.flush()
 
     async def flush(self) -> None:
@@ -100,6 +174,11 @@ class HealthService:
         records = self.board.take_dirty()
         if not records:
             return
+        if self.sync is not None:
+            try:
+                await self.sync.publish(records)
+            except Exception as exc:
+                log.warning("health state not shared", error=str(exc), records=len(records))
         try:
             await self.store.save(records)
         except Exception as exc:
@@ -135,7 +214,7 @@ class HealthService:
                 )
 
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
-        report = health_report(self.board, self.router, self.keeper)
+        report = health_report(self.board, self.router, self.keeper, self.lease_info(), self.name)
         for section, part in self.sections.items():  # e.g. the MCP servers (docs/mcp.md)
             report[section] = part()
         await send_bytes(send, 200, [JSON], orjson.dumps(report))

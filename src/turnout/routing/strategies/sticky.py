@@ -14,8 +14,10 @@ so plain load balancing drops cache hits to about zero. The client is recognised
 A pinned client goes to its deployment first while that deployment is available; otherwise
 (and for clients seen for the first time) the ``priority`` order decides, and whichever
 deployment answers becomes the new pin. Pins expire ``ttl`` seconds after their last use; the
-table is bounded (oldest first out). It is per process for now: the shared state store will
-carry it across replicas.
+table is bounded (oldest first out). With a shared backend (``shared.backend: redis``) the
+table is copied between replicas in the background (:mod:`turnout.shared.sync`): a new or moved
+pin, or one whose copy elsewhere is half way to expiry, goes into an outbox the sync task
+publishes, and pins published elsewhere are adopted. The request path only writes to a dict.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from pydantic import BaseModel, Field
@@ -33,6 +35,9 @@ from turnout.routing.member import Member
 from turnout.routing.strategies.base import NoOptions, Strategy
 from turnout.routing.strategies.priority import Priority
 from turnout.types import Call
+
+if TYPE_CHECKING:
+    from turnout.shared.port import Pin
 
 Source = Literal["session", "prompt_cache_key", "gateway_key", "prefix"]
 _CREDENTIALS = (b"authorization", b"x-api-key", b"x-goog-api-key")
@@ -99,6 +104,11 @@ class Sticky(Strategy):
         self.base = Priority(members, options)
         self.pins: dict[str, tuple[Member, float]] = {}
         self.clock = time.monotonic
+        # Shared pins (turnout.shared.sync): what to publish, and when each copy elsewhere
+        # expires (monotonic); None while pins are this process's alone.
+        self.outbox: dict[str, Member] | None = None
+        self.published: dict[str, float] = {}
+        self.by_id = {m.spec.id: m for m in members}
 
     def order(self, candidates: list[Member], call: Call) -> list[Member]:
         key = client_key(call, self.opts)
@@ -118,10 +128,54 @@ class Sticky(Strategy):
         if key is None:
             return
         pins = self.pins
-        pins.pop(key, None)  # re-inserted at the end: the dict's order is the age order
+        old = pins.pop(key, None)  # re-inserted at the end: the dict's order is the age order
         if len(pins) >= self.opts.max_entries:
-            del pins[next(iter(pins))]
-        pins[key] = (member, self.clock() + self.opts.ttl)
+            oldest = next(iter(pins))
+            del pins[oldest]
+            self.published.pop(oldest, None)
+        now = self.clock()
+        pins[key] = (member, now + self.opts.ttl)
+        outbox = self.outbox
+        if outbox is not None and (
+            old is None
+            or old[0] is not member
+            or self.published.get(key, 0.0) - now < self.opts.ttl / 2
+        ):
+            outbox[key] = member
+
+    # -- shared pins (turnout.shared.sync) ---------------------------------------------------
+    def share(self) -> None:
+        self.outbox = {}
+
+    def take_outbox(self, model: str) -> list[Pin]:
+        """The pins to publish since the last call, with their wall-clock expiry."""
+        from turnout.shared.port import Pin
+
+        outbox = self.outbox
+        if not outbox:
+            return []
+        self.outbox = {}
+        now, wall, ttl = self.clock(), time.time(), self.opts.ttl
+        out: list[Pin] = []
+        for key, member in outbox.items():
+            self.published[key] = now + ttl
+            out.append(Pin(model, key, member.spec.id, wall + ttl))
+        return out
+
+    def adopt(self, pin: Pin) -> None:
+        """A pin made by another replica (newest wins, as the stream orders them)."""
+        member = self.by_id.get(pin.deployment)
+        if member is None:
+            return
+        pins = self.pins
+        pins.pop(pin.client, None)
+        if len(pins) >= self.opts.max_entries:
+            oldest = next(iter(pins))
+            del pins[oldest]
+            self.published.pop(oldest, None)
+        expires = self.clock() + (pin.expires - time.time())
+        pins[pin.client] = (member, expires)
+        self.published[pin.client] = expires
 
     def carry(self, old: Strategy) -> None:
         """Pins to deployments the model still has survive a reload, with their expiry."""

@@ -1,0 +1,177 @@
+"""The background task that keeps this process's routing state in step with the other replicas.
+
+Every ``shared.sync_interval`` it applies the records other replicas (or the keeper)
+published since the last look, publishes this process's sticky pins and adopts theirs; about
+once a second it also merges latency averages and reads who holds the keeper's lease. The
+health service publishes this process's own transitions as it flushes them (:meth:`publish`).
+
+Conflicts are settled by time: a record applies only if it is newer (``at``) than the last one
+seen for that target, and never over a local transition that has not been published yet (that
+one is newer, and goes out with the next flush). Breaker *counts* (failures in a row, the
+window) stay per process; what is shared is each target's state, which is what routing reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from turnout.health.breaker import Breaker
+from turnout.health.targets import DeploymentHealth
+from turnout.observability.logging import get_logger
+from turnout.shared.port import LeaseInfo, Pin, Record, StateBackend
+
+if TYPE_CHECKING:
+    from turnout.health.board import HealthBoard
+    from turnout.routing.strategies.sticky import Sticky
+
+log = get_logger("turnout.shared")
+KEEPER_LEASE = "keeper"
+SLOW_EVERY = 1.0  # seconds between latency merges and lease reads
+WARN_EVERY = 30.0  # seconds between two warnings about an unreachable backend
+
+
+def process_name(role: str) -> str:
+    """How this process is named in leases and records: host, pid, role and a nonce (a pid may
+    be reused by a restarted process on the same host)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{role}:{uuid.uuid4().hex[:4]}"
+
+
+def stopping(exc: BaseException) -> None:
+    """Re-raise a cancellation that a client library turned into an error of its own (redis-py
+    may answer a cancelled command with a connection error): the task must still stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
+class StateSync:
+    def __init__(
+        self,
+        board: HealthBoard,
+        backend: StateBackend,
+        interval: float,
+        origin: str,
+    ) -> None:
+        self.board = board
+        self.backend = backend
+        self.interval = interval
+        self.origin = origin
+        self.seen: dict[tuple[str, str], float] = {}
+        self.targets: dict[tuple[str, str], Breaker] = {(t.kind, t.id): t for t in board.targets()}
+        self.sticky: dict[str, Sticky] = {}
+        self.lease = LeaseInfo(None, None)
+        self.applied = 0  # records from elsewhere applied here (for tests and the report)
+        self._served: dict[str, int] = {}
+        self._slow_at = 0.0
+        self._warned_at = -WARN_EVERY
+
+    def attach(self, plans: Mapping[str, Any]) -> None:
+        """Share the sticky pins of every model whose strategy is ``sticky``."""
+        from turnout.routing.strategies.sticky import Sticky
+
+        for name, plan in plans.items():
+            strategy = getattr(plan, "strategy", None)
+            if isinstance(strategy, Sticky):
+                strategy.share()
+                self.sticky[name] = strategy
+
+    # -- out -------------------------------------------------------------------------------
+    async def publish(self, records: Sequence[Record]) -> None:
+        """Publish this process's transitions (the health service's flush)."""
+        at = time.time()
+        stamped = [{**r, "at": at, "origin": self.origin} for r in records]
+        for r in stamped:
+            self.seen[(str(r["kind"]), str(r["id"]))] = at
+        await self.backend.publish(stamped)
+
+    # -- in --------------------------------------------------------------------------------
+    def apply(self, records: Iterable[Record]) -> int:
+        """Apply what other processes published; returns how many records changed a target."""
+        now, wall = time.monotonic(), time.time()
+        dirty = self.board.journal.dirty
+        applied = 0
+        for record in records:
+            key = (str(record.get("kind")), str(record.get("id")))
+            at = record.get("at")
+            if not isinstance(at, (int, float)) or at <= self.seen.get(key, 0.0):
+                continue
+            self.seen[key] = float(at)
+            if record.get("origin") == self.origin:
+                continue
+            target = self.targets.get(key)
+            if target is None or target in dirty:
+                continue
+            old = target.state
+            latency = target.latency if isinstance(target, DeploymentHealth) else 0.0
+            target.restore(record, now, wall)
+            if isinstance(target, DeploymentHealth):
+                target.latency = latency  # latency is merged on its own (below)
+            applied += 1
+            if target.state != old:
+                log.info(
+                    "state from another replica",
+                    kind=target.kind,
+                    id=target.id,
+                    old=old,
+                    new=target.state,
+                    reason=target.reason,
+                    by=record.get("origin"),
+                )
+        self.applied += applied
+        return applied
+
+    async def tick(self) -> None:
+        records = await self.backend.changes()
+        if records:
+            self.apply(records)
+        pins: list[Pin] = []
+        for name, strategy in self.sticky.items():
+            pins.extend(replace(p, origin=self.origin) for p in strategy.take_outbox(name))
+        if pins:
+            await self.backend.publish_pins(pins)
+        for pin in await self.backend.new_pins():
+            if pin.origin == self.origin:
+                continue
+            adopter = self.sticky.get(pin.model)
+            if adopter is not None:
+                adopter.adopt(pin)
+        now = time.monotonic()
+        if now - self._slow_at >= SLOW_EVERY:
+            self._slow_at = now
+            await self._latency()
+            self.lease = await self.backend.lease(KEEPER_LEASE)
+
+    async def _latency(self) -> None:
+        """Publish this process's averages (where it served since the last time), then set each
+        deployment's latency to the sample-weighted mean over every live replica."""
+        mine: dict[str, tuple[float, int]] = {}
+        for dep in self.board.deployments.values():
+            served = dep.served - self._served.get(dep.id, 0)
+            if served > 0 and dep.latency > 0:
+                mine[dep.id] = (dep.latency, served)
+                self._served[dep.id] = dep.served
+        await self.backend.publish_latency(self.origin, mine)
+        for dep_id, samples in (await self.backend.latencies()).items():
+            target = self.board.deployments.get(dep_id)
+            weight = sum(n for _, n, _ in samples)
+            if target is not None and weight > 0:
+                target.latency = sum(lat * n for lat, n, _ in samples) / weight
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception as exc:  # an outage of the backend must not stop the gateway
+                stopping(exc)
+                now = time.monotonic()
+                if now - self._warned_at >= WARN_EVERY:
+                    self._warned_at = now
+                    log.warning("shared state unreachable: routing on local state", error=str(exc))
+            await asyncio.sleep(self.interval)
