@@ -8,11 +8,13 @@ and the admin routes under ``/admin/mcp``.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from turnout.api.io import send_bytes
+from turnout.errors import GatewayError
 from turnout.mcp.access import OPEN, Access, Layer
 from turnout.types import Receive, Scope, Send
 
@@ -30,11 +32,19 @@ def jsonrpc_error(code: int, message: str) -> bytes:
     return orjson.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?$")
+
+
 def base_url(scope: Scope) -> str:
-    """This gateway's origin as the client reached it (for the metadata document)."""
+    """This gateway's origin as the client reached it (for the metadata document). The Host
+    header is the client's: anything but a plain host[:port] is replaced, so it cannot shape
+    the challenge header or the document."""
     headers = dict(scope["headers"])
-    host = headers.get(b"host", b"").decode("latin-1") or "127.0.0.1"
-    scheme = scope.get("scheme", "http")
+    host = headers.get(b"host", b"").decode("latin-1")
+    if not _HOST.match(host):
+        server = scope.get("server") or ("127.0.0.1", 4141)
+        host = f"{server[0]}:{server[1]}"
+    scheme = "https" if scope.get("scheme") == "https" else "http"
     return f"{scheme}://{host}"
 
 
@@ -97,16 +107,16 @@ class McpGate:
         }
         await send_bytes(send, 200, [_JSON], orjson.dumps(doc))
 
-    def identify(self, scope: Scope) -> Access | None:
-        """The caller's access, or None when its key is missing or invalid."""
+    def identify(self, scope: Scope) -> Access | GatewayError:
+        """The caller's access, or why not (a missing or invalid key, keys not loaded yet)."""
         auth = self.state.auth
         if auth is None or not auth.active:
             return OPEN
         headers = dict(scope["headers"])
         try:
             principal = auth.step.identify(headers, b"")
-        except Exception:
-            return None
+        except GatewayError as exc:
+            return exc
         key = auth.directory.keys.get(principal.id)
         team = auth.directory.teams.get(principal.team) if principal.team else None
         return Access(
@@ -119,7 +129,11 @@ class McpGate:
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         rest = scope["path"][len(PATH) :].strip("/")
         access = self.identify(scope)
-        if access is None:
+        if isinstance(access, GatewayError):
+            if access.status != 401:  # keys not loaded yet: 503 with Retry-After
+                body = jsonrpc_error(-32603, access.message)
+                await send_bytes(send, access.status, [_JSON, *access.headers()], body)
+                return
             challenge = f'Bearer resource_metadata="{base_url(scope)}{WELL_KNOWN}"'
             body = jsonrpc_error(-32001, "Missing or invalid gateway key (Authorization: Bearer).")
             await send_bytes(send, 401, [_JSON, (b"www-authenticate", challenge.encode())], body)
