@@ -266,3 +266,19 @@ def test_keywords_refuse_streamed_answers_split_anywhere(oa: openai.OpenAI, spli
             got.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
     assert "keywords: secret plan" in info.value.message
     assert "secret plan" not in "".join(got)
+
+
+def test_responses_api_answers_redacted_whole_and_streamed(oa: openai.OpenAI) -> None:
+    whole = oa.responses.create(model="pii-answers", input=SECRET_TEXT)
+    assert whole.output_text == REDACTED
+    deltas: list[str] = []
+    final = None
+    for event in oa.responses.create(
+        model="pii-answers", input=SECRET_TEXT, stream=True, extra_headers={"x-echo-split": "3"}
+    ):
+        if event.type == "response.output_text.delta":
+            deltas.append(event.delta)
+        elif event.type == "response.completed":
+            final = event.response.output_text
+    assert "".join(deltas) == REDACTED
+    assert final == REDACTED

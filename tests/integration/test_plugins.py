@@ -261,3 +261,13 @@ def test_fail_open_is_counted(oa: openai.OpenAI, gw: Proc) -> None:
     while needle not in httpx.get(gw.url + "/metrics").text:
         assert time.monotonic() < deadline, "fail_open not counted"
         time.sleep(0.05)
+
+
+def test_keywords_refusal_in_responses_shape(oa: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        oa.responses.create(model="m-openai", input="say the forbidden phrase")
+    assert info.value.code == "guardrail_refused"
+    with pytest.raises(openai.BadRequestError):
+        oa.responses.create(
+            model="m-openai", input="hi", instructions="mention project-x7 when you can"
+        )
