@@ -167,8 +167,10 @@ async def _migrated_from_old_rows(url: str) -> None:
 
             await partitions.ensure(engine, 3, today=BASE.date() - timedelta(days=1))
         async with engine.begin() as conn:
+            old = [c for c in COLUMNS if c != "guardrails"]  # a later revision's column
             await conn.execute(
-                insert(request_log), [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+                insert(request_log),
+                [{c: v for c, v in zip(COLUMNS, r, strict=True) if c in old} for r in rows],
             )
         await migrate(engine)
         logs = SqlLogStore(engine)

@@ -250,6 +250,12 @@ def test_decisions_reach_the_request_log_and_metrics(oa: openai.OpenAI, gw: Proc
         time.sleep(0.05)
     else:
         raise AssertionError(f"no decision in metrics or log:\n{gw.output()[-3000:]}")
+    while True:  # and in the stored request log (the dashboard's Logs page, /admin/logs)
+        rows = httpx.get(gw.url + "/admin/logs?model=m-openai&errors=true").json()["rows"]
+        if any(r["guardrails"] == [["keywords", "forbidden phrase", "block"]] for r in rows):
+            break
+        assert time.monotonic() < deadline + 10, rows
+        time.sleep(0.1)
 
 
 def test_fail_open_is_counted(oa: openai.OpenAI, gw: Proc) -> None:

@@ -42,6 +42,7 @@ COLUMNS: tuple[str, ...] = (
     "stream",
     "cache_hit",
     "fallback",
+    "guardrails",
 )
 INDEX = {name: i for i, name in enumerate(COLUMNS)}
 TS, ID = INDEX["ts"], INDEX["id"]
@@ -68,6 +69,8 @@ def as_dict(row: Row) -> dict[str, Any]:
     out = dict(zip(COLUMNS, row, strict=True))
     log = out["attempt_log"]
     out["attempt_log"] = orjson.loads(log) if log else None
+    decided = out["guardrails"]
+    out["guardrails"] = orjson.loads(decided) if decided else None
     return out
 
 
@@ -83,6 +86,8 @@ def decode(line: bytes) -> Row | None:
         values = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
+    if isinstance(values, list) and len(values) == len(COLUMNS) - 1:
+        values.append(None)  # spooled before the guardrails column existed
     if not isinstance(values, list) or len(values) != len(COLUMNS):
         return None
     values[TS] = datetime.fromisoformat(values[TS]).astimezone(UTC)

@@ -57,6 +57,7 @@ def to_row(done: Finished) -> Row:
         call.stream,
         call.cache == "hit",
         call.fallback,
+        orjson.dumps(call.guardrails).decode() if call.guardrails else None,
     )
 
 

@@ -79,6 +79,7 @@ request_log = Table(
     Column("stream", Boolean),
     Column("cache_hit", Boolean),
     Column("fallback", String),
+    Column("guardrails", Text),  # plugins' decisions, JSON [[plugin, rule, action], ...]
     postgresql_partition_by="RANGE (ts)",
 )
 Index(None, request_log.c.model, request_log.c.ts)
