@@ -5,13 +5,16 @@ config (keyed by public model, ``provider/model`` or upstream model name), a dep
 ``price`` (routing's, input and output only), then the bundled table (``prices.json``, a
 snapshot of list prices). Upstream names carry dates and suffixes (``gpt-4o-2024-08-06``,
 ``claude-sonnet-4-5-20250929``), so the bundled table is searched by dropping trailing
-``-parts`` until a name matches. A model no source knows has no cost (``None``), never a
+``-parts`` until a name matches, after the clouds' own spellings are reduced to the vendor's
+(Bedrock's ``us.anthropic.claude-sonnet-4-5-20250929-v1:0``, Vertex AI's
+``claude-sonnet-4-5@20250929``). A model no source knows has no cost (``None``), never a
 cost of zero: a usage report must show what it could not price.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -63,8 +66,20 @@ def bundled() -> dict[str, Price]:
     return {name: Price.from_dict(p) for name, p in json.loads(text)["models"].items()}
 
 
+# The clouds' spellings of a vendor's model: Bedrock's ``us.anthropic.claude-…-v1:0`` (a region
+# prefix for inference profiles, the vendor, a version suffix; an ARN ends with the same), and
+# Vertex AI's ``claude-…@20250929``.
+_CLOUD_PREFIX = re.compile(
+    r"^(?:[a-z]{2,6}\.)?(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen|writer)\."
+)
+_CLOUD_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|:\d+)$")
+
+
 def _base_name(model: str) -> str:
-    return model.rsplit("/", 1)[-1].lower()
+    name = model.rsplit("/", 1)[-1].lower().split("@", 1)[0]
+    if "." in name and (bare := _CLOUD_PREFIX.sub("", name)) != name:
+        name = _CLOUD_SUFFIX.sub("", bare)
+    return name
 
 
 class PriceTable:

@@ -38,6 +38,15 @@ def test_bundled_table_is_well_formed() -> None:
         ("models/gemini-2.5-pro", "gemini-2.5-pro"),
         ("GPT-4.1", "gpt-4.1"),
         ("o3-mini", "o3-mini"),
+        # the clouds' spellings: Bedrock ids, inference profiles and ARNs; Vertex AI versions
+        ("anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5"),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5"),
+        (
+            "arn:aws:bedrock:us-east-1:1:inference-profile/global.anthropic.claude-opus-4-1-v1:0",
+            "claude-opus-4-1",
+        ),
+        ("claude-sonnet-4-5@20250929", "claude-sonnet-4-5"),
+        ("publishers/google/models/gemini-2.5-pro", "gemini-2.5-pro"),
     ],
 )
 def test_dated_and_prefixed_names_find_their_model(upstream: str, expected: str) -> None:
