@@ -319,3 +319,45 @@ def test_clients_reach_a_converse_model(gw: Proc) -> None:
         api_key="k", http_options=types.HttpOptions(base_url=f"{gw.url}/", api_version="v1beta")
     )
     assert client.models.generate_content(model="llama", contents="hi").text
+
+
+def test_the_health_keeper_probes_cloud_keys(cloud: Cloud, tmp_path: Path) -> None:
+    """``turnout worker --once``: each credential of a Bedrock pool is probed with a signed
+    one-token request (the wrong secret is found invalid), Vertex through its token."""
+    import os
+    import subprocess
+
+    config = {
+        "providers": {
+            "bedrock": {
+                "type": "bedrock",
+                "base_url": cloud.url,
+                "api_keys": [f"{AWS_KEY_ID}:{AWS_SECRET}", f"{AWS_KEY_ID}:wrong-secret"],
+                "options": {"region": "us-east-1"},
+            },
+            "vertex": {
+                "type": "vertex",
+                "base_url": cloud.url,
+                "api_keys": [str(cloud.account)],
+                "options": {"project": PROJECT, "location": "us-east5"},
+            },
+        },
+        "models": {
+            "claude": {"deployments": [{"provider": "bedrock", "model": PROFILE}]},
+            "llama": {"deployments": [{"provider": "bedrock", "model": LLAMA}]},
+            "gemini": {"deployments": [{"provider": "vertex", "model": "gemini-2.5-flash"}]},
+        },
+        "storage": {"enabled": False},
+    }
+    path = tmp_path / "clouds.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = subprocess.run(
+        [PYTHON, "-m", "turnout.cli.main", "worker", "--once", "-c", str(path)],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr  # one key is invalid
+    rows = [line for line in out.stdout.splitlines() if "│" in line and "ms" not in line]
+    assert sum("invalid_key" in r for r in rows) == 2, out.stdout  # the wrong key, both models
+    assert sum(" ok " in r or "│ ok" in r for r in rows) == 3, out.stdout
+    assert "wrong-secret" not in out.stdout + out.stderr
