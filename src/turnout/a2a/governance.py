@@ -7,8 +7,8 @@
   limiter (memory, or Redis when ``limits.backend: redis``, so replicas share the count),
   together with the key's and team's own request limits.
 - **Iteration budget**: ``max_messages_per_task`` messages per task, so that two agents that
-  keep answering each other stop. Counted per process, in a bounded table (oldest tasks are
-  forgotten first).
+  keep answering each other stop. Counted in Redis when the limits are (shared by replicas),
+  else per process in a bounded table (oldest tasks are forgotten first).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from turnout.auth.principal import Principal
 from turnout.errors import PermissionDenied
 from turnout.limits.plan import Plan, Rule, Ticket
 from turnout.limits.step import refusal
+from turnout.observability.logging import get_logger
 
 MAX_TASKS = 100_000
+log = get_logger("turnout.a2a")
 
 
 def may_call(principal: Principal | None, name: str, cfg: AgentConfig) -> bool:
@@ -83,28 +85,63 @@ async def admit(limiter: Any, plan: Plan) -> Ticket:
 
 
 class TaskBudget:
-    """Messages per (agent, task), bounded; the oldest task is forgotten past ``MAX_TASKS``."""
+    """Messages per (agent, task), bounded; the oldest task is forgotten past ``MAX_TASKS``.
 
-    def __init__(self, capacity: int = MAX_TASKS) -> None:
+    In-process by default. Given the limiter's Redis client (``limits.backend: redis``), the
+    count lives in Redis, shared by every replica, one key per task that expires a day after
+    its last message; while Redis cannot be reached, this process counts alone (and says so
+    once), as the limiter itself does under ``on_redis_error: allow``.
+    """
+
+    def __init__(
+        self, capacity: int = MAX_TASKS, redis: Any = None, prefix: str = "turnout:"
+    ) -> None:
         self.capacity = capacity
         self.counts: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self.redis = redis
+        self.prefix = prefix + "a2a:task:"
+        self._warned = False
 
-    def spend(self, agent: str, task_id: str, limit: int) -> None:
+    async def spend(self, agent: str, task_id: str, limit: int) -> None:
         """Count one message to an existing task, or refuse it when the budget is spent."""
-        key = (agent, task_id)
-        used = self.counts.get(key, 0)
+        used = None
+        if self.redis is not None:
+            used = await self._redis("spend", agent, task_id, limit)
+        if used is None:
+            key = (agent, task_id)
+            used = self.counts.get(key, 0)
+            if used < limit:
+                self._set(key, used + 1)
         if used >= limit:
             raise BudgetSpent(
                 f"Task {task_id[:64]} on agent '{agent}' has had its {limit} messages "
                 "(max_messages_per_task); start a new task."
             )
-        self._set(key, used + 1)
 
-    def opened(self, agent: str, task_id: str) -> None:
+    async def opened(self, agent: str, task_id: str) -> None:
         """A message that started a task counts as the task's first."""
+        if self.redis is not None and await self._redis("open", agent, task_id, 0) is not None:
+            return
         key = (agent, task_id)
         if key not in self.counts:
             self._set(key, 1)
+
+    async def _redis(self, op: str, agent: str, task_id: str, limit: int) -> int | None:
+        """The count before this message (``spend``), or None when Redis did not answer."""
+        key = f"{self.prefix}{agent}:{task_id}"
+        try:
+            if op == "open":
+                await self.redis.set(key, 1, nx=True, ex=TASK_TTL)
+                return 0
+            used = await self.redis.eval(_SPEND, 1, key, limit, TASK_TTL)
+        except Exception as exc:  # redis-py's errors and OSError alike: count locally
+            if not self._warned:
+                self._warned = True
+                log.warning("a2a task budget: redis unavailable, counting per process",
+                            error=str(exc)[:200])  # fmt: skip
+            return None
+        self._warned = False
+        return int(used)
 
     def _set(self, key: tuple[str, str], value: int) -> None:
         counts = self.counts
@@ -112,6 +149,17 @@ class TaskBudget:
         counts.move_to_end(key)
         while len(counts) > self.capacity:
             counts.popitem(last=False)
+
+
+TASK_TTL = 86_400  # seconds a task's count is kept after its last message
+# The count before this message; counted only when under the limit (atomic in Redis).
+_SPEND = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], used + 1, 'EX', tonumber(ARGV[2]))
+end
+return used
+"""
 
 
 def message_task(params: dict[str, Any]) -> str | None:

@@ -51,6 +51,7 @@ from turnout.errors import (
     as_gateway_error,
 )
 from turnout.limits.plan import Ticket
+from turnout.limits.redis import RedisLimiter
 from turnout.observability.logging import get_logger
 from turnout.outbound import Origin, OutboundPolicy
 from turnout.types import Call, Headers, Receive, Scope, Send
@@ -84,7 +85,11 @@ class A2AService:
         self.state = state
         self.registry = Registry()
         self.registry.load(dict(state.runtime.config.agents))
-        self.budget = TaskBudget()
+        # The per-task budget counts in Redis when the limits do (shared by replicas).
+        limiter = state.auth.limiter if state.auth is not None else None
+        redis = limiter.client if isinstance(limiter, RedisLimiter) else None
+        prefix = limiter.prefix if isinstance(limiter, RedisLimiter) else "turnout:"
+        self.budget = TaskBudget(redis=redis, prefix=prefix)
         self._policy: OutboundPolicy | None = None
 
     @staticmethod
@@ -275,8 +280,19 @@ class A2AService:
         finally:
             if ticket is not None and state.auth is not None:
                 state.auth.limiter.finish(ticket)
-            trail.close(env)
+            trail.close()
             state.request_log.record(call, time.perf_counter() - call.started)
+        await self._opened(env, name, trail.task_id)
+
+    async def _opened(self, env: Envelope | None, name: str, task_id: str | None) -> None:
+        """A message that opened a task counts as its first against the task's budget."""
+        if env is None or env.kind != "message" or task_id is None:
+            return
+        agent = self.registry.get(name)
+        if agent is None or agent.config.max_messages_per_task is None:
+            return
+        if message_task(env.params) is None:
+            await self.budget.opened(name, task_id)
 
     async def _govern(self, env: Envelope, agent: Agent) -> None:
         """Push-notification URLs first, then the task's budget: a refused call spends none."""
@@ -298,7 +314,7 @@ class A2AService:
         if env.kind == "message" and cfg.max_messages_per_task is not None:
             task = message_task(env.params)
             if task is not None:
-                self.budget.spend(agent.name, task, cfg.max_messages_per_task)
+                await self.budget.spend(agent.name, task, cfg.max_messages_per_task)
 
     async def _forward(
         self,
@@ -390,14 +406,8 @@ class _Trail:
                 request_id=self.call.request_id,
             )
 
-    def close(self, env: Envelope | None) -> None:
+    def close(self) -> None:
         call = self.call
-        service = self.service
-        if env is not None and env.kind == "message" and self.task_id is not None:
-            agent = service.registry.get(self.name)
-            budgeted = agent is not None and agent.config.max_messages_per_task is not None
-            if budgeted and message_task(env.params) is None:  # this message opened the task
-                service.budget.opened(self.name, self.task_id)
         log.info(
             "a2a call",
             agent=self.name,

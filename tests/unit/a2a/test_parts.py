@@ -143,16 +143,54 @@ def test_the_sse_scanner_yields_whole_events_as_sent_and_bounds_them() -> None:
         scanner.feed(b": " + b"x" * 200)
 
 
-def test_the_task_budget_counts_and_forgets_the_oldest() -> None:
+async def test_the_task_budget_counts_and_forgets_the_oldest() -> None:
     budget = TaskBudget(capacity=2)
-    budget.opened("a", "t1")
-    budget.spend("a", "t1", 2)
+    await budget.opened("a", "t1")
+    await budget.spend("a", "t1", 2)
     with pytest.raises(BudgetSpent):
-        budget.spend("a", "t1", 2)
-    budget.spend("a", "t2", 5)
-    budget.spend("b", "t3", 5)
+        await budget.spend("a", "t1", 2)
+    await budget.spend("a", "t2", 5)
+    await budget.spend("b", "t3", 5)
     assert ("a", "t1") not in budget.counts  # the oldest went first
     assert len(budget.counts) == 2
+
+
+async def test_the_task_budget_is_shared_through_redis() -> None:
+    import uuid
+
+    from tests.unit.cache.redis_support import shared_redis
+    from turnout.redisconn import connect
+
+    client = connect(shared_redis(), timeout=1.0)
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
+    one, two = TaskBudget(redis=client, prefix=prefix), TaskBudget(redis=client, prefix=prefix)
+    try:
+        await one.opened("a", "t")
+        await two.spend("a", "t", 3)  # another replica continues the task
+        await one.spend("a", "t", 3)
+        with pytest.raises(BudgetSpent):
+            await two.spend("a", "t", 3)
+        assert not one.counts and not two.counts  # nothing counted locally
+        assert await client.get(f"{prefix}a2a:task:a:t") == b"3"
+        assert 0 < await client.ttl(f"{prefix}a2a:task:a:t") <= 86_400
+    finally:
+        await client.delete(f"{prefix}a2a:task:a:t")
+        await client.aclose()
+
+
+async def test_the_task_budget_counts_locally_while_redis_is_down() -> None:
+    from tests.unit.cache.redis_support import free_port
+    from turnout.redisconn import connect
+
+    client = connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)  # nothing listens
+    budget = TaskBudget(redis=client)
+    try:
+        await budget.spend("a", "t", 1)
+        with pytest.raises(BudgetSpent):
+            await budget.spend("a", "t", 1)
+        assert budget.counts[("a", "t")] == 1
+    finally:
+        await client.aclose()
 
 
 def test_push_urls_are_found_in_both_versions() -> None:
