@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import MASTER, Dash, Tab
 
-PAGES = ("overview", "usage", "logs", "health", "keys", "models", "cache", "mcp")
+PAGES = ("overview", "usage", "logs", "health", "keys", "models", "cache", "mcp", "agents")
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -347,6 +347,8 @@ def test_screenshots_of_every_page(tabs: Any, dash: Dash, tmp_path: Path) -> Non
         "keys": "keys-table",
         "models": "models-table",
         "cache": "cache-entries",
+        "mcp": "mcp-none",
+        "agents": "agents-none",
     }
     for scheme, width, pages in (("light", 1280, PAGES), ("dark", 1280, ("overview",))):
         tab = tabs(viewport={"width": width, "height": 800}, color_scheme=scheme)

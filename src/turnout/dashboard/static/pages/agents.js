@@ -79,7 +79,7 @@ export default function Agents({ readOnly }) {
     <${Card} title="A2A agents" hint="served at /a2a/{name}; calls are in the request log as protocol a2a">
       ${data.agents.length === 0
         ? html`<p data-testid="agents-none">No agent is configured (<code>agents:</code> in the config file, or add one below; docs/a2a.md).</p>`
-        : html`<table data-testid="agents">
+        : html`<div class="table-wrap"><table data-testid="agents">
         <thead><tr><th>Agent</th><th>Source</th><th>Card</th><th>Who may call</th><th>Limits</th><th></th></tr></thead>
         <tbody>${data.agents.map((a) => html`<tr data-agent=${a.name}>
           <td><strong>${a.name}</strong><div class="muted small mono">${a.url}</div></td>
@@ -96,7 +96,7 @@ export default function Agents({ readOnly }) {
               data-testid="agent-refresh">Refresh card</button>
             ${a.source === "admin" && html`<button class="danger" disabled=${readOnly} data-testid="agent-remove"
               onClick=${() => window.confirm(`Remove the agent ${a.name}?`) && act("DELETE", `/admin/agents/${encodeURIComponent(a.name)}`)}>Remove</button>`}
-          </div></td></tr>`)}</tbody></table>`}
+          </div></td></tr>`)}</tbody></table></div>`}
     <//>
     ${!readOnly && html`<${AddAgent} onAdded=${reload} />`}
   `;
