@@ -22,6 +22,7 @@ PROVIDER_TYPES = ("openai", "anthropic", "gemini")
 # client's calls pass through to it, where they are translated for the "openai" provider
 # (an OpenAI-compatible server: Chat Completions only).
 NATIVE = "openai-native"
+RESPONSES_ONLY = "m-responses-only"
 UPSTREAM_MODEL = {t: f"up-{t}" for t in (*PROVIDER_TYPES, NATIVE)}
 # What the mock reports in x-mock-auth: the provider's own credential style, nothing else.
 AUTH_STYLE = {
@@ -115,6 +116,11 @@ def conformance_config(mock: Proc) -> dict[str, Any]:
         "models": {
             model_for(t): {"deployments": [{"provider": t, "model": UPSTREAM_MODEL[t]}]}
             for t in (*PROVIDER_TYPES, NATIVE, *CLOUD_TYPES)
+        }
+        | {  # a model OpenAI serves only through the Responses API
+            RESPONSES_ONLY: {
+                "deployments": [{"provider": NATIVE, "model": "up-responses", "api": "responses"}]
+            }
         },
         "routing": {
             "overloaded_retries": 0,

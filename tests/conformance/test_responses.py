@@ -13,8 +13,20 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from tests.conformance.clients import TOOL_ARGS, TOOL_NAME, ResponsesClient
-from tests.conformance.conftest import NATIVE, PROVIDER_TYPES, UPSTREAM_MODEL, model_for
+from tests.conformance.clients import (
+    CLIENTS,
+    TOOL_ARGS,
+    TOOL_NAME,
+    Client,
+    ResponsesClient,
+)
+from tests.conformance.conftest import (
+    NATIVE,
+    PROVIDER_TYPES,
+    RESPONSES_ONLY,
+    UPSTREAM_MODEL,
+    model_for,
+)
 from tests.conformance.test_matrix import SCENARIOS
 from tests.support.procs import Proc
 
@@ -92,3 +104,43 @@ def test_built_in_tools_are_refused_where_openai_does_not_run_them(
             tools=[{"type": "web_search"}],
         )
     assert "web_search" in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def others(gw: Proc) -> dict[str, Client]:
+    return {name: cls(gw.url) for name, cls in CLIENTS.items()}
+
+
+@pytest.mark.parametrize("scenario", ["text", "stream", "tools", "tools_stream", "image"])
+@pytest.mark.parametrize("client_name", list(CLIENTS))
+def test_every_client_reaches_a_responses_only_model(
+    others: dict[str, Client], client_name: str, scenario: str
+) -> None:
+    """``api: responses`` on a deployment: Chat Completions, Anthropic and Gemini clients are
+    translated to the Responses API (a model OpenAI serves nowhere else)."""
+    client = others[client_name]
+    model = RESPONSES_ONLY
+    if scenario in ("tools", "tools_stream"):
+        first = client.ask(model, stream=scenario == "tools_stream", tools=True)
+        assert first.headers["x-mock-endpoint"] == "responses"
+        assert [(c.name, c.args) for c in first.calls] == [(TOOL_NAME, TOOL_ARGS)]
+        assert first.finish == client.tool_stop
+        second = client.answer_tool(model, first, stream=scenario == "tools_stream", thinking=False)
+        assert second.text.startswith("Tool result:") and "21" in second.text, second.text
+        return
+    answer = client.ask(model, stream=scenario == "stream", image=scenario == "image")
+    assert answer.headers["x-mock-endpoint"] == "responses"
+    assert answer.headers["x-mock-request-model"] == "up-responses"
+    assert answer.finish == client.stop
+    if scenario == "image":
+        assert answer.headers["x-mock-images-received"] == "1"
+    else:
+        assert answer.text.startswith("Lorem ipsum") and answer.output_tokens == 5
+
+
+def test_a_responses_client_passes_through_to_a_responses_only_model(
+    client: ResponsesClient,
+) -> None:
+    answer = client.ask(RESPONSES_ONLY, stream=True)
+    assert answer.headers["x-mock-endpoint"] == "responses"
+    assert answer.text.startswith("Lorem ipsum")

@@ -81,6 +81,7 @@ class DeploymentSpec:
     tpm: int | None = None
     input_price: float | None = None  # USD per million tokens
     output_price: float | None = None
+    api: str | None = None  # the wire protocol to call instead of the provider's own
 
     @property
     def id(self) -> str:
@@ -205,6 +206,7 @@ def compile_config(config: TurnoutConfig) -> Runtime:
                         tpm=d.tpm,
                         input_price=d.price.input if d.price else None,
                         output_price=d.price.output if d.price else None,
+                        api=d.api,
                     )
                     for d in m.deployments
                 ),

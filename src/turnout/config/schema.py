@@ -157,6 +157,11 @@ class DeploymentConfig(Closed):
     rpm: int | None = Field(None, gt=0, description="requests per minute sent upstream")
     tpm: int | None = Field(None, gt=0, description="tokens per minute (estimated) upstream")
     price: Price | None = None
+    api: Literal["responses"] | None = Field(
+        None,
+        description="the upstream API to call instead of the provider's usual one: "
+        "'responses' for a model OpenAI serves only through the Responses API",
+    )
 
 
 class ModelConfig(Closed):

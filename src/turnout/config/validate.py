@@ -88,6 +88,14 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
                     f"models.{mname}.deployments[{i}].provider: unknown provider "
                     f"'{ref}'{suggest(ref, names)} (known: {known})"
                 )
+            elif isinstance(ref, str) and isinstance(api := dep.get("api"), str):
+                entry = providers.get(ref)
+                kind = _kind(entry.get("type") if isinstance(entry, dict) else None)
+                if kind is not None and api != kind.protocol and api not in kind.also_speaks:
+                    problems.append(
+                        f"models.{mname}.deployments[{i}].api: the provider '{ref}' "
+                        f"({kind.name}) does not speak the {api} API"
+                    )
     return problems
 
 

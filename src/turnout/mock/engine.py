@@ -19,8 +19,9 @@ change timing or the connection (``hang``, ``disconnect``, and ``truncate`` of a
 body) are left in ``fault`` for :mod:`turnout.mock.timing` and the server to act on.
 
 Echo headers let a gateway test observe what reached the upstream without a capture:
-``x-mock-request-model``, ``x-mock-auth`` (style only, never the key), ``x-mock-images-received``
-and ``x-mock-signatures-received``.
+``x-mock-request-model``, ``x-mock-auth`` (style only, never the key), ``x-mock-images-received``,
+``x-mock-signatures-received`` and ``x-mock-endpoint`` (which API answered: ``chat``,
+``responses``, ``messages``, ``generateContent``...).
 """
 
 from __future__ import annotations
@@ -255,7 +256,7 @@ def _dispatch(
 ) -> MockResponse:
     protocol = route.protocol
     model = route.model or obj.get("model")
-    headers = [*_id_headers(protocol, uid), *echo]
+    headers = [*_id_headers(protocol, uid), *echo, ("x-mock-endpoint", route.action)]
     if isinstance(model, str):
         headers.append(("x-mock-request-model", _header_value(model)))
     if s.status != 200:

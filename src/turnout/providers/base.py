@@ -65,6 +65,7 @@ class HTTPProvider:
         self.kind = provider_type(spec.type)
         self.protocol = self.kind.protocol  # the wire protocol spoken upstream
         self.wire = PROTOCOLS[self.protocol]  # its descriptor, for translated calls
+        self.also = self.kind.also_speaks  # other protocols it speaks, forwarded as bytes
         self._auth = self.kind.auth
         served = self.kind.operations
         # Capabilities: an operation the upstream does not serve has no path, and is refused.
@@ -122,7 +123,10 @@ class HTTPProvider:
         return headers
 
     async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
-        if call.protocol != self.protocol and call.protocol not in self.kind.also_speaks:
+        api = deployment.api  # a deployment may name another API of the provider's
+        if (api is not None and call.protocol != api) or (
+            api is None and call.protocol != self.protocol and call.protocol not in self.also
+        ):
             from turnout.providers.translate import send_translated
 
             return await send_translated(self, call, deployment, key)

@@ -83,3 +83,23 @@ def test_provider_headers_cannot_be_framing_or_broken_and_forwarding_them_is_ref
         "providers.p.headers.bad name: not a valid header name",
         "providers.p.headers.x-ok: the value contains control characters (CR, LF, NUL…)",
     ]
+
+
+def test_a_deployment_names_an_api_its_provider_speaks() -> None:
+    providers = {
+        "openai": {"type": "openai", "api_keys": ["k"]},
+        "claude": {"type": "anthropic", "api_keys": ["k"]},
+    }
+    models = {
+        "gpt-pro": {"deployments": [{"provider": "openai", "model": "x", "api": "responses"}]},
+        "odd": {"deployments": [{"provider": "claude", "model": "y", "api": "responses"}]},
+    }
+    config, problems = validate({"providers": providers, "models": models})
+    assert config is None
+    assert problems == [
+        "models.odd.deployments[0].api: the provider 'claude' (anthropic) does not speak the "
+        "responses API"
+    ]
+    del models["odd"]
+    config, problems = validate({"providers": providers, "models": models})
+    assert config is not None and not problems
