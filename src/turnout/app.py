@@ -115,6 +115,7 @@ class Gateway:
         get: dict[str, Route] = {
             "/v1/models": guard_client_route(s, plain(list_models)),
             "/models": guard_client_route(s, plain(list_models)),
+            "/v1beta/models": guard_client_route(s, plain(list_models)),  # Gemini's shape
             "/healthz": plain(health.healthz),
             "/readyz": plain(health.readyz),
             "/admin/health": guard_admin_route(s, self.health.admin),

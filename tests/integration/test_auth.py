@@ -187,6 +187,21 @@ def test_admin_and_model_list_need_keys(gw: Proc) -> None:
     assert httpx.get(gw.url + "/openapi.json").status_code == 200  # the docs hold no data
 
 
+def test_each_sdk_lists_the_models_its_key_may_use(gw: Proc) -> None:
+    """The model list in each SDK's own shape (OpenAI and Anthropic at /v1/models, told apart
+    by the anthropic-version header; Gemini at /v1beta/models), filtered by the key's models."""
+    key, _ = new_key(gw, models=["gpt-test", "claude-*", "gemini-*"])
+    listed = sorted(m.id for m in oa(gw, key).models.list())
+    assert listed == ["claude-test", "gemini-test", "gpt-test"]  # not gpt-other
+    assert sorted(m.id for m in an(gw, key).models.list()) == listed
+    client = gm(gw, key)  # kept: google-genai closes a client that is garbage collected
+    names = sorted(m.name or "" for m in client.models.list())
+    assert names == [f"models/{n}" for n in listed]
+    everything, _ = new_key(gw)
+    assert "gpt-other" in [m.id for m in oa(gw, everything).models.list()]
+    assert httpx.get(gw.url + "/v1beta/models").status_code == 401
+
+
 def test_keys_listed_without_secrets(gw: Proc) -> None:
     key, key_id = new_key(gw, name="listed", metadata={"owner": "ops"})
     listing = admin(gw, "GET", "/admin/keys").text

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from turnout.state import GatewayState
 
 Route = Callable[[Scope, Receive, Send], Awaitable[None]]
+# The scope key under which a guarded client route finds its caller (a Principal), so the
+# model list shows only the models the caller's key may use.
+PRINCIPAL = "turnout.principal"
 _JSON = (b"content-type", b"application/json")
 
 
@@ -95,7 +98,7 @@ def guard_client_route(state: GatewayState, route: Route) -> Route:
         if auth is not None and auth.active:
             headers = dict(scope["headers"])
             try:
-                auth.step.identify(headers, scope.get("query_string", b""))
+                scope[PRINCIPAL] = auth.step.identify(headers, scope.get("query_string", b""))
             except GatewayError as exc:
                 await send_error(send, exc, dialect(scope["path"]).name, request_id(headers))
                 return
