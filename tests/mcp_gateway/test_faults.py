@@ -11,6 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.mcp_gateway.conftest import (
@@ -241,3 +244,52 @@ def test_oauth_client_credentials_fetches_and_renews_the_token(
         assert "s3cret" not in str(status)
     finally:
         gw.stop()
+
+
+def test_passthrough_uses_each_callers_own_credential(
+    mock: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    port = free_port()
+    upstream = Proc(
+        [PYTHON, UPSTREAM, "own", "streamable-http", str(port)],
+        port,
+        "/_ready",
+        env={"MCP_TEST_BEARERS": "tok-ann,tok-bo"},
+    )
+    config = gateway_config(
+        mock, {"own": {"url": f"{upstream.url}/mcp", "auth": {"type": "passthrough"}}}
+    )
+    gw = start_gateway(
+        config, tmp_path_factory.mktemp("mcp-pass"), env={"TURNOUT_MASTER_KEY": MASTER},
+        ready_within=90,
+    )  # fmt: skip
+    try:
+        wait_states(gw, {"own": "passthrough"})
+
+        async def as_caller(credential: str | None) -> tuple[set[str], list[str] | str]:
+            extra = {"x-mcp-own-authorization": credential} if credential else {}
+            http = create_mcp_http_client(headers={"authorization": f"Bearer {MASTER}", **extra})
+            transport = streamable_http_client(gw.url + "/mcp", http_client=http)
+            async with Client(transport) as client:
+                names = {t.name for t in (await client.list_tools()).tools}
+                try:
+                    answer: list[str] | str = texts(
+                        await client.call_tool("own__echo", {"text": "hi"})
+                    )
+                except MCPError as exc:
+                    answer = exc.message
+                return names, answer
+
+        names, answer = asyncio.run(as_caller("Bearer tok-ann"))
+        assert "own__echo" in names and answer == ["own:hi"]
+        names, answer = asyncio.run(as_caller("Bearer tok-bo"))
+        assert answer == ["own:hi"]
+        names, answer = asyncio.run(as_caller(None))
+        assert not names and "x-mcp-own-authorization" in str(answer)
+        names, answer = asyncio.run(as_caller("Bearer wrong"))
+        assert not names and "unavailable" in str(answer)
+        assert servers(gw)["own"]["callers"] == 3  # ann, bo and the wrong one
+        assert "tok-ann" not in gw.output()
+    finally:
+        gw.stop()
+        upstream.stop()

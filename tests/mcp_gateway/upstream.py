@@ -149,6 +149,24 @@ def guarded(app: Any, credentials: str) -> Any:
     return asgi
 
 
+def static_bearers(app: Any, tokens: list[str]) -> Any:
+    """The app for callers with one of ``tokens`` only (the passthrough tests)."""
+    wanted = {f"Bearer {t}" for t in tokens}
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            if scope["path"] != "/_ready" and headers.get("authorization") not in wanted:
+                await _answer(send, 401, {"error": "invalid_token"})
+                return
+            if scope["path"] == "/_ready":
+                await _answer(send, 200, {})
+                return
+        await app(scope, receive, send)
+
+    return asgi
+
+
 def _client(header: str) -> str:
     """``id:secret`` from HTTP Basic, each part form-decoded (RFC 6749 section 2.3.1)."""
     if not header.startswith("Basic "):
@@ -174,10 +192,15 @@ def main() -> None:
     name, transport = sys.argv[1], sys.argv[2]
     server = build(name)
     credentials = os.environ.get("MCP_TEST_CLIENT_CREDENTIALS")
-    if credentials:  # streamable HTTP behind a token endpoint
+    bearers = os.environ.get("MCP_TEST_BEARERS")
+    if credentials or bearers:  # streamable HTTP behind a token check
         import uvicorn
 
-        app = guarded(server.streamable_http_app(), credentials)
+        app = server.streamable_http_app()
+        if credentials:
+            app = guarded(app, credentials)
+        else:
+            app = static_bearers(app, (bearers or "").split(","))
         uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
     elif transport == "stdio":
         server.run("stdio")

@@ -32,10 +32,12 @@ class McpAuth(_Closed):
 
     ``bearer``: ``Authorization: Bearer <token>``; ``header``: any header and value;
     ``oauth_client_credentials``: a token fetched from ``token_url`` and refreshed before it
-    expires.
+    expires; ``passthrough``: each caller's own credential for this server, sent by the caller
+    as ``x-mcp-{server}-authorization`` and forwarded as ``Authorization`` on a connection of
+    that caller's own (never the gateway key).
     """
 
-    type: Literal["bearer", "header", "oauth_client_credentials"]
+    type: Literal["bearer", "header", "oauth_client_credentials", "passthrough"]
     token: str | None = Field(None, description="bearer: the token")
     header: str | None = Field(None, description="header: its name")
     value: str | None = Field(None, description="header: its value")
@@ -50,6 +52,7 @@ class McpAuth(_Closed):
             "bearer": ("token",),
             "header": ("header", "value"),
             "oauth_client_credentials": ("token_url", "client_id", "client_secret"),
+            "passthrough": (),
         }[self.type]
         missing = [n for n in needs if getattr(self, n) is None]
         if missing:

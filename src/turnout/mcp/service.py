@@ -147,7 +147,7 @@ class McpService:
         return True
 
     async def _notified(self, up: Upstream, message: Any) -> None:
-        await self.subscriptions.updated(up.name, str(message.params.uri))
+        await self.subscriptions.updated(up.key, str(message.params.uri))
 
     # -- accounting -----------------------------------------------------------------------------
     async def accounted(

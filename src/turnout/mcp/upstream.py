@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -39,7 +41,7 @@ from turnout.outbound.policy import Origin
 
 log = get_logger("turnout.mcp")
 
-State = Literal["connecting", "up", "down", "stopped"]
+State = Literal["connecting", "up", "down", "stopped", "passthrough"]
 # JSON-RPC error codes the gateway answers with (the MCP SDK's constants where it has one).
 UNAVAILABLE = types.CONNECTION_CLOSED
 TIMEOUT = types.REQUEST_TIMEOUT
@@ -47,6 +49,8 @@ TOO_LARGE = types.INTERNAL_ERROR
 _MAX_PAGES = 50  # of one list: a server whose cursor never ends cannot hang a refresh
 _BACKOFF_MAX = 30.0
 _STAMP = "io.modelcontextprotocol/serverInfo"
+_MAX_CHILDREN = 64  # callers' own connections to one passthrough server
+_IDLE = 300.0  # seconds before an unused one is closed
 
 Notify = Callable[["Upstream", Any], Awaitable[None]]
 
@@ -98,12 +102,68 @@ class Upstream:
         self._refresh = asyncio.Event()
         self._broken = asyncio.Event()
         self._attempt = 0
+        self.settled = asyncio.Event()  # the first connection attempt is over
+        self.used = time.monotonic()  # a passthrough child's last use
+        self._children: OrderedDict[str, Upstream] = OrderedDict()
 
     # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        """This connection, for subscriptions: a passthrough caller's updates are its own."""
+        return f"{self.name}#{id(self):x}"
+
+    @property
+    def passthrough(self) -> bool:
+        auth = self.config.auth
+        return auth is not None and auth.type == "passthrough"
+
     def start(self) -> None:
+        if self.passthrough:  # no connection of its own: one per caller (child_for)
+            self._set("passthrough", None)
+            return
         self._task = asyncio.get_running_loop().create_task(self._supervise())
 
+    async def child_for(self, credential: str | None) -> Upstream:
+        """The caller's own connection to a passthrough server, opened on first use (and
+        waited for, within the connect timeout), closed after ``_IDLE`` seconds unused; at
+        most ``_MAX_CHILDREN`` are kept."""
+        if not credential:
+            raise MCPError(
+                types.INVALID_REQUEST,
+                f"MCP server '{self.name}' needs your own credential: send it as "
+                f"x-mcp-{self.name}-authorization",
+            )
+        digest = hashlib.sha256(credential.encode()).hexdigest()
+        child = self._children.get(digest)
+        if child is None:
+            await self._reap()
+            if len(self._children) >= _MAX_CHILDREN:
+                _, oldest = self._children.popitem(last=False)
+                await oldest.stop()
+            headers = {**self.config.headers, "Authorization": credential}
+            cfg = self.config.model_copy(update={"auth": None, "headers": headers})
+            child = Upstream(self.name, cfg, self.policy, self.origin, self.notify)
+            self._children[digest] = child
+            child.start()
+        self._children.move_to_end(digest)
+        child.used = time.monotonic()
+        if child.state == "connecting":
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.timeouts.connect):
+                    await child.settled.wait()
+        return child
+
+    async def _reap(self) -> None:
+        now = time.monotonic()
+        for digest, child in list(self._children.items()):
+            if now - child.used > _IDLE:
+                del self._children[digest]
+                await child.stop()
+
     async def stop(self) -> None:
+        for child in list(self._children.values()):
+            await child.stop()
+        self._children.clear()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -112,9 +172,11 @@ class Upstream:
         self._set("stopped", None)
 
     def _set(self, state: State, error: str | None) -> None:
+        if state in ("up", "down"):
+            self.settled.set()
         if state != self.state:
             self.since = time.time()
-            (log.info if state == "up" else log.warning)(
+            (log.info if state in ("up", "passthrough") else log.warning)(
                 "mcp server " + state, server=self.name, endpoint=self.endpoint, error=error
             )
         self.state, self.error = state, error
@@ -300,6 +362,7 @@ class Upstream:
             "prompts": len(cat.prompts),
             "resources": len(cat.resources),
             "resource_templates": len(cat.templates),
+            "callers": len(self._children) if self.passthrough else None,
         }
 
 

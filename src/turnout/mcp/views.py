@@ -11,7 +11,7 @@ no items listed.
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, get_args
 
 import mcp_types as types
@@ -23,7 +23,7 @@ from mcp.shared.exceptions import MCPError
 
 from turnout.mcp import names
 from turnout.mcp.access import OPEN, Access
-from turnout.mcp.upstream import Upstream
+from turnout.mcp.upstream import UNAVAILABLE, Upstream
 
 if TYPE_CHECKING:
     from turnout.mcp.service import McpService
@@ -69,12 +69,26 @@ class View:
         self.only = server  # None: the aggregate
 
     # -- naming ---------------------------------------------------------------------------------
-    def upstreams(self, access: Access) -> Iterator[Upstream]:
+    async def upstreams(self, ctx: Ctx, access: Access) -> list[Upstream]:
+        """The servers whose items this caller sees now: those that are up, and for a
+        passthrough server the caller's own connection if it sent its credential."""
         pool = self.service.upstreams
         chosen = [pool[self.only]] if self.only in pool else [] if self.only else pool.values()
+        out = []
         for up in chosen:
-            if up.state == "up" and access.server(up.name):
-                yield up
+            if not access.server(up.name):
+                continue
+            if up.passthrough:
+                if credential(ctx, up.name) is None:
+                    continue
+                up = await up.child_for(credential(ctx, up.name))
+            if up.state == "up":
+                out.append(up)
+        return out
+
+    async def live(self, ctx: Ctx, up: Upstream) -> Upstream:
+        """The connection a request to ``up`` goes over (the caller's own if passthrough)."""
+        return await up.child_for(credential(ctx, up.name)) if up.passthrough else up
 
     def public(self, server: str, name: str) -> str:
         return names.join(server, name) if self.only is None else name
@@ -112,16 +126,20 @@ class View:
     def _check(self, access: Access, up: Upstream, own: str, shown: str, kind: str) -> None:
         """Only what the server listed, and the caller may see, can be used; a denied or
         hidden item answers exactly like an unknown one."""
-        listed = any(item.get("name") == own for item in getattr(up.catalogue, kind))
-        if not (listed and up.exposes(own) and access.item(up.name, names.join(up.name, own))):
-            raise MCPError(NOT_FOUND, f"Unknown {kind[:-1]} '{shown[:200]}'")
+        unknown = MCPError(NOT_FOUND, f"Unknown {kind[:-1]} '{shown[:200]}'")
+        if not (up.exposes(own) and access.item(up.name, names.join(up.name, own))):
+            raise unknown
+        _check_up(up)  # only a caller who may use the item learns the server is down
+        if not any(item.get("name") == own for item in getattr(up.catalogue, kind)):
+            raise unknown
 
     # -- handlers -------------------------------------------------------------------------------
-    def _listed(
-        self, access: Access, kind: str, field: str, *, uri: bool = False
+    async def _listed(
+        self, ctx: Ctx, kind: str, field: str, *, uri: bool = False
     ) -> list[dict[str, Any]]:
+        access = access_of(ctx)
         out: list[dict[str, Any]] = []
-        for up in self.upstreams(access):
+        for up in await self.upstreams(ctx, access):
             for item in getattr(up.catalogue, kind):
                 own = str(item.get(field))
                 full = names.join_uri(up.name, own) if uri else names.join(up.name, own)
@@ -132,22 +150,23 @@ class View:
         return out
 
     async def list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
-        return _page(self._listed(access_of(ctx), "tools", "name"), "tools", params)
+        return _page(await self._listed(ctx, "tools", "name"), "tools", params)
 
     async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
-        return _page(self._listed(access_of(ctx), "prompts", "name"), "prompts", params)
+        return _page(await self._listed(ctx, "prompts", "name"), "prompts", params)
 
     async def list_resources(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
-        items = self._listed(access_of(ctx), "resources", "uri", uri=True)
+        items = await self._listed(ctx, "resources", "uri", uri=True)
         return _page(items, "resources", params)
 
     async def list_templates(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
-        items = self._listed(access_of(ctx), "templates", "uriTemplate", uri=True)
+        items = await self._listed(ctx, "templates", "uriTemplate", uri=True)
         return _page(items, "resourceTemplates", params)
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> Any:
         access = access_of(ctx)
         up, own = self.resolve(params.name)
+        up = await self.live(ctx, up)
         self._check(access, up, own, params.name, "tools")
         token = (params.meta or {}).get("progress_token") if params.meta else None
         progress = _progress(ctx, token) if token is not None else None
@@ -164,6 +183,7 @@ class View:
     async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> Any:
         access = access_of(ctx)
         up, own = self.resolve(params.name)
+        up = await self.live(ctx, up)
         self._check(access, up, own, params.name, "prompts")
         args = params.arguments
         return await up.request("prompts/get", lambda c: c.session.get_prompt(own, args))
@@ -171,6 +191,7 @@ class View:
     async def read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> Any:
         access = access_of(ctx)
         up, own = self.resolve_uri(params.uri)
+        up = await self.live(ctx, up)
         self._check_resource(access, up, own, params.uri)
         result = await up.request("resources/read", lambda c: c.session.read_resource(own))
         for content in result.get("contents") or ():
@@ -182,6 +203,8 @@ class View:
         """A URI is usable if it is listed, or made from a listed template (the template's
         glob, e.g. ``greeting://*``, decides)."""
         item = names.join_uri(up.name, own)
+        if access.server(up.name):
+            _check_up(up)
         listed = any(r.get("uri") == own for r in up.catalogue.resources)
         if listed and up.exposes(own) and access.item(up.name, item):
             return
@@ -201,14 +224,16 @@ class View:
     async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> Any:
         access = access_of(ctx)
         up, own = self.resolve_uri(params.uri)
+        up = await self.live(ctx, up)
         self._check_resource(access, up, own, params.uri)
         await up.request("resources/subscribe", lambda c: c.session.subscribe_resource(own))
-        self.service.subscriptions.add(up.name, own, ctx, params.uri)
+        self.service.subscriptions.add(up.key, own, ctx, params.uri)
         return types.EmptyResult()
 
     async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> Any:
         up, own = self.resolve_uri(params.uri)
-        if self.service.subscriptions.remove(up.name, own, ctx):
+        up = await self.live(ctx, up)
+        if self.service.subscriptions.remove(up.key, own, ctx):
             await up.request("resources/unsubscribe", lambda c: c.session.unsubscribe_resource(own))
         return types.EmptyResult()
 
@@ -217,10 +242,12 @@ class View:
         ref = params.ref
         if isinstance(ref, types.PromptReference):
             up, own = self.resolve(ref.name)
+            up = await self.live(ctx, up)
             self._check(access, up, own, ref.name, "prompts")
             new_ref: Any = types.PromptReference(type="ref/prompt", name=own)
         else:
             up, own = self.resolve_uri(ref.uri)
+            up = await self.live(ctx, up)
             self._check_resource(access, up, own, ref.uri)
             new_ref = types.ResourceTemplateReference(type="ref/resource", uri=own)
         argument = {"name": params.argument.name, "value": params.argument.value}
@@ -263,6 +290,18 @@ class View:
 NOTIFICATIONS = NotificationOptions(
     prompts_changed=False, resources_changed=False, tools_changed=False
 )
+
+
+def _check_up(up: Upstream) -> None:
+    if up.state != "up":
+        raise MCPError(UNAVAILABLE, f"MCP server '{up.name}' is unavailable ({up.state})")
+
+
+def credential(ctx: Ctx, server: str) -> str | None:
+    """The caller's own credential for a passthrough server (never its gateway key)."""
+    headers = getattr(ctx.request, "headers", None)
+    value = headers.get(f"x-mcp-{server}-authorization") if headers is not None else None
+    return value if isinstance(value, str) and value else None
 
 
 def _template_glob(template: str) -> str:
