@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from tests.conformance.clients import (
     CLIENTS,
+    QUESTION,
     TOOL_ARGS,
     TOOL_NAME,
     Client,
@@ -144,3 +145,17 @@ def test_a_responses_client_passes_through_to_a_responses_only_model(
     answer = client.ask(RESPONSES_ONLY, stream=True)
     assert answer.headers["x-mock-endpoint"] == "responses"
     assert answer.text.startswith("Lorem ipsum")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_input_tokens_are_counted_by_every_provider_type(
+    client: ResponsesClient, provider: str
+) -> None:
+    """``responses.input_tokens.count``: OpenAI's own endpoint (passthrough), Anthropic's and
+    Gemini's count endpoints (translated), an estimate where there is none (flagged)."""
+    raw = client.sdk.responses.input_tokens.with_raw_response.count(
+        model=model_for(provider), input=QUESTION, instructions="Answer briefly."
+    )
+    counted = raw.parse()
+    assert counted.input_tokens > 0
+    assert (raw.headers.get("x-turnout-token-count") == "estimated") is (provider == "openai")

@@ -102,6 +102,7 @@ _STATIC_ROUTES: Final = {
     "/v1/models": Route("openai", "models", "GET"),
     "/models": Route("openai", "models", "GET"),
     "/v1/responses": Route("openai", "responses", "POST"),
+    "/v1/responses/input_tokens": Route("openai", "input_tokens", "POST"),
     "/responses": Route("openai", "responses", "POST"),
     "/v1/messages": Route("anthropic", "messages", "POST"),
     "/v1/messages/count_tokens": Route("anthropic", "count_tokens", "POST"),
@@ -303,6 +304,8 @@ def _prepare(route: Route, obj: dict[str, Any]) -> Facts | bytes:
             return openai.read_chat(obj)
         if action == "responses":
             return responses.read_responses(obj)
+        if action == "input_tokens":
+            return responses.input_tokens_body(obj)
         if action == "embeddings":
             return openai.embeddings_body(obj)[1]
         return openai.models_body() if action == "models" else openai.model_body(model)

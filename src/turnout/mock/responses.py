@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from turnout.mock.content import scan_prompt, valid_signature
+from turnout.mock.content import estimate_tokens, scan_prompt, valid_signature
 from turnout.mock.plan import Facts, Plan, RequestError, ToolSpec, result_text, text_of
 
 
@@ -99,6 +99,13 @@ def read_responses(obj: dict[str, Any]) -> Facts:
         isinstance(include, list) and "reasoning.encrypted_content" in include
     )
     return facts
+
+
+def input_tokens_body(obj: dict[str, Any]) -> bytes:
+    """``POST /v1/responses/input_tokens``: the prompt's size by the mock's tokenizer."""
+    facts = read_responses(obj)
+    tokens = estimate_tokens(facts.prompt_chars)
+    return orjson.dumps({"object": "response.input_tokens", "input_tokens": tokens})
 
 
 # -- rendering ---------------------------------------------------------------------------------

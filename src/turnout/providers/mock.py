@@ -23,6 +23,7 @@ _PATHS = {
     ("anthropic", "messages"): "/v1/messages",
     ("anthropic", "count_tokens"): "/v1/messages/count_tokens",
     ("responses", "responses"): "/v1/responses",
+    ("responses", "input_tokens"): "/v1/responses/input_tokens",
 }
 
 

@@ -13,7 +13,12 @@ from turnout.providers.descriptor import ProviderType, rules, template
 
 class OpenAIProvider(HTTPProvider):
     passthrough_headers = frozenset({b"openai-beta"})
-    paths = {"chat": "/chat/completions", "embeddings": "/embeddings", "responses": "/responses"}
+    paths = {
+        "chat": "/chat/completions",
+        "embeddings": "/embeddings",
+        "responses": "/responses",
+        "input_tokens": "/responses/input_tokens",
+    }
 
 
 # OpenAI reports an exhausted quota as a 429 (or 403/400) with code insufficient_quota: a key

@@ -12,4 +12,9 @@ def _responses(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
     return require_model(data), stream_flag(data)
 
 
+def _input_tokens(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
+    return require_model(data), False
+
+
 RESPONSES = Route("responses", _responses)
+INPUT_TOKENS = Route("input_tokens", _input_tokens)

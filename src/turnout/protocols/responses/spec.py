@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.protocols.descriptor import GENERATE, Asked, Operation, Variant, WireProtocol
+from turnout.protocols.descriptor import (
+    COUNT,
+    GENERATE,
+    Asked,
+    Operation,
+    Variant,
+    WireProtocol,
+)
 from turnout.protocols.policy import Harmless, falsy
 from turnout.protocols.responses import (
     cache,
@@ -51,6 +58,21 @@ CLIENT_FIELDS = {
 }
 
 
+_COUNT_FIELDS = (
+    "model", "input", "instructions", "tools", "tool_choice", "text", "reasoning",
+    "parallel_tool_calls",
+)  # fmt: skip
+
+
+def count_request(data: dict[str, Any], upstream_model: str) -> dict[str, Any]:
+    """A generation body as ``/responses/input_tokens`` takes it (fewer fields)."""
+    return {k: data[k] for k in _COUNT_FIELDS if k in data}
+
+
+def count_result(tokens: int) -> dict[str, Any]:
+    return {"object": "response.input_tokens", "input_tokens": tokens}
+
+
 def variant(call: Call) -> Variant:
     return Variant("responses", call.model)
 
@@ -69,8 +91,13 @@ def probe(model: str) -> tuple[str, dict[str, Any]]:
 
 PROTOCOL = WireProtocol(
     name="responses",
-    operations=(Operation("responses", GENERATE, "chat"),),
-    routes={"/v1/responses": routes.RESPONSES, "/responses": routes.RESPONSES},
+    operations=(Operation("responses", GENERATE, "chat"), Operation("input_tokens", COUNT)),
+    routes={
+        "/v1/responses": routes.RESPONSES,
+        "/responses": routes.RESPONSES,
+        "/v1/responses/input_tokens": routes.INPUT_TOKENS,
+        "/responses/input_tokens": routes.INPUT_TOKENS,
+    },
     claims_path=lambda path: path.startswith(("/v1/responses", "/responses")),
     # The last event carries the whole response, so no fixed bytes end a stream; a cut one is
     # found by its decoder when translated, and by the SDK (no response.completed) otherwise.
@@ -85,6 +112,8 @@ PROTOCOL = WireProtocol(
     encoder=lambda v: stream.StreamEncoder(v.model),
     harmless=HARMLESS,
     client_fields=CLIENT_FIELDS,
+    count_request=count_request,
+    count_result=count_result,
     parse_error=errors.parse,
     render_error=errors.render,
     error_body=errors.gateway_body,
