@@ -361,3 +361,10 @@ def test_the_health_keeper_probes_cloud_keys(cloud: Cloud, tmp_path: Path) -> No
     assert sum("invalid_key" in r for r in rows) == 2, out.stdout  # the wrong key, both models
     assert sum(" ok " in r or "│ ok" in r for r in rows) == 3, out.stdout
     assert "wrong-secret" not in out.stdout + out.stderr
+
+
+def test_the_responses_api_reaches_bedrock(gw: Proc) -> None:
+    reply = _openai(gw).responses.create(model="alone", input="hi")
+    assert reply.output_text
+    events = list(_openai(gw).responses.create(model="llama", input="hi", stream=True))
+    assert events[-1].type == "response.completed"

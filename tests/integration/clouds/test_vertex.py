@@ -69,11 +69,15 @@ def gw(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]
             "vertex": {**base, "api_keys": [str(cloud.account)], "options": options},
             "vertex-file": {**base, "options": {**options, "credentials_file": str(cloud.account)}},
             "vertex-forged": {**base, "api_keys": [str(cloud.forged)], "options": options},
+            "vertex-adc": {**base, "options": options},  # Application Default Credentials
             "backup": {**mock_provider(cloud.proc), "forward_headers": []},
         },
         "models": {
             "gemini-vx": {"deployments": [{"provider": "vertex", "model": "gemini-2.5-flash"}]},
             "claude-vx": {"deployments": [{"provider": "vertex", "model": "claude-sonnet-4-5"}]},
+            "gemini-adc": {
+                "deployments": [{"provider": "vertex-adc", "model": "gemini-2.5-flash"}]
+            },
             "gemini-file": {
                 "deployments": [{"provider": "vertex-file", "model": "gemini-2.5-flash"}]
             },
@@ -91,7 +95,8 @@ def gw(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]
             },
         },
     }
-    proc = start_gateway(config, tmp, ready_within=60)
+    env = {"GOOGLE_APPLICATION_CREDENTIALS": str(cloud.account)}  # what ADC reads first
+    proc = start_gateway(config, tmp, env=env, ready_within=60)
     yield proc
     proc.stop()
 
@@ -216,3 +221,10 @@ def test_a_rate_limited_vertex_fails_over(gw: Proc) -> None:
 def test_a_forged_service_account_fails_over(gw: Proc) -> None:
     raw = _openai(gw).chat.completions.with_raw_response.create(model="forged", messages=MESSAGES)
     assert raw.headers["x-turnout-deployment"] == "backup/openai-backup"
+
+
+def test_application_default_credentials(gw: Proc) -> None:
+    raw = _openai(gw).chat.completions.with_raw_response.create(
+        model="gemini-adc", messages=MESSAGES
+    )
+    assert raw.headers["x-turnout-deployment"] == "vertex-adc/gemini-2.5-flash"
