@@ -145,10 +145,15 @@ def _is_pattern(name: str) -> bool:
     return any(c in name for c in "*?[")
 
 
-def _default_base_url(type_name: str) -> str:
+def _default_base_url(type_name: str, options: Any = None) -> str:
+    """The type's default base URL; a cloud's names its region from the options
+    (``https://bedrock-runtime.{region}.amazonaws.com``)."""
     from turnout.providers.registry import provider_type  # provider modules import this one
 
-    return provider_type(type_name).base_url or ""
+    url = provider_type(type_name).base_url or ""
+    if "{" in url and options is not None:
+        url = url.format_map(options.model_dump())
+    return url
 
 
 def _options(type_name: str, options: Mapping[str, Any]) -> Any:
@@ -160,11 +165,12 @@ def _options(type_name: str, options: Mapping[str, Any]) -> Any:
 
 
 def compile_config(config: TurnoutConfig) -> Runtime:
+    options = {name: _options(p.type, p.options) for name, p in config.providers.items()}
     providers = {
         name: ProviderSpec(
             name=name,
             type=p.type,
-            base_url=(p.base_url or _default_base_url(p.type)).rstrip("/"),
+            base_url=(p.base_url or _default_base_url(p.type, options[name])).rstrip("/"),
             api_keys=tuple(p.api_keys) or ("",),
             headers=tuple(p.headers.items()),
             forward_headers=tuple(h.lower() for h in p.forward_headers),
@@ -185,7 +191,7 @@ def compile_config(config: TurnoutConfig) -> Runtime:
                 pool_timeout=p.pool_timeout,
             ),
             max_response_bytes=p.max_response_bytes,
-            options=_options(p.type, p.options),
+            options=options[name],
             streaming_mode=p.streaming_mode,
         )
         for name, p in config.providers.items()

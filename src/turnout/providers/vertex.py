@@ -27,7 +27,7 @@ import datetime as dt
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.names import path_segment
@@ -58,6 +58,14 @@ class VertexOptions(BaseModel):
         None, description="service-account key file; default: Application Default Credentials"
     )
     anthropic_version: str = ANTHROPIC_VERSION
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def host(self) -> str:
+        """The location's endpoint (the default ``base_url``)."""
+        if self.location == "global":
+            return GLOBAL_HOST
+        return f"https://{self.location}-aiplatform.googleapis.com"
 
 
 def is_anthropic(model: str) -> bool:
@@ -123,8 +131,8 @@ class _Vertex:
             raise ValueError(f"provider {spec.name}: options.project is required for vertex")
         self.options = options
         host = spec.base_url
-        if host == GLOBAL_HOST and options.location != "global":
-            host = f"https://{options.location}-aiplatform.googleapis.com"
+        if "{" in host:  # a spec built without the compiler (which fills the default in)
+            host = host.format_map(options.model_dump())
         self.prefix = (
             f"{host}/{options.api_version}/projects/{options.project}"
             f"/locations/{options.location}/publishers"
@@ -222,7 +230,7 @@ VERTEX = ProviderType(
     name="vertex",
     protocol="gemini",  # Claude models are dispatched to the Anthropic protocol by name
     provider=VertexProvider,
-    base_url=GLOBAL_HOST,  # a regional location uses {location}-aiplatform.googleapis.com
+    base_url="{host}",  # {location}-aiplatform.googleapis.com, or the global endpoint
     error_rules=(*GEMINI_RULES, *ANTHROPIC_RULES),
     operations=_GEMINI_OPS,
     needs_key=False,  # Application Default Credentials need none

@@ -22,7 +22,7 @@ GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
 OPENAI_BODY = {"model": "pub", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def provider(client: FakeClient, location: str = "us-east5", base_url: str = GLOBAL_HOST) -> Any:
+def provider(client: FakeClient, location: str = "us-east5", base_url: str = "{host}") -> Any:
     spec = ProviderSpec(
         name="vx",
         type="vertex",
@@ -113,3 +113,19 @@ async def test_options_are_required_and_checked() -> None:
     raw = {"providers": {"vx": {"type": "vertex", "options": {"project": "a/b"}}}}
     _, problems = validate(raw)
     assert any("providers.vx.options.project" in p for p in problems)
+
+
+async def test_the_default_host_follows_the_location() -> None:
+    from turnout.config.compile import compile_config
+
+    raw: dict[str, Any] = {"providers": {
+        "east": {"type": "vertex", "options": {"project": "p", "location": "us-east5"}},
+        "glob": {"type": "vertex", "options": {"project": "p", "location": "global"}},
+        "br": {"type": "bedrock", "options": {"region": "eu-west-3"}},
+    }}  # fmt: skip
+    config, problems = validate(raw)
+    assert problems == [] and config is not None
+    specs = compile_config(config).providers
+    assert specs["east"].base_url == "https://us-east5-aiplatform.googleapis.com"
+    assert specs["glob"].base_url == GLOBAL_HOST
+    assert specs["br"].base_url == "https://bedrock-runtime.eu-west-3.amazonaws.com"
