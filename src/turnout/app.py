@@ -35,8 +35,11 @@ from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
 from turnout.health.service import HealthService
 from turnout.live import workers
+from turnout.live.managed import admin_origin
 from turnout.live.reloader import Reloader
+from turnout.live.service import ManagedService
 from turnout.live.source import ConfigSource, version_of
+from turnout.live.store import MemoryManagedStore
 from turnout.live.swap import Generation, build_generation, restart_sections
 from turnout.live.watch import watch
 from turnout.mcp.gate import McpGate
@@ -79,6 +82,8 @@ class Gateway:
         self.base = base if base is not None else state.runtime  # before stored credentials
         self.generation: Generation | None = None
         self.reloader: Reloader | None = None
+        self.managed: ManagedService | None = None
+        self.policy: OutboundPolicy | None = None
         self._steps: list[Step] = []
         self._after: list[Step] = []
         self._background: set[asyncio.Task[Any]] = set()
@@ -179,7 +184,8 @@ class Gateway:
 
     async def startup(self) -> None:
         state = self.state
-        state.client = PooledClient(OutboundPolicy.from_config(state.runtime.config.outbound))
+        self.policy = OutboundPolicy.from_config(state.runtime.config.outbound)
+        state.client = PooledClient(self.policy)
         # The board was built with the app (admin routes hold the health service already).
         gen = build_generation(
             state.runtime, state.client, self.obs.providers, None, self.health.board
@@ -201,7 +207,7 @@ class Gateway:
         self.assemble()
         # again whenever auth, limits or plugins switch on or off
         self.auth.on_change = self.plugins.on_change = self.assemble
-        self._start_live()
+        await self._start_live()
         await self.mcp.start()
         state.request_log.start()
         _watch_for_drain(state)
@@ -225,7 +231,7 @@ class Gateway:
         self.state.handler = build_pipeline(steps, self.generation.router)
 
     # -- live configuration (turnout.live) --------------------------------------------------
-    def _start_live(self) -> None:
+    async def _start_live(self) -> None:
         status = workers.status_dir()
         self.reloader = Reloader(
             self.source,
@@ -241,12 +247,35 @@ class Gateway:
             reloader = self.reloader
             reloader.on_change.append(lambda: workers.write_status(status, reloader.status()))
             workers.write_status(status, reloader.status())
+        await self._start_managed()
         loop = asyncio.get_running_loop()
         file = self.source.file if self.source is not None and self.source.watch else None
         if file is not None:
             self._spawn(watch(file, self.reloader.reload, self._stop_watch))
         with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, self._hangup)
+
+    async def _start_managed(self) -> None:
+        """Providers and models stored through the admin API join the config before the
+        first request; with a shared database, other processes' changes are polled."""
+        assert self.reloader is not None and self.policy is not None
+        storage = self.obs.storage
+        store = storage.stores.managed if storage is not None else None
+        shared = storage is not None and storage.backend.shared
+        managed = ManagedService(
+            store or MemoryManagedStore(), self.reloader, self.policy, shared and store is not None
+        )
+        self.managed = self.state.managed = managed
+        try:
+            version, entries = await managed.load()
+        except Exception as exc:  # serve the file; the poll retries the database
+            log.error("stored providers and models not loaded", error=repr(exc)[:300])
+        else:
+            managed.version = version
+            if entries:
+                await self.reloader.reload("start", reread=False)
+        if managed.shared:
+            self._spawn(managed.poll_forever())
 
     def _hangup(self) -> None:
         """SIGHUP reloads the config; it never kills a serving gateway."""
@@ -260,8 +289,12 @@ class Gateway:
         task.add_done_callback(self._background.discard)
 
     async def _prepare(self, config: TurnoutConfig) -> Runtime:
-        """A config read from the source, compiled, with what the database adds."""
-        runtime = compile_config(config)
+        """A config read from the source, compiled, with what the database adds: providers
+        and models of the admin API (turnout.live.managed), then stored provider keys."""
+        admin: list[str] = []
+        if self.managed is not None:
+            config, admin = await self.managed.overlay(config)
+        runtime = admin_origin(compile_config(config), admin)
         return await self.auth.with_stored_keys(runtime)
 
     async def _apply(self, runtime: Runtime) -> list[str]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from turnout.dashboard.access import DashboardAccess
     from turnout.live.reloader import Reloader
     from turnout.mcp.gate import McpGate
+    from turnout.live.service import ManagedService
     from turnout.observability.hub import Observability
     from turnout.plugins.service import Plugins
 
@@ -38,5 +39,6 @@ class GatewayState:
     mcp: McpGate | None = None  # the MCP gateway (docs/mcp.md)
     a2a: A2AService | None = None  # agents behind /a2a (docs/a2a.md)
     reloader: Reloader | None = None  # live configuration (turnout.live)
+    managed: ManagedService | None = None  # providers and models of the admin API
     draining: bool = False
     ready: bool = False

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from turnout.auth.credentials import CredentialRecord, CredentialStore
     from turnout.auth.store import KeyStore
+    from turnout.live.store import ManagedStore
     from turnout.health.store import HealthStore
     from turnout.storage.ports import LogStore
 
@@ -37,6 +38,7 @@ class Stores:
     keys: KeyStore
     credentials: CredentialStore
     engine: AsyncEngine | None = None
+    managed: ManagedStore | None = None  # providers and models of the admin API (turnout.live)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,15 @@ def _open_memory(url: str) -> Stores:
     from turnout.health.store import MemoryHealthStore
     from turnout.storage.memory import MemoryLogStore
 
-    return Stores(MemoryLogStore(), MemoryHealthStore(), MemoryKeyStore(), MemoryCredentialStore())
+    from turnout.live.store import MemoryManagedStore
+
+    return Stores(
+        MemoryLogStore(),
+        MemoryHealthStore(),
+        MemoryKeyStore(),
+        MemoryCredentialStore(),
+        managed=MemoryManagedStore(),
+    )
 
 
 async def _no_credentials(url: str, seconds: float) -> list[CredentialRecord]:
@@ -70,6 +80,7 @@ def _open_sql(url: str) -> Stores:
     from turnout.storage.sql.health import SqlHealthStore
     from turnout.storage.sql.keys import SqlKeyStore
     from turnout.storage.sql.logs import SqlLogStore
+    from turnout.storage.sql.managed import SqlManagedStore
 
     engine = make_engine(url)
     return Stores(
@@ -78,6 +89,7 @@ def _open_sql(url: str) -> Stores:
         SqlKeyStore(engine),
         SqlCredentialStore(engine),
         engine,
+        SqlManagedStore(engine),
     )
 
 

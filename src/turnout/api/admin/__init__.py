@@ -31,6 +31,7 @@ ASSETS = "/docs/assets"
 
 ROUTERS: list[str] = [
     "turnout.api.admin.config",
+    "turnout.api.admin.managed",
     "turnout.api.admin.cache",
     "turnout.api.admin.usage",
     "turnout.api.admin.logs",

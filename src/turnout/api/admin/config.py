@@ -53,6 +53,8 @@ def router(state: GatewayState) -> APIRouter:
         directory = workers.status_dir()
         if directory is not None:
             live["workers"] = await asyncio.to_thread(workers.read_statuses, directory)
+        if state.managed is not None:
+            live["sources"] = state.managed.sources.public()
         return {
             "live": live,
             "providers": {

@@ -194,3 +194,24 @@ route_labels = Table(
     Column("ts", DateTime(timezone=True), nullable=False),
     Column("detail", Text),
 )
+
+# Providers and models managed through the admin API (docs/configuration.md#providers-and-
+# models-through-the-admin-api): one row per entry, the section as JSON, a provider's keys
+# sealed apart. Each write takes the next number of ``managed_version`` in its transaction;
+# replicas poll that one integer and reload the whole (small) table when it moved.
+managed_entries = Table(
+    "managed_entries",
+    metadata,
+    Column("kind", String, primary_key=True),  # provider | model
+    Column("name", String, primary_key=True),
+    Column("body", Text, nullable=False),  # JSON: the section without secrets
+    Column("sealed_keys", Text, nullable=False),  # JSON list of AES-256-GCM sealed keys
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+managed_version = Table(
+    "managed_version",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)

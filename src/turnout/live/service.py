@@ -1,0 +1,248 @@
+"""Writes to the providers and models managed through the admin API, and their replication.
+
+A write is checked as the whole config it would produce (:mod:`turnout.live.managed`), stored
+with the next version, and applied at once on this process by a reload that re-reads only the
+database; other processes sharing the database (replicas, ``--workers``) poll the version
+(every :data:`POLL_INTERVAL` seconds) and reload when it moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from turnout.auth.credentials import mask
+from turnout.config.schema import TurnoutConfig
+from turnout.crypto import SecretBox, SecretKeyError
+from turnout.config.validate import validate
+from turnout.live.managed import (
+    SECTION,
+    SealedKeyError,
+    Sources,
+    merge,
+    open_keys,
+    outbound_problems,
+)
+from turnout.live.reloader import ReloadFailed, Reloader, ReloadResult
+from turnout.live.store import Entry, Kind, ManagedStore, seal_context
+from turnout.observability.logging import get_logger
+from turnout.outbound import OutboundPolicy
+
+log = get_logger("turnout.config")
+POLL_INTERVAL = 1.0
+STORE_TIMEOUT = 10.0
+_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """An admin write's answer: its status and body."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class ManagedService:
+    def __init__(
+        self,
+        store: ManagedStore,
+        reloader: Reloader,
+        policy: OutboundPolicy,
+        shared: bool,
+        box: Callable[[], SecretBox | None] = SecretBox.from_env,
+    ) -> None:
+        self.store = store
+        self.reloader = reloader
+        self.policy = policy
+        self.shared = shared  # other processes see the same store: poll it
+        self.box = box
+        self.version = -1  # the store version the serving config was built from
+        self.sources = Sources()
+        self._lock = asyncio.Lock()  # writes of this process, one at a time
+
+    async def overlay(self, base: TurnoutConfig) -> tuple[TurnoutConfig, list[str]]:
+        """``base`` with the stored entries (for a reload): the config and the names of the
+        providers that came from the database (``sources`` says where each name came from). Raises
+        ``ReloadFailed`` with every problem; records the store version it was built from."""
+        try:
+            version, entries = await self.load()
+        except Exception as exc:  # never serve without entries that are there: refuse
+            raise ReloadFailed(
+                [f"the providers and models of the database could not be read: {exc!r}"[:300]]
+            ) from None
+        try:
+            data, sources = merge(base, entries, self._box())
+        except SealedKeyError as exc:
+            raise ReloadFailed([str(exc)]) from None
+        if not entries:
+            self.version, self.sources = version, sources
+            return base, []
+        config, problems = validate(data)
+        if problems or config is None:
+            raise ReloadFailed(problems or ["the merged config is invalid"])
+        self.version, self.sources = version, sources
+        return config, sources.database["providers"]
+
+    # -- reads -------------------------------------------------------------------------------
+    async def load(self) -> tuple[int, list[Entry]]:
+        async with asyncio.timeout(STORE_TIMEOUT):
+            return await self.store.load()
+
+    async def listing(self, kind: Kind) -> list[dict[str, Any]]:
+        _, entries = await self.load()
+        base = self.reloader.base
+        defined = base.providers if kind == "provider" else base.models
+        out = []
+        for e in entries:
+            if e.kind != kind:
+                continue
+            item: dict[str, Any] = {"name": e.name, **e.body}
+            if kind == "provider":
+                item["api_keys"] = self._masks(e)
+            item["serving"] = e.name not in defined
+            item["updated_at"] = e.updated_at.isoformat()
+            out.append(item)
+        return out
+
+    def _masks(self, entry: Entry) -> list[str]:
+        try:
+            return [mask(k) for k in open_keys(entry, self._box())]
+        except Exception:
+            return ["(sealed)"] * len(entry.sealed_keys)
+
+    def _box(self) -> SecretBox | None:
+        try:
+            return self.box()
+        except SecretKeyError:
+            return None
+
+    # -- writes ------------------------------------------------------------------------------
+    async def put(self, kind: Kind, name: str, body: Any) -> Outcome:
+        """Create or replace one provider or model."""
+        if not isinstance(body, dict):
+            return Outcome(422, {"problems": [f"{SECTION[kind]}.{name}: expected an object"]})
+        refused = self._name_problem(kind, name)
+        if refused is not None:
+            return refused
+        async with self._lock:
+            _, entries = await self.load()
+            old = next((e for e in entries if e.kind == kind and e.name == name), None)
+            body = dict(body)
+            sealed: list[str] = []
+            if kind == "provider":
+                keys = body.pop("api_keys", None)
+                made = self._seal(name, keys, old)
+                if isinstance(made, Outcome):
+                    return made
+                sealed = made
+            entry = Entry(kind, name, body, sealed)
+            rest = [e for e in entries if not (e.kind == kind and e.name == name)]
+            problems = await self._problems([*rest, entry], entry if kind == "provider" else None)
+            if problems:
+                return Outcome(422, {"problems": problems})
+            version = await self.store.put(entry)
+            result = await self._apply(version)
+        return Outcome(200 if old is not None else 201, self._body(kind, name, result))
+
+    async def delete(self, kind: Kind, name: str) -> Outcome:
+        async with self._lock:
+            _, entries = await self.load()
+            if not any(e.kind == kind and e.name == name for e in entries):
+                return Outcome(404, {"detail": f"no {kind} {name!r} stored through the admin API"})
+            rest = [e for e in entries if not (e.kind == kind and e.name == name)]
+            problems = await self._problems(rest, None)
+            if problems:
+                return Outcome(422, {"problems": problems})
+            version = await self.store.delete(kind, name)
+            if version is None:
+                return Outcome(404, {"detail": f"no {kind} {name!r}"})
+            result = await self._apply(version)
+        return Outcome(200, {**self._body(kind, name, result), "deleted": name})
+
+    async def entry(self, kind: Kind, name: str) -> Entry | None:
+        _, entries = await self.load()
+        return next((e for e in entries if e.kind == kind and e.name == name), None)
+
+    async def changed_elsewhere(self) -> ReloadResult:
+        """Something the config reads from the database changed (stored provider keys):
+        take a version so every replica reloads, and reload here."""
+        async with self._lock:
+            version = await self.store.bump()
+            return await self._apply(version)
+
+    def _name_problem(self, kind: Kind, name: str) -> Outcome | None:
+        base: TurnoutConfig = self.reloader.base
+        defined = base.providers if kind == "provider" else base.models
+        if name in defined:
+            return Outcome(
+                409,
+                {
+                    "detail": f"{SECTION[kind]}.{name} is defined in the config file, which "
+                    "wins for the names it defines: change it there"
+                },
+            )
+        if kind == "provider" and not _PROVIDER_NAME.match(name):
+            return Outcome(
+                422,
+                {"problems": [f"providers.{name}: a name is letters, digits, '.', '_', '-'"]},
+            )
+        if kind == "model":
+            from turnout.errors import GatewayError
+            from turnout.names import check_model_name
+
+            try:
+                check_model_name(name)
+            except GatewayError as exc:
+                return Outcome(422, {"problems": [f"models.{name}: {exc}"]})
+        return None
+
+    def _seal(self, name: str, keys: Any, old: Entry | None) -> list[str] | Outcome:
+        if keys is None:  # not given: an update keeps the stored keys
+            return list(old.sealed_keys) if old is not None else []
+        if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+            return Outcome(
+                422, {"problems": [f"providers.{name}.api_keys: expected a list of keys"]}
+            )
+        if not keys:
+            return []
+        try:
+            box = self.box()
+        except SecretKeyError as exc:
+            return Outcome(400, {"detail": str(exc)})
+        if box is None:
+            return Outcome(
+                400, {"detail": "set TURNOUT_SECRET_KEY to store provider keys (they are sealed)"}
+            )
+        return [box.seal(k, seal_context(name)) for k in keys]
+
+    async def _problems(self, entries: list[Entry], provider: Entry | None) -> list[str]:
+        """Every problem of the config these entries would make (nothing is stored if any)."""
+        try:
+            data, _ = merge(self.reloader.base, entries, self._box())
+        except Exception as exc:
+            return [str(exc)]
+        _, problems = validate(data)
+        if provider is not None:
+            problems.extend(await outbound_problems(self.policy, provider.name, provider.body))
+        return problems
+
+    async def _apply(self, version: int) -> ReloadResult:
+        return await self.reloader.reload("admin API", reread=False)
+
+    def _body(self, kind: Kind, name: str, result: ReloadResult) -> dict[str, Any]:
+        return {"kind": kind, "name": name, **result.body()}
+
+    # -- replicas ----------------------------------------------------------------------------
+    async def poll_forever(self, interval: float = POLL_INTERVAL) -> None:
+        """Reload when another process changed the store (a replica, another worker)."""
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):  # a database outage: try again next time
+                async with asyncio.timeout(STORE_TIMEOUT):
+                    version = await self.store.version()
+                if version != self.version:  # the reload's build records what it read
+                    await self.reloader.reload("database changed", reread=False)
