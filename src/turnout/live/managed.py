@@ -74,7 +74,9 @@ def open_keys(entry: Entry, box: SecretBox | None) -> list[str]:
     try:
         return [box.open(k, seal_context(entry.name)) for k in entry.sealed_keys]
     except Exception as exc:
-        raise SealedKeyError(f"providers.{entry.name}: a stored key cannot be opened: {exc}")
+        raise SealedKeyError(
+            f"providers.{entry.name}: a stored key cannot be opened: {exc}"
+        ) from None
 
 
 def check(data: dict[str, Any]) -> tuple[TurnoutConfig | None, list[str]]:

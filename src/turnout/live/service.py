@@ -17,8 +17,8 @@ from typing import Any
 
 from turnout.auth.credentials import mask
 from turnout.config.schema import TurnoutConfig
-from turnout.crypto import SecretBox, SecretKeyError
 from turnout.config.validate import validate
+from turnout.crypto import SecretBox, SecretKeyError
 from turnout.live.managed import (
     SECTION,
     SealedKeyError,
@@ -27,7 +27,7 @@ from turnout.live.managed import (
     open_keys,
     outbound_problems,
 )
-from turnout.live.reloader import ReloadFailed, Reloader, ReloadResult
+from turnout.live.reloader import Reloader, ReloadFailed, ReloadResult
 from turnout.live.store import Entry, Kind, ManagedStore, seal_context
 from turnout.observability.logging import get_logger
 from turnout.outbound import OutboundPolicy

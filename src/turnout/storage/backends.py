@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from turnout.auth.credentials import CredentialRecord, CredentialStore
     from turnout.auth.store import KeyStore
-    from turnout.live.store import ManagedStore
     from turnout.health.store import HealthStore
+    from turnout.live.store import ManagedStore
     from turnout.storage.ports import LogStore
 
 
@@ -57,9 +57,8 @@ def _open_memory(url: str) -> Stores:
     from turnout.auth.credentials import MemoryCredentialStore
     from turnout.auth.store import MemoryKeyStore
     from turnout.health.store import MemoryHealthStore
-    from turnout.storage.memory import MemoryLogStore
-
     from turnout.live.store import MemoryManagedStore
+    from turnout.storage.memory import MemoryLogStore
 
     return Stores(
         MemoryLogStore(),
