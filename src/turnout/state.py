@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from turnout.cache.service import CacheService
     from turnout.dashboard.access import DashboardAccess
     from turnout.live.reloader import Reloader
-    from turnout.mcp.gate import McpGate
     from turnout.live.service import ManagedService
+    from turnout.mcp.gate import McpGate
     from turnout.observability.hub import Observability
     from turnout.plugins.service import Plugins
 

@@ -1,5 +1,6 @@
 """Provider credentials added through the admin API: sealed with AES-256-GCM in the database
-(the plaintext is nowhere in the file), never shown again, and serving after a restart."""
+(the plaintext is nowhere in the file), never shown again, serving at once (a live reload) and
+after a restart."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def test_credentials_are_sealed_at_rest_and_join_the_pool(mock: Proc, tmp_path: 
         listed = httpx.get(gw.url + "/admin/credentials", headers=ADMIN).text
         for text in (added.text, listed):
             assert provider_key not in text and provider_key[-4:] in text  # a mask only
+        pool = httpx.get(gw.url + "/admin/config", headers=ADMIN).json()
+        assert len(pool["providers"]["oa"]["api_keys"]) == 2  # in the pool now, no restart
         key, _ = new_key(gw)
     finally:
         gw.stop()

@@ -2,8 +2,9 @@
 
 ``POST {"provider": "openai", "api_key": "sk-..."}`` seals the key with AES-256-GCM under
 ``TURNOUT_SECRET_KEY`` and stores only the ciphertext and a mask; no endpoint ever returns
-the key again. Stored keys join their provider's key pool when a gateway starts, so a new one
-serves from the next start (or new replica) on.
+the key again. Stored keys join their provider's key pool at once: a change takes the next
+live-configuration version, so this gateway reloads now and every replica sharing the database
+within seconds (docs/configuration.md#live-configuration).
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ class CredentialBody(BaseModel):
     provider: str = Field(description="a provider name of the config")
     api_key: str = Field(min_length=1, repr=False)
     name: str | None = Field(None, max_length=200)
+
+
+async def _apply(state: GatewayState) -> dict[str, Any]:
+    """Reload here and have every replica reload: the pools change now, not at a restart."""
+    if state.managed is None:
+        return {}
+    try:
+        result = await state.managed.changed_elsewhere()
+    except Exception as exc:  # stored; applied by the next reload or start
+        return {"reload": f"not applied yet: {type(exc).__name__}"}
+    return {"reload": result.result, "version": result.version}
 
 
 def router(state: GatewayState) -> APIRouter:
@@ -59,7 +71,8 @@ def router(state: GatewayState) -> APIRouter:
             await auth.credentials.add(record)
         except Exception as exc:
             raise HTTPException(503, f"the database is unavailable: {type(exc).__name__}") from None
-        return {**record.public(), "applies": "from the next start of each gateway"}
+        applied = await _apply(state)
+        return {**record.public(), "applies": "now", **applied}
 
     @api.get("")
     async def list_credentials() -> dict[str, Any]:
@@ -79,6 +92,6 @@ def router(state: GatewayState) -> APIRouter:
             raise HTTPException(503, f"the database is unavailable: {type(exc).__name__}") from None
         if not deleted:
             raise HTTPException(404, f"no credential {credential_id}")
-        return {"deleted": credential_id}
+        return {"deleted": credential_id, **await _apply(state)}
 
     return api

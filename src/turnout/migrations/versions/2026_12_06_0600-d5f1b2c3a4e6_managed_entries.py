@@ -1,8 +1,8 @@
 """Providers and models managed through the admin API (live configuration).
 
 Revision ID: d5f1b2c3a4e6
-Revises: c4e2a9d71f30
-Create Date: 2026-12-06 05:00:00
+Revises: d5f1b8c3e2a4
+Create Date: 2026-12-06 06:00:00
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d5f1b2c3a4e6"
-down_revision: str | None = "c4e2a9d71f30"
+down_revision: str | None = "d5f1b8c3e2a4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
