@@ -38,6 +38,15 @@ STORE_TIMEOUT = 10.0
 _PROVIDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
+def refused(problems: list[str]) -> Outcome:
+    """422: every problem, nothing stored (``problems`` and, for the dashboard and FastAPI
+    clients, ``detail.problems``)."""
+    message = f"{len(problems)} problem(s); nothing was stored or applied"
+    return Outcome(
+        422, {"problems": problems, "detail": {"message": message, "problems": problems}}
+    )
+
+
 @dataclass(slots=True)
 class Outcome:
     """An admin write's answer: its status and body."""
@@ -104,6 +113,7 @@ class ManagedService:
             if kind == "provider":
                 item["api_keys"] = self._masks(e)
             item["serving"] = e.name not in defined
+            item["source"] = "database" if item["serving"] else "shadowed by the file"
             item["updated_at"] = e.updated_at.isoformat()
             out.append(item)
         return out
@@ -121,16 +131,18 @@ class ManagedService:
             return None
 
     # -- writes ------------------------------------------------------------------------------
-    async def put(self, kind: Kind, name: str, body: Any) -> Outcome:
-        """Create or replace one provider or model."""
+    async def put(self, kind: Kind, name: str, body: Any, *, create: bool = False) -> Outcome:
+        """Create or replace one provider or model (``create``: only create)."""
         if not isinstance(body, dict):
-            return Outcome(422, {"problems": [f"{SECTION[kind]}.{name}: expected an object"]})
-        refused = self._name_problem(kind, name)
-        if refused is not None:
-            return refused
+            return refused([f"{SECTION[kind]}.{name}: expected an object"])
+        problem = self._name_problem(kind, name)
+        if problem is not None:
+            return problem
         async with self._lock:
             _, entries = await self.load()
             old = next((e for e in entries if e.kind == kind and e.name == name), None)
+            if create and old is not None:
+                return Outcome(409, {"detail": f"{SECTION[kind]}.{name} exists: PUT replaces it"})
             body = dict(body)
             sealed: list[str] = []
             if kind == "provider":
@@ -143,7 +155,7 @@ class ManagedService:
             rest = [e for e in entries if not (e.kind == kind and e.name == name)]
             problems = await self._problems([*rest, entry], entry if kind == "provider" else None)
             if problems:
-                return Outcome(422, {"problems": problems})
+                return refused(problems)
             version = await self.store.put(entry)
             result = await self._apply(version)
         return Outcome(200 if old is not None else 201, self._body(kind, name, result))
@@ -156,7 +168,7 @@ class ManagedService:
             rest = [e for e in entries if not (e.kind == kind and e.name == name)]
             problems = await self._problems(rest, None)
             if problems:
-                return Outcome(422, {"problems": problems})
+                return refused(problems)
             version = await self.store.delete(kind, name)
             if version is None:
                 return Outcome(404, {"detail": f"no {kind} {name!r}"})
@@ -186,10 +198,7 @@ class ManagedService:
                 },
             )
         if kind == "provider" and not _PROVIDER_NAME.match(name):
-            return Outcome(
-                422,
-                {"problems": [f"providers.{name}: a name is letters, digits, '.', '_', '-'"]},
-            )
+            return refused([f"providers.{name}: a name is letters, digits, '.', '_', '-'"])
         if kind == "model":
             from turnout.errors import GatewayError
             from turnout.names import check_model_name
@@ -197,16 +206,14 @@ class ManagedService:
             try:
                 check_model_name(name)
             except GatewayError as exc:
-                return Outcome(422, {"problems": [f"models.{name}: {exc}"]})
+                return refused([f"models.{name}: {exc}"])
         return None
 
     def _seal(self, name: str, keys: Any, old: Entry | None) -> list[str] | Outcome:
         if keys is None:  # not given: an update keeps the stored keys
             return list(old.sealed_keys) if old is not None else []
         if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
-            return Outcome(
-                422, {"problems": [f"providers.{name}.api_keys: expected a list of keys"]}
-            )
+            return refused([f"providers.{name}.api_keys: expected a list of keys"])
         if not keys:
             return []
         try:

@@ -38,6 +38,8 @@ def router(state: GatewayState) -> APIRouter:
             return JSONResponse({"detail": "the gateway is still starting"}, status_code=503)
         result = await reloader.reload("admin API")
         body = result.body()
+        if result.problems:  # also where FastAPI clients and the dashboard look
+            body["detail"] = {"message": "the config was refused", "problems": result.problems}
         directory = workers.status_dir()
         if directory is not None and result.result != "failed" and workers.notify_supervisor():
             body["workers"] = await asyncio.to_thread(

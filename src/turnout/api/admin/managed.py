@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 
 from turnout.auth.guard import admin_dependency
-from turnout.live.service import ManagedService, Outcome
+from turnout.live.service import ManagedService, Outcome, refused
 from turnout.live.store import Kind
 from turnout.state import GatewayState
 
@@ -84,6 +84,16 @@ def router(state: GatewayState) -> APIRouter:
         managed = service()
         return _unavailable() if managed is None else _reply(await managed.put(kind, name, body))
 
+    async def create(kind: Kind, body: Any) -> JSONResponse:
+        managed = service()
+        if managed is None:
+            return _unavailable()
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return _reply(refused([f"name: required (the {kind}'s name, a string)"]))
+        rest = {k: v for k, v in body.items() if k != "name"}
+        return _reply(await managed.put(kind, name, rest, create=True))
+
     async def delete(kind: Kind, name: str) -> JSONResponse:
         managed = service()
         return _unavailable() if managed is None else _reply(await managed.delete(kind, name))
@@ -93,6 +103,14 @@ def router(state: GatewayState) -> APIRouter:
         """Providers stored through the admin API (keys masked; ``serving`` is false for one
         the config file shadows)."""
         return await listing("provider")
+
+    @api.post("/providers", dependencies=write, responses=WRITE_RESPONSES, status_code=201)
+    async def create_provider(
+        body: Any = Body(..., examples=[{"name": "vllm", **PROVIDER_EXAMPLE}]),
+    ) -> JSONResponse:
+        """Create a provider: ``name`` and the fields of ``providers.<name>`` (409 if it
+        exists)."""
+        return await create("provider", body)
 
     @api.get("/providers/{name}")
     async def get_provider(name: str) -> JSONResponse:
@@ -114,6 +132,13 @@ def router(state: GatewayState) -> APIRouter:
     async def list_models() -> JSONResponse:
         """Models stored through the admin API."""
         return await listing("model")
+
+    @api.post("/models", dependencies=write, responses=WRITE_RESPONSES, status_code=201)
+    async def create_model(
+        body: Any = Body(..., examples=[{"name": "llama", **MODEL_EXAMPLE}]),
+    ) -> JSONResponse:
+        """Create a model: ``name`` and the fields of ``models.<name>`` (409 if it exists)."""
+        return await create("model", body)
 
     @api.get("/models/{name}")
     async def get_model(name: str) -> JSONResponse:
