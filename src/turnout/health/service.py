@@ -76,6 +76,8 @@ class HealthService:
         self._index_routes()
         if self.keeper is not None:
             self.keeper.retarget(board, providers)
+        if self.sync is not None:
+            self.sync.use(board, router.plans)
 
     async def start(self, providers: Mapping[str, Provider], *, keeper: bool) -> None:
         try:

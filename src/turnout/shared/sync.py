@@ -72,6 +72,14 @@ class StateSync:
         self._slow_at = 0.0
         self._warned_at = -WARN_EVERY
 
+    def use(self, board: HealthBoard, plans: Mapping[str, Any]) -> None:
+        """A config reload swapped the board and the router (turnout.live): share theirs.
+        The carried targets are the same objects, so what was seen of them still holds."""
+        self.board = board
+        self.targets = {(t.kind, t.id): t for t in board.targets()}
+        self.sticky = {}
+        self.attach(plans)
+
     def attach(self, plans: Mapping[str, Any]) -> None:
         """Share the sticky pins of every model whose strategy is ``sticky``."""
         from turnout.routing.strategies.sticky import Sticky

@@ -186,6 +186,8 @@ class Sticky(Strategy):
             new = now.get(member.health.id)
             if new is not None and len(self.pins) < self.opts.max_entries:
                 self.pins[key] = (new, expires)
+                if key in old.published:
+                    self.published[key] = old.published[key]
 
     def members_by_id(self) -> dict[str, Member]:
         return {m.health.id: m for m in self.members}
