@@ -20,7 +20,7 @@ from turnout.mcp.config import McpServerConfig
 from turnout.mcp.limits import ToolLimiter
 from turnout.mcp.names import join
 from turnout.mcp.upstream import TIMEOUT, TOO_LARGE, UNAVAILABLE, Upstream
-from turnout.mcp.usage import ToolUsage
+from turnout.mcp.usage import ToolMetrics, ToolUsage
 from turnout.mcp.views import View
 from turnout.observability.logging import get_logger
 from turnout.outbound import OutboundPolicy
@@ -92,6 +92,10 @@ class McpService:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
+        obs = self.state.observability
+        if obs is not None and obs.metrics is not None:  # /metrics (docs/mcp.md)
+            states = lambda: {n: u.state for n, u in self.upstreams.items()}  # noqa: E731
+            obs.metrics.registry.register(ToolMetrics(self.usage, states))
         self._view(None)
         for name, cfg in self.state.runtime.config.mcp_servers.items():
             self.add(name, cfg, Origin.CONFIG)

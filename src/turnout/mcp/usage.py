@@ -4,8 +4,11 @@ holds every call durably (protocol ``mcp``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 _MAX_ROWS = 10_000  # (server, tool) pairs; tool names come from upstream catalogues
 
@@ -61,3 +64,46 @@ class ToolUsage:
             }
             for (server, tool), s in sorted(self.rows.items())
         ]
+
+
+class ToolMetrics:
+    """A Prometheus collector over :class:`ToolUsage` and the servers' states, registered in
+    the gateway's ``/metrics`` registry: tool names are bounded by the upstreams' catalogues
+    (and ``_MAX_ROWS``), not by what callers send."""
+
+    def __init__(self, usage: ToolUsage, states: Any) -> None:
+        self.usage = usage
+        self.states = states  # () -> {server: state}
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        labels = ("server", "tool")
+        calls = CounterMetricFamily(
+            "turnout_mcp_tool_calls", "MCP tool calls through the gateway", labels=labels
+        )
+        errors = CounterMetricFamily(
+            "turnout_mcp_tool_errors",
+            "MCP tool calls that failed or reported an error",
+            labels=labels,
+        )
+        seconds = CounterMetricFamily(
+            "turnout_mcp_tool_seconds", "time spent in MCP tool calls", labels=labels
+        )
+        sent = CounterMetricFamily(
+            "turnout_mcp_tool_bytes", "bytes of MCP tool arguments and results",
+            labels=(*labels, "direction"),
+        )  # fmt: skip
+        for (server, tool), s in list(self.usage.rows.items()):
+            calls.add_metric([server, tool], s.calls)
+            errors.add_metric([server, tool], s.errors)
+            seconds.add_metric([server, tool], s.latency_ms_total / 1000)
+            sent.add_metric([server, tool, "in"], s.bytes_in)
+            sent.add_metric([server, tool, "out"], s.bytes_out)
+        up = GaugeMetricFamily(
+            "turnout_mcp_server_up", "1 if the MCP server is connected", labels=["server"]
+        )
+        for server, state in self.states().items():
+            up.add_metric([server], 1.0 if state in ("up", "passthrough") else 0.0)
+        yield from (calls, errors, seconds, sent, up)
