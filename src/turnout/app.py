@@ -312,6 +312,7 @@ class Gateway:
         self.auth.use(runtime)
         self.plugins.start(gen.router)
         self.plugins.reload(runtime)
+        self.a2a.registry.load(dict(runtime.config.agents))  # unchanged agents keep their cards
         if state.cache is not None:
             state.cache.use(runtime)
         self.assemble()

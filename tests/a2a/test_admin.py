@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+import yaml
 
-from tests.a2a.conftest import ADMIN, AGENT_TOKEN, admin
-from tests.support.procs import Proc
+from tests.a2a.conftest import ADMIN, AGENT_TOKEN, MASTER, admin, gateway_config
+from tests.support.procs import Proc, start_gateway
 
 
 def test_an_agent_added_through_the_api_serves_at_once(
@@ -86,3 +88,23 @@ def test_a_card_that_cannot_be_fetched_says_why(a2a_gateway: Proc) -> None:
     listed = {a["name"]: a for a in admin(a2a_gateway, "GET", "/admin/agents").json()["agents"]}
     assert listed["down"]["card"]["fetched"] is False
     assert "card cannot be fetched" in listed["down"]["card"]["error"]
+
+
+def test_agents_follow_a_config_reload(
+    mock: Proc, quick_agent: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("a2a-reload")
+    first = gateway_config(mock, {"one": {"url": quick_agent.url}})
+    proc = start_gateway(first, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
+    try:
+        assert admin(proc, "PUT", "/admin/agents/added", json={"url": quick_agent.url}).is_success
+        second = gateway_config(mock, {"two": {"url": quick_agent.url, "agent_rpm": 7}})
+        (tmp / f"turnout-{proc.port}.yaml").write_text(yaml.safe_dump(second))
+        answer = admin(proc, "POST", "/admin/config/reload")
+        assert answer.status_code == 200, answer.text
+        assert "agents" not in (answer.json().get("restart_needed") or [])
+        listed = {a["name"]: a for a in admin(proc, "GET", "/admin/agents").json()["agents"]}
+        assert set(listed) == {"two", "added"}  # the file's agents replaced, the API's kept
+        assert listed["two"]["agent_rpm"] == 7
+    finally:
+        proc.stop()

@@ -30,7 +30,7 @@ from turnout.routing.router import Router
 from turnout.upstream.base import UpstreamClient
 
 # Sections a reload applies; a change anywhere else is reported as needing a restart.
-LIVE_SECTIONS = frozenset({"providers", "models", "routing", "pricing", "plugins"})
+LIVE_SECTIONS = frozenset({"providers", "models", "routing", "pricing", "plugins", "agents"})
 
 
 @dataclass(slots=True)
