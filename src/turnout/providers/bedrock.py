@@ -31,22 +31,25 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.config.compile import ProviderSpec
+from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import UpstreamUnavailable
 from turnout.names import path_segment
+from turnout.protocols.descriptor import COUNT
+from turnout.protocols.registry import FAMILIES, PROTOCOLS
 from turnout.providers import converse
 from turnout.providers.anthropic import ANTHROPIC_RULES
 from turnout.providers.base import HTTPProvider
 from turnout.providers.descriptor import ProviderType, rules
 from turnout.providers.eventstream import MAX_MESSAGE, EventStreamDecoder, EventStreamError
 from turnout.providers.relay import invalid
-from turnout.types import Call
+from turnout.types import Call, Reply
 from turnout.upstream.base import UpstreamClient, UpstreamResponse
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -149,6 +152,19 @@ class BedrockProvider(HTTPProvider):
 
     def auth_headers(self, key: str) -> list[tuple[str, str]]:
         return []  # the signature is added in exchange
+
+    async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
+        if FAMILIES.get((call.protocol, call.operation)) == COUNT:
+            # No token counting here: estimated as for OpenAI's upstreams (four bytes a token),
+            # flagged, so agents that count before every turn (Claude Code) keep working.
+            tokens = math.ceil(len(call.body) / 4)
+            body = orjson.dumps(PROTOCOLS[call.protocol].count_result(tokens))
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"x-turnout-token-count", b"estimated"),
+            ]
+            return Reply(200, headers, body=body)
+        return await super().send(call, deployment, key)
 
     def converse(self, upstream_model: str) -> bool:
         """Whether this model is reached through Converse rather than InvokeModel."""

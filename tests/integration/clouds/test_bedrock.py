@@ -368,3 +368,13 @@ def test_the_responses_api_reaches_bedrock(gw: Proc) -> None:
     assert reply.output_text
     events = list(_openai(gw).responses.create(model="llama", input="hi", stream=True))
     assert events[-1].type == "response.completed"
+
+
+def test_token_counts_are_estimated(gw: Proc) -> None:
+    raw = _claude(gw).messages.with_raw_response.count_tokens(model="alone", messages=MESSAGES)
+    assert raw.headers["x-turnout-token-count"] == "estimated"
+    assert raw.parse().input_tokens > 0
+    client = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{gw.url}/", api_version="v1beta")
+    )
+    assert (client.models.count_tokens(model="llama", contents="hi").total_tokens or 0) > 0
