@@ -138,6 +138,7 @@ class _Entry:
         self.overrides = tuple(_Override.of(o) for o in entry.overrides)
         self.host = host
         self.selective = bool(self.models or self.teams or self.keys or self.overrides)
+        self.possible = self.enabled or any(o.enabled for o in self.overrides)
         self._bound: dict[tuple[int, ...], Bound] = {}
 
     def bound(self, chosen: tuple[int, ...] = ()) -> Bound:
@@ -178,7 +179,8 @@ class PluginSet:
 
     def __init__(self, entries: Sequence[PluginEntry], host: Host) -> None:
         self.host = host
-        self.entries = [_Entry(e, host) for e in entries]
+        # Entries that no call can turn on are left out (so an all-off pipeline is no step).
+        self.entries = [e for e in (_Entry(x, host) for x in entries) if e.possible]
         self.static: tuple[Bound, ...] | None = None
         if not any(e.selective for e in self.entries):
             self.static = tuple(e.bound() for e in self.entries if e.enabled)
@@ -187,13 +189,14 @@ class PluginSet:
     @property
     def active(self) -> bool:
         """Whether any call can run a plugin: otherwise the step stays out of the chain."""
-        return self.static is None or bool(self.static)
+        return bool(self.entries)
 
     def plugins(self) -> list[Plugin]:
         """Every instance built so far (for start and stop)."""
         return [b.plugin for e in self.entries for b in e._bound.values()]
 
     def chain(self, model: str, team: str | None, key: str | None) -> tuple[Bound, ...]:
+        """The plugins for a call (the caller reads ``static`` first when there is one)."""
         if self.static is not None:
             return self.static
         memo_key = (model, team, key)

@@ -36,7 +36,10 @@ class PluginStep:
         self.plugins = plugins
 
     async def __call__(self, call: Call, next: Handler) -> Reply:
-        chain = self.plugins.chain(call.model, call.team, call.key_id)
+        plugins = self.plugins
+        chain = plugins.static  # no per-call choice: most pipelines
+        if chain is None:
+            chain = plugins.chain(call.model, call.team, call.key_id)
         if not chain:
             return await next(call)
         ran: list[tuple[Bound, Run]] = []
