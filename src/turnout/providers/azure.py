@@ -24,13 +24,14 @@ another region or resource may have it), quota and rate limits are 429s.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from typing import Literal
 from urllib.parse import urlencode
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from turnout.config.compile import ProviderSpec
 from turnout.names import path_segment
@@ -65,6 +66,12 @@ class AzureOptions(_Closed):
     api: Literal["deployments", "v1"] = "deployments"
     api_version: str = Field(DEFAULT_API_VERSION, pattern=r"^[A-Za-z0-9.\-]+$")
     entra: EntraOptions | None = None
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _unquoted(cls, value: object) -> object:
+        """YAML reads an unquoted ``2024-10-21`` as a date; it means the version string."""
+        return value.isoformat() if isinstance(value, dt.date) else value
 
 
 _PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
@@ -257,7 +264,7 @@ AZURE = ProviderType(
     template=(
         'type: azure\n  base_url: "https://YOUR-RESOURCE.openai.azure.com"\n'
         '  api_keys: ["${AZURE_OPENAI_API_KEY}"]   # or options.entra for Entra ID tokens\n'
-        f"  options: {{api_version: {DEFAULT_API_VERSION}}}   # api: v1 for the v1 API"
+        f'  options: {{api_version: "{DEFAULT_API_VERSION}"}}   # api: v1 for the v1 API'
     ),
     otel_name="azure.ai.openai",
     key_env="AZURE_OPENAI_API_KEY",

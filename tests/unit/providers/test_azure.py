@@ -165,3 +165,18 @@ async def test_a_stream_without_a_filter_chunk_is_untouched() -> None:
     )
     assert reply.chunks is not None
     assert [c async for c in reply.chunks] == data
+
+
+async def test_an_unquoted_api_version_is_the_version_string() -> None:
+    import yaml
+
+    raw = yaml.safe_load(
+        "providers:\n  az:\n    type: azure\n    base_url: https://r.openai.azure.com\n"
+        "    api_keys: [k]\n    options: {api_version: 2025-04-01-preview}\n"
+        "  az2:\n    type: azure\n    base_url: https://r.openai.azure.com\n"
+        "    api_keys: [k]\n    options: {api_version: 2024-10-21}\n"
+    )
+    config, problems = validate(raw)
+    assert problems == [] and config is not None
+    runtime = compile_config(config)
+    assert runtime.providers["az2"].options.api_version == "2024-10-21"
