@@ -65,6 +65,7 @@ def _config(stub: KeyStub, prefix: str) -> dict[str, Any]:
     return {
         "providers": {
             "pool": {"type": "openai-compatible", "base_url": stub.url, "api_keys": [SPARE, GOOD]},
+            "limited": {"type": "openai-compatible", "base_url": stub.url, "api_keys": [GOOD]},
             "dead": {
                 "type": "openai-compatible",
                 "base_url": dead,
@@ -74,6 +75,7 @@ def _config(stub: KeyStub, prefix: str) -> dict[str, Any]:
         },
         "models": {
             "pooled": {"deployments": [{"provider": "pool", "model": "stub-1"}]},
+            "limited": {"deployments": [{"provider": "limited", "model": "stub-3", "rpm": 30}]},
             "breakme": {
                 "deployments": [
                     {"provider": "dead", "model": "gone", "priority": 0},
@@ -205,6 +207,26 @@ def test_a_breaker_opened_on_one_replica_is_open_on_all(cluster: Cluster) -> Non
             timeout=10,
         )
         assert r.status_code == 200 and r.headers["x-turnout-attempts"] == "1"
+
+
+def test_a_deployment_rpm_admits_exactly_its_limit_across_the_replicas(cluster: Cluster) -> None:
+    import asyncio
+
+    async def burst() -> list[int]:
+        clients = [httpx.AsyncClient(base_url=gw.url, timeout=30) for gw in cluster.replicas]
+        body = {"model": "limited", "messages": [{"role": "user", "content": "hi"}]}
+        try:
+            replies = await asyncio.gather(
+                *(clients[i % 3].post("/v1/chat/completions", json=body) for i in range(45))
+            )
+        finally:
+            for c in clients:
+                await c.aclose()
+        return [r.status_code for r in replies]
+
+    statuses = asyncio.run(burst())
+    assert statuses.count(200) == 30, statuses
+    assert statuses.count(429) == 15
 
 
 def test_killing_the_keeper_hands_the_lease_to_another(cluster: Cluster, tmp_path: Path) -> None:

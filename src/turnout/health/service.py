@@ -95,6 +95,11 @@ class HealthService:
             if self.router is not None:
                 self.sync.attach(self.router.plans)
             self.flush_interval = min(FLUSH_INTERVAL, cfg.shared.sync_interval)
+            from turnout.shared.gate import install
+            from turnout.shared.redis import RedisStateBackend
+
+            if isinstance(self.backend, RedisStateBackend):
+                install(self.backend, self.board.deployments, cfg.shared.redis_timeout)
             try:  # what the others know already, before the first request
                 await self.sync.tick()
             except Exception as exc:

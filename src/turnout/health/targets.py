@@ -9,10 +9,13 @@ rate-limit and grant access per model) or once per provider (account-level limit
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.health.breaker import ACTIVE, EJECTED, RATE_LIMITED, Breaker, BreakerPolicy, Journal
 from turnout.health.limits import RateWindow
+
+if TYPE_CHECKING:
+    from turnout.shared.gate import SharedGate
 
 LATENCY_ALPHA = 0.3  # weight of the newest sample in the moving average
 # Why a deployment cannot take a request (see DeploymentHealth.blocked).
@@ -125,6 +128,7 @@ class KeyPool:
 class DeploymentHealth(Breaker):
     kind = "deployment"
     __slots__ = (
+        "gate",
         "inflight",
         "latency",
         "max_concurrent",
@@ -157,6 +161,8 @@ class DeploymentHealth(Breaker):
         self.tpm = RateWindow(tpm) if tpm else None
         self.latency = 0.0  # moving average of seconds to the first byte; 0 = no sample yet
         self.served = 0
+        # rpm/tpm counted for every replica (turnout.shared.gate); None: this process only.
+        self.gate: SharedGate | None = None
 
     def available(self, now: float) -> bool:
         """May a new request be sent here now? (Breaker, limits, at least one usable key.)"""

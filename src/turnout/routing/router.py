@@ -192,6 +192,9 @@ class Router:
                     refused = last or self._unavailable(plan, now)
                     refused.terminal = True
                     return refused
+                gate = health.gate
+                if gate is not None and not await gate.admit(health, len(call.body) // 4 + 1):
+                    break  # at its rpm/tpm for every replica (turnout.shared.gate)
                 attempts_left -= 1
                 result = await self._attempt(plan, member, key, call, requested, now)
                 if isinstance(result, Reply):

@@ -42,7 +42,7 @@ class RedisStateBackend:
 
     def __init__(self, url: str, prefix: str, timeout: float) -> None:
         self.client: Any = connect(url, timeout=timeout)
-        base = f"{prefix}{{state}}:"
+        base = self._base = f"{prefix}{{state}}:"
         self._records = base + "health"
         self._version = base + "version"
         self._pins = base + "pins"
@@ -52,6 +52,10 @@ class RedisStateBackend:
         self._pin_id = b"0"  # the first read takes every live pin
         self._acquire = self.client.register_script(_ACQUIRE)
         self._release = self.client.register_script(_RELEASE)
+
+    def key(self, name: str) -> str:
+        """A key of this backend (same prefix and Cluster slot as the others)."""
+        return self._base + name
 
     async def publish(self, records: Sequence[Record]) -> None:
         if not records:

@@ -228,3 +228,33 @@ class _NoProvider:
 
     async def close(self) -> None:
         return None
+
+
+def test_a_deployment_rpm_is_counted_once_for_every_replica() -> None:
+    asyncio.run(_test_a_deployment_rpm_is_counted_once_for_every_replica())
+
+
+async def _test_a_deployment_rpm_is_counted_once_for_every_replica() -> None:
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
+    raw = _raw(prefix)
+    raw["models"]["m"]["deployments"][0]["rpm"] = 7
+    services = [HealthService(runtime(raw)) for _ in range(3)]
+    for service in services:
+        await service.start({}, keeper=False)
+    try:
+        healths = [s.board.deployments["a/x"] for s in services]
+        assert all(h.gate is not None for h in healths)
+        assert services[0].board.deployments["a/y"].gate is None  # no limit: no gate
+        admitted = 0
+        for i in range(21):
+            health = healths[i % 3]
+            gate = health.gate
+            assert gate is not None
+            if await gate.admit(health, 10):
+                admitted += 1
+        assert admitted == 7
+        # A refusal fills this process's window: it routes around without asking again.
+        assert not healths[0].available(time.monotonic())
+    finally:
+        for service in services:
+            await service.stop()
