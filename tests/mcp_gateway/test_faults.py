@@ -4,6 +4,7 @@ gets a JSON-RPC error within its timeout, and the other servers are never affect
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -23,6 +25,7 @@ from tests.mcp_gateway.conftest import (
     servers,
     start_upstream,
     stdio_server,
+    wait_for,
     wait_states,
 )
 from tests.mcp_gateway.test_gateway import connect, texts
@@ -293,3 +296,32 @@ def test_passthrough_uses_each_callers_own_credential(
     finally:
         gw.stop()
         upstream.stop()
+
+
+def test_a_reloaded_config_adds_changes_and_removes_servers(
+    mock: Proc, alpha: Proc, gamma: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("mcp-reload")
+    first = {"one": {"url": f"{alpha.url}/mcp"}, "two": {"url": f"{alpha.url}/mcp"}}
+    gw = start_gateway(
+        gateway_config(mock, first), tmp, env={"TURNOUT_MASTER_KEY": MASTER}, ready_within=90
+    )
+    try:
+        wait_states(gw, {"one": "up", "two": "up"})
+        second = {
+            "one": {"url": f"{alpha.url}/mcp"},  # unchanged: its connection is kept
+            "two": {"transport": "sse", "url": f"{gamma.url}/sse"},  # changed: reconnected
+            "three": stdio_server("three"),  # added
+        }
+        since = servers(gw)["one"]["since"]
+        config_file = tmp / f"turnout-{gw.port}.yaml"
+        config_file.write_text(yaml.safe_dump(gateway_config(mock, second)))
+        gw.signal(signal.SIGHUP)
+        wait_states(gw, {"one": "up", "two": "up", "three": "up"}, within=90)
+        state = servers(gw)
+        assert state["two"]["transport"] == "sse" and state["one"]["since"] == since
+        config_file.write_text(yaml.safe_dump(gateway_config(mock, {"three": second["three"]})))
+        gw.signal(signal.SIGHUP)
+        wait_for(lambda: set(servers(gw)) == {"three"}, what="only 'three' left")
+    finally:
+        gw.stop()

@@ -30,7 +30,9 @@ from turnout.routing.router import Router
 from turnout.upstream.base import UpstreamClient
 
 # Sections a reload applies; a change anywhere else is reported as needing a restart.
-LIVE_SECTIONS = frozenset({"providers", "models", "routing", "pricing", "plugins", "agents"})
+LIVE_SECTIONS = frozenset(
+    {"providers", "models", "routing", "pricing", "plugins", "agents", "mcp_servers"}
+)
 
 
 @dataclass(slots=True)

@@ -8,7 +8,9 @@ and the admin routes under ``/admin/mcp``.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -19,6 +21,7 @@ from turnout.mcp.access import OPEN, Access, Layer
 from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from turnout.mcp.config import McpServerConfig
     from turnout.mcp.service import McpService
     from turnout.state import GatewayState
 
@@ -52,6 +55,7 @@ class McpGate:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.service: McpService | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def claims(path: str) -> bool:
@@ -65,6 +69,21 @@ class McpGate:
     async def start(self) -> None:
         if self.state.runtime.config.mcp_servers:
             await self.ensure()
+        reloader = self.state.reloader
+        if reloader is not None:  # a reloaded config file brings its mcp_servers along
+            reloader.on_change.append(self._reloaded)
+
+    def _reloaded(self) -> None:
+        wanted = self.state.runtime.config.mcp_servers
+        if self.service is None and not wanted:
+            return
+        task = asyncio.get_running_loop().create_task(self._reconfigure(wanted))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconfigure(self, wanted: Mapping[str, McpServerConfig]) -> None:
+        service = await self.ensure()
+        await service.reconfigure(wanted)
 
     async def ensure(self) -> McpService:
         """The service, started on first need (a server added through the admin API)."""

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -89,6 +89,7 @@ class McpService:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._started: dict[str | None, asyncio.Event] = {}
+        self._reconfiguring = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,6 +143,22 @@ class McpService:
         up.start()
         self._view(name)
         return up
+
+    async def reconfigure(self, wanted: Mapping[str, McpServerConfig]) -> None:
+        """Follow a reloaded config: its servers are added, changed ones reconnected, removed
+        ones closed; servers added through the admin API stay unless the file now names
+        them (the file wins)."""
+        async with self._reconfiguring:
+            for name, up in list(self.upstreams.items()):
+                if up.origin is Origin.CONFIG and wanted.get(name) != up.config:
+                    await self.remove(name)
+            for name, cfg in wanted.items():
+                current = self.upstreams.get(name)
+                if current is not None and current.origin is Origin.CONFIG:
+                    continue
+                if current is not None:
+                    await self.remove(name)
+                self.add(name, cfg, Origin.CONFIG)
 
     async def remove(self, name: str) -> bool:
         up = self.upstreams.pop(name, None)
