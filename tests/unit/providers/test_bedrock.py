@@ -229,3 +229,33 @@ async def test_a_converse_stream_without_metadata_still_ends() -> None:
         b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
     )
     assert framer.finish() == b""  # once
+
+
+# -- a hostile upstream ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "payload",
+    [b"not json", b'{"bytes": "%%%not-base64"}', orjson.dumps({"bytes": "bm90IGpzb24="}),
+     orjson.dumps({"bytes": base64.b64encode(b'{"no": "type"}').decode()}), b"[]"],
+)  # fmt: skip
+async def test_a_chunk_that_is_not_an_event_is_the_upstreams_fault(payload: bytes) -> None:
+    client = FakeClient(FakeResponse(chunks=[encode(HEADERS, payload)]))
+    reply = await provider(client).send(
+        call("anthropic", BODY, stream=True), deployment("anthropic.m"), "AKIDTEST:s"
+    )
+    assert reply.chunks is not None
+    with pytest.raises(UpstreamInvalid):
+        _ = [c async for c in reply.chunks]
+
+
+async def test_a_converse_answer_that_is_not_one_is_the_upstreams_fault() -> None:
+    client = FakeClient(FakeResponse(body=b'{"output": {"message": 3}}'))
+    with pytest.raises(UpstreamInvalid):
+        await provider(client).send(call("anthropic", BODY), deployment("meta.llama"), "AKIDTEST:s")
+
+
+async def test_an_error_body_that_is_not_json_still_takes_anthropics_shape() -> None:
+    client = FakeClient(FakeResponse(status=503, body=b"<html>Service Unavailable</html>"))
+    reply = await provider(client).send(call("anthropic", BODY), deployment("anthropic.m"), "A:s")
+    assert reply.status == 503 and reply.body is not None
+    error = orjson.loads(reply.body)["error"]
+    assert error["type"] == "overloaded_error" and "Service Unavailable" in error["message"]

@@ -129,3 +129,16 @@ async def test_the_default_host_follows_the_location() -> None:
     assert specs["east"].base_url == "https://us-east5-aiplatform.googleapis.com"
     assert specs["glob"].base_url == GLOBAL_HOST
     assert specs["br"].base_url == "https://bedrock-runtime.eu-west-3.amazonaws.com"
+
+
+async def test_an_unreadable_key_file_fails_the_attempt_naming_no_secret(tmp_path: Any) -> None:
+    from turnout.errors import UpstreamUnavailable
+    from turnout.providers.vertex import _Credentials
+
+    bad = tmp_path / "sa.json"
+    bad.write_text('{"type": "service_account", "private_key": "-----BEGIN secret-material"}')
+    cache = TokenCache("vx", _Credentials(VertexOptions(project="p")).fetch)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await cache.get(str(bad))
+    assert "provider vx: no access token" in str(caught.value)
+    assert "secret-material" not in str(caught.value)
