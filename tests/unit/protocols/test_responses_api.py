@@ -203,3 +203,10 @@ def test_an_upstream_stream_error_is_a_stream_error() -> None:
     cut = StreamDecoder()
     cut.feed(raw.split(b"event: error")[0])
     assert cut.finish()[-1].status == 502  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("field", ["previous_response_id", "conversation"])
+def test_state_stored_at_openai_is_refused_with_what_to_do_instead(field: str) -> None:
+    with pytest.raises(TranslationError) as info:
+        request.to_ir({"model": "m", "input": "and then?", field: "resp_123"})
+    assert info.value.field == field and "store: false" in info.value.message

@@ -93,7 +93,16 @@ def _reasoning_to_ir(value: JSON | None) -> Reasoning | None:
     return Reasoning(enabled=True, effort=effort, include_thoughts=True)
 
 
+_STORED_STATE = (
+    "continues a conversation stored at OpenAI, which this provider cannot see; send the whole "
+    "conversation as `input` (with `store: false`) or route this model to an OpenAI provider"
+)
+
+
 def to_ir(body: JSON) -> IRRequest:
+    for name in ("previous_response_id", "conversation"):
+        if body.get(name):
+            raise TranslationError(name, _STORED_STATE)
     system, messages = items_to_ir(body.get("input"), body.get("instructions"))
     return IRRequest(
         model=body.get("model", ""),
