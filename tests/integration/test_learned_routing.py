@@ -276,3 +276,32 @@ def _route_line(gw: Proc) -> dict[str, Any] | None:
             if line.get("event") == "request":
                 return line
     return None
+
+
+def test_deploy_reloads_the_gateway_and_rollback_restores(world: dict[str, Any]) -> None:
+    """``turnout router deploy`` against the running gateway: the config file is edited, the
+    gateway reloads (POST /admin/config/reload) and routes by the router version; ``rollback``
+    puts the previous strategy back, live too."""
+    tmp, gw, config = world["tmp"], world["gw"], str(world["config"])
+    assert (tmp / "routers" / "v0001" / "manifest.json").exists(), "trained by the test above"
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key="unused", max_retries=0)
+    deployed = cli(tmp, "deploy", "v0001", "--model", "auto", "-c", config, "--url", gw.url)
+    assert "config version" in deployed.stdout, deployed.stdout
+    assert "knn" in Path(config).read_text()
+    picks = []
+    for i in range(0, 40, 2):  # easy prompts: the router sends most to the cheap deployment
+        _, deployment, _, headers = _ask(client, prompt(i)[0])
+        assert headers["x-turnout-route-score"].split("; ")[1] == f"pick={deployment}"
+        picks.append(deployment)
+    assert Counter(picks)["mock/cheap-1"] > len(picks) // 2, Counter(picks)
+    live = httpx.get(gw.url + "/admin/config").json()["live"]
+    assert live["last_error"] is None and live["generation"] >= 2
+
+    rolled = cli(tmp, "rollback", "--model", "auto", "-c", config, "--url", gw.url)
+    assert "round-robin" in rolled.stdout, rolled.stdout
+    seen = []
+    for i in range(4):
+        _, deployment, _, headers = _ask(client, prompt(0)[0] + f" again {i}")
+        assert "x-turnout-route-score" not in headers
+        seen.append(deployment)
+    assert set(seen) == {"mock/cheap-1", "mock/strong-1"}  # round-robin again
