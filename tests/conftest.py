@@ -9,6 +9,22 @@ import pytest
 from tests.support.procs import Proc, start_mock
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the package's bytecode once, before any process starts.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (as on this project's machines) no process writes
+    ``.pyc`` files, so every gateway, mock and CLI the tests start compiled all of its imports
+    again: on a loaded 2-core machine that doubled a gateway's start (15.8 s against 8.4 s).
+    Existing bytecode is still read with that variable set; this only writes what is stale.
+    """
+    import compileall
+    from pathlib import Path
+
+    import turnout
+
+    compileall.compile_dir(Path(turnout.__file__).parent, quiet=1, workers=1)
+
+
 @pytest.fixture(scope="session")
 def mock() -> Iterator[Proc]:
     """One mock provider for the whole session (tests vary behaviour with x-mock-* headers)."""
