@@ -52,7 +52,7 @@ class PIISettings(Settings):
 
 
 class _State:
-    __slots__ = ("decided", "mapping", "numbers", "stream", "whole")
+    __slots__ = ("decided", "gathered", "mapping", "numbers", "stream", "whole")
 
     def __init__(self) -> None:
         self.mapping: dict[str, str] = {}  # placeholder -> original (reversible)
@@ -60,6 +60,7 @@ class _State:
         self.decided: set[tuple[str, str]] = set()
         self.stream: StreamText | None = None
         self.whole: list[bytes] | None = None  # a non-SSE stream, checked at its end
+        self.gathered = 0  # its bytes so far
 
 
 class PII(Plugin):
@@ -163,7 +164,8 @@ class PII(Plugin):
     def _gather(self, state: _State, chunk: bytes) -> bytes:
         assert state.whole is not None
         state.whole.append(chunk)
-        if sum(map(len, state.whole)) > self.settings.max_stream_bytes:
+        state.gathered += len(chunk)
+        if state.gathered > self.settings.max_stream_bytes:
             raise GuardrailRefused(
                 "The answer is too long to be checked for personal data.",
                 plugin=self.name,
