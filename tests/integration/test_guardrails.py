@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 from google import genai
@@ -282,3 +283,40 @@ def test_responses_api_answers_redacted_whole_and_streamed(oa: openai.OpenAI) ->
             final = event.response.output_text
     assert "".join(deltas) == REDACTED
     assert final == REDACTED
+
+
+def test_gemini_streams_without_sse_are_checked_whole(gw: Proc) -> None:
+    """A REST client without ``alt=sse`` gets one JSON array: redacted as a whole."""
+    r = httpx.post(
+        gw.url + "/v1beta/models/pii-answers:streamGenerateContent",
+        json={"contents": [{"role": "user", "parts": [{"text": SECRET_TEXT}]}]},
+        headers={"x-goog-api-key": "k", "x-echo-split": "3"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    pieces = r.json()
+    assert isinstance(pieces, list)
+    text = "".join(
+        part.get("text", "")
+        for piece in pieces
+        for cand in piece.get("candidates", [])
+        for part in cand.get("content", {}).get("parts", [])
+    )
+    assert text == REDACTED
+
+
+def test_keywords_pass_clean_gemini_arrays_whole(gw: Proc) -> None:
+    r = httpx.post(
+        gw.url + "/v1beta/models/kw-answers:streamGenerateContent",
+        json={"contents": [{"role": "user", "parts": [{"text": "a harmless answer"}]}]},
+        headers={"x-goog-api-key": "k", "x-echo-split": "4"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    text = "".join(
+        part.get("text", "")
+        for piece in r.json()
+        for cand in piece.get("candidates", [])
+        for part in cand.get("content", {}).get("parts", [])
+    )
+    assert text == "a harmless answer"

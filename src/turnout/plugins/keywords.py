@@ -20,8 +20,9 @@ from pydantic import Field, field_validator
 
 from turnout.errors import GuardrailRefused
 from turnout.plugins.base import Host, Plugin, Run, Settings
-from turnout.plugins.streamtext import StreamText
+from turnout.plugins.streamtext import ArrayText, StreamText, rewriter
 from turnout.plugins.text import texts
+from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call, Reply
 
 
@@ -32,6 +33,9 @@ class KeywordSettings(Settings):
     responses: bool = Field(False, description="refuse answers that match (streams too)")
     stream_window: int = Field(
         128, ge=8, le=8192, description="characters a stream holds back to see split words"
+    )
+    max_stream_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="a stream that is not SSE is checked whole up to this"
     )
     message: str = Field(
         "This request was refused by the gateway's content policy.",
@@ -108,12 +112,21 @@ class Keywords(Plugin):
 
     async def on_chunk(self, call: Call, chunk: bytes, run: Run) -> bytes:
         if run.state is None:
-            run.state = StreamText(_Screen(self, self.settings.stream_window))
-        stream: StreamText = run.state
+            screen = _Screen(self, self.settings.stream_window)
+            sse = PROTOCOLS[call.protocol].variant(call).sse
+            run.state = rewriter(screen, sse, self.settings.max_stream_bytes, self._unreadable)
+        stream: StreamText | ArrayText = run.state
         return stream.feed(chunk)
 
     async def on_stream_end(self, call: Call, run: Run) -> bytes:
-        return run.state.finish() if isinstance(run.state, StreamText) else b""
+        return run.state.finish() if isinstance(run.state, StreamText | ArrayText) else b""
+
+    def _unreadable(self, body: bytes) -> bytes:
+        raise GuardrailRefused(
+            "The answer could not be checked by the content policy.",
+            plugin=self.name,
+            rule="unreadable",
+        )
 
 
 class _Screen:

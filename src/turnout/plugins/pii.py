@@ -22,7 +22,7 @@ from pydantic import Field
 from turnout.errors import GuardrailRefused
 from turnout.plugins.base import Host, Plugin, Run, Settings, replace_data
 from turnout.plugins.entities import ENTITIES, Entity, Span, find
-from turnout.plugins.streamtext import StreamText
+from turnout.plugins.streamtext import ArrayText, StreamText, rewriter
 from turnout.plugins.text import rewrite
 from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call, Reply
@@ -52,15 +52,13 @@ class PIISettings(Settings):
 
 
 class _State:
-    __slots__ = ("decided", "gathered", "mapping", "numbers", "stream", "whole")
+    __slots__ = ("decided", "mapping", "numbers", "stream")
 
     def __init__(self) -> None:
         self.mapping: dict[str, str] = {}  # placeholder -> original (reversible)
         self.numbers: dict[tuple[str, str], str] = {}  # (kind, value) -> placeholder
         self.decided: set[tuple[str, str]] = set()
-        self.stream: StreamText | None = None
-        self.whole: list[bytes] | None = None  # a non-SSE stream, checked at its end
-        self.gathered = 0  # its bytes so far
+        self.stream: StreamText | ArrayText | None = None
 
 
 class PII(Plugin):
@@ -139,6 +137,7 @@ class PII(Plugin):
         try:
             data = orjson.loads(reply.body)
         except orjson.JSONDecodeError:
+            self._unreadable(reply.body)
             return reply
         data, changed = rewrite(data, filt.whole)
         if changed:
@@ -149,47 +148,30 @@ class PII(Plugin):
         state = run.state if isinstance(run.state, _State) else None
         if state is not None and state.stream is not None:
             return state.stream.feed(chunk)
-        if state is not None and state.whole is not None:
-            return self._gather(state, chunk)
         filt = self._filter(run)
         if filt is None:
             return chunk
-        state = filt.state
-        if PROTOCOLS[call.protocol].variant(call).sse:
-            state.stream = StreamText(filt)
-            return state.stream.feed(chunk)
-        state.whole = []
-        return self._gather(state, chunk)
-
-    def _gather(self, state: _State, chunk: bytes) -> bytes:
-        assert state.whole is not None
-        state.whole.append(chunk)
-        state.gathered += len(chunk)
-        if state.gathered > self.settings.max_stream_bytes:
-            raise GuardrailRefused(
-                "The answer is too long to be checked for personal data.",
-                plugin=self.name,
-                rule="too_long",
-            )
-        return b""
+        sse = PROTOCOLS[call.protocol].variant(call).sse
+        limit = self.settings.max_stream_bytes
+        filt.state.stream = rewriter(filt, sse, limit, self._unreadable)
+        return filt.state.stream.feed(chunk)
 
     async def on_stream_end(self, call: Call, run: Run) -> bytes:
         state = run.state if isinstance(run.state, _State) else None
-        if state is None:
+        if state is None or state.stream is None:
             return b""
-        if state.stream is not None:
-            return state.stream.finish()
-        if state.whole is not None:  # one JSON array (Gemini without alt=sse)
-            body = b"".join(state.whole)
-            filt = self._filter(run)
-            try:
-                data = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                return body
-            if filt is not None:
-                data, _ = rewrite(data, filt.whole)
-            return orjson.dumps(data)
-        return b""
+        return state.stream.finish()
+
+    def _unreadable(self, body: bytes) -> bytes:
+        """An answer that is not the JSON it should be cannot be checked: refused when answers
+        must be checked, passed on when only placeholders were to be mapped back."""
+        if self.settings.responses:
+            raise GuardrailRefused(
+                "The answer could not be checked for personal data.",
+                plugin=self.name,
+                rule="unreadable",
+            )
+        return body
 
 
 class _Filter:

@@ -147,3 +147,47 @@ class StreamText:
         while self.held:
             h = self.held.popleft()
             out.append(frame(orjson.dumps(h.obj), h.event))
+
+
+class ArrayText:
+    """The same rewriting for a stream that is one JSON array of chunks (Gemini without
+    ``alt=sse``): gathered up to ``limit`` bytes, then its elements pass a
+    :class:`StreamText` as events would, since a word may be split between two of them.
+    ``unreadable`` is called with the body when it is not such an array; it returns what to
+    send instead (or raises)."""
+
+    def __init__(self, filt: TextFilter, limit: int, unreadable: Callable[[bytes], bytes]):
+        self.filt = filt
+        self.limit = limit
+        self.unreadable = unreadable
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise ValueError(f"a stream of more than {self.limit} bytes cannot be checked whole")
+        return b""
+
+    def finish(self) -> bytes:
+        body = b"".join(self.parts)
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            items = None
+        if not isinstance(items, list):
+            return self.unreadable(body)
+        stream = StreamText(self.filt)
+        out = stream.feed(b"".join(frame(orjson.dumps(item)) for item in items))
+        out += stream.finish()
+        parser = SSEParser()
+        events = [*parser.feed(out), *parser.finish()]
+        return b"[" + b",\r\n".join(ev.data for ev in events) + b"]"
+
+
+def rewriter(
+    filt: TextFilter, sse: bool, limit: int, unreadable: Callable[[bytes], bytes]
+) -> StreamText | ArrayText:
+    """The rewriter for a stream of this framing."""
+    return StreamText(filt) if sse else ArrayText(filt, limit, unreadable)
