@@ -129,7 +129,9 @@ class Gateway:
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
         self.admin = admin.build_admin(state)
         # The web UI (docs/dashboard.md): static files, and sessions for the admin API.
-        state.dashboard = DashboardAccess(Sessions.for_gateway(self.auth.master), self.auth)
+        state.dashboard = DashboardAccess(
+            Sessions.for_gateway(self.auth.master), self.auth, _oidc(state.runtime)
+        )
         self.ui = StaticSite()
         # The MCP gateway (docs/mcp.md): /mcp, /mcp/{server}, /admin/mcp, its metadata.
         self.mcp = state.mcp = McpGate(state)
@@ -197,6 +199,13 @@ class Gateway:
         self.generation = gen
         self.health.router = gen.router
         await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
+        # Provider accounts signed in with OAuth join the key pools (docs/oauth.md).
+        if any(p.auth == "oauth" for p in state.runtime.config.providers.values()):
+            from turnout.oauth.service import start_accounts
+
+            state.accounts = await start_accounts(
+                state.runtime, self.health.board, self.obs.storage, self.policy
+            )
         await self.auth.start(self.obs.storage, state.request_log, self.obs)
         self._steps = self.obs.steps()  # in order: capture -> auth -> limits -> cache
         state.cache = CacheService.create(state.runtime)
@@ -332,6 +341,8 @@ class Gateway:
                 await task
         await self.health.stop()
         await self.mcp.stop()
+        if state.accounts is not None:
+            await state.accounts.stop()
         if state.cache is not None:
             await state.cache.stop()
         await self.obs.stop()  # flushes the request log to the database (or its spool)
@@ -340,6 +351,16 @@ class Gateway:
             await provider.close()
         if state.client is not None:
             await state.client.close()
+
+
+def _oidc(runtime: Runtime) -> Any:
+    """Operator single sign-on when ``auth.oidc`` is set (docs/oauth.md); imported only then."""
+    cfg = runtime.config.auth.oidc
+    if cfg is None:
+        return None
+    from turnout.dashboard.oidc import OIDC
+
+    return OIDC(cfg, OutboundPolicy.from_config(runtime.config.outbound))
 
 
 def _watch_for_drain(state: GatewayState) -> None:

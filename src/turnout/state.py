@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from turnout.live.reloader import Reloader
     from turnout.live.service import ManagedService
     from turnout.mcp.gate import McpGate
+    from turnout.oauth.service import OAuthAccounts
     from turnout.observability.hub import Observability
     from turnout.plugins.service import Plugins
 
@@ -40,5 +41,6 @@ class GatewayState:
     a2a: A2AService | None = None  # agents behind /a2a (docs/a2a.md)
     reloader: Reloader | None = None  # live configuration (turnout.live)
     managed: ManagedService | None = None  # providers and models of the admin API
+    accounts: OAuthAccounts | None = None  # provider accounts signed in with OAuth (oauth.md)
     draining: bool = False
     ready: bool = False

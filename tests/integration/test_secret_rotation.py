@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 import yaml
 
 from tests.integration.test_auth import ADMIN, MASTER, new_key, tenancy_config
@@ -44,6 +45,7 @@ def _ask(gw: Proc, key: str) -> None:
     ).choices
 
 
+@pytest.mark.timeout(400)
 def test_rotation_without_downtime_then_the_old_key_goes(mock: Proc, tmp_path: Path) -> None:
     old, new = secrets.token_hex(32), secrets.token_hex(32)
     old_id, new_id = SecretBox.from_text(old).key_id, SecretBox.from_text(new).key_id
@@ -53,7 +55,7 @@ def test_rotation_without_downtime_then_the_old_key_goes(mock: Proc, tmp_path: P
     stored = ["sk-stored-" + secrets.token_hex(16) for _ in range(3)]
     env = {"TURNOUT_MASTER_KEY": MASTER, "TURNOUT_SECRET_KEY": old}
 
-    gw = start_gateway(config, tmp_path, env=env)
+    gw = start_gateway(config, tmp_path, env=env, ready_within=60)
     try:
         for n, key in enumerate(stored):
             added = httpx.post(
@@ -70,7 +72,7 @@ def test_rotation_without_downtime_then_the_old_key_goes(mock: Proc, tmp_path: P
 
     # Step 1: the gateway gets NEW,OLD and serves every stored key (sealed under OLD).
     both = f"{new},{old}"
-    gw = start_gateway(config, tmp_path, env={**env, "TURNOUT_SECRET_KEY": both})
+    gw = start_gateway(config, tmp_path, env={**env, "TURNOUT_SECRET_KEY": both}, ready_within=60)
     try:
         masks = httpx.get(gw.url + "/admin/config", headers=ADMIN).json()
         assert len(masks["providers"]["oa"]["api_keys"]) == 4
@@ -95,7 +97,7 @@ def test_rotation_without_downtime_then_the_old_key_goes(mock: Proc, tmp_path: P
     assert not any(key in "".join(_sealed(db)) for key in stored)
 
     # Step 3: OLD is dropped; every stored key still serves.
-    gw = start_gateway(config, tmp_path, env={**env, "TURNOUT_SECRET_KEY": new})
+    gw = start_gateway(config, tmp_path, env={**env, "TURNOUT_SECRET_KEY": new}, ready_within=60)
     try:
         masks = httpx.get(gw.url + "/admin/config", headers=ADMIN).json()
         assert len(masks["providers"]["oa"]["api_keys"]) == 4

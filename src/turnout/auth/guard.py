@@ -19,6 +19,8 @@ from turnout.api.io import request_id, send_bytes, send_error
 from turnout.auth.records import AdminRole
 from turnout.auth.service import AdminDenied
 from turnout.auth.tokens import presented
+from turnout.dashboard.access import TeamScoped
+from turnout.dashboard.teams import team_write_allowed
 from turnout.errors import GatewayError
 from turnout.protocols.registry import dialect
 from turnout.types import Receive, Scope, Send
@@ -66,6 +68,9 @@ def admin_dependency(
         headers = {k.lower(): v for k, v in request.headers.raw}
         try:
             authorize(state, headers, request.method, manage=manage)
+        except TeamScoped as exc:  # a team admin's write: only on its own teams' keys
+            if not await team_write_allowed(state, exc.teams, request):
+                raise HTTPException(exc.status, exc.message) from None
         except AdminDenied as exc:
             raise HTTPException(
                 exc.status, exc.message, headers={"www-authenticate": "Bearer"}

@@ -1,5 +1,5 @@
 """``turnout``: serve, mock, check, reload, config, worker, status, usage, db, keys, teams,
-secrets.
+secrets, accounts.
 
 Help must be instant, so nothing heavy is imported at module level anywhere in ``turnout.cli``:
 the command modules import typer and the standard library only, and each command imports the
@@ -15,6 +15,7 @@ from __future__ import annotations
 import typer
 
 from turnout.cli import (
+    accounts,
     check,
     config_cmd,
     db,
@@ -75,6 +76,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.teams_app, name="teams")
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(mcp_cmd.app, name="mcp")
+app.add_typer(accounts.app, name="accounts")
 app.add_typer(router_deploy.app, name="router")  # with the other router commands
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from turnout.config.schema import ErrorRule, TurnoutConfig
+from turnout.config.schema import ErrorRule, ProviderConfig, TurnoutConfig
 from turnout.upstream.base import DEFAULT_EGRESS, Egress
 
 
@@ -65,6 +65,7 @@ class ProviderSpec:
     max_response_bytes: int = 32 * 1024 * 1024  # an upstream body read whole; 0: no cap
     options: Any = None  # the type's options, validated (ProviderType.options); None: none
     streaming_mode: str = "auto"  # "disabled": never ask for a stream (providers/unstreamed.py)
+    token_header: tuple[str, str] | None = None  # OAuth: (header, prefix) over the type's own
 
     def __repr__(self) -> str:  # keys must never reach a log line through a repr
         return f"ProviderSpec(name={self.name!r}, type={self.type!r}, base_url={self.base_url!r})"
@@ -164,6 +165,18 @@ def _options(type_name: str, options: Mapping[str, Any]) -> Any:
     return model.model_validate(dict(options)) if model is not None else None
 
 
+def _token_header(p: ProviderConfig) -> tuple[str, str] | None:
+    """How an OAuth account's access token travels, when the profile says otherwise than the
+    provider type (docs/oauth.md)."""
+    o = p.oauth
+    if p.auth != "oauth" or o is None or (o.header is None and o.prefix is None):
+        return None
+    header = (o.header or "authorization").lower()
+    return header, o.prefix if o.prefix is not None else (
+        "Bearer " if header == "authorization" else ""
+    )
+
+
 def compile_config(config: TurnoutConfig) -> Runtime:
     options = {name: _options(p.type, p.options) for name, p in config.providers.items()}
     providers = {
@@ -193,6 +206,7 @@ def compile_config(config: TurnoutConfig) -> Runtime:
             max_response_bytes=p.max_response_bytes,
             options=options[name],
             streaming_mode=p.streaming_mode,
+            token_header=_token_header(p),
         )
         for name, p in config.providers.items()
     }

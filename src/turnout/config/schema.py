@@ -107,10 +107,39 @@ class TLSConfig(Closed):
     verify: bool = Field(True, description="false: no certificate or host name checks at all")
 
 
+class OAuthProfile(Closed):
+    """A generic OAuth 2.0 client for provider accounts signed in with OAuth (docs/oauth.md)."""
+
+    token_url: str = Field(description="the token endpoint (code exchange and refresh)")
+    authorization_url: str | None = Field(
+        None, description="the authorization endpoint (code + PKCE sign-in)"
+    )
+    device_authorization_url: str | None = Field(
+        None, description="the device authorization endpoint (device-code sign-in)"
+    )
+    client_id: str
+    client_secret: str | None = Field(None, repr=False, description="none for a public client")
+    scopes: list[str] = Field(default_factory=list)
+    extra_params: dict[str, str] = Field(
+        default_factory=dict, description="added to the authorization request (audience, …)"
+    )
+    header: str | None = Field(
+        None, description="header carrying the access token; default: the type's own"
+    )
+    prefix: str | None = Field(None, description="before the token in it; default: the type's")
+    refresh_before: float = Field(
+        300.0, ge=0, description="seconds before expiry an access token is refreshed"
+    )
+
+
 class ProviderConfig(Closed):
     type: ProviderTypeName
     base_url: str | None = None
     api_keys: list[str] = Field(default_factory=list)
+    auth: Literal["key", "oauth"] = Field(
+        "key", description="oauth: accounts signed in with `turnout accounts login`"
+    )
+    oauth: OAuthProfile | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     forward_headers: list[str] = Field(
         default_factory=list, description="client header names (globs) relayed to this provider"
@@ -337,8 +366,35 @@ class CaptureConfig(Closed):
     retention_hours: float = Field(168.0, gt=0, description="files older than this are removed")
 
 
+class OIDCRoles(Closed):
+    """Which values of a claim of the ID token make an operator what (docs/oauth.md)."""
+
+    claim: str = Field("groups", description="the claim read: a string or a list of strings")
+    admin: list[str] = Field(default_factory=list, description="values granting admin")
+    viewer: list[str] = Field(default_factory=list, description="values granting viewer")
+    team_admin: dict[str, list[str]] = Field(
+        default_factory=dict, description="value → teams whose keys its holders manage"
+    )
+
+
+class OIDCConfig(Closed):
+    """Operators sign in to the dashboard and the admin API with OpenID Connect."""
+
+    issuer: str = Field(description="the provider's issuer URL (discovery is read from it)")
+    client_id: str
+    client_secret: str | None = Field(None, repr=False, description="none for a public client")
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    redirect_url: str | None = Field(
+        None, description="…/admin/oidc/callback as registered; default: from the request"
+    )
+    roles: OIDCRoles = OIDCRoles()
+    session_lifetime: float = Field(8 * 3600.0, gt=0, description="seconds a sign-in lasts")
+
+
 class AuthConfig(Closed):
     """Gateway keys and the admin API (docs/keys-and-limits.md)."""
+
+    oidc: OIDCConfig | None = Field(None, description="operator single sign-on (docs/oauth.md)")
 
     master_key: str | None = Field(
         None,

@@ -45,8 +45,11 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"providers.{pname}.base_url: required for type {ptype}")
         if isinstance(base_url, str) and (bad := url_problem(base_url, ("http", "https"))):
             problems.append(f"providers.{pname}.base_url: {bad}")
-        if kind is not None and kind.needs_key and not provider.get("api_keys"):
+        oauth = provider.get("auth") == "oauth"
+        if kind is not None and kind.needs_key and not provider.get("api_keys") and not oauth:
             problems.append(f"providers.{pname}.api_keys: at least one key is required")
+        if oauth and not isinstance(provider.get("oauth"), dict):
+            problems.append(f"providers.{pname}.oauth: required with auth: oauth")
         problems.extend(_rule_problems(str(pname), provider.get("error_rules")))
         problems.extend(_option_problems(str(pname), kind, provider.get("options")))
         problems.extend(_egress_problems(str(pname), provider))

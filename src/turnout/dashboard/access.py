@@ -11,21 +11,36 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from turnout.auth.records import AdminRole
 from turnout.auth.service import AdminDenied, AuthService
 from turnout.dashboard.session import CSRF_HEADER, SAFE_METHODS, Session, Sessions, same_origin
 
+if TYPE_CHECKING:
+    from turnout.dashboard.oidc import OIDC
+
 FAILURES_ALLOWED = 10  # per client address and window
 FAILURE_WINDOW = 60.0
 _CLIENTS_MAX = 4096
 READ_ONLY = "Read-only: this account can look at everything but change nothing."
+OIDC_SUBJECT = "oidc:"
+
+
+class TeamScoped(AdminDenied):
+    """A write by a team admin: allowed only on its own teams' keys (the admin guard, which
+    sees the path and the body, decides; :mod:`turnout.dashboard.teams`)."""
+
+    def __init__(self, teams: tuple[str, ...]) -> None:
+        super().__init__(403, "A team admin may change only its own teams' keys.")
+        self.teams = teams
 
 
 class DashboardAccess:
-    def __init__(self, sessions: Sessions, auth: AuthService) -> None:
+    def __init__(self, sessions: Sessions, auth: AuthService, oidc: OIDC | None = None) -> None:
         self.sessions = sessions
         self.auth = auth
+        self.oidc = oidc  # operator single sign-on (auth.oidc), when configured
         self._failures: OrderedDict[str, list[float]] = OrderedDict()
 
     # -- every admin request ------------------------------------------------------------------
@@ -40,7 +55,12 @@ class DashboardAccess:
         session = self.session_of(headers)
         if session is None:
             return None
-        role = self.auth.subject_role(session.subject)
+        if session.subject.startswith(OIDC_SUBJECT):
+            # Signed in through the identity provider: the role its claims gave, for the
+            # session's (bounded) lifetime.
+            role: AdminRole | None = session.role
+        else:
+            role = self.auth.subject_role(session.subject)
         if role is None:
             return None  # the key was revoked or lost its role: sign in again
         if session.role == "viewer":
@@ -51,6 +71,8 @@ class DashboardAccess:
             if not self.sessions.csrf_ok(session, headers.get(CSRF_HEADER)):
                 raise AdminDenied(403, "Missing or invalid CSRF token (x-csrf-token).")
             if role != "admin":
+                if session.teams:
+                    raise TeamScoped(session.teams)
                 raise AdminDenied(403, READ_ONLY)
         return role
 

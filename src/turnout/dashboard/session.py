@@ -54,9 +54,10 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Session:
     sid: str
-    subject: str  # "master" or a gateway key id
+    subject: str  # "master", a gateway key id, or "oidc:<issuer's subject>"
     role: Role
     expires: int  # epoch seconds
+    teams: tuple[str, ...] = ()  # an OIDC team admin: the teams whose keys it manages
 
 
 class Sessions:
@@ -83,27 +84,53 @@ class Sessions:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
-    def issue(self, subject: str, role: Role, now: float | None = None) -> tuple[str, Session]:
-        expires = int(now if now is not None else time.time()) + self.lifetime
-        session = Session(secrets.token_urlsafe(16), subject, role, expires)
-        payload = orjson.dumps({"sid": session.sid, "sub": subject, "role": role, "exp": expires})
-        token = f"{_VERSION}.{_b64(payload)}.{_b64(self._sign(payload))}"
-        return token, session
+    def issue(
+        self,
+        subject: str,
+        role: Role,
+        now: float | None = None,
+        *,
+        teams: tuple[str, ...] = (),
+        lifetime: float | None = None,
+    ) -> tuple[str, Session]:
+        lasts = int(lifetime) if lifetime is not None else self.lifetime
+        expires = int(now if now is not None else time.time()) + lasts
+        session = Session(secrets.token_urlsafe(16), subject, role, expires, teams)
+        data: dict[str, object] = {"sid": session.sid, "sub": subject, "role": role, "exp": expires}
+        if teams:
+            data["teams"] = list(teams)
+        return self.wrap(orjson.dumps(data)), session
 
-    def verify(self, token: str, now: float | None = None) -> Session | None:
-        """The session a cookie value stands for, or None (forged, expired, signed out)."""
+    def wrap(self, payload: bytes) -> str:
+        """A signed token of ``payload`` (sessions; the OIDC sign-in's pending state)."""
+        return f"{_VERSION}.{_b64(payload)}.{_b64(self._sign(payload))}"
+
+    def unwrap(self, token: str) -> bytes | None:
+        """The payload of a token :meth:`wrap` made, or None if it is not one."""
         try:
             version, body, mac = token.split(".")
             payload = _unb64(body)
             good = hmac.compare_digest(_unb64(mac), self._sign(payload))
         except (ValueError, TypeError):
             return None
-        if version != _VERSION or not good:
+        return payload if version == _VERSION and good else None
+
+    def verify(self, token: str, now: float | None = None) -> Session | None:
+        """The session a cookie value stands for, or None (forged, expired, signed out)."""
+        payload = self.unwrap(token)
+        if payload is None:
             return None
         try:
             data = orjson.loads(payload)
-            session = Session(str(data["sid"]), str(data["sub"]), data["role"], int(data["exp"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            teams = data.get("teams") or []
+            session = Session(
+                str(data["sid"]),
+                str(data["sub"]),
+                data["role"],
+                int(data["exp"]),
+                tuple(str(t) for t in teams),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None
         if session.role not in ROLES:
             return None

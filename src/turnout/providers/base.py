@@ -23,6 +23,7 @@ from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import BadRequest, GatewayError
 from turnout.headers import NEVER_RELAY, forwardable
 from turnout.protocols.registry import PROTOCOLS
+from turnout.providers.descriptor import Auth
 from turnout.providers.registry import provider_type
 from turnout.providers.relay import check_status, read_body
 from turnout.types import Call, Headers, Reply
@@ -66,7 +67,7 @@ class HTTPProvider:
         self.protocol = self.kind.protocol  # the wire protocol spoken upstream
         self.wire = PROTOCOLS[self.protocol]  # its descriptor, for translated calls
         self.also = self.kind.also_speaks  # other protocols it speaks, forwarded as bytes
-        self._auth = self.kind.auth
+        self._auth = Auth(*spec.token_header) if spec.token_header else self.kind.auth
         served = self.kind.operations
         # Capabilities: an operation the upstream does not serve has no path, and is refused.
         self._paths = {op: p for op, p in self.paths.items() if served is None or op in served}

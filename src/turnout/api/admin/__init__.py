@@ -40,11 +40,12 @@ ROUTERS: list[str] = [
     "turnout.api.admin.keys",
     "turnout.api.admin.teams",
     "turnout.api.admin.credentials",
+    "turnout.api.admin.accounts",
     "turnout.api.admin.routers",
     "turnout.a2a.admin",  # the A2A agent registry (docs/a2a.md)
 ]
 # Routers that check credentials themselves (dashboard sign-in).
-PUBLIC: list[str] = ["turnout.api.admin.session"]
+PUBLIC: list[str] = ["turnout.api.admin.session", "turnout.api.admin.oidc"]
 
 
 def build_admin(state: GatewayState) -> FastAPI:

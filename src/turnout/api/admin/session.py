@@ -34,6 +34,9 @@ class Identity(BaseModel):
     shared: bool = Field(
         True, description="false: sessions are valid only on this process (no shared secret)"
     )
+    teams: list[str] = Field(
+        default_factory=list, description="a team admin's teams (single sign-on), else empty"
+    )
 
 
 def _access(state: GatewayState) -> DashboardAccess:
@@ -50,6 +53,7 @@ def _identity(access: DashboardAccess, session: Session | None, role: str) -> di
         "csrf_token": access.sessions.csrf(session) if session else None,
         "expires_at": session.expires if session else None,
         "shared": access.sessions.shared,
+        "teams": list(session.teams) if session else [],
     }
 
 

@@ -54,9 +54,18 @@ function useTheme() {
   return [theme, () => setTheme(theme === "dark" ? "light" : "dark")];
 }
 
+// Single sign-on (auth.oidc): a link to the provider's sign-in, back to where the page was.
+function useSso() {
+  const [sso, setSso] = useState(null);
+  useEffect(() => { api("GET", "/admin/oidc").then(setSso, () => setSso(null)); }, []);
+  return sso && sso.enabled ? sso : null;
+}
+
 function SignIn({ onDone, reason }) {
   const [error, setError] = useState(reason || null);
   const [busy, setBusy] = useState(false);
+  const sso = useSso();
+  const back = encodeURIComponent(location.pathname + location.hash);
   async function submit(e) {
     e.preventDefault();
     const field = e.currentTarget.elements.key;
@@ -79,7 +88,15 @@ function SignIn({ onDone, reason }) {
         data-testid="signin-key" autocomplete="off" spellcheck="false" /></label>
       ${error && html`<div class="error" role="alert" data-testid="signin-error">${error}</div>`}
       <button class="primary" type="submit" disabled=${busy} data-testid="signin-submit">Sign in</button>
-    </form></div></main>`;
+    </form>
+    ${sso && html`<a class="button sso" href=${`${sso.login}?return_to=${back}`}
+      data-testid="signin-sso">Sign in with single sign-on</a>`}
+    </div></main>`;
+}
+
+function roleName(identity) {
+  const teams = identity.teams || [];
+  return teams.length ? `team admin (${teams.join(", ")})` : identity.role;
 }
 
 function Shell({ identity, onSignOut }) {
@@ -98,7 +115,7 @@ function Shell({ identity, onSignOut }) {
     <div class="main">
       <header class="top">
         <h1>${page.title}</h1>
-        <span class="role" data-testid="role">${identity.authentication ? `${identity.subject || "key"} · ${identity.role}` : "authentication off"}</span>
+        <span class="role" data-testid="role">${identity.authentication ? `${identity.subject || "key"} · ${roleName(identity)}` : "authentication off"}</span>
         <button onClick=${toggleTheme} data-testid="theme" aria-label="Switch light or dark">${theme === "dark" ? "Light" : "Dark"}</button>
         ${identity.subject && html`<button onClick=${onSignOut} data-testid="signout">Sign out</button>`}
       </header>
@@ -130,6 +147,10 @@ function App() {
     });
   }, []);
   async function signOut() {
+    if ((identity.subject || "").startsWith("oidc:")) {
+      location.assign("/admin/oidc/logout"); // ends the identity provider's session too
+      return;
+    }
     try { await api("DELETE", "/admin/session"); } catch { /* the cookie is cleared anyway */ }
     setCsrf(null);
     setReason(null);

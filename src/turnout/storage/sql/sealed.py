@@ -43,10 +43,21 @@ def _credential_context(row: Any) -> str:
     return context(row.id, row.provider)
 
 
+def _account_context(kind: str) -> Callable[[Any], str]:
+    from turnout.oauth.accounts import context
+
+    return lambda row: context(row.id, row.provider, kind)
+
+
 SEALED: tuple[Sealed, ...] = (
     Sealed(
         tables.provider_credentials,
         {"secret": _credential_context},
+        lambda t: t.c.deleted_at.is_(None),
+    ),
+    Sealed(
+        tables.oauth_accounts,
+        {"access_token": _account_context("access"), "refresh_token": _account_context("refresh")},
         lambda t: t.c.deleted_at.is_(None),
     ),
 )

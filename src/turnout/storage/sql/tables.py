@@ -215,3 +215,25 @@ managed_version = Table(
     Column("id", SmallInteger, primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+# Provider accounts signed in with OAuth (docs/oauth.md): tokens sealed like credentials, the
+# access token's expiry, whether the account still works (and why not), and the refresh lease
+# that lets one replica at a time refresh it.
+oauth_accounts = Table(
+    "oauth_accounts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("provider", String, nullable=False),
+    Column("name", String),
+    Column("access_token", Text, nullable=False),  # AES-256-GCM, see turnout.crypto
+    Column("refresh_token", Text),  # AES-256-GCM; none when the server gave none
+    Column("expires_at", DateTime(timezone=True)),
+    Column("status", String, nullable=False),  # active | invalid
+    Column("reason", Text),
+    Column("version", BigInteger, nullable=False),
+    Column("lease_owner", String),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+)

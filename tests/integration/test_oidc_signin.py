@@ -1,0 +1,177 @@
+"""Operators sign in with OpenID Connect against a real identity provider process
+(tests/support/idp.py): the code flow with PKCE, state and nonce, the ID token checked against
+the provider's keys (also after it rotated them), claims mapped to admin, viewer and team
+admin, and logout. A client that follows redirects and keeps cookies plays the browser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.test_auth import ADMIN, MASTER
+from tests.integration.test_oauth_accounts import start_idp
+from tests.support.idp import CLIENT_ID, CLIENT_SECRET
+from tests.support.procs import Proc, mock_provider, start_gateway
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def sso_config(idp: Proc, mock: Proc) -> dict[str, Any]:
+    return {
+        "providers": {"oa": mock_provider(mock)},
+        "models": {"gpt-test": {"deployments": [{"provider": "oa", "model": "up"}]}},
+        "auth": {
+            "oidc": {
+                "issuer": idp.url,
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "roles": {
+                    "claim": "groups",
+                    "admin": ["ops"],
+                    "viewer": ["staff"],
+                    "team_admin": {"search-leads": ["search"]},
+                },
+            }
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Proc]:
+    proc = start_idp()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(idp: Proc, mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    tmp = tmp_path_factory.mktemp("oidc")
+    proc = start_gateway(
+        sso_config(idp, mock), tmp, env={"TURNOUT_MASTER_KEY": MASTER}, ready_within=60
+    )
+    for team in ("search", "other"):
+        made = httpx.post(proc.url + "/admin/teams", json={"name": team}, headers=ADMIN)
+        assert made.status_code == 201, made.text
+    yield proc
+    proc.stop()
+
+
+def sign_in(
+    gw: Proc, idp: Proc, sub: str, groups: list[str]
+) -> tuple[httpx.Client, httpx.Response]:
+    httpx.post(
+        idp.url + "/_idp/user", json={"sub": sub, "email": f"{sub}@x.test", "groups": groups}
+    )
+    browser = httpx.Client(follow_redirects=True, timeout=15)
+    landed = browser.get(gw.url + "/admin/oidc/login", params={"return_to": "/ui/#/keys"})
+    return browser, landed
+
+
+def identity(browser: httpx.Client, gw: Proc) -> dict[str, Any]:
+    got = browser.get(gw.url + "/admin/session")
+    assert got.status_code == 200, got.text
+    data: dict[str, Any] = got.json()
+    return data
+
+
+def test_sso_is_announced_and_an_admin_signs_in_and_writes(gw: Proc, idp: Proc) -> None:
+    assert httpx.get(gw.url + "/admin/oidc").json() == {
+        "enabled": True,
+        "login": "/admin/oidc/login",
+    }
+    browser, landed = sign_in(gw, idp, "alice", ["ops", "staff"])
+    assert landed.status_code == 200 and "Signed in" in landed.text
+    assert 'url=/ui/#/keys"' in landed.text  # back where the operator started
+    me = identity(browser, gw)
+    assert me["role"] == "admin" and me["subject"] == "oidc:alice" and me["teams"] == []
+    made = browser.post(
+        gw.url + "/admin/keys", json={"name": "by-sso"}, headers={"x-csrf-token": me["csrf_token"]}
+    )
+    assert made.status_code == 201, made.text
+    no_csrf = browser.post(gw.url + "/admin/keys", json={"name": "no-csrf"})
+    assert no_csrf.status_code == 403
+
+
+def test_a_viewer_reads_but_cannot_write(gw: Proc, idp: Proc) -> None:
+    browser, landed = sign_in(gw, idp, "bob", ["staff"])
+    assert landed.status_code == 200
+    me = identity(browser, gw)
+    assert me["role"] == "viewer"
+    assert browser.get(gw.url + "/admin/keys").status_code == 200
+    refused = browser.post(
+        gw.url + "/admin/keys", json={"name": "nope"}, headers={"x-csrf-token": me["csrf_token"]}
+    )
+    assert refused.status_code == 403 and "Read-only" in refused.text
+
+
+def test_a_team_admin_manages_only_its_teams_keys(gw: Proc, idp: Proc) -> None:
+    browser, _ = sign_in(gw, idp, "carol", ["search-leads"])
+    me = identity(browser, gw)
+    assert me["role"] == "viewer" and me["teams"] == ["search"]
+    csrf = {"x-csrf-token": me["csrf_token"]}
+    own = browser.post(gw.url + "/admin/keys", json={"team": "search"}, headers=csrf)
+    assert own.status_code == 201, own.text
+    other = browser.post(gw.url + "/admin/keys", json={"team": "other"}, headers=csrf)
+    assert other.status_code == 403
+    theirs = httpx.post(gw.url + "/admin/keys", json={"team": "other"}, headers=ADMIN).json()
+    assert browser.delete(f"{gw.url}/admin/keys/{theirs['id']}", headers=csrf).status_code == 403
+    moved = browser.patch(
+        f"{gw.url}/admin/keys/{own.json()['id']}", json={"team": "other"}, headers=csrf
+    )
+    assert moved.status_code == 403
+    assert (
+        browser.delete(f"{gw.url}/admin/keys/{own.json()['id']}", headers=csrf).status_code == 200
+    )
+    assert (
+        browser.post(gw.url + "/admin/teams", json={"name": "x"}, headers=csrf).status_code == 403
+    )
+
+
+def test_no_role_no_state_and_forged_state_are_refused(gw: Proc, idp: Proc) -> None:
+    _, landed = sign_in(gw, idp, "dave", ["nobody"])
+    assert landed.status_code == 403 and "no role" in landed.text
+    # A callback that no sign-in of this browser started (a planted code).
+    stray = httpx.get(gw.url + "/admin/oidc/callback", params={"code": "x", "state": "y"})
+    assert stray.status_code == 400
+    # A sign-in whose state is changed on the way back.
+    browser = httpx.Client(follow_redirects=False, timeout=15)
+    httpx.post(idp.url + "/_idp/user", json={"sub": "alice", "groups": ["ops"]})
+    to_idp = browser.get(gw.url + "/admin/oidc/login")
+    assert to_idp.status_code == 302
+    back = httpx.get(to_idp.headers["location"], follow_redirects=False)
+    callback = back.headers["location"].replace("state=", "state=forged")
+    forged = browser.get(callback)
+    assert forged.status_code == 400 and "state" in forged.text
+    assert browser.get(gw.url + "/admin/session").status_code == 401
+
+
+def test_the_providers_key_rotation_is_followed(gw: Proc, idp: Proc) -> None:
+    httpx.post(idp.url + "/_idp/rotate-key")
+    browser, landed = sign_in(gw, idp, "alice", ["ops"])
+    assert landed.status_code == 200, landed.text
+    assert identity(browser, gw)["role"] == "admin"
+
+
+def test_logout_ends_the_session_here_and_at_the_provider(gw: Proc, idp: Proc) -> None:
+    browser, _ = sign_in(gw, idp, "alice", ["ops"])
+    assert identity(browser, gw)["role"] == "admin"
+    seen: list[str] = []
+    browser.event_hooks["request"] = [lambda r: seen.append(str(r.url))]
+    out = browser.get(gw.url + "/admin/oidc/logout")
+    assert out.status_code == 200  # back on the dashboard
+    assert any(u.startswith(idp.url + "/logout") for u in seen)
+    assert browser.get(gw.url + "/admin/session").status_code == 401
+    assert CLIENT_SECRET not in gw.output() and "eyJ" not in gw.output()
+
+
+def test_without_oidc_the_endpoints_say_so(mock: Proc, tmp_path: Path) -> None:
+    plain = start_gateway({**sso_config(mock, mock), "auth": {}}, tmp_path, ready_within=60)
+    try:
+        assert httpx.get(plain.url + "/admin/oidc").json()["enabled"] is False
+        assert httpx.get(plain.url + "/admin/oidc/login").status_code == 404
+    finally:
+        plain.stop()
