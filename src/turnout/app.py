@@ -198,14 +198,15 @@ class Gateway:
             self.health.store = store  # health survives restarts (docs/storage.md)
         self.generation = gen
         self.health.router = gen.router
-        await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
-        # Provider accounts signed in with OAuth join the key pools (docs/oauth.md).
+        # Provider accounts signed in with OAuth join the key pools (docs/oauth.md), before
+        # health starts: their saved state is restored and the keeper probes them too.
         if any(p.auth == "oauth" for p in state.runtime.config.providers.values()):
             from turnout.oauth.service import start_accounts
 
             state.accounts = await start_accounts(
                 state.runtime, self.health.board, self.obs.storage, self.policy
             )
+        await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
         await self.auth.start(self.obs.storage, state.request_log, self.obs)
         self._steps = self.obs.steps()  # in order: capture -> auth -> limits -> cache
         state.cache = CacheService.create(state.runtime)

@@ -117,6 +117,9 @@ class OAuthAccounts:
         self._retry: dict[str, tuple[int, float]] = {}  # failures in a row, next try (monotonic)
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # Why each unusable account (or a provider's placeholder) is unusable: re-asserted on
+        # every sync, so a keeper's probe or a trial cannot turn it back into "invalid_key".
+        self._unusable: dict[str, str] = {}
         self.refreshes = 0
         for name in self.profiles:
             self._placeholders(name, "oauth: no account signed in")
@@ -131,7 +134,7 @@ class OAuthAccounts:
         now = time.monotonic()
         for pool_id in self._pools(provider):
             for key in self.board.pools[pool_id].keys:
-                if not isinstance(key, AccountKey) and not key.secret:
+                if not isinstance(key, AccountKey) and not key.secret and key.reason != reason:
                     key.mark(KEY_INVALID, reason, now + FOREVER, now)
 
     def _join(self, record: AccountRecord, token: str) -> None:
@@ -166,11 +169,20 @@ class OAuthAccounts:
                 )
         self.records.pop(account, None)
         self.tokens.pop(account, None)
+        self._unusable.pop(account, None)
 
     def _set_invalid(self, account: str, reason: str) -> None:
+        self._unusable[account] = reason
         now = time.monotonic()
         for key in self.keys.get(account, []):
-            key.mark(KEY_INVALID, reason, now + FOREVER, now)
+            if key.state != KEY_INVALID or key.reason != reason:
+                key.mark(KEY_INVALID, reason, now + FOREVER, now)
+
+    def _reassert(self) -> None:
+        for account, reason in self._unusable.items():
+            self._set_invalid(account, reason)
+        for name in self.profiles:
+            self._placeholders(name, "oauth: no account signed in")
 
     def _open(self, record: AccountRecord) -> tuple[str, str | None] | None:
         if self.box is None:
@@ -225,6 +237,7 @@ class OAuthAccounts:
             self._apply(record, known is None)
         for gone in [a for a in self.records if a not in seen]:
             self._leave(gone)
+        self._reassert()
 
     def _apply(self, record: AccountRecord, new: bool) -> None:
         opened = self._open(record)
@@ -243,6 +256,7 @@ class OAuthAccounts:
         if record.status == INVALID:
             self._set_invalid(record.id, f"oauth: {record.reason or 'invalid'}")
         else:
+            self._unusable.pop(record.id, None)
             now = time.monotonic()
             for key in self.keys.get(record.id, []):
                 if key.state == KEY_INVALID and (key.reason or "").startswith("oauth:"):

@@ -172,3 +172,17 @@ async def test_tokens_that_no_key_opens_make_the_account_invalid_not_a_crash() -
     key = board.pools[("corp", "x")].keys[-1]
     assert key.state == INVALID and "cannot be opened" in (key.reason or "")
     assert other.key_id in (key.reason or "")
+
+
+async def test_an_invalid_account_stays_invalid_whatever_a_probe_says() -> None:
+    store = MemoryAccountStore()
+    service, board, _ = accounts(store)
+    await store.add(record("acct_1"))
+    await store.invalidate("acct_1", None, "invalid_grant: revoked")
+    await service.sync()
+    key = board.pools[("corp", "x")].keys[0]
+    assert key.reason == "oauth: invalid_grant: revoked"
+    now = time.monotonic()
+    key.mark(INVALID, "invalid_key", now + 60, now)  # what a keeper's probe would do
+    await service.sync()
+    assert key.reason == "oauth: invalid_grant: revoked" and key.until > now + 3600
