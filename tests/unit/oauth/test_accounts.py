@@ -4,11 +4,7 @@ the key pools, refresh under a lease, invalid_grant, removal."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from tests.unit.routing.helpers import runtime
 from turnout.crypto import SecretBox
@@ -18,8 +14,6 @@ from turnout.oauth.accounts import AccountRecord, AccountStore, MemoryAccountSto
 from turnout.oauth.client import OAuthError, Tokens
 from turnout.oauth.service import AccountKey, OAuthAccounts
 from turnout.outbound import OutboundPolicy
-from turnout.storage.sql.accounts import SqlAccountStore
-from turnout.storage.sql.engine import make_engine, migrate
 
 BOX = SecretBox.from_text("ab" * 32)
 RAW = {
@@ -35,17 +29,6 @@ RAW = {
 }
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AccountStore]:
-    if request.param == "memory":
-        yield MemoryAccountStore()
-        return
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/a.db")
-    await migrate(engine)
-    yield SqlAccountStore(engine)
-    await engine.dispose()
-
-
 def record(
     account: str = "acct_1",
     access: str = "at-1",
@@ -59,35 +42,6 @@ def record(
         refresh_token=BOX.seal(refresh, context(account, "corp", "refresh")) if refresh else None,
         expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
     )
-
-
-async def test_one_lease_holder_at_a_time(store: AccountStore) -> None:
-    await store.add(record())
-    assert await store.lease("acct_1", "a", 30) is not None
-    assert await store.lease("acct_1", "b", 30) is None  # taken
-    assert await store.lease("acct_1", "a", 30) is not None  # ours again
-    assert not await store.save_tokens("acct_1", "b", "x", None, None)  # b holds nothing
-    before = await store.get("acct_1")
-    assert before is not None
-    assert await store.save_tokens("acct_1", "a", "sealed-new", "sealed-rt", None)
-    after = await store.get("acct_1")
-    assert after is not None and after.access_token == "sealed-new"
-    assert after.version > before.version and after.lease_owner is None
-    assert await store.lease("acct_1", "b", 0.0) is not None  # free after the save
-    assert await store.lease("acct_1", "a", 30) is not None  # b's lease ran out at once
-
-
-async def test_invalidate_delete_and_changes_since(store: AccountStore) -> None:
-    await store.add(record("acct_1"))
-    await store.add(record("acct_2"))
-    seen = max(r.version for r in await store.list())
-    assert await store.invalidate("acct_1", None, "invalid_grant: revoked")
-    assert await store.delete("acct_2")
-    changed = {r.id: r for r in await store.list(seen)}
-    assert changed["acct_1"].status == "invalid" and changed["acct_1"].reason
-    assert changed["acct_2"].deleted_at is not None
-    assert await store.get("acct_2") is None and not await store.delete("acct_2")
-    assert "at-1" not in repr(changed["acct_1"]) and "at-1" not in str(changed["acct_1"].public())
 
 
 class FakeClient:
