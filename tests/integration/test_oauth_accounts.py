@@ -241,7 +241,11 @@ def test_accounts_through_the_admin_api(idp: Proc, tmp_path: Path) -> None:
     gw = start_gateway(config, tmp_path, env=env, ready_within=60)
     try:
         url = gw.url + "/admin/accounts"
-        assert httpx.get(url, headers=ADMIN).json() == {"accounts": []}
+        assert httpx.get(url, headers=ADMIN).json() == {
+            "enabled": True,
+            "accounts": [],
+            "providers": [{"name": "corp", "device_flow": True}],
+        }
         viewer = httpx.post(gw.url + "/admin/keys", json={"scopes": ["viewer"]}, headers=ADMIN)
         as_viewer = {"authorization": f"Bearer {viewer.json()['key']}"}
         assert httpx.post(url, json={"provider": "corp"}, headers=as_viewer).status_code == 403
@@ -269,7 +273,7 @@ def test_accounts_through_the_admin_api(idp: Proc, tmp_path: Path) -> None:
 
         gone = httpx.delete(f"{url}/{account['id']}", headers=ADMIN)
         assert gone.status_code == 200
-        assert httpx.get(url, headers=ADMIN).json() == {"accounts": []}
+        assert httpx.get(url, headers=ADMIN).json()["accounts"] == []
         assert httpx.delete(f"{url}/{account['id']}", headers=ADMIN).status_code == 404
     finally:
         gw.stop()

@@ -107,7 +107,8 @@ def health_report(
             "id": k.id,
             "provider": k.provider,
             "scope": k.scope,
-            "key": mask(k.secret) if k.secret else "(none)",
+            # An OAuth account is named by its id, never by (part of) its token.
+            "key": getattr(k, "account", None) or (mask(k.secret) if k.secret else "(none)"),
             "state": _state(k, now),
             "reason": k.reason,
             "retry_in": _retry_in(k, now),

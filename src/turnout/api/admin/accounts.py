@@ -79,7 +79,14 @@ def router(state: GatewayState) -> APIRouter:
 
     @api.get("")
     async def list_accounts() -> dict[str, Any]:
-        return {"accounts": _accounts(state).report()}
+        accounts = state.accounts
+        if accounts is None:  # no provider has auth: oauth
+            return {"enabled": False, "accounts": [], "providers": []}
+        providers = [
+            {"name": name, "device_flow": p.device_authorization_url is not None}
+            for name, p in sorted(accounts.profiles.items())
+        ]
+        return {"enabled": True, "accounts": accounts.report(), "providers": providers}
 
     @api.post("", status_code=202, summary="Start a device-flow sign-in")
     async def start(body: StartLogin) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import Keys from "./pages/keys.js";
 import Models from "./pages/models.js";
 import Cache from "./pages/cache.js";
 import Routers from "./pages/routers.js";
+import Accounts from "./pages/accounts.js";
 import Mcp from "./pages/mcp.js";
 import Agents from "./pages/agents.js";
 
@@ -25,6 +26,7 @@ export const PAGES = [
   { path: "routers", title: "Routers", component: Routers },
   { path: "mcp", title: "MCP servers", component: Mcp },
   { path: "agents", title: "Agents", component: Agents },
+  { path: "accounts", title: "OAuth accounts", component: Accounts },
 ];
 
 function currentPath() {
