@@ -33,6 +33,7 @@ from turnout.dashboard.session import Sessions
 from turnout.dashboard.static import PREFIX as UI
 from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
+from turnout.health.board import HealthBoard
 from turnout.health.service import HealthService
 from turnout.live import workers
 from turnout.live.managed import admin_origin
@@ -318,6 +319,7 @@ class Gateway:
         state.runtime = runtime
         state.providers = gen.providers
         self.health.use(runtime, gen.board, gen.router, gen.providers)
+        self._use_accounts(runtime, gen.board)
         self.obs.use(runtime, gen.board)
         self.auth.use(runtime)
         self.plugins.start(gen.router)
@@ -327,6 +329,22 @@ class Gateway:
             state.cache.use(runtime)
         self.assemble()
         return restart
+
+    def _use_accounts(self, runtime: Runtime, board: HealthBoard) -> None:
+        """OAuth accounts join the new board's pools inside the swap (docs/oauth.md); the
+        first provider with ``auth: oauth`` starts them, a second later."""
+        state = self.state
+        if state.accounts is not None:
+            state.accounts.use(runtime, board)
+        elif any(p.auth == "oauth" for p in runtime.config.providers.values()):
+
+            async def start() -> None:
+                from turnout.oauth.service import start_accounts
+
+                policy = OutboundPolicy.from_config(runtime.config.outbound)
+                state.accounts = await start_accounts(runtime, board, self.obs.storage, policy)
+
+            self._spawn(start())
 
     async def shutdown(self) -> None:
         state = self.state

@@ -115,10 +115,10 @@ def _finish(proc: subprocess.Popen[str]) -> str:
     return out.strip().splitlines()[-1]
 
 
-def _ask(gw: Proc) -> str:
+def _ask(gw: Proc, model: str = "corp-model") -> str:
     client = openai.OpenAI(api_key=MASTER, base_url=gw.url + "/v1", max_retries=0)
     reply = client.chat.completions.create(
-        model="corp-model", messages=[{"role": "user", "content": "hi"}]
+        model=model, messages=[{"role": "user", "content": "hi"}]
     )
     return reply.choices[0].message.content or ""
 
@@ -270,6 +270,13 @@ def test_accounts_through_the_admin_api(idp: Proc, tmp_path: Path) -> None:
         assert account["status"] == "active" and account["name"] == "erin"
         assert account["expires_in"] is not None and not re.search(r"\b(at|rt)-", listed.text)
         assert _ask(gw) == "hello erin"
+
+        # A live reload (a model added) keeps the account in the new key pools.
+        config["models"]["corp-two"] = {"deployments": [{"provider": "corp", "model": "up"}]}
+        (tmp_path / f"turnout-{gw.port}.yaml").write_text(yaml.safe_dump(config))
+        reloaded = httpx.post(gw.url + "/admin/config/reload", headers=ADMIN, timeout=60)
+        assert reloaded.status_code == 200 and reloaded.json()["result"] == "reloaded"
+        assert _ask(gw) == "hello erin" and _ask(gw, "corp-two") == "hello erin"
 
         gone = httpx.delete(f"{url}/{account['id']}", headers=ADMIN)
         assert gone.status_code == 200

@@ -109,6 +109,7 @@ class OAuthAccounts:
             for name, p in runtime.config.providers.items()
             if p.auth == "oauth" and p.oauth is not None
         }
+        self._policy = policy
         self.clients = {n: OAuthClient(p, policy, clock=clock) for n, p in self.profiles.items()}
         self.records: dict[str, AccountRecord] = {}
         self.keys: dict[str, list[AccountKey]] = {}
@@ -124,6 +125,29 @@ class OAuthAccounts:
         for name in self.profiles:
             self._placeholders(name, "oauth: no account signed in")
 
+    def use(self, runtime: Runtime, board: HealthBoard) -> None:
+        """A reload swapped in a new config and board: the profiles are the new config's,
+        and every account joins the new pools before they serve, keeping the key objects
+        (their cooldowns and breakers) of pools that stay. Synchronous: it runs inside the
+        swap, where nothing awaits."""
+        old = self.keys
+        self.board = board
+        self.profiles = dict(oauth_providers(runtime))
+        self.clients = {
+            n: OAuthClient(p, self._policy, clock=self.clock) for n, p in self.profiles.items()
+        }
+        self.keys = {}
+        for name in self.profiles:
+            self._placeholders(name, "oauth: no account signed in")
+        for account, record in list(self.records.items()):
+            if record.provider not in self.profiles:
+                self._leave(account)
+                continue
+            previous = {(k.provider, k.scope): k for k in old.get(account, [])}
+            token = next(iter(previous.values())).secret if previous else ""
+            self._join(record, token, previous)
+        self._reassert()
+
     # -- the pools ---------------------------------------------------------------------------
     def _pools(self, provider: str) -> list[tuple[str, str]]:
         return [k for k in self.board.pools if k[0] == provider]
@@ -137,11 +161,16 @@ class OAuthAccounts:
                 if not isinstance(key, AccountKey) and not key.secret and key.reason != reason:
                     key.mark(KEY_INVALID, reason, now + FOREVER, now)
 
-    def _join(self, record: AccountRecord, token: str) -> None:
+    def _join(
+        self,
+        record: AccountRecord,
+        token: str,
+        previous: Mapping[tuple[str, str], AccountKey] | None = None,
+    ) -> None:
         keys = []
         for provider, scope in self._pools(record.provider):
             pool = self.board.pools[(provider, scope)]
-            key = AccountKey(
+            key = (previous or {}).get((provider, scope)) or AccountKey(
                 record.id,
                 provider,
                 scope,
@@ -150,6 +179,7 @@ class OAuthAccounts:
                 self.board.policy,
                 self.board.journal,
             )
+            key.index, key.policy = len(pool.keys), self.board.policy
             # An account replaces the empty placeholder of a provider without API keys.
             pool.keys = (*(k for k in pool.keys if k.secret or isinstance(k, AccountKey)), key)
             keys.append(key)

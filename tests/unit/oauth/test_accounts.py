@@ -3,8 +3,10 @@ the key pools, refresh under a lease, invalid_grant, removal."""
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tests.unit.routing.helpers import runtime
 from turnout.crypto import SecretBox
@@ -140,3 +142,21 @@ async def test_an_invalid_account_stays_invalid_whatever_a_probe_says() -> None:
     key.mark(INVALID, "invalid_key", now + 60, now)  # what a keeper's probe would do
     await service.sync()
     assert key.reason == "oauth: invalid_grant: revoked" and key.until > now + 3600
+
+
+async def test_a_reload_keeps_the_accounts_and_their_key_state() -> None:
+    store = MemoryAccountStore()
+    service, board, _ = accounts(store)
+    await store.add(record("acct_1"))
+    await service.sync()
+    key = board.pools[("corp", "x")].keys[0]
+    now = time.monotonic()
+    key.mark("rate_limited", "rate_limited", now + 30, now)
+    raw: dict[str, Any] = copy.deepcopy(RAW)
+    raw["models"]["m2"] = {"deployments": [{"provider": "corp", "model": "y"}]}
+    rt = runtime(raw)
+    fresh = HealthBoard(rt, board)
+    service.use(rt, fresh)
+    assert fresh.pools[("corp", "x")].keys == (key,)  # the same object: its cooldown stays
+    [other] = fresh.pools[("corp", "y")].keys
+    assert isinstance(other, AccountKey) and other.secret == "at-1"
