@@ -114,6 +114,7 @@ class OAuthAccounts:
         self.records: dict[str, AccountRecord] = {}
         self.keys: dict[str, list[AccountKey]] = {}
         self.tokens: dict[str, tuple[str | None, float | None]] = {}  # refresh token, expiry
+        self._access: dict[str, str] = {}  # the current access token of each account
         self._forced: dict[str, float] = {}
         self._retry: dict[str, tuple[int, float]] = {}  # failures in a row, next try (monotonic)
         self._task: asyncio.Task[None] | None = None
@@ -144,8 +145,7 @@ class OAuthAccounts:
                 self._leave(account)
                 continue
             previous = {(k.provider, k.scope): k for k in old.get(account, [])}
-            token = next(iter(previous.values())).secret if previous else ""
-            self._join(record, token, previous)
+            self._join(record, self._access.get(account, ""), previous)
         self._reassert()
 
     # -- the pools ---------------------------------------------------------------------------
@@ -199,6 +199,7 @@ class OAuthAccounts:
                 )
         self.records.pop(account, None)
         self.tokens.pop(account, None)
+        self._access.pop(account, None)
         self._unusable.pop(account, None)
 
     def _set_invalid(self, account: str, reason: str) -> None:
@@ -283,6 +284,7 @@ class OAuthAccounts:
                 key.secret = access
         self.records[record.id] = record
         self.tokens[record.id] = (refresh, expiry)
+        self._access[record.id] = access
         if record.status == INVALID:
             self._set_invalid(record.id, f"oauth: {record.reason or 'invalid'}")
         else:
@@ -381,6 +383,7 @@ class OAuthAccounts:
             for key in self.keys.get(record.id, []):
                 key.secret = tokens.access_token
             self.tokens[record.id] = (tokens.refresh_token, tokens.expires_at)
+            self._access[record.id] = tokens.access_token
         await self._sync()  # the new version (and anything else that changed)
 
     # -- lifecycle ---------------------------------------------------------------------------
