@@ -275,7 +275,9 @@ def test_accounts_through_the_admin_api(idp: Proc, tmp_path: Path) -> None:
         config["models"]["corp-two"] = {"deployments": [{"provider": "corp", "model": "up"}]}
         (tmp_path / f"turnout-{gw.port}.yaml").write_text(yaml.safe_dump(config))
         reloaded = httpx.post(gw.url + "/admin/config/reload", headers=ADMIN, timeout=60)
-        assert reloaded.status_code == 200 and reloaded.json()["result"] == "reloaded"
+        # "unchanged" when the file watcher applied the edit first.
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json()["result"] in ("reloaded", "unchanged")
         assert _ask(gw) == "hello erin" and _ask(gw, "corp-two") == "hello erin"
 
         gone = httpx.delete(f"{url}/{account['id']}", headers=ADMIN)
