@@ -29,6 +29,8 @@ from turnout.observability.logging import get_logger
 from turnout.state import GatewayState
 
 log = get_logger("turnout.dashboard")
+# The sign-in's own pages name no icon: a browser would ask for /favicon.ico (a 404).
+_NO_ICON = '<link rel="icon" href="data:,">'
 
 
 def _setup(state: GatewayState) -> tuple[DashboardAccess, OIDC]:
@@ -99,7 +101,10 @@ def router(state: GatewayState) -> APIRouter:
             operator = await oidc.finish(pending, code, given_state)
         except SignInError as exc:
             log.warning("oidc sign-in refused", status=exc.status, reason=exc.message)
-            page = f"<!doctype html><title>Sign-in failed</title><p>{html.escape(exc.message)}</p>"
+            page = (
+                f"<!doctype html>{_NO_ICON}<title>Sign-in failed</title>"
+                f"<p>{html.escape(exc.message)}</p>"
+            )
             failed = HTMLResponse(page, status_code=exc.status)
             failed.headers["set-cookie"] = _pending_cookie("", secure=secure, max_age=0)
             return failed
@@ -119,7 +124,7 @@ def router(state: GatewayState) -> APIRouter:
         # SameSite=Strict session cookie goes with it.
         target = html.escape(pending.return_to, quote=True)
         page = (
-            f'<!doctype html><meta http-equiv="refresh" content="0;url={target}">'
+            f'<!doctype html>{_NO_ICON}<meta http-equiv="refresh" content="0;url={target}">'
             f'<title>Signed in</title><p>Signed in. <a href="{target}">Continue</a></p>'
         )
         response = HTMLResponse(page)
