@@ -159,7 +159,7 @@ class RedisStore:
 
     async def usage(self) -> StoreUsage:
         if not self.available:
-            return StoreUsage(0, 0, available=False)
+            return StoreUsage(0, 0, available=False, failures=self.failures)
         entries = size = 0
         try:
             await self.ready()
@@ -177,8 +177,8 @@ class RedisStore:
                 entries += len(batch)
         except _FAILURES as exc:
             self._trip(exc)
-            return StoreUsage(0, 0, available=False)
-        return StoreUsage(entries, size)
+            return StoreUsage(0, 0, available=False, failures=self.failures)
+        return StoreUsage(entries, size, failures=self.failures)
 
     async def _strlen(self, names: list[bytes]) -> int:
         pipe = self.client.pipeline(transaction=False)

@@ -231,6 +231,7 @@ class CacheService:
             "entries": usage.entries,
             "bytes": usage.bytes,
             "evictions": usage.evictions,
+            "backend_failures": usage.failures,
             "hits": c.hits,
             "misses": c.misses,
             "hit_ratio": round(c.hits / lookups, 4) if lookups else None,

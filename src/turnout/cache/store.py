@@ -25,6 +25,7 @@ class StoreUsage:
     bytes: int
     evictions: int | None = None  # the memory backend counts them; Redis evicts on its own
     available: bool = True
+    failures: int | None = None  # calls to a remote backend that failed (each opens its circuit)
 
 
 class CacheStore(Protocol):
