@@ -1,5 +1,6 @@
-"""``turnout secrets rotate`` covers every sealed column: provider credentials and both tokens
-of OAuth accounts; a value no key opens is named, the others still move."""
+"""``turnout secrets rotate`` covers every sealed column: provider credentials, both tokens of
+OAuth accounts and the keys of providers managed through the admin API; a value no key opens
+is named, the others still move."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 from turnout.auth.credentials import CredentialRecord
 from turnout.auth.credentials import context as cred_context
 from turnout.crypto import SecretBox
+from turnout.live.store import Entry, seal_context
 from turnout.oauth.accounts import AccountRecord, context
 from turnout.storage.sql.accounts import SqlAccountStore
 from turnout.storage.sql.credentials import SqlCredentialStore
 from turnout.storage.sql.engine import make_engine, migrate
+from turnout.storage.sql.managed import SqlManagedStore
 from turnout.storage.sql.sealed import rotate, status
 
 OLD, NEW, LOST = (SecretBox.from_text(c * 64) for c in "abc")
@@ -33,22 +36,30 @@ async def test_rotation_moves_credentials_and_tokens_to_the_newest_key(tmp_path:
                 OLD.seal("rt", context("acct_1", "corp", "refresh")),
             )
         )
+        managed = SqlManagedStore(engine)
+        sealed = [OLD.seal(k, seal_context("corp-managed")) for k in ("sk-m1", "sk-m2")]
+        await managed.put(Entry("provider", "corp-managed", {"type": "openai"}, sealed))
         await accounts.add(  # sealed under a key nobody has any more
             AccountRecord("acct_2", "corp", LOST.seal("at2", context("acct_2", "corp", "access")))
         )
         box = SecretBox.from_text(f"{'b' * 64},{'a' * 64}")
         before = await status(engine, box)
-        assert before.by_key == {OLD.key_id: 3, LOST.key_id: 1} and before.rotated == 0
+        assert before.by_key == {OLD.key_id: 5, LOST.key_id: 1} and before.rotated == 0
         done = await rotate(engine, box)
-        assert done.rotated == 3 and len(done.problems) == 1
+        assert done.rotated == 5 and len(done.problems) == 1
         assert "oauth_accounts acct_2 (access_token" in str(done.problems[0])
         assert LOST.key_id in str(done.problems[0])
         again = await rotate(engine, box)
-        assert again.rotated == 0 and again.current == 3
+        assert again.rotated == 0 and again.current == 5
         got = await accounts.get("acct_1")
         assert got is not None and got.refresh_token is not None
         assert NEW.open(got.access_token, context("acct_1", "corp", "access")) == "at"
         assert NEW.open(got.refresh_token, context("acct_1", "corp", "refresh")) == "rt"
+        _, [entry] = await managed.load()
+        assert [NEW.open(k, seal_context("corp-managed")) for k in entry.sealed_keys] == [
+            "sk-m1",
+            "sk-m2",
+        ]
         [cred] = await creds.list()
         assert NEW.open(cred.secret, cred_context("cred_1", "oa")) == "sk-1"
     finally:

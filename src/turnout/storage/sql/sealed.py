@@ -16,12 +16,13 @@ meanwhile (a refreshed OAuth token, say) is left as the writer made it and count
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.crypto import SecretBox, SecretKeyError, sealed_key_id
@@ -35,6 +36,8 @@ class Sealed:
     table: Table
     columns: dict[str, Callable[[Any], str]]  # column → context(row)
     live: Callable[[Table], Any] | None = None  # a WHERE clause: rows still in use
+    key: tuple[str, ...] = ("id",)  # the columns that name a row
+    lists: frozenset[str] = frozenset()  # columns holding a JSON list of sealed values
 
 
 def _credential_context(row: Any) -> str:
@@ -49,6 +52,12 @@ def _account_context(kind: str) -> Callable[[Any], str]:
     return lambda row: context(row.id, row.provider, kind)
 
 
+def _managed_context(row: Any) -> str:
+    from turnout.live.store import seal_context
+
+    return seal_context(row.name)
+
+
 SEALED: tuple[Sealed, ...] = (
     Sealed(
         tables.provider_credentials,
@@ -59,6 +68,13 @@ SEALED: tuple[Sealed, ...] = (
         tables.oauth_accounts,
         {"access_token": _account_context("access"), "refresh_token": _account_context("refresh")},
         lambda t: t.c.deleted_at.is_(None),
+    ),
+    # Providers managed through the admin API: their keys, a JSON list per row.
+    Sealed(
+        tables.managed_entries,
+        {"sealed_keys": _managed_context},
+        key=("kind", "name"),
+        lists=frozenset({"sealed_keys"}),
     ),
 )
 
@@ -98,15 +114,27 @@ class Report:
         }
 
 
-async def _rows(engine: AsyncEngine, entry: Sealed, after: str | None) -> list[Any]:
+async def _rows(engine: AsyncEngine, entry: Sealed, after: tuple[Any, ...] | None) -> list[Any]:
     t = entry.table
-    query = select(t).order_by(t.c.id).limit(BATCH)
+    cols = [t.c[k] for k in entry.key]
+    query = select(t).order_by(*cols).limit(BATCH)
     if entry.live is not None:
         query = query.where(entry.live(t))
     if after is not None:
-        query = query.where(t.c.id > after)
+        query = query.where(tuple_(*cols) > tuple_(*after))
     async with engine.connect() as conn:
         return list((await conn.execute(query)).all())
+
+
+def _values(entry: Sealed, column: str, raw: str) -> list[str] | None:
+    """The sealed values a column holds: one, or a JSON list's (None: not a list)."""
+    if column not in entry.lists:
+        return [raw]
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return None
+    return [v for v in found if isinstance(v, str)] if isinstance(found, list) else None
 
 
 async def rotate(engine: AsyncEngine, box: SecretBox, *, dry_run: bool = False) -> Report:
@@ -115,38 +143,58 @@ async def rotate(engine: AsyncEngine, box: SecretBox, *, dry_run: bool = False) 
     report = Report(box.key_id)
     for entry in SEALED:
         t = entry.table
-        after: str | None = None
+        after: tuple[Any, ...] | None = None
         while rows := await _rows(engine, entry, after):
-            after = rows[-1].id
-            updates: list[tuple[Any, str, str, str]] = []
+            after = tuple(getattr(rows[-1], k) for k in entry.key)
+            updates: list[tuple[tuple[Any, ...], str, str, str]] = []
             for row in rows:
+                name = "/".join(str(getattr(row, k)) for k in entry.key)
                 for column, context in entry.columns.items():
-                    value = getattr(row, column)
-                    if value is None:
+                    raw = getattr(row, column)
+                    if raw is None:
                         continue
-                    kid = sealed_key_id(value)
-                    report.by_key[kid or "?"] += 1
-                    try:
-                        fresh = box.reseal(value, context(row))
-                    except SecretKeyError as exc:
-                        report.problems.append(Problem(t.name, row.id, column, kid, str(exc)))
+                    values = _values(entry, column, raw)
+                    if values is None:
+                        report.problems.append(Problem(t.name, name, column, None, "not a list"))
                         continue
-                    if kid == box.key_id:
-                        report.current += 1
-                    else:
-                        updates.append((row.id, column, value, fresh))
+                    fresh_values, stale, broken = [], 0, False
+                    for value in values:
+                        kid = sealed_key_id(value)
+                        report.by_key[kid or "?"] += 1
+                        try:
+                            fresh_values.append(box.reseal(value, context(row)))
+                        except SecretKeyError as exc:
+                            report.problems.append(Problem(t.name, name, column, kid, str(exc)))
+                            broken = True
+                            continue
+                        if kid == box.key_id:
+                            report.current += 1
+                        else:
+                            stale += 1
+                    if broken or not stale:
+                        continue  # a list is re-sealed whole or not at all
+                    fresh = json.dumps(fresh_values) if column in entry.lists else fresh_values[0]
+                    keys = tuple(getattr(row, k) for k in entry.key)
+                    updates.append((keys, column, raw, fresh))
             if dry_run or not updates:
                 continue
             async with engine.begin() as conn:
-                for row_id, column, old, fresh in updates:
+                for keys, column, old, fresh in updates:
                     col = t.c[column]
+                    match = [t.c[k] == v for k, v in zip(entry.key, keys, strict=True)]
                     result = await conn.execute(
-                        update(t).where(t.c.id == row_id, col == old).values({column: fresh})
+                        update(t).where(*match, col == old).values({column: fresh})
+                    )
+                    n = len(_values(entry, column, old) or [])
+                    stale_n = sum(
+                        1
+                        for v in (_values(entry, column, old) or [])
+                        if sealed_key_id(v) != box.key_id
                     )
                     if result.rowcount:
-                        report.rotated += 1
+                        report.rotated += stale_n
                     else:
-                        report.changed += 1
+                        report.changed += n
     return report
 
 
