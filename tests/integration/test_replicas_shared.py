@@ -2,8 +2,10 @@
 
 The upstream is the key-checking stub of ``test_routing_keys``: a test revokes a key there
 while everything runs, and watches the keeper's probe reach every replica. A deployment on a
-closed port opens its breaker on one replica, and the others must see it open. Two keepers
-run; only the lease holder probes, and killing it hands the lease to the other.
+closed port opens its breaker on one replica, and the others must see it open. A deployment
+with ``rpm: 30`` admits exactly 30 of a burst spread over the three; a sticky client stays on
+its deployment whichever replica it reaches. Two keepers run; only the lease holder probes,
+and killing it hands the lease to the other.
 """
 
 from __future__ import annotations
@@ -76,6 +78,13 @@ def _config(stub: KeyStub, prefix: str) -> dict[str, Any]:
         "models": {
             "pooled": {"deployments": [{"provider": "pool", "model": "stub-1"}]},
             "limited": {"deployments": [{"provider": "limited", "model": "stub-3", "rpm": 30}]},
+            "sticky": {
+                "strategy": "sticky",
+                "deployments": [
+                    {"provider": "limited", "model": "stub-a"},
+                    {"provider": "limited", "model": "stub-b"},
+                ],
+            },
             "breakme": {
                 "deployments": [
                     {"provider": "dead", "model": "gone", "priority": 0},
@@ -227,6 +236,29 @@ def test_a_deployment_rpm_admits_exactly_its_limit_across_the_replicas(cluster: 
     statuses = asyncio.run(burst())
     assert statuses.count(200) == 30, statuses
     assert statuses.count(429) == 15
+
+
+def test_a_sticky_client_stays_on_one_deployment_whichever_replica_it_hits(
+    cluster: Cluster,
+) -> None:
+    body = {"model": "sticky", "messages": [{"role": "user", "content": "hi"}]}
+    session = {"x-session-id": f"agent-{uuid.uuid4().hex[:8]}"}
+
+    def ask(gw: Proc) -> str:
+        r = httpx.post(gw.url + "/v1/chat/completions", json=body, headers=session, timeout=10)
+        assert r.status_code == 200
+        return r.headers["x-turnout-deployment"]
+
+    def pins(gw: Proc) -> int:
+        return int(cluster.health(gw)["router"]["sticky_pins"]["sticky"])
+
+    before = [pins(gw) for gw in cluster.replicas]
+    first = ask(cluster.replicas[0])  # equal weights: either deployment may be chosen
+    # The pin reaches the other replicas (an agent's next turn comes later than that).
+    replicas = list(zip(cluster.replicas, before, strict=True))
+    until(lambda: all(pins(gw) > n for gw, n in replicas), 5, step=0.05)
+    answered = [ask(gw) for gw in cluster.replicas[1:] * 3]
+    assert answered == [first] * 6  # by chance alone: 1 in 64
 
 
 def test_killing_the_keeper_hands_the_lease_to_another(cluster: Cluster, tmp_path: Path) -> None:

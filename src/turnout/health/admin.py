@@ -130,6 +130,12 @@ def health_report(
             "active": router.active,
             "retrying": router.retrying,
             "budget_refusals": router.budget_refusals,
+            # live sticky pins per model (shared by replicas with shared.backend: redis)
+            "sticky_pins": {
+                name: len(pins)
+                for name, plan in router.plans.items()
+                if isinstance(pins := getattr(plan.strategy, "pins", None), dict)
+            },
         }
     return report
 
