@@ -28,6 +28,7 @@ from turnout.auth.service import AuthService
 from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime, compile_config
 from turnout.config.schema import TurnoutConfig
+from turnout.conversations.service import conversations
 from turnout.dashboard.access import DashboardAccess
 from turnout.dashboard.session import Sessions
 from turnout.dashboard.static import PREFIX as UI
@@ -214,6 +215,8 @@ class Gateway:
         if state.cache is not None:
             state.cache.start()
         self._after = [state.cache.step] if state.cache is not None else []
+        self.conversations = conversations(state.runtime.config.storage)
+        self._after.insert(0, self.conversations.step)
         self.plugins.start(gen.router)
         self.assemble()
         # again whenever auth, limits or plugins switch on or off

@@ -119,6 +119,13 @@ class BadRequest(GatewayError):
     log_level = "info"
 
 
+class PreviousResponseNotFound(BadRequest):
+    """A Responses ``previous_response_id`` the gateway holds nothing for (unknown, expired,
+    deleted or another key's), in OpenAI's words."""
+
+    code = "previous_response_not_found"
+
+
 class TranslationUnsupported(BadRequest):
     code = "unsupported_parameter"
 

@@ -75,6 +75,7 @@ class Call:
     # The reply was written by the gateway from the IR (a translated answer) and is whole and
     # error-free, its usage in ``usage``: the cache stores it without decoding it (translate).
     encoded: bool = False
+    translated: bool = False  # the answering attempt went through the IR (translate)
     client_body: bytes | None = None  # the body as the client sent it, when the gateway
     #                                   changed what goes upstream (usage: asked for usage)
     route: dict[str, Any] | None = None  # a learned router's decision, for the log (strategy)

@@ -318,6 +318,15 @@ class StorageConfig(Closed):
         True, description="ask OpenAI streams for usage and hide the extra chunk from clients"
     )
     partitions_ahead: int = Field(3, ge=1, description="PostgreSQL: daily partitions made ahead")
+    responses_ttl_hours: float = Field(
+        720.0, gt=0, description="how long a Responses answer can be continued or fetched by id"
+    )
+    responses_max_kb: int = Field(
+        4096, ge=1, description="a conversation's stored items beyond this are not kept"
+    )
+    responses_max_entries: int = Field(
+        10_000, ge=1, description="conversations kept in memory when storage is off"
+    )
 
 
 class ModelPriceConfig(Closed):

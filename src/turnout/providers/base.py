@@ -131,6 +131,7 @@ class HTTPProvider:
             from turnout.providers.translate import send_translated
 
             return await send_translated(self, call, deployment, key)
+        call.translated = False
         upstream_model = deployment.upstream_model(call.model)
         body = self.native_body(call, upstream_model)
         resp = await self.exchange(call, upstream_model, body, key)

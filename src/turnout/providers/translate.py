@@ -153,6 +153,7 @@ async def send_translated(
     provider: HTTPProvider, call: Call, deployment: DeploymentSpec, key: str
 ) -> Reply:
     upstream_model = deployment.upstream_model(call.model)
+    call.translated = True
     # The deployment's API (a Responses-only model) or the provider's own protocol.
     upstream = PROTOCOLS[deployment.api] if deployment.api is not None else provider.wire
     shadow = upstream_call(call, upstream, upstream_model)

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 
 from tests.unit.protocols.fixtures import ANTHROPIC_SIG, GEMINI_SIG, UPSTREAM_STREAMS
 from tests.unit.protocols.helpers import DECODERS, split
+from turnout.errors import PreviousResponseNotFound
 from turnout.ir import (
     FinishReason,
     IRResponse,
@@ -205,8 +206,15 @@ def test_an_upstream_stream_error_is_a_stream_error() -> None:
     assert cut.finish()[-1].status == 502  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("field", ["previous_response_id", "conversation"])
-def test_state_stored_at_openai_is_refused_with_what_to_do_instead(field: str) -> None:
+def test_a_conversation_stored_at_openai_is_refused_with_what_to_do_instead() -> None:
     with pytest.raises(TranslationError) as info:
-        request.to_ir({"model": "m", "input": "and then?", field: "resp_123"})
-    assert info.value.field == field and "store: false" in info.value.message
+        request.to_ir({"model": "m", "input": "and then?", "conversation": "conv_123"})
+    assert info.value.field == "conversation" and "store: false" in info.value.message
+
+
+def test_a_previous_response_id_left_unexpanded_is_openais_not_found() -> None:
+    """The conversation step expands the ids the gateway holds; one still here is unknown."""
+    with pytest.raises(PreviousResponseNotFound) as info:
+        request.to_ir({"model": "m", "input": "and then?", "previous_response_id": "resp_123"})
+    assert info.value.param == "previous_response_id" and "resp_123" in info.value.message
+    assert info.value.code == "previous_response_not_found" and info.value.status == 400

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from turnout.errors import PreviousResponseNotFound
 from turnout.ir import (
     JSON,
     IRRequest,
@@ -100,9 +101,14 @@ _STORED_STATE = (
 
 
 def to_ir(body: JSON) -> IRRequest:
-    for name in ("previous_response_id", "conversation"):
-        if body.get(name):
-            raise TranslationError(name, _STORED_STATE)
+    previous = body.get("previous_response_id")
+    if previous:  # the gateway's conversation step expands the ids it holds
+        raise PreviousResponseNotFound(
+            f"Previous response with id '{str(previous)[:100]}' not found.",
+            param="previous_response_id",
+        )
+    if body.get("conversation"):
+        raise TranslationError("conversation", _STORED_STATE)
     system, messages = items_to_ir(body.get("input"), body.get("instructions"))
     return IRRequest(
         model=body.get("model", ""),

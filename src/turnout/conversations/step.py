@@ -1,0 +1,123 @@
+"""The conversation step: ``previous_response_id`` for upstreams that cannot hold it.
+
+Before the router, a Responses call continuing a response the gateway holds items for gets
+those items (the earlier turns' input and output) in front of its own input, and loses the
+id, so every upstream (translated or not) sees the whole conversation. After it, the items of
+a response a translated upstream answered are kept under its id for the caller's key. Nothing
+is kept for ``store: false``, for answers past the size cap, or for failed answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from turnout.conversations.store import ConversationStore, Record
+from turnout.types import Call, Handler, Reply
+
+_COMPLETED = b'"response.completed"'
+
+
+def as_items(value: Any) -> list[Any]:
+    """A request's ``input`` as a list of items (a bare string is one user message)."""
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    return list(value) if isinstance(value, list) else []
+
+
+def owner_of(call: Call) -> str:
+    """Stored state belongs to the caller's gateway key; another key cannot see it."""
+    return call.key_id or ""
+
+
+class Conversations:
+    def __init__(self, store: ConversationStore, ttl: float, max_bytes: int) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.max_bytes = max_bytes
+
+    async def step(self, call: Call, next: Handler) -> Reply:
+        if call.protocol != "responses" or call.operation != "responses":
+            return await next(call)
+        await self._expand(call)
+        reply = await next(call)
+        if not call.translated or reply.status != 200 or call.data.get("store") is False:
+            return reply
+        if reply.chunks is None:
+            await self._keep(call, reply.body)
+        else:
+            reply.chunks = self._tap(call, reply.chunks)
+        return reply
+
+    async def _expand(self, call: Call) -> None:
+        previous = call.data.get("previous_response_id")
+        if not isinstance(previous, str) or not previous:
+            return
+        record = await self.store.get(previous, owner_of(call))
+        if record is None or record.items is None:
+            return  # unknown here: an OpenAI upstream may hold it; translation refuses it
+        history = orjson.loads(record.items)
+        data = {k: v for k, v in call.data.items() if k != "previous_response_id"}
+        data["input"] = [*history, *as_items(call.data.get("input"))]
+        call.data = data
+        call.body = orjson.dumps(data)
+
+    async def _keep(self, call: Call, body: bytes) -> None:
+        try:
+            response = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return
+        await self._keep_response(call, response, body)
+
+    async def _keep_response(self, call: Call, response: Any, body: bytes) -> None:
+        if not isinstance(response, dict) or response.get("status") not in (None, "completed"):
+            return
+        rid, output = response.get("id"), response.get("output")
+        if not isinstance(rid, str) or not isinstance(output, list):
+            return
+        items = orjson.dumps([*as_items(call.data.get("input")), *output])
+        if len(items) + len(body) > self.max_bytes:
+            return
+        await self.store.put(
+            Record(rid, owner_of(call), time.time() + self.ttl, items=items, response=body)
+        )
+
+    async def _tap(self, call: Call, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Relay the stream untouched, keeping only its ``response.completed`` frame (bounded
+        by the size cap: a longer partial frame stops the search)."""
+        pending = b""
+        completed: bytes | None = None
+        searching = True
+        try:
+            async for chunk in chunks:
+                yield chunk
+                if not searching:
+                    continue
+                pending += chunk
+                *frames, pending = pending.split(b"\n\n")
+                for frame in frames:
+                    if _COMPLETED in frame[:200]:
+                        completed = frame
+                if len(pending) > 2 * self.max_bytes:
+                    searching = False
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+        if completed is not None and call.encoded:
+            await self._keep_frame(call, completed)
+
+    async def _keep_frame(self, call: Call, frame: bytes) -> None:
+        for line in frame.split(b"\n"):
+            if line.startswith(b"data:"):
+                try:
+                    event = orjson.loads(line[5:])
+                except orjson.JSONDecodeError:
+                    return
+                if isinstance(event, dict) and isinstance(event.get("response"), dict):
+                    response = event["response"]
+                    await self._keep_response(call, response, orjson.dumps(response))
+                return

@@ -1,0 +1,94 @@
+"""Responses conversation state through the gateway, judged by the OpenAI SDK.
+
+A follow-up names the earlier response by ``previous_response_id`` instead of sending the
+history. For translated upstreams (Anthropic, Gemini, an OpenAI-compatible server) the gateway
+kept turn 1's items and puts them in front of turn 2's input: the upstream proves it got them
+by accepting the reasoning state turn 1 produced (``x-mock-signatures-received``) and
+answering the tool result with the tool call before it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from tests.conformance.clients import QUESTION, TOOL_HEADERS, TOOL_NAME, TOOL_RESULT, TOOL_SCHEMA
+from tests.conformance.conftest import model_for
+from tests.support.procs import Proc
+
+TRANSLATED = {"anthropic": 1, "gemini": 1, "openai": 0}  # reasoning state the upstream gets back
+TOOLS = [{"type": "function", "name": TOOL_NAME, "parameters": TOOL_SCHEMA, "strict": False}]
+REASONING = {"effort": "medium", "summary": "auto"}
+
+
+@pytest.fixture(scope="module")
+def sdk(gw: Proc) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key="sk-client-openai",
+        base_url=gw.url + "/v1",
+        max_retries=0,
+        _strict_response_validation=True,
+    )
+
+
+def create(sdk: openai.OpenAI, stream: bool, **kwargs: Any) -> tuple[Any, dict[str, str]]:
+    if stream:
+        with sdk.responses.stream(**kwargs) as s:
+            for _ in s:
+                pass
+            return s.get_final_response(), dict(s._response.headers)
+    raw = sdk.responses.with_raw_response.create(**kwargs)
+    return raw.parse(), dict(raw.headers)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
+@pytest.mark.parametrize("provider", list(TRANSLATED))
+def test_previous_response_id_continues_a_translated_conversation(
+    sdk: openai.OpenAI, provider: str, stream: bool
+) -> None:
+    model = model_for(provider)
+    first, _ = create(
+        sdk, stream, model=model, input=QUESTION, tools=TOOLS, reasoning=REASONING,
+        extra_headers={**TOOL_HEADERS, "x-mock-tokens": "5"},
+    )  # fmt: skip
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert [c.name for c in calls] == [TOOL_NAME]
+    result = {"type": "function_call_output", "call_id": calls[0].call_id}
+    second, headers = create(
+        sdk, stream, model=model, previous_response_id=first.id, tools=TOOLS,
+        reasoning=REASONING, input=[{**result, "output": json.dumps(TOOL_RESULT)}],
+        extra_headers={"x-mock-tokens": "5"},
+    )  # fmt: skip
+    assert second.output_text.startswith("Tool result:"), second.output_text
+    assert headers["x-mock-signatures-received"] == str(TRANSLATED[provider])
+    assert second.status == "completed"
+    # A third turn chains on the second: the whole conversation comes along.
+    third, headers = create(
+        sdk, stream, model=model, previous_response_id=second.id, input="Thanks!",
+        reasoning=REASONING, tools=TOOLS, extra_headers={"x-mock-tokens": "5"},
+    )  # fmt: skip
+    assert third.status == "completed"  # both earlier turns' reasoning state reached it
+    assert headers["x-mock-signatures-received"] == str(2 * TRANSLATED[provider])
+
+
+@pytest.mark.parametrize("provider", list(TRANSLATED))
+def test_an_unknown_previous_response_id_is_openais_400(sdk: openai.OpenAI, provider: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.responses.create(
+            model=model_for(provider), previous_response_id="resp_nosuchthing", input="Hi"
+        )
+    assert info.value.code == "previous_response_not_found"
+    assert info.value.param == "previous_response_id"
+    assert "resp_nosuchthing" in info.value.message
+
+
+def test_store_false_keeps_nothing(sdk: openai.OpenAI) -> None:
+    first = sdk.responses.create(model=model_for("anthropic"), input=QUESTION, store=False)
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.responses.create(
+            model=model_for("anthropic"), previous_response_id=first.id, input="And?"
+        )
+    assert info.value.code == "previous_response_not_found"
