@@ -76,6 +76,10 @@ class Call:
     # error-free, its usage in ``usage``: the cache stores it without decoding it (translate).
     encoded: bool = False
     translated: bool = False  # the answering attempt went through the IR (translate)
+    # A follow-up that must reach the deployment label and key fingerprint that hold its
+    # state (conversations step), and the key fingerprint that answered (router).
+    pin: tuple[str, str] | None = None
+    answered_key: str | None = None
     client_body: bytes | None = None  # the body as the client sent it, when the gateway
     #                                   changed what goes upstream (usage: asked for usage)
     route: dict[str, Any] | None = None  # a learned router's decision, for the log (strategy)

@@ -10,6 +10,7 @@ answering the tool result with the tool call before it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -17,7 +18,7 @@ import pytest
 
 from tests.conformance.clients import QUESTION, TOOL_HEADERS, TOOL_NAME, TOOL_RESULT, TOOL_SCHEMA
 from tests.conformance.conftest import model_for
-from tests.support.procs import Proc
+from tests.support.procs import Proc, start_gateway
 
 TRANSLATED = {"anthropic": 1, "gemini": 1, "openai": 0}  # reasoning state the upstream gets back
 TOOLS = [{"type": "function", "name": TOOL_NAME, "parameters": TOOL_SCHEMA, "strict": False}]
@@ -92,3 +93,53 @@ def test_store_false_keeps_nothing(sdk: openai.OpenAI) -> None:
             model=model_for("anthropic"), previous_response_id=first.id, input="And?"
         )
     assert info.value.code == "previous_response_not_found"
+
+
+@pytest.fixture(scope="module")
+def two(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
+    """A model on two OpenAI deployments taken in turn, each with two keys."""
+
+    def provider(name: str) -> dict[str, Any]:
+        keys = [f"sk-upstream-{name}-0001", f"sk-upstream-{name}-0002"]
+        return {"type": "openai", "base_url": f"{mock.url}/v1", "api_keys": keys}
+
+    config = {
+        "providers": {"east": provider("east"), "west": provider("west")},
+        "models": {
+            "m-two": {
+                "strategy": "round-robin",
+                "deployments": [
+                    {"provider": "east", "model": "up-east"},
+                    {"provider": "west", "model": "up-west"},
+                ],
+            }
+        },
+        "logging": {"requests": False},
+    }
+    proc = start_gateway(config, tmp_path_factory.mktemp("two"), ready_within=60)
+    yield openai.OpenAI(api_key="sk-client", base_url=proc.url + "/v1", max_retries=0)
+    proc.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
+def test_a_follow_up_reaches_the_openai_deployment_that_holds_its_state(
+    two: openai.OpenAI, stream: bool
+) -> None:
+    """Round-robin alone would send every second call to the other deployment (whose
+    account does not know the response): a follow-up goes where its response was made."""
+    for _ in range(3):
+        first, headers = create(two, stream, model="m-two", input=QUESTION)
+        where = headers["x-mock-request-model"]
+        second, headers = create(
+            two, stream, model="m-two", previous_response_id=first.id, input="And tomorrow?"
+        )
+        assert headers["x-mock-request-model"] == where
+        _, headers = create(
+            two, stream, model="m-two", previous_response_id=second.id, input="Thanks"
+        )
+        assert headers["x-mock-request-model"] == where
+    seen = set()
+    for _ in range(2):  # without an id, the strategy's turns again
+        _, headers = create(two, stream, model="m-two", input=QUESTION)
+        seen.add(headers["x-mock-request-model"])
+    assert seen == {"up-east", "up-west"}

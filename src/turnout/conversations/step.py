@@ -44,7 +44,14 @@ class Conversations:
             return await next(call)
         await self._expand(call)
         reply = await next(call)
-        if not call.translated or reply.status != 200 or call.data.get("store") is False:
+        if reply.status != 200 or call.data.get("store") is False:
+            return reply
+        if not call.translated:  # OpenAI holds the state: remember who answered
+            if call.deployment is not None and call.answered_key is not None:
+                if reply.chunks is None:
+                    await self._pin(call, _response_id(reply.body))
+                else:
+                    reply.chunks = self._tap_created(call, reply.chunks)
             return reply
         if reply.chunks is None:
             await self._keep(call, reply.body)
@@ -52,13 +59,53 @@ class Conversations:
             reply.chunks = self._tap(call, reply.chunks)
         return reply
 
+    async def _pin(self, call: Call, response_id: str | None) -> None:
+        if response_id is None or call.deployment is None or call.answered_key is None:
+            return
+        await self.store.put(
+            Record(
+                response_id,
+                owner_of(call),
+                time.time() + self.ttl,
+                deployment=call.deployment,
+                key_id=call.answered_key,
+            )
+        )
+
+    async def _tap_created(self, call: Call, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Relay an OpenAI stream untouched; its first event names the response."""
+        pending: bytes | None = b""
+        try:
+            async for chunk in chunks:
+                yield chunk
+                if pending is None:
+                    continue
+                pending += chunk
+                if b"\n\n" in pending:
+                    frame = pending.split(b"\n\n", 1)[0]
+                    pending = None
+                    for line in frame.split(b"\n"):
+                        if line.startswith(b"data:"):
+                            await self._pin(call, _response_id(line[5:], nested=True))
+                elif len(pending) > 65536:
+                    pending = None
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+
     async def _expand(self, call: Call) -> None:
         previous = call.data.get("previous_response_id")
         if not isinstance(previous, str) or not previous:
             return
         record = await self.store.get(previous, owner_of(call))
-        if record is None or record.items is None:
+        if record is None:
             return  # unknown here: an OpenAI upstream may hold it; translation refuses it
+        if record.deployment is not None and record.key_id is not None:
+            call.pin = (record.deployment, record.key_id)
+            return
+        if record.items is None:
+            return
         history = orjson.loads(record.items)
         data = {k: v for k, v in call.data.items() if k != "previous_response_id"}
         data["input"] = [*history, *as_items(call.data.get("input"))]
@@ -121,3 +168,15 @@ class Conversations:
                     response = event["response"]
                     await self._keep_response(call, response, orjson.dumps(response))
                 return
+
+
+def _response_id(raw: bytes, nested: bool = False) -> str | None:
+    """The id of a response body (or of a stream event's ``response``)."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if nested and isinstance(obj, dict):
+        obj = obj.get("response")
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    return rid if isinstance(rid, str) and rid.startswith("resp") else None

@@ -36,7 +36,7 @@ from turnout.errors import (
 from turnout.health.board import HealthBoard
 from turnout.health.breaker import INVALID, NO_QUOTA
 from turnout.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
-from turnout.health.targets import COOLING, KEYS, LIMITED, KeyHealth
+from turnout.health.targets import COOLING, KEYS, LIMITED, DeploymentHealth, KeyHealth
 from turnout.providers.base import Provider
 from turnout.routing import classify as c
 from turnout.routing.deadline import Deadlines
@@ -168,6 +168,8 @@ class Router:
                 if plan.prefetch:
                     await plan.strategy.prefetch(call, self)
                 candidates = plan.strategy.order(candidates, call)
+                if call.pin is not None:
+                    candidates = _pinned_first(candidates, call, requested)
         attempts_left = plan.max_attempts
         last: Failure | None = None
         final = candidates[-1]
@@ -180,7 +182,11 @@ class Router:
                 # The order was computed before earlier attempts: re-check after a failure.
                 if last is not None and not health.available(now):
                     break
-                key = health.pool.pick(now, tried)
+                key = None
+                if call.pin is not None and tried is None:
+                    key = _pinned_key(health, call.pin[1], now)
+                if key is None:
+                    key = health.pool.pick(now, tried)
                 if key is None:
                     break
                 if call.attempts and self.retrying >= max(
@@ -279,6 +285,7 @@ class Router:
             self._failed(member, key, c.SERVER_ERROR, None, started)
             return Failure(c.SERVER_ERROR, error=UpstreamGaveUp("upstream stream was empty"))
         now = self.clock()
+        call.answered_key = key.fingerprint
         health.succeed(now)
         key.succeed(now)
         health.observe_latency(now - started)
@@ -373,3 +380,18 @@ class Router:
             cls = TimeoutGaveUp if isinstance(err, UpstreamTimeout) else UpstreamGaveUp
             raise cls(f"{err.message} (after {call.attempts} attempts)")
         raise err
+
+
+def _pinned_first(candidates: list[Member], call: Call, requested: str) -> list[Member]:
+    """The deployment holding a conversation's state goes first (conversations step)."""
+    assert call.pin is not None
+    label = call.pin[0]
+    first = [m for m in candidates if m.target(requested, call.model)[1] == label]
+    return [*first, *(m for m in candidates if m not in first)] if first else candidates
+
+
+def _pinned_key(health: DeploymentHealth, fingerprint: str, now: float) -> KeyHealth | None:
+    for key in health.pool.keys:
+        if key.fingerprint == fingerprint and key.until <= now and not key.trial:
+            return key
+    return None
