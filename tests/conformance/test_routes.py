@@ -5,7 +5,6 @@ and incremental delivery, judged by the official SDKs where they have a call for
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -199,19 +198,25 @@ STREAM_REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 @pytest.mark.parametrize(("client_name", "provider"), CROSS)
 def test_translated_stream_is_incremental(gw: Proc, client_name: str, provider: str) -> None:
-    """Each upstream event reaches the client when it happens, not when the stream ends."""
+    """Each upstream event reaches the client when it happens, not when the stream ends.
+
+    The upstream paces a long stream (200 frames, 0.8 s apart: minutes in all); the first text
+    must arrive while it is still running, and the client then leaves. A gateway that held the
+    stream back would deliver nothing before the end, and the test would run into its timeout.
+    Nothing here is timed."""
     model = model_for(provider)
     path, body = STREAM_REQUESTS[client_name]
-    headers = {"x-mock-tokens": "5", "x-mock-chunk-ms": "60"}
-    started = time.perf_counter()
-    first_text = None
+    headers = {"x-mock-tokens": "200", "x-mock-chunk-ms": "800"}
+    seen = b""
     with httpx.stream(
-        "POST", gw.url + path.format(model=model), json={**body, "model": model}, headers=headers
+        "POST",
+        gw.url + path.format(model=model),
+        json={**body, "model": model},
+        headers=headers,
+        timeout=httpx.Timeout(10.0, read=100.0),
     ) as r:
         for chunk in r.iter_raw():
-            if first_text is None and b"Lorem" in chunk:
-                first_text = time.perf_counter() - started
-    total = time.perf_counter() - started
-    assert first_text is not None
-    assert total >= 0.24  # five frames 60 ms apart
-    assert first_text < total / 2, (first_text, total)
+            seen += chunk
+            if b"Lorem" in seen:
+                break
+    assert b"Lorem" in seen, seen[-300:]
