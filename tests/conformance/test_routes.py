@@ -59,6 +59,68 @@ def test_gemini_embeddings_pass_through_and_refuse_translation(sdk: dict[str, Cl
     assert info.value.code == 400 and "cannot be translated" in str(info.value.message)
 
 
+@pytest.mark.parametrize("dims", [None, 5])
+def test_gemini_embeddings_translated_to_openai(sdk: dict[str, Client], dims: int | None) -> None:
+    """google-genai's embed_content to an OpenAI-compatible deployment: the same vectors (the
+    mock derives them from the text alone) as the Gemini passthrough, in the SDK's own types."""
+    client = sdk["gemini"]
+    assert isinstance(client, GeminiClient)
+    config = gt.EmbedContentConfig(output_dimensionality=dims, task_type="RETRIEVAL_DOCUMENT")
+    texts = ["hello", "world", "again"]
+    translated = client.sdk.models.embed_content(
+        model=model_for("openai"), contents=[*texts], config=config
+    )
+    assert translated.embeddings is not None and len(translated.embeddings) == len(texts)
+    for text, got in zip(texts, translated.embeddings, strict=True):
+        # One text at a time: the SDK sends a list to a "gemini" model as one multi-part content.
+        native = client.sdk.models.embed_content(
+            model=model_for("gemini"), contents=text, config=config
+        )
+        assert native.embeddings is not None
+        assert got.values == native.embeddings[0].values
+        assert len(got.values or []) == (dims or 8)
+
+
+@pytest.mark.parametrize("version", ["v1beta", "v1"])
+def test_gemini_embed_content_translated_raw(gw: Proc, version: str) -> None:
+    url = f"{gw.url}/{version}/models/{model_for('openai')}:embedContent"
+    r = httpx.post(url, json={"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 3})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["embedding"]["values"]) == 3
+    assert r.headers["x-mock-endpoint"].endswith("embeddings")
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("embedContent", {"content": "hello"}),
+        ("embedContent", {"content": {"parts": [{"text": 5}]}}),
+        ("embedContent", {"content": {"parts": [{"text": "a"}]}, "outputDimensionality": "9"}),
+        ("embedContent", {"content": {"parts": [{"inlineData": {"data": "AA=="}}]}}),
+        ("batchEmbedContents", {"requests": "hello"}),
+        ("batchEmbedContents", {"requests": [None]}),
+    ],
+)
+def test_gemini_embeddings_hostile_shapes_are_gemini_400s(
+    gw: Proc, action: str, body: dict[str, Any]
+) -> None:
+    r = httpx.post(f"{gw.url}/v1beta/models/{model_for('openai')}:{action}", json=body)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT"
+
+
+def test_gemini_embeddings_upstream_error_in_gemini_shape(gw: Proc) -> None:
+    r = httpx.post(
+        f"{gw.url}/v1beta/models/{model_for('openai')}:embedContent",
+        json={"content": {"parts": [{"text": "hello"}]}},
+        headers={"x-mock-status": "429", "x-mock-retry-after": "0"},
+    )
+    assert r.status_code == 429, r.text
+    error = r.json()["error"]
+    assert error["code"] == 429 and error["status"] == "RESOURCE_EXHAUSTED"
+
+
 def test_untranslatable_fields_are_400s_naming_them(sdk: dict[str, Client]) -> None:
     oa, an, gm = sdk["openai"], sdk["anthropic"], sdk["gemini"]
     assert isinstance(oa, OpenAIClient)

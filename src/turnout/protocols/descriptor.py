@@ -61,6 +61,16 @@ class Operation:
 
 
 @dataclass(frozen=True, slots=True)
+class EmbedCodec:
+    """Embeddings from this protocol's client to another protocol's upstream, mapped directly
+    (no IR: a list of texts in, a list of vectors out). ``request`` raises BadRequest naming a
+    client field; ``response`` raises ValueError on an upstream answer it cannot read."""
+
+    request: Callable[[Call, str], dict[str, Any]]  # (call, upstream model) -> upstream body
+    response: Callable[[Call, dict[str, Any]], tuple[dict[str, Any], IRUsage | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """One inbound operation: which operation a path serves and how to find its model and
     stream flag in the request."""
@@ -159,6 +169,7 @@ class WireProtocol:
     client_fields: Mapping[str, str] = field(default_factory=dict)  # IR field -> this dialect's
     count_request: Callable[[JSON, str], JSON] | None = None  # None: no token counting endpoint
     count_result: Callable[[int], JSON] = _input_tokens
+    embed_to: Mapping[str, EmbedCodec] = field(default_factory=dict)  # upstream protocol -> codec
 
     # -- errors --------------------------------------------------------------------------------
     parse_error: Callable[[int, bytes], ErrorInfo]
@@ -205,6 +216,7 @@ __all__ = [
     "TRANSLATABLE",
     "Asked",
     "Decoder",
+    "EmbedCodec",
     "Encoder",
     "ModelPaths",
     "Operation",

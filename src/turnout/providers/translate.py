@@ -47,12 +47,21 @@ from turnout.ir import (
     UsageUpdate,
 )
 from turnout.observability.logging import get_logger
-from turnout.protocols.descriptor import COUNT, TRANSLATABLE, Decoder, Encoder, Variant
+from turnout.protocols.descriptor import (
+    COUNT,
+    EMBED,
+    EMBED_BATCH,
+    TRANSLATABLE,
+    Decoder,
+    EmbedCodec,
+    Encoder,
+    Variant,
+)
 from turnout.protocols.registry import FAMILIES, PROTOCOLS, WireProtocol
 from turnout.protocols.shape import ShapeError
 from turnout.providers.base import HTTPProvider, relay_headers
 from turnout.providers.relay import check_status, invalid, read_body
-from turnout.types import Call, Reply
+from turnout.types import Call, Headers, Reply
 from turnout.usage.base import from_ir
 
 if TYPE_CHECKING:
@@ -116,6 +125,20 @@ def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call
     """
     family = FAMILIES.get((call.protocol, call.operation))
     operation = target.by_family.get(family or "")
+    if (codec := _embed_codec(call, target)) is not None:
+        try:
+            data = codec.request(call, upstream_model)
+        except _MALFORMED as exc:
+            raise _unforeseen(exc, f"{call.protocol} embeddings to {target.name}") from None
+        return replace(
+            call,
+            protocol=target.name,
+            operation=target.by_family[EMBED],
+            body=orjson.dumps(data),
+            data=data,
+            path="",
+            query=b"",
+        )
     if family not in TRANSLATABLE or (operation is None and family != COUNT):
         raise TranslationUnsupported(
             f"'{call.operation}' requests cannot be translated to the {target.name} protocol; "
@@ -139,6 +162,16 @@ def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call
         path="",
         query=b"",
     )
+
+
+def _embed_codec(call: Call, target: WireProtocol) -> EmbedCodec | None:
+    """The direct codec for an embeddings call to ``target``, when the client's protocol has
+    one (Gemini to OpenAI) and the target serves embeddings; None otherwise."""
+    if FAMILIES.get((call.protocol, call.operation)) not in (EMBED, EMBED_BATCH):
+        return None
+    if EMBED not in target.by_family:
+        return None
+    return PROTOCOLS[call.protocol].embed_to.get(target.name)
 
 
 def _estimated_count(call: Call, shadow: Call) -> Reply:
@@ -184,6 +217,8 @@ async def send_translated(
     if FAMILIES[(call.protocol, call.operation)] == COUNT:
         body = client.count_result(_count_tokens(raw))
         return Reply(resp.status, headers, body=orjson.dumps(body))
+    if (codec := _embed_codec(call, upstream)) is not None:
+        return _embeddings_reply(codec, call, raw, spec.name, resp.status, headers)
     ir = _response_ir(upstream, raw, spec.name)
     if ir.usage is not None:
         call.usage = from_ir(ir.usage)
@@ -193,6 +228,26 @@ async def send_translated(
         raise invalid(spec.name, f"the answer cannot be translated ({exc})") from None
     call.encoded = ir.usage is not None  # whole, and its usage known: nothing to re-read
     return Reply(resp.status, headers, body=orjson.dumps(out))
+
+
+def _embeddings_reply(
+    codec: EmbedCodec, call: Call, raw: bytes, provider: str, status: int, headers: Headers
+) -> Reply:
+    """An upstream embeddings answer in the client's shape; one it cannot read is the
+    upstream's failure (502)."""
+    try:
+        payload = orjson.loads(raw)
+        if not isinstance(payload, dict):
+            raise ValueError("the body is not a JSON object")
+        out, usage = codec.response(call, payload)
+    except orjson.JSONDecodeError:
+        raise invalid(provider, "the body is not JSON") from None
+    except _MALFORMED as exc:
+        raise invalid(provider, f"the embeddings answer cannot be translated ({exc})") from None
+    if usage is not None:
+        call.usage = from_ir(usage)
+    call.encoded = usage is not None  # usage known: nothing to re-read from the body
+    return Reply(status, headers, body=orjson.dumps(out))
 
 
 def _response_ir(codec: WireProtocol, raw: bytes, provider: str) -> IRResponse:

@@ -315,10 +315,52 @@ async def test_count_tokens_toward_openai_is_an_estimate() -> None:
     assert (b"x-turnout-token-count", b"estimated") in reply.headers
 
 
-async def test_embeddings_are_not_translated() -> None:
+async def test_gemini_embeddings_to_openai() -> None:
+    answer = {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": 1, "embedding": [0.5, -0.5]},
+            {"object": "embedding", "index": 0, "embedding": [1, 0]},
+        ],
+        "usage": {"prompt_tokens": 6, "total_tokens": 6},
+    }
+    client = FakeClient(FakeResponse(body=orjson.dumps(answer)))
+    body = {
+        "requests": [
+            {"model": "models/pub", "content": {"parts": [{"text": "a"}, {"text": "b"}]},
+             "taskType": "RETRIEVAL_DOCUMENT", "title": "t", "outputDimensionality": 2},
+            {"content": {"parts": [{"text": "c"}]}, "outputDimensionality": 2},
+        ]
+    }  # fmt: skip
+    c = call("gemini", body, operation="batchEmbedContents")
+    reply = await provider("openai-compatible", client).send(c, deployment(), "k")
+    assert client.sent[0].url.endswith("/embeddings")
+    assert client.sent[0].json == {
+        "model": "up-model",
+        "input": ["a\nb", "c"],
+        "encoding_format": "float",
+        "dimensions": 2,
+    }
+    assert orjson.loads(reply.body) == {"embeddings": [{"values": [1, 0]}, {"values": [0.5, -0.5]}]}
+    assert c.usage == Usage(6, 0, 0, 0)
+
+
+async def test_gemini_embeddings_to_anthropic_are_refused() -> None:
     c = call("gemini", {"content": {"parts": [{"text": "x"}]}}, operation="embedContent")
     with pytest.raises(TranslationUnsupported, match="embedContent"):
-        await provider("openai-compatible", FakeClient()).send(c, deployment(), "k")
+        await provider("anthropic", FakeClient()).send(c, deployment(), "k")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"[]", b"nope", b'{"data": {}}', b'{"data": [{"embedding": "x"}]}', b'{"data": []}'],
+)
+async def test_gemini_embeddings_malformed_answer_is_502(answer: bytes) -> None:
+    c = call("gemini", {"content": {"parts": [{"text": "x"}]}}, operation="embedContent")
+    client = FakeClient(FakeResponse(body=answer))
+    with pytest.raises(GatewayError) as info:
+        await provider("openai-compatible", client).send(c, deployment(), "k")
+    assert info.value.status == 502
 
 
 async def test_stream_error_keeps_its_kind_in_the_clients_frame() -> None:

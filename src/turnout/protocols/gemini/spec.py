@@ -11,12 +11,14 @@ from turnout.protocols.descriptor import (
     EMBED_BATCH,
     GENERATE,
     Asked,
+    EmbedCodec,
     Operation,
     Variant,
     WireProtocol,
 )
 from turnout.protocols.gemini import (
     cache,
+    embed,
     errors,
     request,
     response,
@@ -121,6 +123,7 @@ PROTOCOL = WireProtocol(
     client_fields=CLIENT_FIELDS,
     count_request=count_request,
     count_result=lambda tokens: {"totalTokens": tokens},
+    embed_to={"openai": EmbedCodec(embed.request_to_openai, embed.response_from_openai)},
     parse_error=errors.parse,
     render_error=errors.render,
     error_body=errors.gateway_body,
