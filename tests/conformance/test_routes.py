@@ -67,8 +67,9 @@ def test_gemini_embeddings_translated_to_openai(sdk: dict[str, Client], dims: in
     assert isinstance(client, GeminiClient)
     config = gt.EmbedContentConfig(output_dimensionality=dims, task_type="RETRIEVAL_DOCUMENT")
     texts = ["hello", "world", "again"]
+    batch: list[gt.ContentUnion] = [*texts]
     translated = client.sdk.models.embed_content(
-        model=model_for("openai"), contents=[*texts], config=config
+        model=model_for("openai"), contents=batch, config=config
     )
     assert translated.embeddings is not None and len(translated.embeddings) == len(texts)
     for text, got in zip(texts, translated.embeddings, strict=True):
