@@ -215,7 +215,11 @@ class Gateway:
         if state.cache is not None:
             state.cache.start()
         self._after = [state.cache.step] if state.cache is not None else []
-        self.conversations = conversations(state.runtime.config.storage)
+        storage = self.obs.storage
+        self.conversations = conversations(
+            state.runtime.config.storage,
+            storage.stores.conversations if storage is not None else None,
+        )
         self._after.insert(0, self.conversations.step)
         self.plugins.start(gen.router)
         self.assemble()

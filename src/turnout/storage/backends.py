@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from turnout.auth.credentials import CredentialRecord, CredentialStore
     from turnout.auth.store import KeyStore
+    from turnout.conversations.store import ConversationStore
     from turnout.health.store import HealthStore
     from turnout.live.store import ManagedStore
     from turnout.storage.ports import LogStore
@@ -39,6 +40,8 @@ class Stores:
     credentials: CredentialStore
     engine: AsyncEngine | None = None
     managed: ManagedStore | None = None  # providers and models of the admin API (turnout.live)
+    # Responses conversation state (turnout.conversations); None: the step's memory store.
+    conversations: ConversationStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ async def _no_credentials(url: str, seconds: float) -> list[CredentialRecord]:
 
 
 def _open_sql(url: str) -> Stores:
+    from turnout.storage.sql.conversations import SqlConversationStore
     from turnout.storage.sql.credentials import SqlCredentialStore
     from turnout.storage.sql.engine import make_engine
     from turnout.storage.sql.health import SqlHealthStore
@@ -89,6 +93,7 @@ def _open_sql(url: str) -> Stores:
         SqlCredentialStore(engine),
         engine,
         SqlManagedStore(engine),
+        SqlConversationStore(engine),
     )
 
 

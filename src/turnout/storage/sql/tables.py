@@ -32,6 +32,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -236,4 +237,21 @@ oauth_accounts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
+)
+
+# Responses conversation state (docs/protocols.md §6.8): per response id, its owner (a gateway
+# key id), when it expires (epoch seconds), and either the items a translated answer's
+# follow-up replays (with the response itself) or the deployment and key fingerprint of an
+# OpenAI answer, which its follow-up must reach again.
+response_state = Table(
+    "response_state",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("owner", String, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("items", LargeBinary),
+    Column("response", LargeBinary),
+    Column("deployment", String),
+    Column("key_id", String),
+    Index("ix_response_state_expires_at", "expires_at"),
 )
