@@ -69,8 +69,7 @@ def test_a_revoke_reaches_every_replica_within_a_second(replicas: tuple[Proc, Pr
     revoke = httpx.post(f"{a.url}/admin/keys/{key_id}/revoke", headers=ADMIN)
     assert revoke.status_code == 200
     assert status(a, key) == 401  # at once where it was revoked
-    elapsed = until(lambda: status(b, key) == 401, 1.0)
-    assert elapsed < 1.0
+    until(lambda: status(b, key) == 401, 1.0)  # the other replica, by its next refresh
     # And a limit changed on one replica is enforced by the other.
     other, other_id = new_key(b)
     until(lambda: status(a, other) == 200, 1.0)

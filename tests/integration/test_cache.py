@@ -365,16 +365,23 @@ def test_purge_by_key_model_and_all_and_stats(gw: Proc) -> None:
     assert stats["hits"] >= 2 and 0 < stats["hit_ratio"] < 1
 
 
-def test_hits_are_fast(gw: Proc) -> None:
+def test_a_hit_never_waits_for_the_upstream(gw: Proc, mock: Proc) -> None:
+    """A hit is answered from the cache alone: the (slow) upstream is not called at all."""
+
+    def upstream_requests() -> int:
+        return int(httpx.get(mock.url + "/_mock/stats").json()["requests"])
+
     q = nonce()
     body = orjson.dumps({"model": "c-openai", "messages": [{"role": "user", "content": q}]})
+    slow = {"x-mock-ttft-ms": "50"}
     with httpx.Client(base_url=gw.url, headers={"content-type": "application/json"}) as client:
-        client.post("/v1/chat/completions", content=body, headers={"x-mock-ttft-ms": "50"})
+        before = upstream_requests()
+        first = client.post("/v1/chat/completions", content=body, headers=slow)
+        assert first.headers[HEADER] == "miss" and upstream_requests() == before + 1
         settle()
-        started = time.perf_counter()
-        r = client.post("/v1/chat/completions", content=body, headers={"x-mock-ttft-ms": "50"})
-        elapsed = time.perf_counter() - started
-    assert r.headers[HEADER] == "hit" and elapsed < 0.045
+        r = client.post("/v1/chat/completions", content=body, headers=slow)
+    assert r.headers[HEADER] == "hit" and r.json()["id"] == first.json()["id"]
+    assert upstream_requests() == before + 1
 
 
 def test_embeddings_are_cached(gw: Proc) -> None:
