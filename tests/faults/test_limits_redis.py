@@ -15,12 +15,15 @@ import httpx
 import openai
 import pytest
 
-from tests.integration.test_auth import MASTER, new_key
+from tests.integration.test_auth import ADMIN, MASTER, new_key
 from tests.integration.test_limits import limits_config
 from tests.support.procs import Proc, start_gateway
 from tests.unit.cache.redis_support import PrivateRedis
 
 RETRY_AFTER = 0.5
+# Long enough that every call of an outage meets the open circuit however slow the machine;
+# the test then waits for the circuit's retry as a condition, not a sleep.
+OUTAGE_RETRY = 5.0
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -31,25 +34,33 @@ def redis() -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def gateway(mock: Proc, redis: PrivateRedis, tmp: Path, policy: str) -> Proc:
+def gateway(
+    mock: Proc, redis: PrivateRedis, tmp: Path, policy: str, retry_after: float = RETRY_AFTER
+) -> Proc:
     limits = {
         "backend": "redis",
         "redis_url": redis.url,
         "on_redis_error": policy,
         "redis_timeout": 0.1,
-        "redis_retry_after": RETRY_AFTER,
+        "redis_retry_after": retry_after,
     }
     return start_gateway(
         limits_config(mock, limits=limits), tmp, env={"TURNOUT_MASTER_KEY": MASTER}
     )
 
 
-def call(gw: Proc, key: str) -> tuple[int, httpx.Headers, float]:
-    started = time.perf_counter()
+def call(gw: Proc, key: str) -> tuple[int, httpx.Headers]:
     resp = httpx.post(
         gw.url + "/v1/chat/completions", json=BODY, headers={"authorization": f"Bearer {key}"}
     )
-    return resp.status_code, resp.headers, time.perf_counter() - started
+    return resp.status_code, resp.headers
+
+
+def redis_failures(gw: Proc) -> float:
+    """``turnout_limits_redis_failures_total``: calls to the limits' Redis that failed."""
+    metrics = httpx.get(gw.url + "/metrics", headers=ADMIN).text
+    line = next(x for x in metrics.splitlines() if x.startswith("turnout_limits_redis_failures_"))
+    return float(line.split()[-1])
 
 
 def redis_keys(redis: PrivateRedis) -> list[bytes]:
@@ -65,24 +76,32 @@ def redis_keys(redis: PrivateRedis) -> list[bytes]:
 def test_allow_serves_with_a_local_limiter_and_recovers(
     mock: Proc, redis: PrivateRedis, tmp_path: Path
 ) -> None:
-    gw = gateway(mock, redis, tmp_path, "allow")
+    gw = gateway(mock, redis, tmp_path, "allow", retry_after=OUTAGE_RETRY)
     try:
         key, _ = new_key(gw, rpm=6)
         assert [call(gw, key)[0] for _ in range(2)] == [200, 200]
         assert redis_keys(redis)  # counted in Redis
+        assert redis_failures(gw) == 0
 
         redis.stop()
-        outage = [call(gw, key) for _ in range(8)]
+        outage = [call(gw, key)[0] for _ in range(8)]
         # Never unlimited: this process enforces the 6 per minute on its own.
-        assert [s for s, _, _ in outage] == [200] * 6 + [429] * 2
-        assert max(t for _, _, t in outage) < 0.5  # one short timeout at most, then local
+        assert outage == [200] * 6 + [429] * 2
+        # One call tried Redis and opened the circuit; the other seven were counted locally
+        # without touching the network.
+        assert redis_failures(gw) == 1
         assert gw.output().count("limits redis unavailable") == 1
 
         redis.start()  # same port, empty
-        time.sleep(RETRY_AFTER + 0.1)
-        assert call(gw, key)[0] == 200  # Redis again: its counters start afresh
+        # Until the retry time the local count (spent) refuses; the first call after it goes
+        # to Redis, whose counters start afresh.
+        deadline = time.monotonic() + OUTAGE_RETRY + 30
+        while call(gw, key)[0] != 200:
+            assert time.monotonic() < deadline, "the limiter never went back to Redis"
+            time.sleep(0.1)
         assert redis_keys(redis)
         assert "limits redis reachable again" in gw.output()
+        assert redis_failures(gw) == 1
     finally:
         gw.stop()
 

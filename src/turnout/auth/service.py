@@ -170,6 +170,9 @@ class AuthService:
     ) -> None:
         self.store, self.credentials = stores or stores_for(storage)
         self._request_log, self._obs = request_log, observability
+        metrics = observability.metrics if observability is not None else None
+        if metrics is not None and isinstance(self.limiter, RedisLimiter):
+            metrics.limits = self.limiter  # its Redis's failures, on /metrics
         try:
             async with asyncio.timeout(STARTUP_TIMEOUT):
                 await self.refresh()

@@ -108,6 +108,7 @@ class RedisLimiter:
         on_error: str = "allow",
         lease: float = 900.0,
         clock: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = connect(url, timeout=timeout)
         self.ready = Ready(self.client)
@@ -117,11 +118,15 @@ class RedisLimiter:
         self.lease_ms = int(lease * 1000)
         # None: Redis's own clock (production); tests pass one to move time by hand.
         self.clock = clock
+        self.monotonic = monotonic  # the circuit's clock (tests move it by hand too)
         self.local = MemoryLimiter(lease=lease, clock=clock or time.time)
         # Opens on the first failure, for retry_after each time (no growing backoff).
         policy = BreakerPolicy(cooldown=retry_after, max_cooldown=retry_after)
         self.circuit = Circuit("limits-redis", policy)
         self.outages = 0
+        # Calls to Redis that failed or timed out (each opens the circuit): during an outage
+        # one per redis_retry_after, not one per request (/metrics, tests count them).
+        self.failures = 0
         # scope -> hash tag, for budgets read or seeded outside a plan (key budgets live on
         # their team's slot); filled by the auth service from the key directory.
         self.tags: dict[str, str] = {}
@@ -133,10 +138,11 @@ class RedisLimiter:
     # -- availability -----------------------------------------------------------------------
     @property
     def available(self) -> bool:
-        return self.circuit.until <= time.monotonic()
+        return self.circuit.until <= self.monotonic()
 
     def _trip(self, exc: BaseException) -> None:
         self.ready.reset()
+        self.failures += 1
         circuit = self.circuit
         if circuit.state == ACTIVE:
             self.outages += 1
@@ -145,16 +151,16 @@ class RedisLimiter:
                 policy="deny (503)" if self.deny else "allow (local limiter per process)",
                 error=str(exc)[:200],
             )
-        circuit.eject(time.monotonic(), "unavailable")
+        circuit.eject(self.monotonic(), "unavailable")
 
     def _recovered(self) -> None:
-        self.circuit.reset(time.monotonic())  # any answer proves Redis is back
+        self.circuit.reset(self.monotonic())  # any answer proves Redis is back
         log.info("limits redis reachable again")
 
     # -- the hot path -----------------------------------------------------------------------
     async def admit(self, ticket: Ticket) -> Verdict:
         circuit = self.circuit
-        if circuit.state != ACTIVE and not circuit.usable(time.monotonic()):
+        if circuit.state != ACTIVE and not circuit.usable(self.monotonic()):
             return self._fallback(ticket)  # closed: one comparison, no clock read
         plan = ticket.plan
         compiled: _Compiled | None = plan.memo.get(self)

@@ -34,6 +34,7 @@ from turnout.types import Receive, Scope, Send
 if TYPE_CHECKING:
     from turnout.config.compile import Runtime
     from turnout.health.board import HealthBoard
+    from turnout.limits.redis import RedisLimiter
     from turnout.live.reloader import Reloader
     from turnout.observability.finish import Finished
     from turnout.observability.logging import RequestLog
@@ -136,6 +137,7 @@ class Metrics:
         self.request_log: RequestLog | None = None
         self.writer: LogWriter | None = None
         self.reloader: Reloader | None = None  # live configuration (turnout.live)
+        self.limits: RedisLimiter | None = None  # limits.backend: redis (turnout.auth)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -321,6 +323,18 @@ class Metrics:
                 "When the serving config was applied (Unix time).",
                 r.loaded_at,
             )
+        if (lim := self.limits) is not None:
+            yield _gauge(
+                "turnout_limits_redis_up",
+                "1 while limits are counted in Redis (0: on_redis_error applies).",
+                int(lim.available),
+            )
+            failures = CounterMetricFamily(
+                "turnout_limits_redis_failures",
+                "Calls to the limits' Redis that failed or timed out (each opens its circuit).",
+            )
+            failures.add_metric([], lim.failures)
+            yield failures
         if (w := self.writer) is not None:
             yield _gauge("turnout_request_log_up", "1 while the database takes rows.", int(w.up))
             yield _gauge("turnout_request_log_queued_rows", "Rows waiting in memory.", w.queued)

@@ -1,9 +1,12 @@
 """The Redis limiter when its Redis goes away: the configured policy, a short timeout, one log
-line per outage, and recovery by itself. Each test runs its own ``redis-server``."""
+line per outage, and recovery by itself. Each test runs its own ``redis-server``.
+
+The circuit runs on a hand-moved clock, so the retry time passes when a test says so and
+never because the machine was slow; what touched Redis is counted (``limiter.failures``),
+not timed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -26,31 +29,58 @@ def redis() -> Iterator[PrivateRedis]:
     server.stop()
 
 
+class Clock:
+    """The circuit's monotonic clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter_for(
+    redis: PrivateRedis, clock: Clock, timeout: float, retry_after: float, on_error: str
+) -> RedisLimiter:
+    return RedisLimiter(
+        redis.url,
+        prefix="t:",
+        timeout=timeout,
+        retry_after=retry_after,
+        on_error=on_error,
+        monotonic=clock,
+    )
+
+
 async def ok(limiter: RedisLimiter) -> bool:
     return (await limiter.admit(Ticket(PLAN))).ok
 
 
 async def test_allow_falls_back_to_a_local_limit_and_recovers(redis: PrivateRedis) -> None:
-    limiter = RedisLimiter(redis.url, prefix="t:", timeout=0.2, retry_after=0.3, on_error="allow")
+    clock = Clock()
+    limiter = limiter_for(redis, clock, timeout=0.2, retry_after=0.3, on_error="allow")
     try:
         assert [await ok(limiter) for _ in range(2)] == [True, True]
+        assert limiter.failures == 0
         redis.stop()
-        started = time.perf_counter()
         local = [await ok(limiter) for _ in range(5)]
-        assert time.perf_counter() - started < 1.0
         # Never unlimited: the local limiter enforces the same 3 per minute on its own.
         assert local == [True, True, True, False, False]
+        # Only the first call tried Redis; the circuit kept the others off the network.
+        assert limiter.failures == 1
         assert limiter.outages == 1 and not limiter.available
         redis.start()  # same port, empty
-        await asyncio.sleep(0.35)
+        assert not await ok(limiter)  # still within the retry time: local, and spent
+        clock.now += 0.3
         assert await ok(limiter)  # back on Redis (fresh counters there)
-        assert limiter.available and limiter.outages == 1
+        assert limiter.available and limiter.outages == 1 and limiter.failures == 1
     finally:
         await limiter.close()
 
 
 async def test_deny_refuses_while_down(redis: PrivateRedis) -> None:
-    limiter = RedisLimiter(redis.url, prefix="t:", timeout=0.2, retry_after=0.3, on_error="deny")
+    clock = Clock()
+    limiter = limiter_for(redis, clock, timeout=0.2, retry_after=0.3, on_error="deny")
     try:
         assert await ok(limiter)
         redis.stop()
@@ -58,14 +88,16 @@ async def test_deny_refuses_while_down(redis: PrivateRedis) -> None:
         assert not verdict.ok and verdict.what == "unavailable" and verdict.rule is None
         assert verdict.retry_after == pytest.approx(0.3)
         redis.start()
-        await asyncio.sleep(0.35)
+        clock.now += 0.3
         assert await ok(limiter)
+        assert limiter.failures == 1
     finally:
         await limiter.close()
 
 
 async def test_a_frozen_redis_costs_one_timeout_then_nothing(redis: PrivateRedis) -> None:
-    limiter = RedisLimiter(redis.url, prefix="t:", timeout=0.15, retry_after=5, on_error="allow")
+    clock = Clock()
+    limiter = limiter_for(redis, clock, timeout=0.15, retry_after=5, on_error="allow")
     try:
         assert await ok(limiter)
         assert redis.proc is not None
@@ -74,12 +106,16 @@ async def test_a_frozen_redis_costs_one_timeout_then_nothing(redis: PrivateRedis
             started = time.perf_counter()
             assert await ok(limiter)
             first = time.perf_counter() - started
-            started = time.perf_counter()
-            assert await ok(limiter)
-            second = time.perf_counter() - started
+            assert limiter.failures == 1  # the call waited for its timeout, once
+            assert await ok(limiter)  # locally (3 a minute: room for two while frozen)
+            # The circuit is open: no call reached the frozen Redis (each would have timed
+            # out and counted).
+            assert limiter.failures == 1 and not limiter.available
         finally:
             os.kill(redis.proc.pid, signal.SIGCONT)
-        assert 0.1 < first < 0.6
-        assert second < 0.01  # the circuit is open: no network at all
+        assert first > 0.1  # the timeout was really waited for (Redis was frozen, not gone)
+        clock.now += 5
+        assert await ok(limiter)  # the trial after the retry time finds Redis answering
+        assert limiter.available and limiter.failures == 1
     finally:
         await limiter.close()
