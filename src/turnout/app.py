@@ -28,7 +28,9 @@ from turnout.auth.service import AuthService
 from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime, compile_config
 from turnout.config.schema import TurnoutConfig
+from turnout.conversations import routes as responses_route
 from turnout.conversations.service import conversations
+from turnout.conversations.step import Conversations
 from turnout.dashboard.access import DashboardAccess
 from turnout.dashboard.session import Sessions
 from turnout.dashboard.static import PREFIX as UI
@@ -139,6 +141,7 @@ class Gateway:
         self.mcp = state.mcp = McpGate(state)
         self.health.sections["mcp_servers"] = self.mcp.status
         self.a2a = state.a2a = A2AService(state)  # agents behind /a2a (docs/a2a.md)
+        self.conversations: Conversations | None = None  # built at startup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -152,6 +155,9 @@ class Gateway:
                         break
             if route is not None:
                 await route(scope, receive, send)
+                return
+            if self.conversations is not None and responses_route.claims(scope):
+                await responses_route.serve(self.state, self.conversations, scope, send)
                 return
             if self.mcp.claims(scope["path"]):
                 await self.mcp(scope, receive, send)

@@ -143,3 +143,24 @@ def test_a_follow_up_reaches_the_openai_deployment_that_holds_its_state(
         _, headers = create(two, stream, model="m-two", input=QUESTION)
         seen.add(headers["x-mock-request-model"])
     assert seen == {"up-east", "up-west"}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
+def test_a_kept_response_can_be_retrieved_and_deleted(sdk: openai.OpenAI, stream: bool) -> None:
+    first, _ = create(sdk, stream, model=model_for("gemini"), input=QUESTION)
+    got = sdk.responses.retrieve(first.id)
+    assert got.id == first.id and got.output_text == first.output_text
+    sdk.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(first.id)
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.delete(first.id)
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.responses.create(model=model_for("gemini"), previous_response_id=first.id, input="And?")
+    assert info.value.code == "previous_response_not_found"
+
+
+def test_an_unknown_response_is_a_404(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as info:
+        sdk.responses.retrieve("resp_nosuchthing")
+    assert "resp_nosuchthing" in info.value.message
