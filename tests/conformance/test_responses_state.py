@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -164,3 +165,42 @@ def test_an_unknown_response_is_a_404(sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as info:
         sdk.responses.retrieve("resp_nosuchthing")
     assert "resp_nosuchthing" in info.value.message
+
+
+MASTER = "sy-master-convstate-0123456789"
+
+
+@pytest.fixture(scope="module")
+def keyed(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """A gateway with gateway keys (a master key), an Anthropic model, its SQLite storage."""
+    config = {
+        "providers": {"an": {"type": "anthropic", "base_url": mock.url, "api_keys": ["sk-up"]}},
+        "models": {"claude-test": {"deployments": [{"provider": "an", "model": "up"}]}},
+        "logging": {"requests": False},
+    }
+    tmp = tmp_path_factory.mktemp("keyed")
+    proc = start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": MASTER}, ready_within=60)
+    yield proc
+    proc.stop()
+
+
+def test_another_key_cannot_continue_read_or_delete_a_conversation(keyed: Proc) -> None:
+    def client() -> openai.OpenAI:
+        resp = httpx.post(
+            keyed.url + "/admin/keys", json={}, headers={"authorization": f"Bearer {MASTER}"}
+        )
+        assert resp.status_code == 201, resp.text
+        return openai.OpenAI(api_key=resp.json()["key"], base_url=keyed.url + "/v1", max_retries=0)
+
+    alice, mallory = client(), client()
+    first = alice.responses.create(model="claude-test", input=QUESTION)
+    with pytest.raises(openai.BadRequestError) as info:
+        mallory.responses.create(model="claude-test", previous_response_id=first.id, input="?")
+    assert info.value.code == "previous_response_not_found"
+    with pytest.raises(openai.NotFoundError):
+        mallory.responses.retrieve(first.id)
+    with pytest.raises(openai.NotFoundError):
+        mallory.responses.delete(first.id)
+    assert alice.responses.retrieve(first.id).id == first.id  # still there for its owner
+    second = alice.responses.create(model="claude-test", previous_response_id=first.id, input="?")
+    assert second.status == "completed"
