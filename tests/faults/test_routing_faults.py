@@ -332,22 +332,37 @@ def test_every_deployment_cooling_without_fallback_is_a_fast_503(
 
 
 # 12 -----------------------------------------------------------------------------------------
-def test_more_in_flight_than_the_limit_is_refused_at_once(client: openai.OpenAI) -> None:
-    def one(_: int) -> tuple[int, float, str | None]:
-        started = time.monotonic()
+def test_more_in_flight_than_the_limit_is_refused_at_once(gw: Proc) -> None:
+    """Six calls at once against ``max_concurrent: 2``, each an answer that never ends (the
+    mock hangs mid-stream): two are served and four refused with Retry-After while those two
+    still hold their slots. So nothing queued: a queued call would wait for a slot that never
+    frees (and fail on its client's timeout instead of being refused)."""
+    client = openai.OpenAI(api_key="sk-client", base_url=gw.url + "/v1", max_retries=0, timeout=60)
+
+    def one(_: int) -> Any:
         try:
-            _ask(client, "narrow")
-            return 200, time.monotonic() - started, None
-        except openai.APIStatusError as exc:
-            return (
-                exc.status_code,
-                time.monotonic() - started,
-                exc.response.headers.get("retry-after"),
+            return client.chat.completions.create(
+                model="narrow",
+                messages=MESSAGES,
+                stream=True,
+                extra_headers={"x-mock-fault": "hang"},
             )
+        except openai.APIStatusError as exc:
+            return exc
 
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(one, range(6)))
-    served = [r for r in results if r[0] == 200]
-    refused = [r for r in results if r[0] == 429]
-    assert len(served) == 2 and len(refused) == 4, results
-    assert all(elapsed < 0.5 and retry == "1" for _, elapsed, retry in refused)  # no queue
+    held = [r for r in results if isinstance(r, openai.Stream)]
+    refused = [r for r in results if isinstance(r, openai.APIStatusError)]
+    try:
+        assert len(held) == 2 and len(refused) == 4, results
+        assert all(r.status_code == 429 for r in refused), refused
+        assert all(r.response.headers["retry-after"] == "1" for r in refused)
+        assert _deployment(gw, "busy/n1")["inflight"] == 2  # both still held
+    finally:
+        for stream in held:
+            stream.close()
+    deadline = time.monotonic() + 30
+    while _deployment(gw, "busy/n1")["inflight"]:  # the gateway sees the clients leave
+        assert time.monotonic() < deadline, "the slots were never freed"
+        time.sleep(0.05)

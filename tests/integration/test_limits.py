@@ -117,13 +117,41 @@ def test_tokens_reserved_then_reconciled_with_real_usage(gw: Proc) -> None:
 
 def test_requests_in_flight(gw: Proc) -> None:
     key, _ = new_key(gw, max_parallel=2)
-    started = time.perf_counter()
-    results = burst(gw.url, key, 5, delay_ms=500)
-    assert ok(results) == 2
-    refused: list[Any] = [r for r in results if isinstance(r, Exception)]
+
+    async def held_and_refused() -> tuple[int, list[Any]]:
+        """Five calls at once, each an answer that never ends (the mock hangs mid-stream):
+        the refusals come while two streams still hold both slots, so none of them waited
+        for a slot (one that did would wait forever and fail on its client's timeout)."""
+        client = openai.AsyncOpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0, timeout=60)
+
+        async def hold() -> Any:
+            try:
+                return await client.chat.completions.create(
+                    model="gpt-test",
+                    messages=[{"role": "user", "content": "hi"}],
+                    stream=True,
+                    extra_headers={"x-mock-fault": "hang"},
+                )
+            except openai.APIStatusError as exc:
+                return exc
+
+        try:
+            results = await asyncio.gather(*(hold() for _ in range(5)))
+            held = [r for r in results if isinstance(r, openai.AsyncStream)]
+            for stream in held:
+                await stream.close()
+            return len(held), [r for r in results if isinstance(r, Exception)]
+        finally:
+            await client.close()
+
+    held, refused = asyncio.run(held_and_refused())
+    assert held == 2 and len(refused) == 3, refused
     assert all(r.status_code == 429 and "in flight" in r.message for r in refused)
-    assert time.perf_counter() - started < 2
-    assert ok(burst(gw.url, key, 2)) == 2  # slots were freed when the calls ended
+    # The slots are freed when the gateway sees those clients leave.
+    deadline = time.monotonic() + 30
+    while ok(burst(gw.url, key, 2)) != 2:
+        assert time.monotonic() < deadline, "the slots were never freed"
+        time.sleep(0.05)
 
     async def stream_holds_its_slot() -> tuple[Any, Any]:
         client = aclient(gw.url, key)
