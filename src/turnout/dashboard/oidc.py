@@ -24,6 +24,7 @@ is imported when first used: a gateway without single sign-on never loads it.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -162,15 +163,23 @@ class OIDC:
 
     async def keys(self, kid: str | None) -> KeySet:
         """The provider's key set, fetched again when a token names a key it lacks (the
-        provider rotated its keys), at most once every JWKS_REFETCH seconds."""
+        provider rotated its keys), at most once every JWKS_REFETCH seconds. A token that
+        names an unknown key within that window of the last fetch waits the window out (a
+        sleep, no work) rather than failing: a rotation right after a sign-in is followed, and
+        forged key ids still cost at most one fetch per window."""
         from joserfc.errors import JoseError
         from joserfc.jwk import KeySet
 
+        def known() -> bool:
+            return self._keys is not None and (
+                kid is None or any(k.kid == kid for k in self._keys.keys)
+            )
+
         now = time.monotonic()
-        known = self._keys is not None and (
-            kid is None or any(k.kid == kid for k in self._keys.keys)
-        )
-        if (self._keys is None or not known) and now - self._keys_at >= JWKS_REFETCH:
+        if not known() and (wait := self._keys_at + JWKS_REFETCH - now) > 0:
+            await asyncio.sleep(wait)
+            now = time.monotonic()
+        if not known() and now - self._keys_at >= JWKS_REFETCH:
             meta = await self.metadata()
             data = await self._get_json(meta["jwks_uri"])
             try:
