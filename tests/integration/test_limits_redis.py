@@ -77,13 +77,24 @@ def spread(pair: tuple[Proc, Proc], key: str, n: int, **kw: Any) -> list[Any]:
 def test_two_replicas_enforce_one_global_limit_exactly(pair: tuple[Proc, Proc]) -> None:
     key, _ = new_key(pair[0], rpm=100)
     until(lambda: _known(pair[1], key), 2.0)
-    results = spread(pair, key, 300)
-    assert ok(results) == 100
+
+    async def each_once() -> list[Any]:
+        clients = [aclient(p.url, key) for p in pair]
+        try:
+            return [await one(c) for c in clients]
+        finally:
+            for c in clients:
+                await c.close()
+
+    # One call on each replica first: both serve a share whatever the race below decides
+    # (on a quiet machine one replica's 150 can all win it).
+    first = asyncio.run(each_once())
+    assert ok(first) == 2, first
+    results = spread(pair, key, 298)
+    assert ok(results) == 98  # 100 in all, across both replicas
     refused: list[Any] = [r for r in results if isinstance(r, Exception)]
     assert all(isinstance(r, openai.RateLimitError) for r in refused)
     assert all(int(r.response.headers["retry-after"]) >= 1 for r in refused)
-    served = [i % 2 for i, r in enumerate(results) if not isinstance(r, Exception)]
-    assert 0 in served and 1 in served  # both replicas served a share of the 100
 
 
 def test_requests_in_flight_across_replicas(pair: tuple[Proc, Proc]) -> None:
