@@ -176,10 +176,15 @@ class OIDC:
             )
 
         now = time.monotonic()
-        if not known() and (wait := self._keys_at + JWKS_REFETCH - now) > 0:
-            await asyncio.sleep(wait)
+        due = now - self._keys_at >= JWKS_REFETCH
+        if not known() and not due:
+            last = self._keys_at
+            await asyncio.sleep(last + JWKS_REFETCH - now)
             now = time.monotonic()
-        if not known() and now - self._keys_at >= JWKS_REFETCH:
+            # The window is over (asyncio may wake a hair early, so no clock test here) unless
+            # another sign-in fetched meanwhile.
+            due = self._keys_at == last
+        if not known() and due:
             meta = await self.metadata()
             data = await self._get_json(meta["jwks_uri"])
             try:
