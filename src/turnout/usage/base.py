@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from turnout.ir.response import Usage as IRUsage
 from turnout.types import Usage
+from turnout.usage.scan import KeyTail
 
 
 class StreamObserver(Protocol):
@@ -59,3 +61,25 @@ class Passthrough:
 
     def usage(self) -> Usage | None:
         return None
+
+
+class LastUsage:
+    """For protocols whose stream repeats or ends with its usage object under one key: the
+    last occurrence is the stream's usage, read after the stream (``parse`` turns it into the
+    gateway's counts)."""
+
+    __slots__ = ("_parse", "_tail")
+
+    def __init__(self, key: bytes, parse: Callable[[dict[str, object] | None], Usage | None]):
+        self._tail = KeyTail(key)
+        self._parse = parse
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._tail.feed(chunk)
+        return chunk
+
+    def flush(self) -> bytes:
+        return b""
+
+    def usage(self) -> Usage | None:
+        return self._parse(self._tail.last())

@@ -7,8 +7,8 @@ from typing import Any
 
 from turnout.protocols.gemini.response import usage_to_ir
 from turnout.types import Usage
-from turnout.usage.base import from_ir
-from turnout.usage.scan import KeyTail, last_object
+from turnout.usage.base import LastUsage, from_ir
+from turnout.usage.scan import last_object
 
 KEY = b'"usageMetadata"'
 
@@ -21,18 +21,8 @@ def from_body(body: bytes) -> Usage | None:
     return parse(last_object(body, KEY))
 
 
-class GeminiStream:
-    __slots__ = ("_tail",)
+class GeminiStream(LastUsage):
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self._tail = KeyTail(KEY)
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._tail.feed(chunk)
-        return chunk
-
-    def flush(self) -> bytes:
-        return b""
-
-    def usage(self) -> Usage | None:
-        return parse(self._tail.last())
+        super().__init__(KEY, parse)

@@ -8,8 +8,8 @@ from typing import Any
 
 from turnout.protocols.responses.response import usage_to_ir
 from turnout.types import Usage
-from turnout.usage.base import from_ir
-from turnout.usage.scan import KeyTail, last_object
+from turnout.usage.base import LastUsage, from_ir
+from turnout.usage.scan import last_object
 
 KEY = b'"usage"'
 
@@ -22,18 +22,8 @@ def from_body(body: bytes) -> Usage | None:
     return parse(last_object(body, KEY))
 
 
-class ResponsesStream:
-    __slots__ = ("_tail",)
+class ResponsesStream(LastUsage):
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self._tail = KeyTail(KEY)
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._tail.feed(chunk)
-        return chunk
-
-    def flush(self) -> bytes:
-        return b""
-
-    def usage(self) -> Usage | None:
-        return parse(self._tail.last())
+        super().__init__(KEY, parse)
