@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from turnout.config.schema import ErrorRule, ProviderConfig, TurnoutConfig
+from turnout.config.providers import ErrorRule, ProviderConfig
+from turnout.config.schema import TurnoutConfig
 from turnout.upstream.base import DEFAULT_EGRESS, Egress
 
 

@@ -19,7 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from turnout.config.schema import REASONS, TurnoutConfig
+from turnout.config.providers import REASONS
+from turnout.config.schema import TurnoutConfig
 
 Loc = tuple[str | int, ...]
 

@@ -33,7 +33,8 @@ from urllib.parse import urlencode
 
 import orjson
 
-from turnout.config.schema import OAuthProfile, OIDCConfig
+from turnout.config.providers import OAuthProfile
+from turnout.config.schema import OIDCConfig
 from turnout.oauth.client import OAuthClient, OAuthError, pkce_pair
 from turnout.outbound.fetch import fetch
 from turnout.outbound.policy import Origin, OutboundPolicy

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from turnout.config.schema import OAuthProfile
+from turnout.config.providers import OAuthProfile
 from turnout.outbound.fetch import fetch
 from turnout.outbound.policy import Origin, OutboundPolicy
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from turnout.config.compile import Runtime
-from turnout.config.schema import OAuthProfile
+from turnout.config.providers import OAuthProfile
 from turnout.crypto import SecretBox, SecretKeyError
 from turnout.health.board import HealthBoard
 from turnout.health.breaker import INVALID as KEY_INVALID

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from turnout.config.compile import ErrorRuleSpec, compile_rule
-from turnout.config.schema import ErrorRule
+from turnout.config.providers import ErrorRule
 
 if TYPE_CHECKING:
     from turnout.config.compile import ProviderSpec

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from turnout.config.compile import compile_rule
-from turnout.config.schema import ErrorRule
+from turnout.config.providers import ErrorRule
 from turnout.providers.registry import provider_type
 from turnout.routing.classify import Classifier, by_status, retry_after
 
