@@ -1,6 +1,6 @@
 """OAuth accounts in a running gateway: their tokens in the key pools, refreshed in time.
 
-Each account of a provider with ``auth: oauth`` becomes one key (:class:`AccountKey`) in every
+Each account of a provider with ``auth: oauth`` becomes one key (``pools.AccountKey``) in every
 key pool of its provider, so it takes part in routing exactly like an API key: weights and
 order, cooldowns after a 429 or a 401, the health keeper's probes, the health view. Its
 ``secret`` is the current access token, replaced in place when the token is refreshed, so the
@@ -36,8 +36,6 @@ from turnout.config.providers import OAuthProfile
 from turnout.crypto import SecretBox, SecretKeyError
 from turnout.health.board import HealthBoard
 from turnout.health.breaker import INVALID as KEY_INVALID
-from turnout.health.breaker import BreakerPolicy, Journal
-from turnout.health.targets import KeyHealth
 from turnout.oauth.accounts import (
     INVALID,
     AccountRecord,
@@ -46,6 +44,7 @@ from turnout.oauth.accounts import (
     context,
 )
 from turnout.oauth.client import OAuthClient, OAuthError, Tokens
+from turnout.oauth.pools import AccountPools
 from turnout.observability.logging import get_logger
 from turnout.outbound.policy import OutboundPolicy
 from turnout.storage import Storage
@@ -53,32 +52,7 @@ from turnout.storage import Storage
 log = get_logger("turnout.oauth")
 TICK = 1.0
 LEASE = 30.0
-FOREVER = 10 * 365 * 86400.0
 FORCED_EVERY = 60.0  # an upstream's 401 triggers at most one early refresh a minute
-
-
-class AccountKey(KeyHealth):
-    """A key of a pool that is an OAuth account: named by the account, never by its token."""
-
-    __slots__ = ("account",)
-
-    def __init__(
-        self,
-        account: str,
-        provider: str,
-        scope: str,
-        index: int,
-        token: str,
-        policy: BreakerPolicy,
-        journal: Journal,
-    ) -> None:
-        super().__init__(provider, scope, index, token, policy, journal)
-        self.account = account
-        self.fingerprint = account
-        self.id = f"{self.provider}/{self.scope}#{account}"
-
-    def __repr__(self) -> str:
-        return f"AccountKey({self.id!r}, state={self.state!r})"
 
 
 def owner_id() -> str:
@@ -98,7 +72,7 @@ class OAuthAccounts:
         tick: float = TICK,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.board = board
+        self.pools = AccountPools(board)
         self.store = store
         self.box = box
         self.tick = tick
@@ -112,108 +86,41 @@ class OAuthAccounts:
         self._policy = policy
         self.clients = {n: OAuthClient(p, policy, clock=clock) for n, p in self.profiles.items()}
         self.records: dict[str, AccountRecord] = {}
-        self.keys: dict[str, list[AccountKey]] = {}
         self.tokens: dict[str, tuple[str | None, float | None]] = {}  # refresh token, expiry
         self._access: dict[str, str] = {}  # the current access token of each account
         self._forced: dict[str, float] = {}
         self._retry: dict[str, tuple[int, float]] = {}  # failures in a row, next try (monotonic)
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        # Why each unusable account (or a provider's placeholder) is unusable: re-asserted on
-        # every sync, so a keeper's probe or a trial cannot turn it back into "invalid_key".
-        self._unusable: dict[str, str] = {}
         self.refreshes = 0
         for name in self.profiles:
-            self._placeholders(name, "oauth: no account signed in")
+            self.pools.placeholders(name)
 
     def use(self, runtime: Runtime, board: HealthBoard) -> None:
         """A reload swapped in a new config and board: the profiles are the new config's,
         and every account joins the new pools before they serve, keeping the key objects
         (their cooldowns and breakers) of pools that stay. Synchronous: it runs inside the
         swap, where nothing awaits."""
-        old = self.keys
-        self.board = board
+        old = self.pools.rebind(board)
         self.profiles = dict(oauth_providers(runtime))
         self.clients = {
             n: OAuthClient(p, self._policy, clock=self.clock) for n, p in self.profiles.items()
         }
-        self.keys = {}
         for name in self.profiles:
-            self._placeholders(name, "oauth: no account signed in")
+            self.pools.placeholders(name)
         for account, record in list(self.records.items()):
             if record.provider not in self.profiles:
                 self._leave(account)
                 continue
             previous = {(k.provider, k.scope): k for k in old.get(account, [])}
-            self._join(record, self._access.get(account, ""), previous)
-        self._reassert()
-
-    # -- the pools ---------------------------------------------------------------------------
-    def _pools(self, provider: str) -> list[tuple[str, str]]:
-        return [k for k in self.board.pools if k[0] == provider]
-
-    def _placeholders(self, provider: str, reason: str) -> None:
-        """A provider with no usable account keeps its config's keys; the empty placeholder
-        of a keyless provider is marked invalid so the health view says why."""
-        now = time.monotonic()
-        for pool_id in self._pools(provider):
-            for key in self.board.pools[pool_id].keys:
-                if not isinstance(key, AccountKey) and not key.secret and key.reason != reason:
-                    key.mark(KEY_INVALID, reason, now + FOREVER, now)
-
-    def _join(
-        self,
-        record: AccountRecord,
-        token: str,
-        previous: Mapping[tuple[str, str], AccountKey] | None = None,
-    ) -> None:
-        keys = []
-        for provider, scope in self._pools(record.provider):
-            pool = self.board.pools[(provider, scope)]
-            key = (previous or {}).get((provider, scope)) or AccountKey(
-                record.id,
-                provider,
-                scope,
-                len(pool.keys),
-                token,
-                self.board.policy,
-                self.board.journal,
-            )
-            key.index, key.policy = len(pool.keys), self.board.policy
-            # An account replaces the empty placeholder of a provider without API keys.
-            pool.keys = (*(k for k in pool.keys if k.secret or isinstance(k, AccountKey)), key)
-            keys.append(key)
-        self.keys[record.id] = keys
+            self.pools.join(record, self._access.get(account, ""), previous)
+        self.pools.reassert(self.profiles)
 
     def _leave(self, account: str) -> None:
-        for key in self.keys.pop(account, []):
-            pool = self.board.pools[(key.provider, key.scope)]
-            left = tuple(k for k in pool.keys if k is not key)
-            if left:
-                pool.keys = left
-            else:  # never an empty pool: the placeholder comes back, marked
-                spec = self.board.runtime.providers[key.provider]
-                pool.keys = tuple(
-                    KeyHealth(key.provider, key.scope, i, s, self.board.policy, self.board.journal)
-                    for i, s in enumerate(spec.api_keys)
-                )
+        self.pools.leave(account)
         self.records.pop(account, None)
         self.tokens.pop(account, None)
         self._access.pop(account, None)
-        self._unusable.pop(account, None)
-
-    def _set_invalid(self, account: str, reason: str) -> None:
-        self._unusable[account] = reason
-        now = time.monotonic()
-        for key in self.keys.get(account, []):
-            if key.state != KEY_INVALID or key.reason != reason:
-                key.mark(KEY_INVALID, reason, now + FOREVER, now)
-
-    def _reassert(self) -> None:
-        for account, reason in self._unusable.items():
-            self._set_invalid(account, reason)
-        for name in self.profiles:
-            self._placeholders(name, "oauth: no account signed in")
 
     def _open(self, record: AccountRecord) -> tuple[str, str | None] | None:
         if self.box is None:
@@ -237,9 +144,9 @@ class OAuthAccounts:
         log.error(
             "oauth account not usable", account=record.id, provider=record.provider, reason=reason
         )
-        if record.id not in self.keys:
-            self._join(record, "")
-        self._set_invalid(record.id, f"oauth: {reason}")
+        if record.id not in self.pools.keys:
+            self.pools.join(record, "")
+        self.pools.set_invalid(record.id, f"oauth: {reason}")
         self.records[record.id] = record
 
     # -- sync with the table -----------------------------------------------------------------
@@ -268,7 +175,7 @@ class OAuthAccounts:
             self._apply(record, known is None)
         for gone in [a for a in self.records if a not in seen]:
             self._leave(gone)
-        self._reassert()
+        self.pools.reassert(self.profiles)
 
     def _apply(self, record: AccountRecord, new: bool) -> None:
         opened = self._open(record)
@@ -277,22 +184,17 @@ class OAuthAccounts:
         access, refresh = opened
         expiry = record.expires_at.timestamp() if record.expires_at else None
         if new:
-            self._join(record, access)
+            self.pools.join(record, access)
             log.info("oauth account joined", account=record.id, provider=record.provider)
         else:
-            for key in self.keys.get(record.id, []):
-                key.secret = access
+            self.pools.set_secret(record.id, access)
         self.records[record.id] = record
         self.tokens[record.id] = (refresh, expiry)
         self._access[record.id] = access
         if record.status == INVALID:
-            self._set_invalid(record.id, f"oauth: {record.reason or 'invalid'}")
+            self.pools.set_invalid(record.id, f"oauth: {record.reason or 'invalid'}")
         else:
-            self._unusable.pop(record.id, None)
-            now = time.monotonic()
-            for key in self.keys.get(record.id, []):
-                if key.state == KEY_INVALID and (key.reason or "").startswith("oauth:"):
-                    key.reset(now)
+            self.pools.set_usable(record.id)
 
     # -- refresh -----------------------------------------------------------------------------
     def _due(self, account: str) -> bool:
@@ -307,7 +209,7 @@ class OAuthAccounts:
 
     def _refused(self, account: str) -> bool:
         """An upstream refused the token (401): refresh early, at most once a minute."""
-        keys = self.keys.get(account, [])
+        keys = self.pools.keys.get(account, [])
         if not any(k.state == KEY_INVALID and k.reason == "invalid_key" for k in keys):
             return False
         now = time.monotonic()
@@ -350,7 +252,7 @@ class OAuthAccounts:
                 if exc.error == "invalid_grant":
                     reason = f"invalid_grant: {exc.description}".rstrip(": ")
                     await self.store.invalidate(account, self.owner, reason)
-                    self._set_invalid(account, f"oauth: {reason}")
+                    self.pools.set_invalid(account, f"oauth: {reason}")
                     self.records[account] = leased
                     log.error("oauth account invalid", account=account, reason=reason)
                     return False
@@ -380,8 +282,7 @@ class OAuthAccounts:
         if await self.store.save_tokens(
             record.id, self.owner, sealed_access, sealed_refresh, expires
         ):
-            for key in self.keys.get(record.id, []):
-                key.secret = tokens.access_token
+            self.pools.set_secret(record.id, tokens.access_token)
             self.tokens[record.id] = (tokens.refresh_token, tokens.expires_at)
             self._access[record.id] = tokens.access_token
         await self._sync()  # the new version (and anything else that changed)
@@ -418,7 +319,7 @@ class OAuthAccounts:
         out = []
         for account, record in self.records.items():
             _, expiry = self.tokens.get(account, (None, None))
-            keys = self.keys.get(account, [])
+            keys = self.pools.keys.get(account, [])
             out.append(
                 {
                     **record.public(),

@@ -14,7 +14,8 @@ from turnout.health.board import HealthBoard
 from turnout.health.breaker import INVALID
 from turnout.oauth.accounts import AccountRecord, AccountStore, MemoryAccountStore, context
 from turnout.oauth.client import OAuthError, Tokens
-from turnout.oauth.service import AccountKey, OAuthAccounts
+from turnout.oauth.pools import AccountKey
+from turnout.oauth.service import OAuthAccounts
 from turnout.outbound import OutboundPolicy
 
 BOX = SecretBox.from_text("ab" * 32)
