@@ -65,6 +65,7 @@ def test_previous_response_id_continues_a_translated_conversation(
         extra_headers={"x-mock-tokens": "5"},
     )  # fmt: skip
     assert second.output_text.startswith("Tool result:"), second.output_text
+    assert second.previous_response_id == first.id  # echoed as OpenAI does
     assert headers["x-mock-signatures-received"] == str(TRANSLATED[provider])
     assert second.status == "completed"
     # A third turn chains on the second: the whole conversation comes along.
@@ -73,7 +74,33 @@ def test_previous_response_id_continues_a_translated_conversation(
         reasoning=REASONING, tools=TOOLS, extra_headers={"x-mock-tokens": "5"},
     )  # fmt: skip
     assert third.status == "completed"  # both earlier turns' reasoning state reached it
+    assert third.previous_response_id == second.id
+    assert sdk.responses.retrieve(third.id).previous_response_id == second.id
     assert headers["x-mock-signatures-received"] == str(2 * TRANSLATED[provider])
+
+
+def test_every_streamed_response_object_echoes_the_previous_response_id(
+    sdk: openai.OpenAI,
+) -> None:
+    first = sdk.responses.create(model=model_for("anthropic"), input=QUESTION)
+    with sdk.responses.stream(
+        model=model_for("anthropic"), previous_response_id=first.id, input="And?"
+    ) as s:
+        seen = [e.response.previous_response_id for e in s if hasattr(e, "response")]
+    assert len(seen) >= 3 and set(seen) == {first.id}, seen  # created, in_progress, completed
+    assert first.previous_response_id is None
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
+@pytest.mark.parametrize("provider", list(TRANSLATED))
+def test_background_is_refused_where_the_upstream_cannot_run_it(
+    sdk: openai.OpenAI, provider: str, stream: bool
+) -> None:
+    """Running it in the foreground instead would break the client's polling contract."""
+    with pytest.raises(openai.BadRequestError) as info:
+        create(sdk, stream, model=model_for(provider), input=QUESTION, background=True)
+    assert info.value.param == "background", info.value
+    assert "background" in info.value.message
 
 
 @pytest.mark.parametrize("provider", list(TRANSLATED))

@@ -19,6 +19,10 @@ from turnout.conversations.store import ConversationStore, Record
 from turnout.types import Call, Handler, Reply
 
 _COMPLETED = b'"response.completed"'
+# What a translated answer says before the gateway puts the request's id back (the encoder
+# cannot know it: the step took it out of the request). Compact JSON cannot hold these bytes
+# inside a string (its quotes would be escaped), so only the field itself matches.
+_NO_PREVIOUS = b'"previous_response_id":null'
 
 
 def as_items(value: Any) -> list[Any]:
@@ -42,9 +46,17 @@ class Conversations:
     async def step(self, call: Call, next: Handler) -> Reply:
         if call.protocol != "responses" or call.operation != "responses":
             return await next(call)
-        await self._expand(call)
+        previous = await self._expand(call)
         reply = await next(call)
-        if reply.status != 200 or call.data.get("store") is False:
+        if reply.status != 200:
+            return reply
+        if previous is not None and call.translated:
+            echo = b'"previous_response_id":' + orjson.dumps(previous)
+            if reply.chunks is None:
+                reply.body = reply.body.replace(_NO_PREVIOUS, echo)
+            else:
+                reply.chunks = _echo_previous(reply.chunks, echo)
+        if call.data.get("store") is False:
             return reply
         if not call.translated:  # OpenAI holds the state: remember who answered
             if call.deployment is not None and call.answered_key is not None:
@@ -94,23 +106,25 @@ class Conversations:
             if close is not None:
                 await close()
 
-    async def _expand(self, call: Call) -> None:
+    async def _expand(self, call: Call) -> str | None:
+        """Put the kept items in front of the input; the id they were kept under, if so."""
         previous = call.data.get("previous_response_id")
         if not isinstance(previous, str) or not previous:
-            return
+            return None
         record = await self.store.get(previous, owner_of(call))
         if record is None:
-            return  # unknown here: an OpenAI upstream may hold it; translation refuses it
+            return None  # unknown here: an OpenAI upstream may hold it; translation refuses it
         if record.deployment is not None and record.key_id is not None:
             call.pin = (record.deployment, record.key_id)
-            return
+            return None
         if record.items is None:
-            return
+            return None
         history = orjson.loads(record.items)
         data = {k: v for k, v in call.data.items() if k != "previous_response_id"}
         data["input"] = [*history, *as_items(call.data.get("input"))]
         call.data = data
         call.body = orjson.dumps(data)
+        return previous
 
     async def _keep(self, call: Call, body: bytes) -> None:
         try:
@@ -168,6 +182,18 @@ class Conversations:
                     response = event["response"]
                     await self._keep_response(call, response, orjson.dumps(response))
                 return
+
+
+async def _echo_previous(chunks: AsyncIterator[bytes], echo: bytes) -> AsyncIterator[bytes]:
+    """A translated stream's response objects name the request's ``previous_response_id``
+    (the encoder writes whole events per chunk, so a field never straddles two chunks)."""
+    try:
+        async for chunk in chunks:
+            yield chunk.replace(_NO_PREVIOUS, echo)
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _response_id(raw: bytes, nested: bool = False) -> str | None:
