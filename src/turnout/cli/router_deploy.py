@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from turnout.cli import router_models  # noqa: F401 (train, eval and list register first)
 from turnout.cli.router_cmd import (
     DEFAULT_REGISTRY,
     ConfigOpt,
