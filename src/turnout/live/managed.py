@@ -16,6 +16,8 @@ provider's connections are checked as admin-supplied ones for as long as it serv
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -27,13 +29,69 @@ from turnout.crypto import SecretBox
 from turnout.live.store import Entry, seal_context
 from turnout.outbound import Origin, OutboundPolicy
 
-SECTION = {"provider": "providers", "model": "models"}
 RULE = "the config file wins for every name it defines; stored entries fill in the others"
+Body = dict[str, Any]
+
+
+def _nothing(*_: Any) -> list[Any]:
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedKind:
+    """One kind of config entry the admin API may store: the config section it joins, the
+    destinations the outbound policy must admit (``(field, url)``), the secrets sealed apart
+    from its body (``split`` takes them out, ``join`` puts the opened ones back), and what an
+    admin write of it may never be (``refuse``: problems; the config file may still)."""
+
+    section: str
+    destinations: Callable[[Body], list[tuple[str, str]]] = _nothing
+    split: Callable[[Body], list[str]] | None = None  # pops the secrets out of the body
+    join: Callable[[Body, list[str]], None] | None = None
+    refuse: Callable[[str, Body], list[str]] = _nothing
+
+
+def _provider_destinations(body: Body) -> list[tuple[str, str]]:
+    out = []
+    for key in ("base_url", "proxy"):
+        url = body.get(key)
+        if isinstance(url, str) and not (key == "proxy" and url == "none"):
+            out.append((key, url))
+    return out
+
+
+def _provider_join(body: Body, keys: list[str]) -> None:
+    body["api_keys"] = keys
+
+
+# The kinds the admin API stores: one entry each ("module:NAME" is imported on first use).
+# A provider's ``api_keys`` are sealed by the service itself (an update without them keeps
+# the stored ones), so the provider kind has no ``split``.
+KINDS: dict[str, ManagedKind | str] = {
+    "provider": ManagedKind("providers", destinations=_provider_destinations, join=_provider_join),
+    "model": ManagedKind("models"),
+    "mcp_server": "turnout.mcp.managed:KIND",
+}
+
+
+def kind_of(name: str) -> ManagedKind | None:
+    """The registered kind, or None (an entry a newer version stored: left alone)."""
+    found = KINDS.get(name)
+    if isinstance(found, str):
+        module, _, attr = found.partition(":")
+        found = KINDS[name] = getattr(importlib.import_module(module), attr)
+    assert found is None or isinstance(found, ManagedKind)
+    return found
+
+
+def section(kind: str) -> str:
+    found = kind_of(kind)
+    return found.section if found is not None else kind
 
 
 @dataclass(slots=True)
 class Sources:
-    """Which names came from where (shown by ``GET /admin/config``)."""
+    """Which names came from where (shown by ``GET /admin/config``), per config section."""
 
     database: dict[str, list[str]] = field(default_factory=lambda: {"providers": [], "models": []})
     shadowed: dict[str, list[str]] = field(default_factory=lambda: {"providers": [], "models": []})
@@ -46,37 +104,34 @@ class SealedKeyError(Exception):
     """A stored key cannot be opened (no or another TURNOUT_SECRET_KEY)."""
 
 
-def merge(
-    base: TurnoutConfig, entries: list[Entry], box: SecretBox | None
-) -> tuple[dict[str, Any], Sources]:
+def merge(base: TurnoutConfig, entries: list[Entry], box: SecretBox | None) -> tuple[Body, Sources]:
     """The raw config tree of ``base`` with the stored entries added under free names."""
     data = base.model_dump(mode="json", exclude_unset=True)
     sources = Sources()
     for entry in entries:
-        section_name = SECTION[entry.kind]
-        defined = base.providers if entry.kind == "provider" else base.models
+        kind = kind_of(entry.kind)
+        if kind is None:
+            continue
+        defined = getattr(base, kind.section)
         if entry.name in defined:
-            sources.shadowed[section_name].append(entry.name)
+            sources.shadowed.setdefault(kind.section, []).append(entry.name)
             continue
         body = dict(entry.body)
-        if entry.kind == "provider" and entry.sealed_keys:
-            body["api_keys"] = open_keys(entry, box)
-        data.setdefault(section_name, {})[entry.name] = body
-        sources.database[section_name].append(entry.name)
+        if entry.sealed_keys and kind.join is not None:
+            kind.join(body, open_keys(entry, box))
+        data.setdefault(kind.section, {})[entry.name] = body
+        sources.database.setdefault(kind.section, []).append(entry.name)
     return data, sources
 
 
 def open_keys(entry: Entry, box: SecretBox | None) -> list[str]:
+    where = f"{section(entry.kind)}.{entry.name}"
     if box is None:
-        raise SealedKeyError(
-            f"providers.{entry.name}: its keys are sealed; set TURNOUT_SECRET_KEY to use them"
-        )
+        raise SealedKeyError(f"{where}: its secrets are sealed; set TURNOUT_SECRET_KEY to use them")
     try:
-        return [box.open(k, seal_context(entry.name)) for k in entry.sealed_keys]
+        return [box.open(k, seal_context(entry.name, entry.kind)) for k in entry.sealed_keys]
     except Exception as exc:
-        raise SealedKeyError(
-            f"providers.{entry.name}: a stored key cannot be opened: {exc}"
-        ) from None
+        raise SealedKeyError(f"{where}: a stored secret cannot be opened: {exc}") from None
 
 
 def check(data: dict[str, Any]) -> tuple[TurnoutConfig | None, list[str]]:
@@ -84,19 +139,20 @@ def check(data: dict[str, Any]) -> tuple[TurnoutConfig | None, list[str]]:
     return validate(data)
 
 
-async def outbound_problems(policy: OutboundPolicy, name: str, body: dict[str, Any]) -> list[str]:
-    """A provider's destinations from the admin API must be allowed by the outbound policy:
-    checked as written (scheme, spelling, address literals) and as resolved now."""
+async def outbound_problems(policy: OutboundPolicy, kind: str, name: str, body: Body) -> list[str]:
+    """Destinations from the admin API must be allowed by the outbound policy: checked as
+    written (scheme, spelling, address literals) and as resolved now."""
+    found = kind_of(kind)
     problems: list[str] = []
-    for key in ("base_url", "proxy"):
-        url = body.get(key)
-        if not isinstance(url, str) or (key == "proxy" and url == "none"):
-            continue
+    for key, url in found.destinations(body) if found is not None else ():
         try:
             dest = policy.check_url(url, Origin.ADMIN)
             await policy.addresses(dest, Origin.ADMIN)
         except Exception as exc:
-            problems.append(f"providers.{name}.{key}: refused by the outbound policy: {exc}")
+            problems.append(
+                f"{found.section if found else kind}.{name}.{key}: "
+                f"refused by the outbound policy: {exc}"
+            )
     return problems
 
 

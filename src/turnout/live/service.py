@@ -20,12 +20,13 @@ from turnout.config.schema import TurnoutConfig
 from turnout.config.validate import validate
 from turnout.crypto import SecretBox, SecretKeyError
 from turnout.live.managed import (
-    SECTION,
     SealedKeyError,
     Sources,
+    kind_of,
     merge,
     open_keys,
     outbound_problems,
+    section,
 )
 from turnout.live.reloader import Reloader, ReloadFailed, ReloadResult
 from turnout.live.store import Entry, Kind, ManagedStore, seal_context
@@ -103,8 +104,7 @@ class ManagedService:
 
     async def listing(self, kind: Kind) -> list[dict[str, Any]]:
         _, entries = await self.load()
-        base = self.reloader.base
-        defined = base.providers if kind == "provider" else base.models
+        defined = getattr(self.reloader.base, section(kind))
         out = []
         for e in entries:
             if e.kind != kind:
@@ -132,9 +132,11 @@ class ManagedService:
 
     # -- writes ------------------------------------------------------------------------------
     async def put(self, kind: Kind, name: str, body: Any, *, create: bool = False) -> Outcome:
-        """Create or replace one provider or model (``create``: only create)."""
+        """Create or replace one entry of a registered kind (``create``: only create)."""
+        if kind_of(kind) is None:
+            return Outcome(404, {"detail": f"no such kind of entry: {kind!r}"})
         if not isinstance(body, dict):
-            return refused([f"{SECTION[kind]}.{name}: expected an object"])
+            return refused([f"{section(kind)}.{name}: expected an object"])
         problem = self._name_problem(kind, name)
         if problem is not None:
             return problem
@@ -142,7 +144,7 @@ class ManagedService:
             _, entries = await self.load()
             old = next((e for e in entries if e.kind == kind and e.name == name), None)
             if create and old is not None:
-                return Outcome(409, {"detail": f"{SECTION[kind]}.{name} exists: PUT replaces it"})
+                return Outcome(409, {"detail": f"{section(kind)}.{name} exists: PUT replaces it"})
             body = dict(body)
             sealed: list[str] = []
             if kind == "provider":
@@ -151,9 +153,14 @@ class ManagedService:
                 if isinstance(made, Outcome):
                     return made
                 sealed = made
+            else:
+                made = self._seal_secrets(kind, name, body)
+                if isinstance(made, Outcome):
+                    return made
+                sealed = made
             entry = Entry(kind, name, body, sealed)
             rest = [e for e in entries if not (e.kind == kind and e.name == name)]
-            problems = await self._problems([*rest, entry], entry if kind == "provider" else None)
+            problems = await self._problems([*rest, entry], entry)
             if problems:
                 return refused(problems)
             version = await self.store.put(entry)
@@ -188,12 +195,11 @@ class ManagedService:
 
     def _name_problem(self, kind: Kind, name: str) -> Outcome | None:
         base: TurnoutConfig = self.reloader.base
-        defined = base.providers if kind == "provider" else base.models
-        if name in defined:
+        if name in getattr(base, section(kind)):
             return Outcome(
                 409,
                 {
-                    "detail": f"{SECTION[kind]}.{name} is defined in the config file, which "
+                    "detail": f"{section(kind)}.{name} is defined in the config file, which "
                     "wins for the names it defines: change it there"
                 },
             )
@@ -226,15 +232,38 @@ class ManagedService:
             )
         return [box.seal(k, seal_context(name)) for k in keys]
 
-    async def _problems(self, entries: list[Entry], provider: Entry | None) -> list[str]:
-        """Every problem of the config these entries would make (nothing is stored if any)."""
+    def _seal_secrets(self, kind: Kind, name: str, body: dict[str, Any]) -> list[str] | Outcome:
+        """The secrets a kind keeps apart from its body (``ManagedKind.split``), sealed."""
+        found = kind_of(kind)
+        secrets = found.split(body) if found is not None and found.split is not None else []
+        if not secrets:
+            return []
+        try:
+            box = self.box()
+        except SecretKeyError as exc:
+            return Outcome(400, {"detail": str(exc)})
+        if box is None:
+            return Outcome(
+                400,
+                {"detail": f"set TURNOUT_SECRET_KEY to store the credentials of {section(kind)}"},
+            )
+        return [box.seal(s, seal_context(name, kind)) for s in secrets]
+
+    async def _problems(self, entries: list[Entry], written: Entry | None) -> list[str]:
+        """Every problem of the config these entries would make (nothing is stored if any),
+        and of the written entry, what the admin API may never store and where it may not
+        connect."""
         try:
             data, _ = merge(self.reloader.base, entries, self._box())
         except Exception as exc:
             return [str(exc)]
         _, problems = validate(data)
-        if provider is not None:
-            problems.extend(await outbound_problems(self.policy, provider.name, provider.body))
+        kind = kind_of(written.kind) if written is not None else None
+        if written is not None and kind is not None:
+            problems.extend(kind.refuse(written.name, written.body))
+            problems.extend(
+                await outbound_problems(self.policy, written.kind, written.name, written.body)
+            )
         return problems
 
     async def _apply(self, version: int) -> ReloadResult:

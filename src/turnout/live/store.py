@@ -1,7 +1,8 @@
 """Providers and models managed through the admin API, as the database keeps them.
 
-An entry is one provider or one model, written as its YAML section would be (a provider's
-``api_keys`` kept apart, each sealed with the secret box, never stored in the clear). Every
+An entry is one provider, model or other registered kind (:data:`turnout.live.managed.KINDS`),
+written as its YAML section would be, its secrets (a provider's ``api_keys``, an MCP server's
+credentials) kept apart, each sealed with the secret box, never stored in the clear. Every
 write takes the next number of one version counter, in the same transaction, so a replica
 learns of a change by reading one integer (:mod:`turnout.live.replicas`) and then reloads
 everything: the whole set is small and read whole.
@@ -15,10 +16,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Kind = Literal["provider", "model"]
-KINDS: tuple[Kind, ...] = ("provider", "model")
+Kind = str  # a name in turnout.live.managed.KINDS ("provider", "model", "mcp_server", ...)
 
 
 @dataclass(slots=True)
@@ -26,7 +26,7 @@ class Entry:
     kind: Kind
     name: str
     body: dict[str, Any]  # the section, without secrets
-    sealed_keys: list[str] = field(default_factory=list)  # providers: AES-GCM, turnout.crypto
+    sealed_keys: list[str] = field(default_factory=list)  # secrets: AES-GCM, turnout.crypto
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -74,6 +74,6 @@ class MemoryManagedStore:
         return self._version
 
 
-def seal_context(name: str) -> str:
-    """Associated data binding a sealed key to its managed provider."""
-    return f"managed-provider:{name}"
+def seal_context(name: str, kind: Kind = "provider") -> str:
+    """Associated data binding a sealed secret to its managed entry."""
+    return f"managed-{kind}:{name}"

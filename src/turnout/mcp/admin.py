@@ -7,10 +7,12 @@ HTTP servers at run time.
     POST   /admin/mcp/servers           {"name": ..., <an mcp_servers entry>}: HTTP servers only
     DELETE /admin/mcp/servers/{name}    a server added here (config servers stay)
 
-A server added here is never a stdio command (a command line from an API call would run on
-the gateway's host), and its URLs must pass the outbound policy as admin destinations:
-public addresses only, unless ``outbound.allow`` admits them. Same rules as the admin API:
-the master key or an admin key (a viewer may read); secrets are never shown.
+A server added here is stored in the database (:mod:`turnout.mcp.managed`): it survives a
+restart and every replica sharing the database serves it. It is never a stdio command (a
+command line from an API call would run on the gateway's host), and its URLs must pass the
+outbound policy as admin destinations: public addresses only, unless ``outbound.allow``
+admits them. Same rules as the admin API: the master key or an admin key (a viewer may
+read); secrets are never shown.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from turnout.auth.guard import authorize
 from turnout.auth.service import AdminDenied
 from turnout.errors import OutboundRefused
 from turnout.mcp.config import McpServerConfig, valid_server_name
+from turnout.mcp.managed import STDIO_REFUSED
 from turnout.mcp.names import join
 from turnout.outbound.policy import Origin
 from turnout.types import Receive, Scope, Send
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 _JSON = (b"content-type", b"application/json")
 _MAX_BODY = 256 * 1024
+KIND = "mcp_server"  # its kind among the admin API's stored entries (turnout.live.managed)
 
 
 async def _reply(send: Send, status: int, data: Any) -> None:
@@ -97,6 +101,8 @@ async def serve_admin(gate: McpGate, scope: Scope, receive: Receive, send: Send)
 
 
 async def _add(gate: McpGate, receive: Receive, send: Send) -> None:
+    """Stored as a managed entry (kind ``mcp_server``): validated as the config it makes,
+    kept in the database, served by every replica; applied here before the answer."""
     raw = await _body(receive)
     if raw is None:
         await _reply(send, 413, {"detail": "Body too large."})
@@ -113,11 +119,7 @@ async def _add(gate: McpGate, receive: Receive, send: Send) -> None:
         await _reply(send, 400, {"detail": "name: [a-z][a-z0-9-]*, at most 63 characters."})
         return
     if data.get("transport") == "stdio" or "command" in data:
-        await _reply(
-            send,
-            400,
-            {"detail": "stdio servers run a command on the gateway's host: config file only."},
-        )
+        await _reply(send, 400, {"detail": STDIO_REFUSED + "."})
         return
     try:
         cfg = McpServerConfig.model_validate(data)
@@ -125,31 +127,40 @@ async def _add(gate: McpGate, receive: Receive, send: Send) -> None:
         problems = [f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors()]
         await _reply(send, 400, {"detail": "; ".join(problems)[:2000]})
         return
-    service = await gate.ensure()
-    existing = service.upstreams.get(name)
-    if existing is not None and existing.origin is Origin.CONFIG:
-        await _reply(send, 409, {"detail": f"'{name}' is defined in the config file."})
+    managed = gate.state.managed
+    if managed is None:
+        await _reply(send, 503, {"detail": "The gateway is still starting."})
         return
     try:
         for url in cfg.endpoints():
-            await service.policy.check(url, Origin.ADMIN)
+            await managed.policy.check(url, Origin.ADMIN)
     except OutboundRefused as exc:
         await _reply(send, 403, {"detail": exc.message})
         return
-    if existing is not None:
-        await service.remove(name)
-    up = service.add(name, cfg, Origin.ADMIN)
-    await _reply(send, 201, up.status())
+    outcome = await managed.put(KIND, name, data)
+    if outcome.status >= 300:
+        await _reply(send, outcome.status, outcome.body)
+        return
+    service = await gate.follow()
+    up = service.upstreams.get(name)
+    await _reply(send, outcome.status, up.status() if up is not None else outcome.body)
 
 
 async def _remove(gate: McpGate, name: str, send: Send) -> None:
-    service = gate.service
-    up = service.upstreams.get(name) if service else None
-    if service is None or up is None:
-        await _reply(send, 404, {"detail": f"No MCP server '{name[:100]}'."})
+    managed = gate.state.managed
+    if managed is None:
+        await _reply(send, 503, {"detail": "The gateway is still starting."})
         return
-    if up.origin is Origin.CONFIG:
-        await _reply(send, 409, {"detail": f"'{name}' is defined in the config file."})
+    outcome = await managed.delete(KIND, name)
+    if outcome.status == 404:
+        up = gate.service.upstreams.get(name) if gate.service is not None else None
+        if up is not None and up.origin is Origin.CONFIG:
+            await _reply(send, 409, {"detail": f"'{name[:100]}' is defined in the config file."})
+        else:
+            await _reply(send, 404, {"detail": f"No MCP server '{name[:100]}' stored."})
         return
-    await service.remove(name)
+    if outcome.status >= 300:
+        await _reply(send, outcome.status, outcome.body)
+        return
+    await gate.follow()
     await _reply(send, 200, {"removed": name})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,7 +20,6 @@ from turnout.mcp.access import OPEN, Access, Layer
 from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from turnout.mcp.config import McpServerConfig
     from turnout.mcp.service import McpService
     from turnout.state import GatewayState
 
@@ -74,16 +72,21 @@ class McpGate:
             reloader.on_change.append(self._reloaded)
 
     def _reloaded(self) -> None:
-        wanted = self.state.runtime.config.mcp_servers
-        if self.service is None and not wanted:
+        if self.service is None and not self.state.runtime.config.mcp_servers:
             return
-        task = asyncio.get_running_loop().create_task(self._reconfigure(wanted))
+        task = asyncio.get_running_loop().create_task(self._follow())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reconfigure(self, wanted: Mapping[str, McpServerConfig]) -> None:
+    async def _follow(self) -> None:
+        await self.follow()
+
+    async def follow(self) -> McpService:
+        """Serve the servers of the config serving now: the file's and those stored through
+        the admin API (read when this runs, so a late task never brings back an old set)."""
         service = await self.ensure()
-        await service.reconfigure(wanted)
+        await service.reconfigure(self.state.runtime.config.mcp_servers)
+        return service
 
     async def ensure(self) -> McpService:
         """The service, started on first need (a server added through the admin API)."""

@@ -98,8 +98,7 @@ class McpService:
             states = lambda: {n: u.state for n, u in self.upstreams.items()}  # noqa: E731
             obs.metrics.registry.register(ToolMetrics(self.usage, states))
         self._view(None)
-        for name, cfg in self.state.runtime.config.mcp_servers.items():
-            self.add(name, cfg, Origin.CONFIG)
+        await self.reconfigure(self.state.runtime.config.mcp_servers)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -145,20 +144,22 @@ class McpService:
         return up
 
     async def reconfigure(self, wanted: Mapping[str, McpServerConfig]) -> None:
-        """Follow a reloaded config: its servers are added, changed ones reconnected, removed
-        ones closed; servers added through the admin API stay unless the file now names
-        them (the file wins)."""
+        """Follow the serving config (the file's servers and those stored through the admin
+        API, which the file shadows by name): new ones added, changed ones reconnected,
+        removed ones closed."""
         async with self._reconfiguring:
+            managed = self.state.managed
+            stored = set(managed.sources.database.get("mcp_servers", ())) if managed else set()
+
+            def origin(name: str) -> Origin:
+                return Origin.ADMIN if name in stored else Origin.CONFIG
+
             for name, up in list(self.upstreams.items()):
-                if up.origin is Origin.CONFIG and wanted.get(name) != up.config:
+                if wanted.get(name) != up.config or up.origin is not origin(name):
                     await self.remove(name)
             for name, cfg in wanted.items():
-                current = self.upstreams.get(name)
-                if current is not None and current.origin is Origin.CONFIG:
-                    continue
-                if current is not None:
-                    await self.remove(name)
-                self.add(name, cfg, Origin.CONFIG)
+                if name not in self.upstreams:
+                    self.add(name, cfg, origin(name))
 
     async def remove(self, name: str) -> bool:
         up = self.upstreams.pop(name, None)

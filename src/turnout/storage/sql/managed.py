@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from turnout.live.store import KINDS, Entry, Kind
+from turnout.live.store import Entry, Kind
 from turnout.storage.sql.tables import managed_entries as m
 from turnout.storage.sql.tables import managed_version as v
 
@@ -44,14 +44,13 @@ class SqlManagedStore:
             rows = (await conn.execute(select(m).order_by(m.c.kind, m.c.name))).all()
         entries = [
             Entry(
-                kind=_kind(r.kind),
+                kind=r.kind,
                 name=r.name,
                 body=json.loads(r.body),
                 sealed_keys=json.loads(r.sealed_keys),
                 updated_at=_utc(r.updated_at),
             )
             for r in rows
-            if r.kind in KINDS
         ]
         return int(version or 0), entries
 
@@ -82,7 +81,3 @@ class SqlManagedStore:
             version = await _bump(conn)
             await conn.execute(delete(m).where(*where))
         return version
-
-
-def _kind(value: str) -> Kind:
-    return "provider" if value == "provider" else "model"

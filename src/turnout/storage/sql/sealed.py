@@ -55,7 +55,7 @@ def _account_context(kind: str) -> Callable[[Any], str]:
 def _managed_context(row: Any) -> str:
     from turnout.live.store import seal_context
 
-    return seal_context(row.name)
+    return seal_context(row.name, row.kind)
 
 
 SEALED: tuple[Sealed, ...] = (
