@@ -29,6 +29,7 @@ from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime, compile_config
 from turnout.config.schema import TurnoutConfig
 from turnout.conversations import routes as responses_route
+from turnout.conversations.holder import Holders
 from turnout.conversations.service import conversations
 from turnout.conversations.step import Conversations
 from turnout.dashboard.access import DashboardAccess
@@ -227,6 +228,10 @@ class Gateway:
             storage.stores.conversations if storage is not None else None,
         )
         self._after.insert(0, self.conversations.step)
+        health = self.health  # OpenAI-held responses: the serving providers and keys
+        self.conversations.holders = Holders(
+            lambda: state.providers, lambda: health.board.all_keys()
+        )
         self.plugins.start(gen.router)
         self.assemble()
         # again whenever auth, limits or plugins switch on or off

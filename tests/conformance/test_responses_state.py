@@ -228,6 +228,11 @@ def test_another_key_cannot_continue_read_or_delete_a_conversation(keyed: Proc) 
         mallory.responses.retrieve(first.id)
     with pytest.raises(openai.NotFoundError):
         mallory.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        mallory.responses.input_items.list(first.id)
+    with pytest.raises(openai.NotFoundError):
+        mallory.responses.cancel(first.id)
+    assert [i.content[0].text for i in alice.responses.input_items.list(first.id)] == [QUESTION]
     assert alice.responses.retrieve(first.id).id == first.id  # still there for its owner
     second = alice.responses.create(model="claude-test", previous_response_id=first.id, input="?")
     assert second.status == "completed"

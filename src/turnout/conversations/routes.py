@@ -1,32 +1,59 @@
-"""``GET`` and ``DELETE /v1/responses/{id}`` for the responses the gateway keeps.
+"""``/v1/responses/{id}``: retrieve, delete, ``input_items`` and ``cancel``.
 
-Only answers a translated upstream gave are held whole; an id the caller's key does not own,
-an expired one or an OpenAI upstream's is a 404 in the Responses error shape.
+A response a translated upstream answered is kept whole by the gateway (the conversation
+store) and served from there. One an OpenAI deployment answered lives at that account: the
+request goes to the same deployment with the same key (:mod:`turnout.conversations.holder`).
+Either way the record belongs to the caller's gateway key: another key, an expired or
+unknown id gets a 404 in the Responses error shape, and never reaches an upstream.
+
+A kept response was not run in the background (translated upstreams refuse ``background``),
+so cancelling it is a 400, as OpenAI answers for a foreground response. Retrieving a response
+as a stream (``?stream=true``) is not relayed.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
 from turnout.api.io import JSON, request_id, send_bytes, send_error
-from turnout.errors import GatewayError, NotFound
-from turnout.types import Scope, Send
+from turnout.conversations import items
+from turnout.conversations.holder import forward
+from turnout.errors import BadRequest, GatewayError, NotFound
+from turnout.types import Reply, Scope, Send
 
 if TYPE_CHECKING:
     from turnout.conversations.step import Conversations
+    from turnout.conversations.store import Record
     from turnout.state import GatewayState
 
-PREFIX = "/v1/responses/"
+PREFIXES = ("/v1/responses/", "/responses/")
+# (method, what follows the id) -> the action
+_ACTIONS = {
+    ("GET", ""): "retrieve",
+    ("DELETE", ""): "delete",
+    ("GET", "/input_items"): "input_items",
+    ("POST", "/cancel"): "cancel",
+}
+_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def _parse(scope: Scope) -> tuple[str, str] | None:
+    """The response id and the action a request names; None for a path this does not serve."""
+    path: str = scope["path"]
+    for prefix in PREFIXES:
+        if path.startswith(prefix):
+            rid, slash, rest = path[len(prefix) :].partition("/")
+            action = _ACTIONS.get((scope["method"], slash + rest))
+            return (rid, action) if rid and action is not None else None
+    return None
 
 
 def claims(scope: Scope) -> bool:
-    path: str = scope["path"]
-    if scope["method"] not in ("GET", "DELETE") or not path.startswith(PREFIX):
-        return False
-    rid = path[len(PREFIX) :]
-    return bool(rid) and "/" not in rid
+    return _parse(scope) is not None
 
 
 async def serve(
@@ -34,24 +61,80 @@ async def serve(
 ) -> None:
     headers = dict(scope["headers"])
     rid = request_id(headers)
-    response_id = scope["path"][len(PREFIX) :][:200]
-    owner = ""
-    auth = state.auth
-    if auth is not None and auth.active:
-        try:
+    parsed = _parse(scope)
+    assert parsed is not None
+    response_id, action = parsed
+    try:
+        owner = ""
+        auth = state.auth
+        if auth is not None and auth.active:
             owner = auth.step.identify(headers, b"").id
-        except GatewayError as exc:
-            await send_error(send, exc, "responses", rid)
-            return
+        reply = await _answer(conversations, response_id, action, owner, scope, rid)
+    except GatewayError as exc:
+        await send_error(send, exc, "responses", rid)
+        return
+    await send_bytes(
+        send, reply.status, [*reply.headers, (b"x-request-id", rid.encode())], reply.body
+    )
+
+
+async def _answer(
+    conversations: Conversations,
+    response_id: str,
+    action: str,
+    owner: str,
+    scope: Scope,
+    rid: str,
+) -> Reply:
+    if _ID.fullmatch(response_id) is None:
+        raise NotFound("No response found with that id.")
+    query: bytes = scope.get("query_string", b"")
     store = conversations.store
     record = await store.get(response_id, owner)
-    if record is None or record.response is None:
-        missing = NotFound(f"No response found with id '{response_id}'.")
-        await send_error(send, missing, "responses", rid)
-        return
-    if scope["method"] == "GET":
-        await send_bytes(send, 200, [JSON, (b"x-request-id", rid.encode())], record.response)
-        return
-    await store.delete(response_id, owner)
-    body = orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True})
-    await send_bytes(send, 200, [JSON, (b"x-request-id", rid.encode())], body)
+    if record is None:
+        raise NotFound(f"No response found with id '{response_id}'.")
+    if record.response is not None:
+        return await _kept(conversations, record, action, query)
+    if record.deployment is None or record.key_id is None or conversations.holders is None:
+        raise NotFound(f"No response found with id '{response_id}'.")
+    provider, secret = conversations.holders.find(record)
+    path = f"/responses/{response_id}"
+    if action == "input_items":
+        path += "/input_items?" + items.forwarded_query(query)
+    elif action == "cancel":
+        path += "/cancel"
+    elif action == "retrieve":
+        path += _retrieve_query(query)
+    method = {"retrieve": "GET", "delete": "DELETE", "input_items": "GET", "cancel": "POST"}
+    reply = await forward(provider, secret, method[action], path, rid, dict(scope["headers"]))
+    if action == "delete" and 200 <= reply.status < 300:
+        await store.delete(response_id, owner)
+    return reply
+
+
+async def _kept(conversations: Conversations, record: Record, action: str, query: bytes) -> Reply:
+    assert record.response is not None
+    if action == "retrieve":
+        _retrieve_query(query)
+        return Reply(200, [JSON], record.response)
+    if action == "input_items":
+        return Reply(200, [JSON], items.page(items.input_items(record), query))
+    if action == "cancel":
+        raise BadRequest("Only responses created with background=true can be cancelled.")
+    await conversations.store.delete(record.id, record.owner)
+    body = orjson.dumps({"id": record.id, "object": "response.deleted", "deleted": True})
+    return Reply(200, [JSON], body)
+
+
+def _retrieve_query(query: bytes) -> str:
+    """The ``include`` of a retrieval, re-encoded for the holder; a streamed retrieval (of a
+    background response) is refused rather than read whole."""
+    pairs = parse_qsl(query.decode("latin-1")[:4096])
+    if any(name == "stream" and value.lower() == "true" for name, value in pairs):
+        raise BadRequest(
+            "Retrieving a response as a stream is not supported through the gateway; "
+            "retrieve it without stream=true.",
+            param="stream",
+        )
+    include = [("include[]", v) for n, v in pairs if n in ("include", "include[]")]
+    return "?" + urlencode(include) if include else ""

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from turnout.conversations.items import identified
 from turnout.conversations.store import ConversationStore, Record
 from turnout.types import Call, Handler, Reply
+
+if TYPE_CHECKING:
+    from turnout.conversations.holder import Holders
 
 _COMPLETED = b'"response.completed"'
 # What a translated answer says before the gateway puts the request's id back (the encoder
@@ -42,6 +46,8 @@ class Conversations:
         self.store = store
         self.ttl = ttl
         self.max_bytes = max_bytes
+        # Where OpenAI-held responses are reached (set by the app: its providers and keys).
+        self.holders: Holders | None = None
 
     async def step(self, call: Call, next: Handler) -> Reply:
         if call.protocol != "responses" or call.operation != "responses":
@@ -139,7 +145,8 @@ class Conversations:
         rid, output = response.get("id"), response.get("output")
         if not isinstance(rid, str) or not isinstance(output, list):
             return
-        items = orjson.dumps([*as_items(call.data.get("input")), *output])
+        inputs = as_items(call.data.get("input"))
+        items = orjson.dumps([*(identified(rid, i, x) for i, x in enumerate(inputs)), *output])
         if len(items) + len(body) > self.max_bytes:
             return
         await self.store.put(
