@@ -88,6 +88,14 @@ class Call:
     # What plugins decided about this call, for the request log and metrics (plugins/): each
     # (plugin, rule, action), e.g. ("pii", "email", "redact"); None when nothing was decided.
     guardrails: list[tuple[str, str, str]] | None = None
+    # Calls without tokens (A2A agents, MCP tools) for the request log: the agent's task id,
+    # the request's and the answer's bytes as relayed. None for model calls.
+    task_id: str | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    # The ids (trace, span) of this call's span, fixed before the span is built when the
+    # gateway names it as the parent of a request it sends (observability.tracing.outgoing).
+    span: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)

@@ -167,7 +167,8 @@ async def _migrated_from_old_rows(url: str) -> None:
 
             await partitions.ensure(engine, 3, today=BASE.date() - timedelta(days=1))
         async with engine.begin() as conn:
-            old = [c for c in COLUMNS if c != "guardrails"]  # a later revision's column
+            later = ("guardrails", "task_id", "bytes_in", "bytes_out")  # later revisions' columns
+            old = [c for c in COLUMNS if c not in later]
             await conn.execute(
                 insert(request_log),
                 [{c: v for c, v in zip(COLUMNS, r, strict=True) if c in old} for r in rows],

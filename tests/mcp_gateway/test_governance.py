@@ -162,6 +162,7 @@ def test_every_tool_call_is_logged_and_counted(gw: Proc, keys: dict[str, str]) -
     assert row["operation"] == "tools/call"
     assert row["deployment"] == "alpha/add"
     assert row["status"] == 200
+    assert row["bytes_in"] > 0 and row["bytes_out"] > 0  # the arguments, the result
     usage = httpx.get(gw.url + "/admin/mcp/usage", headers=ADMIN).json()["usage"]
     add = next(u for u in usage if (u["server"], u["tool"]) == ("alpha", "add"))
     assert add["calls"] >= 1 and add["bytes_in"] > 0 and add["bytes_out"] > 0

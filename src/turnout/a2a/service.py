@@ -9,73 +9,36 @@ Every route takes a gateway key while authentication is on. A call is read once 
 envelope only), governed (access, rates, the per-task message budget, push-notification URLs
 through the outbound policy), relayed, and recorded: one request-log row per call (protocol
 ``a2a``, model ``a2a/{agent}``) and one ``a2a`` log line per message and task state change.
+This module routes and serves the cards; one JSON-RPC call is :mod:`turnout.a2a.rpc`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from turnout.a2a.card import rewrite
 from turnout.a2a.config import NAME
-from turnout.a2a.events import Seen, read_response
-from turnout.a2a.governance import (
-    TaskBudget,
-    admit,
-    check_access,
-    may_call,
-    message_task,
-    plan_for,
-    push_urls,
-)
-from turnout.a2a.jsonrpc import Envelope, NotReady, error_body, read_envelope, request_id_of
+from turnout.a2a.governance import TaskBudget, check_access, may_call
+from turnout.a2a.jsonrpc import error_body
 from turnout.a2a.registry import Agent, Registry
-from turnout.a2a.relay import (
-    check_answer,
-    content_type,
-    read_bounded,
-    relay_stream,
-    relayed_headers,
-)
-from turnout.api.io import ClientDisconnected, StreamAborted, read_body, request_id, send_bytes
+from turnout.a2a.rpc import PREFIX, serve_rpc
+from turnout.api.io import request_id, send_bytes
 from turnout.auth.principal import Principal
-from turnout.errors import (
-    BadRequest,
-    GatewayError,
-    NotFound,
-    OutboundRefused,
-    as_gateway_error,
-)
-from turnout.limits.plan import Ticket
+from turnout.errors import GatewayError, NotFound, as_gateway_error
 from turnout.limits.redis import RedisLimiter
-from turnout.observability.logging import get_logger
-from turnout.outbound import Origin, OutboundPolicy
-from turnout.types import Call, Headers, Receive, Scope, Send
-from turnout.upstream.base import Egress, Timeouts
+from turnout.outbound import OutboundPolicy
+from turnout.types import Headers, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from turnout.state import GatewayState
 
-PREFIX = "/a2a"
 CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 JSON = (b"content-type", b"application/json")
-# Caller headers that reach the agent: the protocol's own and trace context. Never the
-# caller's credentials (they are the gateway's keys) nor anything else.
-FORWARDED = (
-    b"a2a-version",
-    b"a2a-extensions",
-    b"x-a2a-extensions",
-    b"traceparent",
-    b"tracestate",
-    b"accept-language",
-)
 _HOST = re.compile(rb"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
-
-log = get_logger("turnout.a2a")
 
 
 class A2AService:
@@ -126,32 +89,32 @@ class A2AService:
                 await self._card(scope, headers, name, rid, send)
                 return
             if method == "POST" and not tail:
-                await self._rpc(scope, receive, send, headers, name, rid)
+                await serve_rpc(self, scope, receive, send, headers, name, rid)
                 return
             raise NotFound(f"Unknown route: {method} {path}")
         except GatewayError as exc:
-            await self._error(send, exc, None, rid)
+            await self.error(send, exc, None, rid)
 
-    async def _error(self, send: Send, err: GatewayError, rpc_id: Any, rid: str) -> None:
+    async def error(self, send: Send, err: GatewayError, rpc_id: Any, rid: str) -> None:
         headers: Headers = [JSON, (b"x-request-id", rid.encode()), *err.headers()]
         if err.status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
         await send_bytes(send, err.status, headers, error_body(err, rpc_id))
 
     # -- who is calling ------------------------------------------------------------------------
-    def _principal(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
+    def principal(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
         auth = self.state.auth
         if auth is None or not auth.active:
             return None
         return auth.step.identify(headers, scope.get("query_string", b""))
 
-    def _agent(self, name: str) -> Agent:
+    def agent(self, name: str) -> Agent:
         agent = self.registry.get(name)
         if agent is None:
             raise NotFound(f"Unknown agent: {name!r}")
         return agent
 
-    def _secured(self) -> bool:
+    def secured(self) -> bool:
         auth = self.state.auth
         return auth is not None and auth.active
 
@@ -180,24 +143,24 @@ class A2AService:
     async def _card(
         self, scope: Scope, headers: dict[bytes, bytes], name: str, rid: str, send: Send
     ) -> None:
-        principal = self._principal(scope, headers)
-        agent = self._agent(name)
+        principal = self.principal(scope, headers)
+        agent = self.agent(name)
         check_access(principal, name, agent.config)
         card = await agent.ensure_card(self.policy)
         url = f"{self.base_url(scope, headers)}{PREFIX}/{name}"
-        body = orjson.dumps(rewrite(card, url, self._secured()))
+        body = orjson.dumps(rewrite(card, url, self.secured()))
         await send_bytes(send, 200, [JSON, (b"x-request-id", rid.encode())], body)
 
     async def _discover(
         self, scope: Scope, headers: dict[bytes, bytes], rid: str, send: Send
     ) -> None:
-        principal = self._principal(scope, headers)
+        principal = self.principal(scope, headers)
         base = self.base_url(scope, headers)
         agents = [a for a in self.registry.agents.values() if may_call(principal, a.name, a.config)]
         cards = await asyncio.gather(
             *(a.ensure_card(self.policy) for a in agents), return_exceptions=True
         )
-        secured = self._secured()
+        secured = self.secured()
         out = []
         for agent, card in zip(agents, cards, strict=True):
             url = f"{base}{PREFIX}/{agent.name}"
@@ -213,213 +176,3 @@ class A2AService:
             out.append(entry)
         body = orjson.dumps({"agents": sorted(out, key=lambda e: e["name"])})
         await send_bytes(send, 200, [JSON, (b"x-request-id", rid.encode())], body)
-
-    # -- POST /a2a/{agent} -------------------------------------------------------------------
-    async def _rpc(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[bytes, bytes],
-        name: str,
-        rid: str,
-    ) -> None:
-        state = self.state
-        call = Call(
-            protocol="a2a",
-            operation="other",
-            model=f"a2a/{name}",
-            body=b"",
-            data={},
-            stream=False,
-            headers=headers,
-            request_id=rid,
-            started=time.perf_counter(),
-            path=scope["path"],
-            query=scope.get("query_string", b""),
-            deployment=f"a2a/{name}",
-        )
-        state.request_log.inflight += 1
-        ticket: Ticket | None = None
-        env: Envelope | None = None
-        rpc_id: Any = None
-        trail = _Trail(self, name, call)
-        try:
-            principal = self._principal(scope, headers)
-            if principal is not None:
-                call.key_id, call.team = principal.id, principal.team
-            agent = self._agent(name)
-            body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
-            trail.bytes_in = len(body)
-            rpc_id = request_id_of(body)
-            env = read_envelope(body)
-            call.operation, call.stream = env.label, env.streams
-            check_access(principal, name, agent.config)
-            plan = plan_for(principal, name, agent.config)
-            if plan is not None and state.auth is not None:
-                ticket = await admit(state.auth.limiter, plan)
-            await self._govern(env, agent)
-            call.attempts = 1
-            await self._forward(scope, receive, send, headers, agent, env, body, call, trail)
-        except ClientDisconnected:
-            call.status, call.error = 499, "client_disconnected"
-        except GatewayError as exc:
-            call.status, call.error = exc.status, type(exc).__name__
-            await self._error(send, exc, rpc_id, rid)
-        except asyncio.CancelledError:
-            if call.status == 0:  # the caller left before the answer began (the server's cancel)
-                call.status, call.error = 499, "client_disconnected"
-            raise
-        except StreamAborted:
-            raise
-        except Exception as exc:  # a bug: the caller still gets JSON-RPC, the log the trace
-            log.exception("a2a call failed", request_id=rid)
-            err = as_gateway_error(exc)
-            call.status, call.error = err.status, type(err).__name__
-            await self._error(send, err, rpc_id, rid)
-        finally:
-            if ticket is not None and state.auth is not None:
-                state.auth.limiter.finish(ticket)
-            trail.close()
-            state.request_log.record(call, time.perf_counter() - call.started)
-        await self._opened(env, name, trail.task_id)
-
-    async def _opened(self, env: Envelope | None, name: str, task_id: str | None) -> None:
-        """A message that opened a task counts as its first against the task's budget."""
-        if env is None or env.kind != "message" or task_id is None:
-            return
-        agent = self.registry.get(name)
-        if agent is None or agent.config.max_messages_per_task is None:
-            return
-        if message_task(env.params) is None:
-            await self.budget.opened(name, task_id)
-
-    async def _govern(self, env: Envelope, agent: Agent) -> None:
-        """Push-notification URLs first, then the task's budget: a refused call spends none."""
-        if env.kind in ("push", "message"):
-            for url in push_urls(env.params, inside=env.kind == "push"):
-                if not isinstance(url, str):
-                    raise BadRequest("Invalid params: a push-notification url must be a string")
-                # A caller's callback URL: the agent will call it, so it gets the caller's
-                # rules (public addresses only, unless the operator allows more).
-                dest = self.policy.check_url(url, Origin.CALLER)
-                try:
-                    await self.policy.addresses(dest, Origin.CALLER)
-                except OutboundRefused:
-                    raise
-                except GatewayError as exc:
-                    msg = f"Invalid params: push-notification url: {exc.message}"
-                    raise BadRequest(msg) from None
-        cfg = agent.config
-        if env.kind == "message" and cfg.max_messages_per_task is not None:
-            task = message_task(env.params)
-            if task is not None:
-                await self.budget.spend(agent.name, task, cfg.max_messages_per_task)
-
-    async def _forward(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[bytes, bytes],
-        agent: Agent,
-        env: Envelope,
-        body: bytes,
-        call: Call,
-        trail: _Trail,
-    ) -> None:
-        client = self.state.client
-        if client is None:
-            raise NotReady("The gateway is starting; retry shortly.", retry_after=1)
-        await agent.ensure_card(self.policy)
-        out: list[tuple[str, str]] = [
-            ("content-type", "application/json"),
-            ("accept", "text/event-stream" if env.streams else "application/json"),
-            ("x-request-id", call.request_id),
-        ]
-        for name in FORWARDED:
-            value = headers.get(name)
-            if value is not None:
-                out.append((name.decode(), value.decode("latin-1")))
-        out.extend(await agent.auth_headers(self.policy))
-        t = agent.config.timeouts
-        resp = await client.request(
-            "POST",
-            agent.rpc_url,
-            out,
-            body,
-            Timeouts(t.connect, t.read, t.total),
-            Egress(origin=agent.rpc_origin.value),
-        )
-        limit = agent.config.max_response_bytes
-        rid = call.request_id
-        if resp.status == 200 and b"text/event-stream" in content_type(resp):
-            call.status = 200
-            headers_out = [*relayed_headers(resp), (b"x-request-id", rid.encode())]
-            trail.bytes_out = await relay_stream(
-                send, receive, call, resp, headers_out, env.id, limit, trail.seen
-            )
-            return
-        answer = await read_bounded(resp, limit, agent.name)
-        data = check_answer(resp.status, answer, agent.name)
-        seen, failed = read_response(data)
-        trail.seen(seen)
-        if failed:
-            call.error = "agent_error"
-        if env.kind == "card" and isinstance(data.get("result"), dict):
-            url = f"{self.base_url(scope, headers)}{PREFIX}/{agent.name}"
-            data["result"] = rewrite(data["result"], url, self._secured())
-            answer = orjson.dumps(data)
-        call.status = resp.status
-        trail.bytes_out = len(answer)
-        await send_bytes(
-            send, resp.status, [*relayed_headers(resp), (b"x-request-id", rid.encode())], answer
-        )
-
-
-class _Trail:
-    """The log lines of one call: one per task state change, and one when it ends."""
-
-    __slots__ = ("bytes_in", "bytes_out", "call", "name", "service", "state", "task_id")
-
-    def __init__(self, service: A2AService, name: str, call: Call) -> None:
-        self.service = service
-        self.name = name
-        self.call = call
-        self.task_id: str | None = None
-        self.state: str | None = None
-        self.bytes_in = 0
-        self.bytes_out = 0
-
-    def seen(self, seen: Seen) -> None:
-        if seen.task_id is not None and self.task_id is None:
-            self.task_id = seen.task_id
-        if seen.state is not None and seen.state != self.state:
-            self.state = seen.state
-            log.info(
-                "a2a task",
-                agent=self.name,
-                task_id=self.task_id,
-                state=seen.state,
-                key_id=self.call.key_id,
-                team=self.call.team,
-                request_id=self.call.request_id,
-            )
-
-    def close(self) -> None:
-        call = self.call
-        log.info(
-            "a2a call",
-            agent=self.name,
-            method=call.operation,
-            task_id=self.task_id,
-            state=self.state,
-            status=call.status,
-            error=call.error,
-            key_id=call.key_id,
-            team=call.team,
-            latency_ms=round((time.perf_counter() - call.started) * 1000, 3),
-            bytes_in=self.bytes_in,
-            bytes_out=self.bytes_out,
-            request_id=call.request_id,
-        )

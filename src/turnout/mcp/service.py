@@ -208,7 +208,7 @@ class McpService:
         finally:
             latency = time.perf_counter() - started
             self.usage.add(up.name, tool, status, error, latency, bytes_in, bytes_out)
-            self._log(access, up.name, tool, status, error, started, latency)
+            self._log(access, up.name, tool, status, error, started, latency, bytes_in, bytes_out)
 
     def _log(
         self,
@@ -219,6 +219,8 @@ class McpService:
         error: str | None,
         started: float,
         latency: float,
+        bytes_in: int | None = None,
+        bytes_out: int | None = None,
     ) -> None:
         call = Call(
             protocol="mcp",
@@ -236,6 +238,8 @@ class McpService:
             error=error,
             key_id=access.key_id,
             team=access.team,
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
         )
         request_log = self.state.request_log
         request_log.inflight += 1  # record() counts it out again

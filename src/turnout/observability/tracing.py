@@ -8,8 +8,10 @@ conventions (``gen_ai.*``). The provider is owned by the gateway (never installe
 global one), exported over OTLP/HTTP by a batch processor on its own thread.
 
 Because span ids exist only after the fact, the gateway does not forward a ``traceparent`` of
-its own upstream; a client's ``traceparent`` reaches a provider only through that provider's
-``forward_headers``.
+its own to providers; a client's ``traceparent`` reaches a provider only through that
+provider's ``forward_headers``. A call that must name its span as the parent of a request it
+sends (an A2A agent's) fixes the span's ids first with :meth:`Tracing.outgoing`; the span
+built later takes them (:class:`_Ids`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -31,6 +34,7 @@ from turnout.config.compile import ProviderSpec
 from turnout.config.schema import TracingConfig
 from turnout.observability.finish import Finished
 from turnout.protocols.registry import PROTOCOLS
+from turnout.types import Call
 
 # gen_ai.operation.name of each protocol's operations (their descriptors say).
 _OPERATIONS = {op.name: op.otel for wire in PROTOCOLS.values() for op in wire.operations if op.otel}
@@ -50,6 +54,20 @@ class _HeaderGetter:
 _GETTER = _HeaderGetter()
 
 
+class _Ids(RandomIdGenerator):
+    """Random ids, except for the span being built while ``pinned`` holds ids fixed earlier
+    (spans are built one at a time, in the log drain)."""
+
+    def __init__(self) -> None:
+        self.pinned: tuple[int, int] | None = None
+
+    def generate_trace_id(self) -> int:
+        return self.pinned[0] if self.pinned is not None else super().generate_trace_id()
+
+    def generate_span_id(self) -> int:
+        return self.pinned[1] if self.pinned is not None else super().generate_span_id()
+
+
 class Tracing:
     def __init__(
         self,
@@ -59,7 +77,9 @@ class Tracing:
     ) -> None:
         resource = Resource.create({"service.name": config.service_name})
         sampler = ParentBased(TraceIdRatioBased(config.sample_ratio))
-        self.provider = TracerProvider(resource=resource, sampler=sampler)
+        self.ids = _Ids()
+        self.sampler = sampler
+        self.provider = TracerProvider(resource=resource, sampler=sampler, id_generator=self.ids)
         if exporter is None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -75,6 +95,25 @@ class Tracing:
         """Name providers' systems and servers by the (reloaded) config."""
         self._types = {name: _otel_name(s.type) for name, s in providers.items()}
         self._servers = {name: _server(s.base_url) for name, s in providers.items()}
+
+    def outgoing(self, call: Call) -> tuple[str, bool]:
+        """The ``traceparent`` naming ``call``'s span (its ids fixed now) as the parent of a
+        request the gateway sends for it, and whether it continues the caller's trace (a
+        child of the caller's ``traceparent``) rather than starting one."""
+        context = None
+        if b"traceparent" in call.headers:
+            parent = self.propagator.extract(call.headers, getter=_GETTER)  # type: ignore[arg-type]
+            context = trace.get_current_span(parent).get_span_context()
+        if context is not None and context.is_valid:
+            trace_id, sampled = context.trace_id, context.trace_flags.sampled
+        else:
+            context = None
+            trace_id = self.ids.generate_trace_id()
+            decision = self.sampler.should_sample(None, trace_id, "outgoing").decision
+            sampled = decision is Decision.RECORD_AND_SAMPLE
+        span_id = self.ids.generate_span_id()
+        call.span = (trace_id, span_id)
+        return f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}", context is not None
 
     def observe(self, finished: Iterable[Finished]) -> None:
         for done in finished:
@@ -119,13 +158,17 @@ class Tracing:
             attributes["gen_ai.response.time_to_first_chunk"] = call.ttft
         if call.error is not None:
             attributes["error.type"] = call.error
-        span = self.tracer.start_span(
-            f"{operation} {call.model}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            start_time=start,
-        )
+        self.ids.pinned = call.span  # ids the agent was already told of, if any
+        try:
+            span = self.tracer.start_span(
+                f"{operation} {call.model}",
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes=attributes,
+                start_time=start,
+            )
+        finally:
+            self.ids.pinned = None
         if call.error is not None or call.status >= 500:
             span.set_status(Status(StatusCode.ERROR, call.error))
         if span.is_recording():

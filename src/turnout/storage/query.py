@@ -40,6 +40,7 @@ FILTERS = (
     "operation",
     "stream",
     "cache_hit",
+    "task_id",
 )
 # Filters an index serves ((model, ts), (gateway_key, ts)): a page with only these never needs
 # a bounded scan. Any other filter may match rarely, so its page examines at most ``scan`` rows.

@@ -43,7 +43,14 @@ COLUMNS: tuple[str, ...] = (
     "cache_hit",
     "fallback",
     "guardrails",
+    # Calls that carry no tokens (A2A agents, MCP tools): the agent's task, and the bytes of
+    # the request and the answer as the gateway relayed them; NULL for model calls.
+    "task_id",
+    "bytes_in",
+    "bytes_out",
 )
+# Spooled rows written before a column existed are shorter: they replay with NULLs there.
+_OLDER = {len(COLUMNS) - 4, len(COLUMNS) - 3}
 INDEX = {name: i for i, name in enumerate(COLUMNS)}
 TS, ID = INDEX["ts"], INDEX["id"]
 
@@ -86,8 +93,8 @@ def decode(line: bytes) -> Row | None:
         values = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    if isinstance(values, list) and len(values) == len(COLUMNS) - 1:
-        values.append(None)  # spooled before the guardrails column existed
+    if isinstance(values, list) and len(values) in _OLDER:
+        values.extend([None] * (len(COLUMNS) - len(values)))
     if not isinstance(values, list) or len(values) != len(COLUMNS):
         return None
     values[TS] = datetime.fromisoformat(values[TS]).astimezone(UTC)

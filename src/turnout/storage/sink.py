@@ -58,6 +58,9 @@ def to_row(done: Finished) -> Row:
         call.cache == "hit",
         call.fallback,
         orjson.dumps(call.guardrails).decode() if call.guardrails else None,
+        _clean(call.task_id),
+        call.bytes_in,
+        call.bytes_out,
     )
 
 

@@ -79,3 +79,38 @@ def test_sampling_off_records_nothing_but_a_sampled_parent_wins() -> None:
     tracing.observe([finisher.finish(sampled, 0.01)])
     assert len(exporter.get_finished_spans()) == 1
     asyncio.run(tracing.close())
+
+
+def test_an_outgoing_parent_is_the_span_built_later() -> None:
+    """A call that told an agent its span (traceparent) gets a span with exactly those ids:
+    in a new trace when the caller sent none, in the caller's trace (as its child) when it
+    did; other spans keep random ids."""
+    tracing, exporter, finisher = _tracing()
+    fresh = call()
+    sent, continued = tracing.outgoing(fresh)
+    assert not continued
+    version, trace_id, span_id, flags = sent.split("-")
+    assert (version, flags) == ("00", "01")
+    tracing.observe([finisher.finish(fresh, 0.01)])
+    child = call(headers={b"traceparent": f"00-{TRACE_ID}-{PARENT}-01".encode()})
+    sent_child, continued = tracing.outgoing(child)
+    assert continued and sent_child.split("-")[1] == TRACE_ID
+    tracing.observe([finisher.finish(child, 0.01), finisher.finish(call(), 0.01)])
+    own, of_caller, other = exporter.get_finished_spans()
+    assert own.parent is None
+    assert format(own.context.trace_id, "032x") == trace_id
+    assert format(own.context.span_id, "016x") == span_id
+    assert format(of_caller.context.trace_id, "032x") == TRACE_ID
+    assert of_caller.parent is not None and format(of_caller.parent.span_id, "016x") == PARENT
+    assert format(of_caller.context.span_id, "016x") == sent_child.split("-")[2]
+    assert other.context.trace_id not in (own.context.trace_id, of_caller.context.trace_id)
+
+
+def test_an_outgoing_parent_keeps_the_sampling_decision() -> None:
+    tracing, exporter, finisher = _tracing(ratio=0.0)
+    unsampled = call()
+    assert tracing.outgoing(unsampled)[0].endswith("-00")  # the agent is told: not sampled
+    not_sampled = call(headers={b"traceparent": f"00-{TRACE_ID}-{PARENT}-00".encode()})
+    assert tracing.outgoing(not_sampled)[0].endswith("-00")
+    tracing.observe([finisher.finish(unsampled, 0.01), finisher.finish(not_sampled, 0.01)])
+    assert exporter.get_finished_spans() == ()

@@ -4,14 +4,25 @@ import fcntl
 import os
 from pathlib import Path
 
+import orjson
+
 from tests.contract.rows import row
-from turnout.storage.rows import decode, encode
+from turnout.storage.rows import COLUMNS, decode, encode
 from turnout.storage.spool import Spool
 
 
 def test_rows_survive_the_spool_encoding() -> None:
     rows = [row(1.5, attempt_log='[{"a":1}]', cost=None), row(2, model="m\u00e9")]
     assert [decode(line) for line in encode(rows).splitlines()] == rows
+
+
+def test_rows_spooled_before_later_columns_replay_with_nulls_there() -> None:
+    full = row(1, task_id="t-1", bytes_in=10, bytes_out=20, guardrails='[["pii","email","x"]]')
+    cut = len(COLUMNS) - len(("task_id", "bytes_in", "bytes_out"))
+    for width in (cut - 1, cut):  # before the guardrails column, before the task and bytes
+        line = orjson.dumps(list(full[:width]))
+        assert decode(line) == full[:width] + (None,) * (len(COLUMNS) - width)
+    assert decode(orjson.dumps(list(full[:-5]))) is None  # not a row of any version
 
 
 def test_append_seal_replay_remove(tmp_path: Path) -> None:

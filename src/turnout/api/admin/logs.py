@@ -40,6 +40,7 @@ def router(state: GatewayState) -> APIRouter:
         operation: str | None = Query(None, description="chat, embeddings, ..."),
         stream: bool | None = Query(None),
         cache_hit: bool | None = Query(None),
+        task_id: str | None = Query(None, description="an A2A agent's task"),
         errors: bool = Query(False, description="only failed requests (status >= 400 or error)"),
         start: str | None = Query(None, alias="from", description="ISO time or duration (1h)"),
         end: str | None = Query(None, alias="to", description="ISO time or duration"),
@@ -63,6 +64,7 @@ def router(state: GatewayState) -> APIRouter:
                 ("operation", operation),
                 ("stream", stream),
                 ("cache_hit", cache_hit),
+                ("task_id", task_id),
             )
             if value is not None
         }

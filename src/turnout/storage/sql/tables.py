@@ -81,6 +81,9 @@ request_log = Table(
     Column("cache_hit", Boolean),
     Column("fallback", String),
     Column("guardrails", Text),  # plugins' decisions, JSON [[plugin, rule, action], ...]
+    Column("task_id", String),  # an A2A agent's task
+    Column("bytes_in", BigInteger),  # agents and tools: the request's bytes
+    Column("bytes_out", BigInteger),  # and the answer's, as relayed
     postgresql_partition_by="RANGE (ts)",
 )
 Index(None, request_log.c.model, request_log.c.ts)
