@@ -15,18 +15,16 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from turnout.auth.credentials import CredentialStore, MemoryCredentialStore
 from turnout.auth.directory import Directory
-from turnout.auth.principal import slot_tag_of
 from turnout.auth.records import AdminRole, role_of
 from turnout.auth.step import AuthStep
 from turnout.auth.store import KeyStore, MemoryKeyStore
 from turnout.auth.tokens import digest, same
 from turnout.budgets.estimate import Estimator
-from turnout.budgets.periods import period_end, period_start
+from turnout.budgets.seed import BudgetSeeds
 from turnout.config.compile import Runtime
 from turnout.config.schema import LimitsConfig
 from turnout.limits.memory import MemoryLimiter
@@ -106,7 +104,7 @@ class AuthService:
         self.on_change: Callable[[], None] | None = None
         self._store_down = False
         self._shape: tuple[bool, bool] = (self.active, self.limited)
-        self._seeded: set[tuple[str, int]] = set()
+        self.budgets = BudgetSeeds(self.limiter, self.directory)
         self._request_log: RequestLog | None = None
         self._obs: Observability | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -256,7 +254,8 @@ class AuthService:
     # -- budgets ------------------------------------------------------------------------------
     async def _upkeep(self) -> None:
         """Every few seconds: forget expired limiter state; seed the spend of budgets not
-        seen yet (new keys, a new period) or lost (a flushed Redis). Woken by key changes."""
+        seen yet (new keys, a new period) or lost (a flushed Redis; budgets/seed.py). Woken
+        by key changes."""
         last_check = 0.0
         failing = False
         while True:
@@ -264,11 +263,14 @@ class AuthService:
             try:
                 self.limiter.sweep()
                 now = time.monotonic()
-                due = self._unseeded() or (self._seeded and now - last_check >= SEED_CHECK_EVERY)
+                budgets = self.budgets
+                due = budgets.unseeded() or (
+                    budgets.seeded and now - last_check >= SEED_CHECK_EVERY
+                )
                 # During a Redis outage the limiter has logged it already; seed once it is back.
                 if due and getattr(self.limiter, "available", True):
                     last_check = now
-                    await self.seed_budgets()
+                    await budgets.seed(self.store)
                 failing = False
             except Exception as exc:  # retried at the next round, logged once per streak
                 if not failing:
@@ -278,65 +280,6 @@ class AuthService:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
-
-    def _unseeded(self) -> bool:
-        now = time.time()
-        return any(
-            (scope, period_start(period, now)) not in self._seeded
-            for scope, _, _, period in self.directory.budget_scopes()
-        )
-
-    async def seed_budgets(self) -> int:
-        """Load the current period's spend of every budget from the request log into the
-        limiter (only what it has not seen; everything again if Redis lost its data)."""
-        limiter = self.limiter
-        if isinstance(limiter, RedisLimiter) and self._seeded and not await limiter.seeded():
-            log.warning("limits redis lost its budget counters: seeding again from the request log")
-            self._seeded.clear()
-        now = time.time()
-        todo: dict[str, list[tuple[str, str, str]]] = {}
-        for scope, kind, ident, period in self.directory.budget_scopes():
-            start = period_start(period, now)
-            if (scope, start) not in self._seeded:
-                todo.setdefault(period, []).append((scope, kind, ident))
-        values: list[tuple[str, int, int, float]] = []
-        for period, scopes in todo.items():
-            start = period_start(period, now)
-            keys = [ident for _, kind, ident in scopes if kind == "key"]
-            teams = [ident for _, kind, ident in scopes if kind == "team"]
-            since = datetime.fromtimestamp(start, UTC)
-            by_key, by_team = await self.store.spend(since, keys, teams)
-            for scope, kind, ident in scopes:
-                usd = (by_key if kind == "key" else by_team).get(ident, 0.0)
-                values.append((scope, start, period_end(period, start), usd))
-        if values:
-            if isinstance(limiter, RedisLimiter):
-                limiter.tags = {v[0]: self._slot(v[0]) for v in values}
-            await limiter.seed(values)
-            if isinstance(limiter, RedisLimiter):
-                await limiter.mark_seeded()
-            self._seeded.update((scope, start) for scope, start, _, _ in values)
-        return len(values)
-
-    def _slot(self, scope: str) -> str:
-        """The Redis hash tag a budget scope's counters live under (a key's team's)."""
-        if scope.startswith("k:"):
-            key = self.directory.keys.get(scope[2:])
-            if key is not None:
-                return slot_tag_of(key)
-        return scope
-
-    async def spend(self, scope: str, period: str) -> dict[str, Any]:
-        start = period_start(period, time.time())
-        if isinstance(self.limiter, RedisLimiter):
-            self.limiter.tags[scope] = self._slot(scope)
-        spent, reserved = await self.limiter.usage(scope, start)
-        return {
-            "period_start": datetime.fromtimestamp(start, UTC).isoformat(),
-            "period_end": datetime.fromtimestamp(period_end(period, start), UTC).isoformat(),
-            "spent": round(spent, 6),
-            "reserved": round(reserved, 6),
-        }
 
     # -- the admin API's own check ------------------------------------------------------------
     def admin_role(self, secret: str | bytes | None) -> AdminRole | None:

@@ -284,7 +284,7 @@ async def test_budget_refusal_and_settlement_from_finished_calls() -> None:
 
         c.status = 200
         SettleSink(service.limiter).observe([Done(c, 0.75)])  # type: ignore[list-item]
-        spend = await service.spend(f"k:{key.id}", "month")
+        spend = await service.budgets.spend(f"k:{key.id}", "month")
         assert spend["spent"] == pytest.approx(0.75) and spend["reserved"] == 0
         with pytest.raises(BudgetExceeded) as caught:
             await run(service, call("priced", bearer(secret)))

@@ -29,7 +29,7 @@ async def describe(auth: AuthService, record: KeyRecord) -> dict[str, Any]:
     out = record.public()
     if record.budget is not None:
         try:
-            out["spend"] = await auth.spend(f"k:{record.id}", record.budget.period)
+            out["spend"] = await auth.budgets.spend(f"k:{record.id}", record.budget.period)
         except Exception as exc:  # the limiter's Redis may be down; the key is still shown
             out["spend"] = {"error": type(exc).__name__}
     return out

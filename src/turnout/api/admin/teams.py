@@ -53,7 +53,7 @@ def router(state: GatewayState) -> APIRouter:
         out["keys"] = [k.id for k in keys if not k.revoked]
         if record.budget is not None:
             try:
-                out["spend"] = await auth.spend(f"t:{name}", record.budget.period)
+                out["spend"] = await auth.budgets.spend(f"t:{name}", record.budget.period)
             except Exception as exc:
                 out["spend"] = {"error": type(exc).__name__}
         return out
