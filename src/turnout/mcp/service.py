@@ -83,13 +83,17 @@ class McpService:
         self.upstreams: dict[str, Upstream] = {}
         self.views: dict[str | None, tuple[View, StreamableHTTPSessionManager]] = {}
         self.subscriptions = Subscriptions()
-        self.limiter = ToolLimiter()
+        self.limiter = ToolLimiter(self._gateway_limiter)  # tool_rpm: the keys' limiter
         self.usage = ToolUsage()
         self.max_body = config.server.max_body_bytes
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._started: dict[str | None, asyncio.Event] = {}
         self._reconfiguring = asyncio.Lock()
+
+    def _gateway_limiter(self) -> Any:
+        auth = self.state.auth
+        return auth.limiter if auth is not None else None
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -183,7 +187,8 @@ class McpService:
     ) -> dict[str, Any]:
         """One tool call: admitted against ``tool_rpm``, forwarded, and logged whatever
         happened (one request-log row, the usage table)."""
-        refused = self.limiter.admit(access.limits())
+        tag = f"t:{access.team}" if access.team else f"k:{access.key_id}"
+        refused = await self.limiter.admit(access.limits(), tag)
         started = time.perf_counter()
         bytes_in = len(orjson.dumps(arguments)) if arguments is not None else 0
         bytes_out = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from turnout.limits.memory import MemoryLimiter
 from turnout.mcp import names
 from turnout.mcp.access import Access, Layer
 from turnout.mcp.config import McpServerConfig, valid_server_name
@@ -53,17 +54,27 @@ def test_key_and_team_must_both_allow_and_deny_wins() -> None:
     assert access.limits() == [("t:t", 10)]
 
 
-def test_tool_rpm_counts_over_a_sliding_minute() -> None:
-    limiter = ToolLimiter()
+async def test_tool_rpm_counts_over_a_sliding_minute() -> None:
+    now = [0.0]
+    memory = MemoryLimiter(clock=lambda: now[0])
+    limiter = ToolLimiter(lambda: memory)
     limits = [("k:a", 2), ("t:x", 3)]
-    assert limiter.admit(limits, now=0.0) is None
-    assert limiter.admit(limits, now=1.0) is None
-    refused = limiter.admit(limits, now=2.0)
-    assert refused is not None and "key" in refused
-    assert limiter.admit([("k:b", 5), ("t:x", 3)], now=3.0) is None  # team: third call
-    assert limiter.admit([("k:b", 5), ("t:x", 3)], now=4.0) is not None  # team spent
-    assert limiter.admit(limits, now=61.5) is None  # the first two left the window
-    assert limiter.admit([], now=0.0) is None
+
+    async def at(t: float, which: list[tuple[str, int]]) -> str | None:
+        now[0] = t
+        return await limiter.admit(which, "t:x")
+
+    assert await at(0.0, limits) is None
+    assert await at(1.0, limits) is None
+    refused = await at(2.0, limits)
+    assert refused is not None and "key" in refused and "2 per minute" in refused
+    assert await at(3.0, [("k:b", 5), ("t:x", 3)]) is None  # team: third call
+    refused = await at(4.0, [("k:b", 5), ("t:x", 3)])
+    assert refused is not None and "team" in refused  # team spent
+    assert await at(61.5, limits) is None  # the first two left the window
+    assert await at(0.0, []) is None
+    # Tool calls have counters of their own: the key's model requests are untouched.
+    assert set(memory.requests) == {"mcp:k:a", "mcp:t:x", "mcp:k:b"}
 
 
 def test_server_config_needs_the_right_endpoint() -> None:
