@@ -17,7 +17,8 @@ answer.
 Redis is reached through redis-py (:mod:`turnout.redisconn`: one server, Sentinel or Cluster,
 TLS, ACL users). Every key one call's script touches carries the same hash tag — the caller's
 team, or its key when it has none (``Rule.tag``) — so on a Cluster each script runs on one
-slot, and the limits of different teams spread over the nodes.
+slot, and the limits of different teams spread over the nodes. The keys and the arguments
+of a plan's scripts are laid out in :mod:`turnout.limits.rediskeys`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from typing import Any
 from turnout.budgets.periods import period_end
 from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
 from turnout.limits.memory import MemoryLimiter
-from turnout.limits.plan import Plan, Ticket, Verdict, slot_tag
+from turnout.limits.plan import Ticket, Verdict
+from turnout.limits.rediskeys import Compiled, budget_keys
 from turnout.limits.scripts import ADMIT, SEED, SETTLE, sha
 from turnout.limits.window import SPAN
 from turnout.observability.logging import get_logger
@@ -40,58 +42,6 @@ log = get_logger("turnout.limits")
 _KEEP = 7 * 86400 * 1000  # ms a period's spend outlives the period
 UNAVAILABLE = "unavailable"
 _FAILURES = FAILURES
-
-
-class _Compiled:
-    """A plan's Redis keys and the script arguments that do not change per call, derived once
-    per plan (and budget period): per call only the ticket, the token estimate and the cost
-    are added."""
-
-    __slots__ = ("budget_keys", "checks", "keys", "keysets", "settle", "tail")
-
-    def __init__(self, plan: Plan, prefix: str) -> None:
-        tag = "{" + slot_tag(plan) + "}"  # one hash slot for every key of the plan
-        self.keys: list[str] = []
-        # (kind, key index, limit) per check; budget key names depend on the period.
-        self.checks: list[tuple[str, int, Any]] = []
-        self.settle: list[tuple[str, int]] = []
-        for rule in plan.rules:
-            if rule.rpm is not None:
-                self.checks.append(("r", self._key(f"{prefix}{tag}r:{rule.scope}"), rule.rpm))
-            if rule.tpm is not None:
-                index = self._key(f"{prefix}{tag}t:{rule.scope}")
-                self.checks.append(("t", index, rule.tpm))
-                self.settle.append(("t", index))
-            if rule.parallel is not None:
-                index = self._key(f"{prefix}{tag}p:{rule.scope}")
-                self.checks.append(("p", index, rule.parallel))
-                self.settle.append(("p", index))
-        self.budget_keys = [budget_keys(prefix, tag, b.scope) for b in plan.budgets]
-        self.keysets: dict[tuple[int, ...], list[str]] = {}
-        # Check arguments: (kind, index, limit) and whether the amount is the token estimate.
-        self.tail: list[tuple[str, int, Any, bool]] = [
-            (kind, index, limit, kind == "t") for kind, index, limit in self.checks
-        ]
-
-    def _key(self, name: str) -> int:
-        self.keys.append(name)
-        return len(self.keys)
-
-    def all_keys(self, periods: tuple[int, ...]) -> list[str]:
-        keys = self.keysets.get(periods)
-        if keys is None:
-            if len(self.keysets) > 4:
-                self.keysets.clear()
-            keys = list(self.keys)
-            for (spend, held, leases), start in zip(self.budget_keys, periods, strict=True):
-                keys += (f"{spend}{start}", held, leases)
-            self.keysets[periods] = keys
-        return keys
-
-
-def budget_keys(prefix: str, tag: str, scope: str) -> tuple[str, str, str]:
-    """A budget's spend key (the period start is appended), reservations and their leases."""
-    return (f"{prefix}{tag}b:{scope}:", f"{prefix}{tag}h:{scope}", f"{prefix}{tag}z:{scope}")
 
 
 class RedisLimiter:
@@ -163,9 +113,9 @@ class RedisLimiter:
         if circuit.state != ACTIVE and not circuit.usable(self.monotonic()):
             return self._fallback(ticket)  # closed: one comparison, no clock read
         plan = ticket.plan
-        compiled: _Compiled | None = plan.memo.get(self)
+        compiled: Compiled | None = plan.memo.get(self)
         if compiled is None:
-            compiled = plan.memo[self] = _Compiled(plan, self.prefix)
+            compiled = plan.memo[self] = Compiled(plan, self.prefix)
         periods = ticket.periods
         now = 0 if self.clock is None else int(self.clock() * 1000)
         args: list[Any] = [now, ticket.token, self.lease_ms]
@@ -194,7 +144,7 @@ class RedisLimiter:
         ticket.local = False
         return self._verdict(ticket, compiled, reply)
 
-    def _verdict(self, ticket: Ticket, compiled: _Compiled, reply: list[Any]) -> Verdict:
+    def _verdict(self, ticket: Ticket, compiled: Compiled, reply: list[Any]) -> Verdict:
         plan = ticket.plan
         checks = compiled.checks
         if reply[0] == 0:
@@ -203,7 +153,7 @@ class RedisLimiter:
             if index < len(checks):
                 kind = checks[index][0]
                 what = {"r": "requests", "t": "tokens", "p": "parallel"}[kind]
-                return Verdict(False, self._rule(plan, kind, index, checks), what, wait)
+                return Verdict(False, compiled.rule(plan, index), what, wait)
             budget = plan.budgets[index - len(checks)]
             start = ticket.periods[index - len(checks)]
             self._remember(budget.scope, start, float(reply[3]))
@@ -234,19 +184,6 @@ class RedisLimiter:
             reset_tokens=reset if lim_t is not None else None,
         )
 
-    @staticmethod
-    def _rule(plan: Plan, kind: str, index: int, checks: list[tuple[str, int, Any]]) -> Any:
-        # The n-th check belongs to the rule that produced it, in rule order.
-        seen = 0
-        for rule in plan.rules:
-            for present in (rule.rpm, rule.tpm, rule.parallel):
-                if present is None:
-                    continue
-                if seen == index:
-                    return rule
-                seen += 1
-        return plan.rules[0]
-
     def _remember(self, scope: str, start: int, spent: float) -> None:
         """Keep the latest shared spend, so a fallback during an outage starts from it."""
         key = (scope, start)
@@ -268,7 +205,7 @@ class RedisLimiter:
         if ticket.plan.parallel:
             # Free the slot now without waiting for the answer. Not connected: at the next
             # sweep; the slot's lease frees it if everything else is lost.
-            compiled: _Compiled = ticket.plan.memo[self]
+            compiled: Compiled = ticket.plan.memo[self]
             for kind, index in compiled.settle:
                 if kind == "p":
                     self._release(compiled.keys[index - 1], ticket.token)
@@ -322,7 +259,7 @@ class RedisLimiter:
         self, ticket: Ticket, tokens: int, cost: float
     ) -> tuple[list[str], list[Any]] | None:
         plan = ticket.plan
-        compiled: _Compiled | None = plan.memo.get(self)
+        compiled: Compiled | None = plan.memo.get(self)
         if compiled is None:
             return None
         keys = compiled.all_keys(ticket.periods)
