@@ -250,6 +250,10 @@ class StreamIncomplete(GatewayError):
     """An upstream stream ended without its protocol's end marker (a cut stream must not look
     like a finished one to the client)."""
 
+    # For a protocol that numbers its events (Responses): the number the error event takes,
+    # when the stream's own numbering was followed.
+    sequence_number: int | None = None
+
 
 class DeadlineExceeded(UpstreamTimeout):
     """The request's overall deadline passed before any deployment answered.

@@ -10,6 +10,10 @@ items' ``encrypted_content`` for the upstream to accept the second turn.
 
 from __future__ import annotations
 
+import json
+
+import httpx
+import openai
 import pytest
 from pydantic import BaseModel
 
@@ -159,3 +163,44 @@ def test_input_tokens_are_counted_by_every_provider_type(
     counted = raw.parse()
     assert counted.input_tokens > 0
     assert (raw.headers.get("x-turnout-token-count") == "estimated") is (provider == "openai")
+
+
+CUT = {"x-mock-fault": "truncate", "x-mock-tokens": "6"}  # the mock drops the last event
+
+
+def test_a_relayed_stream_without_its_end_event_is_an_error(gw: Proc) -> None:
+    """An OpenAI stream that stops cleanly before ``response.completed`` must not read as a
+    finished (shorter) answer: the SDK raises on the error event the gateway appends."""
+    sdk = openai.OpenAI(api_key="sk-client", base_url=gw.url + "/v1", max_retries=0)
+    with pytest.raises(openai.APIError) as info:
+        for _ in sdk.responses.create(
+            model=model_for(NATIVE), input=QUESTION, stream=True, extra_headers=CUT
+        ):
+            pass
+    assert "ended before it was complete" in info.value.message
+    with (
+        pytest.raises(openai.APIError),
+        sdk.responses.stream(model=model_for(NATIVE), input=QUESTION, extra_headers=CUT) as stream,
+    ):
+        stream.get_final_response()
+    # Untouched, the same stream is whole.
+    done = sdk.responses.create(
+        model=model_for(NATIVE), input=QUESTION, extra_headers={"x-mock-tokens": "6"}
+    )
+    assert done.status == "completed"
+
+
+def test_the_error_event_takes_the_next_sequence_number(gw: Proc) -> None:
+    body = {"model": model_for(NATIVE), "input": QUESTION, "stream": True}
+    seen = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),  # and the connection is aborted
+        httpx.stream("POST", gw.url + "/v1/responses", json=body, headers=CUT) as r,
+    ):
+        for chunk in r.iter_raw():
+            seen += chunk
+    events = [json.loads(line[5:]) for line in seen.split(b"\n") if line.startswith(b"data:")]
+    *relayed, last = events
+    assert [e["sequence_number"] for e in relayed] == list(range(len(relayed)))
+    assert relayed[-1]["type"] != "response.completed"
+    assert last["type"] == "error" and last["sequence_number"] == len(relayed)

@@ -17,6 +17,7 @@ import orjson
 
 from turnout.conversations.items import identified
 from turnout.conversations.store import ConversationStore, Record
+from turnout.protocols.responses.ends import Ended
 from turnout.types import Call, Handler, Reply
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class Conversations:
         reply = await next(call)
         if reply.status != 200:
             return reply
+        if reply.chunks is not None and not call.translated:
+            reply.chunks = Ended(reply.chunks)  # an OpenAI stream must end with its end event
         if previous is not None and call.translated:
             echo = b'"previous_response_id":' + orjson.dumps(previous)
             if reply.chunks is None:

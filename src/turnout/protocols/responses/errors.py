@@ -4,8 +4,10 @@ inside a stream it is an ``error`` event. That event carries its fields at the t
 the API reference documents, and also under ``error``, as OpenAI sends them: the SDK raises
 ``APIError`` on a payload with an ``error`` key, so the application sees the failure.
 
-A frame the gateway writes after a stream broke cannot know how many events came before it;
-its ``sequence_number`` is the largest a client can have seen (anything it counted is lower).
+A frame the gateway writes after a stream broke usually cannot know how many events came
+before it; its ``sequence_number`` is then the largest a client can have seen (anything it
+counted is lower). A relayed stream that stopped without its end event was followed event by
+event (:mod:`turnout.protocols.responses.ends`): its error event takes the next number.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from turnout.errors import StreamIncomplete
 from turnout.ir import ErrorInfo, ErrorKind
 from turnout.protocols.openai.errors import error_object, gateway_body, parse, render
 from turnout.protocols.sse import frame
@@ -49,10 +52,10 @@ def event_code(status: int) -> str:
     return "server_error"
 
 
-def _event(error: dict[str, Any]) -> bytes:
+def _event(error: dict[str, Any], sequence: int | None = None) -> bytes:
     payload = {
         "type": "error",
-        "sequence_number": _LAST,
+        "sequence_number": _LAST if sequence is None else sequence,
         "code": error.get("code") or error.get("type"),
         "message": error.get("message"),
         "param": error.get("param"),
@@ -68,7 +71,9 @@ def render_stream(info: ErrorInfo) -> bytes:
 def gateway_frame(err: GatewayError) -> bytes:
     if err.upstream is not None:
         return render_stream(err.upstream)
-    return _event({"message": err.message, "type": err.type, "param": err.param, "code": err.code})
+    error = {"message": err.message, "type": err.type, "param": err.param, "code": err.code}
+    # A relayed stream whose numbering was followed (ends.py) gets the next number.
+    return _event(error, err.sequence_number if isinstance(err, StreamIncomplete) else None)
 
 
 __all__ = [
