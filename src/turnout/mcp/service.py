@@ -19,6 +19,7 @@ from turnout.mcp.access import Access
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.limits import ToolLimiter
 from turnout.mcp.names import join
+from turnout.mcp.subscriptions import Subscriptions
 from turnout.mcp.upstream import TIMEOUT, TOO_LARGE, UNAVAILABLE, Upstream
 from turnout.mcp.usage import ToolMetrics, ToolUsage
 from turnout.mcp.views import View
@@ -39,39 +40,6 @@ def _quiet_libraries() -> None:
     lines say what matters (server up/down, every tool call in the request log)."""
     for name in ("httpx2", "mcp"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-class Subscriptions:
-    """Who subscribed to which upstream resource, to relay ``resources/updated``."""
-
-    def __init__(self) -> None:
-        # (server, upstream uri) -> {session key: (server session, uri as the caller knows it)}
-        self.by_uri: dict[tuple[str, str], dict[int, tuple[Any, str]]] = {}
-
-    @staticmethod
-    def _key(ctx: Any) -> int:
-        return id(getattr(ctx.session, "_connection", ctx.session))
-
-    def add(self, server: str, uri: str, ctx: Any, shown: str) -> None:
-        self.by_uri.setdefault((server, uri), {})[self._key(ctx)] = (ctx.session, shown)
-
-    def remove(self, server: str, uri: str, ctx: Any) -> bool:
-        """True when nobody is left subscribed upstream."""
-        subs = self.by_uri.get((server, uri))
-        if subs is None:
-            return False
-        subs.pop(self._key(ctx), None)
-        if subs:
-            return False
-        del self.by_uri[(server, uri)]
-        return True
-
-    async def updated(self, server: str, uri: str) -> None:
-        for key, (session, shown) in list(self.by_uri.get((server, uri), {}).items()):
-            try:
-                await session.send_resource_updated(shown)
-            except Exception:  # that session is gone: forget it
-                self.by_uri.get((server, uri), {}).pop(key, None)
 
 
 class McpService:

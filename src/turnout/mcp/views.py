@@ -23,6 +23,7 @@ from mcp.shared.exceptions import MCPError
 
 from turnout.mcp import names
 from turnout.mcp.access import OPEN, Access
+from turnout.mcp.subscriptions import Subscriptions, listen
 from turnout.mcp.upstream import UNAVAILABLE, Upstream
 
 if TYPE_CHECKING:
@@ -192,14 +193,14 @@ class View:
         access = access_of(ctx)
         up, own = self.resolve_uri(params.uri)
         up = await self.live(ctx, up)
-        self._check_resource(access, up, own, params.uri)
+        self.check_resource(access, up, own, params.uri)
         result = await up.request("resources/read", lambda c: c.session.read_resource(own))
         for content in result.get("contents") or ():
             if isinstance(content, dict) and isinstance(content.get("uri"), str):
                 content["uri"] = self.public_uri(up.name, content["uri"])
         return result
 
-    def _check_resource(self, access: Access, up: Upstream, own: str, shown: str) -> None:
+    def check_resource(self, access: Access, up: Upstream, own: str, shown: str) -> None:
         """A URI is usable if it is listed, or made from a listed template (the template's
         glob, e.g. ``greeting://*``, decides)."""
         item = names.join_uri(up.name, own)
@@ -225,15 +226,25 @@ class View:
         access = access_of(ctx)
         up, own = self.resolve_uri(params.uri)
         up = await self.live(ctx, up)
-        self._check_resource(access, up, own, params.uri)
+        self.check_resource(access, up, own, params.uri)
         await up.request("resources/subscribe", lambda c: c.session.subscribe_resource(own))
-        self.service.subscriptions.add(up.key, own, ctx, params.uri)
+        session, shown = ctx.session, params.uri
+        self.service.subscriptions.add(
+            up.key,
+            own,
+            Subscriptions.session_key(ctx),
+            lambda: session.send_resource_updated(shown),
+        )
         return types.EmptyResult()
+
+    async def listen(self, ctx: Ctx, params: types.SubscriptionsListenRequestParams) -> Any:
+        """2026-07-28: one listen stream (:mod:`turnout.mcp.subscriptions`)."""
+        return await listen(self, ctx, access_of(ctx), params)
 
     async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> Any:
         up, own = self.resolve_uri(params.uri)
         up = await self.live(ctx, up)
-        if self.service.subscriptions.remove(up.key, own, ctx):
+        if self.service.subscriptions.remove(up.key, own, Subscriptions.session_key(ctx)):
             await up.request("resources/unsubscribe", lambda c: c.session.unsubscribe_resource(own))
         return types.EmptyResult()
 
@@ -248,7 +259,7 @@ class View:
         else:
             up, own = self.resolve_uri(ref.uri)
             up = await self.live(ctx, up)
-            self._check_resource(access, up, own, ref.uri)
+            self.check_resource(access, up, own, ref.uri)
             new_ref = types.ResourceTemplateReference(type="ref/resource", uri=own)
         argument = {"name": params.argument.name, "value": params.argument.value}
         context = params.context.arguments if params.context is not None else None
@@ -282,6 +293,7 @@ class View:
             on_read_resource=self.read_resource,
             on_subscribe_resource=self.subscribe,
             on_unsubscribe_resource=self.unsubscribe,
+            on_subscriptions_listen=self.listen,
             on_completion=self.complete,
         )
         return server

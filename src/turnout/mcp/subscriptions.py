@@ -1,0 +1,153 @@
+"""Resource subscriptions through the gateway, in both protocol eras.
+
+Handshake-era clients (protocol versions up to 2025-11-25) subscribe with
+``resources/subscribe`` and get ``notifications/resources/updated`` on their session. At
+2026-07-28 (SEP-2575) those methods are gone: a client sends ``subscriptions/listen`` with a
+filter, and the response *is* the stream: first ``notifications/subscriptions/acknowledged``
+(the honored subset of the filter), then every matching notification, each stamped with the
+listen request's id under ``_meta["io.modelcontextprotocol/subscriptionId"]``.
+
+Either way the gateway subscribes upstream (its own connections to upstream servers speak the
+handshake era) and relays ``resources/updated`` under the caller's name for the resource. A
+listen stream honors only the resource URIs the caller's key may read (a denied or unknown URI
+is left out of the acknowledgement, the same answer for both), and only what was honored is
+ever delivered. Each stream's backlog is bounded (a stream whose client stopped reading is
+ended: there is no replay, the client re-listens), as are the URIs per stream and the streams
+per gateway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import (
+    SUBSCRIPTION_ID_META_KEY,
+    ResourceUpdated,
+    event_to_notification,
+)
+
+from turnout.mcp.access import Access
+from turnout.mcp.upstream import Upstream
+
+if TYPE_CHECKING:
+    from turnout.mcp.views import Ctx, View
+
+Sink = Callable[[], Awaitable[None]]  # tells one subscriber, under its own name for the URI
+MAX_STREAMS = 1024  # open listen streams per gateway process
+MAX_URIS = 100  # resource URIs one listen stream may ask for
+MAX_BACKLOG = 256  # events buffered per stream before it is ended
+UNSUBSCRIBE_WITHIN = 5.0  # seconds an upstream unsubscribe may take when a stream ends
+
+
+class Subscriptions:
+    """Who subscribed to which upstream resource, to relay ``resources/updated``."""
+
+    def __init__(self) -> None:
+        # (upstream connection key, upstream uri) -> {subscriber: sink}
+        self.by_uri: dict[tuple[str, str], dict[object, Sink]] = {}
+        self.streams = 0  # open listen streams
+
+    @staticmethod
+    def session_key(ctx: Any) -> object:
+        """A handshake-era session, as a subscriber."""
+        return id(getattr(ctx.session, "_connection", ctx.session))
+
+    def add(self, server: str, uri: str, who: object, sink: Sink) -> None:
+        self.by_uri.setdefault((server, uri), {})[who] = sink
+
+    def remove(self, server: str, uri: str, who: object) -> bool:
+        """True when nobody is left subscribed upstream."""
+        subs = self.by_uri.get((server, uri))
+        if subs is None:
+            return False
+        subs.pop(who, None)
+        if subs:
+            return False
+        del self.by_uri[(server, uri)]
+        return True
+
+    async def updated(self, server: str, uri: str) -> None:
+        for who, sink in list(self.by_uri.get((server, uri), {}).items()):
+            try:
+                await sink()
+            except Exception:  # that subscriber is gone: forget it
+                self.by_uri.get((server, uri), {}).pop(who, None)
+
+
+async def listen(
+    view: View, ctx: Ctx, access: Access, params: types.SubscriptionsListenRequestParams
+) -> types.SubscriptionsListenResult:
+    """Serve one ``subscriptions/listen`` stream until the client goes away."""
+    stream_id = ctx.request_id
+    if stream_id is None:
+        raise MCPError(types.INVALID_REQUEST, "subscriptions/listen requires a request id")
+    subs = view.service.subscriptions
+    if subs.streams >= MAX_STREAMS:
+        raise MCPError(types.INTERNAL_ERROR, "Subscription limit reached")
+    requested = list(dict.fromkeys(params.notifications.resource_subscriptions or ()))
+    if len(requested) > MAX_URIS:
+        raise MCPError(types.INVALID_PARAMS, f"At most {MAX_URIS} resource subscriptions")
+    meta: dict[str, Any] = {SUBSCRIPTION_ID_META_KEY: stream_id}
+    send, recv = anyio.create_memory_object_stream[ResourceUpdated](MAX_BACKLOG)
+    me = object()
+    watched: list[tuple[Upstream, str]] = []
+
+    def sink_for(shown: str) -> Sink:
+        async def sink() -> None:
+            try:
+                send.send_nowait(ResourceUpdated(uri=shown))
+            except anyio.WouldBlock:  # the client stopped reading: end its stream
+                send.close()
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass
+
+        return sink
+
+    subs.streams += 1
+    try:
+        honored: list[str] = []
+        for uri in requested:
+            try:
+                up, own = view.resolve_uri(uri)
+                up = await view.live(ctx, up)
+                view.check_resource(access, up, own, uri)
+                await _subscribe(up, own)
+            except MCPError:  # unknown, denied or unavailable: not honored
+                continue
+            subs.add(up.key, own, me, sink_for(uri))
+            watched.append((up, own))
+            honored.append(uri)
+        ack = types.SubscriptionsAcknowledgedNotification(
+            params=types.SubscriptionsAcknowledgedNotificationParams(
+                notifications=types.SubscriptionFilter(resource_subscriptions=honored or None),
+                _meta=meta,
+            )
+        )
+        await ctx.session.send_notification(ack, related_request_id=stream_id)
+        async for event in recv:
+            await ctx.session.send_notification(
+                event_to_notification(event, meta), related_request_id=stream_id
+            )
+    finally:
+        subs.streams -= 1
+        send.close()
+        recv.close()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(UNSUBSCRIBE_WITHIN):
+            for up, own in watched:
+                if subs.remove(up.key, own, me):
+                    await _unsubscribe(up, own)
+    return types.SubscriptionsListenResult(_meta=meta)
+
+
+async def _subscribe(up: Upstream, own: str) -> None:
+    await up.request("resources/subscribe", lambda c: c.session.subscribe_resource(own))
+
+
+async def _unsubscribe(up: Upstream, own: str) -> None:
+    with contextlib.suppress(MCPError):  # the upstream is gone anyway
+        await up.request("resources/unsubscribe", lambda c: c.session.unsubscribe_resource(own))

@@ -1,0 +1,72 @@
+"""``subscriptions/listen`` (protocol 2026-07-28): the SDK's client opens listen streams on
+``/mcp`` and ``/mcp/{server}``; the gateway acknowledges only the resources the key may read
+and relays the upstream's ``resources/updated`` under the caller's name for them."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from mcp.client.subscriptions import ListenNotSupportedError, ResourceUpdated
+
+from tests.mcp_gateway.conftest import new_key
+from tests.mcp_gateway.test_gateway import connect, texts
+from tests.support.procs import Proc
+
+README = "alpha+note://alpha/readme"
+
+
+async def next_update(sub: object) -> ResourceUpdated:
+    with anyio.fail_after(30):
+        async for event in sub:  # type: ignore[attr-defined]
+            if isinstance(event, ResourceUpdated):
+                return event
+    raise AssertionError("the listen stream ended without an update")
+
+
+@pytest.fixture(scope="module")
+def keys(gw: Proc) -> dict[str, str]:
+    return {
+        "reader": new_key(gw, name="listener", metadata={"mcp": {"servers": ["alpha"]}}),
+        "deaf": new_key(gw, name="deaf", metadata={"mcp": {"deny": ["alpha+note://*"]}}),
+        "elsewhere": new_key(gw, name="elsewhere", metadata={"mcp": {"servers": ["gamma"]}}),
+    }
+
+
+async def test_a_listen_stream_relays_what_the_key_may_read(gw: Proc, keys: dict[str, str]) -> None:
+    async with connect(gw, key=keys["reader"]) as client:
+        assert client.session.protocol_version == "2026-07-28"
+        missing = "alpha+note://alpha/nothing-here"
+        async with client.listen(resource_subscriptions=[README, missing]) as sub:
+            assert sub.honored.resource_subscriptions == [README]  # unknown: not honored
+            told = await client.call_tool("alpha__touch", {"uri": "note://alpha/readme"})
+            assert int(texts(told)[0]) >= 1  # the gateway subscribed upstream
+            assert (await next_update(sub)).uri == README  # the caller's name for it
+
+
+async def test_one_server_path_keeps_its_own_uris(gw: Proc, keys: dict[str, str]) -> None:
+    own = "note://alpha/readme"
+    async with (
+        connect(gw, "/mcp/alpha", key=keys["reader"]) as client,
+        client.listen(resource_subscriptions=[own]) as sub,
+    ):
+        assert sub.honored.resource_subscriptions == [own]
+        await client.call_tool("touch", {"uri": own})
+        assert (await next_update(sub)).uri == own
+
+
+async def test_a_denied_resource_is_not_honored(gw: Proc, keys: dict[str, str]) -> None:
+    for key in (keys["deaf"], keys["elsewhere"]):
+        async with (
+            connect(gw, key=key) as client,
+            client.listen(resource_subscriptions=[README]) as sub,
+        ):
+            # Denied and unknown answer alike: left out of the acknowledgement, so the SDK's
+            # client (and the gateway) never deliver it.
+            assert not sub.honored.resource_subscriptions
+
+
+async def test_listen_needs_the_2026_protocol(gw: Proc) -> None:
+    async with connect(gw, mode="legacy") as client:
+        with pytest.raises(ListenNotSupportedError):
+            async with client.listen(resource_subscriptions=[README]):
+                pass
