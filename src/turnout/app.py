@@ -342,7 +342,7 @@ class Gateway:
         self.auth.use(runtime)
         self.plugins.start(gen.router)
         self.plugins.reload(runtime)
-        self.a2a.registry.load(dict(runtime.config.agents))  # unchanged agents keep their cards
+        self.a2a.reload()  # the file's and the stored agents; unchanged ones keep their cards
         if state.cache is not None:
             state.cache.use(runtime)
         self.assemble()

@@ -15,7 +15,7 @@ def test_an_agent_added_through_the_api_serves_at_once(
 ) -> None:
     # Loopback is admitted by this gateway's outbound.allow; the API's URL is checked.
     resp = admin(a2a_gateway, "PUT", "/admin/agents/live-one", json={"url": quick_agent.url})
-    assert resp.status_code == 200, resp.text
+    assert resp.status_code == 201, resp.text  # created (a replacement is 200)
     assert resp.json()["source"] == "admin"
     answer = httpx.post(
         f"{a2a_gateway.url}/a2a/live-one",

@@ -5,11 +5,14 @@
     DELETE /admin/agents/{name}          remove an agent added here
     POST   /admin/agents/{name}/refresh  fetch its card again now
 
-An agent added here is validated like a config entry and its URLs (base, RPC, token
-endpoint) are destinations set through the admin API: the outbound policy checks them
-(public addresses only unless ``outbound.allow`` admits them) before the agent exists, and
-again on every connection. Agents of the config file cannot be replaced or removed here (edit
-the file). Credentials are never shown: an agent's ``auth`` is listed by type only.
+An agent added here is stored in the database (:mod:`turnout.a2a.managed`): it survives a
+restart and every replica sharing the database serves it. It is validated like a config
+entry (and as the whole config it makes), and its URLs (base, RPC, token endpoint) are
+destinations set through the admin API: the outbound policy checks them (public addresses
+only unless ``outbound.allow`` admits them) before the agent exists, and again on every
+connection. Agents of the config file cannot be replaced or removed here (edit the file).
+Credentials are sealed at rest (``TURNOUT_SECRET_KEY``) and never shown: an agent's ``auth``
+is listed by type only.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from turnout.a2a.config import NAME, AgentConfig
+from turnout.a2a.managed import KIND_NAME
 from turnout.a2a.registry import Agent
 from turnout.a2a.service import A2AService
 from turnout.errors import GatewayError, OutboundRefused
@@ -62,8 +67,11 @@ def router(state: GatewayState) -> APIRouter:
         return {"agents": [public(a) for a in agents]}
 
     @api.put("/{name}")
-    async def put(name: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def put(name: str, body: dict[str, Any]) -> JSONResponse:
         service = _service(state)
+        managed = state.managed
+        if managed is None:
+            raise HTTPException(503, "the gateway is still starting")
         if NAME.fullmatch(name) is None:
             raise HTTPException(400, "an agent name is letters, digits, '.', '_' and '-'")
         current = service.registry.get(name)
@@ -88,20 +96,29 @@ def router(state: GatewayState) -> APIRouter:
                 raise HTTPException(403, f"{exc.message} (rule: {exc.rule})") from None
             except GatewayError as exc:
                 raise HTTPException(400, f"{url[:200]}: {exc.message}") from None
-        agent = Agent(name, cfg, Origin.ADMIN)
-        service.registry.agents[name] = agent
-        return public(agent)
+        # Stored, then served: the write is checked again as the whole config it makes,
+        # and applied here (a reload) before the answer; replicas follow the database.
+        outcome = await managed.put(KIND_NAME, name, body)
+        agent = service.registry.get(name)
+        if outcome.status >= 300 or agent is None:
+            return JSONResponse(outcome.body, status_code=outcome.status)
+        return JSONResponse(public(agent), status_code=outcome.status)
 
     @api.delete("/{name}")
-    async def delete(name: str) -> dict[str, Any]:
+    async def delete(name: str) -> JSONResponse:
         service = _service(state)
+        managed = state.managed
+        if managed is None:
+            raise HTTPException(503, "the gateway is still starting")
         current = service.registry.get(name)
-        if current is None:
-            raise HTTPException(404, f"no agent {name}")
-        if current.origin is not Origin.ADMIN:
+        if current is not None and current.origin is not Origin.ADMIN:
             raise HTTPException(409, f"agent {name} is defined in the config file")
-        del service.registry.agents[name]
-        return {"deleted": name}
+        outcome = await managed.delete(KIND_NAME, name)
+        if outcome.status == 404:
+            raise HTTPException(404, f"no agent {name}")
+        if outcome.status >= 300:
+            return JSONResponse(outcome.body, status_code=outcome.status)
+        return JSONResponse({"deleted": name})
 
     @api.post("/{name}/refresh")
     async def refresh(name: str) -> dict[str, Any]:

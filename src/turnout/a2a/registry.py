@@ -193,22 +193,26 @@ class Agent:
 
 
 class Registry:
-    """Agents by name; replaced whole when the config changes, edited by the admin API."""
+    """Agents by name; replaced whole whenever the serving config changes (the file's agents
+    and those the admin API stored, :mod:`turnout.a2a.managed`)."""
 
     def __init__(self) -> None:
         self.agents: dict[str, Agent] = {}
 
-    def load(self, configured: dict[str, AgentConfig]) -> None:
-        """The config file's agents; those added through the admin API are kept."""
-        kept = {n: a for n, a in self.agents.items() if a.origin is Origin.ADMIN}
+    def load(
+        self, configured: dict[str, AgentConfig], stored: frozenset[str] = frozenset()
+    ) -> None:
+        """The serving config's agents; ``stored`` names those from the admin API (their URLs
+        are admin destinations, checked by the outbound policy on every connection)."""
         fresh: dict[str, Agent] = {}
         for name, cfg in configured.items():
+            origin = Origin.ADMIN if name in stored else Origin.CONFIG
             old = self.agents.get(name)
-            if old is not None and old.origin is Origin.CONFIG and old.config == cfg:
+            if old is not None and old.origin is origin and old.config == cfg:
                 fresh[name] = old  # unchanged: keep its card and token
             else:
-                fresh[name] = Agent(name, cfg, Origin.CONFIG)
-        self.agents = {**kept, **fresh}
+                fresh[name] = Agent(name, cfg, origin)
+        self.agents = fresh
 
     def get(self, name: str) -> Agent | None:
         return self.agents.get(name)

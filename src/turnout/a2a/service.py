@@ -24,6 +24,7 @@ from turnout.a2a.card import rewrite
 from turnout.a2a.config import NAME
 from turnout.a2a.governance import TaskBudget, check_access, may_call
 from turnout.a2a.jsonrpc import error_body
+from turnout.a2a.managed import SECTION
 from turnout.a2a.registry import Agent, Registry
 from turnout.a2a.rpc import PREFIX, serve_rpc
 from turnout.api.io import request_id, send_bytes
@@ -47,13 +48,20 @@ class A2AService:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.registry = Registry()
-        self.registry.load(dict(state.runtime.config.agents))
+        self.reload()
         # The per-task budget counts in Redis when the limits do (shared by replicas).
         limiter = state.auth.limiter if state.auth is not None else None
         redis = limiter.client if isinstance(limiter, RedisLimiter) else None
         prefix = limiter.prefix if isinstance(limiter, RedisLimiter) else "turnout:"
         self.budget = TaskBudget(redis=redis, prefix=prefix)
         self._policy: OutboundPolicy | None = None
+
+    def reload(self) -> None:
+        """Serve the agents of the serving config: the file's and those stored through the
+        admin API (``state.managed`` says which); unchanged agents keep their cards."""
+        managed = self.state.managed
+        stored = frozenset(managed.sources.database.get(SECTION, ())) if managed else frozenset()
+        self.registry.load(dict(self.state.runtime.config.agents), stored)
 
     @staticmethod
     def claims(path: str) -> bool:

@@ -71,6 +71,7 @@ KINDS: dict[str, ManagedKind | str] = {
     "provider": ManagedKind("providers", destinations=_provider_destinations, join=_provider_join),
     "model": ManagedKind("models"),
     "mcp_server": "turnout.mcp.managed:KIND",
+    "agent": "turnout.a2a.managed:KIND",
 }
 
 
