@@ -382,6 +382,8 @@ class Gateway:
             await state.accounts.stop()
         if state.cache is not None:
             await state.cache.stop()
+        if self.conversations is not None:
+            await self.conversations.stop()  # its pending records, before storage closes
         await self.obs.stop()  # flushes the request log to the database (or its spool)
         await self.auth.stop()  # after the log's last settlements
         for provider in state.providers.values():

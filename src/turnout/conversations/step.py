@@ -50,6 +50,12 @@ class Conversations:
         # Where OpenAI-held responses are reached (set by the app: its providers and keys).
         self.holders: Holders | None = None
 
+    async def stop(self) -> None:
+        """Write what the store still holds back (the database's write-behind)."""
+        stop = getattr(self.store, "stop", None)
+        if stop is not None:
+            await stop()
+
     async def step(self, call: Call, next: Handler) -> Reply:
         if call.protocol != "responses" or call.operation != "responses":
             return await next(call)

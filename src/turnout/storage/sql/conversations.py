@@ -34,21 +34,29 @@ class SqlConversationStore:
         )
 
     async def put(self, record: Record) -> None:
-        self._writes += 1
+        await self.put_many([record])
+
+    async def put_many(self, records: list[Record]) -> None:
+        """Replace each record whole, all in one transaction (the write-behind's batches)."""
+        self._writes += len(records)
         async with self.engine.begin() as conn:
-            if self._writes % self.prune_every == 0:
+            if self._writes % self.prune_every < len(records):
                 await conn.execute(delete(t).where(t.c.expires_at <= time.time()))
-            await conn.execute(delete(t).where(t.c.id == record.id))
+            await conn.execute(delete(t).where(t.c.id.in_([r.id for r in records])))
             await conn.execute(
-                insert(t).values(
-                    id=record.id,
-                    owner=record.owner,
-                    expires_at=record.expires,
-                    items=record.items,
-                    response=record.response,
-                    deployment=record.deployment,
-                    key_id=record.key_id,
-                )
+                insert(t),
+                [
+                    {
+                        "id": r.id,
+                        "owner": r.owner,
+                        "expires_at": r.expires,
+                        "items": r.items,
+                        "response": r.response,
+                        "deployment": r.deployment,
+                        "key_id": r.key_id,
+                    }
+                    for r in records
+                ],
             )
 
     async def delete(self, response_id: str, owner: str) -> bool:
