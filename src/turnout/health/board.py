@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.config.compile import DeploymentSpec, Runtime
 from turnout.health.breaker import Breaker, BreakerPolicy, Circuit, Journal
 from turnout.health.limits import RateWindow
 from turnout.health.targets import DeploymentHealth, KeyHealth, KeyPool
+
+if TYPE_CHECKING:
+    from turnout.shared.trials import SharedTrials
 
 
 def _same_upstream(old: Runtime, new: Runtime, provider: str) -> bool:
@@ -43,6 +46,8 @@ class HealthBoard:
         # Carried targets report to the journal they were built with: share it.
         self.journal: Journal = previous.journal if previous is not None else Journal()
         self.pools: dict[tuple[str, str], KeyPool] = {}
+        # Half-open trials shared by replicas (turnout.shared.trials); None: this process's.
+        self.trials: SharedTrials | None = previous.trials if previous is not None else None
         self.deployments: dict[str, DeploymentHealth] = {}
         self._old_keys: dict[str, KeyHealth] = {}
         self._old_deployments: dict[str, DeploymentHealth] = {}

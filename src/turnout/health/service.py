@@ -78,6 +78,26 @@ class HealthService:
             self.keeper.retarget(board, providers)
         if self.sync is not None:
             self.sync.use(board, router.plans)
+            self._share(board)
+
+    def _share(self, board: HealthBoard) -> None:
+        """Count ``rpm``/``tpm`` and ``max_concurrent`` for every replica, and take one
+        half-open trial for all of them (turnout.shared: gate, slots, trials)."""
+        from turnout.shared import gate, slots
+        from turnout.shared.redis import RedisStateBackend
+        from turnout.shared.trials import SharedTrials
+
+        backend, sync, cfg = self.backend, self.sync, self.runtime.config
+        if not isinstance(backend, RedisStateBackend) or sync is None:
+            return
+        timeout, ttl = cfg.shared.redis_timeout, cfg.health.lease
+        gate.install(backend, board.deployments, timeout)
+        sync.slots = slots.install(backend, board.deployments, self.name, timeout, ttl)
+        sync.lease_ttl = ttl
+        if sync.trials is None:
+            settle = max(1.0, 4 * cfg.shared.sync_interval)
+            sync.trials = SharedTrials(backend, self.name, timeout, ttl, settle)
+        board.trials = sync.trials
 
     async def start(self, providers: Mapping[str, Provider], *, keeper: bool) -> None:
         try:
@@ -91,15 +111,17 @@ class HealthService:
         loop = asyncio.get_running_loop()
         self.backend = build_backend(cfg.shared)
         if self.backend.shared:
-            self.sync = StateSync(self.board, self.backend, cfg.shared.sync_interval, self.name)
+            self.sync = StateSync(
+                self.board,
+                self.backend,
+                cfg.shared.sync_interval,
+                self.name,
+                cfg.shared.redis_timeout,
+            )
             if self.router is not None:
                 self.sync.attach(self.router.plans)
             self.flush_interval = min(FLUSH_INTERVAL, cfg.shared.sync_interval)
-            from turnout.shared.gate import install
-            from turnout.shared.redis import RedisStateBackend
-
-            if isinstance(self.backend, RedisStateBackend):
-                install(self.backend, self.board.deployments, cfg.shared.redis_timeout)
+            self._share(self.board)
             try:  # what the others know already, before the first request
                 await self.sync.tick()
             except Exception as exc:

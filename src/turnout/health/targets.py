@@ -16,6 +16,7 @@ from turnout.health.limits import RateWindow
 
 if TYPE_CHECKING:
     from turnout.shared.gate import SharedGate
+    from turnout.shared.slots import SharedSlots
 
 LATENCY_ALPHA = 0.3  # weight of the newest sample in the moving average
 # Why a deployment cannot take a request (see DeploymentHealth.blocked).
@@ -128,6 +129,7 @@ class KeyPool:
 class DeploymentHealth(Breaker):
     kind = "deployment"
     __slots__ = (
+        "busy_until",
         "gate",
         "inflight",
         "latency",
@@ -137,6 +139,7 @@ class DeploymentHealth(Breaker):
         "provider",
         "rpm",
         "served",
+        "slots",
         "tpm",
     )
 
@@ -163,12 +166,16 @@ class DeploymentHealth(Breaker):
         self.served = 0
         # rpm/tpm counted for every replica (turnout.shared.gate); None: this process only.
         self.gate: SharedGate | None = None
+        # max_concurrent counted for every replica (turnout.shared.slots); None: this process.
+        self.slots: SharedSlots | None = None
+        self.busy_until = 0.0  # every replica's slots were taken a moment ago (monotonic)
 
     def available(self, now: float) -> bool:
         """May a new request be sent here now? (Breaker, limits, at least one usable key.)"""
         if self.until > now or self.trial:
             return False
-        if self.max_concurrent is not None and self.inflight >= self.max_concurrent:
+        mc = self.max_concurrent
+        if mc is not None and (self.inflight >= mc or self.busy_until > now):
             return False
         if self.rpm is not None and not self.rpm.has_room(now):
             return False
@@ -181,13 +188,22 @@ class DeploymentHealth(Breaker):
         in how many seconds it may be again."""
         if self.until > now or self.trial:
             return COOLING, max(self.until - now, 1.0)
-        if self.max_concurrent is not None and self.inflight >= self.max_concurrent:
+        mc = self.max_concurrent
+        if mc is not None and (self.inflight >= mc or self.busy_until > now):
             return LIMITED, 1.0
         if self.rpm is not None and not self.rpm.has_room(now):
             return LIMITED, self.rpm.retry_after(now)
         if self.tpm is not None and not self.tpm.has_room(now):
             return LIMITED, self.tpm.retry_after(now)
         return self.pool.block_kind(), self.pool.retry_after(now)
+
+    def leave(self) -> None:
+        """A call sent here ended, however it ended: its in-flight count and, with shared
+        slots, its slot are given back."""
+        self.inflight -= 1
+        slots = self.slots
+        if slots is not None:
+            slots.release()
 
     def observe_latency(self, seconds: float) -> None:
         self.served += 1

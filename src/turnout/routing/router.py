@@ -34,11 +34,12 @@ from turnout.errors import (
     UpstreamTimeout,
 )
 from turnout.health.board import HealthBoard
-from turnout.health.breaker import INVALID, NO_QUOTA
+from turnout.health.breaker import ACTIVE, INVALID, NO_QUOTA
 from turnout.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
 from turnout.health.targets import COOLING, KEYS, LIMITED, DeploymentHealth, KeyHealth
 from turnout.providers.base import Provider
 from turnout.routing import classify as c
+from turnout.routing.admit import GO, NEXT_KEY, admit
 from turnout.routing.deadline import Deadlines
 from turnout.routing.member import Member
 from turnout.routing.plan import RoutePlan
@@ -171,6 +172,7 @@ class Router:
                 if call.pin is not None:
                     candidates = _pinned_first(candidates, call, requested)
         attempts_left = plan.max_attempts
+        trials = self.board.trials  # half-open trials shared by replicas (or None)
         last: Failure | None = None
         final = candidates[-1]
         for member in candidates:
@@ -198,9 +200,18 @@ class Router:
                     refused = last or self._unavailable(plan, now)
                     refused.terminal = True
                     return refused
-                gate = health.gate
-                if gate is not None and not await gate.admit(health, len(call.body) // 4 + 1):
-                    break  # at its rpm/tpm for every replica (turnout.shared.gate)
+                if (
+                    health.slots is not None
+                    or health.gate is not None
+                    or (trials is not None and (health.state != ACTIVE or key.state != ACTIVE))
+                ):
+                    # Shared with the other replicas: slots, rpm/tpm, half-open trials.
+                    verdict = await admit(health, key, call, now, trials)
+                    if verdict is NEXT_KEY:
+                        tried = [key] if tried is None else [*tried, key]
+                        continue
+                    if verdict is not GO:
+                        break
                 attempts_left -= 1
                 result = await self._attempt(plan, member, key, call, requested, now)
                 if isinstance(result, Reply):
@@ -292,14 +303,14 @@ class Router:
         if plan.feedback:
             plan.strategy.answered(call, member)
         if reply.chunks is None:
-            health.inflight -= 1
+            health.leave()
         else:
             assert first is not None
             reply.chunks = Committed(first, reply.chunks, health, self.clock)
         return reply
 
     def _release(self, member: Member, key: KeyHealth) -> None:
-        member.health.inflight -= 1
+        member.health.leave()
         member.health.abandon()
         key.abandon()
 
@@ -308,7 +319,7 @@ class Router:
     ) -> None:
         """Update health for a failed attempt according to its reason."""
         health = member.health
-        health.inflight -= 1
+        health.leave()
         now = self.clock()
         if reason in c.BREAKER_REASONS:
             if reason == c.TIMEOUT:  # so the latency strategy learns about slow deployments

@@ -67,7 +67,7 @@ class Committed:
             return
         self._open = False
         health = self._health
-        health.inflight -= 1
+        health.leave()
         if exc is not None and exc.status >= 500:
             reason = "timeout" if isinstance(exc, UpstreamTimeout) else "server_error"
             health.fail(self._clock(), reason)

@@ -1,6 +1,7 @@
 """The port through which replicas share health and routing state, and its memory backend.
 
-The request path never calls it: each process keeps the state it routes by in memory (the
+The request path does not call it (but for the few calls of :mod:`turnout.routing.admit` and a
+sticky client's first request): each process keeps the state it routes by in memory (the
 health board, the sticky pins) and a background task (:mod:`turnout.shared.sync`) publishes
 what changed here and applies what changed elsewhere, every ``shared.sync_interval``. So a
 shared backend costs no Redis round trip per request, and a change made by one replica (or by
@@ -11,7 +12,9 @@ What travels:
 - **records**: a deployment's or key's breaker state as :meth:`Circuit.record` writes it
   (state, reason, ``until`` in wall-clock seconds, ejections, the keeper's last probe), stamped
   with ``at`` (wall clock) and ``origin`` (the replica); the newest ``at`` wins;
-- **pins**: a sticky client's deployment (:class:`Pin`), newest first;
+- **pins**: a sticky client's deployment (:class:`Pin`), newest first; the first pin of a
+  client is also claimed atomically (:meth:`StateBackend.claim_pin`), so replicas that see the
+  client at the same moment agree on it;
 - **latency**: each replica's moving average per deployment, merged by each reader;
 - **leases**: who may run a singleton job (the health keeper) until when.
 
@@ -65,6 +68,13 @@ class StateBackend(Protocol):
         """Pins published (by anyone) since the last call; all live ones on the first."""
         ...
 
+    async def claim_pin(
+        self, model: str, client: str, deployment: str, ttl: float
+    ) -> tuple[str, float]:
+        """The client's pin: the one any replica made first, else ``deployment`` (pinned now
+        for ``ttl`` seconds). Returns the pinned deployment and its seconds left."""
+        ...
+
     async def publish_latency(self, origin: str, latencies: dict[str, tuple[float, int]]) -> None:
         """This replica's latency per deployment: (moving average in seconds, samples)."""
         ...
@@ -103,6 +113,11 @@ class MemoryStateBackend:
 
     async def new_pins(self) -> list[Pin]:
         return []
+
+    async def claim_pin(
+        self, model: str, client: str, deployment: str, ttl: float
+    ) -> tuple[str, float]:
+        return deployment, ttl
 
     async def publish_latency(self, origin: str, latencies: dict[str, tuple[float, int]]) -> None:
         return None

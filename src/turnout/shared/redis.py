@@ -1,5 +1,6 @@
-"""The shared state on Redis: one hash of records, a version counter, a stream of pins, a hash
-of latencies and one key per lease.
+"""The shared state on Redis: one hash of records, a version counter, a stream of pins (and one
+key per pin, for a replica's first look at a client), a hash of latencies and one key per
+lease.
 
 Every key carries the hash tag ``{state}`` so they live in one slot of a Redis Cluster (a
 pipeline and the lease scripts touch several). Readers poll the version counter (one ``GET``
@@ -31,6 +32,13 @@ if h == false or h == ARGV[1] then
 end
 return 0
 """
+# A client's pin: the one there, else ARGV[1] for ARGV[2] ms. Returns {deployment, ms left}.
+_CLAIM = """
+local v = redis.call('GET', KEYS[1])
+if v then return {v, redis.call('PTTL', KEYS[1])} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {ARGV[1], tonumber(ARGV[2])}
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -52,6 +60,7 @@ class RedisStateBackend:
         self._pin_id = b"0"  # the first read takes every live pin
         self._acquire = self.client.register_script(_ACQUIRE)
         self._release = self.client.register_script(_RELEASE)
+        self._claim = self.client.register_script(_CLAIM)
 
     def key(self, name: str) -> str:
         """A key of this backend (same prefix and Cluster slot as the others)."""
@@ -86,6 +95,7 @@ class RedisStateBackend:
         if not pins:
             return
         pipe = self.client.pipeline(transaction=False)
+        now = time.time()
         for p in pins:
             entry = {
                 "m": p.model,
@@ -95,7 +105,21 @@ class RedisStateBackend:
                 "o": p.origin,
             }
             pipe.xadd(self._pins, entry, maxlen=PIN_STREAM_MAX, approximate=True)
+            ttl = int((p.expires - now) * 1000)
+            if ttl > 0:  # what a replica that has not read the stream yet claims
+                pipe.set(self._pin_key(p.model, p.client), p.deployment, px=ttl)
         await pipe.execute()
+
+    def _pin_key(self, model: str, client: str) -> str:
+        return f"{self._base}pin:{model}|{client}"
+
+    async def claim_pin(
+        self, model: str, client: str, deployment: str, ttl: float
+    ) -> tuple[str, float]:
+        key = self._pin_key(model, client)
+        value, left = await self._claim(keys=[key], args=[deployment, max(1, int(ttl * 1000))])
+        name = value.decode() if isinstance(value, bytes) else str(value)
+        return name, max(0.0, int(left) / 1000)
 
     async def new_pins(self) -> list[Pin]:
         found = await self.client.xread({self._pins: self._pin_id}, count=10_000)

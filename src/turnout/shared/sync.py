@@ -25,11 +25,14 @@ from typing import TYPE_CHECKING, Any
 from turnout.health.breaker import Breaker
 from turnout.health.targets import DeploymentHealth
 from turnout.observability.logging import get_logger
+from turnout.shared.pins import PinClaims
 from turnout.shared.port import LeaseInfo, Pin, Record, StateBackend
 
 if TYPE_CHECKING:
     from turnout.health.board import HealthBoard
     from turnout.routing.strategies.sticky import Sticky
+    from turnout.shared.slots import SharedSlots
+    from turnout.shared.trials import SharedTrials
 
 log = get_logger("turnout.shared")
 KEEPER_LEASE = "keeper"
@@ -58,6 +61,7 @@ class StateSync:
         backend: StateBackend,
         interval: float,
         origin: str,
+        timeout: float = 1.0,
     ) -> None:
         self.board = board
         self.backend = backend
@@ -67,6 +71,13 @@ class StateSync:
         self.targets: dict[tuple[str, str], Breaker] = {(t.kind, t.id): t for t in board.targets()}
         self.sticky: dict[str, Sticky] = {}
         self.lease = LeaseInfo(None, None)
+        # Leases this process holds while its calls run (installed by the health service).
+        self.slots: list[SharedSlots] = []
+        self.trials: SharedTrials | None = None
+        self.claims: PinClaims | None = PinClaims(backend, timeout) if backend.shared else None
+        self.lease_ttl = 15.0
+        self._renewed_at = 0.0
+        self.renewals = 0  # rounds of slot renewal (for tests)
         self.applied = 0  # records from elsewhere applied here (for tests and the report)
         self._served: dict[str, int] = {}
         self._slow_at = 0.0
@@ -81,13 +92,15 @@ class StateSync:
         self.attach(plans)
 
     def attach(self, plans: Mapping[str, Any]) -> None:
-        """Share the sticky pins of every model whose strategy is ``sticky``."""
+        """Share the sticky pins of every model whose strategy is ``sticky``, reading through
+        to the backend when a client is not known here yet."""
         from turnout.routing.strategies.sticky import Sticky
 
         for name, plan in plans.items():
             strategy = getattr(plan, "strategy", None)
             if isinstance(strategy, Sticky):
-                strategy.share()
+                strategy.share(name, self.claims)
+                plan.prefetch = strategy.prefetch_wanted
                 self.sticky[name] = strategy
 
     # -- out -------------------------------------------------------------------------------
@@ -135,7 +148,20 @@ class StateSync:
         self.applied += applied
         return applied
 
+    async def renew(self) -> None:
+        """Keep the leases of calls still running: trials every tick (a finished one is cut
+        to its settle time at once), concurrency slots every third of their lease."""
+        if self.trials is not None and self.trials.held:
+            await self.trials.tend()
+        now = time.monotonic()
+        if self.slots and now - self._renewed_at >= self.lease_ttl / 3:
+            self._renewed_at = now
+            for slots in self.slots:
+                await slots.renew()
+            self.renewals += 1
+
     async def tick(self) -> None:
+        await self.renew()
         records = await self.backend.changes()
         if records:
             self.apply(records)

@@ -17,7 +17,9 @@ deployment answers becomes the new pin. Pins expire ``ttl`` seconds after their 
 table is bounded (oldest first out). With a shared backend (``shared.backend: redis``) the
 table is copied between replicas in the background (:mod:`turnout.shared.sync`): a new or moved
 pin, or one whose copy elsewhere is half way to expiry, goes into an outbox the sync task
-publishes, and pins published elsewhere are adopted. The request path only writes to a dict.
+publishes, and pins published elsewhere are adopted. A client this process has no live pin for
+is claimed in Redis first (``prefetch``, :mod:`turnout.shared.pins`), so the replicas that see
+it first, even at the same moment, agree on one deployment. A known client costs a dict read.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from turnout.protocols.registry import PROTOCOLS
 from turnout.routing.member import Member
 from turnout.routing.strategies.base import NoOptions, Strategy
 from turnout.routing.strategies.priority import Priority
-from turnout.types import Call
+from turnout.types import Call, Handler
 
 if TYPE_CHECKING:
+    from turnout.shared.pins import PinClaims
     from turnout.shared.port import Pin
 
 Source = Literal["session", "prompt_cache_key", "gateway_key", "prefix"]
@@ -109,6 +112,32 @@ class Sticky(Strategy):
         self.outbox: dict[str, Member] | None = None
         self.published: dict[str, float] = {}
         self.by_id = {m.spec.id: m for m in members}
+        self.claims: PinClaims | None = None  # read-through on a miss (turnout.shared.pins)
+        self.model = ""
+
+    async def prefetch(self, call: Call, route: Handler) -> None:
+        """Shared pins only: a client without a live pin here gets the one every replica
+        agrees on (the first claimed), before ``order`` reads the table."""
+        claims = self.claims
+        key = client_key(call, self.opts) if claims is not None else None
+        if key is None or claims is None:
+            return
+        now = self.clock()
+        pin = self.pins.get(key)
+        if pin is not None and pin[1] > now:
+            return
+        available = [m for m in self.members if m.health.available(now)]
+        if not available:
+            return
+        mine = self.base.order(available, call)[0]
+        got = await claims.claim(self.model, key, mine.spec.id, self.opts.ttl)
+        if got is None:
+            return  # Redis cannot say: pinned here alone, as with one process
+        member = self.by_id.get(got[0])
+        if member is not None:
+            # Not marked published: the answer puts it in the outbox, and the sync task
+            # hands it to the replicas that have not read it through yet.
+            self._put(key, member, self.clock() + got[1])
 
     def order(self, candidates: list[Member], call: Call) -> list[Member]:
         key = client_key(call, self.opts)
@@ -127,14 +156,8 @@ class Sticky(Strategy):
         key = call.sticky_key
         if key is None:
             return
-        pins = self.pins
-        old = pins.pop(key, None)  # re-inserted at the end: the dict's order is the age order
-        if len(pins) >= self.opts.max_entries:
-            oldest = next(iter(pins))
-            del pins[oldest]
-            self.published.pop(oldest, None)
         now = self.clock()
-        pins[key] = (member, now + self.opts.ttl)
+        old = self._put(key, member, now + self.opts.ttl)
         outbox = self.outbox
         if outbox is not None and (
             old is None
@@ -143,9 +166,26 @@ class Sticky(Strategy):
         ):
             outbox[key] = member
 
+    def _put(self, key: str, member: Member, expires: float) -> tuple[Member, float] | None:
+        """Pin ``key``; returns the pin it replaces. Re-inserted at the end: the dict's order
+        is the age order, and the oldest goes when the table is full."""
+        pins = self.pins
+        old = pins.pop(key, None)
+        if len(pins) >= self.opts.max_entries:
+            oldest = next(iter(pins))
+            del pins[oldest]
+            self.published.pop(oldest, None)
+        pins[key] = (member, expires)
+        return old
+
     # -- shared pins (turnout.shared.sync) ---------------------------------------------------
-    def share(self) -> None:
+    def share(self, model: str = "", claims: PinClaims | None = None) -> None:
+        """Copy pins to the other replicas (the outbox) and, with ``claims``, read through on
+        a miss (``prefetch``)."""
         self.outbox = {}
+        self.model = model
+        self.claims = claims
+        self.prefetch_wanted = claims is not None
 
     def take_outbox(self, model: str) -> list[Pin]:
         """The pins to publish since the last call, with their wall-clock expiry."""
@@ -167,14 +207,8 @@ class Sticky(Strategy):
         member = self.by_id.get(pin.deployment)
         if member is None:
             return
-        pins = self.pins
-        pins.pop(pin.client, None)
-        if len(pins) >= self.opts.max_entries:
-            oldest = next(iter(pins))
-            del pins[oldest]
-            self.published.pop(oldest, None)
         expires = self.clock() + (pin.expires - time.time())
-        pins[pin.client] = (member, expires)
+        self._put(pin.client, member, expires)
         self.published[pin.client] = expires
 
     def carry(self, old: Strategy) -> None:
