@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.test_cache import ask_anthropic, ask_openai, cache_config, nonce, settle
 from tests.support.procs import Proc, start_gateway
+from tests.support.wait import until
 from tests.unit.cache.redis_support import PrivateRedis
 
 RETRY_AFTER = 0.5
@@ -49,7 +50,7 @@ def stats(gw: Proc) -> dict[str, object]:
 def test_redis_stopped_mid_test_degrades_then_recovers(gw: Proc, redis: PrivateRedis) -> None:
     q = nonce()
     assert ask_openai(gw, q)[0] == "miss"
-    settle()
+    settle(gw)
     assert ask_openai(gw, q)[0] == "hit"
 
     redis.stop()
@@ -62,9 +63,9 @@ def test_redis_stopped_mid_test_degrades_then_recovers(gw: Proc, redis: PrivateR
     assert purge.status_code == 503  # the admin is told; requests never are
 
     redis.start()  # same port, empty
-    time.sleep(RETRY_AFTER + 0.1)
+    until(lambda: stats(gw)["available"] is True)  # after RETRY_AFTER Redis is tried again
     assert ask_openai(gw, q)[0] == "miss"
-    settle()
+    settle(gw)
     assert ask_openai(gw, q)[0] == "hit"
     assert stats(gw)["available"] is True
 
@@ -82,7 +83,7 @@ def test_frozen_redis_costs_one_timeout_then_nothing(
     try:
         q = nonce()
         assert ask_openai(gw, q)[0] == "miss"
-        settle()
+        settle(gw)
         assert stats(gw)["backend_failures"] == 0
         assert redis.proc is not None
         os.kill(redis.proc.pid, signal.SIGSTOP)

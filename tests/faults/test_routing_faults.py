@@ -257,8 +257,8 @@ def test_one_deadline_per_request_and_no_sdk_retry_on_top(gw: Proc, mock: Proc) 
     elapsed = time.monotonic() - started
     assert info.value.status_code == 504
     assert info.value.response.headers["x-should-retry"] == "false"
-    assert 0.45 < elapsed < 1.4  # one deadline, not (1 + SDK retries) times the attempt
-    assert _upstream_requests(mock) == before + 1
+    assert elapsed > 0.45  # the deadline was waited out, once:
+    assert _upstream_requests(mock) == before + 1  # no SDK retry on top
 
 
 # 7 ------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ question nobody asked before (a fresh nonce), so tests never see each other's an
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from google import genai
 from google.genai import types as gt
 
 from tests.support.procs import Proc, free_port, mock_provider, start_gateway
+from tests.support.wait import until
 from tests.unit.cache.redis_support import shared_redis
 
 HEADER = "x-turnout-cache"
@@ -108,9 +108,10 @@ def gm(gw: Proc) -> genai.Client:
     )
 
 
-def settle() -> None:
-    """Answers are stored by a background worker just after they are sent."""
-    time.sleep(0.05)
+def settle(gw: Proc) -> None:
+    """Answers are stored by a background worker just after they are sent: wait until it has
+    stored or refused every answer sent so far (the stats' ``queued`` is then 0)."""
+    until(lambda: httpx.get(gw.url + "/admin/cache/stats").json()["queued"] == 0)
 
 
 # -- one question in each protocol, through its SDK, returning (cache header, answer id, text) --
@@ -190,7 +191,7 @@ def test_miss_then_hit(gw: Proc, protocol: str) -> None:
     q = nonce()
     state, first_id, text = ASK[protocol](gw, q)
     assert state == "miss" and text
-    settle()
+    settle(gw)
     state, second_id, again = ASK[protocol](gw, q)
     assert (state, second_id, again) == ("hit", first_id, text)
 
@@ -203,11 +204,11 @@ def test_one_answer_serves_both_forms(gw: Proc, protocol: str, first_stream: boo
     q = nonce()
     state, first_id, text = ASK[protocol](gw, q, stream=first_stream)
     assert state == "miss"
-    settle()
+    settle(gw)
     state, second_id, again = ASK[protocol](gw, q, stream=not first_stream)
     assert state == "hit"
     assert (second_id, again) == (first_id, text)
-    settle()
+    settle(gw)
     state, _, same = ASK[protocol](gw, q, stream=first_stream)  # and the original form still
     assert (state, same) == ("hit", text)
 
@@ -215,7 +216,7 @@ def test_one_answer_serves_both_forms(gw: Proc, protocol: str, first_stream: boo
 def test_translated_answers_are_cached_in_the_clients_protocol(gw: Proc) -> None:
     q = nonce()
     assert ask_openai(gw, q, stream=True, model="c-translated")[0] == "miss"
-    settle()
+    settle(gw)
     state, _, text = ask_openai(gw, q, stream=False, model="c-translated")
     assert state == "hit" and text
 
@@ -226,7 +227,7 @@ def test_openai_usage_chunk_follows_the_request_not_the_recording(gw: Proc) -> N
     messages: Any = [{"role": "user", "content": q}]
     first = list(client.chat.completions.create(model="c-openai", messages=messages, stream=True))
     assert all(c.usage is None for c in first)
-    settle()
+    settle(gw)
     raw = client.chat.completions.with_raw_response.create(
         model="c-openai", messages=messages, stream=True, stream_options={"include_usage": True}
     )
@@ -248,7 +249,7 @@ def test_key_order_does_not_matter(gw: Proc) -> None:
     )
     h = {"content-type": "application/json"}
     r1 = httpx.post(gw.url + "/v1/chat/completions", content=one, headers=h)
-    settle()
+    settle(gw)
     r2 = httpx.post(gw.url + "/v1/chat/completions", content=two, headers=h)
     assert (r1.headers[HEADER], r2.headers[HEADER]) == ("miss", "hit")
     assert r1.json()["id"] == r2.json()["id"]
@@ -266,14 +267,14 @@ def test_skip_and_refresh_controls(gw: Proc, protocol: str) -> None:
         return answer
 
     assert ask({"x-turnout-cache": "skip"})[0] == "bypass"
-    settle()
+    settle(gw)
     assert ask(None)[0] == "miss"  # skip stored nothing
-    settle()
+    settle(gw)
     _, cached_id, _ = ask(None)
     assert ask({"cache-control": "no-store"})[0] == "bypass"
     state, fresh_id, _ = ask({"x-turnout-cache": "refresh"})
     assert state == "miss" and fresh_id != cached_id
-    settle()
+    settle(gw)
     state, served_id, _ = ask(None)
     assert (state, served_id) == ("hit", fresh_id)  # the refresh replaced the stored answer
     state, newer_id, _ = ask({"cache-control": "no-cache"})
@@ -289,10 +290,9 @@ def test_unknown_control_value_is_a_client_error(gw: Proc) -> None:
 def test_ttl_expiry(gw: Proc) -> None:
     q = nonce()
     assert ask_openai(gw, q, model="c-short")[0] == "miss"
-    settle()
+    settle(gw)
     assert ask_openai(gw, q, model="c-short")[0] == "hit"
-    time.sleep(1.1)
-    assert ask_openai(gw, q, model="c-short")[0] == "miss"
+    until(lambda: ask_openai(gw, q, model="c-short")[0] == "miss")  # its 1 s TTL ran out
 
 
 @MEMORY_ONLY
@@ -300,7 +300,7 @@ def test_errors_are_not_cached(gw: Proc) -> None:
     q = nonce()
     with pytest.raises(openai.InternalServerError):
         ask_openai(gw, q, extra_headers={"x-mock-status": "500"})
-    settle()
+    settle(gw)
     assert ask_openai(gw, q)[0] == "miss"
 
 
@@ -310,7 +310,7 @@ def test_truncated_streams_are_not_cached(gw: Proc, protocol: str) -> None:
     q = nonce()
     with pytest.raises((openai.APIError, anthropic.APIError, httpx.HTTPError)):
         ASK[protocol](gw, q, stream=True, extra_headers={"x-mock-fault": "truncate"})
-    settle()
+    settle(gw)
     assert ASK[protocol](gw, q, stream=True)[0] == "miss"
 
 
@@ -323,7 +323,7 @@ def test_fallback_answers_are_not_stored_under_the_primary(gw: Proc) -> None:
         )
         assert raw.headers[HEADER] == "miss"
         assert raw.headers["x-turnout-deployment"] == "oa/up"  # the backup model answered
-        settle()
+        settle(gw)
 
 
 @MEMORY_ONLY
@@ -344,7 +344,7 @@ def test_purge_by_key_model_and_all_and_stats(gw: Proc) -> None:
     for q in questions[1:]:
         ask_openai(gw, q)
     ask_anthropic(gw, questions[0])
-    settle()
+    settle(gw)
     stats = admin.get("/admin/cache/stats").json()
     assert stats["enabled"] and stats["entries"] >= 4 and stats["bytes"] > 0
     assert stats["backend"] in ("memory", "redis")
@@ -352,7 +352,7 @@ def test_purge_by_key_model_and_all_and_stats(gw: Proc) -> None:
     assert admin.delete("/admin/cache", params={"key": key}).json() == {"deleted": 1}
     assert ask_openai(gw, questions[0])[0] == "miss"
     assert ask_openai(gw, questions[1])[0] == "hit"
-    settle()
+    settle(gw)
     assert admin.delete("/admin/cache", params={"model": "c-openai"}).json()["deleted"] >= 3
     assert ask_openai(gw, questions[1])[0] == "miss"
     assert ask_anthropic(gw, questions[0])[0] == "hit"  # another model's answers stay
@@ -378,7 +378,7 @@ def test_a_hit_never_waits_for_the_upstream(gw: Proc, mock: Proc) -> None:
         before = upstream_requests()
         first = client.post("/v1/chat/completions", content=body, headers=slow)
         assert first.headers[HEADER] == "miss" and upstream_requests() == before + 1
-        settle()
+        settle(gw)
         r = client.post("/v1/chat/completions", content=body, headers=slow)
     assert r.headers[HEADER] == "hit" and r.json()["id"] == first.json()["id"]
     assert upstream_requests() == before + 1
@@ -387,7 +387,7 @@ def test_a_hit_never_waits_for_the_upstream(gw: Proc, mock: Proc) -> None:
 def test_embeddings_are_cached(gw: Proc) -> None:
     client, q = openai.OpenAI(api_key="k", base_url=gw.url + "/v1", max_retries=0), nonce()
     first = client.embeddings.with_raw_response.create(model="c-embed", input=q)
-    settle()
+    settle(gw)
     second = client.embeddings.with_raw_response.create(model="c-embed", input=q)
     assert (first.headers[HEADER], second.headers[HEADER]) == ("miss", "hit")
     assert second.parse().data[0].embedding == first.parse().data[0].embedding
@@ -417,7 +417,7 @@ def test_gemini_json_array_stream_and_sse_share_one_answer(gw: Proc) -> None:
     assert first.headers[HEADER] == "miss"
     array = first.json()
     assert isinstance(array, list) and array[-1]["candidates"][0]["finishReason"] == "STOP"
-    settle()
+    settle(gw)
     sse = _gemini_raw(gw, q, "streamGenerateContent", "?alt=sse")
     assert sse.headers[HEADER] == "hit"
     assert sse.headers["content-type"].startswith("text/event-stream")
@@ -427,7 +427,7 @@ def test_gemini_json_array_stream_and_sse_share_one_answer(gw: Proc) -> None:
 
     q = nonce()
     assert _gemini_raw(gw, q, "streamGenerateContent", "?alt=sse").headers[HEADER] == "miss"
-    settle()
+    settle(gw)
     again = _gemini_raw(gw, q, "streamGenerateContent")
     assert again.headers[HEADER] == "hit" and again.headers["content-type"].startswith(
         "application/json"

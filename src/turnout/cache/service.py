@@ -78,6 +78,7 @@ class CacheService:
         self._space = cfg.namespace
         self._limit = cfg.max_item_bytes
         self._queue: deque[Pending] = deque()
+        self._storing = 0  # answers taken off the queue, not yet stored or refused
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
@@ -196,25 +197,32 @@ class CacheService:
         queue = self._queue
         while queue:
             batch = [queue.popleft() for _ in range(min(BATCH, len(queue)))]
-            items = []
-            now = time.time()
-            for pending in batch:
-                try:
-                    result = build_entry(pending, now, self._limit)
-                except Exception:  # a codec bug must not stop the worker
-                    log.exception("cache entry could not be built")
-                    result = "error"
-                if isinstance(result, str):
-                    self.counters.not_stored[result] += 1
-                else:
-                    items.append((pending.key, result, pending.ttl))
-            if items:
-                try:
-                    await self.store.put_many(items)
-                    self.counters.stored += len(items)
-                except StoreUnavailable:
-                    self.counters.not_stored["unavailable"] += len(items)
+            self._storing = len(batch)
+            try:
+                await self._store(batch)
+            finally:
+                self._storing = 0
             await asyncio.sleep(0)  # requests go first between batches
+
+    async def _store(self, batch: list[Pending]) -> None:
+        items = []
+        now = time.time()
+        for pending in batch:
+            try:
+                result = build_entry(pending, now, self._limit)
+            except Exception:  # a codec bug must not stop the worker
+                log.exception("cache entry could not be built")
+                result = "error"
+            if isinstance(result, str):
+                self.counters.not_stored[result] += 1
+            else:
+                items.append((pending.key, result, pending.ttl))
+        if items:
+            try:
+                await self.store.put_many(items)
+                self.counters.stored += len(items)
+            except StoreUnavailable:
+                self.counters.not_stored["unavailable"] += len(items)
 
     # -- admin -------------------------------------------------------------------------------
     async def purge(self, model: str | None = None, digest: str | None = None) -> int:
@@ -241,5 +249,6 @@ class CacheService:
             "unconvertible": c.unconvertible,
             "stored": c.stored,
             "not_stored": dict(c.not_stored),
-            "queued": len(self._queue),
+            # Waiting or being written: 0 once every answer sent so far is stored or refused.
+            "queued": len(self._queue) + self._storing,
         }
