@@ -4,11 +4,14 @@ and relays the upstream's ``resources/updated`` under the caller's name for them
 
 from __future__ import annotations
 
-import anyio
-import pytest
-from mcp.client.subscriptions import ListenNotSupportedError, ResourceUpdated
+from typing import Any
 
-from tests.mcp_gateway.conftest import new_key
+import anyio
+import httpx
+import pytest
+from mcp.client.subscriptions import ListenNotSupportedError, ResourceUpdated, ToolsListChanged
+
+from tests.mcp_gateway.conftest import ADMIN, new_key
 from tests.mcp_gateway.test_gateway import connect, texts
 from tests.support.procs import Proc
 
@@ -70,3 +73,35 @@ async def test_listen_needs_the_2026_protocol(gw: Proc) -> None:
         with pytest.raises(ListenNotSupportedError):
             async with client.listen(resource_subscriptions=[README]):
                 pass
+
+
+async def test_list_changes_reach_a_stream_that_asked(gw: Proc, alpha: Proc) -> None:
+    """A server added through the admin API comes up, then is removed: each time the
+    aggregate's tool list changed, and a stream that asked hears it (which streams may see a
+    server is tests/unit/mcp/test_rules.py)."""
+    admin = httpx.AsyncClient(base_url=gw.url, headers=ADMIN, timeout=30)
+
+    async def tools_changed(sub: Any) -> None:
+        with anyio.fail_after(30):
+            async for event in sub:
+                if isinstance(event, ToolsListChanged):
+                    return
+        raise AssertionError("the listen stream ended")
+
+    async with (
+        admin,
+        connect(gw) as client,
+        client.listen(tools_list_changed=True, prompts_list_changed=True) as sub,
+    ):
+        assert sub.honored.tools_list_changed and sub.honored.prompts_list_changed
+        assert not sub.honored.resources_list_changed  # not asked: not honored
+        body = {"name": "later", "url": f"http://localhost:{alpha.port}/mcp"}
+        added = await admin.post("/admin/mcp/servers", json=body)
+        assert added.status_code == 201, added.text
+        try:
+            await tools_changed(sub)
+            assert "later__echo" in {t.name for t in (await client.list_tools()).tools}
+        finally:
+            assert (await admin.delete("/admin/mcp/servers/later")).status_code == 200
+        await tools_changed(sub)
+        assert "later__echo" not in {t.name for t in (await client.list_tools()).tools}

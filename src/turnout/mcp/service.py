@@ -11,9 +11,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import mcp_types as types
 import orjson
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import (
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+    event_from_wire,
+)
 
 from turnout.mcp.access import Access
 from turnout.mcp.config import McpServerConfig
@@ -138,10 +145,18 @@ class McpService:
         if up is None:
             return False
         await up.stop()
+        for event in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
+            self.subscriptions.lists_changed(name, event)
         return True
 
     async def _notified(self, up: Upstream, message: Any) -> None:
-        await self.subscriptions.updated(up.key, str(message.params.uri))
+        """An upstream resource changed, or one of the server's lists (listen streams)."""
+        if isinstance(message, types.ResourceUpdatedNotification):
+            await self.subscriptions.updated(up.key, str(message.params.uri))
+            return
+        event = event_from_wire(message.method, None)
+        if event is not None:
+            self.subscriptions.lists_changed(up.name, event)
 
     # -- accounting -----------------------------------------------------------------------------
     async def accounted(

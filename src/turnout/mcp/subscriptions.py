@@ -5,7 +5,9 @@ Handshake-era clients (protocol versions up to 2025-11-25) subscribe with
 2026-07-28 (SEP-2575) those methods are gone: a client sends ``subscriptions/listen`` with a
 filter, and the response *is* the stream: first ``notifications/subscriptions/acknowledged``
 (the honored subset of the filter), then every matching notification, each stamped with the
-listen request's id under ``_meta["io.modelcontextprotocol/subscriptionId"]``.
+listen request's id under ``_meta["io.modelcontextprotocol/subscriptionId"]``. List-change
+flags are honored too: a stream hears when a list it can see changed (a server came up, went
+down, was added or removed, or announced a change), never the lists' contents.
 
 Either way the gateway subscribes upstream (its own connections to upstream servers speak the
 handshake era) and relays ``resources/updated`` under the caller's name for the resource. A
@@ -28,6 +30,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import (
     SUBSCRIPTION_ID_META_KEY,
     ResourceUpdated,
+    ServerEvent,
+    event_matches,
     event_to_notification,
 )
 
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from turnout.mcp.views import Ctx, View
 
 Sink = Callable[[], Awaitable[None]]  # tells one subscriber, under its own name for the URI
+Push = Callable[[ServerEvent], None]  # puts an event on one listen stream
 MAX_STREAMS = 1024  # open listen streams per gateway process
 MAX_URIS = 100  # resource URIs one listen stream may ask for
 MAX_BACKLOG = 256  # events buffered per stream before it is ended
@@ -51,6 +56,9 @@ class Subscriptions:
         # (upstream connection key, upstream uri) -> {subscriber: sink}
         self.by_uri: dict[tuple[str, str], dict[object, Sink]] = {}
         self.streams = 0  # open listen streams
+        # listen streams that asked for list changes: {stream: (its view's server or None
+        # for the aggregate, the caller, the honored filter, its push)}
+        self.lists: dict[object, tuple[str | None, Access, types.SubscriptionFilter, Push]] = {}
 
     @staticmethod
     def session_key(ctx: Any) -> object:
@@ -70,6 +78,13 @@ class Subscriptions:
             return False
         del self.by_uri[(server, uri)]
         return True
+
+    def lists_changed(self, server: str, event: ServerEvent) -> None:
+        """One of ``server``'s lists changed: tell the streams that see it and asked."""
+        for only, access, honored, push in list(self.lists.values()):
+            seen = only in (None, server) and access.server(server)
+            if seen and event_matches(honored, frozenset(), event):
+                push(event)
 
     async def updated(self, server: str, uri: str) -> None:
         for who, sink in list(self.by_uri.get((server, uri), {}).items()):
@@ -93,18 +108,27 @@ async def listen(
     if len(requested) > MAX_URIS:
         raise MCPError(types.INVALID_PARAMS, f"At most {MAX_URIS} resource subscriptions")
     meta: dict[str, Any] = {SUBSCRIPTION_ID_META_KEY: stream_id}
-    send, recv = anyio.create_memory_object_stream[ResourceUpdated](MAX_BACKLOG)
+    send, recv = anyio.create_memory_object_stream[ServerEvent](MAX_BACKLOG)
     me = object()
     watched: list[tuple[Upstream, str]] = []
+    asked = params.notifications
+    flags = types.SubscriptionFilter(  # list changes: every one asked for is honored
+        tools_list_changed=True if asked.tools_list_changed else None,
+        prompts_list_changed=True if asked.prompts_list_changed else None,
+        resources_list_changed=True if asked.resources_list_changed else None,
+    )
+
+    def push(event: ServerEvent) -> None:
+        try:
+            send.send_nowait(event)
+        except anyio.WouldBlock:  # the client stopped reading: end its stream
+            send.close()
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
 
     def sink_for(shown: str) -> Sink:
         async def sink() -> None:
-            try:
-                send.send_nowait(ResourceUpdated(uri=shown))
-            except anyio.WouldBlock:  # the client stopped reading: end its stream
-                send.close()
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                pass
+            push(ResourceUpdated(uri=shown))
 
         return sink
 
@@ -122,9 +146,11 @@ async def listen(
             subs.add(up.key, own, me, sink_for(uri))
             watched.append((up, own))
             honored.append(uri)
+        if flags.tools_list_changed or flags.prompts_list_changed or flags.resources_list_changed:
+            subs.lists[me] = (view.only, access, flags, push)
         ack = types.SubscriptionsAcknowledgedNotification(
             params=types.SubscriptionsAcknowledgedNotificationParams(
-                notifications=types.SubscriptionFilter(resource_subscriptions=honored or None),
+                notifications=flags.model_copy(update={"resource_subscriptions": honored or None}),
                 _meta=meta,
             )
         )
@@ -135,6 +161,7 @@ async def listen(
             )
     finally:
         subs.streams -= 1
+        subs.lists.pop(me, None)
         send.close()
         recv.close()
         with anyio.CancelScope(shield=True), anyio.move_on_after(UNSUBSCRIBE_WITHIN):

@@ -19,7 +19,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
@@ -33,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 from turnout.mcp.auth import auth_headers, upstream_auth
+from turnout.mcp.catalogue import Catalogue, changed, dump, pages
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.names import allowed
 from turnout.observability.logging import get_logger
@@ -46,35 +46,11 @@ State = Literal["connecting", "up", "down", "stopped", "passthrough"]
 UNAVAILABLE = types.CONNECTION_CLOSED
 TIMEOUT = types.REQUEST_TIMEOUT
 TOO_LARGE = types.INTERNAL_ERROR
-_MAX_PAGES = 50  # of one list: a server whose cursor never ends cannot hang a refresh
 _BACKOFF_MAX = 30.0
-_STAMP = "io.modelcontextprotocol/serverInfo"
 _MAX_CHILDREN = 64  # callers' own connections to one passthrough server
 _IDLE = 300.0  # seconds before an unused one is closed
 
 Notify = Callable[["Upstream", Any], Awaitable[None]]
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    """A result as it goes on the wire; the upstream's identity stamp is not the gateway's."""
-    data: dict[str, Any] = model.model_dump(by_alias=True, mode="json", exclude_none=True)
-    meta = data.get("_meta")
-    if isinstance(meta, dict) and _STAMP in meta:
-        meta.pop(_STAMP)
-        if not meta:
-            data.pop("_meta")
-    return data
-
-
-@dataclass(slots=True)
-class Catalogue:
-    """What a server offers, as wire dicts, already narrowed by the server's own filter."""
-
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    prompts: list[dict[str, Any]] = field(default_factory=list)
-    resources: list[dict[str, Any]] = field(default_factory=list)
-    templates: list[dict[str, Any]] = field(default_factory=list)
-    fetched_at: float = 0.0
 
 
 class Upstream:
@@ -190,7 +166,10 @@ class Upstream:
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # an ExceptionGroup from a transport's task group
+                was_up = self.state == "up"
                 self._set("down", _describe(exc))
+                if was_up:  # its items are no longer listed
+                    await self._announce(None)
             finally:
                 self.client = None
             self._attempt += 1
@@ -209,6 +188,7 @@ class Upstream:
             self.client = client
             self._broken.clear()
             self._set("up", None)
+            await self._announce(None)
             await self._watch(client)
 
     async def _client(self) -> Client:
@@ -263,7 +243,9 @@ class Upstream:
                 raise ConnectionError("the connection broke")
             if self._refresh.is_set():
                 self._refresh.clear()
+                old = self.catalogue
                 await self._fetch(client)
+                await self._announce(old)
                 continue
             with anyio.fail_after(cfg.timeouts.connect):
                 await client.send_ping()
@@ -282,6 +264,16 @@ class Upstream:
         if self.notify is not None and isinstance(message, types.ResourceUpdatedNotification):
             await self.notify(self, message)
 
+    async def _announce(self, old: Catalogue | None) -> None:
+        """Tell the service which lists changed (``old`` None: the server came or went, so
+        every list it has), for ``subscriptions/listen`` streams."""
+        notify = self.notify
+        if notify is None:
+            return
+        for note in changed(old, self.catalogue):
+            with contextlib.suppress(Exception):
+                await notify(self, note())
+
     async def _fetch(self, client: Client) -> None:
         """Every list the server offers (all pages), filtered by the server's allow/deny."""
         caps = client.server_capabilities
@@ -289,12 +281,12 @@ class Upstream:
         flt = self.config.tools
         with anyio.fail_after(self.config.timeouts.list):
             if caps.tools is not None:
-                cat.tools = await _pages(client.session.list_tools, "tools")
+                cat.tools = await pages(client.session.list_tools, "tools")
             if caps.prompts is not None:
-                cat.prompts = await _pages(client.session.list_prompts, "prompts")
+                cat.prompts = await pages(client.session.list_prompts, "prompts")
             if caps.resources is not None:
-                cat.resources = await _pages(client.session.list_resources, "resources")
-                cat.templates = await _pages(
+                cat.resources = await pages(client.session.list_resources, "resources")
+                cat.templates = await pages(
                     client.session.list_resource_templates, "resourceTemplates"
                 )
         cat.tools = [t for t in cat.tools if allowed(flt.allow, flt.deny, str(t.get("name")))]
@@ -364,23 +356,6 @@ class Upstream:
             "resource_templates": len(cat.templates),
             "callers": len(self._children) if self.passthrough else None,
         }
-
-
-async def _pages(fetch: Callable[..., Awaitable[Any]], attr: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    for _ in range(_MAX_PAGES):
-        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
-        page = await fetch(params=params)
-        items.extend(dump(item) for item in getattr(page, _snake(attr)))
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return items
-
-
-def _snake(attr: str) -> str:
-    return "resource_templates" if attr == "resourceTemplates" else attr
 
 
 def _describe(exc: BaseException) -> str:

@@ -103,3 +103,24 @@ def test_the_metadata_origin_ignores_a_hostile_host_header() -> None:
     assert base_url(scope(b"[::1]:4141")) == "http://[::1]:4141"
     for hostile in (b'evil" x="', b"a b", b"", b"x/y"):
         assert base_url(scope(hostile)) == "http://127.0.0.1:4141"
+
+
+def test_list_changes_reach_only_the_streams_that_see_the_server() -> None:
+    from mcp.shared.subscriptions import PromptsListChanged, ToolsListChanged
+    from mcp_types import SubscriptionFilter
+
+    from turnout.mcp.subscriptions import Subscriptions
+
+    subs = Subscriptions()
+    heard: dict[str, list[object]] = {"all": [], "gamma": [], "path": [], "prompts": []}
+    tools = SubscriptionFilter(tools_list_changed=True)
+    gamma_only = Access(key_id="k", key=Layer(servers=("gamma",)))
+    subs.lists["all"] = (None, Access(), tools, heard["all"].append)
+    subs.lists["gamma"] = (None, gamma_only, tools, heard["gamma"].append)
+    subs.lists["path"] = ("gamma", Access(), tools, heard["path"].append)
+    only_prompts = SubscriptionFilter(prompts_list_changed=True)
+    subs.lists["prompts"] = (None, Access(), only_prompts, heard["prompts"].append)
+    subs.lists_changed("alpha", ToolsListChanged())
+    assert heard == {"all": [ToolsListChanged()], "gamma": [], "path": [], "prompts": []}
+    subs.lists_changed("gamma", PromptsListChanged())
+    assert heard["prompts"] == [PromptsListChanged()] and heard["gamma"] == []
