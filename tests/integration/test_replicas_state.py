@@ -344,3 +344,30 @@ def test_a_recovering_deployment_gets_one_trial_from_all_replicas(cluster: Clust
                       for gw in replicas), 5)  # fmt: skip
     for gw in replicas:
         assert _post(gw, "trial").headers["x-turnout-deployment"] == "stub/flaky"
+
+
+def test_a_replica_whose_redis_dies_keeps_serving_on_its_own(tmp_path: Path) -> None:
+    """A private redis-server (never the shared one) killed under a running gateway: every
+    shared decision falls back to the process's own within the timeout."""
+    from tests.unit.cache.redis_support import PrivateRedis
+
+    stub = GatedStub()
+    private = PrivateRedis().start()
+    config = _config(stub, f"turnout-test:{uuid.uuid4().hex[:8]}:")
+    config["shared"] |= {"redis_url": private.url, "redis_timeout": 0.5}
+    gw = start_gateway(config, tmp_path, ready_within=90)
+    session = {"x-session-id": "agent-alone"}
+    try:
+        assert _post(gw, "slots-only").status_code == 200
+        pinned = _post(gw, "sticky", session).headers["x-turnout-deployment"]
+        private.stop()
+        for _ in range(3):
+            assert _post(gw, "slots-only").status_code == 200  # its own max_concurrent only
+            assert _post(gw, "sticky", session).headers["x-turnout-deployment"] == pinned
+            fresh = {"x-session-id": f"agent-{uuid.uuid4().hex[:8]}"}
+            assert _post(gw, "sticky", fresh).status_code == 200  # pinned here alone
+        until(lambda: "shared state unreachable" in gw.output(), 10, step=0.1)
+    finally:
+        gw.stop()
+        private.stop()
+        stub.close()
