@@ -66,6 +66,7 @@ def test_previous_response_id_continues_a_translated_conversation(
     )  # fmt: skip
     assert second.output_text.startswith("Tool result:"), second.output_text
     assert second.previous_response_id == first.id  # echoed as OpenAI does
+    assert first.store is True and second.store is True
     assert headers["x-mock-signatures-received"] == str(TRANSLATED[provider])
     assert second.status == "completed"
     # A third turn chains on the second: the whole conversation comes along.
@@ -116,6 +117,7 @@ def test_an_unknown_previous_response_id_is_openais_400(sdk: openai.OpenAI, prov
 
 def test_store_false_keeps_nothing(sdk: openai.OpenAI) -> None:
     first = sdk.responses.create(model=model_for("anthropic"), input=QUESTION, store=False)
+    assert first.store is False
     with pytest.raises(openai.BadRequestError) as info:
         sdk.responses.create(
             model=model_for("anthropic"), previous_response_id=first.id, input="And?"

@@ -28,6 +28,7 @@ _COMPLETED = b'"response.completed"'
 # cannot know it: the step took it out of the request). Compact JSON cannot hold these bytes
 # inside a string (its quotes would be escaped), so only the field itself matches.
 _NO_PREVIOUS = b'"previous_response_id":null'
+_NOT_STORED, _STORED = b'"store":false', b'"store":true'  # kept unless the request said no
 
 
 def as_items(value: Any) -> list[Any]:
@@ -65,12 +66,14 @@ class Conversations:
             return reply
         if reply.chunks is not None and not call.translated:
             reply.chunks = Ended(reply.chunks)  # an OpenAI stream must end with its end event
-        if previous is not None and call.translated:
-            echo = b'"previous_response_id":' + orjson.dumps(previous)
+        if call.translated:  # the request's own values, which the encoder cannot know
+            edits = [] if call.data.get("store") is False else [(_NOT_STORED, _STORED)]
+            if previous is not None:
+                edits.append((_NO_PREVIOUS, b'"previous_response_id":' + orjson.dumps(previous)))
             if reply.chunks is None:
-                reply.body = reply.body.replace(_NO_PREVIOUS, echo)
+                reply.body = _edited(reply.body, edits)
             else:
-                reply.chunks = _echo_previous(reply.chunks, echo)
+                reply.chunks = _echo(reply.chunks, edits)
         if call.data.get("store") is False:
             return reply
         if not call.translated:  # OpenAI holds the state: remember who answered
@@ -200,12 +203,20 @@ class Conversations:
                 return
 
 
-async def _echo_previous(chunks: AsyncIterator[bytes], echo: bytes) -> AsyncIterator[bytes]:
-    """A translated stream's response objects name the request's ``previous_response_id``
-    (the encoder writes whole events per chunk, so a field never straddles two chunks)."""
+def _edited(data: bytes, edits: list[tuple[bytes, bytes]]) -> bytes:
+    for old, new in edits:
+        data = data.replace(old, new)
+    return data
+
+
+async def _echo(
+    chunks: AsyncIterator[bytes], edits: list[tuple[bytes, bytes]]
+) -> AsyncIterator[bytes]:
+    """A translated stream's response objects say what the request said (the encoder writes
+    whole events per chunk, so a field never straddles two chunks)."""
     try:
         async for chunk in chunks:
-            yield chunk.replace(_NO_PREVIOUS, echo)
+            yield _edited(chunk, edits)
     finally:
         close = getattr(chunks, "aclose", None)
         if close is not None:
