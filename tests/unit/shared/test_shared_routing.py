@@ -1,0 +1,144 @@
+"""The router's side of what replicas decide together: every way a call ends gives its slot
+back, and a recovering key gets one trial from all replicas.
+
+Each "replica" is a health service and a router over scripted providers, in one process; the
+machine's Redis under a fresh prefix is all they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from tests.unit.routing.helpers import Script, call, error, ok, providers, runtime, stream
+from tests.unit.shared.test_shared_state import _raw, _until
+from turnout.errors import BadRequest, UpstreamGaveUp
+from turnout.health.breaker import RATE_LIMITED
+from turnout.health.service import HealthService
+from turnout.routing.router import Router
+from turnout.types import Call
+
+
+@asynccontextmanager
+async def replicas(
+    raw: dict[str, Any], script: Script, n: int
+) -> AsyncIterator[tuple[list[Router], list[tuple[str, str, str]]]]:
+    log: list[tuple[str, str, str]] = []
+    services, routers = [], []
+    for _ in range(n):
+        rt = runtime(raw)
+        service = HealthService(rt)
+        provs = providers(rt, {"a": script}, log)
+        service.router = Router(rt, provs, service.board)
+        await service.start(provs, keeper=False)
+        services.append(service)
+        routers.append(service.router)
+    try:
+        yield routers, log
+    finally:
+        for service in services:
+            await service.stop()
+
+
+def _one_deployment(max_concurrent: int) -> dict[str, Any]:
+    raw = _raw(f"turnout-test:{uuid.uuid4().hex[:8]}:")
+    raw["models"]["m"]["deployments"] = [
+        {"provider": "a", "model": "x", "max_concurrent": max_concurrent}
+    ]
+    raw["routing"] = {"max_attempts": 1}
+    return raw
+
+
+def test_every_way_a_routed_call_ends_gives_its_slot_back() -> None:
+    asyncio.run(_test_every_way_a_routed_call_ends_gives_its_slot_back())
+
+
+async def _test_every_way_a_routed_call_ends_gives_its_slot_back() -> None:
+    answers: list[Any] = []
+    hold = asyncio.Event()
+
+    async def script(d: Any, k: str, c: Call) -> Any:
+        answer = answers.pop(0)
+        if answer == "hold":
+            await hold.wait()
+            return ok()
+        return answer
+
+    async with replicas(_one_deployment(1), script, 1) as ((router,), log):
+        health = router.board.deployments["a/x"]
+        slots = health.slots
+        assert slots is not None
+
+        async def freed() -> None:
+            await _until(lambda: slots.held() == 0 and health.inflight == 0)
+            await _until(lambda: not slots._pending)  # the ZREM went out
+            assert await slots.backend.client.zcard(slots._key) == 0
+
+        async def route(answer: Any) -> Any:
+            answers.append(answer)
+            return await router(call())
+
+        assert (await route(ok())).status == 200
+        await freed()
+        assert (await route(error(500))).status == 500  # an upstream error
+        await freed()
+        with pytest.raises(BadRequest):  # a request that cannot be sent
+            await route(BadRequest("no"))
+        await freed()
+        with pytest.raises(UpstreamGaveUp):  # a transport failure
+            await route(UpstreamGaveUp("reset"))
+        await freed()
+        reply = await route(stream(b"a", b"b", b"c"))  # a stream cut by its client
+        assert reply.chunks is not None
+        assert await anext(reply.chunks) == b"a"
+        assert slots.held() == 1
+        await reply.chunks.aclose()  # type: ignore[attr-defined]
+        await freed()
+        reply = await route(stream(b"a", fail_after=UpstreamGaveUp("cut")))  # cut upstream
+        assert reply.chunks is not None
+        with pytest.raises(UpstreamGaveUp):
+            async for _ in reply.chunks:
+                pass
+        await freed()
+        task = asyncio.create_task(route("hold"))  # the client goes away mid-call
+        await _until(lambda: slots.held() == 1 and len(log) == 7)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await freed()
+
+
+def test_a_recovering_key_gets_one_trial_from_all_replicas() -> None:
+    asyncio.run(_test_a_recovering_key_gets_one_trial_from_all_replicas())
+
+
+async def _test_a_recovering_key_gets_one_trial_from_all_replicas() -> None:
+    hold = asyncio.Event()
+
+    async def script(d: Any, k: str, c: Call) -> Any:
+        if k == "sk-aaaa-0001":
+            await hold.wait()
+        return ok()
+
+    raw = _raw(f"turnout-test:{uuid.uuid4().hex[:8]}:")
+    raw["models"]["m"]["deployments"] = [{"provider": "a", "model": "x"}]
+    async with replicas(raw, script, 3) as (routers, log):
+        now = time.monotonic()
+        for router in routers:  # the first key's rate limit is over everywhere: half-open
+            key = router.board.pools[("a", "x")].keys[0]
+            key.mark(RATE_LIMITED, "rate_limited", now - 0.1, now)
+        sent = [asyncio.create_task(r(call())) for r in routers for _ in range(2)]
+        await _until(lambda: sum(t.done() for t in sent) == 5)
+        assert [k for _, _, k in log].count("sk-aaaa-0001") == 1  # one trial for all three
+        hold.set()
+        assert [r.status for r in await asyncio.gather(*sent)] == [200] * 6
+        # Its success reaches every replica: the key is active again everywhere.
+        await _until(
+            lambda: all(r.board.pools[("a", "x")].keys[0].state == "active" for r in routers)
+        )
