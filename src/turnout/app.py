@@ -51,7 +51,7 @@ from turnout.mcp.gate import McpGate
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
-from turnout.pipeline import Step, build_pipeline
+from turnout.pipeline import build_pipeline
 from turnout.plugins.service import Plugins
 from turnout.protocols.descriptor import ModelPaths, WireProtocol
 from turnout.protocols.descriptor import Route as ProtocolRoute
@@ -89,8 +89,6 @@ class Gateway:
         self.reloader: Reloader | None = None
         self.managed: ManagedService | None = None
         self.policy: OutboundPolicy | None = None
-        self._steps: list[Step] = []
-        self._after: list[Step] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._stop_watch = asyncio.Event()
         # Read by the HTTP protocol for every connection (turnout.server.protocol).
@@ -217,17 +215,14 @@ class Gateway:
             )
         await self.health.start(state.providers, keeper=state.runtime.config.health.keeper)
         await self.auth.start(self.obs.storage, state.request_log, self.obs)
-        self._steps = self.obs.steps()  # in order: capture -> auth -> limits -> cache
         state.cache = CacheService.create(state.runtime)
         if state.cache is not None:
             state.cache.start()
-        self._after = [state.cache.step] if state.cache is not None else []
         storage = self.obs.storage
         self.conversations = conversations(
             state.runtime.config.storage,
             storage.stores.conversations if storage is not None else None,
         )
-        self._after.insert(0, self.conversations.step)
         health = self.health  # OpenAI-held responses: the serving providers and keys
         self.conversations.holders = Holders(
             lambda: state.providers, lambda: health.board.all_keys()
@@ -235,7 +230,7 @@ class Gateway:
         self.plugins.start(gen.router)
         self.assemble()
         # again whenever auth, limits or plugins switch on or off
-        self.auth.on_change = self.plugins.on_change = self.assemble
+        self.auth.on_change = self.assemble
         await self._start_live()
         await self.mcp.start()
         state.request_log.start()
@@ -256,7 +251,17 @@ class Gateway:
         """Build the pipeline around the current generation's router: one assignment, read
         once by each request as it starts (in-flight requests keep the one they started on)."""
         assert self.generation is not None
-        steps = [*self._steps, *self.auth.steps(), *self.plugins.steps(), *self._after]
+        assert self.conversations is not None
+        auth, cache, capture = self.auth, self.state.cache, self.obs.capture
+        services = {
+            "capture": capture.step if capture is not None else None,
+            "auth": auth.step if auth.active else None,
+            "limits": auth.limit_step if auth.active and auth.limited else None,
+            "cache": cache.step if cache is not None else None,
+        }
+        # Responses conversations are expanded right before the cache (its key then covers
+        # the whole conversation) and recorded for cached answers too.
+        steps = self.plugins.steps(services, {"cache": self.conversations.step})
         self.state.handler = build_pipeline(steps, self.generation.router)
 
     # -- live configuration (turnout.live) --------------------------------------------------

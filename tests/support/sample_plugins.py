@@ -9,7 +9,7 @@ from pydantic import Field
 
 from turnout.errors import GuardrailRefused
 from turnout.plugins import Plugin, Run, Settings, json_reply
-from turnout.types import Call, Reply
+from turnout.types import Call, Handler, Reply
 
 TRACE = b"x-plugin-trace"
 
@@ -80,3 +80,18 @@ class Crasher(Plugin):
 
     async def before(self, call: Call, run: Run) -> Reply | None:
         raise RuntimeError("boom")
+
+
+class Timer(Plugin):
+    """An ``around`` plugin: stamps how many chain steps ran after it (the middleware form)."""
+
+    name = "timer"
+
+    async def around(self, call: Call, next: Handler, run: Run) -> Reply:
+        run.state = "started"
+        try:
+            reply = await next(call)
+        finally:
+            run.decide("timer", "ran")
+        reply.headers.append((b"x-timer", b"around"))
+        return reply

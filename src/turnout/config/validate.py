@@ -57,8 +57,11 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
     problems.extend(_outbound_problems(data.get("outbound")))
     if data.get("plugins"):
         from turnout.plugins.config import plugin_problems
+        from turnout.plugins.stages import order_problems
 
         problems.extend(plugin_problems(data["plugins"]))
+        if isinstance(data["plugins"], list):
+            problems.extend(order_problems(data["plugins"]))
     for section in ("limits", "cache", "shared"):
         block = data.get(section)
         url = block.get("redis_url") if isinstance(block, dict) else None

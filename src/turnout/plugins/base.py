@@ -15,6 +15,13 @@ A plugin is a class with a ``name``, a pydantic ``Settings`` model (its own sche
   holds bytes back itself); ``on_chunk`` returns the bytes to send in place of ``chunk``
   (``b""`` to hold them), ``on_stream_end`` what is still to be sent when the stream ends.
 
+A plugin may instead define ``around(call, next, run)``, the middleware form: it calls
+``next(call)`` itself, so it can act before, after and in a ``finally`` (hold a slot for the
+whole call, record what happened even when the call fails). An ``around`` plugin is its own
+step of the chain, wrapping every entry after it; it has no time budget (it holds the whole
+rest of the call) and its exceptions are not caught for it. The gateway's own steps (capture,
+auth, limits, cache: :mod:`turnout.plugins.builtin`) are ``around`` plugins.
+
 Hooks a plugin does not override are never called, so a plugin pays only for what it does.
 ``run`` is the plugin's view of one call: its per-call ``state`` (any object, starts ``None``)
 and :meth:`Run.decide` to record a decision for the request log and metrics.
@@ -34,7 +41,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from turnout.types import Call, Reply
+    from turnout.types import Call, Handler, Reply
 
 
 class Settings(BaseModel):
@@ -58,6 +65,9 @@ class Host:
 
     ask: Ask | None = None  # set once the router exists (turnout.plugins.judge)
     runtime: Any = None  # the compiled configuration (turnout.config.compile.Runtime)
+    # The gateway's own steps by built-in plugin name (capture, auth, limits, cache), each
+    # ``(call, next) -> Reply`` or None while that service is off; set at every assembly.
+    steps: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -106,6 +116,9 @@ class Plugin:
 
     async def on_stream_end(self, call: Call, run: Run) -> bytes:
         return b""
+
+    async def around(self, call: Call, next: Handler, run: Run) -> Reply:
+        return await next(call)
 
 
 def replace_data(call: Call, data: dict[str, Any]) -> None:

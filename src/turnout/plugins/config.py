@@ -84,6 +84,7 @@ class Bound:
     after: Any
     on_chunk: Any
     on_stream_end: Any
+    around: Any
 
 
 def _hook(plugin: Plugin, name: str) -> Any:
@@ -158,6 +159,7 @@ class _Entry:
                 _hook(plugin, "after"),
                 _hook(plugin, "on_chunk"),
                 _hook(plugin, "on_stream_end"),
+                _hook(plugin, "around"),
             )
         return found
 

@@ -17,7 +17,11 @@ from turnout.plugins.base import Plugin
 GROUP = "turnout.plugins"
 
 BUILTIN: dict[str, str] = {
+    "auth": "turnout.plugins.builtin:Auth",
+    "cache": "turnout.plugins.builtin:Cache",
+    "capture": "turnout.plugins.builtin:Capture",
     "keywords": "turnout.plugins.keywords:Keywords",
+    "limits": "turnout.plugins.builtin:Limits",
     "max_cost": "turnout.plugins.max_cost:MaxCost",
     "moderation": "turnout.plugins.moderation:Moderation",
     "pii": "turnout.plugins.pii:PII",

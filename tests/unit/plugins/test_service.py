@@ -49,24 +49,21 @@ def test_a_reload_turns_a_guardrail_on_for_one_team_only() -> None:
         return reply
 
     handler = build_pipeline(plugins.steps(), terminal)
-    changes: list[bool] = []
 
-    def assemble() -> None:
+    def reload(entries: list[Any]) -> None:  # as the app does: reload, then assemble
         nonlocal handler
-        changes.append(True)
+        plugins.reload(runtime(entries))
         handler = build_pipeline(plugins.steps(), terminal)
 
-    plugins.on_change = assemble
-    assert plugins.steps() == []  # nothing configured: no step at all
+    assert plugins.steps() == []  # nothing configured (and no services): no step at all
     guard = {"plugin": "keywords", "teams": ["red"], "settings": {"deny": ["codename"]}}
-    plugins.reload(runtime([guard]))
-    assert changes == [True]  # the chain was rebuilt with the step
+    reload([guard])
+    assert len(plugins.steps()) == 1
     with pytest.raises(GuardrailRefused):
         run(handler(call("red")))
     assert run(handler(call("blue"))) is reply
     assert run(handler(call(None))) is reply
-    plugins.reload(runtime([{**guard, "settings": {"deny": ["other"]}}]))
-    assert changes == [True]  # still a pipeline: the step stays, its set is swapped
+    reload([{**guard, "settings": {"deny": ["other"]}}])
     assert run(handler(call("red"))) is reply
-    plugins.reload(runtime([{**guard, "enabled": False}]))
-    assert changes == [True, True] and plugins.steps() == []  # all off: out of the chain
+    reload([{**guard, "enabled": False}])
+    assert plugins.steps() == []  # all off: out of the chain

@@ -1,0 +1,143 @@
+"""Where the gateway's CPU goes under the benchmark's load: py-spy on one gateway target.
+
+Starts the mock provider and one gateway target exactly as ``bench/run.py`` does (defaults +
+master key + a gateway key with an RPM limit, or ``--target turnout-quiet``), drives wrk at
+c=64 for ``--seconds`` while ``py-spy record`` samples the gateway (``--native``: C frames too),
+then prints the functions with the most samples, by own time and by inclusive time, and
+writes the collapsed stacks (``--out``) for a flame graph (speedscope, inferno).
+
+    uv run --group bench python bench/profile.py                    # non-stream, defaults
+    uv run --group bench python bench/profile.py --mode st --target turnout-translate
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
+assert _spec is not None and _spec.loader is not None
+run: Any = importlib.util.module_from_spec(_spec)
+sys.modules["bench_run"] = run
+_spec.loader.exec_module(run)
+cand = run.cand
+
+
+def summarise(collapsed: Path, top: int) -> str:
+    """Own and inclusive sample counts per function from py-spy's collapsed stacks."""
+    own: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [
+            f.split(" (")[0] + " (" + f.rsplit("/", 1)[-1] if " (" in f else f
+            for f in stack.split(";")
+        ]
+        own[frames[-1]] += n
+        for f in set(frames):
+            incl[f] += n
+    out = [f"{total} samples", "", "own time:"]
+    out += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
+    out += ["", "inclusive time:"]
+    out += [f"  {n / total:6.1%}  {f}" for f, n in incl.most_common(top)]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--target", default="turnout", choices=["turnout", "turnout-quiet", "turnout-translate"]
+    )
+    ap.add_argument("--mode", default="ns", choices=["ns", "st"])
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rate", type=int, default=499, help="py-spy samples per second")
+    ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--strace", action="store_true", help="count system calls instead")
+    ap.add_argument("--native", action="store_true", help="C frames too (pauses the process)")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
+    a = ap.parse_args()
+    pyspy = shutil.which("py-spy")
+    if pyspy is None:
+        sys.exit("py-spy is needed: pip install py-spy")
+    os.sched_setaffinity(0, {int(run.LOAD_CORE)})
+    with tempfile.TemporaryDirectory(prefix="turnout-profile-") as td:
+        tmp = Path(td)
+        key = run.gateway_key(tmp)
+        body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
+        lua = tmp / "load.lua"
+        lua.write_text(
+            cand.LUA.format(body=body.decode()) + f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        )
+        mock = cand.start(
+            [run.PY, "-m", "turnout.mock", "--port", str(run.UP_PORT)],
+            run.LOAD_CORE,
+            tmp / "mock.log",
+        )
+        cand.wait_port(run.UP_PORT)
+        cmd = run.target_cmd(a.target, tmp)
+        proc = run.start_in(tmp, cmd, tmp / "gateway.log", master=a.target != "turnout-quiet")
+        try:
+            cand.wait_port(run.PROXY_PORT, 60)
+            cand.wrk(run.PROXY_PORT, lua, 64, 2)  # warm up
+            a.out.parent.mkdir(parents=True, exist_ok=True)
+            # --native pauses the process for each sample (slower, but shows C frames)
+            how = ["--native"] if a.native else ["--nonblocking"]
+            spy = subprocess.Popen(
+                ["strace", "-c", "-f", "-p", str(proc.pid), "-o", str(a.out)]
+                if a.strace
+                else [
+                    pyspy,
+                    "record",
+                    "--pid",
+                    str(proc.pid),
+                    "--rate",
+                    str(a.rate),
+                    *how,
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(a.out),
+                    "--duration",
+                    str(a.seconds + 1),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            time.sleep(0.5)  # py-spy attaches
+            c0 = cand.cpu_seconds(proc.pid)
+            w = cand.wrk(run.PROXY_PORT, lua, 64, a.seconds)
+            used = cand.cpu_seconds(proc.pid) - c0
+            if a.strace:
+                spy.send_signal(2)
+            spy.wait()
+        finally:
+            cand.stop(proc)
+            cand.stop(mock)
+    print(
+        f"{a.target} {a.mode}: {w['rps']:,.0f} req/s, "
+        f"{used / max(1, w['requests']) * 1e6:.0f} µs CPU per request (with py-spy attached)"
+    )
+    if a.strace:
+        print(f"{w['requests']:,} requests")
+        print(a.out.read_text())
+        return
+    print(summarise(a.out, a.top))
+    print(f"\ncollapsed stacks: {a.out}")
+
+
+if __name__ == "__main__":
+    main()
