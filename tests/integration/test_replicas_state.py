@@ -189,6 +189,11 @@ class Cluster:
     def slots(self, deployment: str) -> int:
         return int(self.redis.zcard(f"{self.prefix}{{state}}:slots:stub/{deployment}"))
 
+    def trials(self, counter: str) -> int:
+        """A counter of the shared trial leases, summed over the replicas' /admin/health."""
+        reports = [httpx.get(gw.url + "/admin/health", timeout=5).json() for gw in self.replicas]
+        return sum(int(r["shared"]["trials"][counter]) for r in reports)
+
     def deployment(self, gw: Proc, dep_id: str) -> dict[str, Any]:
         report = httpx.get(gw.url + "/admin/health", timeout=5).json()
         found: dict[str, Any] = {d["id"]: d for d in report["deployments"]}[dep_id]
@@ -239,6 +244,9 @@ def test_max_concurrent_holds_for_all_replicas_together(cluster: Cluster) -> Non
         alone = _post(replicas[2], "slots-only")
         assert alone.status_code == 429 and "retry-after" in alone.headers
         assert cluster.slots("slow") == 2
+        shown = [cluster.deployment(gw, "stub/slow")["shared_slots"] for gw in replicas]
+        assert sum(s["held_here"] for s in shown) == 2  # /admin/health tells who holds them
+        assert sum(s["refused"] for s in shown) >= 1
         stub.release("slow")
         held = [f.result() for f in futures if f.result().headers["x-turnout-deployment"]
                 == "stub/slow"]  # fmt: skip
@@ -328,11 +336,12 @@ def test_a_recovering_deployment_gets_one_trial_from_all_replicas(cluster: Clust
     stub.hold("flaky")  # recovered, but slow: its trial is still running when the others ask
     until(lambda: all(cluster.deployment(gw, "stub/flaky")["state"] == "half_open"
                       for gw in replicas), 10)  # fmt: skip
-    calls = stub.calls["flaky"]
+    calls, taken = stub.calls["flaky"], cluster.trials("taken")
     with ThreadPoolExecutor(9) as pool:
         futures = [pool.submit(_post, replicas[i % 3], "trial") for i in range(9)]
         until(lambda: stub.inflight["flaky"] == 1 and len(_done(futures)) == 8, 60, step=0.02)
         assert stub.calls["flaky"] - calls == 1  # one trial for the three replicas
+        assert cluster.trials("taken") - taken == 1 and cluster.trials("refused") >= 2
         for r in _done(futures):
             assert r.headers["x-turnout-deployment"] == "stub/spare"
         stub.release("flaky")

@@ -99,6 +99,16 @@ def health_report(
                 "tpm": d.tpm.limit if d.tpm else None,
             },
             "models": models.get(d.id, []),
+            # max_concurrent counted for every replica (shared.backend: redis)
+            "shared_slots": (
+                {
+                    "held_here": d.slots.held(),
+                    "refused": d.slots.refused,
+                    "redis_failures": d.slots.failures,
+                }
+                if d.slots is not None
+                else None
+            ),
         }
         for d in board.deployments.values()
     ]
@@ -125,6 +135,24 @@ def health_report(
         "keys": keys,
         "keeper": keeper_report(keeper, board.runtime.config.health, lease, name),
     }
+    if board.trials is not None:
+        trials = board.trials
+        report["shared"] = {
+            "trials": {
+                "taken": trials.taken,
+                "refused": trials.refused,
+                "held": len(trials.held),
+                "redis_failures": trials.failures,
+            }
+        }
+        claims = next(
+            (c for p in (router.plans.values() if router else ()) if (c := _claims(p))), None
+        )
+        if claims is not None:
+            report["shared"]["pin_claims"] = {
+                "claims": claims.claims,
+                "redis_failures": claims.failures,
+            }
     if router is not None:
         report["router"] = {
             "active": router.active,
@@ -138,6 +166,11 @@ def health_report(
             },
         }
     return report
+
+
+def _claims(plan: Any) -> Any:
+    """The shared first-pin claims of a sticky model (turnout.shared.pins), if any."""
+    return getattr(getattr(plan, "strategy", None), "claims", None)
 
 
 def render(
