@@ -18,6 +18,7 @@ import openai
 import pytest
 
 from tests.support.procs import Proc, rogue_requests, rogue_reset, start_gateway, start_rogue
+from tests.support.request_log import request_line
 from turnout.protocols.responses.response import envelope
 
 MASTER = "sy-master-heldstate-0123456789"
@@ -73,8 +74,7 @@ def held(rogue: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
                 ],
             }
         },
-        "logging": {"requests": False},
-    }
+    }  # with the request log on stdout (a cut stream's line)
     env = {"TURNOUT_MASTER_KEY": MASTER}
     proc = start_gateway(config, tmp_path_factory.mktemp("held"), env=env, ready_within=60)
     yield proc
@@ -171,3 +171,31 @@ def test_the_holders_answer_is_relayed_as_it_came(held: Proc, rogue: Proc) -> No
     with pytest.raises(openai.BadRequestError) as bad:  # checked before it goes anywhere
         alice.responses.input_items.list("resp_gone", limit=500)
     assert bad.value.param == "limit"
+
+
+def test_a_stream_the_holder_cuts_short_is_an_error_event_and_a_failed_call(held: Proc) -> None:
+    """One event, then the upstream closes cleanly: no response.completed ever comes."""
+    alice = _client(held)
+    created = {"type": "response.created", "sequence_number": 0,
+               "response": json.loads(_response("resp_cut", "in_progress"))}  # fmt: skip
+    headers = {
+        "authorization": f"Bearer {alice.api_key}",
+        "x-request-id": "req-cut-stream-0001",
+        "x-rogue-sse": "1",
+        "x-rogue-body": "data: " + json.dumps(created),
+    }
+    body = {"model": "m-held", "input": "Hi", "stream": True}
+    seen = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),  # the connection is aborted
+        httpx.stream("POST", held.url + "/v1/responses", json=body, headers=headers) as r,
+    ):
+        for chunk in r.iter_raw():
+            seen += chunk
+    events = [json.loads(x[5:]) for x in seen.split(b"\n") if x.startswith(b"data:")]
+    assert [(e["type"], e["sequence_number"]) for e in events] == [
+        ("response.created", 0),
+        ("error", 1),
+    ]
+    line = request_line(held, "req-cut-stream-0001")
+    assert line["error"] == "stream:StreamIncomplete", line
