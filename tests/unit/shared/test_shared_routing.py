@@ -142,3 +142,35 @@ async def _test_a_recovering_key_gets_one_trial_from_all_replicas() -> None:
         await _until(
             lambda: all(r.board.pools[("a", "x")].keys[0].state == "active" for r in routers)
         )
+
+
+def test_a_reload_shares_the_new_limits_and_keeps_the_slots_in_flight() -> None:
+    asyncio.run(_test_a_reload_shares_the_new_limits_and_keeps_the_slots_in_flight())
+
+
+async def _test_a_reload_shares_the_new_limits_and_keeps_the_slots_in_flight() -> None:
+    from turnout.health.board import HealthBoard
+
+    raw = _one_deployment(2)
+    rt = runtime(raw)
+    service = HealthService(rt)
+    log: list[tuple[str, str, str]] = []
+    service.router = Router(rt, providers(rt, {}, log), service.board)
+    await service.start({}, keeper=False)
+    try:
+        old = service.board.deployments["a/x"]
+        assert old.slots is not None and await old.slots.acquire(old, time.monotonic())
+        raw["models"]["m"]["deployments"].append({"provider": "a", "model": "y", "rpm": 5,
+                                                  "max_concurrent": 3})  # fmt: skip
+        new_rt = runtime(raw)
+        board = HealthBoard(new_rt, previous=service.board)
+        provs = providers(new_rt, {}, log)
+        service.use(new_rt, board, Router(new_rt, provs, board), provs)
+        assert board.trials is not None and board.trials is service.sync.trials  # type: ignore[union-attr]
+        assert board.deployments["a/x"].slots is old.slots  # same limit: the same slots
+        assert old.slots.held() == 1
+        added = board.deployments["a/y"]
+        assert added.slots is not None and added.gate is not None
+        assert service.sync is not None and added.slots in service.sync.slots
+    finally:
+        await service.stop()
