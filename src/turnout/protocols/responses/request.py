@@ -100,6 +100,13 @@ _STORED_STATE = (
 )
 
 
+_BACKGROUND = (
+    "asks for a response run in the background (polled by id, cancellable), which only an "
+    "OpenAI upstream can do; send the request without `background`, or route this model to an "
+    "OpenAI provider"
+)
+
+
 def to_ir(body: JSON) -> IRRequest:
     previous = body.get("previous_response_id")
     if previous:  # the gateway's conversation step expands the ids it holds
@@ -109,6 +116,8 @@ def to_ir(body: JSON) -> IRRequest:
         )
     if body.get("conversation"):
         raise TranslationError("conversation", _STORED_STATE)
+    if body.get("background"):
+        raise TranslationError("background", _BACKGROUND)
     system, messages = items_to_ir(body.get("input"), body.get("instructions"))
     return IRRequest(
         model=body.get("model", ""),
