@@ -23,6 +23,7 @@ import pytest
 
 from tests.contract.pg import PrivatePostgres, asyncpg_url
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -90,6 +91,17 @@ def rows(dsn: str) -> list[str]:
         return []
 
 
+SPOOLED = "turnout_request_log_spooled_rows_total"
+
+
+def metric(gw: Proc, name: str) -> float:
+    """One unlabelled series of the gateway's /metrics."""
+    for line in httpx.get(gw.url + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
 def wait_for_rows(dsn: str, expected: int, timeout: float = 40.0) -> list[str]:
     deadline = time.monotonic() + timeout
     found = rows(dsn)
@@ -116,26 +128,20 @@ def test_rows_survive_an_outage_under_load_exactly_once(
     gw = _gateway(mock, tmp_path, pg)
     try:
         with Load(gw) as load:
-            time.sleep(1.5)
+            until(lambda: rows(pg.dsn), 30, step=0.25)  # rows reach the database
             before = len(load.sent)
             pg.stop("fast")
-            time.sleep(2.5)
-            during = len(load.sent) - before
+            # Requests keep flowing with the database down, their rows going to the spool.
+            until(lambda: len(load.sent) - before > 50 and metric(gw, SPOOLED) > 0, 60)
             pg.start()
-            time.sleep(1.0)
-        assert load.failed == []  # requests kept flowing with the database down
-        assert during > 50, during
+            back = len(load.sent)
+            until(lambda: metric(gw, "turnout_request_log_up") == 1.0, 60, step=0.1)
+            until(lambda: len(load.sent) - back > 50, 30)  # and after it came back
+        assert load.failed == []  # not one request failed for the database
         found = wait_for_rows(pg.dsn, len(load.sent))
         assert len(found) == len(load.sent), "rows missing or duplicated"
         assert sorted(found) == sorted(load.sent)  # each request exactly once
-        metrics = httpx.get(gw.url + "/metrics").text
-        assert "turnout_request_log_up 1.0" in metrics
-        spooled = next(
-            float(line.split()[-1])
-            for line in metrics.splitlines()
-            if line.startswith("turnout_request_log_spooled_rows_total")
-        )
-        assert spooled > 0  # the outage really went through the spool
+        assert metric(gw, "turnout_request_log_up") == 1.0
     finally:
         gw.stop()
 
@@ -167,10 +173,7 @@ def test_a_stop_while_the_database_is_down_spools_and_the_next_start_replays(
     try:
         found = wait_for_rows(pg.dsn, len(sent))
         assert sorted(found) == sorted(sent)
-        deadline = time.monotonic() + 5
-        while list((tmp_path / "turnout-spool").glob("*.jsonl")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not list((tmp_path / "turnout-spool").glob("*.jsonl"))
+        until(lambda: not list((tmp_path / "turnout-spool").glob("*.jsonl")), 5, step=0.1)
     finally:
         again.stop()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,8 @@ from google.genai import errors as genai_errors
 
 from tests.integration.test_auth import ADMIN, MASTER, gm, new_key, tenancy_config
 from tests.support.procs import Proc, start_gateway
+from tests.support.request_log import request_line
+from tests.support.wait import until, until_async
 
 PRICED = {"models": {"priced": {"input": 0, "output": 100_000}}}
 
@@ -34,7 +35,8 @@ def limits_config(mock: Proc, **extra: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     proc = start_gateway(
-        limits_config(mock),
+        # Request lines on: a call's line is written in the same step that settles it.
+        limits_config(mock, logging={"requests": True}),
         tmp_path_factory.mktemp("limits"),
         env={"TURNOUT_MASTER_KEY": MASTER},
     )
@@ -108,7 +110,8 @@ def test_tokens_reserved_then_reconciled_with_real_usage(gw: Proc) -> None:
     first = max(int(r.headers["x-ratelimit-remaining-tokens"]) for r in served)  # 600 - E
     used = [r.parse().usage.total_tokens for r in served]
     assert all(u < 50 for u in used)
-    time.sleep(0.3)  # the log drain settles finished calls every 50 ms
+    for r in served:  # the log drain settles a finished call as it writes the call's line
+        request_line(gw, r.headers["x-request-id"])
     after = burst(gw.url, key, 1, max_tokens=250)[0]
     assert not isinstance(after, Exception)
     # Real usage replaced both reservations: 600 - used - E for this call's own estimate.
@@ -148,10 +151,7 @@ def test_requests_in_flight(gw: Proc) -> None:
     assert held == 2 and len(refused) == 3, refused
     assert all(r.status_code == 429 and "in flight" in r.message for r in refused)
     # The slots are freed when the gateway sees those clients leave.
-    deadline = time.monotonic() + 30
-    while ok(burst(gw.url, key, 2)) != 2:
-        assert time.monotonic() < deadline, "the slots were never freed"
-        time.sleep(0.05)
+    until(lambda: ok(burst(gw.url, key, 2)) == 2, 30, step=0.05)
 
     async def stream_holds_its_slot() -> tuple[Any, Any]:
         client = aclient(gw.url, key)
@@ -166,13 +166,17 @@ def test_requests_in_flight(gw: Proc) -> None:
             second = await asyncio.gather(one(client, delay_ms=300), one(client, delay_ms=300))
             async for _ in stream:
                 pass
-            await asyncio.sleep(0.05)
-            return second, await one(client)
+
+            async def freed() -> bool:  # the gateway frees the slot once the stream has ended
+                return not isinstance(await one(client), Exception)
+
+            await until_async(freed)
+            return second
         finally:
             await client.close()
 
-    during, after = asyncio.run(stream_holds_its_slot())
-    assert ok(list(during)) == 1 and not isinstance(after, Exception)
+    during = asyncio.run(stream_holds_its_slot())
+    assert ok(list(during)) == 1
 
 
 def test_budget_exhausted_then_refused_in_every_protocol(gw: Proc) -> None:
@@ -180,9 +184,13 @@ def test_budget_exhausted_then_refused_in_every_protocol(gw: Proc) -> None:
     kw = {"model": "priced", "max_tokens": 1, "delay_ms": 300}
     results = burst(gw.url, key, 10, tokens=1, **kw)
     assert ok(results) == 3  # $0.10 reserved each: a 4th would start at $0.30 spent
-    time.sleep(0.3)
-    spend = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()["spend"]
-    assert spend["spent"] == pytest.approx(0.3) and spend["reserved"] == 0
+
+    def spend() -> dict[str, Any]:
+        shown: dict[str, Any] = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()
+        return shown["spend"]
+
+    until(lambda: spend()["reserved"] == 0)  # every call settled (the log drain does it)
+    assert spend()["spent"] == pytest.approx(0.3)
     with pytest.raises(openai.RateLimitError) as caught:
         openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0).chat.completions.create(
             model="gpt-test", messages=[{"role": "user", "content": "hi"}]
@@ -261,12 +269,14 @@ def test_spend_survives_a_restart_through_the_request_log(
             shown = httpx.get(f"{again.url}/admin/keys/{key_id}", headers=ADMIN).json()
             return bool(shown["spend"]["spent"] == pytest.approx(0.2))
 
-        deadline = time.monotonic() + 5
-        while not seeded():
-            assert time.monotonic() < deadline, "spend not seeded from the request log"
-            time.sleep(0.05)
+        until(seeded, 5)  # seeded from the request log
         assert ok(burst(again.url, key, 1, model="priced", max_tokens=1, tokens=1)) == 1
-        time.sleep(0.3)
+
+        def settled() -> bool:
+            shown = httpx.get(f"{again.url}/admin/keys/{key_id}", headers=ADMIN).json()
+            return bool(shown["spend"]["reserved"] == 0)
+
+        until(settled)
         assert ok(burst(again.url, key, 1, model="priced", max_tokens=1, tokens=1)) == 0
     finally:
         again.stop()

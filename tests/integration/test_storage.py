@@ -4,7 +4,9 @@ surviving a restart; storage switched off."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ import pytest
 
 from tests.contract.pg import asyncpg_url, fresh_database
 from tests.support.procs import Proc, start_gateway
+from tests.support.wait import until
 
 TYPES = ("openai", "anthropic", "gemini")
 NATIVE = "native"  # a type: openai provider, to which Responses calls pass through
@@ -255,9 +258,15 @@ def test_health_state_survives_a_restart(mock: Proc, tmp_path: Path) -> None:
             json={"model": "m-openai", "messages": [{"role": "user", "content": "x"}]},
         )
         assert r.status_code == 503
-        time.sleep(1.0)  # the health flush runs every 0.5 s
+
+        def saved() -> bool:  # the health flush runs every 0.5 s; the kill below skips it
+            with contextlib.closing(sqlite3.connect(tmp_path / "turnout.db")) as db:
+                records = db.execute("SELECT record FROM health_state WHERE kind = 'key'")
+                return any('"invalid"' in record for (record,) in records)
+
+        until(saved)
     finally:
-        first.stop()
+        first.stop()  # SIGKILL: nothing is saved on the way out
     second = start_gateway(cfg, tmp_path)
     try:
         keys = httpx.get(second.url + "/admin/health").json()["keys"]

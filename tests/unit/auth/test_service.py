@@ -3,13 +3,13 @@ like in each protocol, the admin rules, and settlement from finished calls."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.support.wait import until_async
 from turnout.auth import manage
 from turnout.auth.credentials import MemoryCredentialStore
 from turnout.auth.manage import KeyBody, TeamBody
@@ -231,11 +231,8 @@ async def test_store_down_at_start_fails_closed_until_it_answers() -> None:
         with pytest.raises(AuthUnavailable):
             await run(service, call(headers=bearer("sk-sy-anything")))
         store.down = False  # the database answers: no keys in it, so the gateway opens
-        for _ in range(100):
-            if not service.active:
-                break
-            await asyncio.sleep(0.02)
-        assert not service.active and rebuilt == [[]]  # the pipeline lost its auth step
+        await until_async(lambda: not service.active)
+        assert rebuilt == [[]]  # the pipeline lost its auth step
     finally:
         await service.stop()
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.support.wait import until_async
 from tests.unit.cache.redis_support import shared_redis
 from turnout.budgets.periods import period_end, period_start
 from turnout.limits.memory import MemoryLimiter
@@ -128,8 +129,11 @@ async def test_parallel_slots_free_when_calls_end(backend: tuple[Any, Clock]) ->
     refused, _ = await admit(limiter, p)
     assert not refused.ok and refused.what == "parallel"
     limiter.finish(ta)
-    await asyncio.sleep(0.05)  # Redis frees the slot without waiting for the reply
-    assert (await admit(limiter, p))[0].ok
+
+    async def admitted() -> bool:  # Redis frees the slot without waiting for the reply
+        return bool((await admit(limiter, p))[0].ok)
+
+    await until_async(admitted)
     assert not (await admit(limiter, p))[0].ok
     clock.now += 31  # leases of calls never settled run out (a crashed replica)
     assert (await admit(limiter, p))[0].ok
