@@ -1,14 +1,55 @@
 // Request log: GET /admin/logs, filtered and paged by cursor; a row opens its attempts and,
-// when capture is on, the captured request and response (GET /admin/captures/{id}).
+// when capture is on, the captured request and response (GET /admin/captures/{id}). Rows show
+// plugins' decisions (guardrails: plugin, rule, action) and, for calls without tokens (A2A
+// agents, MCP tools), the agent's task id and the bytes in and out instead of tokens.
 import { useEffect, useState } from "preact/hooks";
 import {
-  Badge, Card, ErrorBox, Modal, StatusBadge, api, fmtInt, fmtMs, fmtTime, fmtUsd, html, query,
-  useApi,
+  Badge, Card, ErrorBox, Modal, StatusBadge, api, fmtBytes, fmtInt, fmtMs, fmtTime, fmtUsd, html,
+  query, useApi,
 } from "../lib.js";
 
 const PAGE = 50;
 const RANGES = [["15m", "15 min"], ["1h", "1 hour"], ["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"], ["", "all"]];
-const EMPTY = { from: "24h", model: "", key: "", team: "", status: "", error: "", protocol: "", stream: "", errors: false };
+const EMPTY = { from: "24h", model: "", key: "", team: "", status: "", error: "", protocol: "", stream: "", task_id: "", errors: false };
+const ACTION_TONES = { block: "bad", redact: "warn", flag: "info", allow: "ok" };
+
+// Tokens for model calls; bytes for calls that carry none (agents, tools).
+function Amount({ tokens, bytes, col }) {
+  if ((tokens === null || tokens === undefined) && bytes !== null && bytes !== undefined) {
+    return html`<span data-col=${col} data-unit="bytes" title="bytes">${fmtBytes(bytes)}</span>`;
+  }
+  return html`<span data-col=${col}>${fmtInt(tokens)}</span>`;
+}
+
+// Each plugin decision as [plugin, rule, action]: the action as a badge, then plugin and rule.
+function Guardrails({ decided }) {
+  if (!decided || !decided.length) return html`<span class="muted">–</span>`;
+  return decided.map(([plugin, rule, action]) => html`<div class="decision" data-guardrail=${`${plugin}/${rule}/${action}`}>
+    <span class=${`badge ${ACTION_TONES[action] || "info"}`}>${action}</span>
+    <div class="small">${plugin} <span class="muted">· ${rule}</span></div></div>`);
+}
+
+// The table's time: the clock alone for today's rows (the date in the tooltip), so the
+// columns fit a laptop's width.
+function Clock({ ts }) {
+  const full = fmtTime(ts);
+  const today = fmtTime(new Date().toISOString()).slice(0, 10);
+  return html`<span title=${full}>${full.startsWith(today) ? full.slice(11) : full}</span>`;
+}
+
+// A long id cut for the table (the whole id in its tooltip and the row's detail).
+const short = (id, keep) => (id && id.length > keep + 2 ? `${id.slice(0, keep)}…` : id);
+
+// Under the model: protocol and operation (an agent's JSON-RPC method, a tool call), and
+// whether it streamed or came from the cache.
+function KindLine({ row }) {
+  return html`<div class="muted small" data-testid="log-kind">${row.protocol} ${row.operation}${row.stream ? html` <${Badge} value="stream" tone="info" />` : ""}${row.cache_hit ? html` <${Badge} value="cached" tone="ok" />` : ""}</div>`;
+}
+
+function TaskLine({ row }) {
+  if (!row.task_id) return "";
+  return html`<div class="muted small mono" data-testid="log-task" title=${row.task_id}>task ${short(row.task_id, 12)}</div>`;
+}
 
 async function fetchPage(filters, cursor) {
   // A page with rare matches may come back short ("partial"): go on a few times, each call
@@ -40,7 +81,8 @@ function Filters({ value, onApply, models }) {
     <label class="field">Status<input value=${draft.status} onInput=${set("status")} name="status" inputmode="numeric" placeholder="any" /></label>
     <label class="field">Error reason<input value=${draft.error} onInput=${set("error")} name="error" placeholder="any" /></label>
     <label class="field">Protocol<select value=${draft.protocol} onChange=${set("protocol")} name="protocol">
-      <option value="">any</option><option value="openai">OpenAI</option><option value="anthropic">Anthropic</option><option value="gemini">Gemini</option><option value="a2a">A2A agents</option></select></label>
+      <option value="">any</option><option value="openai">OpenAI</option><option value="anthropic">Anthropic</option><option value="gemini">Gemini</option><option value="a2a">A2A agents</option><option value="mcp">MCP tools</option></select></label>
+    <label class="field">Task id<input value=${draft.task_id} onInput=${set("task_id")} name="task_id" placeholder="any" /></label>
     <label class="field">Stream<select value=${draft.stream} onChange=${set("stream")} name="stream">
       <option value="">any</option><option value="true">streams</option><option value="false">not streams</option></select></label>
     <label class="check"><input type="checkbox" checked=${draft.errors} onChange=${set("errors")} name="errors" />Failed only</label>
@@ -70,7 +112,11 @@ function Detail({ row, onClose }) {
       <dt>Protocol</dt><dd>${row.protocol} ${row.operation}${row.stream ? " · stream" : ""}${row.cache_hit ? " · cache hit" : ""}</dd>
       <dt>Status</dt><dd><${StatusBadge} status=${row.status} /> ${row.error || ""}</dd>
       <dt>Latency</dt><dd>${fmtMs(row.latency_ms)}; first token ${fmtMs(row.ttft_ms)}</dd>
-      <dt>Tokens</dt><dd data-testid="detail-tokens">${fmtInt(row.input_tokens)} in (${fmtInt(row.cached_tokens)} cached) · ${fmtInt(row.output_tokens)} out (${fmtInt(row.reasoning_tokens)} reasoning)</dd>
+      ${row.bytes_in !== null && row.bytes_in !== undefined
+        ? html`<dt>Bytes</dt><dd data-testid="detail-bytes">${fmtBytes(row.bytes_in)} in · ${fmtBytes(row.bytes_out)} out</dd>`
+        : html`<dt>Tokens</dt><dd data-testid="detail-tokens">${fmtInt(row.input_tokens)} in (${fmtInt(row.cached_tokens)} cached) · ${fmtInt(row.output_tokens)} out (${fmtInt(row.reasoning_tokens)} reasoning)</dd>`}
+      ${row.task_id && html`<dt>Task</dt><dd class="mono" data-testid="detail-task">${row.task_id}</dd>`}
+      ${row.guardrails?.length ? html`<dt>Guardrails</dt><dd data-testid="detail-guardrails"><${Guardrails} decided=${row.guardrails} /></dd>` : ""}
       <dt>Cost</dt><dd>${fmtUsd(row.cost)}</dd>
       <dt>Key</dt><dd>${row.gateway_key || "–"}${row.team ? ` · team ${row.team}` : ""}</dd>
     </dl>
@@ -109,19 +155,22 @@ export default function Logs() {
         <button disabled=${cursors.length < 2} onClick=${() => setCursors(cursors.slice(0, -1))} data-testid="log-newer">Newer</button>
         <button disabled=${!page?.next} onClick=${() => setCursors([...cursors, page.next])} data-testid="log-older">Older</button></div>`}>
       ${page?.partial && page.next && html`<p class="muted small">Few matches: searched back to a part of the log; “Older” searches further.</p>`}
-      <div class="table-wrap"><table data-testid="log-table">
-        <thead><tr><th>Time</th><th>Model</th><th>Deployment</th><th>Status</th><th class="num">Latency</th>
-          <th class="num">First token</th><th class="num">In</th><th class="num">Out</th><th class="num">Cost</th><th>Key</th><th>Kind</th></tr></thead>
+      <div class="table-wrap"><table class="dense" data-testid="log-table">
+        <thead><tr><th>Time</th><th>Model</th><th>Deployment</th><th>Status</th><th class="num" title="total; the first token or event below">Latency</th>
+          <th class="num" title="tokens; bytes for agents and tools">In</th>
+          <th class="num" title="tokens; bytes for agents and tools">Out</th><th class="num">Cost</th><th>Key</th><th>Guardrails</th></tr></thead>
         <tbody>${(page?.rows || []).map((r) => html`<tr class=${selected === r ? "click selected" : "click"}
             onClick=${() => setSelected(r)} data-request-id=${r.request_id}>
-          <td>${fmtTime(r.ts)}</td><td>${r.model}</td><td>${r.deployment || "–"}</td>
+          <td><${Clock} ts=${r.ts} /></td><td>${r.model}<${KindLine} row=${r} /><${TaskLine} row=${r} /></td><td>${r.deployment || "–"}</td>
           <td><${StatusBadge} status=${r.status} />${r.error ? html` <span class="muted small">${r.error}</span>` : ""}</td>
-          <td class="num">${fmtMs(r.latency_ms)}</td><td class="num">${fmtMs(r.ttft_ms)}</td>
-          <td class="num">${fmtInt(r.input_tokens)}</td><td class="num">${fmtInt(r.output_tokens)}</td>
-          <td class="num">${fmtUsd(r.cost)}</td><td class="mono small">${r.gateway_key || "–"}</td>
-          <td>${r.stream ? html`<${Badge} value="stream" tone="info" />` : ""}${r.cache_hit ? html` <${Badge} value="cached" tone="ok" />` : ""} <span class="muted small">${r.protocol}</span></td>
+          <td class="num">${fmtMs(r.latency_ms)}${r.ttft_ms !== null && r.ttft_ms !== undefined
+            ? html`<div class="muted small" title="first token or event">first ${fmtMs(r.ttft_ms)}</div>` : ""}</td>
+          <td class="num"><${Amount} tokens=${r.input_tokens} bytes=${r.bytes_in} col="in" /></td>
+          <td class="num"><${Amount} tokens=${r.output_tokens} bytes=${r.bytes_out} col="out" /></td>
+          <td class="num">${r.bytes_in !== null && r.bytes_in !== undefined && r.cost === null ? "–" : fmtUsd(r.cost)}</td><td class="mono small" title=${r.gateway_key || ""}>${short(r.gateway_key, 12) || "–"}</td>
+          <td data-testid="log-guardrails"><${Guardrails} decided=${r.guardrails} /></td>
         </tr>`)}
-        ${page && !page.rows.length && html`<tr><td class="empty" colspan="11">No requests match.</td></tr>`}</tbody>
+        ${page && !page.rows.length && html`<tr><td class="empty" colspan="10">No requests match.</td></tr>`}</tbody>
       </table></div>
     <//>
     ${selected && html`<${Detail} row=${selected} onClose=${() => setSelected(null)} />`}
