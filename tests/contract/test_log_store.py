@@ -140,6 +140,31 @@ async def test_logs_filter_on_every_dashboard_field(backend: dict[str, Any]) -> 
     assert await count(errors_only=True, filters={"model": "alpha"}) == 1
 
 
+async def test_agent_and_tool_rows_keep_task_and_bytes(backend: dict[str, Any]) -> None:
+    """Calls without tokens: an agent's task id and the bytes in and out round-trip, big
+    counts included, and the task id filters; model rows leave them null."""
+    logs = backend["logs"]
+    big = 5 * 1024**3  # past 32 bits: a long stream's bytes
+    agent = dict(protocol="a2a", operation="SendMessage", model="a2a/quick", input_tokens=None)
+    await logs.insert(
+        [
+            row(1, **agent, task_id="task-1", bytes_in=120, bytes_out=big),
+            row(2, **agent, task_id="task-1", bytes_in=80, bytes_out=300),
+            row(3, **agent, task_id="task-2", bytes_in=1, bytes_out=2),
+            row(4, protocol="mcp", operation="tools/call", bytes_in=10, bytes_out=20),
+            row(5),
+        ]
+    )
+    page = await logs.logs(LogQuery(filters={"task_id": "task-1"}, limit=100))
+    assert [(r["bytes_in"], r["bytes_out"]) for r in page.rows] == [(80, 300), (120, big)]
+    assert {r["task_id"] for r in page.rows} == {"task-1"}
+    every = {r["protocol"] + r["operation"]: r for r in (await logs.logs(LogQuery())).rows}
+    assert every["mcptools/call"]["task_id"] is None
+    assert (every["mcptools/call"]["bytes_in"], every["mcptools/call"]["bytes_out"]) == (10, 20)
+    model = every["openaichat"]
+    assert (model["task_id"], model["bytes_in"], model["bytes_out"]) == (None, None, None)
+
+
 async def test_a_bounded_scan_pages_through_sparse_matches(backend: dict[str, Any]) -> None:
     """With a filter no index serves, each page examines at most ``scan`` rows: it may end
     early (partial) with a cursor to go on from, and the pages together hold every match."""

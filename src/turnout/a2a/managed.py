@@ -38,7 +38,9 @@ def _split(body: dict[str, Any]) -> list[str]:
     if not isinstance(auth, dict):
         return []
     auth = dict(auth)
-    secret = {f: auth.pop(f) for f in _SECRET_FIELDS if f in auth}
+    secret = {f: auth[f] for f in _SECRET_FIELDS if auth.get(f)}  # a null one needs no seal
+    for f in _SECRET_FIELDS:
+        auth.pop(f, None)
     body["auth"] = auth
     return [orjson.dumps(secret).decode()] if secret else []
 
