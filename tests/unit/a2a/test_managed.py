@@ -61,7 +61,10 @@ def test_credentials_are_split_off_and_joined_back() -> None:
 
 def test_stored_agents_are_admin_destinations_and_keep_their_cards() -> None:
     registry = Registry()
-    one, two = AgentConfig(url="https://one.example.com"), AgentConfig(url="https://two.example.com")
+    one, two = (
+        AgentConfig(url="https://one.example.com"),
+        AgentConfig(url="https://two.example.com"),
+    )
     registry.load({"one": one, "two": two}, frozenset({"two"}))
     assert registry.agents["one"].origin is Origin.CONFIG
     assert registry.agents["two"].origin is Origin.ADMIN
