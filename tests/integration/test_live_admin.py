@@ -9,8 +9,7 @@ import contextlib
 import os
 import secrets
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from tests.contract.pg import asyncpg_url, fresh_database
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import until
 
 MASTER = "live-master-test-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -42,14 +42,6 @@ def _upstream(mock: Proc) -> dict[str, Any]:
         "base_url": f"{mock.url}/v1",
         "api_keys": ["sk-db-01234567"],
     }
-
-
-def until(check: Callable[[], bool], limit: float) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < limit, f"not within {limit} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def admin(gw: Proc, method: str, path: str, **kw: Any) -> httpx.Response:

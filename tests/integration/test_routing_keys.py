@@ -11,9 +11,8 @@ import json
 import os
 import subprocess
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from tests.support.procs import PYTHON, Proc, start_gateway
+from tests.support.wait import until
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 GOOD, REVOKED, BROKE = "sk-key-good-0001", "sk-key-revoked-02", "sk-key-broke-003"
@@ -162,15 +162,6 @@ def test_every_key_rejected_is_a_503_not_the_upstream_401(gw: Proc, stub: KeyStu
     assert stub.requests(REVOKED) >= 1
 
 
-def _wait_for(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 def test_keeper_marks_a_revoked_key_invalid_and_a_restored_one_active(
     stub: KeyStub, tmp_path: Path
 ) -> None:
@@ -178,7 +169,7 @@ def test_keeper_marks_a_revoked_key_invalid_and_a_restored_one_active(
     gw = start_gateway(_config(stub, keeper=True), tmp_path, "--with-worker")
     try:
         key = ("pool", _mask(REVOKED))
-        _wait_for(lambda: _keys(gw)[key]["state"] == "invalid")
+        until(lambda: _keys(gw)[key]["state"] == "invalid")
         assert _keys(gw)[key]["probe"] == "invalid_key"
         before = stub.requests(REVOKED)
         client = _client(gw)
@@ -198,7 +189,7 @@ def test_keeper_marks_a_revoked_key_invalid_and_a_restored_one_active(
         assert REVOKED not in out.stdout
         # The key is restored upstream: the keeper brings it back well before its cooldown.
         stub.fate[REVOKED] = "ok"
-        _wait_for(lambda: _keys(gw)[key]["state"] == "active")
+        until(lambda: _keys(gw)[key]["state"] == "active")
         used = Counter(
             client.chat.completions.with_raw_response.create(
                 model="pooled", messages=MESSAGES

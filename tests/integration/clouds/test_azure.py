@@ -15,11 +15,17 @@ import anthropic
 import httpx
 import openai
 import pytest
-import yaml
 from google import genai
 from google.genai import types
 
-from tests.support.procs import Proc, mock_provider, start_gateway, start_mock
+from tests.support.clouds import (
+    BACKUP,
+    assert_tool_call_streamed,
+    backup_provider,
+    start_cloud_mock,
+    with_backup,
+)
+from tests.support.procs import Proc, start_gateway
 
 KEY = "az-resource-key-0001"
 SECRET = "entra-client-secret-0001"
@@ -35,10 +41,8 @@ WEATHER: Any = {
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    path = tmp_path_factory.mktemp("azure") / "clouds.yaml"
     azure = {"api_keys": [KEY], "client_id": "app-0001", "client_secret": SECRET}
-    path.write_text(yaml.safe_dump({"azure": azure}))
-    proc = start_mock("--clouds", str(path))
+    proc = start_cloud_mock(tmp_path_factory.mktemp("azure"), {"azure": azure})
     yield proc
     proc.stop()
 
@@ -64,24 +68,14 @@ def gw(cloud: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
             "az-entra": {**base, "options": {"entra": _entra(cloud, SECRET)}},
             "az-bad-key": {**base, "api_keys": ["az-wrong-key-0001"]},
             "az-bad-secret": {**base, "options": {"entra": _entra(cloud, "wrong-secret")}},
-            "backup": {**mock_provider(cloud), "forward_headers": []},
+            "backup": backup_provider(cloud),
         },
         "models": {
             "gpt-az": {"deployments": [{"provider": "az", "model": "gpt4o-deployment"}]},
             "gpt-v1": {"deployments": [{"provider": "az-v1", "model": "gpt4o-deployment"}]},
             "gpt-entra": {"deployments": [{"provider": "az-entra", "model": "gpt4o-deployment"}]},
-            "gpt-failover": {
-                "deployments": [
-                    {"provider": "az-bad-key", "model": "gpt4o-deployment", "priority": 0},
-                    {"provider": "backup", "model": "openai-backup", "priority": 1},
-                ]
-            },
-            "gpt-bad-secret": {
-                "deployments": [
-                    {"provider": "az-bad-secret", "model": "gpt4o-deployment", "priority": 0},
-                    {"provider": "backup", "model": "openai-backup", "priority": 1},
-                ]
-            },
+            "gpt-failover": with_backup("az-bad-key", "gpt4o-deployment"),
+            "gpt-bad-secret": with_backup("az-bad-secret", "gpt4o-deployment"),
         },
     }
     proc = start_gateway(config, tmp, ready_within=60)
@@ -142,11 +136,7 @@ def test_openai_stream_with_a_tool_call(gw: Proc) -> None:
         stream=True,
         stream_options={"include_usage": True},
     )
-    chunks = list(stream)
-    calls = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or []]
-    assert calls and calls[0].function is not None
-    assert calls[0].function.name == "get_weather"
-    assert chunks[-1].usage is not None
+    assert_tool_call_streamed(list(stream))
 
 
 def test_the_v1_api(gw: Proc) -> None:
@@ -186,14 +176,14 @@ def test_a_refused_key_fails_over(gw: Proc) -> None:
     raw = _openai(gw).chat.completions.with_raw_response.create(
         model="gpt-failover", messages=MESSAGES
     )
-    assert raw.headers["x-turnout-deployment"] == "backup/openai-backup"
+    assert raw.headers["x-turnout-deployment"] == BACKUP
 
 
 def test_a_refused_client_secret_fails_over_and_is_never_shown(gw: Proc) -> None:
     raw = _openai(gw).chat.completions.with_raw_response.create(
         model="gpt-bad-secret", messages=MESSAGES
     )
-    assert raw.headers["x-turnout-deployment"] == "backup/openai-backup"
+    assert raw.headers["x-turnout-deployment"] == BACKUP
     assert "wrong-secret" not in gw.output()
 
 

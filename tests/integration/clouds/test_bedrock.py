@@ -28,11 +28,14 @@ from tests.support.clouds import (
     AWS_SECRET,
     EMAIL,
     PROJECT,
+    Cloud,
     account_file,
+    assert_tool_call_streamed,
     public_pem,
     rsa_key,
+    start_cloud_mock,
 )
-from tests.support.procs import PYTHON, Proc, free_port, start_gateway
+from tests.support.procs import PYTHON, Proc, start_gateway
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -46,22 +49,13 @@ WEATHER: Any = {
 }
 
 
-class Cloud:
-    def __init__(self, proc: Proc, account: Path) -> None:
-        self.proc, self.account, self.url = proc, account, proc.url
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     tmp = tmp_path_factory.mktemp("bedrock")
     key = rsa_key()
-    creds = tmp / "clouds.yaml"
     aws = {"access_key_id": AWS_KEY_ID, "secret_access_key": AWS_SECRET}
     google = {"client_email": EMAIL, "public_key": public_pem(key)}
-    creds.write_text(yaml.safe_dump({"aws": aws, "google": google}))
-    port = free_port()
-    args = [PYTHON, "-m", "turnout.mock", "--port", str(port), "--clouds", str(creds)]
-    proc = Proc(args, port, "/v1/models", ready_within=60)
+    proc = start_cloud_mock(tmp, {"aws": aws, "google": google})
     account = account_file(tmp / "sa.json", key, f"{proc.url}/token")
     yield Cloud(proc, account)
     proc.stop()
@@ -216,9 +210,7 @@ def test_openai_client_is_translated_to_bedrock(gw: Proc) -> None:
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
-    calls = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or []]
-    assert calls and calls[0].function is not None
-    assert calls[0].function.name == "get_weather"
+    assert_tool_call_streamed(chunks)
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     reply = _openai(gw).chat.completions.create(model="alone", messages=MESSAGES)
     assert reply.choices[0].message.content
@@ -272,32 +264,23 @@ def test_a_bedrock_error_reaches_an_anthropic_client_in_its_shape(gw: Proc) -> N
     assert body["type"] == "error" and body["error"]["bedrock_error_type"] == "ValidationException"
 
 
-def test_an_error_mid_stream_is_the_clients_error_event(gw: Proc) -> None:
-    with (
-        pytest.raises(anthropic.APIStatusError),
-        _claude(gw).messages.stream(
-            model="alone",
-            max_tokens=32,
-            messages=MESSAGES,
-            extra_headers={"x-mock-fault": "error-midstream"},
-        ) as stream,
-    ):
+def _read_stream_with(gw: Proc, fault: str) -> None:
+    """Read a whole Anthropic stream whose upstream stream the mock breaks with ``fault``."""
+    with _claude(gw).messages.stream(
+        model="alone", max_tokens=32, messages=MESSAGES, extra_headers={"x-mock-fault": fault}
+    ) as stream:
         for _ in stream.text_stream:
             pass
+
+
+def test_an_error_mid_stream_is_the_clients_error_event(gw: Proc) -> None:
+    with pytest.raises(anthropic.APIStatusError):
+        _read_stream_with(gw, "error-midstream")
 
 
 def test_a_corrupt_event_stream_is_the_upstreams_fault(gw: Proc) -> None:
-    with (
-        pytest.raises((anthropic.APIError, httpx.HTTPError)),
-        _claude(gw).messages.stream(
-            model="alone",
-            max_tokens=32,
-            messages=MESSAGES,
-            extra_headers={"x-mock-fault": "malformed"},
-        ) as stream,
-    ):
-        for _ in stream.text_stream:
-            pass
+    with pytest.raises((anthropic.APIError, httpx.HTTPError)):
+        _read_stream_with(gw, "malformed")
 
 
 def test_clients_reach_a_converse_model(gw: Proc) -> None:

@@ -16,42 +16,35 @@ import anthropic
 import httpx
 import openai
 import pytest
-import yaml
 from google import genai
 from google.auth.transport.requests import Request
 from google.genai import types
 from google.oauth2 import service_account
 
-from tests.support.clouds import EMAIL, PROJECT, account_file, public_pem, rsa_key
-from tests.support.procs import Proc, free_port, mock_provider, start_gateway
+from tests.support.clouds import (
+    BACKUP,
+    EMAIL,
+    PROJECT,
+    Cloud,
+    account_file,
+    backup_provider,
+    public_pem,
+    rsa_key,
+    start_cloud_mock,
+    with_backup,
+)
+from tests.support.procs import Proc, start_gateway
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
-class Cloud:
-    def __init__(self, proc: Proc, account: Path, forged: Path) -> None:
-        self.proc, self.account, self.forged = proc, account, forged
-
-    @property
-    def url(self) -> str:
-        return self.proc.url
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    from tests.support.procs import PYTHON
-
     tmp = tmp_path_factory.mktemp("vertex")
     key = rsa_key()
-    creds = tmp / "clouds.yaml"
-    creds.write_text(
-        yaml.safe_dump({"google": {"client_email": EMAIL, "public_key": public_pem(key)}})
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [PYTHON, "-m", "turnout.mock", "--port", str(port), "--clouds", str(creds)]
-    proc = Proc(args, port, "/v1/models", ready_within=60)
+    proc = start_cloud_mock(tmp, {"google": {"client_email": EMAIL, "public_key": public_pem(key)}})
+    url = proc.url
     account = account_file(tmp / "sa.json", key, f"{url}/token")
     forged = account_file(tmp / "forged.json", rsa_key(), f"{url}/token")  # same account, wrong key
     yield Cloud(proc, account, forged)
@@ -70,7 +63,7 @@ def gw(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]
             "vertex-file": {**base, "options": {**options, "credentials_file": str(cloud.account)}},
             "vertex-forged": {**base, "api_keys": [str(cloud.forged)], "options": options},
             "vertex-adc": {**base, "options": options},  # Application Default Credentials
-            "backup": {**mock_provider(cloud.proc), "forward_headers": []},
+            "backup": backup_provider(cloud.proc),
         },
         "models": {
             "gemini-vx": {"deployments": [{"provider": "vertex", "model": "gemini-2.5-flash"}]},
@@ -81,18 +74,8 @@ def gw(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]
             "gemini-file": {
                 "deployments": [{"provider": "vertex-file", "model": "gemini-2.5-flash"}]
             },
-            "claude-failover": {
-                "deployments": [
-                    {"provider": "vertex", "model": "claude-sonnet-4-5", "priority": 0},
-                    {"provider": "backup", "model": "openai-backup", "priority": 1},
-                ]
-            },
-            "forged": {
-                "deployments": [
-                    {"provider": "vertex-forged", "model": "gemini-2.5-flash", "priority": 0},
-                    {"provider": "backup", "model": "openai-backup", "priority": 1},
-                ]
-            },
+            "claude-failover": with_backup("vertex", "claude-sonnet-4-5"),
+            "forged": with_backup("vertex-forged", "gemini-2.5-flash"),
         },
     }
     env = {"GOOGLE_APPLICATION_CREDENTIALS": str(cloud.account)}  # what ADC reads first
@@ -147,6 +130,7 @@ def test_anthropic_vertex_client_speaks_to_the_mock(cloud: Cloud) -> None:
 def test_a_forged_service_account_gets_no_token(cloud: Cloud) -> None:
     from google.auth import exceptions
 
+    assert cloud.forged is not None
     with pytest.raises(exceptions.RefreshError):
         _sa(cloud.forged).refresh(Request())  # type: ignore[no-untyped-call]
 
@@ -215,12 +199,12 @@ def test_a_rate_limited_vertex_fails_over(gw: Proc) -> None:
     raw = _openai(gw).chat.completions.with_raw_response.create(
         model="claude-failover", messages=MESSAGES, extra_headers={"x-mock-status": "429"}
     )
-    assert raw.headers["x-turnout-deployment"] == "backup/openai-backup"
+    assert raw.headers["x-turnout-deployment"] == BACKUP
 
 
 def test_a_forged_service_account_fails_over(gw: Proc) -> None:
     raw = _openai(gw).chat.completions.with_raw_response.create(model="forged", messages=MESSAGES)
-    assert raw.headers["x-turnout-deployment"] == "backup/openai-backup"
+    assert raw.headers["x-turnout-deployment"] == BACKUP
 
 
 def test_application_default_credentials(gw: Proc) -> None:

@@ -137,15 +137,20 @@ async def test_the_event_stream_becomes_anthropic_sse() -> None:
     assert out.count(b"event: ") == 3 and out.startswith(b"event: message_start\ndata: {")
 
 
-async def test_a_stream_cut_inside_a_message_is_invalid() -> None:
-    data = chunk({"type": "message_start", "message": {}})
-    client = FakeClient(FakeResponse(chunks=[data[:-3]]))
+async def refused_stream(chunks: list[bytes]) -> None:
+    """Upstream event-stream bytes the provider must refuse as the upstream's fault."""
+    client = FakeClient(FakeResponse(chunks=chunks))
     reply = await provider(client).send(
         call("anthropic", BODY, stream=True), deployment("anthropic.m"), "AKIDTEST:s"
     )
     assert reply.chunks is not None
     with pytest.raises(UpstreamInvalid):
         _ = [c async for c in reply.chunks]
+
+
+async def test_a_stream_cut_inside_a_message_is_invalid() -> None:
+    data = chunk({"type": "message_start", "message": {}})
+    await refused_stream([data[:-3]])
 
 
 async def test_errors_take_anthropics_shape_and_the_failover_reasons() -> None:
@@ -238,13 +243,7 @@ async def test_a_converse_stream_without_metadata_still_ends() -> None:
      orjson.dumps({"bytes": base64.b64encode(b'{"no": "type"}').decode()}), b"[]"],
 )  # fmt: skip
 async def test_a_chunk_that_is_not_an_event_is_the_upstreams_fault(payload: bytes) -> None:
-    client = FakeClient(FakeResponse(chunks=[encode(HEADERS, payload)]))
-    reply = await provider(client).send(
-        call("anthropic", BODY, stream=True), deployment("anthropic.m"), "AKIDTEST:s"
-    )
-    assert reply.chunks is not None
-    with pytest.raises(UpstreamInvalid):
-        _ = [c async for c in reply.chunks]
+    await refused_stream([encode(HEADERS, payload)])
 
 
 async def test_a_converse_answer_that_is_not_one_is_the_upstreams_fault() -> None:

@@ -3,13 +3,13 @@ behind it (it skips duplicates exactly like the SQL backends, see tests/contract
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.contract.rows import row
+from tests.support.wait import until_async
 from turnout.storage.memory import MemoryLogStore
 from turnout.storage.rows import Row
 from turnout.storage.spool import Spool
@@ -135,7 +135,11 @@ async def test_the_task_survives_and_keeps_writing(tmp_path: Path) -> None:
     writer.start()
     for i in range(5):
         writer.put_many([row(i)])
-        await asyncio.sleep(0.02)
+
+        async def written(n: int = i + 1) -> bool:  # by the running task, row after row
+            return await store.count() == n
+
+        await until_async(written)
     await writer.stop()
     assert await store.count() == 5
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 import uvloop
 
+from tests.support.wait import until_async
 from turnout.upstream.h1 import ConnectionClosedError, Pool
 from turnout.upstream.h1.connection import Connection
 
@@ -347,7 +348,8 @@ def test_garbage_after_response_discards_connection(loop_factory: LoopFactory) -
         port = await srv.start()
         async with Pool("127.0.0.1", port) as pool:
             assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
-            await asyncio.sleep(0.05)
+            # The bytes after the answer reach the idle connection, which is closed for them.
+            await until_async(lambda: all(c.closed for c in pool._idle))
             assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"hello"
         assert srv.conns == 2
         await srv.stop()
