@@ -1,7 +1,8 @@
-"""The Logs page's guardrails column in headless Chromium: plugins' decisions (plugin, rule,
-action) on the rows they were made for, as ``/admin/logs`` stores them, and in a row's
-detail. A gateway of its own with the ``pii`` and ``keywords`` guardrails; traffic sent with
-the official OpenAI SDK."""
+"""The Logs page in headless Chromium: the guardrails column (plugins' decisions: plugin,
+rule, action) on the rows they were made for, as ``/admin/logs`` stores them, and in a row's
+detail (a gateway of its own with the ``pii`` and ``keywords`` guardrails, traffic sent with
+the official OpenAI SDK); MCP tool calls with their bytes in and out (the MCP page's gateway,
+tools called with the official MCP SDK)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import openai
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.mcp_gateway.conftest import MASTER as MCP
 from tests.support.procs import Proc, mock_provider, start_gateway
-from tests.ui.conftest import ADMIN, MASTER, Tab
+from tests.ui.conftest import ADMIN, MASTER, Dash, Tab
+from tests.ui.test_mcp_page import tooled  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(300)
 BLOCKED, REDACTED = "ui-guard-blocked", "ui-guard-redacted"
@@ -105,3 +108,32 @@ def test_guardrails_column_shows_each_decision(tab: Tab, guarded: Proc, tmp_path
     out.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(out / "dashboard-logs-guardrails.png"), full_page=True)
+
+
+def test_tool_calls_show_their_bytes(browser: Browser, tooled: Dash) -> None:  # noqa: F811
+    deadline = time.monotonic() + 20
+    while True:  # the request log is written in batches
+        rows: list[dict[str, Any]] = httpx.get(
+            tooled.url + "/admin/logs?protocol=mcp", headers={"authorization": f"Bearer {MCP}"}
+        ).json()["rows"]
+        if len(rows) == 4:
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.05)
+    assert all(r["bytes_in"] and r["bytes_out"] for r in rows)
+    tab = Tab(browser, tooled.url)
+    try:
+        page = tab.sign_in(MCP)
+        tab.open("logs")
+        page.get_by_test_id("log-filters").locator('select[name="protocol"]').select_option("mcp")
+        page.get_by_test_id("log-apply").click()
+        shown = page.locator('[data-testid="log-table"] tbody tr[data-request-id]')
+        expect(shown).to_have_count(4)
+        for row in rows:
+            line = page.locator(f'tr[data-request-id="{row["request_id"]}"]')
+            expect(line).to_contain_text(row["model"])
+            expect(line.get_by_test_id("log-kind")).to_contain_text("mcp tools/call")
+            expect(line.locator('[data-col="in"]')).to_have_text(f"{row['bytes_in']} B")
+            expect(line.locator('[data-col="out"]')).to_have_text(f"{row['bytes_out']} B")
+    finally:
+        tab.close()
