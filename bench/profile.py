@@ -58,6 +58,71 @@ def summarise(collapsed: Path, top: int) -> str:
     return "\n".join(out)
 
 
+def count_calls(a: argparse.Namespace) -> None:
+    """Exact Python call counts per request: the gateway under cProfile, once with ``--calls``
+    sequential requests and once with none (start-up and shutdown), the difference divided by
+    the requests. Deterministic, so it tells a change's effect whatever the machine's load."""
+    import pstats
+
+    body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
+    with tempfile.TemporaryDirectory(prefix="turnout-calls-") as td:
+        tmp = Path(td)
+        key = run.gateway_key(tmp)
+        cand.EXTRA_HEADERS = f"Authorization: Bearer {key}\r\n"
+        mock = cand.start(
+            [run.PY, "-m", "turnout.mock", "--port", str(run.UP_PORT)],
+            run.LOAD_CORE,
+            tmp / "mock.log",
+        )
+        cand.wait_port(run.UP_PORT)
+        stats: list[dict[str, tuple[int, float]]] = []
+        try:
+            for n in (0, a.calls):
+                out = tmp / f"calls-{n}.prof"
+                cmd = run.target_cmd(a.target, tmp)
+                assert cmd is not None
+                cmd = [cmd[0], "-m", "cProfile", "-o", str(out), *cmd[1:]]
+                proc = run.start_in(tmp, cmd, tmp / "gw.log", master=a.target != "turnout-quiet")
+                try:
+                    cand.wait_port(run.PROXY_PORT, 120)
+                    if n:
+                        import uvloop
+
+                        uvloop.run(_sequential(run.PROXY_PORT, cand._req(body), n))
+                finally:
+                    proc.send_signal(2)
+                    proc.wait(60)
+                table: dict[str, tuple[int, float]] = {}
+                for (file, line, fn), row in pstats.Stats(str(out)).stats.items():  # type: ignore[attr-defined]
+                    table[f"{fn} ({Path(file).name}:{line})"] = (row[1], row[2])
+                stats.append(table)
+        finally:
+            cand.stop(mock)
+    base, loaded = stats
+    per = {
+        k: ((c - base.get(k, (0, 0.0))[0]) / a.calls, (t - base.get(k, (0, 0.0))[1]) / a.calls)
+        for k, (c, t) in loaded.items()
+    }
+    total = sum(c for c, _ in per.values())
+    print(f"{a.target} {a.mode}: {total:.0f} Python calls per request ({a.calls} requests)")
+    for k, (c, t) in sorted(per.items(), key=lambda kv: -kv[1][0])[: a.top]:
+        if c >= 0.5:
+            print(f"  {c:6.1f}  {t * 1e6:7.2f} µs own (under cProfile)  {k}")
+
+
+async def _sequential(port: int, raw: bytes, n: int) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    _, p = await loop.create_connection(cand._C1, "127.0.0.1", port)
+    for _ in range(n):
+        p.body = []
+        p.fut = loop.create_future()
+        p.t.write(raw)
+        await p.fut
+    p.t.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument(
@@ -67,10 +132,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rate", type=int, default=499, help="py-spy samples per second")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--calls", type=int, default=0, help="count Python calls over N requests")
     ap.add_argument("--strace", action="store_true", help="count system calls instead")
     ap.add_argument("--native", action="store_true", help="C frames too (pauses the process)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
     a = ap.parse_args()
+    if a.calls:
+        count_calls(a)
+        return
     pyspy = shutil.which("py-spy")
     if pyspy is None:
         sys.exit("py-spy is needed: pip install py-spy")
