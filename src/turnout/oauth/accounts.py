@@ -11,10 +11,14 @@ whose holder died simply runs out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from turnout.auth.records import utcnow
+
+if TYPE_CHECKING:
+    from turnout.crypto import SecretBox
+    from turnout.oauth.client import Tokens
 
 ACTIVE = "active"
 INVALID = "invalid"
@@ -23,6 +27,32 @@ INVALID = "invalid"
 def context(account_id: str, provider: str, kind: str) -> str:
     """Associated data binding a sealed token to its row, provider and kind."""
     return f"oauth:{account_id}:{provider}:{kind}"
+
+
+def seal_tokens(
+    box: SecretBox, account_id: str, provider: str, tokens: Tokens
+) -> tuple[str, str | None, datetime | None]:
+    """Fresh tokens as an account row keeps them: the access and refresh tokens sealed to the
+    row (:func:`context`), the expiry as a time."""
+    access = box.seal(tokens.access_token, context(account_id, provider, "access"))
+    refresh = (
+        box.seal(tokens.refresh_token, context(account_id, provider, "refresh"))
+        if tokens.refresh_token
+        else None
+    )
+    expires = datetime.fromtimestamp(tokens.expires_at, UTC) if tokens.expires_at else None
+    return access, refresh, expires
+
+
+def open_tokens(box: SecretBox, record: AccountRecord) -> tuple[str, str | None]:
+    """A row's access and refresh tokens, opened (``SecretKeyError`` when they cannot be)."""
+    access = box.open(record.access_token, context(record.id, record.provider, "access"))
+    refresh = (
+        box.open(record.refresh_token, context(record.id, record.provider, "refresh"))
+        if record.refresh_token
+        else None
+    )
+    return access, refresh
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from turnout.auth import tokens as ids
 from turnout.crypto import SecretBox
-from turnout.oauth.accounts import AccountRecord, AccountStore, context
+from turnout.oauth.accounts import AccountRecord, AccountStore, seal_tokens
 from turnout.oauth.client import DeviceCode, OAuthClient, OAuthError, Tokens, pkce_pair
 
 _PAGE = (
@@ -94,17 +93,14 @@ async def store_account(
 ) -> AccountRecord:
     """Seal the tokens and add the account; gateways pick it up on their next sync."""
     account_id = ids.new_id("acct")
+    access, refresh, expires = seal_tokens(box, account_id, provider, tokens)
     record = AccountRecord(
         id=account_id,
         provider=provider,
         name=name,
-        access_token=box.seal(tokens.access_token, context(account_id, provider, "access")),
-        refresh_token=(
-            box.seal(tokens.refresh_token, context(account_id, provider, "refresh"))
-            if tokens.refresh_token
-            else None
-        ),
-        expires_at=datetime.fromtimestamp(tokens.expires_at, UTC) if tokens.expires_at else None,
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=expires,
     )
     await store.add(record)
     return record

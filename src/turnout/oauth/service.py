@@ -29,7 +29,6 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 
 from turnout.config.compile import Runtime
 from turnout.config.providers import OAuthProfile
@@ -41,7 +40,8 @@ from turnout.oauth.accounts import (
     AccountRecord,
     AccountStore,
     MemoryAccountStore,
-    context,
+    open_tokens,
+    seal_tokens,
 )
 from turnout.oauth.client import OAuthClient, OAuthError, Tokens
 from turnout.oauth.pools import AccountPools
@@ -127,18 +127,10 @@ class OAuthAccounts:
             self._problem(record, "TURNOUT_SECRET_KEY is not set: its tokens cannot be opened")
             return None
         try:
-            access = self.box.open(
-                record.access_token, context(record.id, record.provider, "access")
-            )
-            refresh = (
-                self.box.open(record.refresh_token, context(record.id, record.provider, "refresh"))
-                if record.refresh_token
-                else None
-            )
+            return open_tokens(self.box, record)
         except SecretKeyError as exc:
             self._problem(record, f"its tokens cannot be opened: {exc}")
             return None
-        return access, refresh
 
     def _problem(self, record: AccountRecord, reason: str) -> None:
         log.error(
@@ -270,15 +262,9 @@ class OAuthAccounts:
 
     async def _save(self, record: AccountRecord, tokens: Tokens) -> None:
         assert self.box is not None
-        sealed_access = self.box.seal(
-            tokens.access_token, context(record.id, record.provider, "access")
+        sealed_access, sealed_refresh, expires = seal_tokens(
+            self.box, record.id, record.provider, tokens
         )
-        sealed_refresh = (
-            self.box.seal(tokens.refresh_token, context(record.id, record.provider, "refresh"))
-            if tokens.refresh_token
-            else None
-        )
-        expires = datetime.fromtimestamp(tokens.expires_at, UTC) if tokens.expires_at else None
         if await self.store.save_tokens(
             record.id, self.owner, sealed_access, sealed_refresh, expires
         ):
