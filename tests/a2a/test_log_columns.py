@@ -11,6 +11,7 @@ from a2a.types.a2a_pb2 import SendMessageRequest
 
 from tests.a2a.conftest import ADMIN, new_key
 from tests.a2a.test_gateway import client_for, collect, message, rpc, send_params
+from tests.a2a.test_reliability import raw_stream
 from tests.support.procs import Proc
 
 
@@ -76,3 +77,12 @@ def test_a_refused_call_names_the_task_it_asked_for(a2a_gateway: Proc) -> None:
     row = rows_of(a2a_gateway, f"protocol=a2a&key={key_id}", 1)[0]
     assert row["status"] == 403 and row["task_id"] == "t-asked"
     assert row["bytes_out"] == 0
+
+
+def test_a_cut_stream_still_counts_what_got_through(a2a_gateway: Proc) -> None:
+    key, key_id = new_key(a2a_gateway, name="cut")
+    data, clean = raw_stream(a2a_gateway, "cut", key)
+    assert not clean and b"t-rogue" in data
+    row = rows_of(a2a_gateway, f"protocol=a2a&key={key_id}", 1)[0]
+    assert row["error"].startswith("stream:") and row["task_id"] == "t-rogue"
+    assert 0 < row["bytes_out"] < len(data)  # the agent's whole event, not the gateway's error

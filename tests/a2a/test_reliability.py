@@ -40,13 +40,13 @@ def post(gw: Proc, text: str) -> httpx.Response:
     )
 
 
-def raw_stream(gw: Proc, text: str) -> tuple[bytes, bool]:
+def raw_stream(gw: Proc, text: str, key: str = MASTER) -> tuple[bytes, bool]:
     """The whole raw response of a streaming call, and whether it ended with HTTP's own clean
     end (the last chunk) rather than a dropped connection."""
     payload = body(text, "SendStreamingMessage")
     request = (
         f"POST /a2a/rogue HTTP/1.1\r\nhost: 127.0.0.1:{gw.port}\r\n"
-        f"authorization: Bearer {MASTER}\r\ncontent-type: application/json\r\n"
+        f"authorization: Bearer {key}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(payload)}\r\n\r\n"
     ).encode() + payload
     with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as s:

@@ -155,6 +155,7 @@ async def _send(send: Send, call: Call, events: list[bytes]) -> int:
     if call.ttft is None:
         call.ttft = time.perf_counter() - call.started
     await send({"type": "http.response.body", "body": body, "more_body": True})
+    call.bytes_out = (call.bytes_out or 0) + len(body)  # the request log's, even if cut later
     return len(body)
 
 

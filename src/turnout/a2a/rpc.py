@@ -230,9 +230,7 @@ async def _forward(
     if resp.status == 200 and b"text/event-stream" in content_type(resp):
         call.status = 200
         headers_out = [*relayed_headers(resp), (b"x-request-id", rid.encode())]
-        trail.bytes_out = await relay_stream(
-            send, receive, call, resp, headers_out, env.id, limit, trail.seen
-        )
+        await relay_stream(send, receive, call, resp, headers_out, env.id, limit, trail.seen)
         return
     answer = await read_bounded(resp, limit, agent.name)
     data = check_answer(resp.status, answer, agent.name)
@@ -245,7 +243,7 @@ async def _forward(
         data["result"] = rewrite(data["result"], url, service.secured())
         answer = orjson.dumps(data)
     call.status = resp.status
-    trail.bytes_out = len(answer)
+    call.bytes_out = len(answer)
     await send_bytes(
         send, resp.status, [*relayed_headers(resp), (b"x-request-id", rid.encode())], answer
     )
@@ -255,7 +253,7 @@ class Trail:
     """What one call leaves behind: a log line per task state change, one when it ends, and
     the task id and byte counts on its request-log row."""
 
-    __slots__ = ("asked", "bytes_in", "bytes_out", "call", "name", "state", "task_id")
+    __slots__ = ("asked", "bytes_in", "call", "name", "state", "task_id")
 
     def __init__(self, name: str, call: Call) -> None:
         self.name = name
@@ -264,7 +262,6 @@ class Trail:
         self.asked: str | None = None  # the task the request named (params.message.taskId)
         self.state: str | None = None
         self.bytes_in = 0
-        self.bytes_out = 0
 
     def seen(self, seen: Seen) -> None:
         if seen.task_id is not None and self.task_id is None:
@@ -284,7 +281,9 @@ class Trail:
     def close(self) -> None:
         call = self.call
         call.task_id = self.task_id or self.asked
-        call.bytes_in, call.bytes_out = self.bytes_in, self.bytes_out
+        # What was relayed to the caller so far (a stream counts event by event, so a cut
+        # stream still shows what got through); nothing when the agent never answered.
+        call.bytes_in, call.bytes_out = self.bytes_in, call.bytes_out or 0
         log.info(
             "a2a call",
             agent=self.name,
@@ -297,6 +296,6 @@ class Trail:
             team=call.team,
             latency_ms=round((time.perf_counter() - call.started) * 1000, 3),
             bytes_in=self.bytes_in,
-            bytes_out=self.bytes_out,
+            bytes_out=call.bytes_out,
             request_id=call.request_id,
         )
