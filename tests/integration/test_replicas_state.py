@@ -275,8 +275,9 @@ def test_every_way_a_call_ends_gives_its_slot_back(cluster: Cluster) -> None:
         client.stream("POST", two.url + "/v1/chat/completions", json=stream_body) as r,
     ):
         assert r.status_code == 200
-        assert next(r.iter_raw())  # committed: the first chunk reached the client
-        assert cluster.slots("cut") == 1
+        chunks = r.iter_raw()  # kept: a dropped iterator would close the response at once
+        assert next(chunks)  # committed: the first chunk reached the client
+        assert cluster.slots("cut") == 1 and stub.inflight["cut"] == 1
     until(lambda: cluster.slots("cut") == 0 and stub.inflight["cut"] == 0, 5)
     # An upstream error.
     stub.release("cut")
