@@ -5,8 +5,6 @@ every request, and the file's next good state is applied."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +13,7 @@ import openai
 import yaml
 
 from tests.support.procs import Proc, mock_provider, start_gateway
-
-
-def _wait(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
+from tests.support.wait import until
 
 
 def _config(mock: Proc, k: int) -> dict[str, Any]:
@@ -61,27 +51,27 @@ def test_broken_files_never_stop_the_serving_config(mock: Proc, tmp_path: Path) 
     worker = threading.Thread(target=traffic)
     worker.start()
     try:
-        assert _wait(lambda: serving("v0"), 30)
+        until(lambda: serving("v0"), 30)
         good = yaml.safe_dump(_config(mock, 1))
         path.write_text(good[: len(good) // 2])  # half-written: cut mid-structure
-        assert _wait(lambda: state()["last_error"] is not None)
+        until(lambda: state()["last_error"] is not None)
         assert serving("v0")
         path.write_text(good)  # the writer finishes
-        assert _wait(lambda: serving("v1"))
-        assert _wait(lambda: state()["last_error"] is None)
+        until(lambda: serving("v1"))
+        until(lambda: state()["last_error"] is None)
 
         path.unlink()  # deleted (a deploy that removes, then recreates, the file)
-        assert _wait(lambda: (e := state()["last_error"]) is not None and "cannot read" in str(e))
+        until(lambda: (e := state()["last_error"]) is not None and "cannot read" in str(e))
         assert serving("v1")
         path.write_text(yaml.safe_dump(_config(mock, 2)))
-        assert _wait(lambda: serving("v2"))
+        until(lambda: serving("v2"))
 
         bad = _config(mock, 3)
         bad["models"]["live"]["deployments"][0]["provider"] = "missing"
         path.write_text(yaml.safe_dump(bad))  # valid YAML, dangling reference
-        assert _wait(lambda: "missing" in str(state()["last_error"]))
+        until(lambda: "missing" in str(state()["last_error"]))
         count = len(seen)
-        assert _wait(lambda: len(seen) > count + 5)
+        until(lambda: len(seen) > count + 5)
         assert serving("v2")
     finally:
         stop.set()

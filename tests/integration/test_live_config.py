@@ -12,8 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,9 @@ import pytest
 import yaml
 
 from tests.support.procs import Proc, free_port, mock_provider, start_gateway
+from tests.support.wait import until
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
-
-
-def _wait(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def config(mock: Proc, k: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -147,7 +138,7 @@ def test_an_invalid_edit_changes_nothing_and_says_every_problem(live: Live, mock
 def test_sighup_reloads(live: Live, mock: Proc) -> None:
     live.write(config(mock, 3))
     live.proc.signal(signal.SIGHUP)
-    assert _wait(lambda: live.deployment() == "mock/v3")
+    until(lambda: live.deployment() == "mock/v3")
 
 
 def test_turnout_reload_command(live: Live, mock: Proc) -> None:
@@ -171,9 +162,9 @@ def test_an_edited_file_is_applied_by_the_watcher(mock: Proc, tmp_path: Path) ->
     gw = _start(mock, tmp_path, config(mock, 0))
     try:
         gw.write(config(mock, 5))  # renamed over the old file
-        assert _wait(lambda: gw.deployment() == "mock/v5")
+        until(lambda: gw.deployment() == "mock/v5")
         gw.path.write_text(yaml.safe_dump(config(mock, 6)))  # written in place
-        assert _wait(lambda: gw.deployment() == "mock/v6")
+        until(lambda: gw.deployment() == "mock/v6")
     finally:
         gw.proc.stop()
 
@@ -323,10 +314,10 @@ def test_every_worker_applies_the_same_version(mock: Proc, tmp_path: Path) -> No
             workers = gw.admin_config()["live"]["workers"]
             return {w["version"] for w in workers} if len(workers) == 2 else set()
 
-        assert _wait(lambda: len(versions()) == 1, 60)
+        until(lambda: len(versions()) == 1, 60)
         first = versions()
         gw.write(config(mock, 1))  # every worker watches the file
-        assert _wait(lambda: len(versions()) == 1 and versions() != first, 10)
+        until(lambda: len(versions()) == 1 and versions() != first, 10)
         # Whichever worker answers, the new config serves.
         assert {gw.deployment() for _ in range(10)} == {"mock/v1"}
         gw.path.write_text(yaml.safe_dump(config(mock, 2)))
@@ -342,7 +333,7 @@ def test_every_worker_applies_the_same_version(mock: Proc, tmp_path: Path) -> No
 def test_sighup_to_the_supervisor_reaches_every_worker(mock: Proc, tmp_path: Path) -> None:
     gw = _start(mock, tmp_path, config(mock, 0), "--workers", "2", "--no-watch")
     try:
-        assert _wait(lambda: len(gw.admin_config()["live"]["workers"]) == 2, 60)
+        until(lambda: len(gw.admin_config()["live"]["workers"]) == 2, 60)
         gw.write(config(mock, 7))
         gw.proc.signal(signal.SIGHUP)
 
@@ -350,7 +341,7 @@ def test_sighup_to_the_supervisor_reaches_every_worker(mock: Proc, tmp_path: Pat
             workers = gw.admin_config()["live"]["workers"]
             return len(workers) == 2 and all(w["generation"] == 2 for w in workers)
 
-        assert _wait(done, 10)
+        until(done, 10)
         assert {gw.deployment() for _ in range(10)} == {"mock/v7"}
         assert gw.proc.popen.poll() is None
     finally:

@@ -61,6 +61,16 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     proc.stop()
 
 
+def _vertex(cloud: Cloud) -> dict[str, Any]:
+    """Vertex AI on the same mock, the failover of Bedrock's Claude."""
+    return {
+        "type": "vertex",
+        "base_url": cloud.url,
+        "api_keys": [str(cloud.account)],
+        "options": {"project": PROJECT, "location": "us-east5"},
+    }
+
+
 @pytest.fixture(scope="module")
 def gw(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     tmp: Path = tmp_path_factory.mktemp("bedrock-gw")
@@ -72,12 +82,7 @@ def gw(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]
             "bedrock": {**base, "api_keys": [f"{AWS_KEY_ID}:{AWS_SECRET}"], "options": region},
             "bedrock-chain": {**base, "options": region},  # the AWS chain: the environment
             "bedrock-wrong": {**base, "api_keys": [f"{AWS_KEY_ID}:wrong"], "options": region},
-            "vertex": {
-                "type": "vertex",
-                "base_url": cloud.url,
-                "api_keys": [str(cloud.account)],
-                "options": {"project": PROJECT, "location": "us-east5"},
-            },
+            "vertex": _vertex(cloud),
         },
         "models": {
             "claude-*": {
@@ -318,12 +323,7 @@ def test_the_health_keeper_probes_cloud_keys(cloud: Cloud, tmp_path: Path) -> No
                 "api_keys": [f"{AWS_KEY_ID}:{AWS_SECRET}", f"{AWS_KEY_ID}:wrong-secret"],
                 "options": {"region": "us-east-1"},
             },
-            "vertex": {
-                "type": "vertex",
-                "base_url": cloud.url,
-                "api_keys": [str(cloud.account)],
-                "options": {"project": PROJECT, "location": "us-east5"},
-            },
+            "vertex": _vertex(cloud),
         },
         "models": {
             "claude": {"deployments": [{"provider": "bedrock", "model": PROFILE}]},
