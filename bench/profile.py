@@ -96,6 +96,8 @@ def count_calls(a: argparse.Namespace) -> None:
                 finally:
                     proc.send_signal(2)
                     proc.wait(60)
+                if n and a.keep:
+                    shutil.copy(out, a.keep)
                 table: dict[str, tuple[int, float]] = {}
                 for (file, line, fn), row in pstats.Stats(str(out)).stats.items():  # type: ignore[attr-defined]
                     table[f"{fn} ({Path(file).name}:{line})"] = (row[1], row[2])
@@ -137,6 +139,7 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=499, help="py-spy samples per second")
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--calls", type=int, default=0, help="count Python calls over N requests")
+    ap.add_argument("--keep", type=Path, help="with --calls: keep the loaded run's profile")
     ap.add_argument("--strace", action="store_true", help="count system calls instead")
     ap.add_argument("--native", action="store_true", help="C frames too (pauses the process)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")

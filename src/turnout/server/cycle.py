@@ -8,8 +8,11 @@ searches for an ordinary proxied answer). This cycle holds a start message that 
 ``content-length`` (every answer the gateway builds in one piece) until its body arrives, and
 writes both at once, checking the header block with one search for names and one for values.
 
-Everything else (streams, HEAD, flow control, access logging, a start with no length, or a
-body sent in parts) goes through uvicorn's own ``send`` unchanged, the held start first.
+The block is built with one join over the headers (no per-header calls): names the gateway
+sends are lower case already, so a block whose names are not, or that carries a
+``connection`` header, is left to uvicorn, like everything else unusual (streams, HEAD, flow
+control, access logging, a start with no length, or a body sent in parts), which goes through
+uvicorn's own ``send`` unchanged, the held start first.
 """
 
 from __future__ import annotations
@@ -68,30 +71,23 @@ class GatewayCycle(RequestResponseCycle):
         length = headers[-1][1]
         if not length.isdigit() or int(length) != len(body):
             return False
-        names = b"".join(name for name, _ in headers)
-        values = b"\t".join(value for _, value in headers)
+        names = b"".join([name for name, _ in headers])
+        values = b"\t".join([value for _, value in headers])
         if HEADER_RE.search(names) or HEADER_VALUE_RE.search(values):
             return False  # uvicorn's path raises, naming the header
         status_line = STATUS_LINE.get(start["status"])
         if status_line is None:
             return False
-        content = [status_line]
-        closing = False
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == b"connection" and b"close" in value.lower():
-                self.keep_alive = False
-                closing = True
-            content.extend((lowered, b": ", value, b"\r\n"))
-        if not self.keep_alive and not closing:
-            content.append(b"connection: close\r\n")
-        content.append(b"\r\n")
-        content.append(body)
+        lowered = names.lower()
+        if lowered != names or b"connection" in lowered:
+            return False  # names to lower, a connection header to honour: uvicorn's path
+        lines = b"\r\n".join([name + b": " + value for name, value in headers])
+        end = b"\r\n\r\n" if self.keep_alive else b"\r\nconnection: close\r\n\r\n"
         self.response_started = True
         self.waiting_for_100_continue = False
         self.chunked_encoding = False
         self.expected_content_length = 0
-        self.transport.write(b"".join(content))
+        self.transport.write(b"".join((status_line, lines, end, body)))
         self.response_complete = True
         self.message_event.set()
         if not self.keep_alive:

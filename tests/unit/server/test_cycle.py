@@ -132,3 +132,11 @@ async def test_a_wrong_length_is_left_to_uvicorn() -> None:
     await c.send(message)
     with pytest.raises(RuntimeError, match="shorter"):
         await c.send({"type": "http.response.body", "body": b"{}"})
+
+
+async def test_names_not_in_lower_case_are_left_to_uvicorn() -> None:
+    c, t, done = cycle()
+    await c.send(start(b"{}", (b"X-Plugin", b"1")))
+    await c.send({"type": "http.response.body", "body": b"{}"})
+    assert len(t.writes) == 2  # uvicorn's path: head, then body
+    assert b"\r\nx-plugin: 1\r\n" in t.writes[0] and t.writes[1] == b"{}" and done == [1]
