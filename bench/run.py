@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import soak  # bench/soak.py: run as a script, bench/ is on the path
+import scaling  # bench/scaling.py and bench/soak.py: run as a script, bench/ is on the path
+import soak
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("cand", HERE / "candidates" / "run.py")
@@ -103,12 +104,14 @@ def gateway_key(tmp: Path) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_in(tmp: Path, cmd: list[str], log: Path, master: bool = True) -> subprocess.Popen[bytes]:
-    """Start a server alone on the server core, in the run's temporary directory (where the
-    gateway keeps its default SQLite file and spool)."""
+def start_in(
+    tmp: Path, cmd: list[str], log: Path, master: bool = True, cores: str = SERVER_CORE
+) -> subprocess.Popen[bytes]:
+    """Start a server alone on the server core (or ``cores``), in the run's temporary
+    directory (where the gateway keeps its default SQLite file and spool)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, *cmd],
+            ["taskset", "-c", cores, *cmd],
             cwd=tmp,
             # turnout-quiet has no database, hence no keys: authentication stays off there
             env={**os.environ, "TURNOUT_MASTER_KEY": MASTER_KEY} if master else None,
@@ -125,7 +128,10 @@ def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = {"load_before": cand.wait_quiet(a.quiet, a.quiet_wait)}
     if cmd is not None:
         cand.wait_port_free(PROXY_PORT)
-        proc = start_in(tmp, cmd, tmp / f"{name}.log", master=name != "turnout-quiet")
+        cores = SERVER_CORE
+        if name == scaling.TARGET:  # serve --workers 2 on both cores (bench/scaling.py)
+            cmd, cores = scaling.command(cmd), scaling.CORES
+        proc = start_in(tmp, cmd, tmp / f"{name}.log", master=name != "turnout-quiet", cores=cores)
         cand.wait_port(PROXY_PORT, 30)
         port = PROXY_PORT
     try:
@@ -202,7 +208,8 @@ def verdicts(results: dict[str, dict[str, Any]]) -> list[str]:
         out.append(f"{'✓' if ok else '✗'} {text}")
 
     for name, d in results.items():
-        if not name.startswith("turnout") or direct is None:
+        # turnout-2w: two processes on two cores, checked as a ratio (scaling.verdicts)
+        if not name.startswith("turnout") or direct is None or name == scaling.TARGET:
             continue
         cpu_ns = d["ns_c64"].get("cpu_us_per_req", 0.0)
         cpu_st = d["st_c64"].get("cpu_us_per_req", 0.0)
@@ -237,6 +244,8 @@ def verdicts(results: dict[str, dict[str, Any]]) -> list[str]:
             f"empty plugin chain: {b:.0f} vs {a:.0f} µs per request ({b - a:+.0f} µs; target "
             f"≤ +3, this figure's resolution ±{0.1 * a:.0f} µs)",
         )
+    for ok, text in scaling.verdicts(results):
+        check(ok, text)
     translated = results.get("turnout-translate")
     if same is not None and translated is not None:
         a = same["st_c64"].get("cpu_us_per_req", 0.0)
@@ -254,7 +263,7 @@ def main() -> None:
     ap.add_argument(
         "--only",
         help="comma-separated: direct,nginx,turnout,turnout-quiet,turnout-translate,"
-        "turnout-plugins",
+        "turnout-plugins,turnout-2w",
     )
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("-n", type=int, default=2000, help="c=1 requests per mode")
@@ -271,7 +280,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=HERE / "results" / "gateway.json")
     a = ap.parse_args()
     names = (
-        a.only or "direct,nginx,turnout,turnout-quiet,turnout-translate,turnout-plugins"
+        a.only or "direct,nginx,turnout,turnout-quiet,turnout-translate,turnout-plugins,turnout-2w"
     ).split(",")
     if "nginx" in names and shutil.which("nginx") is None:
         print("nginx not installed: skipping the nginx hop (apt-get install nginx-light)")
