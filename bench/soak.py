@@ -9,9 +9,9 @@ one gateway process:
   upstream errors (``x-mock-status`` 500, retried by the gateway, and 400, relayed), and
   broken streams (``x-mock-fault: error-midstream`` and ``truncate``; the gateway cuts the
   client's connection when its upstream's stream breaks, which wrk counts as a read error and
-  the soak as a request). The mock honours the
-  ``x-mock-*`` headers only if the gateway relays them, so the soak's gateway is the target's
-  own config plus ``forward_headers: ["x-mock-*"]`` on its provider (:func:`forwarding`);
+  the soak as a request). The mock honours the ``x-mock-*`` headers only if the gateway
+  relays them, so the soak's gateway is the target's own config plus
+  ``forward_headers: ["x-mock-*"]`` on its provider (:func:`forwarding`);
 - alongside, a few asyncio clients cancel: each opens a connection, sends a paced stream
   (``x-mock-chunk-ms``) and closes after its first chunk (FIN, or RST via ``abort``), or sends
   a request with a slow first byte (``x-mock-ttft-ms``) and closes before any answer — what
