@@ -214,27 +214,47 @@ def rss_mb(pid: int, cand: Any) -> float:
 
 
 _INFLIGHT = re.compile(r"^(turnout_(?:requests|deployment)_in_flight)(\{[^}]*\})? (\S+)$", re.M)
+_FINISHED = re.compile(r'^turnout_requests_total\{[^}]*status="(\d+)"[^}]*\} (\S+)$', re.M)
 
 
-def in_flight(port: int) -> dict[str, float] | None:
-    """The gateway's in-flight gauges from ``/metrics`` (None: no metrics endpoint)."""
+def _metrics(port: int) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-            text = r.read().decode()
+            text: str = r.read().decode()
+            return text
     except OSError:
         return None
+
+
+def in_flight(text: str) -> dict[str, float]:
+    """The gateway's in-flight gauges (requests, and each deployment's) from ``/metrics``."""
     return {m[1] + (m[2] or ""): float(m[3]) for m in _INFLIGHT.finditer(text)}
 
 
+def by_status(text: str) -> dict[str, int]:
+    """Requests the gateway finished, by the status it logged (499: the client went away)."""
+    out: collections.Counter[str] = collections.Counter()
+    for m in _FINISHED.finditer(text):
+        out[m[1]] += int(float(m[2]))
+    return dict(sorted(out.items()))
+
+
 def settle(port: int) -> dict[str, Any]:
-    """Poll the in-flight gauges until all are 0 or :data:`INFLIGHT_DEADLINE` passes."""
+    """Poll the in-flight gauges until all are 0 or :data:`INFLIGHT_DEADLINE` passes; with
+    them, the requests the gateway finished by status."""
     deadline = time.monotonic() + INFLIGHT_DEADLINE
     t0 = time.monotonic()
     while True:
-        gauges = in_flight(port)
-        zero = gauges is not None and bool(gauges) and not any(gauges.values())
+        text = _metrics(port)
+        gauges = in_flight(text) if text is not None else None
+        zero = bool(gauges) and not any(gauges.values()) if gauges is not None else False
         if zero or time.monotonic() > deadline:
-            return {"gauges": gauges, "zero": zero, "after_s": time.monotonic() - t0}
+            return {
+                "gauges": gauges,
+                "zero": zero,
+                "after_s": time.monotonic() - t0,
+                "finished": by_status(text) if text is not None else None,
+            }
         time.sleep(0.2)
 
 
@@ -266,6 +286,7 @@ def run(
         + f"; in flight after: {out['inflight']['gauges']}",
         flush=True,
     )
+    print(f"  the gateway's requests by status: {out['inflight']['finished']}", flush=True)
     return out
 
 
