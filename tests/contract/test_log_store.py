@@ -165,6 +165,36 @@ async def test_agent_and_tool_rows_keep_task_and_bytes(backend: dict[str, Any]) 
     assert (model["task_id"], model["bytes_in"], model["bytes_out"]) == (None, None, None)
 
 
+async def test_task_state_rows_keep_their_state(backend: dict[str, Any]) -> None:
+    """An A2A task's state changes are rows of their own (operation ``task.state``): the
+    state round-trips, a task id lists its calls and state rows together, and the usage
+    report counts the call only; other rows leave the column null."""
+    logs = backend["logs"]
+    agent = dict(protocol="a2a", model="a2a/slow", input_tokens=None, cost=None)
+    await logs.insert(
+        [
+            row(1, **agent, operation="SendStreamingMessage", task_id="t-9", bytes_out=900),
+            *(
+                row(1 + i / 10, **agent, operation="task.state", task_id="t-9",
+                    bytes_out=100 + i, task_state=state)
+                for i, state in enumerate(("submitted", "working", "completed"), start=1)
+            ),
+            row(2),
+        ]
+    )  # fmt: skip
+    page = await logs.logs(LogQuery(filters={"task_id": "t-9"}, limit=100))
+    assert [(r["operation"], r["task_state"]) for r in page.rows] == [
+        ("task.state", "completed"),
+        ("task.state", "working"),
+        ("task.state", "submitted"),
+        ("SendStreamingMessage", None),
+    ]
+    only = await logs.logs(LogQuery(filters={"operation": "task.state"}, limit=100))
+    assert [r["bytes_out"] for r in only.rows] == [103, 102, 101]
+    usage = await logs.usage(UsageQuery("model", BASE, BASE + timedelta(minutes=1)))
+    assert {g.group: g.as_dict()["requests"] for g in usage} == {"a2a/slow": 1, "alpha": 1}
+
+
 async def test_a_bounded_scan_pages_through_sparse_matches(backend: dict[str, Any]) -> None:
     """With a filter no index serves, each page examines at most ``scan`` rows: it may end
     early (partial) with a cursor to go on from, and the pages together hold every match."""

@@ -74,6 +74,28 @@ async def test_rollups_equal_the_raw_rows(backend: dict[str, Any]) -> None:
     await _check_against_usage(logs)
 
 
+async def test_task_state_rows_are_not_counted_as_calls(backend: dict[str, Any]) -> None:
+    """An A2A task's state-change rows repeat one call's caller and route: the rollups and
+    the usage report leave them out, so both still agree on the calls alone."""
+    logs = backend["logs"]
+    rows = dataset()
+    states = [
+        row(i, protocol="a2a", operation="task.state", model="alpha", provider="p1",
+            deployment="p1/up", gateway_key="gk-1", input_tokens=None, output_tokens=None,
+            cached_tokens=None, reasoning_tokens=None, cost=None, latency_ms=5000.0,
+            task_id="t-1", bytes_out=90, task_state=state)
+        for i, state in enumerate(("submitted", "working", "completed"))
+    ]  # fmt: skip
+    await logs.insert(rows + states)
+    await _check_against_usage(logs)
+    everything = await logs.usage(
+        UsageQuery("all", BASE - timedelta(days=1), BASE + timedelta(days=3))
+    )
+    assert everything[0].as_dict()["requests"] == len(rows)
+    points = await logs.histogram(START, END, 86400 * 7)
+    assert sum(p.count for p in points if p.metric == LATENCY) == len(rows)
+
+
 async def test_replays_are_counted_once(backend: dict[str, Any]) -> None:
     logs = backend["logs"]
     rows = dataset()
@@ -167,7 +189,8 @@ async def _migrated_from_old_rows(url: str) -> None:
 
             await partitions.ensure(engine, 3, today=BASE.date() - timedelta(days=1))
         async with engine.begin() as conn:
-            later = ("guardrails", "task_id", "bytes_in", "bytes_out")  # later revisions' columns
+            # later revisions' columns
+            later = ("guardrails", "task_id", "bytes_in", "bytes_out", "task_state")
             old = [c for c in COLUMNS if c not in later]
             await conn.execute(
                 insert(request_log),

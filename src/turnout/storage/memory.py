@@ -48,10 +48,12 @@ class MemoryLogStore:
 
     async def usage(self, query: UsageQuery) -> list[UsageGroup]:
         column = INDEX.get(GROUPS[query.group_by], 0)
-        model = INDEX["model"]
+        model, state = INDEX["model"], INDEX["task_state"]
         groups: dict[Any, list[Row]] = {}
         for row in self._between(query.start, query.end):
             if query.model is not None and row[model] != query.model:
+                continue
+            if row[state] is not None:  # an A2A task's state change, not a call
                 continue
             value: Any = row[column] if query.group_by != "all" else "all"
             if query.group_by == "day":

@@ -70,6 +70,7 @@ _IN, _OUT, _CACHED, _REASONING = _TOKENS
 _M, _P, _D = _ROUTE
 _K, _T = _CALLER
 _COST, _LATENCY, _TTFT_I = INDEX["cost"], INDEX["latency_ms"], INDEX["ttft_ms"]
+_STATE = INDEX["task_state"]  # set on an A2A task's state-change rows only: not calls
 
 
 def bin_of(ms: float) -> int:
@@ -165,6 +166,8 @@ def aggregate(rows: Iterable[Row]) -> Deltas:
     last_ts: Any = None
     minute = 0
     for row in rows:
+        if row[_STATE] is not None:
+            continue
         ts = row[_TS]
         if ts is not last_ts:
             minute = int(ts.timestamp()) // MINUTE * MINUTE

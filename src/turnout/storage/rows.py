@@ -48,9 +48,14 @@ COLUMNS: tuple[str, ...] = (
     "task_id",
     "bytes_in",
     "bytes_out",
+    # Only on the row of an A2A task's state change (operation ``task.state``): the state the
+    # task moved to (``working``, ``completed``...). Such rows are not calls: usage and the
+    # rollups leave them out.
+    "task_state",
 )
-# Spooled rows written before a column existed are shorter: they replay with NULLs there.
-_OLDER = {len(COLUMNS) - 4, len(COLUMNS) - 3}
+# Spooled rows written before a column existed are shorter: they replay with NULLs there
+# (before guardrails, before task_id/bytes_in/bytes_out, before task_state).
+_OLDER = {len(COLUMNS) - 5, len(COLUMNS) - 4, len(COLUMNS) - 1}
 INDEX = {name: i for i, name in enumerate(COLUMNS)}
 TS, ID = INDEX["ts"], INDEX["id"]
 

@@ -1,7 +1,9 @@
-"""Turns finished calls into request-log rows for the writer (runs in the log drain)."""
+"""Turns finished calls into request-log rows for the writer (runs in the log drain), and an
+A2A task's state change into a row of its own (:func:`task_state_row`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import orjson
@@ -11,6 +13,9 @@ from turnout.storage.writer import LogWriter
 
 if TYPE_CHECKING:
     from turnout.observability.finish import Finished
+    from turnout.types import Call
+
+TASK_STATE = "task.state"  # the operation of a state change's row
 
 
 def _clean(text: str | None) -> str | None:
@@ -61,6 +66,46 @@ def to_row(done: Finished) -> Row:
         _clean(call.task_id),
         call.bytes_in,
         call.bytes_out,
+        None,  # task_state: only state rows (task_state_row) have one
+    )
+
+
+def task_state_row(call: Call, state: str, ts: datetime, latency: float, size: int) -> Row:
+    """The row of one task state change seen during ``call``: the call's caller, agent,
+    request id and task, the state the task moved to, the seconds since the call began and
+    the bytes of the event or answer that said so (``bytes_out``). No tokens, no cost: a
+    state change is not a call, and usage and the rollups leave such rows out."""
+    return (
+        ts,
+        new_id(),
+        call.request_id,
+        call.key_id,
+        call.team,
+        call.protocol,
+        TASK_STATE,
+        _clean(call.model),
+        call.deployment.split("/", 1)[0] if call.deployment else None,
+        _clean(call.deployment),
+        None,
+        None,
+        None,
+        call.status,
+        None,
+        latency * 1000.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        call.stream,
+        False,
+        None,
+        None,
+        _clean(call.task_id),
+        None,
+        size,
+        _clean(state),
     )
 
 

@@ -17,12 +17,22 @@ def test_rows_survive_the_spool_encoding() -> None:
 
 
 def test_rows_spooled_before_later_columns_replay_with_nulls_there() -> None:
-    full = row(1, task_id="t-1", bytes_in=10, bytes_out=20, guardrails='[["pii","email","x"]]')
-    cut = len(COLUMNS) - len(("task_id", "bytes_in", "bytes_out"))
-    for width in (cut - 1, cut):  # before the guardrails column, before the task and bytes
+    full = row(
+        1,
+        task_id="t-1",
+        bytes_in=10,
+        bytes_out=20,
+        guardrails='[["pii","email","x"]]',
+        task_state="working",
+    )
+    cut = len(COLUMNS) - len(("task_id", "bytes_in", "bytes_out", "task_state"))
+    # before the guardrails column, before the task and bytes, before the task's state
+    for width in (cut - 1, cut, len(COLUMNS) - 1):
         line = orjson.dumps(list(full[:width]))
         assert decode(line) == full[:width] + (None,) * (len(COLUMNS) - width)
-    assert decode(orjson.dumps(list(full[:-5]))) is None  # not a row of any version
+    assert decode(line) is not None
+    assert decode(orjson.dumps(list(full[:-6]))) is None  # not a row of any version
+    assert decode(orjson.dumps(list(full[:-2]))) is None
 
 
 def test_append_seal_replay_remove(tmp_path: Path) -> None:

@@ -193,7 +193,8 @@ class SqlLogStore:
         has no ordered-set aggregates, so there each row is ranked with ``cume_dist()`` first
         (the same definition, about four times slower: docs/storage.md)."""
         group = self._group_column(query.group_by).label("g")
-        conditions = [t.c.ts >= query.start, t.c.ts < query.end]
+        # An A2A task's state-change rows are not calls (they repeat one call's caller).
+        conditions = [t.c.ts >= query.start, t.c.ts < query.end, t.c.task_state.is_(None)]
         if query.model is not None:
             conditions.append(t.c.model == query.model)
         percentiles: Sequence[ColumnElement[Any]]

@@ -84,6 +84,7 @@ request_log = Table(
     Column("task_id", String),  # an A2A agent's task
     Column("bytes_in", BigInteger),  # agents and tools: the request's bytes
     Column("bytes_out", BigInteger),  # and the answer's, as relayed
+    Column("task_state", String),  # an A2A task's new state, on the row of a state change
     postgresql_partition_by="RANGE (ts)",
 )
 Index(None, request_log.c.model, request_log.c.ts)
