@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))  # bench/run.py imports its siblings (scaling, soak)
 _spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
 assert _spec is not None and _spec.loader is not None
 run: Any = importlib.util.module_from_spec(_spec)

@@ -30,7 +30,7 @@ from turnout.a2a.rpc import PREFIX, serve_rpc
 from turnout.api.io import request_id, send_bytes
 from turnout.auth.principal import Principal
 from turnout.errors import GatewayError, NotFound, as_gateway_error
-from turnout.limits.redis import RedisLimiter
+from turnout.limits.kind import is_redis
 from turnout.outbound import OutboundPolicy
 from turnout.types import Headers, Receive, Scope, Send
 
@@ -51,8 +51,8 @@ class A2AService:
         self.reload()
         # The per-task budget counts in Redis when the limits do (shared by replicas).
         limiter = state.auth.limiter if state.auth is not None else None
-        redis = limiter.client if isinstance(limiter, RedisLimiter) else None
-        prefix = limiter.prefix if isinstance(limiter, RedisLimiter) else "turnout:"
+        redis = limiter.client if is_redis(limiter) else None
+        prefix = limiter.prefix if is_redis(limiter) else "turnout:"
         self.budget = TaskBudget(redis=redis, prefix=prefix)
         self._policy: OutboundPolicy | None = None
 

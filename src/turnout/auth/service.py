@@ -27,14 +27,15 @@ from turnout.budgets.estimate import Estimator
 from turnout.budgets.seed import BudgetSeeds
 from turnout.config.compile import Runtime
 from turnout.config.schema import LimitsConfig
+from turnout.limits.kind import is_redis
 from turnout.limits.memory import MemoryLimiter
-from turnout.limits.redis import RedisLimiter
 from turnout.limits.settle import SettleSink
 from turnout.limits.step import LimitStep
 from turnout.observability.logging import get_logger
 from turnout.pipeline import Step
 
 if TYPE_CHECKING:
+    from turnout.limits.redis import RedisLimiter
     from turnout.observability.hub import Observability
     from turnout.observability.logging import RequestLog
     from turnout.storage import Storage
@@ -75,6 +76,8 @@ def stores_for(storage: Storage | None) -> tuple[KeyStore, CredentialStore]:
 
 def build_limiter(cfg: LimitsConfig) -> MemoryLimiter | RedisLimiter:
     if cfg.backend == "redis":
+        from turnout.limits.redis import RedisLimiter  # redis-py only when configured
+
         return RedisLimiter(
             cfg.redis_url,
             prefix=cfg.key_prefix,
@@ -169,7 +172,7 @@ class AuthService:
         self.store, self.credentials = stores or stores_for(storage)
         self._request_log, self._obs = request_log, observability
         metrics = observability.metrics if observability is not None else None
-        if metrics is not None and isinstance(self.limiter, RedisLimiter):
+        if metrics is not None and is_redis(self.limiter):
             metrics.limits = self.limiter  # its Redis's failures, on /metrics
         try:
             async with asyncio.timeout(STARTUP_TIMEOUT):

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.auth.principal import slot_tag_of
 from turnout.budgets.periods import period_end, period_start
+from turnout.limits.kind import is_redis
 from turnout.limits.memory import MemoryLimiter
-from turnout.limits.redis import RedisLimiter
 from turnout.observability.logging import get_logger
 
 if TYPE_CHECKING:
     from turnout.auth.directory import Directory
     from turnout.auth.store import KeyStore
+    from turnout.limits.redis import RedisLimiter
 
 log = get_logger("turnout.auth")
 
@@ -44,7 +45,7 @@ class BudgetSeeds:
         """Load the current period's spend of every budget from the request log into the
         limiter (only what it has not seen; everything again if Redis lost its data)."""
         limiter = self.limiter
-        if isinstance(limiter, RedisLimiter) and self.seeded and not await limiter.seeded():
+        if is_redis(limiter) and self.seeded and not await limiter.seeded():
             log.warning("limits redis lost its budget counters: seeding again from the request log")
             self.seeded.clear()
         now = time.time()
@@ -64,10 +65,10 @@ class BudgetSeeds:
                 usd = (by_key if kind == "key" else by_team).get(ident, 0.0)
                 values.append((scope, start, period_end(period, start), usd))
         if values:
-            if isinstance(limiter, RedisLimiter):
+            if is_redis(limiter):
                 limiter.tags = {v[0]: self._slot(v[0]) for v in values}
             await limiter.seed(values)
-            if isinstance(limiter, RedisLimiter):
+            if is_redis(limiter):
                 await limiter.mark_seeded()
             self.seeded.update((scope, start) for scope, start, _, _ in values)
         return len(values)
@@ -83,7 +84,7 @@ class BudgetSeeds:
     async def spend(self, scope: str, period: str) -> dict[str, Any]:
         """A budget's current period as the admin API shows it."""
         start = period_start(period, time.time())
-        if isinstance(self.limiter, RedisLimiter):
+        if is_redis(self.limiter):
             self.limiter.tags[scope] = self._slot(scope)
         spent, reserved = await self.limiter.usage(scope, start)
         return {

@@ -5,13 +5,13 @@ each protocol's, ``protocols/<name>/cache.py``), :mod:`policy` (which models, wh
 headers), :mod:`service` (the pipeline step and the store worker), :mod:`record` and
 :mod:`replay` (both directions of the wire), :mod:`convert` (stream <-> JSON through the
 protocol codecs), and the storage port
-:mod:`store` with its :mod:`memory` and :mod:`redis_store` backends.
+:mod:`store` with its :mod:`memory` and :mod:`redis_store` backends (the latter imported
+only when configured: redis-py is heavy, docs/measurements.md#memory).
 """
 
 from turnout.cache.entry import Entry
 from turnout.cache.keys import CacheKey, make_key, namespace
 from turnout.cache.memory import MemoryStore
-from turnout.cache.redis_store import RedisStore
 from turnout.cache.service import CacheService, build_store
 from turnout.cache.store import CacheStore, StoreUnavailable, StoreUsage
 
@@ -21,7 +21,6 @@ __all__ = [
     "CacheStore",
     "Entry",
     "MemoryStore",
-    "RedisStore",
     "StoreUnavailable",
     "StoreUsage",
     "build_store",

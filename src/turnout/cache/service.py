@@ -29,7 +29,6 @@ from turnout.cache.keys import CacheKey, is_admin, make_key, namespace
 from turnout.cache.memory import MemoryStore
 from turnout.cache.policy import REFRESH, SKIP, USE, CachePolicy, control
 from turnout.cache.record import TOO_LARGE, Pending, Recorder, build_entry
-from turnout.cache.redis_store import RedisStore
 from turnout.cache.replay import HEADER, KEY_HEADER, Unconvertible, reply_for, variant
 from turnout.cache.store import CacheStore, StoreUnavailable
 from turnout.config.compile import Runtime
@@ -58,6 +57,8 @@ class Counters:
 
 def build_store(cfg: CacheConfig) -> CacheStore:
     if cfg.backend == "redis":
+        from turnout.cache.redis_store import RedisStore  # redis-py only when configured
+
         return RedisStore(
             cfg.redis_url,
             prefix=cfg.key_prefix,

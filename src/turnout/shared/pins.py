@@ -19,10 +19,17 @@ from __future__ import annotations
 import asyncio
 import time
 
-from turnout.redisconn import FAILURES
 from turnout.shared.port import StateBackend
 
 RETRY_AFTER = 5.0  # seconds without claims after Redis failed one
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a claim may fail with; evaluated only when one raised, so redis-py is imported
+    with a shared backend only (claims are made through a Redis one)."""
+    from turnout.redisconn import FAILURES
+
+    return FAILURES
 
 
 class PinClaims:
@@ -42,7 +49,7 @@ class PinClaims:
         try:
             async with asyncio.timeout(self.timeout):
                 got = await self.backend.claim_pin(model, client, deployment, ttl)
-        except FAILURES:  # TimeoutError among them
+        except _failures():  # TimeoutError among them
             self.failures += 1
             self._down_until = time.monotonic() + RETRY_AFTER
             return None
