@@ -240,7 +240,7 @@ def test_max_concurrent_holds_for_all_replicas_together(cluster: Cluster) -> Non
         for r in _done(futures):  # every other call failed over at once
             assert r.status_code == 200
             assert r.headers["x-turnout-deployment"] == "stub/spare"
-        # The deployment alone, from a replica holding none of the two: the configured 429.
+        # The deployment alone (no other to fail over to): the configured 429.
         alone = _post(replicas[2], "slots-only")
         assert alone.status_code == 429 and "retry-after" in alone.headers
         assert cluster.slots("slow") == 2

@@ -7,8 +7,10 @@ health service publishes this process's own transitions as it flushes them (:met
 
 Conflicts are settled by time: a record applies only if it is newer (``at``) than the last one
 seen for that target, and never over a local transition that has not been published yet (that
-one is newer, and goes out with the next flush). Breaker *counts* (failures in a row, the
-window) stay per process; what is shared is each target's state, which is what routing reads.
+one is newer, and goes out with the next flush) nor during a half-open trial here (its verdict
+is newer; applying a record would clear the trial and let a second one start). Breaker
+*counts* (failures in a row, the window) stay per process; what is shared is each target's
+state, which is what routing reads.
 """
 
 from __future__ import annotations
@@ -127,8 +129,8 @@ class StateSync:
             if record.get("origin") == self.origin:
                 continue
             target = self.targets.get(key)
-            if target is None or target in dirty:
-                continue
+            if target is None or target in dirty or target.trial:
+                continue  # a trial in flight here: its verdict, newer, goes out next
             old = target.state
             latency = target.latency if isinstance(target, DeploymentHealth) else 0.0
             target.restore(record, now, wall)

@@ -129,10 +129,11 @@ async def _test_a_recovering_key_gets_one_trial_from_all_replicas() -> None:
     raw = _raw(f"turnout-test:{uuid.uuid4().hex[:8]}:")
     raw["models"]["m"]["deployments"] = [{"provider": "a", "model": "x"}]
     async with replicas(raw, script, 3) as (routers, log):
+        keys = [r.board.pools[("a", "x")].keys[0] for r in routers]
         now = time.monotonic()
-        for router in routers:  # the first key's rate limit is over everywhere: half-open
-            key = router.board.pools[("a", "x")].keys[0]
-            key.mark(RATE_LIMITED, "rate_limited", now - 0.1, now)
+        keys[0].mark(RATE_LIMITED, "rate_limited", now + 0.3, now)  # a 429 on one replica
+        await _until(lambda: all(k.state == RATE_LIMITED for k in keys))  # seen by all
+        await _until(lambda: all(k.until <= time.monotonic() for k in keys))  # now half-open
         sent = [asyncio.create_task(r(call())) for r in routers for _ in range(2)]
         await _until(lambda: sum(t.done() for t in sent) == 5)
         assert [k for _, _, k in log].count("sk-aaaa-0001") == 1  # one trial for all three
