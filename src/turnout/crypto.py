@@ -23,11 +23,12 @@ import binascii
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+# cryptography's Rust core costs ~6 MB of resident memory: imported when a key is used, so a
+# gateway without TURNOUT_SECRET_KEY never loads it (docs/measurements.md#memory).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ENV = "TURNOUT_SECRET_KEY"
 _VERSION = "v1"
@@ -53,6 +54,9 @@ def _decode_key(text: str) -> bytes:
         if len(raw) == 32:
             return raw
     if len(text) >= 32:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         return HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"turnout secret key v1"
         ).derive(text.encode())
@@ -98,6 +102,8 @@ class SecretBox:
         keys = [key] if isinstance(key, bytes) else list(key)
         if not keys:
             raise SecretKeyError(f"{ENV} names no key")
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aeads: dict[str, AESGCM] = {}
         for k in keys:
             if len(k) != 32:
@@ -151,6 +157,8 @@ class SecretBox:
             raise SecretKeyError("sealed value is corrupt") from None
         if len(raw) < _NONCE + 16:  # a nonce and a tag at least
             raise SecretKeyError("sealed value is corrupt")
+        from cryptography.exceptions import InvalidTag
+
         try:
             return aead.decrypt(raw[:_NONCE], raw[_NONCE:], context.encode()).decode()
         except InvalidTag:

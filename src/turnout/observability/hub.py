@@ -9,6 +9,7 @@ request path: the request log's drain feeds rows, metrics and spans in batches.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from turnout.config.compile import Runtime
 from turnout.health.board import HealthBoard
@@ -18,13 +19,15 @@ from turnout.observability.capture import Capture
 from turnout.observability.finish import Finisher
 from turnout.observability.logging import RequestLog, Sink
 from turnout.observability.metrics import Metrics, deployment_labels, route_names
-from turnout.observability.tracing import Tracing
 from turnout.pipeline.chain import Step
 from turnout.pricing import PriceTable
 from turnout.providers.base import Provider
 from turnout.storage import Storage
 from turnout.storage.sink import RowSink
 from turnout.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from turnout.observability.tracing import Tracing
 
 Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -46,7 +49,11 @@ class Observability:
             if cfg.metrics.enabled
             else None
         )
-        self.tracing = Tracing(cfg.tracing, runtime.providers) if cfg.tracing.enabled else None
+        self.tracing: Tracing | None = None
+        if cfg.tracing.enabled:  # the OpenTelemetry SDK only when on (docs/measurements.md#memory)
+            from turnout.observability.tracing import Tracing
+
+            self.tracing = Tracing(cfg.tracing, runtime.providers)
         secrets = [k for spec in runtime.providers.values() for k in spec.api_keys if k]
         self.capture = Capture(cfg.capture, secrets) if cfg.capture.enabled else None
         # With every consumer off, the request path skips usage and attempt bookkeeping too.
