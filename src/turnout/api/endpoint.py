@@ -79,7 +79,8 @@ async def serve(
     )
     # The protocol cancels this task if the client leaves before the response starts
     # (turnout.server.protocol): the upstream call stops with it.
-    task = scope[TASK] = asyncio.current_task()
+    task = scope.get(TASK) or asyncio.current_task()  # the protocol registers it
+    scope[TASK] = task
     reply: Reply | None = None
     state.request_log.inflight += 1
     try:
@@ -117,6 +118,7 @@ async def serve(
                 send,
                 receive,
                 call,
+                task,
                 reply.status,
                 out,
                 reply.chunks,

@@ -14,6 +14,7 @@ import itertools
 import os
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from turnout.errors import (
     GatewayError,
@@ -101,6 +102,7 @@ async def send_stream(
     send: Send,
     receive: Receive,
     call: Call,
+    task: asyncio.Task[Any] | None,
     status: int,
     headers: Headers,
     chunks: AsyncIterator[bytes],
@@ -114,8 +116,9 @@ async def send_stream(
     sees every chunk for its usage and may hold bytes back or drop a usage chunk the client
     did not ask for (:mod:`turnout.usage`).
     """
-    task = asyncio.current_task()
-    assert task is not None
+    if task is None:
+        task = asyncio.current_task()
+        assert task is not None
     disconnected = False
 
     async def watch() -> None:
@@ -127,7 +130,7 @@ async def send_stream(
                 task.cancel()
                 return
 
-    watcher = asyncio.get_running_loop().create_task(watch())
+    watcher = task.get_loop().create_task(watch())
     await send({"type": "http.response.start", "status": status, "headers": headers})
     tail = b""
     first = True

@@ -133,6 +133,17 @@ class GatewayProtocol(HttpToolsProtocol):
         super().resume_writing()
         self._write_paused_at = 0.0
 
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # uvicorn's, keeping the task in the scope: the handler finds it there instead of
+        # asking asyncio (which costs a getpid system call per lookup on Python 3.11).
+        if self.config.reset_contextvars:
+            super()._start_asgi_task(cycle, app)
+            return
+        task = self.loop.create_task(cycle.run_asgi(app))
+        cycle.scope[TASK] = task
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()

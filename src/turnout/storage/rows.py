@@ -62,18 +62,23 @@ TS, ID = INDEX["ts"], INDEX["id"]
 Row = tuple[Any, ...]
 
 
-_prefix = ""
-_pid = 0
+_prefix = os.urandom(6).hex()
 _counter = itertools.count()
+
+
+def _new_prefix() -> None:
+    global _prefix
+    _prefix = os.urandom(6).hex()
+
+
+# A forked child must not share its parent's prefix; checking the pid per row instead would
+# be a system call per row (getpid is not cached by the C library).
+os.register_at_fork(after_in_child=_new_prefix)
 
 
 def new_id() -> str:
     """Unique per row: a random prefix per process and a counter (a quarter of the cost of
     fresh random bytes per row, and the key only needs to be unique within one ``ts``)."""
-    global _prefix, _pid
-    pid = os.getpid()
-    if pid != _pid:  # a forked child must not share its parent's prefix
-        _prefix, _pid = os.urandom(6).hex(), pid
     return f"{_prefix}{next(_counter):x}"
 
 

@@ -93,7 +93,7 @@ class Pool:
             if not w.done():
                 w.set_result(conn)
                 return
-        loop_time = asyncio.get_running_loop().time()
+        loop_time = conn.loop.time()
         conn.idle_since = loop_time
         idle = self._idle
         idle.append(conn)
@@ -145,7 +145,7 @@ class Pool:
                 if conn.closed:
                     continue
                 if not now:
-                    now = asyncio.get_running_loop().time()
+                    now = conn.loop.time()
                 if now - conn.idle_since > conn.idle_limit:
                     conn.close()
                     continue

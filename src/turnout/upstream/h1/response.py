@@ -53,6 +53,7 @@ class Response:
         "_got_bytes",
         "_head_done",
         "_high_water",
+        "_loop",
         "_read_timeout",
         "_timer",
         "_waiter",
@@ -74,6 +75,7 @@ class Response:
         self._exc: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by arm()
         self._read_timeout = 0.0
         self._deadline = 0.0
         self.last_read = 0.0  # loop time of the last byte received (set by the connection)
@@ -87,6 +89,7 @@ class Response:
         """
         self._read_timeout = read_timeout
         self._deadline = deadline
+        self._loop = loop
         self.last_read = now = loop.time()
         self._timer = loop.call_at(min(now + read_timeout, deadline), self._expire, loop)
 
@@ -145,7 +148,8 @@ class Response:
     async def _wait(self) -> None:
         w = self._waiter
         if w is None or w.done():  # a previous waiter may have been cancelled
-            w = self._waiter = asyncio.get_running_loop().create_future()
+            loop = self._loop or asyncio.get_running_loop()
+            w = self._waiter = loop.create_future()
         await w
 
     def _take(self) -> bytes:
