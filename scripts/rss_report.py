@@ -96,7 +96,7 @@ def wait_for(path: Path, timeout: float) -> None:
 def modules_of(tmp: Path) -> list[str]:
     ask = tmp / "dump"
     ask.write_text("")
-    wait_for(tmp / "dump.json", 10)
+    wait_for(tmp / "dump.json", 60)
     time.sleep(0.1)  # the writer closes the file
     mods: list[str] = json.loads((tmp / "dump.json").read_text())
     (tmp / "dump.json").unlink()

@@ -13,12 +13,13 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, event, inspect, make_url, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -125,6 +126,42 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+_SCRIPT_LINE = re.compile(
+    r"^(revision|down_revision|branch_labels|depends_on)\b[^=\n]*= *(None|\"(\w+)\")\s*$", re.M
+)
+
+
+def script_head() -> str | None:
+    """The one head of the migration scripts, read from their text; None when any script
+    does not say plainly (a merge, a branch label: alembic decides then). Why not alembic's
+    own: its script loading imports alembic and mako, ~10 MB kept for the process's life, on
+    every start where the schema is already current (docs/measurements.md#memory)."""
+    versions = Path(__file__).resolve().parent.parent.parent / "migrations" / "versions"
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in versions.glob("*.py"):
+        if script.name == "__init__.py":
+            continue
+        found = {m[1]: m[3] for m in _SCRIPT_LINE.finditer(script.read_text(encoding="utf-8"))}
+        if not found.get("revision") or len(found) != 4 or found["branch_labels"]:
+            return None
+        if found["depends_on"]:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def _stamped(connection: Connection) -> str | None:
+    """The database's one revision, read without alembic (None: none, or several)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the schema to ``revision``; safe to call from many processes at once.
     Returns the revisions before and after."""
@@ -132,6 +169,9 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> tuple[str | No
     async with _file_lock(engine), engine.begin() as conn:
         if is_postgres(engine):
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        head = script_head() if revision == "head" else None
+        if head is not None and await conn.run_sync(_stamped) == head:
+            return head, head  # current already: alembic is not even imported
         before = await conn.run_sync(_current)
         await conn.run_sync(_upgrade, revision)
         after = await conn.run_sync(_current)
