@@ -222,14 +222,9 @@ class ManagedService:
             return refused([f"providers.{name}.api_keys: expected a list of keys"])
         if not keys:
             return []
-        try:
-            box = self.box()
-        except SecretKeyError as exc:
-            return Outcome(400, {"detail": str(exc)})
-        if box is None:
-            return Outcome(
-                400, {"detail": "set TURNOUT_SECRET_KEY to store provider keys (they are sealed)"}
-            )
+        box = self._sealer("provider keys (they are sealed)")
+        if isinstance(box, Outcome):
+            return box
         return [box.seal(k, seal_context(name)) for k in keys]
 
     def _seal_secrets(self, kind: Kind, name: str, body: dict[str, Any]) -> list[str] | Outcome:
@@ -238,16 +233,20 @@ class ManagedService:
         secrets = found.split(body) if found is not None and found.split is not None else []
         if not secrets:
             return []
+        box = self._sealer(f"the credentials of {section(kind)}")
+        if isinstance(box, Outcome):
+            return box
+        return [box.seal(s, seal_context(name, kind)) for s in secrets]
+
+    def _sealer(self, what: str) -> SecretBox | Outcome:
+        """The sealing box, or the refusal to give when there is none (no secret key)."""
         try:
             box = self.box()
         except SecretKeyError as exc:
             return Outcome(400, {"detail": str(exc)})
         if box is None:
-            return Outcome(
-                400,
-                {"detail": f"set TURNOUT_SECRET_KEY to store the credentials of {section(kind)}"},
-            )
-        return [box.seal(s, seal_context(name, kind)) for s in secrets]
+            return Outcome(400, {"detail": f"set TURNOUT_SECRET_KEY to store {what}"})
+        return box
 
     async def _problems(self, entries: list[Entry], written: Entry | None) -> list[str]:
         """Every problem of the config these entries would make (nothing is stored if any),
