@@ -18,6 +18,7 @@ the state store); the steady state writes nothing but counters.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -84,6 +85,7 @@ class Circuit:
 
     kind: ClassVar[str] = "circuit"
     __slots__ = (
+        "changed",
         "ejections",
         "id",
         "journal",
@@ -105,6 +107,7 @@ class Circuit:
         self.trial = False  # a half-open trial call is in flight
         self.ejections = 0
         self.last_ejected = 0.0
+        self.changed = 0.0  # wall clock of the last transition (orders replicas' records)
 
     def usable(self, now: float) -> bool:
         return self.until <= now and not self.trial
@@ -154,6 +157,7 @@ class Circuit:
         self.state, self.reason, self.until, self.trial = state, reason, until, False
         journal = self.journal
         if journal is not None:
+            self.changed = time.time()
             journal.dirty.add(self)
             journal.events.append((self.kind, self.id, old, state, reason, until - now))
 
@@ -167,6 +171,7 @@ class Circuit:
             "reason": self.reason,
             "until": wall + (self.until - now) if self.until > now else None,
             "ejections": self.ejections,
+            "changed": self.changed or None,
         }
 
     def restore(self, record: dict[str, Any], now: float, wall: float) -> None:

@@ -128,6 +128,7 @@ class HealthKeeper:
         key.probe_reason = outcome
         key.probe_latency = now - started
         target.failures = 0 if outcome == OK or outcome in c.CLIENT_REASONS else target.failures + 1
+        key.changed = key.probed_at  # what others order this record by (turnout.shared)
         self.board.journal.dirty.add(key)
         return ProbeResult(key.id, key.provider, target.model, outcome, key.state, now - started)
 

@@ -5,10 +5,11 @@ published since the last look, publishes this process's sticky pins and adopts t
 once a second it also merges latency averages and reads who holds the keeper's lease. The
 health service publishes this process's own transitions as it flushes them (:meth:`publish`).
 
-Conflicts are settled by time: a record applies only if it is newer (``at``) than the last one
-seen for that target, and never over a local transition that has not been published yet (that
-one is newer, and goes out with the next flush) nor during a half-open trial here (its verdict
-is newer; applying a record would clear the trial and let a second one start). Breaker
+Conflicts are settled by time: each record is stamped with the wall-clock time of the
+transition it carries, and applies only if it is newer (``at``) than the last one seen for
+that target; never over a local transition not published yet, nor during a half-open trial
+here (applying would clear the trial and let a second one start): such a record is looked at
+again on the next read, after this process published its own. Breaker
 *counts* (failures in a row, the window) stay per process; what is shared is each target's
 state, which is what routing reads.
 """
@@ -107,11 +108,13 @@ class StateSync:
 
     # -- out -------------------------------------------------------------------------------
     async def publish(self, records: Sequence[Record]) -> None:
-        """Publish this process's transitions (the health service's flush)."""
-        at = time.time()
-        stamped = [{**r, "at": at, "origin": self.origin} for r in records]
+        """Publish this process's transitions (the health service's flush), each stamped
+        with the time it happened (not when it is published: a flush that comes late must
+        not win over a newer verdict from elsewhere)."""
+        now = time.time()
+        stamped = [{**r, "at": r.get("changed") or now, "origin": self.origin} for r in records]
         for r in stamped:
-            self.seen[(str(r["kind"]), str(r["id"]))] = at
+            self.seen[(str(r["kind"]), str(r["id"]))] = float(r["at"])
         await self.backend.publish(stamped)
 
     # -- in --------------------------------------------------------------------------------
@@ -125,12 +128,15 @@ class StateSync:
             at = record.get("at")
             if not isinstance(at, (int, float)) or at <= self.seen.get(key, 0.0):
                 continue
-            self.seen[key] = float(at)
-            if record.get("origin") == self.origin:
-                continue
             target = self.targets.get(key)
-            if target is None or target in dirty or target.trial:
-                continue  # a trial in flight here: its verdict, newer, goes out next
+            if target is not None and (target in dirty or target.trial):
+                # A transition here not published yet, or a trial in flight (applying would
+                # clear it and let a second one start): not marked seen, so once this
+                # process has published, the next read applies it if it is still newer.
+                continue
+            self.seen[key] = float(at)
+            if target is None or record.get("origin") == self.origin:
+                continue
             old = target.state
             latency = target.latency if isinstance(target, DeploymentHealth) else 0.0
             target.restore(record, now, wall)

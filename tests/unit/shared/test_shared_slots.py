@@ -182,3 +182,29 @@ async def _test_without_redis_each_replica_decides_alone_within_the_timeout() ->
             assert slots.held() == 0
     finally:
         private.stop()
+
+
+def test_records_are_ordered_by_when_their_transition_happened() -> None:
+    asyncio.run(_test_records_are_ordered_by_when_their_transition_happened())
+
+
+async def _test_records_are_ordered_by_when_their_transition_happened() -> None:
+    from turnout.health.board import HealthBoard
+    from turnout.shared.port import MemoryStateBackend
+    from turnout.shared.sync import StateSync
+
+    board = HealthBoard(runtime(_raw("unused:")))
+    sync = StateSync(board, MemoryStateBackend(), 0.1, "here")
+    dep = board.deployments["a/x"]
+    dep.eject(time.monotonic(), "server_error")
+    ejected_at = dep.changed
+    # Another replica's newer verdict arrives before this one's flush: not applied over the
+    # unpublished transition, and not forgotten either.
+    newer = {"kind": "deployment", "id": "a/x", "state": "active", "at": ejected_at + 1,
+             "origin": "there"}  # fmt: skip
+    assert sync.apply([newer]) == 0 and dep.state == EJECTED
+    await sync.publish(board.take_dirty())  # a late flush: stamped when it happened
+    assert sync.seen[("deployment", "a/x")] == ejected_at
+    assert sync.apply([newer]) == 1 and dep.state == "active"  # the newer verdict wins
+    older = {**newer, "state": "ejected", "at": ejected_at + 0.5, "until": time.time() + 60}
+    assert sync.apply([older]) == 0 and dep.state == "active"
