@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from turnout.config.compile import DeploymentSpec
-from turnout.health.targets import DeploymentHealth
+from turnout.health.targets import DeploymentHealth, KeyHealth
 from turnout.providers.base import Provider
 from turnout.routing.classify import Classifier
+from turnout.types import Call
 
 
 class Member:
@@ -48,3 +49,19 @@ class Member:
 
     def __repr__(self) -> str:
         return f"Member({self.health.id!r})"
+
+
+def pinned_first(candidates: list[Member], call: Call, requested: str) -> list[Member]:
+    """The deployment holding a conversation's state goes first (conversations step)."""
+    assert call.pin is not None
+    label = call.pin[0]
+    first = [m for m in candidates if m.target(requested, call.model)[1] == label]
+    return [*first, *(m for m in candidates if m not in first)] if first else candidates
+
+
+def pinned_key(health: DeploymentHealth, fingerprint: str, now: float) -> KeyHealth | None:
+    """The key a conversation's state was made with, if it is usable (conversations step)."""
+    for key in health.pool.keys:
+        if key.fingerprint == fingerprint and key.until <= now and not key.trial:
+            return key
+    return None

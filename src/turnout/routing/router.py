@@ -36,12 +36,12 @@ from turnout.errors import (
 from turnout.health.board import HealthBoard
 from turnout.health.breaker import ACTIVE, INVALID, NO_QUOTA
 from turnout.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
-from turnout.health.targets import COOLING, KEYS, LIMITED, DeploymentHealth, KeyHealth
+from turnout.health.targets import COOLING, KEYS, LIMITED, KeyHealth
 from turnout.providers.base import Provider
 from turnout.routing import classify as c
 from turnout.routing.admit import GO, NEXT_KEY, admit
 from turnout.routing.deadline import Deadlines
-from turnout.routing.member import Member
+from turnout.routing.member import Member, pinned_first, pinned_key
 from turnout.routing.plan import RoutePlan
 from turnout.routing.stream import Committed, aclose
 from turnout.types import Call, Reply
@@ -170,7 +170,7 @@ class Router:
                     await plan.strategy.prefetch(call, self)
                 candidates = plan.strategy.order(candidates, call)
                 if call.pin is not None:
-                    candidates = _pinned_first(candidates, call, requested)
+                    candidates = pinned_first(candidates, call, requested)
         attempts_left = plan.max_attempts
         trials = self.board.trials  # half-open trials shared by replicas (or None)
         last: Failure | None = None
@@ -186,7 +186,7 @@ class Router:
                     break
                 key = None
                 if call.pin is not None and tried is None:
-                    key = _pinned_key(health, call.pin[1], now)
+                    key = pinned_key(health, call.pin[1], now)
                 if key is None:
                     key = health.pool.pick(now, tried)
                 if key is None:
@@ -391,18 +391,3 @@ class Router:
             cls = TimeoutGaveUp if isinstance(err, UpstreamTimeout) else UpstreamGaveUp
             raise cls(f"{err.message} (after {call.attempts} attempts)")
         raise err
-
-
-def _pinned_first(candidates: list[Member], call: Call, requested: str) -> list[Member]:
-    """The deployment holding a conversation's state goes first (conversations step)."""
-    assert call.pin is not None
-    label = call.pin[0]
-    first = [m for m in candidates if m.target(requested, call.model)[1] == label]
-    return [*first, *(m for m in candidates if m not in first)] if first else candidates
-
-
-def _pinned_key(health: DeploymentHealth, fingerprint: str, now: float) -> KeyHealth | None:
-    for key in health.pool.keys:
-        if key.fingerprint == fingerprint and key.until <= now and not key.trial:
-            return key
-    return None
