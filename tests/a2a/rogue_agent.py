@@ -7,7 +7,9 @@ It serves a valid card; its JSON-RPC endpoint answers by the text of the message
 ``cut`` (a stream: one task event, then the connection is dropped), ``half`` (the same, cut
 in the middle of a second event), ``short`` (a stream: one
 task event, then a clean end before the task finished), ``garbage`` (a stream whose second
-event is not JSON). Anything else gets a normal answer.
+event is not JSON), ``flip`` (a stream whose task flips between submitted and working
+``FLIPS`` times before it completes, a new task each time). Anything else gets a normal
+answer.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import uuid
 from typing import Any
 
+FLIPS = 60
 _TASK = {"id": "t-rogue", "contextId": "c-rogue", "status": {"state": "TASK_STATE_WORKING"}}
 
 
@@ -79,6 +83,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, por
             await _reply(writer, 500, "text/html", b"<html>boom</html>")
         elif text == "hang":
             await asyncio.sleep(3600)
+        elif text == "flip":
+            await _flip(writer, rid)
         elif text in ("cut", "half", "short", "garbage"):
             writer.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
@@ -109,6 +115,20 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, por
         pass
     finally:
         writer.close()
+
+
+async def _flip(writer: asyncio.StreamWriter, rid: Any) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    task = {**_TASK, "id": f"t-flip-{uuid.uuid4().hex}", "contextId": "c-flip"}
+    writer.write(_event({"jsonrpc": "2.0", "id": rid, "result": {"task": task}}))
+    states = [("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING")[i % 2] for i in range(FLIPS)]
+    for state in [*states, "TASK_STATE_COMPLETED"]:
+        update = {"taskId": task["id"], "contextId": "c-flip", "status": {"state": state}}
+        writer.write(_event({"jsonrpc": "2.0", "id": rid, "result": {"statusUpdate": update}}))
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
 
 
 async def _reply(writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes) -> None:

@@ -46,7 +46,9 @@ def test_a_task_and_its_bytes_are_on_the_row(a2a_gateway: Proc) -> None:
     task_id = answer.json()["result"]["task"]["id"]
     got = {"jsonrpc": "2.0", "id": 2, "method": "GetTask", "params": {"id": task_id}}
     assert rpc(a2a_gateway, "quick", got, key).status_code == 200
-    rows = rows_of(a2a_gateway, f"protocol=a2a&key={key_id}", 2)
+    # The two calls, and the task's one state change (it completed at once; the poll found
+    # it where it was).
+    rows = rows_of(a2a_gateway, f"protocol=a2a&key={key_id}", 3)
     by_method = {r["operation"]: r for r in rows}
     send = by_method["SendMessage"]
     assert send["task_id"] == task_id
@@ -54,8 +56,11 @@ def test_a_task_and_its_bytes_are_on_the_row(a2a_gateway: Proc) -> None:
     assert send["bytes_out"] == len(answer.content)
     assert by_method["GetTask"]["task_id"] == task_id
     # Every call of one task, found by its id.
-    of_task = rows_of(a2a_gateway, f"task_id={task_id}", 2)
-    assert {r["operation"] for r in of_task} == {"SendMessage", "GetTask"}
+    of_task = rows_of(a2a_gateway, f"task_id={task_id}", 3)
+    assert sorted(r["operation"] for r in of_task) == ["GetTask", "SendMessage", "task.state"]
+    state = by_method["task.state"]
+    assert state["task_state"] == "completed" and state["request_id"] == send["request_id"]
+    assert state["bytes_out"] == len(answer.content)
 
 
 async def test_a_streamed_task_counts_the_bytes_relayed(a2a_gateway: Proc) -> None:
@@ -63,7 +68,7 @@ async def test_a_streamed_task_counts_the_bytes_relayed(a2a_gateway: Proc) -> No
     async with client_for(a2a_gateway, "worker", key) as client:
         events = await collect(client.send_message(SendMessageRequest(message=message("go"))))
     task_id = events[0].task.id
-    rows = rows_of(a2a_gateway, f"protocol=a2a&key={key_id}&stream=true", 1)
+    rows = rows_of(a2a_gateway, f"key={key_id}&operation=SendStreamingMessage", 1)
     row = rows[0]
     assert row["task_id"] == task_id and row["stream"] is True
     assert row["bytes_in"] > 0
@@ -83,6 +88,6 @@ def test_a_cut_stream_still_counts_what_got_through(a2a_gateway: Proc) -> None:
     key, key_id = new_key(a2a_gateway, name="cut")
     data, clean = raw_stream(a2a_gateway, "cut", key)
     assert not clean and b"t-rogue" in data
-    row = rows_of(a2a_gateway, f"protocol=a2a&key={key_id}", 1)[0]
+    row = rows_of(a2a_gateway, f"protocol=a2a&key={key_id}&operation=SendStreamingMessage", 1)[0]
     assert row["error"].startswith("stream:") and row["task_id"] == "t-rogue"
     assert 0 < row["bytes_out"] < len(data)  # the agent's whole event, not the gateway's error

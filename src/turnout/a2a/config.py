@@ -77,3 +77,10 @@ class AgentConfig(_Closed):
     max_response_bytes: int = Field(
         16 * 1024 * 1024, gt=0, description="largest answer or stream event relayed"
     )
+    max_state_rows: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="task state changes one call writes as request-log rows; past it they "
+        "are counted, and the last state seen is still written (0: none)",
+    )

@@ -87,7 +87,7 @@ async def relay_stream(
     headers: Headers,
     rid: Any,
     max_event: int,
-    on_event: Callable[[Seen], None],
+    on_event: Callable[[Seen, int], None],
 ) -> int:
     """Relay an SSE answer; returns the bytes sent. Raises StreamAborted after an error event.
 
@@ -124,7 +124,7 @@ async def relay_stream(
                             raise UpstreamInvalid("the agent sent an event that is not JSON")
                         seen, _error = read_response(data)
                         final = seen.final
-                        on_event(seen)
+                        on_event(seen, len(raw))
                     ready.append(raw)
                 sent += await _send(send, call, ready)
             done = True

@@ -4,7 +4,8 @@ The call's envelope is read once; access, rates, the task's message budget and a
 push-notification URL are checked before the agent hears of it; the answer is relayed as the
 agent gave it (JSON whole, SSE event by event); and whatever happened, the call is one
 request-log row (its task id and bytes in and out included) and one ``a2a call`` log line,
-with an ``a2a task`` line per task state change seen on the way.
+with a row and an ``a2a task`` line per task state change seen on the way (bounded:
+:mod:`turnout.a2a.states`).
 
 With tracing on, the gateway's span of the call is the parent the agent is told of
 (``traceparent``): a child of the caller's trace when it sent one, a new trace otherwise.
@@ -30,6 +31,7 @@ from turnout.a2a.relay import (
     relay_stream,
     relayed_headers,
 )
+from turnout.a2a.states import StateRows
 from turnout.api.io import ClientDisconnected, StreamAborted, read_body, send_bytes
 from turnout.errors import BadRequest, GatewayError, OutboundRefused, as_gateway_error
 from turnout.limits.plan import Ticket
@@ -203,6 +205,9 @@ async def _forward(
     client = service.state.client
     if client is None:
         raise NotReady("The gateway is starting; retry shortly.", retry_after=1)
+    trail.rows = StateRows(
+        agent.name, call, service.states, service.writer, agent.config.max_state_rows
+    )
     await agent.ensure_card(service.policy)
     headers = call.headers
     out: list[tuple[str, str]] = [
@@ -235,7 +240,8 @@ async def _forward(
     answer = await read_bounded(resp, limit, agent.name)
     data = check_answer(resp.status, answer, agent.name)
     seen, failed = read_response(data)
-    trail.seen(seen)
+    call.status = resp.status  # before the state's row, which repeats it
+    trail.seen(seen, len(answer))
     if failed:
         call.error = "agent_error"
     if env.kind == "card" and isinstance(data.get("result"), dict):
@@ -250,10 +256,11 @@ async def _forward(
 
 
 class Trail:
-    """What one call leaves behind: a log line per task state change, one when it ends, and
-    the task id and byte counts on its request-log row."""
+    """What one call leaves behind: a row and a log line per task state change (``rows``,
+    once the agent is known), a line when it ends, and the task id and byte counts on its
+    request-log row."""
 
-    __slots__ = ("asked", "bytes_in", "call", "name", "state", "task_id")
+    __slots__ = ("asked", "bytes_in", "call", "name", "rows", "state", "task_id")
 
     def __init__(self, name: str, call: Call) -> None:
         self.name = name
@@ -262,24 +269,24 @@ class Trail:
         self.asked: str | None = None  # the task the request named (params.message.taskId)
         self.state: str | None = None
         self.bytes_in = 0
+        self.rows: StateRows | None = None
 
-    def seen(self, seen: Seen) -> None:
+    def seen(self, seen: Seen, size: int) -> None:
+        """An answer or stream event of ``size`` bytes, as read."""
         if seen.task_id is not None and self.task_id is None:
             self.task_id = seen.task_id
-        if seen.state is not None and seen.state != self.state:
-            self.state = seen.state
-            log.info(
-                "a2a task",
-                agent=self.name,
-                task_id=self.task_id,
-                state=seen.state,
-                key_id=self.call.key_id,
-                team=self.call.team,
-                request_id=self.call.request_id,
-            )
+        if seen.state is None:
+            return
+        self.state = seen.state
+        task = seen.task_id or self.task_id
+        if task is not None and self.rows is not None:
+            self.rows.seen(task, seen.state, size)
 
     def close(self) -> None:
         call = self.call
+        rows = self.rows
+        if rows is not None:
+            rows.close()
         call.task_id = self.task_id or self.asked
         # What was relayed to the caller so far (a stream counts event by event, so a cut
         # stream still shows what got through); nothing when the agent never answered.
@@ -297,5 +304,6 @@ class Trail:
             latency_ms=round((time.perf_counter() - call.started) * 1000, 3),
             bytes_in=self.bytes_in,
             bytes_out=call.bytes_out,
+            states_dropped=rows.dropped if rows is not None else 0,
             request_id=call.request_id,
         )

@@ -8,7 +8,8 @@
 Every route takes a gateway key while authentication is on. A call is read once (its
 envelope only), governed (access, rates, the per-task message budget, push-notification URLs
 through the outbound policy), relayed, and recorded: one request-log row per call (protocol
-``a2a``, model ``a2a/{agent}``) and one ``a2a`` log line per message and task state change.
+``a2a``, model ``a2a/{agent}``), one per task state change (:mod:`turnout.a2a.states`), and
+one ``a2a`` log line per message and task state change.
 This module routes and serves the cards; one JSON-RPC call is :mod:`turnout.a2a.rpc`.
 """
 
@@ -27,11 +28,13 @@ from turnout.a2a.jsonrpc import error_body
 from turnout.a2a.managed import SECTION
 from turnout.a2a.registry import Agent, Registry
 from turnout.a2a.rpc import PREFIX, serve_rpc
+from turnout.a2a.states import TaskStates
 from turnout.api.io import request_id, send_bytes
 from turnout.auth.principal import Principal
 from turnout.errors import GatewayError, NotFound, as_gateway_error
 from turnout.limits.kind import is_redis
 from turnout.outbound import OutboundPolicy
+from turnout.storage.writer import LogWriter
 from turnout.types import Headers, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ class A2AService:
         redis = limiter.client if is_redis(limiter) else None
         prefix = limiter.prefix if is_redis(limiter) else "turnout:"
         self.budget = TaskBudget(redis=redis, prefix=prefix)
+        self.states = TaskStates()  # the last state seen of each task (state-change rows)
         self._policy: OutboundPolicy | None = None
 
     def reload(self) -> None:
@@ -62,6 +66,13 @@ class A2AService:
         managed = self.state.managed
         stored = frozenset(managed.sources.database.get(SECTION, ())) if managed else frozenset()
         self.registry.load(dict(self.state.runtime.config.agents), stored)
+
+    @property
+    def writer(self) -> LogWriter | None:
+        """The request log's writer, where a task's state-change rows go (None: no storage)."""
+        obs = self.state.observability
+        storage = obs.storage if obs is not None else None
+        return storage.writer if storage is not None else None
 
     @staticmethod
     def claims(path: str) -> bool:

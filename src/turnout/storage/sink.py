@@ -70,11 +70,20 @@ def to_row(done: Finished) -> Row:
     )
 
 
-def task_state_row(call: Call, state: str, ts: datetime, latency: float, size: int) -> Row:
+def task_state_row(
+    call: Call,
+    task_id: str,
+    state: str,
+    ts: datetime,
+    latency: float,
+    size: int,
+    error: str | None = None,
+) -> Row:
     """The row of one task state change seen during ``call``: the call's caller, agent,
     request id and task, the state the task moved to, the seconds since the call began and
-    the bytes of the event or answer that said so (``bytes_out``). No tokens, no cost: a
-    state change is not a call, and usage and the rollups leave such rows out."""
+    the bytes of the event or answer that said so (``bytes_out``); ``error`` only says how
+    many changes before it were not written (a2a/states.py). No tokens, no cost: a state
+    change is not a call, and usage and the rollups leave such rows out."""
     return (
         ts,
         new_id(),
@@ -90,7 +99,7 @@ def task_state_row(call: Call, state: str, ts: datetime, latency: float, size: i
         None,
         None,
         call.status,
-        None,
+        error,
         latency * 1000.0,
         None,
         None,
@@ -102,7 +111,7 @@ def task_state_row(call: Call, state: str, ts: datetime, latency: float, size: i
         False,
         None,
         None,
-        _clean(call.task_id),
+        _clean(task_id),
         None,
         size,
         _clean(state),

@@ -1,7 +1,10 @@
 // Request log: GET /admin/logs, filtered and paged by cursor; a row opens its attempts and,
 // when capture is on, the captured request and response (GET /admin/captures/{id}). Rows show
 // plugins' decisions (guardrails: plugin, rule, action) and, for calls without tokens (A2A
-// agents, MCP tools), the agent's task id and the bytes in and out instead of tokens.
+// agents, MCP tools), the agent's task id and the bytes in and out instead of tokens. An A2A
+// task's state changes are rows of their own (operation task.state, the state in task_state);
+// filtered by task id, the page lists the task's calls and state changes oldest first, as a
+// timeline, and a row's task id sets that filter.
 import { useEffect, useState } from "preact/hooks";
 import {
   Badge, Card, ErrorBox, Modal, StatusBadge, api, fmtBytes, fmtInt, fmtMs, fmtTime, fmtUsd, html,
@@ -12,6 +15,8 @@ const PAGE = 50;
 const RANGES = [["15m", "15 min"], ["1h", "1 hour"], ["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"], ["", "all"]];
 const EMPTY = { from: "24h", model: "", key: "", team: "", status: "", error: "", protocol: "", stream: "", task_id: "", errors: false };
 const ACTION_TONES = { block: "bad", redact: "warn", flag: "info", allow: "ok" };
+const STATE_TONES = { completed: "ok", failed: "bad", rejected: "bad", canceled: "warn", cancelled: "warn", "input-required": "warn", "auth-required": "warn" };
+const isState = (row) => row.task_state !== null && row.task_state !== undefined;
 
 // Tokens for model calls; bytes for calls that carry none (agents, tools).
 function Amount({ tokens, bytes, col }) {
@@ -43,12 +48,17 @@ const short = (id, keep) => (id && id.length > keep + 2 ? `${id.slice(0, keep)}�
 // Under the model: protocol and operation (an agent's JSON-RPC method, a tool call), and
 // whether it streamed or came from the cache.
 function KindLine({ row }) {
+  if (isState(row)) {
+    return html`<div class="muted small" data-testid="log-kind">task state → <span class=${`badge ${STATE_TONES[row.task_state] || "info"}`} data-testid="log-task-state">${row.task_state}</span></div>`;
+  }
   return html`<div class="muted small" data-testid="log-kind">${row.protocol} ${row.operation}${row.stream ? html` <${Badge} value="stream" tone="info" />` : ""}${row.cache_hit ? html` <${Badge} value="cached" tone="ok" />` : ""}</div>`;
 }
 
-function TaskLine({ row }) {
+// The task id; clicking it lists that task's rows (not the row's detail).
+function TaskLine({ row, onTask }) {
   if (!row.task_id) return "";
-  return html`<div class="muted small mono" data-testid="log-task" title=${row.task_id}>task ${short(row.task_id, 12)}</div>`;
+  const pick = (e) => { e.preventDefault(); e.stopPropagation(); onTask(row.task_id); };
+  return html`<div class="muted small mono"><a href="#" class="task-link" onClick=${pick} data-testid="log-task" title=${row.task_id}>task ${short(row.task_id, 12)}</a></div>`;
 }
 
 async function fetchPage(filters, cursor) {
@@ -110,9 +120,11 @@ function Detail({ row, onClose }) {
       <dt>Model</dt><dd>${row.model}${row.fallback ? html` <span class="muted">(answered by fallback ${row.fallback})</span>` : ""}</dd>
       <dt>Deployment</dt><dd>${row.deployment || "–"}</dd>
       <dt>Protocol</dt><dd>${row.protocol} ${row.operation}${row.stream ? " · stream" : ""}${row.cache_hit ? " · cache hit" : ""}</dd>
+      ${isState(row) && html`<dt>Task state</dt><dd data-testid="detail-task-state">${row.task_state}</dd>`}
       <dt>Status</dt><dd><${StatusBadge} status=${row.status} /> ${row.error || ""}</dd>
       <dt>Latency</dt><dd>${fmtMs(row.latency_ms)}; first token ${fmtMs(row.ttft_ms)}</dd>
-      ${row.bytes_in !== null && row.bytes_in !== undefined
+      ${isState(row) ? html`<dt>Bytes</dt><dd data-testid="detail-bytes">${fmtBytes(row.bytes_out)} (the event or answer that said so)</dd>`
+        : row.bytes_in !== null && row.bytes_in !== undefined
         ? html`<dt>Bytes</dt><dd data-testid="detail-bytes">${fmtBytes(row.bytes_in)} in · ${fmtBytes(row.bytes_out)} out</dd>`
         : html`<dt>Tokens</dt><dd data-testid="detail-tokens">${fmtInt(row.input_tokens)} in (${fmtInt(row.cached_tokens)} cached) · ${fmtInt(row.output_tokens)} out (${fmtInt(row.reasoning_tokens)} reasoning)</dd>`}
       ${row.task_id && html`<dt>Task</dt><dd class="mono" data-testid="detail-task">${row.task_id}</dd>`}
@@ -142,32 +154,39 @@ export default function Logs() {
   const config = useApi("/admin/config");
   const models = Object.keys(config.data?.models || {});
   const cursor = cursors[cursors.length - 1];
+  const apply = (f) => { setFilters(f); setCursors([null]); };
+  // One task: its calls and state changes as a timeline, oldest first (a page is fetched
+  // newest first; each page is shown in time order).
+  const timeline = Boolean(filters.task_id);
+  const shown = page ? (timeline ? [...page.rows].reverse() : page.rows) : [];
   useEffect(() => {
     let live = true;
     fetchPage(filters, cursor).then((p) => { if (live) { setPage(p); setError(null); } }, (e) => live && setError(e));
     return () => { live = false; };
   }, [filters, cursor]);
   return html`
-    <${Card}><${Filters} value=${filters} models=${models} onApply=${(f) => { setFilters(f); setCursors([null]); }} /><//>
+    <${Card}><${Filters} key=${JSON.stringify(filters)} value=${filters} models=${models} onApply=${apply} /><//>
     <${ErrorBox} error=${error} />
-    <${Card} title="Requests" hint="newest first; click a row for its attempts and capture"
+    <${Card} title=${timeline ? "Task" : "Requests"} hint=${timeline
+        ? "this task's calls and state changes, oldest first; click a row for its detail"
+        : "newest first; click a row for its attempts and capture"}
       actions=${html`<div class="row">
         <button disabled=${cursors.length < 2} onClick=${() => setCursors(cursors.slice(0, -1))} data-testid="log-newer">Newer</button>
         <button disabled=${!page?.next} onClick=${() => setCursors([...cursors, page.next])} data-testid="log-older">Older</button></div>`}>
       ${page?.partial && page.next && html`<p class="muted small">Few matches: searched back to a part of the log; “Older” searches further.</p>`}
-      <div class="table-wrap"><table class="dense" data-testid="log-table">
+      <div class="table-wrap"><table class="dense" data-testid="log-table" data-order=${timeline ? "oldest-first" : "newest-first"}>
         <thead><tr><th>Time</th><th>Model</th><th>Deployment</th><th>Status</th><th class="num" title="total; the first token or event below">Latency</th>
           <th class="num" title="tokens; bytes for agents and tools">In</th>
           <th class="num" title="tokens; bytes for agents and tools">Out</th><th class="num">Cost</th><th>Key</th><th>Guardrails</th></tr></thead>
-        <tbody>${(page?.rows || []).map((r) => html`<tr class=${selected === r ? "click selected" : "click"}
-            onClick=${() => setSelected(r)} data-request-id=${r.request_id}>
-          <td><${Clock} ts=${r.ts} /></td><td>${r.model}<${KindLine} row=${r} /><${TaskLine} row=${r} /></td><td>${r.deployment || "–"}</td>
+        <tbody>${shown.map((r) => html`<tr class=${`${selected === r ? "click selected" : "click"}${isState(r) ? " task-state" : ""}`}
+            onClick=${() => setSelected(r)} data-request-id=${r.request_id} data-row-id=${r.id} data-task-state=${isState(r) ? r.task_state : undefined}>
+          <td><${Clock} ts=${r.ts} /></td><td>${r.model}<${KindLine} row=${r} /><${TaskLine} row=${r} onTask=${(id) => apply({ ...EMPTY, from: "", task_id: id })} /></td><td>${r.deployment || "–"}</td>
           <td><${StatusBadge} status=${r.status} />${r.error ? html` <span class="muted small">${r.error}</span>` : ""}</td>
           <td class="num">${fmtMs(r.latency_ms)}${r.ttft_ms !== null && r.ttft_ms !== undefined
             ? html`<div class="muted small" title="first token or event">first ${fmtMs(r.ttft_ms)}</div>` : ""}</td>
           <td class="num"><${Amount} tokens=${r.input_tokens} bytes=${r.bytes_in} col="in" /></td>
           <td class="num"><${Amount} tokens=${r.output_tokens} bytes=${r.bytes_out} col="out" /></td>
-          <td class="num">${r.bytes_in !== null && r.bytes_in !== undefined && r.cost === null ? "–" : fmtUsd(r.cost)}</td><td class="mono small" title=${r.gateway_key || ""}>${short(r.gateway_key, 12) || "–"}</td>
+          <td class="num">${(isState(r) || (r.bytes_in !== null && r.bytes_in !== undefined)) && r.cost === null ? "–" : fmtUsd(r.cost)}</td><td class="mono small" title=${r.gateway_key || ""}>${short(r.gateway_key, 12) || "–"}</td>
           <td data-testid="log-guardrails"><${Guardrails} decided=${r.guardrails} /></td>
         </tr>`)}
         ${page && !page.rows.length && html`<tr><td class="empty" colspan="10">No requests match.</td></tr>`}</tbody>
