@@ -5,9 +5,17 @@ began and the event's bytes; bounded per call (the agent's ``max_state_rows``)."
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
-from a2a.types.a2a_pb2 import GetTaskRequest, SendMessageRequest, TaskState
+from a2a.types.a2a_pb2 import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    SendMessageRequest,
+    StreamResponse,
+    SubscribeToTaskRequest,
+    TaskState,
+)
 
 from tests.a2a.conftest import new_key
 from tests.a2a.rogue_agent import FLIPS
@@ -76,6 +84,38 @@ async def test_a_poll_that_sees_a_new_state_leaves_one_row(a2a_gateway: Proc) ->
     by_request = {c["request_id"]: c for c in calls}
     assert done["request_id"] in by_request  # the poll that saw it
     assert done["bytes_out"] == by_request[done["request_id"]]["bytes_out"]  # the answer's
+
+
+async def test_a_cancel_leaves_the_canceled_state(a2a_gateway: Proc) -> None:
+    key, key_id = new_key(a2a_gateway, name="cancelled-states")
+    async with client_for(a2a_gateway, "worker", key, streaming=False, polling=True) as client:
+        events = await collect(client.send_message(SendMessageRequest(message=message("stop"))))
+        task_id = events[0].task.id
+        cancelled = await client.cancel_task(CancelTaskRequest(id=task_id))
+    assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+    cancel = rows_of(a2a_gateway, f"key={key_id}&operation=CancelTask", 1)[0]
+    rows = oldest_first(rows_of(a2a_gateway, f"task_id={task_id}&{STATES}", 2))
+    assert rows[-1]["task_state"] == "canceled"
+    assert rows[-1]["request_id"] == cancel["request_id"]
+
+
+async def test_a_resubscription_repeats_no_state_already_seen(a2a_gateway: Proc) -> None:
+    """The caller leaves after the task's first event and resubscribes: the task event that
+    opens the subscription writes its state only if it moved meanwhile, so each state is
+    one row across both calls."""
+    key, _ = new_key(a2a_gateway, name="resubscribed-states")
+    async with client_for(a2a_gateway, "worker", key) as client:
+        stream = client.send_message(SendMessageRequest(message=message("watch")))
+        first = await anext(stream)
+        task_id = first.task.id
+        await cast(AsyncGenerator[StreamResponse], stream).aclose()
+        rest = await collect(client.subscribe(SubscribeToTaskRequest(id=task_id)))
+    assert rest[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    rows = oldest_first(rows_of(a2a_gateway, f"task_id={task_id}&{STATES}", 3))
+    assert [r["task_state"] for r in rows] == ["submitted", "working", "completed"]
+    assert len({r["request_id"] for r in rows}) == 2  # seen in the two calls
+    together = rows_of(a2a_gateway, f"task_id={task_id}", 5)
+    assert len(together) == 5  # two calls, three states
 
 
 async def test_endless_state_flips_are_bounded(a2a_gateway: Proc) -> None:
