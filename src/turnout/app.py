@@ -15,7 +15,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.a2a.service import A2AService
 from turnout.api import admin, health
@@ -61,6 +61,9 @@ from turnout.server.limits import ServerLimits
 from turnout.state import GatewayState
 from turnout.types import Receive, Scope, Send
 from turnout.upstream.pooled import PooledClient
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = get_logger("turnout")
@@ -130,7 +133,9 @@ class Gateway:
             **self.obs.routes(),
         }
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
-        self.admin = admin.build_admin(state)
+        # Built on its first request: FastAPI stays unimported until someone calls the admin
+        # API (docs/measurements.md#memory).
+        self.admin: FastAPI | None = None
         # The web UI (docs/dashboard.md): static files, and sessions for the admin API.
         state.dashboard = DashboardAccess(
             Sessions.for_gateway(self.auth.master), self.auth, _oidc(state.runtime)
@@ -165,6 +170,8 @@ class Gateway:
                 await self.a2a(scope, receive, send)
                 return
             if scope["path"].startswith(admin.PREFIXES):
+                if self.admin is None:
+                    self.admin = admin.build_admin(self.state)
                 await self.admin(scope, receive, send)
                 return
             if scope["path"] == UI or scope["path"].startswith(UI_DIR):

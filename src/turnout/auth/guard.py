@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import orjson
-from fastapi import HTTPException, Request
 
 from turnout.api.io import request_id, send_bytes, send_error
 from turnout.auth.records import AdminRole
@@ -64,6 +63,10 @@ def authorize(
 def admin_dependency(
     state: GatewayState, *, manage: bool = False
 ) -> Callable[..., Awaitable[None]]:
+    # FastAPI only with the admin app, which is built on its first request
+    # (docs/measurements.md#memory).
+    from fastapi import HTTPException, Request
+
     async def check(request: Request) -> None:
         headers = {k.lower(): v for k, v in request.headers.raw}
         try:
@@ -76,6 +79,9 @@ def admin_dependency(
                 exc.status, exc.message, headers={"www-authenticate": "Bearer"}
             ) from None
 
+    # FastAPI resolves the annotation (a string here) in the module's globals, where the
+    # class is not: hand it the class itself.
+    check.__annotations__["request"] = Request
     return check
 
 

@@ -13,9 +13,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import Request
 
 if TYPE_CHECKING:
+    from fastapi import Request
+
     from turnout.state import GatewayState
 
 _KEY = re.compile(r"^/admin/keys/([^/]+)(/rotate)?$")

@@ -6,22 +6,23 @@ A new admin area is one module exposing ``router(state) -> APIRouter`` and one e
 :data:`ROUTERS`. Every route needs the master key, a key with an admin role or a dashboard
 session (:mod:`turnout.auth.guard`), except the sign-in routes in :data:`PUBLIC`; validation
 errors leave out the submitted values, which may be secrets.
+
+The gateway builds this app on the first request for one of :data:`PREFIXES`, so a gateway
+whose admin API is never called never imports FastAPI (~10 MB of resident memory,
+docs/measurements.md#memory): nothing here imports it at module level.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
-
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from typing import TYPE_CHECKING, Any
 
 from turnout.auth.guard import admin_dependency
 from turnout.state import GatewayState
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import HTMLResponse, JSONResponse
 
 # Paths the gateway hands to this app instead of answering 404 itself.
 PREFIXES = ("/admin", "/docs", "/openapi.json", "/redoc", "/cache")
@@ -49,6 +50,11 @@ PUBLIC: list[str] = ["turnout.api.admin.session", "turnout.api.admin.oidc"]
 
 
 def build_admin(state: GatewayState) -> FastAPI:
+    from fastapi import Depends, FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from starlette.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
     app = FastAPI(
         title="Turnout admin API",
         docs_url=None,
@@ -69,6 +75,8 @@ def build_admin(state: GatewayState) -> FastAPI:
 
 
 async def _docs_page(request: Request) -> HTMLResponse:
+    from fastapi.openapi.docs import get_swagger_ui_html
+
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="Turnout admin API",
@@ -79,6 +87,9 @@ async def _docs_page(request: Request) -> HTMLResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
     assert isinstance(exc, RequestValidationError)
     errors: list[dict[str, Any]] = [
         {"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
