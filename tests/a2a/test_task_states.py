@@ -5,9 +5,11 @@ began and the event's bytes; bounded per call (the agent's ``max_state_rows``)."
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
+import httpx
 from a2a.types.a2a_pb2 import (
     CancelTaskRequest,
     GetTaskRequest,
@@ -135,3 +137,35 @@ async def test_endless_state_flips_are_bounded(a2a_gateway: Proc) -> None:
     assert rows[-1]["error"] == f"task_states_dropped:{changes - 20}"
     assert all(r["error"] is None for r in rows[:-1])
     assert len(rows_of(a2a_gateway, f"task_id={task_id}", 21)) == 21  # and the call's
+
+
+def test_a_legacy_agents_states_are_spelled_alike(a2a_gateway: Proc) -> None:
+    """An A2A 0.3 agent (``message/send``, ``kind``-tagged objects, ``input-required``): its
+    task's state row says ``input-required``, as a 1.0 agent's ``TASK_STATE_INPUT_REQUIRED``
+    would."""
+    key, key_id = new_key(a2a_gateway, name="legacy-states")
+    body = {
+        "jsonrpc": "2.0",
+        "id": "legacy-states",
+        "method": "message/send",
+        "params": {
+            "message": {
+                "kind": "message",
+                "messageId": str(uuid.uuid4()),
+                "role": "user",
+                "parts": [{"kind": "text", "text": "ask: anything"}],
+            }
+        },
+    }
+    resp = httpx.post(
+        f"{a2a_gateway.url}/a2a/legacy",
+        json=body,
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    result = resp.json()["result"]
+    assert result["kind"] == "task" and result["status"]["state"] == "input-required"
+    row = rows_of(a2a_gateway, f"key={key_id}&{STATES}", 1)[0]
+    assert (row["task_id"], row["task_state"]) == (result["id"], "input-required")
+    assert row["model"] == "a2a/legacy" and row["bytes_out"] == len(resp.content)
