@@ -13,17 +13,15 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from functools import partial
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from turnout.a2a.service import A2AService
-from turnout.api import admin, health
-from turnout.api.endpoint import Inbound, serve
-from turnout.api.io import StreamAborted, request_id, send_error
-from turnout.api.models import list_models
+from turnout.api import admin
+from turnout.api.io import request_id, send_error
+from turnout.api.routes import Route, client_routes
 from turnout.auth.credentials import apply_stored
-from turnout.auth.guard import guard_admin_route, guard_client_route
+from turnout.auth.guard import guard_admin_route
 from turnout.auth.service import AuthService
 from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime, compile_config
@@ -53,11 +51,9 @@ from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
 from turnout.pipeline import build_pipeline
 from turnout.plugins.service import Plugins
-from turnout.protocols.descriptor import ModelPaths, WireProtocol
-from turnout.protocols.descriptor import Route as ProtocolRoute
-from turnout.protocols.registry import PROTOCOLS, dialect
-from turnout.router.feedback import Feedback
+from turnout.protocols.registry import dialect
 from turnout.server.limits import ServerLimits
+from turnout.server.process import HideStreamAborts, watch_for_drain
 from turnout.state import GatewayState
 from turnout.types import Receive, Scope, Send
 from turnout.upstream.pooled import PooledClient
@@ -65,17 +61,8 @@ from turnout.upstream.pooled import PooledClient
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = get_logger("turnout")
 UI_DIR = UI + "/"
-
-
-class _HideStreamAborts(logging.Filter):
-    """A deliberate mid-stream abort is not an application crash; keep it out of error logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, StreamAborted)
 
 
 class Gateway:
@@ -106,32 +93,9 @@ class Gateway:
         # The configured plugin pipeline (docs/plugins.md); absent from the chain when empty.
         self.plugins = state.plugins = Plugins(state.runtime)
 
-        def inbound(wire: WireProtocol, route: ProtocolRoute) -> Route:
-            return partial(serve, s, Inbound(wire, route.operation, route.locate))
-
-        def plain(fn: Callable[..., Awaitable[None]]) -> Route:
-            return partial(fn, s)
-
-        # Every registered protocol's routes (turnout.protocols.registry): exact paths in one
-        # dict; paths that name the model (Gemini) by prefix once the exact lookup missed.
-        post: dict[str, Route] = {}
-        self.model_paths: list[tuple[ModelPaths, dict[str, Route]]] = []
-        for wire in PROTOCOLS.values():
-            for path, route in wire.routes.items():
-                post[path] = inbound(wire, route)
-            if wire.model_paths is not None:
-                actions = {a: inbound(wire, r) for a, r in wire.model_paths.actions.items()}
-                self.model_paths.append((wire.model_paths, actions))
-        post["/v1/feedback"] = guard_client_route(s, Feedback(s))  # learned routing's labels
-        get: dict[str, Route] = {
-            "/v1/models": guard_client_route(s, plain(list_models)),
-            "/models": guard_client_route(s, plain(list_models)),
-            "/v1beta/models": guard_client_route(s, plain(list_models)),  # Gemini's shape
-            "/healthz": plain(health.healthz),
-            "/readyz": plain(health.readyz),
-            "/admin/health": guard_admin_route(s, self.health.admin),
-            **self.obs.routes(),
-        }
+        post, get, self.model_paths = client_routes(s)
+        get["/admin/health"] = guard_admin_route(s, self.health.admin)
+        get.update(self.obs.routes())
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
         # Built on its first request: FastAPI stays unimported until someone calls the admin
         # API (docs/measurements.md#memory).
@@ -241,8 +205,8 @@ class Gateway:
         await self._start_live()
         await self.mcp.start()
         state.request_log.start()
-        _watch_for_drain(state)
-        logging.getLogger("uvicorn.error").addFilter(_HideStreamAborts())
+        watch_for_drain(state)
+        logging.getLogger("uvicorn.error").addFilter(HideStreamAborts())
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's full collections, which otherwise scan it each time (~100 ms pauses, a third
         # of a core at 5k req/s; docs/observability.md has the measurement).
@@ -412,21 +376,6 @@ def _oidc(runtime: Runtime) -> Any:
     from turnout.dashboard.oidc import OIDC
 
     return OIDC(cfg, OutboundPolicy.from_config(runtime.config.outbound))
-
-
-def _watch_for_drain(state: GatewayState) -> None:
-    """Flip readiness the instant SIGTERM/SIGINT arrives, then let the server's own handler
-    stop accepting and drain (it was installed before the lifespan started)."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(sig)
-        if not callable(previous):
-            continue
-
-        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
-            state.draining = True
-            previous(signum, frame)
-
-        signal.signal(sig, handler)
 
 
 def create_app(runtime: Runtime, source: ConfigSource | None = None) -> Gateway:
