@@ -185,6 +185,10 @@ def run(cfg: TurnoutConfig, source: ConfigSource | None = None) -> None:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(cfg.logging.level, cfg.logging.format)
+    if server.workers == 1:  # each worker limits its own (app_from_env)
+        from turnout.allocator import limit_arenas
+
+        limit_arenas()
     if server.workers > 1:
         from turnout.live import workers
 
@@ -203,12 +207,14 @@ def run(cfg: TurnoutConfig, source: ConfigSource | None = None) -> None:
 
 def app_from_env() -> object:
     """Factory used by each worker process."""
+    from turnout.allocator import limit_arenas
     from turnout.app import create_app
     from turnout.config.compile import compile_config
     from turnout.config.schema import TurnoutConfig
     from turnout.live.source import SOURCE_ENV, ConfigSource
     from turnout.observability.logging import configure_logging
 
+    limit_arenas()
     cfg = TurnoutConfig.model_validate_json(os.environ[CONFIG_ENV])
     configure_logging(cfg.logging.level, cfg.logging.format)
     raw = os.environ.get(SOURCE_ENV)

@@ -1,0 +1,32 @@
+"""The allocator's two calls: glibc only, the operator's MALLOC_ARENA_MAX left alone."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from turnout import allocator
+
+glibc = pytest.mark.skipif(allocator._libc() is None, reason="glibc only")
+
+
+def test_an_operators_arena_limit_is_left_alone() -> None:
+    assert allocator.limit_arenas({"MALLOC_ARENA_MAX": "8"}) is False
+
+
+@glibc
+def test_on_glibc_the_arenas_are_limited_and_the_heap_trimmed() -> None:
+    assert allocator.limit_arenas({}) is True
+    allocator.trim()  # 1 if memory went back, 0 if there was none to give: both fine
+
+
+def test_elsewhere_both_are_no_ops(monkeypatch: pytest.MonkeyPatch) -> None:
+    allocator._libc.cache_clear()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    try:
+        assert allocator.limit_arenas({}) is False
+        assert allocator.trim() is False
+    finally:
+        monkeypatch.undo()
+        allocator._libc.cache_clear()
