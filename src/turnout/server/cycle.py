@@ -41,13 +41,16 @@ class GatewayCycle(RequestResponseCycle):
         if held is not None:
             self._held = None
             if kind == "http.response.body":
-                if (
-                    not message.get("more_body", False)
-                    and not self.disconnected
-                    and not self.flow.write_paused
-                    and self._write_whole(held, message.get("body", b""))
-                ):
-                    return
+                body = message.get("body", b"")
+                more = message.get("more_body", False)
+                if not self.disconnected and not self.flow.write_paused:
+                    sized = held["headers"][-1][0] == _LENGTH
+                    if (
+                        (not more and self._write_whole(held, body))
+                        if sized
+                        else (self._write_first(held, body, more))
+                    ):
+                        return
                 await super().send(held)
                 await super().send(message)
                 return
@@ -57,40 +60,72 @@ class GatewayCycle(RequestResponseCycle):
             and not self.response_started
             and not self.access_log
             and self.scope["method"] != "HEAD"
+            and message["status"] not in (204, 304)
         ):
             headers = message.get("headers")
-            if headers and headers[-1][0] == _LENGTH:
+            if headers:  # sized (content-length last) or a stream: held for its first body
                 self._held = message
                 return
         await super().send(message)
 
-    def _write_whole(self, start: Any, body: bytes) -> bool:
-        """Write the held head and ``body`` at once; False (nothing written) when anything
-        is unusual, for uvicorn's path to handle and report."""
+    def _head(self, start: Any, extra: bytes) -> bytes | None:
+        """The status line and header block of a held start, checked with one search for
+        names and one for values; None (nothing written) when anything is unusual."""
         headers = self.default_headers + list(start["headers"])
-        length = headers[-1][1]
-        if not length.isdigit() or int(length) != len(body):
-            return False
         names = b"".join([name for name, _ in headers])
         values = b"\t".join([value for _, value in headers])
         if HEADER_RE.search(names) or HEADER_VALUE_RE.search(values):
-            return False  # uvicorn's path raises, naming the header
+            return None  # uvicorn's path raises, naming the header
         status_line = STATUS_LINE.get(start["status"])
         if status_line is None:
-            return False
+            return None
         lowered = names.lower()
-        if lowered != names or b"connection" in lowered:
-            return False  # names to lower, a connection header to honour: uvicorn's path
+        if lowered != names or b"connection" in lowered or b"transfer-encoding" in lowered:
+            return None  # names to lower, a framing header to honour: uvicorn's path
         lines = b"\r\n".join([name + b": " + value for name, value in headers])
-        end = b"\r\n\r\n" if self.keep_alive else b"\r\nconnection: close\r\n\r\n"
+        close = b"" if self.keep_alive else b"\r\nconnection: close"
+        return b"".join((status_line, lines, close, extra, b"\r\n\r\n"))
+
+    def _write_first(self, start: Any, body: bytes, more: bool) -> bool:
+        """A stream's head and its first chunk in one write (chunked framing, as uvicorn
+        would frame it); uvicorn's own ``send`` frames the chunks after it."""
+        if any(name == _LENGTH for name, _ in start["headers"]):
+            return False
+        head = self._head(start, b"\r\ntransfer-encoding: chunked")
+        if head is None:
+            return False
+        frame = b"%x\r\n%b\r\n" % (len(body), body) if body else b""
+        if not more:
+            frame += b"0\r\n\r\n"
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        self.chunked_encoding = True
+        self.expected_content_length = 0
+        self.transport.write(head + frame)
+        if not more:
+            self._complete()
+        return True
+
+    def _write_whole(self, start: Any, body: bytes) -> bool:
+        """Write the held head and ``body`` at once; False (nothing written) when anything
+        is unusual, for uvicorn's path to handle and report."""
+        length = start["headers"][-1][1]
+        if not length.isdigit() or int(length) != len(body):
+            return False
+        head = self._head(start, b"")
+        if head is None:
+            return False
         self.response_started = True
         self.waiting_for_100_continue = False
         self.chunked_encoding = False
         self.expected_content_length = 0
-        self.transport.write(b"".join((status_line, lines, end, body)))
+        self.transport.write(head + body)
+        self._complete()
+        return True
+
+    def _complete(self) -> None:
         self.response_complete = True
         self.message_event.set()
         if not self.keep_alive:
             self.transport.close()
         self.on_response()
-        return True

@@ -140,3 +140,32 @@ async def test_names_not_in_lower_case_are_left_to_uvicorn() -> None:
     await c.send({"type": "http.response.body", "body": b"{}"})
     assert len(t.writes) == 2  # uvicorn's path: head, then body
     assert b"\r\nx-plugin: 1\r\n" in t.writes[0] and t.writes[1] == b"{}" and done == [1]
+
+
+async def test_a_stream_head_leaves_with_its_first_chunk() -> None:
+    sse = [(b"content-type", b"text/event-stream")]
+    c, t, done = cycle()
+    await c.send({"type": "http.response.start", "status": 200, "headers": sse})
+    assert t.writes == []  # held until the first chunk
+    await c.send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+    assert t.writes == [
+        b"HTTP/1.1 200 OK\r\ndate: today\r\ncontent-type: text/event-stream\r\n"
+        b"transfer-encoding: chunked\r\n\r\n9\r\ndata: 1\n\n\r\n"
+    ]
+    await c.send({"type": "http.response.body", "body": b"x", "more_body": True})
+    await c.send({"type": "http.response.body", "body": b""})
+    assert t.writes[1:] == [b"1\r\nx\r\n", b"0\r\n\r\n"] and done == [1]
+    c, t, done = cycle(keep_alive=False)  # an empty stream on a closing connection
+    await c.send({"type": "http.response.start", "status": 200, "headers": sse})
+    await c.send({"type": "http.response.body", "body": b""})
+    assert t.writes == [
+        b"HTTP/1.1 200 OK\r\ndate: today\r\ncontent-type: text/event-stream\r\n"
+        b"connection: close\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n"
+    ]
+    assert done == [1] and t.closed
+
+
+async def test_no_content_answers_are_not_held() -> None:
+    c, t, _ = cycle()
+    await c.send({"type": "http.response.start", "status": 204, "headers": [(b"x-a", b"1")]})
+    assert len(t.writes) == 1
