@@ -79,7 +79,7 @@ async def _test_max_concurrent_is_counted_once_for_every_replica() -> None:
             await client.aclose()
 
 
-async def _until_async(read: Any, want: int, limit: float = 3.0) -> None:
+async def _until_async(read: Any, want: int, limit: float = 15.0) -> None:
     started = time.monotonic()
     while await read() != want:
         assert time.monotonic() - started < limit, f"not within {limit} s"

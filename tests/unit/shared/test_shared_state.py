@@ -95,7 +95,7 @@ async def _test_redis_records_pins_and_latency_reach_another_reader() -> None:
         await b.close()
 
 
-async def _until(predicate: Callable[[], bool], limit: float = 3.0) -> float:
+async def _until(predicate: Callable[[], bool], limit: float = 15.0) -> float:
     started = time.monotonic()
     while not predicate():
         assert time.monotonic() - started < limit, f"not within {limit} s"
