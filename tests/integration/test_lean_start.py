@@ -43,6 +43,7 @@ OPTIONAL = {
     "google.auth": "Vertex AI",
     "botocore": "Bedrock",
     "asyncpg": "a PostgreSQL storage URL",
+    "sqlalchemy.dialects.postgresql": "a PostgreSQL storage URL",
     "fastapi": "the admin API's first request",
 }
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.storage.sql.engine import is_postgres
 from turnout.storage.sql.tables import health_state as t
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.dialects.postgresql import Insert
 
 Record = dict[str, Any]
 
@@ -45,7 +48,7 @@ class SqlHealthStore:
             }
             for r in records
         ]
-        insert = pg_insert(t) if self.shared else sqlite_insert(t)
+        insert = _pg_insert(t) if self.shared else sqlite_insert(t)
         stmt = insert.on_conflict_do_update(
             index_elements=[t.c.kind, t.c.id],
             set_={"record": insert.excluded.record, "updated_at": insert.excluded.updated_at},
@@ -55,3 +58,10 @@ class SqlHealthStore:
 
     async def close(self) -> None:
         return None
+
+
+def _pg_insert(table: Table) -> Insert:
+    """PostgreSQL's upsert; its dialect (~4 MB resident) is imported only on PostgreSQL."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    return insert(table)
