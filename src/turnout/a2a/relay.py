@@ -21,7 +21,7 @@ import orjson
 
 from turnout.a2a.events import NO_DATA, Seen, SSEScanner, read_response
 from turnout.a2a.jsonrpc import error_event
-from turnout.api.io import StreamAborted
+from turnout.api.io import DisconnectWatch, StreamAborted
 from turnout.errors import UpstreamInvalid, UpstreamUnavailable, as_gateway_error
 from turnout.observability.logging import get_logger
 from turnout.types import Call, Headers, Receive, Send
@@ -95,18 +95,7 @@ async def relay_stream(
     how an A2A server learns a subscriber left)."""
     task = asyncio.current_task()
     assert task is not None
-    disconnected = False
-
-    async def watch() -> None:
-        nonlocal disconnected
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                disconnected = True
-                task.cancel()
-                return
-
-    watcher = asyncio.get_running_loop().create_task(watch())
+    watch = DisconnectWatch(receive, task)
     scanner = SSEScanner(max_event)
     sent = 0
     final = done = False
@@ -137,12 +126,12 @@ async def relay_stream(
             await _abort(send, call, exc, rid)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
-        if not disconnected:
+        if not watch.gone:
             raise
         call.status, call.error = 499, "client_disconnected"
         task.uncancel()
     finally:
-        watcher.cancel()
+        watch.stop()
         if not done:  # the agent's connection cannot be reused mid-stream
             resp.close()
     return sent

@@ -98,6 +98,29 @@ async def send_error(
     await send_bytes(send, err.status, headers, error_body(err, protocol))
 
 
+class DisconnectWatch:
+    """Cancels ``task`` the moment the client disconnects: a relay that only writes would
+    otherwise learn it at its next write, after waiting on the upstream. ``gone`` says whether
+    the client left (the task's cancellation is then the watch's, not the server's)."""
+
+    __slots__ = ("_watcher", "gone")
+
+    def __init__(self, receive: Receive, task: asyncio.Task[Any]) -> None:
+        self.gone = False
+        self._watcher = task.get_loop().create_task(self._watch(receive, task))
+
+    async def _watch(self, receive: Receive, task: asyncio.Task[Any]) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.gone = True
+                task.cancel()
+                return
+
+    def stop(self) -> None:
+        self._watcher.cancel()
+
+
 async def send_stream(
     send: Send,
     receive: Receive,
@@ -119,18 +142,7 @@ async def send_stream(
     if task is None:
         task = asyncio.current_task()
         assert task is not None
-    disconnected = False
-
-    async def watch() -> None:
-        nonlocal disconnected
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                disconnected = True
-                task.cancel()
-                return
-
-    watcher = task.get_loop().create_task(watch())
+    watch = DisconnectWatch(receive, task)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     tail = b""
     first = True
@@ -166,13 +178,13 @@ async def send_stream(
             raise StreamAborted(err.message) from None
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
-        if not disconnected:
+        if not watch.gone:
             raise
         call.status, call.error = 499, "client_disconnected"
         # Swallow our own cancellation: the client is gone, nothing is left to do.
         task.uncancel()
     finally:
-        watcher.cancel()
+        watch.stop()
         close = getattr(chunks, "aclose", None)
         if close is not None:
             with contextlib.suppress(Exception):
