@@ -44,6 +44,7 @@ OPTIONAL = {
     "botocore": "Bedrock",
     "asyncpg": "a PostgreSQL storage URL",
     "sqlalchemy.dialects.postgresql": "a PostgreSQL storage URL",
+    "turnout.mock": "a provider of type mock (--demo)",
     "fastapi": "the admin API's first request",
 }
 

@@ -12,7 +12,6 @@ import orjson
 from turnout.api.io import JSON, send_bytes
 from turnout.auth.guard import PRINCIPAL
 from turnout.config.compile import Runtime
-from turnout.mock.openai import MODELS as MOCK_MODELS
 from turnout.state import GatewayState
 from turnout.types import Receive, Scope, Send
 
@@ -25,6 +24,10 @@ def model_ids(runtime: Runtime) -> list[str]:
     real upstream's catalogue is not fetched, but a pattern served by the built-in mock lists
     the mock's models it matches (``--demo`` answers any name and should say so by example)."""
     names = list(runtime.models)
+    if not any(p.type == "mock" for p in runtime.providers.values()):
+        return names  # and the mock's model list stays unimported (docs/measurements.md#memory)
+    from turnout.mock.openai import MODELS as MOCK_MODELS
+
     for name in MOCK_MODELS:
         route = runtime.resolve(name)
         if (

@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 
 from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import UpstreamTimeout, UpstreamUnavailable
-from turnout.mock.engine import respond
-from turnout.mock.timing import MockDisconnect, iter_frames, read_body
 from turnout.protocols.gemini.routes import sse_requested
 from turnout.providers.base import HTTPProvider, relay_headers
 from turnout.providers.descriptor import ProviderType
@@ -41,6 +39,10 @@ class MockProvider(HTTPProvider):
         return _PATHS[(call.protocol, call.operation)], ""
 
     async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
+        # The mock's engine only in a gateway that routes to it (docs/measurements.md#memory).
+        from turnout.mock.engine import respond
+        from turnout.mock.timing import MockDisconnect, iter_frames, read_body
+
         upstream_model = deployment.upstream_model(call.model)
         body = call.body if call.protocol == "gemini" else self.native_body(call, upstream_model)
         path, query = self._path(call, upstream_model)
@@ -65,6 +67,8 @@ class MockProvider(HTTPProvider):
 
     async def _guard(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Apply the read timeout per frame and turn mock faults into upstream errors."""
+        from turnout.mock.timing import MockDisconnect
+
         it = aiter(frames)
         try:
             while True:
