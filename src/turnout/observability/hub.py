@@ -17,8 +17,9 @@ from turnout.health.store import HealthStore
 from turnout.observability.attempts import recorded
 from turnout.observability.capture import Capture
 from turnout.observability.finish import Finisher
+from turnout.observability.labels import deployment_labels, route_names
 from turnout.observability.logging import RequestLog, Sink
-from turnout.observability.metrics import Metrics, deployment_labels, route_names
+from turnout.observability.metrics import Metrics
 from turnout.pipeline.chain import Step
 from turnout.pricing import PriceTable
 from turnout.providers.base import Provider

@@ -29,10 +29,10 @@ from prometheus_client.core import (
     Metric,
 )
 
+from turnout.observability.labels import UNKNOWN, LabelValues
 from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from turnout.config.compile import Runtime
     from turnout.health.board import HealthBoard
     from turnout.limits.redis import RedisLimiter
     from turnout.live.reloader import Reloader
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from turnout.storage.writer import LogWriter
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
-UNKNOWN = "(unknown)"
-OVERFLOW = "(overflow)"
 _MEMO_MAX = 10_000
 _TOKEN_KINDS = ("input", "output", "cached", "reasoning")
 
@@ -53,55 +51,6 @@ class Histogram:
     def __init__(self, size: int) -> None:
         self.counts = [0] * size
         self.sum = 0.0
-
-
-class LabelValues:
-    """The values one label has taken; past ``cap`` distinct ones, new values are OVERFLOW."""
-
-    __slots__ = ("_cap", "_seen")
-
-    def __init__(self, cap: int) -> None:
-        self._cap = cap
-        self._seen: set[str] = set()
-
-    def __call__(self, value: str) -> str:
-        seen = self._seen
-        if value in seen:
-            return value
-        if len(seen) >= self._cap:
-            return OVERFLOW
-        seen.add(value)
-        return value
-
-
-def deployment_labels(runtime: Runtime) -> Callable[[str], str]:
-    """Attempt label (``provider/upstream-model``) -> the configured deployment it came from."""
-    known: set[str] = set()
-    star: set[str] = set()
-    for route in runtime.routes():
-        for d in route.deployments:
-            if d.model == "*":
-                star.add(d.provider)
-            else:
-                known.add(d.label(d.model))
-
-    def label(value: str) -> str:
-        if value in known:
-            return value
-        provider = value.partition("/")[0]
-        return f"{provider}/*" if provider in star else UNKNOWN
-
-    return label
-
-
-def route_names(runtime: Runtime) -> Callable[[str], str | None]:
-    """Requested model -> the public name or pattern that serves it (None: not served)."""
-
-    def name(model: str) -> str | None:
-        route = runtime.resolve(model)
-        return route.name if route is not None else None
-
-    return name
 
 
 class Metrics:

@@ -10,8 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.unit.observability.helpers import call, runtime
 from turnout.health.board import HealthBoard
 from turnout.observability.finish import Finisher
+from turnout.observability.labels import deployment_labels, route_names
 from turnout.observability.logging import RequestLog
-from turnout.observability.metrics import Metrics, deployment_labels, route_names
+from turnout.observability.metrics import Metrics
 from turnout.pricing import PriceTable, bundled
 
 
