@@ -31,6 +31,7 @@ from turnout.conversations import routes as responses_route
 from turnout.conversations.holder import Holders
 from turnout.conversations.service import conversations
 from turnout.conversations.step import Conversations
+from turnout.conversations.writer import WriteBehind
 from turnout.dashboard.access import DashboardAccess
 from turnout.dashboard.session import Sessions
 from turnout.dashboard.static import PREFIX as UI
@@ -196,6 +197,9 @@ class Gateway:
             storage.stores.conversations if storage is not None else None,
         )
         health = self.health  # OpenAI-held responses: the serving providers and keys
+        metrics = self.obs.metrics
+        if metrics is not None and isinstance(self.conversations.store, WriteBehind):
+            metrics.conversations = self.conversations.store  # its figures on /metrics
         self.conversations.holders = Holders(
             lambda: state.providers, lambda: health.board.all_keys()
         )

@@ -33,6 +33,7 @@ from turnout.observability.labels import UNKNOWN, LabelValues
 from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from turnout.conversations.writer import WriteBehind
     from turnout.health.board import HealthBoard
     from turnout.limits.redis import RedisLimiter
     from turnout.live.reloader import Reloader
@@ -87,6 +88,8 @@ class Metrics:
         self.writer: LogWriter | None = None
         self.reloader: Reloader | None = None  # live configuration (turnout.live)
         self.limits: RedisLimiter | None = None  # limits.backend: redis (turnout.auth)
+        # Responses conversation records written behind the request path (turnout.conversations)
+        self.conversations: WriteBehind | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -295,6 +298,21 @@ class Metrics:
                 ("rejected", "Rows the database refused.", w.rejected),
             ):
                 family = CounterMetricFamily(f"turnout_request_log_{name}_rows", doc)
+                family.add_metric([], value)
+                yield family
+
+        if (c := self.conversations) is not None:
+            yield _gauge(
+                "turnout_conversation_records_pending",
+                "Responses conversation records kept in memory until written.",
+                c.pending,
+            )
+            for name, doc, value in (
+                ("written", "Conversation records written to the database.", c.written),
+                ("dropped", "Conversation records dropped past the pending bound.", c.dropped),
+                ("failed", "Conversation record batches the database refused.", c.failed),
+            ):
+                family = CounterMetricFamily(f"turnout_conversation_records_{name}", doc)
                 family.add_metric([], value)
                 yield family
 

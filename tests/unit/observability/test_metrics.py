@@ -131,3 +131,19 @@ def test_labels_are_configured_names_and_capped() -> None:
     assert statuses == {"500", "404", "(overflow)"}
     failures = {dict(k[1])["deployment"] for k in s if k[0] == "turnout_upstream_failures_total"}
     assert failures == {"p2/*"}
+
+
+async def test_conversation_records_written_behind_are_counted() -> None:
+    from turnout.conversations.store import MemoryConversationStore
+    from turnout.conversations.writer import WriteBehind
+
+    metrics, _, _ = _metrics()
+    assert not any(k[0].startswith("turnout_conversation") for k in _samples(metrics))
+    writer = WriteBehind(MemoryConversationStore(max_entries=10))
+    metrics.conversations = writer
+    writer.written, writer.dropped, writer.failed = 5, 2, 1
+    got = _samples(metrics)
+    assert got[("turnout_conversation_records_pending", ())] == 0
+    assert got[("turnout_conversation_records_written_total", ())] == 5
+    assert got[("turnout_conversation_records_dropped_total", ())] == 2
+    assert got[("turnout_conversation_records_failed_total", ())] == 1
