@@ -132,7 +132,9 @@ async def _sequential(port: int, raw: bytes, n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument(
-        "--target", default="turnout", choices=["turnout", "turnout-quiet", "turnout-translate"]
+        "--target",
+        default="turnout",
+        choices=["turnout", "turnout-quiet", "turnout-translate", "turnout-plugins"],
     )
     ap.add_argument("--mode", default="ns", choices=["ns", "st"])
     ap.add_argument("--seconds", type=int, default=10)
