@@ -46,6 +46,8 @@ OPTIONAL = {
     "sqlalchemy.dialects.postgresql": "a PostgreSQL storage URL",
     "turnout.mock": "a provider of type mock (--demo)",
     "fastapi": "the admin API's first request",
+    "rich": "the CLI's own output (structlog loads without it: turnout/__init__.py)",
+    "pygments": "rich",
 }
 
 _BOOT = """

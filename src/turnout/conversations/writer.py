@@ -25,9 +25,8 @@ import contextlib
 import time
 from collections import OrderedDict
 
-import structlog
-
 from turnout.conversations.store import ConversationStore, Record
+from turnout.observability.slog import structlog
 
 log = structlog.get_logger("turnout.conversations")
 WRITE_TIMEOUT = 15.0

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import structlog
 
 from turnout.config.schema import CaptureConfig
 from turnout.errors import GatewayError
+from turnout.observability.slog import structlog
 from turnout.types import Call, Handler, Reply
 
 log = structlog.get_logger("turnout.capture")

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import structlog
-
 from turnout.config.compile import ProviderSpec
 from turnout.observability.attempts import Attempt, Explainer
+from turnout.observability.slog import structlog
 from turnout.pricing import PriceTable
 from turnout.types import Call, Note, Usage
 

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import orjson
-import structlog
 
+from turnout.observability.slog import structlog
 from turnout.types import Call
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.config.schema import StorageConfig
 from turnout.health.store import HealthStore
+from turnout.observability.slog import structlog
 from turnout.storage.backends import Stores, backend_for
 from turnout.storage.ports import LogStore
 from turnout.storage.spool import Spool

@@ -21,8 +21,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-import structlog
-
+from turnout.observability.slog import structlog
 from turnout.storage.ports import LogStore
 from turnout.storage.rows import Row
 from turnout.storage.spool import Spool

@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from sqlalchemy import Connection, event, inspect, make_url, text
+
+from turnout.observability.slog import structlog
 
 if TYPE_CHECKING:
     from alembic.config import Config
