@@ -32,7 +32,7 @@ from turnout.conversations.holder import Holders
 from turnout.conversations.service import conversations
 from turnout.conversations.step import Conversations
 from turnout.conversations.writer import WriteBehind
-from turnout.dashboard.access import DashboardAccess
+from turnout.dashboard.access import DashboardAccess, oidc_for
 from turnout.dashboard.session import Sessions
 from turnout.dashboard.static import PREFIX as UI
 from turnout.dashboard.static import StaticSite
@@ -104,7 +104,7 @@ class Gateway:
         self.admin: FastAPI | None = None
         # The web UI (docs/dashboard.md): static files, and sessions for the admin API.
         state.dashboard = DashboardAccess(
-            Sessions.for_gateway(self.auth.master), self.auth, _oidc(state.runtime)
+            Sessions.for_gateway(self.auth.master), self.auth, oidc_for(state.runtime)
         )
         self.ui = StaticSite()
         # The MCP gateway (docs/mcp.md): /mcp, /mcp/{server}, /admin/mcp, its metadata.
@@ -375,16 +375,6 @@ class Gateway:
             await provider.close()
         if state.client is not None:
             await state.client.close()
-
-
-def _oidc(runtime: Runtime) -> Any:
-    """Operator single sign-on when ``auth.oidc`` is set (docs/oauth.md); imported only then."""
-    cfg = runtime.config.auth.oidc
-    if cfg is None:
-        return None
-    from turnout.dashboard.oidc import OIDC
-
-    return OIDC(cfg, OutboundPolicy.from_config(runtime.config.outbound))
 
 
 def create_app(runtime: Runtime, source: ConfigSource | None = None) -> Gateway:

@@ -18,6 +18,7 @@ from turnout.auth.service import AdminDenied, AuthService
 from turnout.dashboard.session import CSRF_HEADER, SAFE_METHODS, Session, Sessions, same_origin
 
 if TYPE_CHECKING:
+    from turnout.config.compile import Runtime
     from turnout.dashboard.oidc import OIDC
 
 FAILURES_ALLOWED = 10  # per client address and window
@@ -101,3 +102,14 @@ class DashboardAccess:
         self._failures.move_to_end(client)
         while len(self._failures) > _CLIENTS_MAX:
             self._failures.popitem(last=False)
+
+
+def oidc_for(runtime: Runtime) -> OIDC | None:
+    """Operator single sign-on when ``auth.oidc`` is set (docs/oauth.md); imported only then."""
+    cfg = runtime.config.auth.oidc
+    if cfg is None:
+        return None
+    from turnout.dashboard.oidc import OIDC
+    from turnout.outbound import OutboundPolicy
+
+    return OIDC(cfg, OutboundPolicy.from_config(runtime.config.outbound))
