@@ -85,7 +85,7 @@ def count_calls(a: argparse.Namespace) -> None:
                 out = tmp / f"calls-{n}.prof"
                 cmd = run.target_cmd(a.target, tmp)
                 assert cmd is not None
-                cmd = [cmd[0], "-m", "cProfile", "-o", str(out), *cmd[1:]]
+                cmd = [cmd[0], str(HERE / "cpu_profile.py"), str(out), *cmd[1:]]
                 proc = run.start_in(tmp, cmd, tmp / "gw.log", master=a.target != "turnout-quiet")
                 try:
                     cand.wait_port(run.PROXY_PORT, 120)
@@ -100,7 +100,11 @@ def count_calls(a: argparse.Namespace) -> None:
                     shutil.copy(out, a.keep)
                 table: dict[str, tuple[int, float]] = {}
                 for (file, line, fn), row in pstats.Stats(str(out)).stats.items():  # type: ignore[attr-defined]
-                    table[f"{fn} ({Path(file).name}:{line})"] = (row[1], row[2])
+                    name = f"{fn} ({Path(file).name}:{line})"
+                    if a.by_file:
+                        name = _module(file, fn)
+                    c0, t0 = table.get(name, (0, 0.0))
+                    table[name] = (c0 + row[1], t0 + row[2])
                 stats.append(table)
         finally:
             cand.stop(mock)
@@ -111,9 +115,31 @@ def count_calls(a: argparse.Namespace) -> None:
     }
     total = sum(c for c, _ in per.values())
     print(f"{a.target} {a.mode}: {total:.0f} Python calls per request ({a.calls} requests)")
+    if a.by_file:
+        # The main thread's CPU time under cProfile (bench/cpu_profile.py; its per-call overhead
+        # inflates call-heavy code): where the gateway's work sits, module by module, not what
+        # each part costs without a profiler.
+        spent = sum(t for _, t in per.values())
+        print(f"  {spent * 1e6:.0f} µs main-thread CPU per request under cProfile, by module:")
+        for k, (c, t) in sorted(per.items(), key=lambda kv: -kv[1][1])[: a.top]:
+            if t * 1e6 >= 0.2:
+                print(f"  {t * 1e6:7.1f} µs {100 * t / spent:5.1f}%  {c:6.1f} calls  {k}")
+        return
     for k, (c, _) in sorted(per.items(), key=lambda kv: -kv[1][0])[: a.top]:
         if c >= 0.5:
             print(f"  {c:6.1f}  {k}")
+
+
+def _module(file: str, fn: str) -> str:
+    """A profile row's module: the package path after site-packages or src, or the builtin."""
+    if file == "~":
+        return f"builtin {fn.split(' of ')[0].removeprefix('<').strip()}"
+    parts = Path(file).parts
+    for anchor in ("site-packages", "src", "lib"):
+        if anchor in parts:
+            parts = parts[len(parts) - parts[::-1].index(anchor) :]
+            break
+    return "/".join(parts)
 
 
 async def _sequential(port: int, raw: bytes, n: int) -> None:
@@ -142,6 +168,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--calls", type=int, default=0, help="count Python calls over N requests")
     ap.add_argument("--keep", type=Path, help="with --calls: keep the loaded run's profile")
+    ap.add_argument("--by-file", action="store_true", help="with --calls: own time by module")
     ap.add_argument("--strace", action="store_true", help="count system calls instead")
     ap.add_argument("--native", action="store_true", help="C frames too (pauses the process)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")

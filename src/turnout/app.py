@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Awaitable
@@ -214,12 +213,9 @@ class Gateway:
         logging.getLogger("uvicorn.error").addFilter(HideStreamAborts())
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's full collections, which otherwise scan it each time (~100 ms pauses, a third
-        # of a core at 5k req/s; docs/observability.md has the measurement). The start-up's
-        # own cyclic garbage is collected first rather than frozen for the process's life,
-        # and the heap's free pages go back to the system (docs/measurements.md#memory).
-        gc.collect()
-        gc.freeze()
-        allocator.trim()
+        # of a core at 5k req/s; docs/observability.md has the measurement), and keep young
+        # collections off the request path (turnout.allocator).
+        allocator.settle()
         state.ready = True
         log.info(
             "started",
