@@ -156,46 +156,65 @@ def _count(acc: list[float], row: Row) -> None:
 
 
 def aggregate(rows: Iterable[Row]) -> Deltas:
-    """Sum a batch of rows into the deltas of every rollup table: each row is added to its
-    (minute, route) and (hour, caller) accumulators and its two histogram bins; the hourly
-    route table is then the sum of the minutes (far fewer than the rows)."""
-    width = len(MEASURES)
-    route: dict[tuple[Any, ...], list[float]] = {}
-    caller: dict[tuple[Any, ...], list[float]] = {}
-    hist: dict[tuple[int, int, int], int] = {}
-    last_ts: Any = None
-    minute = 0
-    for row in rows:
-        if row[_STATE] is not None:
-            continue
-        ts = row[_TS]
-        if ts is not last_ts:
-            minute = int(ts.timestamp()) // MINUTE * MINUTE
-            last_ts = ts
-        rkey = (minute, row[_M], row[_P], row[_D])
-        acc = route.get(rkey)
-        if acc is None:
-            acc = route[rkey] = [0.0] * width
-        _count(acc, row)
-        ckey = (minute - minute % HOUR, row[_K], row[_T])
-        acc = caller.get(ckey)
-        if acc is None:
-            acc = caller[ckey] = [0.0] * width
-        _count(acc, row)
-        if (v := row[_LATENCY]) is not None:
-            h = (minute, LATENCY, bisect_left(BOUNDS, v))
-            hist[h] = hist.get(h, 0) + 1
-        if (v := row[_TTFT_I]) is not None:
-            h = (minute, TTFT, bisect_left(BOUNDS, v))
-            hist[h] = hist.get(h, 0) + 1
-    out = Deltas(latency_minute=hist)
-    for (m, model, provider, deployment), values in route.items():
-        dims = (model or NONE, provider or NONE, deployment or NONE)
-        _merge(out.route_minute, (m, *dims), values)
-        _merge(out.route_hour, (m - m % HOUR, *dims), values)
-    for (h, key_id, team), values in caller.items():
-        _merge(out.caller_hour, (h, key_id or NONE, team or NONE), values)
-    return out
+    """Sum a batch of rows into the deltas of every rollup table (see :class:`Summer`)."""
+    summer = Summer()
+    summer.add(rows)
+    return summer.deltas()
+
+
+class Summer:
+    """Sums rows into the rollups' deltas, a slice at a time if need be: each row is added to
+    its (minute, route) and (hour, caller) accumulators and its two histogram bins; the hourly
+    route table is then the sum of the minutes (far fewer than the rows). The writer adds a
+    large batch in slices and lets the event loop serve requests in between."""
+
+    __slots__ = ("_last_ts", "_minute", "caller", "hist", "route")
+
+    def __init__(self) -> None:
+        self.route: dict[tuple[Any, ...], list[float]] = {}
+        self.caller: dict[tuple[Any, ...], list[float]] = {}
+        self.hist: dict[tuple[int, int, int], int] = {}
+        self._last_ts: Any = None
+        self._minute = 0
+
+    def add(self, rows: Iterable[Row]) -> None:
+        width = len(MEASURES)
+        route, caller, hist = self.route, self.caller, self.hist
+        last_ts, minute = self._last_ts, self._minute
+        for row in rows:
+            if row[_STATE] is not None:
+                continue
+            ts = row[_TS]
+            if ts is not last_ts:
+                minute = int(ts.timestamp()) // MINUTE * MINUTE
+                last_ts = ts
+            rkey = (minute, row[_M], row[_P], row[_D])
+            acc = route.get(rkey)
+            if acc is None:
+                acc = route[rkey] = [0.0] * width
+            _count(acc, row)
+            ckey = (minute - minute % HOUR, row[_K], row[_T])
+            acc = caller.get(ckey)
+            if acc is None:
+                acc = caller[ckey] = [0.0] * width
+            _count(acc, row)
+            if (v := row[_LATENCY]) is not None:
+                h = (minute, LATENCY, bisect_left(BOUNDS, v))
+                hist[h] = hist.get(h, 0) + 1
+            if (v := row[_TTFT_I]) is not None:
+                h = (minute, TTFT, bisect_left(BOUNDS, v))
+                hist[h] = hist.get(h, 0) + 1
+        self._last_ts, self._minute = last_ts, minute
+
+    def deltas(self) -> Deltas:
+        out = Deltas(latency_minute=self.hist)
+        for (m, model, provider, deployment), values in self.route.items():
+            dims = (model or NONE, provider or NONE, deployment or NONE)
+            _merge(out.route_minute, (m, *dims), values)
+            _merge(out.route_hour, (m - m % HOUR, *dims), values)
+        for (h, key_id, team), values in self.caller.items():
+            _merge(out.caller_hour, (h, key_id or NONE, team or NONE), values)
+        return out
 
 
 def _merge(table: dict[K, list[float]], key: K, values: Sequence[float]) -> None:

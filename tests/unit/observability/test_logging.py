@@ -101,3 +101,33 @@ def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
     assert done.cost == (3 * 1.0 + 9 * 2.0) / 1e6
     assert done.provider == "p"
     assert sink.getvalue() == b""
+
+
+def test_a_full_slice_is_drained_on_the_next_loop_turn() -> None:
+    """A slice of finished calls is drained at once, not after the 50 ms timer: draining a
+    timer's worth of calls at once held the event loop for milliseconds (the c=1 p99)."""
+    import asyncio
+
+    from turnout.observability.logging import SLICE
+
+    async def run() -> tuple[int, int, int]:
+        log = RequestLog()
+        sink = io.BytesIO()
+        log._sink = sink
+        log.start()
+        for _ in range(SLICE - 1):
+            log.record(_call(status=200), 0.001)
+        await asyncio.sleep(0)
+        partial = len(sink.getvalue().splitlines())  # under a slice: waits for the timer
+        log.record(_call(status=200), 0.001)
+        await asyncio.sleep(0)
+        full = len(sink.getvalue().splitlines())
+        for _ in range(3 * SLICE):
+            log.record(_call(status=200), 0.001)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        await log.stop()
+        return partial, full, len(sink.getvalue().splitlines())
+
+    partial, full, total = asyncio.run(run())
+    assert (partial, full, total) == (0, SLICE, 4 * SLICE)
