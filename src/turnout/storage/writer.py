@@ -126,8 +126,15 @@ class LogWriter:
                 log.error("request log writer error", error=repr(exc)[:500])
 
     async def step(self) -> None:
-        while self._queue:
-            await self._write(self._take(self.batch_size))
+        # Only the rows queued now: rows finished while these are written wait for the next
+        # turn (the interval, or a full batch). Looping until the queue is empty wrote a
+        # stream of tiny batches under steady load, each paying a transaction and a
+        # connection check-out (~25 µs of the event loop's time per request).
+        todo = len(self._queue)
+        while todo > 0:
+            batch = self._take(min(todo, self.batch_size))
+            todo -= len(batch)
+            await self._write(batch)
         now = time.monotonic()
         if now >= self._replay_at:
             self._replay_at = now + 1.0

@@ -63,6 +63,29 @@ async def test_rows_are_inserted_in_batches(tmp_path: Path) -> None:
     assert await store.count() == 35 and store.inserts == 4 and writer.written == 35
 
 
+class Arriving(Flaky):
+    """Rows keep finishing while a batch is written (a loaded gateway)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writer: LogWriter | None = None
+
+    async def insert(self, rows: list[Row]) -> None:
+        await super().insert(rows)
+        assert self.writer is not None
+        self.writer.put_many([row(1000 + self.inserts * 10 + i) for i in range(3)])
+
+
+async def test_rows_finished_during_a_write_wait_for_the_next_turn(tmp_path: Path) -> None:
+    store = Arriving()
+    writer = store.writer = _writer(tmp_path, store, batch_size=10)
+    writer.put_many([row(i) for i in range(25)])
+    await writer.step()  # the 25 queued rows in 3 batches; 9 more arrived meanwhile
+    assert store.inserts == 3 and await store.count() == 25 and writer.queued == 9
+    await writer.step()
+    assert store.inserts == 4 and await store.count() == 34 and writer.queued == 3
+
+
 async def test_an_outage_spools_then_replays_each_row_once(tmp_path: Path) -> None:
     store = Flaky()
     writer = _writer(tmp_path, store, batch_size=10)
