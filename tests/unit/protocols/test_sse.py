@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.protocols.helpers import split
@@ -55,3 +55,46 @@ def test_event_name_resets_after_dispatch() -> None:
 def test_frame() -> None:
     assert frame(b"{}") == b"data: {}\n\n"
     assert frame(b"{}", "ping") == b"event: ping\ndata: {}\n\n"
+
+
+class _LineByLine(SSEParser):
+    """The parser without its whole-event fast path: every line parsed on its own."""
+
+    def _whole_events(self, chunk: bytes, out: list[SSEEvent]) -> bytes:
+        return chunk
+
+
+_LINES = st.sampled_from(
+    [
+        b"data: x",
+        b'data: {"a":1}',
+        b"data:y",
+        b"data: ",
+        b"data",
+        b"event: e",
+        b"event:f",
+        b"event: ",
+        b": comment",
+        b"id: 1",
+        b"retry: 5",
+        b"other: z",
+        b"",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.lists(_LINES, min_size=1, max_size=3), max_size=12),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.lists(st.integers(0, 400), max_size=12),
+)
+def test_the_whole_event_path_reads_what_line_by_line_reads(
+    events: list[list[bytes]], end: bytes, cuts: list[int]
+) -> None:
+    stream = b"".join(end.join(lines) + end + end for lines in events)
+    chunks = split(stream, [c % (len(stream) + 1) for c in cuts])
+    fast, slow = SSEParser(), _LineByLine()
+    got = [e for c in chunks for e in fast.feed(c)] + fast.finish()
+    want = [e for c in chunks for e in slow.feed(c)] + slow.finish()
+    assert got == want

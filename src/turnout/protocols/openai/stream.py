@@ -189,6 +189,9 @@ class StreamEncoder:
         out.append(self._chunk({"role": "assistant", "content": ""}))
 
     def feed(self, event: StreamEvent) -> list[bytes]:
+        if type(event) is TextDelta and self._started and not self._failed:
+            # Most events of a stream: straight to their chunk.
+            return [self._chunk({"content": event.text})] if event.text else []
         out: list[bytes] = []
         if self._failed:
             return out

@@ -128,7 +128,8 @@ class Response:
         self._buffered += len(data)
         if self._buffered > self._high_water and self._conn is not None:
             self._conn.pause()
-        self._wake()
+        if self._waiter is not None:  # one read parses many chunks: the first one wakes
+            self._wake()
 
     def _finish(self) -> None:
         self._disarm()
