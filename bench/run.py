@@ -11,6 +11,7 @@ errors and client cancels on a fresh gateway process, sampling RSS (bench/soak.p
 
     uv run --group bench python bench/run.py            # ~3 minutes
     uv run --group bench python bench/run.py --soak 100000
+    uv run --group bench python bench/run.py --with-litellm   # + LiteLLM's proxy, same load
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import scaling  # bench/scaling.py and bench/soak.py: run as a script, bench/ is on the path
+import litellm_target  # bench/*.py: run as a script, bench/ is on the path
+import scaling
 import soak
 
 HERE = Path(__file__).resolve().parent
@@ -76,9 +78,14 @@ def gateway_config(
     return path
 
 
-def target_cmd(name: str, tmp: Path) -> list[str] | None:
+def target_cmd(name: str, tmp: Path, key: str = "") -> list[str] | None:
     if name == "direct":
         return None
+    if name == litellm_target.NAME:
+        exe = litellm_target.install()
+        assert exe is not None  # main() leaves LiteLLM out when it cannot be installed
+        model = json.loads(cand.BODY)["model"]
+        return litellm_target.command(exe, tmp, model, UP_PORT, PROXY_PORT, key)
     if name == "nginx":
         conf = cand.nginx_conf(tmp, PROXY_PORT)
         return ["nginx", "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
@@ -122,9 +129,10 @@ def start_in(
 
 
 def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
-    cmd = target_cmd(name, tmp)
+    cmd = target_cmd(name, tmp, a.key)
     proc = None
     port = UP_PORT
+    slow = False
     data: dict[str, Any] = {"load_before": cand.wait_quiet(a.quiet, a.quiet_wait)}
     if cmd is not None:
         cand.wait_port_free(PROXY_PORT)
@@ -132,7 +140,8 @@ def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
         if name == scaling.TARGET:  # serve --workers 2 on both cores (bench/scaling.py)
             cmd, cores = scaling.command(cmd), scaling.CORES
         proc = start_in(tmp, cmd, tmp / f"{name}.log", master=name != "turnout-quiet", cores=cores)
-        cand.wait_port(PROXY_PORT, 30)
+        slow = name == litellm_target.NAME
+        cand.wait_port(PROXY_PORT, litellm_target.READY_WITHIN if slow else 30)
         port = PROXY_PORT
     try:
         cand.c1(port, 50, 20)  # warm up connections and caches
@@ -145,7 +154,7 @@ def measure(name: str, tmp: Path, a: argparse.Namespace) -> dict[str, Any]:
                     used = cand.cpu_seconds(proc.pid) - c0
                     w["cpu_us_per_req"] = used / max(1, w["requests"]) * 1e6
                 data[f"{mode}_c{conns}"] = w
-        lat = cand.c1(port, a.n)
+        lat = cand.c1(port, min(a.n, litellm_target.C1_REQUESTS) if slow else a.n)
         for mode in ("ns", "st"):
             lat[mode].pop("body")
         data["c1"] = lat
@@ -314,6 +323,11 @@ def main() -> None:
     )
     ap.add_argument("--quiet", type=float, default=0.15, help="max other load before a target")
     ap.add_argument("--quiet-wait", type=float, default=10, help="max seconds to wait for it")
+    ap.add_argument(
+        "--with-litellm",
+        action="store_true",
+        help=f"also LiteLLM {litellm_target.VERSION}'s proxy (installed on first use)",
+    )
     ap.add_argument("--json", type=Path, default=HERE / "results" / "gateway.json")
     a = ap.parse_args()
     names = (
@@ -324,6 +338,8 @@ def main() -> None:
         names.remove("nginx")
     if "direct" not in names:
         names.insert(0, "direct")
+    if a.with_litellm and litellm_target.install() is not None:
+        names.append(litellm_target.NAME)
     os.sched_setaffinity(0, {int(LOAD_CORE)})
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="turnout-bench-") as td:
