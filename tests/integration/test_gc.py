@@ -9,12 +9,11 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.metrics import samples
 from tests.support.procs import Proc, mock_provider, start_gateway
 
 CALLS = 4000
@@ -33,18 +32,9 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     proc.stop()
 
 
-def _samples(gw: Proc) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = httpx.get(gw.url + "/metrics").text
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
 def _collections(gw: Proc, generation: str) -> float:
     key = ("python_gc_collections_total", frozenset({("generation", generation)}))
-    return _samples(gw)[key]
+    return samples(gw)[key]
 
 
 async def _load(url: str) -> None:
@@ -80,7 +70,7 @@ def test_young_collections_are_rare_under_load(gw: Proc) -> None:
 
 
 def test_process_figures_on_metrics(gw: Proc) -> None:
-    samples = _samples(gw)
-    names = {name for name, _ in samples}
+    seen = samples(gw)
+    names = {name for name, _ in seen}
     assert {"process_resident_memory_bytes", "process_cpu_seconds_total"} <= names
-    assert samples[("process_resident_memory_bytes", frozenset())] > 10 * 2**20
+    assert seen[("process_resident_memory_bytes", frozenset())] > 10 * 2**20

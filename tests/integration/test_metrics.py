@@ -15,8 +15,8 @@ import httpx
 import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.metrics import samples
 from tests.support.procs import Proc, free_port, mock_provider, start_gateway
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -77,15 +77,6 @@ def setup(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
     collector.server.shutdown()
 
 
-def _metrics(gw: Proc) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = httpx.get(gw.url + "/metrics").text
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
 def _chat(
     gw: Proc, model: str, stream: bool = False, headers: dict[str, str] | None = None
 ) -> httpx.Response:
@@ -110,7 +101,7 @@ def _eventually(check: Any, timeout: float = 5.0) -> Any:
 
 def test_metrics_count_requests_tokens_cost_and_health(setup: dict[str, Any]) -> None:
     gw = setup["gw"]
-    before = _metrics(gw)
+    before = samples(gw)
     assert _chat(gw, "gpt-test").status_code == 200
     assert _chat(gw, "gpt-test", stream=True).status_code == 200
     assert _chat(gw, "claude", headers={"x-mock-status": "500"}).status_code >= 500
@@ -121,7 +112,7 @@ def test_metrics_count_requests_tokens_cost_and_health(setup: dict[str, Any]) ->
     )
 
     def counted() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-        m = _metrics(gw)
+        m = samples(gw)
         key = ("turnout_requests_total", labels | {("status", "200")})
         assert m[key] - before.get(key, 0) == 2
         assert m[failed] - before.get(failed, 0) >= 1
