@@ -23,6 +23,7 @@ from turnout.health.breaker import EJECTED, INVALID
 from turnout.health.service import HealthService
 from turnout.shared.port import MemoryStateBackend, Pin, StateBackend
 from turnout.shared.redis import RedisStateBackend
+from turnout.shared.sync import KEEPER_LEASE
 
 
 def _redis_config(prefix: str) -> dict[str, Any]:
@@ -126,8 +127,12 @@ async def _test_a_key_marked_invalid_on_one_replica_is_skipped_by_the_other() ->
         now = time.monotonic()
         key.mark(INVALID, "invalid_key", now + 60, now)
         other = two.board.pools[("a", "x")].keys[0]
-        took = await _until(lambda: other.state == INVALID)
-        assert took < 1.0
+        # One flush of the replica that saw it and one read of the other's: no waiting on the
+        # intervals (their length, ≤ shared.sync_interval each, is what "within a second" is).
+        await one.flush()
+        assert two.sync is not None
+        await two.sync.tick()
+        assert other.state == INVALID
         assert not other.usable(time.monotonic())
         assert (
             two.board.pools[("a", "x")].pick(time.monotonic())
@@ -179,9 +184,10 @@ async def _test_one_keeper_holds_the_lease_and_another_takes_over() -> None:
     await two.start({}, keeper=True)
     await asyncio.sleep(0.3)
     assert two.lease_info().holder == one.name  # one probes, the other waits
-    await one.stop()  # a clean stop hands the lease over at once
-    took = await _until(lambda: two.lease_info().holder == two.name)
-    assert took < 0.6 + 0.2
+    await one.stop()  # a clean stop hands the lease over at once: not left to expire
+    assert two.backend is not None
+    assert (await two.backend.lease(KEEPER_LEASE)).holder in (None, two.name)  # released
+    await _until(lambda: two.lease_info().holder == two.name)
     await two.stop()
 
 
