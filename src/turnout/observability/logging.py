@@ -167,6 +167,7 @@ class RequestLog:
             self._task = self._loop.create_task(self._run())
 
     async def stop(self) -> None:
+        self._loop = None  # calls finishing from now on wait for the last flush
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -110,10 +110,11 @@ def test_a_full_slice_is_drained_on_the_next_loop_turn() -> None:
 
     from turnout.observability.logging import SLICE
 
+    log = RequestLog()
+    sink = io.BytesIO()
+    log._sink = sink
+
     async def run() -> tuple[int, int, int]:
-        log = RequestLog()
-        sink = io.BytesIO()
-        log._sink = sink
         log.start()
         for _ in range(SLICE - 1):
             log.record(_call(status=200), 0.001)
@@ -131,3 +132,7 @@ def test_a_full_slice_is_drained_on_the_next_loop_turn() -> None:
 
     partial, full, total = asyncio.run(run())
     assert (partial, full, total) == (0, SLICE, 4 * SLICE)
+    for _ in range(SLICE):  # stopped, its loop closed: calls still finish, nothing scheduled
+        log.record(_call(status=200), 0.001)
+    log.flush()
+    assert len(sink.getvalue().splitlines()) == 5 * SLICE
