@@ -4,6 +4,7 @@ no replay, stale connections, cancellation, back-pressure, TLS."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import ssl
 import subprocess
 from collections.abc import Awaitable, Callable, Coroutine
@@ -16,6 +17,7 @@ import uvloop
 from tests.support.wait import until_async
 from turnout.upstream.h1 import ConnectionClosedError, Pool
 from turnout.upstream.h1.connection import Connection
+from turnout.upstream.h1.response import Response
 
 LOOPS = pytest.mark.parametrize(
     "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
@@ -377,6 +379,40 @@ def test_cancel_while_waiting_aborts_connection(loop_factory: LoopFactory) -> No
             # the late reply must not be mistaken for this one
             assert await (await pool.request(b"POST", b"/fast", body=b"x")).read() == b"hello"
         assert srv.conns == 2
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_a_request_cancelled_before_the_head_leaves_no_response(
+    loop_factory: LoopFactory,
+) -> None:
+    """Cancelled while waiting for the head, the response's read-timeout timer goes with it:
+    armed, the loop kept the response and its connection for ``read_timeout``."""
+    got = asyncio.Event()
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
+        await read_request(r)
+        got.set()
+        await r.read()  # never answers; returns when the pool drops the connection
+
+    def responses() -> int:
+        gc.collect()
+        return sum(type(o) is Response for o in gc.get_objects())
+
+    async def main() -> None:
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            call = asyncio.create_task(pool.request(b"POST", b"/x", body=b"x", read_timeout=300.0))
+            await got.wait()
+            assert responses() == 1
+            call.cancel()
+            await asyncio.wait([call])
+            assert call.cancelled()
+            del call
+            assert responses() == 0
         await srv.stop()
 
     run(loop_factory, main())
