@@ -91,6 +91,10 @@ class GatewayProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         cycle = self.cycle
         super().connection_lost(exc)
+        # uvicorn cancels its keep-alive timer only on a clean close; after a reset the timer
+        # kept this protocol, its last request's scope, cycle and task for the keep-alive
+        # time (75 s) after the connection was gone.
+        self._unset_keepalive_if_required()
         self._phase = CLOSED
         if self._timer is not None:
             self._timer.cancel()
