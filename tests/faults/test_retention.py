@@ -41,6 +41,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.metrics import samples
 from tests.support.procs import PYTHON, Proc, free_port, mock_provider, start_mock
 from tests.support.wait import until
 
@@ -197,10 +198,7 @@ async def _until(check: Callable[[], object], limit: float = 60.0) -> None:
 
 
 def _in_flight(gw: Proc) -> float:
-    text = httpx.get(gw.url + "/metrics").text
-    found = re.search(r"^turnout_requests_in_flight (\S+)$", text, re.M)
-    assert found is not None, text[:500]
-    return float(found[1])
+    return samples(gw)[("turnout_requests_in_flight", frozenset())]
 
 
 def _settle(gw: Proc, traffic: Traffic, gone: int) -> None:
