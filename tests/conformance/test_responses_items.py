@@ -7,6 +7,7 @@ and paged by the SDK's own cursor (``after`` = the last item's id).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,8 +15,9 @@ import openai
 import pytest
 
 from tests.conformance.clients import QUESTION
-from tests.conformance.conftest import model_for
-from tests.support.procs import Proc
+from tests.conformance.conftest import conformance_config, model_for
+from tests.support.procs import Proc, start_gateway
+from tests.support.request_log import request_line
 
 TRANSLATED = ("anthropic", "gemini", "openai")
 
@@ -106,3 +108,43 @@ def test_a_kept_response_cannot_be_cancelled(sdk: openai.OpenAI) -> None:
     assert sdk.responses.retrieve(first.id).status == "completed"  # untouched
     with pytest.raises(openai.NotFoundError):
         sdk.responses.cancel("resp_nosuchthing")
+
+
+@pytest.fixture(scope="module")
+def logged(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """The conformance gateway with its request lines on."""
+    cfg = conformance_config(mock)
+    cfg["logging"] = {"requests": True}
+    proc = start_gateway(cfg, tmp_path_factory.mktemp("logged"), ready_within=60)
+    yield proc
+    proc.stop()
+
+
+def test_calls_on_a_kept_response_are_request_log_rows(logged: Proc) -> None:
+    """Retrieving, listing and deleting a stored response are calls like any other: each has
+    its line (and row), with its operation, status and the public model."""
+    sdk = openai.OpenAI(api_key="sk-client-openai", base_url=logged.url + "/v1", max_retries=0)
+    gw = logged
+    model = model_for("anthropic")
+    created = sdk.responses.create(model=model, input=QUESTION)
+    ids = {}
+    for action, call in (
+        ("retrieve", lambda: sdk.responses.with_raw_response.retrieve(created.id)),
+        ("input_items", lambda: sdk.responses.input_items.with_raw_response.list(created.id)),
+        ("delete", lambda: sdk.responses.with_raw_response.delete(created.id)),
+    ):
+        raw = call()
+        assert raw.status_code == 200
+        ids[action] = raw.headers["x-request-id"]
+    missing = sdk.responses.with_raw_response
+    with pytest.raises(openai.NotFoundError) as gone:
+        missing.retrieve(created.id)
+    ids["missing"] = gone.value.response.headers["x-request-id"]
+    for action, rid in ids.items():
+        line = request_line(gw, rid)
+        want = "retrieve" if action == "missing" else action
+        assert line["operation"] == f"responses.{want}" and line["protocol"] == "responses"
+        if action == "missing":
+            assert line["status"] == 404 and line["error"] == "NotFound"
+        else:
+            assert line["status"] == 200 and line["model"] == model and line["error"] is None

@@ -13,7 +13,9 @@ as a stream (``?stream=true``) is not relayed.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode
 
@@ -23,7 +25,8 @@ from turnout.api.io import JSON, request_id, send_bytes, send_error
 from turnout.conversations import items
 from turnout.conversations.holder import forward
 from turnout.errors import BadRequest, GatewayError, NotFound
-from turnout.types import Reply, Scope, Send
+from turnout.names import check_model_name
+from turnout.types import Call, Reply, Scope, Send
 
 if TYPE_CHECKING:
     from turnout.conversations.step import Conversations
@@ -59,23 +62,34 @@ def claims(scope: Scope) -> bool:
 async def serve(
     state: GatewayState, conversations: Conversations, scope: Scope, send: Send
 ) -> None:
+    started = time.perf_counter()
     headers = dict(scope["headers"])
     rid = request_id(headers)
     parsed = _parse(scope)
     assert parsed is not None
     response_id, action = parsed
+    # One request-log row like every call (operation ``responses.<action>``), under the key
+    # that made it.
+    call = Call("responses", f"responses.{action}", "", b"", {}, False, headers, rid, started)
+    call.path = scope["path"]
+    state.request_log.inflight += 1
     try:
         owner = ""
         auth = state.auth
         if auth is not None and auth.active:
-            owner = auth.step.identify(headers, b"").id
-        reply = await _answer(conversations, response_id, action, owner, scope, rid)
+            principal = auth.step.identify(headers, b"")
+            owner = call.key_id = principal.id
+            call.team = principal.team
+        reply = await _answer(conversations, response_id, action, owner, scope, call)
+        call.status = reply.status
+        await send_bytes(
+            send, reply.status, [*reply.headers, (b"x-request-id", rid.encode())], reply.body
+        )
     except GatewayError as exc:
+        call.status, call.error = exc.status, type(exc).__name__
         await send_error(send, exc, "responses", rid)
-        return
-    await send_bytes(
-        send, reply.status, [*reply.headers, (b"x-request-id", rid.encode())], reply.body
-    )
+    finally:
+        state.request_log.record(call, time.perf_counter() - started)
 
 
 async def _answer(
@@ -84,7 +98,7 @@ async def _answer(
     action: str,
     owner: str,
     scope: Scope,
-    rid: str,
+    call: Call,
 ) -> Reply:
     if _ID.fullmatch(response_id) is None:
         raise NotFound("No response found with that id.")
@@ -94,9 +108,11 @@ async def _answer(
     if record is None:
         raise NotFound(f"No response found with id '{response_id}'.")
     if record.response is not None:
+        call.model = _model_of(record.response)
         return await _kept(conversations, record, action, query)
     if record.deployment is None or record.key_id is None or conversations.holders is None:
         raise NotFound(f"No response found with id '{response_id}'.")
+    call.deployment = record.deployment
     provider, secret = conversations.holders.find(record)
     path = f"/responses/{response_id}"
     if action == "input_items":
@@ -106,7 +122,9 @@ async def _answer(
     elif action == "retrieve":
         path += _retrieve_query(query)
     method = {"retrieve": "GET", "delete": "DELETE", "input_items": "GET", "cancel": "POST"}
-    reply = await forward(provider, secret, method[action], path, rid, dict(scope["headers"]))
+    reply = await forward(
+        provider, secret, method[action], path, call.request_id, dict(scope["headers"])
+    )
     if action == "delete" and 200 <= reply.status < 300:
         await store.delete(response_id, owner)
     return reply
@@ -124,6 +142,15 @@ async def _kept(conversations: Conversations, record: Record, action: str, query
     await conversations.store.delete(record.id, record.owner)
     body = orjson.dumps({"id": record.id, "object": "response.deleted", "deleted": True})
     return Reply(200, [JSON], body)
+
+
+def _model_of(response: bytes) -> str:
+    """The public model a kept response names (the gateway wrote it), for its log row."""
+    with contextlib.suppress(orjson.JSONDecodeError, BadRequest):
+        data = orjson.loads(response)
+        if isinstance(data, dict) and isinstance(data.get("model"), str):
+            return check_model_name(data["model"])
+    return ""
 
 
 def _retrieve_query(query: bytes) -> str:
