@@ -30,6 +30,8 @@ from turnout.upstream.proxy import ProxyError, ProxyRules
 
 _USER_AGENT = (b"user-agent", b"turnout/0.1")
 _TARGET_CACHE_MAX = 4096
+_ENCODED_MAX = 1024  # encoded headers kept (PooledClient._encoded)
+_ENCODED_VALUE_MAX = 512  # longest value kept
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
@@ -143,6 +145,10 @@ class PooledClient:
         self._pools: dict[tuple[str, str, int, float, Egress], Pool] = {}
         self._targets: dict[tuple[str, float, Egress], tuple[Pool, bytes, str]] = {}
         self._ssl: dict[Egress, ssl.SSLContext] = {}
+        # Headers already checked and encoded: a provider's own (its key, its content type)
+        # recur on every request. Short values only, and a bounded count, so forwarded client
+        # headers cannot grow it.
+        self._encoded: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
     def _context(self, egress: Egress) -> ssl.SSLContext:
         key = Egress(
@@ -202,7 +208,17 @@ class PooledClient:
         egress: Egress = DEFAULT_EGRESS,
     ) -> PooledResponse:
         pool, path, where = self._target(url, timeouts.connect, egress)
-        encoded = _encode(headers)
+        known = self._encoded
+        encoded = []
+        for header in headers:
+            pair = known.get(header)
+            if pair is None:
+                pair = _encode_one(*header)
+                if len(header[1]) <= _ENCODED_VALUE_MAX:
+                    if len(known) >= _ENCODED_MAX:
+                        known.clear()
+                    known[header] = pair
+            encoded.append(pair)
         deadline = None
         if timeouts.total is not None:
             deadline = asyncio.get_running_loop().time() + timeouts.total
@@ -226,16 +242,13 @@ class PooledClient:
         self._targets.clear()
 
 
-def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """Headers as bytes, refusing what would change the request's framing: a name that is
+def _encode_one(k: str, v: str) -> tuple[bytes, bytes]:
+    """A header as bytes, refusing what would change the request's framing: a name that is
     not an HTTP token, a value with CR, LF or NUL (the value is never echoed: it may be a key)."""
-    out = []
-    for k, v in headers:
-        if _BAD_VALUE.search(v) is not None or _TOKEN.fullmatch(k) is None:
-            name = k if _TOKEN.fullmatch(k) else repr(k[:40])
-            raise BadRequest(f"header {name} cannot be sent upstream (invalid characters)")
-        try:
-            out.append((k.encode("latin-1"), v.encode("latin-1")))
-        except UnicodeEncodeError:
-            raise BadRequest(f"header {k} cannot be sent upstream (not latin-1)") from None
-    return out
+    if _BAD_VALUE.search(v) is not None or _TOKEN.fullmatch(k) is None:
+        name = k if _TOKEN.fullmatch(k) else repr(k[:40])
+        raise BadRequest(f"header {name} cannot be sent upstream (invalid characters)")
+    try:
+        return k.encode("latin-1"), v.encode("latin-1")
+    except UnicodeEncodeError:
+        raise BadRequest(f"header {k} cannot be sent upstream (not latin-1)") from None

@@ -159,3 +159,43 @@ async def test_abandoning_a_stream_closes_the_upstream_connection(client: Pooled
 async def test_unsupported_scheme(client: PooledClient) -> None:
     with pytest.raises(OutboundRefused, match=r"\(scheme\)"):
         await client.request("POST", "ftp://example/x", [], b"", T)
+
+
+async def test_headers_are_checked_every_time_and_kept_encoded_within_bounds(
+    client: PooledClient,
+) -> None:
+    """A header that cannot go upstream is refused whenever it comes, even after good ones
+    were kept encoded; what is kept stays bounded whatever the values."""
+    from turnout.errors import BadRequest
+    from turnout.upstream import pooled
+
+    seen: list[bytes] = []
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await r.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            seen.append(head)
+            await r.readexactly(2)
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await w.drain()
+
+    server, url = await _serve(handler)
+    good = [("authorization", "Bearer k"), ("x-tag", "a")]
+    for _ in range(3):
+        resp = await client.request("POST", url, good, b"{}", T)
+        assert await resp.read() == b"{}"
+    assert all(b"\r\nauthorization: Bearer k\r\n" in head for head in seen)
+    for bad in (("x-tag", "a\r\nx-evil: 1"), ("bad name", "a"), ("x-tag", "caf\u00e9\u20ac")):
+        with pytest.raises(BadRequest):
+            await client.request("POST", url, [*good, bad], b"{}", T)
+    long = "v" * (pooled._ENCODED_VALUE_MAX + 1)
+    for i in range(pooled._ENCODED_MAX + 10):
+        resp = await client.request("POST", url, [("x-n", str(i)), ("x-long", long)], b"{}", T)
+        await resp.read()
+    assert len(client._encoded) <= pooled._ENCODED_MAX
+    assert ("x-long", long) not in client._encoded
+    assert len(seen) == 3 + pooled._ENCODED_MAX + 10
+    server.close()
