@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from turnout.usage.base import StreamObserver
 
 # One upstream attempt as the provider wrapper notes it (turnout.observability.attempts):
-# (deployment label, key id, started, ended, status, error body or exception)
+# (deployment label, key id, started, ended, status, error body or how it raised)
 Note = tuple[str | None, str, float, float, int, Any]
 
 Scope = MutableMapping[str, Any]

@@ -23,9 +23,36 @@ from turnout.routing.classify import Classifier
 from turnout.types import Call, Note, Reply
 
 
+class Raised:
+    """How an attempt that raised is noted: the reason only, never the exception. Kept on the
+    call, the exception's traceback held every frame of the attempt (the call itself, its
+    body, the connection) in a reference cycle through ``call.notes``, which only a full
+    collection frees: a burst of cancelled or failed calls piled up that much garbage between
+    two, and the heap kept the high-water mark (docs/measurements.md#memory)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Raised({self.reason!r})"
+
+
+def raised(exc: BaseException) -> Raised:
+    """The reason an attempt failed with ``exc``, as the router's classes name it."""
+    if isinstance(exc, asyncio.CancelledError):
+        return Raised("cancelled")
+    if isinstance(exc, UpstreamTimeout | TimeoutError):
+        return Raised("timeout")
+    if isinstance(exc, GatewayError) and exc.status >= 500:
+        return Raised("server_error")
+    return Raised(type(exc).__name__)
+
+
 class RecordedProvider:
     """A provider that notes each attempt on the call it sends (a list append and two clock
-    reads; nothing else on the request path)."""
+    reads; nothing else on the request path, and a few type checks when it raised)."""
 
     __slots__ = ("_ids", "inner", "spec")
 
@@ -39,7 +66,7 @@ class RecordedProvider:
         try:
             reply = await self.inner.send(call, deployment, key)
         except BaseException as exc:
-            self._note(call, key, started, getattr(exc, "status", 0), exc)
+            self._note(call, key, started, getattr(exc, "status", 0), raised(exc))
             raise
         status = reply.status
         self._note(call, key, started, status, reply.body if status >= 400 else None)
@@ -90,15 +117,8 @@ class Explainer:
     def _attempt(self, note: Note) -> Attempt:
         label, key_id, started, ended, status, detail = note
         reason: str | None = None
-        if isinstance(detail, BaseException):
-            if isinstance(detail, asyncio.CancelledError):
-                reason = "cancelled"
-            elif isinstance(detail, UpstreamTimeout | TimeoutError):
-                reason = "timeout"
-            elif isinstance(detail, GatewayError) and detail.status >= 500:
-                reason = "server_error"
-            else:
-                reason = type(detail).__name__
+        if isinstance(detail, Raised):
+            reason = detail.reason
         elif status >= 400:
             provider = label.split("/", 1)[0] if label else ""
             classifier = self._classifiers.get(provider)

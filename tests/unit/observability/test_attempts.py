@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import weakref
 
 import pytest
 
@@ -66,3 +69,34 @@ async def test_every_attempt_is_noted_and_explained() -> None:
     assert provider.spec is spec
     await provider.close()
     assert inner.closed
+
+
+class _Held:
+    """Stands for what an attempt's frames hold (the call's body, the connection)."""
+
+
+async def test_a_failed_attempt_is_noted_without_its_frames() -> None:
+    """The note keeps how the attempt failed, not the exception: its traceback's frames made
+    a cycle with ``call.notes`` that only a full collection freed, keeping everything the
+    attempt's frames held (docs/measurements.md#memory). Freed by reference counting now."""
+    held: list[weakref.ref[_Held]] = []
+
+    class _Failing:
+        spec = runtime().providers["p1"]
+
+        async def send(self, c: Call, deployment: object, key: str) -> Reply:
+            body = _Held()
+            held.append(weakref.ref(body))
+            raise asyncio.CancelledError
+
+    provider = RecordedProvider(_Failing())  # type: ignore[arg-type]
+    c = call()
+    deployment = runtime().models["gpt-x"].deployments[0]
+    gc.disable()
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await provider.send(c, deployment, "sk-one-secret-0001")
+        assert held[0]() is None
+    finally:
+        gc.enable()
+    assert [a.reason for a in Explainer(runtime().providers).attempts(c)] == ["cancelled"]
