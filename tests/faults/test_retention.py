@@ -39,10 +39,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.support.metrics import samples
-from tests.support.procs import PYTHON, Proc, free_port, mock_provider, start_mock
+from tests.support.procs import Proc, mock_provider, start_gateway, start_mock
 from tests.support.wait import until
 
 ROUNDS = 2
@@ -87,10 +86,7 @@ def _watch():
             os.remove(ask)
         time.sleep(0.02)
 threading.Thread(target=_watch, daemon=True).start()
-sys.argv = ["turnout", *sys.argv[1:]]
-from turnout.cli.main import app
-app()
-"""
+"""  # start_gateway runs the CLI after it
 
 
 def _request(body: bytes, *headers: str, close: bool = True) -> bytes:
@@ -233,26 +229,14 @@ def _counts(ask: Path) -> collections.Counter[str]:
 @pytest.fixture()
 def gateway(tmp_path: Path) -> Iterator[tuple[Proc, Proc, Path]]:
     mock = start_mock()
-    config = tmp_path / "turnout.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "providers": {"mock": mock_provider(mock)},
-                "models": {"*": {"deployments": [{"provider": "mock"}]}},
-                # The failures are the point: the breaker must not turn them into refusals.
-                "routing": {"breaker": {"consecutive_failures": 10**9, "min_requests": 10**9}},
-            }
-        )
-    )
+    config = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"*": {"deployments": [{"provider": "mock"}]}},
+        # The failures are the point: the breaker must not turn them into refusals.
+        "routing": {"breaker": {"consecutive_failures": 10**9, "min_requests": 10**9}},
+    }
     ask = tmp_path / "counts"
-    port = free_port()
-    gw = Proc(
-        [PYTHON, "-c", _BOOT, "serve", "-c", str(config), "--port", str(port)],
-        port,
-        "/healthz",
-        env={"COUNTS_ASK": str(ask)},
-        cwd=tmp_path,
-    )
+    gw = start_gateway(config, tmp_path, env={"COUNTS_ASK": str(ask)}, boot=_BOOT)
     try:
         yield gw, mock, ask
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 import openai
 import yaml
 
-from tests.support.procs import PYTHON, Proc, free_port, mock_provider
+from tests.support.procs import PYTHON, Proc, mock_provider, start_gateway
 
 MASTER = "mk-lean-start-0123456789"
 
@@ -53,22 +53,16 @@ OPTIONAL = {
 _BOOT = """
 import atexit, json, os, sys
 atexit.register(lambda: open(os.environ["MODULES_OUT"], "w").write(json.dumps(sorted(sys.modules))))
-sys.argv = ["turnout", *sys.argv[1:]]
-from turnout.cli.main import app
-app()
-"""
+"""  # start_gateway runs the CLI after it
 
 
 def test_defaults_import_no_optional_library(mock: Proc, tmp_path: Path) -> None:
-    config = tmp_path / "turnout.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "providers": {"mock": mock_provider(mock)},
-                "models": {"*": {"deployments": [{"provider": "mock"}]}},
-            }
-        )
-    )
+    settings = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"*": {"deployments": [{"provider": "mock"}]}},
+    }
+    config = tmp_path / "turnout.yaml"  # for `keys create`: the same settings and database
+    config.write_text(yaml.safe_dump(settings))
     env = {"TURNOUT_MASTER_KEY": MASTER}
     made = subprocess.run(
         [PYTHON, "-m", "turnout.cli.main", "keys", "create", "-c", str(config), "--rpm", "1000"],
@@ -81,14 +75,7 @@ def test_defaults_import_no_optional_library(mock: Proc, tmp_path: Path) -> None
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
     out = tmp_path / "modules.json"
-    port = free_port()
-    gw = Proc(
-        [PYTHON, "-c", _BOOT, "serve", "-c", str(config), "--port", str(port)],
-        port,
-        "/healthz",
-        env={**env, "MODULES_OUT": str(out)},
-        cwd=tmp_path,
-    )
+    gw = start_gateway(settings, tmp_path, env={**env, "MODULES_OUT": str(out)}, boot=_BOOT)
     try:
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0)
         messages: list[openai.types.chat.ChatCompletionMessageParam] = [

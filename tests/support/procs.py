@@ -97,20 +97,32 @@ def start_mock(*flags: str) -> Proc:
     return Proc(args, port, "/v1/models")
 
 
+# What a ``boot`` prelude is followed by: the CLI, as ``python -m turnout.cli.main`` runs it.
+_CLI = """
+import sys
+sys.argv = ["turnout", *sys.argv[1:]]
+from turnout.cli.main import app
+app()
+"""
+
+
 def start_gateway(
     config: dict[str, Any],
     tmp: Path,
     *extra: str,
     env: dict[str, str] | None = None,
     ready_within: float = 120.0,
+    boot: str | None = None,
 ) -> Proc:
+    """A gateway serving ``config``. ``boot`` is Python run in the gateway's process before the
+    CLI starts, for tests that look at that process from inside (its modules, its objects)."""
     port = free_port()
     path = tmp / f"turnout-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
+    launch = ["-m", "turnout.cli.main"] if boot is None else ["-c", boot + _CLI]
     args = [
         PYTHON,
-        "-m",
-        "turnout.cli.main",
+        *launch,
         "serve",
         "-c",
         str(path),
