@@ -73,12 +73,7 @@ def count_calls(a: argparse.Namespace) -> None:
         tmp = Path(td)
         key = run.gateway_key(tmp)
         cand.EXTRA_HEADERS = f"Authorization: Bearer {key}\r\n"
-        mock = cand.start(
-            [run.PY, "-m", "turnout.mock", "--port", str(run.UP_PORT)],
-            run.LOAD_CORE,
-            tmp / "mock.log",
-        )
-        cand.wait_port(run.UP_PORT)
+        mock = run.start_mock(tmp)
         stats: list[dict[str, tuple[int, float]]] = []
         try:
             for n in (0, a.calls):
@@ -188,12 +183,7 @@ def main() -> None:
         lua.write_text(
             cand.LUA.format(body=body.decode()) + f'wrk.headers["Authorization"] = "Bearer {key}"\n'
         )
-        mock = cand.start(
-            [run.PY, "-m", "turnout.mock", "--port", str(run.UP_PORT)],
-            run.LOAD_CORE,
-            tmp / "mock.log",
-        )
-        cand.wait_port(run.UP_PORT)
+        mock = run.start_mock(tmp)
         cmd = run.target_cmd(a.target, tmp)
         proc = run.start_in(tmp, cmd, tmp / "gateway.log", master=a.target != "turnout-quiet")
         try:

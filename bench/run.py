@@ -111,6 +111,14 @@ def gateway_key(tmp: Path) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def start_mock(tmp: Path, tokens: int = 20) -> subprocess.Popen[bytes]:
+    """The mock provider on the load core, listening once this returns."""
+    cmd = [PY, "-m", "turnout.mock", "--port", str(UP_PORT), "--tokens", str(tokens)]
+    mock: subprocess.Popen[bytes] = cand.start(cmd, LOAD_CORE, tmp / "mock.log")
+    cand.wait_port(UP_PORT)
+    return mock
+
+
 def start_in(
     tmp: Path, cmd: list[str], log: Path, master: bool = True, cores: str = SERVER_CORE
 ) -> subprocess.Popen[bytes]:
@@ -353,9 +361,7 @@ def main() -> None:
             lua += f'wrk.headers["Authorization"] = "Bearer {key}"\n'
             a.lua[mode].write_text(lua)
         cand.wait_port_free(UP_PORT)
-        mock_cmd = [PY, "-m", "turnout.mock", "--port", str(UP_PORT), "--tokens", str(a.tokens)]
-        upstream = cand.start(mock_cmd, LOAD_CORE, tmp / "mock.log")
-        cand.wait_port(UP_PORT)
+        upstream = start_mock(tmp, a.tokens)
         started = time.monotonic()
         try:
             for name in names:

@@ -143,12 +143,7 @@ def main() -> None:
         }
         mock = None
         if a.load:
-            mock = cand.start(
-                [run.PY, "-m", "turnout.mock", "--port", str(run.UP_PORT)],
-                run.LOAD_CORE,
-                tmp / "mock.log",
-            )
-            cand.wait_port(run.UP_PORT)
+            mock = run.start_mock(tmp)
         cand.wait_port_free(run.PROXY_PORT)
         with open(tmp / "gateway.log", "ab") as log:
             proc = subprocess.Popen(serve, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
