@@ -330,6 +330,30 @@ def test_every_worker_applies_the_same_version(mock: Proc, tmp_path: Path) -> No
         _stop_group(gw)
 
 
+def test_a_restarted_worker_serves_the_file_as_it_is_now(mock: Proc, tmp_path: Path) -> None:
+    """A worker the supervisor starts again (it died) after a reload serves the reloaded
+    file, not the config checked when the gateway started."""
+    gw = _start(mock, tmp_path, config(mock, 0), "--workers", "2")
+    try:
+
+        def workers() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = gw.admin_config()["live"]["workers"]
+            return found if len(found) == 2 else []
+
+        until(lambda: len(workers()) == 2, 60)
+        first = {w["version"] for w in workers()}
+        gw.write(config(mock, 3))
+        until(lambda: bool(workers()) and {w["version"] for w in workers()} != first, 10)
+        new = {w["version"] for w in workers()}
+        victim = workers()[0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        until(lambda: bool(workers()) and victim not in {w["pid"] for w in workers()}, 60)
+        assert {w["version"] for w in workers()} == new
+        assert {gw.deployment() for _ in range(10)} == {"mock/v3"}
+    finally:
+        _stop_group(gw)
+
+
 def test_sighup_to_the_supervisor_reaches_every_worker(mock: Proc, tmp_path: Path) -> None:
     gw = _start(mock, tmp_path, config(mock, 0), "--workers", "2", "--no-watch")
     try:

@@ -212,10 +212,23 @@ def app_from_env() -> object:
     from turnout.config.compile import compile_config
     from turnout.config.schema import TurnoutConfig
     from turnout.live.source import SOURCE_ENV, ConfigSource
-    from turnout.observability.logging import configure_logging
+    from turnout.observability.logging import configure_logging, get_logger
 
     limit_arenas()
     cfg = TurnoutConfig.model_validate_json(os.environ[CONFIG_ENV])
     configure_logging(cfg.logging.level, cfg.logging.format)
     raw = os.environ.get(SOURCE_ENV)
-    return create_app(compile_config(cfg), ConfigSource.loads(raw) if raw else None)
+    source = ConfigSource.loads(raw) if raw else None
+    runtime = compile_config(cfg)
+    if source is not None and source.file is not None:
+        # A worker the supervisor restarts (it died, or missed a ping) starts after the other
+        # workers may have reloaded: it reads the file as it is now, like a reload would, or
+        # serves the config checked at start when the file cannot be used.
+        try:
+            runtime = compile_config(source.load())
+        except Exception as exc:  # the start config is valid; serve it, say why
+            get_logger("turnout.live").error(
+                "worker starts on the config checked at start: the file cannot be used",
+                error=str(exc)[:1000],
+            )
+    return create_app(runtime, source)
