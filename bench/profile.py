@@ -71,7 +71,7 @@ def count_calls(a: argparse.Namespace) -> None:
     body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
     with tempfile.TemporaryDirectory(prefix="turnout-calls-") as td:
         tmp = Path(td)
-        key = run.gateway_key(tmp)
+        key = run.gateway_key(tmp) if a.auth == "key" else run.MASTER_KEY
         cand.EXTRA_HEADERS = f"Authorization: Bearer {key}\r\n"
         mock = run.start_mock(tmp)
         stats: list[dict[str, tuple[int, float]]] = []
@@ -162,6 +162,12 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=499, help="py-spy samples per second")
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--calls", type=int, default=0, help="count Python calls over N requests")
+    ap.add_argument(
+        "--auth",
+        choices=("key", "master"),
+        default="key",
+        help="with --calls: present the gateway key (an RPM limit) or the master key",
+    )
     ap.add_argument("--keep", type=Path, help="with --calls: keep the loaded run's profile")
     ap.add_argument("--by-file", action="store_true", help="with --calls: own time by module")
     ap.add_argument("--strace", action="store_true", help="count system calls instead")

@@ -105,7 +105,8 @@ def test_sinks_get_finished_calls_even_without_stdout_lines() -> None:
 
 def test_a_full_slice_is_drained_on_the_next_loop_turn() -> None:
     """A slice of finished calls is drained at once, not after the 50 ms timer: draining a
-    timer's worth of calls at once held the event loop for milliseconds (the c=1 p99)."""
+    timer's worth of calls at once held the event loop for milliseconds (the c=1 p99). Its
+    lines are held for the tick (one write per tick, not per slice)."""
     import asyncio
 
     from turnout.observability.logging import SLICE
@@ -113,26 +114,77 @@ def test_a_full_slice_is_drained_on_the_next_loop_turn() -> None:
     log = RequestLog()
     sink = io.BytesIO()
     log._sink = sink
+    collect = _Collect()
 
-    async def run() -> tuple[int, int, int]:
+    async def run() -> tuple[int, int, int, int]:
+        from turnout.observability.finish import Finisher
+        from turnout.pricing import PriceTable
+
+        log.attach(Finisher(PriceTable(), {}), [collect])
         log.start()
         for _ in range(SLICE - 1):
             log.record(_call(status=200), 0.001)
         await asyncio.sleep(0)
-        partial = len(sink.getvalue().splitlines())  # under a slice: waits for the timer
+        partial = len(collect.seen)  # under a slice: waits for the timer
         log.record(_call(status=200), 0.001)
         await asyncio.sleep(0)
-        full = len(sink.getvalue().splitlines())
+        full = len(collect.seen)
+        written = len(sink.getvalue().splitlines())  # held until the tick
         for _ in range(3 * SLICE):
             log.record(_call(status=200), 0.001)
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         await log.stop()
-        return partial, full, len(sink.getvalue().splitlines())
+        return partial, full, written, len(sink.getvalue().splitlines())
 
-    partial, full, total = asyncio.run(run())
-    assert (partial, full, total) == (0, SLICE, 4 * SLICE)
+    partial, full, written, total = asyncio.run(run())
+    assert (partial, full, written, total) == (0, SLICE, 0, 4 * SLICE)
+    assert len(collect.seen) == 4 * SLICE
     for _ in range(SLICE):  # stopped, its loop closed: calls still finish, nothing scheduled
         log.record(_call(status=200), 0.001)
     log.flush()
     assert len(sink.getvalue().splitlines()) == 5 * SLICE
+
+
+def test_held_lines_are_written_once_a_buffer_fills_or_at_the_tick() -> None:
+    """Slices hold their lines until LINE_BUFFER bytes wait; the 50 ms tick writes the rest,
+    so a line waits at most one tick and the number of writes does not grow with the rate."""
+    import asyncio
+
+    from turnout.observability.logging import LINE_BUFFER, SLICE
+
+    class Counting(io.BytesIO):
+        writes = 0
+        wrote: asyncio.Event | None = None
+
+        def write(self, data: object) -> int:
+            Counting.writes += 1
+            if Counting.wrote is not None:
+                Counting.wrote.set()
+            return super().write(data)  # type: ignore[arg-type]
+
+    log = RequestLog()
+    sink = Counting()
+    log._sink = sink
+    line = len(orjson.dumps({"x": 0})) + 300  # every line is well over 300 bytes
+    slices = LINE_BUFFER // (SLICE * line) + 2
+
+    async def run() -> tuple[int, int, int]:
+        log.start()
+        for _ in range(slices * SLICE):
+            log.record(_call(status=200), 0.001)
+            await asyncio.sleep(0)  # each full slice is drained on its own loop turn
+        before_tick = Counting.writes
+        lines = len(sink.getvalue().splitlines())
+        Counting.wrote = asyncio.Event()
+        await asyncio.wait_for(Counting.wrote.wait(), 10)  # the tick writes the rest
+        after = len(sink.getvalue().splitlines())
+        await log.stop()
+        return before_tick, lines, after
+
+    before_tick, lines, after = asyncio.run(run())
+    assert 1 <= before_tick < slices  # fewer writes than slices: lines were held
+    assert 0 < lines < slices * SLICE
+    assert after == slices * SLICE
+    for raw in sink.getvalue().splitlines():
+        assert orjson.loads(raw)["event"] == "request"

@@ -1,0 +1,130 @@
+"""CPU per request of gateway variants, measured alternately in one run: A/B of a change.
+
+A variant is ``[TREE:]NAME``. ``NAME`` is a configuration of the benchmark's gateway
+(``bench/run.py``'s defaults with one part changed, see :data:`VARIANTS`); ``TREE`` is a
+checkout with its own ``.venv`` (``uv sync --group bench`` in it) whose code runs that
+variant, so the same configuration can be compared across two commits::
+
+    git worktree add --detach ../base main && (cd ../base && uv sync --group bench)
+    uv run --group bench python bench/ab.py ../base:defaults,.:defaults --rounds 3
+    uv run --group bench python bench/ab.py defaults,master,no-lines,no-storage
+
+Each round starts every variant afresh (mock provider shared), warms it for a second, drives
+``wrk -c64`` non-stream (or ``--mode st``) for ``--seconds`` and reads the process's CPU
+(utime + stime of all its threads, ``/proc``) over the requests answered, with each thread's
+share. Runs of one variant differ by several µs on a VM, hence rounds and the lowest of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import run  # bench/*.py: run as a script, bench/ is on the path
+
+cand = run.cand
+
+# name -> (configuration changes merged into bench/run.py's defaults, present the gateway key)
+VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
+    "defaults": ({}, True),  # request lines, SQLite log, a gateway key with an RPM limit
+    "master": ({}, False),  # the master key instead: no key lookup in the directory, no limit
+    "no-lines": ({"logging": {"requests": False}}, True),
+    "no-storage": ({"storage": {"enabled": False}}, False),  # no keys without a database
+    "quiet": ({"storage": {"enabled": False}, "logging": {"requests": False}}, False),
+}
+
+
+def config(tmp: Path, label: str, changes: dict[str, Any]) -> Path:
+    cfg = json.loads(run.gateway_config(tmp, quiet=False).read_text())
+    for k, v in changes.items():
+        cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
+    path = tmp / f"ab-{label}.yaml"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def threads(pid: int) -> dict[str, float]:
+    """CPU seconds per thread (``tid:name``)."""
+    out: dict[str, float] = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        f = raw[raw.rindex(")") + 2 :].split()
+        out[f"{stat.parent.name}:{name}"] = (int(f[11]) + int(f[12])) / cand.CLK_TCK
+    return out
+
+
+def measure(tmp: Path, variant: str, key: str, a: argparse.Namespace) -> tuple[float, str]:
+    tree, _, name = variant.rpartition(":")
+    changes, with_key = VARIANTS[name]
+    py = str(Path(tree).resolve() / ".venv" / "bin" / "python") if tree else run.PY
+    label = variant.replace("/", "_").replace(":", "-").replace(".", "_")
+    cfg = config(tmp, label, changes)
+    lua = tmp / f"ab-{a.mode}-{with_key}.lua"
+    body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
+    lua.write_text(
+        cand.LUA.format(body=body.decode())
+        + f'wrk.headers["Authorization"] = "Bearer {key if with_key else run.MASTER_KEY}"\n'
+    )
+    cmd = [py, "-m", "turnout.cli.main", "serve", "-c", str(cfg), "--port", str(run.PROXY_PORT)]
+    cand.wait_quiet(a.quiet, 10)
+    cand.wait_port_free(run.PROXY_PORT)
+    proc = run.start_in(tmp, cmd, tmp / f"ab-{label}.log")
+    try:
+        cand.wait_port(run.PROXY_PORT, 30)
+        cand.wrk(run.PROXY_PORT, lua, 64, 1)
+        t0, c0 = threads(proc.pid), cand.cpu_seconds(proc.pid)
+        w = cand.wrk(run.PROXY_PORT, lua, 64, a.seconds)
+        c1, t1 = cand.cpu_seconds(proc.pid), threads(proc.pid)
+    finally:
+        cand.stop(proc)
+    n = max(1, w["requests"])
+    if w["status_errors"] or w["errors"]:  # a refused request costs less: no figure then
+        sys.exit(f"{variant}: {w['status_errors']} non-2xx answers, {w['errors']} errors")
+    shares = {k: (t1[k] - t0.get(k, 0.0)) / n * 1e6 for k in t1}
+    detail = ", ".join(f"{k.split(':', 1)[1]} {v:.1f}" for k, v in shares.items() if v >= 0.5)
+    return (c1 - c0) / n * 1e6, detail
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    names = ", ".join(VARIANTS)
+    ap.add_argument("variants", help=f"comma-separated [TREE:]NAME, NAME one of: {names}")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--mode", choices=("ns", "st"), default="ns")
+    ap.add_argument("--quiet", type=float, default=0.15, help="max other load before a run")
+    a = ap.parse_args()
+    variants = a.variants.split(",")
+    for v in variants:
+        if v.rpartition(":")[2] not in VARIANTS:
+            ap.error(f"unknown variant {v!r}")
+    runs: dict[str, list[float]] = {v: [] for v in variants}
+    with tempfile.TemporaryDirectory(prefix="turnout-ab-") as td:
+        tmp = Path(td)
+        key = run.gateway_key(tmp)
+        mock = run.start_mock(tmp)
+        try:
+            for r in range(a.rounds):
+                for v in variants:
+                    us, detail = measure(tmp, v, key, a)
+                    runs[v].append(us)
+                    print(f"round {r + 1} {v}: {us:.1f} µs/req ({detail})", flush=True)
+        finally:
+            cand.stop(mock)
+    print(f"\nCPU µs per {'request' if a.mode == 'ns' else '20-chunk stream'} (c=64), by round:")
+    for v, xs in runs.items():
+        print(f"  {v:32s} lowest {min(xs):6.1f}  " + " ".join(f"{x:.1f}" for x in xs))
+
+
+if __name__ == "__main__":
+    os.chdir(Path(__file__).resolve().parent.parent)
+    main()
