@@ -166,7 +166,7 @@ def main() -> None:
         "--auth",
         choices=("key", "master"),
         default="key",
-        help="with --calls: present the gateway key (an RPM limit) or the master key",
+        help="present the gateway key (an RPM limit) or the master key",
     )
     ap.add_argument("--keep", type=Path, help="with --calls: keep the loaded run's profile")
     ap.add_argument("--by-file", action="store_true", help="with --calls: own time by module")
@@ -183,7 +183,7 @@ def main() -> None:
     os.sched_setaffinity(0, {int(run.LOAD_CORE)})
     with tempfile.TemporaryDirectory(prefix="turnout-profile-") as td:
         tmp = Path(td)
-        key = run.gateway_key(tmp)
+        key = run.gateway_key(tmp) if a.auth == "key" else run.MASTER_KEY
         body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
         lua = tmp / "load.lua"
         lua.write_text(

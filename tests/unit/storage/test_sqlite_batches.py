@@ -1,6 +1,7 @@
 """A batch reaches SQLite's thread in small calls: that thread holds the core while it inserts,
 and on a gateway given one core the event loop waits for each call to end. A backlog goes in
-one call: every call waits for a turn of a saturated loop, and small ones let the queue grow."""
+calls of 1,000 rows: every call waits for a turn of a saturated loop, and small ones let the
+queue grow; each call's parameters are built just before it (never the whole batch's)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from turnout.storage.sql.logs import SqlLogStore
 
 @pytest.mark.parametrize(
     ("rows", "calls"),
-    [(1000, [80] * 12 + [40]), (2000, [2000])],  # 2,000: a backlog (the writer fell behind)
+    [(1000, [80] * 12 + [40]), (2500, [1000, 1000, 480, 20])],  # a backlog; 20 rows one by one
 )
 def test_a_batch_goes_in_small_calls_unless_it_is_a_backlog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int, calls: list[int]
@@ -47,3 +48,46 @@ def test_a_batch_goes_in_small_calls_unless_it_is_a_backlog(
 
     assert asyncio.run(run()) == rows
     assert sizes == calls
+
+
+def test_only_one_calls_parameters_exist_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are converted to parameters call by call: when the first call of a backlog runs,
+    only its own rows have been converted (not the batch's: that was the peak RSS under load)."""
+    from turnout.storage.sql import logs
+
+    converted = 0
+    seen: list[int] = []
+    to_text = logs._sqlite_ts
+
+    def counting(ts: Any) -> str:
+        nonlocal converted
+        converted += 1
+        return to_text(ts)
+
+    executemany = aiosqlite.Cursor.executemany
+
+    async def spy(self: aiosqlite.Cursor, sql: str, params: Any) -> aiosqlite.Cursor:
+        if sql.startswith("INSERT OR IGNORE INTO request_log"):
+            seen.append(converted)
+        return await executemany(self, sql, params)
+
+    monkeypatch.setattr(logs, "_sqlite_ts", counting)
+    monkeypatch.setattr(aiosqlite.Cursor, "executemany", spy)
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+        try:
+            await migrate(engine)
+            store = SqlLogStore(engine)
+            await store.insert([row(i * 0.001) for i in range(2500)])
+            async with engine.connect() as conn:
+                sums = (await conn.exec_driver_sql("SELECT SUM(requests) FROM route_minute")).one()
+            return int(await store.count()), {"requests": sums[0]}
+        finally:
+            await engine.dispose()
+
+    count, sums = asyncio.run(run())
+    assert count == 2500 and sums == {"requests": 2500}  # every row summed into the rollups
+    assert seen == [1000, 2000, 2500, 2500]  # the last call: its whole statements, then the rest

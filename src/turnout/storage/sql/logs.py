@@ -61,7 +61,8 @@ _SQLITE_MANY = _SQLITE_INSERT + ", ".join([_ONE_ROW] * _PER_STATEMENT)
 _STATEMENTS_PER_CALL = 2
 # Above this many statements (1,000 rows) a batch is a backlog: the writer fell behind (the
 # loop is saturated), and 80-row calls, each waiting for a turn of the loop, let the queue grow
-# (~2,700 rows a second at 6k req/s on one core).
+# (~2,700 rows a second at 6k req/s on one core). A backlog goes in calls of this many
+# statements.
 _SMALL_BATCH = 25
 _SUMMED = (
     "status",
@@ -94,6 +95,19 @@ async def _summed(rows: list[Row]) -> Deltas:
             await asyncio.sleep(0)
         summer.add(rows[i : i + STEP])
     return summer.deltas()
+
+
+async def _sqlite_insert(cursor: Any, values: list[tuple[Any, ...]]) -> None:
+    """One call's rows: whole multi-row statements in one ``executemany``, the rest one by one."""
+    whole = len(values) - len(values) % _PER_STATEMENT
+    if whole:
+        flat = [
+            tuple(chain.from_iterable(values[i : i + _PER_STATEMENT]))
+            for i in range(0, whole, _PER_STATEMENT)
+        ]
+        await cursor.executemany(_SQLITE_MANY, flat)
+    if whole < len(values):
+        await cursor.executemany(_SQLITE_ONE, values[whole:])
 
 
 def _utc(ts: datetime) -> datetime:
@@ -156,39 +170,52 @@ class SqlLogStore:
             return len(new)
 
     async def _sqlite_write(self, rows: list[Row], *, fresh: bool) -> int:
+        if fresh:
+            await self._sqlite_fresh(rows)
+            return len(rows)
+        return await self._sqlite_again(rows)
+
+    async def _sqlite_fresh(self, rows: list[Row]) -> None:
+        """One pass a call: each call's rows are summed for the rollups, converted and
+        inserted, so only one call's parameters exist at a time (converting a whole backlog
+        first held two more copies of it: the peak RSS under load) and the call itself is
+        the event loop's turn (no separate slices)."""
+        per_call = _PER_STATEMENT * (
+            _STATEMENTS_PER_CALL if len(rows) <= _SMALL_BATCH * _PER_STATEMENT else _SMALL_BATCH
+        )
+        summer = Summer()
+        async with self.engine.connect() as conn:
+            driver = await _driver(conn)
+            cursor = await driver.cursor()
+            for i in range(0, len(rows), per_call):
+                part = rows[i : i + per_call]
+                summer.add(part)
+                await _sqlite_insert(cursor, [(_sqlite_ts(r[TS]), *r[1:]) for r in part])
+            await rollups.add_sqlite(cursor, summer.deltas())
+            await cursor.close()
+            await driver.commit()
+
+    async def _sqlite_again(self, rows: list[Row]) -> int:
+        """Replayed rows: only those the database does not hold yet are inserted and summed."""
         values: list[tuple[Any, ...]] = []
         for i in range(0, len(rows), STEP):  # slices: requests are served in between
             if i:
                 await asyncio.sleep(0)
             values.extend([(_sqlite_ts(r[TS]), *r[1:]) for r in rows[i : i + STEP]])
-        deltas = await _summed(rows) if fresh else None
         async with self.engine.connect() as conn:
             driver = await _driver(conn)
             cursor = await driver.cursor()
-            new = rows
-            if not fresh:
-                # Hold the write lock from the look-up to the commit: nothing else can store
-                # one of these rows in between, so the rollups count each row exactly once.
-                if not driver.in_transaction:
-                    await cursor.execute("BEGIN IMMEDIATE")
-                stored = await _sqlite_stored(cursor, values)
-                new = [r for r, v in zip(rows, values, strict=True) if (v[0], v[1]) not in stored]
-            whole = len(values) - len(values) % _PER_STATEMENT
-            if whole:
-                flat = [
-                    tuple(chain.from_iterable(values[i : i + _PER_STATEMENT]))
-                    for i in range(0, whole, _PER_STATEMENT)
-                ]
-                # A few statements per call: between calls the connection's thread waits for
-                # the next one, and the event loop gets the core back (module comment above).
-                # A batch of a backlog goes in one call: the loop is saturated anyway, and
-                # every call waits for a turn of it.
-                step = _STATEMENTS_PER_CALL if len(flat) <= _SMALL_BATCH else len(flat)
-                for i in range(0, len(flat), step):
-                    await cursor.executemany(_SQLITE_MANY, flat[i : i + step])
-            if whole < len(values):
-                await cursor.executemany(_SQLITE_ONE, values[whole:])
-            await rollups.add_sqlite(cursor, deltas if deltas is not None else aggregate(new))
+            # Hold the write lock from the look-up to the commit: nothing else can store one of
+            # these rows in between, so the rollups count each row exactly once.
+            if not driver.in_transaction:
+                await cursor.execute("BEGIN IMMEDIATE")
+            stored = await _sqlite_stored(cursor, values)
+            keep = [(v[0], v[1]) not in stored for v in values]
+            new = [r for r, k in zip(rows, keep, strict=True) if k]
+            fresh = [v for v, k in zip(values, keep, strict=True) if k]
+            for i in range(0, len(fresh), _SMALL_BATCH * _PER_STATEMENT):
+                await _sqlite_insert(cursor, fresh[i : i + _SMALL_BATCH * _PER_STATEMENT])
+            await rollups.add_sqlite(cursor, aggregate(new))
             await cursor.close()
             await driver.commit()
             return len(new)
