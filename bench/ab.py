@@ -7,7 +7,7 @@ variant, so the same configuration can be compared across two commits::
 
     git worktree add --detach ../base main && (cd ../base && uv sync --group bench)
     uv run --group bench python bench/ab.py ../base:defaults,.:defaults --rounds 3
-    uv run --group bench python bench/ab.py defaults,master,no-lines,no-storage
+    uv run --group bench python bench/ab.py defaults,unlimited,master,no-lines,no-storage
 
 Each round starts every variant afresh (mock provider shared), warms it for a second, drives
 ``wrk -c64`` non-stream (or ``--mode st``) for ``--seconds`` and reads the process's CPU
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,13 +30,16 @@ import run  # bench/*.py: run as a script, bench/ is on the path
 
 cand = run.cand
 
-# name -> (configuration changes merged into bench/run.py's defaults, present the gateway key)
-VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
-    "defaults": ({}, True),  # request lines, SQLite log, a gateway key with an RPM limit
-    "master": ({}, False),  # the master key instead: no key lookup in the directory, no limit
-    "no-lines": ({"logging": {"requests": False}}, True),
-    "no-storage": ({"storage": {"enabled": False}}, False),  # no keys without a database
-    "quiet": ({"storage": {"enabled": False}, "logging": {"requests": False}}, False),
+# name -> (configuration changes merged into bench/run.py's defaults, the key presented:
+# "limited" the benchmark's gateway key with an RPM limit, "unlimited" a gateway key without
+# limits, "master" the master key)
+VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
+    "defaults": ({}, "limited"),  # request lines, SQLite log, a gateway key with an RPM limit
+    "unlimited": ({}, "unlimited"),  # a key looked up in the directory, no limit to count
+    "master": ({}, "master"),  # the master key: no key in the directory, no limit
+    "no-lines": ({"logging": {"requests": False}}, "limited"),
+    "no-storage": ({"storage": {"enabled": False}}, "master"),  # no keys without a database
+    "quiet": ({"storage": {"enabled": False}, "logging": {"requests": False}}, "master"),
 }
 
 
@@ -62,17 +66,33 @@ def threads(pid: int) -> dict[str, float]:
     return out
 
 
-def measure(tmp: Path, variant: str, key: str, a: argparse.Namespace) -> tuple[float, str]:
+def unlimited_key(tmp: Path) -> str:
+    """A second gateway key, without limits, in the same database."""
+    cfg = run.gateway_config(tmp, quiet=False)
+    out = subprocess.run(
+        [run.PY, "-m", "turnout.cli.main", "keys", "create", "-c", str(cfg)],
+        cwd=tmp,
+        env={**os.environ, "TURNOUT_MASTER_KEY": run.MASTER_KEY},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def measure(
+    tmp: Path, variant: str, keys: dict[str, str], a: argparse.Namespace
+) -> tuple[float, str]:
     tree, _, name = variant.rpartition(":")
-    changes, with_key = VARIANTS[name]
+    changes, presented = VARIANTS[name]
     py = str(Path(tree).resolve() / ".venv" / "bin" / "python") if tree else run.PY
     label = variant.replace("/", "_").replace(":", "-").replace(".", "_")
     cfg = config(tmp, label, changes)
-    lua = tmp / f"ab-{a.mode}-{with_key}.lua"
+    lua = tmp / f"ab-{a.mode}-{presented}.lua"
     body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
     lua.write_text(
         cand.LUA.format(body=body.decode())
-        + f'wrk.headers["Authorization"] = "Bearer {key if with_key else run.MASTER_KEY}"\n'
+        + f'wrk.headers["Authorization"] = "Bearer {keys[presented]}"\n'
     )
     cmd = [py, "-m", "turnout.cli.main", "serve", "-c", str(cfg), "--port", str(run.PROXY_PORT)]
     cand.wait_quiet(a.quiet, 10)
@@ -110,12 +130,14 @@ def main() -> None:
     runs: dict[str, list[float]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="turnout-ab-") as td:
         tmp = Path(td)
-        key = run.gateway_key(tmp)
+        keys = {"limited": run.gateway_key(tmp), "master": run.MASTER_KEY}
+        if any(VARIANTS[v.rpartition(":")[2]][1] == "unlimited" for v in variants):
+            keys["unlimited"] = unlimited_key(tmp)
         mock = run.start_mock(tmp)
         try:
             for r in range(a.rounds):
                 for v in variants:
-                    us, detail = measure(tmp, v, key, a)
+                    us, detail = measure(tmp, v, keys, a)
                     runs[v].append(us)
                     print(f"round {r + 1} {v}: {us:.1f} µs/req ({detail})", flush=True)
         finally:
