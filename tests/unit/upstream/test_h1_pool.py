@@ -526,3 +526,40 @@ def test_tls_with_verification(loop_factory: LoopFactory, tls_files: tuple[Path,
         await srv.stop()
 
     run(loop_factory, main())
+
+
+@LOOPS
+def test_a_head_that_never_ends_is_refused_at_its_bound(loop_factory: LoopFactory) -> None:
+    """An upstream that sends header lines for ever: the response fails once MAX_HEAD bytes
+    of head have arrived (what the gateway holds of it is bounded), the connection is
+    dropped, and the next request gets a fresh one."""
+    from turnout.upstream.h1.connection import MAX_HEAD
+    from turnout.upstream.h1.response import UpstreamError
+
+    sent = 0
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
+        nonlocal sent
+        await read_request(r)
+        if srv.conns == 1:
+            w.write(b"HTTP/1.1 200 OK\r\n")
+            line = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+            while sent < 4 * MAX_HEAD:
+                w.write(line * 16)
+                sent += 16 * len(line)
+                await w.drain()
+            return
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  1\r\n\r\nhello")
+
+    async def main() -> None:
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            with pytest.raises(UpstreamError, match="head over"):
+                await pool.request(b"POST", b"/", body=b"x")
+            resp = await pool.request(b"POST", b"/", body=b"x")
+            assert (b"X-A", b"1") in resp.headers and await resp.read() == b"hello"
+        assert srv.conns == 2
+        await srv.stop()
+
+    run(loop_factory, main())

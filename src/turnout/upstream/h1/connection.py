@@ -16,10 +16,16 @@ from turnout.upstream.h1.response import ConnectionClosedError, Response, Upstre
 if TYPE_CHECKING:
     from turnout.upstream.h1.pool import Pool
 
+# Bytes of a response's head (status line and headers) read before giving up on it: no
+# provider sends more than a few kilobytes, and an upstream that never ends its head must not
+# grow the gateway's memory (llhttp itself has no such limit).
+MAX_HEAD = 256 * 1024
+
 
 class Connection(asyncio.Protocol):
     __slots__ = (
         "_body_mode",
+        "_head_bytes",
         "_interim",
         "closed",
         "idle_limit",
@@ -46,6 +52,7 @@ class Connection(asyncio.Protocol):
         self.idle_limit = pool.idle_timeout  # lowered by the server's Keep-Alive: timeout=N
         self._interim = False
         self._body_mode = 0  # 0: none/unknown, 1: content-length, 2: chunked
+        self._head_bytes = 0  # bytes read while the current response's head is incomplete
 
     # -- transport callbacks -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -60,6 +67,8 @@ class Connection(asyncio.Protocol):
         if r is None:  # unsolicited bytes on an idle connection: not reusable
             self.abort()
             return
+        if not r._got_bytes:
+            self._head_bytes = 0
         r._got_bytes = True
         r.last_read = self.loop.time()
         try:
@@ -68,6 +77,11 @@ class Connection(asyncio.Protocol):
             self._error(UpstreamError("protocol upgrade not supported"))
         except httptools.HttpParserError as e:
             self._error(UpstreamError(f"invalid HTTP response: {e}"))
+        else:
+            if not r._head_done:
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD:
+                    self._error(UpstreamError(f"response head over {MAX_HEAD} bytes"))
 
     def eof_received(self) -> bool:
         return False  # let the transport close; connection_lost decides the outcome
