@@ -8,11 +8,15 @@ variant, so the same configuration can be compared across two commits::
     git worktree add --detach ../base main && (cd ../base && uv sync --group bench)
     uv run --group bench python bench/ab.py ../base:defaults,.:defaults --rounds 3
     uv run --group bench python bench/ab.py defaults,unlimited,master,no-lines,no-storage
+    uv run --group bench python bench/ab.py ../base:defaults,.:defaults --c1 10000
 
 Each round starts every variant afresh (mock provider shared), warms it for a second, drives
 ``wrk -c64`` non-stream (or ``--mode st``) for ``--seconds`` and reads the process's CPU
 (utime + stime of all its threads, ``/proc``) over the requests answered, with each thread's
 share. Runs of one variant differ by several µs on a VM, hence rounds and the lowest of each.
+``--c1 N`` measures latency instead: N requests one at a time per mode (non-stream, and a
+stream's time to first byte), after a warm-up; their p99 moves by tenths of a millisecond
+from run to run, hence several alternated rounds of many requests.
 """
 
 from __future__ import annotations
@@ -100,6 +104,13 @@ def measure(
     proc = run.start_in(tmp, cmd, tmp / f"ab-{label}.log")
     try:
         cand.wait_port(run.PROXY_PORT, 30)
+        if a.c1:  # latency at concurrency 1 instead of CPU at c=64
+            cand.EXTRA_HEADERS = f"Authorization: Bearer {keys[presented]}\r\n"
+            cand.c1(run.PROXY_PORT, 50, 20)
+            lat = cand.c1(run.PROXY_PORT, a.c1)
+            ns, st_ = lat["ns"], lat["st"]
+            detail = f"p50 {ns['total_p50_ms']:.3f} ms, stream TTFB p99 {st_['ttfb_p99_ms']:.3f} ms"
+            return ns["total_p99_ms"], detail
         cand.wrk(run.PROXY_PORT, lua, 64, 1)
         t0, c0 = threads(proc.pid), cand.cpu_seconds(proc.pid)
         w = cand.wrk(run.PROXY_PORT, lua, 64, a.seconds)
@@ -122,6 +133,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--mode", choices=("ns", "st"), default="ns")
     ap.add_argument("--quiet", type=float, default=0.15, help="max other load before a run")
+    ap.add_argument(
+        "--c1",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: N requests at concurrency 1 per mode, the non-stream p99 (ms) compared",
+    )
     a = ap.parse_args()
     variants = a.variants.split(",")
     for v in variants:
@@ -139,12 +157,18 @@ def main() -> None:
                 for v in variants:
                     us, detail = measure(tmp, v, keys, a)
                     runs[v].append(us)
-                    print(f"round {r + 1} {v}: {us:.1f} µs/req ({detail})", flush=True)
+                    unit = "ms" if a.c1 else "µs/req"
+                    shown = f"{us:.3f}" if a.c1 else f"{us:.1f}"
+                    print(f"round {r + 1} {v}: {shown} {unit} ({detail})", flush=True)
         finally:
             cand.stop(mock)
-    print(f"\nCPU µs per {'request' if a.mode == 'ns' else '20-chunk stream'} (c=64), by round:")
+    what = f"CPU µs per {'request' if a.mode == 'ns' else '20-chunk stream'} (c=64)"
+    if a.c1:
+        what = f"c=1 non-stream p99 ms ({a.c1} requests)"
+    print(f"\n{what}, by round:")
     for v, xs in runs.items():
-        print(f"  {v:32s} lowest {min(xs):6.1f}  " + " ".join(f"{x:.1f}" for x in xs))
+        digits = 3 if a.c1 else 1
+        print(f"  {v:32s} lowest {min(xs):7.{digits}f}  " + " ".join(f"{x:.{digits}f}" for x in xs))
 
 
 if __name__ == "__main__":

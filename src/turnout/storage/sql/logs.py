@@ -49,21 +49,19 @@ from turnout.storage.stats import HistogramPoint, SeriesPoint, SeriesQuery
 
 _ONE_ROW = f"({', '.join('?' for _ in COLUMNS)})"
 _SQLITE_INSERT = f"INSERT OR IGNORE INTO request_log ({', '.join(COLUMNS)}) VALUES "
-# Rows per statement: a multi-row INSERT costs a quarter less per row than one row at a time
-# (and 40 x 25 parameters stay far below SQLite's limit).
-_PER_STATEMENT = 40
+# Rows per statement: a multi-row INSERT costs less per row than one row at a time.
+_PER_STATEMENT = 20
 _SQLITE_ONE = _SQLITE_INSERT + _ONE_ROW
 _SQLITE_MANY = _SQLITE_INSERT + ", ".join([_ONE_ROW] * _PER_STATEMENT)
-# Statements per call into the connection's thread. That thread inserts without the GIL,
-# but on a gateway given one core it still holds the core: one call inserting a whole batch
-# (~1,000 rows) kept the event loop waiting ~4.5 ms (the c=1 p99: 2.2 ms with the SQLite
-# request log, 0.9 ms without; docs/measurements.md). 80 rows per call is a fraction of that.
-_STATEMENTS_PER_CALL = 2
-# Above this many statements (1,000 rows) a batch is a backlog: the writer fell behind (the
-# loop is saturated), and 80-row calls, each waiting for a turn of the loop, let the queue grow
-# (~2,700 rows a second at 6k req/s on one core). A backlog goes in calls of this many
-# statements.
-_SMALL_BATCH = 25
+# Rows per call into the connection's thread. That thread inserts without the GIL, but on a
+# gateway given one core it still holds the core for the call: one call inserting a whole batch
+# (~1,000 rows) kept the event loop waiting ~4.5 ms, and calls of 80 rows still showed in the
+# c=1 p99 (docs/measurements.md, "Pauses on the event loop").
+_ROWS_PER_CALL = 20
+# A batch of more rows than this is a backlog: the writer fell behind (the loop is saturated),
+# and small calls, each waiting for a turn of the loop, let the queue grow (~2,700 rows a
+# second at 6k req/s on one core). A backlog goes in calls of this many rows.
+_BACKLOG = 1000
 _SUMMED = (
     "status",
     "error",
@@ -176,13 +174,11 @@ class SqlLogStore:
         return await self._sqlite_again(rows)
 
     async def _sqlite_fresh(self, rows: list[Row]) -> None:
-        """One pass a call: each call's rows are summed for the rollups, converted and
-        inserted, so only one call's parameters exist at a time (converting a whole backlog
-        first held two more copies of it: the peak RSS under load) and the call itself is
-        the event loop's turn (no separate slices)."""
-        per_call = _PER_STATEMENT * (
-            _STATEMENTS_PER_CALL if len(rows) <= _SMALL_BATCH * _PER_STATEMENT else _SMALL_BATCH
-        )
+        """One pass a call (:data:`_ROWS_PER_CALL` rows, a backlog :data:`_BACKLOG`): each
+        call's rows are summed for the rollups, converted and inserted, so only one call's
+        parameters exist at a time (converting a whole backlog first held two more copies of
+        it: the peak RSS under load) and the call itself is the event loop's turn."""
+        per_call = _ROWS_PER_CALL if len(rows) <= _BACKLOG else _BACKLOG
         summer = Summer()
         async with self.engine.connect() as conn:
             driver = await _driver(conn)
@@ -213,8 +209,8 @@ class SqlLogStore:
             keep = [(v[0], v[1]) not in stored for v in values]
             new = [r for r, k in zip(rows, keep, strict=True) if k]
             fresh = [v for v, k in zip(values, keep, strict=True) if k]
-            for i in range(0, len(fresh), _SMALL_BATCH * _PER_STATEMENT):
-                await _sqlite_insert(cursor, fresh[i : i + _SMALL_BATCH * _PER_STATEMENT])
+            for i in range(0, len(fresh), _BACKLOG):
+                await _sqlite_insert(cursor, fresh[i : i + _BACKLOG])
             await rollups.add_sqlite(cursor, aggregate(new))
             await cursor.close()
             await driver.commit()
