@@ -91,3 +91,52 @@ def test_only_one_calls_parameters_exist_at_a_time(
     count, sums = asyncio.run(run())
     assert count == 2500 and sums == {"requests": 2500}  # every row summed into the rollups
     assert seen == [1000, 2000, 2500]
+
+
+def test_a_busy_loop_gets_backlog_sized_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loop whose turns take long (another task holds it 5 ms at a time), small calls
+    would each wait a long turn and let the queue grow: the batch goes in one call."""
+    import time
+
+    sizes: list[int] = []
+    executemany = aiosqlite.Cursor.executemany
+
+    async def spy(self: aiosqlite.Cursor, sql: str, params: Any) -> aiosqlite.Cursor:
+        params = list(params)
+        if sql.startswith("INSERT OR IGNORE INTO request_log"):
+            sizes.append(sum(len(p) for p in params) // len(COLUMNS))
+        return await executemany(self, sql, params)
+
+    monkeypatch.setattr(aiosqlite.Cursor, "executemany", spy)
+
+    async def run() -> list[list[int]]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+        seen: list[list[int]] = []
+        try:
+            await migrate(engine)
+            store = SqlLogStore(engine)
+            await store.insert([row(i * 0.001) for i in range(200)])  # an idle loop
+            seen.append(sizes[:])
+            sizes.clear()
+            loop = asyncio.get_running_loop()
+            busy = [True]
+
+            def hog() -> None:  # a loop serving many requests: every turn holds it 5 ms
+                if busy[0]:
+                    time.sleep(0.005)
+                    loop.call_soon(hog)
+
+            loop.call_soon(hog)
+            await store.insert([row(1 + i * 0.001) for i in range(200)])
+            busy[0] = False
+            seen.append(sizes[:])
+            assert int(await store.count()) == 400
+        finally:
+            await engine.dispose()
+        return seen
+
+    idle, busy = asyncio.run(run())
+    assert idle == [20] * 10
+    assert busy == [200]
