@@ -18,23 +18,29 @@ from turnout.storage.sql.engine import make_engine, migrate
 from turnout.storage.sql.logs import SqlLogStore
 
 
-@pytest.mark.parametrize(
-    ("rows", "calls"),
-    [(990, [20] * 49 + [10]), (2510, [1000, 1000, 500, 10])],  # 2,510: a backlog
-)
-def test_a_batch_goes_in_small_calls_unless_it_is_a_backlog(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int, calls: list[int]
-) -> None:
-    sizes: list[int] = []
+@pytest.fixture
+def sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows per call of the request log's inserts into SQLite's thread, in order."""
+    seen: list[int] = []
     executemany = aiosqlite.Cursor.executemany
 
     async def spy(self: aiosqlite.Cursor, sql: str, params: Any) -> aiosqlite.Cursor:
         params = list(params)
         if sql.startswith("INSERT OR IGNORE INTO request_log"):
-            sizes.append(sum(len(p) for p in params) // len(COLUMNS))
+            seen.append(sum(len(p) for p in params) // len(COLUMNS))
         return await executemany(self, sql, params)
 
     monkeypatch.setattr(aiosqlite.Cursor, "executemany", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("rows", "calls"),
+    [(990, [20] * 49 + [10]), (2510, [1000, 1000, 500, 10])],  # 2,510: a backlog
+)
+def test_a_batch_goes_in_small_calls_unless_it_is_a_backlog(
+    tmp_path: Path, sizes: list[int], rows: int, calls: list[int]
+) -> None:
 
     async def run() -> int:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
@@ -93,23 +99,10 @@ def test_only_one_calls_parameters_exist_at_a_time(
     assert seen == [1000, 2000, 2500]
 
 
-def test_a_busy_loop_gets_backlog_sized_calls(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_busy_loop_gets_backlog_sized_calls(tmp_path: Path, sizes: list[int]) -> None:
     """On a loop whose turns take long (another task holds it 5 ms at a time), small calls
     would each wait a long turn and let the queue grow: the batch goes in one call."""
     import time
-
-    sizes: list[int] = []
-    executemany = aiosqlite.Cursor.executemany
-
-    async def spy(self: aiosqlite.Cursor, sql: str, params: Any) -> aiosqlite.Cursor:
-        params = list(params)
-        if sql.startswith("INSERT OR IGNORE INTO request_log"):
-            sizes.append(sum(len(p) for p in params) // len(COLUMNS))
-        return await executemany(self, sql, params)
-
-    monkeypatch.setattr(aiosqlite.Cursor, "executemany", spy)
 
     async def run() -> list[list[int]]:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
