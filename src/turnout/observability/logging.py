@@ -108,7 +108,7 @@ def get_logger(name: str) -> Any:
 # at a time (50 ms at 3k req/s) held the event loop ~2 ms: the c=1 p99 (docs/measurements.md).
 SLICE = 16
 # Request lines are written to stdout once this many bytes wait, or at the 50 ms tick: one
-# ``write`` per slice of 16 lines cost ~4 µs per request (docs/measurements.md#request-lines).
+# ``write`` per slice of 16 lines (docs/measurements.md, "What each part of the defaults costs").
 LINE_BUFFER = 64 * 1024
 
 
