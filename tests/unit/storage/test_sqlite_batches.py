@@ -61,11 +61,11 @@ def test_only_one_calls_parameters_exist_at_a_time(
 ) -> None:
     """Rows are converted to parameters call by call: when the first call of a backlog runs,
     only its own rows have been converted (not the batch's: that was the peak RSS under load)."""
-    from turnout.storage.sql import logs
+    from turnout.storage.sql import sqlite_writes
 
     converted = 0
     seen: list[int] = []
-    to_text = logs._sqlite_ts
+    to_text = sqlite_writes._sqlite_ts
 
     def counting(ts: Any) -> str:
         nonlocal converted
@@ -79,7 +79,7 @@ def test_only_one_calls_parameters_exist_at_a_time(
             seen.append(converted)
         return await executemany(self, sql, params)
 
-    monkeypatch.setattr(logs, "_sqlite_ts", counting)
+    monkeypatch.setattr(sqlite_writes, "_sqlite_ts", counting)
     monkeypatch.setattr(aiosqlite.Cursor, "executemany", spy)
 
     async def run() -> tuple[int, dict[str, Any]]:

@@ -24,7 +24,7 @@ from turnout.observability.slog import structlog
 
 if TYPE_CHECKING:
     from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from turnout.config.schema import StorageConfig
 
@@ -66,6 +66,13 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
+
+
+async def driver_of(conn: AsyncConnection) -> Any:
+    """The driver's own connection under a SQLAlchemy one (asyncpg's, aiosqlite's): bulk
+    writes go through it, past SQLAlchemy's statement layer."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
 
 
 def make_engine(url: str) -> AsyncEngine:

@@ -1,18 +1,16 @@
 """The request log on SQL: bulk inserts, the usage aggregate, the paged log, pruning.
 
-Inserts bypass SQLAlchemy's statement layer: fresh rows go to PostgreSQL with ``COPY`` and to
-SQLite with one ``executemany``, as tuples (docs/storage.md has the rates). Replays go
-through a temporary table and ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL) or
-``INSERT OR IGNORE`` (SQLite), so a row spooled twice is stored once.
+Inserts bypass SQLAlchemy's statement layer: fresh rows go to PostgreSQL with ``COPY``, as
+tuples (docs/storage.md has the rates), and to SQLite through
+:mod:`turnout.storage.sql.sqlite_writes`. PostgreSQL replays go through a temporary table and
+``INSERT ... ON CONFLICT DO NOTHING``, so a row spooled twice is stored once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +26,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.storage.query import (
     GROUPS,
@@ -43,29 +41,11 @@ from turnout.storage.query import (
 )
 from turnout.storage.rollup import Deltas, Summer, aggregate
 from turnout.storage.rows import COLUMNS, ID, TS, Row, as_dict
-from turnout.storage.sql import rollups
-from turnout.storage.sql.engine import is_postgres
+from turnout.storage.sql import rollups, sqlite_writes
+from turnout.storage.sql.engine import driver_of, is_postgres
 from turnout.storage.sql.tables import request_log as t
 from turnout.storage.stats import HistogramPoint, SeriesPoint, SeriesQuery
 
-_ONE_ROW = f"({', '.join('?' for _ in COLUMNS)})"
-_SQLITE_INSERT = f"INSERT OR IGNORE INTO request_log ({', '.join(COLUMNS)}) VALUES "
-# Rows per statement: a multi-row INSERT costs less per row than one row at a time.
-_PER_STATEMENT = 20
-_SQLITE_ONE = _SQLITE_INSERT + _ONE_ROW
-_SQLITE_MANY = _SQLITE_INSERT + ", ".join([_ONE_ROW] * _PER_STATEMENT)
-# Rows per call into the connection's thread. That thread inserts without the GIL, but on a
-# gateway given one core it still holds the core for the call: one call inserting a whole batch
-# (~1,000 rows) kept the event loop waiting ~4.5 ms, and calls of 80 rows still showed in the
-# c=1 p99 (docs/measurements.md, "Pauses on the event loop").
-_ROWS_PER_CALL = 20
-# A batch of more rows than this is a backlog: the writer fell behind (the loop is saturated),
-# and small calls, each waiting for a turn of the loop, let the queue grow (~2,700 rows a
-# second at 6k req/s on one core). A backlog goes in calls of this many rows.
-_BACKLOG = 1000
-# Seconds one turn of the event loop may take before it counts as busy (small calls would each
-# wait that long): well under 0.1 ms idle or at concurrency 1, several ms serving 64 requests.
-_BUSY_TURN = 0.001
 _SUMMED = (
     "status",
     "error",
@@ -81,7 +61,6 @@ _PG_REPLAY = (
     "INSERT INTO request_log SELECT * FROM request_log_replay ON CONFLICT (ts, id) DO NOTHING "
     "RETURNING id"
 )
-_LOOKUP = 400  # timestamps per look-up of already stored rows (SQLite's parameter limit)
 
 
 # Rows prepared per slice of a batch before the event loop gets a turn: a batch of 2,000 rows
@@ -99,37 +78,8 @@ async def _summed(rows: list[Row]) -> Deltas:
     return summer.deltas()
 
 
-async def _sqlite_insert(cursor: Any, values: list[tuple[Any, ...]]) -> None:
-    """One call's rows: whole multi-row statements in one ``executemany``, the rest one by one."""
-    whole = len(values) - len(values) % _PER_STATEMENT
-    if whole:
-        flat = [
-            tuple(chain.from_iterable(values[i : i + _PER_STATEMENT]))
-            for i in range(0, whole, _PER_STATEMENT)
-        ]
-        await cursor.executemany(_SQLITE_MANY, flat)
-    if whole < len(values):
-        await cursor.executemany(_SQLITE_ONE, values[whole:])
-
-
 def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-_minute = [-1, ""]  # the last minute formatted, and its text
-
-
-def _sqlite_ts(ts: datetime) -> str:
-    """SQLAlchemy's own SQLite datetime text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), so Core
-    queries compare and read these rows; the minute is formatted once per minute (strftime per
-    row was a third of a row's insert cost)."""
-    us = round(ts.timestamp() * 1_000_000)
-    minute, rest = divmod(us, 60_000_000)
-    if minute != _minute[0]:
-        text = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%d %H:%M:")
-        _minute[0], _minute[1] = minute, text
-    seconds, micros = divmod(rest, 1_000_000)
-    return f"{_minute[1]}{seconds:02d}.{micros:06d}"
 
 
 class SqlLogStore:
@@ -146,7 +96,7 @@ class SqlLogStore:
             return
         deltas = await _summed(rows)
         async with self.engine.connect() as conn:
-            driver = await _driver(conn)
+            driver = await driver_of(conn)
             async with driver.transaction():
                 await driver.copy_records_to_table("request_log", records=rows, columns=COLUMNS)
                 await rollups.add_postgres(driver, deltas)
@@ -156,7 +106,7 @@ class SqlLogStore:
         if not self.postgres:
             return await self._sqlite_write(rows, fresh=False)
         async with self.engine.connect() as conn:
-            driver = await _driver(conn)
+            driver = await driver_of(conn)
             async with driver.transaction():
                 await driver.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS request_log_replay "
@@ -173,62 +123,9 @@ class SqlLogStore:
 
     async def _sqlite_write(self, rows: list[Row], *, fresh: bool) -> int:
         if fresh:
-            await self._sqlite_fresh(rows)
+            await sqlite_writes.write_fresh(self.engine, rows)
             return len(rows)
-        return await self._sqlite_again(rows)
-
-    async def _sqlite_fresh(self, rows: list[Row]) -> None:
-        """One pass a call (:data:`_ROWS_PER_CALL` rows, a backlog :data:`_BACKLOG`): each
-        call's rows are summed for the rollups, converted and inserted, so only one call's
-        parameters exist at a time (converting a whole backlog first held two more copies of
-        it: the peak RSS under load) and the call itself is the event loop's turn.
-
-        Small calls keep the loop's pauses short when it has time to spare (the c=1 p99); on a
-        busy loop every call waits a long turn, and a batch of small ones let the queue (and
-        the memory) grow. So one turn of the loop is timed first: over :data:`_BUSY_TURN`,
-        the batch goes in backlog-sized calls."""
-        big = len(rows) > _BACKLOG
-        if not big:
-            began = time.perf_counter()
-            await asyncio.sleep(0)
-            big = time.perf_counter() - began > _BUSY_TURN
-        per_call = _BACKLOG if big else _ROWS_PER_CALL
-        summer = Summer()
-        async with self.engine.connect() as conn:
-            driver = await _driver(conn)
-            cursor = await driver.cursor()
-            for i in range(0, len(rows), per_call):
-                part = rows[i : i + per_call]
-                summer.add(part)
-                await _sqlite_insert(cursor, [(_sqlite_ts(r[TS]), *r[1:]) for r in part])
-            await rollups.add_sqlite(cursor, summer.deltas())
-            await cursor.close()
-            await driver.commit()
-
-    async def _sqlite_again(self, rows: list[Row]) -> int:
-        """Replayed rows: only those the database does not hold yet are inserted and summed."""
-        values: list[tuple[Any, ...]] = []
-        for i in range(0, len(rows), STEP):  # slices: requests are served in between
-            if i:
-                await asyncio.sleep(0)
-            values.extend([(_sqlite_ts(r[TS]), *r[1:]) for r in rows[i : i + STEP]])
-        async with self.engine.connect() as conn:
-            driver = await _driver(conn)
-            cursor = await driver.cursor()
-            # Hold the write lock from the look-up to the commit: nothing else can store one of
-            # these rows in between, so the rollups count each row exactly once.
-            if not driver.in_transaction:
-                await cursor.execute("BEGIN IMMEDIATE")
-            stored = await _sqlite_stored(cursor, values)
-            keep = [(v[0], v[1]) not in stored for v in values]
-            new = [r for r, k in zip(rows, keep, strict=True) if k]
-            fresh = [v for v, k in zip(values, keep, strict=True) if k]
-            for i in range(0, len(fresh), _BACKLOG):
-                await _sqlite_insert(cursor, fresh[i : i + _BACKLOG])
-            await rollups.add_sqlite(cursor, aggregate(new))
-            await cursor.close()
-            await driver.commit()
-            return len(new)
+        return await sqlite_writes.write_again(self.engine, rows)
 
     async def prune(self, before: datetime, batch: int) -> int:
         """Small batches keep each transaction short: writers and readers never wait long."""
@@ -380,23 +277,6 @@ class SqlLogStore:
 
     async def close(self) -> None:
         return None
-
-
-async def _sqlite_stored(cursor: Any, values: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
-    """(ts, id) of the rows among ``values`` that are stored already (by the primary key)."""
-    stamps = sorted({v[0] for v in values})
-    found: set[tuple[str, str]] = set()
-    for i in range(0, len(stamps), _LOOKUP):
-        chunk = stamps[i : i + _LOOKUP]
-        marks = ", ".join("?" for _ in chunk)
-        await cursor.execute(f"SELECT ts, id FROM request_log WHERE ts IN ({marks})", chunk)
-        found.update((ts, row_id) for ts, row_id in await cursor.fetchall())
-    return found
-
-
-async def _driver(conn: AsyncConnection) -> Any:
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
 
 
 def _group(row: Any) -> UsageGroup:
