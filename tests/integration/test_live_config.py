@@ -343,12 +343,25 @@ def test_a_restarted_worker_serves_the_file_as_it_is_now(mock: Proc, tmp_path: P
         until(lambda: len(workers()) == 2, 60)
         first = {w["version"] for w in workers()}
         gw.write(config(mock, 3))
-        until(lambda: bool(workers()) and {w["version"] for w in workers()} != first, 10)
-        new = {w["version"] for w in workers()}
+
+        def versions() -> set[str]:
+            return {w["version"] for w in workers()}
+
+        # Both workers on the one new version (one of them alone first would make ``new`` a
+        # mix that the restarted worker can never match).
+        until(lambda: len(versions()) == 1 and versions() != first, 10)
+        new = versions()
         victim = workers()[0]["pid"]
         os.kill(victim, signal.SIGKILL)
-        until(lambda: bool(workers()) and victim not in {w["pid"] for w in workers()}, 60)
-        assert {w["version"] for w in workers()} == new
+        seen: list[dict[str, Any]] = []
+
+        def replaced() -> bool:  # one reading of both workers, the restarted one among them
+            found = workers()
+            seen[:] = found
+            return bool(found) and victim not in {w["pid"] for w in found}
+
+        until(replaced, 60)
+        assert {w["version"] for w in seen} == new
         assert {gw.deployment() for _ in range(10)} == {"mock/v3"}
     finally:
         _stop_group(gw)
