@@ -219,7 +219,7 @@ def app_from_env() -> object:
     configure_logging(cfg.logging.level, cfg.logging.format)
     raw = os.environ.get(SOURCE_ENV)
     source = ConfigSource.loads(raw) if raw else None
-    runtime = compile_config(cfg)
+    runtime = None
     if source is not None and source.file is not None:
         # A worker the supervisor restarts (it died, or missed a ping) starts after the other
         # workers may have reloaded: it reads the file as it is now, like a reload would, or
@@ -231,4 +231,4 @@ def app_from_env() -> object:
                 "worker starts on the config checked at start: the file cannot be used",
                 error=str(exc)[:1000],
             )
-    return create_app(runtime, source)
+    return create_app(compile_config(cfg) if runtime is None else runtime, source)
