@@ -186,6 +186,38 @@ def test_connection_close_not_reused(loop_factory: LoopFactory) -> None:
     run(loop_factory, main())
 
 
+def test_a_closed_connection_leaves_no_cycle() -> None:
+    """A connection the server closes is freed by reference counting: its parser held its
+    callbacks, a cycle that left the connection (and its response) to the cyclic GC, which
+    the gateway runs seldom (turnout.allocator). On uvloop, the gateway's loop: asyncio's own
+    socket transports leave cycles of their own."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
+        await read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    async def main() -> None:
+        srv = Srv(handler)
+        port = await srv.start()
+        async with Pool("127.0.0.1", port) as pool:
+            for _ in range(2):  # warm: first-use caches are not per connection
+                assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"ok"
+            await until_async(lambda: pool._n_conns == 0)
+            gc.collect()
+            gc.disable()
+            try:
+                for _ in range(20):
+                    assert await (await pool.request(b"POST", b"/", body=b"x")).read() == b"ok"
+                await until_async(lambda: pool._n_conns == 0)
+                assert gc.collect() == 0
+            finally:
+                gc.enable()
+        await srv.stop()
+
+    run(uvloop.new_event_loop, main())
+
+
 @LOOPS
 def test_eof_delimited_body(loop_factory: LoopFactory) -> None:
     async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:

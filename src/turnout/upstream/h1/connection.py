@@ -89,6 +89,9 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.transport = None
+        # The parser holds this connection's callbacks: a cycle that only the cyclic GC would
+        # free (with the response and buffers it reaches) once the connection is gone.
+        del self.parser
         self.pool._forget(self)
         r = self.resp
         if r is None:
