@@ -237,8 +237,13 @@ class Gateway:
         }
         # Responses conversations are expanded right before the cache (its key then covers
         # the whole conversation) and recorded for cached answers too.
-        steps = self.plugins.steps(services, {"cache": self.conversations.step})
-        self.state.handler = build_pipeline(steps, self.generation.router)
+        conversation = self.conversations.step
+        steps = self.plugins.steps(services, {"cache": conversation})
+        router = self.generation.router
+        # Only the Responses API's calls go through that step: the other protocols' chain
+        # leaves it out (one coroutine less that every resume of their call passes through).
+        self.state.handlers = {"responses": build_pipeline(steps, router)}
+        self.state.handler = build_pipeline([s for s in steps if s != conversation], router)
 
     # -- live configuration (turnout.live) --------------------------------------------------
     async def _start_live(self) -> None:

@@ -32,6 +32,9 @@ class GatewayState:
     client: UpstreamClient | None = None
     providers: dict[str, Provider] = field(default_factory=dict)
     handler: Handler | None = None
+    # The pipeline of a protocol whose chain differs from ``handler``'s, by its wire name
+    # (the Responses API's, with the conversation step: turnout.app ``assemble``).
+    handlers: dict[str, Handler] = field(default_factory=dict)
     cache: CacheService | None = None  # None when no model is cached
     observability: Observability | None = None  # storage, metrics, traces, capture
     auth: AuthService | None = None  # gateway keys, limits, budgets (docs/keys-and-limits.md)

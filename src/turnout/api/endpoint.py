@@ -95,8 +95,9 @@ async def serve(
         if call.stream and wanted:  # usage is read from the relayed bytes (turnout.usage)
             assert obs is not None
             observer = call.observer = wire.usage_observer(call, obs.ask_stream_usage)
-        assert state.handler is not None
-        reply = await state.handler(call)
+        handler = state.handlers.get(wire.name) or state.handler
+        assert handler is not None
+        reply = await handler(call)
         call.status = reply.status
         out = reply.headers
         out.append((b"x-request-id", rid.encode()))

@@ -5,9 +5,10 @@ Everything a config decides on the request path hangs off the pipeline's last ha
 router: its plans, their members, providers and health objects. A reload therefore builds a
 complete new router beside the serving one (providers, health board, strategies, and with them
 every check a config can fail at build time), and only then swaps it in by reassembling the
-pipeline: one assignment of ``state.handler``. A request reads that handler once when it
-starts, so requests in flight finish on the router (the config) they started with, and new
-ones take the new one; nothing is cancelled, closed or reset.
+pipeline: one assignment of ``state.handler`` (and of ``state.handlers``, the Responses
+API's). A request reads its handler once when it starts, so requests in flight finish on the
+router (the config) they started with, and new ones take the new one; nothing is cancelled,
+closed or reset.
 
 State carries over where the thing it describes did not change: the health board keeps every
 key and deployment object still configured (breakers, cooldowns, key states, latency, rate

@@ -182,7 +182,15 @@ class GatewayProtocol(HttpToolsProtocol):
         self._since = self.loop.time()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        # uvicorn's, without the keep-alive timer it arms after every response (and cancels
+        # at the next request): this connection's own timer (_check) closes idle connections.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:  # the next pipelined request
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
         if self._phase == APP and (self.cycle is None or self.cycle.response_complete):
             self._phase = IDLE
             self._since = self.loop.time()
