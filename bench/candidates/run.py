@@ -239,6 +239,8 @@ def proxy_cmd(name: str, tmp: Path) -> tuple[list[str], dict[str, str]]:
         return [PY, "uvicorn_server.py"], env
     if server == "aiohttp":
         return [PY, "aiohttp_server.py"], env
+    if server == "raw":
+        return [PY, "raw_server.py"], env
     if server.startswith("granian-"):
         iface = server.split("-")[1]
         # one worker, one runtime thread, single-threaded runtime, uvloop
