@@ -237,6 +237,11 @@ def proxy_cmd(name: str, tmp: Path) -> tuple[list[str], dict[str, str]]:
     env = {"PROXY_CLIENT": client, "UPSTREAM": f"127.0.0.1:{UP_PORT}", "PORT": str(PROXY_PORT)}
     if server == "uvicorn":
         return [PY, "uvicorn_server.py"], env
+    if server == "uvicorn-gw":
+        return [PY, "uvicorn_server.py"], {
+            **env,
+            "HTTP_PROTOCOL": "turnout.server.protocol:GatewayProtocol",
+        }
     if server == "aiohttp":
         return [PY, "aiohttp_server.py"], env
     if server == "raw":

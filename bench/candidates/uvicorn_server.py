@@ -18,7 +18,9 @@ if __name__ == "__main__":
         host="127.0.0.1",
         port=int(os.environ.get("PORT", "18080")),
         loop="uvloop",
-        http="httptools",
+        # uvicorn-gw: the gateway's own protocol (limits, one write per sized answer)
+        http=os.environ.get("HTTP_PROTOCOL", "httptools"),
+        proxy_headers="HTTP_PROTOCOL" not in os.environ,  # off, as the gateway runs it
         lifespan="off",
         access_log=False,
         log_level="warning",

@@ -165,7 +165,8 @@ def run(cfg: TurnoutConfig, source: ConfigSource | None = None) -> None:
         "server_header": False,
         "proxy_headers": False,  # X-Forwarded-* rewriting costs every request; off unless needed
         "timeout_graceful_shutdown": server.drain_timeout,
-        # 0 turns the idle timeout off: uvicorn's own keep-alive timer then waits a day.
+        # The idle timeout is the protocol's (turnout.server.protocol); uvicorn's keep-alive
+        # timer is never armed by it.
         "timeout_keep_alive": server.idle_timeout or 86400,
         "limit_concurrency": server.max_concurrency,
         "backlog": 4096,

@@ -21,21 +21,25 @@ it never sends, kept its connection forever). This subclass adds, per connection
 
 Timeouts cost one timer per connection that re-arms itself when it fires (at most every
 ``min(timeouts)`` seconds, and exactly at the deadline of the current phase); a request only
-stamps the loop clock at its phase changes. Errors are written in the protocol of the request
-path (:func:`~turnout.protocols.registry.dialect`) so SDKs parse them.
+stamps the loop clock at its phase changes, and no per-response keep-alive timer is armed (the
+idle timeout is this timer's). Errors are written in the protocol of the request path
+(:func:`~turnout.protocols.registry.dialect`) so SDKs parse them.
+
+The connection (set-up, flow control, pipelining, graceful shutdown) is uvicorn's; each request
+is the gateway's own :class:`~turnout.server.cycle.Exchange` instead of uvicorn's cycle, its
+scope built once its head is complete.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+import contextvars
+import urllib.parse
+from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import (
-    STATUS_LINE,
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT, service_unavailable
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from turnout.errors import (
     BadRequest,
@@ -45,12 +49,13 @@ from turnout.errors import (
     error_body,
 )
 from turnout.protocols.registry import dialect
-from turnout.server.cycle import GatewayCycle
+from turnout.server.cycle import Exchange
 from turnout.server.limits import GONE, TASK, ServerLimits
 
 # Connection phases.
 IDLE, HEAD, BODY, APP, CLOSED = range(5)
 _DEFAULT = ServerLimits()
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 
 class _Refused(Exception):
@@ -58,6 +63,8 @@ class _Refused(Exception):
 
 
 class GatewayProtocol(HttpToolsProtocol):
+    cycle: Exchange | None  # type: ignore[assignment]  # not uvicorn's RequestResponseCycle
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         limits: ServerLimits = getattr(self.app, "server_limits", None) or _DEFAULT
@@ -89,26 +96,30 @@ class GatewayProtocol(HttpToolsProtocol):
             self._timer = self.loop.call_at(now + self._tick, self._check)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # uvicorn's, for this protocol's exchanges.
         cycle = self.cycle
-        super().connection_lost(exc)
-        # uvicorn cancels its keep-alive timer only on a clean close; after a reset the timer
-        # kept this protocol, its last request's scope, cycle and task for the keep-alive
-        # time (75 s) after the connection was gone.
-        self._unset_keepalive_if_required()
+        self.connections.discard(self)
+        if cycle is not None:
+            cycle.lost()
+        if self.flow is not None:
+            self.flow.resume_writing()
+        if exc is None:
+            self.transport.close()
+        self.parser = None  # type: ignore[assignment]  # it holds this protocol's callbacks
         self._phase = CLOSED
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if cycle is not None and not cycle.response_started:
-            scope = cast(dict[str, Any], cycle.scope)
+            scope = cycle.scope
             task: asyncio.Task[None] | None = scope.get(TASK)
             if task is not None and not task.done():
                 scope.setdefault(GONE, 499)
                 task.cancel()
 
     def data_received(self, data: bytes) -> None:
-        # uvicorn's data_received, with the head-size check after each read.
-        self._unset_keepalive_if_required()
+        # uvicorn's data_received (no keep-alive timer to cancel: none is armed), with the
+        # head-size check after each read.
         self._chunk = len(data)
         try:
             self.parser.feed_data(data)
@@ -138,47 +149,99 @@ class GatewayProtocol(HttpToolsProtocol):
         self._write_paused_at = 0.0
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        # uvicorn's, keeping the task in the scope: the handler finds it there instead of
-        # asking asyncio (which costs a getpid system call per lookup on Python 3.11).
+        # The task is kept in the scope: the handler finds it there instead of asking asyncio
+        # (which costs a getpid system call per lookup on Python 3.11).
         if self.config.reset_contextvars:
-            super()._start_asgi_task(cycle, app)
-            return
-        task = self.loop.create_task(cycle.run_asgi(app))
+            task = self.loop.create_task(cycle.run(app), context=contextvars.Context())
+        else:
+            task = self.loop.create_task(cycle.run(app))
         cycle.scope[TASK] = task
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
 
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        # The scope is built once the head is complete (turnout.server.cycle).
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self._phase = HEAD
         self._since = self.loop.time()
         self._head_bytes = 0
 
     def on_headers_complete(self) -> None:
-        if len(self.headers) > self._max_headers or (
+        headers = self.headers
+        if len(headers) > self._max_headers or (
             self._head_bytes + self._chunk > self._max_head and self._head_size() > self._max_head
         ):
             self._refuse_head()
             raise _Refused
-        if self.parser.should_upgrade():
+        parser = self.parser
+        if parser.should_upgrade():
             self._refuse(400, "Protocol upgrades are not supported: send plain HTTP/1.1")
             raise _Refused
-        super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and type(cycle) is RequestResponseCycle:
-            cycle.__class__ = GatewayCycle  # one write per sized answer (turnout.server.cycle)
+        version = parser.get_http_version()
+        url = httptools.parse_url(self.url)
+        raw_path = url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        root = self.root_path
+        scope = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "method": parser.get_method().decode("ascii"),
+            "root_path": root,
+            "path": root + path if root else path,
+            "raw_path": root.encode("ascii") + raw_path if root else raw_path,
+            "query_string": url.query or b"",
+            "headers": headers,
+            "state": self.app_state.copy(),
+        }
+        self.scope = scope  # type: ignore[assignment]
+        app = self.app
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            app = service_unavailable
+            self.logger.warning("Exceeded concurrency limit.")
+        previous = self.cycle
+        cycle = Exchange(
+            scope,
+            self.transport,
+            self.flow,
+            self.server_state.default_headers,
+            version != "1.0" and parser.should_keep_alive(),
+            self.expect_100_continue,
+            self.on_response_complete,
+            self.logger,
+        )
+        self.cycle = cycle
+        if previous is None or previous.response_complete:
+            self._start_asgi_task(cycle, app)
+        else:  # a pipelined request waits for the one before
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, app))  # type: ignore[arg-type]
         self._phase = BODY
         self._since = self.loop.time()
 
     def on_body(self, body: bytes) -> None:
-        super().on_body(body)
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return
+        cycle.feed(body)
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
         self._since = self.loop.time()
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
-        done = self.cycle is None or self.cycle.response_complete
-        self._phase = IDLE if done else APP
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.end()
+        self._phase = IDLE if cycle is None or cycle.response_complete else APP
         self._since = self.loop.time()
 
     def on_response_complete(self) -> None:
@@ -232,7 +295,7 @@ class GatewayProtocol(HttpToolsProtocol):
                 if self.cycle.response_started:
                     self.transport.close()
                 else:
-                    cast(dict[str, Any], self.cycle.scope)[GONE] = 408
+                    self.cycle.scope[GONE] = 408
                     self._refuse(408, f"The request body stalled for more than {limit:g} s")
                 return
         wake = now + self._tick

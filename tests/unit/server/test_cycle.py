@@ -1,4 +1,5 @@
-"""The cycle writes a sized answer in one write, and leaves everything else to uvicorn."""
+"""The exchange: a response's head and first body part in one write, uvicorn's framing and
+checks, and ``receive`` as ASGI defines it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 
-from turnout.server.cycle import GatewayCycle
+from turnout.server.cycle import Exchange
 
 
 class Transport:
@@ -32,22 +33,19 @@ class Transport:
 
 
 def cycle(
-    method: str = "POST", keep_alive: bool = True
-) -> tuple[GatewayCycle, Transport, list[int]]:
+    method: str = "POST", keep_alive: bool = True, expect_100: bool = False
+) -> tuple[Exchange, Transport, list[int]]:
     transport = Transport()
     done: list[int] = []
-    c = GatewayCycle(
-        scope={"method": method, "type": "http"},  # type: ignore[typeddict-item]
-        transport=transport,  # type: ignore[arg-type]
-        flow=FlowControl(transport),  # type: ignore[arg-type]
-        logger=logging.getLogger("test"),
-        access_logger=logging.getLogger("test.access"),
-        access_log=False,
-        default_headers=[(b"date", b"today")],
-        message_event=asyncio.Event(),
-        expect_100_continue=False,
-        keep_alive=keep_alive,
-        on_response=lambda: done.append(1),
+    c = Exchange(
+        {"method": method, "type": "http"},
+        transport,  # type: ignore[arg-type]
+        FlowControl(transport),  # type: ignore[arg-type]
+        [(b"date", b"today")],
+        keep_alive,
+        expect_100,
+        lambda: done.append(1),
+        logging.getLogger("test"),
     )
     return c, transport, done
 
@@ -81,32 +79,30 @@ async def test_a_closing_answer_says_so_once_and_closes() -> None:
     assert t.writes[0].count(b"connection: close") == 1 and t.closed
 
 
-async def test_streams_and_head_requests_go_through_uvicorn() -> None:
-    c, t, _ = cycle()
-    await c.send({"type": "http.response.start", "status": 200, "headers": []})
-    assert len(t.writes) == 1  # a chunked stream's head goes out at once
-    await c.send({"type": "http.response.body", "body": b"a", "more_body": True})
-    await c.send({"type": "http.response.body", "body": b""})
-    assert t.writes[1:] == [b"1\r\na\r\n", b"0\r\n\r\n"]
+async def test_head_and_no_content_answers_leave_at_once() -> None:
     c, t, done = cycle("HEAD")
     await c.send(start(b"{}"))
-    assert len(t.writes) == 1
+    assert len(t.writes) == 1 and t.writes[0].endswith(b"content-length: 2\r\n\r\n")
     await c.send({"type": "http.response.body", "body": b""})
-    assert done == [1]
-
-
-async def test_a_body_in_parts_gets_the_held_head_first() -> None:
+    assert len(t.writes) == 1 and done == [1]
     c, t, _ = cycle()
+    await c.send({"type": "http.response.start", "status": 204, "headers": [(b"x-a", b"1")]})
+    assert t.writes == [b"HTTP/1.1 204 No Content\r\ndate: today\r\nx-a: 1\r\n\r\n"]
+
+
+async def test_a_body_in_parts_gets_the_head_with_its_first_part() -> None:
+    c, t, done = cycle()
     await c.send(start(b"abcd"))
     await c.send({"type": "http.response.body", "body": b"ab", "more_body": True})
     await c.send({"type": "http.response.body", "body": b"cd"})
-    assert t.writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and t.writes[1:] == [b"ab", b"cd"]
+    assert t.writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and t.writes[0].endswith(b"\r\n\r\nab")
+    assert t.writes[1:] == [b"cd"] and done == [1]
 
 
 async def test_a_new_start_replaces_a_held_one() -> None:
     c, t, _ = cycle()
     await c.send(start(b"{}"))
-    await c.send(start(b"oops"))  # what uvicorn's 500 path would send after a failure
+    await c.send(start(b"oops"))  # what an application's own 500 path sends after a failure
     await c.send({"type": "http.response.body", "body": b"oops"})
     assert len(t.writes) == 1 and t.writes[0].endswith(b"content-length: 4\r\n\r\noops")
 
@@ -122,24 +118,25 @@ async def test_unsafe_headers_are_refused_as_uvicorn_refuses_them(
     await c.send(start(b"{}", header))
     with pytest.raises(RuntimeError):
         await c.send({"type": "http.response.body", "body": b"{}"})
-    assert all(b"set-cookie" not in w for w in t.writes)
+    assert t.writes == []
 
 
-async def test_a_wrong_length_is_left_to_uvicorn() -> None:
-    c, _, _ = cycle()
-    message = start(b"{}")
-    message["headers"][-1] = (b"content-length", b"5")
-    await c.send(message)
-    with pytest.raises(RuntimeError, match="shorter"):
-        await c.send({"type": "http.response.body", "body": b"{}"})
+async def test_a_wrong_length_is_refused_before_anything_is_written() -> None:
+    for length, error in ((b"5", "shorter"), (b"1", "longer")):
+        c, t, _ = cycle()
+        message = start(b"{}")
+        message["headers"][-1] = (b"content-length", length)
+        await c.send(message)
+        with pytest.raises(RuntimeError, match=error):
+            await c.send({"type": "http.response.body", "body": b"{}"})
+        assert t.writes == [] if error == "longer" else len(t.writes) == 1
 
 
-async def test_names_not_in_lower_case_are_left_to_uvicorn() -> None:
+async def test_names_not_in_lower_case_are_lowered() -> None:
     c, t, done = cycle()
     await c.send(start(b"{}", (b"X-Plugin", b"1")))
     await c.send({"type": "http.response.body", "body": b"{}"})
-    assert len(t.writes) == 2  # uvicorn's path: head, then body
-    assert b"\r\nx-plugin: 1\r\n" in t.writes[0] and t.writes[1] == b"{}" and done == [1]
+    assert len(t.writes) == 1 and b"\r\nx-plugin: 1\r\n" in t.writes[0] and done == [1]
 
 
 async def test_a_stream_head_leaves_with_its_first_chunk() -> None:
@@ -165,7 +162,78 @@ async def test_a_stream_head_leaves_with_its_first_chunk() -> None:
     assert done == [1] and t.closed
 
 
-async def test_no_content_answers_are_not_held() -> None:
+async def test_an_application_chunking_itself_is_not_chunked_twice() -> None:
     c, t, _ = cycle()
-    await c.send({"type": "http.response.start", "status": 204, "headers": [(b"x-a", b"1")]})
-    assert len(t.writes) == 1
+    te = [(b"transfer-encoding", b"chunked")]
+    await c.send({"type": "http.response.start", "status": 200, "headers": te})
+    await c.send({"type": "http.response.body", "body": b"ab", "more_body": True})
+    await c.send({"type": "http.response.body", "body": b""})
+    assert t.writes[0].endswith(b"transfer-encoding: chunked\r\n\r\n2\r\nab\r\n")
+    assert t.writes[1:] == [b"0\r\n\r\n"]
+
+
+async def test_messages_out_of_order_are_refused() -> None:
+    c, _, _ = cycle()
+    with pytest.raises(RuntimeError, match=r"http\.response\.start"):
+        await c.send({"type": "http.response.body", "body": b""})
+    await c.send(start(b""))
+    await c.send({"type": "http.response.body", "body": b""})
+    with pytest.raises(RuntimeError, match="completed"):
+        await c.send({"type": "http.response.body", "body": b""})
+
+
+async def test_receive_hands_over_an_arrived_body_then_waits_for_the_end() -> None:
+    c, t, _ = cycle(expect_100=True)
+    c.feed(b'{"a":')
+    c.feed(b"1}")
+    c.end()
+    assert await c.receive() == {"type": "http.request", "body": b'{"a":1}', "more_body": False}
+    assert t.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    waiting = asyncio.create_task(c.receive())  # a disconnect watch: waits for the end
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await c.send(start(b""))
+    await c.send({"type": "http.response.body", "body": b""})
+    assert await waiting == {"type": "http.disconnect"}
+
+
+async def test_receive_waits_for_a_body_in_parts_and_for_a_client_that_leaves() -> None:
+    c, _, _ = cycle()
+    first = asyncio.create_task(c.receive())
+    await asyncio.sleep(0)
+    assert not first.done()
+    c.feed(b"ab")
+    assert await first == {"type": "http.request", "body": b"ab", "more_body": True}
+    second = asyncio.create_task(c.receive())
+    await asyncio.sleep(0)
+    c.lost()
+    assert await second == {"type": "http.disconnect"}
+    await c.send(start(b"x"))  # a client that left is written nothing
+    assert c.transport.writes == []  # type: ignore[attr-defined]
+
+
+async def test_an_application_failing_before_its_answer_gets_a_500() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(b"{}"))  # held, never written
+        raise ValueError("boom")
+
+    c, t, done = cycle()
+    await c.run(app)
+    assert t.writes[0].startswith(b"HTTP/1.1 500 Internal Server Error\r\n") and t.closed
+    assert done == [1]
+
+
+async def test_a_request_cancelled_for_a_client_that_left_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(60)
+
+    c, t, _ = cycle()
+    task = asyncio.create_task(c.run(app))
+    await asyncio.sleep(0)
+    c.lost()  # what the protocol does before it cancels the task
+    task.cancel()
+    with caplog.at_level(logging.ERROR):
+        await task
+    assert not task.cancelled() and not caplog.records and t.writes == []
