@@ -11,9 +11,9 @@ runs on it) and uvicorn's semantics, with less work per request:
   segments for every answer), so a start is held until its first body message; a 204/304 or
   the answer to HEAD, which has no body to wait for, is written at once;
 - the header block is checked with one search for names and one for values (uvicorn runs two
-  regular expressions per header) and built with one join; only a block that carries
-  ``content-length``, ``transfer-encoding`` or ``connection``, or names not in lower case, is
-  read header by header;
+  regular expressions per header) and built with one join; only a block with names not in
+  lower case, ``transfer-encoding`` or ``connection``, or a ``content-length`` that is not its
+  last header (the gateway puts it last), is read header by header;
 - ``receive`` returns a body that has arrived without waiting on an event, and the event that
   wakes a waiting ``receive`` is made only when one waits.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from uvicorn.protocols.http.flow_control import FlowControl
@@ -31,7 +32,8 @@ from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, ST
 Headers = list[tuple[bytes, bytes]]
 _DISCONNECT = {"type": "http.disconnect"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_FRAMING = (b"content-length", b"transfer-encoding", b"connection")
+_LENGTH = b"content-length"
+_NAME, _VALUE = itemgetter(0), itemgetter(1)
 _500 = (
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
@@ -244,19 +246,31 @@ class Exchange:
         if status_line is None:
             raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
         headers = self.default_headers + list(start.get("headers") or ())
-        names = b"".join([name for name, _ in headers])
+        names = b"".join(map(_NAME, headers))
         if HEADER_RE.search(names):
             raise RuntimeError("Invalid HTTP header name.")
-        if HEADER_VALUE_RE.search(b"\t".join([value for _, value in headers])):
+        if HEADER_VALUE_RE.search(b"\t".join(map(_VALUE, headers))):
             raise RuntimeError("Invalid HTTP header value.")
         lowered = names.lower()
         close = False
         length: int | None = None
         chunked = False
-        if lowered != names or any(f in lowered for f in _FRAMING):
+        if (
+            # The gateway's answers: names in lower case, the length last and alone.
+            lowered == names
+            and b"transfer-encoding" not in lowered
+            and b"connection" not in lowered
+            and (
+                b"content-length" not in lowered
+                or (headers[-1][0] == _LENGTH and lowered.count(_LENGTH) == 1)
+            )
+        ):
+            if b"content-length" in lowered:
+                length = int(headers[-1][1].decode())
+        else:
             headers = [(name.lower(), value) for name, value in headers]
             for name, value in headers:
-                if name == b"content-length" and length is None and not chunked:
+                if name == _LENGTH and length is None and not chunked:
                     length = int(value.decode())
                 elif name == b"transfer-encoding" and value.lower() == b"chunked":
                     length, chunked = None, True
@@ -265,7 +279,9 @@ class Exchange:
                 ]:
                     self.keep_alive = False
                     close = True
-        block = [status_line, *[name + b": " + value + b"\r\n" for name, value in headers]]
+        block = [status_line, b"\r\n".join(map(b": ".join, headers))]
+        if headers:
+            block.append(b"\r\n")
         if not self.keep_alive and not close:
             block.append(b"connection: close\r\n")
         if length is None and not chunked and not self.head and status not in (204, 304):

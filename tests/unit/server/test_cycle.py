@@ -237,3 +237,20 @@ async def test_a_request_cancelled_for_a_client_that_left_is_not_an_error(
     with caplog.at_level(logging.ERROR):
         await task
     assert not task.cancelled() and not caplog.records and t.writes == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-length", b"2"), (b"content-type", b"application/json")],  # not last
+        [(b"x-content-length", b"9"), (b"content-length", b"2")],  # a look-alike before it
+        [(b"Content-Length", b"2")],  # not in lower case
+        [(b"content-length", b"2"), (b"content-length", b"7")],  # twice: the first counts
+    ],
+)
+async def test_the_length_is_found_wherever_it_is(headers: list[tuple[bytes, bytes]]) -> None:
+    c, t, done = cycle()
+    await c.send({"type": "http.response.start", "status": 200, "headers": headers})
+    await c.send({"type": "http.response.body", "body": b"{}"})
+    assert len(t.writes) == 1 and t.writes[0].endswith(b"\r\n\r\n{}") and done == [1]
+    assert b"transfer-encoding" not in t.writes[0]
