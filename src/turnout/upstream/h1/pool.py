@@ -202,7 +202,7 @@ class Pool:
                 b" HTTP/1.1\r\n",
                 self._host_line,
                 self._default_headers,
-                b"".join(b"\r\n" + k + b": " + v for k, v in headers),
+                b"\r\n" + b"\r\n".join(map(b": ".join, headers)) if headers else b"",
                 b"\r\nContent-Length: %d\r\n\r\n" % len(body)
                 if body or method != b"GET"
                 else b"\r\n\r\n",
