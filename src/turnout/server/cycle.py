@@ -10,8 +10,8 @@ runs on it) and uvicorn's semantics, with less work per request:
   the head at ``http.response.start`` and the body separately: two system calls and two TCP
   segments for every answer), so a start is held until its first body message; a 204/304 or
   the answer to HEAD, which has no body to wait for, is written at once;
-- the header block is checked with one search for names and one for values (uvicorn runs two
-  regular expressions per header) and built with one join; only a block with names not in
+- the header block is checked with one pass over its names and one over its values (uvicorn
+  runs two regular expressions per header) and built with one join; only a block with names not in
   lower case, ``transfer-encoding`` or ``connection``, or a ``content-length`` that is not its
   last header (the gateway puts it last), is read header by header;
 - ``receive`` returns a body that has arrived without waiting on an event, and the event that
@@ -27,12 +27,17 @@ from operator import itemgetter
 from typing import Any
 
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 Headers = list[tuple[bytes, bytes]]
 _DISCONNECT = {"type": "http.disconnect"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LENGTH = b"content-length"
+# uvicorn's HEADER_RE and HEADER_VALUE_RE as byte sets: deleting them from the joined names
+# (values) and comparing lengths is one table pass, ~3 times faster than the regular expressions'
+# search (0.27 against 0.73 µs for the names of a 14-header answer).
+_NOT_IN_NAMES = bytes(range(0x20)) + b'\x7f()<>@,;:[]={} \t\\"'
+_NOT_IN_VALUES = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 _NAME, _VALUE = itemgetter(0), itemgetter(1)
 _500 = (
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -247,9 +252,10 @@ class Exchange:
             raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
         headers = self.default_headers + list(start.get("headers") or ())
         names = b"".join(map(_NAME, headers))
-        if HEADER_RE.search(names):
+        if len(names.translate(None, _NOT_IN_NAMES)) != len(names):
             raise RuntimeError("Invalid HTTP header name.")
-        if HEADER_VALUE_RE.search(b"\t".join(map(_VALUE, headers))):
+        values = b"\t".join(map(_VALUE, headers))
+        if len(values.translate(None, _NOT_IN_VALUES)) != len(values):
             raise RuntimeError("Invalid HTTP header value.")
         lowered = names.lower()
         close = False

@@ -254,3 +254,16 @@ async def test_the_length_is_found_wherever_it_is(headers: list[tuple[bytes, byt
     await c.send({"type": "http.response.body", "body": b"{}"})
     assert len(t.writes) == 1 and t.writes[0].endswith(b"\r\n\r\n{}") and done == [1]
     assert b"transfer-encoding" not in t.writes[0]
+
+
+def test_the_byte_sets_are_uvicorns_expressions() -> None:
+    """Every byte the cycle refuses in a header name or value is one uvicorn's regular
+    expressions refuse, and no other."""
+    from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE
+
+    from turnout.server.cycle import _NOT_IN_NAMES, _NOT_IN_VALUES
+
+    for byte in range(256):
+        b = bytes([byte])
+        assert (b in _NOT_IN_NAMES) == bool(HEADER_RE.search(b)), byte
+        assert (b in _NOT_IN_VALUES) == bool(HEADER_VALUE_RE.search(b)), byte
