@@ -227,7 +227,7 @@ async def test_a_request_cancelled_for_a_client_that_left_is_not_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        await asyncio.sleep(60)
+        await asyncio.Event().wait()  # until cancelled
 
     c, t, _ = cycle()
     task = asyncio.create_task(c.run(app))
