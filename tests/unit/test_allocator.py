@@ -30,3 +30,10 @@ def test_elsewhere_both_are_no_ops(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         allocator._libc.cache_clear()
+
+
+@glibc
+def test_the_malloc_thresholds_are_fixed_unless_the_operator_set_them() -> None:
+    assert allocator.fix_thresholds({}) is True
+    assert allocator.fix_thresholds({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
+    assert allocator.fix_thresholds({"MALLOC_MMAP_THRESHOLD_": "65536"}) is False
