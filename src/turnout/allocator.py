@@ -70,7 +70,7 @@ def fix_thresholds(env: Mapping[str, str]) -> bool:
     glibc raises both after a large block is freed (the mmap threshold up to 32 MB, the trim
     threshold to twice it): from then on, blocks of a few hundred kilobytes come from the heap
     and its free top is never handed back. Fixed, they stay where they start: peak RSS after
-    the benchmark's stream load 87.6-88.1 against 89.5-89.8 MB (docs/measurements.md#memory).
+    the benchmark's stream load 88.5-89.0 against 89.5-89.8 MB (docs/measurements.md#memory).
     An operator's own ``MALLOC_*_THRESHOLD_`` or ``GLIBC_TUNABLES`` is left alone."""
     libc = _libc()
     if libc is None or "GLIBC_TUNABLES" in env or any(k in env for k in _THRESHOLD_ENV):

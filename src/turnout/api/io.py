@@ -122,7 +122,7 @@ class DisconnectWatch:
     def stop(self) -> None:
         # Forgotten as it is cancelled: the cancelled watcher's traceback holds its frame, and
         # through ``self`` the frame would hold the watcher again, a cycle left to the cyclic
-        # GC with the request's task and objects in it (thousands under stream load: ~3 MB of
+        # GC with the request's task and objects in it (thousands under stream load: ~2 MB of
         # peak RSS, docs/measurements.md#memory).
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
