@@ -169,6 +169,9 @@ async def open_tunnel(
     except BaseException:
         transport.abort()
         raise
+    finally:
+        # The parser holds the reply's callbacks: a cycle the cyclic GC would have to free.
+        del reply.parser
     if status != 200:
         transport.abort()
         raise ProxyError(f"the proxy answered {status} to CONNECT {authority}")
