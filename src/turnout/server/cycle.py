@@ -11,9 +11,9 @@ runs on it) and uvicorn's semantics, with less work per request:
   segments for every answer), so a start is held until its first body message; a 204/304 or
   the answer to HEAD, which has no body to wait for, is written at once;
 - the header block is checked with one pass over its names and one over its values (uvicorn
-  runs two regular expressions per header) and built with one join; only a block with names not in
-  lower case, ``transfer-encoding`` or ``connection``, or a ``content-length`` that is not its
-  last header (the gateway puts it last), is read header by header;
+  runs two regular expressions per header) and built with one join; only a block with names
+  not in lower case, ``transfer-encoding`` or ``connection``, or a ``content-length`` that is
+  not its last header (the gateway puts it last), is read header by header;
 - ``receive`` returns a body that has arrived without waiting on an event, and the event that
   wakes a waiting ``receive`` is made only when one waits.
 """
@@ -29,7 +29,8 @@ from typing import Any
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-Headers = list[tuple[bytes, bytes]]
+from turnout.types import Headers
+
 _DISCONNECT = {"type": "http.disconnect"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LENGTH = b"content-length"
@@ -59,7 +60,7 @@ class Exchange:
         "disconnected",
         "expected",
         "flow",
-        "head",
+        "head_only",
         "keep_alive",
         "logger",
         "more_body",
@@ -90,7 +91,7 @@ class Exchange:
         self.waiting_for_100_continue = expect_100_continue
         self.on_response = on_response
         self.logger = logger
-        self.head = scope["method"] == "HEAD"
+        self.head_only = scope["method"] == "HEAD"  # a HEAD request: no body is written
         # Request state.
         self.body = b""
         self.more_body = True
@@ -194,7 +195,7 @@ class Exchange:
                 )
             # A new start replaces a held one (a failed application's 500).
             self.waiting_for_100_continue = False
-            if self.head or message["status"] in (204, 304):  # no body to wait for
+            if self.head_only or message["status"] in (204, 304):  # no body to wait for
                 self._held = None
                 head = self._head(message)
                 self.response_started = True
@@ -221,7 +222,7 @@ class Exchange:
             head = b""
         body = message.get("body", b"")
         more = message.get("more_body", False)
-        if self.head:
+        if self.head_only:
             data = b""
         elif self.chunked:
             data = b"%x\r\n%b\r\n" % (len(body), body) if body else b""
@@ -238,7 +239,7 @@ class Exchange:
         elif data:
             self.transport.write(data)
         if not more:
-            if self.expected != 0 and not self.head:
+            if self.expected != 0 and not self.head_only:
                 raise RuntimeError("Response content shorter than Content-Length")
             self._complete()
 
@@ -261,17 +262,15 @@ class Exchange:
         close = False
         length: int | None = None
         chunked = False
+        sized = _LENGTH in lowered
         if (
             # The gateway's answers: names in lower case, the length last and alone.
             lowered == names
             and b"transfer-encoding" not in lowered
             and b"connection" not in lowered
-            and (
-                b"content-length" not in lowered
-                or (headers[-1][0] == _LENGTH and lowered.count(_LENGTH) == 1)
-            )
+            and (not sized or (headers[-1][0] == _LENGTH and lowered.count(_LENGTH) == 1))
         ):
-            if b"content-length" in lowered:
+            if sized:
                 length = int(headers[-1][1].decode())
         else:
             headers = [(name.lower(), value) for name, value in headers]
@@ -290,7 +289,7 @@ class Exchange:
             block.append(b"\r\n")
         if not self.keep_alive and not close:
             block.append(b"connection: close\r\n")
-        if length is None and not chunked and not self.head and status not in (204, 304):
+        if length is None and not chunked and not self.head_only and status not in (204, 304):
             chunked = True
             block.append(b"transfer-encoding: chunked\r\n")
         block.append(b"\r\n")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Any
 
 import pytest
 
+from tests.unit.cache.helpers import make_call
 from turnout.api.io import StreamAborted, send_stream
 from turnout.types import Call
 
@@ -43,20 +43,6 @@ class Client:
             self.ended.set()
 
 
-def make_call() -> Call:
-    return Call(
-        protocol="openai",
-        operation="chat",
-        model="m",
-        body=b"{}",
-        data={},
-        stream=True,
-        headers={},
-        request_id="r",
-        started=time.perf_counter(),
-    )
-
-
 async def frames(n: int, fail: bool = False, end: bool = True) -> AsyncIterator[bytes]:
     for i in range(n):
         await asyncio.sleep(0)
@@ -69,7 +55,7 @@ async def frames(n: int, fail: bool = False, end: bool = True) -> AsyncIterator[
 
 async def relay(client: Client, chunks: AsyncIterator[bytes]) -> Call:
     """What the endpoint does; an exception ends here, as the server's task ends on it."""
-    call = make_call()
+    call = make_call("openai", {}, stream=True)
     task = asyncio.current_task()
     try:
         await send_stream(
@@ -91,8 +77,10 @@ def no_gc() -> Iterator[None]:
 
 
 async def settle() -> None:
-    for _ in range(5):  # cancelled watchers finish on the loop's next turns
-        await asyncio.sleep(0)
+    """Until every other task (the cancelled disconnect watchers) has finished."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others)
 
 
 async def test_complete_streams_leave_no_cycles(no_gc: None) -> None:
