@@ -8,16 +8,21 @@ import gc
 import pytest
 import uvloop
 
+from tests.support.wait import until_async
 from turnout.upstream.proxy import Proxy, ProxyError, open_tunnel
 
 
-async def _proxy(answer: bytes) -> tuple[asyncio.Server, int]:
+async def _proxy(answer: bytes, closed: list[int]) -> tuple[asyncio.Server, int]:
+    """A proxy answering ``answer`` to CONNECT; ``closed`` counts the connections the client
+    closed."""
+
     async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.readuntil(b"\r\n\r\n")
         w.write(answer)
         await w.drain()
         await r.read()  # until the client closes
         w.close()
+        closed.append(1)
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     return server, server.sockets[0].getsockname()[1]
@@ -31,7 +36,8 @@ def test_opening_a_tunnel_leaves_no_cycle(answer: bytes) -> None:
     the cyclic GC, which the gateway runs seldom (turnout.allocator)."""
 
     async def main() -> None:
-        server, port = await _proxy(answer)
+        closed: list[int] = []
+        server, port = await _proxy(answer, closed)
         proxy = Proxy("127.0.0.1", port)
 
         async def once() -> None:
@@ -47,8 +53,8 @@ def test_opening_a_tunnel_leaves_no_cycle(answer: bytes) -> None:
         try:
             for _ in range(10):
                 await once()
-            for _ in range(5):
-                await asyncio.sleep(0)  # closed transports let go of their protocols
+            # Both ends have seen every connection closed: the transports let go of them.
+            await until_async(lambda: len(closed) == 11)
             assert gc.collect() == 0
         finally:
             gc.enable()
