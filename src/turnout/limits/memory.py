@@ -40,6 +40,20 @@ class MemoryLimiter:
         now = self.clock()
         second = int(now)
         plan = ticket.plan
+        rule = plan.single
+        if rule is not None:  # one RPM limit: check and count in one step
+            rpm: int = rule.rpm  # type: ignore[assignment]  # set on a single rule
+            w = self.requests.get(rule.scope)
+            if w is None or w.oldest < second - SPAN:
+                w = self._window(self.requests, rule.scope, second)
+            total = w.total
+            if total >= rpm and total > 0:
+                return Verdict(False, rule, "requests", w.wait(second, now, 1, rpm))
+            ticket.second = second
+            counts = w.counts
+            counts[second] = counts.get(second, 0) + 1
+            w.total = total + 1
+            return Verdict(True, None, "", 0.0, rpm, rpm - total - 1, second + SPAN + 1 - now)
         tokens = ticket.tokens
         counted: list[tuple[Window, int]] = []  # windows to add to once every check passed
         lim_r = rem_r = lim_t = rem_t = None

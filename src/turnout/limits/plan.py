@@ -40,6 +40,9 @@ class Plan:
     tokens: bool = field(init=False)  # some rule limits tokens: estimate them
     parallel: bool = field(init=False)  # some rule holds a slot until the call ends
     rated: bool = field(init=False)  # some rule limits a rate: answers carry x-ratelimit-*
+    # The usual plan, one rule that limits requests per minute and nothing else: the
+    # in-process limiter admits it without the general pass (turnout.limits.memory).
+    single: Rule | None = field(init=False)
     # Backends keep what they derive from a plan here (Redis key names), once per plan.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -47,6 +50,10 @@ class Plan:
         object.__setattr__(self, "tokens", any(r.tpm for r in self.rules))
         object.__setattr__(self, "parallel", any(r.parallel for r in self.rules))
         object.__setattr__(self, "rated", any(r.rpm or r.tpm for r in self.rules))
+        only = self.rules[0] if len(self.rules) == 1 and not self.budgets else None
+        if only is not None and (only.rpm is None or only.tpm is not None or only.parallel):
+            only = None
+        object.__setattr__(self, "single", only)
 
     @property
     def costly(self) -> bool:

@@ -53,6 +53,11 @@ class LimitStep:
             raise refusal(verdict)
         if plan.tokens or plan.budgets:  # settled with real usage by the log drain
             call.ticket = ticket
+        if not plan.parallel:  # no slot held: nothing to free when the call ends
+            reply = await next(call)
+            if plan.rated:
+                reply.headers.extend(rate_headers(verdict))
+            return reply
         try:
             reply = await next(call)
         except BaseException:
@@ -60,7 +65,7 @@ class LimitStep:
             raise
         if plan.rated:
             reply.headers.extend(rate_headers(verdict))
-        if reply.chunks is not None and plan.parallel:
+        if reply.chunks is not None:
             reply.chunks = _finish_after(reply.chunks, limiter, ticket)
         else:
             limiter.finish(ticket)
