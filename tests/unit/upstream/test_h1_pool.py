@@ -17,7 +17,7 @@ import uvloop
 from tests.support.wait import until_async
 from turnout.upstream.h1 import ConnectionClosedError, Pool
 from turnout.upstream.h1.connection import Connection
-from turnout.upstream.h1.response import Response
+from turnout.upstream.h1.response import Response, ResponseTimeout
 
 LOOPS = pytest.mark.parametrize(
     "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
@@ -592,6 +592,83 @@ def test_a_head_that_never_ends_is_refused_at_its_bound(loop_factory: LoopFactor
             resp = await pool.request(b"POST", b"/", body=b"x")
             assert (b"X-A", b"1") in resp.headers and await resp.read() == b"hello"
         assert srv.conns == 2
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+async def _scripted(script: list[asyncio.Event | None]) -> tuple[Srv, int]:
+    """A keep-alive server answering its n-th request when ``script[n]`` is set (None: at
+    once), and never once the script has run out."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, srv: Srv) -> None:
+        for gate in script:
+            await read_request(r)
+            if gate is not None:
+                await gate.wait()
+            w.write(CL_OK)
+            await w.drain()
+        await r.read()
+
+    srv = Srv(handler)
+    return srv, await srv.start()
+
+
+@LOOPS
+def test_a_reused_connection_arms_no_timer_of_its_own(loop_factory: LoopFactory) -> None:
+    """The connection's read-timeout timer stays armed across its requests: a later request
+    whose timeout falls after it reuses it instead of arming one per request."""
+
+    async def main() -> None:
+        srv, port = await _scripted([None, None, None])
+        async with Pool("127.0.0.1", port) as pool:
+            assert await (await pool.request(b"GET", b"/", read_timeout=300.0)).read() == b"hello"
+            conn = pool._idle[0]
+            timer = conn._timer
+            assert timer is not None
+            for _ in range(2):
+                resp = await pool.request(b"GET", b"/", read_timeout=300.0)
+                assert await resp.read() == b"hello"
+                assert pool._idle[0] is conn and conn._timer is timer
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_a_shorter_timeout_on_a_reused_connection_still_fires(loop_factory: LoopFactory) -> None:
+    """A request's timeout earlier than the connection's timer re-arms it earlier: the silent
+    upstream is given up on after 0.2 s, not after the first request's 300 s."""
+
+    async def main() -> None:
+        srv, port = await _scripted([None])  # answers once, then never again
+        async with Pool("127.0.0.1", port) as pool:
+            assert await (await pool.request(b"GET", b"/", read_timeout=300.0)).read() == b"hello"
+            with pytest.raises(ResponseTimeout, match="silence"):
+                await asyncio.wait_for(pool.request(b"GET", b"/", read_timeout=0.2), 60)
+        await srv.stop()
+
+    run(loop_factory, main())
+
+
+@LOOPS
+def test_an_earlier_timer_does_not_cut_a_longer_request(loop_factory: LoopFactory) -> None:
+    """The timer armed for a short first request fires during a longer second one: it finds
+    that response within its own timeout and re-arms for it."""
+
+    async def main() -> None:
+        gate = asyncio.Event()
+        srv, port = await _scripted([None, gate])
+        async with Pool("127.0.0.1", port) as pool:
+            assert await (await pool.request(b"GET", b"/", read_timeout=0.2)).read() == b"hello"
+            conn = pool._idle[0]
+            first = conn._timer
+            assert first is not None
+            call = asyncio.create_task(pool.request(b"GET", b"/", read_timeout=60.0))
+            # The first request's timer fires and re-arms for this response; then it answers.
+            await until_async(lambda: conn._timer is not None and conn._timer is not first)
+            gate.set()
+            assert await (await call).read() == b"hello"
         await srv.stop()
 
     run(loop_factory, main())

@@ -27,6 +27,7 @@ class Connection(asyncio.Protocol):
         "_body_mode",
         "_head_bytes",
         "_interim",
+        "_timer",
         "closed",
         "idle_limit",
         "idle_since",
@@ -53,6 +54,9 @@ class Connection(asyncio.Protocol):
         self._interim = False
         self._body_mode = 0  # 0: none/unknown, 1: content-length, 2: chunked
         self._head_bytes = 0  # bytes read while the current response's head is incomplete
+        # One timer for every response this connection carries (Response.arm), kept armed
+        # across requests: a request on a reused connection arms nothing.
+        self._timer: asyncio.TimerHandle | None = None
 
     # -- transport callbacks -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -92,6 +96,9 @@ class Connection(asyncio.Protocol):
         # The parser holds this connection's callbacks: a cycle that only the cyclic GC would
         # free (with the response and buffers it reaches) once the connection is gone.
         del self.parser
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.pool._forget(self)
         r = self.resp
         if r is None:
@@ -161,6 +168,28 @@ class Connection(asyncio.Protocol):
             self.pool._release(self)
         else:
             self.close()
+
+    # -- timeouts ----------------------------------------------------------------------
+    def watch(self, expiry: float) -> None:
+        """Have the timer fire by ``expiry`` (loop time). One already due earlier stays: it
+        fires, finds the current response and re-arms for that response's own expiry."""
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= expiry:
+                return
+            timer.cancel()
+        self._timer = self.loop.call_at(expiry, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        r = self.resp
+        if r is None or r._done:  # idle: the next request arms the timer again
+            return
+        exc = r.expired(self.loop.time())
+        if exc is not None:
+            self._error(exc)
+            return
+        self._timer = self.loop.call_at(r.next_check(), self._expire)
 
     # -- helpers -----------------------------------------------------------------------
     def _keep_alive(self, value: bytes) -> None:

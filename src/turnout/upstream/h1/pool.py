@@ -234,14 +234,10 @@ class Pool:
                 return resp
             except BaseException:
                 # cancelled / failed while the response is pending: connection is unusable
+                # (its timer goes with it, in connection_lost)
                 if conn.resp is resp:
                     conn.resp = None
                     conn.abort()
-                # And its timer goes: left armed, the loop would keep the response, its
-                # connection and parser and the request's context for ``read_timeout``
-                # (300 s by default) after every client that left before the answer's head
-                # (docs/measurements.md#memory).
-                resp._disarm()
                 raise
 
     async def close(self) -> None:

@@ -55,7 +55,6 @@ class Response:
         "_high_water",
         "_loop",
         "_read_timeout",
-        "_timer",
         "_waiter",
         "headers",
         "last_read",
@@ -74,46 +73,39 @@ class Response:
         self._got_bytes = False
         self._exc: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # set by arm()
         self._read_timeout = 0.0
         self._deadline = 0.0
         self.last_read = 0.0  # loop time of the last byte received (set by the connection)
 
-    # -- timeouts: one timer per response, re-armed only when it fires ------------------
+    # -- timeouts: watched by the connection's one timer ---------------------------------
     def arm(self, loop: asyncio.AbstractEventLoop, read_timeout: float, deadline: float) -> None:
         """Fail the response after ``read_timeout`` seconds without a byte, or at ``deadline``.
 
-        Reads only stamp ``last_read``; the timer re-arms itself when it fires early, so a
-        long stream costs one timer per ``read_timeout`` instead of one per chunk.
+        Reads only stamp ``last_read``, and the connection's timer (one for all the responses
+        it carries, :meth:`Connection.watch`) re-checks when it fires early: a request costs
+        no timer of its own, and a long stream one wake-up per ``read_timeout``.
         """
         self._read_timeout = read_timeout
         self._deadline = deadline
         self._loop = loop
         self.last_read = now = loop.time()
-        self._timer = loop.call_at(min(now + read_timeout, deadline), self._expire, loop)
+        if self._conn is not None:
+            self._conn.watch(min(now + read_timeout, deadline))
 
-    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
-        if self._done:
-            return
-        now = loop.time()
-        idle_until = self.last_read + self._read_timeout
-        if now >= self._deadline or now >= idle_until:
-            what = "deadline" if now >= self._deadline else f"{self._read_timeout:g} s of silence"
-            conn = self._conn
-            self._fail(
-                ResponseTimeout(f"upstream timed out ({what})", before_response=not self._got_bytes)
-            )
-            if conn is not None:
-                conn.abort()
-            return
-        self._timer = loop.call_at(min(idle_until, self._deadline), self._expire, loop)
+    def expired(self, now: float) -> ResponseTimeout | None:
+        """The timeout this response has run into at ``now``, if any."""
+        if now >= self._deadline:
+            what = "deadline"
+        elif now >= self.last_read + self._read_timeout:
+            what = f"{self._read_timeout:g} s of silence"
+        else:
+            return None
+        return ResponseTimeout(f"upstream timed out ({what})", before_response=not self._got_bytes)
 
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def next_check(self) -> float:
+        """Loop time at which this response could next time out."""
+        return min(self.last_read + self._read_timeout, self._deadline)
 
     # -- producer side (called from the protocol) --------------------------------------
     def _wake(self) -> None:
@@ -132,13 +124,11 @@ class Response:
             self._wake()
 
     def _finish(self) -> None:
-        self._disarm()
         self._done = True
         self._conn = None
         self._wake()
 
     def _fail(self, exc: BaseException) -> None:
-        self._disarm()
         if not self._done:
             self._exc = exc
             self._done = True
