@@ -255,36 +255,31 @@ class Exchange:
         names = b"".join(map(_NAME, headers))
         if len(names.translate(None, _NOT_IN_NAMES)) != len(names):
             raise RuntimeError("Invalid HTTP header name.")
-        values = b"\t".join(map(_VALUE, headers))
-        if len(values.translate(None, _NOT_IN_VALUES)) != len(values):
+        lines = b"\r\n".join(map(b": ".join, headers))
+        # Values are checked in the block itself: its only control bytes may be the line
+        # breaks between headers (names hold none, checked above).
+        breaks = 2 * len(headers) - 2 if headers else 0
+        if len(lines) - len(lines.translate(None, _NOT_IN_VALUES)) != breaks:
             raise RuntimeError("Invalid HTTP header value.")
         lowered = names.lower()
-        close = False
         length: int | None = None
         chunked = False
-        sized = _LENGTH in lowered
+        close = False
         if (
             # The gateway's answers: names in lower case, the length last and alone.
             lowered == names
             and b"transfer-encoding" not in lowered
             and b"connection" not in lowered
-            and (not sized or (headers[-1][0] == _LENGTH and lowered.count(_LENGTH) == 1))
         ):
-            if sized:
-                length = int(headers[-1][1].decode())
+            if headers and headers[-1][0] == _LENGTH and lowered.count(_LENGTH) == 1:
+                length = int(headers[-1][1])
+            elif _LENGTH in lowered:
+                length, chunked, close = self._framing(headers)
         else:
             headers = [(name.lower(), value) for name, value in headers]
-            for name, value in headers:
-                if name == _LENGTH and length is None and not chunked:
-                    length = int(value.decode())
-                elif name == b"transfer-encoding" and value.lower() == b"chunked":
-                    length, chunked = None, True
-                elif name == b"connection" and b"close" in [
-                    t.strip() for t in value.lower().split(b",")
-                ]:
-                    self.keep_alive = False
-                    close = True
-        block = [status_line, b"\r\n".join(map(b": ".join, headers))]
+            lines = b"\r\n".join(map(b": ".join, headers))
+            length, chunked, close = self._framing(headers)
+        block = [status_line, lines]
         if headers:
             block.append(b"\r\n")
         if not self.keep_alive and not close:
@@ -296,6 +291,22 @@ class Exchange:
         self.chunked = chunked
         self.expected = length or 0
         return b"".join(block)
+
+    def _framing(self, headers: Headers) -> tuple[int | None, bool, bool]:
+        """(length, chunked, close) from lower-cased headers, as uvicorn reads them."""
+        length: int | None = None
+        chunked = close = False
+        for name, value in headers:
+            if name == _LENGTH and length is None and not chunked:
+                length = int(value.decode())
+            elif name == b"transfer-encoding" and value.lower() == b"chunked":
+                length, chunked = None, True
+            elif name == b"connection" and b"close" in [
+                t.strip() for t in value.lower().split(b",")
+            ]:
+                self.keep_alive = False
+                close = True
+        return length, chunked, close
 
     def _complete(self) -> None:
         self.response_complete = True

@@ -267,3 +267,24 @@ def test_the_byte_sets_are_uvicorns_expressions() -> None:
         b = bytes([byte])
         assert (b in _NOT_IN_NAMES) == bool(HEADER_RE.search(b)), byte
         assert (b in _NOT_IN_VALUES) == bool(HEADER_VALUE_RE.search(b)), byte
+
+
+def test_every_byte_of_a_value_is_judged_as_uvicorn_judges_it() -> None:
+    """Values are checked in the joined header block (its line breaks discounted): a byte is
+    refused there, in the first header or the last, exactly when uvicorn's expression refuses
+    it."""
+    from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
+
+    for byte in range(256):
+        value = b"a" + bytes([byte]) + b"b"
+        for headers in (
+            [(b"x-a", value), (b"x-b", b"1"), (b"content-length", b"0")],
+            [(b"x-b", b"1"), (b"content-length", b"0"), (b"x-a", value)],
+        ):
+            c, _, _ = cycle()
+            message = {"type": "http.response.start", "status": 200, "headers": headers}
+            if HEADER_VALUE_RE.search(value):
+                with pytest.raises(RuntimeError, match="value"):
+                    c._head(message)
+            else:
+                assert c._head(message).endswith(b"\r\n\r\n"), byte
