@@ -164,22 +164,22 @@ def aggregate(rows: Iterable[Row]) -> Deltas:
 
 class Summer:
     """Sums rows into the rollups' deltas, a slice at a time if need be: each row is added to
-    its (minute, route) and (hour, caller) accumulators and its two histogram bins; the hourly
-    route table is then the sum of the minutes (far fewer than the rows). The writer adds a
-    large batch in slices and lets the event loop serve requests in between."""
+    one accumulator per (minute, route, caller) and to its two histogram bins; the route and
+    caller tables are then sums of those accumulators (far fewer than the rows), so a row is
+    counted once, not once per table. The writer adds a large batch in slices and lets the
+    event loop serve requests in between."""
 
-    __slots__ = ("_last_ts", "_minute", "caller", "hist", "route")
+    __slots__ = ("_last_ts", "_minute", "hist", "sums")
 
     def __init__(self) -> None:
-        self.route: dict[tuple[Any, ...], list[float]] = {}
-        self.caller: dict[tuple[Any, ...], list[float]] = {}
+        self.sums: dict[tuple[Any, ...], list[float]] = {}
         self.hist: dict[tuple[int, int, int], int] = {}
         self._last_ts: Any = None
         self._minute = 0
 
     def add(self, rows: Iterable[Row]) -> None:
         width = len(MEASURES)
-        route, caller, hist = self.route, self.caller, self.hist
+        sums, hist = self.sums, self.hist
         last_ts, minute = self._last_ts, self._minute
         for row in rows:
             if row[_STATE] is not None:
@@ -188,15 +188,10 @@ class Summer:
             if ts is not last_ts:
                 minute = int(ts.timestamp()) // MINUTE * MINUTE
                 last_ts = ts
-            rkey = (minute, row[_M], row[_P], row[_D])
-            acc = route.get(rkey)
+            key = (minute, row[_M], row[_P], row[_D], row[_K], row[_T])
+            acc = sums.get(key)
             if acc is None:
-                acc = route[rkey] = [0.0] * width
-            _count(acc, row)
-            ckey = (minute - minute % HOUR, row[_K], row[_T])
-            acc = caller.get(ckey)
-            if acc is None:
-                acc = caller[ckey] = [0.0] * width
+                acc = sums[key] = [0.0] * width
             _count(acc, row)
             if (v := row[_LATENCY]) is not None:
                 h = (minute, LATENCY, bisect_left(BOUNDS, v))
@@ -208,12 +203,12 @@ class Summer:
 
     def deltas(self) -> Deltas:
         out = Deltas(latency_minute=self.hist)
-        for (m, model, provider, deployment), values in self.route.items():
+        for (m, model, provider, deployment, key_id, team), values in self.sums.items():
             dims = (model or NONE, provider or NONE, deployment or NONE)
+            hour = m - m % HOUR
             _merge(out.route_minute, (m, *dims), values)
-            _merge(out.route_hour, (m - m % HOUR, *dims), values)
-        for (h, key_id, team), values in self.caller.items():
-            _merge(out.caller_hour, (h, key_id or NONE, team or NONE), values)
+            _merge(out.route_hour, (hour, *dims), values)
+            _merge(out.caller_hour, (hour, key_id or NONE, team or NONE), values)
         return out
 
 
