@@ -47,6 +47,8 @@ SEGMENTS: tuple[tuple[str, str, str], ...] = (
     ("turnout.providers.base", "HTTPProvider", "request_headers"),
     ("turnout.upstream.h1.response", "Response", "arm"),
     ("turnout.upstream.h1.connection", "Connection", "data_received"),
+    ("turnout.upstream.h1.response", "Response", "_feed"),
+    ("turnout.protocols.openai.usage", "OpenAIStream", "feed"),
     ("turnout.server.cycle", "Exchange", "_head"),
     ("turnout.server.protocol", "GatewayProtocol", "on_response_complete"),
     ("turnout.observability.logging", "RequestLog", "flush"),

@@ -32,11 +32,15 @@ def object_after(data: bytes, start: int) -> dict[str, Any] | None:
     if i >= end or data[i] != 0x7B:  # "{"
         return None
     close = i
+    opened, closed = 1, 0  # braces so far: the object's own, and none closed
     while True:
-        close = data.find(b"}", close + 1, end)
+        after = close + 1
+        close = data.find(b"}", after, end)
         if close == -1:
             return None
-        if data.count(b"{", i, close) == data.count(b"}", i, close) + 1:
+        opened += data.count(b"{", after, close)
+        closed += 1
+        if opened == closed:
             break
     try:
         value = orjson.loads(data[i : close + 1])

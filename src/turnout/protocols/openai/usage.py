@@ -17,7 +17,7 @@ from turnout.protocols.openai.response import usage_to_ir
 from turnout.protocols.sse import MAX_EVENT_BYTES
 from turnout.types import Call, Usage
 from turnout.usage.base import from_ir
-from turnout.usage.scan import KeyTail, last_object
+from turnout.usage.scan import KeyTail, last_object, object_after
 
 KEY = b'"usage"'
 _ASK = b'"stream_options":{"include_usage":true},'
@@ -102,14 +102,17 @@ class OpenAIStream:
                 return chunk
             self._held = chunk[cut:]
             chunk = chunk[:cut]
-        if _MARKS[0] in chunk or _MARKS[1] in chunk:
-            chunk = self._cut(chunk)
+        # Searched from the end: the usage chunk is a stream's last event (before [DONE]), so
+        # in a read that carries it the search stops a few hundred bytes in, not after the
+        # whole read (~2 µs for 5 kB) twice.
+        at = chunk.rfind(_MARKS[0])
+        if at == -1:
+            at = chunk.rfind(_MARKS[1])
+        if at != -1:
+            chunk = self._cut(chunk, at)
         return chunk
 
-    def _cut(self, chunk: bytes) -> bytes:
-        at = chunk.find(_MARKS[0])
-        if at == -1:
-            at = chunk.find(_MARKS[1])
+    def _cut(self, chunk: bytes, at: int) -> bytes:
         start = chunk.rfind(b"\n", 0, at) + 1
         end = chunk.find(b"\n", at) + 1  # complete lines only: the newline exists
         self._line = chunk[start:end]
@@ -132,7 +135,4 @@ class OpenAIStream:
         line = self._line
         if line is None:
             return None
-        at = line.find(KEY)
-        tail = KeyTail(KEY)
-        tail.feed(line[at:])
-        return parse(tail.last())
+        return parse(object_after(line, line.find(KEY) + len(KEY)))
