@@ -44,6 +44,19 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "no-lines": ({"logging": {"requests": False}}, "limited"),
     "no-storage": ({"storage": {"enabled": False}}, "master"),  # no keys without a database
     "quiet": ({"storage": {"enabled": False}, "logging": {"requests": False}}, "master"),
+    # bench/run.py's turnout-translate: the OpenAI client's calls to an Anthropic upstream
+    "translate": (
+        {
+            "providers": {
+                "mock": {
+                    "type": "anthropic",
+                    "base_url": f"http://127.0.0.1:{run.UP_PORT}",
+                    "api_keys": ["sk-bench"],
+                }
+            }
+        },
+        "limited",
+    ),
 }
 
 

@@ -17,19 +17,19 @@ class SSEDecoder:
     incomplete_message: ClassVar[str] = "upstream stream ended before its terminator"
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        self._sse = SSEParser(data_only=True)
         self._failed = False
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for ev in self._sse.feed(chunk):
-            self._data(ev.data, out)
+        for data in self._sse.feed_data(chunk):
+            self._data(data, out)
         return out
 
     def finish(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for ev in self._sse.finish():
-            self._data(ev.data, out)
+        for data in self._sse.finish_data():
+            self._data(data, out)
         if not (self._complete() or self._failed):
             self._failed = True
             out.append(StreamError(502, ErrorKind.SERVER.value, self.incomplete_message))

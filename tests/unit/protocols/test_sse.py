@@ -98,3 +98,21 @@ def test_the_whole_event_path_reads_what_line_by_line_reads(
     got = [e for c in chunks for e in fast.feed(c)] + fast.finish()
     want = [e for c in chunks for e in slow.feed(c)] + slow.finish()
     assert got == want
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.lists(_LINES, min_size=1, max_size=3), max_size=12),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.lists(st.integers(0, 400), max_size=12),
+)
+def test_data_only_gives_each_events_data(
+    events: list[list[bytes]], end: bytes, cuts: list[int]
+) -> None:
+    """What the stream decoders read (no event objects, no names) is the events' data."""
+    stream = b"".join(end.join(lines) + end + end for lines in events)
+    chunks = split(stream, [c % (len(stream) + 1) for c in cuts])
+    named, bare = SSEParser(), SSEParser(data_only=True)
+    want = [e.data for c in chunks for e in named.feed(c)] + [e.data for e in named.finish()]
+    got = [d for c in chunks for d in bare.feed_data(c)] + bare.finish_data()
+    assert got == want
