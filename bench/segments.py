@@ -12,6 +12,7 @@ what they await).
 
     uv run --group bench python bench/segments.py                  # non-stream, defaults
     uv run --group bench python bench/segments.py --mode st --seconds 8
+    uv run --group bench python bench/segments.py --mode st --target turnout-translate
 
 The figures are wall time on the gateway's core: another thread of the process running there
 in between (SQLite's) is counted in the segment it interrupted.
@@ -49,6 +50,11 @@ SEGMENTS: tuple[tuple[str, str, str], ...] = (
     ("turnout.upstream.h1.connection", "Connection", "data_received"),
     ("turnout.upstream.h1.response", "Response", "_feed"),
     ("turnout.protocols.openai.usage", "OpenAIStream", "feed"),
+    # translated streams (--target turnout-translate): Anthropic events in, OpenAI chunks out
+    ("turnout.protocols.sse", "SSEParser", "feed_data"),
+    ("turnout.protocols.anthropic.stream", "StreamDecoder", "_data"),
+    ("turnout.protocols.openai.stream", "StreamEncoder", "feed"),
+    ("turnout.providers.translate", "", "upstream_call"),
     ("turnout.server.cycle", "Exchange", "_head"),
     ("turnout.server.protocol", "GatewayProtocol", "on_response_complete"),
     ("turnout.observability.logging", "RequestLog", "flush"),
@@ -63,11 +69,13 @@ REQUESTS = "GatewayProtocol.on_headers_complete"  # called once per request: the
 
 
 def _wrap(totals: dict[str, list[int]], module: str, cls: str, name: str) -> None:
-    owner = getattr(importlib.import_module(module), cls)
+    """``cls`` empty: a module function, timed where its module's own code calls it."""
+    mod = importlib.import_module(module)
+    owner = getattr(mod, cls) if cls else mod
     func = getattr(owner, name)
     if inspect.iscoroutinefunction(func):
         raise TypeError(f"{cls}.{name} is a coroutine function")
-    acc = totals.setdefault(f"{cls}.{name}", [0, 0])
+    acc = totals.setdefault(f"{cls or module}.{name}", [0, 0])
     clock = time.perf_counter_ns
 
     def timed(*args: Any, **kwargs: Any) -> Any:
@@ -111,6 +119,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--mode", default="ns", choices=["ns", "st"])
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--target", default="turnout", choices=["turnout", "turnout-translate"])
     a = ap.parse_args()
     os.sched_setaffinity(0, {int(run.LOAD_CORE)})
     with tempfile.TemporaryDirectory(prefix="turnout-segments-") as td:
@@ -122,7 +131,7 @@ def main() -> None:
             cand.LUA.format(body=body.decode()) + f'wrk.headers["Authorization"] = "Bearer {key}"\n'
         )
         mock = run.start_mock(tmp)
-        cmd = run.target_cmd("turnout", tmp)
+        cmd = run.target_cmd(a.target, tmp)
         report = tmp / "segments.txt"
         assert cmd is not None and cmd[1:3] == ["-m", "turnout.cli.main"]
         cmd = [cmd[0], str(Path(__file__).resolve()), "--serve", str(report), *cmd[3:]]
@@ -137,7 +146,7 @@ def main() -> None:
             cand.stop(proc)
             cand.stop(mock)
         per = used / max(1, w["requests"]) * 1e6
-        print(f"turnout {a.mode}: {w['rps']:,.0f} req/s, {per:.0f} µs CPU per request")
+        print(f"{a.target} {a.mode}: {w['rps']:,.0f} req/s, {per:.0f} µs CPU per request")
         print("(CPU with the timers attached; the segments below include the warm-up)")
         print(report.read_text() if report.exists() else "no report: see the gateway's log")
 
