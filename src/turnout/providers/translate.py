@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -61,7 +60,7 @@ from turnout.protocols.registry import FAMILIES, PROTOCOLS, WireProtocol
 from turnout.protocols.shape import ShapeError
 from turnout.providers.base import HTTPProvider, relay_headers
 from turnout.providers.relay import check_status, invalid, read_body
-from turnout.types import Call, Headers, Reply
+from turnout.types import Call, Headers, Reply, derived
 from turnout.usage.base import from_ir
 
 if TYPE_CHECKING:
@@ -130,7 +129,7 @@ def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call
             data = codec.request(call, upstream_model)
         except _MALFORMED as exc:
             raise _unforeseen(exc, f"{call.protocol} embeddings to {target.name}") from None
-        return replace(
+        return derived(
             call,
             protocol=target.name,
             operation=target.by_family[EMBED],
@@ -153,7 +152,7 @@ def upstream_call(call: Call, target: WireProtocol, upstream_model: str) -> Call
         raise _unforeseen(exc, f"{call.protocol} request to {target.name}") from None
     if family == COUNT and operation is not None and target.count_request is not None:
         data = target.count_request(data, upstream_model)
-    return replace(
+    return derived(
         call,
         protocol=target.name,
         operation=operation or "",

@@ -17,8 +17,6 @@ one did: that is what the setting trades for working with such upstreams.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import orjson
 
 from turnout.cache.convert import Unconvertible, body_to_stream
@@ -27,7 +25,7 @@ from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import UpstreamUnavailable
 from turnout.protocols.registry import PROTOCOLS
 from turnout.providers.base import Provider
-from turnout.types import Call, Reply
+from turnout.types import Call, Reply, derived
 
 # The body fields that ask for a stream, per protocol; Gemini asks through its path.
 _STREAM_FIELDS = ("stream", "stream_options")
@@ -77,4 +75,4 @@ def plain_call(call: Call) -> Call:
     """The call as a client that did not ask for a stream would have made it."""
     data = {k: v for k, v in call.data.items() if k not in _STREAM_FIELDS}
     body = orjson.dumps(data) if len(data) != len(call.data) else call.body
-    return replace(call, stream=False, data=data, body=body, ir=None, usage=None, encoded=False)
+    return derived(call, stream=False, data=data, body=body, ir=None, usage=None, encoded=False)
