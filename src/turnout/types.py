@@ -5,9 +5,10 @@ them without importing each other."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, fields
-from operator import attrgetter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from turnout.copies import copier
 
 if TYPE_CHECKING:
     from turnout.auth.principal import Principal
@@ -99,18 +100,8 @@ class Call:
     span: tuple[int, int] | None = None
 
 
-_CALL_FIELDS = attrgetter(*(f.name for f in fields(Call)))
-
-
-def derived(call: Call, **changes: Any) -> Call:
-    """A copy of ``call`` with ``changes``, as ``dataclasses.replace`` makes it: that reads the
-    class's fields again on every copy (4.4 µs for a call's forty, once per translated call);
-    this takes them all in one C-level read (1.4 µs). Every field of a call is an argument of
-    its constructor, in order (tests/unit/test_types.py)."""
-    new = Call(*_CALL_FIELDS(call))
-    for name, value in changes.items():
-        setattr(new, name, value)
-    return new
+# A copy of a call with some fields changed (turnout.copies): what dataclasses.replace makes.
+derived: Callable[..., Call] = copier(Call)
 
 
 @dataclass(slots=True)

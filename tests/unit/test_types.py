@@ -1,10 +1,15 @@
-"""A call's copy with changes (``derived``) is what ``dataclasses.replace`` makes."""
+"""Copies with changes (``turnout.copies``: a call's, a usage record's) are what
+``dataclasses.replace`` makes."""
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import pytest
+
+from turnout.copies import copier
+from turnout.ir.response import Usage, copy_usage
 from turnout.types import Call, derived
 
 
@@ -37,3 +42,19 @@ def test_derived_is_replace() -> None:
 def test_every_field_is_a_constructor_argument_in_order() -> None:
     """What ``derived`` relies on: a field added with ``init=False`` would break it."""
     assert all(f.init for f in fields(Call))
+
+
+def test_a_usage_copy_is_replace() -> None:
+    usage = Usage(1, 2, 3, 4, 5, 6)
+    assert copy_usage(usage) == replace(usage) and copy_usage(usage) is not usage
+    assert copy_usage(usage, output_tokens=9) == replace(usage, output_tokens=9)
+
+
+def test_a_copier_refuses_fields_its_constructor_does_not_take() -> None:
+    @dataclass
+    class Partial:
+        a: int
+        b: int = field(init=False, default=0)
+
+    with pytest.raises(TypeError):
+        copier(Partial)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from turnout.copies import copier
 from turnout.ir.content import JSON, Part
 
 
@@ -52,3 +54,7 @@ class IRResponse:
     created: int | None = None
     extras: JSON = field(default_factory=dict)
     source: str | None = None
+
+
+# A copy of a usage record (turnout.copies): streams merge cumulative updates into copies.
+copy_usage: Callable[..., Usage] = copier(Usage)

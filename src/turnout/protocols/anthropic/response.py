@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from turnout.ir import (
     JSON,
     FinishReason,
@@ -14,6 +12,7 @@ from turnout.ir import (
     ToolCallPart,
     Usage,
 )
+from turnout.ir.response import copy_usage
 from turnout.protocols.anthropic.messages import (
     JSON_TOOL_NAME,
     PROTOCOL,
@@ -60,7 +59,7 @@ def usage_to_ir(usage: JSON, base: Usage | None = None) -> Usage:
 
     Anthropic's ``input_tokens`` excludes cache reads and writes; IR input includes both.
     """
-    out = Usage() if base is None else replace(base)
+    out = Usage() if base is None else copy_usage(base)
     read = usage.get("cache_read_input_tokens")
     write = usage.get("cache_creation_input_tokens")
     if read is not None:
