@@ -67,7 +67,12 @@ class StreamDecoder(SSEDecoder):
             return
         kind = obj.get("type")
         if kind == "content_block_delta":
-            self._delta(obj, out)
+            change = obj.get("delta")
+            # Most events of a stream: a text delta, read here without another call.
+            if type(change) is dict and change.get("type") == "text_delta":
+                out.append(TextDelta(change.get("text", "")))
+            else:
+                self._delta(obj, out)
         elif kind == "content_block_start":
             self._start(obj, out)
         elif kind == "content_block_stop":

@@ -38,6 +38,8 @@ from turnout.protocols.openai.response import usage_to_ir as _usage_to_ir
 from turnout.protocols.signatures import encode_tool_call_id
 
 DONE = b"data: [DONE]\n\n"
+# What follows a text delta's text in its chunk (StreamEncoder.feed).
+_TEXT_TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
 
 class StreamDecoder(SSEDecoder):
@@ -156,6 +158,7 @@ class StreamEncoder:
         self._created = created if created is not None else int(time.time())
         self._id = response_id
         self._head = b""
+        self._text_head = b""  # a text delta's chunk up to the text (set by _start)
         self._started = False
         self._finish: str | None = None
         self._usage: Usage | None = None
@@ -186,12 +189,14 @@ class StreamEncoder:
             + orjson.dumps(self._model)
             + b","
         )
+        self._text_head = self._head + b'"choices":[{"index":0,"delta":{"content":'
         out.append(self._chunk({"role": "assistant", "content": ""}))
 
     def feed(self, event: StreamEvent) -> list[bytes]:
         if type(event) is TextDelta and self._started and not self._failed:
-            # Most events of a stream: straight to their chunk.
-            return [self._chunk({"content": event.text})] if event.text else []
+            # Most events of a stream: straight to their chunk, around the text's JSON.
+            text = event.text
+            return [self._text_head + orjson.dumps(text) + _TEXT_TAIL] if text else []
         out: list[bytes] = []
         if self._failed:
             return out
