@@ -27,6 +27,18 @@ class ShapeError(Exception):
         self.path = path
         self.message = message
 
+    def within(self, prefix: str) -> ShapeError:
+        """The same error seen from the container at ``prefix`` (``messages``, ``[0]``).
+        Paths are built on the way out of a failure, never for the fields that pass."""
+        path = self.path
+        if not path:
+            path = prefix
+        elif path.startswith("["):
+            path = prefix + path
+        else:
+            path = f"{prefix}.{path}"
+        return ShapeError(path, self.message)
+
 
 def got(value: Any) -> str:
     if value is None:
@@ -107,7 +119,10 @@ class Arr(Shape):
         if item is ANY:
             return
         for i, element in enumerate(value):
-            item.check(element, f"{path}[{i}]")
+            try:
+                item.check(element)
+            except ShapeError as exc:
+                raise exc.within(f"{path}[{i}]") from None
 
 
 class Obj(Shape):
@@ -131,7 +146,10 @@ class Obj(Shape):
                 raise ShapeError(_join(path, key), "missing")
         for key, shape in self.fields.items():
             if key in value:
-                shape.check(value[key], _join(path, key))
+                try:
+                    shape.check(value[key])
+                except ShapeError as exc:
+                    raise exc.within(_join(path, key)) from None
 
 
 class OneOf(Shape):
