@@ -105,12 +105,7 @@ def measure(
     py = str(Path(tree).resolve() / ".venv" / "bin" / "python") if tree else run.PY
     label = variant.replace("/", "_").replace(":", "-").replace(".", "_")
     cfg = config(tmp, label, changes)
-    lua = tmp / f"ab-{a.mode}-{presented}.lua"
-    body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
-    lua.write_text(
-        cand.LUA.format(body=body.decode())
-        + f'wrk.headers["Authorization"] = "Bearer {keys[presented]}"\n'
-    )
+    lua = cand.lua_script(tmp / f"ab-{a.mode}-{presented}.lua", a.mode, keys[presented])
     cmd = [py, "-m", "turnout.cli.main", "serve", "-c", str(cfg), "--port", str(run.PROXY_PORT)]
     cand.wait_quiet(a.quiet, 10)
     cand.wait_port_free(run.PROXY_PORT)

@@ -184,11 +184,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="turnout-profile-") as td:
         tmp = Path(td)
         key = run.gateway_key(tmp) if a.auth == "key" else run.MASTER_KEY
-        body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
-        lua = tmp / "load.lua"
-        lua.write_text(
-            cand.LUA.format(body=body.decode()) + f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-        )
+        lua = cand.lua_script(tmp / "load.lua", a.mode, key)
         mock = run.start_mock(tmp)
         cmd = run.target_cmd(a.target, tmp)
         proc = run.start_in(tmp, cmd, tmp / "gateway.log", master=a.target != "turnout-quiet")

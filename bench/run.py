@@ -355,11 +355,8 @@ def main() -> None:
         a.key = key = gateway_key(tmp)
         cand.EXTRA_HEADERS = f"Authorization: Bearer {key}\r\n"  # direct and nginx ignore it
         a.lua = {}
-        for mode, body in (("ns", cand.BODY), ("st", cand.BODY_STREAM)):
-            a.lua[mode] = tmp / f"{mode}.lua"
-            lua = cand.LUA.format(body=body.decode())
-            lua += f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-            a.lua[mode].write_text(lua)
+        for mode in ("ns", "st"):
+            a.lua[mode] = cand.lua_script(tmp / f"{mode}.lua", mode, key)
         cand.wait_port_free(UP_PORT)
         upstream = start_mock(tmp, a.tokens)
         started = time.monotonic()

@@ -125,11 +125,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="turnout-segments-") as td:
         tmp = Path(td)
         key = run.gateway_key(tmp)
-        body = cand.BODY if a.mode == "ns" else cand.BODY_STREAM
-        lua = tmp / "load.lua"
-        lua.write_text(
-            cand.LUA.format(body=body.decode()) + f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-        )
+        lua = cand.lua_script(tmp / "load.lua", a.mode, key)
         mock = run.start_mock(tmp)
         cmd = run.target_cmd(a.target, tmp)
         report = tmp / "segments.txt"

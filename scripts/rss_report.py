@@ -154,12 +154,8 @@ def main() -> None:
             mods = modules_of(tmp)
             print(line("idle", idle))
             if a.load:
-                for mode, body in (("ns", cand.BODY), ("st", cand.BODY_STREAM)):
-                    lua = tmp / f"{mode}.lua"
-                    lua.write_text(
-                        cand.LUA.format(body=body.decode())
-                        + f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-                    )
+                for mode in ("ns", "st"):
+                    lua = cand.lua_script(tmp / f"{mode}.lua", mode, key)
                     w = cand.wrk(run.PROXY_PORT, lua, 64, a.load)
                     print(line(f"after {mode} {w['requests']:,} req", status(proc.pid)))
                 mods = modules_of(tmp)

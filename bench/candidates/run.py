@@ -273,6 +273,15 @@ end
 """
 
 
+def lua_script(path: Path, mode: str, key: str) -> Path:
+    """wrk's script at ``path``: the benchmark's request (``mode`` ns: a chat completion, st:
+    its 20-chunk stream) presenting ``key`` as a bearer token."""
+    body = BODY if mode == "ns" else BODY_STREAM
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+    path.write_text(LUA.format(body=body.decode()) + auth)
+    return path
+
+
 def wrk(port: int, lua: Path, conns: int, secs: int) -> dict[str, Any]:
     cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{conns}", f"-d{secs}s"]
     cmd += ["--timeout", "5s", "-s", str(lua), f"http://127.0.0.1:{port}{PATH}"]
