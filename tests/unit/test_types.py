@@ -8,23 +8,14 @@ from typing import Any
 
 import pytest
 
+from tests.unit.cache.helpers import make_call
 from turnout.copies import copier
 from turnout.ir.response import Usage, copy_usage
 from turnout.types import Call, derived
 
 
 def _populated() -> Call:
-    call = Call(
-        protocol="openai",
-        operation="chat",
-        model="m",
-        body=b"{}",
-        data={"model": "m"},
-        stream=True,
-        headers={b"a": b"b"},
-        request_id="r",
-        started=1.0,
-    )
+    call = make_call("openai", {"model": "m"}, stream=True, headers={b"a": b"b"})
     for i, f in enumerate(fields(Call)):
         if getattr(call, f.name) in (None, 0, "", b"", False):
             setattr(call, f.name, f"value-{i}")  # every field told apart from its default

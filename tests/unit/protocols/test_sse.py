@@ -83,12 +83,16 @@ _LINES = st.sampled_from(
 )
 
 
-@settings(max_examples=300)
-@given(
+# Streams of events of up to three lines, with either line end, cut anywhere.
+_STREAM = (
     st.lists(st.lists(_LINES, min_size=1, max_size=3), max_size=12),
     st.sampled_from([b"\n", b"\r\n"]),
     st.lists(st.integers(0, 400), max_size=12),
 )
+
+
+@settings(max_examples=300)
+@given(*_STREAM)
 def test_the_whole_event_path_reads_what_line_by_line_reads(
     events: list[list[bytes]], end: bytes, cuts: list[int]
 ) -> None:
@@ -101,11 +105,7 @@ def test_the_whole_event_path_reads_what_line_by_line_reads(
 
 
 @settings(max_examples=300)
-@given(
-    st.lists(st.lists(_LINES, min_size=1, max_size=3), max_size=12),
-    st.sampled_from([b"\n", b"\r\n"]),
-    st.lists(st.integers(0, 400), max_size=12),
-)
+@given(*_STREAM)
 def test_data_only_gives_each_events_data(
     events: list[list[bytes]], end: bytes, cuts: list[int]
 ) -> None:
