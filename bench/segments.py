@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import importlib
-import importlib.util
 import inspect
 import os
 import runpy
@@ -32,8 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-HERE = Path(__file__).resolve().parent
 
 # (module, class, method): the synchronous steps of a request, in the order they run.
 SEGMENTS: tuple[tuple[str, str, str], ...] = (
@@ -110,11 +107,8 @@ def serve(out: Path, argv: list[str]) -> None:
 
 
 def main() -> None:
-    spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
-    assert spec is not None and spec.loader is not None
-    run: Any = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run"] = run
-    spec.loader.exec_module(run)
+    import run  # bench/*.py: run as a script, bench/ is on the path (not in --serve)
+
     cand = run.cand
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--mode", default="ns", choices=["ns", "st"])
