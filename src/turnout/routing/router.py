@@ -93,6 +93,7 @@ class Router:
         self.retrying = 0  # retry attempts in flight
         self.budget_refusals = 0
         self.deadlines = Deadlines()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop calls run on
 
     def resolve(self, model: str) -> RoutePlan:
         plan = self._by_model.get(model)
@@ -112,7 +113,12 @@ class Router:
 
     async def __call__(self, call: Call) -> Reply:
         plan = self.resolve(call.model)
-        task = asyncio.current_task()
+        # The loop is asked for once: on Python 3.11 every asyncio.get_running_loop() (which
+        # current_task() calls without one) asks the kernel for the process id.
+        task = asyncio.current_task(self._loop) if self._loop is not None else None
+        if task is None:  # the first call, or one on another loop
+            self._loop = asyncio.get_running_loop()
+            task = asyncio.current_task(self._loop)
         assert task is not None
         deadline = time.monotonic() + plan.deadline
         self.deadlines.enter(task, deadline)

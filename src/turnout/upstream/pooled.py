@@ -13,7 +13,6 @@ decoded here, so everything above sees plain bytes.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import ssl
@@ -219,9 +218,6 @@ class PooledClient:
                         known.clear()
                     known[header] = pair
             encoded.append(pair)
-        deadline = None
-        if timeouts.total is not None:
-            deadline = asyncio.get_running_loop().time() + timeouts.total
         try:
             resp = await pool.request(
                 method.encode("ascii"),
@@ -229,7 +225,7 @@ class PooledClient:
                 encoded,
                 body,
                 read_timeout=timeouts.read,
-                deadline=deadline,
+                total=timeouts.total,
             )
         except (UpstreamError, OSError) as exc:
             raise _map(exc, where) from None

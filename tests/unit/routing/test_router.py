@@ -18,6 +18,7 @@ from turnout.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from turnout.routing.deadline import Deadlines
 from turnout.routing.router import Router
 from turnout.types import Reply
 
@@ -474,3 +475,25 @@ async def test_a_cancelled_request_releases_its_slot_and_stays_cancelled() -> No
         await task
     health = router.board.deployments["a/up-a"]
     assert health.inflight == 0 and health.consecutive == 0
+
+
+def test_a_router_serves_calls_on_a_later_loop() -> None:
+    """The router remembers the loop it first ran on (asked once: on Python 3.11 each question
+    is a system call); a call on another loop is still routed, and its own task is the one
+    the deadline watches."""
+    router, _, _ = _router(_raw({"m": {"deployments": [{"provider": "a", "model": "x"}]}}), {})
+    seen: list[bool] = []
+
+    class Watching(Deadlines):
+        def enter(self, task: asyncio.Task[object], deadline: float) -> None:
+            seen.append(task is asyncio.current_task())
+            super().enter(task, deadline)
+
+    async def once() -> None:
+        router.deadlines = Watching()
+        assert (await router(call())).status == 200
+        await router.deadlines.aclose()
+
+    for _ in range(2):
+        asyncio.run(once())
+    assert seen == [True, True]

@@ -81,6 +81,9 @@ class Pool:
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self._n_conns = 0  # open or opening connections
         self._closed = False
+        # The loop its connections belong to, known from the first request: on Python 3.11
+        # every asyncio.get_running_loop() asks the kernel for the process id.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- pool internals ----------------------------------------------------------------
     def _release(self, conn: Connection) -> None:
@@ -183,16 +186,19 @@ class Pool:
         *,
         read_timeout: float = 300.0,
         deadline: float | None = None,
+        total: float | None = None,
     ) -> Response:
         """Send a request and return once the response status line and headers are in.
 
         ``read_timeout`` bounds every silence (waiting for the head, then between body reads);
-        ``deadline`` (loop time) bounds the whole exchange. Either fails the response with
-        :class:`ResponseTimeout` and aborts the connection.
+        ``deadline`` (loop time), or ``total`` (seconds from now), bounds the whole exchange.
+        Either fails the response with :class:`ResponseTimeout` and aborts the connection.
         """
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         if deadline is None:
-            deadline = loop.time() + 1e9
+            deadline = loop.time() + (1e9 if total is None else total)
         head = b"".join(
             (
                 method,
