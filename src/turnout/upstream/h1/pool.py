@@ -185,20 +185,18 @@ class Pool:
         body: bytes = b"",
         *,
         read_timeout: float = 300.0,
-        deadline: float | None = None,
         total: float | None = None,
     ) -> Response:
         """Send a request and return once the response status line and headers are in.
 
         ``read_timeout`` bounds every silence (waiting for the head, then between body reads);
-        ``deadline`` (loop time), or ``total`` (seconds from now), bounds the whole exchange.
-        Either fails the response with :class:`ResponseTimeout` and aborts the connection.
+        ``total`` (seconds) bounds the whole exchange. Either fails the response with
+        :class:`ResponseTimeout` and aborts the connection.
         """
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        if deadline is None:
-            deadline = loop.time() + (1e9 if total is None else total)
+        deadline = loop.time() + (1e9 if total is None else total)
         head = b"".join(
             (
                 method,
