@@ -11,7 +11,7 @@ variant, so the same configuration can be compared across two commits::
     uv run --group bench python bench/ab.py ../base:defaults,.:defaults --c1 10000
 
 Each round starts every variant afresh (mock provider shared), warms it for a second, drives
-``wrk -c64`` non-stream (or ``--mode st``) for ``--seconds`` and reads the process's CPU
+``wrk -c64`` (``--conns``) non-stream (or ``--mode st``) for ``--seconds`` and reads the process's CPU
 (utime + stime of all its threads, ``/proc``) over the requests answered, with each thread's
 share. Runs of one variant differ by several µs on a VM, hence rounds and the lowest of each.
 ``--c1 N`` measures latency instead: N requests one at a time per mode (non-stream, and a
@@ -112,21 +112,24 @@ def measure(
     proc = run.start_in(tmp, cmd, tmp / f"ab-{label}.log")
     try:
         cand.wait_port(run.PROXY_PORT, 30)
-        if a.c1:  # latency at concurrency 1 instead of CPU at c=64
+        if a.c1:  # latency at concurrency 1 instead of CPU at c=--conns
             cand.EXTRA_HEADERS = f"Authorization: Bearer {keys[presented]}\r\n"
             cand.c1(run.PROXY_PORT, 50, 20)
-            c0 = cand.cpu_seconds(proc.pid)
+            t0, c0 = threads(proc.pid), cand.cpu_seconds(proc.pid)
             lat = cand.c1(run.PROXY_PORT, a.c1)
             cpu = (cand.cpu_seconds(proc.pid) - c0) / (2 * a.c1) * 1e6
+            t1 = threads(proc.pid)
+            per = {k: (t1[k] - t0.get(k, 0.0)) / (2 * a.c1) * 1e6 for k in t1}
+            shares = ", ".join(f"{k.split(':', 1)[1]} {v:.0f}" for k, v in per.items() if v >= 1)
             ns, st_ = lat["ns"], lat["st"]
             detail = (
                 f"p50 {ns['total_p50_ms']:.3f} ms, stream TTFB p50 {st_['ttfb_p50_ms']:.3f}"
-                f" p99 {st_['ttfb_p99_ms']:.3f} ms, CPU {cpu:.0f} µs per call (both modes)"
+                f" p99 {st_['ttfb_p99_ms']:.3f} ms, CPU {cpu:.0f} µs per call (both modes: {shares})"
             )
             return ns["total_p99_ms"], detail
-        cand.wrk(run.PROXY_PORT, lua, 64, 1)
+        cand.wrk(run.PROXY_PORT, lua, a.conns, 1)
         t0, c0 = threads(proc.pid), cand.cpu_seconds(proc.pid)
-        w = cand.wrk(run.PROXY_PORT, lua, 64, a.seconds)
+        w = cand.wrk(run.PROXY_PORT, lua, a.conns, a.seconds)
         c1, t1 = cand.cpu_seconds(proc.pid), threads(proc.pid)
     finally:
         cand.stop(proc)
@@ -145,6 +148,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--mode", choices=("ns", "st"), default="ns")
+    ap.add_argument("--conns", type=int, default=64, help="wrk's connections (CPU runs)")
     ap.add_argument("--quiet", type=float, default=0.15, help="max other load before a run")
     ap.add_argument(
         "--c1",
@@ -175,7 +179,7 @@ def main() -> None:
                     print(f"round {r + 1} {v}: {shown} {unit} ({detail})", flush=True)
         finally:
             cand.stop(mock)
-    what = f"CPU µs per {'request' if a.mode == 'ns' else '20-chunk stream'} (c=64)"
+    what = f"CPU µs per {'request' if a.mode == 'ns' else '20-chunk stream'} (c={a.conns})"
     if a.c1:
         what = f"c=1 non-stream p99 ms ({a.c1} requests)"
     print(f"\n{what}, by round:")

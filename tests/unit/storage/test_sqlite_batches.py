@@ -36,7 +36,7 @@ def sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.mark.parametrize(
     ("rows", "calls"),
-    [(990, [20] * 49 + [10]), (2510, [1000, 1000, 500, 10])],  # 2,510: a backlog
+    [(993, [5] * 198 + [3]), (2510, [1000, 1000, 500, 10])],  # 2,510: a backlog
 )
 def test_a_batch_goes_in_small_calls_unless_it_is_a_backlog(
     tmp_path: Path, sizes: list[int], rows: int, calls: list[int]
@@ -131,5 +131,5 @@ def test_a_busy_loop_gets_backlog_sized_calls(tmp_path: Path, sizes: list[int]) 
         return seen
 
     idle, busy = asyncio.run(run())
-    assert idle == [20] * 10
+    assert idle == [5] * 40
     assert busy == [200]

@@ -30,9 +30,10 @@ _SQLITE_ONE = _SQLITE_INSERT + _ONE_ROW
 _SQLITE_MANY = _SQLITE_INSERT + ", ".join([_ONE_ROW] * _PER_STATEMENT)
 # Rows per call into the connection's thread. That thread inserts without the GIL, but on a
 # gateway given one core it still holds the core for the call: one call inserting a whole batch
-# (~1,000 rows) kept the event loop waiting ~4.5 ms, and calls of 80 rows still showed in the
-# c=1 p99 (docs/measurements.md, "Pauses on the event loop").
-_ROWS_PER_CALL = 20
+# (~1,000 rows) kept the event loop waiting ~4.5 ms, and calls of 80 rows, then of 20, still
+# showed in the c=1 p99 (docs/measurements.md, "Pauses on the event loop"). Five rows hold the
+# core for tens of µs; fewer would pay the call's round trip for too few rows.
+_ROWS_PER_CALL = 5
 # A batch of more rows than this is a backlog: the writer fell behind (the loop is saturated),
 # and small calls, each waiting for a turn of the loop, let the queue grow (~2,700 rows a
 # second at 6k req/s on one core). A backlog goes in calls of this many rows.
