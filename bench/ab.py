@@ -11,9 +11,10 @@ variant, so the same configuration can be compared across two commits::
     uv run --group bench python bench/ab.py ../base:defaults,.:defaults --c1 10000
 
 Each round starts every variant afresh (mock provider shared), warms it for a second, drives
-``wrk -c64`` (``--conns``) non-stream (or ``--mode st``) for ``--seconds`` and reads the process's CPU
-(utime + stime of all its threads, ``/proc``) over the requests answered, with each thread's
-share. Runs of one variant differ by several µs on a VM, hence rounds and the lowest of each.
+``wrk -c64`` (``--conns``) non-stream (or ``--mode st``) for ``--seconds`` and reads the
+process's CPU (utime + stime of all its threads, ``/proc``) over the requests answered, with
+each thread's share. Runs of one variant differ by several µs on a VM, hence rounds and the
+lowest of each.
 ``--c1 N`` measures latency instead: N requests one at a time per mode (non-stream, and a
 stream's time to first byte), after a warm-up; their p99 moves by tenths of a millisecond
 from run to run, hence several alternated rounds of many requests.
@@ -124,7 +125,8 @@ def measure(
             ns, st_ = lat["ns"], lat["st"]
             detail = (
                 f"p50 {ns['total_p50_ms']:.3f} ms, stream TTFB p50 {st_['ttfb_p50_ms']:.3f}"
-                f" p99 {st_['ttfb_p99_ms']:.3f} ms, CPU {cpu:.0f} µs per call (both modes: {shares})"
+                f" p99 {st_['ttfb_p99_ms']:.3f} ms,"
+                f" CPU {cpu:.0f} µs per call (both modes: {shares})"
             )
             return ns["total_p99_ms"], detail
         cand.wrk(run.PROXY_PORT, lua, a.conns, 1)
