@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -146,6 +147,8 @@ class RequestLog:
         self._sink: BinaryIO = sys.stdout.buffer
         self._held: list[bytes] = []  # rendered lines not yet written (< LINE_BUFFER bytes)
         self._held_bytes = 0
+        self._second = -1  # the second _prefix formats
+        self._prefix = ""
 
     def attach(self, finisher: Finisher, sinks: Sequence[Sink]) -> None:
         self.finisher = finisher
@@ -222,7 +225,7 @@ class RequestLog:
             self.dropped = 0
 
     def _render(self, batch: list[tuple[Any, ...]], finished: list[Finished]) -> None:
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        stamp = self._stamp(time.time())
         out = self._held
         size = 0
         dumps = orjson.dumps
@@ -260,6 +263,16 @@ class RequestLog:
             out.append(text)
             size += len(text)
         self._held_bytes += size
+
+    def _stamp(self, now: float) -> str:
+        """The batch's ISO 8601 time (UTC, microseconds), its date and second formatted once
+        per second: with one call per drain (an idle gateway) ``datetime.isoformat`` was
+        ~2 µs of every call."""
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
 
     def _emit(self) -> None:
         held = self._held

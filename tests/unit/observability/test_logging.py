@@ -122,6 +122,7 @@ def test_a_full_slice_is_drained_on_the_next_loop_turn() -> None:
 
         log.attach(Finisher(PriceTable(), {}), [collect])
         log.start()
+        log.inflight = 10 * SLICE  # a busy gateway: other calls in flight
         for _ in range(SLICE - 1):
             log.record(_call(status=200), 0.001)
         await asyncio.sleep(0)
@@ -144,6 +145,55 @@ def test_a_full_slice_is_drained_on_the_next_loop_turn() -> None:
         log.record(_call(status=200), 0.001)
     log.flush()
     assert len(sink.getvalue().splitlines()) == 5 * SLICE
+
+
+def test_an_idle_gateway_drains_a_call_on_the_next_loop_turn() -> None:
+    """With no other call in flight the drain runs at once, while the client reads its
+    answer: a slice's drain held the next request at concurrency 1 (docs/measurements.md)."""
+    import asyncio
+
+    log = RequestLog()
+    log._sink = io.BytesIO()
+    collect = _Collect()
+
+    async def run() -> list[int]:
+        from turnout.observability.finish import Finisher
+        from turnout.pricing import PriceTable
+
+        log.attach(Finisher(PriceTable(), {}), [collect])
+        log.start()
+        seen = []
+        log.inflight = 2  # two calls in flight: the first to finish waits for a slice
+        log.record(_call(status=200), 0.001)
+        await asyncio.sleep(0)
+        seen.append(len(collect.seen))
+        log.record(_call(status=200), 0.001)  # the last one: the gateway is idle
+        await asyncio.sleep(0)
+        seen.append(len(collect.seen))
+        await log.stop()
+        return seen
+
+    assert asyncio.run(run()) == [0, 2]
+
+
+def test_request_line_timestamps_are_iso_utc_with_microseconds() -> None:
+    from datetime import UTC, datetime
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    log = RequestLog()
+
+    @given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+    def check(now: float) -> None:
+        stamp = log._stamp(now)
+        assert stamp.endswith("Z") and len(stamp) == len("2026-12-06T21:59:01.123456Z")
+        parsed = datetime.fromisoformat(stamp[:-1]).replace(tzinfo=UTC).timestamp()
+        assert int(parsed) == int(now) and abs(parsed - now) < 1e-6
+
+    check()
+    assert log._stamp(1.5) == "1970-01-01T00:00:01.500000Z"  # the cached second is left
+    assert log._stamp(61.25) == "1970-01-01T00:01:01.250000Z"
 
 
 def test_held_lines_are_written_once_a_buffer_fills_or_at_the_tick() -> None:
