@@ -22,6 +22,7 @@ import openai
 import pytest
 
 from tests.support.procs import Proc, start_gateway, start_rogue
+from tests.support.request_log import request_line
 
 KINDS = {"openai": "openai-compatible", "anthropic": "anthropic", "gemini": "gemini"}
 CHAT: Any = [{"role": "user", "content": "hi"}]
@@ -46,6 +47,47 @@ def _provider(rogue: Proc, kind: str, **headers: str) -> dict[str, Any]:
     }
 
 
+# An answer every protocol reads as a valid one, with the usage counts ``usage`` gives.
+def _answer(usage: dict[str, Any], metadata: dict[str, Any]) -> Any:
+    return {
+        "id": "x-1",
+        "type": "message",
+        "role": "assistant",
+        "model": "up",
+        "content": [{"type": "text", "text": "hi"}],
+        "stop_reason": "end_turn",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+        ],
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP"}
+        ],
+        "usage": usage,
+        "usageMetadata": metadata,
+    }
+
+
+# Counts of the wrong types: a translation's shape check refuses them (502); a relayed answer
+# goes through and counts nothing.
+USAGE_GARBAGE = _answer(
+    {
+        "prompt_tokens": "12",
+        "completion_tokens": [3],
+        "total_tokens": True,
+        "prompt_tokens_details": "cached",
+        "completion_tokens_details": 5,
+        "input_tokens": {"n": 1},
+        "output_tokens": "3",
+    },
+    {"promptTokenCount": "9", "thoughtsTokenCount": [1]},
+)
+# Integers a shape check lets through that no upstream could mean: counted as 0.
+HUGE = 1 << 60
+USAGE_OUT_OF_RANGE = _answer(
+    {"prompt_tokens": -5, "completion_tokens": HUGE, "input_tokens": -5, "output_tokens": HUGE},
+    {"promptTokenCount": -5, "candidatesTokenCount": HUGE},
+)
+
 FAULTS: dict[str, dict[str, str]] = {
     "foo": {"x-rogue-body": '{"foo": 1}'},
     "wrongtype": {"x-rogue-body": '{"content": "x", "choices": "x", "candidates": "x"}'},
@@ -55,6 +97,8 @@ FAULTS: dict[str, dict[str, str]] = {
     "nocap": {"x-rogue-body-bytes": "2000000"},
     "sse-wrongtype": {"x-rogue-sse": "1", "x-rogue-body": 'data: {"choices": "x"}'},
     "sse-endless": {"x-rogue-sse": "1", "x-rogue-body-bytes": str(20 * 1024 * 1024)},
+    "usage": {"x-rogue-body": json.dumps(USAGE_GARBAGE)},
+    "range": {"x-rogue-body": json.dumps(USAGE_OUT_OF_RANGE)},
 }
 
 
@@ -155,3 +199,47 @@ def test_a_translated_stream_of_garbage_is_a_502(gateway: Proc, fault: str) -> N
         list(stream)
     assert caught.value.status_code == 502
     assert caught.value.body["error"]["type"] == "api_error"  # type: ignore[index]
+
+
+def test_a_relayed_answer_with_garbage_usage_goes_through_and_counts_nothing(
+    gateway: Proc,
+) -> None:
+    """Usage is read from a relayed answer only to count it: counts that are not
+    non-negative integers count as 0 (they were a 500 for every such answer), and the client
+    gets the upstream's bytes as they came."""
+    reply = _openai(gateway).chat.completions.with_raw_response.create(
+        model="usage-openai", messages=CHAT
+    )
+    assert reply.parse().choices[0].message.content == "hi"
+    assert json.loads(reply.http_response.content)["usage"] == USAGE_GARBAGE["usage"]
+    line = request_line(gateway, reply.headers["x-request-id"])
+    assert (line["status"], line["input_tokens"], line["output_tokens"]) == (200, 0, 0)
+
+
+@pytest.mark.parametrize("upstream", ["anthropic", "gemini"])
+def test_a_translated_answer_with_counts_of_the_wrong_types_is_a_502(
+    gateway: Proc, upstream: str
+) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        _openai(gateway).chat.completions.create(model=f"usage-{upstream}", messages=CHAT)
+    assert caught.value.status_code == 502 and "usage" in caught.value.message
+
+
+@pytest.mark.parametrize("upstream", ["openai", "anthropic", "gemini"])
+def test_counts_out_of_range_count_as_zero(gateway: Proc, upstream: str) -> None:
+    """A negative count or one past 2**53 is 0 in a translated answer and in the request
+    line (and so in prices, limits and rows)."""
+    reply = _openai(gateway).chat.completions.with_raw_response.create(
+        model=f"range-{upstream}", messages=CHAT
+    )
+    answer = reply.parse()
+    assert answer.choices[0].message.content == "hi"
+    if upstream != "openai":
+        assert answer.usage is not None
+        assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (0, 0)
+    line = request_line(gateway, reply.headers["x-request-id"])
+    assert (line["status"], line["input_tokens"], line["output_tokens"]) == (200, 0, 0)
+    client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
+    message = client.messages.create(model=f"range-{upstream}", max_tokens=8, messages=CHAT)
+    if upstream != "anthropic":
+        assert (message.usage.input_tokens, message.usage.output_tokens) == (0, 0)

@@ -21,6 +21,31 @@ class FinishReason(StrEnum):
     OTHER = "other"
 
 
+# The largest token count believed (2**53: what every JSON parser reads exactly).
+MAX_COUNT = 1 << 53
+
+
+def count(value: object) -> int:
+    """A token count as an upstream sent it: a non-negative integer (an integral float too),
+    else 0. Usage comes from the upstream's bytes: a string, a list, a negative or a huge
+    number there must not reach prices, limits, rows or another protocol's answer."""
+    if type(value) is int:
+        return value if 0 <= value <= MAX_COUNT else 0
+    if type(value) is float and value.is_integer() and 0 <= value <= MAX_COUNT:
+        return int(value)
+    return 0
+
+
+def maybe_count(value: object) -> int | None:
+    """:func:`count` for a field that may be absent (``None`` stays ``None``)."""
+    return None if value is None else count(value)
+
+
+def section(value: object) -> dict[str, object]:
+    """A nested usage object (``prompt_tokens_details`` and the like), or an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass(slots=True)
 class Usage:
     """Token counts normalised so every protocol can be derived from them.

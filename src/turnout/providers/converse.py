@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from turnout.errors import BadRequest
+from turnout.ir.response import count, section
 
 JSONObj = dict[str, Any]
 _STOP = {
@@ -154,15 +155,15 @@ def request(data: JSONObj) -> JSONObj:
 
 
 def _usage(usage: Any) -> JSONObj:
-    usage = usage if isinstance(usage, dict) else {}
+    usage = section(usage)
     out = {
-        "input_tokens": int(usage.get("inputTokens") or 0),
-        "output_tokens": int(usage.get("outputTokens") or 0),
+        "input_tokens": count(usage.get("inputTokens")),
+        "output_tokens": count(usage.get("outputTokens")),
     }
-    if usage.get("cacheReadInputTokens"):
-        out["cache_read_input_tokens"] = int(usage["cacheReadInputTokens"])
-    if usage.get("cacheWriteInputTokens"):
-        out["cache_creation_input_tokens"] = int(usage["cacheWriteInputTokens"])
+    if read := count(usage.get("cacheReadInputTokens")):
+        out["cache_read_input_tokens"] = read
+    if write := count(usage.get("cacheWriteInputTokens")):
+        out["cache_creation_input_tokens"] = write
     return out
 
 

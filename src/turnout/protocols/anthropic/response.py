@@ -12,7 +12,7 @@ from turnout.ir import (
     ToolCallPart,
     Usage,
 )
-from turnout.ir.response import copy_usage
+from turnout.ir.response import copy_usage, count
 from turnout.protocols.anthropic.messages import (
     JSON_TOOL_NAME,
     PROTOCOL,
@@ -54,28 +54,29 @@ def finish_from_ir(reason: FinishReason | None, stop_sequence: str | None) -> st
     return FINISH_FROM_IR[reason] if reason is not None else "end_turn"
 
 
-def usage_to_ir(usage: JSON, base: Usage | None = None) -> Usage:
+def usage_to_ir(usage: object, base: Usage | None = None) -> Usage:
     """Merge an Anthropic usage object (cumulative; fields may be omitted) into IR usage.
 
     Anthropic's ``input_tokens`` excludes cache reads and writes; IR input includes both.
     """
     out = Usage() if base is None else copy_usage(base)
-    read = usage.get("cache_read_input_tokens")
-    write = usage.get("cache_creation_input_tokens")
+    if not isinstance(usage, dict):
+        return out
+    get = usage.get
+    read = get("cache_read_input_tokens")
+    write = get("cache_creation_input_tokens")
     if read is not None:
-        out.cached_input_tokens = read
+        out.cached_input_tokens = count(read)
     if write is not None:
-        out.cache_creation_tokens = write
-    if usage.get("input_tokens") is not None:
-        out.input_tokens = (
-            usage["input_tokens"] + out.cached_input_tokens + out.cache_creation_tokens
-        )
+        out.cache_creation_tokens = count(write)
+    if (given := get("input_tokens")) is not None:
+        out.input_tokens = count(given) + out.cached_input_tokens + out.cache_creation_tokens
     elif read is not None or write is not None:
         out.input_tokens = max(
             out.input_tokens, out.cached_input_tokens + out.cache_creation_tokens
         )
-    if usage.get("output_tokens") is not None:
-        out.output_tokens = usage["output_tokens"]
+    if (output := get("output_tokens")) is not None:
+        out.output_tokens = count(output)
     return out
 
 

@@ -9,6 +9,7 @@ from turnout.ir import (
     ToolCallPart,
     Usage,
 )
+from turnout.ir.response import count, maybe_count
 from turnout.protocols.gemini.parts import PROTOCOL, SYNTH_ID_PREFIX, PartReader, parts_from_ir
 
 FINISH_TO_IR: dict[str, FinishReason] = {
@@ -45,18 +46,18 @@ def finish_to_ir(raw: str | None, has_tool_calls: bool) -> FinishReason | None:
     return FINISH_TO_IR.get(raw, FinishReason.OTHER)
 
 
-def usage_to_ir(meta: JSON | None) -> Usage | None:
+def usage_to_ir(meta: object) -> Usage | None:
     """Gemini's candidatesTokenCount excludes thoughts; IR output includes them."""
-    if not meta:
+    if not meta or not isinstance(meta, dict):
         return None
-    thoughts = meta.get("thoughtsTokenCount") or 0
+    get = meta.get
+    thoughts = count(get("thoughtsTokenCount"))
     return Usage(
-        input_tokens=(meta.get("promptTokenCount") or 0)
-        + (meta.get("toolUsePromptTokenCount") or 0),
-        output_tokens=(meta.get("candidatesTokenCount") or 0) + thoughts,
-        cached_input_tokens=meta.get("cachedContentTokenCount") or 0,
+        input_tokens=count(get("promptTokenCount")) + count(get("toolUsePromptTokenCount")),
+        output_tokens=count(get("candidatesTokenCount")) + thoughts,
+        cached_input_tokens=count(get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
-        total_tokens=meta.get("totalTokenCount"),
+        total_tokens=maybe_count(get("totalTokenCount")),
     )
 
 

@@ -15,6 +15,7 @@ from turnout.ir import (
     ToolCallPart,
     Usage,
 )
+from turnout.ir.response import count, maybe_count, section
 from turnout.protocols._shared import dumps, parse_arguments
 from turnout.protocols.signatures import carries_state, encode_tool_call_id
 
@@ -43,17 +44,16 @@ def finish_to_ir(raw: str | None) -> FinishReason | None:
     return FINISH_TO_IR.get(raw, FinishReason.OTHER)
 
 
-def usage_to_ir(usage: JSON | None) -> Usage | None:
-    if not usage:
+def usage_to_ir(usage: object) -> Usage | None:
+    if not usage or not isinstance(usage, dict):
         return None
-    prompt = usage.get("prompt_tokens_details") or {}
-    completion = usage.get("completion_tokens_details") or {}
+    get = usage.get
     return Usage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        cached_input_tokens=prompt.get("cached_tokens") or 0,
-        reasoning_tokens=completion.get("reasoning_tokens") or 0,
-        total_tokens=usage.get("total_tokens"),
+        input_tokens=count(get("prompt_tokens")),
+        output_tokens=count(get("completion_tokens")),
+        cached_input_tokens=count(section(get("prompt_tokens_details")).get("cached_tokens")),
+        reasoning_tokens=count(section(get("completion_tokens_details")).get("reasoning_tokens")),
+        total_tokens=maybe_count(get("total_tokens")),
     )
 
 

@@ -22,6 +22,7 @@ from turnout.ir import (
     ToolCallPart,
     Usage,
 )
+from turnout.ir.response import count, maybe_count, section
 from turnout.protocols._shared import dumps, parse_arguments
 from turnout.protocols.responses import reasoning
 from turnout.protocols.responses.items import PROTOCOL
@@ -35,15 +36,15 @@ def new_id(prefix: str) -> str:
 def usage_to_ir(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
-    details = usage.get("input_tokens_details") or {}
-    out = usage.get("output_tokens_details") or {}
+    details = section(usage.get("input_tokens_details"))
+    out = section(usage.get("output_tokens_details"))
     return Usage(
-        input_tokens=usage.get("input_tokens") or 0,
-        output_tokens=usage.get("output_tokens") or 0,
-        cached_input_tokens=details.get("cached_tokens") or 0,
-        cache_creation_tokens=details.get("cache_write_tokens") or 0,
-        reasoning_tokens=out.get("reasoning_tokens") or 0,
-        total_tokens=usage.get("total_tokens"),
+        input_tokens=count(usage.get("input_tokens")),
+        output_tokens=count(usage.get("output_tokens")),
+        cached_input_tokens=count(details.get("cached_tokens")),
+        cache_creation_tokens=count(details.get("cache_write_tokens")),
+        reasoning_tokens=count(out.get("reasoning_tokens")),
+        total_tokens=maybe_count(usage.get("total_tokens")),
     )
 
 
