@@ -100,6 +100,9 @@ class Cooldowns(Closed):
     rate_limited: float = Field(5.0, ge=0, description="when a 429 carries no Retry-After")
     invalid_key: float = Field(60.0, gt=0, description="before an invalid key is tried again")
     no_quota: float = Field(300.0, gt=0, description="before a key without quota is tried again")
+    max_retry_after: float = Field(
+        3600.0, gt=0, description="the longest Retry-After an upstream's 429 may impose"
+    )
 
 
 class RetryBudget(Closed):

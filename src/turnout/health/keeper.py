@@ -121,7 +121,7 @@ class HealthKeeper:
                 outcome = OK
             else:
                 outcome = target.classifier.classify(reply.status, reply.body)
-                after = c.retry_after(reply.headers)
+                after = c.retry_after(reply.headers, self.cooldowns.max_retry_after)
         now = self.clock()
         self._apply(key, outcome, after, now)
         key.probed_at = time.time()

@@ -119,19 +119,21 @@ class Classifier:
         return by_status(status)
 
 
-def retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
-    """Seconds from ``retry-after-ms`` / ``retry-after`` (delta seconds or an HTTP date)."""
+def retry_after(headers: Sequence[tuple[bytes, bytes]], cap: float) -> float | None:
+    """Seconds from ``retry-after-ms`` / ``retry-after`` (delta seconds or an HTTP date), at
+    most ``cap``: the upstream's word cools a key down, and ``inf``, ``1e12`` or a date in
+    the year 9999 must not take it out of service for good (NaN counts as 0)."""
     seconds: float | None = None
     for name, value in headers:
         if name == b"retry-after-ms":
             with contextlib.suppress(ValueError):
-                return max(0.0, float(value) / 1000)
+                return min(max(0.0, float(value) / 1000), cap)
         elif name == b"retry-after":
             text = value.decode("latin-1").strip()
             try:
                 seconds = max(0.0, float(text))
             except ValueError:
-                with contextlib.suppress(TypeError, ValueError):
+                with contextlib.suppress(TypeError, ValueError, OverflowError):
                     when = email.utils.parsedate_to_datetime(text)
                     seconds = max(0.0, when.timestamp() - time.time())
-    return seconds
+    return None if seconds is None else min(seconds, cap)

@@ -295,7 +295,11 @@ class Router:
         status = reply.status
         if status >= 400:
             reason = member.classifier.classify(status, reply.body)
-            after = c.retry_after(reply.headers) if reason == c.RATE_LIMITED else None
+            after = (
+                c.retry_after(reply.headers, self.cooldowns.max_retry_after)
+                if reason == c.RATE_LIMITED
+                else None
+            )
             self._failed(member, key, reason, after, started)
             return Failure(reason, reply=reply, retry_after=after)
         if reply.chunks is not None and first is None:

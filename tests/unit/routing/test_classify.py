@@ -92,10 +92,30 @@ def test_rule_paths_reach_into_lists_and_non_strings() -> None:
 
 
 def test_retry_after_forms() -> None:
-    assert retry_after([(b"retry-after", b"7")]) == 7
-    assert retry_after([(b"retry-after", b"1.5")]) == 1.5
-    assert retry_after([(b"retry-after-ms", b"250"), (b"retry-after", b"9")]) == 0.25
-    assert retry_after([(b"retry-after", b"soon")]) is None
-    assert retry_after([]) is None
-    date = retry_after([(b"retry-after", b"Wed, 21 Oct 2015 07:28:00 GMT")])
+    cap = 3600.0
+    assert retry_after([(b"retry-after", b"7")], cap) == 7
+    assert retry_after([(b"retry-after", b"1.5")], cap) == 1.5
+    assert retry_after([(b"retry-after-ms", b"250"), (b"retry-after", b"9")], cap) == 0.25
+    assert retry_after([(b"retry-after", b"soon")], cap) is None
+    assert retry_after([], cap) is None
+    date = retry_after([(b"retry-after", b"Wed, 21 Oct 2015 07:28:00 GMT")], cap)
     assert date == 0.0
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "seconds"),
+    [
+        (b"retry-after", b"inf", 60.0),
+        (b"retry-after", b"1e12", 60.0),
+        (b"retry-after", b"Fri, 31 Dec 9999 23:59:59 GMT", 60.0),
+        (b"retry-after", b"nan", 0.0),
+        (b"retry-after", b"-5", 0.0),
+        (b"retry-after-ms", b"1e400", 60.0),
+        (b"retry-after-ms", b"-nan", 0.0),
+        (b"retry-after", b"30", 30.0),
+    ],
+)
+def test_an_upstreams_retry_after_is_capped(header: bytes, value: bytes, seconds: float) -> None:
+    """An upstream's 429 cools its key down for as long as it says, up to the cap
+    (``routing.cooldowns.max_retry_after``): never for good."""
+    assert retry_after([(header, value)], 60.0) == seconds

@@ -144,6 +144,21 @@ async def test_rate_limit_cools_the_key_and_the_client_gets_429_with_retry_after
     assert len(log) == 2
 
 
+async def test_an_upstreams_retry_after_cools_a_key_for_at_most_the_cap() -> None:
+    """``Retry-After: 1e12`` (or ``inf``, or a date in 9999) must not retire a key for good."""
+    raw = _raw(
+        {"m": {"deployments": [{"provider": "a", "model": "x"}]}},
+        cooldowns={"max_retry_after": 120},
+    )
+    router, log, clock = _router(raw, {"a": lambda d, k, c: error(429, retry_after="1e12")})
+    assert (await router(call())).status == 429
+    key = next(router.board.all_keys())
+    assert key.state == "rate_limited" and key.until - clock() == pytest.approx(120)
+    clock.advance(121)
+    assert (await router(call())).status == 429  # tried again once the cap is over
+    assert len(log) == 2
+
+
 async def test_rate_limit_fails_over_to_another_deployment() -> None:
     router, log, _ = _router(_raw(TIERS), {"a": lambda d, k, c: error(429)})
     assert (await router(call())).status == 200
