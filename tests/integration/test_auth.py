@@ -7,6 +7,7 @@ tried with the SDK that uses it, and every refusal is checked in the SDK's own e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,34 @@ def test_request_rows_carry_the_key_and_team(gw: Proc) -> None:
     assert {(r["gateway_key"], r["team"]) for r in rows} == {(key_id, "rows")}
     by_team = admin(gw, "GET", "/admin/usage?group_by=team").json()["groups"]
     assert any(g["group"] == "rows" and g["requests"] == 2 for g in by_team)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/admin/keys", {"rpm": 10**30}),
+        ("POST", "/admin/keys", {"tpm": 2**63}),
+        ("POST", "/admin/keys", {"max_parallel": 2**64}),
+        ("POST", "/admin/keys", {"model_limits": {"gpt-*": {"rpm": 10**30}}}),
+        ("POST", "/admin/keys", {"metadata": {"n": 10**30}}),
+        ("POST", "/admin/keys", {"expires_in": "99999999999999d"}),
+        ("POST", "/admin/teams", {"name": "huge", "tpm": 10**30}),
+        ("PATCH", "/admin/teams/huge", {"budget": 1e400}),
+    ],
+)
+def test_numbers_the_store_cannot_hold_are_the_requests_fault(
+    gw: Proc, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """A limit, budget or metadata number beyond what the key store's JSON holds was a 503
+    ("the key store is unavailable"): it is a validation error, and the store is fine."""
+    if method == "PATCH":
+        admin(gw, "POST", "/admin/teams", json={"name": "huge"})
+    raw = json.dumps(body).replace("Infinity", "1e400")  # what a client sends for a huge budget
+    headers = {**ADMIN, "content-type": "application/json"}
+    resp = httpx.request(method, gw.url + path, content=raw, headers=headers, timeout=10)
+    assert resp.status_code == 422, resp.text
+    assert admin(gw, "GET", "/admin/keys").status_code == 200
+    assert admin(gw, "GET", "/admin/logs", params={"status": str(10**20)}).status_code == 422
 
 
 def test_secrets_never_in_validation_errors(gw: Proc) -> None:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from turnout.auth import tokens
@@ -34,11 +35,19 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
+# The largest limit a body may set: records are stored as JSON, whose integers a reader (and
+# the store's encoder) take exactly up to 2**53; 10**30 requests a minute was a 503.
+MAX_LIMIT = 2**53
+MAX_BUDGET = 1e15  # USD: a finite number (1e400 arrives as infinity)
+
+
 class LimitsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rpm: int | None = Field(None, ge=1, description="requests per minute")
-    tpm: int | None = Field(None, ge=1, description="tokens per minute (input + output)")
-    max_parallel: int | None = Field(None, ge=1, description="requests in flight")
+    rpm: int | None = Field(None, ge=1, le=MAX_LIMIT, description="requests per minute")
+    tpm: int | None = Field(
+        None, ge=1, le=MAX_LIMIT, description="tokens per minute (input + output)"
+    )
+    max_parallel: int | None = Field(None, ge=1, le=MAX_LIMIT, description="requests in flight")
 
     def limits(self) -> Limits:
         return Limits(self.rpm, self.tpm, self.max_parallel)
@@ -46,9 +55,23 @@ class LimitsBody(BaseModel):
 
 class _Common(LimitsBody):
     models: list[str] | None = Field(None, description="allowed public models (globs); [] = all")
-    budget: float | None = Field(None, ge=0, description="USD per budget_period")
+    budget: float | None = Field(
+        None, ge=0, le=MAX_BUDGET, allow_inf_nan=False, description="USD per budget_period"
+    )
     budget_period: Period | None = Field(None, description="day, week or month (default)")
     metadata: dict[str, Any] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Stored as JSON with the record: what the encoder refuses (an integer beyond 64
+        bits) is the request's fault, not the store's."""
+        if value is not None:
+            try:
+                orjson.dumps(value)
+            except orjson.JSONEncodeError as exc:
+                raise ValueError(f"metadata cannot be stored as JSON: {exc}") from None
+        return value
 
 
 class KeyBody(_Common):
@@ -72,7 +95,10 @@ class KeyBody(_Common):
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_duration(value)
+            try:
+                utcnow() + parse_duration(value)
+            except OverflowError:
+                raise ValueError(f"{value!r} ends after the year 9999") from None
         return value
 
 

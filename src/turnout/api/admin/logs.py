@@ -29,7 +29,7 @@ def router(state: GatewayState) -> APIRouter:
     async def logs(
         model: str | None = Query(None),
         provider: str | None = Query(None),
-        status: int | None = Query(None, description="HTTP status code"),
+        status: int | None = Query(None, ge=100, le=599, description="HTTP status code"),
         key: str | None = Query(None, description="gateway key id"),
         provider_key: str | None = Query(None, description="provider key fingerprint"),
         team: str | None = Query(None),
