@@ -130,6 +130,22 @@ def test_openai_usage_chunk_is_kept_when_the_client_asked(cuts: list[int]) -> No
     assert observer.usage() == Usage(12, 30, 4, 7)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'data: {"choices":[],"usage":%s,"x":}\n\n',  # the chunk's JSON broken after usage
+        b'data: {"choices":[],"usage": %s}\r\n\r\n',
+        b'data:{"usage":%s}\n\n',
+    ],
+)
+def test_a_stripped_usage_line_is_read_whole_or_by_its_object(line: bytes) -> None:
+    observer = OpenAIStream(strip=True)
+    frames = _openai_frames(with_usage=False)
+    frames.insert(-1, line % orjson.dumps(OPENAI_USAGE))
+    assert b"usage" not in _feed(observer, b"".join(frames), []).replace(b'"usage":null', b"")
+    assert observer.usage() == Usage(12, 30, 4, 7)
+
+
 def test_openai_stream_without_a_usage_chunk() -> None:
     observer = OpenAIStream(strip=True)
     full = b"".join(_openai_frames(with_usage=False))
