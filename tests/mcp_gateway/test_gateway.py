@@ -70,6 +70,17 @@ async def test_one_server_under_its_own_path_keeps_its_names(gw: Proc) -> None:
     assert reply.status_code == 404
 
 
+async def test_integers_beyond_64_bits_pass_through(gw: Proc) -> None:
+    """JSON has no integer limit and the SDK keeps big ones exact: a tool's arguments and
+    result holding 10**30 were an internal error (the gateway measured them with orjson)."""
+    async with connect(gw, "/mcp/beta") as client:
+        answer = await client.call_tool("add", {"a": 10**30, "b": 1})
+    assert texts(answer) == [str(10**30 + 1)]
+    usage = httpx.get(gw.url + "/admin/mcp/usage", headers=ADMIN, timeout=10).json()
+    [row] = [r for r in usage["usage"] if r["server"] == "beta" and r["tool"] == "add"]
+    assert row["errors"] == 0 and row["bytes_in"] > 0 and row["bytes_out"] > 0
+
+
 async def test_resources_templates_and_prompts_through_the_aggregate(gw: Proc) -> None:
     async with connect(gw) as client:
         uris = {r.uri for r in (await client.list_resources()).resources}

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
-import orjson
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import (
@@ -26,6 +25,7 @@ from turnout.mcp.access import Access
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.limits import ToolLimiter
 from turnout.mcp.names import join
+from turnout.mcp.sizes import json_size
 from turnout.mcp.subscriptions import Subscriptions
 from turnout.mcp.upstream import TIMEOUT, TOO_LARGE, UNAVAILABLE, Upstream
 from turnout.mcp.usage import ToolMetrics, ToolUsage
@@ -173,7 +173,7 @@ class McpService:
         tag = f"t:{access.team}" if access.team else f"k:{access.key_id}"
         refused = await self.limiter.admit(access.limits(), tag)
         started = time.perf_counter()
-        bytes_in = len(orjson.dumps(arguments)) if arguments is not None else 0
+        bytes_in = json_size(arguments) if arguments is not None else 0
         bytes_out = 0
         status, error = 200, None
         try:
@@ -181,7 +181,7 @@ class McpService:
                 status, error = 429, refused
                 raise MCPError(RATE_LIMITED, refused)
             result = await up.request("tools/call", call)
-            bytes_out = len(orjson.dumps(result))
+            bytes_out = json_size(result)
             if result.get("isError"):
                 status, error = 200, "the tool reported an error"
             return result

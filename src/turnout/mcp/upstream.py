@@ -24,7 +24,6 @@ from typing import Any, Literal
 import anyio
 import httpx2
 import mcp_types as types
-import orjson
 from mcp import Client, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -35,6 +34,7 @@ from turnout.mcp.auth import auth_headers, upstream_auth
 from turnout.mcp.catalogue import Catalogue, changed, dump, pages
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.names import allowed
+from turnout.mcp.sizes import json_size
 from turnout.observability.logging import get_logger
 from turnout.outbound import OutboundPolicy
 from turnout.outbound.policy import Origin
@@ -332,7 +332,7 @@ class Upstream:
         data = dump(result)
         # 2026-era callers need it; the SDK drops it for older ones.
         data.setdefault("resultType", "complete")
-        if len(orjson.dumps(data)) > self.config.max_message_bytes:
+        if json_size(data) > self.config.max_message_bytes:
             raise MCPError(
                 TOO_LARGE,
                 f"MCP server '{self.name}' answered {what} with more than "
