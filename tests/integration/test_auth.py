@@ -20,6 +20,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gt
 
+from tests.support import rawhttp
 from tests.support.procs import Proc, mock_provider, start_gateway
 from tests.support.wait import until
 
@@ -260,6 +261,41 @@ def test_numbers_the_store_cannot_hold_are_the_requests_fault(
     assert resp.status_code == 422, resp.text
     assert admin(gw, "GET", "/admin/keys").status_code == 200
     assert admin(gw, "GET", "/admin/logs", params={"status": str(10**20)}).status_code == 422
+
+
+def test_admin_bodies_are_bounded_before_they_are_read(gw: Proc) -> None:
+    """The admin API read any body whole before checking anything: an unauthenticated 200 MB
+    POST was buffered (peak RSS 516 MB). A body over server.max_body_bytes is refused (413) as
+    its head arrives, or as soon as a chunked one passes the limit."""
+    huge = (
+        "POST /admin/keys HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {200 * 1024 * 1024}\r\n\r\n"
+    ).encode()
+    reply = rawhttp.request(gw.port, huge)  # the head alone: no body is ever sent
+    assert reply is not None and reply.status == 413
+    chunk = b"100000\r\n" + b" " * 0x100000 + b"\r\n"  # 1 MiB chunks, 11 of them
+    head = (
+        b"POST /admin/keys HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    reply = rawhttp.request(gw.port, head + chunk * 11)
+    assert reply is not None and reply.status == 413
+
+
+@pytest.mark.parametrize("value", ['"\\ud800x"', "NaN", "Infinity", '{"a": -Infinity}'])
+def test_admin_bodies_are_strict_json(gw: Proc, value: str) -> None:
+    """What the standard library's parser accepts and the stores behind it refuse (a lone
+    surrogate was a 503 from the key store and a 500 from a provider's name) is a 422."""
+    for path, body in (
+        ("/admin/keys", '{"name": %s}'),
+        ("/admin/teams", '{"name": "strict", "metadata": {"a": %s}}'),
+        ("/admin/providers", '{"name": %s, "type": "openai-compatible", "base_url": "x"}'),
+    ):
+        headers = {**ADMIN, "content-type": "application/json"}
+        resp = httpx.post(gw.url + path, content=body % value, headers=headers, timeout=10)
+        assert resp.status_code == 422, (path, resp.text)
+        assert resp.json()["detail"][0]["type"] == "json_invalid"
+    assert new_key(gw, name="still fine")[0].startswith("sk-")
 
 
 def test_secrets_never_in_validation_errors(gw: Proc) -> None:

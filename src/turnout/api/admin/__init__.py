@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from turnout.api.admin.body import BoundedBody
 from turnout.auth.guard import admin_dependency
 from turnout.state import GatewayState
 
@@ -66,6 +67,8 @@ def build_admin(state: GatewayState) -> FastAPI:
     # every call it makes still need the master key).
     app.add_route("/docs", _docs_page, include_in_schema=False)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # Outermost: a body is bounded and checked before FastAPI reads it (api/admin/body.py).
+    app.add_middleware(BoundedBody, state=state)
     guarded = [Depends(admin_dependency(state))]
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router(state), dependencies=guarded)
