@@ -125,6 +125,13 @@ def _openai(gateway: Proc) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)
 
 
+def _refused(gateway: Proc, model: str) -> openai.InternalServerError:
+    """The OpenAI SDK's error for a chat completion the gateway answered with a 5xx."""
+    with pytest.raises(openai.InternalServerError) as caught:
+        _openai(gateway).chat.completions.create(model=model, messages=CHAT)
+    return caught.value
+
+
 def _rejections(gateway: Proc) -> list[dict[str, Any]]:
     out = []
     for line in gateway.output().splitlines():
@@ -138,10 +145,9 @@ def _rejections(gateway: Proc) -> list[dict[str, Any]]:
 def test_a_translated_answer_without_its_fields_is_a_502_not_an_empty_message(
     gateway: Proc, upstream: str, fault: str
 ) -> None:
-    with pytest.raises(openai.InternalServerError) as caught:
-        _openai(gateway).chat.completions.create(model=f"{fault}-{upstream}", messages=CHAT)
-    assert caught.value.status_code == 502
-    assert caught.value.code == "upstream_invalid_response"
+    error = _refused(gateway, f"{fault}-{upstream}")
+    assert error.status_code == 502
+    assert error.code == "upstream_invalid_response"
     assert any(r["provider"] == f"{fault}-{upstream}" for r in _rejections(gateway))
 
 
@@ -158,9 +164,8 @@ def test_the_anthropic_client_gets_its_own_error_shape(gateway: Proc) -> None:
 def test_a_status_outside_the_http_range_is_a_502_not_an_empty_reply(
     gateway: Proc, kind: str
 ) -> None:
-    with pytest.raises(openai.InternalServerError) as caught:
-        _openai(gateway).chat.completions.create(model=f"status999-{kind}", messages=CHAT)
-    assert caught.value.status_code == 502
+    error = _refused(gateway, f"status999-{kind}")
+    assert error.status_code == 502
     reasons = [r["reason"] for r in _rejections(gateway) if r["provider"] == f"status999-{kind}"]
     assert reasons and "999" in reasons[0]
 
@@ -168,9 +173,8 @@ def test_a_status_outside_the_http_range_is_a_502_not_an_empty_reply(
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 def test_an_upstream_body_over_the_cap_is_refused(gateway: Proc, kind: str) -> None:
     """The default cap (32 MiB) refuses the issue's 50 MB body, relayed or translated."""
-    with pytest.raises(openai.InternalServerError) as caught:
-        _openai(gateway).chat.completions.create(model=f"big-{kind}", messages=CHAT)
-    assert "max_response_bytes" in caught.value.message
+    error = _refused(gateway, f"big-{kind}")
+    assert "max_response_bytes" in error.message
     assert any("max_response_bytes" in r["reason"] for r in _rejections(gateway))
 
 
@@ -220,9 +224,8 @@ def test_a_relayed_answer_with_garbage_usage_goes_through_and_counts_nothing(
 def test_a_translated_answer_with_counts_of_the_wrong_types_is_a_502(
     gateway: Proc, upstream: str
 ) -> None:
-    with pytest.raises(openai.InternalServerError) as caught:
-        _openai(gateway).chat.completions.create(model=f"usage-{upstream}", messages=CHAT)
-    assert caught.value.status_code == 502 and "usage" in caught.value.message
+    error = _refused(gateway, f"usage-{upstream}")
+    assert error.status_code == 502 and "usage" in error.message
 
 
 @pytest.mark.parametrize("upstream", ["openai", "anthropic", "gemini"])
