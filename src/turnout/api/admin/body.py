@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from turnout.api.io import ClientDisconnected, read_body
+from turnout.api.io import JSON, ClientDisconnected, read_body, send_bytes
 from turnout.errors import PayloadTooLarge
 from turnout.state import GatewayState
 from turnout.types import Message, Receive, Scope, Send
@@ -68,15 +68,4 @@ class BoundedBody:
 
 
 async def _reply(send: Send, status: int, data: dict[str, Any]) -> None:
-    payload = orjson.dumps(data)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    await send_bytes(send, status, [JSON], orjson.dumps(data))
