@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Any
+
 from turnout.config.schema import StorageConfig
 from turnout.storage.sql.engine import database_url, display, normalize
 
@@ -19,3 +23,25 @@ def test_default_and_paths_are_sqlite_files() -> None:
 
 def test_passwords_are_hidden() -> None:
     assert "secret" not in display("postgresql+asyncpg://u:secret@h/d")
+
+
+def test_every_sqlite_connection_gets_the_gateways_pragmas(tmp_path: Path) -> None:
+    """WAL, NORMAL sync and a page cache of SQLITE_CACHE_KIB on each pooled connection (the
+    cache is per connection: SQLite's default 2 MB each showed in the peak RSS)."""
+    from turnout.storage.sql.engine import SQLITE_CACHE_KIB, make_engine
+
+    async def run() -> list[tuple[Any, ...]]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+        try:
+            seen = []
+            async with engine.connect() as a, engine.connect() as b:  # two pooled connections
+                for conn in (a, b):
+                    row = []
+                    for pragma in ("journal_mode", "synchronous", "cache_size"):
+                        row.append((await conn.exec_driver_sql(f"PRAGMA {pragma}")).scalar())
+                    seen.append(tuple(row))
+            return seen
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(run()) == [("wal", 1, -SQLITE_CACHE_KIB)] * 2
