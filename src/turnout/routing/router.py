@@ -15,21 +15,15 @@ no locks, no I/O, and for a one-deployment, one-key model barely more than the s
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from turnout.config.compile import Runtime
 from turnout.errors import (
     DeadlineExceeded,
     GatewayError,
-    KeysRejected,
     ModelNotFound,
-    NoHealthyDeployment,
-    RateLimited,
-    TimeoutGaveUp,
     UpstreamGaveUp,
     UpstreamTimeout,
 )
@@ -41,29 +35,15 @@ from turnout.providers.base import Provider
 from turnout.routing import classify as c
 from turnout.routing.admit import GO, NEXT_KEY, admit
 from turnout.routing.deadline import Deadlines
+from turnout.routing.failure import UNAVAILABLE, Failure, give_up
 from turnout.routing.member import Member, pinned_first, pinned_key
 from turnout.routing.plan import RoutePlan
 from turnout.routing.stream import Committed, aclose
 from turnout.types import Call, Reply
 
 DEADLINE = "deadline"  # recorded as the call's error; the watchdog raises it (deadline.py)
-# No deployment could take the request: (some) cooling down, all at rate limits, all keys
-# rejected (see DeploymentHealth.blocked).
-UNAVAILABLE = COOLING
 _NOT_TRIED = (COOLING, LIMITED, KEYS)
-_NO_RETRY = (b"x-should-retry", b"false")
 _PLAN_CACHE_MAX = 10_000
-
-
-@dataclass(slots=True)
-class Failure:
-    """How a model's attempts ended, when none succeeded."""
-
-    reason: str
-    reply: Reply | None = None
-    error: GatewayError | None = None
-    retry_after: float | None = None
-    terminal: bool = False  # the gateway stopped retrying on purpose (retry budget)
 
 
 class Router:
@@ -160,7 +140,7 @@ class Router:
                 failure = result
             if result.reason in c.CLIENT_REASONS:
                 break
-        return self._give_up(call, failure)
+        return give_up(call, failure, self.cooldowns.rate_limited)
 
     async def _route(
         self, plan: RoutePlan, call: Call, requested: str, deadline: float
@@ -295,11 +275,9 @@ class Router:
         status = reply.status
         if status >= 400:
             reason = member.classifier.classify(status, reply.body)
-            after = (
-                c.retry_after(reply.headers, self.cooldowns.max_retry_after)
-                if reason == c.RATE_LIMITED
-                else None
-            )
+            after = None
+            if reason == c.RATE_LIMITED:
+                after = c.retry_after(reply.headers, self.cooldowns.max_retry_after)
             self._failed(member, key, reason, after, started)
             return Failure(reason, reply=reply, retry_after=after)
         if reply.chunks is not None and first is None:
@@ -363,41 +341,3 @@ class Router:
         wait = max(1.0, wait if wait != float("inf") else 1.0)
         reason = kinds.pop() if len(kinds) == 1 else UNAVAILABLE
         return Failure(reason, retry_after=wait)
-
-    def _give_up(self, call: Call, failure: Failure) -> Reply:
-        """Turn the last failure into the client's answer (or raise it)."""
-        reason = failure.reason
-        call.error = reason
-        if reason == LIMITED:
-            raise RateLimited(
-                f"Every deployment of '{call.model}' is at its rate limit; retry later",
-                retry_after=failure.retry_after,
-            )
-        if reason == UNAVAILABLE:
-            raise NoHealthyDeployment(
-                f"Every deployment of '{call.model}' is cooling down after failures; retry later",
-                retry_after=failure.retry_after,
-            )
-        if reason == KEYS or reason in (c.INVALID_KEY, c.NO_QUOTA):
-            what = "out of quota" if reason == c.NO_QUOTA else "rejected by the provider"
-            raise KeysRejected(
-                f"The gateway's provider keys for '{call.model}' are {what} "
-                f"(last tried: {call.deployment}); an operator must fix them",
-                retry_after=failure.retry_after,
-            )
-        if failure.reply is not None:
-            reply = failure.reply
-            if reason == c.RATE_LIMITED:
-                if failure.retry_after is None:
-                    wait = max(1, math.ceil(self.cooldowns.rate_limited))
-                    reply.headers.append((b"retry-after", str(wait).encode()))
-            elif reason in c.CLIENT_REASONS or call.attempts > 1 or failure.terminal:
-                reply.headers = [h for h in reply.headers if h[0] != b"x-should-retry"]
-                reply.headers.append(_NO_RETRY)
-            return reply
-        err = failure.error
-        assert err is not None
-        if (call.attempts > 1 or failure.terminal) and err.retryable:
-            cls = TimeoutGaveUp if isinstance(err, UpstreamTimeout) else UpstreamGaveUp
-            raise cls(f"{err.message} (after {call.attempts} attempts)")
-        raise err
