@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.security.jsontree import paths, trees
 from tests.support.procs import Proc, mock_provider, start_gateway
 
 MASTER = "admin-fuzz-master-key-0123456789"
@@ -59,27 +60,7 @@ leaves = st.one_of(
     st.floats(),
     st.text(max_size=12),
 )
-json_values = st.recursive(
-    leaves,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path to a value inside ``value``: list items and nested fields too."""
-    items: Any = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, child in items:
-        yield (*prefix, key)
-        yield from paths(child, (*prefix, key))
+json_values = trees(leaves, max_leaves=8)
 
 
 @st.composite

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.security import bodies
+from tests.security.jsontree import paths, trees
 from tests.security.test_request_shapes import shapes_config
 from tests.support.procs import Proc, start_gateway
 
@@ -36,30 +37,7 @@ leaves = (
     | st.text(max_size=12)
     | st.sampled_from(["text", "image", "tool_use", "tool_result", "function", "user", "model"])
 )
-json_values = st.recursive(
-    leaves,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path to a value inside ``value`` (the model name excepted: it has its own tests)."""
-    items: Any = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, child in items:
-        if prefix == () and key == "model":
-            continue
-        path = (*prefix, key)
-        yield path
-        yield from paths(child, path)
+json_values = trees(leaves, max_leaves=10)
 
 
 @st.composite
@@ -68,7 +46,7 @@ def mutated(draw: st.DrawFn, protocol: str, model: str) -> Any:
     if draw(st.integers(0, 19)) == 0:
         return draw(json_values)  # not even an object, now and then
     for _ in range(draw(st.integers(1, 3))):
-        options = list(paths(data))
+        options = list(paths(data, skip=("model",)))  # the model name has its own tests
         if draw(st.booleans()):  # half the time a top-level field: every reader looks there
             options = [p for p in options if len(p) == 1] or options
         path = draw(st.sampled_from(options))
