@@ -76,7 +76,8 @@ async def test_integers_beyond_64_bits_pass_through(gw: Proc) -> None:
     async with connect(gw, "/mcp/beta") as client:
         answer = await client.call_tool("add", {"a": 10**30, "b": 1})
     assert texts(answer) == [str(10**30 + 1)]
-    usage = httpx.get(gw.url + "/admin/mcp/usage", headers=ADMIN, timeout=10).json()
+    async with httpx.AsyncClient() as http:
+        usage = (await http.get(gw.url + "/admin/mcp/usage", headers=ADMIN, timeout=10)).json()
     [row] = [r for r in usage["usage"] if r["server"] == "beta" and r["tool"] == "add"]
     assert row["errors"] == 0 and row["bytes_in"] > 0 and row["bytes_out"] > 0
 

@@ -45,3 +45,27 @@ def test_every_sqlite_connection_gets_the_gateways_pragmas(tmp_path: Path) -> No
             await engine.dispose()
 
     assert asyncio.run(run()) == [("wal", 1, -SQLITE_CACHE_KIB)] * 2
+
+
+def test_none_and_bools_bind_through_registered_adapters(tmp_path: Path) -> None:
+    """The request log's NULLs and flags take sqlite3's registered-adapter path (without one,
+    Python 3.11 looks for ``__adapt__``/``__conform__`` per value: 5% of a request's
+    instructions) and are stored exactly as before: NULL, 1 and 0."""
+    import sqlite3
+
+    from turnout.storage.sql.engine import make_engine
+
+    async def run() -> list[tuple[Any, ...]]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("CREATE TABLE t (a, b, c)")
+                await conn.exec_driver_sql("INSERT INTO t VALUES (?, ?, ?)", (None, True, False))
+                result = await conn.exec_driver_sql("SELECT a, typeof(a), b, c, typeof(b) FROM t")
+                return list(result.all())
+        finally:
+            await engine.dispose()
+
+    assert [tuple(r) for r in asyncio.run(run())] == [(None, "null", 1, 0, "integer")]
+    for kind in (type(None), bool):
+        assert (kind, sqlite3.PrepareProtocol) in sqlite3.adapters

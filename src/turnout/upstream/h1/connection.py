@@ -130,7 +130,7 @@ class Connection(asyncio.Protocol):
                 n = name.lower()
                 if n == b"content-length":
                     self._body_mode = 1
-                elif n == b"transfer-encoding" and b"chunked" in value.lower():
+                elif n == b"transfer-encoding" and value.lower().find(b"chunked") >= 0:
                     self._body_mode = 2
                 elif n == b"keep-alive":
                     self._keep_alive(value)
