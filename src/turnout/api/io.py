@@ -163,12 +163,13 @@ async def send_stream(
                 if observer is not None and not (chunk := observer.feed(chunk)):
                     continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if terminator is not None:
-                    tail = (tail + chunk)[-48:]
+                if terminator is not None:  # the stream's last 48 bytes at least
+                    tail = chunk if len(chunk) >= 48 else (tail + chunk)[-48:]
             if observer is not None and (rest := observer.flush()):
                 await send({"type": "http.response.body", "body": rest, "more_body": True})
                 tail = (tail + rest)[-48:]
-            if terminator is not None and terminator not in tail:
+            # find, not ``in``: on Python 3.11 ``in`` first tries its operand as an integer.
+            if terminator is not None and tail[-48:].find(terminator) < 0:
                 raise StreamIncomplete("the upstream stream ended before it was complete")
         except Exception as exc:
             raise StreamAborted(await _report(send, call, exc)) from None
