@@ -18,6 +18,7 @@ import openai
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gt
+from openai.types.responses import ResponseInputMessageItem, ResponseInputText, ResponseItem
 
 # A 1x1 transparent PNG.
 PNG = base64.b64decode(
@@ -35,6 +36,14 @@ TOOL_SCHEMA = {
 }
 TOOL_ARGS = {"city": "example", "days": 1}  # what the mock fills in for TOOL_SCHEMA
 TOOL_RESULT = {"temp_c": 21}
+
+
+def input_text(item: ResponseItem) -> str:
+    """The text of a listed input message's first part (an input item a user's turn left)."""
+    assert isinstance(item, ResponseInputMessageItem), item
+    part = item.content[0]
+    assert isinstance(part, ResponseInputText), part
+    return part.text
 
 
 @dataclass

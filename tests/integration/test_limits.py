@@ -187,7 +187,8 @@ def test_budget_exhausted_then_refused_in_every_protocol(gw: Proc) -> None:
 
     def spend() -> dict[str, Any]:
         shown: dict[str, Any] = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()
-        return shown["spend"]
+        spent: dict[str, Any] = shown["spend"]
+        return spent
 
     until(lambda: spend()["reserved"] == 0)  # every call settled (the log drain does it)
     assert spend()["spent"] == pytest.approx(0.3)

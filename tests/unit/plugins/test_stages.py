@@ -58,7 +58,11 @@ def run(steps: list[Any], model: str = "m", team: str | None = None) -> tuple[Ca
     data = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
     call = Call("openai", "chat", model, orjson.dumps(data), data, False, {}, "r", 0.0)
     call.team = team
-    return call, asyncio.run(build_pipeline(steps, terminal)(call))
+
+    async def through() -> Reply:
+        return await build_pipeline(steps, terminal)(call)
+
+    return call, asyncio.run(through())
 
 
 def test_without_plugins_the_chain_is_the_services_steps_themselves() -> None:

@@ -98,7 +98,7 @@ async def _test_every_way_a_routed_call_ends_gives_its_slot_back() -> None:
         assert reply.chunks is not None
         assert await anext(reply.chunks) == b"a"
         assert slots.held() == 1
-        await reply.chunks.aclose()  # type: ignore[attr-defined]
+        await reply.chunks.aclose()
         await freed()
         reply = await route(stream(b"a", fail_after=UpstreamGaveUp("cut")))  # cut upstream
         assert reply.chunks is not None
