@@ -98,17 +98,24 @@ def parse_query(query: bytes) -> tuple[str | None, int, str]:
         if name == "after":
             after = value or None
         elif name == "limit":
-            if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-                raise BadRequest(
-                    f"Invalid 'limit': expected an integer between 1 and {MAX_LIMIT}.",
-                    param="limit",
-                )
-            limit = int(value)
+            limit = _limit(value)
         elif name == "order":
             if value not in ("asc", "desc"):
                 raise BadRequest("Invalid 'order': expected 'asc' or 'desc'.", param="order")
             order = value
     return after, limit, order
+
+
+def _limit(value: str) -> int:
+    """``limit`` as OpenAI reads it: ASCII digits only. The query reaches here percent-decoded,
+    so any character may be in it, and ``str.isdigit`` is true of ``²`` and other Unicode
+    digits that ``int`` refuses (that was a 500)."""
+    digits = value.isascii() and value.isdigit()
+    if not digits or not 1 <= int(value) <= MAX_LIMIT:
+        raise BadRequest(
+            f"Invalid 'limit': expected an integer between 1 and {MAX_LIMIT}.", param="limit"
+        )
+    return int(value)
 
 
 def forwarded_query(query: bytes) -> str:

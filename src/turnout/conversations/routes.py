@@ -24,8 +24,9 @@ import orjson
 from turnout.api.io import JSON, request_id, send_bytes, send_error
 from turnout.conversations import items
 from turnout.conversations.holder import forward
-from turnout.errors import BadRequest, GatewayError, NotFound
+from turnout.errors import BadRequest, GatewayError, NotFound, as_gateway_error
 from turnout.names import check_model_name
+from turnout.observability.logging import get_logger
 from turnout.types import Call, Reply, Scope, Send
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ _ACTIONS = {
     ("POST", "/cancel"): "cancel",
 }
 _ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+log = get_logger("turnout")
 
 
 def _parse(scope: Scope) -> tuple[str, str] | None:
@@ -85,9 +87,12 @@ async def serve(
         await send_bytes(
             send, reply.status, [*reply.headers, (b"x-request-id", rid.encode())], reply.body
         )
-    except GatewayError as exc:
-        call.status, call.error = exc.status, type(exc).__name__
-        await send_error(send, exc, "responses", rid)
+    except Exception as exc:  # the last boundary, as for every model route (api/endpoint.py)
+        if not isinstance(exc, GatewayError):
+            log.exception("request failed", request_id=rid)
+        err = as_gateway_error(exc)
+        call.status, call.error = err.status, type(err).__name__
+        await send_error(send, err, "responses", rid)
     finally:
         state.request_log.record(call, time.perf_counter() - started)
 

@@ -1,0 +1,114 @@
+"""Stored Responses state under hostile path, query and body values, with two teams' keys.
+
+Two upstreams: the recording one (tests/support/rogue.py) as an OpenAI provider, which holds
+its responses itself (the gateway pins them to the deployment and key that answered), and the
+mock as an Anthropic provider, whose answers the gateway keeps whole. The OpenAI SDK is the
+client and the judge of every error; the rogue's record says what reached an account that
+every gateway key shares.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.support.procs import Proc, mock_provider, rogue_requests, start_gateway
+from turnout.protocols.responses.response import envelope
+
+MASTER = "sy-master-stored-responses-0123"
+HELD, KEPT = "m-held", "m-kept"  # an OpenAI upstream; a translated one
+
+
+def _response(rid: str) -> str:
+    return json.dumps(envelope(rid, HELD, 1, "completed", [], None))
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    rogue_server: Proc, mock: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proc]:
+    held = {
+        "type": "openai",
+        "base_url": f"{rogue_server.url}/v1",
+        "api_keys": ["sk-upstream-shared-account-0001"],
+        "forward_headers": ["x-rogue-*"],
+    }
+    kept = {**mock_provider(mock), "type": "anthropic", "base_url": mock.url}
+    config = {
+        "storage": {"enabled": False},
+        "providers": {"held": held, "kept": kept},
+        "models": {
+            HELD: {"deployments": [{"provider": "held", "model": "up-held"}]},
+            KEPT: {"deployments": [{"provider": "kept", "model": "claude-up"}]},
+        },
+    }
+    env = {"TURNOUT_MASTER_KEY": MASTER}
+    proc = start_gateway(config, tmp_path_factory.mktemp("stored"), env=env)
+    admin = {"authorization": f"Bearer {MASTER}"}
+    for team in ("alpha", "beta"):
+        made = httpx.post(proc.url + "/admin/teams", json={"name": team}, headers=admin)
+        assert made.status_code == 201, made.text
+    yield proc
+    proc.stop()
+
+
+def _client(gateway: Proc, team: str) -> openai.OpenAI:
+    made = httpx.post(
+        gateway.url + "/admin/keys",
+        json={"team": team},
+        headers={"authorization": f"Bearer {MASTER}"},
+    )
+    assert made.status_code == 201, made.text
+    return openai.OpenAI(api_key=made.json()["key"], base_url=gateway.url + "/v1", max_retries=0)
+
+
+def _held_response(client: openai.OpenAI, rid: str) -> None:
+    made = client.responses.create(
+        model=HELD, input="my secret plan", extra_headers={"x-rogue-body": _response(rid)}
+    )
+    assert made.id == rid
+
+
+def _no_tracebacks(gateway: Proc) -> None:
+    log = gateway.output()
+    assert "Traceback" not in log and "request failed" not in log, log[-3000:]
+
+
+# Query values as a client (or its SDK's ``extra_query``) can send them: percent-decoded by the
+# gateway, so any character reaches the parser.
+HOSTILE_QUERIES: list[dict[str, Any]] = [
+    {"limit": "²"},  # str.isdigit() is true, int() refuses it: used to be a plain-text 500
+    {"limit": "٣"},  # Arabic-Indic three: int() reads it, OpenAI would not
+    {"limit": "\uff11"},  # full-width one
+    {"limit": ""},
+    {"limit": "1e3"},
+    {"limit": "0x10"},
+    {"limit": "-1"},
+    {"limit": "9" * 400},
+    {"order": "ÿ"},
+    {"order": "ASC"},
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES, ids=lambda q: repr(q)[:30])
+@pytest.mark.parametrize("where", ["kept", "held"])
+def test_input_items_query_values_are_a_400_naming_the_parameter(
+    gateway: Proc, rogue: Proc, where: str, query: dict[str, Any]
+) -> None:
+    alice = _client(gateway, "alpha")
+    if where == "held":
+        rid = "resp_heldquery"
+        _held_response(alice, rid)
+    else:
+        rid = alice.responses.create(model=KEPT, input="Hi").id
+    sent = len(rogue_requests(rogue))
+    with pytest.raises(openai.BadRequestError) as info:
+        alice.responses.input_items.list(rid, extra_query=query)
+    assert info.value.param == next(iter(query))
+    assert len(rogue_requests(rogue)) == sent  # checked before anything is forwarded
+    _no_tracebacks(gateway)
