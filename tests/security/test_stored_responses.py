@@ -112,3 +112,71 @@ def test_input_items_query_values_are_a_400_naming_the_parameter(
     assert info.value.param == next(iter(query))
     assert len(rogue_requests(rogue)) == sent  # checked before anything is forwarded
     _no_tracebacks(gateway)
+
+
+def _continue(client: openai.OpenAI, model: str, rid: str, count: bool) -> Any:
+    if count:
+        return client.responses.input_tokens.count(
+            model=model, previous_response_id=rid, input="and then?"
+        )
+    return client.responses.create(model=model, previous_response_id=rid, input="and then?")
+
+
+@pytest.mark.parametrize("count", [False, True], ids=["create", "input_tokens"])
+def test_another_keys_response_never_reaches_the_account_holding_it(
+    gateway: Proc, rogue: Proc, count: bool
+) -> None:
+    """Before: mallory's follow-up naming alice's OpenAI-held response was forwarded to the
+    shared account, which continued alice's conversation for mallory."""
+    alice, teammate, mallory = (_client(gateway, t) for t in ("alpha", "alpha", "beta"))
+    rid = f"resp_alicesplan{int(count)}"
+    _held_response(alice, rid)
+    for other, target in [(mallory, rid), (teammate, rid), (alice, "resp_nevermadehere")]:
+        sent = len(rogue_requests(rogue))
+        with pytest.raises(openai.BadRequestError) as info:
+            _continue(other, HELD, target, count)
+        assert info.value.code == "previous_response_not_found"
+        assert info.value.param == "previous_response_id"
+        assert len(rogue_requests(rogue)) == sent
+    # Alice herself still continues it, at the account that holds it.
+    answer = json.dumps({"object": "response.input_tokens", "input_tokens": 7})
+    body = answer if count else _response("resp_alicesturn2")
+    _continue_with(alice, rid, count, body)
+    [last] = rogue_requests(rogue)[-1:]
+    assert json.loads(last["body_head"])["previous_response_id"] == rid
+    # Once deleted, it is gone for her too, without asking the account.
+    deleted = json.dumps({"id": rid, "object": "response.deleted", "deleted": True})
+    alice.responses.delete(rid, extra_headers={"x-rogue-body": deleted})
+    sent = len(rogue_requests(rogue))
+    with pytest.raises(openai.BadRequestError):
+        _continue(alice, HELD, rid, count)
+    assert len(rogue_requests(rogue)) == sent
+    _no_tracebacks(gateway)
+
+
+def _continue_with(client: openai.OpenAI, rid: str, count: bool, body: str) -> None:
+    extra = {"x-rogue-body": body}
+    if count:
+        client.responses.input_tokens.count(
+            model=HELD, previous_response_id=rid, input="and then?", extra_headers=extra
+        )
+    else:
+        client.responses.create(
+            model=HELD, previous_response_id=rid, input="and then?", extra_headers=extra
+        )
+
+
+def test_counting_a_turn_that_continues_a_kept_response(gateway: Proc) -> None:
+    """Before: input_tokens naming a response the gateway keeps was a 400 'not found' on every
+    translated upstream (the conversation was never expanded for counting)."""
+    alice, mallory = _client(gateway, "alpha"), _client(gateway, "beta")
+    first = alice.responses.create(model=KEPT, input="Remember the number 7.")
+    alone = alice.responses.input_tokens.count(model=KEPT, input="and then?")
+    counted = alice.responses.input_tokens.count(
+        model=KEPT, previous_response_id=first.id, input="and then?"
+    )
+    assert counted.input_tokens > alone.input_tokens  # the kept turn was counted too
+    with pytest.raises(openai.BadRequestError) as info:
+        _continue(mallory, KEPT, first.id, count=True)
+    assert info.value.code == "previous_response_not_found"
+    _no_tracebacks(gateway)

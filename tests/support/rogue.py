@@ -16,8 +16,9 @@ Request headers (a provider's static ``headers`` or forwarded client headers):
 - ``x-rogue-bad-header``: ``1`` adds a response header whose value holds a control byte.
 - ``x-rogue-delay-ms``: wait this long before the response head.
 
-``GET /_rogue/requests`` lists the recorded requests (head as text, body length, whether the
-gateway closed the connection before the answer was written); ``POST /_rogue/reset`` empties it.
+``GET /_rogue/requests`` lists the recorded requests (head as text, body length and its first
+4 KiB, whether the gateway closed the connection before the answer was written);
+``POST /_rogue/reset`` empties it.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             record: dict[str, Any] = {
                 "head": head.decode("latin-1"),
                 "body_bytes": len(body),
+                "body_head": body[:4096].decode("latin-1"),  # enough to read a small JSON body
                 "at": time.time(),
                 "abandoned": None,
             }

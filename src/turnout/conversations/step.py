@@ -4,7 +4,12 @@ Before the router, a Responses call continuing a response the gateway holds item
 those items (the earlier turns' input and output) in front of its own input, and loses the
 id, so every upstream (translated or not) sees the whole conversation. After it, the items of
 a response a translated upstream answered are kept under its id for the caller's key. Nothing
-is kept for ``store: false``, for answers past the size cap, or for failed answers.
+is kept for ``store: false``, for answers past the size cap, or for failed answers. Counting a
+turn's tokens (``input_tokens``) is expanded the same way, and keeps nothing.
+
+With gateway keys, an id the caller's key holds nothing for is refused here (OpenAI's 400),
+whatever the model's upstream: an OpenAI account shared by every key would otherwise continue
+another tenant's response for anyone who learnt its id.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import orjson
 
 from turnout.conversations.items import identified
 from turnout.conversations.store import ConversationStore, Record
+from turnout.errors import PreviousResponseNotFound
 from turnout.protocols.responses.ends import Ended
 from turnout.types import Call, Handler, Reply
 
@@ -29,6 +35,8 @@ _COMPLETED = b'"response.completed"'
 # inside a string (its quotes would be escaped), so only the field itself matches.
 _NO_PREVIOUS = b'"previous_response_id":null'
 _NOT_STORED, _STORED = b'"store":false', b'"store":true'  # kept unless the request said no
+# The operations that may name an earlier response: a turn, and counting a turn's tokens.
+_CONTINUING = ("responses", "input_tokens")
 
 
 def as_items(value: Any) -> list[Any]:
@@ -58,9 +66,11 @@ class Conversations:
             await stop()
 
     async def step(self, call: Call, next: Handler) -> Reply:
-        if call.protocol != "responses" or call.operation != "responses":
+        if call.protocol != "responses" or call.operation not in _CONTINUING:
             return await next(call)
         previous = await self._expand(call)
+        if call.operation != "responses":  # counted, not answered: nothing to keep
+            return await next(call)
         reply = await next(call)
         if reply.status != 200:
             return reply
@@ -129,9 +139,19 @@ class Conversations:
         previous = call.data.get("previous_response_id")
         if not isinstance(previous, str) or not previous:
             return None
-        record = await self.store.get(previous, owner_of(call))
+        owner = owner_of(call)
+        record = await self.store.get(previous, owner)
         if record is None:
-            return None  # unknown here: an OpenAI upstream may hold it; translation refuses it
+            if owner:
+                # With gateway keys, every tenant's OpenAI-held responses sit in the same
+                # provider account: an id this key does not hold (another key's, expired,
+                # deleted, never made here) must not reach it, or any key knowing an id
+                # continues (reads) that conversation.
+                raise PreviousResponseNotFound(
+                    f"Previous response with id '{previous[:100]}' not found.",
+                    param="previous_response_id",
+                )
+            return None  # an open gateway: an OpenAI upstream may hold it; translation refuses
         if record.deployment is not None and record.key_id is not None:
             call.pin = (record.deployment, record.key_id)
             return None
