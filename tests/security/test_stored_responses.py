@@ -39,12 +39,16 @@ def gateway(
         "forward_headers": ["x-rogue-*"],
     }
     kept = {**mock_provider(mock), "type": "anthropic", "base_url": mock.url}
+    openai_mock = {**mock_provider(mock), "type": "openai"}  # streams whole Responses events
     config = {
         "storage": {"enabled": False},
-        "providers": {"held": held, "kept": kept},
+        "cache": {"backend": "memory"},  # a team's keys share answers (the default namespace)
+        "providers": {"held": held, "kept": kept, "openai-mock": openai_mock},
         "models": {
             HELD: {"deployments": [{"provider": "held", "model": "up-held"}]},
             KEPT: {"deployments": [{"provider": "kept", "model": "claude-up"}]},
+            f"cached-{HELD}": {"cache": True, "deployments": [{"provider": "openai-mock"}]},
+            f"cached-{KEPT}": {"cache": True, "deployments": [{"provider": "kept"}]},
         },
     }
     env = {"TURNOUT_MASTER_KEY": MASTER}
@@ -179,4 +183,37 @@ def test_counting_a_turn_that_continues_a_kept_response(gateway: Proc) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         _continue(mallory, KEPT, first.id, count=True)
     assert info.value.code == "previous_response_not_found"
+    _no_tracebacks(gateway)
+
+
+def _ask(client: openai.OpenAI, model: str, prompt: str, stream: bool) -> Any:
+    if stream:
+        with client.responses.stream(model=model, input=prompt) as s:
+            for _ in s:
+                pass
+            return s.get_final_response()
+    return client.responses.create(model=model, input=prompt)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
+@pytest.mark.parametrize("model", [f"cached-{KEPT}", f"cached-{HELD}"])
+def test_a_cached_answer_is_a_response_of_its_own_for_each_caller(
+    gateway: Proc, model: str, stream: bool
+) -> None:
+    """Before: a teammate served from the cache got the first caller's response id, which it
+    could neither retrieve nor continue (the gateway held it for the first caller only), and
+    a translated hit said ``store: false``."""
+    alice, teammate = _client(gateway, "alpha"), _client(gateway, "alpha")
+    prompt = f"cached {model} {stream}"
+    first = _ask(alice, model, prompt, stream)
+    again = _ask(teammate, model, prompt, stream)
+    assert again.id != first.id and again.store is True
+    assert again.output_text == first.output_text
+    got = teammate.responses.retrieve(again.id)
+    assert got.id == again.id
+    with pytest.raises(openai.NotFoundError):  # each holds its own
+        alice.responses.retrieve(again.id)
+    teammate.responses.create(model=model, previous_response_id=again.id, input="and then?")
+    if model.endswith(KEPT):  # the first caller's record is untouched (the mock holds no other)
+        assert alice.responses.retrieve(first.id).id == first.id
     _no_tracebacks(gateway)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from turnout.conversations.hits import renamed_body, renamed_stream
 from turnout.conversations.items import identified
 from turnout.conversations.store import ConversationStore, Record
 from turnout.errors import PreviousResponseNotFound
@@ -74,9 +75,12 @@ class Conversations:
         reply = await next(call)
         if reply.status != 200:
             return reply
+        # A cached answer replayed to this caller: the gateway keeps it like one it wrote, under
+        # an id of its own (the first caller's id is that caller's; nobody holds this one).
+        kept = call.translated or call.cache == "hit"
         if reply.chunks is not None and not call.translated:
             reply.chunks = Ended(reply.chunks)  # an OpenAI stream must end with its end event
-        if call.translated:  # the request's own values, which the encoder cannot know
+        if kept:  # the request's own values, which the encoder cannot know
             edits = [] if call.data.get("store") is False else [(_NOT_STORED, _STORED)]
             if previous is not None:
                 edits.append((_NO_PREVIOUS, b'"previous_response_id":' + orjson.dumps(previous)))
@@ -86,7 +90,12 @@ class Conversations:
                 reply.chunks = _echo(reply.chunks, edits)
         if call.data.get("store") is False:
             return reply
-        if not call.translated:  # OpenAI holds the state: remember who answered
+        if call.cache == "hit":
+            if reply.chunks is None:
+                reply.body = renamed_body(reply.body)
+            else:
+                reply.chunks = renamed_stream(reply.chunks)
+        if not kept:  # OpenAI holds the state: remember who answered
             if call.deployment is not None and call.answered_key is not None:
                 if reply.chunks is None:
                     await self._pin(call, _response_id(reply.body))
@@ -207,7 +216,7 @@ class Conversations:
             close = getattr(chunks, "aclose", None)
             if close is not None:
                 await close()
-        if completed is not None and call.encoded:
+        if completed is not None and (call.encoded or call.cache == "hit"):
             await self._keep_frame(call, completed)
 
     async def _keep_frame(self, call: Call, frame: bytes) -> None:
