@@ -204,6 +204,25 @@ def test_each_sdk_lists_the_models_its_key_may_use(gw: Proc) -> None:
     assert httpx.get(gw.url + "/v1beta/models").status_code == 401
 
 
+def test_an_unknown_model_names_only_the_models_the_key_may_use(gw: Proc) -> None:
+    """The 404 for a model that is not served lists what the caller may use, like /v1/models:
+    a key limited to some models must not learn the others' names from a typo."""
+    key, _ = new_key(gw, models=["gpt-t*", "claude-*"])
+    with pytest.raises(openai.NotFoundError) as caught:
+        oa(gw, key).chat.completions.create(
+            model="gpt-typo", messages=[{"role": "user", "content": "hi"}]
+        )
+    message = caught.value.message
+    assert "gpt-test" in message and "claude-test" in message
+    assert "gpt-other" not in message and "gemini-test" not in message
+    everything, _ = new_key(gw)
+    with pytest.raises(openai.NotFoundError) as caught:
+        oa(gw, everything).chat.completions.create(
+            model="gpt-typo", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert "gpt-other" in caught.value.message and "gemini-test" in caught.value.message
+
+
 def test_keys_listed_without_secrets(gw: Proc) -> None:
     key, key_id = new_key(gw, name="listed", metadata={"owner": "ops"})
     listing = admin(gw, "GET", "/admin/keys").text

@@ -18,6 +18,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from turnout.config.compile import Runtime
 from turnout.errors import (
@@ -40,6 +41,9 @@ from turnout.routing.member import Member, pinned_first, pinned_key
 from turnout.routing.plan import RoutePlan
 from turnout.routing.stream import Committed, aclose
 from turnout.types import Call, Reply
+
+if TYPE_CHECKING:
+    from turnout.auth.principal import Principal
 
 DEADLINE = "deadline"  # recorded as the call's error; the watchdog raises it (deadline.py)
 _NOT_TRIED = (COOLING, LIMITED, KEYS)
@@ -75,13 +79,19 @@ class Router:
         self.deadlines = Deadlines()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop calls run on
 
-    def resolve(self, model: str) -> RoutePlan:
+    def resolve(self, model: str, principal: Principal | None = None) -> RoutePlan:
+        """The plan serving ``model``; unknown, the 404 names the models ``principal`` (the
+        caller's key) may use, as ``/v1/models`` does: a key limited to some models must not
+        learn the others' names from a typo."""
         plan = self._by_model.get(model)
         if plan is not None:
             return plan
         route = self.runtime.resolve(model)
         if route is None:
-            available = ", ".join(self.runtime.public_models()) or "none"
+            names = self.runtime.public_models()
+            if principal is not None:
+                names = [n for n in names if principal.allows(n)]
+            available = ", ".join(names) or "none"
             raise ModelNotFound(
                 f"The model '{model}' does not exist or is not served here. Available: {available}",
                 param="model",
@@ -92,7 +102,7 @@ class Router:
         return plan
 
     async def __call__(self, call: Call) -> Reply:
-        plan = self.resolve(call.model)
+        plan = self.resolve(call.model, call.principal)
         # The loop is asked for once: on Python 3.11 every asyncio.get_running_loop() (which
         # current_task() calls without one) asks the kernel for the process id.
         task = asyncio.current_task(self._loop) if self._loop is not None else None
