@@ -21,7 +21,9 @@ and every call shares the ``-`` namespace.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,6 +31,9 @@ from turnout.protocols.descriptor import CACHEABLE, GENERATE
 from turnout.protocols.registry import FAMILIES as ALL_FAMILIES
 from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call
+
+if TYPE_CHECKING:
+    from turnout.config.compile import Runtime
 
 # (protocol, operation) -> family of what is cached; anything else never is (token counts).
 FAMILIES = {key: family for key, family in ALL_FAMILIES.items() if family in CACHEABLE}
@@ -60,9 +65,24 @@ def is_admin(call: Call) -> bool:
     return call.principal is not None and call.principal.admin
 
 
-def make_key(call: Call, space: str) -> CacheKey | None:
+def passed_headers(runtime: Runtime) -> frozenset[bytes]:
+    """The client headers a configured provider sends upstream as they came
+    (``anthropic-beta``, ``openai-beta``: its type's ``passthrough_headers``), whatever the
+    client's protocol: each may change the answer, so each is in the key of every call that
+    carries it (the provider is chosen after the cache is asked)."""
+    from turnout.providers.registry import provider_type  # provider modules import the cache's
+
+    out: set[bytes] = set()
+    for spec in runtime.providers.values():
+        out |= getattr(provider_type(spec.type).provider, "passthrough_headers", frozenset())
+    return frozenset(out)
+
+
+def make_key(call: Call, space: str, passed: Collection[bytes] = ()) -> CacheKey | None:
     """The call's key, or None when its operation is never cached or its body cannot be
-    serialized canonically (then it is simply not cached)."""
+    serialized canonically (then it is simply not cached). ``passed``: the headers some
+    provider sends upstream as they came (:func:`passed_headers`); those the call carries are
+    hashed too (a call without any keeps the key it had before they were)."""
     family = FAMILIES.get((call.protocol, call.operation))
     if family is None:
         return None
@@ -70,11 +90,13 @@ def make_key(call: Call, space: str) -> CacheKey | None:
     fields = wire.cache_fields(call)
     cross = family == GENERATE and wire.cross_servable(call)
     form = "" if cross else ("stream" if call.stream else "json")
+    parts: list[Any] = [_VERSION, space, call.protocol, family, call.model, form, fields]
+    headers = call.headers
+    sent = {n.decode(): v.decode("latin-1") for n in passed if (v := headers.get(n)) is not None}
+    if sent:
+        parts.append(sent)
     try:
-        material = orjson.dumps(
-            [_VERSION, space, call.protocol, family, call.model, form, fields],
-            option=orjson.OPT_SORT_KEYS,
-        )
+        material = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         return None
     digest = hashlib.sha256(material).hexdigest()[:32]

@@ -25,7 +25,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from turnout.cache.keys import CacheKey, is_admin, make_key, namespace
+from turnout.cache.keys import CacheKey, is_admin, make_key, namespace, passed_headers
 from turnout.cache.memory import MemoryStore
 from turnout.cache.policy import REFRESH, SKIP, USE, CachePolicy, control
 from turnout.cache.record import TOO_LARGE, Pending, Recorder, build_entry
@@ -74,6 +74,7 @@ class CacheService:
         cfg = runtime.config.cache
         self.config = cfg
         self.policy = CachePolicy(runtime)
+        self.passed = passed_headers(runtime)
         self.store = store if store is not None else build_store(cfg)
         self.counters = Counters()
         self._space = cfg.namespace
@@ -84,8 +85,10 @@ class CacheService:
         self._worker: asyncio.Task[None] | None = None
 
     def use(self, runtime: Runtime) -> None:
-        """Which models are cached, and for how long, by a reloaded config."""
+        """Which models are cached, for how long, and which client headers reach a provider,
+        by a reloaded config."""
         self.policy = CachePolicy(runtime)
+        self.passed = passed_headers(runtime)
 
     @classmethod
     def create(cls, runtime: Runtime, store: CacheStore | None = None) -> CacheService | None:
@@ -123,7 +126,7 @@ class CacheService:
             reply = await next(call)
             reply.headers.append((HEADER, b"bypass"))
             return reply
-        key = make_key(call, namespace(call, self._space))
+        key = make_key(call, namespace(call, self._space), self.passed)
         if key is None:
             return await next(call)
         state = b"miss"

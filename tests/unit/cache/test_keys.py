@@ -161,6 +161,46 @@ def test_anthropic_beta_and_version_headers_are_in_the_key() -> None:
     assert key("anthropic", data, headers={b"x-stainless-retry-count": b"1"}) == plain
 
 
+@pytest.mark.parametrize("protocol", ["openai", "gemini"])
+def test_headers_a_provider_passes_upstream_are_in_every_protocols_key(protocol: str) -> None:
+    """An OpenAI client's ``anthropic-beta`` reaches an Anthropic upstream (translated) as it
+    came and may change the answer: with a provider that passes it, it is in the key."""
+    data = PROMPTS[protocol]
+    passed = frozenset({b"anthropic-beta", b"anthropic-version", b"openai-beta"})
+
+    def digest(headers: dict[bytes, bytes]) -> str:
+        k = make_key(make_call(protocol, data, headers=headers), "", passed)
+        assert k is not None
+        return k.digest
+
+    plain = key(protocol, data)
+    assert digest({}) == plain  # a call without them keeps its key
+    beta = digest({b"anthropic-beta": b"output-128k-2025-02-19"})
+    other = digest({b"anthropic-beta": b"interleaved-thinking-2025-05-14"})
+    assert len({plain, beta, other}) == 3
+    assert digest({b"x-stainless-retry-count": b"1"}) == plain
+    # Without a provider that passes it, the header goes nowhere and changes nothing.
+    call = make_call(protocol, data, headers={b"anthropic-beta": b"output-128k-2025-02-19"})
+    assert (k := make_key(call, "")) is not None and k.digest == plain
+
+
+def test_the_passed_headers_are_those_of_the_configured_providers_types() -> None:
+    from types import SimpleNamespace
+
+    from turnout.cache.keys import passed_headers
+
+    def runtime(*types: str) -> Any:
+        specs = {t: SimpleNamespace(type=t) for t in types}
+        return SimpleNamespace(providers=specs)
+
+    assert passed_headers(runtime("mock", "gemini")) == frozenset()
+    assert passed_headers(runtime("openai", "anthropic")) == {
+        b"openai-beta",
+        b"anthropic-beta",
+        b"anthropic-version",
+    }
+
+
 @pytest.mark.parametrize(
     ("protocol", "extra"),
     [
