@@ -3,16 +3,20 @@ one tool, then answers that tool's calls with malformed JSON-RPC.
 
 ``python tests/mcp_gateway/rogue.py PORT MODE``: MODE ``bad-result`` answers tools/call with a
 result of the wrong shape, ``garbage`` with bytes that are not JSON, ``no-handshake`` answers
-even ``initialize`` with garbage. Plain JSON responses (no SSE), no session id.
+even ``initialize`` with garbage, ``huge`` answers tools/call with a valid result of
+:data:`HUGE` bytes of text, ``gzip`` with a small valid result compressed although the
+gateway asks for none. Plain JSON responses (no SSE), no session id.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = "bad-result"
+HUGE = 200 * 1024 * 1024
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -48,12 +52,46 @@ class Handler(BaseHTTPRequestHandler):
             }
         elif method == "tools/list":
             result = {"tools": [{"name": "broken", "inputSchema": {"type": "object"}}]}
+        elif method == "tools/call" and MODE == "huge":
+            self._huge(rid)
+            return
+        elif method == "tools/call" and MODE == "gzip":
+            result = {"content": [{"type": "text", "text": "small"}]}
+            body = gzip.compress(
+                json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}).encode()
+            )
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-encoding", "gzip")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         elif method == "tools/call":
             result = {"content": "not a list", "isError": "maybe"}
         else:
             result = {}
         body = json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}).encode()
         self._send(200, body)
+
+    def _huge(self, rid: object) -> None:
+        """A valid answer of HUGE bytes of text, written in pieces (never held whole here)."""
+        head = json.dumps(
+            {"jsonrpc": "2.0", "id": rid, "result": {"content": [{"type": "text", "text": ""}]}}
+        )
+        cut = head.index('"text": ""') + len('"text": "')
+        prefix, suffix = head[:cut].encode(), head[cut:].encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("transfer-encoding", "chunked")  # no length to refuse up front
+        self.end_headers()
+        piece = b"x" * (1024 * 1024)
+        try:
+            for part in (prefix, *[piece] * (HUGE // len(piece)), suffix):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the gateway stopped reading: what it should do
 
     def log_message(self, format: str, *args: object) -> None:
         pass

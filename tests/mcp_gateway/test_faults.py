@@ -4,6 +4,7 @@ gets a JSON-RPC error within its timeout, and the other servers are never affect
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -41,7 +42,10 @@ def start_rogue(mode: str) -> Proc:
 
 @pytest.fixture(scope="module")
 def rogues() -> Iterator[dict[str, Proc]]:
-    procs = {mode: start_rogue(mode) for mode in ("bad-result", "garbage", "no-handshake")}
+    procs = {
+        mode: start_rogue(mode)
+        for mode in ("bad-result", "garbage", "no-handshake", "huge", "gzip")
+    }
     yield procs
     for proc in procs.values():
         proc.stop()
@@ -102,6 +106,8 @@ def faulty(
             "badresult": "up",
             "garbage": "up",
             "nohandshake": "down",
+            "huge": "up",
+            "gzip": "up",
         },
         within=90,
     )
@@ -163,6 +169,29 @@ async def test_oversized_answers_and_requests_are_refused(faulty: Proc) -> None:
             },
         )
     assert reply.status_code == 413
+
+
+def _peak_rss_mb(proc: Proc) -> float:
+    status = Path(f"/proc/{proc.popen.pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+async def test_an_answer_is_bounded_while_it_is_read(faulty: Proc) -> None:
+    """A tool answered with 200 MB of JSON: refused like any answer past max_message_bytes,
+    without reading it whole first (the SDK read JSON answers whole: 300 MB took the gateway
+    to 1.6 GB). A compressed answer, not asked for, is refused: its size cannot be bounded as
+    it arrives. Both fail that call alone."""
+    before = _peak_rss_mb(faulty)
+    async with connect(faulty) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("huge__broken", {})
+        assert "more than 4194304 bytes" in caught.value.message
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("gzip__broken", {})
+        assert "compressed" in caught.value.message
+        assert texts(await client.call_tool("alpha__echo", {"text": "fine"})) == ["alpha:fine"]
+    assert _peak_rss_mb(faulty) - before < 100
+    assert {servers(faulty)[n]["state"] for n in ("huge", "gzip")} == {"up"}
 
 
 def test_a_restarted_upstream_comes_back(faulty: Proc, restartable: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -31,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 from turnout.mcp.auth import auth_headers, upstream_auth
+from turnout.mcp.capped import COMPRESSED, MARK, capped_client
 from turnout.mcp.catalogue import Catalogue, changed, dump, pages
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.names import allowed
@@ -208,16 +210,18 @@ class Upstream:
             auth = upstream_auth(cfg)
             headers = auth_headers(cfg)
             timeout = httpx2.Timeout(cfg.timeouts.connect, read=max(cfg.timeouts.call, 300.0))
+            limit = cfg.max_message_bytes  # answers are bounded as they are read (capped.py)
             if cfg.transport == "sse":
                 transport = sse_client(
                     url,
                     headers=headers,
                     timeout=cfg.timeouts.connect,
                     sse_read_timeout=max(cfg.timeouts.call, 300.0),
+                    httpx_client_factory=functools.partial(capped_client, limit),
                     auth=auth,
                 )
             else:
-                http = httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth)
+                http = capped_client(limit, headers=headers, timeout=timeout, auth=auth)
                 transport = streamable_http_client(url, http_client=http)
         return Client(
             transport,
@@ -323,6 +327,14 @@ class Upstream:
                 raise MCPError(
                     TIMEOUT, f"MCP server '{self.name}' did not answer {what} within {timeout:g}s"
                 ) from None
+            if MARK in exc.message:  # the SDK's error for a body refused while read
+                if COMPRESSED in exc.message:
+                    raise MCPError(
+                        TOO_LARGE,
+                        f"MCP server '{self.name}' answered {what} compressed, which the "
+                        "gateway did not ask for (its size cannot be bounded as it is read)",
+                    ) from None
+                raise self._too_large(what) from None
             raise
         except Exception as exc:  # anything else is a broken upstream, not the caller's fault
             self._broken.set()
@@ -333,12 +345,15 @@ class Upstream:
         # 2026-era callers need it; the SDK drops it for older ones.
         data.setdefault("resultType", "complete")
         if json_size(data) > self.config.max_message_bytes:
-            raise MCPError(
-                TOO_LARGE,
-                f"MCP server '{self.name}' answered {what} with more than "
-                f"{self.config.max_message_bytes} bytes",
-            )
+            raise self._too_large(what)
         return data
+
+    def _too_large(self, what: str) -> MCPError:
+        return MCPError(
+            TOO_LARGE,
+            f"MCP server '{self.name}' answered {what} with more than "
+            f"{self.config.max_message_bytes} bytes",
+        )
 
     def status(self) -> dict[str, Any]:
         cat = self.catalogue
