@@ -170,6 +170,28 @@ def _continue_with(client: openai.OpenAI, rid: str, count: bool, body: str) -> N
         )
 
 
+@pytest.mark.parametrize("count", [False, True], ids=["create", "input_tokens"])
+@pytest.mark.parametrize("conversation", ["conv_someoneelses", {"id": "conv_someoneelses"}])
+def test_a_conversation_never_reaches_the_shared_account(
+    gateway: Proc, rogue: Proc, count: bool, conversation: Any
+) -> None:
+    """The gateway serves no Conversations API, so a conversation in its provider account was
+    made outside it: before, naming one was forwarded and the shared account read and
+    extended it for any key that knew its id."""
+    mallory = _client(gateway, "beta")
+    sent = len(rogue_requests(rogue))
+    with pytest.raises(openai.BadRequestError) as info:
+        if count:
+            mallory.responses.input_tokens.count(
+                model=HELD, conversation=conversation, input="and then?"
+            )
+        else:
+            mallory.responses.create(model=HELD, conversation=conversation, input="and then?")
+    assert info.value.param == "conversation"
+    assert len(rogue_requests(rogue)) == sent
+    _no_tracebacks(gateway)
+
+
 def test_counting_a_turn_that_continues_a_kept_response(gateway: Proc) -> None:
     """Before: input_tokens naming a response the gateway keeps was a 400 'not found' on every
     translated upstream (the conversation was never expanded for counting)."""

@@ -23,7 +23,7 @@ import orjson
 from turnout.conversations.hits import renamed_body, renamed_stream
 from turnout.conversations.items import identified
 from turnout.conversations.store import ConversationStore, Record
-from turnout.errors import PreviousResponseNotFound
+from turnout.errors import BadRequest, PreviousResponseNotFound
 from turnout.protocols.responses.ends import Ended
 from turnout.types import Call, Handler, Reply
 
@@ -145,6 +145,15 @@ class Conversations:
 
     async def _expand(self, call: Call) -> str | None:
         """Put the kept items in front of the input; the id they were kept under, if so."""
+        if owner_of(call) and call.data.get("conversation") is not None:
+            # The gateway serves no Conversations API, so a conversation in its provider
+            # account was made outside it: with gateway keys, naming one would let any key
+            # that learnt its id read and extend it (as previous_response_id did).
+            raise BadRequest(
+                "Conversations are not available through this gateway; continue a response "
+                "with previous_response_id.",
+                param="conversation",
+            )
         previous = call.data.get("previous_response_id")
         if not isinstance(previous, str) or not previous:
             return None
