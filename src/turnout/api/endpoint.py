@@ -36,6 +36,7 @@ from turnout.types import Call, Receive, Reply, Scope, Send
 
 SSE_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 log = get_logger("turnout")
+_GONE_ERRORS = {408: "body_timeout", 400: "malformed_body"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,7 @@ async def serve(
 
 
 def _gone(call: Call, status: int) -> None:
-    """A request whose client left (499) or stalled sending its body (408)."""
+    """A request whose client left (499), stalled sending its body (408) or sent a body the
+    server could not read (400: a bad chunk)."""
     call.status = status
-    call.error = "body_timeout" if status == 408 else "client_disconnected"
+    call.error = _GONE_ERRORS.get(status, "client_disconnected")

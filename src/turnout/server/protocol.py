@@ -15,6 +15,8 @@ it never sends, kept its connection forever). This subclass adds, per connection
   ``write_timeout`` seconds is disconnected, which cancels its request and the upstream call;
 - a refusal (400) of protocol upgrades (``Upgrade: h2c``, ``CONNECT``): llhttp stops parsing a
   request at an upgrade, so its body would never reach the application;
+- a 400 in the request path's protocol for a request llhttp cannot read, or in an HTTP version
+  other than 1.0 and 1.1 (uvicorn answered plain text and logged a warning for each);
 - cancellation: when the client goes away before the response has started, the request's task
   (registered under :data:`~turnout.server.limits.TASK`) is cancelled at once, so the upstream
   call stops instead of running to completion (and being paid for).
@@ -57,6 +59,8 @@ IDLE, HEAD, BODY, APP, CLOSED = range(5)
 _DEFAULT = ServerLimits()
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _TASK_NAME = "turnout-request"  # every request's task (asyncio names each one otherwise)
+_VERSIONS = frozenset(("1.1", "1.0"))
+_PRI = "Pause on PRI/Upgrade"  # llhttp's reason for "PRI * HTTP/2.0", HTTP/2's preface
 
 
 class _Refused(Exception):
@@ -128,12 +132,9 @@ class GatewayProtocol(HttpToolsProtocol):
             # CONNECT, or an upgrade on_headers_complete did not see: never an upgrade here.
             self._refuse(400, "Protocol upgrades are not supported: send plain HTTP/1.1")
             return
-        except httptools.HttpParserError:
-            if self._refused:
-                return
-            msg = "Invalid HTTP request received."
-            self.logger.warning(msg)
-            self.send_400_response(msg)
+        except httptools.HttpParserError as exc:
+            if not self._refused:
+                self._malformed(exc)
             return
         if self._phase == HEAD and not self._refused:
             # The head is still incomplete, so all of this read belonged to it.
@@ -186,8 +187,15 @@ class GatewayProtocol(HttpToolsProtocol):
             self._refuse(400, "Protocol upgrades are not supported: send plain HTTP/1.1")
             raise _Refused
         version = parser.get_http_version()
-        url = httptools.parse_url(self.url)
-        raw_path = url.path
+        if version not in _VERSIONS:  # llhttp also reads "HTTP/2.0" and a bare "GET /x"
+            self._refuse(400, f"HTTP/{version} is not supported: send HTTP/1.1")
+            raise _Refused
+        try:
+            url = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            self._refuse(400, "Malformed HTTP request: the request target is not a valid URL")
+            raise _Refused from None
+        raw_path = url.path or b"/"  # absolute form without a path: "http://host"
         path = raw_path.decode("ascii")
         if "%" in path:
             path = urllib.parse.unquote(path)
@@ -266,6 +274,31 @@ class GatewayProtocol(HttpToolsProtocol):
     # -- limits -------------------------------------------------------------------------------
     def _head_size(self) -> int:
         return len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+
+    def _malformed(self, exc: httptools.HttpParserError) -> None:
+        """A request llhttp cannot read (framing that disagrees with itself, obs-fold, a bad
+        chunk, bytes a head may not hold) gets a 400 in its path's protocol. uvicorn answered
+        plain text and logged a warning per request: a client could fill the log at will."""
+        cause = exc.__context__
+        if isinstance(exc, httptools.HttpParserCallbackError) and cause is not None:
+            # One of this protocol's callbacks raised: a bug, not the client's fault.
+            self.logger.error("HTTP parser callback failed", exc_info=cause)
+            self._refuse(400, "Malformed HTTP request")
+            return
+        cycle = self.cycle
+        if self._phase == BODY and cycle is not None:  # the body's framing broke mid-way
+            if cycle.response_started:  # a second answer would corrupt the first
+                self._refused = True
+                self.transport.close()
+                return
+            cycle.scope[GONE] = 400  # logged as the 400 it gets, not as a departure
+        reason = str(exc)
+        if reason == _PRI:  # the HTTP/2 connection preface
+            reason = "HTTP/2 with prior knowledge is not supported: send HTTP/1.1"
+        else:  # llhttp's reasons are fixed texts; they never hold the client's bytes
+            reason = f"Malformed HTTP request: {reason}"
+        self.logger.debug(reason)
+        self._refuse(400, reason)
 
     def _refuse_head(self) -> None:
         self._refuse(
