@@ -16,7 +16,8 @@ it never sends, kept its connection forever). This subclass adds, per connection
 - a refusal (400) of protocol upgrades (``Upgrade: h2c``, ``CONNECT``): llhttp stops parsing a
   request at an upgrade, so its body would never reach the application;
 - a 400 in the request path's protocol for a request llhttp cannot read, or in an HTTP version
-  other than 1.0 and 1.1 (uvicorn answered plain text and logged a warning for each);
+  other than 1.0 and 1.1 (uvicorn answered plain text and logged a warning for each), and for
+  one without exactly one valid ``Host`` (:mod:`turnout.server.target`);
 - cancellation: when the client goes away before the response has started, the request's task
   (registered under :data:`~turnout.server.limits.TASK`) is cancelled at once, so the upstream
   call stops instead of running to completion (and being paid for).
@@ -53,6 +54,7 @@ from turnout.errors import (
 from turnout.protocols.registry import dialect
 from turnout.server.cycle import Exchange
 from turnout.server.limits import GONE, TASK, ServerLimits
+from turnout.server.target import authority
 
 # Connection phases.
 IDLE, HEAD, BODY, APP, CLOSED = range(5)
@@ -91,6 +93,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # bytes of the current head seen in earlier reads
         self._chunk = 0  # size of the read being parsed
         self._refused = False
+        self._host = b""  # the last Host found valid on this connection
         self._timer: asyncio.TimerHandle | None = None
 
     # -- connection ---------------------------------------------------------------------------
@@ -195,6 +198,10 @@ class GatewayProtocol(HttpToolsProtocol):
         except httptools.HttpParserInvalidURLError:
             self._refuse(400, "Malformed HTTP request: the request target is not a valid URL")
             raise _Refused from None
+        why, self._host = authority(url, headers, version, self._host)
+        if why is not None:
+            self._refuse(400, why)
+            raise _Refused
         raw_path = url.path or b"/"  # absolute form without a path: "http://host"
         path = raw_path.decode("ascii")
         if "%" in path:
