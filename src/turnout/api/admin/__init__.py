@@ -61,6 +61,10 @@ def build_admin(state: GatewayState) -> FastAPI:
         docs_url=None,
         openapi_url="/openapi.json",
         redoc_url=None,
+        # No trailing-slash redirects: Starlette built their Location from the client's Host
+        # (``/admin/keys/`` with ``Host: evil.example`` answered 307 to evil.example, before
+        # any key check). One spelling per route, as on the model routes: the other is a 404.
+        redirect_slashes=False,
     )
     app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     # A plain route like FastAPI's own docs route: the page holds no data (the schema and
