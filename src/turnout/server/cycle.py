@@ -194,6 +194,11 @@ class Exchange:
                     "Expected ASGI message 'http.response.body', but got 'http.response.start'."
                 )
             # A new start replaces a held one (a failed application's 500).
+            if self.waiting_for_100_continue and self.more_body:
+                # A final answer to a client still waiting for 100 Continue: it will not send
+                # its body now, and a next request on this connection would be read as that
+                # body. Close after the answer, and say so (RFC 9110 §10.1.1).
+                self.keep_alive = False
             self.waiting_for_100_continue = False
             if self.head_only or message["status"] in (204, 304):  # no body to wait for
                 self._held = None
