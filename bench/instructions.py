@@ -71,17 +71,27 @@ def _control(*args: str) -> None:
     subprocess.run(["callgrind_control", *args], check=True, capture_output=True, timeout=120)
 
 
-def _total(out: Path, pid: int) -> int:
-    """Instructions in callgrind's first requested dump of ``pid`` (``<out>.<pid>.1``): from
-    the counters' zeroing to the dump, all threads."""
-    text = Path(f"{out}.{pid}.1").read_text(errors="replace")
-    m = re.search(r"^(?:totals|summary): (\d+)", text, re.M)
-    if m is None:
-        raise SystemExit(f"no totals in callgrind's dump {out}.{pid}.1")
-    return int(m.group(1))
+def _counts(out: Path, pid: int) -> tuple[int, int]:
+    """(all threads, the event loop's thread) in callgrind's first requested dump of ``pid``:
+    one file per thread (``<out>.<pid>.1-NN``, thread 01 the main one), from the counters'
+    zeroing to the dump."""
+    total = main = 0
+    for part in sorted(out.parent.glob(f"{out.name}.{pid}.1-*")):
+        m = re.search(r"^(?:totals|summary): (\d+)", part.read_text(errors="replace"), re.M)
+        if m is None:
+            raise SystemExit(f"no totals in callgrind's dump {part}")
+        total += int(m.group(1))
+        if part.name.endswith("-01"):
+            main = int(m.group(1))
+    if not total:
+        raise SystemExit(f"no callgrind dump {out}.{pid}.1-*")
+    return total, main
 
 
-def measure(tmp: Path, variant: str, keys: dict[str, str], a: argparse.Namespace) -> float:
+def measure(
+    tmp: Path, variant: str, keys: dict[str, str], a: argparse.Namespace
+) -> tuple[float, float]:
+    """(instructions per request of all threads, of the event loop's thread)."""
     tree, _, name = variant.rpartition(":")
     changes, presented = ab.VARIANTS[name]
     py = str(Path(tree).resolve() / ".venv" / "bin" / "python") if tree else run.PY
@@ -92,6 +102,7 @@ def measure(tmp: Path, variant: str, keys: dict[str, str], a: argparse.Namespace
         "valgrind",
         "--tool=callgrind",
         "--instr-atstart=no",
+        "--separate-threads=yes",  # the loop's thread alone is steadier than the sum
         f"--callgrind-out-file={out}.%p",
         py,
         "-m",
@@ -118,8 +129,11 @@ def measure(tmp: Path, variant: str, keys: dict[str, str], a: argparse.Namespace
         cand.stop(proc)
     if a.save is not None:
         a.save.mkdir(parents=True, exist_ok=True)
-        shutil.copy(f"{out}.{pid}.1", a.save / f"{label}-{a.mode}-{pid}.callgrind")
-    return _total(out, pid) / a.n
+        for part in out.parent.glob(f"{out.name}.{pid}.1-*"):
+            thread = part.name.rsplit("-", 1)[1]
+            shutil.copy(part, a.save / f"{label}-{a.mode}-{pid}-t{thread}.callgrind")
+    total, main = _counts(out, pid)
+    return total / a.n, main / a.n
 
 
 def main() -> None:
@@ -139,7 +153,7 @@ def main() -> None:
     for v in variants:
         if v.rpartition(":")[2] not in ab.VARIANTS:
             ap.error(f"unknown variant {v!r}")
-    runs: dict[str, list[float]] = {v: [] for v in variants}
+    runs: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="turnout-cg-") as td:
         tmp = Path(td)
         keys = {"limited": run.gateway_key(tmp), "master": run.MASTER_KEY}
@@ -149,20 +163,25 @@ def main() -> None:
         try:
             for r in range(a.rounds):
                 for v in variants:
-                    per = measure(tmp, v, keys, a)
-                    runs[v].append(per)
+                    per, main = measure(tmp, v, keys, a)
+                    runs[v].append((per, main))
                     print(
-                        f"round {r + 1} {v}: {per / 1e3:,.1f} k instructions per request",
+                        f"round {r + 1} {v}: {per / 1e3:,.1f} k instructions per request"
+                        f" ({main / 1e3:,.1f} k on the event loop's thread)",
                         flush=True,
                     )
         finally:
             cand.stop(mock)
     unit = "request" if a.mode == "ns" else "20-chunk stream"
-    print(f"\nthousands of instructions per {unit} (c={a.conns}, {a.n} counted):")
-    base = min(runs[variants[0]])
-    for v, xs in runs.items():
-        rel = f"{(min(xs) / base - 1) * 100:+.1f}%" if v != variants[0] else ""
-        print(f"  {v:32s} " + " ".join(f"{x / 1e3:,.1f}" for x in xs) + f"  {rel}")
+    print(f"\nthousands of instructions per {unit} (c={a.conns}, {a.n} counted), by round:")
+    for which, col in (("all threads", 0), ("the event loop's thread", 1)):
+        print(f" {which}:")
+        base = min(x[col] for x in runs[variants[0]])
+        for v, xs in runs.items():
+            low = min(x[col] for x in xs)
+            rel = f"{(low / base - 1) * 100:+.1f}%" if v != variants[0] else ""
+            shown = " ".join(f"{x[col] / 1e3:,.1f}" for x in xs)
+            print(f"  {v:32s} {shown}  {rel}")
 
 
 if __name__ == "__main__":

@@ -94,6 +94,8 @@ class GatewayProtocol(HttpToolsProtocol):
         self._chunk = 0  # size of the read being parsed
         self._refused = False
         self._host = b""  # the last Host found valid on this connection
+        self._hosts = 0
+        self._host_line = b""
         self._timer: asyncio.TimerHandle | None = None
 
     # -- connection ---------------------------------------------------------------------------
@@ -173,10 +175,23 @@ class GatewayProtocol(HttpToolsProtocol):
         # The scope is built once the head is complete (turnout.server.cycle).
         self.url = b""
         self.expect_100_continue = False
+        self._hosts = 0  # Host lines of this request, and the last one's value
+        self._host_line = b""
         self.headers = []
         self._phase = HEAD
         self._since = self.loop.time()
         self._head_bytes = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # uvicorn's, counting Host lines as they come: the head's check then needs no second
+        # pass over the headers (turnout.server.target).
+        name = name.lower()
+        if name == b"host":
+            self._hosts += 1
+            self._host_line = value
+        elif name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         headers = self.headers
@@ -198,10 +213,14 @@ class GatewayProtocol(HttpToolsProtocol):
         except httptools.HttpParserInvalidURLError:
             self._refuse(400, "Malformed HTTP request: the request target is not a valid URL")
             raise _Refused from None
-        why, self._host = authority(url, headers, version, self._host)
-        if why is not None:
-            self._refuse(400, why)
-            raise _Refused
+        # One Host, the one this connection's last request had, no absolute form: the usual
+        # case, decided without a call.
+        known = self._host
+        if self._hosts != 1 or not known or self._host_line != known or url.schema is not None:
+            why, self._host = authority(url, headers, version, known)
+            if why is not None:
+                self._refuse(400, why)
+                raise _Refused
         raw_path = url.path or b"/"  # absolute form without a path: "http://host"
         path = raw_path.decode("ascii")
         if "%" in path:
