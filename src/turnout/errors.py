@@ -320,6 +320,17 @@ class LimitsUnavailable(GatewayError):
     log_level = "warning"
 
 
+class Overloaded(GatewayError):
+    """More connections or requests than ``server.max_concurrency`` (per worker): refused at
+    once, before anything is read, for the client to retry (server/limits.py)."""
+
+    status = 503
+    type = "api_error"
+    code = "overloaded"
+    retryable = True
+    log_level = "warning"
+
+
 class AuthUnavailable(GatewayError):
     """Keys could not be loaded yet (the database was unreachable at start)."""
 

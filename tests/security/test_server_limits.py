@@ -234,3 +234,44 @@ def test_a_client_that_stops_reading_its_stream_is_dropped(gateway: Proc, mock: 
         assert stats["cancelled_streams"] > before
     finally:
         sock.close()
+
+
+def test_past_max_concurrency_the_answer_is_a_503_in_the_clients_protocol(
+    mock: Proc, tmp_path: Path
+) -> None:
+    """Before: uvicorn's plain-text "Service Unavailable", which no SDK could read. Now each
+    SDK reads a retryable 503 in its own shape, with Retry-After; and the limit-th connection
+    is served."""
+    import anthropic
+    import openai
+
+    config = {
+        "server": {"max_concurrency": 1},
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"m": {"deployments": [{"provider": "mock"}]}},
+    }
+    proc = start_gateway(config, tmp_path)
+    try:
+        # One client alone is served (uvicorn's check counted its own connection: a limit of
+        # 1 served nothing).
+        with openai.OpenAI(api_key="x", base_url=proc.url + "/v1", max_retries=0) as alone:
+            answer = alone.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}]
+            )
+            assert answer.choices
+        with rawhttp.connect(proc.port):  # the one connection allowed, held open
+            oa = openai.OpenAI(api_key="x", base_url=proc.url + "/v1", max_retries=0)
+            with pytest.raises(openai.InternalServerError) as caught:
+                oa.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+            assert caught.value.status_code == 503
+            assert caught.value.response.headers["retry-after"] == "1"
+            assert caught.value.code == "overloaded"
+            an = anthropic.Anthropic(api_key="x", base_url=proc.url, max_retries=0)
+            with pytest.raises(anthropic.InternalServerError) as other:
+                an.messages.create(
+                    model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+                )
+            assert other.value.status_code == 503
+            assert other.value.body["type"] == "error"  # type: ignore[index]
+    finally:
+        proc.stop()

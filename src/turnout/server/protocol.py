@@ -41,7 +41,7 @@ import urllib.parse
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT, service_unavailable
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from turnout.errors import (
@@ -53,7 +53,7 @@ from turnout.errors import (
 )
 from turnout.protocols.registry import dialect
 from turnout.server.cycle import Exchange
-from turnout.server.limits import GONE, TASK, ServerLimits
+from turnout.server.limits import GONE, TASK, ServerLimits, overloaded
 from turnout.server.target import authority
 
 # Connection phases.
@@ -244,8 +244,10 @@ class GatewayProtocol(HttpToolsProtocol):
         self.scope = scope  # type: ignore[assignment]
         app = self.app
         limit = self.limit_concurrency
-        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
-            app = service_unavailable
+        # This connection is among ``connections`` (uvicorn's ``>=`` refused the limit-th
+        # one: ``max_concurrency: 1`` served nothing); this request has no task yet.
+        if limit is not None and (len(self.connections) > limit or len(self.tasks) >= limit):
+            app = overloaded
             self.logger.warning("Exceeded concurrency limit.")
         previous = self.cycle
         cycle = Exchange(
