@@ -175,7 +175,10 @@ class Connection(asyncio.Protocol):
         fires, finds the current response and re-arms for that response's own expiry."""
         timer = self._timer
         if timer is not None:
-            if timer.when() <= expiry:
+            # A millisecond of slack: uvloop keeps a timer's time in whole milliseconds, so a
+            # later request's expiry on the same loop tick can read a hair earlier than the
+            # timer's own (float rounding), which re-armed it for nothing.
+            if timer.when() <= expiry + 0.001:
                 return
             timer.cancel()
         self._timer = self.loop.call_at(expiry, self._expire)
