@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support import rawhttp
-from tests.support.procs import Proc, rogue_requests, start_gateway
+from tests.support.procs import Proc, rogue_gateway, rogue_requests
 
 BODY = b'{"model":"gpt-x","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}'
 MASTER = "sk-master-host-0123"
@@ -28,20 +28,8 @@ CHAT = "/v1/chat/completions"  # relayed as it is: the rogue upstream's `{}` is 
 
 @pytest.fixture(scope="module")
 def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    config = {
-        "storage": {"enabled": False},
-        "providers": {
-            "up": {
-                "type": "openai-compatible",
-                "base_url": rogue_server.url + "/v1",
-                "api_keys": ["sk-gateway-secret-01"],
-            }
-        },
-        "models": {"gpt-*": {"deployments": [{"provider": "up"}]}},
-    }
-    proc = start_gateway(
-        config, tmp_path_factory.mktemp("host"), env={"TURNOUT_MASTER_KEY": MASTER}
-    )
+    tmp = tmp_path_factory.mktemp("host")
+    proc = rogue_gateway(rogue_server, tmp, MASTER, storage={"enabled": False})
     yield proc
     proc.stop()
 

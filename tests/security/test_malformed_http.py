@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.support import rawhttp
-from tests.support.procs import Proc, rogue_requests, start_gateway
+from tests.support.procs import Proc, rogue_gateway, rogue_requests
 from tests.support.request_log import request_line
 
 BODY = b'{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}'
@@ -33,20 +33,8 @@ AUTH = f"Authorization: Bearer {MASTER}"
 
 @pytest.fixture(scope="module")
 def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    config = {
-        "storage": {"enabled": False},
-        "providers": {
-            "up": {
-                "type": "openai-compatible",
-                "base_url": rogue_server.url + "/v1",
-                "api_keys": ["sk-gateway-secret-01"],
-            }
-        },
-        "models": {"gpt-*": {"deployments": [{"provider": "up"}]}},
-    }
-    proc = start_gateway(
-        config, tmp_path_factory.mktemp("malformed"), env={"TURNOUT_MASTER_KEY": MASTER}
-    )
+    tmp = tmp_path_factory.mktemp("malformed")
+    proc = rogue_gateway(rogue_server, tmp, MASTER, storage={"enabled": False})
     yield proc
     proc.stop()
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support import rawhttp
-from tests.support.procs import Proc, rogue_requests, start_gateway
+from tests.support.procs import Proc, rogue_gateway, rogue_requests
 
 MASTER = "sk-master-paths-0123"
 BODY = b'{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}'
@@ -24,19 +24,8 @@ BODY = b'{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}'
 
 @pytest.fixture(scope="module")
 def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    config = {
-        "providers": {
-            "up": {
-                "type": "openai-compatible",
-                "base_url": rogue_server.url + "/v1",
-                "api_keys": ["sk-gateway-secret-01"],
-            }
-        },
-        "models": {"gpt-*": {"deployments": [{"provider": "up"}]}},
-    }
-    proc = start_gateway(
-        config, tmp_path_factory.mktemp("paths"), env={"TURNOUT_MASTER_KEY": MASTER}
-    )
+    tmp = tmp_path_factory.mktemp("paths")
+    proc = rogue_gateway(rogue_server, tmp, MASTER)
     yield proc
     proc.stop()
 

@@ -161,3 +161,21 @@ def rogue_requests(rogue: Proc) -> list[dict[str, Any]]:
 
 def rogue_reset(rogue: Proc) -> None:
     httpx.post(rogue.url + "/_rogue/reset")
+
+
+def rogue_gateway(rogue_server: Proc, tmp: Path, master: str, **extra: Any) -> Proc:
+    """A gateway with a master key whose ``gpt-*`` models go to the rogue upstream as an
+    OpenAI-compatible provider (the HTTP-layer tests' target): ``extra`` is merged into the
+    config (``storage``, ``server``...)."""
+    config = {
+        "providers": {
+            "up": {
+                "type": "openai-compatible",
+                "base_url": rogue_server.url + "/v1",
+                "api_keys": ["sk-gateway-secret-01"],
+            }
+        },
+        "models": {"gpt-*": {"deployments": [{"provider": "up"}]}},
+        **extra,
+    }
+    return start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": master})
