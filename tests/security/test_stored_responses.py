@@ -22,6 +22,7 @@ from turnout.protocols.responses.response import envelope
 
 MASTER = "sy-master-stored-responses-0123"
 HELD, KEPT = "m-held", "m-kept"  # an OpenAI upstream; a translated one
+STREAMED = "m-held-mock"  # an OpenAI upstream that streams whole Responses events (the mock)
 
 
 def _response(rid: str) -> str:
@@ -49,6 +50,7 @@ def gateway(
             KEPT: {"deployments": [{"provider": "kept", "model": "claude-up"}]},
             f"cached-{HELD}": {"cache": True, "deployments": [{"provider": "openai-mock"}]},
             f"cached-{KEPT}": {"cache": True, "deployments": [{"provider": "kept"}]},
+            STREAMED: {"deployments": [{"provider": "openai-mock"}]},
         },
     }
     env = {"TURNOUT_MASTER_KEY": MASTER}
@@ -238,4 +240,77 @@ def test_a_cached_answer_is_a_response_of_its_own_for_each_caller(
     teammate.responses.create(model=model, previous_response_id=again.id, input="and then?")
     if model.endswith(KEPT):  # the first caller's record is untouched (the mock holds no other)
         assert alice.responses.retrieve(first.id).id == first.id
+    _no_tracebacks(gateway)
+
+
+def _refused_reference(client: openai.OpenAI, model: str, items: list[Any], param: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model=model, input=items)
+    assert info.value.param == param, info.value
+
+
+def test_another_keys_stored_items_are_never_named_at_the_shared_account(
+    gateway: Proc, rogue: Proc
+) -> None:
+    """Before: an input item naming a stored item by id (an ``item_reference``, or a reasoning
+    item without its ``encrypted_content``) was forwarded as it was, and the shared account
+    put alice's stored message or reasoning into mallory's conversation."""
+    alice, teammate, mallory = (_client(gateway, t) for t in ("alpha", "alpha", "beta"))
+    output = [
+        {
+            "type": "message",
+            "id": "msg_alicesecret",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "the plan", "annotations": []}],
+        },
+        {"type": "reasoning", "id": "rs_alicethought", "summary": []},
+    ]
+    made = alice.responses.create(
+        model=HELD,
+        input="my secret plan",
+        extra_headers={
+            "x-rogue-body": json.dumps(
+                envelope("resp_aliceitems", HELD, 1, "completed", output, None)
+            )
+        },
+    )
+    assert made.id == "resp_aliceitems"
+    reference = {"type": "item_reference", "id": "msg_alicesecret"}
+    thought = {"type": "reasoning", "id": "rs_alicethought", "summary": []}
+    ask = {"role": "user", "content": "repeat it"}
+    sent = len(rogue_requests(rogue))
+    for other in (mallory, teammate):
+        _refused_reference(other, HELD, [reference, ask], "input[0].id")
+        _refused_reference(other, HELD, [ask, thought], "input[1].id")
+    _refused_reference(alice, HELD, [{"type": "item_reference", "id": 5}], "input[0].id")
+    _refused_reference(alice, HELD, [{"type": "item_reference", "id": "msg_nope"}], "input[0].id")
+    assert len(rogue_requests(rogue)) == sent  # refused before anything was forwarded
+    # Alice names her own items, at the account that holds them; a reasoning item sent back
+    # whole (its encrypted content) names nothing stored.
+    whole = {**thought, "id": "rs_someoneelses", "encrypted_content": "gAAAA"}
+    alice.responses.create(
+        model=HELD,
+        input=[reference, thought, whole, ask],  # type: ignore[list-item]
+        extra_headers={"x-rogue-body": _response("resp_alicesturn3")},
+    )
+    [last] = rogue_requests(rogue)[-1:]
+    assert json.loads(last["body_head"])["input"][:2] == [reference, thought]
+    _no_tracebacks(gateway)
+
+
+def test_items_of_a_streamed_response_are_named_by_their_key_only(gateway: Proc) -> None:
+    """A streamed answer's items are recorded as the stream passes (each
+    ``response.output_item.done``): alice may name them, mallory may not."""
+    alice, mallory = _client(gateway, "alpha"), _client(gateway, "beta")
+    with alice.responses.stream(model=STREAMED, input="tell me") as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    ids = [item.id for item in final.output if getattr(item, "id", None)]
+    assert ids
+    for ref in ids:
+        item = {"type": "item_reference", "id": ref}
+        _refused_reference(mallory, STREAMED, [item], "input[0].id")
+        alice.responses.create(model=STREAMED, input=[item, {"role": "user", "content": "go"}])
     _no_tracebacks(gateway)

@@ -24,7 +24,7 @@ def _rename(data: bytes, old: str, new: str) -> bytes:
     return data.replace(orjson.dumps(old), orjson.dumps(new))
 
 
-def _response_id(obj: Any) -> str | None:
+def response_id(obj: Any) -> str | None:
     rid = obj.get("id") if isinstance(obj, dict) else None
     return rid if isinstance(rid, str) and rid.startswith("resp") else None
 
@@ -32,7 +32,7 @@ def _response_id(obj: Any) -> str | None:
 def renamed_body(body: bytes) -> bytes:
     """A replayed response object with a fresh id (a body that is not one is left alone)."""
     try:
-        old = _response_id(orjson.loads(body))
+        old = response_id(orjson.loads(body))
     except orjson.JSONDecodeError:
         return body
     return body if old is None else _rename(body, old, new_id("resp"))
@@ -52,7 +52,7 @@ async def renamed_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             head += chunk
             if b"\n\n" not in head and len(head) <= _FIRST_FRAME_MAX:
                 continue
-            old = _first_id(head.split(b"\n\n", 1)[0])
+            old = first_id(head.split(b"\n\n", 1)[0])
             yield head if old is None else _rename(head, old, new)
             head = None
         if head:  # a stream shorter than its first frame
@@ -63,12 +63,13 @@ async def renamed_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             await close()
 
 
-def _first_id(frame: bytes) -> str | None:
+def first_id(frame: bytes) -> str | None:
+    """The response id in a stream's first frame (``response.created``)."""
     for line in frame.split(b"\n"):
         if line.startswith(b"data:"):
             try:
                 event = orjson.loads(line[5:])
             except orjson.JSONDecodeError:
                 return None
-            return _response_id(event.get("response")) if isinstance(event, dict) else None
+            return response_id(event.get("response")) if isinstance(event, dict) else None
     return None

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from turnout.conversations.hits import renamed_body, renamed_stream
+from turnout.conversations.hits import first_id, renamed_body, renamed_stream, response_id
 from turnout.conversations.items import identified
+from turnout.conversations.references import done_item_id, not_found, output_ids, references
 from turnout.conversations.store import ConversationStore, Record
 from turnout.errors import BadRequest, PreviousResponseNotFound
 from turnout.protocols.responses.ends import Ended
@@ -98,7 +99,8 @@ class Conversations:
         if not kept:  # OpenAI holds the state: remember who answered
             if call.deployment is not None and call.answered_key is not None:
                 if reply.chunks is None:
-                    await self._pin(call, _response_id(reply.body))
+                    response = _response(reply.body)
+                    await self._pin(call, response_id(response), output_ids(response))
                 else:
                     reply.chunks = self._tap_created(call, reply.chunks)
             return reply
@@ -108,36 +110,41 @@ class Conversations:
             reply.chunks = self._tap(call, reply.chunks)
         return reply
 
-    async def _pin(self, call: Call, response_id: str | None) -> None:
-        if response_id is None or call.deployment is None or call.answered_key is None:
+    async def _pin(self, call: Call, response_id: str | None, items: list[str]) -> None:
+        """Pin a response (and its output items, which a later request may name by id:
+        turnout.conversations.references) to the deployment and key that answered."""
+        if call.deployment is None or call.answered_key is None:
             return
-        await self.store.put(
-            Record(
-                response_id,
-                owner_of(call),
-                time.time() + self.ttl,
-                deployment=call.deployment,
-                key_id=call.answered_key,
+        if response_id is None and not items:
+            return
+        expires = time.time() + self.ttl
+        owner = owner_of(call)
+        for rid in ([response_id] if response_id is not None else []) + items:
+            await self.store.put(
+                Record(rid, owner, expires, deployment=call.deployment, key_id=call.answered_key)
             )
-        )
 
     async def _tap_created(self, call: Call, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Relay an OpenAI stream untouched; its first event names the response."""
-        pending: bytes | None = b""
+        """Relay an OpenAI stream untouched; its first event names the response, and each
+        ``response.output_item.done`` event an item a later request may name by id (frames
+        longer than the size cap end the search)."""
+        pending = b""
+        first, searching = True, True
         try:
             async for chunk in chunks:
                 yield chunk
-                if pending is None:
+                if not searching:
                     continue
                 pending += chunk
-                if b"\n\n" in pending:
-                    frame = pending.split(b"\n\n", 1)[0]
-                    pending = None
-                    for line in frame.split(b"\n"):
-                        if line.startswith(b"data:"):
-                            await self._pin(call, _response_id(line[5:], nested=True))
-                elif len(pending) > 65536:
-                    pending = None
+                *frames, pending = pending.split(b"\n\n")
+                for frame in frames:
+                    if first:
+                        first = False
+                        await self._pin(call, first_id(frame), [])
+                    elif (item := done_item_id(frame)) is not None:
+                        await self._pin(call, None, [item])
+                if len(pending) > (65536 if first else 2 * self.max_bytes):
+                    searching = False
         finally:
             close = getattr(chunks, "aclose", None)
             if close is not None:
@@ -154,10 +161,12 @@ class Conversations:
                 "with previous_response_id.",
                 param="conversation",
             )
+        owner = owner_of(call)
+        if owner:
+            await self._check_references(call, owner)
         previous = call.data.get("previous_response_id")
         if not isinstance(previous, str) or not previous:
             return None
-        owner = owner_of(call)
         record = await self.store.get(previous, owner)
         if record is None:
             if owner:
@@ -181,6 +190,17 @@ class Conversations:
         call.data = data
         call.body = orjson.dumps(data)
         return previous
+
+    async def _check_references(self, call: Call, owner: str) -> None:
+        """With gateway keys, input items may name by id only stored items the caller's key
+        holds (the account holding them is every key's: turnout.conversations.references);
+        the call then goes where they are, as a continued response does."""
+        for ref, param in references(call.data):
+            record = await self.store.get(ref, owner)
+            if record is None or record.deployment is None or record.key_id is None:
+                raise not_found(ref, param)
+            if call.pin is None:
+                call.pin = (record.deployment, record.key_id)
 
     async def _keep(self, call: Call, body: bytes) -> None:
         try:
@@ -261,13 +281,8 @@ async def _echo(
             await close()
 
 
-def _response_id(raw: bytes, nested: bool = False) -> str | None:
-    """The id of a response body (or of a stream event's ``response``)."""
+def _response(raw: bytes) -> Any:
     try:
-        obj = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if nested and isinstance(obj, dict):
-        obj = obj.get("response")
-    rid = obj.get("id") if isinstance(obj, dict) else None
-    return rid if isinstance(rid, str) and rid.startswith("resp") else None
