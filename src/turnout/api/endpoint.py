@@ -48,6 +48,16 @@ class Inbound:
     locate: Locate  # (parsed body, scope) -> (public model, stream?)
 
 
+def _check_key_first(state: GatewayState, call: Call) -> None:
+    """A client that waits for ``100 Continue`` is told first if its key is refused: the
+    go-ahead is given by reading the body, and a body sent for a 401 is bytes (megabytes, for
+    an upload) the client sends for nothing. Only the key: what it may use needs the body's
+    model, and the pipeline's own check still runs."""
+    auth = state.auth
+    if auth is not None and auth.active:
+        auth.step.identify(call.headers, call.query)
+
+
 def parse_json(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
@@ -85,6 +95,8 @@ async def serve(
     reply: Reply | None = None
     state.request_log.inflight += 1
     try:
+        if b"expect" in headers:
+            _check_key_first(state, call)
         call.body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
         call.data = parse_json(call.body)
         model, call.stream = inbound.locate(call.data, scope)
