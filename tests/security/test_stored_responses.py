@@ -256,7 +256,7 @@ def test_another_keys_stored_items_are_never_named_at_the_shared_account(
     item without its ``encrypted_content``) was forwarded as it was, and the shared account
     put alice's stored message or reasoning into mallory's conversation."""
     alice, teammate, mallory = (_client(gateway, t) for t in ("alpha", "alpha", "beta"))
-    output = [
+    output: list[dict[str, Any]] = [
         {
             "type": "message",
             "id": "msg_alicesecret",
@@ -307,10 +307,11 @@ def test_items_of_a_streamed_response_are_named_by_their_key_only(gateway: Proc)
         for _ in stream:
             pass
         final = stream.get_final_response()
-    ids = [item.id for item in final.output if getattr(item, "id", None)]
+    ids = [str(ref) for item in final.output if (ref := getattr(item, "id", None))]
     assert ids
     for ref in ids:
-        item = {"type": "item_reference", "id": ref}
+        item: dict[str, Any] = {"type": "item_reference", "id": ref}
         _refused_reference(mallory, STREAMED, [item], "input[0].id")
-        alice.responses.create(model=STREAMED, input=[item, {"role": "user", "content": "go"}])
+        go: Any = [item, {"role": "user", "content": "go"}]
+        alice.responses.create(model=STREAMED, input=go)
     _no_tracebacks(gateway)
