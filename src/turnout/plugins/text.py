@@ -8,6 +8,13 @@ finds it in all of them without each protocol's codec, and keeps working for fie
 later. Strings under other keys (``model``, ``role``, ``id``, ``data`` of an image, tool
 schemas) are never touched. The walk is iterative and bounded by the body the server already
 bounded.
+
+Tool calls and their results are text too: the model reads them, and they are where indirect
+prompt injection arrives. Their strings sit under ``arguments`` (OpenAI, Responses), ``output``
+(a Responses tool result), or anywhere inside an object given as a call's arguments or a
+result (Anthropic ``tool_use.input``, Gemini ``functionCall.args`` and
+``functionResponse.response``): every string of such an object is text, at any depth
+(:data:`PAYLOADS`).
 """
 
 from __future__ import annotations
@@ -16,8 +23,25 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 TEXT_KEYS = frozenset(
-    {"content", "text", "input", "instructions", "system", "prompt", "delta", "output_text"}
+    {
+        "content",
+        "text",
+        "input",
+        "instructions",
+        "system",
+        "prompt",
+        "delta",
+        "output_text",
+        "arguments",
+        "output",
+        "args",
+    }
 )
+# An object directly under one of these keys is a tool call's arguments or a tool's result:
+# every string in it is what the model reads. ``response`` only inside a function response
+# (elsewhere it is a Responses event's whole response object, ids and all).
+PAYLOADS = frozenset({"input", "args", "arguments", "output"})
+_RESULTS = frozenset({"functionResponse", "function_response"})
 # Keys whose subtree is never prose for a guardrail: tool definitions and structured output
 # schemas are the application's, not the user's, and rewriting them breaks the call.
 SKIP_KEYS = frozenset(
@@ -40,19 +64,39 @@ SKIP_KEYS = frozenset(
 )
 
 
+# How a value is reached: under another key, under a text key (its strings are text, its
+# objects are looked into key by key), or inside a tool payload (every string is text).
+PLAIN, TEXTUAL, PAYLOAD = 0, 1, 2
+
+
+def _kind(key: Any, value: Any, parent: Any, within: int) -> int:
+    if within == PAYLOAD:
+        return PAYLOAD
+    if isinstance(value, dict) and (key in PAYLOADS or (key == "response" and parent in _RESULTS)):
+        return PAYLOAD
+    return TEXTUAL if key in TEXT_KEYS else PLAIN
+
+
+def _children(cur: dict[Any, Any], parent: Any, within: int) -> list[tuple[Any, Any, int]]:
+    """(key, value, how it is reached) of a dict's values a guardrail may read. A payload's
+    keys are the application's own (``source``, ``metadata``): none is skipped there."""
+    if within == PAYLOAD:
+        return [(k, v, PAYLOAD) for k, v in cur.items()]
+    return [(k, v, _kind(k, v, parent, within)) for k, v in cur.items() if k not in SKIP_KEYS]
+
+
 def texts(obj: Any) -> Iterator[str]:
     """Every text string in ``obj``, in document order."""
-    stack: list[tuple[Any, bool]] = [(obj, False)]
+    stack: list[tuple[Any, Any, int]] = [(obj, None, PLAIN)]
     while stack:
-        cur, textual = stack.pop()
+        cur, key, how = stack.pop()
         if isinstance(cur, str):
-            if textual:
+            if how:
                 yield cur
         elif isinstance(cur, dict):
-            items = [(v, k in TEXT_KEYS) for k, v in cur.items() if k not in SKIP_KEYS]
-            stack.extend(reversed(items))
+            stack.extend((v, k, kind) for k, v, kind in reversed(_children(cur, key, how)))
         elif isinstance(cur, list):
-            stack.extend((item, textual) for item in reversed(cur))
+            stack.extend((item, key, how) for item in reversed(cur))
 
 
 def joined(obj: Any, limit: int = 1 << 20) -> str:
@@ -74,18 +118,19 @@ def rewrite(obj: Any, fn: Callable[[str], str]) -> tuple[Any, bool]:
     Iterative: a hostile body nested a thousand levels deep must not exhaust the stack."""
     changed = False
     holder: dict[Any, Any] = {"": obj}
-    stack: list[tuple[Any, Any, bool]] = [(holder, "", False)]
+    # (container, its key or index, the dict key the value sits under, how it is reached)
+    stack: list[tuple[Any, Any, Any, int]] = [(holder, "", None, PLAIN)]
     while stack:
-        parent, key, textual = stack.pop()
-        cur = parent[key]
+        parent, slot, key, how = stack.pop()
+        cur = parent[slot]
         if isinstance(cur, str):
-            if textual and (new := fn(cur)) != cur:
-                parent[key] = new
+            if how and (new := fn(cur)) != cur:
+                parent[slot] = new
                 changed = True
         elif isinstance(cur, dict):
-            copy = parent[key] = dict(cur)
-            stack.extend((copy, k, k in TEXT_KEYS) for k in reversed(copy) if k not in SKIP_KEYS)
+            copy = parent[slot] = dict(cur)
+            stack.extend((copy, k, k, kind) for k, _, kind in reversed(_children(copy, key, how)))
         elif isinstance(cur, list):
-            items = parent[key] = list(cur)
-            stack.extend((items, i, textual) for i in range(len(items) - 1, -1, -1))
+            items = parent[slot] = list(cur)
+            stack.extend((items, i, key, how) for i in range(len(items) - 1, -1, -1))
     return holder[""], changed
