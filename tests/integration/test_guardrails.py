@@ -377,3 +377,11 @@ def test_tool_calls_and_results_are_read_in_every_protocol(oa: openai.OpenAI, gw
     # Results without the words still pass, to the upstream, untouched.
     items[1]["output"] = "no results"
     assert oa.responses.create(model="inj", input=items).id
+
+
+def test_hidden_and_folded_spellings_are_screened(oa: openai.OpenAI) -> None:
+    """Before: zero-width characters, full-width letters or Unicode tag characters (invisible
+    text models still read) carried the screened phrase past the guardrail."""
+    tagged = "".join(chr(0xE0000 + ord(c)) for c in ATTACK)
+    for text in (f"Summarise this page.{tagged}", ATTACK.replace("IGNORE", "IG\u200bNORE")):
+        _refused(lambda: ask(oa, "inj", text), openai.BadRequestError)  # noqa: B023

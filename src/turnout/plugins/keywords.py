@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from turnout.errors import GuardrailRefused
 from turnout.plugins.base import Host, Plugin, Run, Settings
 from turnout.plugins.streamtext import ArrayText, StreamText, rewriter
-from turnout.plugins.text import texts
+from turnout.plugins.text import plain, texts
 from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call, Reply
 
@@ -63,7 +63,9 @@ class Keywords(Plugin):
         parts: list[str] = []
         for word in settings.deny:
             if word.strip():
-                parts.append(rf"(?<!\w){re.escape(word.strip())}(?!\w)")
+                # Any run of whitespace between a phrase's words ("secret\n\tplan").
+                phrase = r"\s+".join(re.escape(w) for w in plain(word).split())
+                parts.append(rf"(?<!\w){phrase}(?!\w)")
                 self.rules.append(word.strip().lower())
         for i, pattern in enumerate(settings.patterns):
             parts.append(f"(?:{pattern})")
@@ -80,7 +82,7 @@ class Keywords(Plugin):
         if self.regex is None:
             return None
         for text in texts(obj):
-            m = self.regex.search(text)
+            m = self.regex.search(plain(text))
             if m is not None and m.lastgroup is not None:
                 return self.rules[int(m.lastgroup[1:])]
         return None
@@ -145,7 +147,7 @@ class _Screen:
 
     def _find(self, text: str) -> str | None:
         regex = self.plugin.regex
-        m = regex.search(text) if regex is not None else None
+        m = regex.search(plain(text)) if regex is not None else None
         if m is None or m.lastgroup is None:
             return None
         return self.plugin.rules[int(m.lastgroup[1:])]

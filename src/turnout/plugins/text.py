@@ -19,6 +19,7 @@ result (Anthropic ``tool_use.input``, Gemini ``functionCall.args`` and
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -100,8 +101,8 @@ def texts(obj: Any) -> Iterator[str]:
 
 
 def joined(obj: Any, limit: int = 1 << 20) -> str:
-    """The texts of ``obj`` joined by newlines, at most ``limit`` characters (a judge's
-    question, a heuristic's input)."""
+    """The texts of ``obj`` joined by newlines, at most ``limit`` characters, as a model reads
+    them (:func:`plain`): a judge's question, a heuristic's input."""
     out: list[str] = []
     size = 0
     for text in texts(obj):
@@ -109,7 +110,38 @@ def joined(obj: Any, limit: int = 1 << 20) -> str:
         size += len(text) + 1
         if size >= limit:
             break
-    return "\n".join(out)[:limit]
+    return plain("\n".join(out)[:limit])
+
+
+# Characters a model reads past but a pattern does not: zero-width and other invisible format
+# characters, removed (``ig\u200bnore``), and Unicode tag characters, which spell ASCII no
+# screen shows ("ASCII smuggling"): their text is decoded and put on a line of its own.
+_INVISIBLE: dict[int, None] = dict.fromkeys(
+    [
+        0x00AD,  # soft hyphen
+        0x034F,  # combining grapheme joiner
+        0x061C,
+        0x180E,
+        *range(0x200B, 0x2010),  # zero-width space, joiners, direction marks
+        *range(0x202A, 0x202F),  # embeddings and overrides
+        *range(0x2060, 0x2070),  # word joiner, invisible operators, isolates
+        0xFEFF,
+        *range(0xE0000, 0xE0080),  # tags (decoded apart, below)
+    ]
+)
+_TAGS = (0xE0020, 0xE007F)  # the tag characters that stand for printable ASCII
+
+
+def plain(text: str) -> str:
+    """``text`` as a model reads it, for patterns to match: compatibility forms folded
+    (NFKC: full-width letters, ligatures), invisible characters removed, smuggled tag text
+    decoded. Only for matching: what is forwarded is never this."""
+    if text.isascii():
+        return text
+    folded = unicodedata.normalize("NFKC", text)
+    hidden = "".join(chr(ord(c) - 0xE0000) for c in folded if _TAGS[0] <= ord(c) < _TAGS[1])
+    visible = folded.translate(_INVISIBLE)
+    return f"{visible}\n{hidden}" if hidden else visible
 
 
 def rewrite(obj: Any, fn: Callable[[str], str]) -> tuple[Any, bool]:
