@@ -54,27 +54,46 @@ GATEWAY_SET = frozenset(
 )
 NEVER_FORWARD = HOP_BY_HOP | CREDENTIALS | GATEWAY_SET
 
+# The provider account's own rate limits: what the account (every gateway key's) has left,
+# not what the caller may still send; the gateway writes the caller's own ``x-ratelimit-*``
+# for a key with limits (turnout.limits.headers), which these would have doubled.
+ACCOUNT_LIMITS = frozenset(
+    b"x-ratelimit-%s-%s" % (kind, what)
+    for kind in (b"limit", b"remaining", b"reset")
+    for what in (b"requests", b"tokens", b"project-tokens", b"project-requests")
+) | frozenset(
+    b"anthropic-ratelimit-%s-%s" % (what, kind)
+    for what in (b"requests", b"tokens", b"input-tokens", b"output-tokens")
+    for kind in (b"limit", b"remaining", b"reset")
+)
+# Who the provider account is: the operator's organisation and project, no client's business.
+ACCOUNT_IDS = frozenset((b"openai-organization", b"openai-project", b"anthropic-organization-id"))
+
 # Never relayed from an upstream response to the client: hop-by-hop, recomputed by the
-# server (length, date), or about the provider's own session with the gateway.
-NEVER_RELAY = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"te",
-        b"trailer",
-        b"upgrade",
-        b"content-length",
-        b"date",
-        b"server",
-        b"set-cookie",
-        b"x-request-id",
-        b"alt-svc",
-        b"via",
-        b"proxy-authenticate",
-        b"www-authenticate",
-    }
+# server (length, date), or about the provider's own session with the gateway or its account.
+NEVER_RELAY = (
+    ACCOUNT_LIMITS
+    | ACCOUNT_IDS
+    | frozenset(
+        {
+            b"connection",
+            b"keep-alive",
+            b"proxy-connection",
+            b"transfer-encoding",
+            b"te",
+            b"trailer",
+            b"upgrade",
+            b"content-length",
+            b"date",
+            b"server",
+            b"set-cookie",
+            b"x-request-id",
+            b"alt-svc",
+            b"via",
+            b"proxy-authenticate",
+            b"www-authenticate",
+        }
+    )
 )
 
 

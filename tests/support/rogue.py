@@ -15,6 +15,8 @@ Request headers (a provider's static ``headers`` or forwarded client headers):
   literal ``x-rogue-body`` gets the event's blank line appended).
 - ``x-rogue-bad-header``: ``1`` adds a response header whose value holds a control byte.
 - ``x-rogue-delay-ms``: wait this long before the response head.
+- ``x-rogue-reply-<name>``: a response header ``<name>`` with this value (as a real provider's
+  account headers: ``x-rogue-reply-openai-organization: org-…``).
 
 ``GET /_rogue/requests`` lists the recorded requests (head as text, body length and its first
 4 KiB, whether the gateway closed the connection before the answer was written);
@@ -57,6 +59,9 @@ def _answer(headers: dict[str, str]) -> bytes:
         size = int(headers["x-rogue-body-bytes"])
         body = b'{"pad":"' + b"a" * max(0, size - 10) + b'"}'
     extra = b"x-odd: a\x01b\r\n" if headers.get("x-rogue-bad-header") == "1" else b""
+    for name, value in headers.items():
+        if name.startswith("x-rogue-reply-"):
+            extra += f"{name[len('x-rogue-reply-') :]}: {value}\r\n".encode("latin-1")
     if headers.get("x-rogue-sse") == "1":
         if "x-rogue-body-bytes" not in headers:
             body += b"\n\n"  # a header cannot carry the event's blank line
