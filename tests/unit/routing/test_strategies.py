@@ -18,6 +18,7 @@ from turnout.routing.strategies import (
     strategy_class,
 )
 from turnout.routing.strategies.base import Strategy
+from turnout.routing.strategies.sticky import client_key
 from turnout.types import Call
 
 N = 4000
@@ -162,7 +163,8 @@ def test_sticky_keys_by_source_order_and_ttl() -> None:
     s = _strategy("sticky", members, by=["prompt_cache_key", "prefix"], ttl=60)
     c = call(prompt_cache_key="pck-1")
     s.order(list(members), c)
-    assert c.sticky_key == "p:pck-1"
+    assert c.sticky_key is not None and c.sticky_key.startswith("p:")
+    assert "pck-1" not in c.sticky_key
     c2 = call()
     s.order(list(members), c2)
     assert c2.sticky_key is not None and c2.sticky_key.startswith("h:")  # conversation prefix
@@ -189,7 +191,28 @@ def test_sticky_table_is_bounded() -> None:
         c = _session(f"s{i}")
         s.order(list(members), c)
         s.answered(c, members[0])
-    assert list(s.pins) == ["s:s7", "s:s8", "s:s9"]  # type: ignore[attr-defined]
+    kept = [client_key(_session(f"s{i}"), s.opts) for i in (7, 8, 9)]  # type: ignore[attr-defined]
+    assert list(s.pins) == kept  # type: ignore[attr-defined]
+
+
+def test_sticky_client_identities_are_per_key_and_bounded() -> None:
+    """Before: a session id (or ``prompt_cache_key``) was the pin's key as sent: two tenants
+    choosing the same id shared one pin (and each other's failures moved it), and 100,000
+    pins of 8 KiB ids held 800 MB."""
+    members = _members([{"provider": p} for p in "abcd"])
+    s = _strategy("sticky", members)
+    alice, mallory = _session("agent-1"), _session("agent-1")
+    alice.key_id, mallory.key_id = "key-alice", "key-mallory"
+    s.order(list(members), alice)
+    s.answered(alice, members[2])
+    s.order(list(members), mallory)
+    assert alice.sticky_key != mallory.sticky_key
+    assert s.pinned(mallory.sticky_key) is None  # type: ignore[attr-defined]
+    s.answered(mallory, members[3])  # mallory's pin moves nothing of alice's
+    assert s.pinned(alice.sticky_key) is members[2]  # type: ignore[attr-defined]
+    for big in (_session("x" * 8192), call(prompt_cache_key="y" * 100_000)):
+        s.order(list(members), big)
+        assert big.sticky_key is not None and len(big.sticky_key) < 32
 
 
 class Reverse(Strategy):

@@ -62,16 +62,25 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
+def _scoped(call: Call, kind: str, value: bytes) -> str:
+    """A client-chosen identity as a pin key: a digest (a session id or cache key may be
+    kilobytes long, and the table holds ``max_entries`` of them, also in Redis) of the value
+    within the caller's gateway key, so two tenants that pick the same session id never share,
+    or move, one pin."""
+    owner = (call.key_id or "").encode()
+    return kind + ":" + _digest(owner + b"\0" + value)
+
+
 def client_key(call: Call, options: StickyOptions) -> str | None:
     for source in options.by:
         if source == "session":
             value = call.headers.get(b"x-session-id")
             if value:
-                return "s:" + value.decode("latin-1")
+                return _scoped(call, "s", value)
         elif source == "prompt_cache_key":
             pck = call.data.get("prompt_cache_key")
             if isinstance(pck, str) and pck:
-                return "p:" + pck
+                return _scoped(call, "p", pck.encode("utf-8", "surrogatepass"))
         elif source == "gateway_key":
             key_id = call.key_id
             if isinstance(key_id, str):
@@ -83,7 +92,7 @@ def client_key(call: Call, options: StickyOptions) -> str | None:
         elif source == "prefix":
             prefix = _prefix(call, options.prefix_messages)
             if prefix is not None:
-                return "h:" + _digest(orjson.dumps(prefix))
+                return _scoped(call, "h", orjson.dumps(prefix))
     return None
 
 
