@@ -131,6 +131,40 @@ def test_a_team_admin_manages_only_its_teams_keys(gw: Proc, idp: Proc) -> None:
     )
 
 
+def test_a_team_admin_cannot_make_or_take_over_an_admin_key(gw: Proc, idp: Proc) -> None:
+    """A team admin manages its teams' model keys, not the admin API: a key it creates or
+    changes may carry no scope, and a key of its team that has one (made by an admin) is out of
+    its reach, else rotating it would hand over an admin secret."""
+    browser, _ = sign_in(gw, idp, "erin", ["search-leads"])
+    csrf = {"x-csrf-token": identity(browser, gw)["csrf_token"]}
+    for scopes in (["admin"], ["viewer"]):
+        made = browser.post(
+            gw.url + "/admin/keys", json={"team": "search", "scopes": scopes}, headers=csrf
+        )
+        assert made.status_code == 403, made.text
+    own = browser.post(gw.url + "/admin/keys", json={"team": "search"}, headers=csrf)
+    assert own.status_code == 201, own.text
+    raised = browser.patch(
+        f"{gw.url}/admin/keys/{own.json()['id']}", json={"scopes": ["admin"]}, headers=csrf
+    )
+    assert raised.status_code == 403, raised.text
+    assert browser.get(f"{gw.url}/admin/keys/{own.json()['id']}").json()["scopes"] == []
+    # An admin key an admin made in the team: neither rotated, changed nor revoked.
+    strong = httpx.post(
+        gw.url + "/admin/keys", json={"team": "search", "scopes": ["admin"]}, headers=ADMIN
+    ).json()
+    url = f"{gw.url}/admin/keys/{strong['id']}"
+    assert browser.post(url + "/rotate", headers=csrf).status_code == 403
+    assert browser.patch(url, json={"name": "mine"}, headers=csrf).status_code == 403
+    assert browser.delete(url, headers=csrf).status_code == 403
+    still = httpx.post(
+        gw.url + "/admin/teams",
+        json={"name": "t-" + strong["id"][-6:]},
+        headers={"authorization": f"Bearer {strong['key']}"},
+    )
+    assert still.status_code == 201, still.text  # the admin key was not rotated away
+
+
 def test_no_role_no_state_and_forged_state_are_refused(gw: Proc, idp: Proc) -> None:
     _, landed = sign_in(gw, idp, "dave", ["nobody"])
     assert landed.status_code == 403 and "no role" in landed.text
