@@ -62,6 +62,7 @@ METHODS: dict[str, tuple[str, bool]] = {
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
+TASK_NOT_FOUND = -32001  # A2A's TaskNotFoundError
 INVALID_AGENT_RESPONSE = -32006  # A2A's own code for an agent that answered nonsense
 # The gateway's own codes, in JSON-RPC's implementation-defined range (-32000..-32099) and
 # clear of A2A's (-32001..-32009). ``data.type`` names the gateway error as well.
@@ -92,6 +93,20 @@ class NotReady(GatewayError):
     type = "unavailable"
     retryable = True
     log_level = "info"
+
+
+class TaskNotFound(GatewayError):
+    """A task the caller's key does not hold (:mod:`turnout.a2a.owners`): answered exactly as
+    an A2A agent answers an unknown task (HTTP 200, ``-32001`` "Task not found"), so it tells
+    the caller nothing about whether the task exists."""
+
+    status = 200
+    type = "not_found_error"
+    code = "task_not_found"
+    log_level = "info"
+
+    def __init__(self) -> None:
+        super().__init__("Task not found")
 
 
 class JSONParseError(BadRequest):
@@ -153,6 +168,8 @@ def request_id_of(body: bytes) -> Any:
 def code_of(err: GatewayError) -> int:
     if isinstance(err, NotReady):
         return -32053
+    if isinstance(err, TaskNotFound):
+        return TASK_NOT_FOUND
     if isinstance(err, JSONParseError):
         return PARSE_ERROR
     if isinstance(err, BadRequest):

@@ -23,6 +23,7 @@ from turnout.a2a.card import rewrite
 from turnout.a2a.events import Seen, read_response
 from turnout.a2a.governance import admit, check_access, message_task, plan_for, push_urls
 from turnout.a2a.jsonrpc import Envelope, NotReady, read_envelope, request_id_of
+from turnout.a2a.owners import LISTS, pinned
 from turnout.a2a.registry import Agent
 from turnout.a2a.relay import (
     check_answer,
@@ -41,6 +42,7 @@ from turnout.types import Call, Receive, Scope, Send
 from turnout.upstream.base import Egress, Timeouts
 
 if TYPE_CHECKING:
+    from turnout.a2a.owners import TaskOwners
     from turnout.a2a.service import A2AService
 
 # Caller headers that reach the agent: the protocol's own. Never the caller's credentials
@@ -92,6 +94,8 @@ async def serve_rpc(
         call.operation, call.stream = env.label, env.streams
         trail.asked = _task_asked(env)
         check_access(principal, name, agent.config)
+        trail.owner = pinned(principal)
+        await service.owners.check(name, env, trail.owner)
         plan = plan_for(principal, name, agent.config)
         if plan is not None and state.auth is not None:
             ticket = await admit(state.auth.limiter, plan)
@@ -208,6 +212,7 @@ async def _forward(
     trail.rows = StateRows(
         agent.name, call, service.states, service.writer, agent.config.max_state_rows
     )
+    trail.owners = service.owners
     await agent.ensure_card(service.policy)
     headers = call.headers
     out: list[tuple[str, str]] = [
@@ -244,6 +249,9 @@ async def _forward(
     trail.seen(seen, len(answer))
     if failed:
         call.error = "agent_error"
+    if env.method in LISTS and trail.owner is not None and "result" in data:
+        data["result"] = await service.owners.only_own(agent.name, data["result"], trail.owner)
+        answer = orjson.dumps(data)
     if env.kind == "card" and isinstance(data.get("result"), dict):
         url = f"{service.base_url(scope, headers)}{PREFIX}/{agent.name}"
         data["result"] = rewrite(data["result"], url, service.secured())
@@ -260,7 +268,9 @@ class Trail:
     once the agent is known), a line when it ends, and the task id and byte counts on its
     request-log row."""
 
-    __slots__ = ("asked", "bytes_in", "call", "name", "rows", "state", "task_id")
+    __slots__ = (
+        "asked", "bytes_in", "call", "name", "owner", "owners", "rows", "state", "task_id"
+    )  # fmt: skip
 
     def __init__(self, name: str, call: Call) -> None:
         self.name = name
@@ -270,11 +280,15 @@ class Trail:
         self.state: str | None = None
         self.bytes_in = 0
         self.rows: StateRows | None = None
+        self.owner: str | None = None  # the key the tasks seen are pinned to (None: none)
+        self.owners: TaskOwners | None = None
 
     def seen(self, seen: Seen, size: int) -> None:
         """An answer or stream event of ``size`` bytes, as read."""
         if seen.task_id is not None and self.task_id is None:
             self.task_id = seen.task_id
+        if seen.task_id is not None and self.owner is not None and self.owners is not None:
+            self.owners.claim(self.name, seen.task_id, self.owner)
         if seen.state is None:
             return
         self.state = seen.state

@@ -26,6 +26,7 @@ from turnout.a2a.config import NAME
 from turnout.a2a.governance import TaskBudget, check_access, may_call
 from turnout.a2a.jsonrpc import error_body
 from turnout.a2a.managed import SECTION
+from turnout.a2a.owners import TaskOwners
 from turnout.a2a.registry import Agent, Registry
 from turnout.a2a.rpc import PREFIX, serve_rpc
 from turnout.a2a.states import TaskStates
@@ -57,6 +58,7 @@ class A2AService:
         redis = limiter.client if is_redis(limiter) else None
         prefix = limiter.prefix if is_redis(limiter) else "turnout:"
         self.budget = TaskBudget(redis=redis, prefix=prefix)
+        self.owners = TaskOwners(redis=redis, prefix=prefix)  # tasks pinned to their key
         self.states = TaskStates()  # the last state seen of each task (state-change rows)
         self._policy: OutboundPolicy | None = None
 

@@ -1,0 +1,161 @@
+"""Which key a task belongs to: tasks are pinned to the key whose call first saw them.
+
+The gateway calls every agent with its own credentials, so an agent cannot tell one tenant's
+tasks from another's: without this, any key allowed to call an agent could read
+(``GetTask``), cancel, resubscribe to, continue, or set push notifications on another key's
+task by naming its id. A task id seen in an answer to a key's call is that key's (the first
+key wins); a request from a key that names a task another key holds, or one this gateway
+never saw, is answered like an unknown task (A2A's ``-32001``) and never reaches the agent.
+The master key and an open gateway (no keys) are not pinned.
+
+Kept per process in a bounded table, and in Redis as well when the limits are (so replicas
+share it), one key per task that expires a day after the task was last seen. A task forgotten
+by both (the bound, the expiry, a restart without Redis) is unknown: refused, not guessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+from turnout.a2a.governance import TASK_TTL
+from turnout.a2a.jsonrpc import Envelope, TaskNotFound
+from turnout.auth.principal import Principal
+from turnout.observability.logging import get_logger
+
+MAX_TASKS = 100_000
+log = get_logger("turnout.a2a")
+
+# Where each method names its task: 1.0's push-notification methods say ``taskId`` (their
+# ``id`` is the config's), every other task method ``id``; a message continues
+# ``message.taskId``. Listing methods name none (their answers are filtered instead).
+_TASK_FIELD: dict[str, str] = {
+    "GetTask": "id",
+    "CancelTask": "id",
+    "SubscribeToTask": "id",
+    "CreateTaskPushNotificationConfig": "taskId",
+    "GetTaskPushNotificationConfig": "taskId",
+    "ListTaskPushNotificationConfigs": "taskId",
+    "DeleteTaskPushNotificationConfig": "taskId",
+    "tasks/get": "id",
+    "tasks/cancel": "id",
+    "tasks/resubscribe": "id",
+    "tasks/pushNotificationConfig/set": "taskId",
+    "tasks/pushNotificationConfig/get": "id",
+    "tasks/pushNotificationConfig/list": "id",
+    "tasks/pushNotificationConfig/delete": "id",
+}
+LISTS = frozenset(("ListTasks", "tasks/list"))
+
+
+def pinned(principal: Principal | None) -> str | None:
+    """The owner a caller's tasks are pinned to; None when nothing is pinned."""
+    if principal is None or principal.id == "master":
+        return None
+    return principal.id
+
+
+def named_task(env: Envelope) -> tuple[bool, Any]:
+    """Whether the request names a task, and the value it names it with (any JSON type: a
+    caller could send a number the agent reads as text)."""
+    if env.kind == "message":
+        message = env.params.get("message")
+        if isinstance(message, dict) and "taskId" in message:
+            return True, message["taskId"]
+        return False, None
+    field = _TASK_FIELD.get(env.method)
+    if field is None:
+        return False, None
+    return True, env.params.get(field)
+
+
+class TaskOwners:
+    """(agent, task id) → the key id that holds it; bounded, oldest forgotten first."""
+
+    def __init__(
+        self, capacity: int = MAX_TASKS, redis: Any = None, prefix: str = "turnout:"
+    ) -> None:
+        self.capacity = capacity
+        self.owners: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.redis = redis
+        self.prefix = prefix + "a2a:owner:"
+        self._writes: set[asyncio.Task[None]] = set()
+        self._warned = False
+
+    def claim(self, agent: str, task_id: str, owner: str) -> None:
+        """``owner``'s call saw the task: it is theirs unless another key already holds it
+        (here; in Redis the first writer wins too)."""
+        key = (agent, task_id)
+        owners = self.owners
+        if key in owners:
+            owners.move_to_end(key)
+            return
+        owners[key] = owner
+        while len(owners) > self.capacity:
+            owners.popitem(last=False)
+        if self.redis is not None:
+            task = asyncio.get_running_loop().create_task(self._store(agent, task_id, owner))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def owner(self, agent: str, task_id: str) -> str | None:
+        found = self.owners.get((agent, task_id))
+        if found is not None or self.redis is None:
+            return found
+        try:
+            raw = await self.redis.get(f"{self.prefix}{agent}:{task_id}")
+        except Exception as exc:  # redis-py's errors and OSError alike: this process only
+            self._warn(exc)
+            return None
+        if raw is None:
+            return None
+        found = raw.decode() if isinstance(raw, bytes) else str(raw)
+        self.owners[(agent, task_id)] = found
+        return found
+
+    async def check(self, agent: str, env: Envelope, caller: str | None) -> None:
+        """Refuse a request of ``caller`` that names a task it does not hold, as the agent
+        refuses an unknown task."""
+        if caller is None:
+            return
+        names, task = named_task(env)
+        if not names:
+            return
+        if not isinstance(task, str) or not 0 < len(task) <= 256:
+            raise TaskNotFound()
+        if await self.owner(agent, task) != caller:
+            raise TaskNotFound()
+
+    async def only_own(self, agent: str, result: Any, caller: str) -> Any:
+        """A task list with only the caller's tasks (1.0 ``{"tasks": [...]}``, or a bare
+        list)."""
+        if isinstance(result, dict) and isinstance(result.get("tasks"), list):
+            kept = await self._own(agent, result["tasks"], caller)
+            out = {**result, "tasks": kept}
+            if "totalSize" in out:
+                out["totalSize"] = len(kept)
+            return out
+        if isinstance(result, list):
+            return await self._own(agent, result, caller)
+        return {"tasks": []}
+
+    async def _own(self, agent: str, tasks: list[Any], caller: str) -> list[Any]:
+        kept = []
+        for task in tasks:
+            tid = task.get("id") if isinstance(task, dict) else None
+            if isinstance(tid, str) and await self.owner(agent, tid) == caller:
+                kept.append(task)
+        return kept
+
+    async def _store(self, agent: str, task_id: str, owner: str) -> None:
+        try:
+            await self.redis.set(f"{self.prefix}{agent}:{task_id}", owner, nx=True, ex=TASK_TTL)
+        except Exception as exc:
+            self._warn(exc)
+
+    def _warn(self, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("a2a task owners: redis unavailable, kept per process",
+                        error=str(exc)[:200])  # fmt: skip
