@@ -87,6 +87,20 @@ class RedisTarget:
         return f"{self.kind}{' (TLS)' if self.tls else ''} {hosts}{tail} db {self.db}"
 
 
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(_UNREADABLE)
+    return int(text)
+
+
+# The pieces of a URL that does not parse may be pieces of its password (one with an
+# unescaped "/", "?" or "#" ends the host part early): errors never quote them.
+_UNREADABLE = (
+    "cannot read the host list (a host or port is invalid; "
+    "percent-encode '/', '?', '#' and '@' in a password)"
+)
+
+
 def _hosts(netloc: str) -> tuple[tuple[str, int], ...]:
     out: list[tuple[str, int]] = []
     for part in netloc.split(","):
@@ -95,14 +109,14 @@ def _hosts(netloc: str) -> tuple[tuple[str, int], ...]:
             raise ValueError("empty host in the host list")
         if part.startswith("["):
             host, _, rest = part[1:].partition("]")
-            port = int(rest[1:]) if rest.startswith(":") else 6379
+            port = _port(rest[1:]) if rest.startswith(":") else 6379
         elif ":" in part:
             host, _, p = part.rpartition(":")
-            port = int(p)
+            port = _port(p)
         else:
             host, port = part, 6379
         if not host or not 0 < port < 65536:
-            raise ValueError(f"invalid host {part!r}")
+            raise ValueError(_UNREADABLE)
         out.append((host, port))
     return tuple(out)
 
@@ -134,7 +148,7 @@ def parse_redis_url(url: str) -> RedisTarget:
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
         known = ", ".join(sorted(_OPTIONS))
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} (known: {known})")
+        raise ValueError(f"unknown query option(s); the known ones: {known}")
     if not tls and any(k in options for k in ("ca_file", "cert_file", "key_file", "verify")):
         raise ValueError("TLS options need a rediss:// URL")
     service = None
@@ -147,7 +161,10 @@ def parse_redis_url(url: str) -> RedisTarget:
     db = 0
     if segments:
         if len(segments) > 1 or not segments[0].isdigit():
-            raise ValueError(f"the database must be a number, not {'/'.join(segments)!r}")
+            raise ValueError(
+                "the path must be a database number (percent-encode '/', '?', '#' and '@' in "
+                "a password)"
+            )
         db = int(segments[0])
     if kind == "cluster" and db != 0:
         raise ValueError("Redis Cluster has only database 0")

@@ -135,6 +135,30 @@ def test_an_invalid_edit_changes_nothing_and_says_every_problem(live: Live, mock
     assert live.admin_config()["live"]["last_error"] is None
 
 
+def test_a_reloads_problems_never_show_a_password(live: Live, mock: Proc) -> None:
+    """A password with an unescaped ``/`` or ``?`` splits a Redis URL in the wrong place: the
+    problem says what is wrong without quoting the pieces, which are the password's."""
+    secrets = ("Zx9pass", "wordQ7", "hunter2x")
+    urls = {
+        "limits": "redis://:Zx9pass/wordQ7@127.0.0.1:6379/0",
+        "cache": "redis://default:hunter2x?y@127.0.0.1:6379",
+        "shared": "redis://:1234/Zx9pass@127.0.0.1",
+    }
+    cfg = config(mock, 1)
+    cfg["limits"] = {"backend": "redis", "redis_url": urls["limits"]}
+    cfg["cache"] = {"backend": "redis", "redis_url": urls["cache"]}
+    cfg["shared"] = {"redis_url": urls["shared"]}
+    live.write(cfg)
+    answer = live.reload()
+    body = answer.json()
+    assert answer.status_code == 422 and len(body["problems"]) == 3, body
+    shown = [answer.text, httpx.get(live.proc.url + "/admin/config", timeout=10).text]
+    until(lambda: "config reload failed" in live.proc.output(), 10)
+    shown.append(live.proc.output())
+    for text in shown:
+        assert not any(s in text for s in (*secrets, "1234")), text
+
+
 def test_sighup_reloads(live: Live, mock: Proc) -> None:
     live.write(config(mock, 3))
     live.proc.signal(signal.SIGHUP)

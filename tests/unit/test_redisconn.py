@@ -59,13 +59,13 @@ def test_options() -> None:
     ("url", "message"),
     [
         ("http://h", "must start with one of"),
-        ("redis://h/0?tls_verify=no", "unknown option(s) tls_verify"),
+        ("redis://h/0?tls_verify=no", "unknown query option(s)"),
         ("redis://h/0?ca_file=/x", "TLS options need a rediss:// URL"),
         ("redis+cluster://h:1/3", "Redis Cluster has only database 0"),
         ("redis+sentinel://h:26379", "names the service"),
         ("redis://a:1,b:2", "several hosts"),
-        ("redis://h/x", "the database must be a number"),
-        ("redis://h:99999", "invalid host"),
+        ("redis://h/x", "the path must be a database number"),
+        ("redis://h:99999", "cannot read the host list"),
         ("rediss://h?verify=maybe", "verify must be true or false"),
     ],
 )
