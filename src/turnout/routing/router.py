@@ -33,6 +33,7 @@ from turnout.health.breaker import ACTIVE, INVALID, NO_QUOTA
 from turnout.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
 from turnout.health.targets import COOLING, KEYS, LIMITED, KeyHealth
 from turnout.providers.base import Provider
+from turnout.providers.relay import without_key
 from turnout.routing import classify as c
 from turnout.routing.admit import GO, NEXT_KEY, admit
 from turnout.routing.deadline import Deadlines
@@ -284,6 +285,7 @@ class Router:
                 self.retrying -= 1
         status = reply.status
         if status >= 400:
+            reply.body = without_key(reply.body, key.secret)
             reason = member.classifier.classify(status, reply.body)
             after = None
             if reason == c.RATE_LIMITED:
