@@ -30,6 +30,7 @@ from turnout.a2a.registry import Agent
 from turnout.a2a.service import A2AService
 from turnout.errors import GatewayError, OutboundRefused
 from turnout.outbound import Origin
+from turnout.outbound.display import display_url, scrub_urls
 from turnout.state import GatewayState
 
 
@@ -42,6 +43,9 @@ def _service(state: GatewayState) -> A2AService:
 def public(agent: Agent) -> dict[str, Any]:
     cfg = agent.config
     out: dict[str, Any] = cfg.model_dump(exclude={"auth"})
+    for field in ("url", "rpc_url"):  # a URL may carry a credential: shown without it
+        if isinstance(out.get(field), str):
+            out[field] = display_url(out[field])
     out["auth"] = {"type": cfg.auth.type}
     if cfg.auth.type == "header":
         out["auth"]["header"] = cfg.auth.header
@@ -51,8 +55,8 @@ def public(agent: Agent) -> dict[str, Any]:
         "fetched": agent.card is not None,
         "name": agent.card.get("name") if agent.card else None,
         "age_seconds": round(time.monotonic() - agent.fetched, 1) if agent.card else None,
-        "rpc_url": agent.rpc_url or None,
-        "error": agent.failure,
+        "rpc_url": display_url(agent.rpc_url) if agent.rpc_url else None,
+        "error": scrub_urls(agent.failure) if agent.failure else None,
     }
     return out
 

@@ -35,6 +35,7 @@ from turnout.auth.principal import Principal
 from turnout.errors import GatewayError, NotFound, as_gateway_error
 from turnout.limits.kind import is_redis
 from turnout.outbound import OutboundPolicy
+from turnout.outbound.display import scrub_urls
 from turnout.storage.writer import LogWriter
 from turnout.types import Headers, Receive, Scope, Send
 
@@ -193,7 +194,7 @@ class A2AService:
                 entry["description"] = agent.config.description
                 entry["card"] = None
                 err = as_gateway_error(card) if isinstance(card, Exception) else None
-                entry["error"] = err.message if err is not None else "card unavailable"
+                entry["error"] = scrub_urls(err.message) if err is not None else "card unavailable"
             out.append(entry)
         body = orjson.dumps({"agents": sorted(out, key=lambda e: e["name"])})
         await send_bytes(send, 200, [JSON, (b"x-request-id", rid.encode())], body)

@@ -39,6 +39,7 @@ from turnout.mcp.names import allowed
 from turnout.mcp.sizes import json_size
 from turnout.observability.logging import get_logger
 from turnout.outbound import OutboundPolicy
+from turnout.outbound.display import display_url, scrub_urls
 from turnout.outbound.policy import Origin
 
 log = get_logger("turnout.mcp")
@@ -204,7 +205,7 @@ class Upstream:
         else:
             urls = cfg.endpoints()
             url = urls[self._attempt % len(urls)]
-            self.endpoint = url
+            self.endpoint = display_url(url)  # shown in status and logs: no credentials
             if self.policy.checked(self.origin):  # admin-added: resolved and checked each time
                 await self.policy.check(url, self.origin)
             auth = upstream_auth(cfg)
@@ -378,5 +379,5 @@ def _describe(exc: BaseException) -> str:
     transports and carry URLs at most)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
-    text = str(exc) or type(exc).__name__
+    text = scrub_urls(str(exc)) or type(exc).__name__  # an httpx error names its URL
     return f"{type(exc).__name__}: {text}"[:300]

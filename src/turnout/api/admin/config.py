@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from turnout.live import workers
+from turnout.outbound.display import display_url
 from turnout.state import GatewayState
 
 RELOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -62,7 +63,7 @@ def router(state: GatewayState) -> APIRouter:
             "providers": {
                 name: {
                     "type": spec.type,
-                    "base_url": spec.base_url,
+                    "base_url": display_url(spec.base_url),
                     "api_keys": [mask(k) for k in spec.api_keys if k],
                 }
                 for name, spec in runtime.providers.items()
