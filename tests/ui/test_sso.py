@@ -6,6 +6,7 @@ token's claims, a viewer cannot write, and signing out ends the session at the p
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -97,3 +98,19 @@ def test_an_account_with_no_role_gets_no_session(sso_tab: Tab, sso_gw: Proc, idp
     page.get_by_test_id("signin-sso").click()
     expect(page.locator("body")).to_contain_text("no role here")
     assert not [c for c in sso_tab.context.cookies() if c["name"] == "turnout_session"]
+
+
+@pytest.mark.parametrize("escape", ["\t", "\n", "\r"])
+def test_return_to_never_sends_the_browser_off_site(
+    sso_tab: Tab, sso_gw: Proc, idp: Proc, escape: str
+) -> None:
+    """A URL parser drops tabs and newlines: ``/<tab>/evil.example/`` is ``//evil.example/``
+    to the browser, a host of its own, so a sign-in link naming it must not send the operator
+    there after signing in."""
+    _as(idp, "alice", ["ops"])
+    page = sso_tab.page
+    page.route("http://evil.example/**", lambda route: route.fulfill(body="phished"))
+    login = sso_gw.url + "/admin/oidc/login?return_to=" + quote(f"/{escape}/evil.example/")
+    page.goto(login)
+    page.wait_for_url(lambda url: "evil.example" in url or url.startswith(sso_gw.url + "/ui/"))
+    assert page.url.startswith(sso_gw.url + "/ui/"), page.url

@@ -112,8 +112,13 @@ class Operator:
 
 
 def safe_return(path: str | None) -> str:
-    """Only a path of this site (never ``//host`` or a URL): no open redirect."""
+    """Only a path of this site (never ``//host`` or a URL): no open redirect. Browsers drop
+    tabs and newlines from a URL and read ``\\`` as ``/``, so ``/<tab>/evil.example`` is
+    ``//evil.example`` to them: a path holding either, a space or any control character is
+    refused whole."""
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/ui/"
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in path):
         return "/ui/"
     return path
 
