@@ -17,6 +17,7 @@ import orjson
 from turnout.api.io import send_bytes
 from turnout.errors import GatewayError
 from turnout.mcp.access import OPEN, Access, Layer
+from turnout.mcp.sessions import SESSION_HEADER, KeySessions
 from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class McpGate:
         self.state = state
         self.service: McpService | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.sessions = KeySessions()  # open sessions per key (one key cannot take them all)
 
     @staticmethod
     def claims(path: str) -> bool:
@@ -180,7 +182,24 @@ class McpGate:
                 AccessToken(token=access.key_id, client_id=access.key_id, scopes=[])
             )
         manager = await service.manager(server)
-        await manager.handle_request(scope, receive, send)
+        key = access.key_id
+        opens = scope["method"] == "POST" and SESSION_HEADER not in dict(scope["headers"])
+        if key is None or not opens:
+            await manager.handle_request(scope, receive, send)
+            return
+        if self.sessions.full(key):
+            body = jsonrpc_error(
+                -32029,
+                f"This key has {self.sessions.limit} MCP sessions open: end one (DELETE with its "
+                "mcp-session-id) before opening another.",
+            )
+            await send_bytes(send, 429, [_JSON, (b"retry-after", b"60")], body)
+            return
+        opening = self.sessions.opened(key, manager, send)
+        try:
+            await manager.handle_request(scope, receive, opening.send)
+        finally:
+            opening.close()
 
     async def _not_found(self, send: Send, server: str | None) -> None:
         what = f"MCP server '{server[:100]}'" if server else "MCP server"
