@@ -9,7 +9,8 @@ in the middle of a second event), ``short`` (a stream: one
 task event, then a clean end before the task finished), ``garbage`` (a stream whose second
 event is not JSON), ``flip`` (a stream whose task flips between submitted and working
 ``FLIPS`` times before it completes, a new task each time). Anything else gets a normal
-answer.
+answer. ``--card-rpc URL`` makes the card name ``URL`` as its JSON-RPC endpoint (another
+origin, for one).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def _event(payload: dict[str, Any]) -> bytes:
     return _chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
 
 
-async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+async def handle(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, card_rpc: str | None
+) -> None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
@@ -64,7 +67,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, por
                 "version": "1",
                 "supportedInterfaces": [
                     {
-                        "url": f"http://127.0.0.1:{port}/rpc",
+                        "url": card_rpc or f"http://127.0.0.1:{port}/rpc",
                         "protocolBinding": "JSONRPC",
                         "protocolVersion": "1.0",
                     }
@@ -140,8 +143,10 @@ async def _reply(writer: asyncio.StreamWriter, status: int, ctype: str, body: by
     await writer.drain()
 
 
-async def main(port: int) -> None:
-    server = await asyncio.start_server(lambda r, w: handle(r, w, port), "127.0.0.1", port)
+async def main(port: int, card_rpc: str | None) -> None:
+    server = await asyncio.start_server(
+        lambda r, w: handle(r, w, port, card_rpc), "127.0.0.1", port
+    )
     async with server:
         await server.serve_forever()
 
@@ -149,4 +154,6 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
-    asyncio.run(main(p.parse_args().port))
+    p.add_argument("--card-rpc", default=None)
+    args = p.parse_args()
+    asyncio.run(main(args.port, args.card_rpc))

@@ -52,8 +52,25 @@ def rpc_url_of(card: dict[str, Any]) -> str | None:
 
 
 def same_origin(a: str, b: str) -> bool:
-    sa, sb = urlsplit(a), urlsplit(b)
-    return (sa.scheme, sa.hostname, sa.port) == (sb.scheme, sb.hostname, sb.port)
+    try:
+        sa, sb = urlsplit(a), urlsplit(b)
+        return (sa.scheme, sa.hostname, sa.port) == (sb.scheme, sb.hostname, sb.port)
+    except ValueError:  # a port out of range, a broken IPv6 literal
+        return False
+
+
+def on_origin(named: str, base: str) -> str | None:
+    """The path (and query) a card names, on the configured ``base`` URL's origin: a card says
+    where on the agent its endpoint is, never which host the gateway connects to. None when
+    ``named`` does not parse."""
+    try:
+        card, conf = urlsplit(named), urlsplit(base)
+    except ValueError:
+        return None
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in card.path + card.query):
+        return None
+    path = card.path or "/"
+    return f"{conf.scheme}://{conf.netloc}{path}" + (f"?{card.query}" if card.query else "")
 
 
 def rewrite(card: dict[str, Any], url: str, secured: bool) -> dict[str, Any]:

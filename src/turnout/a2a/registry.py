@@ -18,11 +18,12 @@ from urllib.parse import urlencode
 
 import orjson
 
-from turnout.a2a.card import rpc_url_of, same_origin
+from turnout.a2a.card import on_origin, rpc_url_of, same_origin
 from turnout.a2a.config import AgentConfig
 from turnout.errors import GatewayError, UpstreamInvalid, UpstreamTimeout, UpstreamUnavailable
 from turnout.observability.logging import get_logger
 from turnout.outbound import Origin, OutboundPolicy
+from turnout.outbound.display import display_url
 from turnout.outbound.fetch import fetch
 
 log = get_logger("turnout.a2a")
@@ -98,7 +99,18 @@ class Agent:
             elif same_origin(named, cfg.url):
                 url, origin = named, self.origin
             else:
-                url, origin = named, Origin.CALLER
+                # A card names the agent's endpoint, but cannot send the gateway (and the
+                # agent's credentials) to another host: its path on the configured origin.
+                # (An agent reached at an internal address names its public one, for one.)
+                moved = on_origin(named, cfg.url)
+                url, origin = (moved or cfg.url), self.origin
+                if url != self.rpc_url:  # once, not at every refresh of the card
+                    log.info(
+                        "a2a card names another origin: its path on the configured one is used",
+                        agent=self.name,
+                        named=display_url(named),
+                        used=display_url(url),
+                    )
         self.card, self.fetched, self.rpc_url, self.rpc_origin = (
             card,
             time.monotonic(),

@@ -52,14 +52,23 @@ async def test_a_card_is_cached_and_names_the_rpc_url(fake: FakeFetch) -> None:
     assert agent.rpc_url == "http://agent.test/rpc" and agent.rpc_origin is Origin.CONFIG
 
 
-async def test_an_rpc_url_on_another_origin_is_checked_like_a_callers(fake: FakeFetch) -> None:
-    fake.card = {
-        **CARD,
-        "supportedInterfaces": [{"url": "http://other.test/rpc", "protocolBinding": "JSONRPC"}],
-    }
-    agent = Agent("a", AgentConfig(url="http://agent.test"), Origin.CONFIG)
+@pytest.mark.parametrize(
+    ("named", "used"),
+    [
+        ("http://other.test/rpc", "http://agent.test:8080/rpc"),
+        ("https://public.example/a2a/v1?x=1", "http://agent.test:8080/a2a/v1?x=1"),
+        ("http://other.test", "http://agent.test:8080/"),
+        ("http://other.test:99999/rpc", "http://agent.test:8080/rpc"),  # a port out of range
+        ("http://other.test/r pc", "http://agent.test:8080"),  # unusable: the configured URL
+    ],
+)
+async def test_an_rpc_url_on_another_origin_keeps_the_configured_host(
+    fake: FakeFetch, named: str, used: str
+) -> None:
+    fake.card = {**CARD, "supportedInterfaces": [{"url": named, "protocolBinding": "JSONRPC"}]}
+    agent = Agent("a", AgentConfig(url="http://agent.test:8080"), Origin.CONFIG)
     await agent.ensure_card(OutboundPolicy())
-    assert agent.rpc_url == "http://other.test/rpc" and agent.rpc_origin is Origin.CALLER
+    assert agent.rpc_url == used and agent.rpc_origin is Origin.CONFIG
 
 
 async def test_failures_keep_the_old_card_or_are_remembered(fake: FakeFetch) -> None:
