@@ -72,6 +72,22 @@ async def test_two_keys_see_and_use_different_items(gw: Proc, keys: dict[str, st
         assert made.contents[0].text == "hello b from gamma"  # type: ignore[union-attr]
 
 
+async def test_a_denied_uri_stays_denied_when_a_template_makes_it(gw: Proc) -> None:
+    """A deny rule names URIs: a resource read through an allowed template is still checked
+    against it (before, only the template's name was, so any URI it made could be read)."""
+    key = new_key(gw, name="no-admin-greetings", **mcp_meta(deny=["alpha+greeting://admin*"]))
+    async with connect(gw, key=key) as client:
+        ok = await client.read_resource("alpha+greeting://ann")
+        assert ok.contents[0].text == "hello ann from alpha"  # type: ignore[union-attr]
+        for denied in ("alpha+greeting://admin", "alpha+greeting://admin-2"):
+            with pytest.raises(MCPError) as caught:
+                await client.read_resource(denied)
+            assert "Unknown resource" in caught.value.message
+    async with connect(gw, "/mcp/alpha", key=key) as direct:
+        with pytest.raises(MCPError):
+            await direct.read_resource("greeting://admin")
+
+
 async def test_a_team_rule_applies_to_its_keys(gw: Proc, keys: dict[str, str]) -> None:
     async with connect(gw, key=keys["team"]) as client:
         names = {t.name for t in (await client.list_tools()).tools}

@@ -59,6 +59,9 @@ class Layer:
     def item(self, name: str) -> bool:
         return allowed(self.allow, self.deny, name)
 
+    def denies(self, name: str) -> bool:
+        return matches(self.deny, name)
+
 
 @dataclass(frozen=True, slots=True)
 class Access:
@@ -73,6 +76,11 @@ class Access:
     def item(self, server: str, name: str) -> bool:
         """``name`` is the item's aggregate name (``server__tool`` or ``server+uri``)."""
         return self.server(server) and self.key.item(name) and self.team_layer.item(name)
+
+    def denies(self, name: str) -> bool:
+        """Whether a deny rule of the key or its team names ``name`` (a URI a template made
+        is checked against them, besides the template's own name)."""
+        return self.key.denies(name) or self.team_layer.denies(name)
 
     def limits(self) -> list[tuple[str, int]]:
         """(scope, tool calls per minute) this caller counts against."""

@@ -35,7 +35,7 @@ from turnout.mcp.auth import auth_headers, upstream_auth
 from turnout.mcp.capped import COMPRESSED, MARK, capped_client
 from turnout.mcp.catalogue import Catalogue, changed, dump, pages
 from turnout.mcp.config import McpServerConfig
-from turnout.mcp.names import allowed
+from turnout.mcp.names import allowed, matches
 from turnout.mcp.sizes import json_size
 from turnout.observability.logging import get_logger
 from turnout.outbound import OutboundPolicy
@@ -307,6 +307,10 @@ class Upstream:
         """The server's own filter: a hidden item cannot be called either."""
         flt = self.config.tools
         return allowed(flt.allow, flt.deny, name)
+
+    def denies(self, name: str) -> bool:
+        """Whether the server's own filter denies ``name`` outright (a URI a template made)."""
+        return matches(self.config.tools.deny, name)
 
     async def request(
         self, what: str, fn: Callable[[Client], Awaitable[BaseModel]]
