@@ -214,7 +214,7 @@ def label(
     """Score captured answers with an LLM judge called through the gateway."""
     from turnout.router.captures import iter_captures
     from turnout.router.judge import label_all
-    from turnout.router.labels import FEEDBACK, SqlLabelStore
+    from turnout.router.labels import SqlLabelStore, is_feedback
     from turnout.storage.sql.engine import migrate
 
     cfg = _config(config)
@@ -234,7 +234,7 @@ def label(
                 sources = {x.source for x in have.get(rid, [])}
                 if not relabel and source in sources:
                     return False
-                return rated or FEEDBACK not in sources
+                return rated or not any(is_feedback(s) for s in sources)
 
             todo = [i for i in items if wanted(i.request_id)]
             todo = todo[:limit]

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.router.captures import Captured, iter_captures
-from turnout.router.labels import FEEDBACK, Label, SqlLabelStore
+from turnout.router.labels import FEEDBACK, Label, SqlLabelStore, feedback_on
 from turnout.storage.query import Cursor, LogQuery
 from turnout.storage.sql.logs import SqlLogStore
 
@@ -44,9 +44,12 @@ async def request_rows(
         cursor = Cursor.decode(page.next_cursor)
 
 
-def combine(labels: Sequence[Label]) -> tuple[float | None, str | None, float | None, float | None]:
-    """(score, its source, feedback, mean judge score) of one request's labels."""
-    feedback = [x.score for x in labels if x.source == FEEDBACK]
+def combine(
+    labels: Sequence[Label], key_id: str | None = None
+) -> tuple[float | None, str | None, float | None, float | None]:
+    """(score, its source, feedback, mean judge score) of one request's labels; feedback counts
+    only from the operator or from the key that made the request (``key_id``)."""
+    feedback = [x.score for x in labels if feedback_on(x.source, key_id)]
     judged = [x.score for x in labels if x.source.startswith("judge:")]
     fb = feedback[-1] if feedback else None
     judge = sum(judged) / len(judged) if judged else None
@@ -96,7 +99,7 @@ async def export(
     out = []
     for row in sorted(usable, key=lambda r: r["ts"]):
         rid = row["request_id"]
-        score, source, feedback, judge = combine(labels.get(rid, []))
+        score, source, feedback, judge = combine(labels.get(rid, []), row.get("gateway_key"))
         if feedback is not None and judge is not None:  # how far the judge can be trusted
             stats["both"] += 1
             stats["agree"] += int((feedback >= 0.5) == (judge >= 0.5))

@@ -25,6 +25,7 @@ import orjson
 
 from turnout.api.endpoint import parse_json
 from turnout.api.io import JSON, ClientDisconnected, read_body, request_id, send_bytes, send_error
+from turnout.auth.guard import PRINCIPAL
 from turnout.errors import BadRequest, GatewayError, NotFound, StorageUnavailable
 from turnout.router.labels import (
     FEEDBACK,
@@ -33,6 +34,7 @@ from turnout.router.labels import (
     LabelStore,
     MemoryLabelStore,
     SqlLabelStore,
+    feedback_source,
     now,
 )
 from turnout.types import Receive, Scope, Send
@@ -44,7 +46,7 @@ MAX_BODY = 64 * 1024
 THUMBS = {"up": 1.0, "down": 0.0}
 
 
-def parse_feedback(data: dict[str, Any]) -> Label:
+def parse_feedback(data: dict[str, Any], key_id: str | None = None) -> Label:
     rid = data.get("request_id")
     if not isinstance(rid, str) or not 0 < len(rid) <= 200:
         raise BadRequest(
@@ -68,7 +70,8 @@ def parse_feedback(data: dict[str, Any]) -> Label:
     comment = data.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise BadRequest("'comment' must be a string", param="comment")
-    return Label(rid, FEEDBACK, value, now(), comment[:MAX_DETAIL] if comment else None)
+    source = feedback_source(key_id)
+    return Label(rid, source, value, now(), comment[:MAX_DETAIL] if comment else None)
 
 
 class Feedback:
@@ -92,7 +95,10 @@ class Feedback:
         headers = dict(scope["headers"])
         rid = request_id(headers)
         try:
-            label = parse_feedback(parse_json(await read_body(receive, headers, MAX_BODY)))
+            principal = scope.get(PRINCIPAL)  # the caller's key (guard_client_route)
+            key_id = principal.id if principal is not None else None
+            body = parse_json(await read_body(receive, headers, MAX_BODY))
+            label = parse_feedback(body, key_id)
             store = self.store()
             if store is None:
                 raise NotFound("feedback needs the request log's database (storage.enabled)")
@@ -111,6 +117,6 @@ class Feedback:
             "object": "feedback",
             "request_id": label.request_id,
             "score": label.score,
-            "source": label.source,
+            "source": FEEDBACK,
         }
         await send_bytes(send, 200, [JSON, (b"x-request-id", rid.encode())], orjson.dumps(body))

@@ -1,9 +1,12 @@
 """Quality labels of answers, keyed by request id, in the request log's database.
 
-Two sources write them: applications through ``POST /v1/feedback`` (source ``feedback``) and
-the LLM-as-judge labeller (source ``judge:<model>``). One label per request and source; a
-later one from the same source replaces it (a user changing a thumbs-down to a thumbs-up).
-The export joins them with the request log and the captured prompts.
+Two sources write them: applications through ``POST /v1/feedback`` (source ``feedback``, or
+``feedback:<key id>`` when a gateway key sent it) and the LLM-as-judge labeller (source
+``judge:<model>``). One label per request and source; a later one from the same source
+replaces it (a user changing a thumbs-down to a thumbs-up). The export joins them with the
+request log and the captured prompts, and counts a key's feedback only on that key's own
+requests: another tenant who learns a request id can neither replace the rating nor add one
+that trains the router.
 """
 
 from __future__ import annotations
@@ -20,6 +23,23 @@ from turnout.storage.sql.tables import route_labels
 
 FEEDBACK = "feedback"
 MAX_DETAIL = 1000
+
+
+def feedback_source(key_id: str | None) -> str:
+    """The source of feedback sent by ``key_id`` (None or the master key: the operator's)."""
+    return FEEDBACK if key_id is None or key_id == "master" else f"{FEEDBACK}:{key_id}"
+
+
+def is_feedback(source: str) -> bool:
+    return source == FEEDBACK or source.startswith(FEEDBACK + ":")
+
+
+def feedback_on(source: str, key_id: str | None) -> bool:
+    """Whether feedback of ``source`` counts for a request made with ``key_id``: the
+    operator's always, a key's only on its own requests."""
+    return source == FEEDBACK or (key_id is not None and source == f"{FEEDBACK}:{key_id}")
+
+
 _CHUNK = 500
 
 

@@ -1,0 +1,77 @@
+"""``POST /v1/feedback`` rates an answer by its request id, and the ratings train the learned
+router. Before, any key could rate any request: another tenant who learned a request id
+replaced its owner's rating (one label per request and source). Now a key's rating is kept
+apart from every other key's and the export counts it only on that key's own requests. Real
+gateway and mock provider, the OpenAI SDK as the client, ``turnout router export`` as the
+reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import until
+
+pytestmark = pytest.mark.timeout(180)
+MASTER = "feedback-master-key-0123456789"
+ADMIN = {"authorization": f"Bearer {MASTER}"}
+
+
+def test_another_keys_rating_never_counts(mock: Proc, tmp_path: Path) -> None:
+    config = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"gpt-test": {"deployments": [{"provider": "mock", "model": "up"}]}},
+        "capture": {"enabled": True, "dir": "captures", "models": ["gpt-test"]},
+        "storage": {"flush_interval": 0.05},
+    }
+    gw = start_gateway(config, tmp_path, env={"TURNOUT_MASTER_KEY": MASTER})
+    try:
+        keys = {}
+        for name in ("owner", "stranger"):
+            made = httpx.post(gw.url + "/admin/keys", headers=ADMIN, json={"name": name})
+            assert made.status_code == 201, made.text
+            keys[name] = made.json()["key"]
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key=keys["owner"], max_retries=0)
+        rid = "rated-by-its-owner"
+        client.chat.completions.create(
+            model="gpt-test",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"x-request-id": rid},
+        )
+
+        def rate(who: str, thumbs: str) -> None:
+            got = httpx.post(
+                gw.url + "/v1/feedback",
+                headers={"authorization": f"Bearer {keys[who]}"},
+                json={"request_id": rid, "thumbs": thumbs},
+            )
+            assert got.status_code == 200, got.text
+
+        rate("owner", "up")
+        rate("stranger", "down")  # after the owner: it used to replace the owner's rating
+        until(
+            lambda: httpx.get(
+                gw.url + "/admin/logs", headers=ADMIN, params={"request_id": rid}
+            ).json()["rows"]
+        )
+        config_path = next(tmp_path.glob("turnout-*.yaml"))
+        exported = subprocess.run(
+            [sys.executable, "-m", "turnout.cli.main", "router", "export", "-c",
+             str(config_path), "--model", "gpt-test", "--out", "rows.jsonl"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+        [row] = [r for r in rows if r["request_id"] == rid]
+        assert row["feedback"] == 1.0 and row["score"] == 1.0 and row["source"] == "feedback"
+    finally:
+        gw.stop()
