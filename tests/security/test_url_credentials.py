@@ -74,3 +74,57 @@ def test_credentials_in_urls_are_never_shown(alpha: Proc, tmp_path: Path) -> Non
         assert any(t["server"] == "alpha" for t in tools["tools"])
     finally:
         gw.stop()
+
+
+def test_a_stored_providers_credentials_are_never_listed(tmp_path: Path) -> None:
+    """A provider added through the admin API lists its settings to any viewer key: its
+    static headers (where ``Authorization`` and ``x-api-key`` go), the credentials in its URLs
+    and its OAuth client secret stay out of that list, as its ``api_keys`` always did."""
+    env = {"TURNOUT_MASTER_KEY": MASTER, "TURNOUT_SECRET_KEY": "ab" * 32}
+    gw = start_gateway(
+        {"providers": {}, "models": {}, "outbound": {"allow": ["127.0.0.1/32"]}}, tmp_path, env=env
+    )
+    secrets = (
+        "hdr-secret-value-0001",
+        "hdr-secret-value-0002",
+        "BaseQuery0003",
+        "oauth-client-secret-0005",
+        "api-key-secret-value-0006",
+    )
+    provider = {
+        "name": "stored",
+        "type": "openai-compatible",
+        "base_url": f"http://127.0.0.1:{free_port()}/v1?key={secrets[2]}",
+        "api_keys": [secrets[4]],
+        "headers": {"authorization": f"Bearer {secrets[0]}", "x-api-key": secrets[1]},
+    }
+    try:
+        made = httpx.post(gw.url + "/admin/providers", headers=ADMIN, json=provider, timeout=30)
+        assert made.status_code == 201, made.text
+        oauth = {
+            "name": "signed",
+            "type": "openai-compatible",
+            "base_url": f"http://127.0.0.1:{free_port()}/v1",
+            "auth": "oauth",
+            "oauth": {
+                "token_url": f"http://127.0.0.1:{free_port()}/token",
+                "client_id": "turnout",
+                "client_secret": secrets[3],
+            },
+        }
+        made = httpx.post(gw.url + "/admin/providers", headers=ADMIN, json=oauth, timeout=30)
+        assert made.status_code == 201, made.text
+        viewer = httpx.post(
+            gw.url + "/admin/keys", headers=ADMIN, json={"scopes": ["viewer"]}, timeout=10
+        ).json()["key"]
+        reader = {"authorization": f"Bearer {viewer}"}
+        listed = httpx.get(gw.url + "/admin/providers", headers=reader, timeout=10)
+        one = httpx.get(gw.url + "/admin/providers/stored", headers=reader, timeout=10)
+        assert listed.status_code == 200 and one.status_code == 200, (listed.text, one.text)
+        for text in (listed.text, one.text, gw.output()):
+            assert not [s for s in secrets if s in text], text
+        shown = one.json()
+        assert set(shown["headers"]) == {"authorization", "x-api-key"}  # names stay
+        assert shown["base_url"].endswith("/v1?key=***")
+    finally:
+        gw.stop()

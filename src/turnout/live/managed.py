@@ -60,6 +60,33 @@ def _provider_destinations(body: Body) -> list[tuple[str, str]]:
     return out
 
 
+def shown_provider(body: Body) -> Body:
+    """A stored provider as the admin API lists it (viewers read it): its static headers'
+    values masked (they carry ``Authorization``, ``x-api-key``…), its URLs without the
+    credentials they may hold (:func:`~turnout.outbound.display.display_url`), an OAuth client
+    secret masked. Its ``api_keys`` are masked by the caller, from the sealed copy."""
+    from turnout.auth.credentials import mask
+    from turnout.outbound.display import display_url
+
+    out = dict(body)
+    headers = out.get("headers")
+    if isinstance(headers, dict):
+        out["headers"] = {k: mask(v) if isinstance(v, str) else v for k, v in headers.items()}
+    for key in ("base_url", "proxy"):
+        if isinstance(out.get(key), str) and out[key] != "none":
+            out[key] = display_url(out[key])
+    oauth = out.get("oauth")
+    if isinstance(oauth, dict):
+        oauth = dict(oauth)
+        if isinstance(oauth.get("client_secret"), str):
+            oauth["client_secret"] = mask(oauth["client_secret"])
+        for key in ("token_url", "authorization_url", "device_authorization_url"):
+            if isinstance(oauth.get(key), str):
+                oauth[key] = display_url(oauth[key])
+        out["oauth"] = oauth
+    return out
+
+
 def _provider_join(body: Body, keys: list[str]) -> None:
     body["api_keys"] = keys
 

@@ -27,6 +27,7 @@ from turnout.live.managed import (
     open_keys,
     outbound_problems,
     section,
+    shown_provider,
 )
 from turnout.live.reloader import Reloader, ReloadFailed, ReloadResult
 from turnout.live.store import Entry, Kind, ManagedStore, seal_context
@@ -109,7 +110,8 @@ class ManagedService:
         for e in entries:
             if e.kind != kind:
                 continue
-            item: dict[str, Any] = {"name": e.name, **e.body}
+            body = shown_provider(e.body) if kind == "provider" else e.body
+            item: dict[str, Any] = {"name": e.name, **body}
             if kind == "provider":
                 item["api_keys"] = self._masks(e)
             item["serving"] = e.name not in defined
