@@ -22,14 +22,17 @@ a collection then scans more objects, but they are rare (docs/measurements.md#me
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from functools import cache
 
 ARENAS = 2
+TRIM_EVERY = 60.0  # seconds between hand-backs of the heap's free pages while serving
 YOUNG = 10_000  # the young generation's threshold (CPython's default: 700)
 _M_ARENA_MAX = -8  # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -81,9 +84,32 @@ def fix_thresholds(env: Mapping[str, str]) -> bool:
 
 
 def trim() -> bool:
-    """Return the heap's free pages to the system (``malloc_trim(0)``): once, after start-up."""
+    """Return the heap's free pages to the system (``malloc_trim(0)``): after start-up, then
+    every :data:`TRIM_EVERY` seconds (:func:`keep_trimmed`)."""
     libc = _libc()
     return bool(libc.malloc_trim(0)) if libc is not None else False
+
+
+async def keep_trimmed(
+    every: float = TRIM_EVERY, on_trim: Callable[[float], None] | None = None
+) -> None:
+    """Hand the heap's free pages back now and then while serving.
+
+    A load's peaks (the request log's queue under a burst, a large answer, a backlog written
+    in one call) leave freed memory that glibc keeps in its heaps: the resident size then
+    stays at the highest peak so far and creeps up with each new one, though nothing is kept
+    alive (docs/measurements.md, "What a call leaves behind"). One ``malloc_trim`` a minute
+    takes well under a millisecond and makes the resident size follow what is in use, so a
+    container's memory limit and the soak's flatness read the live memory, not the past
+    peaks. ``on_trim`` gets each trim's duration (seconds)."""
+    if _libc() is None:
+        return
+    while True:
+        await asyncio.sleep(every)
+        began = time.perf_counter()
+        trim()
+        if on_trim is not None:
+            on_trim(time.perf_counter() - began)
 
 
 def settle() -> None:

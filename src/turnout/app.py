@@ -216,6 +216,7 @@ class Gateway:
         # of a core at 5k req/s; docs/observability.md has the measurement), and keep young
         # collections off the request path (turnout.allocator).
         allocator.settle()
+        self._spawn(allocator.keep_trimmed(on_trim=_note_trim))
         state.ready = True
         log.info(
             "started",
@@ -376,6 +377,10 @@ class Gateway:
             await provider.close()
         if state.client is not None:
             await state.client.close()
+
+
+def _note_trim(seconds: float) -> None:
+    log.debug("heap trimmed", ms=round(seconds * 1000, 3))
 
 
 def create_app(runtime: Runtime, source: ConfigSource | None = None) -> Gateway:
