@@ -36,6 +36,7 @@ import json
 import re
 import socket
 import struct
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def _watch():
             )
             counts["(objects the cyclic GC freed)"] = freed[0]
             with open(ask + ".tmp", "w") as f:
-                json.dump(counts, f)
+                f.write(json.dumps(counts))  # one shot: json.dump leaves cycles
             os.replace(ask + ".tmp", ask + ".json")
             os.remove(ask)
         time.sleep(0.02)
@@ -203,23 +204,26 @@ async def _until(check: Callable[[], object], limit: float = 60.0) -> None:
     await asyncio.to_thread(until, check, limit)
 
 
-def _in_flight(gw: Proc) -> float:
-    return samples(gw)[("turnout_requests_in_flight", frozenset())]
-
-
-def _settle(gw: Proc, traffic: Traffic, gone: int) -> None:
-    """Wait until nothing is in flight and the mock has seen ``gone`` calls cancelled (every
-    abandoned one so far: the gateway dropped its upstream call)."""
+def _settle(gw: Proc, traffic: Traffic, gone: int, calls: int) -> None:
+    """Wait until nothing is in flight, the mock has seen ``gone`` calls cancelled (every
+    abandoned one so far: the gateway dropped its upstream call) and the request log has
+    written a row for each of the ``calls`` made so far: a call is held by the log's drain
+    until its row is made, and a count taken before that (a loaded machine) saw tens of them
+    as "kept"."""
     seen: dict[str, Any] = {}
 
     def settled() -> bool:
         stats = traffic.mock_stats()
+        found = samples(gw)
         seen.update(
-            in_flight=_in_flight(gw),
+            in_flight=found[("turnout_requests_in_flight", frozenset())],
+            written=found[("turnout_request_log_written_rows_total", frozenset())],
             cancelled=stats["cancelled_requests"] + stats["cancelled_streams"],
             mock=stats,
         )
-        return bool(seen["in_flight"] == 0 and seen["cancelled"] >= gone)
+        return bool(
+            seen["in_flight"] == 0 and seen["cancelled"] >= gone and seen["written"] >= calls
+        )
 
     try:
         until(settled, 60)
@@ -227,13 +231,28 @@ def _settle(gw: Proc, traffic: Traffic, gone: int) -> None:
         raise AssertionError(f"not settled: {seen}, {gone} cancels expected") from None
 
 
-def _counts(ask: Path) -> collections.Counter[str]:
+def _count(ask: Path) -> collections.Counter[str]:
     ask.write_text("")
     done = ask.with_name(ask.name + ".json")
     until(done.exists, 60)
     counts: collections.Counter[str] = collections.Counter(json.loads(done.read_text()))
     done.unlink()
     return counts
+
+
+def _counts(ask: Path) -> collections.Counter[str]:
+    """Live objects by type once two counts in a row agree: on a loaded machine the last
+    calls' drain, rows and closes were still under way when the first count was taken (tens
+    of dicts, lists and tuples seen as "kept"). What a call really keeps stays in every
+    count, so it is still seen."""
+    deadline = time.monotonic() + 60
+    last = _count(ask)
+    while True:
+        now = _count(ask)
+        moved = {t for t in now.keys() | last.keys() if t != GARBAGE and now[t] != last[t]}
+        if not moved or time.monotonic() > deadline:
+            return now
+        last = now
 
 
 @pytest.fixture()
@@ -244,6 +263,11 @@ def gateway(tmp_path: Path) -> Iterator[tuple[Proc, Proc, Path]]:
         "models": {"*": {"deployments": [{"provider": "mock"}]}},
         # The failures are the point: the breaker must not turn them into refusals.
         "routing": {"breaker": {"consecutive_failures": 10**9, "min_requests": 10**9}},
+        # The request log's hourly upkeep first runs 5 s after the start, compiling its DELETE
+        # into SQLAlchemy's statement cache (~80 dicts, lists and tuples, kept for good): on a
+        # loaded machine that fell in the second round and read as kept per call. Nothing to
+        # prune here, so no upkeep.
+        "storage": {"retention_days": 0},
     }
     ask = tmp_path / "counts"
     gw = start_gateway(config, tmp_path, env={"COUNTS_ASK": str(ask)}, boot=_BOOT)
@@ -263,7 +287,7 @@ def test_streamed_failing_and_abandoned_calls_leave_nothing_behind(
     counts = []
     for n in range(1, ROUNDS + 1):
         asyncio.run(traffic.round())
-        _settle(gw, traffic, n * GONE)
+        _settle(gw, traffic, n * GONE, n * CALLS)
         counts.append(_counts(ask))
     # The traffic was what it says: streams and failures answered, every kind done.
     s = traffic.statuses
