@@ -99,7 +99,8 @@ def router(state: GatewayState) -> APIRouter:
             except OutboundRefused as exc:
                 raise HTTPException(403, f"{exc.message} (rule: {exc.rule})") from None
             except GatewayError as exc:
-                raise HTTPException(400, f"{url[:200]}: {exc.message}") from None
+                shown = display_url(url)[:200]  # never the URL's credentials
+                raise HTTPException(400, f"{shown}: {scrub_urls(exc.message)}") from None
         # Stored, then served: the write is checked again as the whole config it makes,
         # and applied here (a reload) before the answer; replicas follow the database.
         outcome = await managed.put(KIND_NAME, name, body)

@@ -38,6 +38,7 @@ from turnout.errors import BadRequest, GatewayError, OutboundRefused, as_gateway
 from turnout.limits.plan import Ticket
 from turnout.observability.logging import get_logger
 from turnout.outbound import Origin
+from turnout.outbound.display import scrub_urls
 from turnout.types import Call, Receive, Scope, Send
 from turnout.upstream.base import Egress, Timeouts
 
@@ -165,7 +166,7 @@ async def _govern(service: A2AService, env: Envelope, agent: Agent) -> None:
             except OutboundRefused:
                 raise
             except GatewayError as exc:
-                msg = f"Invalid params: push-notification url: {exc.message}"
+                msg = f"Invalid params: push-notification url: {scrub_urls(exc.message)}"
                 raise BadRequest(msg) from None
     cfg = agent.config
     if env.kind == "message" and cfg.max_messages_per_task is not None:

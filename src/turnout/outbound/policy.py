@@ -39,6 +39,7 @@ from turnout.outbound.addresses import (
     parse_host,
     refusal,
 )
+from turnout.outbound.display import scrub_urls
 from turnout.outbound.resolver import NameserverResolver, ResolveError, Resolver, SystemResolver
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ class OutboundPolicy:
 
     def _refuse(self, rule: str, detail: str, url: str, origin: Origin) -> OutboundRefused:
         log.warning("outbound connection refused", rule=rule, url=_redact(url), origin=origin)
+        detail = scrub_urls(detail)  # a detail never repeats a URL's credentials
         return OutboundRefused(f"outbound destination refused ({rule}): {detail}", rule=rule)
 
     def check_url(self, url: str, origin: Origin = Origin.CALLER) -> Destination:
@@ -146,7 +148,7 @@ class OutboundPolicy:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise self._refuse("invalid-url", str(exc), url, origin) from None
+            raise self._refuse("invalid-url", _unreadable(exc), url, origin) from None
         scheme = parts.scheme.lower()
         check = self.checked(origin)
         if scheme not in ("http", "https"):
@@ -236,6 +238,17 @@ class OutboundPolicy:
 def _raw_host(host: str) -> Host:
     """A trusted destination whose spelling the checks would refuse: kept as written."""
     return Host(host.lower(), None)
+
+
+def _unreadable(exc: ValueError) -> str:
+    """Why a URL could not be parsed, without quoting it: urllib's own words quote the piece
+    it read as the port, which for ``https://user:pa/ss@host`` is part of the password."""
+    text = str(exc)
+    if "port" in text.lower():
+        return "its port is not a number (percent-encode '/', '?' and '#' in a password)"
+    if "IPv6" in text:
+        return "unbalanced brackets in its host"
+    return "it cannot be parsed"
 
 
 def _redact(url: str) -> str:
