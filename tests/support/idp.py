@@ -18,7 +18,9 @@ completion when the bearer token is a live access token, else 401; ``GET /v1/mod
 
 Test controls: ``GET /_idp/stats`` (refreshes, concurrent refreshes seen, rejected calls,
 calls per token), ``POST /_idp/revoke`` (every refresh token of a grant, by ``sub``),
-``POST /_idp/ttl``.
+``POST /_idp/ttl``, ``POST /_idp/verification`` (``{"uri": ...}``: the verification page the
+device endpoint names from then on, ``verification_uri_complete`` left out; ``{}`` restores
+the real one).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class State:
         self.reused = 0
         self.rejected = 0
         self.calls: dict[str, int] = {}
+        self.verification: str | None = None  # a hostile provider's verification_uri
 
     def rotate_key(self) -> None:
         key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(4), "use": "sig"})
@@ -203,16 +206,22 @@ def build(state: State) -> Starlette:
         device_code = "dc-" + secrets.token_urlsafe(16)
         user_code = secrets.token_hex(3).upper()
         state.devices[device_code] = {"user_code": user_code, "approved": False, "sub": None}
-        return JSONResponse(
-            {
-                "device_code": device_code,
-                "user_code": user_code,
-                "verification_uri": f"{state.issuer}/device",
-                "verification_uri_complete": f"{state.issuer}/device?user_code={user_code}",
-                "interval": 0.2,
-                "expires_in": 60,
-            }
-        )
+        answer: dict[str, Any] = {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": f"{state.issuer}/device",
+            "verification_uri_complete": f"{state.issuer}/device?user_code={user_code}",
+            "interval": 0.2,
+            "expires_in": 60,
+        }
+        if state.verification is not None:
+            answer["verification_uri"] = state.verification
+            del answer["verification_uri_complete"]
+        return JSONResponse(answer)
+
+    async def set_verification(request: Request) -> Response:
+        state.verification = (await request.json()).get("uri")
+        return JSONResponse({"verification_uri": state.verification})
 
     async def approve(request: Request) -> Response:
         body = await request.json()
@@ -312,6 +321,7 @@ def build(state: State) -> Starlette:
             Route("/_idp/user", set_user, methods=["POST"]),
             Route("/_idp/revoke", revoke, methods=["POST"]),
             Route("/_idp/ttl", set_ttl, methods=["POST"]),
+            Route("/_idp/verification", set_verification, methods=["POST"]),
             Route("/_idp/rotate-key", rotate, methods=["POST"]),
             Route("/_idp/stats", stats),
             Route("/v1/chat/completions", chat, methods=["POST"]),

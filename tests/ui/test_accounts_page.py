@@ -53,6 +53,8 @@ def test_an_admin_signs_an_account_in_and_removes_it(
     page.get_by_test_id("account-start").click()
     code = page.get_by_test_id("account-user-code")
     expect(code).to_be_visible()
+    link = page.get_by_test_id("account-uri")  # the loopback IdP's page: a link
+    assert (link.get_attribute("href") or "").startswith(idp.url + "/device?user_code=")
     approve = {"user_code": code.inner_text(), "sub": "frank"}
     assert httpx.post(idp.url + "/_idp/approve", json=approve).status_code == 200
     expect(page.get_by_test_id("account-done")).to_be_visible(timeout=30_000)
@@ -72,3 +74,33 @@ def test_an_admin_signs_an_account_in_and_removes_it(
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("account-remove").click()
     expect(page.get_by_test_id("accounts-empty")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "javascript:document.title='pwned'",
+        "JavaScript:document.title='pwned'",
+        "data:text/html,<script>document.title='pwned'</script>",
+        "http://evil.example/device",  # plain http off this machine
+    ],
+)
+def test_a_verification_uri_that_is_no_web_page_is_shown_as_text(
+    oauth_tab: Tab, idp: Proc, uri: str
+) -> None:
+    """A provider (or whoever answers for its device endpoint) names the verification page:
+    only an https page (http on loopback) becomes a link; the rest is text, never an href."""
+    assert httpx.post(idp.url + "/_idp/verification", json={"uri": uri}).status_code == 200
+    try:
+        page = oauth_tab.sign_in(MASTER)
+        oauth_tab.open("accounts")
+        page.get_by_test_id("account-start").click()
+        expect(page.get_by_test_id("account-user-code")).to_be_visible()
+        shown = page.get_by_test_id("account-uri")
+        expect(shown).to_have_text(uri)
+        assert shown.evaluate("e => e.tagName") == "SPAN"
+        assert page.locator('[data-testid="account-code"] [href]').count() == 0
+        shown.click()
+        assert page.title() != "pwned"
+    finally:
+        httpx.post(idp.url + "/_idp/verification", json={})

@@ -52,6 +52,20 @@ export async function api(method, path, body) {
   return data;
 }
 
+// A URL another party chose (a provider's device endpoint names its verification page) may
+// become a link only when it is a web page: https, or http on this machine's loopback (a
+// local identity provider). Anything else (javascript:, data:, a relative path) is null and
+// shown as text, never given to href, where a browser would run it.
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+export function safeHref(url) {
+  if (typeof url !== "string" || !url) return null;
+  let parsed;
+  try { parsed = new URL(url); } catch { return null; }
+  if (parsed.protocol === "https:") return parsed.href;
+  if (parsed.protocol === "http:" && LOOPBACK.has(parsed.hostname)) return parsed.href;
+  return null;
+}
+
 export function query(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {

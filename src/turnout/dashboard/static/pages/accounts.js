@@ -2,7 +2,14 @@
 // why an account is invalid, when its token expires. Admins sign one in with the device flow
 // (POST /admin/accounts, then the code is entered at the provider) and remove accounts.
 import { useEffect, useState } from "preact/hooks";
-import { Badge, Card, ErrorBox, api, fmtIn, html, useApi } from "../lib.js";
+import { Badge, Card, ErrorBox, api, fmtIn, html, safeHref, useApi } from "../lib.js";
+
+// The provider's verification page: a link only when it is a web page (safeHref), else text.
+function verificationLink(login) {
+  const href = safeHref(login.verification_uri_complete) || safeHref(login.verification_uri);
+  if (!href) return html`<span class="mono" data-testid="account-uri">${login.verification_uri}</span>`;
+  return html`<a href=${href} target="_blank" rel="noopener noreferrer" data-testid="account-uri">${login.verification_uri}</a>`;
+}
 
 function SignInAccount({ providers, readOnly, onDone }) {
   const usable = providers.filter((p) => p.device_flow);
@@ -38,7 +45,7 @@ function SignInAccount({ providers, readOnly, onDone }) {
       <button class="primary" type="submit" disabled=${readOnly || (login && login.status === "pending")} data-testid="account-start">Sign an account in</button>
     </form>
     ${login && login.status === "pending" && html`<div class="notice" data-testid="account-code">
-      Open <a href=${login.verification_uri_complete || login.verification_uri} target="_blank" rel="noopener noreferrer">${login.verification_uri}</a>
+      Open ${verificationLink(login)}
       and enter the code <strong class="mono" data-testid="account-user-code">${login.user_code}</strong>. Waiting for the approval…</div>`}
     ${login && login.status === "done" && html`<div class="ok-box" data-testid="account-done">Signed in: ${login.account}</div>`}
     ${login && login.status === "failed" && html`<div class="error" data-testid="account-failed">Sign-in failed: ${login.error}</div>`}
