@@ -61,6 +61,7 @@ METHODS: dict[str, tuple[str, bool]] = {
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 TASK_NOT_FOUND = -32001  # A2A's TaskNotFoundError
 INVALID_AGENT_RESPONSE = -32006  # A2A's own code for an agent that answered nonsense
@@ -107,6 +108,21 @@ class TaskNotFound(GatewayError):
 
     def __init__(self) -> None:
         super().__init__("Task not found")
+
+
+class ContextNotFound(GatewayError):
+    """A message naming a context (``contextId``) the caller's key does not hold
+    (:mod:`turnout.a2a.owners`): answered as an A2A server answers a context it will not
+    continue (HTTP 200, JSON-RPC ``-32602`` "Invalid params"), the same whether the context
+    is another key's or unknown, so it tells the caller nothing about other keys."""
+
+    status = 200
+    type = "invalid_request_error"
+    code = "context_not_found"
+    log_level = "info"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid params: unknown contextId (omit it to start a new context)")
 
 
 class JSONParseError(BadRequest):
@@ -170,6 +186,8 @@ def code_of(err: GatewayError) -> int:
         return -32053
     if isinstance(err, TaskNotFound):
         return TASK_NOT_FOUND
+    if isinstance(err, ContextNotFound):
+        return INVALID_PARAMS
     if isinstance(err, JSONParseError):
         return PARSE_ERROR
     if isinstance(err, BadRequest):

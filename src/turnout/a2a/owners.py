@@ -1,4 +1,5 @@
-"""Which key a task belongs to: tasks are pinned to the key whose call first saw them.
+"""Which key a task or context belongs to: both are pinned to the key whose call first saw
+them.
 
 The gateway calls every agent with its own credentials, so an agent cannot tell one tenant's
 tasks from another's: without this, any key allowed to call an agent could read
@@ -7,6 +8,12 @@ task by naming its id. A task id seen in an answer to a key's call is that key's
 key wins); a request from a key that names a task another key holds, or one this gateway
 never saw, is answered like an unknown task (A2A's ``-32001``) and never reaches the agent.
 The master key and an open gateway (no keys) are not pinned.
+
+A context (``contextId``) groups a conversation's tasks, and an agent continues the context a
+message names (a new task in it, with the history the agent keeps for it): so a context id is
+pinned the same way, from the answers that name it, and a message of a key naming a context
+it does not hold (another key's, or one this gateway never saw) is refused with a JSON-RPC
+"Invalid params" error, what an A2A server answers for a context it will not continue.
 
 Kept per process in a bounded table, and in Redis as well when the limits are (so replicas
 share it), one key per task that expires a day after the task was last seen. A task forgotten
@@ -20,7 +27,7 @@ from collections import OrderedDict
 from typing import Any
 
 from turnout.a2a.governance import TASK_TTL
-from turnout.a2a.jsonrpc import Envelope, TaskNotFound
+from turnout.a2a.jsonrpc import ContextNotFound, Envelope, TaskNotFound
 from turnout.auth.principal import Principal
 from turnout.observability.logging import get_logger
 
@@ -70,23 +77,40 @@ def named_task(env: Envelope) -> tuple[bool, Any]:
     return True, env.params.get(field)
 
 
+def named_context(env: Envelope) -> tuple[bool, Any]:
+    """Whether a message names a context (``message.contextId``; JSON null names none), and
+    the value it names it with."""
+    if env.kind != "message":
+        return False, None
+    message = env.params.get("message")
+    if not isinstance(message, dict) or message.get("contextId") is None:
+        return False, None
+    return True, message["contextId"]
+
+
+# What is pinned: a task, or a context. Redis keys: ``a2a:owner:`` (tasks, as before) and
+# ``a2a:context:``, each ``<agent>:<id>``.
+TASK, CONTEXT = "owner", "context"
+
+
 class TaskOwners:
-    """(agent, task id) → the key id that holds it; bounded, oldest forgotten first."""
+    """(agent, task or context, id) → the key id that holds it; bounded, oldest forgotten
+    first (tasks and contexts share the bound)."""
 
     def __init__(
         self, capacity: int = MAX_TASKS, redis: Any = None, prefix: str = "turnout:"
     ) -> None:
         self.capacity = capacity
-        self.owners: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.owners: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self.redis = redis
-        self.prefix = prefix + "a2a:owner:"
+        self.prefix = prefix + "a2a:"
         self._writes: set[asyncio.Task[None]] = set()
         self._warned = False
 
-    def claim(self, agent: str, task_id: str, owner: str) -> None:
-        """``owner``'s call saw the task: it is theirs unless another key already holds it
-        (here; in Redis the first writer wins too)."""
-        key = (agent, task_id)
+    def claim(self, agent: str, task_id: str, owner: str, what: str = TASK) -> None:
+        """``owner``'s call saw the task (or context): it is theirs unless another key
+        already holds it (here; in Redis the first writer wins too)."""
+        key = (agent, what, task_id)
         owners = self.owners
         if key in owners:
             owners.move_to_end(key)
@@ -95,23 +119,24 @@ class TaskOwners:
         while len(owners) > self.capacity:
             owners.popitem(last=False)
         if self.redis is not None:
-            task = asyncio.get_running_loop().create_task(self._store(agent, task_id, owner))
+            task = asyncio.get_running_loop().create_task(self._store(key, owner))
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
 
-    async def owner(self, agent: str, task_id: str) -> str | None:
-        found = self.owners.get((agent, task_id))
+    async def owner(self, agent: str, task_id: str, what: str = TASK) -> str | None:
+        key = (agent, what, task_id)
+        found = self.owners.get(key)
         if found is not None or self.redis is None:
             return found
         try:
-            raw = await self.redis.get(f"{self.prefix}{agent}:{task_id}")
+            raw = await self.redis.get(self._redis_key(key))
         except Exception as exc:  # redis-py's errors and OSError alike: this process only
             self._warn(exc)
             return None
         if raw is None:
             return None
         found = raw.decode() if isinstance(raw, bytes) else str(raw)
-        self.owners[(agent, task_id)] = found
+        self.owners[key] = found
         return found
 
     async def check(self, agent: str, env: Envelope, caller: str | None) -> None:
@@ -126,6 +151,19 @@ class TaskOwners:
             raise TaskNotFound()
         if await self.owner(agent, task) != caller:
             raise TaskNotFound()
+
+    async def check_context(self, agent: str, env: Envelope, caller: str | None) -> None:
+        """Refuse a message of ``caller`` that names a context it does not hold: the agent
+        would continue it (another key's conversation) whatever the key."""
+        if caller is None:
+            return
+        names, context = named_context(env)
+        if not names:
+            return
+        if not isinstance(context, str) or not 0 < len(context) <= 256:
+            raise ContextNotFound()
+        if await self.owner(agent, context, CONTEXT) != caller:
+            raise ContextNotFound()
 
     async def only_own(self, agent: str, result: Any, caller: str) -> Any:
         """A task list with only the caller's tasks (1.0 ``{"tasks": [...]}``, or a bare
@@ -148,9 +186,13 @@ class TaskOwners:
                 kept.append(task)
         return kept
 
-    async def _store(self, agent: str, task_id: str, owner: str) -> None:
+    def _redis_key(self, key: tuple[str, str, str]) -> str:
+        agent, what, ident = key
+        return f"{self.prefix}{what}:{agent}:{ident}"
+
+    async def _store(self, key: tuple[str, str, str], owner: str) -> None:
         try:
-            await self.redis.set(f"{self.prefix}{agent}:{task_id}", owner, nx=True, ex=TASK_TTL)
+            await self.redis.set(self._redis_key(key), owner, nx=True, ex=TASK_TTL)
         except Exception as exc:
             self._warn(exc)
 

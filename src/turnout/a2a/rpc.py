@@ -23,7 +23,7 @@ from turnout.a2a.card import rewrite
 from turnout.a2a.events import Seen, read_response
 from turnout.a2a.governance import admit, check_access, message_task, plan_for, push_urls
 from turnout.a2a.jsonrpc import Envelope, NotReady, read_envelope, request_id_of
-from turnout.a2a.owners import LISTS, pinned
+from turnout.a2a.owners import CONTEXT, LISTS, pinned
 from turnout.a2a.registry import Agent
 from turnout.a2a.relay import (
     check_answer,
@@ -97,6 +97,7 @@ async def serve_rpc(
         check_access(principal, name, agent.config)
         trail.owner = pinned(principal)
         await service.owners.check(name, env, trail.owner)
+        await service.owners.check_context(name, env, trail.owner)
         plan = plan_for(principal, name, agent.config)
         if plan is not None and state.auth is not None:
             ticket = await admit(state.auth.limiter, plan)
@@ -288,8 +289,11 @@ class Trail:
         """An answer or stream event of ``size`` bytes, as read."""
         if seen.task_id is not None and self.task_id is None:
             self.task_id = seen.task_id
-        if seen.task_id is not None and self.owner is not None and self.owners is not None:
-            self.owners.claim(self.name, seen.task_id, self.owner)
+        if self.owner is not None and self.owners is not None:
+            if seen.task_id is not None:
+                self.owners.claim(self.name, seen.task_id, self.owner)
+            if seen.context_id is not None:
+                self.owners.claim(self.name, seen.context_id, self.owner, CONTEXT)
         if seen.state is None:
             return
         self.state = seen.state
