@@ -38,3 +38,27 @@ async def test_labels_upsert_and_read_back(backend: dict[str, Any]) -> None:
     assert [x.score for x in got["r2"]] == [0.5]
     assert "missing" not in got
     assert sum(1 for k in got if k.startswith("bulk")) == 1200
+
+
+async def test_trim_keeps_a_sources_newest_labels_only(backend: dict[str, Any]) -> None:
+    """A key's feedback is kept to its newest labels; other sources are never touched."""
+    engine = backend.get("engine")
+    if engine is None:
+        store: Any = MemoryLabelStore()
+    else:
+        store = SqlLabelStore(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM route_labels"))
+
+    def at(rid: str, source: str, minute: int) -> Label:
+        return Label(rid, source, 1.0, datetime(2026, 3, 4, 5, minute, tzinfo=UTC))
+
+    await store.put([at(f"k{i}", "feedback:key_a", i) for i in range(8)])
+    await store.put([at("other", "feedback:key_b", 0), at("k0", "judge:j", 0)])
+    assert await store.trim("feedback:key_a", 3) == 5
+    assert await store.trim("feedback:key_a", 3) == 0
+    got = await store.get([f"k{i}" for i in range(8)] + ["other"])
+    kept = sorted(rid for rid, labels in got.items() for x in labels if x.source.endswith("_a"))
+    assert kept == ["k5", "k6", "k7"]
+    assert [x.source for x in got["other"]] == ["feedback:key_b"]
+    assert [x.source for x in got["k0"]] == ["judge:j"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -73,5 +74,53 @@ def test_another_keys_rating_never_counts(mock: Proc, tmp_path: Path) -> None:
         rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
         [row] = [r for r in rows if r["request_id"] == rid]
         assert row["feedback"] == 1.0 and row["score"] == 1.0 and row["source"] == "feedback"
+    finally:
+        gw.stop()
+
+
+def test_feedback_is_limited_and_bounded_per_key(mock: Proc, tmp_path: Path) -> None:
+    """``/v1/feedback`` takes any request id (the request log is written in the background),
+    so one key could write rows without end: now each rating counts against the key's
+    ``rpm`` as a model request does, and a key keeps only its newest
+    ``storage.feedback_per_key`` labels; another key's are never pushed out."""
+    config = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"gpt-test": {"deployments": [{"provider": "mock", "model": "up"}]}},
+        "storage": {"flush_interval": 0.05, "feedback_per_key": 5},
+    }
+    gw = start_gateway(config, tmp_path, env={"TURNOUT_MASTER_KEY": MASTER})
+    try:
+        keys, ids = {}, {}
+        for name, body in (("slow", {"rpm": 3}), ("flood", {}), ("quiet", {})):
+            made = httpx.post(gw.url + "/admin/keys", headers=ADMIN, json={"name": name, **body})
+            assert made.status_code == 201, made.text
+            keys[name], ids[name] = made.json()["key"], made.json()["id"]
+
+        def rate(who: str, rid: str) -> httpx.Response:
+            return httpx.post(
+                gw.url + "/v1/feedback",
+                headers={"authorization": f"Bearer {keys[who]}"},
+                json={"request_id": rid, "thumbs": "up"},
+            )
+
+        assert rate("quiet", "quiet-1").status_code == 200
+        # The key's rpm: three ratings, then the gateway's usual 429 (the SDK's error shape).
+        assert [rate("slow", f"slow-{i}").status_code for i in range(3)] == [200, 200, 200]
+        refused = rate("slow", "slow-3")
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["retry-after"]
+        assert refused.json()["error"]["type"]
+        # A key without limits: every rating answered, only its newest five kept.
+        for i in range(12):
+            assert rate("flood", f"flood-{i:02d}").status_code == 200
+        db = sqlite3.connect(tmp_path / "turnout.db")
+        try:
+            rows = db.execute("SELECT request_id, source FROM route_labels").fetchall()
+        finally:
+            db.close()
+        flood = sorted(r for r, s in rows if s == f"feedback:{ids['flood']}")
+        assert flood == [f"flood-{i:02d}" for i in range(7, 12)]
+        assert ("quiet-1", f"feedback:{ids['quiet']}") in rows  # never another key's
+        assert len([r for r, s in rows if s == f"feedback:{ids['slow']}"]) == 3
     finally:
         gw.stop()

@@ -207,6 +207,9 @@ class StorageConfig(Closed):
     responses_max_entries: int = Field(
         10_000, ge=1, description="conversations kept in memory when storage is off"
     )
+    feedback_per_key: int = Field(
+        10_000, ge=1, description="POST /v1/feedback labels kept per key; its oldest go first"
+    )
 
 
 class ModelPriceConfig(Closed):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from turnout.storage.sql.tables import route_labels
@@ -57,6 +57,10 @@ class LabelStore(Protocol):
 
     async def get(self, request_ids: Iterable[str]) -> dict[str, list[Label]]: ...
 
+    async def trim(self, source: str, keep: int) -> int:
+        """Keep the newest ``keep`` labels of ``source``; the number removed."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -82,6 +86,13 @@ class MemoryLabelStore:
             if rid in wanted:
                 out.setdefault(rid, []).append(label)
         return out
+
+    async def trim(self, source: str, keep: int) -> int:
+        mine = sorted((x.ts, k) for k, x in self._labels.items() if k[1] == source)
+        gone = mine[: max(0, len(mine) - keep)]
+        for _, k in gone:
+            del self._labels[k]
+        return len(gone)
 
     async def close(self) -> None:
         return None
@@ -139,6 +150,22 @@ class SqlLabelStore:
                         Label(row.request_id, row.source, float(row.score), ts, row.detail)
                     )
         return out
+
+    async def trim(self, source: str, keep: int) -> int:
+        """Counted and deleted through the (source, ts) index: a range of one source."""
+        t = route_labels
+        async with self.engine.begin() as conn:
+            count = select(func.count()).select_from(t).where(t.c.source == source)
+            excess = int((await conn.execute(count)).scalar_one()) - keep
+            if excess <= 0:
+                return 0
+            oldest = (
+                select(t.c.request_id).where(t.c.source == source).order_by(t.c.ts).limit(excess)
+            )
+            gone = await conn.execute(
+                delete(t).where(t.c.source == source, t.c.request_id.in_(oldest))
+            )
+            return int(gone.rowcount or 0)
 
     async def close(self) -> None:
         return None

@@ -201,6 +201,8 @@ route_labels = Table(
     Column("ts", DateTime(timezone=True), nullable=False),
     Column("detail", Text),
 )
+# A key's feedback is kept to its newest labels (router/labels.py, trim): counted by source.
+Index("ix_route_labels_source_ts", route_labels.c.source, route_labels.c.ts)
 
 # Providers and models managed through the admin API (docs/configuration.md#providers-and-
 # models-through-the-admin-api): one row per entry, the section as JSON, a provider's keys
