@@ -17,6 +17,7 @@ provider's connections are checked as admin-supplied ones for as long as it serv
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -87,13 +88,54 @@ def shown_provider(body: Body) -> Body:
     return out
 
 
-def _provider_join(body: Body, keys: list[str]) -> None:
-    body["api_keys"] = keys
+# A provider's sealed list holds its ``api_keys`` one by one and, after them, at most one
+# value that starts with this mark: its other credentials (the static ``headers`` and
+# ``oauth.client_secret``) as one JSON object. A key never starts with a NUL byte.
+FIELDS_MARK = "\x00turnout-provider-fields:"
+
+
+def provider_fields(body: Body) -> list[str]:
+    """Pops a provider's credentials other than its keys out of ``body``: its static
+    ``headers`` (``Authorization``, ``x-api-key``… a custom upstream's credential) and its
+    OAuth ``client_secret``; one value to seal (none when it has neither)."""
+    fields: Body = {}
+    headers = body.get("headers")
+    if isinstance(headers, dict) and headers:  # anything else stays for the validator
+        fields["headers"] = body.pop("headers")
+    oauth = body.get("oauth")
+    if isinstance(oauth, dict) and oauth.get("client_secret") is not None:
+        oauth = dict(oauth)
+        fields["client_secret"] = oauth.pop("client_secret")
+        body["oauth"] = oauth
+    return [FIELDS_MARK + json.dumps(fields)] if fields else []
+
+
+def is_fields(opened: str) -> bool:
+    return opened.startswith(FIELDS_MARK)
+
+
+def _provider_join(body: Body, opened: list[str]) -> None:
+    """The opened keys and credentials back in a provider's body. A row written before they
+    were sealed keeps them in its body: read as they are."""
+    keys = [k for k in opened if not is_fields(k)]
+    if keys:
+        body["api_keys"] = keys
+    for value in opened:
+        if not is_fields(value):
+            continue
+        fields = json.loads(value[len(FIELDS_MARK) :])
+        if isinstance(fields.get("headers"), dict):
+            old = body.get("headers")
+            body["headers"] = {**(old if isinstance(old, dict) else {}), **fields["headers"]}
+        if "client_secret" in fields:
+            oauth = body.get("oauth")
+            body["oauth"] = {**(oauth if isinstance(oauth, dict) else {}),
+                             "client_secret": fields["client_secret"]}  # fmt: skip
 
 
 # The kinds the admin API stores: one entry each ("module:NAME" is imported on first use).
-# A provider's ``api_keys`` are sealed by the service itself (an update without them keeps
-# the stored ones), so the provider kind has no ``split``.
+# A provider's ``api_keys`` and other credentials are sealed by the service itself (an update
+# without ``api_keys`` keeps the stored ones: provider_fields), so the kind has no ``split``.
 KINDS: dict[str, ManagedKind | str] = {
     "provider": ManagedKind("providers", destinations=_provider_destinations, join=_provider_join),
     "model": ManagedKind("models"),

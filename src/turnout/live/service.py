@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +23,12 @@ from turnout.crypto import SecretBox, SecretKeyError
 from turnout.live.managed import (
     SealedKeyError,
     Sources,
+    is_fields,
     kind_of,
     merge,
     open_keys,
     outbound_problems,
+    provider_fields,
     section,
     shown_provider,
 )
@@ -110,7 +113,7 @@ class ManagedService:
         for e in entries:
             if e.kind != kind:
                 continue
-            body = shown_provider(e.body) if kind == "provider" else e.body
+            body = shown_provider(self._opened(e)) if kind == "provider" else e.body
             item: dict[str, Any] = {"name": e.name, **body}
             if kind == "provider":
                 item["api_keys"] = self._masks(e)
@@ -122,9 +125,39 @@ class ManagedService:
 
     def _masks(self, entry: Entry) -> list[str]:
         try:
-            return [mask(k) for k in open_keys(entry, self._box())]
+            return [mask(k) for k in open_keys(entry, self._box()) if not is_fields(k)]
         except Exception:
             return ["(sealed)"] * len(entry.sealed_keys)
+
+    def _opened(self, entry: Entry) -> dict[str, Any]:
+        """A stored provider's body with its sealed headers and client secret back (for the
+        listing, which masks them); as stored when they cannot be opened."""
+        body = copy.deepcopy(entry.body)
+        try:
+            opened = open_keys(entry, self._box())
+        except Exception:
+            return body
+        kind = kind_of(entry.kind)
+        if kind is not None and kind.join is not None:
+            kind.join(body, [v for v in opened if is_fields(v)])
+        return body
+
+    def _kept_keys(self, old: Entry) -> list[str]:
+        """The stored keys an update without ``api_keys`` keeps: the sealed list without the
+        old credentials (the new body brings its own). All of it when it cannot be opened."""
+        box = self._box()
+        if box is None:
+            return list(old.sealed_keys)
+        context = seal_context(old.name)
+        kept = []
+        for value in old.sealed_keys:
+            try:
+                if is_fields(box.open(value, context)):
+                    continue
+            except Exception:
+                pass
+            kept.append(value)
+        return kept
 
     def _box(self) -> SecretBox | None:
         try:
@@ -155,6 +188,12 @@ class ManagedService:
                 if isinstance(made, Outcome):
                     return made
                 sealed = made
+                fields = provider_fields(body)  # headers, client secret: sealed as well
+                if fields:
+                    box = self._sealer("provider credentials (they are sealed)")
+                    if isinstance(box, Outcome):
+                        return box
+                    sealed += [box.seal(f, seal_context(name)) for f in fields]
             else:
                 made = self._seal_secrets(kind, name, body)
                 if isinstance(made, Outcome):
@@ -219,7 +258,7 @@ class ManagedService:
 
     def _seal(self, name: str, keys: Any, old: Entry | None) -> list[str] | Outcome:
         if keys is None:  # not given: an update keeps the stored keys
-            return list(old.sealed_keys) if old is not None else []
+            return self._kept_keys(old) if old is not None else []
         if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
             return refused([f"providers.{name}.api_keys: expected a list of keys"])
         if not keys:
