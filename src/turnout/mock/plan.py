@@ -61,6 +61,7 @@ class Facts:
     images: int = 0
     signatures: int = 0
     encrypted_reasoning: bool = False  # Responses: reasoning state asked for in `include`
+    metadata: dict[str, str] = field(default_factory=dict)  # Responses: echoed last, as OpenAI does
 
 
 @dataclass(frozen=True, slots=True)

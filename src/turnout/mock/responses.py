@@ -55,6 +55,20 @@ def _signatures(items: list[Any]) -> int:
     return count
 
 
+def _metadata(value: Any) -> dict[str, str]:
+    """OpenAI's rule: up to 16 string keys with string values; the answer echoes them."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequestError("Invalid type for 'metadata': expected an object", "metadata")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise RequestError(
+                f"Invalid type for 'metadata.{key}': expected a string", f"metadata.{key}"
+            )
+    return dict(value)
+
+
 def read_responses(obj: dict[str, Any]) -> Facts:
     """Read a Responses request; raise :class:`RequestError` where OpenAI answers 400."""
     model = obj.get("model")
@@ -63,6 +77,7 @@ def read_responses(obj: dict[str, Any]) -> Facts:
     items = _items(obj)
     facts = Facts(model=model, stream=obj.get("stream") is True)
     facts.max_tokens = _positive_int(obj, "max_output_tokens")
+    facts.metadata = _metadata(obj.get("metadata"))
     tools = obj.get("tools")
     for tool in tools if isinstance(tools, list) else ():
         name = tool.get("name") if isinstance(tool, dict) else None
@@ -158,7 +173,9 @@ def _output(plan: Plan, encrypted: bool) -> list[dict[str, Any]]:
     return out
 
 
-def _response(plan: Plan, status: str, output: list[Any], usage: Any) -> dict[str, Any]:
+def _response(
+    plan: Plan, status: str, output: list[Any], usage: Any, metadata: dict[str, str]
+) -> dict[str, Any]:
     now = int(time.time())
     return {
         "id": f"resp_{plan.uid}",
@@ -186,7 +203,7 @@ def _response(plan: Plan, status: str, output: list[Any], usage: Any) -> dict[st
         "truncation": "disabled",
         "usage": usage,
         "user": None,
-        "metadata": {},
+        "metadata": metadata,
     }
 
 
@@ -196,7 +213,7 @@ def _status(plan: Plan) -> str:
 
 def responses_body(plan: Plan, facts: Facts) -> bytes:
     output = _output(plan, facts.encrypted_reasoning)
-    return orjson.dumps(_response(plan, _status(plan), output, _usage(plan)))
+    return orjson.dumps(_response(plan, _status(plan), output, _usage(plan), facts.metadata))
 
 
 def responses_frames(plan: Plan, facts: Facts) -> list[bytes]:
@@ -210,8 +227,9 @@ def responses_frames(plan: Plan, facts: Facts) -> list[bytes]:
         seq += 1
         frames.append(b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n")
 
-    event("response.created", response=_response(plan, "in_progress", [], None))
-    event("response.in_progress", response=_response(plan, "in_progress", [], None))
+    begun = _response(plan, "in_progress", [], None, facts.metadata)
+    event("response.created", response=begun)
+    event("response.in_progress", response=begun)
     output = _output(plan, facts.encrypted_reasoning)
     part: dict[str, Any]
     for index, item in enumerate(output):
@@ -255,5 +273,8 @@ def responses_frames(plan: Plan, facts: Facts) -> list[bytes]:
                   part=item["content"][0])  # fmt: skip
         event("response.output_item.done", output_index=index, item=item)
     status = _status(plan)
-    event(f"response.{status}", response=_response(plan, status, output, _usage(plan)))
+    event(
+        f"response.{status}",
+        response=_response(plan, status, output, _usage(plan), facts.metadata),
+    )
     return frames

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from turnout import usage
 from turnout.protocols.openai.usage import OpenAIStream, ask_for_usage
+from turnout.protocols.responses.usage import ResponsesStream
 from turnout.types import Call, Usage
 from turnout.usage.scan import KeyTail, last_object
 
@@ -266,3 +267,66 @@ def test_a_line_that_never_ends_is_not_held_back() -> None:
     assert observer.feed(half + half) == b"data: " + half + half + half  # released, relayed
     assert observer.feed(b"more") == b"more"
     assert observer.flush() == b""
+
+
+# A Responses answer ends with the request's metadata, after its usage: a client's key named
+# "usage" there (a string, or null) must not stand in for the answer's own.
+_ECHO = {"usage": "x", "b": "usage"}
+_RESPONSE = {
+    "id": "resp_1",
+    "output": [{"type": "message", "content": [{"type": "output_text", "text": "y" * 5000}]}],
+    "usage": {"input_tokens": 11, "output_tokens": 600, "total_tokens": 611},
+    "user": None,
+    "metadata": _ECHO,
+}
+_EVENTS = b"".join(
+    b"event: %s\ndata: %s\n\n" % (kind.encode(), orjson.dumps({"type": kind, "response": r}))
+    for kind, r in [
+        ("response.created", {**_RESPONSE, "usage": None}),
+        ("response.completed", _RESPONSE),
+    ]
+)
+
+
+def test_an_echoed_key_after_the_usage_is_not_the_usage() -> None:
+    assert usage.from_body("responses", orjson.dumps(_RESPONSE)) == Usage(11, 600, 0, 0)
+    # A null is taken at its word (OpenAI refuses null metadata values): no usage, so the call
+    # settles at its estimate, never at an earlier object's counts.
+    body = orjson.dumps({**_RESPONSE, "metadata": {"usage": None}})
+    assert last_object(body, b'"usage"') is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(_EVENTS) - 1), max_size=8))
+def test_an_echoed_key_does_not_hide_a_stream_usage_however_it_is_cut(cuts: list[int]) -> None:
+    observer = ResponsesStream()
+    _feed(observer, _EVENTS, cuts)
+    assert observer.usage() == Usage(11, 600, 0, 0)
+
+
+def test_an_echoed_key_cut_right_after_its_name_falls_back_to_the_object() -> None:
+    """The value of the last key may arrive in the next read: the object before it is kept."""
+    end = _EVENTS.rindex(b'"usage"') + len(b'"usage"')
+    for cuts in ([end], [end, end + 1], [end - 3, end, end + 2]):
+        tail = KeyTail(b'"usage"')
+        _feed_tail(tail, _EVENTS, cuts)
+        assert tail.last() == _RESPONSE["usage"]
+
+
+def _feed_tail(tail: KeyTail, data: bytes, cuts: list[int]) -> None:
+    start = 0
+    for cut in [*cuts, len(data)]:
+        tail.feed(data[start:cut])
+        start = cut
+
+
+def test_a_null_usage_is_no_usage_not_an_earlier_object() -> None:
+    """``"usage": null`` (an upstream without counts) is not replaced by an object before it: a
+    client's tool schema with a ``usage`` property would then count as 0 tokens."""
+    schema = {"type": "object", "properties": {"usage": {"type": "object"}}}
+    answer = {**_RESPONSE, "tools": [{"type": "function", "parameters": schema}], "usage": None}
+    answer = {"tools": answer.pop("tools"), **answer}
+    assert usage.from_body("responses", orjson.dumps(answer)) is None
+    observer = ResponsesStream()
+    _feed(observer, b"data: " + orjson.dumps({"response": answer}) + b"\n\n", [100, 5000])
+    assert observer.usage() is None
