@@ -74,6 +74,8 @@ class Call:
     sticky_key: str | None = None  # the client's pin in the sticky strategy (strategy)
     notes: list[Note] | None = None  # every upstream attempt (observability.attempts)
     observer: StreamObserver | None = None  # a stream's usage observer (API layer)
+    relayed: int = 0  # bytes of a stream written to the client (API layer; usage.base.cut_short)
+    relayed_all: bool = False  # every byte of the stream was written, its end checked (API layer)
     # The reply was written by the gateway from the IR (a translated answer) and is whole and
     # error-free, its usage in ``usage``: the cache stores it without decoding it (translate).
     encoded: bool = False

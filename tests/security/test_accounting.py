@@ -8,15 +8,19 @@ answers like OpenAI, echoes included) behind a real gateway.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anthropic
 import openai
 import pytest
 
-from tests.support.procs import Proc, start_gateway, start_mock
+from tests.support.procs import Proc, scripted_requests, start_gateway, start_mock, start_scripted
 from tests.support.request_log import request_line
 
+CHAT: Any = [{"role": "user", "content": "hi"}]
 # Enough output that the answer body is scanned for its usage rather than parsed whole.
 TOKENS = {"x-mock-tokens": "600"}
 
@@ -83,3 +87,130 @@ def test_a_metadata_key_named_usage_does_not_hide_a_responses_stream_usage(
     usage = done.response.usage
     assert usage.output_tokens == 600
     assert _counted(gateway, request_id) == (usage.input_tokens, 600)
+
+
+# Streams whose content is all sent and whose last events (the usage) are held back until the
+# gateway closes the connection: a client that leaves at the last text never lets them come.
+WORDS = 300
+
+
+def _sse(*events: tuple[str | None, Any]) -> list[str]:
+    out = []
+    for name, data in events:
+        head = f"event: {name}\n" if name else ""
+        out.append(f"{head}data: {json.dumps(data)}\n\n")
+    return out
+
+
+def _openai_chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return None, {"id": "c", "object": "chat.completion.chunk", "model": "m", "choices": [choice]}
+
+
+def _anthropic(name: str, **fields: Any) -> tuple[str, Any]:
+    return name, {"type": name, **fields}
+
+
+HELD = {
+    "cut-openai": _sse(
+        _openai_chunk({"role": "assistant", "content": ""}),
+        *[_openai_chunk({"content": "word "}) for _ in range(WORDS)],
+        _openai_chunk({}, "stop"),
+    ),
+    "cut-anthropic": _sse(
+        _anthropic(
+            "message_start",
+            message={
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [],
+                "usage": {"input_tokens": 3, "output_tokens": 1},
+            },
+        ),
+        _anthropic("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        *[
+            _anthropic(
+                "content_block_delta", index=0, delta={"type": "text_delta", "text": "word "}
+            )
+            for _ in range(WORDS)
+        ],
+        _anthropic("content_block_stop", index=0),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def held(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    script = {
+        name: {"type": "text/event-stream", "chunks": chunks, "hold": True}
+        for name, chunks in HELD.items()
+    }
+    proc = start_scripted(script, Path(tmp_path_factory.mktemp("held")))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def cutting(held: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    kinds = {"openai": ("openai-compatible", "/v1"), "anthropic": ("anthropic", "")}
+    providers = {
+        kind: {"type": kind_type, "base_url": held.url + suffix, "api_keys": ["sk-up-000000001"]}
+        for kind, (kind_type, suffix) in kinds.items()
+    }
+    models = {
+        f"cut-{kind}": {"deployments": [{"provider": kind, "model": f"cut-{kind}"}]}
+        for kind in kinds
+    }
+    config = {"storage": {"enabled": False}, "providers": providers, "models": models}
+    proc = start_gateway(config, Path(tmp_path_factory.mktemp("cutting")))
+    yield proc
+    proc.stop()
+
+
+def _left_at_the_last_text(gateway: Proc, request_id: str) -> dict[str, Any]:
+    line = request_line(gateway, request_id)
+    assert (line["status"], line["error"]) == (499, "client_disconnected")
+    return line
+
+
+@pytest.mark.parametrize("upstream", ["openai", "anthropic"])
+def test_an_openai_client_leaving_before_the_usage_is_counted_for_what_it_received(
+    cutting: Proc, held: Proc, upstream: str
+) -> None:
+    """Before: the call was logged without tokens (an OpenAI upstream: its usage comes last)
+    or with the one output token of Anthropic's ``message_start`` (relayed, or translated),
+    and limits and budgets settled it so, for {WORDS} words received."""
+    client = openai.OpenAI(base_url=cutting.url + "/v1", api_key="unused", max_retries=0)
+    words = 0
+    with client.chat.completions.with_streaming_response.create(
+        model=f"cut-{upstream}", messages=CHAT, stream=True
+    ) as reply:
+        request_id = reply.headers["x-request-id"]
+        for chunk in reply.parse():
+            if chunk.choices and chunk.choices[0].delta.content:
+                words += 1
+            if words == WORDS:
+                break  # leaving closes the connection: the usage never comes
+    line = _left_at_the_last_text(cutting, request_id)
+    assert words == WORDS and line["output_tokens"] >= WORDS
+    assert scripted_requests(held)[-1]["closed"]  # the upstream call was dropped too
+
+
+def test_an_anthropic_client_leaving_before_message_delta_is_counted_for_what_it_received(
+    cutting: Proc,
+) -> None:
+    client = anthropic.Anthropic(base_url=cutting.url, api_key="unused", max_retries=0)
+    words = 0
+    with client.messages.with_streaming_response.create(
+        model="cut-anthropic", max_tokens=4096, messages=CHAT, stream=True
+    ) as reply:
+        request_id = reply.headers["x-request-id"]
+        for event in reply.parse():
+            if event.type == "content_block_delta":
+                words += 1
+            if event.type == "content_block_stop":
+                break
+    line = _left_at_the_last_text(cutting, request_id)
+    assert words == WORDS and line["output_tokens"] >= WORDS

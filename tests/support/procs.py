@@ -6,6 +6,7 @@ start it, and it is killed at teardown whatever happened.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -179,3 +180,21 @@ def rogue_gateway(rogue_server: Proc, tmp: Path, master: str, **extra: Any) -> P
         **extra,
     }
     return start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": master})
+
+
+def start_scripted(script: dict[str, Any], tmp: Path) -> Proc:
+    """The scripted upstream of tests/support/scripted.py, answering by ``script``."""
+    port = free_port()
+    path = tmp / f"script-{port}.json"
+    path.write_text(json.dumps(script))
+    program = str(Path(__file__).with_name("scripted.py"))
+    return Proc(
+        [PYTHON, program, "--port", str(port), "--script", str(path)], port, "/_scripted/requests"
+    )
+
+
+def scripted_requests(upstream: Proc) -> list[dict[str, Any]]:
+    """What the scripted upstream was asked, oldest first (``closed``: the gateway closed the
+    connection while the answer was still being written)."""
+    records: list[dict[str, Any]] = httpx.get(upstream.url + "/_scripted/requests").json()
+    return records

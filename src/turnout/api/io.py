@@ -163,6 +163,7 @@ async def send_stream(
                 if observer is not None and not (chunk := observer.feed(chunk)):
                     continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                call.relayed += len(chunk)
                 if terminator is not None:  # the stream's last 48 bytes at least
                     tail = chunk if len(chunk) >= 48 else (tail + chunk)[-48:]
             if observer is not None and (rest := observer.flush()):
@@ -171,6 +172,7 @@ async def send_stream(
             # find, not ``in``: on Python 3.11 ``in`` first tries its operand as an integer.
             if terminator is not None and tail[-48:].find(terminator) < 0:
                 raise StreamIncomplete("the upstream stream ended before it was complete")
+            call.relayed_all = True  # a client leaving now has had everything, usage included
         except Exception as exc:
             raise StreamAborted(await _report(send, call, exc)) from None
         await send({"type": "http.response.body", "body": b"", "more_body": False})

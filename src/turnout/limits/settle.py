@@ -4,8 +4,8 @@ The drain has already parsed every finished call's usage and priced it (for the 
 so settling here costs the request path nothing. Real tokens replace the token estimate in
 the window the call was counted in, and real cost replaces the budget reservation. What a
 call used when the gateway cannot tell (a stream the client abandoned before usage arrived):
-its estimate. A call that failed without usage used nothing; a cache hit used no upstream
-tokens and cost nothing.
+its estimate, or what the part it relayed says when that is more (usage.base.floor). A call
+that failed without usage used nothing; a cache hit used no upstream tokens and cost nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.limits.plan import Ticket
 from turnout.observability.logging import get_logger
+from turnout.usage.base import cut_short
 
 if TYPE_CHECKING:
     from turnout.observability.finish import Finished
@@ -28,7 +29,10 @@ def used(done: Finished, ticket: Ticket) -> tuple[int, float]:
         return 0, 0.0
     usage = done.usage
     if usage is not None:
-        return usage.input_tokens + usage.output_tokens, done.cost or 0.0
+        tokens, cost = usage.input_tokens + usage.output_tokens, done.cost or 0.0
+        if cut_short(call):  # its usage is a floor (usage.base.floor): never below the estimate
+            return max(tokens, ticket.tokens), max(cost, ticket.cost)
+        return tokens, cost
     if call.status >= 400 and call.status != 499:
         return 0, 0.0
     return ticket.tokens, ticket.cost

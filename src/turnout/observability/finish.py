@@ -18,6 +18,7 @@ from turnout.observability.attempts import Attempt, Explainer
 from turnout.observability.slog import structlog
 from turnout.pricing import PriceTable
 from turnout.types import Call, Note, Usage
+from turnout.usage.base import cut_short, floor
 
 log = structlog.get_logger("turnout.request")
 
@@ -75,6 +76,8 @@ class Finisher:
                 usage = call.usage = observer.usage()
             except Exception as exc:  # a malformed upstream frame must not lose the row
                 log.warning("usage not readable", request_id=call.request_id, error=repr(exc))
+        if cut_short(call):  # what it reported, if anything, is only a part
+            usage = call.usage = floor(call, usage)
         deployment = call.deployment
         provider = deployment.split("/", 1)[0] if deployment else None
         notes: list[Note] = call.notes or []

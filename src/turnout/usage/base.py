@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from turnout.ir.response import Usage as IRUsage
-from turnout.types import Usage
+from turnout.types import Call, Usage
 from turnout.usage.scan import KeyTail
 
 
@@ -34,6 +34,42 @@ def from_ir(usage: IRUsage | None) -> Usage | None:
         return None
     return Usage(
         usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens
+    )
+
+
+# Bytes of a relayed stream per token it is assumed to have carried when its own count never
+# came. Framing is most of a stream: an OpenAI chunk spends ~150 bytes on one token, an
+# Anthropic delta ~110 on a few, a Gemini chunk ~300 on a few dozen (4 bytes of text each), so
+# 32 is within a few times of every protocol's real rate, not a free pass for any of them.
+STREAM_BYTES_PER_TOKEN = 32
+
+
+def cut_short(call: Call) -> bool:
+    """A stream that reached its client in part and ended before its end: the client left
+    (or stopped reading), or the stream failed after its first bytes. Whatever usage it
+    reported is what was counted up to then (Anthropic's first event says one output token),
+    and its final count, sent last, never came."""
+    if not call.stream or call.relayed == 0 or call.relayed_all or call.cache == "hit":
+        return False  # not a stream, nothing relayed, all of it relayed, or a replay
+    return call.status == 499 or (call.error is not None and call.error.startswith("stream:"))
+
+
+def floor(call: Call, usage: Usage | None) -> Usage:
+    """The usage of a stream cut short: no less than what it reported, nor than its relayed
+    bytes over :data:`STREAM_BYTES_PER_TOKEN` for the output, nor than the request's bytes
+    over four for the input when it reported none (the estimate's rule, budgets/estimate.py).
+
+    A client that leaves right after the last text, before the usage, used to be counted for
+    nothing it received: no usage at all (OpenAI, usage comes last) or one output token
+    (Anthropic's ``message_start``)."""
+    out = call.relayed // STREAM_BYTES_PER_TOKEN
+    if usage is None:
+        return Usage(len(call.body) // 4, out)
+    return Usage(
+        usage.input_tokens or len(call.body) // 4,
+        max(usage.output_tokens, out),
+        usage.cached_tokens,
+        usage.reasoning_tokens,
     )
 
 

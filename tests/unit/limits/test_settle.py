@@ -1,0 +1,73 @@
+"""What an admitted call settles at (turnout/limits/settle.py), and the usage of a stream
+its client left before the usage came (turnout/usage/base.py: cut_short, floor)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from turnout.limits.settle import used
+from turnout.observability.finish import Finished
+from turnout.types import Call, Usage
+from turnout.usage.base import STREAM_BYTES_PER_TOKEN, cut_short, floor
+
+
+class _Ticket:
+    def __init__(self, tokens: int, cost: float) -> None:
+        self.tokens, self.cost = tokens, cost
+
+
+def _call(**fields: Any) -> Call:
+    call = Call(
+        protocol="openai",
+        operation="chat",
+        model="m",
+        body=b"x" * 400,
+        data={},
+        stream=True,
+        headers={},
+        request_id="r",
+        started=time.perf_counter(),
+    )
+    for name, value in fields.items():
+        setattr(call, name, value)
+    return call
+
+
+def _done(call: Call, usage: Usage | None, cost: float | None) -> Finished:
+    return Finished(call, 0.0, 0.0, usage, cost, None, None, [], False, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "short"),
+    [
+        ({"status": 499, "relayed": 10}, True),
+        ({"status": 200, "error": "stream:UpstreamUnavailable", "relayed": 10}, True),
+        ({"status": 499, "relayed": 0}, False),  # left before the first byte: the estimate
+        ({"status": 200, "relayed": 10}, False),  # complete
+        ({"status": 499, "relayed": 10, "stream": False}, False),
+        ({"status": 499, "relayed": 10, "cache": "hit"}, False),  # a replay: nothing upstream
+        ({"status": 499, "relayed": 10, "relayed_all": True}, False),  # left at the very end
+    ],
+)
+def test_which_calls_are_cut_short(fields: dict[str, Any], short: bool) -> None:
+    assert cut_short(_call(**fields)) is short
+
+
+def test_a_stream_cut_short_counts_at_least_its_relayed_bytes() -> None:
+    call = _call(status=499, relayed=STREAM_BYTES_PER_TOKEN * 1000)
+    assert floor(call, None) == Usage(100, 1000)
+    assert floor(call, Usage(3, 1, 2, 0)) == Usage(3, 1000, 2, 0)
+    assert floor(call, Usage(3, 5000)) == Usage(3, 5000)
+
+
+def test_a_stream_cut_short_settles_at_no_less_than_its_reservation() -> None:
+    ticket: Any = _Ticket(tokens=356, cost=0.5)
+    early = _call(status=499, relayed=STREAM_BYTES_PER_TOKEN)
+    assert used(_done(early, Usage(3, 1), 0.001), ticket) == (356, 0.5)
+    late = _call(status=499, relayed=STREAM_BYTES_PER_TOKEN * 1000)
+    assert used(_done(late, Usage(3, 1000), 2.0), ticket) == (1003, 2.0)
+    whole = _call(status=200, relayed=STREAM_BYTES_PER_TOKEN * 1000)
+    assert used(_done(whole, Usage(3, 1), 0.001), ticket) == (4, 0.001)
