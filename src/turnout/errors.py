@@ -10,6 +10,8 @@ always sees its own protocol's error shape::
     GatewayError                   500  server_error (the root is never raised itself)
     ├── BadRequest                 400  malformed JSON, missing or wrong-typed fields
     │   ├── TranslationUnsupported 400  a field the target protocol cannot express
+    │   ├── Unmetered              400  a field that hides the call's usage (Responses
+    │   │                               ``background``), from a key with a token limit or budget
     │   └── GuardrailRefused       400  a guardrail plugin refused the request or answer (names
     │                                   the plugin and rule)
     ├── AuthenticationFailed       401  missing, unknown or expired gateway key
@@ -117,6 +119,24 @@ class BadRequest(GatewayError):
     status = 400
     type = "invalid_request_error"
     log_level = "info"
+
+
+class Unmetered(BadRequest):
+    """A call whose usage the gateway would never see, from a key or team with a token limit
+    or budget: admitted, it would be settled at its estimate whatever it generated. A
+    Responses ``background`` response is generated after its answer (``queued``, no usage)
+    and read by polling, so three background calls could spend far past a budget
+    (docs/security.md, "Background responses under a budget")."""
+
+    code = "unmetered_request"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"'{field}' is not available to a key with a token limit or budget: the gateway "
+            f"cannot count what such a request uses. Send it without '{field}' (stream a long "
+            "response instead).",
+            param=field,
+        )
 
 
 class PreviousResponseNotFound(BadRequest):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -214,3 +215,71 @@ def test_an_anthropic_client_leaving_before_message_delta_is_counted_for_what_it
                 break
     line = _left_at_the_last_text(cutting, request_id)
     assert words == WORDS and line["output_tokens"] >= WORDS
+
+
+# A background response: queued at once without usage, generated afterwards, read by polling.
+QUEUED = {"id": "resp_bg1", "object": "response", "status": "queued", "background": True,
+          "model": "bg", "output": [], "usage": None}  # fmt: skip
+DONE = {**QUEUED, "status": "completed",
+        "usage": {"input_tokens": 10, "output_tokens": 50_000, "total_tokens": 50_010}}  # fmt: skip
+MASTER = "sk-master-accounting-000001"
+ADMIN = {"Authorization": f"Bearer {MASTER}"}
+
+
+@pytest.fixture(scope="module")
+def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Proc]]:
+    tmp = Path(tmp_path_factory.mktemp("background"))
+    script = {
+        "bg": {"chunks": [json.dumps(QUEUED)]},
+        "GET /v1/responses/resp_bg1": {"chunks": [json.dumps(DONE)]},
+    }
+    upstream = start_scripted(script, tmp)
+    price = {"input": 10, "output": 40}
+    config = {
+        "providers": {
+            "oa": {"type": "openai", "base_url": upstream.url + "/v1", "api_keys": ["sk-up-01"]}
+        },
+        "models": {"bg": {"deployments": [{"provider": "oa", "model": "bg", "price": price}]}},
+    }
+    gateway = start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
+    yield gateway, upstream
+    gateway.stop()
+    upstream.stop()
+
+
+def _key(gateway: Proc, **limits: Any) -> str:
+    reply = httpx.post(gateway.url + "/admin/keys", headers=ADMIN, json={"name": "k", **limits})
+    assert reply.status_code == 201, reply.text
+    secret: str = reply.json()["key"]
+    return secret
+
+
+@pytest.mark.parametrize("limits", [{"budget": 1, "budget_period": "day"}, {"tpm": 100_000}])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_background_response_is_refused_to_a_key_with_a_budget_or_token_limit(
+    background: tuple[Proc, Proc], limits: dict[str, Any], stream: bool
+) -> None:
+    """Before: the queued answer had no usage, so the call settled at its estimate (a few
+    hundred tokens) and the 50,000 tokens generated afterwards, read by polling, were never
+    counted: three calls spent $6 on a $1 budget, which showed $0.03 spent."""
+    gateway, upstream = background
+    client = openai.OpenAI(
+        base_url=gateway.url + "/v1", api_key=_key(gateway, **limits), max_retries=0
+    )
+    asked = len(scripted_requests(upstream))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="bg", input="a novel", background=True, stream=stream)
+    assert caught.value.status_code == 400
+    assert caught.value.param == "background" and caught.value.code == "unmetered_request"
+    assert len(scripted_requests(upstream)) == asked  # nothing was sent
+
+
+def test_a_key_without_limits_may_still_run_a_background_response(
+    background: tuple[Proc, Proc],
+) -> None:
+    gateway, _ = background
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=_key(gateway), max_retries=0)
+    queued = client.responses.create(model="bg", input="a novel", background=True)
+    assert queued.status == "queued"
+    done = client.responses.retrieve(queued.id)
+    assert done.status == "completed"

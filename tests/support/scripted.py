@@ -16,6 +16,8 @@ path (``/models/{model}:…``, Gemini) or from the JSON body's ``model``. An ans
 
 ``GET /_scripted/requests`` lists what was asked (path, model, body length, whether the gateway
 closed the connection while the answer was still being written).
+
+A script key ``"GET /v1/responses/r1"`` (method and path) answers requests that name no model.
 """
 
 from __future__ import annotations
@@ -108,7 +110,10 @@ def _handler(script: dict[str, Any]) -> Any:
                     "closed": False,
                 }
                 _RECORDS.append(record)
-                answer = script.get(model, {"status": 404, "chunks": ['{"error": "no script"}']})
+                method = head.split(b" ", 1)[0].decode("latin-1")
+                answer = script.get(f"{method} {record['path']}") or script.get(
+                    model, {"status": 404, "chunks": ['{"error": "no script"}']}
+                )
                 try:
                     await _write(reader, writer, answer, record)
                 except ConnectionError:

@@ -41,6 +41,11 @@ class Estimator:
             out = wanted
         return inp, out
 
+    def unmetered(self, call: Call) -> str | None:
+        """The request field that keeps the call's usage from the gateway, if any
+        (:class:`~turnout.protocols.descriptor.Asked`)."""
+        return PROTOCOLS[call.protocol].asked(call.data).unmetered
+
     def cost(self, model: str, inp: int, out: int) -> float:
         """USD at the highest input and output prices the model's deployments charge; 0 when
         no price is known (such calls are counted at their real cost, which is unknown too)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from turnout.budgets.estimate import Estimator
 from turnout.budgets.periods import Periods
-from turnout.errors import BudgetExceeded, LimitExceeded, LimitsUnavailable
+from turnout.errors import BudgetExceeded, LimitExceeded, LimitsUnavailable, Unmetered
 from turnout.limits.headers import duration, rate_headers
 from turnout.limits.plan import BudgetRule, Rule, Ticket, Verdict
 from turnout.types import Call, Handler, Reply
@@ -40,6 +40,8 @@ class LimitStep:
             return await next(call)
         ticket = Ticket(plan)
         if plan.tokens or plan.budgets:
+            if (field := self.estimator.unmetered(call)) is not None:
+                raise Unmetered(field)
             inp, out = self.estimator.tokens(call)
             ticket.tokens = inp + out
             if plan.budgets:

@@ -114,6 +114,9 @@ class Asked:
     max_tokens: Any = None
     temperature: Any = None
     top_p: Any = None
+    # The field that makes the answer's usage unseen by the gateway (Responses' ``background``:
+    # generated after the answer, read by polling), or None: limits and budgets cannot count it.
+    unmetered: str | None = None
 
 
 def require_model(data: dict[str, Any]) -> str:

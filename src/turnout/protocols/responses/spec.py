@@ -78,7 +78,14 @@ def variant(call: Call) -> Variant:
 
 
 def asked(data: dict[str, Any]) -> Asked:
-    return Asked(data.get("max_output_tokens"), data.get("temperature"), data.get("top_p"))
+    # Any ``background`` but absent or false is taken as one (a wrong type is OpenAI's 400).
+    background = data.get("background") not in (None, False)
+    return Asked(
+        data.get("max_output_tokens"),
+        data.get("temperature"),
+        data.get("top_p"),
+        "background" if background else None,
+    )
 
 
 def conversation(data: dict[str, Any]) -> tuple[Any, Any]:
