@@ -10,7 +10,7 @@ path (``/models/{model}:…``, Gemini) or from the JSON body's ``model``. An ans
   a stream);
 - ``chunks``: strings written one chunk each (chunked transfer encoding), in order;
 - ``repeat``: after ``chunks``, this string written ``times`` more times (``-1``: until the
-  gateway closes the connection);
+  gateway closes the connection), then the strings of ``after``, one chunk each;
 - ``hold``: true leaves the answer unfinished after ``chunks``, the connection open until the
   gateway closes it (a stream whose last events are still to come).
 
@@ -78,6 +78,9 @@ async def _write(
             await writer.drain()
             sent += 1
             record["repeated"] = sent
+    for chunk in (str(c).encode() for c in answer.get("after", [])):
+        writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        await writer.drain()
     if answer.get("hold"):
         await reader.read()  # until the gateway closes the connection
         raise ConnectionError("closed by the gateway")

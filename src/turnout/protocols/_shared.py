@@ -33,6 +33,24 @@ def budget_to_effort(budget: int | None) -> str:
     return "high"
 
 
+# What a stream encoder may hold of one translated answer, in characters: a Responses client's
+# stream ends with the whole answer (``response.completed``), a Gemini client's function call
+# needs its complete arguments. Per-event limits (sse.MAX_EVENT_BYTES) do not bound a sum of
+# small events: before, an upstream streaming 8 kB argument deltas without end grew the
+# gateway by its whole stream (700 MB for 320 MB). The cap of a body read whole, by default.
+MAX_HELD_CHARS = 32 * 1024 * 1024
+
+
+def hold(total: int, text: str, extra: int = 0) -> int:
+    """``total`` characters held plus ``text`` (and ``extra``, what holding it costs beyond its
+    characters); past :data:`MAX_HELD_CHARS` a ValueError, which translation turns into the
+    upstream's failure (502, or the client's error frame)."""
+    total += len(text) + extra
+    if total > MAX_HELD_CHARS:
+        raise ValueError(f"the answer held for the client passed {MAX_HELD_CHARS} characters")
+    return total
+
+
 def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 

@@ -30,6 +30,7 @@ from turnout.ir import (
     Usage,
     UsageUpdate,
 )
+from turnout.protocols._shared import hold
 from turnout.protocols.decoder import SSEDecoder
 from turnout.protocols.gemini.errors import error_json
 from turnout.protocols.gemini.errors import parse as parse_error
@@ -139,6 +140,7 @@ class StreamEncoder:
         self._call: tuple[str, str] | None = None
         self._args: list[str] = []
         self._thinking: list[str] = []  # the open thinking block's text, for its envelope
+        self._held = 0  # characters ever held in _args and _thinking (_shared.hold)
 
     def _frame(self, parts: list[JSON]) -> bytes:
         if not self._tail:
@@ -179,6 +181,7 @@ class StreamEncoder:
                 self._emit({"text": event.text}, out)
         elif isinstance(event, ThinkingDelta):
             if event.text:
+                self._held = hold(self._held, event.text)
                 self._thinking.append(event.text)
                 self._emit({"text": event.text, "thought": True}, out)
         elif isinstance(event, ThinkingSignature):
@@ -205,6 +208,7 @@ class StreamEncoder:
             self._call = (event.id, event.name)
             self._args = []
         elif isinstance(event, ToolArgsDelta):
+            self._held = hold(self._held, event.partial_json)
             self._args.append(event.partial_json)
         elif isinstance(event, ToolCallEnd):
             self._end_call(out)

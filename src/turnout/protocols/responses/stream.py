@@ -34,6 +34,7 @@ from turnout.ir import (
     Usage,
     UsageUpdate,
 )
+from turnout.protocols._shared import hold
 from turnout.protocols.decoder import SSEDecoder
 from turnout.protocols.responses import reasoning
 from turnout.protocols.responses.errors import event_status
@@ -178,6 +179,7 @@ class StreamEncoder:
         self._open: str | None = None  # "reasoning" | "message" | "call"
         self._item_id = ""
         self._text: list[str] = []
+        self._held = 0  # characters of the answer held for response.completed (_shared.hold)
         self._call: tuple[str, str] = ("", "")  # (call_id, name) of the open call
         self._finish: FinishReason | None = None
         self._usage: Usage | None = None
@@ -279,6 +281,8 @@ class StreamEncoder:
             )  # fmt: skip
             item = call_item(self._item_id, call_id, name, text, "completed")
         self._event(out, "response.output_item.done", {"output_index": self._index, "item": item})
+        # An item's dicts and ids cost about a kilobyte: a stream of empty tool calls is held too.
+        self._held = hold(self._held, "", 1024)
         self._output.append(item)
         self._open = None
 
@@ -305,6 +309,7 @@ class StreamEncoder:
         if isinstance(event, TextDelta):
             if event.text:
                 self._open_message(out)
+                self._held = hold(self._held, event.text)
                 self._text.append(event.text)
                 self._event(
                     out, "response.output_text.delta",
@@ -313,6 +318,7 @@ class StreamEncoder:
         elif isinstance(event, ThinkingDelta):
             if event.text:
                 self._open_reasoning(out)
+                self._held = hold(self._held, event.text)
                 self._text.append(event.text)
                 self._event(
                     out, "response.reasoning_summary_text.delta",
@@ -335,6 +341,7 @@ class StreamEncoder:
             self._open_item(out, "call", item)
         elif isinstance(event, ToolArgsDelta):
             if event.partial_json and self._open == "call":
+                self._held = hold(self._held, event.partial_json)
                 self._text.append(event.partial_json)
                 self._event(
                     out, "response.function_call_arguments.delta",
