@@ -32,7 +32,7 @@ def _chunk(delta: dict[str, Any]) -> str:
     return f"data: {json.dumps(body)}\n\n"
 
 
-def _args(text: str) -> str:
+def _args(text: Any) -> str:
     return _chunk({"tool_calls": [{"index": 0, "function": {"arguments": text}}]})
 
 
@@ -99,3 +99,140 @@ def test_an_answer_held_for_the_client_is_bounded(gateway: tuple[Proc, Proc], cl
     # Held: at most the cap (32 Mi characters) and what joining it costs, not the 100 MB.
     assert _peak_rss_kb(proc) - before < 90 * 1024
     assert scripted_requests(upstream)[-1]["closed"]  # the upstream call was dropped
+
+
+# Valid streams but for one value of the wrong type, per upstream protocol.
+def _sse(*events: tuple[str | None, Any]) -> list[str]:
+    out = []
+    for name, data in events:
+        text = data if isinstance(data, str) else json.dumps(data)
+        out.append((f"event: {name}\n" if name else "") + f"data: {text}\n\n")
+    return out
+
+
+def _anthropic(name: str, **fields: Any) -> tuple[str, Any]:
+    return name, {"type": name, **fields}
+
+
+_MESSAGE = {"id": "m", "type": "message", "role": "assistant", "model": "m", "content": [],
+            "usage": {"input_tokens": 3, "output_tokens": 1}}  # fmt: skip
+_TOOL = {"type": "tool_use", "id": "t", "name": "f", "input": {}}
+_END = (
+    _anthropic("content_block_stop", index=0),
+    _anthropic("message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": 2}),
+    _anthropic("message_stop"),
+)
+_GEMINI_END = {"candidates": [{"content": {"parts": [{"text": ""}]}, "finishReason": "STOP"}]}
+WRONG_TYPES = {
+    "openai-text": _sse((None, json.loads(_chunk({"content": 5})[6:])), (None, "[DONE]")),
+    "openai-arguments": _sse(
+        (None, json.loads(START[6:])),
+        (None, json.loads(_args({"a": 1})[6:])),
+        (None, "[DONE]"),
+    ),
+    "anthropic-text": _sse(
+        _anthropic("message_start", message=_MESSAGE),
+        _anthropic("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        _anthropic("content_block_delta", index=0, delta={"type": "text_delta", "text": 5}),
+        *_END,
+    ),
+    "anthropic-arguments": _sse(
+        _anthropic("message_start", message=_MESSAGE),
+        _anthropic("content_block_start", index=0, content_block=_TOOL),
+        _anthropic(
+            "content_block_delta",
+            index=0,
+            delta={"type": "input_json_delta", "partial_json": {"a": 1}},
+        ),
+        *_END,
+    ),
+    "gemini-text": _sse(
+        (None, {"candidates": [{"content": {"parts": [{"text": 5}]}}]}), (None, _GEMINI_END)
+    ),
+    "gemini-name": _sse(
+        (None, {"candidates": [{"content": {"parts": [{"functionCall": {"name": 5}}]}}]}),
+        (None, _GEMINI_END),
+    ),
+}
+KINDS = {
+    "openai": ("openai-compatible", "/v1"),
+    "anthropic": ("anthropic", ""),
+    "gemini": ("gemini", ""),
+}
+# Each client's error frame, and how a stream's text or arguments are spelled in it.
+CLIENTS = {
+    "chat": b'data: {"error":',
+    "messages": b"event: error\ndata: {",
+    "gemini": b'data: {"error":{"code":502',
+    "responses": b"event: error\ndata: {",
+}
+
+
+@pytest.fixture(scope="module")
+def wrong(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    tmp = Path(tmp_path_factory.mktemp("wrong"))
+    script = {
+        name: {"type": "text/event-stream", "chunks": chunks}
+        for name, chunks in WRONG_TYPES.items()
+    }
+    upstream = start_scripted(script, tmp)
+    providers = {
+        kind: {"type": kind_type, "base_url": upstream.url + suffix, "api_keys": ["k-000000001"]}
+        for kind, (kind_type, suffix) in KINDS.items()
+    }
+    models = {
+        name: {"deployments": [{"provider": name.split("-")[0], "model": name}]}
+        for name in WRONG_TYPES
+    }
+    config = {"storage": {"enabled": False}, "providers": providers, "models": models}
+    proc = start_gateway(config, tmp)
+    yield proc
+    proc.stop()
+    upstream.stop()
+
+
+def _request(client: str, model: str) -> tuple[str, dict[str, Any]]:
+    chat = [{"role": "user", "content": "hi"}]
+    if client == "chat":
+        return "/v1/chat/completions", {"model": model, "messages": chat, "stream": True}
+    if client == "messages":
+        return "/v1/messages", {"model": model, "max_tokens": 9, "messages": chat, "stream": True}
+    if client == "responses":
+        return "/v1/responses", {"model": model, "input": "hi", "stream": True}
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    return f"/v1beta/models/{model}:streamGenerateContent?alt=sse", body
+
+
+_NATIVE = {"openai": "chat", "anthropic": "messages", "gemini": "gemini"}
+
+
+# Translated pairs only: a same-protocol stream is relayed as it came.
+PAIRS = [(m, c) for m in WRONG_TYPES for c in CLIENTS if _NATIVE[m.split("-")[0]] != c]
+
+
+@pytest.mark.parametrize(("model", "client"), PAIRS)
+def test_a_stream_event_of_the_wrong_type_is_the_upstreams_failure(
+    wrong: Proc, model: str, client: str
+) -> None:
+    """Before: the value went through to the client as it came (an Anthropic client got
+    ``"text": 5`` or ``"partial_json": {"a": 1}``, a Gemini client ``"name": 5``) and the
+    stream ended as a success. Now the client gets its protocol's error (502 before the first
+    byte, the error frame after it), and nothing of the wrong type."""
+    path, body = _request(client, model)
+    data = b""
+    try:
+        with httpx.stream("POST", wrong.url + path, json=body, timeout=30) as reply:
+            status = reply.status_code
+            for chunk in reply.iter_raw():
+                data += chunk
+    except httpx.RemoteProtocolError:  # a failed stream ends without its last chunk
+        pass
+    if status == 200:  # the stream had begun: the client's error frame ends it
+        assert CLIENTS[client] in data, data[-600:]
+    else:  # nothing was written yet: the client's error body
+        assert status == 502
+        error = json.loads(data)
+        assert error["type"] == "error" if client == "messages" else "error" in error
+    assert b"is not a string" in data
+    for odd in (b'"text":5', b'"name":5', b'"partial_json":{', b'"delta":{"a"'):
+        assert odd not in data

@@ -101,3 +101,30 @@ StreamEvent: TypeAlias = (
     | UsageUpdate
     | StreamError
 )
+
+# The fields of each event that carry an upstream's value and must be strings (or None) in every
+# client's protocol. Decoders pass values on as they read them; a whole body's wrong types are
+# refused by its response shape, an event's here (translate._encode): before, an upstream's
+# ``"content": 5`` reached an Anthropic client as ``"text": 5`` and an argument object as
+# ``"partial_json": {…}``, frames no SDK's types admit.
+_STRINGS: dict[type, tuple[str, ...]] = {
+    TextDelta: ("text",),
+    ThinkingDelta: ("text",),
+    ThinkingSignature: ("signature",),
+    RedactedThinking: ("data",),
+    ToolCallStart: ("id", "name"),
+    ToolArgsDelta: ("partial_json",),
+    Finish: ("stop_sequence",),
+}
+
+
+def not_a_string(event: StreamEvent) -> str | None:
+    """The first field of ``event`` that should be a string and holds something else
+    (``TextDelta.text``), or None: one dict lookup and an ``isinstance`` per field."""
+    names = _STRINGS.get(type(event))
+    if names is not None:
+        for name in names:
+            value = getattr(event, name)
+            if value is not None and not isinstance(value, str):
+                return f"{type(event).__name__}.{name}"
+    return None

@@ -45,6 +45,7 @@ from turnout.ir import (
     TranslationError,
     UsageUpdate,
 )
+from turnout.ir.stream import not_a_string
 from turnout.observability.logging import get_logger
 from turnout.protocols.descriptor import (
     COUNT,
@@ -353,6 +354,8 @@ def _encode(
             return out, stream_error(event)
         if isinstance(event, UsageUpdate):
             call.usage = from_ir(event.usage)
+        elif (field := not_a_string(event)) is not None:  # the upstream's wrong type: a 502
+            raise ValueError(f"{field} is not a string")
         out.extend(encoder.feed(event))
     return out, None
 
