@@ -99,6 +99,8 @@ FAULTS: dict[str, dict[str, str]] = {
     "sse-endless": {"x-rogue-sse": "1", "x-rogue-body-bytes": str(20 * 1024 * 1024)},
     "usage": {"x-rogue-body": json.dumps(USAGE_GARBAGE)},
     "range": {"x-rogue-body": json.dumps(USAGE_OUT_OF_RANGE)},
+    "count": {"x-rogue-body": '{"input_tokens": -5, "totalTokens": -5}'},
+    "huge": {"x-rogue-body": '{"input_tokens": 18446744073709551615, "totalTokens": true}'},
 }
 
 
@@ -246,3 +248,24 @@ def test_counts_out_of_range_count_as_zero(gateway: Proc, upstream: str) -> None
     message = client.messages.create(model=f"range-{upstream}", max_tokens=8, messages=CHAT)
     if upstream != "anthropic":
         assert (message.usage.input_tokens, message.usage.output_tokens) == (0, 0)
+
+
+@pytest.mark.parametrize("fault", ["count", "huge"])
+@pytest.mark.parametrize("upstream", ["anthropic", "gemini"])
+def test_a_translated_token_count_out_of_range_is_a_502(
+    gateway: Proc, fault: str, upstream: str
+) -> None:
+    """Before: a negative count, ``true`` (1) or 2**64-1 went through to the client as the size
+    of its prompt; now a count is what every usage reader takes (a non-negative integer up to
+    2**53), else the answer has none."""
+    client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
+    model = f"{fault}-{upstream}"
+    if upstream == "anthropic":  # same protocol: relayed; a Responses client's is translated
+        reply = httpx.post(
+            gateway.url + "/v1/responses/input_tokens", json={"model": model, "input": "hi"}
+        )
+        assert reply.status_code == 502 and "no count" in reply.json()["error"]["message"]
+        return
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        client.messages.count_tokens(model=model, messages=CHAT)
+    assert caught.value.status_code == 502

@@ -45,6 +45,7 @@ from turnout.ir import (
     TranslationError,
     UsageUpdate,
 )
+from turnout.ir.response import count
 from turnout.ir.stream import not_a_string
 from turnout.observability.logging import get_logger
 from turnout.protocols.descriptor import (
@@ -276,8 +277,11 @@ def _count_tokens(raw: bytes) -> int:
         payload = None
     if isinstance(payload, dict):
         for name in ("input_tokens", "totalTokens"):
-            if isinstance(payload.get(name), int):
-                return int(payload[name])
+            value = payload.get(name)
+            # A count as every usage reader takes it (ir.response.count); before, -5, true (1)
+            # and 2**64-1 went through to the client as its prompt's size.
+            if type(value) is int and count(value) == value:
+                return value
     raise UpstreamUnavailable("upstream token count answer has no count")
 
 
