@@ -179,7 +179,10 @@ async def send_stream(
     except asyncio.CancelledError:
         if not watch.gone:
             raise
-        call.status, call.error = 499, "client_disconnected"
+        # A client that leaves once the stream's end was written (the OpenAI SDK closes at
+        # [DONE], before the last empty chunk) had all of it: the row keeps its status.
+        if not call.relayed_all:
+            call.status, call.error = 499, "client_disconnected"
         # Swallow our own cancellation: the client is gone, nothing is left to do.
         task.uncancel()
     finally:

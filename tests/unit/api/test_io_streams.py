@@ -102,6 +102,16 @@ async def test_streams_whose_client_leaves_leave_no_cycles(no_gc: None) -> None:
     assert gc.collect() == 0
 
 
+async def test_a_client_that_leaves_after_the_end_marker_is_not_a_departure() -> None:
+    """The OpenAI SDK closes the connection as soon as it reads [DONE]: the stream was
+    complete (flaky 499 rows in tests/faults/test_client_departure.py under load, and a
+    complete stream must not be counted as cut short, usage.base.cut_short)."""
+    client = Client(leave_after=6)  # five frames, then [DONE]: gone before the empty last one
+    call = await asyncio.create_task(relay(client, frames(5)))
+    await settle()
+    assert call.relayed_all and call.error is None and call.status != 499
+
+
 @pytest.mark.parametrize(
     ("fail", "end", "error"),
     [
