@@ -100,6 +100,7 @@ class AuthService:
         self.credentials: CredentialStore = MemoryCredentialStore()
         self.limiter = build_limiter(runtime.config.limits)
         self.step = AuthStep(self.directory, self.master)
+        self.step.account_objects = self.config.account_objects == "allow"
         self.limit_step = LimitStep(
             self.limiter, Estimator(runtime, runtime.config.limits.output_estimate)
         )
@@ -118,6 +119,7 @@ class AuthService:
         limit windows and budget spend are not the config's and stay as they are."""
         self.runtime = runtime
         self.limit_step.estimator = Estimator(runtime, runtime.config.limits.output_estimate)
+        self.step.account_objects = runtime.config.auth.account_objects == "allow"
 
     async def with_stored_keys(self, runtime: Runtime) -> Runtime:
         """``runtime`` with the provider keys stored through ``/admin/credentials`` joined

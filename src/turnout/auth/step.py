@@ -12,6 +12,7 @@ import hashlib
 import time
 
 from turnout.auth.directory import Directory
+from turnout.auth.objects import named_object, refusal
 from turnout.auth.principal import MASTER, Principal
 from turnout.auth.tokens import presented, same
 from turnout.errors import AuthenticationFailed, AuthUnavailable, PermissionDenied
@@ -29,6 +30,9 @@ class AuthStep:
     def __init__(self, directory: Directory, master: bytes | None) -> None:
         self.directory = directory
         self.master = master  # SHA-256 of the master key
+        # auth.account_objects: whether keys may name objects of the shared provider
+        # account (turnout.auth.objects); set from the config at start and at every reload.
+        self.account_objects = False
 
     def identify(self, headers: dict[bytes, bytes], query: bytes) -> Principal:
         secret = presented(headers, query)
@@ -52,5 +56,9 @@ class AuthStep:
         call.team = principal.team
         if not principal.allows(call.model):  # logged under the key that tried
             raise PermissionDenied(f"This API key may not use the model '{call.model}'.")
+        if not self.account_objects and principal is not MASTER:
+            field = named_object(call.body, call.data)
+            if field is not None:
+                raise refusal(field)
         call.principal = principal
         return await next(call)

@@ -296,6 +296,11 @@ class AuthConfig(Closed):
     refresh_interval: float = Field(
         0.5, gt=0, le=5, description="seconds between checks for key changes made elsewhere"
     )
+    account_objects: Literal["refuse", "allow"] = Field(
+        "refuse",
+        description="whether gateway keys may name objects stored in the shared provider "
+        "account (files, vector stores, stored prompts, cached contents, containers)",
+    )
 
 
 class LimitsConfig(Closed):
