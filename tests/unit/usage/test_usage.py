@@ -330,3 +330,26 @@ def test_a_null_usage_is_no_usage_not_an_earlier_object() -> None:
     observer = ResponsesStream()
     _feed(observer, b"data: " + orjson.dumps({"response": answer}) + b"\n\n", [100, 5000])
     assert observer.usage() is None
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        # Groq: the last content chunk carries the finish reason and ``x_groq.usage``.
+        b'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+        b'"x_groq":{"id":"r","usage":%s}}\n\n',
+        # A server that puts usage in its last content chunk, text and all.
+        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"end."},'
+        b'"finish_reason":"stop"}],"usage":%s}\n\n',
+    ],
+)
+def test_usage_in_a_chunk_that_answers_is_read_and_the_chunk_kept(last: bytes) -> None:
+    """Before: stripping cut any line holding a usage object, so the client lost this chunk's
+    finish reason (and text); only OpenAI's usage-only chunk (empty ``choices``) is cut."""
+    observer = OpenAIStream(strip=True)
+    frames = _openai_frames(with_usage=False)
+    line = last % orjson.dumps(OPENAI_USAGE)
+    frames.insert(-1, line)
+    full = b"".join(frames)
+    assert _feed(observer, full, []) == full
+    assert observer.usage() == Usage(12, 30, 4, 7)

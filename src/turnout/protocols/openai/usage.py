@@ -23,6 +23,10 @@ KEY = b'"usage"'
 _ASK = b'"stream_options":{"include_usage":true},'
 # The usage chunk is the one whose usage is an object rather than null.
 _MARKS = (b'"usage":{', b'"usage": {')
+# ... and, to be cut out, one that answers nothing else (OpenAI's: an empty ``choices``, or
+# none at all).
+_CHOICES = b'"choices"'
+_NO_CHOICES = (b'"choices":[]', b'"choices": []')
 
 
 def parse(obj: dict[str, Any] | None) -> Usage | None:
@@ -115,7 +119,17 @@ class OpenAIStream:
     def _cut(self, chunk: bytes, at: int) -> bytes:
         start = chunk.rfind(b"\n", 0, at) + 1
         end = chunk.find(b"\n", at) + 1  # complete lines only: the newline exists
-        self._line = chunk[start:end]
+        line = self._line = chunk[start:end]
+        if (
+            line.find(_CHOICES) >= 0
+            and line.find(_NO_CHOICES[0]) < 0
+            and line.find(_NO_CHOICES[1]) < 0
+        ):
+            # Usage in a chunk that also answers (a finish reason, text: servers that put usage
+            # in their last content chunk, Groq's ``x_groq.usage``): the chunk is the client's,
+            # and an extra key in it is valid in its protocol. Only the usage-only chunk the
+            # gateway asked for is taken out.
+            return chunk
         # The event's blank line goes too (in this chunk, or at the start of the next).
         if chunk.startswith(b"\r\n", end):
             end += 2
@@ -142,4 +156,7 @@ class OpenAIStream:
         except orjson.JSONDecodeError:
             return parse(object_after(line, line.find(KEY) + len(KEY)))
         usage = chunk.get("usage") if isinstance(chunk, dict) else None
-        return parse(usage if isinstance(usage, dict) else None)
+        if isinstance(usage, dict):
+            return parse(usage)
+        # Nested elsewhere in the chunk (``x_groq.usage``): the object after the last key.
+        return parse(object_after(line, line.rfind(KEY) + len(KEY)))
