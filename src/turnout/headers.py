@@ -74,16 +74,13 @@ ACCOUNT_IDS = frozenset((b"openai-organization", b"openai-project", b"anthropic-
 NEVER_RELAY = (
     ACCOUNT_LIMITS
     | ACCOUNT_IDS
+    # Hop-by-hop and framing (a request's ``expect`` and ``host`` never come back, and the
+    # HTTP/2 upgrade's settings are a request's too), then what the gateway's server writes
+    # itself (date, server), the provider's session with the gateway and its request id
+    # (relayed as ``x-upstream-request-id``).
+    | (HOP_BY_HOP - {b"expect", b"host", b"http2-settings"})
     | frozenset(
         {
-            b"connection",
-            b"keep-alive",
-            b"proxy-connection",
-            b"transfer-encoding",
-            b"te",
-            b"trailer",
-            b"upgrade",
-            b"content-length",
             b"date",
             b"server",
             b"set-cookie",

@@ -10,6 +10,7 @@ gets its ``100 Continue`` is served as before, on a connection that stays open.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -48,19 +49,24 @@ def test_an_answer_before_100_continue_closes_the_connection(path: str, gateway:
         assert rawhttp.closed_by_peer(sock)
 
 
-def test_a_client_given_100_continue_is_served_and_kept(gateway: Proc) -> None:
+def _continued(sock: socket.socket, extra: str = "") -> rawhttp.RawReply | None:
+    """Ask with ``Expect: 100-continue``, send the body once told to, read the answer."""
     head = (
         "POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(BODY)}\r\nExpect: 100-continue\r\n\r\n"
+        f"{extra}Content-Length: {len(BODY)}\r\nExpect: 100-continue\r\n\r\n"
     )
+    sock.sendall(head.encode())
+    interim = b""
+    while not interim.endswith(b"\r\n\r\n"):
+        interim += sock.recv(1)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    sock.sendall(BODY)
+    return rawhttp.read_reply(sock)
+
+
+def test_a_client_given_100_continue_is_served_and_kept(gateway: Proc) -> None:
     with rawhttp.connect(gateway.port) as sock:
-        sock.sendall(head.encode())
-        interim = b""
-        while not interim.endswith(b"\r\n\r\n"):
-            interim += sock.recv(1)
-        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
-        sock.sendall(BODY)
-        reply = rawhttp.read_reply(sock)
+        reply = _continued(sock)
         assert reply is not None and reply.status == 200
         assert "connection" not in reply.headers
         sock.sendall(rawhttp.post("/v1/chat/completions", BODY, "Connection: close"))
@@ -115,17 +121,6 @@ def test_a_refused_key_is_answered_before_100_continue(
 
 
 def test_a_valid_key_gets_100_continue(keyed: Proc) -> None:
-    head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {MASTER}\r\n"
-        f"Content-Length: {len(BODY)}\r\nExpect: 100-continue\r\n\r\n"
-    )
     with rawhttp.connect(keyed.port) as sock:
-        sock.sendall(head.encode())
-        interim = b""
-        while not interim.endswith(b"\r\n\r\n"):
-            interim += sock.recv(1)
-        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
-        sock.sendall(BODY)
-        reply = rawhttp.read_reply(sock)
+        reply = _continued(sock, f"Authorization: Bearer {MASTER}\r\n")
         assert reply is not None and reply.status == 200

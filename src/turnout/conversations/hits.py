@@ -63,13 +63,19 @@ async def renamed_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             await close()
 
 
-def first_id(frame: bytes) -> str | None:
-    """The response id in a stream's first frame (``response.created``)."""
+def frame_event(frame: bytes) -> dict[str, Any] | None:
+    """The event object of an SSE frame (its first ``data:`` line), or None."""
     for line in frame.split(b"\n"):
         if line.startswith(b"data:"):
             try:
                 event = orjson.loads(line[5:])
             except orjson.JSONDecodeError:
                 return None
-            return response_id(event.get("response")) if isinstance(event, dict) else None
+            return event if isinstance(event, dict) else None
     return None
+
+
+def first_id(frame: bytes) -> str | None:
+    """The response id in a stream's first frame (``response.created``)."""
+    event = frame_event(frame)
+    return response_id(event.get("response")) if event is not None else None

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
+from turnout.conversations.hits import frame_event
 from turnout.errors import BadRequest
 
 # Ids named by one request: each is a look-up in the conversation store.
@@ -79,15 +78,9 @@ def done_item_id(frame: bytes) -> str | None:
     """The item id of a ``response.output_item.done`` SSE frame (None for other frames)."""
     if frame.find(_DONE, 0, 200) < 0:
         return None
-    for line in frame.split(b"\n"):
-        if line.startswith(b"data:"):
-            try:
-                event = orjson.loads(line[5:])
-            except orjson.JSONDecodeError:
-                return None
-            if not isinstance(event, dict) or event.get("type") != "response.output_item.done":
-                return None
-            item = event.get("item")
-            ref = item.get("id") if isinstance(item, dict) else None
-            return ref if isinstance(ref, str) and 0 < len(ref) <= 200 else None
-    return None
+    event = frame_event(frame)
+    if event is None or event.get("type") != "response.output_item.done":
+        return None
+    item = event.get("item")
+    ref = item.get("id") if isinstance(item, dict) else None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= 200 else None

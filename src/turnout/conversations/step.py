@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from turnout.conversations.hits import first_id, renamed_body, renamed_stream, response_id
+from turnout.conversations.hits import (
+    first_id,
+    frame_event,
+    renamed_body,
+    renamed_stream,
+    response_id,
+)
 from turnout.conversations.items import identified
 from turnout.conversations.references import done_item_id, not_found, output_ids, references
 from turnout.conversations.store import ConversationStore, Record
@@ -249,16 +255,10 @@ class Conversations:
             await self._keep_frame(call, completed)
 
     async def _keep_frame(self, call: Call, frame: bytes) -> None:
-        for line in frame.split(b"\n"):
-            if line.startswith(b"data:"):
-                try:
-                    event = orjson.loads(line[5:])
-                except orjson.JSONDecodeError:
-                    return
-                if isinstance(event, dict) and isinstance(event.get("response"), dict):
-                    response = event["response"]
-                    await self._keep_response(call, response, orjson.dumps(response))
-                return
+        event = frame_event(frame)
+        response = event.get("response") if event is not None else None
+        if isinstance(response, dict):
+            await self._keep_response(call, response, orjson.dumps(response))
 
 
 def _edited(data: bytes, edits: list[tuple[bytes, bytes]]) -> bytes:
