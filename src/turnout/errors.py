@@ -72,12 +72,9 @@ Every other exception is internal to one layer and is mapped to this tree at exa
     anything else on a request       -> InternalError, by :func:`as_gateway_error` in
                                         api/endpoint.py and api/io.py (the last boundary)
 
-Exceptions of startup, the CLI and the admin API (ConfigError, UnknownStrategy,
-UnknownProviderType, SecretKeyError, BadQuery, the key store's Invalid/Conflict/Missing,
-AdminDenied, the learned-routing registry's RouterStoreError/PickleRefused, DatasetError,
-DeployError) and of the mock provider's own server (SettingsError, RequestError, SkillError)
-never meet a proxied request. A learned router's own failures (EmbeddingError, a prediction
-that fails) never fail a request either: it is routed by priority (turnout/router/strategy.py).
+Exceptions of startup, the CLI, the admin API, the learned-routing tools and the mock's own
+server (ConfigError, SecretKeyError, AdminDenied, RouterStoreError, SettingsError, …) never
+meet a proxied request; a learned router's own failures route it by priority instead.
 """
 
 from __future__ import annotations

@@ -58,9 +58,12 @@ before = rss()
 times = []
 
 async def main():
-    task = asyncio.ensure_future(allocator.keep_trimmed(0.01, times.append))
-    while not times:
-        await asyncio.sleep(0.01)
+    trimmed = asyncio.Event()
+    def note(seconds):
+        times.append(seconds)
+        trimmed.set()
+    task = asyncio.ensure_future(allocator.keep_trimmed(0.01, note))
+    await asyncio.wait_for(trimmed.wait(), 60)
     task.cancel()
 
 asyncio.run(main())
