@@ -52,20 +52,18 @@ Every other exception is internal to one layer and is mapped to this tree at exa
                                         (response, stream): providers/translate.py
     ShapeError (protocols/shape.py)  -> BadRequest naming the field (request) or UpstreamInvalid
                                         (response, stream): providers/translate.py
-    UpstreamError, OSError, TimeoutError in the HTTP client
+    UpstreamError, OSError, TimeoutError, ProxyError, PoolTimeout in the HTTP client
                                      -> UpstreamUnavailable / UpstreamTimeout: upstream/pooled.py
-    ProxyError, PoolTimeout (HTTP client) -> UpstreamUnavailable: upstream/pooled.py
     HostError (outbound addresses)   -> OutboundRefused: outbound/policy.py
     MockDisconnect                   -> UpstreamUnavailable: providers/mock.py
     StoreUnavailable, CorruptEntry, Unconvertible (cache)
                                      -> none: the request is served uncached (cache/service.py)
     RedisError, RedisClusterException, OSError (redis-py, turnout.redisconn.FAILURES)
-                                     -> the local limiter, or LimitsUnavailable: limits/redis.py;
-                                        none, the request is served uncached: cache/redis_store.py
+                                     -> the local limiter or LimitsUnavailable (limits/redis.py),
+                                        served uncached (cache/redis_store.py)
     ClientDisconnected, StreamAborted   control flow of api/io.py, never rendered
     CancelledError of a request whose client left before the response (server/protocol.py)
-                                     -> logged 499 (408 for a stalled body), never rendered:
-                                        api/endpoint.py
+                                     -> logged 499 (408 for a stalled body): api/endpoint.py
     an exception or timeout inside a plugin hook
                                      -> PluginUnavailable (fail_closed) or nothing (fail_open):
                                         plugins/runner.py
