@@ -27,6 +27,7 @@ import orjson
 
 from turnout.errors import BadRequest
 from turnout.ir.response import count, section
+from turnout.protocols.decoder import MAX_PARTS
 
 JSONObj = dict[str, Any]
 _STOP = {
@@ -216,6 +217,8 @@ class StreamFramer:
         self.done = False
 
     def _start(self, index: int, block: JSONObj) -> bytes:
+        if index not in self.open and len(self.open) >= MAX_PARTS:  # the upstream's fault
+            raise ValueError(f"more than {MAX_PARTS} content blocks open")
         self.open.add(index)
         return _sse({"type": "content_block_start", "index": index, "content_block": block})
 

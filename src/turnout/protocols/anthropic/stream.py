@@ -50,6 +50,7 @@ class StreamDecoder(SSEDecoder):
         super().__init__()
         self._blocks: dict[int, tuple[int, int]] = {}  # block index -> (kind, tool index)
         self._tools = 0
+        self._json_tool = False  # a block of the JSON-mode tool was opened
         self._usage = Usage()
         self._done = False
 
@@ -87,9 +88,9 @@ class StreamDecoder(SSEDecoder):
             delta: JSON = obj.get("delta") or {}
             raw = delta.get("stop_reason")
             if raw:
-                json_only = self._tools == 0 and any(
-                    k == _JSON_TOOL for k, _ in self._blocks.values()
-                )
+                # A flag, not a walk of the blocks: an upstream repeating message_delta
+                # after thousands of blocks held the event loop for a minute.
+                json_only = self._tools == 0 and self._json_tool
                 reason = finish_to_ir(raw, json_only) or FinishReason.OTHER
                 out.append(Finish(reason, raw, delta.get("stop_sequence")))
             if obj.get("usage"):
@@ -106,6 +107,8 @@ class StreamDecoder(SSEDecoder):
     def _start(self, obj: JSON, out: list[StreamEvent]) -> None:
         block: JSON = obj.get("content_block") or {}
         index = obj.get("index", 0)
+        if index not in self._blocks and not self._opened(out):
+            return
         kind = block.get("type")
         if kind == "text":
             self._blocks[index] = (_TEXT, -1)
@@ -120,6 +123,7 @@ class StreamDecoder(SSEDecoder):
             out.append(RedactedThinking(block.get("data", "")))
         elif kind == "tool_use" and block.get("name") == JSON_TOOL_NAME:
             self._blocks[index] = (_JSON_TOOL, -1)
+            self._json_tool = True
         elif kind == "tool_use":
             self._blocks[index] = (_TOOL, self._tools)
             out.append(ToolCallStart(self._tools, block.get("id", ""), block.get("name", "")))

@@ -30,6 +30,7 @@ from turnout.ir import (
     Usage,
     UsageUpdate,
 )
+from turnout.protocols._shared import hold
 from turnout.protocols.decoder import SSEDecoder
 from turnout.protocols.openai.errors import parse as parse_error
 from turnout.protocols.openai.errors import render_stream
@@ -124,6 +125,8 @@ class StreamDecoder(SSEDecoder):
             if index in self._ir_index:
                 self._fail(out, "interleaved tool call fragments cannot be translated")
                 return
+            if not self._opened(out):
+                return
             self._close_tool(out)
             ir_index = len(self._ir_index)
             self._ir_index[index] = ir_index
@@ -163,8 +166,12 @@ class StreamEncoder:
         self._finish: str | None = None
         self._usage: Usage | None = None
         self._failed = False
+        # Thinking held until the next tool call's id carries it (signatures): bounded like any
+        # answer held for a client (_shared.hold), since an upstream can think without end.
         self._thinking: list[str] = []
         self._pending: list[ThinkingPart] = []
+        self._held = 0  # characters in _thinking and _pending
+        self._open = 0  # of which in _thinking
 
     def _chunk(self, delta: JSON, finish: str | None = None) -> bytes:
         tail = b"null}]}\n\n" if finish is None else orjson.dumps(finish) + b"}]}\n\n"
@@ -214,22 +221,30 @@ class StreamEncoder:
             if event.text:
                 out.append(self._chunk({"content": event.text}))
         elif isinstance(event, ThinkingDelta):
+            self._held = hold(self._held, event.text)
+            self._open += len(event.text)
             self._thinking.append(event.text)
             if event.text:
                 out.append(self._chunk({"reasoning_content": event.text}))
         elif isinstance(event, ThinkingSignature):
+            self._held = hold(self._held, event.signature)
             self._pending.append(
                 ThinkingPart("".join(self._thinking), event.signature, source=event.source)
             )
             self._thinking.clear()
+            self._open = 0  # its text is held in _pending now
         elif isinstance(event, RedactedThinking):
+            self._held = hold(self._held, event.data)
             self._pending.append(ThinkingPart(redacted=event.data, source="anthropic"))
         elif isinstance(event, BlockStop):
             self._thinking.clear()
+            self._held -= self._open
+            self._open = 0
         elif isinstance(event, ToolCallStart):
             call_id = encode_tool_call_id(event.id, self._pending)
             self._pending = []
             self._thinking.clear()
+            self._held = self._open = 0
             out.append(
                 self._chunk(
                     {

@@ -85,13 +85,19 @@ class StreamDecoder(SSEDecoder):
                 out.append(TextDelta(obj["delta"]))
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             if obj.get("delta"):
-                self._thought.add(obj.get("output_index", -1))
+                at = obj.get("output_index", -1)
+                if at not in self._thought and not self._opened(out):
+                    return
+                self._thought.add(at)
                 out.append(ThinkingDelta(obj["delta"]))
         elif kind == "response.output_item.added":
             item = obj.get("item") or {}
             if item.get("type") == "function_call":
                 index = len(self._calls)
-                self._calls[obj.get("output_index", index)] = index
+                at = obj.get("output_index", index)
+                if at not in self._calls and not self._opened(out):
+                    return
+                self._calls[at] = index
                 call_id = item.get("call_id") or item.get("id") or f"call_{index}"
                 out.append(ToolCallStart(index, call_id, item.get("name") or ""))
         elif kind == "response.function_call_arguments.delta":
