@@ -180,7 +180,11 @@ async def send_stream(
         if not watch.gone:
             raise
         # A client that leaves once the stream's end was written (the OpenAI SDK closes at
-        # [DONE], before the last empty chunk) had all of it: the row keeps its status.
+        # [DONE], before the last empty chunk) had all of it: the row keeps its status. The
+        # end it had may be the terminator relayed while the upstream's own end (its last
+        # empty chunk) was still awaited: the SDK closes in that gap too, under load.
+        if not call.relayed_all and terminator is not None and tail[-48:].find(terminator) >= 0:
+            call.relayed_all = True
         if not call.relayed_all:
             call.status, call.error = 499, "client_disconnected"
         # Swallow our own cancellation: the client is gone, nothing is left to do.

@@ -112,6 +112,24 @@ async def test_a_client_that_leaves_after_the_end_marker_is_not_a_departure() ->
     assert call.relayed_all and call.error is None and call.status != 499
 
 
+async def test_a_client_gone_while_the_upstream_end_is_awaited_is_no_departure() -> None:
+    """The upstream's last empty chunk may come after its [DONE] (its own write, or late under
+    load): a client that reads [DONE] and leaves in that gap had the whole stream too (the
+    flaky 499 row of tests/faults/test_client_departure.py's SIGHUP test, 5 of 15 runs beside
+    a test suite)."""
+
+    async def late_end() -> AsyncIterator[bytes]:
+        async for frame in frames(5):
+            yield frame
+        await asyncio.Event().wait()  # the upstream's end, never here
+        yield b""
+
+    client = Client(leave_after=6)
+    call = await asyncio.create_task(relay(client, late_end()))
+    await settle()
+    assert call.relayed_all and call.error is None and call.status != 499
+
+
 @pytest.mark.parametrize(
     ("fail", "end", "error"),
     [
