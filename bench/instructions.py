@@ -26,6 +26,7 @@ import asyncio
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -136,6 +137,13 @@ def measure(
     return total / a.n, main / a.n
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     names = ", ".join(ab.VARIANTS)
@@ -153,6 +161,10 @@ def main() -> None:
     for v in variants:
         if v.rpartition(":")[2] not in ab.VARIANTS:
             ap.error(f"unknown variant {v!r}")
+    # Ports of its own: it runs beside other work, another count's included (fixed ports let
+    # one run's driver reach the other's gateway).
+    run.UP_PORT = cand.UP_PORT = _free_port()
+    run.PROXY_PORT = cand.PROXY_PORT = _free_port()
     runs: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="turnout-cg-") as td:
         tmp = Path(td)

@@ -101,15 +101,32 @@ async def send_error(
 class DisconnectWatch:
     """Cancels ``task`` the moment the client disconnects: a relay that only writes would
     otherwise learn it at its next write, after waiting on the upstream. ``gone`` says whether
-    the client left (the task's cancellation is then the watch's, not the server's)."""
+    the client left (the task's cancellation is then the watch's, not the server's).
 
-    __slots__ = ("_watcher", "gone")
+    On the gateway's own server the exchange behind ``receive`` calls the watch when its
+    connection is lost (``on_lost``); on any other ASGI server a task waits on ``receive`` for
+    ``http.disconnect``: a task, an event and their wake-ups per stream, ~2% of a relayed
+    stream's instructions (docs/measurements.md)."""
+
+    __slots__ = ("_exchange", "_task", "_watcher", "gone")
 
     def __init__(self, receive: Receive, task: asyncio.Task[Any]) -> None:
         self.gone = False
-        self._watcher: asyncio.Task[None] | None = task.get_loop().create_task(
-            self._watch(receive, task)
-        )
+        self._task: asyncio.Task[Any] | None = task
+        self._watcher: asyncio.Task[None] | None = None
+        exchange: Any = getattr(receive, "__self__", None)
+        if hasattr(exchange, "on_lost") and exchange.on_lost is None:
+            self._exchange = exchange
+            exchange.on_lost = self._lost
+        else:
+            self._exchange = None
+            self._watcher = task.get_loop().create_task(self._watch(receive, task))
+
+    def _lost(self) -> None:
+        task = self._task
+        if task is not None:
+            self.gone = True
+            task.cancel()
 
     async def _watch(self, receive: Receive, task: asyncio.Task[Any]) -> None:
         while True:
@@ -123,7 +140,11 @@ class DisconnectWatch:
         # Forgotten as it is cancelled: the cancelled watcher's traceback holds its frame, and
         # through ``self`` the frame would hold the watcher again, a cycle left to the cyclic
         # GC with the request's task and objects in it (thousands under stream load: ~2 MB of
-        # peak RSS, docs/measurements.md#memory).
+        # peak RSS, docs/measurements.md#memory). The exchange forgets the watch likewise.
+        self._task = None
+        exchange, self._exchange = self._exchange, None
+        if exchange is not None:
+            exchange.on_lost = None
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.cancel()

@@ -64,6 +64,7 @@ class Exchange:
         "keep_alive",
         "logger",
         "more_body",
+        "on_lost",
         "on_response",
         "response_complete",
         "response_started",
@@ -98,6 +99,9 @@ class Exchange:
         self.disconnected = False
         self._read_all = False  # the last body message was handed to the app
         self._event: asyncio.Event | None = None  # made when a receive waits
+        # Called at once when the client leaves before the response is complete (a relayed
+        # stream's disconnect watch): no task waiting on ``receive`` per stream.
+        self.on_lost: Callable[[], None] | None = None
         # Response state.
         self._held: Any = None  # an ``http.response.start`` waiting for its first body
         self.response_started = False  # its head was written
@@ -122,6 +126,8 @@ class Exchange:
         """The client's connection is gone."""
         if not self.response_complete:
             self.disconnected = True
+            if self.on_lost is not None:
+                self.on_lost()
         self.wake()
 
     async def run(self, app: Any) -> None:

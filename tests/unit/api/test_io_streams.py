@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.unit.cache.helpers import make_call
+from tests.unit.server.test_cycle import cycle
 from turnout.api.io import StreamAborted, send_stream
 from turnout.types import Call
 
@@ -151,3 +152,40 @@ async def test_streams_cut_upstream_leave_no_cycles(
         assert b"error" in client.sent[-1]["body"]  # the in-stream error frame
     await settle()
     assert gc.collect() == 0
+
+
+async def test_on_the_gateways_server_the_exchange_calls_the_watch() -> None:
+    """No watcher task per stream: the exchange behind ``receive`` cancels the relay when its
+    connection is lost, and forgets the watch when the stream ends."""
+    exchange, transport, _ = cycle()
+    exchange.end()  # the request's body has been read
+    call = make_call("openai", {}, stream=True)
+
+    async def relay_on_exchange(chunks: AsyncIterator[bytes]) -> None:
+        task = asyncio.current_task()
+        await send_stream(exchange.send, exchange.receive, call, task, 200, [], chunks, DONE)
+
+    relayed = asyncio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:  # two frames, then an upstream that waits
+        yield b'data: {"i": 0}\n\n'
+        yield b'data: {"i": 1}\n\n'
+        relayed.set()
+        await asyncio.Event().wait()
+        yield DONE
+
+    before = asyncio.all_tasks()
+    running = asyncio.create_task(relay_on_exchange(stalled()))
+    await relayed.wait()
+    assert transport.writes and exchange.on_lost is not None
+    assert asyncio.all_tasks() - before == {running}  # no watcher task
+    exchange.lost()
+    await running
+    assert (call.status, call.error) == (499, "client_disconnected")
+    assert exchange.on_lost is None
+
+    exchange, transport, _ = cycle()
+    exchange.end()
+    call = make_call("openai", {}, stream=True)
+    await asyncio.create_task(relay_on_exchange(frames(3)))
+    assert call.relayed_all and exchange.on_lost is None and exchange.response_complete
