@@ -74,6 +74,12 @@ def stores_for(storage: Storage | None) -> tuple[KeyStore, CredentialStore]:
     return MemoryKeyStore(), MemoryCredentialStore()
 
 
+def _estimator(runtime: Runtime) -> Estimator:
+    """The limits' estimator for ``runtime``'s models, prices and output estimates."""
+    limits = runtime.config.limits
+    return Estimator(runtime, limits.output_estimate, limits.budget_output_estimate)
+
+
 def build_limiter(cfg: LimitsConfig) -> MemoryLimiter | RedisLimiter:
     if cfg.backend == "redis":
         from turnout.limits.redis import RedisLimiter  # redis-py only when configured
@@ -101,9 +107,7 @@ class AuthService:
         self.limiter = build_limiter(runtime.config.limits)
         self.step = AuthStep(self.directory, self.master)
         self.step.account_objects = self.config.account_objects == "allow"
-        self.limit_step = LimitStep(
-            self.limiter, Estimator(runtime, runtime.config.limits.output_estimate)
-        )
+        self.limit_step = LimitStep(self.limiter, _estimator(runtime))
         self.sink = SettleSink(self.limiter)
         self.on_change: Callable[[], None] | None = None
         self._store_down = False
@@ -118,7 +122,7 @@ class AuthService:
         """A reload swapped the runtime: estimate budgets by its models and prices. Keys,
         limit windows and budget spend are not the config's and stay as they are."""
         self.runtime = runtime
-        self.limit_step.estimator = Estimator(runtime, runtime.config.limits.output_estimate)
+        self.limit_step.estimator = _estimator(runtime)
         self.step.account_objects = runtime.config.auth.account_objects == "allow"
 
     async def with_stored_keys(self, runtime: Runtime) -> Runtime:

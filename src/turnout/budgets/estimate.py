@@ -7,6 +7,14 @@ syntax makes that a slight overestimate for text); output tokens are the request
 ``limits.output_estimate``, so a client asking for 64k tokens does not lock a whole minute's
 quota for an answer of fifty. Dollars use the highest price among the deployments that may
 serve the model.
+
+A budget reserves more: the most the call may generate, its ``max_tokens`` uncapped (else
+``limits.budget_output_estimate``) times the answers it asks for (``n``, ``candidateCount``).
+Concurrent calls are admitted while spent plus reserved stays under the budget, so a
+reservation below what a call can cost lets every call in flight overspend by the difference:
+with the capped 256, a key with $10 left ran hundreds of 16k-token calls at once. A call is
+still settled at its real cost, and a call that ends without usage at the capped estimate
+(the *floor*), so reserving the worst case never charges it.
 """
 
 from __future__ import annotations
@@ -18,28 +26,44 @@ from turnout.protocols.registry import FAMILIES, PROTOCOLS
 from turnout.types import Call
 
 _MEMO_MAX = 10_000
+# At most this many output tokens are reserved per answer (no model writes more): a client's
+# absurd max_tokens then blocks only its own budget's concurrency, for one call at a time.
+_MOST_OUTPUT = 1_000_000
+_MOST_CHOICES = 128  # OpenAI's limit on ``n``
 
 
 class Estimator:
-    def __init__(self, runtime: Runtime, output_estimate: int) -> None:
+    def __init__(self, runtime: Runtime, output_estimate: int, budget_output: int = 4096) -> None:
         self.runtime = runtime
         self.prices = PriceTable.from_runtime(runtime)
         self.cap = output_estimate
+        self.budget_output = budget_output
         self._memo: dict[str, tuple[float, float] | None] = {}
 
     def tokens(self, call: Call) -> tuple[int, int]:
         """(input, output) tokens expected."""
+        inp, out, _most = self.estimate(call)
+        return inp, out
+
+    def estimate(self, call: Call) -> tuple[int, int, int]:
+        """(input tokens, output tokens expected, most output tokens a budget reserves)."""
         family = FAMILIES.get((call.protocol, call.operation))
         if family == COUNT:
-            return 0, 0
+            return 0, 0, 0
         inp = len(call.body) // 4
         if family in (EMBED, EMBED_BATCH):
-            return inp, 0
-        wanted = PROTOCOLS[call.protocol].asked(call.data).max_tokens
+            return inp, 0, 0
+        asked = PROTOCOLS[call.protocol].asked(call.data)
+        wanted = asked.max_tokens
         out = self.cap
-        if isinstance(wanted, int) and 0 <= wanted < out:
-            out = wanted
-        return inp, out
+        most = self.budget_output
+        if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted >= 0:
+            out = min(wanted, out)
+            most = min(wanted, _MOST_OUTPUT)
+        choices = asked.choices
+        if isinstance(choices, int) and not isinstance(choices, bool) and choices > 1:
+            most *= min(choices, _MOST_CHOICES)
+        return inp, out, most
 
     def unmetered(self, call: Call) -> str | None:
         """The request field that keeps the call's usage from the gateway, if any

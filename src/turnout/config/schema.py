@@ -317,6 +317,11 @@ class LimitsConfig(Closed):
     output_estimate: int = Field(
         256, ge=0, description="output tokens reserved before a call (max_tokens, at most this)"
     )
+    budget_output_estimate: int = Field(
+        4096,
+        ge=0,
+        description="output tokens a budget reserves for a call that names no max_tokens",
+    )
     lease: float = Field(
         900.0, gt=0, description="seconds after which a crashed replica's slots are freed"
     )

@@ -73,6 +73,7 @@ class Ticket:
     __slots__ = (
         "cost",
         "finished",
+        "floor",
         "local",
         "periods",
         "plan",
@@ -85,7 +86,8 @@ class Ticket:
     def __init__(self, plan: Plan, tokens: int = 0, cost: float = 0.0) -> None:
         self.plan = plan
         self.tokens = tokens  # estimated tokens (input + output)
-        self.cost = cost  # estimated USD
+        self.cost = cost  # USD reserved: the most the call may cost (budgets.estimate)
+        self.floor = cost  # USD charged when its usage is unknown: the expected cost
         self.seq = next(_counter)
         self.second = 0  # the window bucket its tokens were counted in
         self.periods: tuple[int, ...] = ()  # budget period starts, one per plan budget

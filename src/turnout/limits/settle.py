@@ -4,7 +4,8 @@ The drain has already parsed every finished call's usage and priced it (for the 
 so settling here costs the request path nothing. Real tokens replace the token estimate in
 the window the call was counted in, and real cost replaces the budget reservation. What a
 call used when the gateway cannot tell (a stream the client abandoned before usage arrived):
-its estimate, or what the part it relayed says when that is more (usage.base.floor). A call
+its estimated cost (the ticket's ``floor``, below the reservation, which is the most it may
+cost), or what the part it relayed says when that is more (usage.base.floor). A call
 that failed without usage used nothing; a cache hit used no upstream tokens and cost nothing.
 """
 
@@ -31,11 +32,11 @@ def used(done: Finished, ticket: Ticket) -> tuple[int, float]:
     if usage is not None:
         tokens, cost = usage.input_tokens + usage.output_tokens, done.cost or 0.0
         if cut_short(call):  # its usage is a floor (usage.base.floor): never below the estimate
-            return max(tokens, ticket.tokens), max(cost, ticket.cost)
+            return max(tokens, ticket.tokens), max(cost, ticket.floor)
         return tokens, cost
     if call.status >= 400 and call.status != 499:
         return 0, 0.0
-    return ticket.tokens, ticket.cost
+    return ticket.tokens, ticket.floor
 
 
 class SettleSink:

@@ -42,10 +42,12 @@ class LimitStep:
         if plan.tokens or plan.budgets:
             if (field := self.estimator.unmetered(call)) is not None:
                 raise Unmetered(field)
-            inp, out = self.estimator.tokens(call)
+            inp, out, most = self.estimator.estimate(call)
             ticket.tokens = inp + out
-            if plan.budgets:
-                ticket.cost = self.estimator.cost(call.model, inp, out)
+            if plan.budgets:  # reserve the most it may cost; settle no lower than the estimate
+                cost = self.estimator.cost
+                ticket.cost = cost(call.model, inp, most)
+                ticket.floor = cost(call.model, inp, out) if most != out else ticket.cost
                 now = time.time()
                 start = self.periods.start
                 ticket.periods = tuple(start(b.period, now) for b in plan.budgets)

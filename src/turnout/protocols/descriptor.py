@@ -114,6 +114,9 @@ class Asked:
     max_tokens: Any = None
     temperature: Any = None
     top_p: Any = None
+    # How many answers one call generates (OpenAI's ``n``, Gemini's ``candidateCount``): each
+    # may use ``max_tokens``, so a budget reserves for all of them (turnout.budgets.estimate).
+    choices: Any = None
     # The field that makes the answer's usage unseen by the gateway (Responses' ``background``:
     # generated after the answer, read by polling), or None: limits and budgets cannot count it.
     unmetered: str | None = None

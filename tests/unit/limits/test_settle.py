@@ -16,7 +16,7 @@ from turnout.usage.base import STREAM_BYTES_PER_TOKEN, cut_short, floor
 
 class _Ticket:
     def __init__(self, tokens: int, cost: float) -> None:
-        self.tokens, self.cost = tokens, cost
+        self.tokens, self.cost, self.floor = tokens, cost, cost
 
 
 def _call(**fields: Any) -> Call:

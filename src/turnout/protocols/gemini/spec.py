@@ -78,7 +78,12 @@ def asked(data: dict[str, Any]) -> Asked:
     config = data.get("generationConfig")
     if not isinstance(config, dict):
         return Asked()
-    return Asked(config.get("maxOutputTokens"), config.get("temperature"), config.get("topP"))
+    return Asked(
+        config.get("maxOutputTokens"),
+        config.get("temperature"),
+        config.get("topP"),
+        config.get("candidateCount"),
+    )
 
 
 def conversation(data: dict[str, Any]) -> tuple[Any, Any]:

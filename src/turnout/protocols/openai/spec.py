@@ -51,7 +51,7 @@ def variant(call: Call) -> Variant:
 
 def asked(data: dict[str, Any]) -> Asked:
     tokens = data.get("max_tokens") or data.get("max_completion_tokens")
-    return Asked(tokens, data.get("temperature"), data.get("top_p"))
+    return Asked(tokens, data.get("temperature"), data.get("top_p"), data.get("n"))
 
 
 def probe(model: str) -> tuple[str, dict[str, Any]]:

@@ -84,7 +84,7 @@ def asked(data: dict[str, Any]) -> Asked:
         data.get("max_output_tokens"),
         data.get("temperature"),
         data.get("top_p"),
-        "background" if background else None,
+        unmetered="background" if background else None,
     )
 
 
