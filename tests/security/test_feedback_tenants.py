@@ -56,12 +56,27 @@ def test_another_keys_rating_never_counts(mock: Proc, tmp_path: Path) -> None:
             )
             assert got.status_code == 200, got.text
 
+        # The stranger reuses the id (a client may choose it) with a prompt of its own: the
+        # export used to join the newest capture of an id to every row of it, so the owner's
+        # rated row was exported with the stranger's prompt.
+        openai.OpenAI(
+            base_url=gw.url + "/v1", api_key=keys["stranger"], max_retries=0
+        ).chat.completions.create(
+            model="gpt-test",
+            messages=[{"role": "user", "content": "planted by the stranger"}],
+            extra_headers={"x-request-id": rid},
+        )
         rate("owner", "up")
         rate("stranger", "down")  # after the owner: it used to replace the owner's rating
         until(
-            lambda: httpx.get(
-                gw.url + "/admin/logs", headers=ADMIN, params={"request_id": rid}
-            ).json()["rows"]
+            lambda: (
+                len(
+                    httpx.get(
+                        gw.url + "/admin/logs", headers=ADMIN, params={"request_id": rid}
+                    ).json()["rows"]
+                )
+                == 2
+            )
         )
         config_path = next(tmp_path.glob("turnout-*.yaml"))
         exported = subprocess.run(
@@ -72,8 +87,12 @@ def test_another_keys_rating_never_counts(mock: Proc, tmp_path: Path) -> None:
         )  # fmt: skip
         assert exported.returncode == 0, exported.stdout + exported.stderr
         rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
-        [row] = [r for r in rows if r["request_id"] == rid]
-        assert row["feedback"] == 1.0 and row["score"] == 1.0 and row["source"] == "feedback"
+        mine, theirs = sorted(
+            (r for r in rows if r["request_id"] == rid), key=lambda r: -r["score"]
+        )
+        assert mine["feedback"] == 1.0 and mine["score"] == 1.0 and mine["source"] == "feedback"
+        assert "planted" not in mine["prompt"] and "hi" in mine["prompt"]
+        assert theirs["score"] == 0.0 and "planted" in theirs["prompt"]  # its own, as it sent
     finally:
         gw.stop()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import time
 from collections.abc import AsyncIterator
@@ -42,10 +41,23 @@ class ClientDisconnected(Exception):
     """The client went away before the reply was complete."""
 
 
-# Request ids: a random per-process prefix and a counter — unique across processes and
-# restarts without a getrandom() system call per request.
-_RID_PREFIX = os.urandom(6).hex()
-_rid_counter = itertools.count(1)
+# Request ids: 88 random bits each, unique across processes and restarts, drawn from a pool
+# filled by one getrandom() system call per 512 ids. They name stored state (captures, log
+# rows, labels), so a key that sees its own must not be able to tell another tenant's: a
+# prefix and a counter (before) made the next id the gateway gave anyone the seen one plus one.
+_RID_BYTES = 11
+_RID_BATCH = 512
+_rid_pool: list[str] = []
+os.register_at_fork(after_in_child=_rid_pool.clear)  # a forked worker draws its own
+
+
+def _fresh_id() -> str:
+    pool = _rid_pool
+    if not pool:
+        raw = os.urandom(_RID_BYTES * _RID_BATCH).hex()
+        step = 2 * _RID_BYTES
+        pool.extend(raw[i : i + step] for i in range(0, len(raw), step))
+    return pool.pop()
 
 
 def request_id(headers: dict[bytes, bytes]) -> str:
@@ -54,7 +66,7 @@ def request_id(headers: dict[bytes, bytes]) -> str:
     rid = headers.get(b"x-request-id")
     if rid is not None and is_request_id(rid):
         return rid.decode("ascii")
-    return f"{_RID_PREFIX}{next(_rid_counter):010x}"
+    return _fresh_id()
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:

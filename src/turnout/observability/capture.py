@@ -160,6 +160,9 @@ class Capture:
 
     def _finish(self, record: dict[str, Any], call: Call) -> None:
         record["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        # Whose call it was: a client may choose its request id, so an id alone does not tell
+        # two tenants' captures apart (the admin API reads them back by id and key).
+        record["key_id"] = call.key_id
         record["deployment"] = call.deployment
         record["attempts"] = call.attempts
         record["error"] = call.error

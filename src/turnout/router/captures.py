@@ -31,6 +31,7 @@ class Captured:
     status: int
     deployment: str | None
     time: datetime | None
+    key_id: str | None = None  # the gateway key whose call it was (request ids are not unique)
 
 
 def _time(value: Any) -> datetime | None:
@@ -73,6 +74,7 @@ def read_capture(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> Captured | N
         status=status,
         deployment=record.get("deployment"),
         time=_time(record.get("time")),
+        key_id=record.get("key_id") if isinstance(record.get("key_id"), str) else None,
     )
 
 

@@ -70,7 +70,18 @@ async def export(
     include_unlabelled: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The rows, and counts of what was left out and why."""
-    texts: dict[str, Captured] = {c.request_id: c for c in iter_captures(captures, models)}
+    # A client may choose its request id, so one id can name calls of several keys: a prompt
+    # is joined to the row of the key that sent it (another tenant reusing an id would pair
+    # its text with this row's deployment and labels: poisoned training data). A capture
+    # written before captures named their key joins by its id alone, as it did.
+    texts: dict[tuple[str, str | None], Captured] = {
+        (c.request_id, c.key_id): c for c in iter_captures(captures, models)
+    }
+
+    def text_of(row: dict[str, Any]) -> Captured | None:
+        rid = str(row.get("request_id"))
+        return texts.get((rid, row.get("gateway_key"))) or texts.get((rid, None))
+
     requests: list[dict[str, Any]] = []
     for model in models:
         requests.extend(await request_rows(engine, model, start, end))
@@ -91,7 +102,7 @@ async def export(
         if row.get("operation") != "chat" or not row.get("deployment"):
             stats["not_answered"] += 1
             continue
-        if row.get("request_id") not in texts:
+        if text_of(row) is None:
             stats["no_capture"] += 1
             continue
         usable.append(row)
@@ -99,6 +110,8 @@ async def export(
     out = []
     for row in sorted(usable, key=lambda r: r["ts"]):
         rid = row["request_id"]
+        captured = text_of(row)
+        assert captured is not None  # usable rows have one
         score, source, feedback, judge = combine(labels.get(rid, []), row.get("gateway_key"))
         if feedback is not None and judge is not None:  # how far the judge can be trusted
             stats["both"] += 1
@@ -109,7 +122,7 @@ async def export(
                 continue
         out.append(
             {
-                "prompt": texts[rid].prompt,
+                "prompt": captured.prompt,
                 "deployment": row["deployment"],
                 "score": score,
                 "cost": row.get("cost"),

@@ -106,7 +106,9 @@ function Detail({ row, onClose }) {
   const [captureError, setCaptureError] = useState(null);
   async function loadCapture() {
     try {
-      setCapture(await api("GET", `/admin/captures/${encodeURIComponent(row.request_id)}`));
+      // Clients may choose their request ids: ask for this row's key's call (security.md).
+      const key = row.gateway_key ? `?key=${encodeURIComponent(row.gateway_key)}` : "";
+      setCapture(await api("GET", `/admin/captures/${encodeURIComponent(row.request_id)}${key}`));
       setCaptureError(null);
     } catch (err) {
       setCaptureError(err);
