@@ -18,6 +18,9 @@ it does not hold (another key's, or one this gateway never saw) is refused with 
 Kept per process in a bounded table, and in Redis as well when the limits are (so replicas
 share it), one key per task that expires a day after the task was last seen. A task forgotten
 by both (the bound, the expiry, a restart without Redis) is unknown: refused, not guessed.
+When the table is full, the key holding the most entries loses its oldest: one key opening
+tasks in a loop (before: the table's oldest went first, whoever held them) pushes out only its
+own, never another tenant's running tasks, which would then be refused to their owner.
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ class TaskOwners:
     ) -> None:
         self.capacity = capacity
         self.owners: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        # The same entries by key, oldest first: whom the bound takes from (_remember).
+        self.held: dict[str, OrderedDict[tuple[str, str, str], None]] = {}
         self.redis = redis
         self.prefix = prefix + "a2a:"
         self._writes: set[asyncio.Task[None]] = set()
@@ -112,12 +117,11 @@ class TaskOwners:
         already holds it (here; in Redis the first writer wins too)."""
         key = (agent, what, task_id)
         owners = self.owners
-        if key in owners:
+        if (held := owners.get(key)) is not None:
             owners.move_to_end(key)
+            self.held[held].move_to_end(key)
             return
-        owners[key] = owner
-        while len(owners) > self.capacity:
-            owners.popitem(last=False)
+        self._remember(key, owner)
         if self.redis is not None:
             task = asyncio.get_running_loop().create_task(self._store(key, owner))
             self._writes.add(task)
@@ -136,8 +140,21 @@ class TaskOwners:
         if raw is None:
             return None
         found = raw.decode() if isinstance(raw, bytes) else str(raw)
-        self.owners[key] = found
+        self._remember(key, found)
         return found
+
+    def _remember(self, key: tuple[str, str, str], owner: str) -> None:
+        """Keep ``key`` for ``owner``; past the bound, drop the oldest entry of the key that
+        holds the most (a scan of the keys holding any, only when the table is full)."""
+        self.owners[key] = owner
+        self.held.setdefault(owner, OrderedDict())[key] = None
+        while len(self.owners) > self.capacity:
+            who = max(self.held, key=lambda k: len(self.held[k]))
+            theirs = self.held[who]
+            oldest, _ = theirs.popitem(last=False)
+            if not theirs:
+                del self.held[who]
+            del self.owners[oldest]
 
     async def check(self, agent: str, env: Envelope, caller: str | None) -> None:
         """Refuse a request of ``caller`` that names a task it does not hold, as the agent
