@@ -51,7 +51,16 @@ def test_concurrent_calls_asking_for_long_answers_stay_within_one_call_of_the_bu
     key, key_id = new_key(gw, budget=100, budget_period="day")
     results = burst(gw.url, key, 8, model="priced", max_tokens=600, tokens=600, delay_ms=500)
     assert ok(results) == 2  # $60 reserved each: a third would start at $120
+    # Refused while the budget is only reserved: a rate limit the SDK may retry, not a spent
+    # quota (insufficient_quota, x-should-retry: false, Retry-After the period's end).
+    held = [r for r in results if isinstance(r, openai.RateLimitError)]
+    assert len(held) == 6 and all(r.code == "rate_limit_exceeded" for r in held)
+    assert all(r.response.headers["x-should-retry"] == "true" for r in held)
+    assert all(int(r.response.headers["retry-after"]) <= 1 for r in held)
+    assert "reserved by calls in flight" in held[0].message
     assert _settled(gw, key_id) == pytest.approx(120)  # one call past the budget, at most
+    spent = burst(gw.url, key, 1, model="priced", max_tokens=1, tokens=1)[0]
+    assert isinstance(spent, openai.RateLimitError) and spent.code == "insufficient_quota"
 
 
 def test_a_call_naming_no_maximum_reserves_the_budget_estimate(gw: Proc) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from turnout.budgets.periods import period_end
-from turnout.limits.plan import ADMITTED, Ticket, Verdict
+from turnout.limits.plan import ADMITTED, HELD_WAIT, Ticket, Verdict
 from turnout.limits.window import SPAN, Window
 
 _KEEP_PERIODS = 45 * 86400  # seconds of old period totals kept (admin display only)
@@ -81,8 +81,10 @@ class MemoryLimiter:
                     if len(slots) >= limit:
                         return Verdict(False, rule, "parallel", 1.0)
         for budget, start in zip(plan.budgets, ticket.periods, strict=True):
-            used = self.spent.get((budget.scope, start), 0.0) + self._reserved(budget.scope, now)
-            if used >= budget.amount:
+            spent = self.spent.get((budget.scope, start), 0.0)
+            if spent + self._reserved(budget.scope, now) >= budget.amount:
+                if spent < budget.amount:  # held by calls in flight: free again once they end
+                    return Verdict(False, budget, "held", HELD_WAIT)
                 wait = period_end(budget.period, start) - now
                 return Verdict(False, budget, "budget", max(1.0, wait))
         # Every check passed: count the call everywhere at once.

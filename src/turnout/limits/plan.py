@@ -122,6 +122,11 @@ def slot_tag(plan: Plan) -> str:
     return owner(items[0].scope) if items else ""
 
 
+# Seconds to wait when a budget is not spent but reserved by calls in flight (refused as a
+# rate limit, which SDKs retry, not as a spent quota, which they do not).
+HELD_WAIT = 1.0
+
+
 @dataclass(slots=True)
 class Verdict:
     """The answer to an admission. ``rule`` is set when the call was refused; the numbers
@@ -129,7 +134,7 @@ class Verdict:
 
     ok: bool
     rule: Rule | BudgetRule | None = None
-    what: str = ""  # "requests" | "tokens" | "parallel" | "budget"
+    what: str = ""  # "requests" | "tokens" | "parallel" | "budget" | "held" (reserved)
     retry_after: float = 0.0  # seconds
     limit_requests: int | None = None
     remaining_requests: int | None = None

@@ -31,7 +31,7 @@ from typing import Any
 from turnout.budgets.periods import period_end
 from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
 from turnout.limits.memory import MemoryLimiter
-from turnout.limits.plan import Ticket, Verdict
+from turnout.limits.plan import HELD_WAIT, Ticket, Verdict
 from turnout.limits.rediskeys import Compiled, budget_keys
 from turnout.limits.scripts import ADMIT, SEED, SETTLE, sha
 from turnout.limits.window import SPAN
@@ -157,6 +157,9 @@ class RedisLimiter:
             budget = plan.budgets[index - len(checks)]
             start = ticket.periods[index - len(checks)]
             self._remember(budget.scope, start, float(reply[3]))
+            spent = float(reply[4]) if len(reply) > 4 else float(reply[3])  # reply[3]: + held
+            if spent < budget.amount:  # held by calls in flight: free again once they end
+                return Verdict(False, budget, "held", HELD_WAIT)
             now = time.time() if self.clock is None else self.clock()
             wait = max(1.0, period_end(budget.period, start) - now)
             return Verdict(False, budget, "budget", wait)

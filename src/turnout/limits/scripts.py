@@ -12,7 +12,8 @@ ARGV: now (ms, 0 = Redis time), ticket, lease (ms), then one group of four per c
 kind (``r`` requests, ``t`` tokens, ``p`` parallel, ``b`` budget), index of its first key,
 limit, amount. A budget uses three keys: spend, reservation amounts, reservation leases.
 Reply: ``{1, second, value per check}`` (remaining, or spend as a string for budgets) or
-``{0, check, wait ms, current value}``.
+``{0, check, wait ms, current value}`` (a budget's: spend plus reservations, then spend alone,
+so a budget held by calls in flight is told from a spent one).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ for j = 1, checks do
   else
     local spent = tonumber(redis.call('GET', key) or '0')
     local used = spent + held(KEYS[ki + 1], KEYS[ki + 2])
-    if used >= limit then return {0, j, 0, tostring(used)} end
+    if used >= limit then return {0, j, 0, tostring(used), tostring(spent)} end
     value[j] = spent
   end
 end

@@ -94,6 +94,14 @@ def refusal(v: Verdict) -> Exception:
             f"It resets in {duration(v.retry_after).decode()}.",
             retry_after=v.retry_after,
         )
+    if v.what == "held":
+        assert isinstance(rule, BudgetRule)
+        return LimitExceeded(
+            f"Budget of {rule.label} (${rule.amount:g} per {rule.period}) is reserved by calls "
+            f"in flight; retry in {duration(v.retry_after).decode()}.",
+            retry_after=v.retry_after,
+            extra=[],
+        )
     if rule is None:
         return LimitsUnavailable(
             "Rate limits cannot be checked right now (limits backend unavailable); retry shortly.",

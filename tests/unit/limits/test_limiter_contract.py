@@ -149,15 +149,17 @@ async def test_budget_reserve_settle_and_period_reset(backend: tuple[Any, Clock]
     ok3, t3 = await admit(limiter, p, cost=0.4)  # 0.8 reserved < 1.0: still admitted
     assert ok2.ok and ok3.ok
     refused, _ = await admit(limiter, p, cost=0.4)  # 1.2 reserved: over
-    assert not refused.ok and refused.what == "budget"
+    # Nothing is spent yet: the budget is held by calls in flight, free again once they end.
+    assert not refused.ok and refused.what == "held" and refused.retry_after == 1.0
     start = period_start("day", clock.now)
-    assert refused.retry_after == pytest.approx(period_end("day", start) - clock.now, abs=1)
     await limiter.settle([(t1, 0, 0.1), (t2, 0, 0.1), (t3, 0, 0.1)])  # real cost: 0.3
     assert await limiter.usage("k:d", start) == pytest.approx((0.3, 0.0))
     again, t4 = await admit(limiter, p, cost=0.4)
     assert again.ok
     await limiter.settle([(t4, 0, 0.9)])  # spent 1.2: over budget now
-    assert not (await admit(limiter, p, cost=0.01))[0].ok
+    spent, _ = await admit(limiter, p, cost=0.01)
+    assert not spent.ok and spent.what == "budget"
+    assert spent.retry_after == pytest.approx(period_end("day", start) - clock.now, abs=1)
     clock.now = period_end("day", start) + 5  # the next day starts from zero
     fresh, _ = await admit(limiter, p, cost=0.4, now=clock.now)
     assert fresh.ok
