@@ -36,13 +36,20 @@ class ConversationStore(Protocol):
 
 
 class MemoryConversationStore:
-    """In-process, least recently stored first out past ``max_entries`` or ``max_bytes``."""
+    """In-process, bounded by ``max_entries`` and ``max_bytes``. Past a bound, the owner
+    holding the most (records past the count, bytes past the size) loses its oldest record:
+    one key storing responses in a loop pushes out its own, never another key's conversations
+    (before, the oldest left first whoever held them, and the other keys' follow-ups were
+    refused with ``previous_response_not_found``)."""
 
     def __init__(self, max_entries: int = 10_000, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._records: OrderedDict[str, Record] = OrderedDict()
+        self._records: dict[str, Record] = {}
         self._bytes = 0
+        # owner -> its record ids, oldest first, and the bytes they hold
+        self._held: dict[str, OrderedDict[str, None]] = {}
+        self._held_bytes: dict[str, int] = {}
 
     async def get(self, response_id: str, owner: str) -> Record | None:
         record = self._records.get(response_id)
@@ -56,11 +63,18 @@ class MemoryConversationStore:
     async def put(self, record: Record) -> None:
         self._drop(record.id)
         self._records[record.id] = record
-        self._bytes += record.size()
+        size = record.size()
+        self._bytes += size
+        self._held.setdefault(record.owner, OrderedDict())[record.id] = None
+        self._held_bytes[record.owner] = self._held_bytes.get(record.owner, 0) + size
         while self._records and (
             len(self._records) > self.max_entries or self._bytes > self.max_bytes
         ):
-            self._drop(next(iter(self._records)))
+            if self._bytes > self.max_bytes:
+                owner = max(self._held_bytes, key=self._held_bytes.__getitem__)
+            else:
+                owner = max(self._held, key=lambda o: len(self._held[o]))
+            self._drop(next(iter(self._held[owner])))
 
     async def delete(self, response_id: str, owner: str) -> bool:
         if await self.get(response_id, owner) is None:
@@ -70,5 +84,13 @@ class MemoryConversationStore:
 
     def _drop(self, response_id: str) -> None:
         old = self._records.pop(response_id, None)
-        if old is not None:
-            self._bytes -= old.size()
+        if old is None:
+            return
+        size = old.size()
+        self._bytes -= size
+        mine = self._held[old.owner]
+        del mine[response_id]
+        if mine:
+            self._held_bytes[old.owner] -= size
+        else:
+            del self._held[old.owner], self._held_bytes[old.owner]

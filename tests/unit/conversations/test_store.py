@@ -41,3 +41,19 @@ async def test_the_oldest_records_leave_past_the_caps() -> None:
         False,
         True,
     ]
+
+
+async def test_past_the_caps_the_owner_holding_the_most_loses_its_oldest() -> None:
+    """One key storing in a loop pushes out its own records, by count and by bytes."""
+    store = MemoryConversationStore(max_entries=4, max_bytes=10_000)
+    await store.put(record("a-1", owner="key-a"))
+    for i in range(20):
+        await store.put(record(f"m-{i}", owner="key-m"))
+    assert await store.get("a-1", "key-a") is not None
+    assert await store.get("m-19", "key-m") is not None and await store.get("m-0", "key-m") is None
+    await store.put(record("big-1", owner="key-big", size=4000))
+    await store.put(record("big-2", owner="key-big", size=4000))
+    await store.put(record("big-3", owner="key-big", size=4000))  # past the bytes: its own go
+    assert await store.get("a-1", "key-a") is not None
+    assert await store.get("big-3", "key-big") is not None
+    assert await store.get("big-1", "key-big") is None
