@@ -13,6 +13,12 @@ Shapes are open: keys they do not name are not looked at (they are forwarded or 
 a named key that is absent is fine unless listed as required. ``null`` is accepted only where
 the shape says so (:func:`opt`), because a translator that reads ``x.get("k", "")`` gets
 ``None`` for a present ``null``.
+
+Every field of every message is walked, so a long conversation's check was half of its
+translation (a 200-message request: docs/measurements.md). A container therefore accepts a
+child whose exact type its shape needs no more than (:attr:`Shape.fast`: the JSON types
+``orjson`` gives, for which ``check`` is the type test alone) without calling it; any other
+value takes the full ``check``, which decides as before.
 """
 
 from __future__ import annotations
@@ -60,13 +66,21 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+# One value of each type a parsed JSON document holds, to ask a shape which it accepts.
+_SAMPLES: tuple[Any, ...] = ("", 0, 0.0, True, None, [], {})
+_ALL: frozenset[type] = frozenset(type(v) for v in _SAMPLES)
+
+
 class Shape:
     """The base: accepts anything."""
 
-    __slots__ = ("name",)
+    __slots__ = ("fast", "name")
 
     def __init__(self, name: str = "any value") -> None:
         self.name = name
+        # Exact types whose values pass ``check`` on their type alone (the caller may skip
+        # the call for them). Fixed at construction: a subclass that looks inside narrows it.
+        self.fast: frozenset[type] = _ALL
 
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` has this shape's JSON type (not looking inside it)."""
@@ -83,6 +97,7 @@ class Scalar(Shape):
     def __init__(self, name: str, *types: type) -> None:
         super().__init__(name)
         self._types = types
+        self.fast = frozenset(type(v) for v in _SAMPLES if self.accepts(v))
 
     def accepts(self, value: Any) -> bool:
         # JSON true/false are not numbers, although Python's bool is an int.
@@ -106,6 +121,7 @@ class Arr(Shape):
         super().__init__("a non-empty array" if min_items else "an array")
         self.item = item
         self.min_items = min_items
+        self.fast = frozenset((list,)) if item is ANY and not min_items else frozenset()
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, list)
@@ -118,7 +134,10 @@ class Arr(Shape):
         item = self.item
         if item is ANY:
             return
+        fast = item.fast
         for i, element in enumerate(value):
+            if type(element) in fast:
+                continue
             try:
                 item.check(element)
             except ShapeError as exc:
@@ -134,6 +153,7 @@ class Obj(Shape):
         super().__init__("an object")
         self.fields = dict(fields or {})
         self.required = required
+        self.fast = frozenset()  # its fields may be added later (recursive shapes)
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, dict)
@@ -146,8 +166,11 @@ class Obj(Shape):
                 raise ShapeError(_join(path, key), "missing")
         for key, shape in self.fields.items():
             if key in value:
+                field = value[key]
+                if type(field) in shape.fast:
+                    continue
                 try:
-                    shape.check(value[key])
+                    shape.check(field)
                 except ShapeError as exc:
                     raise exc.within(_join(path, key)) from None
 
@@ -155,17 +178,28 @@ class Obj(Shape):
 class OneOf(Shape):
     """The first alternative whose JSON type matches decides (alternatives differ by type)."""
 
-    __slots__ = ("options",)
+    __slots__ = ("_first", "options")
 
     def __init__(self, *options: Shape) -> None:
         super().__init__(" or ".join(o.name for o in options))
         self.options = options
+        # The alternative each JSON type goes to, decided once.
+        self._first: dict[type, Shape] = {}
+        for sample in _SAMPLES:
+            chosen = next((o for o in options if o.accepts(sample)), None)
+            if chosen is not None:
+                self._first[type(sample)] = chosen
+        self.fast = frozenset(t for t, o in self._first.items() if t in o.fast)
 
     def accepts(self, value: Any) -> bool:
         return any(o.accepts(value) for o in self.options)
 
     def check(self, value: Any, path: str = "") -> None:
-        for option in self.options:
+        option = self._first.get(type(value))
+        if option is not None:
+            option.check(value, path)
+            return
+        for option in self.options:  # not a parsed JSON value's own type
             if option.accepts(value):
                 option.check(value, path)
                 return
@@ -186,6 +220,7 @@ class Tagged(Shape):
         absent: Obj | None = None,
     ) -> None:
         super().__init__("an object")
+        self.fast = frozenset()
         self.key = key
         self.variants = dict(variants)
         self.default = default or Obj()
