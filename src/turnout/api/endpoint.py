@@ -59,6 +59,9 @@ def _check_key_first(state: GatewayState, call: Call) -> None:
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
+    """The request as the gateway reads it. Strict (orjson): no BOM, NaN, lone surrogates or
+    trailing bytes; a name given twice keeps its last value, so the body must then be sent on
+    as :func:`canonical` re-encodes it, never as the client wrote it."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -66,6 +69,21 @@ def parse_json(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("Request body must be a JSON object")
     return data
+
+
+def canonical(data: dict[str, Any]) -> bytes:
+    """The one encoding of a parsed request that every later step reads and the upstream gets.
+
+    The client's bytes and the parsed request can disagree: orjson keeps the *last* value of a
+    name given twice, an upstream may keep the first (or read the client's ``"mod\\u0065l"``
+    where the gateway's byte searches look for ``"model"``). Before (2026-12-07) a key allowed
+    only ``cheap`` sent ``{"model": "gpt-4o", "model": "cheap", ...}``: access, limits, prices,
+    guardrails and the account-object check read ``cheap`` and the last ``messages``, and the
+    body went upstream as written. Re-encoding what was parsed makes the two one: a duplicate
+    is gone, escapes are spelt out, and the bytes mean exactly what the gateway checked. Costs
+    about a third of the parse it follows (0.15 µs for a short chat request, 10 µs for 50 KB);
+    it also keeps whitespace padding out of every size-based estimate."""
+    return orjson.dumps(data)
 
 
 async def serve(
@@ -97,8 +115,11 @@ async def serve(
     try:
         if b"expect" in headers:
             _check_key_first(state, call)
-        call.body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
-        call.data = parse_json(call.body)
+        raw = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
+        call.data = parse_json(raw)
+        call.body = canonical(call.data)
+        if state.observability is not None and state.observability.capture is not None:
+            call.client_body = raw  # capture files keep the request as the client sent it
         model, call.stream = inbound.locate(call.data, scope)
         # Checked before it is kept: a hostile name never reaches a log row, label or header.
         call.model = check_model_name(model)

@@ -54,7 +54,8 @@ def ask_for_usage(call: Call) -> bool:
     options = data.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage") is True:
         return False
-    call.client_body = call.body
+    if call.client_body is None:
+        call.client_body = call.body
     if "stream_options" not in data and (brace := call.body.find(b"{")) != -1:
         body = call.body
         call.body = body[: brace + 1] + _ASK + body[brace + 1 :]
