@@ -96,7 +96,7 @@ class Gateway:
 
         post, get, self.model_paths = client_routes(s)
         get["/admin/health"] = guard_admin_route(s, self.health.admin)
-        get.update(self.obs.routes())
+        get.update(self.obs.routes(s))
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
         # Built on its first request: FastAPI stays unimported until someone calls the admin
         # API (docs/measurements.md#memory).

@@ -55,6 +55,9 @@ def canonical_tree(raw: dict[str, Any]) -> tuple[dict[str, Any], int]:
     auth = tree.get("auth")
     if isinstance(auth, dict) and "master_key" in auth:
         tree = {**tree, "auth": {**auth, "master_key": hide(auth["master_key"])}}
+    metrics = tree.get("metrics")
+    if isinstance(metrics, dict) and "token" in metrics:
+        tree = {**tree, "metrics": {**metrics, "token": hide(metrics["token"])}}
     return tree, masked
 
 

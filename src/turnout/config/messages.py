@@ -25,7 +25,7 @@ from turnout.config.schema import TurnoutConfig
 Loc = tuple[str | int, ...]
 
 # Fields whose values are (or may contain) secrets: their values are never echoed.
-_SECRET_FIELDS = frozenset({"api_keys", "headers", "master_key", "client_secret"})
+_SECRET_FIELDS = frozenset({"api_keys", "headers", "master_key", "client_secret", "token"})
 _LABEL = re.compile(r"[\w-]+")
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 _USERINFO = re.compile(r"//[^/@]*@")

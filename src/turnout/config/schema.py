@@ -238,6 +238,17 @@ class MetricsConfig(Closed):
     max_label_values: int = Field(
         1000, ge=1, description="distinct values per label; beyond them: (overflow)"
     )
+    access: Literal["admin", "public"] = Field(
+        "admin",
+        description="who may read /metrics: 'admin' (the bearer token below, the master key, a "
+        "key with the admin or viewer scope; anyone while authentication is off) or 'public'",
+    )
+    token: str | None = Field(
+        None,
+        min_length=16,
+        description="a bearer token that may read /metrics (Prometheus' authorization "
+        "credentials); TURNOUT_METRICS_TOKEN overrides",
+    )
 
 
 class TracingConfig(Closed):

@@ -29,6 +29,7 @@ from turnout.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     from turnout.observability.tracing import Tracing
+    from turnout.state import GatewayState
 
 Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -76,8 +77,13 @@ class Observability:
         if finisher is not None:
             finisher.use(PriceTable.from_runtime(runtime), runtime.providers)
 
-    def routes(self) -> dict[str, Route]:
-        return {"/metrics": self.metrics.asgi} if self.metrics is not None else {}
+    def routes(self, state: GatewayState) -> dict[str, Route]:
+        """``GET /metrics``, behind ``metrics.access`` (turnout.observability.access)."""
+        if self.metrics is None:
+            return {}
+        from turnout.observability.access import guard_metrics  # it imports the auth guard
+
+        return {"/metrics": guard_metrics(state, self.runtime.config.metrics, self.metrics.asgi)}
 
     def steps(self) -> list[Step]:
         return [self.capture.step] if self.capture is not None else []

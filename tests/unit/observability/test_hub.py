@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -12,6 +12,9 @@ from turnout.health.board import HealthBoard
 from turnout.observability.attempts import RecordedProvider
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog
+from turnout.state import GatewayState
+
+NO_STATE = cast(GatewayState, None)  # read by the /metrics guard only when it is scraped
 
 OFF: dict[str, Any] = {
     "storage": {"enabled": False},
@@ -22,7 +25,7 @@ OFF: dict[str, Any] = {
 
 def test_everything_off_means_no_bookkeeping_at_all() -> None:
     obs = Observability(runtime(**OFF), RequestLog(enabled=False))
-    assert obs.routes() == {} and obs.steps() == []
+    assert obs.routes(NO_STATE) == {} and obs.steps() == []
     assert not obs.usage_wanted and not obs.ask_stream_usage
     providers = {"p": object()}
     assert obs.providers(providers) == providers  # type: ignore[arg-type]
@@ -37,7 +40,7 @@ async def test_defaults_record_into_sqlite_and_serve_metrics(
     rt = runtime(capture={"enabled": True, "dir": str(tmp_path / "cap")})
     log = RequestLog(enabled=False)
     obs = Observability(rt, log)
-    assert set(obs.routes()) == {"/metrics"} and len(obs.steps()) == 1
+    assert set(obs.routes(NO_STATE)) == {"/metrics"} and len(obs.steps()) == 1
     assert obs.usage_wanted and obs.ask_stream_usage
     wrapped = obs.providers({"p1": _Fake(rt.providers["p1"])})  # type: ignore[dict-item]
     assert isinstance(wrapped["p1"], RecordedProvider)
