@@ -25,6 +25,7 @@ from turnout.api.io import (
     send_error,
     send_stream,
 )
+from turnout.auth.step import one_key
 from turnout.errors import BadRequest, GatewayError, as_gateway_error
 from turnout.names import check_model_name
 from turnout.observability.logging import get_logger
@@ -56,6 +57,14 @@ def _check_key_first(state: GatewayState, call: Call) -> None:
     auth = state.auth
     if auth is not None and auth.active:
         auth.step.identify(call.headers, call.query)
+
+
+def _one_key(state: GatewayState, raw: list[tuple[bytes, bytes]], call: Call) -> None:
+    """Some header came twice (the dict is shorter than the lines): with authentication on,
+    a credential header must not be one of them (turnout.auth.step.one_key)."""
+    auth = state.auth
+    if auth is not None and auth.active:
+        one_key(raw, call.headers)
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -113,6 +122,8 @@ async def serve(
     reply: Reply | None = None
     state.request_log.inflight += 1
     try:
+        if len(headers) != len(scope["headers"]):
+            _one_key(state, scope["headers"], call)
         if b"expect" in headers:
             _check_key_first(state, call)
         raw = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)

@@ -17,7 +17,8 @@ import orjson
 from turnout.api.io import request_id, send_bytes, send_error
 from turnout.auth.records import AdminRole
 from turnout.auth.service import AdminDenied
-from turnout.auth.tokens import presented
+from turnout.auth.step import TWO_KEYS, one_key
+from turnout.auth.tokens import presented, repeated
 from turnout.dashboard.access import TeamScoped
 from turnout.dashboard.teams import team_write_allowed
 from turnout.errors import GatewayError
@@ -42,13 +43,21 @@ def _secret(headers: dict[bytes, bytes]) -> bytes | None:
 
 
 def authorize(
-    state: GatewayState, headers: dict[bytes, bytes], method: str, *, manage: bool = False
+    state: GatewayState,
+    headers: dict[bytes, bytes],
+    method: str,
+    *,
+    manage: bool = False,
+    raw: list[tuple[bytes, bytes]] | None = None,
 ) -> AdminRole:
     """The caller's role on the admin API, or AdminDenied: a presented key first, else the
-    dashboard session; a viewer's writes are refused."""
+    dashboard session; a viewer's writes are refused. ``raw`` (the header lines ``headers``
+    was made of) must not hold a credential header twice with different values."""
     auth = state.auth
     if auth is None:  # before the lifespan: nothing is served yet
         raise AdminDenied(503, "starting")
+    if raw is not None and len(raw) != len(headers) and (where := repeated(raw)) is not None:
+        raise AdminDenied(401, TWO_KEYS.format(where))
     secret = _secret(headers)
     if secret is None and state.dashboard is not None:
         role = state.dashboard.admit(headers, method)
@@ -68,9 +77,9 @@ def admin_dependency(
     from fastapi import HTTPException, Request
 
     async def check(request: Request) -> None:
-        headers = {k.lower(): v for k, v in request.headers.raw}
+        raw = [(k.lower(), v) for k, v in request.headers.raw]
         try:
-            authorize(state, headers, request.method, manage=manage)
+            authorize(state, dict(raw), request.method, manage=manage, raw=raw)
         except TeamScoped as exc:  # a team admin's write: only on its own teams' keys
             if not await team_write_allowed(state, exc.teams, request):
                 raise HTTPException(exc.status, exc.message) from None
@@ -91,7 +100,8 @@ def guard_admin_route(state: GatewayState, route: Route) -> Route:
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if state.auth is not None:
             try:
-                authorize(state, dict(scope["headers"]), scope["method"])
+                raw = scope["headers"]
+                authorize(state, dict(raw), scope["method"], raw=raw)
             except AdminDenied as exc:
                 body = orjson.dumps({"detail": exc.message})
                 await send_bytes(send, exc.status, [_JSON], body)
@@ -109,6 +119,7 @@ def guard_client_route(state: GatewayState, route: Route) -> Route:
         if auth is not None and auth.active:
             headers = dict(scope["headers"])
             try:
+                one_key(scope["headers"], headers)
                 scope[PRINCIPAL] = auth.step.identify(headers, scope.get("query_string", b""))
             except GatewayError as exc:
                 await send_error(send, exc, dialect(scope["path"]).name, request_id(headers))

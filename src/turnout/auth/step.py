@@ -14,7 +14,7 @@ import time
 from turnout.auth.directory import Directory
 from turnout.auth.objects import named_object, refusal
 from turnout.auth.principal import MASTER, Principal
-from turnout.auth.tokens import presented, same
+from turnout.auth.tokens import TwoKeys, presented, repeated, same
 from turnout.errors import AuthenticationFailed, AuthUnavailable, PermissionDenied
 from turnout.types import Call, Handler, Reply
 
@@ -24,6 +24,14 @@ MISSING = (
 )
 INVALID = "Invalid API key."
 NOT_LOADED = "Gateway keys are not loaded yet; retry shortly."
+TWO_KEYS = "Two different API keys in {} of one request: send one."
+
+
+def one_key(raw: list[tuple[bytes, bytes]], headers: dict[bytes, bytes]) -> None:
+    """Refuse a request carrying a credential header twice with different values (its header
+    dict, ``headers``, kept only the last line; see :func:`turnout.auth.tokens.repeated`)."""
+    if len(raw) != len(headers) and (where := repeated(raw)) is not None:
+        raise AuthenticationFailed(TWO_KEYS.format(where))
 
 
 class AuthStep:
@@ -35,7 +43,10 @@ class AuthStep:
         self.account_objects = False
 
     def identify(self, headers: dict[bytes, bytes], query: bytes) -> Principal:
-        secret = presented(headers, query)
+        try:
+            secret = presented(headers, query)
+        except TwoKeys as exc:
+            raise AuthenticationFailed(TWO_KEYS.format(exc.where)) from None
         if secret is None:
             raise AuthenticationFailed(MISSING)
         d = hashlib.sha256(secret).digest()

@@ -42,10 +42,34 @@ def same(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(a, b)
 
 
+CREDENTIAL_HEADERS = frozenset((b"authorization", b"x-api-key", b"x-goog-api-key"))
+
+
+class TwoKeys(ValueError):
+    """A request that carries one way of presenting a key twice, with different values."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def repeated(raw: list[tuple[bytes, bytes]]) -> str | None:
+    """The credential header ``raw`` (a request's header lines) holds twice with different
+    values, or None. The gateway's header dict keeps the last line, a proxy in front may read
+    the first: the two would disagree about who is calling. Called only when the dict is
+    shorter than the lines (some header repeated), so an ordinary request pays two ``len``."""
+    seen: dict[bytes, bytes] = {}
+    for name, value in raw:
+        if name in CREDENTIAL_HEADERS and seen.setdefault(name, value) != value:
+            return name.decode()
+    return None
+
+
 def presented(headers: dict[bytes, bytes], query: bytes) -> bytes | None:
     """The key a request carries, in the order clients send them: ``Authorization: Bearer``
     (OpenAI SDKs, Anthropic ``auth_token``), ``x-api-key`` (Anthropic), ``x-goog-api-key``
-    (google-genai), then ``?key=`` (Gemini REST)."""
+    (google-genai), then ``?key=`` (Gemini REST). ``?key=`` given twice with different values
+    is :class:`TwoKeys` (a repeated header is found by :func:`repeated`)."""
     value = headers.get(b"authorization")
     if value is not None:
         scheme, _, token = value.partition(b" ")
@@ -55,7 +79,8 @@ def presented(headers: dict[bytes, bytes], query: bytes) -> bytes | None:
     if value:
         return value.strip()
     if query and b"key=" in query:
-        for part in query.split(b"&"):
-            if part.startswith(b"key="):
-                return unquote_to_bytes(part[4:]) or None
+        keys = {unquote_to_bytes(p[4:]) for p in query.split(b"&") if p.startswith(b"key=")}
+        if len(keys) > 1:
+            raise TwoKeys("?key=")
+        return (keys.pop() or None) if keys else None
     return None

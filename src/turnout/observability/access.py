@@ -77,7 +77,7 @@ def guard_metrics(state: GatewayState, cfg: MetricsConfig, route: Route) -> Rout
             auth = state.auth
             if expected is not None and not (auth is not None and auth.active):
                 raise AdminDenied(401, _NO_TOKEN)  # an open admin API must not open it
-            authorize(state, headers, "GET")
+            authorize(state, headers, "GET", raw=scope["headers"])
         except AdminDenied as exc:
             body = orjson.dumps({"detail": exc.message})
             await send_bytes(send, exc.status, [_JSON, _CHALLENGE], body)

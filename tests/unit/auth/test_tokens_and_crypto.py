@@ -95,3 +95,13 @@ def test_a_passphrase_with_a_comma_is_still_one_key() -> None:
     assert sealed_key_id("v1.0123abcd.body") == "0123abcd" and sealed_key_id("junk") is None
     with pytest.raises(SecretKeyError, match="corrupt"):
         SecretBox.from_text("ab" * 32).open(f"v1.{SecretBox.from_text('ab' * 32).key_id}.***", "c")
+
+
+def test_a_key_given_twice_with_different_values() -> None:
+    with pytest.raises(tokens.TwoKeys):
+        tokens.presented({}, b"key=a&alt=sse&key=b")
+    assert tokens.presented({}, b"key=a&key=a") == b"a"  # the same key twice names one caller
+    lines = [(b"authorization", b"Bearer a"), (b"x-other", b"1"), (b"authorization", b"Bearer b")]
+    assert tokens.repeated(lines) == "authorization"
+    assert tokens.repeated([(b"x-api-key", b"a"), (b"x-api-key", b"a")]) is None
+    assert tokens.repeated([(b"x-tag", b"1"), (b"x-tag", b"2")]) is None
