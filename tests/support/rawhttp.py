@@ -93,3 +93,29 @@ def closed_by_peer(sock: socket.socket) -> bool:
         return False
     except ConnectionResetError:
         return True
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def split_replies(data: bytes) -> list[RawReply]:
+    """The responses in ``data``, one after another (each with a ``Content-Length``): what a
+    client that pipelined its requests reads, in order."""
+    out: list[RawReply] = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            raise AssertionError(f"an incomplete response: {data[:200]!r}")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+        size = int(headers["content-length"])
+        out.append(RawReply(int(lines[0].split(" ", 2)[1]), headers, rest[:size]))
+        data = rest[size:]
+    return out

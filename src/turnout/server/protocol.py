@@ -42,16 +42,9 @@ from typing import Any
 
 import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from turnout.errors import (
-    BadRequest,
-    GatewayError,
-    HeadersTooLarge,
-    RequestTimeout,
-    error_body,
-)
-from turnout.protocols.registry import dialect
+from turnout.server.answers import owed, refusal
 from turnout.server.cycle import Exchange
 from turnout.server.limits import GONE, TASK, ServerLimits, overloaded
 from turnout.server.target import authority
@@ -93,6 +86,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # bytes of the current head seen in earlier reads
         self._chunk = 0  # size of the read being parsed
         self._refused = False
+        self._last = b""  # a refusal written once the requests before it are answered
         self._host = b""  # the last Host found valid on this connection
         self._hosts = 0
         self._host_line = b""
@@ -291,10 +285,15 @@ class GatewayProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self.flow.resume_reading()
         if self.pipeline:  # the next pipelined request
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
+        elif self._last:  # every answer before a refused request's is out (server.answers)
+            self.transport.write(self._last)
+            self.transport.close()
+            return
+        if not self._last:
+            self.flow.resume_reading()
         if self._phase == APP and (self.cycle is None or self.cycle.response_complete):
             self._phase = IDLE
             self._since = self.loop.time()
@@ -320,6 +319,8 @@ class GatewayProtocol(HttpToolsProtocol):
                 self.transport.close()
                 return
             cycle.scope[GONE] = 400  # logged as the 400 it gets, not as a departure
+            self._refuse(400, f"Malformed HTTP request: {exc}", broken=True)
+            return
         reason = str(exc)
         if reason == _PRI:  # the HTTP/2 connection preface
             reason = "HTTP/2 with prior knowledge is not supported: send HTTP/1.1"
@@ -362,37 +363,29 @@ class GatewayProtocol(HttpToolsProtocol):
                     self.transport.close()
                 else:
                     self.cycle.scope[GONE] = 408
-                    self._refuse(408, f"The request body stalled for more than {limit:g} s")
+                    message = f"The request body stalled for more than {limit:g} s"
+                    self._refuse(408, message, broken=True)
                 return
         wake = now + self._tick
         if limit:
             wake = min(wake, max(self._since + limit, now + 0.001))
         self._timer = self.loop.call_at(wake, self._check)
 
-    def _refuse(self, status: int, message: str) -> None:
-        """Answer ``status`` in the request path's protocol and close the connection."""
+    def _refuse(self, status: int, message: str, broken: bool = False) -> None:
+        """Answer ``status`` in the request path's protocol and close the connection, once
+        every request before this one is answered (``broken``: the refused request is
+        ``self.cycle``, whose body broke; turnout.server.answers)."""
         self._refused = True
-        self._phase = CLOSED
         transport = self.transport
         if transport.is_closing():
+            self._phase = CLOSED
             return
-        err: GatewayError
-        if status == 431:
-            err = HeadersTooLarge(message)
-        elif status == 408:
-            err = RequestTimeout(message)
-        else:
-            err = BadRequest(message)
-        body = error_body(err, dialect(self.url[:64].decode("latin-1")).name)
-        head = [STATUS_LINE[status]]
-        for name, value in (
-            *self.server_state.default_headers,
-            (b"content-type", b"application/json"),
-            *err.headers(),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ):
-            head.extend((name, b": ", value, b"\r\n"))
-        head.append(b"\r\n")
-        transport.write(b"".join(head) + body)
+        answer = refusal(status, message, self.url, self.server_state.default_headers)
+        if owed(self.cycle, self.pipeline, broken):
+            self._last = answer
+            self._phase = APP  # the timer still watches the answers before it (write timeout)
+            self.flow.pause_reading()
+            return
+        self._phase = CLOSED
+        transport.write(answer)
         transport.close()
