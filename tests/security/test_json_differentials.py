@@ -13,6 +13,7 @@ reads what the gateway checked. The hostile upstream records the bytes it was se
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -44,6 +45,7 @@ def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "gpt-*": {"deployments": [{"provider": "up"}]},
             "claude-ok": {"deployments": [{"provider": "ant"}]},
             "claude-*": {"deployments": [{"provider": "ant"}]},
+            "gemini-renamed": {"deployments": [{"provider": "gem", "model": "gemini-flash-up"}]},
             "gemini-*": {"deployments": [{"provider": "gem"}]},
         },
     }
@@ -147,3 +149,19 @@ def test_a_model_the_key_may_not_use_is_refused_in_any_position(
     body = f'{{"model":"same","model":"gpt-4o","messages":{HI}}}'
     assert _post(gateway, CHAT, body, key).status_code == 403
     assert rogue_requests(rogue) == []
+
+
+def test_a_gemini_body_names_the_model_its_path_names(gateway: Proc, rogue: Proc, key: str) -> None:
+    """A Gemini path names the model; a generation body may carry a ``model`` field too
+    (``GenerateContentRequest.model``). Before, a renamed deployment's upstream got the path's
+    model in the URL and the client's choice in the body; now the body is renamed as well."""
+    from google import genai
+    from google.genai import types as gt
+
+    options = gt.HttpOptions(base_url=gateway.url, extra_body={"model": "models/gemini-ultra"})
+    client = genai.Client(api_key=key, http_options=options)
+    with contextlib.suppress(Exception):  # the rogue's `{}` is no Gemini answer
+        client.models.generate_content(model="gemini-renamed", contents="hi")
+    [request] = rogue_requests(rogue)
+    assert "/models/gemini-flash-up:generateContent " in request["head"].split("\r\n")[0]
+    assert _sent(rogue)["model"] == "models/gemini-flash-up"

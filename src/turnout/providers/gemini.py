@@ -61,9 +61,16 @@ class GeminiProvider(HTTPProvider):
         return f"{self.spec.base_url}/{_version(call.path)}/models/{model}:{action}{query}"
 
     def native_body(self, call: Call, upstream_model: str) -> bytes:
-        """Generation bodies carry no model; count and embed bodies may name it inside
-        (``generateContentRequest.model``, ``requests[].model``), where it must match the URL."""
-        if call.operation == "generateContent" or b'"model"' not in call.body:
+        """A body may name the model besides the URL: count and embed bodies inside
+        (``generateContentRequest.model``, ``requests[].model``), and a generation body at its
+        top (``GenerateContentRequest.model``, which SDKs leave out). Each must say what the
+        URL says: before (2026-12-07) a generation body's own ``model`` went upstream as the
+        client wrote it, beside the routed model in the URL. A generation body is looked at
+        with one dict lookup (its contents say ``"model"`` as a role, so bytes would not do)."""
+        if call.operation == "generateContent":
+            if "model" not in call.data:
+                return call.body
+        elif b'"model"' not in call.body:
             return call.body
         return orjson.dumps(_rename(call.data, "models/" + upstream_model.removeprefix("models/")))
 
