@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.support import rawhttp
@@ -72,3 +73,39 @@ def test_a_pipelined_request_is_authenticated_on_its_own(gateway: Proc, rogue: P
         replies = rawhttp.split_replies(rawhttp.read_until_closed(sock))
     assert [r.status for r in replies] == [200, 401, 200]
     assert len(rogue_requests(rogue)) == 2
+
+
+def _chunked(trailers: list[str], *headers: str) -> bytes:
+    """A chunked chat request whose body is followed by ``trailers`` (trailer field lines)."""
+    body = b"%x\r\n%b\r\n0\r\n" % (len(BODY), BODY)
+    tail = "".join(f"{line}\r\n" for line in trailers).encode("latin-1") + b"\r\n"
+    return _chat("Transfer-Encoding: chunked", "Connection: close", *headers, body=body + tail)
+
+
+def test_trailer_fields_are_not_request_headers(
+    rogue_server: Proc, rogue: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Before, a trailer ``Authorization`` replaced the key of the head (a key limited to
+    ``gpt-ok`` was served ``gpt-other`` as the master key), and ``X-*`` trailers were
+    forwarded upstream under ``forward_headers``; an endless trailer section was unbounded."""
+    tmp = tmp_path_factory.mktemp("trailers")
+    gateway = rogue_gateway(rogue_server, tmp, MASTER, storage={"enabled": False})
+    try:
+        made = httpx.post(
+            gateway.url + "/admin/keys",
+            json={"models": ["gpt-ok"]},
+            headers={"authorization": f"Bearer {MASTER}"},
+        )
+        assert made.status_code == 201, made.text
+        limited = str(made.json()["key"])
+        smuggled = _chunked([f"Authorization: Bearer {MASTER}"], f"Authorization: Bearer {limited}")
+        answer = rawhttp.request(gateway.port, smuggled)
+        assert answer is not None and answer.status == 403, answer  # gpt-x is not gpt-ok
+        assert rogue_requests(rogue) == []
+        big = _chunked(
+            [f"X-T{i}: " + "a" * 1000 for i in range(80)], f"Authorization: Bearer {MASTER}"
+        )
+        answer = rawhttp.request(gateway.port, big)
+        assert answer is not None and answer.status == 431, answer
+    finally:
+        gateway.stop()

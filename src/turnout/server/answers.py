@@ -9,6 +9,14 @@ upstream call had started, and been paid for) and its client read the refusal as
 to it. A proxy that pipelines several clients' requests on one connection would hand one
 client's refusal to another. Now the refusal waits: reading stops, the requests before it are
 answered, then it is written and the connection closed.
+
+Trailer fields (after a chunked body) are not request headers either. Before (2026-12-07)
+llhttp's callback for them appended each to the request's header list, which the application
+reads once the body has arrived: a trailer ``Authorization`` replaced the key a proxy in front
+had checked, a trailer ``Host`` the one the protocol had validated, any ``x-*`` trailer was
+forwarded upstream, and no limit counted them (they are not body bytes). RFC 9110 §6.5.1: a
+recipient must not merge them. Now they are dropped (one comparison per header line) and
+their bytes count against ``max_header_bytes``: a 431 beyond it.
 """
 
 from __future__ import annotations

@@ -15,18 +15,16 @@ it never sends, kept its connection forever). This subclass adds, per connection
   ``write_timeout`` seconds is disconnected, which cancels its request and the upstream call;
 - a refusal (400) of protocol upgrades (``Upgrade: h2c``, ``CONNECT``): llhttp stops parsing a
   request at an upgrade, so its body would never reach the application;
-- a 400 in the request path's protocol for a request llhttp cannot read, or in an HTTP version
-  other than 1.0 and 1.1 (uvicorn answered plain text and logged a warning for each), and for
-  one without exactly one valid ``Host`` (:mod:`turnout.server.target`);
-- cancellation: when the client goes away before the response has started, the request's task
-  (registered under :data:`~turnout.server.limits.TASK`) is cancelled at once, so the upstream
-  call stops instead of running to completion (and being paid for).
+- a 400 in the request path's protocol for a request llhttp cannot read, in an HTTP version
+  other than 1.0 and 1.1, or without exactly one valid ``Host`` (:mod:`turnout.server.target`);
+  refusals wait for the answers owed before them, and trailer fields are dropped
+  (:mod:`turnout.server.answers`);
+- cancellation: a client gone before the response started has its request's task (under
+  :data:`~turnout.server.limits.TASK`) cancelled at once, and the upstream call with it.
 
 Timeouts cost one timer per connection that re-arms itself when it fires (at most every
 ``min(timeouts)`` seconds, and exactly at the deadline of the current phase); a request only
-stamps the loop clock at its phase changes, and no per-response keep-alive timer is armed (the
-idle timeout is this timer's). Errors are written in the protocol of the request path
-(:func:`~turnout.protocols.registry.dialect`) so SDKs parse them.
+stamps the loop clock at its phase changes, and no per-response keep-alive timer is armed.
 
 The connection (set-up, flow control, pipelining, graceful shutdown) is uvicorn's; each request
 is the gateway's own :class:`~turnout.server.cycle.Exchange` instead of uvicorn's cycle, its
@@ -99,8 +97,7 @@ class GatewayProtocol(HttpToolsProtocol):
         if self._tick:
             self._timer = self.loop.call_at(now + self._tick, self._check)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        # uvicorn's, for this protocol's exchanges.
+    def connection_lost(self, exc: Exception | None) -> None:  # uvicorn's, for Exchange
         cycle = self.cycle
         self.connections.discard(self)
         if cycle is not None:
@@ -122,8 +119,7 @@ class GatewayProtocol(HttpToolsProtocol):
                 task.cancel()
 
     def data_received(self, data: bytes) -> None:
-        # uvicorn's data_received (no keep-alive timer to cancel: none is armed), with the
-        # head-size check after each read.
+        # uvicorn's (no keep-alive timer to cancel), with the head-size check after each read.
         self._chunk = len(data)
         try:
             self.parser.feed_data(data)
@@ -177,8 +173,10 @@ class GatewayProtocol(HttpToolsProtocol):
         self._head_bytes = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # uvicorn's, counting Host lines as they come: the head's check then needs no second
-        # pass over the headers (turnout.server.target).
+        # uvicorn's, counting Host lines as they come (turnout.server.target reads no more).
+        if self._phase != HEAD:  # a trailer field, after a chunked body (turnout.server.answers)
+            self._trailer(len(name) + len(value) + 4)
+            return
         name = name.lower()
         if name == b"host":
             self._hosts += 1
@@ -262,6 +260,7 @@ class GatewayProtocol(HttpToolsProtocol):
             self.pipeline.appendleft((cycle, app))  # type: ignore[arg-type]
         self._phase = BODY
         self._since = self.loop.time()
+        self._head_bytes = 0  # from here on: the trailer fields' bytes
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
@@ -280,8 +279,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self._since = self.loop.time()
 
     def on_response_complete(self) -> None:
-        # uvicorn's, without the keep-alive timer it arms after every response (and cancels
-        # at the next request): this connection's own timer (_check) closes idle connections.
+        # uvicorn's, without its keep-alive timer: this connection's (_check) closes idle ones.
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
@@ -328,6 +326,17 @@ class GatewayProtocol(HttpToolsProtocol):
             reason = f"Malformed HTTP request: {reason}"
         self.logger.debug(reason)
         self._refuse(400, reason)
+
+    def _trailer(self, size: int) -> None:
+        """A trailer field: dropped, its bytes counted against ``max_header_bytes``."""
+        self._head_bytes += size
+        if self._head_bytes > self._max_head and not self._refused:
+            if self.cycle is not None and self.cycle.response_started:
+                self._refused = True  # a second answer would corrupt the first
+                self.transport.close()
+            else:
+                self._refuse(431, "Request trailer fields too large", broken=True)
+            raise _Refused
 
     def _refuse_head(self) -> None:
         self._refuse(
