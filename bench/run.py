@@ -188,7 +188,9 @@ def soak_target(name: str, cmd: list[str], tmp: Path, a: argparse.Namespace) -> 
         cand.wait_port(PROXY_PORT, 30)
         cand.c1(PROXY_PORT, 50, 20)  # warm up as the measured runs do
         bodies = {"ns": cand.BODY, "st": cand.BODY_STREAM}
-        return soak.run(proc.pid, PROXY_PORT, tmp, a.soak, bodies, a.key, LOAD_CORE, cand)
+        return soak.run(
+            proc.pid, PROXY_PORT, tmp, a.soak, bodies, a.key, LOAD_CORE, cand, MASTER_KEY
+        )
     finally:
         cand.stop(proc)
 

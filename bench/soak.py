@@ -217,9 +217,13 @@ _INFLIGHT = re.compile(r"^(turnout_(?:requests|deployment)_in_flight)(\{[^}]*\})
 _FINISHED = re.compile(r'^turnout_requests_total\{[^}]*status="(\d+)"[^}]*\} (\S+)$', re.M)
 
 
-def _metrics(port: int) -> str | None:
+def _metrics(port: int, admin: str) -> str | None:
+    """``/metrics``, read with an admin credential (``metrics.access`` asks for one once
+    authentication is on)."""
+    headers = {"authorization": f"Bearer {admin}"}
+    scrape = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        with urllib.request.urlopen(scrape, timeout=5) as r:
             text: str = r.read().decode()
             return text
     except OSError:
@@ -239,13 +243,13 @@ def by_status(text: str) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def settle(port: int) -> dict[str, Any]:
+def settle(port: int, admin: str) -> dict[str, Any]:
     """Poll the in-flight gauges until all are 0 or :data:`INFLIGHT_DEADLINE` passes; with
     them, the requests the gateway finished by status."""
     deadline = time.monotonic() + INFLIGHT_DEADLINE
     t0 = time.monotonic()
     while True:
-        text = _metrics(port)
+        text = _metrics(port, admin)
         gauges = in_flight(text) if text is not None else None
         zero = bool(gauges) and not any(gauges.values()) if gauges is not None else False
         if zero or time.monotonic() > deadline:
@@ -267,15 +271,16 @@ def run(
     auth: str,
     core: str,
     cand: Any,
+    admin: str,
 ) -> dict[str, Any]:
     """Soak the gateway (``pid`` listening on ``port``) with ``total`` mixed requests; the
-    load runs on ``core``. Returns the RSS samples, the mix as answered, the in-flight gauges
-    afterwards and the peak RSS."""
+    load runs on ``core``; ``admin`` reads its ``/metrics``. Returns the RSS samples, the mix
+    as answered, the in-flight gauges afterwards and the peak RSS."""
     script = tmp / "soak.lua"
     script.write_text(lua(bodies, auth))
     raw = {k: _request(bodies[b], h, auth) for k, (b, h) in CANCELS.items()}
     out = asyncio.run(_drive(pid, port, script, raw, total, core, cand))
-    out["inflight"] = settle(port)
+    out["inflight"] = settle(port, admin)
     out["peak_rss_mb"] = cand.peak_rss_mb(pid)
     s = out["wrk"]
     c = out["cancels"]
