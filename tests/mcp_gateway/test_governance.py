@@ -182,7 +182,7 @@ def test_every_tool_call_is_logged_and_counted(gw: Proc, keys: dict[str, str]) -
     usage = httpx.get(gw.url + "/admin/mcp/usage", headers=ADMIN).json()["usage"]
     add = next(u for u in usage if (u["server"], u["tool"]) == ("alpha", "add"))
     assert add["calls"] >= 1 and add["bytes_in"] > 0 and add["bytes_out"] > 0
-    metrics = httpx.get(gw.url + "/metrics").text
+    metrics = httpx.get(gw.url + "/metrics", headers=ADMIN).text  # metrics.access: admin
     assert 'turnout_mcp_tool_calls_total{server="alpha",tool="add"}' in metrics
     assert 'turnout_mcp_tool_bytes_total{direction="out",server="alpha",tool="add"}' in metrics
     assert 'turnout_mcp_server_up{server="alpha"} 1.0' in metrics
