@@ -2,9 +2,8 @@
 
 The hot-path routes are a dict lookup on the exact path and a direct call into a raw ASGI
 handler: no framework routing, request objects or middleware stack on the way to a provider
-(docs/architecture.md records the measurements behind this). Everything stateful is created in
-the lifespan, because the pooled upstream client needs the server's event loop.
-"""
+(docs/architecture.md). Everything stateful is made in the lifespan (the pooled client needs
+the server's event loop)."""
 
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ from turnout.a2a.service import A2AService
 from turnout.api import admin
 from turnout.api.io import request_id, send_error
 from turnout.api.routes import Route, client_routes
+from turnout.auth.browsers import PageGuard
 from turnout.auth.credentials import apply_stored
 from turnout.auth.guard import guard_admin_route
 from turnout.auth.service import AuthService
@@ -98,8 +98,7 @@ class Gateway:
         get["/admin/health"] = guard_admin_route(s, self.health.admin)
         get.update(self.obs.routes(s))
         self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
-        # Built on its first request: FastAPI stays unimported until someone calls the admin
-        # API (docs/measurements.md#memory).
+        # Built on first use: FastAPI stays unimported till then (docs/measurements.md#memory).
         self.admin: FastAPI | None = None
         # The web UI (docs/dashboard.md): static files, and sessions for the admin API.
         state.dashboard = DashboardAccess(
@@ -111,9 +110,12 @@ class Gateway:
         self.health.sections["mcp_servers"] = self.mcp.status
         self.a2a = state.a2a = A2AService(state)  # agents behind /a2a (docs/a2a.md)
         self.conversations: Conversations | None = None  # built at startup
+        self.pages = PageGuard()  # what a web page may not do while authentication is off
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if not self.auth.active and await self.pages.refused(self.state, scope, send):
+                return
             table = self.routes.get(scope["method"])
             route = table.get(scope["path"]) if table is not None else None
             if route is None and table is self.routes["POST"]:

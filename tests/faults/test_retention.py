@@ -101,7 +101,7 @@ threading.Thread(target=_watch, daemon=True).start()
 
 
 def _request(body: bytes, *headers: str, close: bool = True) -> bytes:
-    head = "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+    head = "POST /v1/chat/completions HTTP/1.1\r\nHost: [::1]\r\nContent-Type: application/json\r\n"
     head += "".join(f"{h}\r\n" for h in headers)
     if close:
         head += "Connection: close\r\n"

@@ -37,7 +37,7 @@ def gateway(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pr
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages", "/admin/keys"])
 def test_an_answer_before_100_continue_closes_the_connection(path: str, gateway: Proc) -> None:
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         "Content-Length: 5000\r\nExpect: 100-continue\r\n\r\n"
     )
     with rawhttp.connect(gateway.port, timeout=10) as sock:
@@ -52,7 +52,7 @@ def test_an_answer_before_100_continue_closes_the_connection(path: str, gateway:
 def _continued(sock: socket.socket, extra: str = "") -> rawhttp.RawReply | None:
     """Ask with ``Expect: 100-continue``, send the body once told to, read the answer."""
     head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: [::1]\r\nContent-Type: application/json\r\n"
         f"{extra}Content-Length: {len(BODY)}\r\nExpect: 100-continue\r\n\r\n"
     )
     sock.sendall(head.encode())
@@ -105,7 +105,7 @@ def test_a_refused_key_is_answered_before_100_continue(
     """Before: the gateway sent ``100 Continue`` (asking for the body, megabytes for an
     upload) and only then refused the key."""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n{key}"
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{key}"
         "Content-Length: 500000\r\nExpect: 100-continue\r\n\r\n"
     )
     with rawhttp.connect(keyed.port, timeout=10) as sock:

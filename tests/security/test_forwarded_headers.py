@@ -40,6 +40,7 @@ HOSTILE = (
 @pytest.fixture(scope="module")
 def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     config = {
+        "server": {"allowed_hosts": ["internal.example"]},  # authentication is off here
         "storage": {"enabled": False},
         "providers": {
             "everything": {
@@ -108,7 +109,7 @@ def test_a_chunked_client_body_goes_upstream_with_one_length_and_no_encoding(
 ) -> None:
     chunked = b"%x\r\n%b\r\n0\r\n\r\n" % (len(BODY), BODY)
     head = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked
     )
     reply = rawhttp.request(gateway.port, head)

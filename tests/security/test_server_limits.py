@@ -78,7 +78,7 @@ def _assert_431(reply: rawhttp.RawReply | None) -> None:
 
 def test_a_50_mb_header_is_refused_without_being_held(gateway: Proc) -> None:
     before = _peak_rss_kb(gateway)
-    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nX-Big: "
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Big: "
     _assert_431(_flood(gateway.port, head, b"a", 50 * 1024 * 1024))
     # The gateway kept at most one read past the limit, not the 50 MB.
     assert _peak_rss_kb(gateway) - before < 20 * 1024
@@ -86,7 +86,7 @@ def test_a_50_mb_header_is_refused_without_being_held(gateway: Proc) -> None:
 
 
 def test_a_million_header_lines_are_refused(gateway: Proc) -> None:
-    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\n"
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
     _assert_431(_flood(gateway.port, head, b"a: b\r\n", 1_000_000 * 6))
     assert httpx.get(gateway.url + "/healthz").status_code == 200
 
@@ -151,7 +151,7 @@ def test_a_head_sent_a_byte_at_a_time_gets_408(gateway: Proc) -> None:
 
 def test_a_head_that_stops_half_way_gets_408(gateway: Proc) -> None:
     with rawhttp.connect(gateway.port) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nX-Half: ")
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Half: ")
         reply = rawhttp.read_reply(sock)
         assert reply is not None and reply.status == 408
         assert reply.json()["error"]["code"] == "request_timeout"  # type: ignore[index]
@@ -173,7 +173,7 @@ def test_a_promised_body_that_never_comes_gets_408_and_a_408_row(gateway: Proc) 
     rid = f"stalled-body-{time.time_ns()}"
     with rawhttp.connect(gateway.port) as sock:
         sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nX-Request-Id: %b\r\n"
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: %b\r\n"
             b'Content-Length: 1000\r\n\r\n{"model"' % rid.encode()
         )
         reply = rawhttp.read_reply(sock)
@@ -203,7 +203,7 @@ def test_idle_connections_are_closed_whatever_their_number(gateway: Proc) -> Non
     stalled = []
     for _ in range(100):
         sock = rawhttp.connect(gateway.port)
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\n")
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n")
         stalled.append(sock)
     try:
         assert all(rawhttp.closed_by_peer(s) for s in [*socks, used, *stalled])

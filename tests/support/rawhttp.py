@@ -76,7 +76,7 @@ def request(port: int, data: bytes, timeout: float = 30.0) -> RawReply | None:
         return read_reply(sock)
 
 
-def post(path: str, body: bytes, *headers: str, host: str = "gateway") -> bytes:
+def post(path: str, body: bytes, *headers: str, host: str = "localhost") -> bytes:
     """A well-formed POST head and body; ``headers`` are extra ``Name: value`` lines."""
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}", *headers, f"Content-Length: {len(body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

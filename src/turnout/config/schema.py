@@ -47,6 +47,11 @@ class ServerConfig(Closed):
     max_concurrency: int | None = Field(
         None, ge=1, description="connections or requests at once; beyond it requests get 503"
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="while authentication is off, host names (or *.domain) besides localhost "
+        "that a request reaching a loopback address may name (DNS rebinding: docs/security.md)",
+    )
 
 
 class Price(Closed):

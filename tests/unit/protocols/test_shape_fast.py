@@ -106,7 +106,7 @@ def documents(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
         return LEAVES
     if isinstance(shape, Obj):
         fields = {k: documents(s, depth + 1) for k, s in shape.fields.items()}
-        right = st.fixed_dictionaries({}, optional=fields)
+        right: st.SearchStrategy[Any] = st.fixed_dictionaries({}, optional=fields)
     elif isinstance(shape, Tagged):
         right = st.one_of(
             *(
