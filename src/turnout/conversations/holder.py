@@ -17,6 +17,7 @@ from turnout.conversations.store import Record
 from turnout.errors import NotFound
 from turnout.health.targets import KeyHealth
 from turnout.providers.base import HTTPProvider, Provider, to_reply
+from turnout.providers.keymask import key_bytes, masked_headers, without_key
 from turnout.types import Call, Reply
 
 
@@ -60,4 +61,10 @@ async def forward(
         provider.timeouts,
         provider.spec.egress,
     )
-    return await to_reply(resp, False, provider.spec)
+    reply = await to_reply(resp, False, provider.spec)
+    # Relayed as it came, but never with the key it was sent with (an echo of it, keymask).
+    raw = key_bytes(secret)
+    if raw is not None:
+        reply.headers = masked_headers(reply.headers, raw)
+        reply.body = without_key(reply.body, secret)
+    return reply

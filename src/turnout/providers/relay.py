@@ -13,15 +13,15 @@ Two checks at the edge of every provider, written against the upstream client *p
 Either failure is an :class:`~turnout.errors.UpstreamInvalid` (502 in the client's protocol,
 retryable, so routing fails over) and one warning log line with the provider and the reason.
 
-And one thing it takes out: an error answer that quotes the provider key it was sent with
-(``Invalid API key: <the key>``) gets the key masked before it is relayed or translated
-(:func:`without_key`), since the client must never learn the gateway's keys.
+What an answer must not carry out, the provider key it was sent with, is masked by
+:mod:`turnout.providers.keymask` (re-exported here: :func:`without_key`).
 """
 
 from __future__ import annotations
 
 from turnout.errors import UpstreamInvalid
 from turnout.observability.logging import get_logger
+from turnout.providers.keymask import without_key
 from turnout.upstream.base import UpstreamResponse
 
 log = get_logger("turnout.upstream")
@@ -58,19 +58,6 @@ async def read_body(resp: UpstreamResponse, cap: int, provider: str) -> bytes:
             )
         parts.append(chunk)
     return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" when there were none
-
-
-MASKED = b"[redacted]"
-_SHORTEST = 8  # a shorter "key" (a local server's placeholder) would mask ordinary words
-
-
-def without_key(body: bytes, key: str) -> bytes:
-    """``body`` with every copy of ``key`` masked. Only error answers are searched: they are
-    small, rare, and the ones providers write their diagnostics (and echoed keys) into."""
-    if len(key) < _SHORTEST:
-        return body
-    raw = key.encode()
-    return body.replace(raw, MASKED) if raw in body else body
 
 
 __all__ = ["check_status", "invalid", "read_body", "without_key"]

@@ -33,7 +33,7 @@ from turnout.health.breaker import ACTIVE, INVALID, NO_QUOTA
 from turnout.health.breaker import RATE_LIMITED as RATE_LIMITED_STATE
 from turnout.health.targets import COOLING, KEYS, LIMITED, KeyHealth
 from turnout.providers.base import Provider
-from turnout.providers.relay import without_key
+from turnout.providers.keymask import MASKED, key_bytes, masked_headers
 from turnout.routing import classify as c
 from turnout.routing.admit import GO, NEXT_KEY, admit
 from turnout.routing.deadline import Deadlines
@@ -284,8 +284,15 @@ class Router:
             if retry:
                 self.retrying -= 1
         status = reply.status
+        # The key this attempt was sent with, masked in whatever the upstream answered
+        # (keymask): one search per header value and one over a whole body.
+        raw = key_bytes(key.secret)
+        if raw is not None:
+            reply.headers = masked_headers(reply.headers, raw)
+            body = reply.body
+            if raw in body:
+                reply.body = body.replace(raw, MASKED)
         if status >= 400:
-            reply.body = without_key(reply.body, key.secret)
             reason = member.classifier.classify(status, reply.body)
             after = None
             if reason == c.RATE_LIMITED:
@@ -306,7 +313,7 @@ class Router:
             health.leave()
         else:
             assert first is not None
-            reply.chunks = Committed(first, reply.chunks, health, self.clock)
+            reply.chunks = Committed(first, reply.chunks, health, self.clock, raw)
         return reply
 
     def _release(self, member: Member, key: KeyHealth) -> None:

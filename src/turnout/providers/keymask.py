@@ -1,0 +1,63 @@
+"""Masking the provider key an upstream echoes back, before the client sees it.
+
+The gateway sends its provider key with every attempt, and some upstreams quote it back: an
+error that says ``Invalid API key: <the key>``, but also a 2xx answer from a proxy or a debug
+server that echoes the request's headers into a header or the body. The client must never
+learn the gateway's keys, so every answer an attempt relays has every copy of the key it was
+sent with replaced by :data:`MASKED`: its headers, its body, and each chunk of a stream.
+
+This is on the request path of every call, so the searches are kept to what cannot be
+avoided: one ``bytes.find`` over a body (memchr-fast), one per header value, and per stream
+chunk one ``find`` plus a one-byte check of the chunk's end. A key split across two chunks is
+caught by holding back a chunk's tail only when that tail could begin the key (its last byte
+is a byte of the key): an SSE chunk ends with a newline, which no key holds, so a stream's
+events are not delayed. Keys shorter than :data:`SHORTEST` (a local server's placeholder,
+``none``) are left alone: they would mask ordinary words.
+"""
+
+from __future__ import annotations
+
+from turnout.types import Headers
+
+MASKED = b"[redacted]"
+SHORTEST = 8  # a shorter "key" (a local server's placeholder) would mask ordinary words
+
+
+def key_bytes(key: str) -> bytes | None:
+    """The key as it would appear on the wire, or None when it is too short to search for."""
+    return key.encode() if len(key) >= SHORTEST else None
+
+
+def without_key(body: bytes, key: str) -> bytes:
+    """``body`` with every copy of ``key`` masked."""
+    raw = key_bytes(key)
+    if raw is None:
+        return body
+    return body.replace(raw, MASKED) if raw in body else body
+
+
+def masked_headers(headers: Headers, raw: bytes) -> Headers:
+    """``headers`` with every copy of the key ``raw`` masked; the same list when none holds it
+    (the common case costs one search per value and no allocation)."""
+    for _, value in headers:
+        if raw in value:
+            return [(k, v.replace(raw, MASKED)) for k, v in headers]
+    return headers
+
+
+def scrub(data: bytes, raw: bytes) -> tuple[bytes, bytes]:
+    """Split a stream's pending bytes into what may be sent now, every whole copy of the key
+    masked, and the tail held back because it could be the start of a key that the next chunk
+    completes (the longest such tail: at most ``len(raw) - 1`` bytes)."""
+    if raw in data:
+        data = data.replace(raw, MASKED)
+    lead = raw[:1]
+    pos = data.find(lead, max(0, len(data) - len(raw) + 1))
+    while pos != -1:
+        if raw.startswith(data[pos:]):
+            return data[:pos], data[pos:]
+        pos = data.find(lead, pos + 1)
+    return data, b""
+
+
+__all__ = ["MASKED", "SHORTEST", "key_bytes", "masked_headers", "scrub", "without_key"]
