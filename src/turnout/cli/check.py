@@ -29,6 +29,7 @@ _COLUMNS = (
 
 def routing_table(runtime: Runtime) -> Table:
     from turnout.api.admin.config import mask
+    from turnout.outbound.display import display_url  # a ?key= or user:pass@ is a credential
 
     table = new_table("Routing table", _COLUMNS)
     for route in (*runtime.models.values(), *runtime.patterns):
@@ -43,7 +44,7 @@ def routing_table(runtime: Runtime) -> Table:
                 d.provider,
                 spec.type,
                 d.model if d.model != "*" else "(as requested)",
-                spec.base_url,
+                display_url(spec.base_url),
                 keys,
             )
     return table

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from turnout.config.providers import REASONS
 from turnout.config.schema import TurnoutConfig
+from turnout.outbound.display import scrub_urls
 
 Loc = tuple[str | int, ...]
 
@@ -131,6 +132,8 @@ def shown(value: Any, loc: Loc) -> str:
     elif isinstance(value, int | float):
         text = repr(value)
     elif isinstance(value, str):
+        # A URL is shown without its userinfo and query values (a credential's places).
+        value = scrub_urls(value) if "://" in value else value
         clipped = value if len(value) <= 60 else value[:57] + "..."
         text = repr(_USERINFO.sub("//***@", clipped))
     elif isinstance(value, list):

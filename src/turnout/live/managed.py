@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from turnout.config.compile import Runtime
 from turnout.config.schema import TurnoutConfig
@@ -89,15 +90,32 @@ def shown_provider(body: Body) -> Body:
 
 
 # A provider's sealed list holds its ``api_keys`` one by one and, after them, at most one
-# value that starts with this mark: its other credentials (the static ``headers`` and
-# ``oauth.client_secret``) as one JSON object. A key never starts with a NUL byte.
+# value that starts with this mark: its other credentials (the static ``headers``,
+# ``oauth.client_secret``, and a ``base_url`` or ``proxy`` that carries userinfo or a query)
+# as one JSON object. A key never starts with a NUL byte.
 FIELDS_MARK = "\x00turnout-provider-fields:"
+URL_FIELDS = ("base_url", "proxy")
+
+
+def holds_credentials(url: str) -> bool:
+    """Whether a URL may carry a credential the database must not hold in the clear: userinfo
+    (``user:token@``) or a query (``?key=…``, ``?api-key=…``: Gemini- and Azure-style). One
+    that cannot be read is taken to (the validator refuses it anyway)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return True
+    return "@" in parts.netloc or bool(parts.query)
 
 
 def provider_fields(body: Body) -> list[str]:
     """Pops a provider's credentials other than its keys out of ``body``: its static
-    ``headers`` (``Authorization``, ``x-api-key``… a custom upstream's credential) and its
-    OAuth ``client_secret``; one value to seal (none when it has neither)."""
+    ``headers`` (``Authorization``, ``x-api-key``… a custom upstream's credential), its OAuth
+    ``client_secret``, and a URL with userinfo or a query (its body keeps the URL as
+    :func:`~turnout.outbound.display.display_url` shows it, for whoever reads the row); one
+    value to seal (none when it has none of them)."""
+    from turnout.outbound.display import display_url
+
     fields: Body = {}
     headers = body.get("headers")
     if isinstance(headers, dict) and headers:  # anything else stays for the validator
@@ -107,6 +125,11 @@ def provider_fields(body: Body) -> list[str]:
         oauth = dict(oauth)
         fields["client_secret"] = oauth.pop("client_secret")
         body["oauth"] = oauth
+    for key in URL_FIELDS:
+        url = body.get(key)
+        if isinstance(url, str) and holds_credentials(url):
+            fields[key] = url
+            body[key] = display_url(url)
     return [FIELDS_MARK + json.dumps(fields)] if fields else []
 
 
@@ -131,6 +154,9 @@ def _provider_join(body: Body, opened: list[str]) -> None:
             oauth = body.get("oauth")
             body["oauth"] = {**(oauth if isinstance(oauth, dict) else {}),
                              "client_secret": fields["client_secret"]}  # fmt: skip
+        for key in URL_FIELDS:
+            if isinstance(fields.get(key), str):
+                body[key] = fields[key]
 
 
 # The kinds the admin API stores: one entry each ("module:NAME" is imported on first use).

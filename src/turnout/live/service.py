@@ -188,7 +188,7 @@ class ManagedService:
                 if isinstance(made, Outcome):
                     return made
                 sealed = made
-                fields = provider_fields(body)  # headers, client secret: sealed as well
+                fields = provider_fields(body)  # headers, client secret, URLs: sealed as well
                 if fields:
                     box = self._sealer("provider credentials (they are sealed)")
                     if isinstance(box, Outcome):
@@ -301,9 +301,10 @@ class ManagedService:
         kind = kind_of(written.kind) if written is not None else None
         if written is not None and kind is not None:
             problems.extend(kind.refuse(written.name, written.body))
-            problems.extend(
-                await outbound_problems(self.policy, written.kind, written.name, written.body)
-            )
+            # The destinations as they will be used: a URL holding a credential is sealed,
+            # its body keeps only the shown form.
+            body = self._opened(written) if written.kind == "provider" else written.body
+            problems.extend(await outbound_problems(self.policy, written.kind, written.name, body))
         return problems
 
     async def _apply(self, version: int) -> ReloadResult:

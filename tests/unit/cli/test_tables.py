@@ -44,3 +44,18 @@ def test_lists_are_tables_and_say_when_empty(tmp_path: Path) -> None:
     assert "models" in header and "limits" in header and "budget" in header
     row = next(line for line in lines if "search" in line)
     assert "rpm=600" in row and "$5/month" in row
+
+
+def test_check_table_shows_no_credential_of_a_base_url(tmp_path: Path) -> None:
+    """``turnout check`` output ends up in CI logs: a ``?key=`` in a base URL is masked."""
+    path = tmp_path / "turnout.yaml"
+    path.write_text(
+        "providers:\n"
+        '  g: {type: openai-compatible, base_url: "https://h.example/v1?key=Zx9-query-secret",'
+        ' api_keys: ["sk-proj-aaaaaaaaaaaaaaaa1111"]}\n'
+        "models:\n"
+        "  m: {deployments: [{provider: g}]}\n"
+    )
+    result = runner.invoke(app, ["check", "-c", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "https://h.example/v1?key=***" in result.output and "Zx9" not in result.output

@@ -103,3 +103,18 @@ def test_a_deployment_names_an_api_its_provider_speaks() -> None:
     del models["odd"]
     config, problems = validate({"providers": providers, "models": models})
     assert config is not None and not problems
+
+
+def test_a_refused_url_is_quoted_without_its_credentials() -> None:
+    """A config problem reaches the reload's answer, ``GET /admin/config`` and the log: a URL
+    it quotes keeps no userinfo and no query value (a ``?key=`` is a credential)."""
+    url = "ftp://user:Zx9-userinfo-pw@h.example/v1?key=Zx9-query-secret"
+    _, problems = validate(
+        {
+            "providers": {"x": {"type": "openai-compatible", "base_url": url, "api_keys": ["k"]}},
+            "models": {"m": {"deployments": [{"provider": "x"}]}},
+        }
+    )
+    text = "\n".join(problems)
+    assert "got 'ftp://***@h.example/v1?key=***'" in text, text
+    assert "Zx9" not in text
