@@ -7,7 +7,7 @@ learn the gateway's keys, so every answer an attempt relays has every copy of th
 sent with replaced by :data:`MASKED`: its headers, its body, and each chunk of a stream.
 
 This is on the request path of every call, so the searches are kept to what cannot be
-avoided: one ``bytes.find`` over a body (memchr-fast), one per header value, and per stream
+avoided: one ``bytes.find`` over a body, one over the header values joined, and per stream
 chunk one ``find`` plus a one-byte check of the chunk's end. A key split across two chunks is
 caught by holding back a chunk's tail only when that tail could begin the key (its last byte
 is a byte of the key): an SSE chunk ends with a newline, which no key holds, so a stream's
@@ -17,14 +17,20 @@ events are not delayed. Keys shorter than :data:`SHORTEST` (a local server's pla
 
 from __future__ import annotations
 
+from functools import lru_cache
+from operator import itemgetter
+
 from turnout.types import Headers
 
 MASKED = b"[redacted]"
 SHORTEST = 8  # a shorter "key" (a local server's placeholder) would mask ordinary words
+_VALUE = itemgetter(1)
 
 
+@lru_cache(maxsize=256)
 def key_bytes(key: str) -> bytes | None:
-    """The key as it would appear on the wire, or None when it is too short to search for."""
+    """The key as it would appear on the wire, or None when it is too short to search for
+    (cached: a gateway has a handful of keys, and this runs once per attempt)."""
     return key.encode() if len(key) >= SHORTEST else None
 
 
@@ -37,11 +43,11 @@ def without_key(body: bytes, key: str) -> bytes:
 
 
 def masked_headers(headers: Headers, raw: bytes) -> Headers:
-    """``headers`` with every copy of the key ``raw`` masked; the same list when none holds it
-    (the common case costs one search per value and no allocation)."""
-    for _, value in headers:
-        if raw in value:
-            return [(k, v.replace(raw, MASKED)) for k, v in headers]
+    """``headers`` with every copy of the key ``raw`` masked; the same list when none holds it.
+    The common case is one search over the values joined (C loops only: half the cost of a
+    Python loop searching each value)."""
+    if raw in b"\n".join(map(_VALUE, headers)):
+        return [(k, v.replace(raw, MASKED)) for k, v in headers]
     return headers
 
 
