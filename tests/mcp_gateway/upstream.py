@@ -150,17 +150,37 @@ def guarded(app: Any, credentials: str) -> Any:
 
 
 def static_bearers(app: Any, tokens: list[str]) -> Any:
-    """The app for callers with one of ``tokens`` only (the passthrough tests)."""
+    """The app for callers with one of ``tokens`` only (the passthrough tests). ``GET
+    /_initialized`` says how many sessions each token opened (``initialize`` requests): a
+    caller whose gateway connection was closed and opened again shows two."""
     wanted = {f"Bearer {t}" for t in tokens}
+    opened: dict[str, int] = {}
 
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            if scope["path"] == "/_initialized":
+                await _answer(send, 200, opened)
+                return
             if scope["path"] != "/_ready" and headers.get("authorization") not in wanted:
                 await _answer(send, 401, {"error": "invalid_token"})
                 return
             if scope["path"] == "/_ready":
                 await _answer(send, 200, {})
+                return
+            if scope["method"] == "POST":
+                messages = [await receive()]
+                while messages[-1].get("more_body"):
+                    messages.append(await receive())
+                if b'"initialize"' in b"".join(m.get("body", b"") for m in messages):
+                    token = headers["authorization"][len("Bearer ") :]
+                    opened[token] = opened.get(token, 0) + 1
+                replay = iter(messages)
+
+                async def again() -> Any:
+                    return next(replay, None) or await receive()
+
+                await app(scope, again, send)
                 return
         await app(scope, receive, send)
 

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any, Literal
@@ -34,6 +33,7 @@ from pydantic import BaseModel
 from turnout.mcp.auth import auth_headers, upstream_auth
 from turnout.mcp.capped import COMPRESSED, MARK, capped_client
 from turnout.mcp.catalogue import Catalogue, changed, dump, pages
+from turnout.mcp.children import Children
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.names import allowed, matches
 from turnout.mcp.sizes import json_size
@@ -50,7 +50,6 @@ UNAVAILABLE = types.CONNECTION_CLOSED
 TIMEOUT = types.REQUEST_TIMEOUT
 TOO_LARGE = types.INTERNAL_ERROR
 _BACKOFF_MAX = 30.0
-_MAX_CHILDREN = 64  # callers' own connections to one passthrough server
 _IDLE = 300.0  # seconds before an unused one is closed
 
 Notify = Callable[["Upstream", Any], Awaitable[None]]
@@ -83,7 +82,7 @@ class Upstream:
         self._attempt = 0
         self.settled = asyncio.Event()  # the first connection attempt is over
         self.used = time.monotonic()  # a passthrough child's last use
-        self._children: OrderedDict[str, Upstream] = OrderedDict()
+        self._children: Children[Upstream] = Children()  # by caller (turnout.mcp.children)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -102,10 +101,11 @@ class Upstream:
             return
         self._task = asyncio.get_running_loop().create_task(self._supervise())
 
-    async def child_for(self, credential: str | None) -> Upstream:
+    async def child_for(self, credential: str | None, owner: str = "") -> Upstream:
         """The caller's own connection to a passthrough server, opened on first use (and
-        waited for, within the connect timeout), closed after ``_IDLE`` seconds unused; at
-        most ``_MAX_CHILDREN`` are kept."""
+        waited for, within the connect timeout), closed after ``_IDLE`` seconds unused.
+        ``owner`` is the caller's gateway key: it holds a bounded number of connections and
+        can only push out its own (:mod:`turnout.mcp.children`)."""
         if not credential:
             raise MCPError(
                 types.INVALID_REQUEST,
@@ -113,18 +113,16 @@ class Upstream:
                 f"x-mcp-{self.name}-authorization",
             )
         digest = hashlib.sha256(credential.encode()).hexdigest()
-        child = self._children.get(digest)
+        child = self._children.get(owner, digest)
         if child is None:
-            await self._reap()
-            if len(self._children) >= _MAX_CHILDREN:
-                _, oldest = self._children.popitem(last=False)
-                await oldest.stop()
+            for old in self._children.idle(time.monotonic() - _IDLE):
+                await old.stop()
             headers = {**self.config.headers, "Authorization": credential}
             cfg = self.config.model_copy(update={"auth": None, "headers": headers})
             child = Upstream(self.name, cfg, self.policy, self.origin, self.notify)
-            self._children[digest] = child
+            for old in self._children.add(owner, digest, child):
+                await old.stop()
             child.start()
-        self._children.move_to_end(digest)
         child.used = time.monotonic()
         if child.state == "connecting":
             with contextlib.suppress(TimeoutError):
@@ -132,22 +130,19 @@ class Upstream:
                     await child.settled.wait()
         return child
 
-    async def _reap(self) -> None:
-        now = time.monotonic()
-        for digest, child in list(self._children.items()):
-            if now - child.used > _IDLE:
-                del self._children[digest]
-                await child.stop()
-
     async def stop(self) -> None:
-        for child in list(self._children.values()):
+        for child in self._children.clear():
             await child.stop()
-        self._children.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        # Cancelled until it ends: a cancel that lands inside a transport's anyio task group
+        # can be absorbed there, and the supervisor would go on reconnecting (an evicted
+        # passthrough connection's stop then never returned, holding its caller's request).
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled():
+            with contextlib.suppress(BaseException):
+                task.exception()
         self._set("stopped", None)
 
     def _set(self, state: State, error: str | None) -> None:

@@ -82,14 +82,16 @@ class View:
             if up.passthrough:
                 if credential(ctx, up.name) is None:
                     continue
-                up = await up.child_for(credential(ctx, up.name))
+                up = await up.child_for(credential(ctx, up.name), access.key_id or "")
             if up.state == "up":
                 out.append(up)
         return out
 
     async def live(self, ctx: Ctx, up: Upstream) -> Upstream:
         """The connection a request to ``up`` goes over (the caller's own if passthrough)."""
-        return await up.child_for(credential(ctx, up.name)) if up.passthrough else up
+        if not up.passthrough:
+            return up
+        return await up.child_for(credential(ctx, up.name), access_of(ctx).key_id or "")
 
     def public(self, server: str, name: str) -> str:
         return names.join(server, name) if self.only is None else name
