@@ -157,7 +157,8 @@ def test_a_chunk_that_breaks_mid_body_is_logged_as_the_400_it_got(
 
 def test_well_formed_variants_are_still_served(gateway: Proc, rogue: Proc) -> None:
     """What llhttp accepts and a client may legitimately send: chunk extensions, trailers,
-    HTTP/1.0, a transfer coding list that ends in chunked, an absolute-form target."""
+    HTTP/1.0, an absolute-form target (a transfer coding list other than a lone chunked is
+    refused since: test_transfer_coding.py)."""
     chunked = _head(CHAT, "Host: g", AUTH, "Transfer-Encoding: chunked")
     for data in (
         chunked + b"%x;ext=1\r\n%b\r\n0\r\n\r\n" % (N, BODY),

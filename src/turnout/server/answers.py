@@ -33,18 +33,25 @@ if TYPE_CHECKING:
     from turnout.server.cycle import Exchange
 
 
-def refusal(status: int, message: str, url: bytes, default: list[tuple[bytes, bytes]]) -> bytes:
-    """A whole response refusing a request: ``status`` (400, 408 or 431) in the protocol of the
-    request path ``url`` begins with, ``connection: close``."""
-    err: GatewayError
-    if status == 431:
-        err = HeadersTooLarge(message)
-    elif status == 408:
-        err = RequestTimeout(message)
-    else:
-        err = BadRequest(message)
+def refusal(
+    status: int,
+    message: str,
+    url: bytes,
+    default: list[tuple[bytes, bytes]],
+    err: GatewayError | None = None,
+) -> bytes:
+    """A whole response refusing a request: ``status`` (400, 408 or 431), or ``err`` (a 501 of
+    turnout.server.framing), in the protocol of the request path ``url`` begins with,
+    ``connection: close``."""
+    if err is None:
+        if status == 431:
+            err = HeadersTooLarge(message)
+        elif status == 408:
+            err = RequestTimeout(message)
+        else:
+            err = BadRequest(message)
     body = error_body(err, dialect(url[:64].decode("latin-1")).name)
-    head = [STATUS_LINE[status]]
+    head = [STATUS_LINE[err.status]]
     for name, value in (
         *default,
         (b"content-type", b"application/json"),

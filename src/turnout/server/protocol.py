@@ -1,34 +1,23 @@
 """uvicorn's httptools protocol with the limits a gateway facing the open internet needs.
 
-uvicorn with httptools has no header limits (llhttp has none, and uvicorn sets none: a 50 MB
-header or a million header lines were accepted, the latter blocking the event loop for
-seconds) and no read timeouts (a client sending its head a byte a second, or promising a body
-it never sends, kept its connection forever). This subclass adds, per connection:
+uvicorn with httptools has no header limits (a 50 MB header, or a million header lines that
+blocked the event loop for seconds, were accepted) and no read timeouts (a client sending its
+head a byte a second kept its connection forever). This subclass adds, per connection:
 
-- header limits: more than ``max_header_bytes`` of request line and headers, or more than
-  ``max_headers`` header lines, is answered 431 and the connection closed; the check runs after
-  each read while a head is incomplete, so nothing beyond one read is ever buffered past it;
-- a header-read timeout (the whole head within ``header_timeout``), a body-read timeout (no
-  silence longer than ``body_timeout`` while the body is read), both answered 408; and an idle
-  timeout (``idle_timeout`` without a request, including before the first one), which closes;
-- a write timeout: a client that stops reading its response (a stream it never consumes) for
-  ``write_timeout`` seconds is disconnected, which cancels its request and the upstream call;
-- a refusal (400) of protocol upgrades (``Upgrade: h2c``, ``CONNECT``): llhttp stops parsing a
-  request at an upgrade, so its body would never reach the application;
-- a 400 in the request path's protocol for a request llhttp cannot read, in an HTTP version
-  other than 1.0 and 1.1, or without exactly one valid ``Host`` (:mod:`turnout.server.target`);
-  refusals wait for the answers owed before them, and trailer fields are dropped
-  (:mod:`turnout.server.answers`);
+- a 431 past ``max_header_bytes`` or ``max_headers``, checked after each read of a head;
+- timeouts: the head within ``header_timeout`` and no body silence over ``body_timeout``
+  (408), ``idle_timeout`` between requests (closed), ``write_timeout`` for a client that stops
+  reading (disconnected, which cancels its request and the upstream call);
+- a 400 in the request path's protocol for a protocol upgrade (llhttp stops parsing there), a
+  request llhttp cannot read, an HTTP version other than 1.0 and 1.1, or not exactly one valid
+  ``Host`` (:mod:`turnout.server.target`); a 501 (or 400) for a transfer coding other than a
+  lone ``chunked`` (:mod:`turnout.server.framing`); refusals wait for the answers owed before
+  them, and trailer fields are dropped (:mod:`turnout.server.answers`);
 - cancellation: a client gone before the response started has its request's task (under
   :data:`~turnout.server.limits.TASK`) cancelled at once, and the upstream call with it.
 
-Timeouts cost one timer per connection that re-arms itself when it fires (at most every
-``min(timeouts)`` seconds, and exactly at the deadline of the current phase); a request only
-stamps the loop clock at its phase changes, and no per-response keep-alive timer is armed.
-
-The connection (set-up, flow control, pipelining, graceful shutdown) is uvicorn's; each request
-is the gateway's own :class:`~turnout.server.cycle.Exchange` instead of uvicorn's cycle, its
-scope built once its head is complete.
+One timer per connection watches the timeouts. The connection (flow control, pipelining,
+shutdown) is uvicorn's; each request is the gateway's own :class:`~turnout.server.cycle.Exchange`.
 """
 
 from __future__ import annotations
@@ -42,6 +31,8 @@ import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from turnout.errors import GatewayError
+from turnout.server import framing
 from turnout.server.answers import owed, refusal
 from turnout.server.cycle import Exchange
 from turnout.server.limits import GONE, TASK, ServerLimits, overloaded
@@ -82,6 +73,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self._phase = IDLE
         self._since = 0.0  # loop time the phase started (BODY: the last body bytes)
         self._head_bytes = 0  # bytes of the current head seen in earlier reads
+        self._codings = b""  # the request's Transfer-Encoding lines, joined (framing.py)
         self._chunk = 0  # size of the read being parsed
         self._refused = False
         self._last = b""  # a refusal written once the requests before it are answered
@@ -171,6 +163,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self._phase = HEAD
         self._since = self.loop.time()
         self._head_bytes = 0
+        self._codings = b""
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # uvicorn's, counting Host lines as they come (turnout.server.target reads no more).
@@ -183,6 +176,8 @@ class GatewayProtocol(HttpToolsProtocol):
             self._host_line = value
         elif name == b"expect" and value.lower() == b"100-continue":
             self.expect_100_continue = True
+        elif name == framing.HEADER:
+            self._codings = self._codings + b"," + value if self._codings else value
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -195,6 +190,9 @@ class GatewayProtocol(HttpToolsProtocol):
         parser = self.parser
         if parser.should_upgrade():
             self._refuse(400, "Protocol upgrades are not supported: send plain HTTP/1.1")
+            raise _Refused
+        if self._codings and (refused := framing.refusal(self._codings)) is not None:
+            self._refuse(refused.status, refused.message, err=refused)  # 400 or 501 (RFC 9112)
             raise _Refused
         version = parser.get_http_version()
         if version not in _VERSIONS:  # llhttp also reads "HTTP/2.0" and a bare "GET /x"
@@ -380,16 +378,18 @@ class GatewayProtocol(HttpToolsProtocol):
             wake = min(wake, max(self._since + limit, now + 0.001))
         self._timer = self.loop.call_at(wake, self._check)
 
-    def _refuse(self, status: int, message: str, broken: bool = False) -> None:
-        """Answer ``status`` in the request path's protocol and close the connection, once
-        every request before this one is answered (``broken``: the refused request is
-        ``self.cycle``, whose body broke; turnout.server.answers)."""
+    def _refuse(
+        self, status: int, message: str, broken: bool = False, err: GatewayError | None = None
+    ) -> None:
+        """Answer ``status`` (or ``err``) in the request path's protocol and close the
+        connection, once every request before this one is answered (``broken``: the refused
+        request is ``self.cycle``, whose body broke; turnout.server.answers)."""
         self._refused = True
         transport = self.transport
         if transport.is_closing():
             self._phase = CLOSED
             return
-        answer = refusal(status, message, self.url, self.server_state.default_headers)
+        answer = refusal(status, message, self.url, self.server_state.default_headers, err)
         if owed(self.cycle, self.pipeline, broken):
             self._last = answer
             self._phase = APP  # the timer still watches the answers before it (write timeout)
