@@ -69,9 +69,11 @@ class Committed:
                 self._end(None)
                 raise
         key = self._key
-        # The fast path: nothing held, no copy of the key, and a last byte (an SSE chunk's
-        # newline) that cannot start one.
-        if key is None or (not self._held and key not in chunk and chunk[-1:] not in key):
+        # The fast path: nothing held, a last byte (an SSE chunk's newline) that cannot start
+        # a key, and no copy of it. ``find`` and an int's ``in``: cheaper than ``in`` on bytes.
+        if key is None or (
+            not self._held and chunk and chunk[-1] not in key and chunk.find(key) < 0
+        ):
             return chunk
         out, self._held = scrub(self._held + chunk, key)
         # All of it held (a chunk inside the key): the next one decides, at most len(key) on.
