@@ -285,7 +285,7 @@ class Router:
                 self.retrying -= 1
         status = reply.status
         # The key this attempt was sent with, masked in whatever the upstream answered
-        # (keymask): one search per header value and one over a whole body.
+        # (keymask): one search over the header values joined, one over a whole body.
         raw = key_bytes(key.secret)
         if raw is not None:
             reply.headers = masked_headers(reply.headers, raw)
