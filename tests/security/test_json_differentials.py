@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.procs import Proc, rogue_requests, start_gateway
+from tests.support.procs import Proc, rogue_providers, rogue_requests, start_gateway
 
 MASTER = "sk-master-json-differentials-01"
 HI = '[{"role":"user","content":"hi"}]'
@@ -32,14 +32,9 @@ HIDDEN_FILE = '[{"role":"user","content":[{"type":"file","file":{"file_id":"file
 
 @pytest.fixture(scope="module")
 def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    up = {"base_url": rogue_server.url, "api_keys": ["sk-gateway-secret-01"]}
     config = {
         "storage": {"enabled": False},
-        "providers": {
-            "up": {"type": "openai-compatible", **up, "base_url": rogue_server.url + "/v1"},
-            "ant": {"type": "anthropic", **up},
-            "gem": {"type": "gemini", **up},
-        },
+        "providers": rogue_providers(rogue_server),
         "models": {
             "same": {"deployments": [{"provider": "up"}]},
             "gpt-*": {"deployments": [{"provider": "up"}]},

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.procs import Proc, rogue_requests, start_gateway
+from tests.support.procs import Proc, rogue_providers, rogue_requests, start_gateway
 
 MASTER = "sk-master-two-keys-000001"
 AUTH = "authorization"
@@ -30,14 +30,9 @@ GEMINI = ("/v1beta/models/gemini-x:generateContent", {"contents": [{"parts": [{"
 
 @pytest.fixture(scope="module")
 def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    up = {"base_url": rogue_server.url, "api_keys": ["sk-gateway-secret-01"]}
     config = {
         "storage": {"enabled": False},
-        "providers": {
-            "up": {"type": "openai-compatible", **up, "base_url": rogue_server.url + "/v1"},
-            "ant": {"type": "anthropic", **up},
-            "gem": {"type": "gemini", **up},
-        },
+        "providers": rogue_providers(rogue_server),
         "models": {
             "gpt-*": {"deployments": [{"provider": "up"}]},
             "claude-*": {"deployments": [{"provider": "ant"}]},

@@ -164,6 +164,17 @@ def rogue_reset(rogue: Proc) -> None:
     httpx.post(rogue.url + "/_rogue/reset")
 
 
+def rogue_providers(rogue_server: Proc) -> dict[str, Any]:
+    """The rogue upstream as three providers: OpenAI-compatible ``up``, Anthropic ``ant``,
+    Gemini ``gem``."""
+    up = {"base_url": rogue_server.url, "api_keys": ["sk-gateway-secret-01"]}
+    return {
+        "up": {"type": "openai-compatible", **up, "base_url": rogue_server.url + "/v1"},
+        "ant": {"type": "anthropic", **up},
+        "gem": {"type": "gemini", **up},
+    }
+
+
 def rogue_gateway(rogue_server: Proc, tmp: Path, master: str, **extra: Any) -> Proc:
     """A gateway with a master key whose ``gpt-*`` models go to the rogue upstream as an
     OpenAI-compatible provider (the HTTP-layer tests' target): ``extra`` is merged into the
