@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from turnout.config.schema import ServerConfig
+from turnout.config.server import ServerConfig
 from turnout.errors import Overloaded, error_body
 from turnout.protocols.registry import dialect
 
