@@ -262,7 +262,7 @@ def test_every_way_a_call_ends_gives_its_slot_back(cluster: Cluster) -> None:
     # The client goes away while the upstream still thinks.
     raw = socket.create_connection(("127.0.0.1", one.port))
     raw.sendall(
-        f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: [::1]\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\n\r\n{body}".encode()
     )
     until(lambda: stub.inflight["cut"] == 1 and cluster.slots("cut") == 1, 30)
