@@ -67,6 +67,7 @@ def check(
 ) -> None:
     """Validate a config (every problem at once) and print its routes."""
     from turnout.cli.build import build_config, config_path, no_providers
+    from turnout.cli.preflight import startup_problems
     from turnout.config.compile import compile_config
     from turnout.config.load import ConfigError
 
@@ -74,6 +75,9 @@ def check(
     try:
         cfg = build_config(path, demo=demo)
         runtime = compile_config(cfg)
+        problems = startup_problems(cfg)
+        if problems:
+            raise ConfigError(problems, "environment and config")
     except ConfigError as exc:
         config_failure(exc)
     missing = no_providers(cfg, path)

@@ -93,6 +93,7 @@ def serve(
 ) -> None:
     """Start the gateway."""
     from turnout.cli.build import config_path, no_providers
+    from turnout.cli.preflight import startup_problems
     from turnout.config.load import ConfigError
     from turnout.live.source import ConfigSource
 
@@ -110,6 +111,9 @@ def serve(
     )
     try:
         cfg = source.load()
+        problems = startup_problems(cfg)
+        if problems:
+            raise ConfigError(problems, "environment and config")
     except ConfigError as exc:
         config_failure(exc)
     missing = no_providers(cfg, path)

@@ -51,6 +51,8 @@ class StorageBackend:
     shared: bool  # another process (the CLI, a replica) reaches the same data
     open: Callable[[str], Stores]
     saved_credentials: Callable[[str, float], Coroutine[Any, Any, list[CredentialRecord]]]
+    # What makes a URL unusable by this backend, read before start-up (None: fine).
+    problem: Callable[[str], str | None] = lambda url: None
 
     def serves(self, url: str) -> bool:
         return not self.schemes or url.partition("://")[0] in self.schemes
@@ -103,8 +105,14 @@ async def _sql_credentials(url: str, seconds: float) -> list[CredentialRecord]:
     return await load_saved(url, seconds)
 
 
+def _sql_problem(url: str) -> str | None:
+    from turnout.storage.sql.engine import url_problem
+
+    return url_problem(url)
+
+
 MEMORY = StorageBackend("memory", ("memory",), False, _open_memory, _no_credentials)
-SQL = StorageBackend("sql", (), True, _open_sql, _sql_credentials)
+SQL = StorageBackend("sql", (), True, _open_sql, _sql_credentials, _sql_problem)
 BACKENDS: tuple[StorageBackend, ...] = (MEMORY, SQL)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, event, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError
 
 from turnout.observability.slog import structlog
 
@@ -76,7 +77,29 @@ async def driver_of(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+# What the gateway runs on: SQLite and PostgreSQL through their asyncio drivers.
+_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
+
+
+def url_problem(url: str) -> str | None:
+    """What makes ``url`` (normalized) no database the gateway can open, or None; read before
+    anything starts, so a typo is a configuration error and not a traceback at start-up."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "not a database URL (expected postgresql://…, sqlite:///PATH or a file path)"
+    if parsed.drivername not in _DRIVERS:  # read as written: naming a dialect imports it
+        return (
+            f"unsupported database {display(url)!r}: use postgresql:// (asyncpg), "
+            "sqlite:/// (aiosqlite) or memory://"
+        )
+    return None
+
+
 def make_engine(url: str) -> AsyncEngine:
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -100,7 +123,7 @@ def make_engine(url: str) -> AsyncEngine:
                 "server_settings": {"application_name": "turnout"},
             },
         )
-    raise ValueError(f"unsupported database {display(url)!r}: use postgresql+asyncpg or sqlite")
+    raise AssertionError(f"unchecked database backend {backend!r}")
 
 
 # Page cache per connection, in KiB (SQLite's default is 2,000). Each pooled connection

@@ -1,0 +1,46 @@
+"""What the environment makes of a valid config, read before anything starts.
+
+The schema checks the file; the environment can still override the master key and the
+database URL, a URL can name a backend the gateway has no driver for, and the key that seals
+stored provider credentials may be malformed (it is read only when one is first stored).
+Found only when the app was built, such a value ended the start in a traceback (in every
+worker, with ``--workers``), or not at all until an operator stored a credential; found here
+it is one plain line among the config's problems, exit code 2, from ``serve`` and ``check``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from turnout.config.schema import TurnoutConfig
+
+MASTER_MIN = 16  # the schema's floor for ``auth.master_key``
+
+
+def startup_problems(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Every problem found, each prefixed by the setting that holds it (values never shown:
+    they may be secrets)."""
+    from turnout.auth.service import MASTER_ENV
+    from turnout.crypto import ENV as SECRET_ENV
+    from turnout.crypto import SecretBox, SecretKeyError
+    from turnout.storage.backends import backend_for
+    from turnout.storage.sql.engine import ENV as DATABASE_ENV
+    from turnout.storage.sql.engine import database_url
+
+    problems: list[str] = []
+    key = environ.get(MASTER_ENV)
+    if key and len(key) < MASTER_MIN:
+        problems.append(f"{MASTER_ENV}: the master key must be at least {MASTER_MIN} characters")
+    try:
+        SecretBox.from_env(environ)  # used only once a credential is stored: check it now
+    except SecretKeyError as exc:
+        text = str(exc)
+        problems.append(text if text.startswith(SECRET_ENV) else f"{SECRET_ENV}: {text}")
+    if cfg.storage.enabled:
+        url = database_url(cfg.storage, environ)
+        problem = backend_for(url).problem(url)
+        if problem is not None:
+            where = DATABASE_ENV if environ.get(DATABASE_ENV) else "storage.url"
+            problems.append(f"{where}: {problem}")
+    return problems
