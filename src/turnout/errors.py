@@ -336,8 +336,8 @@ class LimitsUnavailable(GatewayError):
 
 
 class Overloaded(GatewayError):
-    """More connections or requests than ``server.max_concurrency`` (per worker): refused at
-    once, before anything is read, for the client to retry (server/limits.py)."""
+    """Past ``server.max_concurrency`` (server/limits.py) or ``max_held_body_bytes``
+    (api/bodies.py): refused before the body is read, for the client to retry."""
 
     status = 503
     type = "api_error"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from turnout.api.bodies import BodyMemory
 from turnout.config.compile import Runtime
 from turnout.observability.logging import RequestLog
 from turnout.providers.base import Provider
@@ -45,5 +46,7 @@ class GatewayState:
     reloader: Reloader | None = None  # live configuration (turnout.live)
     managed: ManagedService | None = None  # providers and models of the admin API
     accounts: OAuthAccounts | None = None  # provider accounts signed in with OAuth (oauth.md)
+    # Request bodies over 64 KiB held now, for ``server.max_held_body_bytes`` (turnout.api.bodies).
+    bodies: BodyMemory = field(default_factory=BodyMemory)
     draining: bool = False
     ready: bool = False

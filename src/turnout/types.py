@@ -66,6 +66,7 @@ class Call:
     cache: str | None = None  # "hit" | "miss" | "refresh" | "bypass" (cache step); hits cost 0
     # What the pipeline steps hand each other, typed (each is set by one step, read by others).
     principal: Principal | None = None  # the authenticated caller (auth step)
+    identified: Principal | None = None  # whose key it is, read before the body (endpoint)
     key_id: str | None = None  # the caller's gateway key id, "master" for the master key (auth)
     team: str | None = None  # the caller's team (auth)
     ticket: Ticket | None = None  # admitted, settled by the log drain (limits step)

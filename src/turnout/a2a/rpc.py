@@ -82,13 +82,17 @@ async def serve_rpc(
     ticket: Ticket | None = None
     env: Envelope | None = None
     rpc_id: Any = None
+    body = b""
     trail = Trail(name, call)
     try:
         principal = service.principal(scope, headers)
         if principal is not None:
             call.key_id, call.team = principal.id, principal.team
         agent = service.agent(name)
-        body = await read_body(receive, headers, state.runtime.config.server.max_body_bytes)
+        server = state.runtime.config.server
+        body = await read_body(
+            receive, headers, server.max_body_bytes, state.bodies, server.max_held_body_bytes
+        )
         trail.bytes_in = len(body)
         rpc_id = request_id_of(body)
         env = read_envelope(body)
@@ -121,6 +125,7 @@ async def serve_rpc(
         call.status, call.error = err.status, type(err).__name__
         await service.error(send, err, rpc_id, rid)
     finally:
+        state.bodies.release(body)
         if ticket is not None and state.auth is not None:
             state.auth.limiter.finish(ticket)
         trail.close()

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from turnout.api.bodies import SMALL, BodyMemory
 from turnout.errors import (
     GatewayError,
     PayloadTooLarge,
@@ -69,30 +70,57 @@ def request_id(headers: dict[bytes, bytes]) -> str:
     return _fresh_id()
 
 
-async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
-    """The whole request body, refusing anything over ``limit`` bytes before reading it."""
+async def read_body(
+    receive: Receive,
+    headers: dict[bytes, bytes],
+    limit: int,
+    memory: BodyMemory | None = None,
+    room: int = 0,
+) -> bytes:
+    """The whole request body, refusing anything over ``limit`` bytes before reading it.
+
+    With ``memory``, a body over :data:`~turnout.api.bodies.SMALL` bytes is counted there as
+    soon as its size is known, and refused (``Overloaded``) if all the bodies held would pass
+    ``room``; the caller gives it back with ``memory.release(body)`` when the request ends."""
     declared = headers.get(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {limit} bytes")
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise ClientDisconnected
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body"):
-        return body
-    parts = [body]
-    size = len(body)
-    while True:
+    held = 0
+    if declared is not None and declared.isdigit():
+        size = int(declared)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is {size} bytes; the limit is {limit} bytes")
+        if size > SMALL and memory is not None:
+            memory.take(size, room)
+            held = size
+    try:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
-        parts.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(parts)
+        body: bytes = message.get("body", b"")
+        if message.get("more_body"):
+            parts = [body]
+            size = len(body)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnected
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+                if size > held and size > SMALL and memory is not None:  # a chunked body
+                    memory.take(size - held, room)
+                    held = size
+                parts.append(chunk)
+                if not message.get("more_body"):
+                    break
+            body = b"".join(parts)
+    except BaseException:
+        if held and memory is not None:
+            memory.held -= held
+        raise
+    if memory is not None and len(body) > SMALL and held != len(body):
+        memory.held += len(body) - held  # one chunked read: counted, too late to refuse
+    return body
 
 
 async def send_bytes(send: Send, status: int, headers: Headers, body: bytes) -> None:

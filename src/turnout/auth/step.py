@@ -62,7 +62,7 @@ class AuthStep:
         return principal
 
     async def __call__(self, call: Call, next: Handler) -> Reply:
-        principal = self.identify(call.headers, call.query)
+        principal = call.identified or self.identify(call.headers, call.query)
         call.key_id = principal.id
         call.team = principal.team
         if not principal.allows(call.model):  # logged under the key that tried

@@ -14,6 +14,12 @@ class ServerConfig(Closed):
     host: str = "127.0.0.1"
     port: int = Field(4141, ge=0, le=65535)
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="request body limit")
+    max_held_body_bytes: int = Field(
+        256 * 1024 * 1024,
+        gt=0,
+        description="request bodies over 64 KiB held at once, all requests together; one that "
+        "would pass it gets a retryable 503 before it is read",
+    )
     drain_timeout: float = Field(30.0, ge=0, description="seconds to finish in-flight work")
     workers: int = Field(1, ge=1)
     max_header_bytes: int = Field(

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from turnout.api.io import JSON, ClientDisconnected, read_body, send_bytes
-from turnout.errors import PayloadTooLarge
+from turnout.errors import Overloaded, PayloadTooLarge
 from turnout.state import GatewayState
-from turnout.types import Message, Receive, Scope, Send
+from turnout.types import Headers, Message, Receive, Scope, Send
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
@@ -40,14 +40,28 @@ class BoundedBody:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        limit = self.state.runtime.config.server.max_body_bytes
+        server = self.state.runtime.config.server
+        memory = self.state.bodies
         try:
-            body = await read_body(receive, headers, limit)
+            body = await read_body(
+                receive, headers, server.max_body_bytes, memory, server.max_held_body_bytes
+            )
         except PayloadTooLarge as exc:
             await _reply(send, 413, {"detail": exc.message})
             return
+        except Overloaded as exc:
+            await _reply(send, 503, {"detail": exc.message}, exc.headers())
+            return
         except ClientDisconnected:
             return
+        try:
+            await self._serve(scope, receive, send, headers, body)
+        finally:
+            memory.release(body)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], body: bytes
+    ) -> None:
         if body and _is_json(headers):
             try:
                 orjson.loads(body)
@@ -67,5 +81,7 @@ class BoundedBody:
         await self.app(scope, replay, send)
 
 
-async def _reply(send: Send, status: int, data: dict[str, Any]) -> None:
-    await send_bytes(send, status, [JSON], orjson.dumps(data))
+async def _reply(
+    send: Send, status: int, data: dict[str, Any], extra: Headers | None = None
+) -> None:
+    await send_bytes(send, status, [JSON, *(extra or ())], orjson.dumps(data))
