@@ -3,12 +3,16 @@
 Prices come from three places, the first that knows the model wins: ``pricing.models`` in the
 config (keyed by public model, ``provider/model`` or upstream model name), a deployment's own
 ``price`` (routing's, input and output only), then the bundled table (``prices.json``, a
-snapshot of list prices). Upstream names carry dates and suffixes (``gpt-4o-2024-08-06``,
-``claude-sonnet-4-5-20250929``), so the bundled table is searched by dropping trailing
-``-parts`` until a name matches, after the clouds' own spellings are reduced to the vendor's
-(Bedrock's ``us.anthropic.claude-sonnet-4-5-20250929-v1:0``, Vertex AI's
-``claude-sonnet-4-5@20250929``). A model no source knows has no cost (``None``), never a
-cost of zero: a usage report must show what it could not price.
+snapshot of list prices). Upstream names carry snapshot dates and versions
+(``gpt-4o-2024-08-06``, ``claude-sonnet-4-5-20250929``, ``gemini-2.0-flash-001``,
+``claude-3-7-sonnet-latest``), so the bundled table is searched by dropping those, and only
+those, after the clouds' own spellings are reduced to the vendor's (Bedrock's
+``us.anthropic.claude-sonnet-4-5-20250929-v1:0``, Vertex AI's ``claude-sonnet-4-5@20250929``).
+Any other suffix names another model, often at another price (``gpt-5-pro`` is twelve times
+``gpt-5``, ``gemini-2.5-flash-image`` writes images at $30 per million), so it is not cut to
+find a price: such a name has none. A model no source knows has no cost (``None``), never a
+cost of zero: a usage report must show what it could not price, and a budget refuses it
+(``pricing.unpriced``, :mod:`turnout.budgets.estimate`).
 """
 
 from __future__ import annotations
@@ -73,6 +77,12 @@ _CLOUD_PREFIX = re.compile(
     r"^(?:[a-z]{2,6}\.)?(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen|writer)\."
 )
 _CLOUD_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|:\d+)$")
+# What a vendor appends to name one snapshot of a model, at the model's price: a date
+# (OpenAI's ``-2024-08-06``, Anthropic's ``-20250929``), Google's stable version (``-001``),
+# an alias of the newest snapshot (``-latest``), a cloud's version (Vertex AI's ``-v2``). Not
+# ``-preview``, ``-pro``, ``-mini``, ``-32k``, ``-0613`` or anything else: those name other
+# models whose prices differ (``gpt-3.5-turbo-1106`` cost twice ``gpt-3.5-turbo-0125``).
+_SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3}|latest|v\d+(?::\d+)?)$")
 
 
 def _base_name(model: str) -> str:
@@ -134,15 +144,17 @@ class PriceTable:
         return None
 
     def _bundled(self, model: str) -> Price | None:
+        """The bundled price of ``model`` or of the model it is a snapshot of; None for any
+        other name (never the price of a prefix: ``gpt-5-pro`` is not ``gpt-5``)."""
         name = _base_name(model)
         while name:
             price = self.table.get(name)
             if price is not None:
                 return price
-            cut = name.rfind("-")
-            if cut <= 0:
+            snapshot = _SNAPSHOT.search(name)
+            if snapshot is None or snapshot.start() == 0:
                 return None
-            name = name[:cut]
+            name = name[: snapshot.start()]
         return None
 
     def cost(self, model: str, deployment: str | None, usage: Usage | None) -> float | None:
