@@ -2,7 +2,9 @@
 
 Concurrent calls come from the async SDK clients with retries off; slow answers (the mock's
 ``x-mock-ttft-ms``) keep calls in flight long enough to overlap. ``priced`` costs exactly
-$0.10 per output token and nothing for input, so a call asking for one token costs $0.10.
+$0.10 per output token and nothing for input, so a call asking for one token costs $0.10. The
+other models are priced at zero: a key with a budget is refused a model without a price
+(tests/security/test_unpriced_budgets.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from tests.support.procs import Proc, start_gateway
 from tests.support.request_log import request_line
 from tests.support.wait import until, until_async
 
-PRICED = {"models": {"priced": {"input": 0, "output": 100_000}}}
+FREE = {"input": 0, "output": 0}
+PRICED = {
+    "models": {
+        "priced": {"input": 0, "output": 100_000},
+        **{m: FREE for m in ("gpt-test", "gpt-other", "claude-test", "gemini-test")},
+    }
+}
 
 
 def limits_config(mock: Proc, **extra: Any) -> dict[str, Any]:

@@ -15,17 +15,28 @@ reservation below what a call can cost lets every call in flight overspend by th
 with the capped 256, a key with $10 left ran hundreds of 16k-token calls at once. A call is
 still settled at its real cost, and a call that ends without usage at the capped estimate
 (the *floor*), so reserving the worst case never charges it.
+
+A budget can only hold calls it can price. A model that some deployment serving it (its
+fallbacks' included) has no price for would cost the budget nothing, and on a glob route the
+client chooses the name: such a call is refused before it is sent (:class:`Unpriced`, 403)
+unless the operator sets ``pricing.unpriced: allow``. The answer is memoised with the prices,
+so a priced model pays nothing more for the check.
 """
 
 from __future__ import annotations
 
 from turnout.config.compile import Runtime
-from turnout.pricing import PriceTable
+from turnout.errors import PermissionDenied
+from turnout.pricing import Price, PriceTable
 from turnout.protocols.descriptor import COUNT, EMBED, EMBED_BATCH
 from turnout.protocols.registry import FAMILIES, PROTOCOLS
 from turnout.types import Call
 
 _MEMO_MAX = 10_000
+# (USD per million input tokens, per million output tokens, every deployment priced): the
+# highest prices among the deployments that may serve a model, and whether all have one.
+Rates = tuple[float, float, bool]
+_NO_ROUTE: Rates = (0.0, 0.0, True)  # the router answers 404 before anything is sent
 # At most this many output tokens are reserved per answer (no model writes more): a client's
 # absurd max_tokens then blocks only its own budget's concurrency, for one call at a time.
 _MOST_OUTPUT = 1_000_000
@@ -38,7 +49,8 @@ class Estimator:
         self.prices = PriceTable.from_runtime(runtime)
         self.cap = output_estimate
         self.budget_output = budget_output
-        self._memo: dict[str, tuple[float, float] | None] = {}
+        self.refuse = runtime.config.pricing.unpriced == "refuse"
+        self._memo: dict[str, Rates] = {}
 
     def tokens(self, call: Call) -> tuple[int, int]:
         """(input, output) tokens expected."""
@@ -70,27 +82,67 @@ class Estimator:
         (:class:`~turnout.protocols.descriptor.Asked`)."""
         return PROTOCOLS[call.protocol].asked(call.data).unmetered
 
+    def reserve(self, call: Call, inp: int, out: int, most: int) -> tuple[float, float]:
+        """USD a budget reserves for ``call`` and settles it at when its usage is unknown (the
+        most it may cost, the expected cost); :class:`Unpriced` when the gateway cannot price
+        it and ``pricing.unpriced`` is ``refuse``."""
+        price_in, price_out, priced = self.rates(call.model)
+        if not priced and self.refuse and FAMILIES.get((call.protocol, call.operation)) != COUNT:
+            raise Unpriced(call.model)
+        base = inp * price_in
+        return (base + most * price_out) / 1_000_000, (base + out * price_out) / 1_000_000
+
     def cost(self, model: str, inp: int, out: int) -> float:
-        """USD at the highest input and output prices the model's deployments charge; 0 when
-        no price is known (such calls are counted at their real cost, which is unknown too)."""
+        """USD at the highest input and output prices the model's deployments charge; the
+        priced ones only, 0 when none is (the ``max_cost`` plugin lets those through)."""
+        price_in, price_out, _ = self.rates(model)
+        return (inp * price_in + out * price_out) / 1_000_000
+
+    def rates(self, model: str) -> Rates:
         memo = self._memo
-        if model in memo:
-            price = memo[model]
-        else:
-            price = self._price(model)
+        rates = memo.get(model)
+        if rates is None:
+            rates = self._rates(model)
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
-            memo[model] = price
-        if price is None:
-            return 0.0
-        return (inp * price[0] + out * price[1]) / 1_000_000
+            memo[model] = rates
+        return rates
 
-    def _price(self, model: str) -> tuple[float, float] | None:
-        route = self.runtime.resolve(model)
-        labels: list[str | None] = (
-            [d.label(model) for d in route.deployments] if route is not None else [None]
+    def _rates(self, model: str) -> Rates:
+        """Every deployment that may serve ``model``: its route's, and its fallbacks' (a
+        fallback's call is priced as ``model`` on the fallback's deployment, as the request
+        log prices it: turnout.observability.finish)."""
+        runtime = self.runtime
+        route = runtime.resolve(model)
+        if route is None:
+            return _NO_ROUTE
+        labels = [d.label(model) for d in route.deployments]
+        for name in (*route.fallbacks, *route.context_fallbacks):
+            fallback = runtime.resolve(name)
+            if fallback is not None:
+                labels.extend(d.label(name) for d in fallback.deployments)
+        prices = [self.prices.price(model, label) for label in labels]
+        found = [p for p in prices if p is not None]
+        return _highest(found, priced=len(found) == len(prices))
+
+
+def _highest(prices: list[Price], *, priced: bool) -> Rates:
+    if not prices:
+        return 0.0, 0.0, False
+    return max(p.input for p in prices), max(p.output for p in prices), priced
+
+
+class Unpriced(PermissionDenied):
+    """A model the gateway has no price for (on some deployment that may serve it), asked by
+    a key or team with a budget: the call would cost the budget nothing. 403, as a model the
+    key may not use, with the model as ``param``; nothing is sent upstream."""
+
+    code = "model_not_priced"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"The model '{model[:200]}' has no price on this gateway, and this key or its team "
+            "has a budget: its calls could not be counted against it. Use a priced model, or "
+            "ask the operator to price it (pricing.models).",
+            param="model",
         )
-        found = [p for label in labels if (p := self.prices.price(model, label)) is not None]
-        if not found:
-            return None
-        return max(p.input for p in found), max(p.output for p in found)

@@ -195,6 +195,11 @@ class PricingConfig(Closed):
     models: dict[str, ModelPriceConfig] = Field(
         default_factory=dict, description="by public model, provider/model or upstream model"
     )
+    unpriced: Literal["refuse", "allow"] = Field(
+        "refuse",
+        description="a model without a price, asked by a key or team with a budget: 'refuse' "
+        "(403 before anything is sent) or 'allow' (it costs the budget nothing)",
+    )
 
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)

@@ -30,7 +30,10 @@ def used(done: Finished, ticket: Ticket) -> tuple[int, float]:
         return 0, 0.0
     usage = done.usage
     if usage is not None:
-        tokens, cost = usage.input_tokens + usage.output_tokens, done.cost or 0.0
+        # Unpriced (only under pricing.unpriced: allow, or prices reloaded since it was
+        # admitted): its estimate, which is 0 for a model no deployment of has a price.
+        cost = done.cost if done.cost is not None else ticket.floor
+        tokens = usage.input_tokens + usage.output_tokens
         if cut_short(call):  # its usage is a floor (usage.base.floor): never below the estimate
             return max(tokens, ticket.tokens), max(cost, ticket.floor)
         return tokens, cost

@@ -45,9 +45,9 @@ class LimitStep:
             inp, out, most = self.estimator.estimate(call)
             ticket.tokens = inp + out
             if plan.budgets:  # reserve the most it may cost; settle no lower than the estimate
-                cost = self.estimator.cost
-                ticket.cost = cost(call.model, inp, most)
-                ticket.floor = cost(call.model, inp, out) if most != out else ticket.cost
+                # Refused here (Unpriced) when the model has no price: before the admission,
+                # so a refused call counts against no window.
+                ticket.cost, ticket.floor = self.estimator.reserve(call, inp, out, most)
                 now = time.time()
                 start = self.periods.start
                 ticket.periods = tuple(start(b.period, now) for b in plan.budgets)

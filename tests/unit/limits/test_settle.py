@@ -71,3 +71,11 @@ def test_a_stream_cut_short_settles_at_no_less_than_its_reservation() -> None:
     assert used(_done(late, Usage(3, 1000), 2.0), ticket) == (1003, 2.0)
     whole = _call(status=200, relayed=STREAM_BYTES_PER_TOKEN * 1000)
     assert used(_done(whole, Usage(3, 1), 0.001), ticket) == (4, 0.001)
+
+
+def test_a_call_the_gateway_could_not_price_settles_at_its_estimate_not_zero() -> None:
+    """Under ``pricing.unpriced: allow`` (or prices reloaded since the call was admitted) a
+    call served by a deployment without a price has no cost: before, it settled at 0."""
+    ticket: Any = _Ticket(tokens=356, cost=0.5)
+    assert used(_done(_call(status=200, stream=False), Usage(10, 20), None), ticket) == (30, 0.5)
+    assert used(_done(_call(status=200, stream=False), Usage(10, 20), 0.0), ticket) == (30, 0.0)
