@@ -90,7 +90,9 @@ def cli(tmp: Path, config: Path, *args: str) -> list[str]:
 
 
 def test_cli_keys_on_the_database_of_a_running_gateway(mock: Proc, tmp_path: Path) -> None:
-    gw = start_gateway(tenancy_config(mock), tmp_path)  # no master key, no keys: open
+    # No master key, no keys: open. gpt-test is priced: the key below has a budget.
+    priced = {"models": {"gpt-test": {"input": 0, "output": 0}}}
+    gw = start_gateway(tenancy_config(mock, pricing=priced), tmp_path)
     try:
         config = next(tmp_path.glob("turnout-*.yaml"))
         assert status(gw, None) == 200
