@@ -80,8 +80,13 @@ LOOKUPS: list[tuple[str, str | None]] = [
     ("gpt-4o-mini-tts", None),
     ("gpt-4.5-preview", None),
     ("gpt-4-32k", None),
-    ("gpt-4-0613", None),  # MMDD snapshots of gpt-3.5/4 were priced apart (-1106: 2x -0125)
+    # MMDD snapshots of gpt-3.5 and gpt-4 were priced apart (-1106 twice -0125): each listed
+    # one has its own entry, the others no price.
+    ("gpt-4-0613", "gpt-4-0613"),
+    ("gpt-3.5-turbo-0125", "gpt-3.5-turbo-0125"),
     ("gpt-3.5-turbo-1106", None),
+    ("gpt-4-0314", None),
+    ("gemini-1.5-flash-8b", None),  # half of gemini-1.5-flash's price
     ("o3-deep-research", None),
     ("o1-preview", None),
     ("claude-3-sonnet-20240229", None),
