@@ -148,6 +148,7 @@ def test_unpriced_models_are_refused_to_a_budgeted_key_before_anything_is_sent(
     # Translated routes: an OpenAI client on an Anthropic and a Gemini upstream.
     _refused_openai(lambda: client.chat.completions.create(model="claude-own", messages=CHAT))
     _refused_openai(lambda: _stream_openai(client, "gemini-own"))
+    _refused_openai(lambda: client.responses.create(model="claude-own", input="hi"))
     # Some deployment that may serve the model has no price: its own, or a fallback's.
     _refused_openai(lambda: client.chat.completions.create(model="mixed", messages=CHAT))
     _refused_openai(lambda: client.chat.completions.create(model="falls", messages=CHAT))
