@@ -26,12 +26,12 @@ own, never another tenant's running tasks, which would then be refused to their 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from typing import Any
 
 from turnout.a2a.governance import TASK_TTL
 from turnout.a2a.jsonrpc import ContextNotFound, Envelope, TaskNotFound
 from turnout.auth.principal import Principal
+from turnout.fairshare import Shares
 from turnout.observability.logging import get_logger
 
 MAX_TASKS = 100_000
@@ -97,16 +97,16 @@ TASK, CONTEXT = "owner", "context"
 
 
 class TaskOwners:
-    """(agent, task or context, id) → the key id that holds it; bounded, oldest forgotten
-    first (tasks and contexts share the bound)."""
+    """(agent, task or context, id) → the key id that holds it; bounded (tasks and contexts
+    share the bound), the key holding the most losing its oldest past it."""
 
     def __init__(
         self, capacity: int = MAX_TASKS, redis: Any = None, prefix: str = "turnout:"
     ) -> None:
         self.capacity = capacity
-        self.owners: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self.owners: dict[tuple[str, str, str], str] = {}
         # The same entries by key, oldest first: whom the bound takes from (_remember).
-        self.held: dict[str, OrderedDict[tuple[str, str, str], None]] = {}
+        self.held: Shares[tuple[str, str, str]] = Shares()
         self.redis = redis
         self.prefix = prefix + "a2a:"
         self._writes: set[asyncio.Task[None]] = set()
@@ -118,8 +118,7 @@ class TaskOwners:
         key = (agent, what, task_id)
         owners = self.owners
         if (held := owners.get(key)) is not None:
-            owners.move_to_end(key)
-            self.held[held].move_to_end(key)
+            self.held.touch(key, held)
             return
         self._remember(key, owner)
         if self.redis is not None:
@@ -145,15 +144,12 @@ class TaskOwners:
 
     def _remember(self, key: tuple[str, str, str], owner: str) -> None:
         """Keep ``key`` for ``owner``; past the bound, drop the oldest entry of the key that
-        holds the most (a scan of the keys holding any, only when the table is full)."""
+        holds the most (:mod:`turnout.fairshare`, O(1) in the common case)."""
         self.owners[key] = owner
-        self.held.setdefault(owner, OrderedDict())[key] = None
+        self.held.add(key, owner)
         while len(self.owners) > self.capacity:
-            who = max(self.held, key=lambda k: len(self.held[k]))
-            theirs = self.held[who]
-            oldest, _ = theirs.popitem(last=False)
-            if not theirs:
-                del self.held[who]
+            oldest, who = self.held.victim()
+            self.held.remove(oldest, who)
             del self.owners[oldest]
 
     async def check(self, agent: str, env: Envelope, caller: str | None) -> None:

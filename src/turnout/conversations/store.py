@@ -10,9 +10,10 @@ record expires; the memory backend is also bounded in count and bytes.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
+
+from turnout.fairshare import Shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +47,8 @@ class MemoryConversationStore:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._records: dict[str, Record] = {}
-        self._bytes = 0
-        # owner -> its record ids, oldest first, and the bytes they hold
-        self._held: dict[str, OrderedDict[str, None]] = {}
-        self._held_bytes: dict[str, int] = {}
+        # Who holds which records, oldest first, and their bytes: whom a bound takes from.
+        self._held: Shares[str] = Shares(sized=True)
 
     async def get(self, response_id: str, owner: str) -> Record | None:
         record = self._records.get(response_id)
@@ -63,18 +62,12 @@ class MemoryConversationStore:
     async def put(self, record: Record) -> None:
         self._drop(record.id)
         self._records[record.id] = record
-        size = record.size()
-        self._bytes += size
-        self._held.setdefault(record.owner, OrderedDict())[record.id] = None
-        self._held_bytes[record.owner] = self._held_bytes.get(record.owner, 0) + size
+        held = self._held
+        held.add(record.id, record.owner, record.size())
         while self._records and (
-            len(self._records) > self.max_entries or self._bytes > self.max_bytes
+            len(self._records) > self.max_entries or held.bytes > self.max_bytes
         ):
-            if self._bytes > self.max_bytes:
-                owner = max(self._held_bytes, key=self._held_bytes.__getitem__)
-            else:
-                owner = max(self._held, key=lambda o: len(self._held[o]))
-            self._drop(next(iter(self._held[owner])))
+            self._drop(held.victim(by_bytes=held.bytes > self.max_bytes)[0])
 
     async def delete(self, response_id: str, owner: str) -> bool:
         if await self.get(response_id, owner) is None:
@@ -84,13 +77,5 @@ class MemoryConversationStore:
 
     def _drop(self, response_id: str) -> None:
         old = self._records.pop(response_id, None)
-        if old is None:
-            return
-        size = old.size()
-        self._bytes -= size
-        mine = self._held[old.owner]
-        del mine[response_id]
-        if mine:
-            self._held_bytes[old.owner] -= size
-        else:
-            del self._held[old.owner], self._held_bytes[old.owner]
+        if old is not None:
+            self._held.remove(response_id, old.owner)

@@ -41,4 +41,4 @@ async def test_the_busiest_key_loses_its_oldest_and_a_seen_task_is_kept_fresh() 
         "key_b",
         "key_b",
     ]
-    assert sum(len(v) for v in owners.held.values()) == len(owners.owners) == 4
+    assert owners.held.count == len(owners.owners) == 4
