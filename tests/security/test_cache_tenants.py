@@ -18,6 +18,7 @@ import openai
 import pytest
 
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import until
 
 MASTER = "turnout-master-key-for-cache-tenants"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -81,3 +82,50 @@ def test_admin_callers_see_cache_keys(gateway: Proc) -> None:
     assert resp.status_code == 201, resp.text
     admin_key = resp.json()["key"]  # the admin scope: it may purge, so it may see keys
     assert len(_ask(gateway, admin_key)["x-turnout-cache-key"]) == 32
+
+
+@pytest.fixture(scope="module")
+def small(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """A memory cache of about twenty answers."""
+    config = {
+        "providers": {"mock": mock_provider(mock)},
+        "models": {"cached": {"cache": True, "deployments": [{"provider": "mock"}]}},
+        "cache": {"backend": "memory", "max_bytes": 20_000},
+    }
+    proc = start_gateway(
+        config, tmp_path_factory.mktemp("small"), env={"TURNOUT_MASTER_KEY": MASTER}
+    )
+    yield proc
+    proc.stop()
+
+
+def _cached(gateway: Proc, key: str, prompt: str) -> str:
+    client = openai.OpenAI(api_key=key, base_url=gateway.url + "/v1", max_retries=0)
+    messages: Any = [{"role": "user", "content": prompt}]
+    raw = client.chat.completions.with_raw_response.create(model="cached", messages=messages)
+    state: str = raw.headers["x-turnout-cache"]
+    return state
+
+
+def _stats(gateway: Proc) -> Any:
+    return httpx.get(gateway.url + "/admin/cache/stats", headers=ADMIN).json()
+
+
+def test_one_key_flooding_the_cache_does_not_push_out_another_keys_answers(small: Proc) -> None:
+    """Before: the memory cache dropped its least recently used answers whoever stored them,
+    so a key sending distinct cacheable prompts in a loop evicted every other key's answers
+    (their next identical request went upstream again, at their cost). Now the key holding the
+    most bytes loses its own oldest: Mallory's flood evicts only Mallory's answers."""
+    alice, bob, mallory = _key(small), _key(small), _key(small)
+    assert _cached(small, alice, "alice's question") == "miss"
+    assert _cached(small, bob, "bob's question") == "miss"
+    until(lambda: _stats(small)["queued"] == 0 and _stats(small)["entries"] == 2)
+    for i in range(80):
+        assert _cached(small, mallory, f"flood {i}") == "miss"
+    until(lambda: _stats(small)["queued"] == 0)
+    stats = _stats(small)
+    assert stats["evictions"] > 0 and stats["bytes"] <= 20_000  # the flood filled the cache
+    assert _cached(small, alice, "alice's question") == "hit"
+    assert _cached(small, bob, "bob's question") == "hit"
+    assert _cached(small, mallory, "flood 79") == "hit"  # its newest are kept
+    assert _cached(small, mallory, "flood 0") == "miss"  # its oldest went

@@ -45,6 +45,9 @@ class CacheKey:
     model: str
     digest: str  # 32 hex characters
     cross: bool  # the stored answer may be served in the other form (stream <-> JSON)
+    # Who asked: the caller's gateway key id ("-" without one). Not part of the digest; an
+    # answer stored under this key counts against this caller's share of the memory backend.
+    owner: str = "-"
 
 
 def namespace(call: Call, mode: str) -> str:
@@ -100,4 +103,4 @@ def make_key(call: Call, space: str, passed: Collection[bytes] = ()) -> CacheKey
     except (TypeError, orjson.JSONEncodeError):
         return None
     digest = hashlib.sha256(material).hexdigest()[:32]
-    return CacheKey(call.model, digest, cross)
+    return CacheKey(call.model, digest, cross, call.key_id or "-")

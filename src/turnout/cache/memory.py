@@ -1,20 +1,28 @@
-"""In-process LRU cache bounded by bytes: the embedded default.
+"""In-process LRU cache bounded by bytes, shared fairly between callers: the embedded default.
 
-Entries are kept decoded (a hit is a dict lookup, no parsing) in an ``OrderedDict`` used as an
-LRU list: a hit moves its entry to the end, and storing evicts from the front until the total
-size is under ``max_bytes``. Expired entries are dropped when they are looked up and swept when
-the stats are read; until then the byte bound still holds, because they count against it.
+Entries are kept decoded (a hit is a dict lookup, no parsing). Each counts against the caller
+that stored it (its gateway key, :attr:`~turnout.cache.keys.CacheKey.owner`), and when storing
+takes the total past ``max_bytes`` the caller holding the most bytes loses its least recently
+used entries (:mod:`turnout.fairshare`) until the total is under the bound again. One key
+sending many distinct cacheable requests therefore pushes out only its own answers, once it
+holds more than any other key, never the others' (before, the least recently used entries went
+first whoever held them, and a flood emptied the cache of every other tenant). With one caller
+(no authentication, one key) this is the plain LRU. Every entry is charged at least
+:data:`~turnout.cache.entry.OVERHEAD` bytes, so the byte bound bounds the count too.
+
+Expired entries are dropped when they are looked up and swept when the stats are read; until
+then the byte bound still holds, because they count against it.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from turnout.cache.entry import Entry
 from turnout.cache.keys import CacheKey
 from turnout.cache.store import StoreUsage
+from turnout.fairshare import Shares
 
 
 class MemoryStore:
@@ -29,10 +37,19 @@ class MemoryStore:
         self.max_bytes = max_bytes
         self.max_item_bytes = max_item_bytes
         self._clock = clock
-        # digest -> (entry, expires at, size); the digest already covers model and namespace
-        self._items: OrderedDict[str, tuple[Entry, float, int]] = OrderedDict()
-        self.bytes = 0
+        # digest -> (entry, expires at, owner); the digest already covers model and namespace
+        self._items: dict[str, tuple[Entry, float, str]] = {}
+        # who stored which entries, least recently used first, and their sizes
+        self._shares: Shares[str] = Shares(sized=True)
         self.evictions = 0
+
+    @property
+    def bytes(self) -> int:
+        return self._shares.bytes
+
+    def held(self, owner: str) -> int:
+        """How many entries ``owner`` stored (tests, and the curious)."""
+        return self._shares.held(owner)
 
     async def get(self, key: CacheKey) -> Entry | None:
         item = self._items.get(key.digest)
@@ -41,7 +58,7 @@ class MemoryStore:
         if item[1] <= self._clock():
             self._drop(key.digest)
             return None
-        self._items.move_to_end(key.digest)
+        self._shares.touch(key.digest, item[2])
         return item[0]
 
     async def put_many(self, items: list[tuple[CacheKey, Entry, float]]) -> None:
@@ -54,17 +71,17 @@ class MemoryStore:
         if entry.payload_size > self.max_item_bytes or size > self.max_bytes:
             return
         self._drop(key.digest)
-        self._items[key.digest] = (entry, expires, size)
-        self.bytes += size
-        while self.bytes > self.max_bytes:
-            _, (_, _, evicted) = self._items.popitem(last=False)
-            self.bytes -= evicted
+        self._items[key.digest] = (entry, expires, key.owner)
+        shares = self._shares
+        shares.add(key.digest, key.owner, size)
+        while shares.bytes > self.max_bytes:
+            self._drop(shares.victim(by_bytes=True)[0])
             self.evictions += 1
 
     def _drop(self, digest: str) -> None:
         item = self._items.pop(digest, None)
         if item is not None:
-            self.bytes -= item[2]
+            self._shares.remove(digest, item[2])
 
     async def purge(self, model: str | None = None, digest: str | None = None) -> int:
         if digest is not None:
@@ -76,7 +93,7 @@ class MemoryStore:
         if model is None:
             count = len(self._items)
             self._items.clear()
-            self.bytes = 0
+            self._shares.clear()
             return count
         doomed = [d for d, (entry, _, _) in self._items.items() if entry.model == model]
         for d in doomed:
@@ -91,4 +108,4 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._items.clear()
-        self.bytes = 0
+        self._shares.clear()
