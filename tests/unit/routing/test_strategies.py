@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -18,7 +19,8 @@ from turnout.routing.strategies import (
     strategy_class,
 )
 from turnout.routing.strategies.base import Strategy
-from turnout.routing.strategies.sticky import client_key
+from turnout.routing.strategies.sticky import StickyOptions, client_key, pin_owner
+from turnout.shared.port import Pin
 from turnout.types import Call
 
 N = 4000
@@ -213,6 +215,48 @@ def test_sticky_client_identities_are_per_key_and_bounded() -> None:
     for big in (_session("x" * 8192), call(prompt_cache_key="y" * 100_000)):
         s.order(list(members), big)
         assert big.sticky_key is not None and len(big.sticky_key) < 32
+
+
+def _keyed(sid: str, key_id: str) -> Call:
+    c = _session(sid)
+    c.key_id = key_id
+    return c
+
+
+def test_sticky_one_key_filling_the_table_pushes_out_only_its_own_pins() -> None:
+    """Before: the table's oldest pin went whoever held it, so one key naming sessions in a
+    loop pushed every other key's agents off their deployment (and its prompt cache)."""
+    members = _members([{"provider": p} for p in "ab"])
+    s = _strategy("sticky", members, max_entries=10)
+    alice, bob = _keyed("agent-1", "key-alice"), _keyed("agent-1", "key-bob")
+    for c in (alice, bob):
+        s.order(list(members), c)
+        s.answered(c, members[1])
+    # A pin of a third key adopted from another replica counts against that key too.
+    carol = _keyed("agent-9", "key-carol")
+    s.order(list(members), carol)
+    assert carol.sticky_key is not None
+    s.adopt(Pin("", carol.sticky_key, members[1].spec.id, time.time() + 60))  # type: ignore[attr-defined]
+    for i in range(1000):
+        c = _keyed(f"flood-{i}", "key-mallory")
+        s.order(list(members), c)
+        s.answered(c, members[0])
+    for c in (alice, bob, carol):
+        assert s.pinned(c.sticky_key) is members[1]  # type: ignore[attr-defined]
+    assert len(s.pins) == 10  # type: ignore[attr-defined]
+    flood = [_keyed(f"flood-{i}", "key-mallory") for i in (0, 999)]
+    for c in flood:
+        s.order(list(members), c)
+    assert s.pinned(flood[0].sticky_key) is None  # type: ignore[attr-defined]
+    assert s.pinned(flood[1].sticky_key) is members[0]  # type: ignore[attr-defined]
+
+
+def test_sticky_pin_owner_is_read_from_the_pin_key() -> None:
+    c = _keyed("agent-1", "key:with:colons")
+    assert client_key(c, StickyOptions()) is not None
+    assert pin_owner(client_key(c, StickyOptions()) or "") == "key:with:colons"
+    assert pin_owner("g:key-alice") == "g:key-alice"
+    assert pin_owner("s::0123") == "" and pin_owner("s:legacy") == "" and pin_owner("") == ""
 
 
 class Reverse(Strategy):

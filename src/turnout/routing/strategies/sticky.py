@@ -14,10 +14,11 @@ so plain load balancing drops cache hits to about zero. The client is recognised
 A pinned client goes to its deployment first while that deployment is available; otherwise
 (and for clients seen for the first time) the ``priority`` order decides, and whichever
 deployment answers becomes the new pin. Pins expire ``ttl`` seconds after their last use; the
-table is bounded (oldest first out). With a shared backend (``shared.backend: redis``) the
-table is copied between replicas in the background (:mod:`turnout.shared.sync`): a new or moved
-pin, or one whose copy elsewhere is half way to expiry, goes into an outbox the sync task
-publishes, and pins published elsewhere are adopted. A client this process has no live pin for
+table is bounded (past ``max_entries`` the gateway key holding the most pins loses its
+oldest). With a shared backend (``shared.backend: redis``) the table is copied between
+replicas in the background (:mod:`turnout.shared.sync`): a new or moved pin, or one whose copy
+elsewhere is half way to expiry, goes into an outbox the sync task publishes, and pins
+published elsewhere are adopted. A client this process has no live pin for
 is claimed in Redis first (``prefetch``, :mod:`turnout.shared.pins`), so the replicas that see
 it first, even at the same moment, agree on one deployment. A known client costs a dict read.
 """
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 from pydantic import BaseModel, Field
 
+from turnout.fairshare import Shares
 from turnout.protocols.registry import PROTOCOLS
 from turnout.routing.member import Member
 from turnout.routing.strategies.base import NoOptions, Strategy
@@ -66,9 +68,19 @@ def _scoped(call: Call, kind: str, value: bytes) -> str:
     """A client-chosen identity as a pin key: a digest (a session id or cache key may be
     kilobytes long, and the table holds ``max_entries`` of them, also in Redis) of the value
     within the caller's gateway key, so two tenants that pick the same session id never share,
-    or move, one pin."""
-    owner = (call.key_id or "").encode()
-    return kind + ":" + _digest(owner + b"\0" + value)
+    or move, one pin. The key id leads the digest (``s:<key id>:<digest>``) so every replica
+    that adopts the pin knows whose share of the table it counts against (:func:`pin_owner`)."""
+    owner = call.key_id or ""
+    return kind + ":" + owner + ":" + _digest(owner.encode() + b"\0" + value)
+
+
+def pin_owner(key: str) -> str:
+    """The gateway key a pin counts against: the key id inside a client-chosen identity, or
+    the gateway key (or credential digest) a ``g:`` pin is; "" for a pin of no key."""
+    if key.startswith("g:"):
+        return key
+    kind_end, last = key.find(":"), key.rfind(":")
+    return key[kind_end + 1 : last] if last > kind_end >= 0 else ""
 
 
 def client_key(call: Call, options: StickyOptions) -> str | None:
@@ -115,6 +127,7 @@ class Sticky(Strategy):
         self.opts = options
         self.base = Priority(members, options)
         self.pins: dict[str, tuple[Member, float]] = {}
+        self.held: Shares[str] = Shares()  # the pins by gateway key: whom the bound takes from
         self.clock = time.monotonic
         # Shared pins (turnout.shared.sync): what to publish, and when each copy elsewhere
         # expires (monotonic); None while pins are this process's alone.
@@ -177,13 +190,21 @@ class Sticky(Strategy):
 
     def _put(self, key: str, member: Member, expires: float) -> tuple[Member, float] | None:
         """Pin ``key``; returns the pin it replaces. Re-inserted at the end: the dict's order
-        is the age order, and the oldest goes when the table is full."""
-        pins = self.pins
+        is the age order. When the table is full, the gateway key holding the most pins loses
+        its oldest (:mod:`turnout.fairshare`): one key naming sessions in a loop pushes out
+        only its own pins, never another key's (whose agents would lose their provider's
+        prompt cache)."""
+        pins, held = self.pins, self.held
         old = pins.pop(key, None)
-        if len(pins) >= self.opts.max_entries:
-            oldest = next(iter(pins))
-            del pins[oldest]
-            self.published.pop(oldest, None)
+        if old is not None:
+            held.touch(key, pin_owner(key))
+        else:
+            held.add(key, pin_owner(key))
+            while len(pins) >= self.opts.max_entries:
+                oldest, owner = held.victim()
+                held.remove(oldest, owner)
+                del pins[oldest]
+                self.published.pop(oldest, None)
         pins[key] = (member, expires)
         return old
 
@@ -229,6 +250,7 @@ class Sticky(Strategy):
             new = now.get(member.health.id)
             if new is not None and len(self.pins) < self.opts.max_entries:
                 self.pins[key] = (new, expires)
+                self.held.add(key, pin_owner(key))
                 if key in old.published:
                     self.published[key] = old.published[key]
 
