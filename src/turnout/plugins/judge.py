@@ -5,7 +5,8 @@ model of the configuration can judge, whatever its provider's protocol, with the
 failover, health and deadlines; it does not pass the plugin pipeline again. It runs in its own
 task: the router tracks deadlines per task, and a judge must not borrow the client's.
 Answers are cached (bounded, with a time to live) by the question, because the same prompt is
-often judged again (retries, agent loops resending a conversation).
+often judged again (retries, agent loops resending a conversation); the bound is shared fairly
+between the gateway keys that asked (:class:`Verdicts`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 import orjson
 
+from turnout.fairshare import Shares
 from turnout.plugins.base import Ask
 from turnout.types import Call, Handler
 
@@ -71,12 +72,18 @@ def asker(router: Handler) -> Ask:
 
 
 class Verdicts:
-    """A bounded cache of judge answers by question, each kept ``ttl`` seconds."""
+    """A bounded cache of judge answers by question, each kept ``ttl`` seconds.
+
+    Each verdict counts against the gateway key whose request asked for it, and past ``size``
+    the key holding the most loses its least recently used (:mod:`turnout.fairshare`): one key
+    sending distinct prompts in a loop pushes out only its own verdicts, never the ones other
+    keys' conversations hit again (each miss is another judge call, time on their request)."""
 
     def __init__(self, size: int, ttl: float) -> None:
         self.size = size
         self.ttl = ttl
-        self._items: OrderedDict[bytes, tuple[float, Any]] = OrderedDict()
+        self._items: dict[bytes, tuple[float, Any, str]] = {}  # key -> (expires, value, owner)
+        self._held: Shares[bytes] = Shares()
 
     @staticmethod
     def key(*parts: str) -> bytes:
@@ -91,15 +98,26 @@ class Verdicts:
         if item is None:
             return None
         if item[0] < time.monotonic():
-            del self._items[key]
+            self._drop(key)
             return None
-        self._items.move_to_end(key)
+        self._held.touch(key, item[2])
         return item[1]
 
-    def put(self, key: bytes, value: Any) -> None:
+    def put(self, key: bytes, value: Any, owner: str = "-") -> None:
+        """Keep ``value`` under ``key``, counted against ``owner`` (the caller's key id)."""
         if self.size <= 0:
             return
-        self._items[key] = (time.monotonic() + self.ttl, value)
-        self._items.move_to_end(key)
+        self._drop(key)
+        self._items[key] = (time.monotonic() + self.ttl, value, owner)
+        self._held.add(key, owner)
         while len(self._items) > self.size:
-            self._items.popitem(last=False)
+            self._drop(self._held.victim()[0])
+
+    def held(self, owner: str) -> int:
+        """How many verdicts count against ``owner``."""
+        return self._held.held(owner)
+
+    def _drop(self, key: bytes) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._held.remove(key, item[2])

@@ -72,8 +72,9 @@ class Moderation(Plugin):
         if not settings.responses:
             self.skip = frozenset({"after"})
 
-    async def judge(self, text: str) -> list[str]:
-        """The known categories the judge found in ``text`` (cached)."""
+    async def judge(self, text: str, owner: str = "-") -> list[str]:
+        """The known categories the judge found in ``text`` (cached, counted against
+        ``owner``: the caller's key id)."""
         key = self.verdicts.key(self.settings.model, text)
         found = self.verdicts.get(key)
         if found is not None:
@@ -89,13 +90,13 @@ class Moderation(Plugin):
         found = tuple(c for c in names if c in self.known)
         if data.get("flagged") is True and not found:
             found = ("unspecified",)
-        self.verdicts.put(key, found)
+        self.verdicts.put(key, found, owner)
         return list(found)
 
-    async def check(self, text: str, run: Run, where: str) -> None:
+    async def check(self, text: str, run: Run, where: str, owner: str = "-") -> None:
         if not text.strip():
             return
-        for category in await self.judge(text[-self.settings.max_chars :]):
+        for category in await self.judge(text[-self.settings.max_chars :], owner):
             if category in self.block or (category == "unspecified" and self.block):
                 raise GuardrailRefused(
                     f"The {where} was refused by content moderation ({category}).",
@@ -106,7 +107,8 @@ class Moderation(Plugin):
                 run.decide(category, "flag")
 
     async def before(self, call: Call, run: Run) -> Reply | None:
-        await self.check(joined(call.data, self.settings.max_chars * 4), run, "request")
+        text = joined(call.data, self.settings.max_chars * 4)
+        await self.check(text, run, "request", call.key_id or "-")
         return None
 
     async def after(self, call: Call, reply: Reply, run: Run) -> Reply:
@@ -116,5 +118,7 @@ class Moderation(Plugin):
             data = orjson.loads(reply.body)
         except orjson.JSONDecodeError:
             return reply
-        await self.check(joined(data, self.settings.max_chars * 4), run, "answer")
+        await self.check(
+            joined(data, self.settings.max_chars * 4), run, "answer", call.key_id or "-"
+        )
         return reply

@@ -84,7 +84,9 @@ class PromptInjection(Plugin):
                 return name
         return None
 
-    async def judge(self, text: str) -> bool:
+    async def judge(self, text: str, owner: str = "-") -> bool:
+        """Whether the judge model sees an injection in ``text`` (cached, counted against
+        ``owner``: the caller's key id)."""
         model = self.settings.judge_model
         assert model is not None
         key = self.verdicts.key(model, text)
@@ -95,14 +97,14 @@ class PromptInjection(Plugin):
             raise JudgeFailed("no router to ask the judge through")
         data = parse_object(await self.host.ask(model, SYSTEM, text, self.settings.timeout))
         verdict = data.get("injection") is True
-        self.verdicts.put(key, verdict)
+        self.verdicts.put(key, verdict, owner)
         return verdict
 
     async def before(self, call: Call, run: Run) -> Reply | None:
         text = joined(call.data, self.settings.max_chars * 4)
         rule = self.screen(text) if self.settings.heuristics else None
         judge = rule is None and bool(self.settings.judge_model) and bool(text.strip())
-        if judge and await self.judge(text[-self.settings.max_chars :]):
+        if judge and await self.judge(text[-self.settings.max_chars :], call.key_id or "-"):
             rule = "judge"
         if rule is None:
             return None

@@ -63,6 +63,34 @@ def test_verdict_cache_is_bounded_and_expires() -> None:
     assert short.get(b"k") is None
 
 
+def test_verdict_cache_shares_its_bound_between_keys() -> None:
+    """Before: the least recently used verdict went whoever asked for it, so one key judging
+    distinct prompts in a loop pushed out every other key's verdicts."""
+    v = Verdicts(5, 3600)
+    v.put(v.key("alice"), True, "key-alice")
+    v.put(v.key("bob"), False, "key-bob")
+    for i in range(100):
+        v.put(v.key(f"flood {i}"), True, "key-mallory")
+    assert v.get(v.key("alice")) is True and v.get(v.key("bob")) is False
+    assert v.held("key-mallory") == 3 and v.get(v.key("flood 99")) is True
+    assert v.get(v.key("flood 0")) is None
+    v.put(v.key("bob"), True, "key-bob")  # replaced, not counted twice
+    assert v.held("key-bob") == 1 and v.get(v.key("bob")) is True
+
+
+def test_guardrails_count_verdicts_against_the_calling_key() -> None:
+    async def ask(model: str, system: str, text: str, seconds: float) -> str:
+        return '{"flagged": false, "injection": false}'
+
+    moderation = Moderation(ModerationSettings(model="judge"), Host(ask=ask))
+    injection = PromptInjection(InjectionSettings(judge_model="judge"), Host(ask=ask))
+    call = Call("openai", "chat", "m", b"", {"messages": [{"content": "x"}]}, False, {}, "r", 0.0)
+    call.key_id = "key-alice"
+    for plugin, name in ((moderation, "moderation"), (injection, "prompt_injection")):
+        assert asyncio.run(plugin.before(call, Run(name, call))) is None
+        assert plugin.verdicts.held("key-alice") == 1
+
+
 def test_moderation_asks_once_per_text() -> None:
     asked: list[str] = []
 
