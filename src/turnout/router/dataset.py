@@ -4,7 +4,10 @@ The one layout everything here reads and writes (``turnout router export`` write
 ``train`` and ``eval`` read it) is *long*: ``prompt``, ``deployment``, ``score`` (0-1, the
 higher the better; empty when unlabelled), and optionally ``cost`` (USD for that call),
 ``latency_ms``, ``request_id``, ``source`` (``feedback``, ``judge:MODEL``, ``import``),
-``category``. Files are JSON lines, CSV or Parquet, chosen by extension.
+``category``. Files are JSON lines, CSV or Parquet, chosen by extension. JSON lines and Parquet
+hold every text exactly; in CSV a text cell that a spreadsheet would run as a formula (it
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written after a ``'``,
+which reading such a file takes off again (:func:`_inert`).
 
 Public router datasets come in two other layouts, converted by :func:`convert`:
 
@@ -58,6 +61,27 @@ def _suffix(path: Path) -> str:
     raise DatasetError(f"{path}: unknown file type (use .jsonl, .csv or .parquet)")
 
 
+# What makes a spreadsheet read a CSV cell as a formula (OWASP's list): such a cell is written
+# with a leading "'" (CSV injection). A cell that already starts with "'"s before one of these
+# gets one more, so reading strips exactly one and every text round-trips.
+_FORMULA = frozenset("=+-@\t\r")
+
+
+def _inert(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: prompts, request ids and model names come from
+    clients, and ``=HYPERLINK(...)`` or ``=cmd|...`` in one would run when the file is opened."""
+    if isinstance(value, str) and value and value.lstrip("'")[:1] in _FORMULA:
+        return "'" + value
+    return value
+
+
+def _restored(value: str) -> str:
+    """The text :func:`_inert` was given (a cell it did not change comes back as it is)."""
+    if value.startswith("'") and value.lstrip("'")[:1] in _FORMULA:
+        return value[1:]
+    return value
+
+
 def _cell(value: str) -> Any:
     """A CSV cell as the value it spells (CSV has no types)."""
     text = value.strip()
@@ -78,7 +102,9 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if ext == ".csv":
         csv.field_size_limit(1 << 30)
         with path.open(newline="", encoding="utf-8") as f:
-            return [{k: _cell(v or "") for k, v in row.items()} for row in csv.DictReader(f)]
+            return [
+                {k: _cell(_restored(v or "")) for k, v in row.items()} for row in csv.DictReader(f)
+            ]
     if ext in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
@@ -119,7 +145,7 @@ def write_rows(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> None:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             for row in rows:
-                writer.writerow({c: row.get(c) for c in columns})
+                writer.writerow({c: _inert(row.get(c)) for c in columns})
     else:
         with path.open("w", encoding="utf-8") as f:
             for row in rows:

