@@ -212,10 +212,16 @@ export function Modal({ title, onClose, children }) {
     </div></div>`;
 }
 
+// A text cell a spreadsheet would run as a formula (it starts with = + - @, a tab or a CR,
+// after any "'"s) gets a leading "'": group names such as a model a client asked for are
+// chosen by clients (CSV injection). Numbers are left as they are.
+const FORMULA = /^'*[=+\-@\t\r]/;
+
 export function downloadCsv(name, rows) {
   const cell = (v) => {
-    const s = v === null || v === undefined ? "" : String(v);
-    return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+    let s = v === null || v === undefined ? "" : String(v);
+    if (typeof v === "string" && FORMULA.test(s)) s = `'${s}`;
+    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
   const text = rows.map((r) => r.map(cell).join(",")).join("\n") + "\n";
   const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
