@@ -10,7 +10,6 @@ scrape token asks for the token. The word here stands for a confidential project
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import openai
 import pytest
 
 from tests.support.procs import Proc, start_gateway
+from tests.support.wait import until
 
 MASTER = "sk-master-metrics-access-01"
 TOKEN = "scrape-token-metrics-0001"
@@ -73,13 +73,14 @@ def _trip_the_guardrail(gw: Proc, key: str) -> None:
 
 
 def _wait_for(gw: Proc, secret: str, needle: str) -> str:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = _scrape(gw, secret).text
-        if needle in text:
-            return text
-        time.sleep(0.05)
-    raise AssertionError(f"{needle} never reached /metrics")
+    seen = [""]
+
+    def reached() -> bool:
+        seen[0] = _scrape(gw, secret).text
+        return needle in seen[0]
+
+    until(reached, limit=20, step=0.05)
+    return seen[0]
 
 
 def test_only_the_operator_and_the_scrape_token_read_the_metrics(guarded: Proc) -> None:

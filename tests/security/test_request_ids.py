@@ -8,7 +8,6 @@ a key has seen, and a capture is found by its exact id and, from the request log
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import openai
 import pytest
 
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import until
 
 MASTER = "ids-master-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -57,14 +57,17 @@ def _ask(gw: Proc, key: str, text: str, rid: str | None = None) -> str:
 
 
 def _capture(gw: Proc, rid: str, **query: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while True:
+    found: dict[str, Any] = {}
+
+    def written() -> bool:
         resp = httpx.get(f"{gw.url}/admin/captures/{rid}", params=query, headers=ADMIN)
+        assert resp.status_code in (200, 404), resp.text
         if resp.status_code == 200:
-            found: dict[str, Any] = resp.json()
-            return found
-        assert resp.status_code == 404 and time.monotonic() < deadline, resp.text
-        time.sleep(0.05)
+            found.update(resp.json())
+        return resp.status_code == 200
+
+    until(written, limit=15, step=0.05)
+    return found
 
 
 def test_the_gateways_request_ids_cannot_be_predicted(gw: Proc) -> None:
@@ -96,10 +99,8 @@ def test_a_capture_is_read_by_its_exact_id_and_key(gw: Proc) -> None:
     shown = _capture(gw, theirs)
     assert shown["captures"] == 1 and "victim" in str(shown["capture"]["request"]["body"])
     _ask(gw, b, "planted by b, same id", rid=theirs)
-    deadline = time.monotonic() + 15
-    while _capture(gw, theirs)["captures"] < 2:  # b's capture with the very same id is written
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    # b's capture with the very same id is written
+    until(lambda: _capture(gw, theirs)["captures"] >= 2, limit=15, step=0.05)
     mine = _capture(gw, theirs, key=a_id)  # as the request log's detail view asks
     assert mine["captures"] == 1 and "victim" in str(mine["capture"]["request"]["body"])
     assert mine["capture"]["key_id"] == a_id
