@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from turnout.api.admin_headers import hardened
 from turnout.api.io import request_id, send_bytes, send_error
 from turnout.auth.records import AdminRole
 from turnout.auth.service import AdminDenied
@@ -95,9 +96,10 @@ def admin_dependency(
 
 
 def guard_admin_route(state: GatewayState, route: Route) -> Route:
-    """A raw admin route, under the same rule as the admin API."""
+    """A raw admin route, under the same rule as the admin API (and with its headers)."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        send = hardened(send, scope["path"])
         if state.auth is not None:
             try:
                 raw = scope["headers"]

@@ -114,9 +114,10 @@ class McpGate:
             await self._metadata(scope, send)
             return
         if path == ADMIN or path.startswith(ADMIN + "/"):
+            from turnout.api.admin_headers import hardened
             from turnout.mcp.admin import serve_admin
 
-            await serve_admin(self, scope, receive, send)
+            await serve_admin(self, scope, receive, hardened(send, path))
             return
         await self._mcp(scope, receive, send)
 
