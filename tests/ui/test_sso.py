@@ -114,3 +114,29 @@ def test_return_to_never_sends_the_browser_off_site(
     page.goto(login)
     page.wait_for_url(lambda url: "evil.example" in url or url.startswith(sso_gw.url + "/ui/"))
     assert page.url.startswith(sso_gw.url + "/ui/"), page.url
+
+
+def test_a_link_on_another_site_does_not_sign_the_operator_out(
+    sso_tab: Tab, sso_gw: Proc, idp: Proc
+) -> None:
+    """``GET /admin/oidc/logout`` is a link: another site's page that sends the operator's
+    browser there must neither clear the session nor end the provider's session."""
+    _as(idp, "alice", ["ops"])
+    page = sso_tab.page
+    page.goto(sso_gw.url + "/ui/")
+    page.get_by_test_id("signin-sso").click()
+    page.get_by_test_id("nav-overview").wait_for()
+    trap = f'<a id="go" href="{sso_gw.url}/admin/oidc/logout">Read the news</a>'
+    page.route(
+        "http://evil.example/**", lambda route: route.fulfill(body=trap, content_type="text/html")
+    )
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.goto("http://evil.example/")
+    page.click("#go")
+    page.wait_for_url(sso_gw.url + "/ui/**")
+    page.locator('[data-testid="nav-overview"], [data-testid="signin-sso"]').first.wait_for()
+    assert not [u for u in seen if u.startswith(idp.url + "/logout")], seen
+    assert [c for c in sso_tab.context.cookies() if c["name"] == "turnout_session"]
+    assert page.request.get(sso_gw.url + "/admin/session").status == 200
+    expect(page.get_by_test_id("nav-overview")).to_be_visible()  # still signed in

@@ -3,7 +3,8 @@
 ``GET /admin/oidc`` says whether single sign-on is on (the dashboard shows its button then);
 ``GET /admin/oidc/login`` sends the browser to the provider; ``GET /admin/oidc/callback``
 finishes the sign-in and sets the same session cookie a key sign-in sets (its role from the
-ID token's claims); ``GET /admin/oidc/logout`` ends the session and the provider's.
+ID token's claims); ``GET /admin/oidc/logout`` ends the session and the provider's, when the
+dashboard's own page asks (a link on another site does nothing).
 How the protocol is done: :mod:`turnout.dashboard.oidc`.
 """
 
@@ -29,6 +30,8 @@ from turnout.observability.logging import get_logger
 from turnout.state import GatewayState
 
 log = get_logger("turnout.dashboard")
+# A navigation the browser says came from this origin, or from no page (typed, a bookmark).
+_OWN_PAGES = frozenset((b"same-origin", b"none"))
 # The sign-in's own pages name no icon: a browser would ask for /favicon.ico (a 404).
 _NO_ICON = '<link rel="icon" href="data:,">'
 
@@ -138,8 +141,12 @@ def router(state: GatewayState) -> APIRouter:
         access, oidc = _setup(state)
         headers = {k.lower(): v for k, v in request.headers.raw}
         session = access.session_of(headers)
-        if session is not None:
-            access.sessions.sign_out(session)
+        if session is None or headers.get(b"sec-fetch-site", b"none") not in _OWN_PAGES:
+            # A link on another site (the SameSite=Strict cookie did not come with it, or
+            # the browser says so), or nobody signed in: nothing of the operator's to end,
+            # here or at the provider.
+            return RedirectResponse("/ui/", status_code=302)
+        access.sessions.sign_out(session)
         back = f"{_origin(request)}/ui/"
         target = await oidc.logout_url(back) or "/ui/"
         response = RedirectResponse(target, status_code=302)
