@@ -120,6 +120,20 @@ def test_sign_in_sets_a_strict_cookie_and_never_returns_the_key(gw: Proc) -> Non
     )
     assert "; Secure" in tls.headers["set-cookie"]
     assert client.get("/admin/session").json()["role"] == "admin"
+    # Behind a TLS proxy that sends no X-Forwarded-Proto, the page's Origin still says https
+    # (a browser sends it with every POST and DELETE): the cookie must not go over plain HTTP.
+    page = {"origin": "https://gw.example", "host": "gw.example"}
+    proxied = httpx.post(gw.url + "/admin/session", json={"key": MASTER}, headers=page)
+    assert proxied.status_code == 200 and "; Secure" in proxied.headers["set-cookie"]
+    out = httpx.delete(
+        gw.url + "/admin/session",
+        headers={
+            **page,
+            "cookie": proxied.headers["set-cookie"].split(";")[0],
+            "x-csrf-token": proxied.json()["csrf_token"],
+        },
+    )
+    assert out.status_code == 200 and "; Secure" in out.headers["set-cookie"]
     assert client.get("/admin/keys").status_code == 200
 
 

@@ -209,3 +209,36 @@ def test_without_oidc_the_endpoints_say_so(mock: Proc, tmp_path: Path) -> None:
         assert httpx.get(plain.url + "/admin/oidc/login").status_code == 404
     finally:
         plain.stop()
+
+
+def test_behind_an_https_redirect_url_the_cookies_are_secure(
+    idp: Proc, mock: Proc, tmp_path: Path
+) -> None:
+    """A TLS proxy that sends no X-Forwarded-Proto: the registered ``redirect_url`` is https,
+    so the browser is on https, and neither the sign-in's cookie nor the session's may ever
+    go over plain HTTP."""
+    config = sso_config(idp, mock)
+    public = "https://gw.example"
+    config["auth"]["oidc"]["redirect_url"] = public + "/admin/oidc/callback"
+    proc = start_gateway(config, tmp_path, env={"TURNOUT_MASTER_KEY": MASTER}, ready_within=60)
+    try:
+        httpx.post(idp.url + "/_idp/user", json={"sub": "alice", "groups": ["ops"]})
+        # Secure cookies: a plain-HTTP client keeps them back, so they are sent by hand.
+        to_idp = httpx.get(proc.url + "/admin/oidc/login", follow_redirects=False)
+        assert to_idp.status_code == 302
+        assert "; Secure" in to_idp.headers["set-cookie"]
+        pending = {"cookie": to_idp.headers["set-cookie"].split(";")[0]}
+        back = httpx.get(to_idp.headers["location"], follow_redirects=False)
+        landing = back.headers["location"]
+        assert landing.startswith(public + "/admin/oidc/callback?")
+        signed = httpx.get(proc.url + landing.removeprefix(public), headers=pending)
+        assert signed.status_code == 200, signed.text
+        cookies = signed.headers.get_list("set-cookie")
+        assert len(cookies) == 2 and all("; Secure" in c for c in cookies), cookies
+        session = next(c for c in cookies if c.startswith("turnout_session="))
+        cookie = {"cookie": session.split(";")[0]}
+        assert httpx.get(proc.url + "/admin/session", headers=cookie).status_code == 200
+        out = httpx.get(proc.url + "/admin/oidc/logout", headers=cookie, follow_redirects=False)
+        assert out.status_code == 302 and "; Secure" in out.headers["set-cookie"]
+    finally:
+        proc.stop()

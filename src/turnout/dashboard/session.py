@@ -195,7 +195,10 @@ def same_origin(headers: Mapping[bytes, bytes]) -> bool:
 
 
 def over_tls(scheme: str, headers: Mapping[bytes, bytes]) -> bool:
-    """Whether the browser reached us over TLS: directly, or through a proxy that says so
-    (trusting the header only ever adds ``Secure``, which can only hurt a spoofer)."""
+    """Whether the browser reached us over TLS: directly, through a proxy that says so, or
+    as the page's ``Origin`` says (a browser sends it with every POST and DELETE; a TLS proxy
+    may send no ``X-Forwarded-Proto``). Trusting either header only ever adds ``Secure``,
+    which can only hurt a spoofer."""
     forwarded = headers.get(b"x-forwarded-proto", b"").split(b",")[0].strip().lower()
-    return scheme == "https" or forwarded == b"https"
+    origin = headers.get(b"origin", b"")[:8].lower()
+    return scheme == "https" or forwarded == b"https" or origin == b"https://"

@@ -50,6 +50,14 @@ def _origin(request: Request) -> str:
     return f"{scheme}://{host or request.headers.get('host', '127.0.0.1')}"
 
 
+def _secure(request: Request, oidc: OIDC) -> bool:
+    """Whether the cookies get ``Secure``: the browser is on https, as the request says, or
+    as the registered ``redirect_url`` says (a TLS proxy may send no X-Forwarded-Proto; the
+    provider sends the browser back to that URL, so it is the one the browser uses)."""
+    registered = (oidc.cfg.redirect_url or "").lower().startswith("https:")
+    return registered or _origin(request).startswith("https:")
+
+
 def _pending_cookie(value: str, *, secure: bool, max_age: int = PENDING_LIFETIME) -> str:
     flags = f"Path={PENDING_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Lax"
     return f"{PENDING_COOKIE}={value}; {flags}{'; Secure' if secure else ''}"
@@ -76,7 +84,7 @@ def router(state: GatewayState) -> APIRouter:
             url, pending = await oidc.begin(redirect_uri, return_to)
         except SignInError as exc:
             raise HTTPException(exc.status, exc.message) from None
-        secure = _origin(request).startswith("https:")
+        secure = _secure(request, oidc)
         response = RedirectResponse(url, status_code=302)
         token = access.sessions.wrap(pending.dump())
         response.headers["set-cookie"] = _pending_cookie(token, secure=secure)
@@ -90,7 +98,7 @@ def router(state: GatewayState) -> APIRouter:
         error: str | None = None,
     ) -> Response:
         access, oidc = _setup(state)
-        secure = _origin(request).startswith("https:")
+        secure = _secure(request, oidc)
         raw = _cookie(request, PENDING_COOKIE)
         pending = Pending.load(access.sessions.unwrap(raw) if raw else None, oidc.clock())
         given_state = request.query_params.get("state")
@@ -150,7 +158,7 @@ def router(state: GatewayState) -> APIRouter:
         back = f"{_origin(request)}/ui/"
         target = await oidc.logout_url(back) or "/ui/"
         response = RedirectResponse(target, status_code=302)
-        secure = _origin(request).startswith("https:")
+        secure = _secure(request, oidc)
         response.headers["set-cookie"] = Sessions.clear_cookie(secure=secure)
         return response
 
