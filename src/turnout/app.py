@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from turnout import allocator
 from turnout.a2a.service import A2AService
 from turnout.api import admin
-from turnout.api.admin_headers import hardened
 from turnout.api.io import request_id, send_error
 from turnout.api.routes import Route, client_routes
 from turnout.auth.browsers import PageGuard
@@ -140,7 +139,7 @@ class Gateway:
             if scope["path"].startswith(admin.PREFIXES):
                 if self.admin is None:
                     self.admin = admin.build_admin(self.state)
-                await self.admin(scope, receive, hardened(send, scope["path"]))
+                await self.admin(scope, receive, send)
                 return
             if scope["path"] == UI or scope["path"].startswith(UI_DIR):
                 await self.ui(scope, receive, send)

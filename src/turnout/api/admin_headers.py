@@ -9,12 +9,15 @@ of another page (``X-Frame-Options`` and ``frame-ancestors``: the sign-in's page
 ``/docs`` are pages), name me in no ``Referer``. A header the route set itself is left as it
 is. Swagger UI's library files (``/docs/assets``) may be cached: they hold no data.
 
-Nothing here is on the model-call path: it wraps only the admin paths' ``send``.
+Nothing here is on the model-call path: it wraps only the admin paths' ``send`` (the admin
+app's outermost middleware, the MCP admin routes, the raw admin routes).
 """
 
 from __future__ import annotations
 
-from turnout.types import Message, Send
+from typing import Any
+
+from turnout.types import Message, Receive, Scope, Send
 
 ASSETS = "/docs/assets"
 # The JSON answers and the sign-in's own small pages load nothing but the empty icon those
@@ -56,3 +59,15 @@ def hardened(send: Send, path: str) -> Send:
         await send(message)
 
     return wrapped
+
+
+class AdminHeaders:
+    """ASGI middleware around the admin app (outermost: its own refusals get them too)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            send = hardened(send, scope["path"])
+        await self.app(scope, receive, send)

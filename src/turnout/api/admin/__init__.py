@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from turnout.api.admin.body import BoundedBody
+from turnout.api.admin_headers import AdminHeaders
 from turnout.auth.guard import admin_dependency
 from turnout.state import GatewayState
 
@@ -71,8 +72,11 @@ def build_admin(state: GatewayState) -> FastAPI:
     # every call it makes still need the master key).
     app.add_route("/docs", _docs_page, include_in_schema=False)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # Outermost: a body is bounded and checked before FastAPI reads it (api/admin/body.py).
+    # A body is bounded and checked before FastAPI reads it (api/admin/body.py).
     app.add_middleware(BoundedBody, state=state)
+    # Outermost: every answer, the body check's refusals too, is kept out of caches and
+    # frames (api/admin_headers.py).
+    app.add_middleware(AdminHeaders)
     guarded = [Depends(admin_dependency(state))]
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router(state), dependencies=guarded)
