@@ -15,6 +15,7 @@ docs/measurements.md#memory): nothing here imports it at module level.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from turnout.api.admin.body import BoundedBody
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 # Paths the gateway hands to this app instead of answering 404 itself.
 PREFIXES = ("/admin", "/docs", "/openapi.json", "/redoc", "/cache")
-# Swagger UI's files, served from the installed swagger-ui-bundle package: the docs page must
+# Swagger UI's files, served from the installed swagger-ui-py package: the docs page must
 # work on a machine with no internet access (FastAPI's default loads them from a CDN).
 ASSETS = "/docs/assets"
 
@@ -55,7 +56,6 @@ def build_admin(state: GatewayState) -> FastAPI:
     from fastapi import Depends, FastAPI
     from fastapi.exceptions import RequestValidationError
     from starlette.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
 
     app = FastAPI(
         title="Turnout admin API",
@@ -67,7 +67,7 @@ def build_admin(state: GatewayState) -> FastAPI:
         # any key check). One spelling per route, as on the model routes: the other is a 404.
         redirect_slashes=False,
     )
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    app.mount(ASSETS, StaticFiles(directory=_swagger_ui_assets()), name="swagger-ui")
     # A plain route like FastAPI's own docs route: the page holds no data (the schema and
     # every call it makes still need the master key).
     app.add_route("/docs", _docs_page, include_in_schema=False)
@@ -82,7 +82,46 @@ def build_admin(state: GatewayState) -> FastAPI:
         app.include_router(importlib.import_module(name).router(state), dependencies=guarded)
     for name in PUBLIC:
         app.include_router(importlib.import_module(name).router(state))
+    app.openapi = _with_credentials(app)  # type: ignore[method-assign]
     return app
+
+
+def _with_credentials(app: FastAPI) -> Any:
+    """The schema, saying how the admin routes take their credential: the guard reads it
+    itself (any of three ways), so FastAPI cannot tell, and without it /docs had no
+    Authorize button and every "Try it out" was a 401."""
+    from fastapi import FastAPI
+
+    def openapi() -> dict[str, Any]:
+        schema = app.openapi_schema
+        if schema is None:
+            schema = FastAPI.openapi(app)  # kept on the app: built once
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "adminKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The master key, or a gateway key with the admin or "
+                    "viewer role (docs/keys-and-limits.md).",
+                }
+            }
+            schema["security"] = [{"adminKey": []}]
+        return schema
+
+    return openapi
+
+
+def _swagger_ui_assets() -> str:
+    """Swagger UI 5's files, served by the gateway itself (no CDN: an operator's browser may
+    reach the gateway and nothing else). Swagger UI 4 cannot read the OpenAPI 3.1 document
+    FastAPI writes ("Unable to render this definition"), so /docs showed no route at all.
+    Found by location, not imported: the package's own code (a web-framework adapter,
+    jinja2 and YAML) is not needed to serve them."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is missing: reinstall Turnout")
+    return str(Path(spec.submodule_search_locations[0]) / "static")
 
 
 async def _docs_page(request: Request) -> HTMLResponse:
