@@ -57,7 +57,8 @@ def table(report: dict[str, Any]) -> Table:
         rows.append({**report["total"], "group": "[b]total[/]"})
     for g in rows:
         out.add_row(
-            str(g["group"]) if g["group"] is not None else "(none)",
+            # "" is a call refused before its body named a model (a wrong key: a 401)
+            str(g["group"]) if g["group"] not in (None, "") else "(none)",
             f"{g['requests']:,}",
             f"{g['errors']:,} ({g['error_rate']:.1%})",
             f"{g['input_tokens']:,}",

@@ -59,3 +59,28 @@ def test_check_table_shows_no_credential_of_a_base_url(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "-c", str(path)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "https://h.example/v1?key=***" in result.output and "Zx9" not in result.output
+
+
+def test_a_group_without_a_model_is_named_none() -> None:
+    """A call refused before its body was read (a wrong key) has no model: its group was a
+    blank cell in the usage table."""
+    from rich.console import Console
+
+    from turnout.cli.usage import table
+
+    empty = {
+        "requests": 3,
+        "errors": 3,
+        "error_rate": 1.0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cached_tokens": 0,
+        "cost_usd": 0.0,
+        "unpriced_requests": 0,
+        "latency_ms": {"p50": 1.0},
+        "ttft_ms": {"p50": None},
+    }
+    report = {"group_by": "model", "from": "a", "to": "b", "groups": [{**empty, "group": ""}]}
+    console = Console(width=200, record=True)
+    console.print(table(report))
+    assert "(none)" in console.export_text()

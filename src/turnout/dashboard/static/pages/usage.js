@@ -19,7 +19,8 @@ const METRICS = [
 const COLUMNS = ["requests", "errors", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"];
 
 function label(group, groupBy) {
-  if (group === null) return groupBy === "team" ? "(no team)" : groupBy === "key" ? "(no key)" : "(none)";
+  // "": a call refused before its body named a model (a wrong key, refused with 401)
+  if (group === null || group === "") return groupBy === "team" ? "(no team)" : groupBy === "key" ? "(no key)" : "(none)";
   return group;
 }
 
