@@ -10,9 +10,12 @@ response whose record is not written yet still finds it (read your writes, in th
 
 Bounds and failures, each counted (``written``, ``dropped``, ``failed``) and logged:
 
-- Past ``capacity`` records or ``max_bytes`` pending, a new record is **dropped**: that
-  response cannot be continued or retrieved (a follow-up gets ``previous_response_not_found``,
-  as after expiry); the answer itself is unaffected.
+- Past ``capacity`` records or ``max_bytes`` pending, a record is **dropped**: that response
+  cannot be continued or retrieved (a follow-up gets ``previous_response_not_found``, as after
+  expiry); the answer itself is unaffected. The one dropped is the oldest pending record of the
+  key holding the most bytes (:mod:`turnout.fairshare`), or the new one when its own key holds
+  the most: while the database is slow or down, one key storing responses in a loop loses its
+  own records, not every other key's.
 - A batch the database refuses stays pending (still readable) and is retried after a backoff;
   records that expire meanwhile are let go. At shutdown, what is pending is written within a
   time budget; the rest is lost (conversation state is a convenience with a TTL, not a log).
@@ -26,6 +29,7 @@ import time
 from collections import OrderedDict
 
 from turnout.conversations.store import ConversationStore, Record
+from turnout.fairshare import Shares
 from turnout.observability.slog import structlog
 
 log = structlog.get_logger("turnout.conversations")
@@ -50,6 +54,7 @@ class WriteBehind:
         self.interval = interval
         self._pending: OrderedDict[str, Record] = OrderedDict()  # oldest first
         self._bytes = 0
+        self._shares: Shares[str] = Shares(sized=True)  # pending records by owner
         self._writing: set[str] = set()  # ids whose write is under way
         self._deleted: set[str] = set()  # of those, deleted meanwhile: delete after the write
         self._wake = asyncio.Event()
@@ -75,22 +80,33 @@ class WriteBehind:
         return await self.store.get(response_id, owner)
 
     async def put(self, record: Record) -> None:
-        old = self._pending.pop(record.id, None)
-        if old is not None:
-            self._bytes -= old.size()
-        elif len(self._pending) >= self.capacity or self._bytes + record.size() > self.max_bytes:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning(
-                    "conversation record dropped: the write-behind queue is full",
-                    dropped=self.dropped,
-                    pending=len(self._pending),
-                )
+        size = record.size()
+        if record.id in self._pending:
+            self._forget(record.id)
+        if size > self.max_bytes:  # alone past the bound: it would push out all the others
+            self._drop()
             return
+        while len(self._pending) >= self.capacity or self._bytes + size > self.max_bytes:
+            victim, owner = self._shares.victim(by_bytes=True) if self._pending else ("", "")
+            if not self._pending or owner == record.owner:
+                self._drop()  # the new record's own key holds the most: the new one goes
+                return
+            self._forget(victim)
+            self._drop()
         self._pending[record.id] = record
-        self._bytes += record.size()
+        self._bytes += size
+        self._shares.add(record.id, record.owner, size)
         if len(self._pending) >= self.batch_size:
             self._wake.set()
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            log.warning(
+                "conversation record dropped: the write-behind queue is full",
+                dropped=self.dropped,
+                pending=len(self._pending),
+            )
 
     async def delete(self, response_id: str, owner: str) -> bool:
         record = self._pending.get(response_id)
@@ -183,4 +199,4 @@ class WriteBehind:
     def _forget(self, response_id: str) -> None:
         old = self._pending.pop(response_id, None)
         if old is not None:
-            self._bytes -= old.size()
+            self._bytes -= self._shares.remove(response_id, old.owner)

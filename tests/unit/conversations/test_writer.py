@@ -60,6 +60,29 @@ async def test_past_its_bounds_a_new_record_is_dropped_and_counted() -> None:
     assert small.dropped == 1
 
 
+async def test_one_key_filling_the_queue_loses_its_own_records_not_anothers() -> None:
+    """Before: with the database slow or down, the first key to fill the queue kept it, and
+    every other key's new records were dropped (their responses could not be continued)."""
+    writer = WriteBehind(MemoryConversationStore(), capacity=10)
+    for i in range(10):
+        await writer.put(record(f"flood_{i}", owner="mallory"))
+    await writer.put(record("alice_1", owner="alice"))
+    assert await writer.get("alice_1", "alice") is not None
+    assert await writer.get("flood_0", "mallory") is None  # the flooder's oldest went
+    assert writer.pending == 10 and writer.dropped == 1
+    await writer.put(record("flood_10", owner="mallory"))  # it holds the most: its new one goes
+    assert await writer.get("flood_10", "mallory") is None
+    assert await writer.get("alice_1", "alice") is not None and writer.dropped == 2
+    by_bytes = WriteBehind(MemoryConversationStore(), max_bytes=4000)
+    for i in range(3):
+        await by_bytes.put(record(f"big_{i}", owner="mallory", size=900))
+    await by_bytes.put(record("small", owner="alice", size=500))
+    assert await by_bytes.get("small", "alice") is not None
+    assert await by_bytes.get("big_0", "mallory") is None
+    await by_bytes.put(record("huge", owner="bob", size=5000))  # alone past the bound
+    assert await by_bytes.get("small", "alice") is not None and by_bytes.pending == 3
+
+
 async def test_a_refused_write_stays_readable_and_is_retried() -> None:
     store = Gated()
     store.down = True
