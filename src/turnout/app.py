@@ -97,7 +97,7 @@ class Gateway:
         post, get, self.model_paths = client_routes(s)
         get["/admin/health"] = guard_admin_route(s, self.health.admin)
         get.update(self.obs.routes(s))
-        self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get}
+        self.routes: dict[str, dict[str, Route]] = {"POST": post, "GET": get, "HEAD": get}
         # Built on first use: FastAPI stays unimported till then (docs/measurements.md#memory).
         self.admin: FastAPI | None = None
         # The web UI (docs/dashboard.md): static files, and sessions for the admin API.

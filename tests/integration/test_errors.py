@@ -102,6 +102,18 @@ def test_unknown_route_is_404_json(gateway: Proc) -> None:
     _error(r)
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/v1/models"])
+def test_head_answers_as_get_without_the_body(gateway: Proc, path: str) -> None:
+    """Load balancers check health with HEAD (RFC 9110: a server supporting GET supports
+    HEAD). Before (2026-12-08) every HEAD was a 404, so such a check took the gateway out."""
+    got = httpx.get(gateway.url + path)
+    head = httpx.head(gateway.url + path)
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["content-type"] == got.headers["content-type"]
+
+
 def test_gateway_survives_garbage(gateway: Proc) -> None:
     for body in (b"\xff\xfe\x00", b"{" * 10_000, b'{"model": "gpt-test", "messages": 5}'):
         httpx.post(gateway.url + "/v1/chat/completions", content=body)
