@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from turnout import allocator
 from turnout.a2a.service import A2AService
 from turnout.api import admin
+from turnout.api.cors import CorsGate
 from turnout.api.io import request_id, send_error
 from turnout.api.routes import Route, client_routes
 from turnout.auth.browsers import PageGuard
@@ -36,7 +37,6 @@ from turnout.dashboard.session import Sessions
 from turnout.dashboard.static import PREFIX as UI
 from turnout.dashboard.static import StaticSite
 from turnout.errors import NotFound
-from turnout.health.board import HealthBoard
 from turnout.health.service import HealthService
 from turnout.live import workers
 from turnout.live.managed import admin_origin
@@ -47,6 +47,7 @@ from turnout.live.store import MemoryManagedStore
 from turnout.live.swap import Generation, build_generation, restart_sections
 from turnout.live.watch import watch
 from turnout.mcp.gate import McpGate
+from turnout.oauth.attach import use_accounts
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
@@ -111,11 +112,18 @@ class Gateway:
         self.a2a = state.a2a = A2AService(state)  # agents behind /a2a (docs/a2a.md)
         self.conversations: Conversations | None = None  # built at startup
         self.pages = PageGuard()  # what a web page may not do while authentication is off
+        self.cors = CorsGate(state.runtime.config.server.cors)  # pages of listed origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if not self.auth.active and await self.pages.refused(self.state, scope, send):
                 return
+            cors = self.cors.current
+            if cors is not None:
+                decorated = await cors.serve(scope, send)
+                if decorated is None:
+                    return  # a preflight, answered
+                send = decorated
             table = self.routes.get(scope["method"])
             route = table.get(scope["path"]) if table is not None else None
             if route is None and table is self.routes["POST"]:
@@ -326,9 +334,10 @@ class Gateway:
         state.runtime = runtime
         state.providers = gen.providers
         self.health.use(runtime, gen.board, gen.router, gen.providers)
-        self._use_accounts(runtime, gen.board)
+        use_accounts(state, runtime, gen.board, self.obs.storage, self._spawn)
         self.obs.use(runtime, gen.board)
         self.auth.use(runtime)
+        self.cors.use(runtime.config.server.cors)
         self.plugins.start(gen.router)
         self.plugins.reload(runtime)
         self.a2a.reload()  # the file's and the stored agents; unchanged ones keep their cards
@@ -336,22 +345,6 @@ class Gateway:
             state.cache.use(runtime)
         self.assemble()
         return restart
-
-    def _use_accounts(self, runtime: Runtime, board: HealthBoard) -> None:
-        """OAuth accounts join the new board's pools inside the swap (docs/oauth.md); the
-        first provider with ``auth: oauth`` starts them, a second later."""
-        state = self.state
-        if state.accounts is not None:
-            state.accounts.use(runtime, board)
-        elif any(p.auth == "oauth" for p in runtime.config.providers.values()):
-
-            async def start() -> None:
-                from turnout.oauth.service import start_accounts
-
-                policy = OutboundPolicy.from_config(runtime.config.outbound)
-                state.accounts = await start_accounts(runtime, board, self.obs.storage, policy)
-
-            self._spawn(start())
 
     async def shutdown(self) -> None:
         state = self.state

@@ -6,6 +6,46 @@ from pydantic import Field
 
 from turnout.config.base import Closed
 
+# What the official SDKs send from a browser besides the key: their own telemetry headers
+# (x-stainless-*), the protocols' version and feature headers, the gateway's own.
+_SDK_HEADERS = [
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-goog-api-key",
+    "x-goog-api-client",
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
+    "openai-organization",
+    "openai-project",
+    "openai-beta",
+    "x-stainless-*",
+    "x-request-id",
+    "x-session-id",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+]
+
+
+class CorsConfig(Closed):
+    """Web pages of other origins calling the model API, MCP and A2A (docs/security.md)."""
+
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="origins (https://app.example.com) whose pages may call the gateway, or "
+        "* for any; empty: cross-origin calls are not answered",
+    )
+    allow_headers: list[str] = Field(
+        default_factory=lambda: list(_SDK_HEADERS),
+        description="request headers a page may send (a trailing * matches a prefix)",
+    )
+    expose_headers: list[str] = Field(
+        default_factory=lambda: ["*"], description="answer headers a page may read"
+    )
+    max_age: int = Field(600, ge=0, le=86400, description="seconds a browser keeps a preflight")
+
 
 class ServerConfig(Closed):
     """The listening side; the limits are what one client may make the server hold
@@ -41,6 +81,7 @@ class ServerConfig(Closed):
     max_concurrency: int | None = Field(
         None, ge=1, description="connections or requests at once; beyond it requests get 503"
     )
+    cors: CorsConfig = Field(default_factory=CorsConfig)
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="while authentication is off, host names (or *.domain) besides localhost "
