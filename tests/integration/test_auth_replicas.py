@@ -77,6 +77,26 @@ def test_a_revoke_reaches_every_replica_within_a_second(replicas: tuple[Proc, Pr
     until(lambda: status(a, other) == 403, 1.0)
 
 
+def test_a_sign_out_reaches_every_replica(replicas: tuple[Proc, Proc]) -> None:
+    """A dashboard session is a signed cookie every replica accepts. Before (2026-12-08) its
+    sign-out was kept by the one process that handled it: the same cookie, copied, went on
+    working on the other replica (and workers) until it expired, twelve hours later."""
+    a, b = replicas
+    signed = httpx.post(a.url + "/admin/session", json={"key": MASTER})
+    assert signed.status_code == 200, signed.text
+    cookie = signed.headers["set-cookie"].split(";", 1)[0]
+    on_b = {"cookie": cookie}
+    assert httpx.get(b.url + "/admin/session", headers=on_b).status_code == 200
+    out = httpx.delete(
+        a.url + "/admin/session",
+        headers={"cookie": cookie, "x-csrf-token": signed.json()["csrf_token"]},
+    )
+    assert out.status_code == 200 and out.json()["signed_out"] is True
+    assert httpx.get(a.url + "/admin/session", headers=on_b).status_code == 401
+    until(lambda: httpx.get(b.url + "/admin/session", headers=on_b).status_code == 401, 5.0)
+    assert httpx.get(b.url + "/admin/keys", headers=on_b).status_code == 401
+
+
 def cli(tmp: Path, config: Path, *args: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-m", "turnout.cli.main", *args, "-c", str(config)],

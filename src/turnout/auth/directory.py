@@ -25,6 +25,8 @@ class Directory:
         self.by_digest: dict[bytes, Principal] = {}
         self._digest_of: dict[str, bytes] = {}  # key id -> digest currently served
         self.on_change: list[Callable[[], None]] = []
+        # Told of dashboard sessions signed out anywhere (turnout.dashboard.session).
+        self.on_sign_out: list[Callable[[str, int], None]] = []
 
     @property
     def loaded(self) -> bool:
@@ -46,7 +48,10 @@ class Directory:
         return any(p.settles for p in self.by_digest.values())
 
     def apply(self, changes: Changes) -> bool:
-        """Merge a batch of changed rows; returns whether anything changed."""
+        """Merge a batch of changed rows; returns whether a key or team changed."""
+        for sid, expires in changes.sign_outs:
+            for revoke in self.on_sign_out:
+                revoke(sid, expires)
         if not changes.keys and not changes.teams:
             self.version = max(self.version, changes.version)
             return False

@@ -215,3 +215,6 @@ class Changes:
     version: int
     keys: list[KeyRecord]
     teams: list[TeamRecord]
+    # Dashboard sessions signed out on some process, (session id, its expiry in epoch
+    # seconds): every replica refuses them from its next poll (turnout.dashboard.session).
+    sign_outs: list[tuple[str, int]] = field(default_factory=list)

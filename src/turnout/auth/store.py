@@ -11,6 +11,7 @@ SQL backend is tested against.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -56,6 +57,10 @@ class KeyStore(Protocol):
         """USD spent since ``since`` per gateway key id and per team, from the request log."""
         ...
 
+    async def sign_out(self, sid: str, expires: int) -> None:
+        """A dashboard session signed out: in the change feed until it would have expired."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -65,6 +70,7 @@ class MemoryKeyStore:
     def __init__(self) -> None:
         self.keys: dict[str, KeyRecord] = {}
         self.teams: dict[str, TeamRecord] = {}
+        self.signed_out: dict[str, tuple[int, int]] = {}  # sid -> (expires, version)
         self.version = 0
 
     def _next(self) -> int:
@@ -72,11 +78,19 @@ class MemoryKeyStore:
         return self.version
 
     async def changes(self, since: int) -> Changes:
+        now = time.time()
         return Changes(
             self.version,
             [k for k in self.keys.values() if k.version > since],
             [t for t in self.teams.values() if t.version > since],
+            [(s, e) for s, (e, v) in self.signed_out.items() if v > since and e > now],
         )
+
+    async def sign_out(self, sid: str, expires: int) -> None:
+        now = time.time()
+        for old in [s for s, (e, _) in self.signed_out.items() if e <= now]:
+            del self.signed_out[old]
+        self.signed_out[sid] = (expires, self._next())
 
     async def insert_key(self, record: KeyRecord) -> KeyRecord:
         if record.id in self.keys or any(k.hash == record.hash for k in self.keys.values()):

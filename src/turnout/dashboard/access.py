@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from turnout.auth.records import AdminRole
 from turnout.auth.service import AdminDenied, AuthService
 from turnout.dashboard.session import CSRF_HEADER, SAFE_METHODS, Session, Sessions, same_origin
+from turnout.observability.logging import get_logger
 
 if TYPE_CHECKING:
     from turnout.config.compile import Runtime
@@ -26,6 +27,8 @@ FAILURE_WINDOW = 60.0
 _CLIENTS_MAX = 4096
 READ_ONLY = "Read-only: this account can look at everything but change nothing."
 OIDC_SUBJECT = "oidc:"
+
+log = get_logger("turnout.dashboard")
 
 
 class TeamScoped(AdminDenied):
@@ -43,6 +46,17 @@ class DashboardAccess:
         self.auth = auth
         self.oidc = oidc  # operator single sign-on (auth.oidc), when configured
         self._failures: OrderedDict[str, list[float]] = OrderedDict()
+        auth.directory.on_sign_out.append(sessions.revoke)  # signed out on another process
+
+    async def sign_out(self, session: Session) -> None:
+        """End ``session`` here at once, and on every process sharing the key store from its
+        next poll. Before (2026-12-08) only here: a copied cookie kept working on the other
+        workers and replicas, and here again after a restart, until it expired (12 hours)."""
+        self.sessions.sign_out(session)
+        try:
+            await self.auth.store.sign_out(session.sid, session.expires)
+        except Exception as exc:  # the store is down: signed out here, said in the log
+            log.error("sign-out not shared: the key store did not answer", error=repr(exc)[:200])
 
     # -- every admin request ------------------------------------------------------------------
     def session_of(self, headers: Mapping[bytes, bytes]) -> Session | None:

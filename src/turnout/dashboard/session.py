@@ -12,7 +12,9 @@ Every write made with a session must carry ``x-csrf-token``, an HMAC of the sess
 page got from the sign-in answer and keeps in memory only; a page on another origin can
 neither read it nor (SameSite=Strict) send the cookie. A session of a key is re-checked on
 every request: revoking the key, or taking its role away, ends its sessions. Signing out
-forgets the session id on this process and clears the cookie.
+refuses the session id on this process at once and, through the key store's change feed,
+on every other worker and replica sharing the database within its poll (half a second), and
+clears the cookie.
 """
 
 from __future__ import annotations
@@ -149,9 +151,14 @@ class Sessions:
         return hmac.compare_digest(presented.decode("latin-1"), self.csrf(session))
 
     def sign_out(self, session: Session) -> None:
-        """Refuse this session id from now on (on this process; the cookie is cleared too)."""
+        """Refuse this session id from now on, on this process (the cookie is cleared too;
+        :class:`~turnout.dashboard.access.DashboardAccess` tells the other processes)."""
+        self.revoke(session.sid, session.expires)
+
+    def revoke(self, sid: str, expires: int) -> None:
+        """Refuse ``sid`` until ``expires`` (after which its signature refuses it anyway)."""
         now = int(time.time())
-        self._signed_out[session.sid] = session.expires
+        self._signed_out[sid] = expires
         while self._signed_out and (
             len(self._signed_out) > _SIGNED_OUT_MAX or next(iter(self._signed_out.values())) < now
         ):

@@ -50,7 +50,10 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "postgres":
         async with engine.begin() as conn:
             await conn.execute(
-                text("TRUNCATE gateway_keys, teams, provider_credentials, request_log")
+                text(
+                    "TRUNCATE gateway_keys, teams, provider_credentials, request_log, "
+                    "signed_out_sessions"
+                )
             )
         await partitions.ensure(engine, 3)
     yield {
@@ -179,3 +182,26 @@ async def test_directory_follows_the_store(stores: dict[str, Any]) -> None:
     directory.apply(await store.changes(directory.version))
     assert directory.lookup(secret.encode()) is None
     assert directory.any_keys  # revoking the last key does not switch authentication off
+
+
+async def test_sign_outs_are_in_the_change_feed_until_they_expire(stores: dict[str, Any]) -> None:
+    """Every process's directory hears of a dashboard session signed out anywhere, a process
+    started later too; one whose session has expired is no longer read (nor kept, on SQL)."""
+    store = stores["keys"]
+    now = int(datetime.now(UTC).timestamp())
+    heard: list[tuple[str, int]] = []
+    directory = Directory()
+    directory.on_sign_out.append(lambda sid, expires: heard.append((sid, expires)))
+    directory.apply(await store.changes(directory.version))
+    await store.sign_out("sid-live", now + 3600)
+    await store.sign_out("sid-stale", now - 1)
+    directory.apply(await store.changes(directory.version))
+    assert heard == [("sid-live", now + 3600)]
+    later: list[str] = []
+    fresh = Directory()
+    fresh.on_sign_out.append(lambda sid, expires: later.append(sid))
+    fresh.apply(await store.changes(fresh.version))
+    assert later == ["sid-live"]
+    await store.sign_out("sid-live", now + 3600)  # signed out twice: one row, no error
+    directory.apply(await store.changes(directory.version))
+    assert heard[-1] == ("sid-live", now + 3600)

@@ -154,7 +154,7 @@ def router(state: GatewayState) -> APIRouter:
             # the browser says so), or nobody signed in: nothing of the operator's to end,
             # here or at the provider.
             return RedirectResponse("/ui/", status_code=302)
-        access.sessions.sign_out(session)
+        await access.sign_out(session)
         back = f"{_origin(request)}/ui/"
         target = await oidc.logout_url(back) or "/ui/"
         response = RedirectResponse(target, status_code=302)

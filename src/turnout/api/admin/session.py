@@ -103,7 +103,7 @@ def router(state: GatewayState) -> APIRouter:
         if session is not None:
             if not access.sessions.csrf_ok(session, headers.get(b"x-csrf-token")):
                 raise HTTPException(403, "Missing or invalid CSRF token (x-csrf-token).")
-            access.sessions.sign_out(session)
+            await access.sign_out(session)
         response = JSONResponse({"signed_out": session is not None})
         secure = over_tls(request.url.scheme, headers)
         response.headers["set-cookie"] = Sessions.clear_cookie(secure=secure)

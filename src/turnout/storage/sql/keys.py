@@ -8,11 +8,12 @@ Spend for budgets is summed from the request log through its ``(gateway_key, ts)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,6 +22,7 @@ from turnout.auth.store import Conflict, Missing
 from turnout.storage.sql.engine import is_postgres
 from turnout.storage.sql.tables import gateway_keys as k
 from turnout.storage.sql.tables import request_log as log
+from turnout.storage.sql.tables import signed_out_sessions as so
 from turnout.storage.sql.tables import teams as t
 from turnout.storage.sql.tables import tenancy_version as v
 
@@ -102,7 +104,27 @@ class SqlKeyStore:
                 return Changes(version, [], [])
             keys = (await conn.execute(select(k).where(k.c.version > since))).all()
             teams = (await conn.execute(select(t).where(t.c.version > since))).all()
-        return Changes(version, [_key(r) for r in keys], [_team(r) for r in teams])
+            outs = (
+                await conn.execute(
+                    select(so.c.sid, so.c.expires).where(
+                        so.c.version > since, so.c.expires > int(time.time())
+                    )
+                )
+            ).all()
+        return Changes(
+            version,
+            [_key(r) for r in keys],
+            [_team(r) for r in teams],
+            [(str(r.sid), int(r.expires)) for r in outs],
+        )
+
+    async def sign_out(self, sid: str, expires: int) -> None:
+        async with self.engine.begin() as conn:
+            version = await _bump(conn)
+            # Rows past their session's expiry are read by no one: gone with each sign-out.
+            await conn.execute(delete(so).where(so.c.expires <= int(time.time())))
+            await conn.execute(delete(so).where(so.c.sid == sid))
+            await conn.execute(insert(so).values(sid=sid, expires=expires, version=version))
 
     async def insert_key(self, record: KeyRecord) -> KeyRecord:
         try:

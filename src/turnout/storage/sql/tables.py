@@ -177,6 +177,17 @@ tenancy_version = Table(
     Column("version", BigInteger, nullable=False),
 )
 
+# Dashboard sessions signed out (turnout.dashboard.session): a session is a signed cookie every
+# replica accepts, so its sign-out is a row each replica's key-store poll reads (version: the
+# tenancy counter's), kept until the session would have expired anyway.
+signed_out_sessions = Table(
+    "signed_out_sessions",
+    metadata,
+    Column("sid", String, primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False, index=True),
+)
+
 provider_credentials = Table(
     "provider_credentials",
     metadata,
