@@ -198,7 +198,11 @@ class AuthService:
                 "this port can use every configured provider (docs/keys-and-limits.md)"
             )
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._poll_forever()), loop.create_task(self._upkeep())]
+        self._tasks = [
+            loop.create_task(self._poll_forever()),
+            loop.create_task(self._upkeep()),
+            loop.create_task(self._renew_forever()),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -259,6 +263,22 @@ class AuthService:
         if obs is not None and not obs.usage_wanted:
             obs.usage_wanted = True
             obs.ask_stream_usage = self.runtime.config.storage.ask_stream_usage
+
+    async def _renew_forever(self) -> None:
+        """Every third of ``limits.lease``: renew the leases of the calls still running, so a
+        call longer than the lease keeps its slot and its budget reservation (one batched
+        renewal per limiter, whatever the number of calls). Its own task: a slow seeding of
+        budgets must not make a renewal late."""
+        failing = False
+        while True:
+            await asyncio.sleep(self.limiter.renew_every)
+            try:
+                await self.limiter.renew()
+                failing = False
+            except Exception as exc:  # the next one may succeed; leases last three rounds
+                if not failing:
+                    log.warning("limits lease renewal failed", error=repr(exc)[:300])
+                failing = True
 
     # -- budgets ------------------------------------------------------------------------------
     async def _upkeep(self) -> None:

@@ -310,7 +310,10 @@ class LimitsConfig(Closed):
         description="output tokens a budget reserves for a call that names no max_tokens",
     )
     lease: float = Field(
-        900.0, gt=0, description="seconds after which a crashed replica's slots are freed"
+        900.0,
+        gt=0,
+        description="seconds after which a crashed replica's slots are freed (a running "
+        "call's are renewed every third of this)",
     )
 
 

@@ -4,7 +4,9 @@ Everything between reading a counter and writing it happens without yielding to 
 loop, so a check-then-add is atomic in one process by construction. It is the embedded
 default, the Redis backend's fallback while Redis is unreachable, and the reference the Redis
 script is tested against (tests/unit/limits). Slots (requests in flight) and budget
-reservations carry a lease, so one lost settlement cannot hold them forever.
+reservations carry a lease, so one lost settlement cannot hold them forever; the calls still
+running (``live``) have theirs renewed every ``lease / 3`` (:meth:`renew`, from the auth
+service's upkeep), so a call longer than the lease keeps what it holds until it ends.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class MemoryLimiter:
         self.spent: dict[tuple[str, int], float] = {}  # (scope, period start) -> USD
         self.reserved: dict[str, dict[int, tuple[float, float]]] = {}  # -> seq -> (USD, end)
         self.reserved_total: dict[str, float] = {}
+        # Calls holding a slot or a reservation that have not ended: their leases are renewed.
+        self.live: dict[int, Ticket] = {}
 
     async def admit(self, ticket: Ticket) -> Verdict:
         return self.admit_now(ticket)
@@ -97,6 +101,8 @@ class MemoryLimiter:
             for rule in plan.rules:
                 if rule.parallel is not None:
                     self.slots.setdefault(rule.scope, {})[ticket.seq] = end
+        if plan.parallel or ticket.cost > 0:
+            self.live[ticket.seq] = ticket
         if ticket.cost > 0:
             held = (ticket.cost, now + self.lease)
             for budget in plan.budgets:
@@ -150,12 +156,44 @@ class MemoryLimiter:
         if ticket.finished:
             return
         ticket.finished = True
+        self.live.pop(ticket.seq, None)
         if ticket.plan.parallel:
             for rule in ticket.plan.rules:
                 if rule.parallel is not None:
                     slots = self.slots.get(rule.scope)
                     if slots is not None:
                         slots.pop(ticket.seq, None)
+
+    @property
+    def renew_every(self) -> float:
+        """Seconds between two renewals: a renewal may be late twice and still be in time."""
+        return self.lease / 3
+
+    async def renew(self) -> None:
+        self.renew_now()
+
+    def renew_now(self) -> None:
+        """Push the lease of every call still running to ``now + lease``: a stream or a call
+        longer than the lease keeps its slot and its reservation until it ends (or is
+        settled), while those of a call whose end was lost still expire one lease after the
+        last renewal. A reservation moved to the end keeps the insertion order the expiry
+        order (:meth:`_reserved`): every lease renewed now ends last. One dropped by its
+        lease meanwhile (a renewal late by a whole lease) is held again."""
+        if not self.live:
+            return
+        end = self.clock() + self.lease
+        for seq, ticket in self.live.items():
+            plan = ticket.plan
+            for rule in plan.rules:
+                if rule.parallel is not None:
+                    self.slots.setdefault(rule.scope, {})[seq] = end
+            if ticket.cost > 0 and not ticket.settled:
+                for budget in plan.budgets:
+                    held = self.reserved.setdefault(budget.scope, {})
+                    if held.pop(seq, None) is None:
+                        total = self.reserved_total.get(budget.scope, 0.0)
+                        self.reserved_total[budget.scope] = total + ticket.cost
+                    held[seq] = (ticket.cost, end)
 
     async def settle(self, items: Sequence[tuple[Ticket, int, float]]) -> None:
         for ticket, tokens, cost in items:

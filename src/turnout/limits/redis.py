@@ -33,7 +33,7 @@ from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
 from turnout.limits.memory import MemoryLimiter
 from turnout.limits.plan import HELD_WAIT, Ticket, Verdict
 from turnout.limits.rediskeys import Compiled, budget_keys
-from turnout.limits.scripts import ADMIT, SEED, SETTLE, sha
+from turnout.limits.scripts import ADMIT, RENEW, SEED, SETTLE, sha
 from turnout.limits.window import SPAN
 from turnout.observability.logging import get_logger
 from turnout.redisconn import FAILURES, AutoPipeline, Ready, connect
@@ -81,7 +81,10 @@ class RedisLimiter:
         # their team's slot); filled by the auth service from the key directory.
         self.tags: dict[str, str] = {}
         self.pipe = AutoPipeline(self.client, self.ready)
-        self._shas = {ADMIT: sha(ADMIT), SETTLE: sha(SETTLE), SEED: sha(SEED)}
+        self._shas = {source: sha(source) for source in (ADMIT, SETTLE, SEED, RENEW)}
+        # Calls admitted by Redis that hold a slot or a reservation and have not ended: their
+        # leases are renewed (:meth:`renew`); those admitted locally are the local limiter's.
+        self.live: dict[int, Ticket] = {}
         self._unreleased: list[tuple[str, str]] = []  # slots to free once Redis is back
         self._tasks: set[asyncio.Task[None]] = set()  # slot releases in flight
 
@@ -142,7 +145,10 @@ class RedisLimiter:
         if circuit.state != ACTIVE:
             self._recovered()
         ticket.local = False
-        return self._verdict(ticket, compiled, reply)
+        verdict = self._verdict(ticket, compiled, reply)
+        if verdict.ok and (plan.parallel or ticket.cost > 0):
+            self.live[ticket.seq] = ticket
+        return verdict
 
     def _verdict(self, ticket: Ticket, compiled: Compiled, reply: list[Any]) -> Verdict:
         plan = ticket.plan
@@ -205,6 +211,7 @@ class RedisLimiter:
             self.local.finish(ticket)
             return
         ticket.finished = True
+        self.live.pop(ticket.seq, None)
         if ticket.plan.parallel:
             # Free the slot now without waiting for the answer. Not connected: at the next
             # sweep; the slot's lease frees it if everything else is lost.
@@ -231,6 +238,51 @@ class RedisLimiter:
                 self._unreleased.append((key, token))
 
     # -- off the hot path -------------------------------------------------------------------
+    @property
+    def renew_every(self) -> float:
+        """Seconds between two renewals: a renewal may be late twice and still be in time."""
+        return self.lease_ms / 3000
+
+    async def renew(self) -> None:
+        """Renew the leases of every call still running, one script per hash tag (on a
+        Cluster each runs on its tag's slot), all in one pipeline: one round trip per
+        renewal, whatever the number of calls. A replica that crashed renews nothing, so its
+        calls' slots and reservations expire one lease later. During an outage only the
+        local limiter's calls are renewed."""
+        self.local.renew_now()
+        if not self.live or not self.available:
+            return
+        groups: dict[str, tuple[dict[str, int], list[Any]]] = {}
+        for ticket in self.live.values():
+            compiled: Compiled | None = ticket.plan.memo.get(self)
+            if compiled is None:
+                continue
+            index, pairs = groups.setdefault(compiled.tag, ({}, []))
+            token = ticket.token
+            for name in compiled.slots:
+                pairs += (index.setdefault(name, len(index) + 1), token)
+            if ticket.cost > 0 and not ticket.settled:
+                for _spend, held, leases in compiled.budget_keys:
+                    index.setdefault(held, len(index) + 1)
+                    pairs += (index.setdefault(leases, len(index) + 1), token)
+        now = 0 if self.clock is None else int(self.clock() * 1000)
+        try:
+            await self.ready()
+        except _FAILURES as exc:
+            self._trip(exc)
+            return
+        shas = self._shas[RENEW]
+        results = await asyncio.gather(
+            *(
+                self.pipe.evalsha(RENEW, shas, list(index), [now, self.lease_ms, *pairs])
+                for index, pairs in groups.values()
+            ),
+            return_exceptions=True,
+        )
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            self._trip(failed)
+
     async def settle(self, items: Sequence[tuple[Ticket, int, float]]) -> None:
         calls: list[tuple[list[str], list[Any]]] = []
         for ticket, tokens, cost in items:
@@ -240,6 +292,7 @@ class RedisLimiter:
                 self.local.settle_now(ticket, tokens, cost)
                 continue
             ticket.settled = True
+            self.live.pop(ticket.seq, None)
             call = self._settle_call(ticket, tokens, cost)
             if call is not None:
                 calls.append(call)
@@ -324,7 +377,7 @@ class RedisLimiter:
 
     async def load_scripts(self) -> None:
         await self.ready()
-        for source in (ADMIT, SETTLE, SEED):
+        for source in (ADMIT, SETTLE, SEED, RENEW):
             await self.client.script_load(source)
 
     def sweep(self) -> None:

@@ -19,10 +19,10 @@ class Compiled:
     per plan (and budget period): per call only the ticket, the token estimate and the cost
     are added."""
 
-    __slots__ = ("budget_keys", "checks", "keys", "keysets", "settle", "tail")
+    __slots__ = ("budget_keys", "checks", "keys", "keysets", "settle", "slots", "tag", "tail")
 
     def __init__(self, plan: Plan, prefix: str) -> None:
-        tag = "{" + slot_tag(plan) + "}"  # one hash slot for every key of the plan
+        self.tag = tag = "{" + slot_tag(plan) + "}"  # one hash slot for every key of the plan
         self.keys: list[str] = []
         # (kind, key index, limit) per check; budget key names depend on the period.
         self.checks: list[tuple[str, int, Any]] = []
@@ -39,6 +39,8 @@ class Compiled:
                 self.checks.append(("p", index, rule.parallel))
                 self.settle.append(("p", index))
         self.budget_keys = [budget_keys(prefix, tag, b.scope) for b in plan.budgets]
+        # The sorted sets of slots in flight, whose leases a running call has renewed.
+        self.slots = [self.keys[index - 1] for kind, index in self.settle if kind == "p"]
         self.keysets: dict[tuple[int, ...], list[str]] = {}
         # Check arguments: (kind, index, limit) and whether the amount is the token estimate.
         self.tail: list[tuple[str, int, Any, bool]] = [

@@ -1,4 +1,4 @@
-"""The Redis side of the limiter: three Lua scripts, each one atomic round trip.
+"""The Redis side of the limiter: four Lua scripts, each one atomic round trip.
 
 ``ADMIT`` checks every limit of a call and, only if all pass, counts it everywhere: rate
 windows (the buckets of :mod:`turnout.limits.window`, in a hash with a running total ``n``
@@ -192,6 +192,23 @@ for j = 1, groups do
 end
 return 1
 """
+
+# Renew the leases of calls still running (every key of one hash tag). ARGV: now (ms, 0 =
+# Redis time), lease (ms), then pairs: index of a lease sorted set (slots in flight, budget
+# reservations), ticket. Only a ticket still there is renewed (XX): a slot freed by its call's
+# end, whose release may overtake this renewal, is not brought back. Every key named (the
+# reservation hashes too) lives another lease.
+RENEW = (
+    _COMMON
+    + """
+local lease = tonumber(ARGV[2])
+for i = 3, #ARGV, 2 do
+  redis.call('ZADD', KEYS[tonumber(ARGV[i])], 'XX', now + lease, ARGV[i + 1])
+end
+for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], lease + 1000) end
+return 1
+"""
+)
 
 # KEYS[1] spend; ARGV: USD from the request log, expiry (ms). Never lowers a live counter.
 SEED = """

@@ -1,4 +1,4 @@
-"""The limits pipeline step: admit or refuse a call, and free its slot when it ends.
+"""The limits pipeline step: admit or refuse a call, and free what it holds when it ends.
 
 It runs after authentication (which put the caller's principal on the call) and before the
 cache, so a cached answer still counts as a request. A call whose key and team have no limit
@@ -57,7 +57,7 @@ class LimitStep:
             raise refusal(verdict)
         if plan.tokens or plan.budgets:  # settled with real usage by the log drain
             call.ticket = ticket
-        if not plan.parallel:  # no slot held: nothing to free when the call ends
+        if not plan.parallel and ticket.cost <= 0:  # nothing held: nothing to free or renew
             reply = await next(call)
             if plan.rated:
                 reply.headers.extend(rate_headers(verdict))
@@ -77,7 +77,8 @@ class LimitStep:
 
 
 async def _finish_after(chunks: AsyncIterator[bytes], limiter: Any, ticket: Ticket) -> Any:
-    """A stream holds its slot until its last chunk (or its cancellation)."""
+    """A stream holds its slot until its last chunk (or its cancellation), and has its leases
+    renewed until then (a reservation waits for the settlement, no longer renewed)."""
     try:
         async for chunk in chunks:
             yield chunk

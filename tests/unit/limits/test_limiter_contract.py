@@ -222,3 +222,45 @@ async def test_unsettled_reservations_expire_with_their_lease(backend: tuple[Any
     verdict, _ = await admit(limiter, p, cost=0.1)
     assert verdict.ok
     assert (await limiter.usage("k:l", start))[1] == pytest.approx(0.1)
+
+
+async def test_a_running_call_keeps_its_slot_and_reservation_past_its_lease(
+    backend: tuple[Any, Clock],
+) -> None:
+    """Before: a call longer than ``limits.lease`` (a long stream) lost its slot and its
+    reservation mid-call, so ``max_parallel`` admitted one more and the budget forgot it held
+    anything. Now the leases of running calls are renewed; a call this process lost track of
+    (a crashed replica's) still expires."""
+    limiter, clock = backend
+    budget = BudgetRule("k:r", "key r", amount=1.0, period="month")
+    p = plan(Rule("k:r", "key r", parallel=1), budgets=(budget,))
+    first, running = await admit(limiter, p, cost=1.0)
+    assert first.ok
+    gone = BudgetRule("k:z", "key z", amount=1.0, period="month")
+    lost_plan = plan(Rule("k:z", "key z", parallel=1), budgets=(gone,))
+    other, lost = await admit(limiter, lost_plan, cost=1.0)
+    assert other.ok
+    limiter.live.pop(lost.seq, None)  # its replica crashed: nobody renews it
+    start = running.periods[0]
+    for _ in range(3):  # 60 s, twice the 30 s lease
+        clock.now += 20
+        await limiter.renew()
+        refused, _ = await admit(limiter, p, cost=0.05)
+        assert not refused.ok and refused.what == "parallel"
+        held, _ = await admit(limiter, plan(budgets=(budget,)), cost=0.05)
+        assert not held.ok and held.what == "held"
+    assert (await limiter.usage("k:r", start))[1] == pytest.approx(1.0)
+    # The lost one's slot and reservation expired: the budget is free again.
+    again, _ = await admit(limiter, lost_plan, cost=0.05)
+    assert again.ok
+    limiter.finish(running)  # ended: its slot is free, its reservation waits for settlement
+
+    async def admitted() -> bool:
+        verdict, ticket = await admit(limiter, plan(Rule("k:r", "key r", parallel=1)))
+        limiter.finish(ticket)
+        return bool(verdict.ok)
+
+    await until_async(admitted)
+    clock.now += 31  # an ended call is not renewed: a lost settlement cannot hold it forever
+    await limiter.renew()
+    assert (await admit(limiter, plan(budgets=(budget,)), cost=0.05))[0].ok
