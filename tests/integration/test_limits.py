@@ -289,3 +289,31 @@ def test_spend_survives_a_restart_through_the_request_log(
         assert ok(burst(again.url, key, 1, model="priced", max_tokens=1, tokens=1)) == 0
     finally:
         again.stop()
+
+
+def test_concurrent_calls_asking_for_long_answers_stay_within_the_token_limit(gw: Proc) -> None:
+    """A token limit reserves the most a call may write (its ``max_tokens``), as a budget does.
+    Before: the reservation was capped at ``limits.output_estimate`` (256), so eight calls
+    asking for 2,000 tokens each were all admitted by a 10,000-token key and used 16,000."""
+    key, _ = new_key(gw, tpm=10_000)
+    results = burst(gw.url, key, 8, delay_ms=300, max_tokens=2000, tokens=2000)
+    served = [r for r in results if not isinstance(r, Exception)]
+    used = sum(r.parse().usage.total_tokens for r in served)
+    assert len(served) == 4 and used <= 10_000, (len(served), used)
+    refused: list[Any] = [r for r in results if isinstance(r, Exception)]
+    assert all(
+        isinstance(r, openai.RateLimitError) and r.code == "rate_limit_exceeded" for r in refused
+    )
+    assert all(r.response.headers["x-should-retry"] == "true" for r in refused)
+
+
+def test_a_call_asking_for_more_than_the_token_limit_is_admitted_alone(gw: Proc) -> None:
+    """A call whose ``max_tokens`` alone exceeds the limit is not refused for ever: an empty
+    window admits it, and it then holds the window (until its real usage replaces it)."""
+    key, _ = new_key(gw, tpm=1000)
+    big = burst(gw.url, key, 1, max_tokens=5000, tokens=1500)[0]
+    assert not isinstance(big, Exception)
+    assert big.parse().usage.completion_tokens == 1500
+    after = burst(gw.url, key, 1, max_tokens=10)[0]
+    assert isinstance(after, openai.RateLimitError)
+    assert 1 <= int(after.response.headers["retry-after"]) <= 61

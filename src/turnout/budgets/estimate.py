@@ -2,19 +2,19 @@
 
 Both are reservations, corrected with the real usage once the call has finished, so they
 only need to be cheap and not too low. Input tokens are the body's bytes over four (JSON
-syntax makes that a slight overestimate for text); output tokens are the request's own
-``max_tokens`` (in its protocol's spelling, read by its descriptor's ``asked``) but at most
-``limits.output_estimate``, so a client asking for 64k tokens does not lock a whole minute's
-quota for an answer of fifty. Dollars use the highest price among the deployments that may
-serve the model.
+syntax makes that a slight overestimate for text). Dollars use the highest price among the
+deployments that may serve the model.
 
-A budget reserves more: the most the call may generate, its ``max_tokens`` uncapped (else
-``limits.budget_output_estimate``) times the answers it asks for (``n``, ``candidateCount``).
-Concurrent calls are admitted while spent plus reserved stays under the budget, so a
-reservation below what a call can cost lets every call in flight overspend by the difference:
-with the capped 256, a key with $10 left ran hundreds of 16k-token calls at once. A call is
-still settled at its real cost, and a call that ends without usage at the capped estimate
-(the *floor*), so reserving the worst case never charges it.
+A token limit and a budget both reserve the most the call may generate: its ``max_tokens``
+(in its protocol's spelling, read by its descriptor's ``asked``) uncapped, else
+``limits.budget_output_estimate``, times the answers it asks for (``n``, ``candidateCount``).
+Concurrent calls are admitted while what is counted plus reserved stays under the limit, so
+a reservation below what a call can use lets every call in flight pass it by the difference:
+with a reservation capped at 256 output tokens, a key with $10 left ran hundreds of
+16k-token calls at once, and a 10,000-token-per-minute key eight 2,000-token calls. A call is
+still settled at its real usage, and a call that ends without usage at the *expected* output:
+its ``max_tokens`` at most ``limits.output_estimate`` (the *floor*), so reserving the worst
+case never charges it.
 
 A budget can only hold calls it can price. A model that some deployment serving it (its
 fallbacks' included) has no price for would cost the budget nothing, and on a glob route the
@@ -58,7 +58,8 @@ class Estimator:
         return inp, out
 
     def estimate(self, call: Call) -> tuple[int, int, int]:
-        """(input tokens, output tokens expected, most output tokens a budget reserves)."""
+        """(input tokens, output tokens expected, most output tokens a token limit and a
+        budget reserve)."""
         family = FAMILIES.get((call.protocol, call.operation))
         if family == COUNT:
             return 0, 0, 0

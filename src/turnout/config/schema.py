@@ -302,12 +302,16 @@ class LimitsConfig(Closed):
     redis_timeout: float = Field(0.1, gt=0, description="seconds per Redis call")
     redis_retry_after: float = Field(1.0, gt=0, description="seconds before Redis is retried")
     output_estimate: int = Field(
-        256, ge=0, description="output tokens reserved before a call (max_tokens, at most this)"
+        256,
+        ge=0,
+        description="output tokens counted for a call whose usage is unknown (max_tokens, "
+        "at most this)",
     )
     budget_output_estimate: int = Field(
         4096,
         ge=0,
-        description="output tokens a budget reserves for a call that names no max_tokens",
+        description="output tokens a token limit and a budget reserve for a call that names "
+        "no max_tokens",
     )
     lease: float = Field(
         900.0,

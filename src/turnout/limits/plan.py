@@ -72,6 +72,7 @@ class Ticket:
 
     __slots__ = (
         "cost",
+        "expected",
         "finished",
         "floor",
         "local",
@@ -85,7 +86,8 @@ class Ticket:
 
     def __init__(self, plan: Plan, tokens: int = 0, cost: float = 0.0) -> None:
         self.plan = plan
-        self.tokens = tokens  # estimated tokens (input + output)
+        self.tokens = tokens  # tokens reserved: input + the most output it may write
+        self.expected = tokens  # tokens counted when its usage is unknown: the expected
         self.cost = cost  # USD reserved: the most the call may cost (budgets.estimate)
         self.floor = cost  # USD charged when its usage is unknown: the expected cost
         self.seq = next(_counter)

@@ -4,8 +4,9 @@ The drain has already parsed every finished call's usage and priced it (for the 
 so settling here costs the request path nothing. Real tokens replace the token estimate in
 the window the call was counted in, and real cost replaces the budget reservation. What a
 call used when the gateway cannot tell (a stream the client abandoned before usage arrived):
-its estimated cost (the ticket's ``floor``, below the reservation, which is the most it may
-cost), or what the part it relayed says when that is more (usage.base.floor). A call
+its expected tokens and cost (the ticket's ``expected`` and ``floor``, below the
+reservations, which are the most it may use), or what the part it relayed says when that is
+more (usage.base.floor). A call
 that failed without usage used nothing; a cache hit used no upstream tokens and cost nothing.
 """
 
@@ -35,11 +36,11 @@ def used(done: Finished, ticket: Ticket) -> tuple[int, float]:
         cost = done.cost if done.cost is not None else ticket.floor
         tokens = usage.input_tokens + usage.output_tokens
         if cut_short(call):  # its usage is a floor (usage.base.floor): never below the estimate
-            return max(tokens, ticket.tokens), max(cost, ticket.floor)
+            return max(tokens, ticket.expected), max(cost, ticket.floor)
         return tokens, cost
     if call.status >= 400 and call.status != 499:
         return 0, 0.0
-    return ticket.tokens, ticket.floor
+    return ticket.expected, ticket.floor
 
 
 class SettleSink:

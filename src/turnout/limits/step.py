@@ -43,7 +43,10 @@ class LimitStep:
             if (field := self.estimator.unmetered(call)) is not None:
                 raise Unmetered(field)
             inp, out, most = self.estimator.estimate(call)
-            ticket.tokens = inp + out
+            # A token limit reserves the most the call may use, as a budget does; settled no
+            # lower than the expected tokens when its usage is unknown (limits.settle).
+            ticket.tokens = inp + most
+            ticket.expected = inp + out
             if plan.budgets:  # reserve the most it may cost; settle no lower than the estimate
                 # Refused here (Unpriced) when the model has no price: before the admission,
                 # so a refused call counts against no window.

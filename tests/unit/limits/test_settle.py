@@ -15,8 +15,9 @@ from turnout.usage.base import STREAM_BYTES_PER_TOKEN, cut_short, floor
 
 
 class _Ticket:
-    def __init__(self, tokens: int, cost: float) -> None:
-        self.tokens, self.cost, self.floor = tokens, cost, cost
+    def __init__(self, tokens: int, cost: float, reserved: int | None = None) -> None:
+        self.tokens, self.cost, self.floor = reserved or tokens, cost, cost
+        self.expected = tokens
 
 
 def _call(**fields: Any) -> Call:
@@ -71,6 +72,17 @@ def test_a_stream_cut_short_settles_at_no_less_than_its_reservation() -> None:
     assert used(_done(late, Usage(3, 1000), 2.0), ticket) == (1003, 2.0)
     whole = _call(status=200, relayed=STREAM_BYTES_PER_TOKEN * 1000)
     assert used(_done(whole, Usage(3, 1), 0.001), ticket) == (4, 0.001)
+
+
+def test_a_call_without_usage_settles_its_expected_tokens_not_its_reservation() -> None:
+    """A token limit reserves the most a call may write (here 5,100 tokens); one the gateway
+    cannot count is settled at the expected tokens (input + max_tokens at most
+    ``limits.output_estimate``), as a budget settles it at its expected cost."""
+    ticket: Any = _Ticket(tokens=356, cost=0.5, reserved=5100)
+    gone = _call(status=499, relayed=0)
+    assert used(_done(gone, None, None), ticket) == (356, 0.5)
+    early = _call(status=499, relayed=STREAM_BYTES_PER_TOKEN)
+    assert used(_done(early, Usage(3, 1), 0.001), ticket) == (356, 0.5)
 
 
 def test_a_call_the_gateway_could_not_price_settles_at_its_estimate_not_zero() -> None:
