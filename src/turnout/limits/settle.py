@@ -6,8 +6,10 @@ the window the call was counted in, and real cost replaces the budget reservatio
 call used when the gateway cannot tell (a stream the client abandoned before usage arrived):
 its expected tokens and cost (the ticket's ``expected`` and ``floor``, below the
 reservations, which are the most it may use), or what the part it relayed says when that is
-more (usage.base.floor). A call
-that failed without usage used nothing; a cache hit used no upstream tokens and cost nothing.
+more (usage.base.floor). A call sent upstream that was never answered (timed out, its
+connection dropped) counts its prompt (usage.base.billed: the drain logged it so); one
+that failed otherwise without usage (an upstream error status, refused before it was sent)
+used nothing; a cache hit used no upstream tokens and cost nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ def used(done: Finished, ticket: Ticket) -> tuple[int, float]:
         # admitted): its estimate, which is 0 for a model no deployment of has a price.
         cost = done.cost if done.cost is not None else ticket.floor
         tokens = usage.input_tokens + usage.output_tokens
-        if cut_short(call):  # its usage is a floor (usage.base.floor): never below the estimate
+        # Its usage is a floor (usage.base.floor), or only its prompt while it may have run
+        # (its client left, its stream failed before a byte): never below the estimate. One
+        # the upstream never answered (timed out, dropped) counts its prompt.
+        if cut_short(call) or (done.prompt_only and call.status < 500):
             return max(tokens, ticket.expected), max(cost, ticket.floor)
         return tokens, cost
     if call.status >= 400 and call.status != 499:

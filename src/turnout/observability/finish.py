@@ -18,7 +18,7 @@ from turnout.observability.attempts import Attempt, Explainer
 from turnout.observability.slog import structlog
 from turnout.pricing import PriceTable
 from turnout.types import Call, Note, Usage
-from turnout.usage.base import cut_short, floor
+from turnout.usage.base import billed, cut_short, floor, unanswered
 
 log = structlog.get_logger("turnout.request")
 
@@ -35,6 +35,9 @@ class Finished:
     notes: list[Note]
     failed: bool  # some upstream attempt failed
     explainer: Explainer
+    # Its usage is only its prompt, counted by the gateway (usage.base.billed): sent upstream,
+    # it ended without an answer.
+    prompt_only: bool = False
     _attempts: list[Attempt] | None = None
 
     @property
@@ -71,6 +74,7 @@ class Finisher:
 
     def finish(self, call: Call, latency: float) -> Finished:
         usage = call.usage
+        prompt = False
         if usage is None and (observer := call.observer) is not None:
             try:
                 usage = call.usage = observer.usage()
@@ -78,6 +82,9 @@ class Finisher:
                 log.warning("usage not readable", request_id=call.request_id, error=repr(exc))
         if cut_short(call):  # what it reported, if anything, is only a part
             usage = call.usage = floor(call, usage)
+        elif usage is None and unanswered(call):  # sent, never answered: its prompt
+            usage = call.usage = billed(call)
+            prompt = True
         deployment = call.deployment
         provider = deployment.split("/", 1)[0] if deployment else None
         notes: list[Note] = call.notes or []
@@ -94,5 +101,15 @@ class Finisher:
             cost = self.prices.cost(call.model, deployment, usage)
         wall = call.started + self.offset
         return Finished(
-            call, latency, wall, usage, cost, provider, key_id, notes, failed, self.explainer
+            call,
+            latency,
+            wall,
+            usage,
+            cost,
+            provider,
+            key_id,
+            notes,
+            failed,
+            self.explainer,
+            prompt,
         )

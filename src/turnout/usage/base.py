@@ -54,6 +54,43 @@ def cut_short(call: Call) -> bool:
     return call.status == 499 or (call.error is not None and call.error.startswith("stream:"))
 
 
+# How a call ends when an attempt was sent and no answer came back: the upstream timed out
+# (its read timeout, the request's deadline), its connection broke, or what it sent could
+# not be read. The gateway cannot tell a request the upstream never read (a connection
+# refused) from one it did, so every one of them counts its prompt.
+_NO_ANSWER = frozenset(
+    {
+        "UpstreamTimeout",
+        "DeadlineExceeded",
+        "TimeoutGaveUp",
+        "UpstreamUnavailable",
+        "UpstreamInvalid",
+        "UpstreamGaveUp",
+    }
+)
+
+
+def unanswered(call: Call) -> bool:
+    """A call sent upstream that ended without an answer (when it has no usage either, the
+    gateway counts :func:`billed`): the provider may have
+    billed its prompt (and what it generated) all the same. The upstream gave no answer
+    (timed out, dropped the connection), the client left before one (499), or a stream
+    failed before its first byte reached the client (one that failed later is
+    :func:`cut_short`). An upstream that answered with an error status ran nothing."""
+    if call.attempts == 0 or call.cache == "hit" or call.bytes_in is not None:
+        return False  # never sent, a replay, or no model call (A2A, MCP: no tokens)
+    error = call.error
+    if call.status == 499:
+        return True
+    return error is not None and (error in _NO_ANSWER or error.startswith("stream:"))
+
+
+def billed(call: Call) -> Usage:
+    """What a call :func:`unanswered` counts: its prompt (the request's bytes over four, the
+    estimate's rule), no output."""
+    return Usage(len(call.body) // 4, 0)
+
+
 def floor(call: Call, usage: Usage | None) -> Usage:
     """The usage of a stream cut short: no less than what it reported, nor than its relayed
     bytes over :data:`STREAM_BYTES_PER_TOKEN` for the output, nor than the request's bytes

@@ -11,7 +11,7 @@ import pytest
 from turnout.limits.settle import used
 from turnout.observability.finish import Finished
 from turnout.types import Call, Usage
-from turnout.usage.base import STREAM_BYTES_PER_TOKEN, cut_short, floor
+from turnout.usage.base import STREAM_BYTES_PER_TOKEN, billed, cut_short, floor, unanswered
 
 
 class _Ticket:
@@ -37,8 +37,8 @@ def _call(**fields: Any) -> Call:
     return call
 
 
-def _done(call: Call, usage: Usage | None, cost: float | None) -> Finished:
-    return Finished(call, 0.0, 0.0, usage, cost, None, None, [], False, None)  # type: ignore[arg-type]
+def _done(call: Call, usage: Usage | None, cost: float | None, prompt: bool = False) -> Finished:
+    return Finished(call, 0.0, 0.0, usage, cost, None, None, [], False, None, prompt)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,36 @@ def test_a_call_the_gateway_could_not_price_settles_at_its_estimate_not_zero() -
     ticket: Any = _Ticket(tokens=356, cost=0.5)
     assert used(_done(_call(status=200, stream=False), Usage(10, 20), None), ticket) == (30, 0.5)
     assert used(_done(_call(status=200, stream=False), Usage(10, 20), 0.0), ticket) == (30, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "sent"),
+    [
+        ({"status": 504, "error": "DeadlineExceeded"}, True),  # the request's deadline
+        ({"status": 504, "error": "UpstreamTimeout"}, True),
+        ({"status": 502, "error": "UpstreamUnavailable"}, True),  # the connection broke
+        ({"status": 502, "error": "UpstreamGaveUp"}, True),
+        ({"status": 499}, True),  # the client left waiting
+        ({"status": 200, "error": "stream:UpstreamTimeout"}, True),  # failed before a byte
+        ({"status": 500, "error": "server_error"}, False),  # the upstream answered 500
+        ({"status": 504, "error": "DeadlineExceeded", "attempts": 0}, False),  # never sent
+        ({"status": 499, "attempts": 0}, False),
+        ({"status": 499, "cache": "hit"}, False),
+        ({"status": 499, "bytes_in": 40}, False),  # an A2A or MCP call: no tokens
+    ],
+)
+def test_which_calls_were_sent_and_never_answered(fields: dict[str, Any], sent: bool) -> None:
+    assert unanswered(_call(**{"attempts": 1, "stream": False, **fields})) is sent
+
+
+def test_a_call_never_answered_is_charged_its_prompt() -> None:
+    """Before: a call whose upstream timed out or dropped the connection settled at nothing,
+    though the provider may bill its prompt. Now it counts the body's bytes over four as
+    input; a client that left, or a stream that failed before its first byte, still settles
+    at no less than its estimate."""
+    ticket: Any = _Ticket(tokens=356, cost=0.5, reserved=5100)
+    timed_out = _call(status=504, error="DeadlineExceeded", attempts=1, stream=False)
+    assert billed(timed_out) == Usage(100, 0)
+    assert used(_done(timed_out, billed(timed_out), 0.01, prompt=True), ticket) == (100, 0.01)
+    gone = _call(status=499, attempts=1, stream=False)
+    assert used(_done(gone, billed(gone), 0.01, prompt=True), ticket) == (356, 0.5)
