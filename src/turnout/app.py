@@ -209,9 +209,8 @@ class Gateway:
         metrics = self.obs.metrics
         if metrics is not None and isinstance(self.conversations.store, WriteBehind):
             metrics.conversations = self.conversations.store  # its figures on /metrics
-        self.conversations.holders = Holders(
-            lambda: state.providers, lambda: health.board.all_keys()
-        )
+        holders = Holders(lambda: state.providers, lambda: health.board.all_keys())
+        self.conversations.reach(holders, state.request_log)
         self.plugins.start(gen.router)
         self.assemble()
         # again whenever auth, limits or plugins switch on or off

@@ -277,9 +277,17 @@ def test_a_background_response_is_refused_to_a_key_with_a_budget_or_token_limit(
 def test_a_key_without_limits_may_still_run_a_background_response(
     background: tuple[Proc, Proc],
 ) -> None:
+    """Its request-log row carries the usage and cost of what was generated after the answer,
+    as a foreground call's does: the gateway polls the response until it is done and writes
+    the row then. Before, the row had the queued answer's empty usage and no cost."""
     gateway, _ = background
     client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=_key(gateway), max_retries=0)
-    queued = client.responses.create(model="bg", input="a novel", background=True)
+    raw = client.responses.with_raw_response.create(model="bg", input="a novel", background=True)
+    queued = raw.parse()
     assert queued.status == "queued"
     done = client.responses.retrieve(queued.id)
     assert done.status == "completed"
+    line = request_line(gateway, raw.headers["x-request-id"])
+    assert line["status"] == 200 and line["operation"] == "responses"
+    assert (line["input_tokens"], line["output_tokens"]) == (10, 50_000)
+    assert line["cost_usd"] == pytest.approx((10 * 10 + 50_000 * 40) / 1_000_000)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from turnout.conversations.background import BackgroundUsage
 from turnout.conversations.hits import (
     first_id,
     frame_event,
@@ -36,6 +37,7 @@ from turnout.types import Call, Handler, Reply
 
 if TYPE_CHECKING:
     from turnout.conversations.holder import Holders
+    from turnout.observability.logging import RequestLog
 
 _COMPLETED = b'"response.completed"'
 # What a translated answer says before the gateway puts the request's id back (the encoder
@@ -66,9 +68,20 @@ class Conversations:
         self.max_bytes = max_bytes
         # Where OpenAI-held responses are reached (set by the app: its providers and keys).
         self.holders: Holders | None = None
+        # Learns the usage of background responses for their request-log rows (set by the app).
+        self.background: BackgroundUsage | None = None
+
+    def reach(self, holders: Holders, request_log: RequestLog) -> None:
+        """Where OpenAI-held responses are, and the request log whose rows of background
+        responses wait for their usage (turnout.conversations.background)."""
+        self.holders = holders
+        self.background = request_log.hold = BackgroundUsage(request_log, holders)
 
     async def stop(self) -> None:
-        """Write what the store still holds back (the database's write-behind)."""
+        """Write what the store still holds back (the database's write-behind), and the rows
+        of background responses still running."""
+        if self.background is not None:
+            await self.background.stop()
         stop = getattr(self.store, "stop", None)
         if stop is not None:
             await stop()
@@ -107,6 +120,8 @@ class Conversations:
                 if reply.chunks is None:
                     response = _response(reply.body)
                     await self._pin(call, response_id(response), output_ids(response))
+                    if self.background is not None and call.data.get("background"):
+                        self.background.watch(call, response)  # its usage comes later
                 else:
                     reply.chunks = self._tap_created(call, reply.chunks)
             return reply

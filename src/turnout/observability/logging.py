@@ -149,11 +149,19 @@ class RequestLog:
         self._held_bytes = 0
         self._second = -1  # the second _prefix formats
         self._prefix = ""
+        # Holds back the rows of background responses until they are done (their usage
+        # comes later: turnout.conversations.background); looked at only while it waits.
+        self.hold: Any = None
 
     def attach(self, finisher: Finisher, sinks: Sequence[Sink]) -> None:
         self.finisher = finisher
         self.sinks = list(sinks)
         self._recording = self.enabled or bool(self.sinks)
+
+    @property
+    def recording(self) -> bool:
+        """Whether recorded calls reach anything (the stdout line or a sink)."""
+        return self._recording
 
     def record(self, call: Call, latency: float) -> None:
         self.inflight -= 1
@@ -206,6 +214,11 @@ class RequestLog:
             return
         batch = list(lines)
         lines.clear()
+        hold = self.hold
+        if hold is not None and hold.waiting:
+            batch = hold.take(batch)
+            if not batch:
+                return
         finisher = self.finisher
         finished: list[Finished] = []
         if finisher is not None:
