@@ -10,6 +10,7 @@ while the first still streamed) and its budget reservation stopped counting.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,11 +22,22 @@ import pytest
 
 from tests.integration.test_auth import MASTER, new_key
 from tests.integration.test_limits import aclient, limits_config, one
+from tests.integration.test_limits_redis import _known
 from tests.support.procs import Proc, start_gateway
-from tests.support.wait import until_async
+from tests.support.wait import until, until_async
 from tests.unit.cache.redis_support import shared_redis
 
 LEASE = 1.0
+
+
+def _cleanup(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(shared_redis())
+    names = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if names:
+        client.delete(*names)
+    client.close()
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
@@ -43,13 +55,7 @@ def gw(
     yield proc
     proc.stop()
     if request.param == "redis":
-        import redis
-
-        client = redis.Redis.from_url(shared_redis())
-        names = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if names:
-            client.delete(*names)
-        client.close()
+        _cleanup(prefix)
 
 
 async def _slow_stream(client: openai.AsyncOpenAI, model: str, **kw: Any) -> Any:
@@ -101,3 +107,59 @@ def test_a_stream_longer_than_the_lease_keeps_its_slot_and_its_reservation(gw: P
     assert "reserved by calls in flight" in third.message
     # Settled at its real cost ($1 for ten tokens), the budget is spent, not held.
     assert isinstance(after, openai.RateLimitError) and after.code == "insufficient_quota"
+
+
+def test_a_crashed_replicas_slot_still_expires(
+    mock: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two replicas on one Redis: while replica A streams, B refuses the key's second call
+    however long the stream runs; once A is killed (no renewals), its slot expires and B
+    admits the next call."""
+    tmp: Path = tmp_path_factory.mktemp("lease-crash")
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
+    limits = {"lease": LEASE, "backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix}
+    config = limits_config(mock, limits=limits, storage={"url": str(tmp / "shared.db")})
+    env = {"TURNOUT_MASTER_KEY": MASTER}
+    (tmp / "a").mkdir()
+    (tmp / "b").mkdir()
+    a = start_gateway(config, tmp / "a", env=env)
+    try:
+        b = start_gateway(config, tmp / "b", env=env)
+    except Exception:
+        a.stop()
+        raise
+    try:
+        key, _ = new_key(a, max_parallel=1)
+        until(lambda: _known(b, key), 5.0)
+
+        async def scenario() -> Any:
+            on_a, on_b = aclient(a.url, key), aclient(b.url, key)
+            try:
+                stream = await on_a.chat.completions.create(
+                    model="gpt-test",
+                    messages=[{"role": "user", "content": "hi"}],
+                    stream=True,
+                    extra_headers={"x-mock-chunk-ms": "400", "x-mock-tokens": "60"},
+                )
+                started = time.monotonic()
+                async for _ in stream:
+                    if time.monotonic() - started > 2.5 * LEASE:
+                        break
+                refused = await one(on_b)
+                a.signal(signal.SIGKILL)  # crashed mid-stream: nobody renews its slot
+
+                async def admitted() -> bool:
+                    return not isinstance(await one(on_b), Exception)
+
+                await until_async(admitted, 15.0, step=0.1)
+                return refused
+            finally:
+                await on_a.close()
+                await on_b.close()
+
+        refused = asyncio.run(scenario())
+        assert isinstance(refused, openai.RateLimitError) and "in flight" in refused.message
+    finally:
+        a.stop()
+        b.stop()
+        _cleanup(prefix)
