@@ -278,6 +278,7 @@ async def test_budget_refusal_and_settlement_from_finished_calls() -> None:
         class Done:
             def __init__(self, c: Call, cost: float) -> None:
                 self.call, self.usage, self.cost = c, Usage(1, 0), cost
+                self.prompt_only = False
 
         c.status = 200
         SettleSink(service.limiter).observe([Done(c, 0.75)])  # type: ignore[list-item]
