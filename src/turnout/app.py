@@ -210,7 +210,7 @@ class Gateway:
         if metrics is not None and isinstance(self.conversations.store, WriteBehind):
             metrics.conversations = self.conversations.store  # its figures on /metrics
         holders = Holders(lambda: state.providers, lambda: health.board.all_keys())
-        self.conversations.reach(holders, state.request_log)
+        self.conversations.reach(holders, state.request_log, self.auth.limiter)
         self.plugins.start(gen.router)
         self.assemble()
         # again whenever auth, limits or plugins switch on or off

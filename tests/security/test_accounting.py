@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.procs import Proc, scripted_requests, start_gateway, start_mock, start_scripted
 from tests.support.request_log import request_line
+from tests.support.wait import until
 
 CHAT: Any = [{"role": "user", "content": "hi"}]
 # Enough output that the answer body is scanned for its usage rather than parsed whole.
@@ -222,6 +223,7 @@ QUEUED = {"id": "resp_bg1", "object": "response", "status": "queued", "backgroun
           "model": "bg", "output": [], "usage": None}  # fmt: skip
 DONE = {**QUEUED, "status": "completed",
         "usage": {"input_tokens": 10, "output_tokens": 50_000, "total_tokens": 50_010}}  # fmt: skip
+LONG = {**QUEUED, "id": "resp_bg2", "model": "bg-long"}
 MASTER = "sk-master-accounting-000001"
 ADMIN = {"Authorization": f"Bearer {MASTER}"}
 
@@ -232,6 +234,8 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc,
     script = {
         "bg": {"chunks": [json.dumps(QUEUED)]},
         "GET /v1/responses/resp_bg1": {"chunks": [json.dumps(DONE)]},
+        "bg-long": {"chunks": [json.dumps(LONG)]},  # still generating whenever asked
+        "GET /v1/responses/resp_bg2": {"chunks": [json.dumps({**LONG, "status": "in_progress"})]},
     }
     upstream = start_scripted(script, tmp)
     price = {"input": 10, "output": 40}
@@ -239,7 +243,10 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc,
         "providers": {
             "oa": {"type": "openai", "base_url": upstream.url + "/v1", "api_keys": ["sk-up-01"]}
         },
-        "models": {"bg": {"deployments": [{"provider": "oa", "model": "bg", "price": price}]}},
+        "models": {
+            name: {"deployments": [{"provider": "oa", "model": name, "price": price}]}
+            for name in ("bg", "bg-long")
+        },
     }
     gateway = start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
     yield gateway, upstream
@@ -291,3 +298,32 @@ def test_a_key_without_limits_may_still_run_a_background_response(
     assert line["status"] == 200 and line["operation"] == "responses"
     assert (line["input_tokens"], line["output_tokens"]) == (10, 50_000)
     assert line["cost_usd"] == pytest.approx((10 * 10 + 50_000 * 40) / 1_000_000)
+
+
+def test_a_background_response_holds_its_slot_until_it_has_ended(
+    background: tuple[Proc, Proc],
+) -> None:
+    """``max_parallel`` counts a background response until it has ended, as it counts a
+    stream until its last byte. Before, its slot was freed by the ``queued`` answer, so a
+    key with ``max_parallel: 1`` ran any number of background generations at once."""
+    gateway, _ = background
+    client = openai.OpenAI(
+        base_url=gateway.url + "/v1", api_key=_key(gateway, max_parallel=1), max_retries=0
+    )
+    assert client.responses.create(model="bg-long", input="a", background=True).status == "queued"
+    with pytest.raises(openai.RateLimitError) as caught:  # still generating: its slot is taken
+        client.responses.create(model="bg", input="b", background=True)
+    assert "in flight" in caught.value.message
+    other = openai.OpenAI(
+        base_url=gateway.url + "/v1", api_key=_key(gateway, max_parallel=1), max_retries=0
+    )
+    assert other.responses.create(model="bg", input="c", background=True).status == "queued"
+
+    def freed() -> bool:  # once the gateway has seen it completed, the slot is free again
+        try:
+            other.responses.create(model="bg", input="d", background=True)
+        except openai.RateLimitError:
+            return False
+        return True
+
+    until(freed)

@@ -13,6 +13,10 @@ cannot be read any more (deleted, its provider or key removed) or still running 
 :data:`GIVE_UP` seconds is written as it was; so is every held row when the gateway stops.
 At most :data:`MOST_WATCHED` responses are watched at once; past that a row is written
 without usage, as before.
+
+A key's ``max_parallel`` counts a background response until it has ended, as it counts a
+stream until its last byte: the limits step leaves the slot of a watched response taken
+(``Ticket.held``; its lease renewed meanwhile) and it is freed here when the row is written.
 """
 
 from __future__ import annotations
@@ -56,9 +60,10 @@ class _Watched:
 
 
 class BackgroundUsage:
-    def __init__(self, request_log: RequestLog, holders: Holders) -> None:
+    def __init__(self, request_log: RequestLog, holders: Holders, limiter: Any = None) -> None:
         self.request_log = request_log
         self.holders = holders
+        self.limiter = limiter  # frees the slots (max_parallel) of the responses watched
         # Calls answered as background responses whose rows have not been drained yet:
         # id(call) -> (call, response id). The call itself is kept so its id stays its own.
         self.waiting: dict[int, tuple[Call, str]] = {}
@@ -84,6 +89,9 @@ class BackgroundUsage:
         if len(self.waiting) + len(self._due) >= MOST_WATCHED:
             return
         self.waiting[id(call)] = (call, rid)
+        ticket = call.ticket
+        if ticket is not None and ticket.plan.parallel and self.limiter is not None:
+            ticket.held = True  # its slot is freed when the response has ended (_write)
 
     def take(self, batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The drained rows, less those of watched background calls, which are written once
@@ -173,13 +181,21 @@ class BackgroundUsage:
         return True
 
     def _write(self, watched: _Watched) -> None:
+        self._free(watched.call)
         request_log = self.request_log
         request_log.inflight += 1  # record() counts it out again
         request_log.record(watched.call, watched.latency)
 
+    def _free(self, call: Call) -> None:
+        ticket = call.ticket
+        if ticket is not None and ticket.held and self.limiter is not None:
+            self.limiter.finish(ticket)
+
     async def stop(self) -> None:
         """Write every held row as it is (the request log is flushed after this)."""
         self._closed = True
+        for call, _ in self.waiting.values():
+            self._free(call)
         self.waiting.clear()  # rows not drained yet are written as they come
         if self._task is not None:
             self._task.cancel()

@@ -71,11 +71,12 @@ class Conversations:
         # Learns the usage of background responses for their request-log rows (set by the app).
         self.background: BackgroundUsage | None = None
 
-    def reach(self, holders: Holders, request_log: RequestLog) -> None:
+    def reach(self, holders: Holders, request_log: RequestLog, limiter: Any = None) -> None:
         """Where OpenAI-held responses are, and the request log whose rows of background
-        responses wait for their usage (turnout.conversations.background)."""
+        responses wait for their usage, the limiter whose slots they hold until then
+        (turnout.conversations.background)."""
         self.holders = holders
-        self.background = request_log.hold = BackgroundUsage(request_log, holders)
+        self.background = request_log.hold = BackgroundUsage(request_log, holders, limiter)
 
     async def stop(self) -> None:
         """Write what the store still holds back (the database's write-behind), and the rows

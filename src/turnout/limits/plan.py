@@ -75,6 +75,7 @@ class Ticket:
         "expected",
         "finished",
         "floor",
+        "held",
         "local",
         "periods",
         "plan",
@@ -96,6 +97,9 @@ class Ticket:
         self.local = True  # admitted by an in-process limiter (else by Redis)
         self.settled = False
         self.finished = False
+        # Its slot stays taken after the answer: a background response still generating
+        # (turnout.conversations.background frees it when the response has ended).
+        self.held = False
 
     @property
     def token(self) -> str:

@@ -65,6 +65,8 @@ class LimitStep:
             if plan.rated:
                 reply.headers.extend(rate_headers(verdict))
             return reply
+        if call.data.get("background"):  # may hold its slot until generated (its ticket)
+            call.ticket = ticket
         try:
             reply = await next(call)
         except BaseException:
@@ -74,7 +76,7 @@ class LimitStep:
             reply.headers.extend(rate_headers(verdict))
         if reply.chunks is not None:
             reply.chunks = _finish_after(reply.chunks, limiter, ticket)
-        else:
+        elif not ticket.held:
             limiter.finish(ticket)
         return reply
 

@@ -98,3 +98,30 @@ async def test_rows_are_written_without_usage_when_it_cannot_be_read_or_the_gate
     assert not watcher.waiting
     watcher.watch(_call(), {"id": "resp_2", "status": "completed"})  # not a background one
     assert not watcher.waiting
+
+
+class _Limiter:
+    def __init__(self) -> None:
+        self.finished: list[Any] = []
+
+    def finish(self, ticket: Any) -> None:
+        self.finished.append(ticket)
+
+
+async def test_a_watched_response_holds_its_slot_until_its_row_is_written(
+    answers: list[Reply],
+) -> None:
+    from turnout.limits.plan import Plan, Rule, Ticket
+
+    answers.append(_reply(_response("in_progress")))
+    limiter, log = _Limiter(), _Log()
+    watcher = BackgroundUsage(log, _Holders(), limiter)  # type: ignore[arg-type]
+    call, waiting = _call(), _call()
+    for c in (call, waiting):
+        c.ticket = Ticket(Plan((Rule("k:a", "key a", parallel=1),)))
+        watcher.watch(c, _response("queued"))
+    assert call.ticket is not None and call.ticket.held  # the limits step leaves it taken
+    watcher.take([(call, 0.1)])
+    assert limiter.finished == []  # still running
+    await watcher.stop()  # written without usage: both slots freed
+    assert {id(t) for t in limiter.finished} == {id(call.ticket), id(waiting.ticket)}
