@@ -5,8 +5,8 @@ loop, so a check-then-add is atomic in one process by construction. It is the em
 default, the Redis backend's fallback while Redis is unreachable, and the reference the Redis
 script is tested against (tests/unit/limits). Slots (requests in flight) and budget
 reservations carry a lease, so one lost settlement cannot hold them forever; the calls still
-running (``live``) have theirs renewed every ``lease / 3`` (:meth:`renew`, from the auth
-service's upkeep), so a call longer than the lease keeps what it holds until it ends.
+running (``live``) have theirs renewed every ``lease / 3`` (:meth:`renew`, by the auth
+service's renewal task), so a call longer than the lease keeps what it holds until it ends.
 """
 
 from __future__ import annotations
