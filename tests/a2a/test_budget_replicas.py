@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.a2a.conftest import MASTER, gateway_config
-from tests.support.procs import Proc, start_gateway
+from tests.support.procs import Proc, replica_pair
 from tests.unit.cache.redis_support import shared_redis
 
 
@@ -27,18 +27,8 @@ def replicas(
         limits={"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix},
         storage={"url": "memory://"},
     )
-    env = {"TURNOUT_MASTER_KEY": MASTER}
-    (tmp / "a").mkdir()
-    (tmp / "b").mkdir()
-    a = start_gateway(config, tmp / "a", env=env)
-    try:
-        b = start_gateway(config, tmp / "b", env=env)
-    except Exception:
-        a.stop()
-        raise
-    yield a, b
-    a.stop()
-    b.stop()
+    with replica_pair(config, tmp, {"TURNOUT_MASTER_KEY": MASTER}) as pair:
+        yield pair
 
 
 def send(gw: Proc, text: str, task_id: str | None = None) -> httpx.Response:

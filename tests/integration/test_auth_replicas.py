@@ -18,7 +18,7 @@ import pytest
 
 from tests.contract.pg import asyncpg_url, fresh_database
 from tests.integration.test_auth import ADMIN, MASTER, new_key, tenancy_config
-from tests.support.procs import Proc, start_gateway
+from tests.support.procs import Proc, replica_pair, start_gateway
 
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -47,19 +47,8 @@ def replicas(
         if dsn is not None:
             env["TURNOUT_DATABASE_URL"] = asyncpg_url(dsn)
         config = tenancy_config(mock, storage={"url": str(tmp_path / "shared.db")})
-        (tmp_path / "a").mkdir()
-        (tmp_path / "b").mkdir()
-        a = start_gateway(config, tmp_path / "a", env=env)
-        try:
-            b = start_gateway(config, tmp_path / "b", env=env)
-        except Exception:
-            a.stop()
-            raise
-        try:
-            yield a, b
-        finally:
-            a.stop()
-            b.stop()
+        with replica_pair(config, tmp_path, env) as pair:
+            yield pair
 
 
 def test_a_revoke_reaches_every_replica_within_a_second(replicas: tuple[Proc, Proc]) -> None:

@@ -23,7 +23,7 @@ import pytest
 from tests.integration.test_auth import MASTER, new_key
 from tests.integration.test_limits import aclient, limits_config, one
 from tests.integration.test_limits_redis import _known
-from tests.support.procs import Proc, start_gateway
+from tests.support.procs import Proc, replica_pair, start_gateway
 from tests.support.wait import until, until_async
 from tests.unit.cache.redis_support import shared_redis
 
@@ -119,47 +119,37 @@ def test_a_crashed_replicas_slot_still_expires(
     prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
     limits = {"lease": LEASE, "backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix}
     config = limits_config(mock, limits=limits, storage={"url": str(tmp / "shared.db")})
-    env = {"TURNOUT_MASTER_KEY": MASTER}
-    (tmp / "a").mkdir()
-    (tmp / "b").mkdir()
-    a = start_gateway(config, tmp / "a", env=env)
     try:
-        b = start_gateway(config, tmp / "b", env=env)
-    except Exception:
-        a.stop()
-        raise
-    try:
-        key, _ = new_key(a, max_parallel=1)
-        until(lambda: _known(b, key), 5.0)
+        with replica_pair(config, tmp, {"TURNOUT_MASTER_KEY": MASTER}) as (a, b):
+            key, _ = new_key(a, max_parallel=1)
+            until(lambda: _known(b, key), 5.0)
 
-        async def scenario() -> Any:
-            on_a, on_b = aclient(a.url, key), aclient(b.url, key)
-            try:
-                stream = await on_a.chat.completions.create(
-                    model="gpt-test",
-                    messages=[{"role": "user", "content": "hi"}],
-                    stream=True,
-                    extra_headers={"x-mock-chunk-ms": "400", "x-mock-tokens": "60"},
-                )
-                started = time.monotonic()
-                async for _ in stream:
-                    if time.monotonic() - started > 2.5 * LEASE:
-                        break
-                refused = await one(on_b)
-                a.signal(signal.SIGKILL)  # crashed mid-stream: nobody renews its slot
+            async def scenario() -> Any:
+                on_a, on_b = aclient(a.url, key), aclient(b.url, key)
+                try:
+                    stream = await on_a.chat.completions.create(
+                        model="gpt-test",
+                        messages=[{"role": "user", "content": "hi"}],
+                        stream=True,
+                        extra_headers={"x-mock-chunk-ms": "400", "x-mock-tokens": "60"},
+                    )
+                    started = time.monotonic()
+                    async for _ in stream:
+                        if time.monotonic() - started > 2.5 * LEASE:
+                            break
+                    refused = await one(on_b)
+                    a.signal(signal.SIGKILL)  # crashed mid-stream: nobody renews its slot
 
-                async def admitted() -> bool:
-                    return not isinstance(await one(on_b), Exception)
+                    async def admitted() -> bool:
+                        return not isinstance(await one(on_b), Exception)
 
-                await until_async(admitted, 15.0, step=0.1)
-                return refused
-            finally:
-                await on_a.close()
-                await on_b.close()
+                    await until_async(admitted, 15.0, step=0.1)
+                    return refused
+                finally:
+                    await on_a.close()
+                    await on_b.close()
 
-        refused = asyncio.run(scenario())
-        assert isinstance(refused, openai.RateLimitError) and "in flight" in refused.message
+            refused = asyncio.run(scenario())
+            assert isinstance(refused, openai.RateLimitError) and "in flight" in refused.message
     finally:
-        a.stop()
-        b.stop()
         _cleanup(prefix)

@@ -21,7 +21,7 @@ import pytest
 from tests.integration.test_auth import ADMIN, MASTER, new_key
 from tests.integration.test_auth_replicas import until
 from tests.integration.test_limits import aclient, limits_config, ok, one
-from tests.support.procs import Proc, start_gateway
+from tests.support.procs import Proc, replica_pair
 from tests.unit.cache.redis_support import shared_redis
 
 
@@ -34,18 +34,8 @@ def pair(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
         limits={"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix},
         storage={"url": str(tmp / "shared.db")},
     )
-    env = {"TURNOUT_MASTER_KEY": MASTER}
-    (tmp / "a").mkdir()
-    (tmp / "b").mkdir()
-    a = start_gateway(config, tmp / "a", env=env)
-    try:
-        b = start_gateway(config, tmp / "b", env=env)
-    except Exception:
-        a.stop()
-        raise
-    yield a, b
-    a.stop()
-    b.stop()
+    with replica_pair(config, tmp, {"TURNOUT_MASTER_KEY": MASTER}) as pair:
+        yield pair
     _cleanup(prefix)
 
 

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,28 @@ def start_gateway(
     # In the test's directory: the default database (turnout.db), spool and captures are
     # created in the working directory and must not be shared between tests.
     return Proc(args, port, "/healthz", env=env, cwd=tmp, ready_within=ready_within)
+
+
+@contextmanager
+def replica_pair(
+    config: dict[str, Any], tmp: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[Proc, Proc]]:
+    """Two gateways serving ``config``, each in its own directory under ``tmp`` (``a``, ``b``):
+    replicas sharing whatever the config names (a database file, Redis). Both are stopped on
+    the way out, the first also when the second does not start."""
+    (tmp / "a").mkdir()
+    (tmp / "b").mkdir()
+    a = start_gateway(config, tmp / "a", env=env)
+    try:
+        b = start_gateway(config, tmp / "b", env=env)
+    except Exception:
+        a.stop()
+        raise
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
 
 
 def mock_provider(mock: Proc, **extra: Any) -> dict[str, Any]:
