@@ -25,19 +25,9 @@ from tests.integration.test_limits import aclient, limits_config, one
 from tests.integration.test_limits_redis import _known
 from tests.support.procs import Proc, replica_pair, start_gateway
 from tests.support.wait import until, until_async
-from tests.unit.cache.redis_support import shared_redis
+from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 LEASE = 1.0
-
-
-def _cleanup(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(shared_redis())
-    names = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if names:
-        client.delete(*names)
-    client.close()
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
@@ -55,7 +45,7 @@ def gw(
     yield proc
     proc.stop()
     if request.param == "redis":
-        _cleanup(prefix)
+        drop_prefix(prefix)
 
 
 async def _slow_stream(client: openai.AsyncOpenAI, model: str, **kw: Any) -> Any:
@@ -152,4 +142,4 @@ def test_a_crashed_replicas_slot_still_expires(
             refused = asyncio.run(scenario())
             assert isinstance(refused, openai.RateLimitError) and "in flight" in refused.message
     finally:
-        _cleanup(prefix)
+        drop_prefix(prefix)

@@ -22,7 +22,7 @@ from tests.integration.test_auth import ADMIN, MASTER, new_key
 from tests.integration.test_auth_replicas import until
 from tests.integration.test_limits import aclient, limits_config, ok, one
 from tests.support.procs import Proc, replica_pair
-from tests.unit.cache.redis_support import shared_redis
+from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +36,7 @@ def pair(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     )
     with replica_pair(config, tmp, {"TURNOUT_MASTER_KEY": MASTER}) as pair:
         yield pair
-    _cleanup(prefix)
-
-
-def _cleanup(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(shared_redis())
-    names = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if names:
-        client.delete(*names)
-    client.close()
+    drop_prefix(prefix)
 
 
 def spread(pair: tuple[Proc, Proc], key: str, n: int, **kw: Any) -> list[Any]:

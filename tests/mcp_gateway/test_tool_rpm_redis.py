@@ -17,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 from tests.mcp_gateway.conftest import MASTER, gateway_config, new_key, wait_for, wait_states
 from tests.mcp_gateway.test_gateway import connect
 from tests.support.procs import Proc, start_gateway
-from tests.unit.cache.redis_support import shared_redis
+from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 LIMIT = 10
 CALLS = 30  # in all, over both replicas
@@ -44,17 +44,7 @@ def pair(mock: Proc, alpha: Proc, tmp_path: Path) -> Iterator[tuple[Proc, Proc]]
     finally:
         for proc in procs:
             proc.stop()
-        _cleanup(prefix)
-
-
-def _cleanup(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(shared_redis())
-    names = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if names:
-        client.delete(*names)
-    client.close()
+        drop_prefix(prefix)
 
 
 def _known(gw: Proc, key: str) -> bool:

@@ -37,6 +37,18 @@ def shared_redis() -> str:
     return SHARED_URL
 
 
+def drop_prefix(prefix: str) -> None:
+    """Delete every key under ``prefix`` on the shared Redis: what a test's gateways wrote
+    there under their own ``key_prefix``."""
+    import redis
+
+    client = redis.Redis.from_url(shared_redis())
+    names = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if names:
+        client.delete(*names)
+    client.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
