@@ -26,7 +26,7 @@ so a priced model pays nothing more for the check.
 from __future__ import annotations
 
 from turnout.config.compile import Runtime
-from turnout.errors import PermissionDenied
+from turnout.errors import Unpriced
 from turnout.pricing import Price, PriceTable
 from turnout.protocols.descriptor import COUNT, EMBED, EMBED_BATCH
 from turnout.protocols.registry import FAMILIES, PROTOCOLS
@@ -131,19 +131,3 @@ def _highest(prices: list[Price], *, priced: bool) -> Rates:
     if not prices:
         return 0.0, 0.0, False
     return max(p.input for p in prices), max(p.output for p in prices), priced
-
-
-class Unpriced(PermissionDenied):
-    """A model the gateway has no price for (on some deployment that may serve it), asked by
-    a key or team with a budget: the call would cost the budget nothing. 403, as a model the
-    key may not use, with the model as ``param``; nothing is sent upstream."""
-
-    code = "model_not_priced"
-
-    def __init__(self, model: str) -> None:
-        super().__init__(
-            f"The model '{model[:200]}' has no price on this gateway, and this key or its team "
-            "has a budget: its calls could not be counted against it. Use a priced model, or "
-            "ask the operator to price it (pricing.models).",
-            param="model",
-        )

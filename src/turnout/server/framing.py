@@ -19,20 +19,11 @@ from __future__ import annotations
 
 import re
 
-from turnout.errors import BadRequest, GatewayError
+from turnout.errors import BadRequest, GatewayError, TransferCodingNotImplemented
 
 HEADER = b"transfer-encoding"
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9a-z-]+")  # RFC 9110 §5.6.2, lowercased
 _CHUNKED = b"chunked"
-
-
-class TransferCodingNotImplemented(GatewayError):
-    """A transfer coding the gateway does not decode (RFC 9112 §6.1)."""
-
-    status = 501
-    type = "invalid_request_error"
-    code = "transfer_coding_not_implemented"
-    log_level = "info"
 
 
 def refusal(codings: bytes) -> GatewayError | None:

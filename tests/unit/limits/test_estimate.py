@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from turnout.budgets.estimate import Estimator, Rates, Unpriced
+from turnout.budgets.estimate import Estimator, Rates
 from turnout.config.compile import compile_config
 from turnout.config.schema import TurnoutConfig
+from turnout.errors import Unpriced
 from turnout.types import Call
 
 
