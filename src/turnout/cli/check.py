@@ -67,7 +67,7 @@ def check(
 ) -> None:
     """Validate a config (every problem at once) and print its routes."""
     from turnout.cli.build import build_config, config_path, no_providers
-    from turnout.cli.preflight import startup_problems
+    from turnout.cli.preflight import startup_problems, startup_warnings
     from turnout.config.compile import compile_config
     from turnout.config.load import ConfigError
 
@@ -80,6 +80,8 @@ def check(
             raise ConfigError(problems, "environment and config")
     except ConfigError as exc:
         config_failure(exc)
+    for warning in startup_warnings(cfg):
+        typer.secho(f"turnout: warning: {warning}", err=True, fg="yellow")
     missing = no_providers(cfg, path)
     if missing is not None:
         raise fail(str(missing), 2 if path is None else 1)

@@ -16,6 +16,10 @@ from collections.abc import Mapping
 from turnout.config.schema import TurnoutConfig
 
 MASTER_MIN = 16  # the schema's floor for ``auth.master_key``
+# Below these a master key is warned about: it answers on every route (the admin API and
+# /v1), and only the dashboard's sign-in bounds the guesses an address may make.
+MASTER_GOOD_LENGTH = 24
+MASTER_GOOD_VARIETY = 10  # distinct characters
 
 
 def startup_problems(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ) -> list[str]:
@@ -44,3 +48,20 @@ def startup_problems(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ
             where = DATABASE_ENV if environ.get(DATABASE_ENV) else "storage.url"
             problems.append(f"{where}: {problem}")
     return problems
+
+
+def startup_warnings(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """What starts but should be changed: a master key that looks chosen rather than random
+    (short, or few distinct characters). The key itself is never shown."""
+    from turnout.auth.service import MASTER_ENV
+
+    key = environ.get(MASTER_ENV) or cfg.auth.master_key
+    where = MASTER_ENV if environ.get(MASTER_ENV) else "auth.master_key"
+    if key and (len(key) < MASTER_GOOD_LENGTH or len(set(key)) < MASTER_GOOD_VARIETY):
+        return [
+            f"{where}: the master key looks guessable ({len(key)} characters, "
+            f"{len(set(key))} distinct); every route answers it, and only the dashboard's "
+            "sign-in bounds tries. Use a random one: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'"
+        ]
+    return []

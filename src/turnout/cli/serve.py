@@ -93,7 +93,7 @@ def serve(
 ) -> None:
     """Start the gateway."""
     from turnout.cli.build import config_path, no_providers
-    from turnout.cli.preflight import startup_problems
+    from turnout.cli.preflight import startup_problems, startup_warnings
     from turnout.config.load import ConfigError
     from turnout.live.source import ConfigSource
 
@@ -116,6 +116,8 @@ def serve(
             raise ConfigError(problems, "environment and config")
     except ConfigError as exc:
         config_failure(exc)
+    for warning in startup_warnings(cfg):
+        typer.secho(f"turnout: warning: {warning}", err=True, fg="yellow")
     missing = no_providers(cfg, path)
     if missing is not None and path is None:
         raise fail(str(missing), 2)

@@ -70,3 +70,22 @@ def test_serve_and_check_stop_with_the_problem_not_a_traceback(
     assert result.exit_code == 2, result.output
     assert "TURNOUT_MASTER_KEY: the master key must be at least 16 characters" in result.output
     assert "Traceback" not in result.output and "too-short" not in result.output
+
+
+def test_a_guessable_master_key_is_warned_about_without_being_shown(tmp_path: Path) -> None:
+    from turnout.cli.preflight import startup_warnings
+
+    cfg = _config(tmp_path)
+    for weak in ("aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "password-1234567"):
+        (warning,) = startup_warnings(cfg, {"TURNOUT_MASTER_KEY": weak})
+        assert warning.startswith("TURNOUT_MASTER_KEY: the master key looks guessable")
+        assert weak not in warning
+    random = "Qx7-vR2_pL9kWm4ZtB8nYc3HdF6sJ1aE"
+    assert startup_warnings(cfg, {"TURNOUT_MASTER_KEY": random}) == []
+    assert startup_warnings(cfg, {}) == []
+    path = tmp_path / "turnout.yaml"
+    path.write_text(f"storage: {{url: {tmp_path}/gw.db}}\n")
+    result = runner.invoke(
+        app, ["check", "--demo", "-c", str(path)], env={"TURNOUT_MASTER_KEY": "b" * 30}
+    )
+    assert result.exit_code == 0 and "looks guessable" in result.output
