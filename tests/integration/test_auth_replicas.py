@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from tests.contract.pg import asyncpg_url, fresh_database
 from tests.integration.test_auth import ADMIN, MASTER, new_key, tenancy_config
 from tests.support.procs import Proc, replica_pair, start_gateway
+from tests.support.wait import until
 
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -26,15 +26,6 @@ BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 def status(gw: Proc, key: str | None) -> int:
     headers = {"authorization": f"Bearer {key}"} if key else {}
     return httpx.post(gw.url + "/v1/chat/completions", json=BODY, headers=headers).status_code
-
-
-def until(predicate: Callable[[], bool], limit: float) -> float:
-    """Seconds until ``predicate`` holds; fails past ``limit``."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < limit, f"not within {limit} s"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

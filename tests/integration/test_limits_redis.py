@@ -19,9 +19,9 @@ import openai
 import pytest
 
 from tests.integration.test_auth import ADMIN, MASTER, new_key
-from tests.integration.test_auth_replicas import until
 from tests.integration.test_limits import aclient, limits_config, ok, one
 from tests.support.procs import Proc, replica_pair
+from tests.support.wait import until
 from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 

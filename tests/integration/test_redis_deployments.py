@@ -16,11 +16,11 @@ import openai
 import pytest
 
 from tests.integration.test_auth import MASTER, admin, new_key
-from tests.integration.test_auth_replicas import until
 from tests.integration.test_limits import aclient, limits_config, ok, one
 from tests.integration.test_limits_redis import _known as known
 from tests.support.procs import Proc, start_gateway
 from tests.support.redis_procs import Cluster, RedisServer, SentinelSetup, cli, tls_server
+from tests.support.wait import until
 
 ENV = {"TURNOUT_MASTER_KEY": MASTER}
 

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,18 +26,11 @@ import yaml
 from tests.contract.pg import asyncpg_url, fresh_database
 from tests.integration.test_routing_keys import GOOD, KeyStub
 from tests.support.procs import PYTHON, Proc, free_port, start_gateway
+from tests.support.wait import until
 from tests.unit.cache.redis_support import shared_redis
 
 SPARE = "sk-key-spare-0009"  # revoked during the test
 LEASE = 3.0
-
-
-def until(predicate: Callable[[], bool], limit: float, step: float = 0.01) -> float:
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < limit, f"not within {limit} s"
-        time.sleep(step)
-    return time.monotonic() - started
 
 
 @dataclass

@@ -32,8 +32,8 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.test_replicas_shared import until
 from tests.support.procs import Proc, start_gateway
+from tests.support.wait import until
 from tests.unit.cache.redis_support import shared_redis
 
 LEASE = 3.0  # health.lease: how long a dead replica's slots outlive it

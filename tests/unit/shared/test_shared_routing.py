@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.wait import until_async
 from tests.unit.routing.helpers import Script, call, error, ok, providers, runtime, stream
-from tests.unit.shared.test_shared_state import _raw, _until
+from tests.unit.shared.test_shared_state import _raw
 from turnout.errors import BadRequest, UpstreamGaveUp
 from turnout.health.breaker import RATE_LIMITED
 from turnout.health.service import HealthService
@@ -76,8 +77,8 @@ async def _test_every_way_a_routed_call_ends_gives_its_slot_back() -> None:
         assert slots is not None
 
         async def freed() -> None:
-            await _until(lambda: slots.held() == 0 and health.inflight == 0)
-            await _until(lambda: not slots._pending)  # the ZREM went out
+            await until_async(lambda: slots.held() == 0 and health.inflight == 0, 15)
+            await until_async(lambda: not slots._pending, 15)  # the ZREM went out
             assert await slots.backend.client.zcard(slots._key) == 0
 
         async def route(answer: Any) -> Any:
@@ -107,7 +108,7 @@ async def _test_every_way_a_routed_call_ends_gives_its_slot_back() -> None:
                 pass
         await freed()
         task = asyncio.create_task(route("hold"))  # the client goes away mid-call
-        await _until(lambda: slots.held() == 1 and len(log) == 7)
+        await until_async(lambda: slots.held() == 1 and len(log) == 7, 15)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -132,16 +133,18 @@ async def _test_a_recovering_key_gets_one_trial_from_all_replicas() -> None:
         keys = [r.board.pools[("a", "x")].keys[0] for r in routers]
         now = time.monotonic()
         keys[0].mark(RATE_LIMITED, "rate_limited", now + 0.3, now)  # a 429 on one replica
-        await _until(lambda: all(k.state == RATE_LIMITED for k in keys))  # seen by all
-        await _until(lambda: all(k.until <= time.monotonic() for k in keys))  # now half-open
+        await until_async(lambda: all(k.state == RATE_LIMITED for k in keys), 15)  # seen by all
+        await until_async(
+            lambda: all(k.until <= time.monotonic() for k in keys), 15
+        )  # now half-open
         sent = [asyncio.create_task(r(call())) for r in routers for _ in range(2)]
-        await _until(lambda: sum(t.done() for t in sent) == 5)
+        await until_async(lambda: sum(t.done() for t in sent) == 5, 15)
         assert [k for _, _, k in log].count("sk-aaaa-0001") == 1  # one trial for all three
         hold.set()
         assert [r.status for r in await asyncio.gather(*sent)] == [200] * 6
         # Its success reaches every replica: the key is active again everywhere.
-        await _until(
-            lambda: all(r.board.pools[("a", "x")].keys[0].state == "active" for r in routers)
+        await until_async(
+            lambda: all(r.board.pools[("a", "x")].keys[0].state == "active" for r in routers), 15
         )
 
 

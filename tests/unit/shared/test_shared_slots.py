@@ -16,9 +16,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from tests.support.wait import until_async
 from tests.unit.cache.redis_support import PrivateRedis, shared_redis
 from tests.unit.routing.helpers import runtime
-from tests.unit.shared.test_shared_state import _raw, _until
+from tests.unit.shared.test_shared_state import _raw
 from turnout.health.breaker import EJECTED
 from turnout.health.service import HealthService
 from turnout.shared.redis import RedisStateBackend
@@ -103,7 +104,7 @@ async def _test_slots_are_renewed_while_held_and_expire_when_their_holder_dies()
         assert await dep.slots.acquire(dep, time.monotonic())
         # Renewed past their lease (three renewals a lease): still held.
         start = one.sync.renewals
-        await _until(lambda: one.sync is not None and one.sync.renewals >= start + 4)
+        await until_async(lambda: one.sync is not None and one.sync.renewals >= start + 4, 15)
         assert not await theirs.slots.acquire(theirs, time.monotonic())
         await one.stop()  # no more renewals, no release: as if the process had died
         deadline = time.monotonic() + 5
@@ -131,8 +132,8 @@ async def _test_one_half_open_trial_for_every_replica() -> None:
         assert not deps[1].available(now) and deps[1].until > now  # skipped for a while
         # The trial ends: its outcome is published, the lease cut to the settle time.
         deps[0].succeed(time.monotonic())
-        await _until(lambda: all(d.state == "active" for d in deps))
-        await _until(lambda: not trials[0].held)  # type: ignore[union-attr]
+        await until_async(lambda: all(d.state == "active" for d in deps), 15)
+        await until_async(lambda: not trials[0].held, 15)  # type: ignore[union-attr]
 
 
 def test_the_first_pin_of_a_client_is_claimed_once_for_every_replica() -> None:

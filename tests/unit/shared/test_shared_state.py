@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from tests.support.wait import until_async
 from tests.unit.cache.redis_support import shared_redis
 from tests.unit.routing.helpers import runtime
 from turnout.health.breaker import EJECTED, INVALID
@@ -96,14 +97,6 @@ async def _test_redis_records_pins_and_latency_reach_another_reader() -> None:
         await b.close()
 
 
-async def _until(predicate: Callable[[], bool], limit: float = 15.0) -> float:
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < limit, f"not within {limit} s"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
-
-
 @contextlib.asynccontextmanager
 async def replicas() -> AsyncIterator[tuple[HealthService, HealthService]]:
     prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
@@ -140,7 +133,7 @@ async def _test_a_key_marked_invalid_on_one_replica_is_skipped_by_the_other() ->
         )
         # ... and recovered everywhere when the first replica sees it work again
         key.reset(time.monotonic())
-        await _until(lambda: other.state == "active")
+        await until_async(lambda: other.state == "active", 15)
 
 
 def test_an_ejected_deployment_is_ejected_everywhere() -> None:
@@ -152,7 +145,7 @@ async def _test_an_ejected_deployment_is_ejected_everywhere() -> None:
         dep = one.board.deployments["a/x"]
         dep.eject(time.monotonic(), "server_error")
         other = two.board.deployments["a/x"]
-        await _until(lambda: other.state == EJECTED)
+        await until_async(lambda: other.state == EJECTED, 15)
         assert not other.available(time.monotonic())
         assert abs((other.until - time.monotonic()) - (dep.until - time.monotonic())) < 0.5
         assert two.board.deployments["a/y"].state == "active"
@@ -169,7 +162,7 @@ async def _test_latency_is_merged_across_replicas() -> None:
             two.board.deployments["a/x"].observe_latency(0.3)
         assert one.sync is not None and two.sync is not None
         one.sync._slow_at = two.sync._slow_at = 0.0  # merge at the next tick
-        await _until(lambda: abs(two.board.deployments["a/x"].latency - 0.2) < 0.01)
+        await until_async(lambda: abs(two.board.deployments["a/x"].latency - 0.2) < 0.01, 15)
 
 
 def test_one_keeper_holds_the_lease_and_another_takes_over() -> None:
@@ -180,14 +173,14 @@ async def _test_one_keeper_holds_the_lease_and_another_takes_over() -> None:
     prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
     one, two = HealthService(runtime(_raw(prefix))), HealthService(runtime(_raw(prefix)))
     await one.start({}, keeper=True)
-    await _until(lambda: one.lease_info().holder == one.name)
+    await until_async(lambda: one.lease_info().holder == one.name, 15)
     await two.start({}, keeper=True)
     await asyncio.sleep(0.3)
     assert two.lease_info().holder == one.name  # one probes, the other waits
     await one.stop()  # a clean stop hands the lease over at once: not left to expire
     assert two.backend is not None
     assert (await two.backend.lease(KEEPER_LEASE)).holder in (None, two.name)  # released
-    await _until(lambda: two.lease_info().holder == two.name)
+    await until_async(lambda: two.lease_info().holder == two.name, 15)
     await two.stop()
 
 
@@ -218,7 +211,7 @@ async def _test_sticky_pins_are_shared() -> None:
         c = call()
         c.sticky_key = "s:agent-1"
         a.answered(c, member)
-        await _until(lambda: b.pinned("s:agent-1") is not None)
+        await until_async(lambda: b.pinned("s:agent-1") is not None, 15)
         pinned = b.pinned("s:agent-1")
         assert pinned is not None and pinned.spec.id == member.spec.id
     finally:
