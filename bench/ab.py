@@ -51,7 +51,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
             "providers": {
                 "mock": {
                     "type": "anthropic",
-                    "base_url": f"http://127.0.0.1:{run.UP_PORT}",
+                    "base_url": "http://127.0.0.1:{UP_PORT}",  # the mock's, when written
                     "api_keys": ["sk-bench"],
                 }
             }
@@ -66,7 +66,10 @@ def config(tmp: Path, label: str, changes: dict[str, Any]) -> Path:
     for k, v in changes.items():
         cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
     path = tmp / f"ab-{label}.yaml"
-    path.write_text(json.dumps(cfg))
+    # The mock's port is read when the config is written: bench/instructions.py picks free
+    # ports after this module was imported (a port fixed at import sent the translated
+    # variant to nothing: a 502).
+    path.write_text(json.dumps(cfg).replace("{UP_PORT}", str(run.UP_PORT)))
     return path
 
 
