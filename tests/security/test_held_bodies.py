@@ -19,6 +19,9 @@ import anthropic
 import openai
 import orjson
 import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as gt
 
 from tests.support import rawhttp
 from tests.support.procs import Proc, mock_provider, start_gateway
@@ -91,6 +94,16 @@ def test_a_body_past_the_bound_is_a_retryable_503_in_each_protocol(gateway: Proc
     assert refused.value.status_code == 503
     data: Any = refused.value.body
     assert data["type"] == "error" and "max_held_body_bytes" in data["error"]["message"]
+
+    gemini = genai.Client(
+        api_key=MASTER,
+        http_options=gt.HttpOptions(
+            base_url=gateway.url, retry_options=gt.HttpRetryOptions(attempts=1)
+        ),
+    )
+    with pytest.raises(genai_errors.ServerError) as unavailable:
+        gemini.models.generate_content(model="m", contents="a" * 1_200_000)
+    assert unavailable.value.code == 503 and unavailable.value.status == "UNAVAILABLE"
 
     # Nothing was kept of the refused ones: bodies that fit pass, one after another, each
     # given back (three of 400 kB would pass the bound if any were not).
