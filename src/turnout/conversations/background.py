@@ -11,8 +11,8 @@ that created it (:mod:`turnout.conversations.holder`) every few seconds, backing
 ``cancelled``) the row is written with its usage, as a foreground call's is. A response that
 cannot be read any more (deleted, its provider or key removed) or still running after
 :data:`GIVE_UP` seconds is written as it was; so is every held row when the gateway stops.
-At most :data:`MOST_WATCHED` responses are watched at once; past that a row is written
-without usage, as before.
+At most :data:`MOST_WATCHED` responses, holding at most :data:`MOST_BYTES` of request bodies,
+are watched at once; past either a row is written without usage, as before.
 
 A key's ``max_parallel`` counts a background response until it has ended, as it counts a
 stream until its last byte: the limits step leaves the slot of a watched response taken
@@ -44,6 +44,10 @@ FIRST_DELAY = 1.0  # seconds before the first poll
 MOST_DELAY = 30.0  # the longest wait between two polls of one response
 GIVE_UP = 24 * 3600.0  # seconds after which a response still running is written without usage
 MOST_WATCHED = 10_000
+# The watched calls' request bodies together (each call is held with its request, for its row
+# and its capture): past this a row is written at once, without usage. 10,000 calls of 10 MB
+# each would otherwise hold 100 GB for up to a day.
+MOST_BYTES = 64 * 1024 * 1024
 PARALLEL = 16  # polls in flight at once
 _ENDED = frozenset({"completed", "incomplete", "failed", "cancelled"})
 
@@ -70,6 +74,7 @@ class BackgroundUsage:
         self._due: list[tuple[float, int, _Watched]] = []  # a heap by next poll time
         self._polling: set[_Watched] = set()
         self._seq = itertools.count()
+        self._bytes = 0  # the held calls' request bodies (MOST_BYTES)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closed = False
@@ -102,8 +107,14 @@ class BackgroundUsage:
             found = waiting.pop(id(entry[0]), None)
             if found is None:
                 kept.append(entry)
-            else:
-                self._schedule(_Watched(found[0], entry[1], found[1]))
+                continue
+            size = _size(found[0])
+            if self._bytes + size > MOST_BYTES:  # written now, without usage
+                self._free(found[0])
+                kept.append(entry)
+                continue
+            self._bytes += size
+            self._schedule(_Watched(found[0], entry[1], found[1]))
         if self._due and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         self._wake.set()
@@ -181,6 +192,7 @@ class BackgroundUsage:
         return True
 
     def _write(self, watched: _Watched) -> None:
+        self._bytes -= _size(watched.call)
         self._free(watched.call)
         request_log = self.request_log
         request_log.inflight += 1  # record() counts it out again
@@ -206,3 +218,9 @@ class BackgroundUsage:
         self._due, self._polling = [], set()
         for watched in held:
             self._write(watched)
+
+
+def _size(call: Any) -> int:
+    """What a held call's request weighs: its body as sent upstream, and as the client sent
+    it when captures keep that too."""
+    return len(call.body) + len(call.client_body or b"")

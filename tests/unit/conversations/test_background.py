@@ -125,3 +125,23 @@ async def test_a_watched_response_holds_its_slot_until_its_row_is_written(
     assert limiter.finished == []  # still running
     await watcher.stop()  # written without usage: both slots freed
     assert {id(t) for t in limiter.finished} == {id(call.ticket), id(waiting.ticket)}
+
+
+async def test_the_held_requests_are_bounded_in_bytes(
+    answers: list[Reply], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each watched call is held with its request; past MOST_BYTES of them a row is written at
+    once (without usage) instead of holding another large request for up to a day."""
+    monkeypatch.setattr(background, "MOST_BYTES", 1000)
+    answers.append(_reply(_response("in_progress")))
+    log = _Log()
+    usage = BackgroundUsage(log, _Holders())  # type: ignore[arg-type]
+    small, big = _call(), _call()
+    big.body = b"x" * 2000
+    for call in (small, big):
+        usage.watch(call, _response("queued"))
+    kept = usage.take([(small, 0.1), (big, 0.2)])
+    assert [c for c, _ in kept] == [big]  # written now, with what it had
+    assert len(usage._due) == 1  # the small one is watched
+    await usage.stop()
+    assert usage._bytes == 0
