@@ -23,15 +23,15 @@ from urllib.parse import parse_qs
 import orjson
 from pydantic import ValidationError
 
-from turnout.api.io import send_bytes
+from turnout.api.io import ClientDisconnected, read_body, send_bytes
 from turnout.auth.guard import authorize
 from turnout.auth.service import AdminDenied
-from turnout.errors import OutboundRefused
+from turnout.errors import OutboundRefused, Overloaded, PayloadTooLarge
 from turnout.mcp.config import McpServerConfig, valid_server_name
 from turnout.mcp.managed import STDIO_REFUSED
 from turnout.mcp.names import join
 from turnout.outbound.policy import Origin
-from turnout.types import Receive, Scope, Send
+from turnout.types import Headers, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from turnout.mcp.gate import McpGate
@@ -41,22 +41,25 @@ _MAX_BODY = 256 * 1024
 KIND = "mcp_server"  # its kind among the admin API's stored entries (turnout.live.managed)
 
 
-async def _reply(send: Send, status: int, data: Any) -> None:
-    await send_bytes(send, status, [_JSON], orjson.dumps(data))
+async def _reply(send: Send, status: int, data: Any, extra: Headers | None = None) -> None:
+    await send_bytes(send, status, [_JSON, *(extra or ())], orjson.dumps(data))
 
 
-async def _body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+async def _body(gate: McpGate, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+    """The request's body, at most 256 KiB, counted with every other body held
+    (``server.max_held_body_bytes``, :mod:`turnout.api.bodies`); None when it was refused
+    (answered) or its client left."""
+    state = gate.state
+    room = state.runtime.config.server.max_held_body_bytes
+    try:
+        return await read_body(receive, dict(scope["headers"]), _MAX_BODY, state.bodies, room)
+    except PayloadTooLarge:
+        await _reply(send, 413, {"detail": "Body too large."})
+    except Overloaded as exc:
+        await _reply(send, 503, {"detail": exc.message}, exc.headers())
+    except ClientDisconnected:
+        pass
+    return None
 
 
 async def serve_admin(gate: McpGate, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,20 +96,21 @@ async def serve_admin(gate: McpGate, scope: Scope, receive: Receive, send: Send)
     elif method == "GET" and parts == ["usage"]:
         await _reply(send, 200, {"usage": service.usage.report() if service else []})
     elif method == "POST" and parts == ["servers"]:
-        await _add(gate, receive, send)
+        raw = await _body(gate, scope, receive, send)
+        if raw is not None:
+            try:
+                await _add(gate, raw, send)
+            finally:
+                state.bodies.release(raw)
     elif method == "DELETE" and len(parts) == 2 and parts[0] == "servers":
         await _remove(gate, parts[1], send)
     else:
         await _reply(send, 404, {"detail": "Not Found"})
 
 
-async def _add(gate: McpGate, receive: Receive, send: Send) -> None:
+async def _add(gate: McpGate, raw: bytes, send: Send) -> None:
     """Stored as a managed entry (kind ``mcp_server``): validated as the config it makes,
     kept in the database, served by every replica; applied here before the answer."""
-    raw = await _body(receive)
-    if raw is None:
-        await _reply(send, 413, {"detail": "Body too large."})
-        return
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from turnout.api.io import send_bytes
-from turnout.errors import GatewayError
+from turnout.api.io import ClientDisconnected, read_body, send_bytes
+from turnout.errors import GatewayError, Overloaded, PayloadTooLarge
 from turnout.mcp.access import OPEN, Access, Layer
 from turnout.mcp.sessions import SESSION_HEADER, KeySessions
-from turnout.types import Receive, Scope, Send
+from turnout.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from turnout.mcp.service import McpService
@@ -184,25 +184,73 @@ class McpGate:
             )
         manager = await service.manager(server)
         key = access.key_id
-        opens = scope["method"] == "POST" and SESSION_HEADER not in dict(scope["headers"])
-        if key is None or not opens:
-            await manager.handle_request(scope, receive, send)
-            return
-        if self.sessions.full(key):
-            body = jsonrpc_error(
+        headers = dict(scope["headers"])
+        opens = scope["method"] == "POST" and SESSION_HEADER not in headers
+        if key is not None and opens and self.sessions.full(key):
+            refusal = jsonrpc_error(
                 -32029,
                 f"This key has {self.sessions.limit} MCP sessions open: end one (DELETE with its "
                 "mcp-session-id) before opening another.",
             )
-            await send_bytes(send, 429, [_JSON, (b"retry-after", b"60")], body)
+            await send_bytes(send, 429, [_JSON, (b"retry-after", b"60")], refusal)
             return
-        opening = self.sessions.opened(key, manager, send)
+        held = await self._read(receive, send, headers)
+        if held is None:
+            return
         try:
-            await manager.handle_request(scope, receive, opening.send)
+            replay = _replay(held, receive)
+            if key is None or not opens:
+                await manager.handle_request(scope, replay, send)
+                return
+            opening = self.sessions.opened(key, manager, send)
+            try:
+                await manager.handle_request(scope, replay, opening.send)
+            finally:
+                opening.close()
         finally:
-            opening.close()
+            self.state.bodies.release(held)
+
+    async def _read(
+        self, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> bytes | None:
+        """The request's body, read by the gateway rather than the SDK (whose own bound is per
+        request): counted with every other body held (``server.max_held_body_bytes``,
+        :mod:`turnout.api.bodies`), and refused in JSON-RPC's shape, which the SDK's client
+        raises as an ``MCPError``. None when it was refused (answered) or its client left."""
+        server = self.state.runtime.config.server
+        try:
+            return await read_body(
+                receive,
+                headers,
+                server.max_body_bytes,
+                self.state.bodies,
+                server.max_held_body_bytes,
+            )
+        except PayloadTooLarge as exc:
+            await send_bytes(send, 413, [_JSON], jsonrpc_error(-32600, exc.message))
+        except Overloaded as exc:
+            body = jsonrpc_error(-32603, exc.message)
+            await send_bytes(send, 503, [_JSON, *exc.headers()], body)
+        except ClientDisconnected:
+            pass
+        return None
 
     async def _not_found(self, send: Send, server: str | None) -> None:
         what = f"MCP server '{server[:100]}'" if server else "MCP server"
         body = jsonrpc_error(-32601, f"No {what} is configured at this path.")
         await send_bytes(send, 404, [_JSON], body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the body already read, then whatever the client sends next
+    (its disconnect, which the SDK's streams wait for)."""
+    first = True
+
+    async def replay() -> Message:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
