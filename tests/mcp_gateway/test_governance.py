@@ -88,6 +88,33 @@ async def test_a_denied_uri_stays_denied_when_a_template_makes_it(gw: Proc) -> N
             await direct.read_resource("greeting://admin")
 
 
+async def test_a_denied_uri_stays_denied_however_it_is_spelt(gw: Proc) -> None:
+    """The upstream decodes a URI before it uses it (the SDK's templates undo percent-encoding;
+    other servers also resolve ``..``): a deny rule holds for every spelling of the URI it
+    names. Before, ``alpha+greeting://%61dmin`` passed ``alpha+greeting://admin*`` and the
+    upstream answered ``hello admin``."""
+    key = new_key(gw, name="no-admin-spellings", **mcp_meta(deny=["alpha+greeting://admin*"]))
+    spellings = (
+        "greeting://%61dmin",
+        "greeting://adm%69n-2",
+        "greeting://%2561dmin",
+        "greeting://x/../admin",
+        "greeting://x/./%2e%2e/admin",
+        "greeting://x\\..\\admin",
+    )
+    async with connect(gw, key=key) as client:
+        for uri in spellings:
+            with pytest.raises(MCPError) as caught:
+                await client.read_resource("alpha+" + uri)
+            assert "Unknown resource" in caught.value.message, uri
+        ok = await client.read_resource("alpha+greeting://%61nn")  # decoded: not denied
+        assert ok.contents[0].text == "hello ann from alpha"  # type: ignore[union-attr]
+    async with connect(gw, "/mcp/alpha", key=key) as direct:
+        for uri in spellings:
+            with pytest.raises(MCPError):
+                await direct.read_resource(uri)
+
+
 async def test_a_team_rule_applies_to_its_keys(gw: Proc, keys: dict[str, str]) -> None:
     async with connect(gw, key=keys["team"]) as client:
         names = {t.name for t in (await client.list_tools()).tools}

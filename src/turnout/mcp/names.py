@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 SEP = "__"
 URI_SEP = "+"
@@ -40,3 +41,49 @@ def matches(patterns: Sequence[str], name: str) -> bool:
 def allowed(allow: Sequence[str], deny: Sequence[str], name: str) -> bool:
     """Empty ``allow`` admits everything; ``deny`` wins."""
     return (not allow or matches(allow, name)) and not matches(deny, name)
+
+
+_DECODINGS = 3  # percent-decodings tried: a server decoding more often than that is not seen
+
+
+def spellings(uri: str) -> set[str]:
+    """``uri`` and what an upstream may take it for: percent-decoded (once, twice...), with
+    ``\\`` read as ``/``, and dot segments resolved. A deny rule names a URI as the upstream
+    uses it, so it must match every one of these (the SDK's templates decode
+    ``greeting://%61dmin`` to ``admin``; file servers resolve ``..``)."""
+    found = {uri}
+    current = uri
+    for _ in range(_DECODINGS):
+        decoded = unquote(current)
+        if decoded == current:
+            break
+        found.add(decoded)
+        current = decoded
+    for form in list(found):
+        slashed = form.replace("\\", "/")
+        found.add(slashed)
+        found.add(_without_dot_segments(slashed))
+    return found
+
+
+def _without_dot_segments(uri: str) -> str:
+    """Every ``.`` and ``..`` segment of the part after the scheme resolved (RFC 3986 5.2.4,
+    read over the authority too: ``greeting://x/../admin`` is ``greeting://admin``)."""
+    scheme, colon, rest = uri.partition(":")
+    if not colon:
+        scheme, rest = "", uri
+    out: list[str] = []
+    parts = rest.split("/")
+    for i, part in enumerate(parts):
+        if part == ".":
+            if i == len(parts) - 1:
+                out.append("")
+            continue
+        if part == "..":
+            if out and out[-1]:  # an empty segment is structure (``//``), never climbed over
+                out.pop()
+            if i == len(parts) - 1:
+                out.append("")
+            continue
+        out.append(part)
+    return f"{scheme}{colon}{'/'.join(out)}"

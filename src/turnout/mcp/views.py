@@ -216,9 +216,11 @@ class View:
         ):
             return  # completion against a template
         # A URI a template makes: the template must be usable, and no deny rule (the server's
-        # filter, the key's or the team's) may name the URI itself.
-        if up.denies(own) or access.denies(item):
-            raise MCPError(NOT_FOUND, f"Unknown resource '{shown[:200]}'")
+        # filter, the key's or the team's) may name the URI itself, however it is spelt (the
+        # upstream decodes it: ``%61dmin`` is ``admin``, ``x/../admin`` may be too).
+        for form in names.spellings(own):
+            if up.denies(form) or access.denies(names.join_uri(up.name, form)):
+                raise MCPError(NOT_FOUND, f"Unknown resource '{shown[:200]}'")
         for tpl in up.catalogue.templates:
             pattern = _template_glob(str(tpl.get("uriTemplate")))
             if not names.matches([pattern], own):
