@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from turnout.api.io import ClientDisconnected, read_body, send_bytes
+from turnout.api.io import ClientDisconnected, StreamAborted, read_body, send_bytes
 from turnout.errors import GatewayError, Overloaded, PayloadTooLarge
 from turnout.mcp.access import OPEN, Access, Layer
 from turnout.mcp.sessions import SESSION_HEADER, KeySessions
+from turnout.mcp.standing import SWEEP, LiveRequests, Standing, standing_of, still
 from turnout.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
     from turnout.mcp.service import McpService
     from turnout.state import GatewayState
 
@@ -56,6 +61,7 @@ class McpGate:
         self.service: McpService | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.sessions = KeySessions()  # open sessions per key (one key cannot take them all)
+        self.requests = LiveRequests()  # ended when their key no longer stands (standing.py)
 
     @staticmethod
     def claims(path: str) -> bool:
@@ -72,13 +78,38 @@ class McpGate:
         reloader = self.state.reloader
         if reloader is not None:  # a reloaded config file brings its mcp_servers along
             reloader.on_change.append(self._reloaded)
+        auth = self.state.auth
+        if auth is not None:  # a key revoked, rotated or changed: its streams end
+            auth.directory.on_change.append(self._sweep)
+            self._spawn(self._sweep_every())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _sweep(self) -> None:
+        """End the requests and sessions of every key that no longer stands as it did."""
+        auth = self.state.auth
+        if auth is None:
+            return
+        directory = auth.directory
+        self.requests.sweep(directory)
+        if self.sessions.open:
+            now = datetime.now(UTC)
+            self._spawn(self.sessions.end(lambda k, was: not still(directory, k, was, now)))
+
+    async def _sweep_every(self) -> None:
+        """Keys also stop standing without a change to the directory: they expire."""
+        while True:
+            await asyncio.sleep(SWEEP)
+            if self.requests.live or self.sessions.open:
+                self._sweep()
 
     def _reloaded(self) -> None:
         if self.service is None and not self.state.runtime.config.mcp_servers:
             return
-        task = asyncio.get_running_loop().create_task(self._follow())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._follow())
 
     async def _follow(self) -> None:
         await self.follow()
@@ -105,6 +136,8 @@ class McpGate:
         return self.service.status() if self.service is not None else []
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         if self.service is not None:
             await self.service.stop()
 
@@ -199,16 +232,49 @@ class McpGate:
             return
         try:
             replay = _replay(held, receive)
-            if key is None or not opens:
+            auth = self.state.auth
+            standing = standing_of(auth.directory, access) if auth is not None else None
+            if key is None or standing is None:  # an open gateway, the master key
                 await manager.handle_request(scope, replay, send)
                 return
-            opening = self.sessions.opened(key, manager, send)
-            try:
-                await manager.handle_request(scope, replay, opening.send)
-            finally:
-                opening.close()
+            await self._held(key, standing, manager, scope, replay, send, opens)
         finally:
             self.state.bodies.release(held)
+
+    async def _held(
+        self,
+        key: str,
+        standing: Standing,
+        manager: StreamableHTTPSessionManager,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        opens: bool,
+    ) -> None:
+        """Serve a request of ``key`` until it ends, or until the key no longer stands as it
+        did (revoked, rotated, its MCP rules changed: :mod:`.standing`)."""
+        started = False
+
+        async def noting(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with self.requests.held(key, standing) as cancel:
+            if not opens:
+                await manager.handle_request(scope, receive, noting)
+            else:
+                opening = self.sessions.opened(key, standing, manager, noting)
+                try:
+                    await manager.handle_request(scope, receive, opening.send)
+                finally:
+                    opening.close()
+        if not cancel.cancelled_caught:
+            return
+        if started:  # a stream: cut, so the client knows it is over
+            raise StreamAborted("the key of this MCP stream was revoked or changed")
+        body = jsonrpc_error(-32001, "This gateway key was revoked or changed; send a valid key.")
+        await send_bytes(send, 401, [_JSON], body)
 
     async def _read(
         self, receive: Receive, send: Send, headers: dict[bytes, bytes]

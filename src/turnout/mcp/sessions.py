@@ -14,9 +14,10 @@ expired, closed). An open gateway has no keys to count: the SDK's own bound appl
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from turnout.mcp.standing import Standing
 from turnout.types import Send
 
 if TYPE_CHECKING:
@@ -37,14 +38,15 @@ class KeySessions:
 
     def __init__(self, limit: int = PER_KEY) -> None:
         self.limit = limit
-        self.open: dict[str, dict[str, StreamableHTTPSessionManager]] = {}
+        # key -> session id -> (its manager, the key's standing when it opened it)
+        self.open: dict[str, dict[str, tuple[StreamableHTTPSessionManager, Standing]]] = {}
         self.opening: dict[str, int] = {}
 
     def count(self, key: str) -> int:
         """Sessions of ``key`` still held, plus those being opened; ended ones are forgotten."""
         held = self.open.get(key)
         if held:
-            for sid, manager in list(held.items()):
+            for sid, (manager, _) in list(held.items()):
                 if sid not in _held(manager):
                     del held[sid]
             if not held:
@@ -54,11 +56,30 @@ class KeySessions:
     def full(self, key: str) -> bool:
         return self.count(key) >= self.limit
 
-    def opened(self, key: str, manager: StreamableHTTPSessionManager, send: Send) -> Opening:
+    def opened(
+        self, key: str, standing: Standing, manager: StreamableHTTPSessionManager, send: Send
+    ) -> Opening:
         """The request that may open a session of ``key``: counted from now, then under the
         id the manager answers with (counted once: no longer as being opened)."""
         self.opening[key] = self.opening.get(key, 0) + 1
-        return Opening(self, key, manager, send)
+        return Opening(self, key, (manager, standing), send)
+
+    async def end(self, gone: Callable[[str, Standing], bool]) -> None:
+        """Terminate every session whose key no longer stands as it did when it opened it
+        (``gone``, :mod:`.standing`): its streams close, its subscriptions go, its id answers
+        404."""
+        ended = []
+        for key, held in list(self.open.items()):
+            for sid, (manager, standing) in list(held.items()):
+                if gone(key, standing):
+                    del held[sid]
+                    ended.append((sid, manager))
+            if not held:
+                del self.open[key]
+        for sid, manager in ended:
+            transport = _held(manager).get(sid)
+            if transport is not None:
+                await transport.terminate()
 
     def _settle(self, key: str) -> None:
         left = self.opening.get(key, 0) - 1
@@ -72,14 +93,18 @@ class Opening:
     """One request that may open a session: :meth:`send` is its ``send``; :meth:`close` ends
     its count as an opening (whether or not a session came of it)."""
 
-    __slots__ = ("done", "key", "manager", "sessions", "target")
+    __slots__ = ("done", "entry", "key", "sessions", "target")
 
     def __init__(
-        self, sessions: KeySessions, key: str, manager: StreamableHTTPSessionManager, send: Send
+        self,
+        sessions: KeySessions,
+        key: str,
+        entry: tuple[StreamableHTTPSessionManager, Standing],
+        send: Send,
     ) -> None:
         self.sessions = sessions
         self.key = key
-        self.manager = manager
+        self.entry = entry
         self.target = send
         self.done = False
 
@@ -88,7 +113,7 @@ class Opening:
             for name, value in message.get("headers") or ():
                 if name.lower() == SESSION_HEADER:
                     sid = value.decode("latin-1")
-                    self.sessions.open.setdefault(self.key, {})[sid] = self.manager
+                    self.sessions.open.setdefault(self.key, {})[sid] = self.entry
                     self.close()
                     break
         await self.target(message)
