@@ -11,7 +11,6 @@ no items listed.
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, get_args
 
 import mcp_types as types
@@ -23,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from turnout.mcp import names
 from turnout.mcp.access import OPEN, Access
+from turnout.mcp.latest import Latest
 from turnout.mcp.subscriptions import Subscriptions, listen
 from turnout.mcp.upstream import UNAVAILABLE, Upstream
 
@@ -34,6 +34,7 @@ PAGE = 500  # items per page of a list
 SCOPE_KEY = "turnout.mcp.access"  # the ASGI scope entry the endpoint fills in
 NOT_FOUND = types.INVALID_PARAMS
 _RESERVED = "io.modelcontextprotocol/"
+PROGRESS_WAITING = 32  # progress notifications kept for a caller that lags (turnout.mcp.latest)
 
 
 def access_of(ctx: Ctx) -> Access:
@@ -172,16 +173,24 @@ class View:
         up = await self.live(ctx, up)
         self._check(access, up, own, params.name, "tools")
         token = (params.meta or {}).get("progress_token") if params.meta else None
-        progress = _progress(ctx, token) if token is not None else None
+        relay = _progress(ctx, token) if token is not None else None
         arguments = params.arguments
         meta = _forwarded_meta(params.meta)
 
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            if relay is not None:
+                relay.offer((done, total, message))
+
         async def call(client: Any) -> Any:
             return await client.session.call_tool(
-                own, arguments, progress_callback=progress, meta=meta
+                own, arguments, progress_callback=progress if relay else None, meta=meta
             )
 
-        return await self.service.accounted(access, up, own, params.name, arguments, call)
+        try:
+            return await self.service.accounted(access, up, own, params.name, arguments, call)
+        finally:
+            if relay is not None:  # the last progress goes before the answer, if it is read
+                await relay.close(within=1.0)
 
     async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> Any:
         access = access_of(ctx)
@@ -237,12 +246,14 @@ class View:
         self.check_resource(access, up, own, params.uri)
         await up.request("resources/subscribe", lambda c: c.session.subscribe_resource(own))
         session, shown = ctx.session, params.uri
-        self.service.subscriptions.add(
-            up.key,
-            own,
-            Subscriptions.session_key(ctx),
-            lambda: session.send_resource_updated(shown),
-        )
+        latest = Latest[None](lambda _: session.send_resource_updated(shown))
+
+        async def sink() -> None:  # never waits for the session's reader (turnout.mcp.latest)
+            if latest.failed:
+                raise ConnectionError("the subscribed session is gone")
+            latest.offer(None)
+
+        self.service.subscriptions.add(up.key, own, Subscriptions.session_key(ctx), sink)
         return types.EmptyResult()
 
     async def listen(self, ctx: Ctx, params: types.SubscriptionsListenRequestParams) -> Any:
@@ -353,13 +364,15 @@ def _forwarded_meta(meta: Any) -> Any:
     return out or None
 
 
-def _progress(ctx: Ctx, token: Any) -> Callable[[float, float | None, str | None], Awaitable[None]]:
-    """Relay the upstream's progress to the caller under the caller's own token."""
+def _progress(ctx: Ctx, token: Any) -> Latest[tuple[float, float | None, str | None]]:
+    """Relay the upstream's progress to the caller under the caller's own token: the newest
+    of it, one notification at a time (:mod:`turnout.mcp.latest`)."""
     rid = str(ctx.request_id) if ctx.request_id is not None else None
 
-    async def relay(progress: float, total: float | None, message: str | None) -> None:
+    async def relay(state: tuple[float, float | None, str | None]) -> None:
+        progress, total, message = state
         await ctx.session.send_progress_notification(
             token, progress, total, message, related_request_id=rid
         )
 
-    return relay
+    return Latest(relay, keep=PROGRESS_WAITING)
