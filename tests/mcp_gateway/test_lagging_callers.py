@@ -72,8 +72,8 @@ def post(body: Any, *extra: str) -> bytes:
 async def test_a_reading_caller_gets_every_progress_notification(patient: Proc) -> None:
     seen: list[float] = []
 
-    async def progress(done: float, total: float | None, message: str | None) -> None:
-        seen.append(done)
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
 
     async with connect(patient) as client:
         answer = await client.call_tool("alpha__count", {"steps": 500}, progress_callback=progress)
@@ -84,8 +84,10 @@ async def test_a_reading_caller_gets_every_progress_notification(patient: Proc) 
 def test_a_caller_that_does_not_read_costs_next_to_nothing(patient: Proc) -> None:
     opened = rawhttp.request(patient.port, post(INIT))
     assert opened is not None and opened.status == 200, opened
-    session = (f"mcp-session-id: {opened.headers['mcp-session-id']}",)
-    session += ("mcp-protocol-version: 2025-06-18",)
+    session = (
+        f"mcp-session-id: {opened.headers['mcp-session-id']}",
+        "mcp-protocol-version: 2025-06-18",
+    )
     ready = rawhttp.request(
         patient.port, post({"jsonrpc": "2.0", "method": "notifications/initialized"}, *session)
     )
