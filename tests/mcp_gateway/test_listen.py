@@ -4,16 +4,19 @@ and relays the upstream's ``resources/updated`` under the caller's name for them
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 from mcp.client.subscriptions import ListenNotSupportedError, ResourceUpdated, ToolsListChanged
+from mcp.shared.exceptions import MCPError
 
 from tests.mcp_gateway.conftest import ADMIN, new_key
 from tests.mcp_gateway.test_gateway import connect, texts
 from tests.support.procs import Proc
+from turnout.mcp.subscriptions import PER_KEY
 
 README = "alpha+note://alpha/readme"
 
@@ -105,3 +108,27 @@ async def test_list_changes_reach_a_stream_that_asked(gw: Proc, alpha: Proc) -> 
             assert (await admin.delete("/admin/mcp/servers/later")).status_code == 200
         await tools_changed(sub)
         assert "later__echo" not in {t.name for t in (await client.list_tools()).tools}
+
+
+async def test_one_key_cannot_hold_every_listen_stream(gw: Proc) -> None:
+    """A process serves 1024 listen streams; before (2026-12-08) one key could open them all
+    and every other key got "Subscription limit reached" for as long as it held them. Now a
+    key holds at most ``PER_KEY`` (the next is refused with ``-32029``); another key is
+    served, and a stream that ends makes room."""
+    greedy = new_key(gw, name="greedy-listener")
+    async with connect(gw, key=greedy) as client, contextlib.AsyncExitStack() as streams:
+        for _ in range(PER_KEY):
+            await streams.enter_async_context(client.listen(tools_list_changed=True))
+        with pytest.raises(MCPError) as refused:
+            async with client.listen(tools_list_changed=True):
+                pass
+        assert refused.value.code == -32029
+        other = new_key(gw, name="patient-listener")
+        async with (
+            connect(gw, key=other) as patient,
+            patient.listen(resource_subscriptions=[README]) as sub,
+        ):
+            assert sub.honored.resource_subscriptions == [README]
+        await streams.aclose()  # every stream of the greedy key ends
+        async with client.listen(tools_list_changed=True) as again:
+            assert again.honored.tools_list_changed

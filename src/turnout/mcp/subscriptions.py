@@ -14,8 +14,8 @@ handshake era) and relays ``resources/updated`` under the caller's name for the 
 listen stream honors only the resource URIs the caller's key may read (a denied or unknown URI
 is left out of the acknowledgement, the same answer for both), and only what was honored is
 ever delivered. Each stream's backlog is bounded (a stream whose client stopped reading is
-ended: there is no replay, the client re-listens), as are the URIs per stream and the streams
-per gateway.
+ended: there is no replay, the client re-listens), as are the URIs per stream, the streams
+of one key and the streams per gateway.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 Sink = Callable[[], Awaitable[None]]  # tells one subscriber, under its own name for the URI
 Push = Callable[[ServerEvent], None]  # puts an event on one listen stream
 MAX_STREAMS = 1024  # open listen streams per gateway process
+PER_KEY = 64  # open listen streams of one key: one key cannot take all MAX_STREAMS
+RATE_LIMITED = -32029  # the JSON-RPC code of a key's spent allowance (as for sessions)
 MAX_URIS = 100  # resource URIs one listen stream may ask for
 MAX_BACKLOG = 256  # events buffered per stream before it is ended
 UNSUBSCRIBE_WITHIN = 5.0  # seconds an upstream unsubscribe may take when a stream ends
@@ -56,6 +58,7 @@ class Subscriptions:
         # (upstream connection key, upstream uri) -> {subscriber: sink}
         self.by_uri: dict[tuple[str, str], dict[object, Sink]] = {}
         self.streams = 0  # open listen streams
+        self.by_key: dict[str, int] = {}  # open listen streams of each key
         # listen streams that asked for list changes: {stream: (its view's server or None
         # for the aggregate, the caller, the honored filter, its push)}
         self.lists: dict[object, tuple[str | None, Access, types.SubscriptionFilter, Push]] = {}
@@ -102,6 +105,12 @@ async def listen(
     if stream_id is None:
         raise MCPError(types.INVALID_REQUEST, "subscriptions/listen requires a request id")
     subs = view.service.subscriptions
+    key = access.key_id
+    if key is not None and subs.by_key.get(key, 0) >= PER_KEY:
+        raise MCPError(
+            RATE_LIMITED,
+            f"This key has {PER_KEY} listen streams open: end one before opening another.",
+        )
     if subs.streams >= MAX_STREAMS:
         raise MCPError(types.INTERNAL_ERROR, "Subscription limit reached")
     requested = list(dict.fromkeys(params.notifications.resource_subscriptions or ()))
@@ -133,6 +142,8 @@ async def listen(
         return sink
 
     subs.streams += 1
+    if key is not None:
+        subs.by_key[key] = subs.by_key.get(key, 0) + 1
     try:
         honored: list[str] = []
         for uri in requested:
@@ -161,6 +172,12 @@ async def listen(
             )
     finally:
         subs.streams -= 1
+        if key is not None:
+            left = subs.by_key.get(key, 1) - 1
+            if left > 0:
+                subs.by_key[key] = left
+            else:
+                subs.by_key.pop(key, None)
         subs.lists.pop(me, None)
         send.close()
         recv.close()
