@@ -5,7 +5,8 @@ one tool, then answers that tool's calls with malformed JSON-RPC.
 result of the wrong shape, ``garbage`` with bytes that are not JSON, ``no-handshake`` answers
 even ``initialize`` with garbage, ``huge`` answers tools/call with a valid result of
 :data:`HUGE` bytes of text, ``gzip`` with a small valid result compressed although the
-gateway asks for none. Plain JSON responses (no SSE), no session id.
+gateway asks for none; ``unending`` lists pages of tools without end. Plain JSON
+responses (no SSE), no session id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = "bad-result"
 HUGE = 200 * 1024 * 1024
+PAGE = 50_000  # tools per page of ``unending``
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -50,6 +52,9 @@ class Handler(BaseHTTPRequestHandler):
                 "capabilities": {"tools": {}},
                 "serverInfo": {"name": "rogue", "version": "0"},
             }
+        elif method == "tools/list" and MODE == "unending":
+            self._page(rid, message.get("params") or {})
+            return
         elif method == "tools/list":
             result = {"tools": [{"name": "broken", "inputSchema": {"type": "object"}}]}
         elif method == "tools/call" and MODE == "huge":
@@ -92,6 +97,13 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass  # the gateway stopped reading: what it should do
+
+    def _page(self, rid: object, params: dict[str, object]) -> None:
+        """A page of :data:`PAGE` small tools (about 3 MB), and a cursor to one more, always."""
+        page = int(str(params.get("cursor") or "0"))
+        tools = [{"name": f"t{page}_{i}", "inputSchema": {"type": "object"}} for i in range(PAGE)]
+        result = {"tools": tools, "nextCursor": str(page + 1)}
+        self._send(200, json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}).encode())
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -31,6 +31,7 @@ from tests.mcp_gateway.conftest import (
 )
 from tests.mcp_gateway.test_gateway import connect, texts
 from tests.support.procs import PYTHON, Proc, free_port, start_gateway
+from turnout.mcp.catalogue import MAX_ITEMS
 
 ROGUE = str(Path(__file__).with_name("rogue.py"))
 
@@ -44,7 +45,7 @@ def start_rogue(mode: str) -> Proc:
 def rogues() -> Iterator[dict[str, Proc]]:
     procs = {
         mode: start_rogue(mode)
-        for mode in ("bad-result", "garbage", "no-handshake", "huge", "gzip")
+        for mode in ("bad-result", "garbage", "no-handshake", "huge", "gzip", "unending")
     }
     yield procs
     for proc in procs.values():
@@ -138,6 +139,21 @@ async def test_long_lists_come_in_pages(faulty: Proc) -> None:
         assert texts(await client.call_tool("extra_0599", {})) == ["599"]
         with pytest.raises(MCPError):
             await client.list_tools(cursor="not-a-cursor")
+
+
+async def test_a_list_without_end_is_cut_short(faulty: Proc) -> None:
+    """A server listing 50,000 tools a page, always with one more page: the gateway keeps the
+    first MAX_ITEMS and serves them (before, it read pages until the connection's timeout
+    marked the server down, holding 500 MB meanwhile, on every attempt)."""
+
+    def cut() -> bool:
+        found = servers(faulty)["unending"]
+        return found["state"] == "up" and found["tools"] == MAX_ITEMS
+
+    wait_for(cut, 60, "unending up with its list cut short")
+    async with connect(faulty, "/mcp/unending") as client:
+        page = await client.list_tools()
+        assert page.tools[0].name == "t0_0" and page.next_cursor
 
 
 def test_a_server_with_several_urls_fails_over(faulty: Proc, alpha: Proc) -> None:

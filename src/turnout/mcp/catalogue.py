@@ -10,7 +10,13 @@ from typing import Any
 import mcp_types as types
 from pydantic import BaseModel
 
+from turnout.mcp.sizes import json_size
+from turnout.observability.logging import get_logger
+
+log = get_logger("turnout.mcp")
+
 _MAX_PAGES = 50  # of one list: a server whose cursor never ends cannot hang a refresh
+MAX_ITEMS = 10_000  # items of one list kept; what a server lists past them is left out
 _STAMP = "io.modelcontextprotocol/serverInfo"
 _LISTS = (  # catalogue list -> the notification announcing its change
     ("tools", types.ToolListChangedNotification),
@@ -49,13 +55,33 @@ def changed(old: Catalogue | None, new: Catalogue) -> set[Any]:
     return {note for kind, note in _LISTS if getattr(new, kind) != getattr(before, kind)}
 
 
-async def pages(fetch: Callable[..., Awaitable[Any]], attr: str) -> list[dict[str, Any]]:
+async def pages(
+    fetch: Callable[..., Awaitable[Any]], attr: str, max_bytes: int, server: str = ""
+) -> list[dict[str, Any]]:
+    """Every page of one list, up to :data:`MAX_ITEMS` items and ``max_bytes`` bytes of them
+    (as compact JSON): what a server lists past that is left out, with a warning. Before
+    (2026-12-08) only the pages were counted (50), and a server listing 50,000 tools a page
+    took the gateway from 130 MB to 630 MB on every connection attempt, until the list's
+    timeout marked it down; one quicker to answer would have been served with 2.5 million."""
     items: list[dict[str, Any]] = []
+    size = 0
     cursor: str | None = None
     for _ in range(_MAX_PAGES):
         params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
         page = await fetch(params=params)
-        items.extend(dump(item) for item in getattr(page, _snake(attr)))
+        for item in getattr(page, _snake(attr)):
+            wire = dump(item)
+            size += json_size(wire)
+            if len(items) >= MAX_ITEMS or size > max_bytes:
+                log.warning(
+                    "mcp list cut short",
+                    server=server,
+                    list=attr,
+                    kept=len(items),
+                    limit=f"{MAX_ITEMS} items, {max_bytes} bytes",
+                )
+                return items
+            items.append(wire)
         cursor = page.next_cursor
         if not cursor:
             break

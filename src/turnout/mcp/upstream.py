@@ -279,15 +279,18 @@ class Upstream:
         caps = client.server_capabilities
         cat = Catalogue(fetched_at=time.time())
         flt = self.config.tools
+        room = 4 * self.config.max_message_bytes  # bytes of one list kept (catalogue.py)
         with anyio.fail_after(self.config.timeouts.list):
             if caps.tools is not None:
-                cat.tools = await pages(client.session.list_tools, "tools")
+                cat.tools = await pages(client.session.list_tools, "tools", room, self.name)
             if caps.prompts is not None:
-                cat.prompts = await pages(client.session.list_prompts, "prompts")
+                cat.prompts = await pages(client.session.list_prompts, "prompts", room, self.name)
             if caps.resources is not None:
-                cat.resources = await pages(client.session.list_resources, "resources")
+                cat.resources = await pages(
+                    client.session.list_resources, "resources", room, self.name
+                )
                 cat.templates = await pages(
-                    client.session.list_resource_templates, "resourceTemplates"
+                    client.session.list_resource_templates, "resourceTemplates", room, self.name
                 )
         cat.tools = [t for t in cat.tools if allowed(flt.allow, flt.deny, str(t.get("name")))]
         cat.prompts = [p for p in cat.prompts if allowed(flt.allow, flt.deny, str(p.get("name")))]
