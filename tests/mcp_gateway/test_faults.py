@@ -148,7 +148,7 @@ async def test_a_list_without_end_is_cut_short(faulty: Proc) -> None:
 
     def cut() -> bool:
         found = servers(faulty)["unending"]
-        return found["state"] == "up" and found["tools"] == MAX_ITEMS
+        return bool(found["state"] == "up" and found["tools"] == MAX_ITEMS)
 
     wait_for(cut, 60, "unending up with its list cut short")
     async with connect(faulty, "/mcp/unending") as client:
