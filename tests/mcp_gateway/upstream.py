@@ -4,7 +4,7 @@
 a static resource and a resource template over ``streamable-http`` (at /mcp), ``sse`` (at /sse) or
 ``stdio``. Every item carries the server's NAME, so a test can tell who answered. ``slow``
 sleeps for as long as it is asked (a slow upstream), ``count`` reports progress, ``fail``
-returns a tool error.
+returns a tool error, ``credential`` quotes the Authorization header it was sent.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 import mcp_types as types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.shared.exceptions import MCPError
 
 
 def build(name: str) -> MCPServer:
@@ -91,6 +92,15 @@ def build(name: str) -> MCPServer:
     def fail() -> str:
         """Always fails."""
         raise ValueError("this tool always fails")
+
+    @server.tool()
+    def credential(ctx: Context, fail: bool = False) -> str:
+        """What the gateway authenticated with, quoted (a debug tool, or a server's error
+        that names the token it refused)."""
+        sent = (ctx.headers or {}).get("authorization", "")
+        if fail:
+            raise MCPError(types.INVALID_PARAMS, f"rejected credential: {sent}")
+        return f"you sent {sent}"
 
     @server.tool()
     def big(size: int) -> str:

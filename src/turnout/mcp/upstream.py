@@ -35,6 +35,7 @@ from turnout.mcp.capped import COMPRESSED, MARK, capped_client
 from turnout.mcp.catalogue import Catalogue, changed, dump, pages
 from turnout.mcp.children import Children
 from turnout.mcp.config import McpServerConfig
+from turnout.mcp.echoes import masked, masked_text, sent_to
 from turnout.mcp.names import allowed, matches
 from turnout.mcp.sizes import json_size
 from turnout.observability.logging import get_logger
@@ -83,6 +84,7 @@ class Upstream:
         self.settled = asyncio.Event()  # the first connection attempt is over
         self.used = time.monotonic()  # a passthrough child's last use
         self._children: Children[Upstream] = Children()  # by caller (turnout.mcp.children)
+        self._auth: Any = None  # the connection's OAuth flow, whose token is masked (echoes.py)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -165,7 +167,7 @@ class Upstream:
                 raise
             except BaseException as exc:  # an ExceptionGroup from a transport's task group
                 was_up = self.state == "up"
-                self._set("down", _describe(exc))
+                self._set("down", masked_text(_describe(exc), self.secrets()))
                 if was_up:  # its items are no longer listed
                     await self._announce(None)
             finally:
@@ -203,7 +205,7 @@ class Upstream:
             self.endpoint = display_url(url)  # shown in status and logs: no credentials
             if self.policy.checked(self.origin):  # admin-added: resolved and checked each time
                 await self.policy.check(url, self.origin)
-            auth = upstream_auth(cfg)
+            auth = self._auth = upstream_auth(cfg)
             headers = auth_headers(cfg)
             timeout = httpx2.Timeout(cfg.timeouts.connect, read=max(cfg.timeouts.call, 300.0))
             limit = cfg.max_message_bytes  # answers are bounded as they are read (capped.py)
@@ -298,6 +300,9 @@ class Upstream:
         cat.templates = [
             t for t in cat.templates if allowed(flt.allow, flt.deny, str(t["uriTemplate"]))
         ]
+        mine = self.secrets()
+        cat.tools, cat.prompts = masked(cat.tools, mine), masked(cat.prompts, mine)
+        cat.resources, cat.templates = masked(cat.resources, mine), masked(cat.templates, mine)
         self.catalogue = cat
 
     # -- requests -------------------------------------------------------------------------------
@@ -338,18 +343,23 @@ class Upstream:
                         "gateway did not ask for (its size cannot be bounded as it is read)",
                     ) from None
                 raise self._too_large(what) from None
-            raise
+            mine = self.secrets()  # the server may quote what it was sent (echoes.py)
+            told = masked_text(exc.message, mine)
+            raise MCPError(exc.code, told, masked(exc.error.data, mine)) from None
         except Exception as exc:  # anything else is a broken upstream, not the caller's fault
             self._broken.set()
-            raise MCPError(
-                UNAVAILABLE, f"MCP server '{self.name}' failed: {_describe(exc)}"
-            ) from None
+            failed = masked_text(_describe(exc), self.secrets())
+            raise MCPError(UNAVAILABLE, f"MCP server '{self.name}' failed: {failed}") from None
         data = dump(result)
         # 2026-era callers need it; the SDK drops it for older ones.
         data.setdefault("resultType", "complete")
         if json_size(data) > self.config.max_message_bytes:
             raise self._too_large(what)
-        return data
+        clean: dict[str, Any] = masked(data, self.secrets())  # a quoted credential (echoes.py)
+        return clean
+
+    def secrets(self) -> tuple[str, ...]:
+        return sent_to(self.config, self._auth)
 
     def _too_large(self, what: str) -> MCPError:
         return MCPError(

@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from turnout.mcp import names
 from turnout.mcp.access import OPEN, Access
+from turnout.mcp.echoes import masked_text
 from turnout.mcp.latest import Latest
 from turnout.mcp.subscriptions import Subscriptions, listen
 from turnout.mcp.upstream import UNAVAILABLE, Upstream
@@ -173,7 +174,7 @@ class View:
         up = await self.live(ctx, up)
         self._check(access, up, own, params.name, "tools")
         token = (params.meta or {}).get("progress_token") if params.meta else None
-        relay = _progress(ctx, token) if token is not None else None
+        relay = _progress(ctx, token, up.secrets()) if token is not None else None
         arguments = params.arguments
         meta = _forwarded_meta(params.meta)
 
@@ -364,13 +365,16 @@ def _forwarded_meta(meta: Any) -> Any:
     return out or None
 
 
-def _progress(ctx: Ctx, token: Any) -> Latest[tuple[float, float | None, str | None]]:
+def _progress(
+    ctx: Ctx, token: Any, secrets: tuple[str, ...]
+) -> Latest[tuple[float, float | None, str | None]]:
     """Relay the upstream's progress to the caller under the caller's own token: the newest
     of it, one notification at a time (:mod:`turnout.mcp.latest`)."""
     rid = str(ctx.request_id) if ctx.request_id is not None else None
 
     async def relay(state: tuple[float, float | None, str | None]) -> None:
         progress, total, message = state
+        message = masked_text(message, secrets) if message else message  # (echoes.py)
         await ctx.session.send_progress_notification(
             token, progress, total, message, related_request_id=rid
         )
