@@ -244,3 +244,36 @@ def test_the_admin_api_adds_http_servers_only_and_checks_their_urls(gw: Proc, al
     assert gone.status_code == 200
     assert "late" not in servers(gw)
     assert httpx.delete(gw.url + "/admin/mcp/servers/alpha", headers=ADMIN).status_code == 409
+
+
+def test_a_refused_tool_call_is_logged_under_the_key_that_tried(gw: Proc) -> None:
+    """Every tool call is a row of the request log: before (2026-12-08) one refused before any
+    upstream saw it (a denied or unknown name) left none, so a key probing for tools it may not
+    use left no trace. It is answered like an unknown name still; the row says 404."""
+    made = httpx.post(
+        gw.url + "/admin/keys",
+        headers=ADMIN,
+        json={"name": "prober", **mcp_meta(deny=["alpha__add"])},
+        timeout=10,
+    ).json()
+    tried = ("alpha__add", "alpha__nosuch", "nosuch")
+
+    async def probe() -> None:
+        async with connect(gw, key=made["key"]) as client:
+            for name in tried:
+                with pytest.raises(MCPError) as refused:
+                    await client.call_tool(name, {"a": 1, "b": 2})
+                assert "Unknown" in refused.value.message
+
+    asyncio.run(probe())
+
+    def logged() -> dict[str, Any]:
+        reply = httpx.get(
+            gw.url + "/admin/logs", headers=ADMIN, params={"protocol": "mcp", "key": made["id"]}
+        )
+        return {r["model"]: r for r in reply.json()["rows"]}
+
+    wait_for(lambda: set(tried) <= set(logged()), what="a row for each refused call")
+    rows = logged()
+    assert {rows[name]["status"] for name in tried} == {404}
+    assert rows["alpha__add"]["operation"] == "tools/call"

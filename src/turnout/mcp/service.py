@@ -198,6 +198,16 @@ class McpService:
             self.usage.add(up.name, tool, status, error, latency, bytes_in, bytes_out)
             self._log(access, up.name, tool, status, error, started, latency, bytes_in, bytes_out)
 
+    def refused(self, access: Access, name: str, exc: MCPError) -> None:
+        """A ``tools/call`` refused before any upstream saw it: an unknown or denied name
+        (status 404, whatever the caller was told), a server that is down (502). Still a row
+        of the request log under the key that tried, as a model call refused is; never a
+        metric or usage label (the name is the caller's). Not counted against ``tool_rpm``:
+        it costs no upstream anything."""
+        status = 404 if exc.code == types.INVALID_PARAMS else _status(exc.code)
+        error = exc.message[:300]
+        self._log(access, "", "", status, error, time.perf_counter(), 0.0, shown=name[:200])
+
     def _log(
         self,
         access: Access,
@@ -209,18 +219,19 @@ class McpService:
         latency: float,
         bytes_in: int | None = None,
         bytes_out: int | None = None,
+        shown: str | None = None,
     ) -> None:
         call = Call(
             protocol="mcp",
             operation="tools/call",
-            model=join(server, tool),
+            model=shown if shown is not None else join(server, tool),
             body=b"",
             data={},
             stream=False,
             headers={},
             request_id=uuid.uuid4().hex,
             started=started,
-            deployment=f"{server}/{tool}",
+            deployment=f"{server}/{tool}" if server else "",
             attempts=1,
             status=status,
             error=error,

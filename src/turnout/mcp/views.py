@@ -170,9 +170,13 @@ class View:
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> Any:
         access = access_of(ctx)
-        up, own = self.resolve(params.name)
-        up = await self.live(ctx, up)
-        self._check(access, up, own, params.name, "tools")
+        try:
+            up, own = self.resolve(params.name)
+            up = await self.live(ctx, up)
+            self._check(access, up, own, params.name, "tools")
+        except MCPError as exc:  # logged all the same (service.refused)
+            self.service.refused(access, params.name, exc)
+            raise
         token = (params.meta or {}).get("progress_token") if params.meta else None
         relay = _progress(ctx, token, up.secrets()) if token is not None else None
         arguments = params.arguments
