@@ -215,6 +215,8 @@ class McpGate:
             scope["user"] = AuthenticatedUser(
                 AccessToken(token=access.key_id, client_id=access.key_id, scopes=[])
             )
+        auth = self.state.auth  # the key's standing as it authenticated (standing.py)
+        standing = standing_of(auth.directory, access) if auth is not None else None
         manager = await service.manager(server)
         key = access.key_id
         headers = dict(scope["headers"])
@@ -232,8 +234,6 @@ class McpGate:
             return
         try:
             replay = _replay(held, receive)
-            auth = self.state.auth
-            standing = standing_of(auth.directory, access) if auth is not None else None
             if key is None or standing is None:  # an open gateway, the master key
                 await manager.handle_request(scope, replay, send)
                 return
