@@ -7,7 +7,9 @@ that writes one file per request (``<UTC time>_<request id>.json``) and keeps th
 within its limits (age, file count, total size). Records wait in a bounded queue; when the
 writer cannot keep up, captures are dropped (and counted) rather than requests slowed.
 
-Secrets never reach a file: credential headers and the ``key`` query parameter are replaced,
+Secrets never reach a file: credential headers (by name, a name with a secret word such as
+``token`` or ``auth`` in it, or an ``Authorization``-shaped value) and the ``key`` query
+parameter are replaced,
 then every configured provider key and anything shaped like an API key is replaced in the
 serialised record.
 """
@@ -25,6 +27,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 
@@ -46,16 +49,71 @@ SECRET_HEADERS = frozenset(
         b"set-cookie",
     }
 )
+# Any other header whose name has one of these words (split at ``-`` and ``_``) carries a
+# credential by its name: ``x-auth-token``, ``x-mcp-{server}-authorization`` (MCP passthrough),
+# ``x-amz-security-token``, ``x-my-secret``, an operator's ``forward_headers`` entry. Counts
+# (``x-ratelimit-remaining-tokens``) are not among them.
+_SECRET_WORDS = frozenset(
+    {
+        "auth",
+        "authorization",
+        "apikey",
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "cookie",
+        "session",
+        "credential",
+        "credentials",
+        "signature",
+        "jwt",
+    }
+)
+# Names with a secret word that name no secret (kept for debugging).
+_PLAIN_HEADERS = frozenset({b"idempotency-key", b"x-turnout-cache-key"})
+# A value in an HTTP authentication scheme's shape is a credential whatever its header's name.
+_AUTH_VALUE = re.compile(rb"\s*(bearer|basic|token|digest|negotiate|aws4-hmac-sha256)\s", re.I)
 # Shapes of provider and gateway keys (OpenAI/Anthropic sk-..., Google AIza...).
 KEY_SHAPES = re.compile(rb"sk-[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}")
-_QUERY_KEY = re.compile(rb"(^|&)(key|api_key|api-key)=[^&]*")
 QUEUE_MAX = 1000
 CLEAN_EVERY = 30.0
 
 
+def secret_header(name: bytes, value: bytes) -> bool:
+    """Whether a header carries a credential: by its name (a known credential header, or a
+    name with a secret word in it) or by its value (``Bearer …``, ``Basic …``)."""
+    name = name.lower()
+    if name in SECRET_HEADERS:
+        return True
+    if name not in _PLAIN_HEADERS and _secret_name(name):
+        return True
+    return _AUTH_VALUE.match(value) is not None
+
+
+def _secret_name(name: bytes) -> bool:
+    words = name.lower().replace(b"_", b"-").split(b"-")
+    return any(w.decode("latin-1") in _SECRET_WORDS for w in words)
+
+
+def redact_query(query: bytes) -> str:
+    """The query string with the value of every parameter whose name has a secret word in it
+    (``key=`` of Gemini, ``api_key=``, ``access_token=``) replaced by ``[redacted]``."""
+    parts = []
+    for part in query.split(b"&"):
+        name, eq, _ = part.partition(b"=")
+        if eq and _secret_name(unquote_to_bytes(name)):
+            part = name + b"=" + REDACTED.encode()
+        parts.append(part)
+    return b"&".join(parts).decode("latin-1")
+
+
 def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Headers as a capture file records them (the client's and the reply's), each one that
+    carries a credential replaced by ``[redacted]``."""
     return {
-        k.decode("latin-1"): REDACTED if k.lower() in SECRET_HEADERS else v.decode("latin-1")
+        k.decode("latin-1"): REDACTED if secret_header(k, v) else v.decode("latin-1")
         for k, v in headers
     }
 
@@ -119,9 +177,7 @@ class Capture:
             "stream": call.stream,
             "request": {
                 "path": call.path,
-                "query": _QUERY_KEY.sub(rb"\1\2=" + REDACTED.encode(), call.query).decode(
-                    "latin-1"
-                ),
+                "query": redact_query(call.query),
                 "headers": redact_headers(call.headers.items()),
                 "body": body,
                 "truncated": cut,
