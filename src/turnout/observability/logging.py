@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -45,9 +46,67 @@ def use_console(fmt: str) -> bool:
     return fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
 
 
+# What a console line must not print as it is: C0 controls (newlines, ESC), DEL, C1 controls
+# (CSI 0x9b, NEL 0x85), Unicode line and paragraph separators and bidi overrides.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# The same but newline and tab, for the traceback a line ends with (multi-line by design).
+_CONTROL_IN_TRACE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class _Literal:
+    """A value the console renderer shows as a Python string literal (``'a\\x1bb'``): it
+    prints a string without spaces or quotes as it is, and anything else by its ``repr``."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+
+# Columns the console renderer prints with str(), never quoted.
+_PLAIN_COLUMNS = frozenset({"event", "logger", "logger_name", "level", "timestamp"})
+
+
+def escape_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+    """Control characters in a console line's text written as escapes (``\\x1b``, ``\\n``).
+
+    The console renderer prints the message and any value without spaces or quotes as it
+    is, and a value can come from a client or an upstream (a refused URL's path, an agent's
+    error, a message uvicorn logs): a newline in it starts a line that reads as the gateway's
+    own, an ANSI escape recolours, moves the cursor over or erases lines on the operator's
+    terminal. JSON lines need no such step (orjson escapes every control character)."""
+    for key, value in event.items():
+        if not isinstance(value, str):
+            continue
+        if key in ("exception", "stack"):  # a traceback: multi-line by design
+            if _CONTROL_IN_TRACE.search(value) is not None:
+                event[key] = _CONTROL_IN_TRACE.sub(_escape, value)
+        elif _CONTROL.search(value) is not None:
+            event[key] = _CONTROL.sub(_escape, value) if key in _PLAIN_COLUMNS else _Literal(value)
+    return event
+
+
 def _renderer(console: bool, out: _Stream) -> Any:
     if console:
-        return structlog.dev.ConsoleRenderer(colors=out.isatty())
+        render = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        plain = structlog.processors.format_exc_info  # a traceback as text, to be escaped too
+
+        def console_line(logger: Any, name: str, event: dict[str, Any]) -> str:
+            return str(
+                render(logger, name, escape_controls(logger, name, plain(logger, name, event)))
+            )
+
+        return console_line
     return structlog.processors.JSONRenderer(
         serializer=lambda obj, **_: orjson.dumps(obj, default=str).decode()
     )
@@ -269,7 +328,7 @@ class RequestLog:
             if call.guardrails is not None:  # plugins' decisions: [plugin, rule, action]
                 line["guardrails"] = call.guardrails
             text = (
-                self._console(None, "info", line).encode()
+                self._console(None, "info", escape_controls(None, "info", line)).encode()
                 if self._console is not None
                 else dumps(line)
             )
