@@ -16,7 +16,7 @@ import pytest
 
 from tests.a2a.conftest import gateway_config, start_agent
 from tests.a2a.test_gateway import send_params
-from tests.integration.test_metrics import Collector
+from tests.support.otlp import Collector
 from tests.support.procs import Proc, start_gateway
 
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"

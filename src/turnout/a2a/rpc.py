@@ -37,6 +37,7 @@ from turnout.api.io import ClientDisconnected, StreamAborted, read_body, send_by
 from turnout.errors import BadRequest, GatewayError, OutboundRefused, as_gateway_error
 from turnout.limits.plan import Ticket
 from turnout.observability.logging import get_logger
+from turnout.observability.tracecontext import CallerContext
 from turnout.outbound import Origin
 from turnout.outbound.display import scrub_urls
 from turnout.types import Call, Receive, Scope, Send
@@ -184,22 +185,18 @@ async def _govern(service: A2AService, env: Envelope, agent: Agent) -> None:
 def trace_headers(service: A2AService, call: Call) -> list[tuple[str, str]]:
     """Trace context for the agent: the gateway's own span as its parent while tracing is on
     (its ids fixed now, the span built later from the request log's row); the caller's
-    context passed through unchanged while it is off."""
+    context passed through while it is off. Either way only a valid ``traceparent`` and a
+    valid, bounded ``tracestate`` are passed on (:mod:`turnout.observability.tracecontext`)."""
     obs = service.state.observability
     tracing = obs.tracing if obs is not None else None
     out: list[tuple[str, str]] = []
     if tracing is not None:
         parent, continued = tracing.outgoing(call)
         out.append(("traceparent", parent))
-        state = call.headers.get(b"tracestate")
-        if continued and state is not None:
-            out.append(("tracestate", state.decode("latin-1")))
+        if continued:  # the caller's checked tracestate goes with its trace
+            out += [h for h in tracing.caller.relayed(call.headers) if h[0] == "tracestate"]
         return out
-    for name in (b"traceparent", b"tracestate"):
-        value = call.headers.get(name)
-        if value is not None:
-            out.append((name.decode(), value.decode("latin-1")))
-    return out
+    return CallerContext().relayed(call.headers)
 
 
 async def _forward(

@@ -3,9 +3,11 @@
 Spans are built *after* the request, in the log drain, from what the call recorded (its start,
 each attempt's timings, its usage) with explicit start and end times; the request path creates
 no span objects and touches no context. The request span's parent is the client's
-``traceparent`` when it sent one. Attributes follow the OpenTelemetry GenAI semantic
-conventions (``gen_ai.*``). The provider is owned by the gateway (never installed as the
-global one), exported over OTLP/HTTP by a batch processor on its own thread.
+``traceparent`` when it sent a valid one (read through
+:mod:`turnout.observability.tracecontext`, which bounds it and its ``tracestate``).
+Attributes follow the OpenTelemetry GenAI semantic conventions (``gen_ai.*``). The provider
+is owned by the gateway (never installed as the global one), exported over OTLP/HTTP by a
+batch processor on its own thread.
 
 Because span ids exist only after the fact, the gateway does not forward a ``traceparent`` of
 its own to providers; a client's ``traceparent`` reaches a provider only through that
@@ -28,30 +30,16 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from turnout.config.compile import ProviderSpec
 from turnout.config.schema import TracingConfig
 from turnout.observability.finish import Finished
+from turnout.observability.tracecontext import CallerContext
 from turnout.protocols.registry import PROTOCOLS
 from turnout.types import Call
 
 # gen_ai.operation.name of each protocol's operations (their descriptors say).
 _OPERATIONS = {op.name: op.otel for wire in PROTOCOLS.values() for op in wire.operations if op.otel}
-
-
-class _HeaderGetter:
-    """Reads W3C trace headers from the call's raw ``{bytes: bytes}`` headers."""
-
-    def get(self, carrier: Mapping[bytes, bytes], key: str) -> list[str] | None:
-        value = carrier.get(key.encode())
-        return None if value is None else [value.decode("latin-1")]
-
-    def keys(self, carrier: Mapping[bytes, bytes]) -> list[str]:
-        return [k.decode("latin-1") for k in carrier]
-
-
-_GETTER = _HeaderGetter()
 
 
 class _Ids(RandomIdGenerator):
@@ -88,7 +76,7 @@ class Tracing:
         else:
             self.provider.add_span_processor(SimpleSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer("turnout")
-        self.propagator = TraceContextTextMapPropagator()
+        self.caller = CallerContext()  # the caller's traceparent, checked
         self.use(providers)
 
     def use(self, providers: Mapping[str, ProviderSpec]) -> None:
@@ -100,14 +88,10 @@ class Tracing:
         """The ``traceparent`` naming ``call``'s span (its ids fixed now) as the parent of a
         request the gateway sends for it, and whether it continues the caller's trace (a
         child of the caller's ``traceparent``) rather than starting one."""
-        context = None
-        if b"traceparent" in call.headers:
-            parent = self.propagator.extract(call.headers, getter=_GETTER)  # type: ignore[arg-type]
-            context = trace.get_current_span(parent).get_span_context()
-        if context is not None and context.is_valid:
+        context = self.caller.span(call.headers)
+        if context is not None:
             trace_id, sampled = context.trace_id, context.trace_flags.sampled
         else:
-            context = None
             trace_id = self.ids.generate_trace_id()
             decision = self.sampler.should_sample(None, trace_id, "outgoing").decision
             sampled = decision is Decision.RECORD_AND_SAMPLE
@@ -121,9 +105,7 @@ class Tracing:
 
     def _request(self, done: Finished) -> None:
         call = done.call
-        parent = None
-        if b"traceparent" in call.headers:
-            parent = self.propagator.extract(call.headers, getter=_GETTER)  # type: ignore[arg-type]
+        parent = self.caller.extract(call.headers)
         operation = _OPERATIONS.get(call.operation, call.operation)
         start = int(done.wall * 1e9)
         upstream = call.deployment.split("/", 1)[1] if call.deployment else None
