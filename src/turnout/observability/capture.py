@@ -3,9 +3,11 @@
 Off by default (``capture.enabled``). A pipeline step, first in the chain so it sees cache hits
 and errors too: it notes the client's request, then the response body or every stream chunk
 with its time since the request arrived, and hands the finished record to a background task
-that writes one file per request (``<UTC time>_<request id>.json``) and keeps the directory
-within its limits (age, file count, total size). Records wait in a bounded queue; when the
-writer cannot keep up, captures are dropped (and counted) rather than requests slowed.
+that writes one file per request (``<UTC time>_<request id>.json``, compact JSON) and keeps
+the directory within its limits (age, file count, total size: checked every 30 s, every 200
+files and whenever a quarter of ``max_total_mb`` has been written since the last check).
+Records wait in a bounded queue; when the writer cannot keep up, captures are dropped (and
+counted) rather than requests slowed.
 
 Secrets never reach a file: credential headers (by name, a name with a secret word such as
 ``token`` or ``auth`` in it, or an ``Authorization``-shaped value) and the ``key`` query
@@ -78,6 +80,7 @@ _AUTH_VALUE = re.compile(rb"\s*(bearer|basic|token|digest|negotiate|aws4-hmac-sh
 # Shapes of provider and gateway keys (OpenAI/Anthropic sk-..., Google AIza...).
 KEY_SHAPES = re.compile(rb"sk-[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}")
 QUEUE_MAX = 1000
+FRAME_BYTES = 32  # a stream chunk's frame in the file besides its data: {"t_ms":…,"data":…}
 CLEAN_EVERY = 30.0
 
 
@@ -140,6 +143,7 @@ class Capture:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.dropped = 0
+        self._unclean = 0  # bytes written since the last clean
 
     def wanted(self, call: Call) -> bool:
         return not self._globs or any(fnmatch.fnmatchcase(call.model, g) for g in self._globs)
@@ -197,8 +201,10 @@ class Capture:
         room = self.config.max_body_bytes
         try:
             async for chunk in chunks:
-                if room >= len(chunk):
-                    room -= len(chunk)
+                # A frame's own keys and time count too: a stream of tiny chunks must not
+                # grow a file far past max_body_bytes.
+                if room >= len(chunk) + FRAME_BYTES:
+                    room -= len(chunk) + FRAME_BYTES
                     t = round((time.perf_counter() - call.started) * 1000, 3)
                     frames.append({"t_ms": t, "data": chunk.decode("utf-8", "replace")})
                 else:
@@ -277,15 +283,23 @@ class Capture:
         for record in records:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
             rid = re.sub(r"[^A-Za-z0-9_.-]", "_", str(record["request_id"]))[:64]
-            data = self.redact(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+            # Compact: indented, a caller's deeply nested body (400 KB of ``[[[…[0,0,…]…]]]``
+            # 100 levels deep) became a 42 MB file, two spaces a level on every line.
+            data = self.redact(orjson.dumps(record))
             path = self.dir / f"{stamp}_{rid}.json"
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)  # readers never see half a file
             self.written += 1
+            self._unclean += len(data)
+            # The size limit is kept while writing, not only every 30 s or 200 files: a
+            # burst of large captures must not fill the disk in between.
+            if self._unclean >= self.config.max_total_mb * 1024 * 1024 / 4:
+                self.clean()
 
     def clean(self) -> int:
         """Apply the age, count and size limits, oldest files first; returns files removed."""
+        self._unclean = 0
         if not self.dir.is_dir():
             return 0
         files = []
