@@ -19,9 +19,10 @@ built later takes them (:class:`_Ids`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -56,6 +57,43 @@ class _Ids(RandomIdGenerator):
         return self.pinned[1] if self.pinned is not None else super().generate_span_id()
 
 
+class _ExporterScrub(logging.Filter):
+    """Hides the collector's credentials in the OpenTelemetry exporter's own log lines.
+
+    The exporter logs each failed export with the request's URL (``Transient error
+    HTTPConnectionPool(...): Max retries exceeded with url: /v1/traces?api_key=…``), so a
+    credential in ``tracing.endpoint``'s query or userinfo reached the gateway's log on every
+    retry while the collector was down. Installed on the root logger's handlers (records of
+    every ``opentelemetry`` logger reach them) for as long as this tracing lives."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets and record.name.startswith("opentelemetry"):
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+def _collector_secrets(config: TracingConfig) -> list[str]:
+    """What of the collector's configuration is a credential: the endpoint's userinfo and
+    query values, every header value (a collector's headers exist to sign in)."""
+    found = [str(v) for v in config.headers.values()]
+    try:
+        parts = urlsplit(config.endpoint)
+        found += [parts.username or "", parts.password or ""]
+    except ValueError:
+        return found
+    for pair in parts.query.split("&"):
+        value = pair.partition("=")[2]
+        found += [value, unquote(value)]
+    return found
+
+
 class Tracing:
     def __init__(
         self,
@@ -75,6 +113,9 @@ class Tracing:
             self.provider.add_span_processor(BatchSpanProcessor(otlp))
         else:
             self.provider.add_span_processor(SimpleSpanProcessor(exporter))
+        self.scrub = _ExporterScrub(_collector_secrets(config))
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self.scrub)
         self.tracer = self.provider.get_tracer("turnout")
         self.caller = CallerContext()  # the caller's traceparent, checked
         self.use(providers)
@@ -192,6 +233,8 @@ class Tracing:
     async def close(self) -> None:
         # Flushing exports over HTTP: in a thread, so a slow collector cannot stall the loop.
         await asyncio.to_thread(self.provider.shutdown)
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self.scrub)
 
 
 def _otel_name(type_name: str) -> str:
