@@ -1,14 +1,18 @@
-"""Capture files stay within their disk bound, whatever a caller sends.
+"""Capture files stay within their disk bound, whatever a caller sends, and only the gateway's
+user may read them.
 
 Two ways a caller filled the capture directory far past ``capture.max_total_mb``: files were
 written indented, so a 400 KB body nested 100 levels deep became a 42 MB file (two spaces a
 level on each of its 200,000 lines); and the size limit was applied only every 30 s or 200
 files, so a burst of large captures was all kept until then (docs/security.md, "Filling the
-disk with capture files").
+disk with capture files"). And the directory and its files were created with the default
+modes (0755, 0644): every local user could read the prompts and answers in them (docs/security.md,
+"Capture files readable by every local user").
 """
 
 from __future__ import annotations
 
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,3 +81,10 @@ def test_a_burst_of_large_captures_stays_within_max_total_mb(gateway: Proc) -> N
     total = sum(p.stat().st_size for p in last.parent.glob("*.json"))
     # Each file is checked in after it is written: at most one file past the limit.
     assert total <= LIMIT_MB * 1024 * 1024 + last.stat().st_size, total
+
+
+def test_captures_are_readable_by_the_gateways_user_only(gateway: Proc) -> None:
+    _send(gateway, "private-1", "a prompt")
+    path = _written(gateway.captures, "private-1")  # type: ignore[attr-defined]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

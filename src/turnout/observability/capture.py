@@ -279,7 +279,9 @@ class Capture:
     def _write(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
+        # Prompts and answers in clear: readable by the gateway's user only (a directory the
+        # operator made keeps its mode; its files are still 0600).
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         for record in records:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
             rid = re.sub(r"[^A-Za-z0-9_.-]", "_", str(record["request_id"]))[:64]
@@ -288,7 +290,11 @@ class Capture:
             data = self.redact(orjson.dumps(record))
             path = self.dir / f"{stamp}_{rid}.json"
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(data)
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()  # a crash's leftover: O_EXCL below creates the file with 0600
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
             os.replace(tmp, path)  # readers never see half a file
             self.written += 1
             self._unclean += len(data)
