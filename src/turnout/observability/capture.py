@@ -80,6 +80,7 @@ _AUTH_VALUE = re.compile(rb"\s*(bearer|basic|token|digest|negotiate|aws4-hmac-sh
 # Shapes of provider and gateway keys (OpenAI/Anthropic sk-..., Google AIza...).
 KEY_SHAPES = re.compile(rb"sk-[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}")
 QUEUE_MAX = 1000
+QUEUE_BYTES = 64 * 1024 * 1024  # bodies waiting for the writer; one record always fits
 FRAME_BYTES = 32  # a stream chunk's frame in the file besides its data: {"t_ms":…,"data":…}
 CLEAN_EVERY = 30.0
 
@@ -131,6 +132,25 @@ def _body(raw: bytes, limit: int) -> tuple[Any, bool]:
         return raw.decode("utf-8", "replace"), False
 
 
+def _pending_bytes(record: dict[str, Any]) -> int:
+    """The bytes a record holds in bodies and stream chunks, while it waits."""
+    size = len(record["request"]["body"])
+    response = record.get("response") or {}
+    body = response.get("body")
+    if isinstance(body, bytes):
+        size += len(body)
+    return size + sum(len(f["data"]) for f in response.get("chunks") or ())
+
+
+def _settle(record: dict[str, Any], limit: int) -> None:
+    """The bodies kept as bytes, read as JSON (or text) and marked when cut: in the writer's
+    thread, just before the record is written."""
+    for part in (record["request"], record.get("response") or {}):
+        raw = part.get("body")
+        if isinstance(raw, bytes):
+            part["body"], part["truncated"] = _body(raw, limit)
+
+
 class Capture:
     def __init__(self, config: CaptureConfig, secrets: Iterable[str]) -> None:
         self.config = config
@@ -144,6 +164,7 @@ class Capture:
         self.written = 0
         self.dropped = 0
         self._unclean = 0  # bytes written since the last clean
+        self._queued_bytes = 0  # bodies and chunks of the records waiting in the queue
 
     def wanted(self, call: Call) -> bool:
         return not self._globs or any(fnmatch.fnmatchcase(call.model, g) for g in self._globs)
@@ -164,14 +185,17 @@ class Capture:
         }
         record["response"] = response
         if reply.chunks is None:
-            response["body"], response["truncated"] = _body(reply.body, self.config.max_body_bytes)
+            response["body"] = reply.body[: self.config.max_body_bytes + 1]  # read when written
             self._finish(record, call)
             return reply
         reply.chunks = self._tap(record, response, call, reply.chunks)
         return reply
 
     def _request(self, call: Call) -> dict[str, Any]:
-        body, cut = _body(call.client_body or call.body, self.config.max_body_bytes)
+        # Kept as bytes (at most one past the limit, to tell a cut body) and read as JSON by the
+        # writer's thread: parsed here, 1 MB of ``{"a":0},…`` held 24 MB of Python objects
+        # for as long as the record waited in the queue, and took the event loop to parse.
+        raw = (call.client_body or call.body)[: self.config.max_body_bytes + 1]
         return {
             "request_id": call.request_id,
             "time": datetime.now(UTC).isoformat(),
@@ -183,8 +207,7 @@ class Capture:
                 "path": call.path,
                 "query": redact_query(call.query),
                 "headers": redact_headers(call.headers.items()),
-                "body": body,
-                "truncated": cut,
+                "body": raw,
             },
         }
 
@@ -228,9 +251,13 @@ class Capture:
         record["deployment"] = call.deployment
         record["attempts"] = call.attempts
         record["error"] = call.error
-        if len(self._queue) >= QUEUE_MAX:
+        size = _pending_bytes(record)
+        if len(self._queue) >= QUEUE_MAX or (
+            self._queue and self._queued_bytes + size > QUEUE_BYTES
+        ):
             self.dropped += 1
             return
+        self._queued_bytes += size
         self._queue.append(record)
         self._wake.set()
 
@@ -269,6 +296,7 @@ class Capture:
     def _take(self) -> list[dict[str, Any]]:
         records = list(self._queue)
         self._queue.clear()
+        self._queued_bytes = 0
         return records
 
     def redact(self, data: bytes) -> bytes:
@@ -287,6 +315,7 @@ class Capture:
             rid = re.sub(r"[^A-Za-z0-9_.-]", "_", str(record["request_id"]))[:64]
             # Compact: indented, a caller's deeply nested body (400 KB of ``[[[…[0,0,…]…]]]``
             # 100 levels deep) became a 42 MB file, two spaces a level on every line.
+            _settle(record, self.config.max_body_bytes)
             data = self.redact(orjson.dumps(record))
             path = self.dir / f"{stamp}_{rid}.json"
             tmp = path.with_suffix(".tmp")
