@@ -61,14 +61,13 @@ def _call(text: str) -> bytes:
 
 
 def test_a_wrong_key_is_refused_before_its_body_is_read(held: Proc) -> None:
-    head = rawhttp.post(
+    head = rawhttp.announce(
         "/mcp",
-        b"",
+        5_000_000,
         "Authorization: Bearer sk-wrong",
         "Content-Type: application/json",
         "Accept: application/json, text/event-stream",
     )
-    head = head.replace(b"Content-Length: 0", b"Content-Length: 5000000")
     with rawhttp.connect(held.port) as sock:
         sock.sendall(head)  # and not one byte of the body
         reply = rawhttp.read_reply(sock)
@@ -91,13 +90,13 @@ async def test_a_body_past_the_bound_is_a_retryable_jsonrpc_error(held: Proc) ->
 
 async def test_the_refusal_is_a_503_with_retry_after(held: Proc) -> None:
     body = _call("a" * 1_200_000)
-    head = rawhttp.post(
+    head = rawhttp.announce(
         "/mcp",
-        b"",
+        len(body),
         f"Authorization: Bearer {MASTER}",
         "Content-Type: application/json",
         "Accept: application/json, text/event-stream",
-    ).replace(b"Content-Length: 0", b"Content-Length: %d" % len(body))
+    )
     with rawhttp.connect(held.port) as sock:
         sock.sendall(head)  # refused on its Content-Length: none of the body is needed
         reply = rawhttp.read_reply(sock)
@@ -109,13 +108,13 @@ async def test_the_refusal_is_a_503_with_retry_after(held: Proc) -> None:
 
 async def test_bodies_held_by_other_requests_count_until_they_end(held: Proc) -> None:
     body = _call("a" * 800_000)
-    head = rawhttp.post(
+    head = rawhttp.announce(
         "/mcp",
-        b"",
+        len(body),
         f"Authorization: Bearer {MASTER}",
         "Content-Type: application/json",
         "Accept: application/json, text/event-stream",
-    ).replace(b"Content-Length: 0", b"Content-Length: %d" % len(body))
+    )
     async with connect(held) as client:
 
         async def refused() -> bool:

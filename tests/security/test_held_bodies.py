@@ -66,8 +66,7 @@ def test_a_wrong_key_is_refused_before_its_body_is_read(gateway: Proc) -> None:
         ("/v1/chat/completions", "Authorization: Bearer sk-wrong"),
         ("/v1/messages", "x-api-key: sk-wrong"),
     ):
-        head = rawhttp.post(path, b"", key, "Content-Type: application/json")
-        head = head.replace(b"Content-Length: 0", b"Content-Length: 5000000")
+        head = rawhttp.announce(path, 5_000_000, key, "Content-Type: application/json")
         with rawhttp.connect(gateway.port) as sock:
             sock.sendall(head)  # and not one byte of the body
             reply = rawhttp.read_reply(sock)
@@ -136,8 +135,7 @@ def test_a_chunked_body_is_refused_once_it_grows_past_the_bound(gateway: Proc) -
 
 def test_bodies_held_by_other_requests_count_until_they_end(gateway: Proc) -> None:
     body = _body(800_000)
-    head = rawhttp.post("/v1/chat/completions", b"", f"Authorization: Bearer {MASTER}")
-    head = head.replace(b"Content-Length: 0", b"Content-Length: %d" % len(body))
+    head = rawhttp.announce("/v1/chat/completions", len(body), f"Authorization: Bearer {MASTER}")
     stalled = rawhttp.connect(gateway.port)
     try:
         stalled.sendall(head + body[:-10])  # all but its last bytes: held, never finished

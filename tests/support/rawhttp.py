@@ -82,6 +82,12 @@ def post(path: str, body: bytes, *headers: str, host: str = "localhost") -> byte
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+def announce(path: str, length: int, *headers: str, host: str = "localhost") -> bytes:
+    """A POST head promising a ``length``-byte body, for sending none or only part of it."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", *headers, f"Content-Length: {length}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
 def closed_by_peer(sock: socket.socket) -> bool:
     """Whether the server closed the connection (waits up to the socket's timeout)."""
     try:
