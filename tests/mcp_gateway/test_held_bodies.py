@@ -60,14 +60,19 @@ def _call(text: str) -> bytes:
     )
 
 
-def test_a_wrong_key_is_refused_before_its_body_is_read(held: Proc) -> None:
-    head = rawhttp.announce(
+def _head(length: int, key: str = MASTER) -> bytes:
+    """An MCP POST's head promising ``length`` bytes of body."""
+    return rawhttp.announce(
         "/mcp",
-        5_000_000,
-        "Authorization: Bearer sk-wrong",
+        length,
+        f"Authorization: Bearer {key}",
         "Content-Type: application/json",
         "Accept: application/json, text/event-stream",
     )
+
+
+def test_a_wrong_key_is_refused_before_its_body_is_read(held: Proc) -> None:
+    head = _head(5_000_000, "sk-wrong")
     with rawhttp.connect(held.port) as sock:
         sock.sendall(head)  # and not one byte of the body
         reply = rawhttp.read_reply(sock)
@@ -90,13 +95,7 @@ async def test_a_body_past_the_bound_is_a_retryable_jsonrpc_error(held: Proc) ->
 
 async def test_the_refusal_is_a_503_with_retry_after(held: Proc) -> None:
     body = _call("a" * 1_200_000)
-    head = rawhttp.announce(
-        "/mcp",
-        len(body),
-        f"Authorization: Bearer {MASTER}",
-        "Content-Type: application/json",
-        "Accept: application/json, text/event-stream",
-    )
+    head = _head(len(body))
     with rawhttp.connect(held.port) as sock:
         sock.sendall(head)  # refused on its Content-Length: none of the body is needed
         reply = rawhttp.read_reply(sock)
@@ -108,13 +107,7 @@ async def test_the_refusal_is_a_503_with_retry_after(held: Proc) -> None:
 
 async def test_bodies_held_by_other_requests_count_until_they_end(held: Proc) -> None:
     body = _call("a" * 800_000)
-    head = rawhttp.announce(
-        "/mcp",
-        len(body),
-        f"Authorization: Bearer {MASTER}",
-        "Content-Type: application/json",
-        "Accept: application/json, text/event-stream",
-    )
+    head = _head(len(body))
     async with connect(held) as client:
 
         async def refused() -> bool:
