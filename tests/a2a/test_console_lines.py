@@ -9,7 +9,6 @@ path reached the operator's terminal (``ESC[1A ESC[2K``: move up and erase the l
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from tests.a2a.conftest import MASTER, gateway_config
 from tests.a2a.test_gateway import rpc, send_params
 from tests.support.procs import Proc, start_gateway
+from tests.support.wait import until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -49,10 +49,7 @@ def test_a_callers_escape_sequences_are_escaped_on_the_console(console_gateway: 
     refused = rpc(console_gateway, "quick", {**payload, "params": params})
     assert refused.status_code == 403, refused.text
 
-    deadline = time.monotonic() + 10
-    while "outbound connection refused" not in console_gateway.output():
-        assert time.monotonic() < deadline, console_gateway.output()
-        time.sleep(0.05)
+    until(lambda: "outbound connection refused" in console_gateway.output(), 10, 0.05)
     output = console_gateway.output()
     line = next(x for x in output.splitlines() if "outbound connection refused" in x)
     assert "\x1b" not in output and "\x9b" not in output, repr(line)

@@ -9,7 +9,6 @@ file in clear (docs/security.md, "Credentials in capture files").
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import orjson
 import pytest
 
 from tests.support.procs import Proc, start_gateway
+from tests.support.wait import found
 
 MASTER = "capture-master-key-0123456789"
 CHAT = '{"id":"c1","object":"chat.completion","created":1,"model":"gpt-x","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'  # noqa: E501
@@ -54,13 +54,7 @@ def gateway(rogue_server: Proc, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _capture(folder: Path, rid: str) -> str:
-    deadline = time.monotonic() + 10
-    while True:
-        found = list(folder.glob(f"*_{rid}.json"))
-        if found:
-            return found[0].read_text()
-        assert time.monotonic() < deadline, "capture not written"
-        time.sleep(0.05)
+    return found(lambda: list(folder.glob(f"*_{rid}.json")), 10, 0.05)[0].read_text()
 
 
 def test_credentials_in_any_header_or_query_parameter_are_redacted(gateway: Proc) -> None:

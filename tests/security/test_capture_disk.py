@@ -13,7 +13,6 @@ modes (0755, 0644): every local user could read the prompts and answers in them 
 from __future__ import annotations
 
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import openai
 import pytest
 
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import found
 
 LIMIT_MB = 1
 
@@ -53,13 +53,7 @@ def _send(gw: Proc, rid: str, metadata: object) -> None:
 
 
 def _written(folder: Path, rid: str) -> Path:
-    deadline = time.monotonic() + 20
-    while True:
-        found = list(folder.glob(f"*_{rid}.json"))
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"capture {rid} not written"
-        time.sleep(0.05)
+    return found(lambda: list(folder.glob(f"*_{rid}.json")), 20, 0.05)[0]
 
 
 def test_a_nested_body_is_not_amplified_on_disk(gateway: Proc) -> None:

@@ -9,12 +9,12 @@ JSON").
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import openai
 
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import until
 
 # The capture writer waits while the file HOLD exists: a writer that is behind.
 _BOOT = """
@@ -67,9 +67,7 @@ def test_queued_captures_hold_bytes_not_objects(mock: Proc, tmp_path: Path) -> N
         # Ten records of ~1 MB each wait; parsed, they held ~240 MB.
         assert grown < 100 * 2**20, grown
         hold.unlink()
-        deadline = time.monotonic() + 30
-        while not list((tmp_path / "captures").glob("*_held-9.json")):
-            assert time.monotonic() < deadline, "captures not written once the writer resumed"
-            time.sleep(0.05)
+        # written once the writer resumed
+        until(lambda: list((tmp_path / "captures").glob("*_held-9.json")), 30, 0.05)
     finally:
         gw.stop()

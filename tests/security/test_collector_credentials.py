@@ -8,12 +8,12 @@ request's URL, query included: a key in ``tracing.endpoint``'s query
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import openai
 
 from tests.support.procs import Proc, free_port, mock_provider, start_gateway
+from tests.support.wait import until
 
 SECRET = "COLLECTOR-QUERY-SECRET-1"
 
@@ -31,10 +31,7 @@ def test_an_endpoint_key_is_hidden_in_export_errors(mock: Proc, tmp_path: Path) 
         client.chat.completions.create(
             model="gpt-test", messages=[{"role": "user", "content": "hi"}]
         )
-        deadline = time.monotonic() + 30
-        while "exporting spans" not in gw.output():  # the exporter's retry line
-            assert time.monotonic() < deadline, gw.output()[-2000:]
-            time.sleep(0.1)
+        until(lambda: "exporting spans" in gw.output(), 30, 0.1)  # the exporter's retry line
         output = gw.output()
         assert SECRET not in output, output[-2000:]
         assert "api_key=***" in output  # the line is still there, and says where

@@ -8,7 +8,6 @@ gateway reads them itself first (docs/security.md, "A caller's trace context").
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.support.otlp import Collector
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import found
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -49,14 +49,14 @@ def _call(gw: Proc, rid: str, headers: dict[str, str]) -> None:
 
 
 def _server_span(collector: Collector, rid: str) -> Any:
-    deadline = time.monotonic() + 20
-    while True:
+    def exported() -> Any:
         for span in list(collector.spans):
             attrs = {a.key: a.value.string_value for a in span.attributes}
             if attrs.get("turnout.request_id") == rid:
                 return span
-        assert time.monotonic() < deadline, "span not exported"
-        time.sleep(0.05)
+        return None
+
+    return found(exported, 20, 0.05)
 
 
 def test_an_invalid_tracestate_is_dropped_without_a_log_line(traced: dict[str, Any]) -> None:

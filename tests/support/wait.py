@@ -11,6 +11,9 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def until(check: Callable[[], object], limit: float = 10.0, step: float = 0.02) -> float:
@@ -20,6 +23,20 @@ def until(check: Callable[[], object], limit: float = 10.0, step: float = 0.02) 
         assert time.monotonic() - started < limit, f"not within {limit} s"
         time.sleep(step)
     return time.monotonic() - started
+
+
+def found(find: Callable[[], T | None], limit: float = 10.0, step: float = 0.02) -> T:
+    """Poll ``find`` until it returns something (truthy); that. Fails after ``limit`` s."""
+    seen: list[T] = []
+
+    def check() -> bool:
+        value = find()
+        if value:
+            seen.append(value)
+        return bool(value)
+
+    until(check, limit, step)
+    return seen[0]
 
 
 async def until_async(

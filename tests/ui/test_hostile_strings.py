@@ -6,7 +6,6 @@ opens, and the markup is shown as the text it is."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ from playwright.sync_api import Browser, Dialog, expect
 
 from tests.a2a.conftest import start_agent
 from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.wait import until
 from tests.ui.conftest import ADMIN, MASTER, Tab
 
 pytestmark = pytest.mark.timeout(300)
@@ -50,10 +50,8 @@ def hostile(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pr
         client.chat.completions.create(
             model="gpt-test", messages=[{"role": "user", "content": MARKUP}], user=MARKUP
         )
-        deadline = time.monotonic() + 20
-        while not httpx.get(proc.url + "/admin/logs?from=1h", headers=ADMIN).json()["rows"]:
-            assert time.monotonic() < deadline, "the request log never held the call"
-            time.sleep(0.05)
+        logs = proc.url + "/admin/logs?from=1h"
+        until(lambda: httpx.get(logs, headers=ADMIN).json()["rows"], 20, 0.05)
         yield proc
     finally:
         proc.stop()
