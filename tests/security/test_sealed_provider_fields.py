@@ -61,6 +61,29 @@ def raw_rows(db: Path) -> str:
         conn.close()
 
 
+def _plant_legacy(db: Path, legacy: dict[str, Any], env: dict[str, str]) -> None:
+    """A stored provider ``legacy`` (its keys sealed, as they always were) and a model ``old``
+    on it, written as a gateway from before the fix wrote them: the rest of ``legacy`` in the
+    clear, in its row's body."""
+    box = SecretBox.from_text(env["TURNOUT_SECRET_KEY"])
+    keys = json.dumps([box.seal(KEY, "managed-provider:legacy")])
+    now = datetime.now(UTC)
+    model_body = {"deployments": [{"provider": "legacy", "model": "m"}]}
+    conn = sqlite3.connect(db)
+    try:
+        conn.executemany(
+            "INSERT INTO managed_entries (kind, name, body, sealed_keys, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                ("provider", "legacy", json.dumps(legacy), keys, now),
+                ("model", "old", json.dumps(model_body), "[]", now),
+            ],
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def test_a_stored_providers_credentials_are_sealed_at_rest(echo: Proc, tmp_path: Path) -> None:
     config = {"providers": {}, "models": {}, "outbound": {"allow": ["127.0.0.1/32"]}}
     env = {"TURNOUT_MASTER_KEY": MASTER, "TURNOUT_SECRET_KEY": secrets.token_hex(32)}
@@ -94,25 +117,9 @@ def test_a_stored_providers_credentials_are_sealed_at_rest(echo: Proc, tmp_path:
     assert "x-echo-answer" not in rows  # the headers whole, names and values
     assert not [s for s in (HEADER, API_HEADER, CLIENT, KEY) if s in rows], rows
     # A row written before the fix: its headers in the clear, in its body. Still read.
-    conn = sqlite3.connect(db)
-    try:
-        legacy = {**stored, "headers": {"x-echo-answer": LEGACY}}
-        del legacy["api_keys"]
-        box = SecretBox.from_text(env["TURNOUT_SECRET_KEY"])
-        keys = json.dumps([box.seal(KEY, "managed-provider:legacy")])  # keys were sealed
-        now = datetime.now(UTC)
-        model_body = {"deployments": [{"provider": "legacy", "model": "m"}]}
-        conn.executemany(
-            "INSERT INTO managed_entries (kind, name, body, sealed_keys, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                ("provider", "legacy", json.dumps(legacy), keys, now),
-                ("model", "old", json.dumps(model_body), "[]", now),
-            ],
-        )
-        conn.commit()
-    finally:
-        conn.close()
+    legacy = {**stored, "headers": {"x-echo-answer": LEGACY}}
+    del legacy["api_keys"]
+    _plant_legacy(db, legacy, env)
 
     gw = start_gateway(config, tmp_path, "--no-watch", env=env, ready_within=60)
     try:
@@ -185,24 +192,8 @@ def test_a_credential_in_a_stored_base_url_is_sealed_and_never_shown(
     assert not [s for s in URL_SECRETS if s in rows], rows
     assert "?key=***" in rows  # the row still says which upstream, without the credential
     # A row written before the fix: its base_url in the clear, in its body. Still read.
-    conn = sqlite3.connect(db)
-    try:
-        legacy = {"type": "openai-compatible", "base_url": f"{rogue.url}/v1?key={LEGACY_QUERY}"}
-        box = SecretBox.from_text(env["TURNOUT_SECRET_KEY"])
-        keys = json.dumps([box.seal(KEY, "managed-provider:legacy")])
-        now = datetime.now(UTC)
-        model_body = {"deployments": [{"provider": "legacy", "model": "m"}]}
-        conn.executemany(
-            "INSERT INTO managed_entries (kind, name, body, sealed_keys, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                ("provider", "legacy", json.dumps(legacy), keys, now),
-                ("model", "old", json.dumps(model_body), "[]", now),
-            ],
-        )
-        conn.commit()
-    finally:
-        conn.close()
+    legacy = {"type": "openai-compatible", "base_url": f"{rogue.url}/v1?key={LEGACY_QUERY}"}
+    _plant_legacy(db, legacy, env)
 
     gw = start_gateway(config, tmp_path, "--no-watch", env=env, ready_within=60)
     try:
