@@ -26,6 +26,7 @@ import orjson
 
 from turnout.observability.slog import structlog
 from turnout.types import Call
+from turnout.units import ms3
 
 if TYPE_CHECKING:
     from turnout.observability.finish import Finished, Finisher
@@ -315,8 +316,8 @@ class RequestLog:
                 "attempts": call.attempts,
                 "status": call.status,
                 "stream": call.stream,
-                "latency_ms": round(latency * 1000, 3),
-                "ttft_ms": None if call.ttft is None else round(call.ttft * 1000, 3),
+                "latency_ms": ms3(latency),
+                "ttft_ms": None if call.ttft is None else ms3(call.ttft),
                 "input_tokens": usage.input_tokens if usage else None,
                 "output_tokens": usage.output_tokens if usage else None,
                 "error": call.error,

@@ -10,6 +10,7 @@ import orjson
 
 from turnout.storage.rows import Row, new_id
 from turnout.storage.writer import LogWriter
+from turnout.units import ms3
 
 if TYPE_CHECKING:
     from turnout.observability.finish import Finished
@@ -126,7 +127,7 @@ def _attempt_log(done: Finished) -> str:
                 "key": a.key_id or None,
                 "status": a.status,
                 "reason": a.reason,
-                "ms": round((a.ended - a.started) * 1000, 3),
+                "ms": ms3(a.ended - a.started),
             }
             for a in done.attempts
         ]
