@@ -163,9 +163,9 @@ async def to_reply(resp: UpstreamResponse, stream: bool, spec: ProviderSpec) -> 
     check_status(resp, spec.name)
     headers = relay_headers(resp.headers)
     if stream and 200 <= resp.status < 300:
-        return Reply(status=resp.status, headers=headers, chunks=resp.iter_chunks())
+        return Reply(resp.status, headers, b"", resp.iter_chunks())  # positional: no kwargs dict
     body = await read_body(resp, spec.max_response_bytes, spec.name)
-    return Reply(status=resp.status, headers=headers, body=body)
+    return Reply(resp.status, headers, body)
 
 
 __all__ = ["GatewayError", "HTTPProvider", "Provider", "relay_headers", "to_reply"]

@@ -48,12 +48,15 @@ def usage_to_ir(usage: object) -> Usage | None:
     if not usage or not isinstance(usage, dict):
         return None
     get = usage.get
+    # Positional (read on every call's drain): input, output, cached input, cache creation,
+    # reasoning, total.
     return Usage(
-        input_tokens=count(get("prompt_tokens")),
-        output_tokens=count(get("completion_tokens")),
-        cached_input_tokens=count(section(get("prompt_tokens_details")).get("cached_tokens")),
-        reasoning_tokens=count(section(get("completion_tokens_details")).get("reasoning_tokens")),
-        total_tokens=maybe_count(get("total_tokens")),
+        count(get("prompt_tokens")),
+        count(get("completion_tokens")),
+        count(section(get("prompt_tokens_details")).get("cached_tokens")),
+        0,
+        count(section(get("completion_tokens_details")).get("reasoning_tokens")),
+        maybe_count(get("total_tokens")),
     )
 
 
