@@ -18,12 +18,16 @@ path (``/models/{model}:…``, Gemini) or from the JSON body's ``model``. An ans
 closed the connection while the answer was still being written).
 
 A script key ``"GET /v1/responses/r1"`` (method and path) answers requests that name no model.
+A request carrying ``x-scripted-answer`` (an answer as above, JSON in base64) gets that answer
+whatever the script says: a property test varies the upstream's answer per request through a
+gateway whose provider forwards ``x-scripted-*``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import re
 from typing import Any
@@ -43,12 +47,16 @@ def _model(path: bytes, body: bytes) -> str:
     return str(data.get("model", "")) if isinstance(data, dict) else ""
 
 
-def _content_length(head: bytes) -> int:
+def _header(head: bytes, wanted: bytes) -> bytes | None:
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
-    return 0
+        if name.strip().lower() == wanted:
+            return value.strip()
+    return None
+
+
+def _content_length(head: bytes) -> int:
+    return int(_header(head, b"content-length") or 0)
 
 
 async def _write(
@@ -117,6 +125,8 @@ def _handler(script: dict[str, Any]) -> Any:
                 answer = script.get(f"{method} {record['path']}") or script.get(
                     model, {"status": 404, "chunks": ['{"error": "no script"}']}
                 )
+                if (given := _header(head, b"x-scripted-answer")) is not None:
+                    answer = json.loads(base64.b64decode(given))
                 try:
                     await _write(reader, writer, answer, record)
                 except ConnectionError:

@@ -9,7 +9,7 @@ re-emitted only when the target is the protocol the part came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 JSON: TypeAlias = dict[str, Any]
 """A decoded JSON object. Kept loose on purpose: we forward, we do not validate."""
@@ -108,3 +108,36 @@ Part: TypeAlias = (
     TextPart | ImagePart | FilePart | ToolCallPart | ToolResultPart | ThinkingPart | RawPart
 )
 MediaPart: TypeAlias = TextPart | ImagePart | FilePart
+
+
+# The fields of each part that carry an upstream's value and must be strings in every client's
+# protocol: True for a field that must hold one, False for one that may also be null. Codecs
+# read an answer's parts as they come; a part of the wrong type is refused here, once, for
+# every protocol (:func:`turnout.ir.response.settle`), as stream events are (ir.stream).
+_STRINGS: dict[type, tuple[tuple[str, bool], ...]] = {
+    TextPart: (("text", True),),
+    ImagePart: (("media_type", False), ("data", False), ("url", False), ("detail", False)),
+    FilePart: (("media_type", False), ("data", False), ("url", False), ("name", False)),
+    ToolCallPart: (("id", True), ("name", True), ("raw_arguments", False)),
+    ToolResultPart: (("id", True), ("name", False)),
+    ThinkingPart: (("text", True), ("signature", False), ("redacted", False)),
+}
+_OBJECTS: dict[type, str] = {ToolCallPart: "arguments", RawPart: "data"}
+
+
+def misfit(part: Part) -> str | None:
+    """The first field of ``part`` whose value has the wrong JSON type (``ToolCallPart.name``,
+    ``ToolResultPart.content[0].text``), or None."""
+    kind = type(part)
+    for name, required in _STRINGS.get(kind, ()):
+        value = getattr(part, name)
+        if not isinstance(value, str) and (required or value is not None):
+            return f"{kind.__name__}.{name}"
+    held = _OBJECTS.get(kind)
+    if held is not None and not isinstance(getattr(part, held), dict):
+        return f"{kind.__name__}.{held}"
+    if isinstance(part, ToolResultPart):
+        for i, inner in enumerate(part.content):
+            if (field := misfit(cast(Part, inner))) is not None:
+                return f"ToolResultPart.content[{i}].{field}"
+    return None

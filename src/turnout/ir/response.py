@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from turnout.copies import copier
-from turnout.ir.content import JSON, Part
+from turnout.ir.content import JSON, Part, misfit
 
 
 class FinishReason(StrEnum):
@@ -79,6 +79,41 @@ class IRResponse:
     created: int | None = None
     extras: JSON = field(default_factory=dict)
     source: str | None = None
+
+
+def timestamp(value: object) -> int | None:
+    """A creation time as an upstream sent it: a non-negative integer (an integral float too)
+    of at most 2**53, else None (the gateway's own clock stands in)."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value
+    if type(value) is float and value.is_integer() and 0 <= value <= MAX_COUNT:
+        return int(value)
+    return None
+
+
+def settle(resp: IRResponse) -> IRResponse:
+    """An upstream's answer made fit for any client, or a ValueError naming the field that
+    cannot be (translation turns it into the upstream's failure, a 502).
+
+    The envelope is the upstream's metadata: an id or model name that is not a string, or a
+    creation time that is not a plain count of seconds, is dropped for the gateway's own (as a
+    usage count of the wrong type counts 0). The content is the answer: a part whose text, id
+    or name is not a string, or whose arguments are not an object, fails it. Before, either
+    went through to the client as it came (``"id": {…}`` in a ChatCompletion, ``"responseId":
+    [ … ]`` in a Gemini answer), bodies no SDK's types admit.
+    """
+    if resp.id is not None and not isinstance(resp.id, str):
+        resp.id = None
+    if resp.model is not None and not isinstance(resp.model, str):
+        resp.model = None
+    if resp.created is not None:
+        resp.created = timestamp(resp.created)
+    if resp.stop_sequence is not None and not isinstance(resp.stop_sequence, str):
+        raise ValueError("the stop sequence is not a string")
+    for i, part in enumerate(resp.content):
+        if (field := misfit(part)) is not None:
+            raise ValueError(f"content[{i}]: {field} has the wrong type")
+    return resp
 
 
 # A copy of a usage record (turnout.copies): streams merge cumulative updates into copies.

@@ -118,6 +118,16 @@ _STRINGS: dict[type, tuple[str, ...]] = {
 }
 
 
+def settle_start(event: StreamStart) -> None:
+    """A stream's id and model are the upstream's metadata: one that is not a string is
+    dropped for the gateway's own, as :func:`turnout.ir.response.settle` does for a whole
+    answer (before, ``"id": [1]`` reached a client as its chunks' id or ``responseId``)."""
+    if event.id is not None and not isinstance(event.id, str):
+        event.id = None
+    if event.model is not None and not isinstance(event.model, str):
+        event.model = None
+
+
 def not_a_string(event: StreamEvent) -> str | None:
     """The first field of ``event`` that should be a string and holds something else
     (``TextDelta.text``), or None: one dict lookup and an ``isinstance`` per field."""

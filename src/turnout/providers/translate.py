@@ -45,8 +45,8 @@ from turnout.ir import (
     TranslationError,
     UsageUpdate,
 )
-from turnout.ir.response import count
-from turnout.ir.stream import not_a_string
+from turnout.ir.response import count, settle
+from turnout.ir.stream import StreamStart, not_a_string, settle_start
 from turnout.observability.logging import get_logger
 from turnout.protocols.descriptor import (
     COUNT,
@@ -263,7 +263,7 @@ def _response_ir(codec: WireProtocol, raw: bytes, provider: str) -> IRResponse:
         raise invalid(provider, "the body is not a JSON object")
     try:
         codec.check_response(payload)
-        return codec.response_to_ir(payload)
+        return settle(codec.response_to_ir(payload))
     except ShapeError as exc:
         raise invalid(provider, str(exc)) from None
     except (TranslationError, *_MALFORMED) as exc:
@@ -358,6 +358,8 @@ def _encode(
             return out, stream_error(event)
         if isinstance(event, UsageUpdate):
             call.usage = from_ir(event.usage)
+        elif type(event) is StreamStart:
+            settle_start(event)
         elif (field := not_a_string(event)) is not None:  # the upstream's wrong type: a 502
             raise ValueError(f"{field} is not a string")
         out.extend(encoder.feed(event))
