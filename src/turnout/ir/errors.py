@@ -50,6 +50,13 @@ class ErrorInfo:
     """The protocol's own type/status/code string, kept for logs and same-protocol rendering."""
     param: str | None = None
 
+    def __post_init__(self) -> None:
+        # An upstream's error body is read as it came. Before, its ``param`` went through as
+        # any JSON (``"param": {…}``, ``true``) into another protocol's error; no client's
+        # error shape has room for anything but a string there.
+        if self.param is not None and not isinstance(self.param, str):
+            self.param = None
+
 
 def kind_for_status(status: int) -> ErrorKind:
     """Fallback classification when a body carries no recognisable type."""
