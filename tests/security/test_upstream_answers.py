@@ -461,3 +461,60 @@ def test_the_openai_sdk_reads_an_upstream_errors_param_as_a_string_or_none(gatew
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="to-chat", input="hi", extra_headers=headers)
     assert caught.value.param is None and caught.value.message.endswith("no")
+
+
+def _chat_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return "data: " + json.dumps(
+        {"id": "c", "object": "chat.completion.chunk", "choices": [choice]}
+    )
+
+
+def _tool_stream(*pieces: str) -> dict[str, str]:
+    """The header that has a Chat Completions upstream stream one tool call whose arguments
+    arrive in ``pieces``, then end it as a tool call."""
+    start = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather"}}
+    events = [_chat_chunk({"role": "assistant", "tool_calls": [start]})]
+    for piece in pieces:
+        events.append(_chat_chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+    events += [_chat_chunk({}, "tool_calls"), "data: [DONE]"]
+    answer = {"type": "text/event-stream", "chunks": [e + "\n\n" for e in events]}
+    return {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+
+
+def _claude_stream(gateway: Proc, headers: dict[str, str]) -> Message:
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    with claude.messages.stream(
+        model="to-chat",
+        max_tokens=99,
+        messages=[{"role": "user", "content": "weather?"}],
+        extra_headers=headers,
+    ) as stream:
+        for _ in stream:
+            pass
+        return stream.get_final_message()
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [["}"], ['{"city": "Pa'], ["[1", "]"], ['{"city": "Paris"}', "}"], ['{"a": tru', "x}"]],
+    ids=["not-json", "cut-short", "an-array", "more-after", "a-bad-literal"],
+)
+def test_tool_arguments_that_are_no_object_fail_an_anthropic_clients_stream(
+    gateway: Proc, pieces: list[str]
+) -> None:
+    """Before: the Anthropic SDK raised a ValueError of its own mid-stream (``}``, ``tru x``:
+    not an API error, so nothing a caller handles for a failed call said so), or returned a
+    message whose tool ``input`` was cut short (``{"city": "Pa"}``) or a list. Now the stream
+    ends with the error frame the SDK raises as the API's error."""
+    with pytest.raises(anthropic.APIError) as caught:
+        _claude_stream(gateway, _tool_stream(*pieces))
+    assert "not a JSON object" in str(caught.value)
+
+
+def test_tool_arguments_in_many_pieces_reach_an_anthropic_client_whole(gateway: Proc) -> None:
+    pieces = ["", "{", '"ci', 'ty": "P\\u00e', '9ris", "n": [1, 2.5e', "3, true, null]", "}"]
+    message = _claude_stream(gateway, _tool_stream(*pieces))
+    call = message.content[0]
+    assert call.type == "tool_use"
+    assert call.input == {"city": "Péris", "n": [1, 2500.0, True, None]}

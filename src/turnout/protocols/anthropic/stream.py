@@ -35,6 +35,7 @@ from turnout.protocols.anthropic.response import (
     usage_to_ir,
 )
 from turnout.protocols.decoder import SSEDecoder
+from turnout.protocols.jsonprefix import ObjectPrefix
 from turnout.protocols.signatures import from_anthropic_signature, to_anthropic_signature
 from turnout.protocols.sse import frame
 
@@ -159,6 +160,13 @@ class StreamDecoder(SSEDecoder):
             out.append(BlockStop())
 
 
+# A tool call's arguments are the block's ``input`` object, which the Anthropic SDK parses piece
+# by piece: a piece after which they cannot be one, or a call closed before they are whole, is
+# the upstream's failure (translation answers it with a 502 or the client's error frame),
+# raised before that piece is written (protocols/jsonprefix.py).
+_BAD_ARGUMENTS = "upstream sent tool call arguments that are not a JSON object"
+
+
 def _event(name: str, payload: JSON) -> bytes:
     return frame(orjson.dumps(payload), name)
 
@@ -180,6 +188,7 @@ class StreamEncoder:
         self._index = -1
         self._open: int | None = None  # kind of the open block
         self._open_tool = -1
+        self._args = ObjectPrefix()  # the open tool call's arguments: an object, piece by piece
         self._finish: Finish | None = None
         self._usage = Usage()
 
@@ -207,6 +216,8 @@ class StreamEncoder:
         )
 
     def _close(self, out: list[bytes]) -> None:
+        if self._open == _TOOL and not self._args.complete():
+            raise ValueError(_BAD_ARGUMENTS)
         if self._open is not None:
             out.append(
                 _event("content_block_stop", {"type": "content_block_stop", "index": self._index})
@@ -277,8 +288,11 @@ class StreamEncoder:
                 _TOOL, {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}, out
             )
             self._open_tool = event.index
+            self._args = ObjectPrefix()
         elif isinstance(event, ToolArgsDelta):
             if self._open == _TOOL and event.partial_json:
+                if not self._args.feed(event.partial_json):
+                    raise ValueError(_BAD_ARGUMENTS)
                 self._delta({"type": "input_json_delta", "partial_json": event.partial_json}, out)
         elif isinstance(event, ToolCallEnd):
             if self._open == _TOOL:
