@@ -9,7 +9,8 @@ anywhere in the tree with arbitrary JSON (in a stream, in one or two events; or 
 repeats an event), and has a scripted upstream send it, for each upstream protocol (Chat
 Completions, Anthropic Messages, Gemini, Responses) and each client protocol it is translated
 for. A 200 answer is validated against the SDK's own types (``openai``, ``anthropic``,
-``google-genai``), every event of a stream too.
+``google-genai``), every event of a stream too; fewer streams are also read by each official
+client's stream helper, which must reach the end or raise its SDK's API error.
 
 Before, an id of the wrong type went through to the client as it came: ``"id": {…}`` in a
 ChatCompletion or an Anthropic Message, ``"responseId": [false]`` in a Gemini answer, which
@@ -19,6 +20,7 @@ none of the SDKs' types admit (google-genai's validation rejects the whole answe
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 from collections.abc import Iterator
@@ -518,3 +520,62 @@ def test_tool_arguments_in_many_pieces_reach_an_anthropic_client_whole(gateway: 
     call = message.content[0]
     assert call.type == "tool_use"
     assert call.input == {"city": "Péris", "n": [1, 2500.0, True, None]}
+
+
+SDK_EXAMPLES = 4  # per pair and sample: 96 streams through the official clients
+SDK_ERRORS = (openai.APIError, anthropic.APIError, genai.errors.APIError)
+
+
+def _sdk_stream(gateway: Proc, client: str, model: str, headers: dict[str, str]) -> None:
+    """A stream read by the official client's own stream helper, to its final answer (the
+    helpers accumulate the events: a block, item or tool call they cannot place raises)."""
+    chat: Any = [{"role": "user", "content": "hi"}]
+    if client in ("chat", "responses"):
+        oa = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
+        if client == "chat":
+            with oa.chat.completions.stream(model=model, messages=chat, extra_headers=headers) as s:
+                for _ in s:
+                    pass
+                s.get_final_completion()
+            return
+        with oa.responses.stream(model=model, input="hi", extra_headers=headers) as r:
+            for _ in r:
+                pass
+            r.get_final_response()
+        return
+    if client == "messages":
+        claude = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+        with claude.messages.stream(
+            model=model, max_tokens=99, messages=chat, extra_headers=headers
+        ) as m:
+            for _ in m:
+                pass
+            m.get_final_message()
+        return
+    options = genai_types.HttpOptions(base_url=gateway.url, headers=headers)
+    gemini = genai.Client(api_key="k", http_options=options)  # held: closed once collected
+    for _ in gemini.models.generate_content_stream(model=model, contents="hi"):
+        pass
+
+
+@pytest.mark.parametrize(("upstream", "client"), PAIRS)
+def test_any_upstream_stream_is_read_by_the_official_clients_stream_helpers(
+    gateway: Proc, samples: dict[str, list[Sample]], upstream: str, client: str
+) -> None:
+    """Each client's SDK reads the translated stream to its end, or raises its API error
+    (the gateway's error frame or 502): never an exception of its own."""
+    for sample in samples[upstream]:
+
+        @settings(
+            max_examples=SDK_EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(answer=answers(sample, True))
+        def check(answer: Any) -> None:
+            headers = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+            with contextlib.suppress(*SDK_ERRORS):
+                _sdk_stream(gateway, client, f"to-{upstream}", headers)
+
+        check()
