@@ -144,7 +144,48 @@ GEMINI: JSON = {
     },
 }
 
-BASE = {"openai": OPENAI, "anthropic": ANTHROPIC, "gemini": GEMINI}
+RESPONSES: JSON = {
+    "model": "MODEL",
+    "stream": False,
+    "store": False,
+    "instructions": "Be brief.",
+    "input": [
+        {"role": "developer", "content": [{"type": "input_text", "text": "Really brief."}]},
+        {
+            "type": "message",
+            "role": "user",
+            "content": [
+                {"type": "input_text", "text": "What is the weather?"},
+                {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+            ],
+        },
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "A tool."}]},
+        {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": TOOL_ARGS},
+        {"type": "function_call_output", "call_id": "call_1", "output": "Sunny"},
+        {"role": "assistant", "content": [{"type": "output_text", "text": "Sunny."}]},
+        {"role": "user", "content": "Thanks."},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "name": "weather",
+            "description": "Weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            "strict": False,
+        }
+    ],
+    "tool_choice": "auto",
+    "parallel_tool_calls": True,
+    "max_output_tokens": 32,
+    "temperature": 0.5,
+    "top_p": 0.9,
+    "text": {"format": {"type": "text"}},
+    "reasoning": {"effort": "low"},
+    "user": "someone",
+    "metadata": {"k": "v"},
+}
+
+BASE = {"openai": OPENAI, "anthropic": ANTHROPIC, "gemini": GEMINI, "responses": RESPONSES}
 
 
 def body(protocol: str, model: str) -> JSON:
@@ -154,14 +195,33 @@ def body(protocol: str, model: str) -> JSON:
     return data
 
 
-def send(client: httpx.Client, protocol: str, model: str, data: Any) -> httpx.Response:
-    """POST ``data`` (any JSON) to the protocol's generate endpoint for ``model``."""
+# The routes of each protocol that read a generate request's body: its generate route, and
+# the others that take the same body (token counting; Gemini's streams, with and without SSE).
+ROUTES: dict[str, tuple[str, ...]] = {
+    "openai": ("generate",),
+    "anthropic": ("generate", "count"),
+    "responses": ("generate", "count"),
+    "gemini": ("generate", "count", "stream", "stream-array"),
+}
+
+
+def send(
+    client: httpx.Client, protocol: str, model: str, data: Any, route: str = "generate"
+) -> httpx.Response:
+    """POST ``data`` (any JSON) to the protocol's ``route`` (:data:`ROUTES`) for ``model``."""
     if protocol == "openai":
         return client.post("/v1/chat/completions", json=data)
+    count = route == "count"
     if protocol == "anthropic":
-        return client.post("/v1/messages", json=data)
-    stream = isinstance(data, dict) and data.get("stream") is True
-    action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return client.post("/v1/messages" + ("/count_tokens" if count else ""), json=data)
+    if protocol == "responses":
+        return client.post("/v1/responses" + ("/input_tokens" if count else ""), json=data)
+    stream = route.startswith("stream") or (isinstance(data, dict) and data.get("stream") is True)
+    action = "streamGenerateContent" if stream else "generateContent"
+    if count:
+        action = "countTokens"
+    elif stream and route != "stream-array":
+        action += "?alt=sse"
     return client.post(f"/v1beta/models/{model}:{action}", json=data)
 
 

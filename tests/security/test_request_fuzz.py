@@ -1,6 +1,10 @@
 """Issue 12 item 4, as a property: arbitrary JSON at every inbound protocol x upstream provider
 type pair never gets a 5xx, never hangs, and is always answered in the client's own shape.
 
+The client protocols are Chat Completions, Anthropic Messages, Gemini and the Responses API
+(whose ``input`` items, ``instructions``, ``tools`` and ``text.format`` translation reads),
+each example sent to one of the routes that read such a body (bodies.ROUTES: token counts,
+Gemini's streams with and without SSE).
 Each example takes the protocol's rich valid request (tests/security/bodies.py), replaces one to
 three of its values, anywhere in the tree, with arbitrary JSON (sometimes adds keys, sometimes
 replaces the whole body), and sends it to a real gateway in front of the mock provider, one
@@ -27,7 +31,7 @@ from tests.security.test_request_shapes import shapes_config
 from tests.support.procs import Proc, start_gateway
 
 TARGETS = ["to-openai", "to-openai-compatible", "to-anthropic", "to-gemini", "to-mock"]
-EXAMPLES = 15  # per pair: 15 pairs, about 225 requests in all
+EXAMPLES = 15  # per pair: 20 pairs, about 300 requests in all
 
 leaves = (
     st.none()
@@ -75,7 +79,7 @@ def http(gateway: Proc) -> Iterator[httpx.Client]:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("protocol", ["openai", "anthropic", "gemini"])
+@pytest.mark.parametrize("protocol", ["openai", "anthropic", "gemini", "responses"])
 def test_arbitrary_json_never_gets_a_5xx(http: httpx.Client, protocol: str, target: str) -> None:
     @settings(
         max_examples=EXAMPLES,
@@ -83,9 +87,9 @@ def test_arbitrary_json_never_gets_a_5xx(http: httpx.Client, protocol: str, targ
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(data=mutated(protocol, target))
-    def check(data: Any) -> None:
-        reply = bodies.send(http, protocol, target, data)
+    @given(data=mutated(protocol, target), route=st.sampled_from(bodies.ROUTES[protocol]))
+    def check(data: Any, route: str) -> None:
+        reply = bodies.send(http, protocol, target, data, route)
         assert reply.status_code < 500, (reply.status_code, reply.text[:500])
         if reply.status_code >= 400:
             bodies.error_message(protocol, reply.json())

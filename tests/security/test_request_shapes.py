@@ -106,7 +106,7 @@ def test_a_wrong_type_is_a_400_naming_the_field(
     assert httpx.get(mock.url + "/_mock/stats").json()["requests"] == before
 
 
-@pytest.mark.parametrize("client", ["openai", "anthropic", "gemini"])
+@pytest.mark.parametrize("client", ["openai", "anthropic", "gemini", "responses"])
 @pytest.mark.parametrize("target", ["to-openai-compatible", "to-anthropic", "to-gemini"])
 def test_the_untouched_bodies_are_served(gateway: Proc, client: str, target: str) -> None:
     with httpx.Client(base_url=gateway.url, timeout=15) as http:

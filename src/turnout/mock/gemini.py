@@ -229,7 +229,10 @@ def _embed_one(request: Any) -> dict[str, Any]:
     dims = _get(request, "outputDimensionality", "output_dimensionality") or EMBEDDING_DIMS
     if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= 4096:
         raise RequestError("outputDimensionality must be within 1..4096")
-    texts = [p.get("text", "") for p in content.get("parts") or [] if isinstance(p, dict)]
+    parts = content.get("parts") or []
+    if not isinstance(parts, list):  # as the API: a 400, not the mock's crash
+        raise RequestError("Invalid value at 'content.parts': expected a list")
+    texts = [p.get("text", "") for p in parts if isinstance(p, dict)]
     return {"values": embedding("\n".join(str(t) for t in texts), dims)}
 
 

@@ -193,6 +193,14 @@ def test_count_tokens_and_embeddings() -> None:
     assert [len(e["values"]) for e in out["embeddings"]] == [3, 8]
 
 
+def test_embedding_parts_that_are_no_list_are_a_400_in_geminis_shape() -> None:
+    """Before, the mock crashed on them and its connection answered an OpenAI-shaped
+    ``malformed HTTP request``, which a gateway relays to a Gemini client as it came."""
+    resp = call("/v1beta/models/e:embedContent", {"content": {"parts": 5}})
+    assert resp.status == 400
+    assert body_json(resp)["error"]["status"] == "INVALID_ARGUMENT"
+
+
 @pytest.mark.parametrize(
     ("status", "name"),
     [(429, "RESOURCE_EXHAUSTED"), (503, "UNAVAILABLE"), (400, "INVALID_ARGUMENT")],
