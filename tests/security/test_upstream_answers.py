@@ -42,6 +42,7 @@ from pydantic import TypeAdapter
 
 from tests.security.jsontree import paths, trees
 from tests.support.procs import Proc, start_gateway, start_scripted
+from turnout.providers import eventstream
 
 EXAMPLES = 8  # per upstream, client, sample and stream flag: 96 cells, about 770 answers
 # Upstream protocol -> (provider type, base path suffix, deployment extras).
@@ -213,7 +214,7 @@ def answers(draw: st.DrawFn, sample: Sample, stream: bool) -> dict[str, Any]:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     tmp = Path(tmp_path_factory.mktemp("answers"))
     upstream = start_scripted({}, tmp)
-    providers = {
+    providers: dict[str, Any] = {
         name: {
             "type": kind,
             "base_url": upstream.url + suffix,
@@ -225,6 +226,17 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     models = {
         f"to-{name}": {"deployments": [{"provider": name, "model": "up", **extra}]}
         for name, (_, _, extra) in UPSTREAMS.items()
+    }
+    # Bedrock, for a model it serves through Converse (answers re-shaped as Anthropic's).
+    providers["bedrock"] = {
+        "type": "bedrock",
+        "base_url": upstream.url,
+        "api_keys": ["AKIAUPSTREAM00000001:upstream/secret/0001"],
+        "options": {"region": "us-east-1"},
+        "forward_headers": ["x-scripted-*"],
+    }
+    models["to-converse"] = {
+        "deployments": [{"provider": "bedrock", "model": "us.meta.up-converse-v1:0"}]
     }
     config = {
         "storage": {"enabled": False},
@@ -579,3 +591,116 @@ def test_any_upstream_stream_is_read_by_the_official_clients_stream_helpers(
                 _sdk_stream(gateway, client, f"to-{upstream}", headers)
 
         check()
+
+
+def _converse_events(*events: tuple[str, dict[str, Any]]) -> dict[str, str]:
+    """The header that has the scripted upstream answer a ConverseStream of ``events``."""
+    frames = [
+        base64.b64encode(
+            eventstream.encode(
+                {
+                    ":message-type": "event",
+                    ":event-type": kind,
+                    ":content-type": "application/json",
+                },
+                json.dumps(payload).encode(),
+            )
+        ).decode()
+        for kind, payload in events
+    ]
+    answer = {"type": "application/vnd.amazon.eventstream", "binary": True, "chunks": frames}
+    return {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+
+
+def _at(index: int, delta: Any) -> dict[str, Any]:
+    return {"contentBlockIndex": index, "delta": delta}
+
+
+def _converse(*content: Any) -> dict[str, str]:
+    answer = {
+        "output": {"message": {"role": "assistant", "content": list(content)}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 1, "outputTokens": 1},
+    }
+    return _answer("converse", answer)
+
+
+_START = ("messageStart", {"role": "assistant"})
+_TOOL_START = {"toolUse": {"toolUseId": "t", "name": "f"}}
+_END = (
+    ("contentBlockStop", {"contentBlockIndex": 0}),
+    ("messageStop", {"stopReason": "end_turn"}),
+    ("metadata", {"usage": {"inputTokens": 1, "outputTokens": 1}}),
+)
+CONVERSE_WRONG = {
+    "text": _converse({"text": 5}),
+    "tool": _converse({"toolUse": {"toolUseId": 5, "name": ["n"], "input": [1]}}),
+    "reasoning": _converse({"reasoningContent": {"reasoningText": {"text": 5, "signature": {}}}}),
+    "stream-text": _converse_events(
+        _START, ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": 5}}), *_END
+    ),
+    "stream-tool": _converse_events(
+        _START,
+        ("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": 5}}}),
+        *_END,
+    ),
+    "stream-arguments": _converse_events(
+        _START,
+        (
+            "contentBlockStart",
+            {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}},
+        ),
+        ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": {"a": 1}}}}),
+        *_END,
+    ),
+    "stream-signature": _converse_events(
+        _START,
+        (
+            "contentBlockDelta",
+            {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": 7}}},
+        ),
+        *_END,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CONVERSE_WRONG))
+def test_a_converse_answer_of_the_wrong_type_fails_for_an_anthropic_client(
+    gateway: Proc, case: str
+) -> None:
+    """Bedrock's Converse answers reach an Anthropic client re-shaped as Anthropic's, without
+    the translation that checks other clients' answers. Before: ``"text": 5``, a tool call's
+    ``"id": 5``, ``"name": ["n"]`` and ``"input": [1]``, a thinking block's ``"thinking": 5``,
+    streamed arguments as an object, went through to the client as they came (an OpenAI
+    client of the same model got a 502). Now the Anthropic SDK raises the API's error."""
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    chat: Any = [{"role": "user", "content": "hi"}]
+    headers = CONVERSE_WRONG[case]
+    with pytest.raises(anthropic.APIError) as caught:
+        if case.startswith("stream"):
+            with claude.messages.stream(
+                model="to-converse", max_tokens=9, messages=chat, extra_headers=headers
+            ) as stream:
+                for _ in stream:
+                    pass
+        else:
+            claude.messages.create(
+                model="to-converse", max_tokens=9, messages=chat, extra_headers=headers
+            )
+    assert "invalid answer" in str(caught.value) or "not one" in str(caught.value)
+
+
+def test_a_converse_answer_of_the_right_types_reaches_an_anthropic_client(gateway: Proc) -> None:
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    chat: Any = [{"role": "user", "content": "hi"}]
+    message = claude.messages.create(
+        model="to-converse", max_tokens=9, messages=chat, extra_headers=_converse({"text": "Hi"})
+    )
+    assert message.content[0].type == "text" and message.content[0].text == "Hi"
+    headers = _converse_events(
+        _START, ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}), *_END
+    )
+    with claude.messages.stream(
+        model="to-converse", max_tokens=9, messages=chat, extra_headers=headers
+    ) as stream:
+        assert stream.get_final_text() == "Hi"

@@ -9,6 +9,7 @@ path (``/models/{model}:…``, Gemini) or from the JSON body's ``model``. An ans
 - ``status`` (default 200), ``type`` (default ``application/json``; ``text/event-stream`` for
   a stream);
 - ``chunks``: strings written one chunk each (chunked transfer encoding), in order;
+  ``binary``: true when they are base64 of the bytes to write (an AWS event stream);
 - ``repeat``: after ``chunks``, this string written ``times`` more times (``-1``: until the
   gateway closes the connection), then the strings of ``after``, one chunk each;
 - ``hold``: true leaves the answer unfinished after ``chunks``, the connection open until the
@@ -72,6 +73,8 @@ async def _write(
         % (status, kind.encode())
     )
     chunks = [str(c).encode() for c in answer.get("chunks", [])]
+    if answer.get("binary"):
+        chunks = [base64.b64decode(c) for c in chunks]
     repeat = answer.get("repeat")
     for chunk in chunks:
         writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from turnout.protocols.shape import ShapeError
 from turnout.providers import converse
 from turnout.providers.eventstream import MAX_MESSAGE, EventStreamDecoder, EventStreamError
 from turnout.providers.relay import invalid
@@ -127,6 +128,8 @@ class ConverseResponse:
             return orjson.dumps(converse.response(data, self._model))
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
             raise invalid(self._provider, "not a Converse answer") from None
+        except ShapeError as exc:  # a Converse answer, but with parts of the wrong types
+            raise invalid(self._provider, f"a Converse answer with {exc}") from None
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         yield await self.read()

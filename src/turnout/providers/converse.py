@@ -27,6 +27,7 @@ import orjson
 
 from turnout.errors import BadRequest
 from turnout.ir.response import count, section
+from turnout.protocols.anthropic.shapes import RESPONSE
 from turnout.protocols.decoder import MAX_PARTS
 
 JSONObj = dict[str, Any]
@@ -173,7 +174,15 @@ def _new_id() -> str:
 
 
 def response(data: JSONObj, model: str) -> JSONObj:
-    """A Converse answer as an Anthropic message (malformed parts raise KeyError/TypeError)."""
+    """A Converse answer as an Anthropic message (malformed parts raise KeyError/TypeError,
+    parts of the wrong type the Anthropic answer shape's ShapeError): an Anthropic client
+    gets it as it is, so it must be one whose types that client's SDK admits."""
+    message = _message(data, model)
+    RESPONSE.check(message)
+    return message
+
+
+def _message(data: JSONObj, model: str) -> JSONObj:
     content = []
     for block in data["output"]["message"]["content"]:
         if "text" in block:
@@ -200,6 +209,14 @@ def response(data: JSONObj, model: str) -> JSONObj:
         "stop_sequence": None,
         "usage": _usage(data.get("usage")),
     }
+
+
+def _string(value: Any, what: str) -> str:
+    """A value the Anthropic message needs as a string: a Converse answer's number, list or
+    object there is the upstream's fault (a ValueError, which the caller makes a 502)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not a string")
+    return value
 
 
 def _sse(event: JSONObj) -> bytes:
@@ -234,8 +251,8 @@ class StreamFramer:
             index = int(event.get("contentBlockIndex", 0))
             use = (event.get("start") or {}).get("toolUse")
             if isinstance(use, dict):
-                block = {"type": "tool_use", "id": use.get("toolUseId", ""),
-                         "name": use.get("name", ""), "input": {}}  # fmt: skip
+                block = {"type": "tool_use", "id": _string(use.get("toolUseId", ""), "toolUseId"),
+                         "name": _string(use.get("name", ""), "name"), "input": {}}  # fmt: skip
                 return self._start(index, block)
             return b""
         if kind == "contentBlockDelta":
@@ -245,20 +262,20 @@ class StreamFramer:
             if "text" in delta:
                 if index not in self.open:
                     out += self._start(index, {"type": "text", "text": ""})
-                piece = {"type": "text_delta", "text": delta["text"]}
+                piece = {"type": "text_delta", "text": _string(delta["text"], "text")}
             elif "toolUse" in delta:
-                piece = {
-                    "type": "input_json_delta",
-                    "partial_json": delta["toolUse"].get("input", ""),
-                }
+                args = _string(delta["toolUse"].get("input", ""), "toolUse.input")
+                piece = {"type": "input_json_delta", "partial_json": args}
             elif "reasoningContent" in delta:
                 reasoning = delta["reasoningContent"]
                 if index not in self.open:
                     out += self._start(index, {"type": "thinking", "thinking": ""})
                 if "signature" in reasoning:
-                    piece = {"type": "signature_delta", "signature": reasoning["signature"]}
+                    signature = _string(reasoning["signature"], "signature")
+                    piece = {"type": "signature_delta", "signature": signature}
                 else:
-                    piece = {"type": "thinking_delta", "thinking": reasoning.get("text", "")}
+                    text = _string(reasoning.get("text", ""), "reasoning text")
+                    piece = {"type": "thinking_delta", "thinking": text}
             else:
                 return out
             return out + _sse({"type": "content_block_delta", "index": index, "delta": piece})
