@@ -653,6 +653,18 @@ CONVERSE_WRONG = {
         ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": {"a": 1}}}}),
         *_END,
     ),
+    "stream-arguments-no-object": _converse_events(
+        _START,
+        ("contentBlockStart", {"contentBlockIndex": 0, "start": _TOOL_START}),
+        ("contentBlockDelta", _at(0, {"toolUse": {"input": '{"a": 1}}'}})),
+        *_END,
+    ),
+    "stream-arguments-cut-short": _converse_events(
+        _START,
+        ("contentBlockStart", {"contentBlockIndex": 0, "start": _TOOL_START}),
+        ("contentBlockDelta", _at(0, {"toolUse": {"input": '{"city": "Pa'}})),
+        *_END,
+    ),
     "stream-signature": _converse_events(
         _START,
         (
@@ -687,7 +699,7 @@ def test_a_converse_answer_of_the_wrong_type_fails_for_an_anthropic_client(
             claude.messages.create(
                 model="to-converse", max_tokens=9, messages=chat, extra_headers=headers
             )
-    assert "invalid answer" in str(caught.value) or "not one" in str(caught.value)
+    assert "invalid answer" in str(caught.value) or "not one" in str(caught.value), caught.value
 
 
 def test_a_converse_answer_of_the_right_types_reaches_an_anthropic_client(gateway: Proc) -> None:

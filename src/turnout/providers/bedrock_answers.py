@@ -170,12 +170,18 @@ class StreamResponse:
                     yield b"".join(out)
             if decoder.pending:  # cut inside a message: the decoders see a truncated stream
                 raise invalid(self._provider, "event stream cut inside a message")
-            if self._framer is not None and (tail := self._framer.finish()):
+            if self._framer is not None and (tail := self._finish(self._framer)):
                 yield tail  # a ConverseStream that ended without its metadata event
         finally:
             close = getattr(chunks, "aclose", None)
             if close is not None:
                 await close()
+
+    def _finish(self, framer: converse.StreamFramer) -> bytes:
+        try:
+            return framer.finish()
+        except ValueError as exc:  # a tool call's arguments cut short
+            raise invalid(self._provider, f"a ConverseStream with {exc}") from None
 
     def _frame(self, kind: str, message: Any) -> bytes:
         if kind == "event" and self._framer is not None:

@@ -29,6 +29,7 @@ from turnout.errors import BadRequest
 from turnout.ir.response import count, section
 from turnout.protocols.anthropic.shapes import RESPONSE
 from turnout.protocols.decoder import MAX_PARTS
+from turnout.protocols.jsonprefix import ObjectPrefix
 
 JSONObj = dict[str, Any]
 _STOP = {
@@ -230,6 +231,9 @@ class StreamFramer:
     def __init__(self, model: str) -> None:
         self.model = model
         self.open: set[int] = set()
+        # Each open tool call's arguments, checked piece by piece as an Anthropic client's
+        # SDK reads them (protocols/jsonprefix.py): an object, or the upstream's failure.
+        self.arguments: dict[int, ObjectPrefix] = {}
         self.stop: str | None = None
         self.done = False
 
@@ -238,6 +242,11 @@ class StreamFramer:
             raise ValueError(f"more than {MAX_PARTS} content blocks open")
         self.open.add(index)
         return _sse({"type": "content_block_start", "index": index, "content_block": block})
+
+    def _arguments_whole(self, index: int) -> None:
+        checker = self.arguments.pop(index, None)
+        if checker is not None and not checker.complete():
+            raise ValueError("tool call arguments that are not a whole JSON object")
 
     def feed(self, kind: str, event: JSONObj) -> bytes:
         if kind == "messageStart":
@@ -253,7 +262,9 @@ class StreamFramer:
             if isinstance(use, dict):
                 block = {"type": "tool_use", "id": _string(use.get("toolUseId", ""), "toolUseId"),
                          "name": _string(use.get("name", ""), "name"), "input": {}}  # fmt: skip
-                return self._start(index, block)
+                started = self._start(index, block)
+                self.arguments[index] = ObjectPrefix()
+                return started
             return b""
         if kind == "contentBlockDelta":
             index = int(event.get("contentBlockIndex", 0))
@@ -265,6 +276,9 @@ class StreamFramer:
                 piece = {"type": "text_delta", "text": _string(delta["text"], "text")}
             elif "toolUse" in delta:
                 args = _string(delta["toolUse"].get("input", ""), "toolUse.input")
+                checker = self.arguments.get(index)
+                if checker is not None and not checker.feed(args):
+                    raise ValueError("tool call arguments that are not a JSON object")
                 piece = {"type": "input_json_delta", "partial_json": args}
             elif "reasoningContent" in delta:
                 reasoning = delta["reasoningContent"]
@@ -283,6 +297,7 @@ class StreamFramer:
             index = int(event.get("contentBlockIndex", 0))
             if index not in self.open:
                 return b""
+            self._arguments_whole(index)
             self.open.discard(index)
             return _sse({"type": "content_block_stop", "index": index})
         if kind == "messageStop":
@@ -297,6 +312,8 @@ class StreamFramer:
         if self.done or self.stop is None:
             return b""
         self.done = True
+        for index in self.open:
+            self._arguments_whole(index)
         out = b"".join(_sse({"type": "content_block_stop", "index": i}) for i in sorted(self.open))
         self.open.clear()
         delta = {"stop_reason": self.stop, "stop_sequence": None}
