@@ -19,12 +19,10 @@ none of the SDKs' types admit (google-genai's validation rejects the whole answe
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -40,20 +38,11 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from tests.security.answers import PAIRS, error_shape, header, request, whole
 from tests.security.jsontree import paths, trees
-from tests.support.procs import Proc, start_gateway, start_scripted
-from turnout.providers import eventstream
+from tests.support.procs import Proc
 
 EXAMPLES = 8  # per upstream, client, sample and stream flag: 96 cells, about 770 answers
-# Upstream protocol -> (provider type, base path suffix, deployment extras).
-UPSTREAMS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "chat": ("openai-compatible", "/v1", {}),
-    "messages": ("anthropic", "", {}),
-    "gemini": ("gemini", "", {}),
-    "responses": ("openai", "/v1", {"api": "responses"}),
-}
-CLIENTS = ("chat", "messages", "gemini", "responses")
-PAIRS = [(u, c) for u in UPSTREAMS for c in CLIENTS if u != c]
 WHOLE: dict[str, TypeAdapter[Any]] = {
     "chat": TypeAdapter(ChatCompletion),
     "messages": TypeAdapter(Message),
@@ -210,77 +199,9 @@ def answers(draw: st.DrawFn, sample: Sample, stream: bool) -> dict[str, Any]:
     return {"type": "text/event-stream", "chunks": chunks}
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    tmp = Path(tmp_path_factory.mktemp("answers"))
-    upstream = start_scripted({}, tmp)
-    providers: dict[str, Any] = {
-        name: {
-            "type": kind,
-            "base_url": upstream.url + suffix,
-            "api_keys": ["k-00000001"],
-            "forward_headers": ["x-scripted-*"],
-        }
-        for name, (kind, suffix, _) in UPSTREAMS.items()
-    }
-    models = {
-        f"to-{name}": {"deployments": [{"provider": name, "model": "up", **extra}]}
-        for name, (_, _, extra) in UPSTREAMS.items()
-    }
-    # Bedrock, for a model it serves through Converse (answers re-shaped as Anthropic's).
-    providers["bedrock"] = {
-        "type": "bedrock",
-        "base_url": upstream.url,
-        "api_keys": ["AKIAUPSTREAM00000001:upstream/secret/0001"],
-        "options": {"region": "us-east-1"},
-        "forward_headers": ["x-scripted-*"],
-    }
-    models["to-converse"] = {
-        "deployments": [{"provider": "bedrock", "model": "us.meta.up-converse-v1:0"}]
-    }
-    config = {
-        "storage": {"enabled": False},
-        "logging": {"requests": False},
-        "providers": providers,
-        "models": models,
-        # Every failure is the answer's, not the deployment's: nothing cools down.
-        "routing": {
-            "max_attempts": 1,
-            "overloaded_retries": 0,
-            "cooldowns": {"rate_limited": 0},
-            "breaker": {"consecutive_failures": 1_000_000, "min_requests": 1_000_000},
-        },
-    }
-    proc = start_gateway(config, tmp)
-    yield proc
-    proc.stop()
-    upstream.stop()
-
-
-def _request(client: str, model: str, stream: bool) -> tuple[str, dict[str, Any]]:
-    chat = [{"role": "user", "content": "hi"}]
-    if client == "chat":
-        return "/v1/chat/completions", {"model": model, "messages": chat, "stream": stream}
-    if client == "messages":
-        body = {"model": model, "max_tokens": 3000, "messages": chat, "stream": stream}
-        return "/v1/messages", body
-    if client == "responses":
-        return "/v1/responses", {"model": model, "input": "hi", "stream": stream}
-    action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
-    return f"/v1beta/models/{model}:{action}", body
-
-
-def error_shape(client: str, payload: Any) -> None:
-    """AssertionError unless ``payload`` is an error of ``client``'s protocol."""
-    assert isinstance(payload, dict), payload
-    if client == "messages":
-        assert payload.get("type") == "error", payload
-        assert isinstance(payload["error"].get("type"), str), payload
-    elif client == "gemini":
-        error = payload["error"]
-        assert isinstance(error.get("code"), int) and isinstance(error.get("status"), str)
-    assert isinstance(payload["error"].get("message"), str), payload
+@pytest.fixture
+def gateway(answers_gateway: Proc) -> Proc:
+    return answers_gateway
 
 
 def _frames(data: bytes) -> Iterator[Any]:
@@ -306,11 +227,10 @@ def check_stream(client: str, data: bytes) -> None:
 
 
 def _send(http: httpx.Client, client: str, upstream: str, stream: bool, answer: Any) -> None:
-    path, body = _request(client, f"to-{upstream}", stream)
-    header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+    path, body = request(client, f"to-{upstream}", stream)
     data = b""
     try:
-        with http.stream("POST", path, json=body, headers=header) as reply:
+        with http.stream("POST", path, json=body, headers=header(answer)) as reply:
             status = reply.status_code
             for chunk in reply.iter_raw():
                 data += chunk
@@ -351,12 +271,6 @@ def test_nothing_crashed_inside_the_gateway(gateway: Proc) -> None:
     assert "Traceback" not in output and "request failed" not in output
 
 
-def _answer(upstream: str, body: Any) -> dict[str, str]:
-    """The header that has the scripted upstream answer ``body`` whole."""
-    answer = {"chunks": [json.dumps(body)]}
-    return {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
-
-
 # An answer each upstream protocol might send, with an id that is not a string.
 _ODD_IDS: dict[str, Any] = {
     "chat": {
@@ -389,7 +303,7 @@ def test_an_upstream_id_of_the_wrong_type_is_replaced_for_every_sdk(
     gateway: Proc, upstream: str
 ) -> None:
     """Through the official clients: each reads the answer, with the gateway's own id."""
-    headers = _answer(upstream, _ODD_IDS[upstream])
+    headers = whole(_ODD_IDS[upstream])
     model = f"to-{upstream}"
     if upstream != "chat":
         chat = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
@@ -418,120 +332,6 @@ def test_an_upstream_id_of_the_wrong_type_is_replaced_for_every_sdk(
     response = responses.responses.create(model=model, input="hi", extra_headers=headers)
     assert response.id.startswith("resp_") and response.output_text == "Hi"
     assert isinstance(response.created_at, float | int)
-
-
-# Error bodies of each upstream protocol whose fields hold every JSON type but the right one.
-_ODD = [{"a": 1}, [1, 2], 5, True, None]
-
-
-def _odd_errors(upstream: str) -> list[Any]:
-    out: list[Any] = []
-    for value in _ODD:
-        if upstream == "messages":
-            out.append({"type": "error", "error": {"type": value, "message": value}})
-        elif upstream == "gemini":
-            out.append({"error": {"code": value, "message": value, "status": value}})
-        else:
-            fields = ("message", "type", "code", "param")
-            out.append({"error": dict.fromkeys(fields, value)})
-    return [*out, [], 5, {"error": 5}, {"error": "text"}, [{"error": {"code": "x"}}]]
-
-
-def _string_fields(client: str, payload: Any) -> None:
-    """The client's error shape with every field its SDK reads of the type it expects."""
-    error_shape(client, payload)
-    error = payload["error"]
-    names = {"messages": ("type",), "gemini": ("status",)}.get(client, ("type",))
-    for name in (*names, "message"):
-        assert isinstance(error[name], str), payload
-    for name in ("param", "code"):
-        if client in ("chat", "responses"):
-            assert error.get(name) is None or isinstance(error[name], str), payload
-
-
-@pytest.mark.parametrize("status", [400, 429, 529])
-@pytest.mark.parametrize(("upstream", "client"), PAIRS)
-def test_an_upstream_error_of_odd_types_reaches_the_client_in_its_shape(
-    gateway: Proc, upstream: str, client: str, status: int
-) -> None:
-    """Before: an OpenAI-family upstream's ``param`` went through as it came (``"param":
-    {"a": 1}`` in a Responses client's error, ``true`` in a Chat Completions one's)."""
-    path, body = _request(client, f"to-{upstream}", False)
-    with httpx.Client(base_url=gateway.url, timeout=20) as http:
-        for error in _odd_errors(upstream):
-            answer = {"status": status, "chunks": [json.dumps(error)]}
-            header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
-            reply = http.post(path, json=body, headers=header)
-            assert reply.status_code >= 400, reply.text
-            _string_fields(client, reply.json())
-
-
-def test_the_openai_sdk_reads_an_upstream_errors_param_as_a_string_or_none(gateway: Proc) -> None:
-    headers = _answer("chat", {"error": {"message": "no", "type": "x", "param": {"a": 1}}})
-    answer = json.loads(base64.b64decode(headers["x-scripted-answer"]))
-    answer["status"] = 400
-    headers = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="k", max_retries=0)
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="to-chat", input="hi", extra_headers=headers)
-    assert caught.value.param is None and caught.value.message.endswith("no")
-
-
-def _chat_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-    choice = {"index": 0, "delta": delta, "finish_reason": finish}
-    return "data: " + json.dumps(
-        {"id": "c", "object": "chat.completion.chunk", "choices": [choice]}
-    )
-
-
-def _tool_stream(*pieces: str) -> dict[str, str]:
-    """The header that has a Chat Completions upstream stream one tool call whose arguments
-    arrive in ``pieces``, then end it as a tool call."""
-    start = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather"}}
-    events = [_chat_chunk({"role": "assistant", "tool_calls": [start]})]
-    for piece in pieces:
-        events.append(_chat_chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
-    events += [_chat_chunk({}, "tool_calls"), "data: [DONE]"]
-    answer = {"type": "text/event-stream", "chunks": [e + "\n\n" for e in events]}
-    return {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
-
-
-def _claude_stream(gateway: Proc, headers: dict[str, str]) -> Message:
-    claude = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
-    with claude.messages.stream(
-        model="to-chat",
-        max_tokens=99,
-        messages=[{"role": "user", "content": "weather?"}],
-        extra_headers=headers,
-    ) as stream:
-        for _ in stream:
-            pass
-        return stream.get_final_message()
-
-
-@pytest.mark.parametrize(
-    "pieces",
-    [["}"], ['{"city": "Pa'], ["[1", "]"], ['{"city": "Paris"}', "}"], ['{"a": tru', "x}"]],
-    ids=["not-json", "cut-short", "an-array", "more-after", "a-bad-literal"],
-)
-def test_tool_arguments_that_are_no_object_fail_an_anthropic_clients_stream(
-    gateway: Proc, pieces: list[str]
-) -> None:
-    """Before: the Anthropic SDK raised a ValueError of its own mid-stream (``}``, ``tru x``:
-    not an API error, so nothing a caller handles for a failed call said so), or returned a
-    message whose tool ``input`` was cut short (``{"city": "Pa"}``) or a list. Now the stream
-    ends with the error frame the SDK raises as the API's error."""
-    with pytest.raises(anthropic.APIError) as caught:
-        _claude_stream(gateway, _tool_stream(*pieces))
-    assert "not a JSON object" in str(caught.value)
-
-
-def test_tool_arguments_in_many_pieces_reach_an_anthropic_client_whole(gateway: Proc) -> None:
-    pieces = ["", "{", '"ci', 'ty": "P\\u00e', '9ris", "n": [1, 2.5e', "3, true, null]", "}"]
-    message = _claude_stream(gateway, _tool_stream(*pieces))
-    call = message.content[0]
-    assert call.type == "tool_use"
-    assert call.input == {"city": "Péris", "n": [1, 2500.0, True, None]}
 
 
 SDK_EXAMPLES = 4  # per pair and sample: 96 streams through the official clients
@@ -586,133 +386,7 @@ def test_any_upstream_stream_is_read_by_the_official_clients_stream_helpers(
         )
         @given(answer=answers(sample, True))
         def check(answer: Any) -> None:
-            headers = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
             with contextlib.suppress(*SDK_ERRORS):
-                _sdk_stream(gateway, client, f"to-{upstream}", headers)
+                _sdk_stream(gateway, client, f"to-{upstream}", header(answer))
 
         check()
-
-
-def _converse_events(*events: tuple[str, dict[str, Any]]) -> dict[str, str]:
-    """The header that has the scripted upstream answer a ConverseStream of ``events``."""
-    frames = [
-        base64.b64encode(
-            eventstream.encode(
-                {
-                    ":message-type": "event",
-                    ":event-type": kind,
-                    ":content-type": "application/json",
-                },
-                json.dumps(payload).encode(),
-            )
-        ).decode()
-        for kind, payload in events
-    ]
-    answer = {"type": "application/vnd.amazon.eventstream", "binary": True, "chunks": frames}
-    return {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
-
-
-def _at(index: int, delta: Any) -> dict[str, Any]:
-    return {"contentBlockIndex": index, "delta": delta}
-
-
-def _converse(*content: Any) -> dict[str, str]:
-    answer = {
-        "output": {"message": {"role": "assistant", "content": list(content)}},
-        "stopReason": "end_turn",
-        "usage": {"inputTokens": 1, "outputTokens": 1},
-    }
-    return _answer("converse", answer)
-
-
-_START = ("messageStart", {"role": "assistant"})
-_TOOL_START = {"toolUse": {"toolUseId": "t", "name": "f"}}
-_END = (
-    ("contentBlockStop", {"contentBlockIndex": 0}),
-    ("messageStop", {"stopReason": "end_turn"}),
-    ("metadata", {"usage": {"inputTokens": 1, "outputTokens": 1}}),
-)
-CONVERSE_WRONG = {
-    "text": _converse({"text": 5}),
-    "tool": _converse({"toolUse": {"toolUseId": 5, "name": ["n"], "input": [1]}}),
-    "reasoning": _converse({"reasoningContent": {"reasoningText": {"text": 5, "signature": {}}}}),
-    "stream-text": _converse_events(
-        _START, ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": 5}}), *_END
-    ),
-    "stream-tool": _converse_events(
-        _START,
-        ("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": 5}}}),
-        *_END,
-    ),
-    "stream-arguments": _converse_events(
-        _START,
-        (
-            "contentBlockStart",
-            {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}},
-        ),
-        ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": {"a": 1}}}}),
-        *_END,
-    ),
-    "stream-arguments-no-object": _converse_events(
-        _START,
-        ("contentBlockStart", {"contentBlockIndex": 0, "start": _TOOL_START}),
-        ("contentBlockDelta", _at(0, {"toolUse": {"input": '{"a": 1}}'}})),
-        *_END,
-    ),
-    "stream-arguments-cut-short": _converse_events(
-        _START,
-        ("contentBlockStart", {"contentBlockIndex": 0, "start": _TOOL_START}),
-        ("contentBlockDelta", _at(0, {"toolUse": {"input": '{"city": "Pa'}})),
-        *_END,
-    ),
-    "stream-signature": _converse_events(
-        _START,
-        (
-            "contentBlockDelta",
-            {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": 7}}},
-        ),
-        *_END,
-    ),
-}
-
-
-@pytest.mark.parametrize("case", list(CONVERSE_WRONG))
-def test_a_converse_answer_of_the_wrong_type_fails_for_an_anthropic_client(
-    gateway: Proc, case: str
-) -> None:
-    """Bedrock's Converse answers reach an Anthropic client re-shaped as Anthropic's, without
-    the translation that checks other clients' answers. Before: ``"text": 5``, a tool call's
-    ``"id": 5``, ``"name": ["n"]`` and ``"input": [1]``, a thinking block's ``"thinking": 5``,
-    streamed arguments as an object, went through to the client as they came (an OpenAI
-    client of the same model got a 502). Now the Anthropic SDK raises the API's error."""
-    claude = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
-    chat: Any = [{"role": "user", "content": "hi"}]
-    headers = CONVERSE_WRONG[case]
-    with pytest.raises(anthropic.APIError) as caught:
-        if case.startswith("stream"):
-            with claude.messages.stream(
-                model="to-converse", max_tokens=9, messages=chat, extra_headers=headers
-            ) as stream:
-                for _ in stream:
-                    pass
-        else:
-            claude.messages.create(
-                model="to-converse", max_tokens=9, messages=chat, extra_headers=headers
-            )
-    assert "invalid answer" in str(caught.value) or "not one" in str(caught.value), caught.value
-
-
-def test_a_converse_answer_of_the_right_types_reaches_an_anthropic_client(gateway: Proc) -> None:
-    claude = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
-    chat: Any = [{"role": "user", "content": "hi"}]
-    message = claude.messages.create(
-        model="to-converse", max_tokens=9, messages=chat, extra_headers=_converse({"text": "Hi"})
-    )
-    assert message.content[0].type == "text" and message.content[0].text == "Hi"
-    headers = _converse_events(
-        _START, ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}), *_END
-    )
-    with claude.messages.stream(
-        model="to-converse", max_tokens=9, messages=chat, extra_headers=headers
-    ) as stream:
-        assert stream.get_final_text() == "Hi"
