@@ -39,6 +39,7 @@ from turnout.providers.base import HTTPProvider
 from turnout.providers.descriptor import Auth, ProviderType, rules
 from turnout.providers.openai import OPENAI_RULES
 from turnout.providers.tokens import TokenCache, TokenError
+from turnout.providers.wiresecret import masked
 from turnout.types import Call
 from turnout.upstream.base import Egress, Timeouts, UpstreamClient, UpstreamResponse
 
@@ -109,17 +110,18 @@ class AzureProvider(HTTPProvider):
         self, call: Call, upstream_model: str, body: bytes, key: str
     ) -> UpstreamResponse:
         headers = self.request_headers(call, key)
-        tokens = self._tokens
+        tokens, token = self._tokens, None
         if tokens is not None:
-            headers.append(("authorization", "Bearer " + await tokens.get(key)))
+            token = await tokens.get(key)
+            headers.append(("authorization", "Bearer " + token))
         resp = await self.client.request(
             "POST", self.url(call, upstream_model), headers, body, self.timeouts, self.spec.egress
         )
         if resp.status == 401 and tokens is not None:
             tokens.drop(key)  # revoked or expired early: fetch a new one next time
         if call.stream and 200 <= resp.status < 300:
-            return _WithoutFilterChunk(resp)
-        return resp
+            resp = _WithoutFilterChunk(resp)
+        return masked(resp, token)  # an Entra token is never echoed back (wiresecret)
 
     async def _fetch_token(self, credential: str) -> tuple[str, float]:
         """The client-credentials grant: one form POST, ``access_token`` and ``expires_in``."""

@@ -49,6 +49,7 @@ from turnout.providers.anthropic import ANTHROPIC_RULES
 from turnout.providers.base import HTTPProvider
 from turnout.providers.bedrock_answers import ConverseResponse, ErrorResponse, StreamResponse
 from turnout.providers.descriptor import ProviderType, rules
+from turnout.providers.wiresecret import masked
 from turnout.types import Call, Reply
 from turnout.upstream.base import UpstreamClient, UpstreamResponse
 
@@ -188,6 +189,12 @@ class BedrockProvider(HTTPProvider):
         resp = await self.client.request(
             "POST", url, headers, body, self.timeouts, self.spec.egress
         )
+        # The session token went on the wire: masked wherever the upstream quotes it.
+        return masked(self._answer(call, upstream_model, resp, conversing), frozen.token)
+
+    def _answer(
+        self, call: Call, upstream_model: str, resp: UpstreamResponse, conversing: bool
+    ) -> UpstreamResponse:
         if resp.status >= 400:
             return ErrorResponse(resp, self.spec.name)
         if call.stream and 200 <= resp.status < 300:

@@ -9,12 +9,18 @@ A 401 from the upstream drops the token (:meth:`TokenCache.drop`), so a revoked 
 reused until its nominal expiry.
 
 A failed fetch is an :class:`~turnout.errors.UpstreamUnavailable` (502, failover) that names
-the provider and what the token endpoint said, never the credential.
+the provider and what the token endpoint said, never the credential. So is a token that is not
+one: a token endpoint is an upstream like any other, and what it answers goes into the
+``Authorization`` header of every request, so only an RFC 6750 token (letters, digits and
+``-._~+/``, then ``=`` padding; at most 16 KiB) is used, never one holding a CR or LF that would
+add headers of the endpoint's choosing. A lifetime that is not a finite number is an hour.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +31,8 @@ from turnout.errors import UpstreamUnavailable
 Fetch = Callable[[str], Awaitable[tuple[str, float]]]
 MARGIN = 300.0  # refresh five minutes ahead, as the cloud SDKs do
 MIN_LIFETIME = 30.0  # a token said to live less than this is still used once
+DEFAULT_LIFETIME = 3600.0  # when the endpoint's lifetime is not a number
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,16384}=*")
 
 
 @dataclass(slots=True)
@@ -75,6 +83,12 @@ class TokenCache:
                 raise UpstreamUnavailable(
                     f"provider {self._provider}: no access token ({exc})"
                 ) from None
+            if not isinstance(token, str) or _TOKEN.fullmatch(token) is None:
+                raise UpstreamUnavailable(
+                    f"provider {self._provider}: the token endpoint answered no usable token"
+                )
+            if not isinstance(lifetime, int | float) or not math.isfinite(lifetime):
+                lifetime = DEFAULT_LIFETIME
             lifetime = max(lifetime, MIN_LIFETIME)
             # Refresh ahead of expiry, but never sooner than half the token's life.
             entry.token = token

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.names import path_segment
+from turnout.observability.logging import get_logger
 from turnout.protocols.gemini.routes import sse_requested
 from turnout.protocols.registry import PROTOCOLS
 from turnout.providers.anthropic import ANTHROPIC_RULES
@@ -38,9 +39,11 @@ from turnout.providers.base import HTTPProvider
 from turnout.providers.descriptor import ProviderType
 from turnout.providers.gemini import GEMINI_RULES, GeminiProvider
 from turnout.providers.tokens import TokenCache, TokenError
+from turnout.providers.wiresecret import masked
 from turnout.types import Call, Reply
 from turnout.upstream.base import UpstreamClient, UpstreamResponse
 
+log = get_logger("turnout.upstream")
 GLOBAL_HOST = "https://aiplatform.googleapis.com"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 ANTHROPIC_VERSION = "vertex-2023-10-16"
@@ -80,6 +83,15 @@ def _bare(model: str) -> str:
     return "@".join(path_segment(part) for part in model.split("@"))
 
 
+def _code(exc: Exception) -> str:
+    """A token endpoint's OAuth error code (``invalid_grant``), or that it gave none."""
+    answer = exc.args[1] if len(exc.args) > 1 else None
+    code = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(code, str) and code.isascii() and code.isprintable():
+        return code[:80]
+    return "no error code"
+
+
 class _Credentials:
     """google-auth credentials per pool entry, made once, refreshed in a worker thread."""
 
@@ -104,15 +116,23 @@ class _Credentials:
                     creds, _ = google.auth.default(scopes=[SCOPE])
                 self._made[credential] = creds
             creds.refresh(Request())
-        except (exceptions.GoogleAuthError, OSError, ValueError) as exc:
-            # google-auth's messages name files and endpoints, never key material; keep it short
-            raise TokenError(f"{type(exc).__name__}: {str(exc)[:160]}") from None
-        expiry = creds.expiry
+            expiry = creds.expiry
+        except exceptions.RefreshError as exc:
+            # What the token endpoint said is its error code only: its description and the
+            # rest of its answer may quote the request, whose signed assertion is a credential.
+            raise TokenError(f"token endpoint refused: {_code(exc)}") from None
+        except exceptions.TransportError:
+            raise TokenError("token endpoint unreachable") from None
+        except (exceptions.GoogleAuthError, OSError, ValueError, ArithmeticError) as exc:
+            # A key file missing or malformed, or a token answer google-auth cannot read (an
+            # expiry past the calendar's end): named by type; the detail is the operator's.
+            log.warning("vertex credentials unusable", error=f"{type(exc).__name__}: {exc}"[:200])
+            raise TokenError(f"credentials unusable ({type(exc).__name__})") from None
         lifetime = 3600.0
         if isinstance(expiry, dt.datetime):  # naive UTC in google-auth
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             lifetime = (expiry - now).total_seconds()
-        return str(creds.token), lifetime
+        return creds.token if isinstance(creds.token, str) else "", lifetime
 
     async def fetch(self, credential: str) -> tuple[str, float]:
         return await asyncio.to_thread(self._refresh, credential)
@@ -143,13 +163,14 @@ class _Vertex:
         self, provider: HTTPProvider, call: Call, url: str, body: bytes, key: str
     ) -> UpstreamResponse:
         headers = provider.request_headers(call, key)
-        headers.append(("authorization", "Bearer " + await self.tokens.get(key)))
+        token = await self.tokens.get(key)
+        headers.append(("authorization", "Bearer " + token))
         resp = await provider.client.request(
             "POST", url, headers, body, provider.timeouts, provider.spec.egress
         )
         if resp.status == 401:
             self.tokens.drop(key)
-        return resp
+        return masked(resp, token)  # never the bearer token back to the client (wiresecret)
 
 
 class VertexClaude(_Vertex, HTTPProvider):
