@@ -190,16 +190,16 @@ class BedrockProvider(HTTPProvider):
             "POST", url, headers, body, self.timeouts, self.spec.egress
         )
         # The session token went on the wire: masked wherever the upstream quotes it.
-        return masked(self._answer(call, upstream_model, resp, conversing), frozen.token)
+        return masked(await self._answer(call, upstream_model, resp, conversing), frozen.token)
 
-    def _answer(
+    async def _answer(
         self, call: Call, upstream_model: str, resp: UpstreamResponse, conversing: bool
     ) -> UpstreamResponse:
         if resp.status >= 400:
             return ErrorResponse(resp, self.spec.name)
         if call.stream and 200 <= resp.status < 300:
             framer = converse.StreamFramer(upstream_model) if conversing else None
-            return StreamResponse(resp, self.spec.name, framer)
+            return await StreamResponse(resp, self.spec.name, framer).opened()
         if conversing and 200 <= resp.status < 300:
             return ConverseResponse(resp, self.spec.name, upstream_model)
         return resp

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 
+from turnout.errors import UpstreamUnavailable
 from turnout.protocols.shape import ShapeError
 from turnout.providers import converse
-from turnout.providers.eventstream import MAX_MESSAGE, EventStreamDecoder, EventStreamError
+from turnout.providers.eventstream import (
+    MAX_MESSAGE,
+    EventStreamDecoder,
+    EventStreamError,
+    Message,
+)
 from turnout.providers.relay import invalid
 from turnout.upstream.base import UpstreamResponse
 
@@ -138,10 +143,64 @@ class ConverseResponse:
         self._resp.close()
 
 
+# The HTTP status of each exception Bedrock may send inside a stream (its API reference): an
+# exception that comes first is answered with it, so the router classifies it as if Bedrock
+# had refused the request outright (a throttling fails over as a rate limit).
+_STREAM_STATUS = {
+    "throttlingexception": 429,
+    "servicequotaexceededexception": 429,
+    "validationexception": 400,
+    "modeltimeoutexception": 408,
+    "modelstreamerrorexception": 424,
+    "modelerrorexception": 424,
+    "internalserverexception": 500,
+    "serviceunavailableexception": 503,
+    "modelnotreadyexception": 503,
+}
+_MAX_SILENT = 1024  # messages in a row with nothing for the client: no Bedrock stream sends them
+_NAME_MAX = 100
+
+
+def _exception(message: Message) -> tuple[str, str]:
+    """An exception message's name (a printable token, bounded) and its text."""
+    name = message.header(":exception-type") or message.header(":error-code")
+    name = name[:_NAME_MAX] if name.isascii() and name.isprintable() else ""
+    try:
+        found = orjson.loads(message.payload).get("message")
+    except (orjson.JSONDecodeError, AttributeError):
+        found = None
+    return name, found if isinstance(found, str) else "upstream stream error"
+
+
+class _Refused:
+    """A stream whose first message was an exception, answered as the error it is."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = _relabel(headers, b"application/json")
+        self._body = body
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+    def close(self) -> None:
+        pass
+
+
 class StreamResponse:
     """An event stream, re-framed as Anthropic's SSE one upstream read at a time:
     InvokeModel's ``chunk`` events carry Anthropic's own events, ConverseStream's are mapped
-    (``framer``)."""
+    (``framer``).
+
+    :meth:`opened` reads up to the first message: a stream that opens with an exception is
+    answered as that exception's error. An exception later is Anthropic's ``event: error`` when
+    it has an Anthropic error type, else the upstream's failure (502); so is a stream whose
+    messages give the client nothing :data:`_MAX_SILENT` times in a row (an upstream that
+    floods frames of no known kind would otherwise hold the client, and a core, until the
+    attempt's total timeout)."""
 
     def __init__(
         self, resp: UpstreamResponse, provider: str, framer: converse.StreamFramer | None = None
@@ -151,31 +210,62 @@ class StreamResponse:
         self._framer = framer
         self.status = resp.status
         self.headers = _relabel(resp.headers, b"text/event-stream")
+        self._chunks = resp.iter_chunks()
+        self._decoder = EventStreamDecoder()
+        self._first: list[Message] = []
+        self._silent = 0
+
+    def _feed(self, data: bytes) -> list[Message]:
+        try:
+            return self._decoder.feed(data)
+        except EventStreamError as exc:
+            self._resp.close()
+            raise invalid(self._provider, f"event stream: {exc}") from None
+
+    async def opened(self) -> UpstreamResponse:
+        """This stream, or the error its first message is."""
+        try:
+            async for data in self._chunks:
+                self._first = self._feed(data)
+                if self._first:
+                    break
+        except BaseException:
+            await self._aclose()
+            raise
+        first = self._first[0] if self._first else None
+        if first is None or first.header(":message-type") not in ("exception", "error"):
+            return self
+        await self._aclose()
+        self._resp.close()
+        name, text = _exception(first)
+        status = _STREAM_STATUS.get(name.lower(), 502)
+        return _Refused(status, self._resp.headers, error_body(status, name, text))
+
+    async def _aclose(self) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
 
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.iter_chunks()])
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
-        decoder = EventStreamDecoder()
-        chunks = self._resp.iter_chunks()
         try:
-            async for data in chunks:
-                try:
-                    messages = decoder.feed(data)
-                except EventStreamError as exc:
-                    self._resp.close()
-                    raise invalid(self._provider, f"event stream: {exc}") from None
-                out = [self._frame(m.header(":message-type"), m) for m in messages]
+            messages, self._first = self._first, []
+            while True:
+                out = b"".join([self._frame(m.header(":message-type"), m) for m in messages])
                 if out:
-                    yield b"".join(out)
-            if decoder.pending:  # cut inside a message: the decoders see a truncated stream
+                    yield out
+                data = await anext(self._chunks, None)
+                if data is None:
+                    break
+                messages = self._feed(data)
+            if self._decoder.pending:  # cut inside a message: the decoders see a truncated stream
                 raise invalid(self._provider, "event stream cut inside a message")
             if self._framer is not None and (tail := self._finish(self._framer)):
                 yield tail  # a ConverseStream that ended without its metadata event
         finally:
-            close = getattr(chunks, "aclose", None)
-            if close is not None:
-                await close()
+            await self._aclose()
 
     def _finish(self, framer: converse.StreamFramer) -> bytes:
         try:
@@ -183,7 +273,18 @@ class StreamResponse:
         except ValueError as exc:  # a tool call's arguments cut short
             raise invalid(self._provider, f"a ConverseStream with {exc}") from None
 
-    def _frame(self, kind: str, message: Any) -> bytes:
+    def _frame(self, kind: str, message: Message) -> bytes:
+        out = self._message(kind, message)
+        if out:
+            self._silent = 0
+        else:
+            self._silent += 1
+            if self._silent > _MAX_SILENT:
+                self._resp.close()
+                raise invalid(self._provider, f"{_MAX_SILENT} event-stream messages of no use")
+        return out
+
+    def _message(self, kind: str, message: Message) -> bytes:
         if kind == "event" and self._framer is not None:
             try:
                 found = orjson.loads(message.payload)
@@ -202,13 +303,14 @@ class StreamResponse:
             event: bytes = inner["type"].encode()
             return b"event: " + event + b"\ndata: " + orjson.dumps(inner) + b"\n\n"
         if kind in ("exception", "error"):
-            name = message.header(":exception-type") or message.header(":error-code")
-            try:
-                found = orjson.loads(message.payload).get("message")
-            except (orjson.JSONDecodeError, AttributeError):
-                found = None
-            text = found if isinstance(found, str) else "upstream stream error"
-            body = orjson.loads(error_body(500, name, text))
+            name, text = _exception(message)
+            status = _STREAM_STATUS.get(name.lower(), 502)
+            body = orjson.loads(error_body(status, name, text))
+            if body["error"]["type"] == "api_error":  # no Anthropic type says what it was
+                self._resp.close()
+                raise UpstreamUnavailable(
+                    f"upstream {self._provider} failed mid-stream ({name or 'no exception type'})"
+                )
             return b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"
         return b""  # an event type Anthropic's stream has no place for: skipped
 

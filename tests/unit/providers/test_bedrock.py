@@ -140,11 +140,11 @@ async def test_the_event_stream_becomes_anthropic_sse() -> None:
 async def refused_stream(chunks: list[bytes]) -> None:
     """Upstream event-stream bytes the provider must refuse as the upstream's fault."""
     client = FakeClient(FakeResponse(chunks=chunks))
-    reply = await provider(client).send(
-        call("anthropic", BODY, stream=True), deployment("anthropic.m"), "AKIDTEST:s"
-    )
-    assert reply.chunks is not None
-    with pytest.raises(UpstreamInvalid):
+    with pytest.raises(UpstreamInvalid):  # before the first message (failover) or after it
+        reply = await provider(client).send(
+            call("anthropic", BODY, stream=True), deployment("anthropic.m"), "AKIDTEST:s"
+        )
+        assert reply.chunks is not None
         _ = [c async for c in reply.chunks]
 
 
