@@ -57,7 +57,11 @@ def is_request_id(value: bytes) -> bool:
 
 def path_segment(value: str) -> str:
     """``value`` percent-encoded as one URL path segment: ``/``, ``?``, ``#``, ``%`` and ``:``
-    can never change the path, query or fragment of the URL it is put in."""
+    can never change the path, query or fragment of the URL it is put in; nor can a segment
+    that is all dots (``.``, ``..``: a URL normaliser or a SigV4 signer would remove it, or the
+    segment before it), whose dots are encoded."""
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
     if _PATH_SAFE.fullmatch(value) is not None:
         return value
     return quote(value, safe="")

@@ -58,6 +58,12 @@ DEFAULT_HOST = "https://bedrock-runtime.{region}.amazonaws.com"
 _SIGNED = ("content-type", "accept")  # besides host and the x-amz-* headers botocore adds
 
 
+def _owned(name: str) -> bool:
+    """Whether a header is the signature's to set: never taken from a client or the config."""
+    name = name.lower()
+    return name in _SIGNED or name in ("authorization", "host") or name.startswith("x-amz-")
+
+
 class BedrockOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -184,8 +190,10 @@ class BedrockProvider(HTTPProvider):
         ]
         frozen = await self._signer.frozen(key)
         headers = [*signed, *self._signer.sign(frozen, url, signed, body)]
-        # Everything else is unsigned (x-request-id, forwarded and static headers).
-        headers += [h for h in self.request_headers(call, key) if h[0] not in _SIGNED]
+        # Everything else is unsigned (x-request-id, forwarded and static headers), and never
+        # one the signature owns: a client's x-amz-date, security token or payload hash sent
+        # beside the gateway's (forward_headers: ["*"]) would be a second clock or credential.
+        headers += [h for h in self.request_headers(call, key) if not _owned(h[0])]
         resp = await self.client.request(
             "POST", url, headers, body, self.timeouts, self.spec.egress
         )

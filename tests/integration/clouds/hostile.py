@@ -2,7 +2,7 @@
 OpenAI and their token endpoints, answering what no real cloud would, byte for byte.
 
 Run as a script (``python tests/integration/clouds/hostile.py --port N``). Every request is
-recorded (its head exactly as it arrived, and the path as sent); ``GET /_hostile/requests``
+recorded (its head exactly as it arrived, the path as sent, its body's SHA-256); ``GET /_hostile/requests``
 lists them. The answer is chosen by the model the request names in its path:
 
 - Bedrock ``/model/{model}/{action}``, Vertex ``…/models/{model}:{action}``, Azure
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import struct
 import zlib
@@ -154,8 +155,13 @@ CONVERSE: dict[str, tuple[list[bytes], bool]] = {
 ENDLESS = frame({":message-type": "event", ":event-type": "unknownEvent"}, b"{}")
 
 
-def _record(head: bytes, path: str) -> dict[str, Any]:
-    record = {"head": head.decode("latin-1"), "path": path, "closed": False}
+def _record(head: bytes, path: str, body: bytes) -> dict[str, Any]:
+    record = {
+        "head": head.decode("latin-1"),
+        "path": path,
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "closed": False,
+    }
     _RECORDS.append(record)
     del _RECORDS[:-500]
     return record
@@ -298,7 +304,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(data) + data)
                 await writer.drain()
                 continue
-            record = _record(head, path)
+            record = _record(head, path, body)
             answer = _answer(path, head, body)
             name = _model(path)[1].partition("|")[0]
             try:
