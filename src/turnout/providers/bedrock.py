@@ -10,7 +10,9 @@ cache control, betas), every other client is translated as for Anthropic itself.
 - ``POST {host}/model/{model}/invoke-with-response-stream``: an AWS event stream
   (:mod:`turnout.providers.eventstream`, decoded incrementally with bounds) whose ``chunk``
   events carry each Anthropic stream event base64-encoded; they are re-framed as Anthropic's
-  SSE as they arrive. An ``exception`` message becomes Anthropic's ``event: error`` frame.
+  SSE as they arrive. A stream that opens with an ``exception`` message is answered as that
+  error (its status from the exception); one later becomes Anthropic's ``event: error`` frame,
+  or a 502 when no Anthropic error type says what it was.
 - Errors are ``{"message": …}`` with the exception's name in ``x-amzn-ErrorType``; they are
   rewritten into Anthropic's error shape (the name kept as ``error.bedrock_error_type``) so
   clients and the classifier read one shape.

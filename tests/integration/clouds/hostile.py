@@ -2,8 +2,9 @@
 OpenAI and their token endpoints, answering what no real cloud would, byte for byte.
 
 Run as a script (``python tests/integration/clouds/hostile.py --port N``). Every request is
-recorded (its head exactly as it arrived, the path as sent, its body's SHA-256); ``GET /_hostile/requests``
-lists them. The answer is chosen by the model the request names in its path:
+recorded (its head exactly as it arrived, the path as sent, its body's SHA-256);
+``GET /_hostile/requests`` lists them. The answer is chosen by the model the request names in
+its path:
 
 - Bedrock ``/model/{model}/{action}``, Vertex ``…/models/{model}:{action}``, Azure
   ``/openai/deployments/{model}/…``: the model (percent-decoded), with a Bedrock

@@ -126,7 +126,7 @@ def test_an_odd_model_id_is_one_segment_signed_as_sent(gw: Proc, hostile: Proc, 
         },
     )
     record = next(r for r in reversed(requests_seen(hostile)) if r["path"].endswith("/invoke"))
-    method, target, headers = _head(record)
+    _, target, headers = _head(record)
     segments = target.split("?")[0].split("/")
     assert len(segments) == 4 and segments[1] == "model" and segments[3] == "invoke", target
     assert unquote(segments[2]) == MODELS[name]
