@@ -48,14 +48,17 @@ GLOBAL_HOST = "https://aiplatform.googleapis.com"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 _GEMINI_OPS = frozenset({"generateContent", "countTokens"})
-_SEGMENT = r"^[A-Za-z0-9._\-]+$"
+# A project id (or number, or a domain-scoped ``example.com:project``) is one path segment,
+# never a dot segment; a location is part of the host's name, so letters, digits and ``-``.
+_PROJECT = r"^[A-Za-z0-9][A-Za-z0-9_:\-]*(\.[A-Za-z0-9_:\-]+)*$"
+_LOCATION = r"^[A-Za-z0-9][A-Za-z0-9\-]*$"
 
 
 class VertexOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    project: str = Field(pattern=_SEGMENT, description="the Google Cloud project id")
-    location: str = Field("us-central1", pattern=_SEGMENT, description="region, or global")
+    project: str = Field(pattern=_PROJECT, description="the Google Cloud project id")
+    location: str = Field("us-central1", pattern=_LOCATION, description="region, or global")
     api_version: Literal["v1", "v1beta1"] = "v1"
     credentials_file: str | None = Field(
         None, description="service-account key file; default: Application Default Credentials"

@@ -142,3 +142,40 @@ async def test_an_unreadable_key_file_fails_the_attempt_naming_no_secret(tmp_pat
         await cache.get(str(bad))
     assert "provider vx: no access token" in str(caught.value)
     assert "secret-material" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"project": ".."}, {"project": "."}, {"project": "-p"}, {"project": "p", "location": ".."},
+     {"project": "p", "location": "us.evil"}, {"project": "p", "location": "_x"}],
+)  # fmt: skip
+async def test_a_project_or_location_that_would_move_the_url_is_refused(
+    options: dict[str, str],
+) -> None:
+    # ".." as the project would send /v1/projects/../locations/…, which a URL normaliser (or
+    # the server) reads as /v1/locations/…; a location is part of the host's name.
+    _, problems = validate({"providers": {"vx": {"type": "vertex", "options": options}}})
+    assert any("providers.vx.options" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("token", ["tok\r\nx-evil: 1", "tok en", "", 12345, None, "é"])
+async def test_a_token_that_is_not_one_is_the_endpoints_fault(token: Any) -> None:
+    from turnout.errors import UpstreamUnavailable
+
+    async def fetch(credential: str) -> tuple[str, float]:
+        return token, 3600.0
+
+    with pytest.raises(UpstreamUnavailable):
+        await TokenCache("vx", fetch).get("")
+
+
+@pytest.mark.parametrize("lifetime", [float("inf"), float("nan"), "3600", None])
+async def test_a_lifetime_that_is_not_a_number_is_an_hour(lifetime: Any) -> None:
+    now = [1000.0]
+
+    async def fetch(credential: str) -> tuple[str, float]:
+        return "tok-1", lifetime
+
+    cache = TokenCache("vx", fetch, clock=lambda: now[0])
+    assert await cache.get("") == "tok-1"
+    assert cache._entries[""].expires == 1000.0 + 3600.0 - 300.0
