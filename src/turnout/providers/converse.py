@@ -170,35 +170,46 @@ def _usage(usage: Any) -> JSONObj:
     return out
 
 
+def _object(value: Any) -> JSONObj:
+    """A tool call's input: an object (none is ``{}``), or the upstream's fault."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"a tool input that is {type(value).__name__}, not an object")
+    return value
+
+
 def _new_id() -> str:
     return "msg_bdrk_" + uuid.uuid4().hex[:24]
 
 
 def response(data: JSONObj, model: str) -> JSONObj:
     """A Converse answer as an Anthropic message (malformed parts raise KeyError/TypeError,
-    parts of the wrong type the Anthropic answer shape's ShapeError): an Anthropic client
-    gets it as it is, so it must be one whose types that client's SDK admits."""
+    parts of the wrong type ValueError or the Anthropic answer shape's ShapeError): an Anthropic
+    client gets it as it is, so it must be one whose types that client's SDK admits."""
     message = _message(data, model)
     RESPONSE.check(message)
     return message
 
 
 def _message(data: JSONObj, model: str) -> JSONObj:
-    content = []
+    content: list[JSONObj] = []
     for block in data["output"]["message"]["content"]:
+        if not isinstance(block, dict):
+            raise TypeError("a content block that is not an object")
         if "text" in block:
-            content.append({"type": "text", "text": block["text"]})
+            content.append({"type": "text", "text": _string(block["text"], "text")})
         elif "toolUse" in block:
             use = block["toolUse"]
             content.append(
-                {"type": "tool_use", "id": use["toolUseId"], "name": use["name"],
-                 "input": use.get("input") or {}}
+                {"type": "tool_use", "id": _string(use["toolUseId"], "toolUseId"),
+                 "name": _string(use["name"], "name"), "input": _object(use.get("input"))}
             )  # fmt: skip
         elif "reasoningContent" in block:
             text = block["reasoningContent"].get("reasoningText") or {}
             content.append(
-                {"type": "thinking", "thinking": text.get("text", ""),
-                 "signature": text.get("signature", "")}
+                {"type": "thinking", "thinking": _string(text.get("text", ""), "reasoning text"),
+                 "signature": _string(text.get("signature", ""), "signature")}
             )  # fmt: skip
     return {
         "id": _new_id(),
@@ -226,11 +237,18 @@ def _sse(event: JSONObj) -> bytes:
 
 
 class StreamFramer:
-    """ConverseStream events in, Anthropic SSE frames out, one event at a time."""
+    """ConverseStream events in, Anthropic SSE frames out, one event at a time.
+
+    What comes out is a stream an Anthropic client can read whatever came in: each block gets
+    Anthropic's own index, in the order blocks start (an upstream's ``contentBlockIndex`` of
+    10**12 is a key, never a position), a delta for a tool call that never started, or a text,
+    input or signature that is not a string, is the upstream's fault (``ValueError``), and at
+    most :data:`MAX_PARTS` blocks are started."""
 
     def __init__(self, model: str) -> None:
         self.model = model
-        self.open: set[int] = set()
+        self.open: dict[int, int] = {}  # the upstream's index -> Anthropic's, while open
+        self.started = 0
         # Each open tool call's arguments, checked piece by piece as an Anthropic client's
         # SDK reads them (protocols/jsonprefix.py): an object, or the upstream's failure.
         self.arguments: dict[int, ObjectPrefix] = {}
@@ -238,10 +256,15 @@ class StreamFramer:
         self.done = False
 
     def _start(self, index: int, block: JSONObj) -> bytes:
-        if index not in self.open and len(self.open) >= MAX_PARTS:  # the upstream's fault
-            raise ValueError(f"more than {MAX_PARTS} content blocks open")
-        self.open.add(index)
-        return _sse({"type": "content_block_start", "index": index, "content_block": block})
+        if self.started >= MAX_PARTS:  # the upstream's fault
+            raise ValueError(f"more than {MAX_PARTS} content blocks")
+        ours = self.open[index] = self.started
+        self.started += 1
+        return _sse({"type": "content_block_start", "index": ours, "content_block": block})
+
+    def _delta(self, index: int, piece: JSONObj) -> bytes:
+        event = {"type": "content_block_delta", "index": self.open[index], "delta": piece}
+        return _sse(event)
 
     def _arguments_whole(self, index: int) -> None:
         checker = self.arguments.pop(index, None)
@@ -257,9 +280,11 @@ class StreamFramer:
             }  # fmt: skip
             return _sse({"type": "message_start", "message": message})
         if kind == "contentBlockStart":
-            index = int(event.get("contentBlockIndex", 0))
+            index = _index(event)
             use = (event.get("start") or {}).get("toolUse")
             if isinstance(use, dict):
+                if index in self.open:
+                    raise ValueError("a content block started twice")
                 block = {"type": "tool_use", "id": _string(use.get("toolUseId", ""), "toolUseId"),
                          "name": _string(use.get("name", ""), "name"), "input": {}}  # fmt: skip
                 started = self._start(index, block)
@@ -267,7 +292,7 @@ class StreamFramer:
                 return started
             return b""
         if kind == "contentBlockDelta":
-            index = int(event.get("contentBlockIndex", 0))
+            index = _index(event)
             delta = event.get("delta") or {}
             out = b""
             if "text" in delta:
@@ -275,6 +300,8 @@ class StreamFramer:
                     out += self._start(index, {"type": "text", "text": ""})
                 piece = {"type": "text_delta", "text": _string(delta["text"], "text")}
             elif "toolUse" in delta:
+                if index not in self.open:
+                    raise ValueError("a tool call's input before its start")
                 args = _string(delta["toolUse"].get("input", ""), "toolUse.input")
                 checker = self.arguments.get(index)
                 if checker is not None and not checker.feed(args):
@@ -292,14 +319,14 @@ class StreamFramer:
                     piece = {"type": "thinking_delta", "thinking": text}
             else:
                 return out
-            return out + _sse({"type": "content_block_delta", "index": index, "delta": piece})
+            return out + self._delta(index, piece)
         if kind == "contentBlockStop":
-            index = int(event.get("contentBlockIndex", 0))
-            if index not in self.open:
+            index = _index(event)
+            ours = self.open.pop(index, None)
+            if ours is None:
                 return b""
             self._arguments_whole(index)
-            self.open.discard(index)
-            return _sse({"type": "content_block_stop", "index": index})
+            return _sse({"type": "content_block_stop", "index": ours})
         if kind == "messageStop":
             self.stop = _STOP.get(str(event.get("stopReason")), "end_turn")
             return b""
@@ -314,11 +341,20 @@ class StreamFramer:
         self.done = True
         for index in self.open:
             self._arguments_whole(index)
-        out = b"".join(_sse({"type": "content_block_stop", "index": i}) for i in sorted(self.open))
+        out = b"".join(
+            _sse({"type": "content_block_stop", "index": i}) for i in sorted(self.open.values())
+        )
         self.open.clear()
         delta = {"stop_reason": self.stop, "stop_sequence": None}
         out += _sse({"type": "message_delta", "delta": delta, "usage": _usage(usage)})
         return out + _sse({"type": "message_stop"})
+
+
+def _index(event: JSONObj) -> int:
+    index = event.get("contentBlockIndex", 0)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise TypeError("a contentBlockIndex that is not an integer")
+    return index
 
 
 def b64(data: bytes) -> str:

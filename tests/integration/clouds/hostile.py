@@ -152,6 +152,51 @@ CONVERSE: dict[str, tuple[list[bytes], bool]] = {
         False,
     ),
 }
+CONVERSE["conv-text-number"] = (
+    [
+        converse_event("messageStart", {"role": "assistant"}),
+        converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": 123}}),
+        converse_event("contentBlockStop", {"contentBlockIndex": 0}),
+        converse_event("messageStop", {"stopReason": "end_turn"}),
+        converse_event("metadata", {"usage": {"inputTokens": 1, "outputTokens": 1}}),
+    ],
+    False,
+)
+CONVERSE["conv-huge-index"] = (
+    [
+        converse_event("messageStart", {"role": "assistant"}),
+        converse_event(
+            "contentBlockStart",
+            {"contentBlockIndex": 10**12, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}},
+        ),
+        converse_event(
+            "contentBlockDelta",
+            {"contentBlockIndex": 10**12, "delta": {"toolUse": {"input": "{}"}}},
+        ),
+        converse_event("contentBlockStop", {"contentBlockIndex": 10**12}),
+        converse_event("messageStop", {"stopReason": "tool_use"}),
+        converse_event("metadata", {"usage": {"inputTokens": 1, "outputTokens": 1}}),
+    ],
+    False,
+)
+# Converse answers (not streamed) that are not what Converse answers.
+CONVERSE_ANSWERS: dict[str, Any] = {
+    "conv-text-object": {
+        "output": {"message": {"role": "assistant", "content": [{"text": {"a": 1}}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 1, "outputTokens": 1},
+    },
+    "conv-tool-input-list": {
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [{"toolUse": {"toolUseId": "t", "name": "f", "input": [1, 2]}}],
+            }
+        },
+        "stopReason": "tool_use",
+        "usage": {"inputTokens": 1, "outputTokens": 1},
+    },
+}
 # Tiny frames no Anthropic stream has a place for, forever (written until the gateway leaves).
 ENDLESS = frame({":message-type": "event", ":event-type": "unknownEvent"}, b"{}")
 
@@ -257,6 +302,8 @@ def _answer(path: str, head: bytes, body: bytes) -> Answer:
             return 200, "application/vnd.amazon.eventstream", [], True
         chunks, hold = STREAMS.get(name) or CONVERSE.get(name) or STREAMS["ok"]
         return 200, "application/vnd.amazon.eventstream", chunks, hold
+    if cloud == "bedrock" and action == "converse" and name in CONVERSE_ANSWERS:
+        return _json(200, CONVERSE_ANSWERS[name])
     if cloud == "azure":
         return _json(400, {"error": FILTERED}) if name == "filtered" else _chat("ok")
     return _json(200, _message("ok"))

@@ -135,6 +135,7 @@ BROKEN = [
     "conv-ends-early",
     "conv-not-object",
     "conv-exception",
+    "conv-text-number",
 ]
 
 
@@ -184,6 +185,65 @@ def _holds(scenario: str) -> bool:
 
     found = STREAMS.get(scenario) or CONVERSE.get(scenario)
     return bool(found and found[1])
+
+
+def _anthropic_once(gw: Proc, model: str) -> str:
+    reply = _claude(gw).messages.create(model=model, max_tokens=16, messages=MESSAGES)
+    return repr(reply.content)
+
+
+def _openai_once(gw: Proc, model: str) -> str:
+    reply = _openai(gw).chat.completions.create(model=model, messages=MESSAGES)
+    return repr(reply.choices[0].message)
+
+
+def _gemini_once(gw: Proc, model: str) -> str:
+    client = _gemini(gw)
+    return repr(client.models.generate_content(model=model, contents="hi").candidates)
+
+
+ONCE = {"anthropic": _anthropic_once, "openai": _openai_once, "gemini": _gemini_once}
+
+
+@pytest.mark.parametrize("client", sorted(ONCE))
+@pytest.mark.parametrize("scenario", ["conv-text-object", "conv-tool-input-list"])
+def test_a_converse_answer_of_the_wrong_types_is_a_502(
+    gw: Proc, client: str, scenario: str
+) -> None:
+    # Before, an Anthropic client was handed {"type": "text", "text": {"a": 1}} with a 200.
+    with pytest.raises(SDK_ERRORS) as caught:
+        ONCE[client](gw, scenario)
+    assert _status(caught.value) == 502, caught.value
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_converse_block_index_is_renumbered_not_used_as_a_position(gw: Proc, client: str) -> None:
+    # Converse's contentBlockIndex 10**12: Anthropic's index is the block's position, which
+    # the Anthropic SDK indexes its list with (an IndexError in the client before).
+    tools: Any = [{"name": "f", "input_schema": {"type": "object"}}]
+    if client == "anthropic":
+        with _claude(gw).messages.stream(
+            model="conv-huge-index", max_tokens=16, messages=MESSAGES, tools=tools
+        ) as stream:
+            final = stream.get_final_message()
+        assert final.content[0].type == "tool_use" and final.stop_reason == "tool_use"
+    elif client == "openai":
+        chunks = list(
+            _openai(gw).chat.completions.create(
+                model="conv-huge-index", messages=MESSAGES, stream=True
+            )
+        )
+        calls = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or []]
+        assert calls and calls[0].index == 0
+    else:
+        g = _gemini(gw)
+        parts = [
+            p
+            for c in g.models.generate_content_stream(model="conv-huge-index", contents="hi")
+            for cand in c.candidates or []
+            for p in (cand.content.parts if cand.content else None) or []
+        ]
+        assert any(p.function_call is not None for p in parts)
 
 
 def test_endless_tiny_frames_end_in_an_error_not_a_hang(gw: Proc, hostile: Proc) -> None:
