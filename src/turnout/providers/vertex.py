@@ -17,7 +17,8 @@ service-account key file (each ``api_keys`` entry is the path of one, several ac
 pool; an empty pool uses ``options.credentials_file``) or, with neither, Application Default
 Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, the gcloud user, the metadata server).
 google-auth's refresh is blocking, so it runs in a worker thread, once per credential and hour
-(:mod:`turnout.providers.tokens`); a 401 drops the token.
+(:mod:`turnout.providers.tokens`), over a transport bounded by the provider's timeouts and
+64 KiB of answer (:mod:`turnout.providers.googletransport`); a 401 drops the token.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from turnout.providers.anthropic import ANTHROPIC_RULES
 from turnout.providers.base import HTTPProvider
 from turnout.providers.descriptor import ProviderType
 from turnout.providers.gemini import GEMINI_RULES, GeminiProvider
+from turnout.providers.googletransport import BoundedRequest
 from turnout.providers.tokens import TokenCache, TokenError
 from turnout.providers.wiresecret import masked
 from turnout.types import Call, Reply
@@ -98,14 +100,14 @@ def _code(exc: Exception) -> str:
 class _Credentials:
     """google-auth credentials per pool entry, made once, refreshed in a worker thread."""
 
-    def __init__(self, options: VertexOptions) -> None:
+    def __init__(self, options: VertexOptions, connect: float = 10.0, read: float = 30.0) -> None:
         self._options = options
         self._made: dict[str, Any] = {}
+        self._connect, self._read = connect, read
 
     def _refresh(self, credential: str) -> tuple[str, float]:
         import google.auth
         from google.auth import exceptions
-        from google.auth.transport.requests import Request
         from google.oauth2 import service_account
 
         try:
@@ -118,7 +120,7 @@ class _Credentials:
                 else:
                     creds, _ = google.auth.default(scopes=[SCOPE])
                 self._made[credential] = creds
-            creds.refresh(Request())
+            creds.refresh(BoundedRequest(self._connect, self._read))
             expiry = creds.expiry
         except exceptions.RefreshError as exc:
             # What the token endpoint said is its error code only: its description and the
@@ -160,7 +162,8 @@ class _Vertex:
             f"{host}/{options.api_version}/projects/{options.project}"
             f"/locations/{options.location}/publishers"
         )
-        self.tokens = tokens or TokenCache(spec.name, _Credentials(options).fetch)
+        credentials = _Credentials(options, spec.connect_timeout, spec.read_timeout)
+        self.tokens = tokens or TokenCache(spec.name, credentials.fetch)
 
     async def authorised(
         self, provider: HTTPProvider, call: Call, url: str, body: bytes, key: str

@@ -13,7 +13,8 @@ its path:
 - ``/token…`` (Google) and ``…/oauth2/v2.0/token`` (Entra ID) issue :data:`TOKEN`; a path
   (Google's ``token_uri``, Entra's tenant) holding ``garbage`` answers HTML, ``echo`` an error
   quoting the request, ``crlf`` a token followed by a header line, ``number`` a token that is
-  a number, ``overflow`` a lifetime of 10**30 seconds.
+  a number, ``overflow`` a lifetime of 10**30 seconds, ``hang`` its head and then nothing,
+  ``huge`` a token that never ends.
 
 Scenario ``echo`` answers a 400 whose message quotes the request head (its credentials
 included), ``echo-ok`` a 200 whose text does: an upstream that echoes what it was sent.
@@ -273,6 +274,10 @@ def _chat(text: str) -> Answer:
 
 def _answer(path: str, head: bytes, body: bytes) -> Answer:
     quoted = head.decode("latin-1")
+    if "token-hang" in path:
+        return 200, "application/json", [], True  # the head, then nothing
+    if "token-huge" in path:
+        return 200, "application/json", [b'{"access_token": "'], True  # then padding, forever
     if "token-garbage" in path:
         return 500, "text/html", [b"<html>token service down</html>"], False
     if "token-echo" in path:
@@ -320,6 +325,11 @@ async def _write(
     for piece in chunks:
         writer.write(b"%x\r\n%b\r\n" % (len(piece), piece))
         await writer.drain()
+    if "token-huge" in name:
+        pad = b"a" * 65536
+        while True:
+            writer.write(b"%x\r\n%b\r\n" % (len(pad), pad))
+            await writer.drain()
     if name == "endless":
         endless = b"%x\r\n%b\r\n" % (len(ENDLESS), ENDLESS)
         while True:
@@ -354,7 +364,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                 continue
             record = _record(head, path, body)
             answer = _answer(path, head, body)
-            name = _model(path)[1].partition("|")[0]
+            name = _model(path)[1].partition("|")[0] or path
             try:
                 await _write(reader, writer, answer, name)
             except ConnectionError:

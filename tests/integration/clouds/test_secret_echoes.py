@@ -58,6 +58,8 @@ def gw(hostile: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
             "vertex-crlf": vertex("/token-crlf"),
             "vertex-number": vertex("/token-number"),
             "vertex-overflow": vertex("/token-overflow"),
+            "vertex-hang": {**vertex("/token-hang"), "timeouts": {"connect": 2, "read": 2}},
+            "vertex-huge": vertex("/token-huge"),
             "azure-crlf": {
                 "type": "azure",
                 "base_url": hostile.url,
@@ -88,6 +90,8 @@ def gw(hostile: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
             "v-token-overflow": {
                 "deployments": [{"provider": "vertex-overflow", "model": "gemini"}]
             },
+            "v-token-hang": {"deployments": [{"provider": "vertex-hang", "model": "gemini"}]},
+            "v-token-huge": {"deployments": [{"provider": "vertex-huge", "model": "gemini"}]},
             "a-token-crlf": {"deployments": [{"provider": "azure-crlf", "model": "x"}]},
             "a-token-garbage": {"deployments": [{"provider": "azure-garbage", "model": "x"}]},
             "a-echo": {"deployments": [{"provider": "azure", "model": "echo"}]},
@@ -100,7 +104,8 @@ def gw(hostile: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
 
 
 def _gemini(gw: Proc) -> genai.Client:
-    options = types.HttpOptions(base_url=f"{gw.url}/", api_version="v1beta")
+    # A refresh that hangs shows as this timeout (60 s; google-auth's own was 120 s).
+    options = types.HttpOptions(base_url=f"{gw.url}/", api_version="v1beta", timeout=60_000)
     return genai.Client(api_key="k", http_options=options)
 
 
@@ -142,7 +147,16 @@ def test_entra_bearer_token_is_masked(gw: Proc) -> None:
 
 
 @pytest.mark.parametrize(
-    "model", ["v-garbage", "v-token-echo", "v-token-crlf", "v-token-number", "v-token-overflow"]
+    "model",
+    [
+        "v-garbage",
+        "v-token-echo",
+        "v-token-crlf",
+        "v-token-number",
+        "v-token-overflow",
+        "v-token-hang",  # before: google-auth waited 120 s for it, whatever the provider's timeouts
+        "v-token-huge",  # before: read whole into memory, without end
+    ],
 )
 def test_a_broken_token_endpoint_is_a_502_that_quotes_nothing(gw: Proc, model: str) -> None:
     client = _gemini(gw)
