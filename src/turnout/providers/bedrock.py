@@ -94,14 +94,24 @@ class _Signer:
                     "a bedrock api_keys entry must be ACCESS_KEY_ID:SECRET_ACCESS_KEY[:TOKEN]"
                 )
             return ReadOnlyCredentials(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
-        creds: Any = self._chain.get(key)
-        if creds is None:
-            creds = await asyncio.to_thread(self._default_chain)
-            self._chain[key] = creds
-        refresh = getattr(creds, "refresh_needed", None)
-        if refresh is not None and refresh():
-            return await asyncio.to_thread(creds.get_frozen_credentials)
-        return creds.get_frozen_credentials()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            creds: Any = self._chain.get(key)
+            if creds is None:
+                creds = await asyncio.to_thread(self._default_chain)
+                self._chain[key] = creds
+            refresh = getattr(creds, "refresh_needed", None)
+            if refresh is not None and refresh():
+                return await asyncio.to_thread(creds.get_frozen_credentials)
+            return creds.get_frozen_credentials()
+        except (BotoCoreError, ClientError) as exc:
+            # A profile that is not there, a credential_process, SSO or role that fails: the
+            # upstream cannot be reached (502, failover). Named by type only: botocore's
+            # messages quote a credential process's output, which may hold anything.
+            raise UpstreamUnavailable(
+                f"AWS credentials unavailable ({type(exc).__name__})"
+            ) from None
 
     def _default_chain(self) -> Any:
         import botocore.session
