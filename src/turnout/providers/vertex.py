@@ -128,9 +128,10 @@ class _Credentials:
             raise TokenError(f"token endpoint refused: {_code(exc)}") from None
         except exceptions.TransportError:
             raise TokenError("token endpoint unreachable") from None
-        except (exceptions.GoogleAuthError, OSError, ValueError, ArithmeticError) as exc:
+        except Exception as exc:  # google-auth reading an answer it did not expect, or a file
             # A key file missing or malformed, or a token answer google-auth cannot read (an
-            # expiry past the calendar's end): named by type; the detail is the operator's.
+            # expiry past the calendar's end, a list where an object belongs): named by type;
+            # the detail is the operator's.
             log.warning("vertex credentials unusable", error=f"{type(exc).__name__}: {exc}"[:200])
             raise TokenError(f"credentials unusable ({type(exc).__name__})") from None
         lifetime = 3600.0

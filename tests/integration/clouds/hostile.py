@@ -14,7 +14,7 @@ its path:
   (Google's ``token_uri``, Entra's tenant) holding ``garbage`` answers HTML, ``echo`` an error
   quoting the request, ``crlf`` a token followed by a header line, ``number`` a token that is
   a number, ``overflow`` a lifetime of 10**30 seconds, ``hang`` its head and then nothing,
-  ``huge`` a token that never ends.
+  ``list`` a JSON list, ``huge`` a token that never ends.
 
 Scenario ``echo`` answers a 400 whose message quotes the request head (its credentials
 included), ``echo-ok`` a 200 whose text does: an upstream that echoes what it was sent.
@@ -278,6 +278,8 @@ def _answer(path: str, head: bytes, body: bytes) -> Answer:
         return 200, "application/json", [], True  # the head, then nothing
     if "token-huge" in path:
         return 200, "application/json", [b'{"access_token": "'], True  # then padding, forever
+    if "token-list" in path:
+        return _json(200, [TOKEN, 3600])
     if "token-garbage" in path:
         return 500, "text/html", [b"<html>token service down</html>"], False
     if "token-echo" in path:

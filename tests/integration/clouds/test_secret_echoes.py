@@ -60,6 +60,7 @@ def gw(hostile: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
             "vertex-overflow": vertex("/token-overflow"),
             "vertex-hang": {**vertex("/token-hang"), "timeouts": {"connect": 2, "read": 2}},
             "vertex-huge": vertex("/token-huge"),
+            "vertex-list": vertex("/token-list"),
             "azure-crlf": {
                 "type": "azure",
                 "base_url": hostile.url,
@@ -91,6 +92,7 @@ def gw(hostile: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
                 "deployments": [{"provider": "vertex-overflow", "model": "gemini"}]
             },
             "v-token-hang": {"deployments": [{"provider": "vertex-hang", "model": "gemini"}]},
+            "v-token-list": {"deployments": [{"provider": "vertex-list", "model": "gemini"}]},
             "v-token-huge": {"deployments": [{"provider": "vertex-huge", "model": "gemini"}]},
             "a-token-crlf": {"deployments": [{"provider": "azure-crlf", "model": "x"}]},
             "a-token-garbage": {"deployments": [{"provider": "azure-garbage", "model": "x"}]},
@@ -156,6 +158,7 @@ def test_entra_bearer_token_is_masked(gw: Proc) -> None:
         "v-token-overflow",
         "v-token-hang",  # before: google-auth waited 120 s for it, whatever the provider's timeouts
         "v-token-huge",  # before: read whole into memory, without end
+        "v-token-list",  # before: google-auth's TypeError, a 500
     ],
 )
 def test_a_broken_token_endpoint_is_a_502_that_quotes_nothing(gw: Proc, model: str) -> None:
