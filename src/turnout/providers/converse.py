@@ -97,7 +97,10 @@ def _block(block: Any, where: str) -> JSONObj:
 def request(data: JSONObj) -> JSONObj:
     """An Anthropic Messages body as a Converse body."""
     messages = []
-    for i, message in enumerate(data.get("messages") or []):
+    given = data.get("messages") or []
+    if not isinstance(given, list):
+        raise BadRequest("messages: expected a list", param="messages")
+    for i, message in enumerate(given):
         if not isinstance(message, dict):
             raise BadRequest(f"messages[{i}]: expected an object", param=f"messages[{i}]")
         content = message.get("content")

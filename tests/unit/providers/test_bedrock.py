@@ -258,3 +258,12 @@ async def test_an_error_body_that_is_not_json_still_takes_anthropics_shape() -> 
     assert reply.status == 503 and reply.body is not None
     error = orjson.loads(reply.body)["error"]
     assert error["type"] == "overloaded_error" and "Service Unavailable" in error["message"]
+
+
+@pytest.mark.parametrize("messages", [5, "hi", {"role": "user"}, True])
+async def test_messages_that_are_not_a_list_are_the_clients_400(messages: Any) -> None:
+    from turnout.errors import BadRequest
+    from turnout.providers import converse
+
+    with pytest.raises(BadRequest):
+        converse.request({"messages": messages, "max_tokens": 8})
