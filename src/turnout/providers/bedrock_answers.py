@@ -229,8 +229,9 @@ class StreamResponse:
                 self._first = self._feed(data)
                 if self._first:
                     break
-        except BaseException:
+        except BaseException:  # cancelled (the client left), or the stream is not one
             await self._aclose()
+            self._resp.close()
             raise
         first = self._first[0] if self._first else None
         if first is None or first.header(":message-type") not in ("exception", "error"):
