@@ -167,23 +167,27 @@ class _WithoutFilterChunk:
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         chunks = self._resp.iter_chunks()
-        head, looking = b"", True
+        # The first event grows in place and each read is searched from where the last search
+        # stopped (less the 3 bytes a blank line may straddle): an event sent a byte at a time
+        # costs linear time, not the quadratic copying and rescanning of ``head += chunk``.
+        head, scanned, looking = bytearray(), 0, True
         try:
             async for chunk in chunks:
                 if not looking:
                     yield chunk
                     continue
                 head += chunk
-                end = _BLANK.search(head)
+                end = _BLANK.search(head, max(0, scanned - 3))
+                scanned = len(head)
                 if end is None and len(head) < _FIRST_EVENT_MAX:
                     continue
-                if end is not None and _filter_only(head[: end.start()]):
-                    head = head[end.end() :]
+                if end is not None and _filter_only(bytes(head[: end.start()])):
+                    del head[: end.end()]
                 looking = False
                 if head:
-                    yield head
+                    yield bytes(head)
             if looking and head:
-                yield head
+                yield bytes(head)
         finally:
             close = getattr(chunks, "aclose", None)
             if close is not None:
