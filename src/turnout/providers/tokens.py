@@ -14,6 +14,9 @@ one: a token endpoint is an upstream like any other, and what it answers goes in
 ``Authorization`` header of every request, so only an RFC 6750 token (letters, digits and
 ``-._~+/``, then ``=`` padding; at most 16 KiB) is used, never one holding a CR or LF that would
 add headers of the endpoint's choosing. A lifetime that is not a finite number is an hour.
+Requests that waited on a fetch that failed share its failure instead of each fetching in turn:
+with a token endpoint that hangs, the n-th of n concurrent requests would otherwise wait n
+timeouts. The next request after the failure tries again.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class _Entry:
     token: str = ""
     expires: float = 0.0  # monotonic
     lock: asyncio.Lock | None = None
+    finished: int = 0  # fetches ended, so a waiter knows whether one ended while it waited
+    failure: str | None = None  # why the last fetch failed (None: it succeeded)
 
 
 class TokenError(Exception):
@@ -74,19 +79,27 @@ class TokenCache:
         if self._fresh(entry):
             return entry.token
         assert entry.lock is not None
+        seen = entry.finished
         async with entry.lock:
             if self._fresh(entry):  # another request refreshed it while this one waited
                 return entry.token
+            if entry.finished != seen and entry.failure is not None:
+                # A fetch failed while this request waited: share its failure rather than
+                # queue one more (a hung endpoint would hold the n-th waiter n timeouts).
+                raise UpstreamUnavailable(entry.failure)
+            entry.failure = None
             try:
                 token, lifetime = await self._fetch(credential)
             except TokenError as exc:
-                raise UpstreamUnavailable(
-                    f"provider {self._provider}: no access token ({exc})"
-                ) from None
+                entry.failure = f"provider {self._provider}: no access token ({exc})"
+                raise UpstreamUnavailable(entry.failure) from None
+            finally:
+                entry.finished += 1
             if not isinstance(token, str) or _TOKEN.fullmatch(token) is None:
-                raise UpstreamUnavailable(
+                entry.failure = (
                     f"provider {self._provider}: the token endpoint answered no usable token"
                 )
+                raise UpstreamUnavailable(entry.failure)
             if not isinstance(lifetime, int | float) or not math.isfinite(lifetime):
                 lifetime = DEFAULT_LIFETIME
             lifetime = max(lifetime, MIN_LIFETIME)

@@ -185,3 +185,25 @@ def test_no_token_in_the_gateway_log(gw: Proc) -> None:
     _openai(gw).chat.completions.create(model="a-echo-ok", messages=MESSAGES)
     log = gw.output()
     assert TOKEN not in log and CLIENT_SECRET not in log
+
+
+def test_requests_waiting_on_a_hung_token_endpoint_share_one_fetch(gw: Proc, hostile: Proc) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = sum(r["path"] == "/token-hang" for r in requests_seen(hostile))
+
+    def one(_: int) -> int | None:
+        client = _gemini(gw)
+        try:
+            client.models.generate_content(model="v-token-hang", contents="hi")
+        except genai_errors.APIError as exc:
+            return exc.code
+        return None
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(one, range(4)))
+    assert codes == [502] * 4
+    fetched = sum(r["path"] == "/token-hang" for r in requests_seen(hostile)) - before
+    # One fetch for the burst (four before: each waiter fetched in turn after the last failed,
+    # the fourth request waiting four read timeouts).
+    assert fetched <= 2, fetched

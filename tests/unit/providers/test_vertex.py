@@ -179,3 +179,30 @@ async def test_a_lifetime_that_is_not_a_number_is_an_hour(lifetime: Any) -> None
     cache = TokenCache("vx", fetch, clock=lambda: now[0])
     assert await cache.get("") == "tok-1"
     assert cache._entries[""].expires == 1000.0 + 3600.0 - 300.0
+
+
+async def test_waiters_share_a_failed_fetch_instead_of_each_fetching() -> None:
+    import asyncio
+
+    from turnout.errors import UpstreamUnavailable
+    from turnout.providers.tokens import TokenError
+
+    calls = 0
+    release = asyncio.Event()
+
+    async def fetch(credential: str) -> tuple[str, float]:
+        nonlocal calls
+        calls += 1
+        await release.wait()  # a token endpoint that hangs until its timeout
+        raise TokenError("token endpoint unreachable")
+
+    cache = TokenCache("vx", fetch)
+    waiting = [asyncio.create_task(cache.get("")) for _ in range(10)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, UpstreamUnavailable) for r in results)
+    assert calls == 1  # ten before: the tenth request waited ten timeouts
+    with pytest.raises(UpstreamUnavailable):
+        await cache.get("")  # a later request tries again
+    assert calls == 2
