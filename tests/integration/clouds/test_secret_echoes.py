@@ -8,6 +8,7 @@ holds a token either."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -21,6 +22,7 @@ from tests.integration.clouds.hostile import TOKEN
 from tests.integration.clouds.test_hostile_bedrock import requests_seen, start_hostile
 from tests.support.clouds import account_file, rsa_key
 from tests.support.procs import Proc, start_gateway
+from tests.support.wait import until
 
 CLIENT_SECRET = "entra-client-secret-0123456789abcdef"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
@@ -34,8 +36,12 @@ def hostile() -> Iterator[Proc]:
 
 
 @pytest.fixture(scope="module")
-def gw(hostile: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    tmp = tmp_path_factory.mktemp("echoes")
+def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("echoes")
+
+
+@pytest.fixture(scope="module")
+def gw(hostile: Proc, tmp: Path) -> Iterator[Proc]:
     key = rsa_key()
 
     def vertex(token_path: str) -> dict[str, Any]:
@@ -50,6 +56,7 @@ def gw(hostile: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc
 
     entra = {"tenant_id": "tenant-1", "client_id": "app-1", "authority": hostile.url}
     config = {
+        "capture": {"enabled": True, "dir": str(tmp / "captures")},
         "routing": {"max_attempts": 1, "backoff": {"base": 0, "max": 0}},
         "providers": {
             "vertex": vertex("/token"),
@@ -181,10 +188,19 @@ def test_a_broken_entra_endpoint_is_a_502(gw: Proc, hostile: Proc, model: str) -
     assert not any("x-injected" in r["head"] for r in requests_seen(hostile))
 
 
-def test_no_token_in_the_gateway_log(gw: Proc) -> None:
-    _openai(gw).chat.completions.create(model="a-echo-ok", messages=MESSAGES)
+def test_no_token_in_the_gateway_log_or_its_captures(gw: Proc, tmp: Path) -> None:
+    reply = _openai(gw).chat.completions.create(model="a-echo-ok", messages=MESSAGES)
+    assert "Bearer" in (reply.choices[0].message.content or "")
     log = gw.output()
     assert TOKEN not in log and CLIENT_SECRET not in log
+    captured: list[str] = []
+
+    def echo_captured() -> bool:
+        captured[:] = [p.read_text() for p in (tmp / "captures").rglob("*") if p.is_file()]
+        return any("Bearer" in text for text in captured)
+
+    until(echo_captured)  # the capture of the echoed answer is written
+    assert not any(TOKEN in text or CLIENT_SECRET in text for text in captured)
 
 
 def test_requests_waiting_on_a_hung_token_endpoint_share_one_fetch(gw: Proc, hostile: Proc) -> None:
