@@ -29,7 +29,6 @@ import hashlib
 import json
 import struct
 import zlib
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -384,7 +383,7 @@ async def _main(port: int) -> None:
         await server.serve_forever()
 
 
-def main(argv: Callable[[], argparse.Namespace] | None = None) -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
