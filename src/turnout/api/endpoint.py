@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from turnout.protocols.descriptor import Locate, WireProtocol
 from turnout.routing.stream import aclose
 from turnout.server.limits import GONE, TASK
 from turnout.state import GatewayState
-from turnout.types import Call, Receive, Reply, Scope, Send
+from turnout.types import Call, Receive, Reply, Scope, Send, Usage
 
 SSE_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 log = get_logger("turnout")
@@ -47,6 +48,7 @@ class Inbound:
     wire: WireProtocol
     operation: str
     locate: Locate  # (parsed body, scope) -> (public model, stream?)
+    usage: Callable[[bytes], Usage | None] | None = None  # a whole answer's (None: the wire's)
 
 
 def _key_first(state: GatewayState, call: Call) -> None:
@@ -163,7 +165,7 @@ async def serve(
         if reply.chunks is None:
             call.ttft = time.perf_counter() - started
             if wanted and call.usage is None and reply.status < 300:
-                call.usage = wire.usage_from_body(reply.body)
+                call.usage = (inbound.usage or wire.usage_from_body)(reply.body)
             await send_bytes(send, reply.status, out, reply.body)
         else:
             if not any(k == b"content-type" for k, _ in out):

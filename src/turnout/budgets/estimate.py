@@ -28,7 +28,7 @@ from __future__ import annotations
 from turnout.config.compile import Runtime
 from turnout.errors import Unpriced
 from turnout.pricing import Price, PriceTable
-from turnout.protocols.descriptor import COUNT, EMBED, EMBED_BATCH
+from turnout.protocols.descriptor import COUNT, NO_OUTPUT
 from turnout.protocols.registry import FAMILIES, PROTOCOLS
 from turnout.types import Call
 
@@ -64,7 +64,7 @@ class Estimator:
         if family == COUNT:
             return 0, 0, 0
         inp = len(call.body) // 4
-        if family in (EMBED, EMBED_BATCH):
+        if family in NO_OUTPUT:  # embeddings, moderation: nothing generated
             return inp, 0, 0
         asked = PROTOCOLS[call.protocol].asked(call.data)
         wanted = asked.max_tokens

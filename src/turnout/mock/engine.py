@@ -34,7 +34,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from turnout.mock import anthropic, gemini, openai, responses
+from turnout.mock import anthropic, gemini, openai, operations, responses
 from turnout.mock.content import estimate_tokens, new_uid
 from turnout.mock.plan import Facts, Plan, RequestError, make_plan
 from turnout.mock.settings import Fault, MockSettings, SettingsError, apply_overrides
@@ -99,6 +99,14 @@ _STATIC_ROUTES: Final = {
     "/chat/completions": Route("openai", "chat", "POST"),
     "/v1/embeddings": Route("openai", "embeddings", "POST"),
     "/embeddings": Route("openai", "embeddings", "POST"),
+    "/v1/completions": Route("openai", "completions", "POST"),
+    "/completions": Route("openai", "completions", "POST"),
+    "/v1/moderations": Route("openai", "moderations", "POST"),
+    "/moderations": Route("openai", "moderations", "POST"),
+    "/v1/images/generations": Route("openai", "images", "POST"),
+    "/images/generations": Route("openai", "images", "POST"),
+    "/v1/audio/speech": Route("openai", "speech", "POST"),
+    "/audio/speech": Route("openai", "speech", "POST"),
     "/v1/models": Route("openai", "models", "GET"),
     "/models": Route("openai", "models", "GET"),
     "/v1/responses": Route("openai", "responses", "POST"),
@@ -270,6 +278,8 @@ def _dispatch(
         body = _error_body(protocol, s.status, message, uid, None)
         return _finish(MockResponse(s.status, headers, body, uid=uid), s, protocol)
     try:
+        if route.action in _OPERATIONS:
+            return _finish(_operation(route.action, obj, s, uid, headers), s, protocol)
         prepared = _prepare(route, obj)
         if isinstance(prepared, bytes):
             return _finish(MockResponse(200, headers, prepared, uid=uid), s, protocol)
@@ -294,6 +304,32 @@ def _dispatch(
     sse = protocol != "gemini" or "sse" in parse_qs(query).get("alt", [])
     resp.frames = _render_frames(protocol, plan, prepared, sse)
     return _finish(resp, s, protocol, sse)
+
+
+_OPERATIONS: Final = frozenset({"completions", "moderations", "images", "speech"})
+
+
+def _operation(
+    action: str, obj: dict[str, Any], s: MockSettings, uid: str, headers: list[tuple[str, str]]
+) -> MockResponse:
+    """OpenAI's other operations (:mod:`turnout.mock.operations`)."""
+    resp = MockResponse(200, headers, uid=uid)
+    if action == "completions":
+        facts, prompts = operations.read_completion(obj)
+        plan = make_plan(facts, s.tokens, uid, "named")
+        headers.append(("x-mock-streamed", "true" if facts.stream else "false"))
+        if facts.stream:
+            resp.frames = operations.completion_frames(plan, prompts, facts.include_usage)
+        else:
+            resp.body = operations.completion_body(plan, prompts)
+    elif action == "moderations":
+        resp.body = operations.moderation_body(obj, uid)
+    elif action == "images":
+        resp.body = operations.image_body(obj)
+    else:
+        kind, resp.body = operations.speech(obj)
+        headers.insert(0, ("content-type", kind))
+    return resp
 
 
 def _prepare(route: Route, obj: dict[str, Any]) -> Facts | bytes:
@@ -351,7 +387,8 @@ def _finish(
     """Attach timing and fold byte-level faults into the body or frames."""
     resp.ttft_ms, resp.chunk_ms, resp.fault = s.ttft_ms, s.chunk_ms, s.fault
     if resp.frames is None:
-        resp.headers.insert(0, ("content-type", JSON))
+        if not any(name == "content-type" for name, _ in resp.headers):  # audio has its own
+            resp.headers.insert(0, ("content-type", JSON))
         if s.fault == "malformed":
             resp.body = _MALFORMED_BODY
         elif s.fault == "error-midstream" and resp.status == 200:

@@ -32,8 +32,23 @@ if TYPE_CHECKING:
 
 JSON = dict[str, Any]
 GENERATE, COUNT, EMBED, EMBED_BATCH = "generate", "count", "embed", "embed-batch"
+# OpenAI's other operations (legacy text completions, moderation, images, speech,
+# transcription): only an upstream of the same protocol serves them, their bytes forwarded as
+# they came (the model renamed); a provider of another protocol refuses them with a 400. Their
+# answers are never cached: completions and images are sampled (and an image URL expires), a
+# moderation verdict belongs to a model that changes under its alias, audio is binary.
+COMPLETE, MODERATE, IMAGE, SPEECH, TRANSCRIBE = (
+    "complete",
+    "moderate",
+    "image",
+    "speech",
+    "transcribe",
+)
+SAME_PROTOCOL = frozenset({COMPLETE, MODERATE, IMAGE, SPEECH, TRANSCRIBE})
 TRANSLATABLE = frozenset({GENERATE, COUNT})  # families that cross protocols through the IR
 CACHEABLE = frozenset({GENERATE, EMBED, EMBED_BATCH})  # families whose answers are cached
+# Families whose answers generate no tokens: a limit or budget reserves their input only.
+NO_OUTPUT = frozenset({EMBED, EMBED_BATCH, MODERATE})
 
 # (parsed body, ASGI scope) -> (public model, stream?)
 Locate = Callable[[dict[str, Any], "Scope"], tuple[str, bool]]
@@ -73,10 +88,12 @@ class EmbedCodec:
 @dataclass(frozen=True, slots=True)
 class Route:
     """One inbound operation: which operation a path serves and how to find its model and
-    stream flag in the request."""
+    stream flag in the request; ``usage`` reads the usage of a whole answer when it is not
+    where the protocol keeps it (None: the protocol's ``usage_from_body``)."""
 
     operation: str
     locate: Locate
+    usage: Callable[[bytes], Usage | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +232,17 @@ class WireProtocol:
 
 __all__ = [
     "CACHEABLE",
+    "COMPLETE",
     "COUNT",
     "EMBED",
     "EMBED_BATCH",
     "GENERATE",
+    "IMAGE",
+    "MODERATE",
+    "NO_OUTPUT",
+    "SAME_PROTOCOL",
+    "SPEECH",
+    "TRANSCRIBE",
     "TRANSLATABLE",
     "Asked",
     "Decoder",

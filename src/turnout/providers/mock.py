@@ -18,6 +18,10 @@ from turnout.upstream.base import UpstreamClient
 _PATHS = {
     ("openai", "chat"): "/v1/chat/completions",
     ("openai", "embeddings"): "/v1/embeddings",
+    ("openai", "completions"): "/v1/completions",
+    ("openai", "moderations"): "/v1/moderations",
+    ("openai", "images"): "/v1/images/generations",
+    ("openai", "speech"): "/v1/audio/speech",
     ("anthropic", "messages"): "/v1/messages",
     ("anthropic", "count_tokens"): "/v1/messages/count_tokens",
     ("responses", "responses"): "/v1/responses",

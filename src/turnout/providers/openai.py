@@ -18,6 +18,11 @@ class OpenAIProvider(HTTPProvider):
         "embeddings": "/embeddings",
         "responses": "/responses",
         "input_tokens": "/responses/input_tokens",
+        # OpenAI's other JSON operations, forwarded as the client sent them (protocols/openai).
+        "completions": "/completions",
+        "moderations": "/moderations",
+        "images": "/images/generations",
+        "speech": "/audio/speech",
     }
 
 
@@ -44,7 +49,11 @@ OPENAI = ProviderType(
     template=template("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
     otel_name="openai",
     key_env="OPENAI_API_KEY",
-    zero_config_models=("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"),
+    zero_config_models=(
+        *("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"),
+        *("omni-moderation-*", "text-moderation-*", "dall-e-*", "tts-*"),
+        *("davinci-*", "babbage-*"),
+    ),
     summary="OpenAI",
 )
 OPENAI_COMPATIBLE = ProviderType(

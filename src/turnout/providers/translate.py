@@ -52,6 +52,7 @@ from turnout.protocols.descriptor import (
     COUNT,
     EMBED,
     EMBED_BATCH,
+    SAME_PROTOCOL,
     TRANSLATABLE,
     Decoder,
     EmbedCodec,
@@ -186,6 +187,9 @@ def _estimated_count(call: Call, shadow: Call) -> Reply:
 async def send_translated(
     provider: HTTPProvider, call: Call, deployment: DeploymentSpec, key: str
 ) -> Reply:
+    if FAMILIES.get((call.protocol, call.operation)) in SAME_PROTOCOL:
+        # Served by an upstream of the client's protocol only: refused before anything is sent.
+        raise provider.unsupported(call.operation)
     upstream_model = deployment.upstream_model(call.model)
     call.translated = True
     # The deployment's API (a Responses-only model) or the provider's own protocol.

@@ -22,8 +22,9 @@ import orjson
 from turnout.cache.convert import Unconvertible, body_to_stream
 from turnout.cache.replay import Chunks
 from turnout.config.compile import DeploymentSpec, ProviderSpec
-from turnout.errors import UpstreamUnavailable
-from turnout.protocols.registry import PROTOCOLS
+from turnout.errors import BadRequest, UpstreamUnavailable
+from turnout.protocols.descriptor import SAME_PROTOCOL
+from turnout.protocols.registry import FAMILIES, PROTOCOLS
 from turnout.providers.base import Provider
 from turnout.types import Call, Reply, derived
 
@@ -46,6 +47,13 @@ class Unstreamed:
     async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
         if not call.stream:
             return await self.inner.send(call, deployment, key)
+        if FAMILIES.get((call.protocol, call.operation)) in SAME_PROTOCOL:
+            # Only chat-like answers can be replayed as a stream (legacy completions cannot).
+            raise BadRequest(
+                f"The provider '{self.spec.name}' does not stream (streaming_mode: disabled) "
+                f"and a '{call.operation}' answer cannot be replayed as a stream; "
+                "send it with stream=false"
+            )
         plain = plain_call(call)
         reply = await self.inner.send(plain, deployment, key)
         # What the attempt learned about the call (usage read from a translated answer).

@@ -20,6 +20,10 @@ documentation:
 - **Together**: 402 is a credit limit (by status); a too-long prompt is a 400 saying the input
   tokens plus ``max_new_tokens`` must stay under the limit.
 
+The operations each serves besides chat, from its API reference: OpenRouter embeddings and
+legacy completions; Groq speech; Mistral embeddings and moderations; Together embeddings, legacy
+completions, images and speech; DeepSeek chat only (its completions live outside ``/v1``).
+
 Every vendor keeps OpenAI's own rules too (an ``insufficient_quota`` or
 ``context_length_exceeded`` code means the same wherever it appears).
 """
@@ -29,7 +33,8 @@ from __future__ import annotations
 from turnout.providers.descriptor import ProviderType, rules, template
 from turnout.providers.openai import OPENAI_RULES, OpenAIProvider
 
-CHAT, EMBEDDINGS = "chat", "embeddings"
+CHAT, EMBEDDINGS, COMPLETIONS = "chat", "embeddings", "completions"
+MODERATIONS, IMAGES, SPEECH = "moderations", "images", "speech"
 _CONTEXT = {"status": 400, "reason": "context_length"}
 
 
@@ -61,7 +66,7 @@ OPENROUTER = _vendor(
     "https://openrouter.ai/api/v1",
     "OPENROUTER_API_KEY",
     "openrouter",
-    frozenset({CHAT, EMBEDDINGS}),
+    frozenset({CHAT, EMBEDDINGS, COMPLETIONS}),
     (
         {"status": 403, "path": "error.metadata.reasons", "reason": "content_filter"},
         {"status": 403, "path": "error.message", "match": "(?i)flagged|moderation",
@@ -76,7 +81,7 @@ GROQ = _vendor(
     "https://api.groq.com/openai/v1",
     "GROQ_API_KEY",
     "groq",
-    frozenset({CHAT}),
+    frozenset({CHAT, SPEECH}),
     (
         {"status": 498, "reason": "overloaded"},
         {"status": 413, "path": "error.code", "match": "^rate_limit_exceeded$",
@@ -91,7 +96,7 @@ MISTRAL = _vendor(
     "https://api.mistral.ai/v1",
     "MISTRAL_API_KEY",
     "mistral_ai",
-    frozenset({CHAT, EMBEDDINGS}),
+    frozenset({CHAT, EMBEDDINGS, MODERATIONS}),
     ({**_CONTEXT, "match": "(?i)too large for model with \\d+ maximum context length"},),
     "Mistral AI (La Plateforme)",
 )
@@ -109,7 +114,7 @@ TOGETHER = _vendor(
     "https://api.together.xyz/v1",
     "TOGETHER_API_KEY",
     "together",
-    frozenset({CHAT, EMBEDDINGS}),
+    frozenset({CHAT, EMBEDDINGS, COMPLETIONS, IMAGES, SPEECH}),
     (
         {**_CONTEXT, "path": "error.message",
          "match": "(?i)max_new_tokens` must be <=|maximum context length|context length"},

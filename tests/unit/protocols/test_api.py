@@ -8,7 +8,7 @@ import inspect
 
 import pytest
 
-from turnout.protocols.descriptor import CACHEABLE, TRANSLATABLE, WireProtocol
+from turnout.protocols.descriptor import CACHEABLE, SAME_PROTOCOL, TRANSLATABLE, WireProtocol
 from turnout.protocols.registry import DEFAULT, FAMILIES, PROTOCOLS, REGISTERED, dialect
 
 
@@ -39,7 +39,10 @@ def test_the_registry_holds_one_descriptor_per_folder() -> None:
         if wire.model_paths is not None:
             routed |= {r.operation for r in wire.model_paths.actions.values()}
         assert routed == set(wire.families), name
-        assert {FAMILIES[(name, op)] for op in wire.families} <= TRANSLATABLE | CACHEABLE
+        # each family crosses protocols, is cached, or passes through to its own protocol
+        known = TRANSLATABLE | CACHEABLE | SAME_PROTOCOL
+        assert {FAMILIES[(name, op)] for op in wire.families} <= known
+        assert not SAME_PROTOCOL & (TRANSLATABLE | CACHEABLE)
         operation, body = wire.probe("m")
         assert operation in wire.families and isinstance(body, dict)
 

@@ -1,11 +1,22 @@
-"""OpenAI-compatible inbound operations: where their model and stream flag are."""
+"""OpenAI-compatible inbound operations: where their model and stream flag are.
+
+Besides chat and embeddings (which translate), OpenAI's other JSON operations pass through to
+OpenAI-compatible upstreams only (descriptor.py's COMPLETE, MODERATE, IMAGE, SPEECH): the
+gateway reads their model, and for completions the stream flag, and nothing else.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from turnout.protocols.descriptor import Route, require_model, stream_flag
-from turnout.types import Scope
+from turnout.protocols.responses.usage import from_body as responses_usage
+from turnout.types import Scope, Usage
+
+# The model OpenAI uses when a request names none, for the operations whose ``model`` is
+# optional (its API reference). The gateway routes that name like any other: a config serves
+# it (or an alias of it) to choose where unnamed requests go, and a key must be allowed it.
+DEFAULT_MODELS = {"moderations": "omni-moderation-latest", "images": "dall-e-2"}
 
 
 def _chat(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
@@ -16,5 +27,31 @@ def _embeddings(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
     return require_model(data), False
 
 
+def _whole(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
+    """An operation answered in one body (speech: binary audio)."""
+    return require_model(data), False
+
+
+def _defaulted(operation: str) -> Any:
+    default = DEFAULT_MODELS[operation]
+
+    def locate(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
+        if data.get("model") is None:  # absent or null: OpenAI's default
+            return default, False
+        return require_model(data), False
+
+    return locate
+
+
+def _no_usage(body: bytes) -> Usage | None:
+    """Speech answers are audio bytes with no usage in them."""
+    return None
+
+
 CHAT = Route("chat", _chat)
 EMBEDDINGS = Route("embeddings", _embeddings)
+COMPLETIONS = Route("completions", _chat)  # the same usage object as chat, in the same places
+MODERATIONS = Route("moderations", _defaulted("moderations"))
+# gpt-image-1 reports usage as input_tokens/output_tokens, the Responses API's names.
+IMAGES = Route("images", _defaulted("images"), responses_usage)
+SPEECH = Route("speech", _whole, _no_usage)

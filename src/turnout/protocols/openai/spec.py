@@ -1,10 +1,23 @@
-"""The OpenAI Chat Completions and Embeddings protocol, as the gateway knows it."""
+"""The OpenAI Chat Completions and Embeddings protocol, as the gateway knows it, with OpenAI's
+other JSON operations (legacy completions, moderations, images, speech) passed through to
+OpenAI-compatible upstreams only."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from turnout.protocols.descriptor import EMBED, GENERATE, Asked, Operation, Variant, WireProtocol
+from turnout.protocols.descriptor import (
+    COMPLETE,
+    EMBED,
+    GENERATE,
+    IMAGE,
+    MODERATE,
+    SPEECH,
+    Asked,
+    Operation,
+    Variant,
+    WireProtocol,
+)
 from turnout.protocols.openai import (
     cache,
     errors,
@@ -64,12 +77,27 @@ def probe(model: str) -> tuple[str, dict[str, Any]]:
 
 PROTOCOL = WireProtocol(
     name="openai",
-    operations=(Operation("chat", GENERATE, "chat"), Operation("embeddings", EMBED, "embeddings")),
+    operations=(
+        Operation("chat", GENERATE, "chat"),
+        Operation("embeddings", EMBED, "embeddings"),
+        Operation("completions", COMPLETE, "text_completion"),
+        Operation("moderations", MODERATE),
+        Operation("images", IMAGE),
+        Operation("speech", SPEECH),
+    ),
     routes={
         "/v1/chat/completions": routes.CHAT,
         "/chat/completions": routes.CHAT,
         "/v1/embeddings": routes.EMBEDDINGS,
         "/embeddings": routes.EMBEDDINGS,
+        "/v1/completions": routes.COMPLETIONS,
+        "/completions": routes.COMPLETIONS,
+        "/v1/moderations": routes.MODERATIONS,
+        "/moderations": routes.MODERATIONS,
+        "/v1/images/generations": routes.IMAGES,
+        "/images/generations": routes.IMAGES,
+        "/v1/audio/speech": routes.SPEECH,
+        "/audio/speech": routes.SPEECH,
     },
     stream_terminator=b"[DONE]",
     variant=variant,

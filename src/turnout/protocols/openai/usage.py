@@ -37,15 +37,20 @@ def from_body(body: bytes) -> Usage | None:
     return parse(last_object(body, KEY))
 
 
+# The operations whose streams take ``stream_options.include_usage`` (legacy completions as
+# well as chat: the same option, the same usage-only last chunk with empty ``choices``).
+ASKS = frozenset({"chat", "completions"})
+
+
 def observe(call: Call, ask: bool) -> OpenAIStream:
-    """The observer of a stream; with ``ask``, a chat stream that did not ask for usage is
-    made to (and the observer hides the extra chunk from the client)."""
-    return OpenAIStream(ask and call.operation == "chat" and ask_for_usage(call))
+    """The observer of a stream; with ``ask``, a chat or completions stream that did not ask
+    for usage is made to (and the observer hides the extra chunk from the client)."""
+    return OpenAIStream(ask and call.operation in ASKS and ask_for_usage(call))
 
 
 def ask_for_usage(call: Call) -> bool:
-    """Make a chat stream request ask for usage; True when the client had not asked (so the
-    usage chunk must be hidden from it).
+    """Make a chat (or completions) stream request ask for usage; True when the client had
+    not asked (so the usage chunk must be hidden from it).
 
     A body without ``stream_options`` gets the option spliced in after its opening brace (a
     copy of the bytes, no re-encoding); otherwise the parsed request is re-encoded once.
