@@ -31,6 +31,7 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
             "oa": mock_provider(mock),
             "dead": {"type": "openai-compatible", "base_url": dead, "api_keys": ["sk-dead-0001"]},
             "an": {"type": "anthropic", "base_url": mock.url, "api_keys": ["sk-up"]},
+            "demo": {"type": "mock"},  # the in-process mock of `serve --demo`
         },
         "models": {
             # Failover: the first deployment refuses connections, the second answers.
@@ -44,6 +45,7 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
             "gpt-image-test": {"deployments": [{"provider": "oa", "model": "gpt-image-up"}]},
             "tts-test": {"deployments": [{"provider": "oa", "model": "tts-up"}]},
             "claude-test": {"deployments": [{"provider": "an", "model": "claude-up"}]},
+            "inproc-*": {"deployments": [{"provider": "demo"}]},
         },
         "routing": {"backoff": {"base": 0, "max": 0}},
         "storage": {"flush_interval": 0.05},
@@ -205,3 +207,18 @@ def test_a_wrong_typed_prompt_is_a_400(gw: Proc, prompt: Any) -> None:
     assert caught.value.body["param"] == "prompt"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError):
         client(gw).images.generate(model="gpt-image-test", prompt=prompt)
+
+
+def test_the_in_process_mock_answers_every_operation(gw: Proc) -> None:
+    """``serve --demo``'s provider: the same answers, without a network hop."""
+    oa = client(gw)
+    text = oa.completions.create(model="inproc-base", prompt="demo").choices[0].text
+    assert "You wrote: demo." in text
+    stream = oa.completions.create(model="inproc-base", prompt="demo", stream=True)
+    assert "".join(c.choices[0].text for c in stream if c.choices).startswith(" You wrote: demo.")
+    assert oa.moderations.create(model="inproc-mod", input="hi").results[0].flagged is False
+    image = oa.images.generate(model="inproc-image", prompt="a cat", response_format="b64_json")
+    assert image.data is not None and image.data[0].b64_json
+    raw = oa.audio.speech.with_raw_response.create(model="inproc-tts", voice="alloy", input="hi")
+    assert raw.headers["content-type"] == "audio/mpeg"
+    assert raw.parse().content.startswith(b"ID3")

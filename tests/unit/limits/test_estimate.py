@@ -164,3 +164,13 @@ def test_rates_are_memoised_and_the_memo_is_bounded(monkeypatch: pytest.MonkeyPa
     for i in range(20):
         estimator.rates(f"gpt-{i}")
     assert len(estimator._memo) <= 5
+
+
+def test_openais_pass_through_operations_reserve_what_they_may_generate() -> None:
+    estimator = _estimator()
+    moderation = _call("openai", "moderations", {"input": "hi there"})
+    assert estimator.estimate(moderation) == (len(moderation.body) // 4, 0, 0)  # no output
+    completion = _call("openai", "completions", {"prompt": "hi", "max_tokens": 100, "n": 2})
+    assert estimator.estimate(completion)[1:] == (100, 200)  # as chat: each choice may use it
+    images = _call("openai", "images", {"prompt": "a cat", "n": 3})
+    assert estimator.estimate(images)[1:] == (256, 3 * 4096)  # gpt-image bills output tokens

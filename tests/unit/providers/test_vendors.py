@@ -149,3 +149,36 @@ async def test_each_vendor_has_its_error_rules(
 ) -> None:
     assert classify(kind, status, body) == reason
     assert generic(status, body) == untyped  # what openai-compatible would have decided
+
+
+# Which vendor serves which of OpenAI's pass-through operations (their API references).
+_SERVED = {
+    "openrouter": {"completions"},
+    "groq": {"speech"},
+    "mistral": {"moderations"},
+    "deepseek": set(),
+    "together": {"completions", "images", "speech"},
+}
+_OPERATION_PATHS = {
+    "completions": "/completions",
+    "moderations": "/moderations",
+    "images": "/images/generations",
+    "speech": "/audio/speech",
+}
+
+
+@pytest.mark.parametrize("kind", VENDORS)
+@pytest.mark.parametrize("operation", _OPERATION_PATHS)
+async def test_pass_through_operations_only_where_the_vendor_serves_them(
+    kind: str, operation: str
+) -> None:
+    client = FakeClient(FakeResponse(body=b"{}"))
+    provider = OpenAIProvider(spec(kind), client)
+    c = call("openai", {"model": "pub", "prompt": "hi", "input": "hi"}, operation=operation)
+    if operation in _SERVED[kind]:
+        await provider.send(c, deployment(), "k")
+        assert client.sent[0].url == VENDORS[kind] + _OPERATION_PATHS[operation]
+    else:
+        with pytest.raises(BadRequest, match=f"does not serve '{operation}'"):
+            await provider.send(c, deployment(), "k")
+        assert client.sent == []
