@@ -21,6 +21,8 @@ MASTER = "sy-master-ops-test-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
 TOKENS = 7
 MOCK_TOKENS = {"x-mock-tokens": str(TOKENS)}
+BODY_LIMIT = 300_000
+AUDIO = b"ID3\x03" + bytes(range(256)) * 40  # 10 KB of "audio", every byte value
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +46,12 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
             "omni-moderation-latest": {"deployments": [{"provider": "oa", "model": "mod-up"}]},
             "gpt-image-test": {"deployments": [{"provider": "oa", "model": "gpt-image-up"}]},
             "tts-test": {"deployments": [{"provider": "oa", "model": "tts-up"}]},
+            "whisper-test": {"deployments": [{"provider": "oa", "model": "whisper-up"}]},
             "claude-test": {"deployments": [{"provider": "an", "model": "claude-up"}]},
             "inproc-*": {"deployments": [{"provider": "demo"}]},
         },
         "routing": {"backoff": {"base": 0, "max": 0}},
+        "server": {"max_body_bytes": BODY_LIMIT},
         "storage": {"flush_interval": 0.05},
     }
     tmp = tmp_path_factory.mktemp("operations")
@@ -159,6 +163,9 @@ def _each_operation(oa: openai.OpenAI, model: Any) -> dict[str, Any]:
         "moderations": lambda: oa.moderations.create(input="hi", model=model),
         "images": lambda: oa.images.generate(prompt="a cat", model=model),
         "speech": lambda: oa.audio.speech.create(model=model, voice="alloy", input="hi"),
+        "transcriptions": lambda: oa.audio.transcriptions.create(
+            model=model, file=("a.mp3", AUDIO, "audio/mpeg")
+        ),
     }
     raised: dict[str, Any] = {}
     for name, call in calls.items():
@@ -196,6 +203,10 @@ def test_a_model_on_an_anthropic_provider_is_refused_before_sending(gw: Proc, mo
 @pytest.mark.parametrize("model", [5, ["base-model"], {"name": "base-model"}, "", True])
 def test_a_wrong_typed_model_is_a_400(gw: Proc, model: Any) -> None:
     for name, exc in _each_operation(client(gw), model).items():
+        if name == "transcriptions" and model != "":
+            # A form field is text: 5 arrives as "5", an unknown model (404).
+            assert isinstance(exc, openai.NotFoundError | openai.BadRequestError), (name, exc)
+            continue
         assert isinstance(exc, openai.BadRequestError), (name, exc)
         assert exc.body["param"] == "model", (name, exc.body)  # type: ignore[index]
 
@@ -222,3 +233,58 @@ def test_the_in_process_mock_answers_every_operation(gw: Proc) -> None:
     raw = oa.audio.speech.with_raw_response.create(model="inproc-tts", voice="alloy", input="hi")
     assert raw.headers["content-type"] == "audio/mpeg"
     assert raw.parse().content.startswith(b"ID3")
+
+
+def test_a_transcription_forwards_the_form_unchanged_but_for_the_model(gw: Proc) -> None:
+    raw = client(gw).audio.transcriptions.with_raw_response.create(
+        model="whisper-test", file=("speech.mp3", AUDIO, "audio/mpeg"), language="en"
+    )
+    # The mock counts the file part's bytes and names the model it was sent: renamed in place.
+    assert raw.parse().text == f"Transcribed {len(AUDIO)} bytes of audio for whisper-up."
+    logged = row(gw, raw.headers["x-request-id"])
+    assert logged["operation"] == "transcriptions" and logged["status"] == 200
+    assert logged["input_tokens"] == len(AUDIO) // 100 and logged["output_tokens"] > 0
+    text = client(gw).audio.transcriptions.create(
+        model="whisper-test", file=("speech.mp3", AUDIO), response_format="text"
+    )
+    assert text.startswith("Transcribed ")
+
+
+def test_a_transcription_over_the_body_limit_is_refused(gw: Proc) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(gw).audio.transcriptions.create(
+            model="whisper-test", file=("big.mp3", bytes(BODY_LIMIT + 1))
+        )
+    assert caught.value.status_code == 413
+
+
+def _form(*fields: tuple[str, str]) -> bytes:
+    parts = [
+        f'--b0\r\ncontent-disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields
+    ]
+    audio = b'--b0\r\ncontent-disposition: form-data; name="file"; filename="a.mp3"\r\n\r\n'
+    return b"".join(parts) + audio + AUDIO + b"\r\n--b0--\r\n"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        # Which model would the upstream take? The gateway checked one of them.
+        ("multipart/form-data; boundary=b0", _form(("model", "whisper-test"), ("model", "x"))),
+        ("multipart/form-data; boundary=b0; boundary=b1", _form(("model", "whisper-test"))),
+        ("multipart/form-data; boundary=b0", _form(("name", "x"))),  # no model
+        ("multipart/form-data; boundary=zz", _form(("model", "whisper-test"))),
+        ("multipart/form-data; boundary=b0", _form(("model", "whisper-test"))[:-12]),  # cut
+        ("application/json", b'{"model": "whisper-test"}'),
+        ("multipart/form-data; boundary=b0", b"--b0\r\n" + b"x" * 10_000),  # endless head
+    ],
+    ids=["model-twice", "two-boundaries", "no-model", "wrong-boundary", "cut", "json", "head"],
+)
+def test_a_form_the_gateway_cannot_read_unambiguously_is_a_400(
+    gw: Proc, content_type: str, body: bytes
+) -> None:
+    headers = {**ADMIN, "content-type": content_type}
+    resp = httpx.post(gw.url + "/v1/audio/transcriptions", content=body, headers=headers)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["type"] == "invalid_request_error"

@@ -49,6 +49,8 @@ class Inbound:
     operation: str
     locate: Locate  # (parsed body, scope) -> (public model, stream?)
     usage: Callable[[bytes], Usage | None] | None = None  # a whole answer's (None: the wire's)
+    # (raw body, headers) -> (fields, forwarded body) for a form; None: JSON (parse_json)
+    parse: Callable[[bytes, dict[bytes, bytes]], tuple[dict[str, Any], bytes]] | None = None
 
 
 def _key_first(state: GatewayState, call: Call) -> None:
@@ -138,8 +140,11 @@ async def serve(
         raw = await read_body(
             receive, headers, server.max_body_bytes, state.bodies, server.max_held_body_bytes
         )
-        call.data = parse_json(raw)
-        call.body = canonical(call.data)
+        if inbound.parse is None:
+            call.data = parse_json(raw)
+            call.body = canonical(call.data)
+        else:  # a form: its text fields read, its bytes forwarded as they came
+            call.data, call.body = inbound.parse(raw, headers)
         if state.observability is not None and state.observability.capture is not None:
             call.client_body = raw  # capture files keep the request as the client sent it
         model, call.stream = inbound.locate(call.data, scope)

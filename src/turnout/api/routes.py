@@ -28,7 +28,9 @@ def client_routes(s: GatewayState) -> tuple[dict[str, Route], dict[str, Route], 
     """POST routes, GET routes, and the by-prefix model paths."""
 
     def inbound(wire: WireProtocol, route: ProtocolRoute) -> Route:
-        return partial(serve, s, Inbound(wire, route.operation, route.locate, route.usage))
+        return partial(
+            serve, s, Inbound(wire, route.operation, route.locate, route.usage, route.parse)
+        )
 
     def plain(fn: Callable[..., Awaitable[None]]) -> Route:
         return partial(fn, s)

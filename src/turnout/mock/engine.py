@@ -107,6 +107,8 @@ _STATIC_ROUTES: Final = {
     "/images/generations": Route("openai", "images", "POST"),
     "/v1/audio/speech": Route("openai", "speech", "POST"),
     "/audio/speech": Route("openai", "speech", "POST"),
+    "/v1/audio/transcriptions": Route("openai", "transcriptions", "POST"),
+    "/audio/transcriptions": Route("openai", "transcriptions", "POST"),
     "/v1/models": Route("openai", "models", "GET"),
     "/models": Route("openai", "models", "GET"),
     "/v1/responses": Route("openai", "responses", "POST"),
@@ -226,7 +228,9 @@ def respond(
         except SettingsError as exc:
             raise _Rejection(400, str(exc)) from None
         obj: dict[str, Any] = {}
-        if method == "POST":
+        if route.action == "transcriptions":  # a multipart form, read by operations.py
+            obj = {"_form": body, "_type": headers.get("content-type", "")}
+        elif method == "POST":
             obj = _parse_json(body)
         return _dispatch(route, query, obj, s, uid, echo)
     except _Rejection as exc:
@@ -306,7 +310,7 @@ def _dispatch(
     return _finish(resp, s, protocol, sse)
 
 
-_OPERATIONS: Final = frozenset({"completions", "moderations", "images", "speech"})
+_OPERATIONS: Final = frozenset({"completions", "moderations", "images", "speech", "transcriptions"})
 
 
 def _operation(
@@ -327,7 +331,10 @@ def _operation(
     elif action == "images":
         resp.body = operations.image_body(obj)
     else:
-        kind, resp.body = operations.speech(obj)
+        if action == "speech":
+            kind, resp.body = operations.speech(obj)
+        else:
+            kind, resp.body = operations.transcription(obj["_form"], obj["_type"])
         headers.insert(0, ("content-type", kind))
     return resp
 

@@ -1,5 +1,6 @@
 """OpenAI's other operations in the mock: legacy text completions (a body or a stream), a
-moderation verdict, a generated image (a tiny valid PNG) and speech (a few bytes of audio).
+moderation verdict, a generated image (a tiny valid PNG), speech (a few bytes of audio) and a
+transcription of an uploaded file (a multipart form).
 
 Shapes are the official SDK's (``Completion``, ``ModerationCreateResponse``,
 ``ImagesResponse``); requests are checked where OpenAI answers 400, so a client's wrong type
@@ -16,8 +17,10 @@ from typing import Any, Final
 
 import orjson
 
+from turnout.errors import BadRequest
 from turnout.mock.content import estimate_tokens
 from turnout.mock.plan import Facts, Plan, RequestError
+from turnout.protocols import form
 
 
 def _png() -> bytes:
@@ -240,3 +243,35 @@ def speech(obj: dict[str, Any]) -> tuple[str, bytes]:
     if kind is None:
         raise RequestError(f"Invalid 'response_format': one of {', '.join(AUDIO_TYPES)}.")
     return kind, MP3
+
+
+def transcription(body: bytes, content_type: str) -> tuple[str, bytes]:
+    """(content type, answer) for ``/v1/audio/transcriptions``: the text says how many bytes
+    of audio arrived and under which name, so a test sees the file made the trip unchanged."""
+    try:
+        mark = form.boundary(content_type.encode("latin-1"))
+        parts = form.parts(body, mark)
+        fields = form.fields(body, content_type.encode("latin-1"))
+    except BadRequest as exc:
+        raise RequestError(exc.message) from None
+    model = fields.get("model")
+    if not model:
+        raise RequestError("you must provide a model parameter", "model")
+    files = [p for p in parts if p.file and p.name == "file"]
+    if len(files) != 1:
+        raise RequestError("you must provide one 'file'", "file")
+    size = files[0].end - files[0].start
+    text = f"Transcribed {size} bytes of audio for {model}."
+    fmt = fields.get("response_format", "json")
+    if fmt == "text":
+        return "text/plain; charset=utf-8", text.encode()
+    if fmt not in ("json", "verbose_json"):
+        raise RequestError("Invalid 'response_format'.", "response_format")
+    tokens = max(1, size // 100)
+    usage = {
+        "type": "tokens",
+        "input_tokens": tokens,
+        "output_tokens": estimate_tokens(len(text)),
+        "total_tokens": tokens + estimate_tokens(len(text)),
+    }
+    return "application/json", orjson.dumps({"text": text, "usage": usage})

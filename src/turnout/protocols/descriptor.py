@@ -73,6 +73,7 @@ class Operation:
     name: str  # as the protocol calls it: "chat", "messages", "generateContent"
     family: str  # GENERATE, COUNT, EMBED, EMBED_BATCH
     otel: str | None = None  # gen_ai.operation.name (None: the name itself)
+    form: bool = False  # a multipart/form-data body (protocols/form.py), not JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ class Route:
     operation: str
     locate: Locate
     usage: Callable[[bytes], Usage | None] | None = None
+    # (raw body, request headers) -> (fields, body to forward), for a body that is not JSON
+    # (a form); None: parsed as JSON and re-encoded canonically (api/endpoint.py).
+    parse: Callable[[bytes, dict[bytes, bytes]], tuple[dict[str, Any], bytes]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,7 @@ class WireProtocol:
     # -- derived -------------------------------------------------------------------------------
     families: Mapping[str, str] = field(init=False)  # operation -> family
     by_family: Mapping[str, str] = field(init=False)  # family -> operation
+    forms: frozenset[str] = field(init=False)  # operations whose bodies are forms
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -228,6 +233,7 @@ class WireProtocol:
         object.__setattr__(
             self, "by_family", MappingProxyType({o.family: o.name for o in self.operations})
         )
+        object.__setattr__(self, "forms", frozenset(o.name for o in self.operations if o.form))
 
 
 __all__ = [

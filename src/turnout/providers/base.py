@@ -22,6 +22,7 @@ import orjson
 from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import BadRequest, GatewayError
 from turnout.headers import NEVER_RELAY, forwardable
+from turnout.protocols import form
 from turnout.protocols.registry import PROTOCOLS
 from turnout.providers.descriptor import Auth
 from turnout.providers.registry import provider_type
@@ -67,6 +68,8 @@ class HTTPProvider:
         self.protocol = self.kind.protocol  # the wire protocol spoken upstream
         self.wire = PROTOCOLS[self.protocol]  # its descriptor, for translated calls
         self.also = self.kind.also_speaks  # other protocols it speaks, forwarded as bytes
+        # Operations whose bodies are multipart forms (forwarded with their own content type).
+        self._forms = frozenset().union(*(PROTOCOLS[p].forms for p in (self.protocol, *self.also)))
         self._auth = Auth(*spec.token_header) if spec.token_header else self.kind.auth
         served = self.kind.operations
         # Capabilities: an operation the upstream does not serve has no path, and is refused.
@@ -102,12 +105,17 @@ class HTTPProvider:
         """The client's own bytes when nothing changes; re-encoded only to rename the model."""
         if call.data.get("model") == upstream_model:
             return call.body
+        if call.operation in self._forms:
+            return form.renamed(call.body, call.headers[b"content-type"], "model", upstream_model)
         return orjson.dumps({**call.data, "model": upstream_model})
 
     # -- the attempt --------------------------------------------------------------------------
     def request_headers(self, call: Call, key: str) -> list[tuple[str, str]]:
+        kind = "application/json"
+        if call.operation in self._forms:  # a form: its boundary, checked when it was read
+            kind = form.content_type(call.headers[b"content-type"])
         headers = [
-            ("content-type", "application/json"),
+            ("content-type", kind),
             ("accept-encoding", "identity"),
             ("x-request-id", call.request_id),
             *self.auth_headers(key),

@@ -22,6 +22,7 @@ _PATHS = {
     ("openai", "moderations"): "/v1/moderations",
     ("openai", "images"): "/v1/images/generations",
     ("openai", "speech"): "/v1/audio/speech",
+    ("openai", "transcriptions"): "/v1/audio/transcriptions",
     ("anthropic", "messages"): "/v1/messages",
     ("anthropic", "count_tokens"): "/v1/messages/count_tokens",
     ("responses", "responses"): "/v1/responses",

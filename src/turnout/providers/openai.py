@@ -23,6 +23,7 @@ class OpenAIProvider(HTTPProvider):
         "moderations": "/moderations",
         "images": "/images/generations",
         "speech": "/audio/speech",
+        "transcriptions": "/audio/transcriptions",  # a form (protocols/form.py)
     }
 
 
@@ -51,7 +52,7 @@ OPENAI = ProviderType(
     key_env="OPENAI_API_KEY",
     zero_config_models=(
         *("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"),
-        *("omni-moderation-*", "text-moderation-*", "dall-e-*", "tts-*"),
+        *("omni-moderation-*", "text-moderation-*", "dall-e-*", "tts-*", "whisper-*"),
         *("davinci-*", "babbage-*"),
     ),
     summary="OpenAI",

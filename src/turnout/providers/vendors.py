@@ -21,8 +21,9 @@ documentation:
   tokens plus ``max_new_tokens`` must stay under the limit.
 
 The operations each serves besides chat, from its API reference: OpenRouter embeddings and
-legacy completions; Groq speech; Mistral embeddings and moderations; Together embeddings, legacy
-completions, images and speech; DeepSeek chat only (its completions live outside ``/v1``).
+legacy completions; Groq speech and transcriptions; Mistral embeddings, moderations and
+transcriptions; Together embeddings, legacy completions, images, speech and transcriptions;
+DeepSeek chat only (its completions live outside ``/v1``).
 
 Every vendor keeps OpenAI's own rules too (an ``insufficient_quota`` or
 ``context_length_exceeded`` code means the same wherever it appears).
@@ -35,6 +36,7 @@ from turnout.providers.openai import OPENAI_RULES, OpenAIProvider
 
 CHAT, EMBEDDINGS, COMPLETIONS = "chat", "embeddings", "completions"
 MODERATIONS, IMAGES, SPEECH = "moderations", "images", "speech"
+TRANSCRIPTIONS = "transcriptions"
 _CONTEXT = {"status": 400, "reason": "context_length"}
 
 
@@ -81,7 +83,7 @@ GROQ = _vendor(
     "https://api.groq.com/openai/v1",
     "GROQ_API_KEY",
     "groq",
-    frozenset({CHAT, SPEECH}),
+    frozenset({CHAT, SPEECH, TRANSCRIPTIONS}),
     (
         {"status": 498, "reason": "overloaded"},
         {"status": 413, "path": "error.code", "match": "^rate_limit_exceeded$",
@@ -96,7 +98,7 @@ MISTRAL = _vendor(
     "https://api.mistral.ai/v1",
     "MISTRAL_API_KEY",
     "mistral_ai",
-    frozenset({CHAT, EMBEDDINGS, MODERATIONS}),
+    frozenset({CHAT, EMBEDDINGS, MODERATIONS, TRANSCRIPTIONS}),
     ({**_CONTEXT, "match": "(?i)too large for model with \\d+ maximum context length"},),
     "Mistral AI (La Plateforme)",
 )
@@ -114,7 +116,7 @@ TOGETHER = _vendor(
     "https://api.together.xyz/v1",
     "TOGETHER_API_KEY",
     "together",
-    frozenset({CHAT, EMBEDDINGS, COMPLETIONS, IMAGES, SPEECH}),
+    frozenset({CHAT, EMBEDDINGS, COMPLETIONS, IMAGES, SPEECH, TRANSCRIPTIONS}),
     (
         {**_CONTEXT, "path": "error.message",
          "match": "(?i)max_new_tokens` must be <=|maximum context length|context length"},

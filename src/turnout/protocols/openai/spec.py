@@ -1,5 +1,5 @@
 """The OpenAI Chat Completions and Embeddings protocol, as the gateway knows it, with OpenAI's
-other JSON operations (legacy completions, moderations, images, speech) passed through to
+other operations (legacy completions, moderations, images, speech, transcriptions) passed through to
 OpenAI-compatible upstreams only."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from turnout.protocols.descriptor import (
     IMAGE,
     MODERATE,
     SPEECH,
+    TRANSCRIBE,
     Asked,
     Operation,
     Variant,
@@ -84,6 +85,7 @@ PROTOCOL = WireProtocol(
         Operation("moderations", MODERATE),
         Operation("images", IMAGE),
         Operation("speech", SPEECH),
+        Operation("transcriptions", TRANSCRIBE, form=True),
     ),
     routes={
         "/v1/chat/completions": routes.CHAT,
@@ -98,6 +100,8 @@ PROTOCOL = WireProtocol(
         "/images/generations": routes.IMAGES,
         "/v1/audio/speech": routes.SPEECH,
         "/audio/speech": routes.SPEECH,
+        "/v1/audio/transcriptions": routes.TRANSCRIPTIONS,
+        "/audio/transcriptions": routes.TRANSCRIPTIONS,
     },
     stream_terminator=b"[DONE]",
     variant=variant,
