@@ -122,7 +122,20 @@ class Plugin:
 
 
 def replace_data(call: Call, data: dict[str, Any]) -> None:
-    """Make ``data`` the request: the parsed form and the bytes forwarded upstream agree."""
+    """Make ``data`` the request: the parsed form and the bytes forwarded upstream agree. A
+    multipart form (a transcription) keeps its bytes, each changed text field rewritten in
+    place: re-encoded as JSON it would lose its file and contradict its content type."""
+    from turnout.protocols.registry import PROTOCOLS  # the protocols import plugin helpers
+
+    if call.operation in PROTOCOLS[call.protocol].forms:
+        from turnout.protocols import form
+
+        body, kind = call.body, call.headers[b"content-type"]
+        for name, value in data.items():
+            if isinstance(value, str) and value != call.data.get(name) and name[-2:] != "[]":
+                body = form.renamed(body, kind, name, value)
+        call.data, call.body = data, body
+        return
     call.data = data
     call.body = orjson.dumps(data)
     call.ir = None  # built again from the new request if a translated attempt needs it
