@@ -53,3 +53,20 @@ async def _check(client: httpx.AsyncClient) -> None:
     assert events[-1] == "[DONE]"
     last = json.loads(events[-2])
     assert last["usage"]["completion_tokens"] > 0 and last["choices"] == []
+
+
+async def test_a_streamed_completion_is_refused_and_a_whole_one_served() -> None:
+    """A legacy completion's answer cannot be replayed as a stream (its chunks are not
+    chat's): a 400 saying so, before anything is sent; without ``stream`` it is served."""
+    app = _app()
+    await app.startup()
+    try:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        body = {"model": "m", "prompt": "hi", "stream": True}
+        refused = await client.post("/v1/completions", json=body)
+        assert refused.status_code == 400, refused.text
+        assert "cannot be replayed as a stream" in refused.json()["error"]["message"]
+        whole = await client.post("/v1/completions", json={**body, "stream": False})
+        assert whole.status_code == 200 and "You wrote: hi." in whole.json()["choices"][0]["text"]
+    finally:
+        await app.shutdown()
