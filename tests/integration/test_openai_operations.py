@@ -49,6 +49,13 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
             "whisper-test": {"deployments": [{"provider": "oa", "model": "whisper-up"}]},
             "claude-test": {"deployments": [{"provider": "an", "model": "claude-up"}]},
             "inproc-*": {"deployments": [{"provider": "demo"}]},
+            # Chat goes to Anthropic first (translated); the other operations cannot.
+            "mixed": {
+                "deployments": [
+                    {"provider": "an", "model": "claude-up", "priority": 0},
+                    {"provider": "oa", "model": "base-up", "priority": 1},
+                ]
+            },
         },
         "routing": {"backoff": {"base": 0, "max": 0}},
         "server": {"max_body_bytes": BODY_LIMIT},
@@ -288,3 +295,24 @@ def test_a_form_the_gateway_cannot_read_unambiguously_is_a_400(
     resp = httpx.post(gw.url + "/v1/audio/transcriptions", content=body, headers=headers)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_deployment_that_cannot_serve_the_operation_is_passed_over(
+    gw: Proc, mock: Proc
+) -> None:
+    """A model whose first deployment is Anthropic: chat is translated there, a completion
+    goes to the next deployment that serves it, nothing sent to the first."""
+    oa = client(gw)
+    chat = oa.chat.completions.with_raw_response.create(
+        model="mixed", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert chat.headers["x-turnout-deployment"] == "an/claude-up"
+    before = httpx.get(mock.url + "/_mock/stats").json()["by_path"].get("/v1/messages", 0)
+    raw = oa.completions.with_raw_response.create(model="mixed", prompt="hi")
+    assert raw.headers["x-turnout-deployment"] == "oa/base-up"
+    assert raw.headers["x-turnout-attempts"] == "1"  # the one that was sent
+    assert "You wrote: hi." in raw.parse().choices[0].text
+    after = httpx.get(mock.url + "/_mock/stats").json()["by_path"].get("/v1/messages", 0)
+    assert after == before
+    logged = row(gw, raw.headers["x-request-id"])
+    assert logged["status"] == 200 and logged["attempts"] == 1

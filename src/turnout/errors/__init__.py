@@ -12,6 +12,7 @@ imported from here::
     GatewayError                   500  server_error (the root is never raised itself)
     ├── BadRequest                 400  malformed JSON, missing or wrong-typed fields
     │   ├── TranslationUnsupported 400  a field the target protocol cannot express
+    │   ├── OperationUnsupported   400  no deployment of the model serves the operation
     │   ├── Unmetered              400  a field that hides the call's usage (Responses
     │   │                               ``background``), from a key with a token limit or budget
     │   └── GuardrailRefused       400  a guardrail plugin refused the request or answer (names
@@ -92,6 +93,7 @@ from turnout.errors.client import (
     LimitExceeded,
     ModelNotFound,
     NotFound,
+    OperationUnsupported,
     OutboundRefused,
     PayloadTooLarge,
     PermissionDenied,
@@ -161,6 +163,7 @@ __all__ = [
     "ModelNotFound",
     "NoHealthyDeployment",
     "NotFound",
+    "OperationUnsupported",
     "OutboundRefused",
     "Overloaded",
     "PayloadTooLarge",

@@ -40,6 +40,12 @@ class TranslationUnsupported(BadRequest):
     code = "unsupported_parameter"
 
 
+class OperationUnsupported(BadRequest):
+    """A deployment's provider does not serve the call's operation (a Groq deployment asked for
+    embeddings, an Anthropic one for legacy completions): nothing was sent, and the router
+    tries the model's next deployment before answering this."""
+
+
 class GuardrailRefused(BadRequest):
     """A guardrail plugin refused the request (or, mid-stream, the answer). ``plugin`` and
     ``rule`` name what refused, for the client's message and the request log

@@ -20,7 +20,7 @@ from typing import ClassVar, Protocol
 import orjson
 
 from turnout.config.compile import DeploymentSpec, ProviderSpec
-from turnout.errors import BadRequest, GatewayError
+from turnout.errors import GatewayError, OperationUnsupported
 from turnout.headers import NEVER_RELAY, forwardable
 from turnout.protocols import form
 from turnout.protocols.registry import PROTOCOLS
@@ -95,8 +95,8 @@ class HTTPProvider:
         except KeyError:
             raise self.unsupported(call.operation) from None
 
-    def unsupported(self, operation: str) -> BadRequest:
-        return BadRequest(
+    def unsupported(self, operation: str) -> OperationUnsupported:
+        return OperationUnsupported(
             f"The provider '{self.spec.name}' ({self.spec.type}) does not serve "
             f"'{operation}' requests; route this model to a provider that does"
         )

@@ -41,6 +41,7 @@ TIMEOUT = "timeout"
 CONTEXT_LENGTH = "context_length"
 CONTENT_FILTER = "content_filter"
 BAD_REQUEST = "bad_request"
+UNSERVED = "unserved"  # the deployment's provider does not serve the operation: nothing sent
 
 KEY_REASONS = frozenset({INVALID_KEY, NO_QUOTA, RATE_LIMITED})
 BREAKER_REASONS = frozenset({OVERLOADED, SERVER_ERROR, TIMEOUT})

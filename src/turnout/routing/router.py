@@ -25,6 +25,7 @@ from turnout.errors import (
     DeadlineExceeded,
     GatewayError,
     ModelNotFound,
+    OperationUnsupported,
     UpstreamGaveUp,
     UpstreamTimeout,
 )
@@ -213,8 +214,13 @@ class Router:
                 result = await self._attempt(plan, member, key, call, requested, now)
                 if isinstance(result, Reply):
                     return result
-                last = result
                 reason = result.reason
+                if reason == c.UNSERVED:  # not an attempt: the next deployment, if any
+                    attempts_left += 1
+                    if last is None or last.reason == c.UNSERVED:
+                        last = result
+                    break
+                last = result
                 if reason in c.CLIENT_REASONS:
                     return result
                 if reason in c.KEY_REASONS:
@@ -271,6 +277,9 @@ class Router:
         except GatewayError as exc:
             if exc.status < 500:  # the request itself cannot be sent (e.g. translation)
                 self._release(member, key)
+                if isinstance(exc, OperationUnsupported):  # here; another deployment may
+                    call.attempts -= 1  # nothing was sent
+                    return Failure(c.UNSERVED, error=exc)
                 raise
             reason = c.TIMEOUT if isinstance(exc, UpstreamTimeout) else c.SERVER_ERROR
             self._failed(member, key, reason, None, started)
