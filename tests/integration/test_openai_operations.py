@@ -297,9 +297,7 @@ def test_a_form_the_gateway_cannot_read_unambiguously_is_a_400(
     assert resp.json()["error"]["type"] == "invalid_request_error"
 
 
-def test_a_deployment_that_cannot_serve_the_operation_is_passed_over(
-    gw: Proc, mock: Proc
-) -> None:
+def test_a_deployment_that_cannot_serve_the_operation_is_passed_over(gw: Proc, mock: Proc) -> None:
     """A model whose first deployment is Anthropic: chat is translated there, a completion
     goes to the next deployment that serves it, nothing sent to the first."""
     oa = client(gw)

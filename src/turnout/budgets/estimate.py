@@ -7,7 +7,8 @@ deployments that may serve the model.
 
 A token limit and a budget both reserve the most the call may generate: its ``max_tokens``
 (in its protocol's spelling, read by its descriptor's ``asked``) uncapped, else
-``limits.budget_output_estimate``, times the answers it asks for (``n``, ``candidateCount``).
+``limits.budget_output_estimate``, times the answers it asks for (``n``, ``candidateCount``,
+legacy completions' ``best_of``).
 Concurrent calls are admitted while what is counted plus reserved stays under the limit, so
 a reservation below what a call can use lets every call in flight pass it by the difference:
 with a reservation capped at 256 output tokens, a key with $10 left ran hundreds of

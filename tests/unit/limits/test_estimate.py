@@ -172,5 +172,7 @@ def test_openais_pass_through_operations_reserve_what_they_may_generate() -> Non
     assert estimator.estimate(moderation) == (len(moderation.body) // 4, 0, 0)  # no output
     completion = _call("openai", "completions", {"prompt": "hi", "max_tokens": 100, "n": 2})
     assert estimator.estimate(completion)[1:] == (100, 200)  # as chat: each choice may use it
+    best = _call("openai", "completions", {"prompt": "hi", "max_tokens": 100, "best_of": 5})
+    assert estimator.estimate(best)[1:] == (100, 500)  # best_of answers generated and billed
     images = _call("openai", "images", {"prompt": "a cat", "n": 3})
     assert estimator.estimate(images)[1:] == (256, 3 * 4096)  # gpt-image bills output tokens

@@ -65,7 +65,12 @@ def variant(call: Call) -> Variant:
 
 def asked(data: dict[str, Any]) -> Asked:
     tokens = data.get("max_tokens") or data.get("max_completion_tokens")
-    return Asked(tokens, data.get("temperature"), data.get("top_p"), data.get("n"))
+    choices = data.get("n")
+    # Legacy completions generate ``best_of`` answers upstream (all billed) and return ``n``.
+    best = data.get("best_of")
+    if type(best) is int and (type(choices) is not int or best > choices):
+        choices = best
+    return Asked(tokens, data.get("temperature"), data.get("top_p"), choices)
 
 
 def probe(model: str) -> tuple[str, dict[str, Any]]:
