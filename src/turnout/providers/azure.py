@@ -75,7 +75,15 @@ class AzureOptions(_Closed):
         return value.isoformat() if isinstance(value, dt.date) else value
 
 
-_PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
+# The deployment paths Azure's REST reference documents (no moderations endpoint there).
+_PATHS = {
+    "chat": "/chat/completions",
+    "embeddings": "/embeddings",
+    "completions": "/completions",
+    "images": "/images/generations",
+    "speech": "/audio/speech",
+    "transcriptions": "/audio/transcriptions",
+}
 
 
 class AzureProvider(HTTPProvider):

@@ -214,3 +214,29 @@ async def test_a_first_event_sent_a_byte_at_a_time_is_scanned_once(
     out = b"".join([c async for c in reply.chunks])
     assert out == data[len(first) :]
     assert counting.scanned <= 4 * len(data)
+
+@pytest.mark.parametrize(
+    ("operation", "path"),
+    [
+        ("completions", "/completions"),
+        ("images", "/images/generations"),
+        ("speech", "/audio/speech"),
+    ],
+)
+async def test_openais_other_operations_go_to_the_deployment(operation: str, path: str) -> None:
+    client = FakeClient(FakeResponse(body=b"{}"))
+    c = call("openai", {"model": "pub", "prompt": "hi"}, operation=operation)
+    await AzureProvider(spec(), client).send(c, deployment("dep"), "az-key")
+    assert client.sent[0].url == (
+        f"https://res.openai.azure.com/openai/deployments/dep{path}?api-version=2024-10-21"
+    )
+
+
+async def test_azure_has_no_moderations() -> None:
+    from turnout.errors import OperationUnsupported
+
+    client = FakeClient(FakeResponse(body=b"{}"))
+    c = call("openai", {"input": "hi"}, operation="moderations")
+    with pytest.raises(OperationUnsupported, match="does not serve 'moderations'"):
+        await AzureProvider(spec(), client).send(c, deployment("dep"), "az-key")
+    assert client.sent == []
