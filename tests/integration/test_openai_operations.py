@@ -240,6 +240,8 @@ def test_the_in_process_mock_answers_every_operation(gw: Proc) -> None:
     raw = oa.audio.speech.with_raw_response.create(model="inproc-tts", voice="alloy", input="hi")
     assert raw.headers["content-type"] == "audio/mpeg"
     assert raw.parse().content.startswith(b"ID3")
+    heard = oa.audio.transcriptions.create(model="inproc-whisper", file=("a.mp3", AUDIO))
+    assert heard.text == f"Transcribed {len(AUDIO)} bytes of audio for inproc-whisper."
 
 
 def test_a_transcription_forwards_the_form_unchanged_but_for_the_model(gw: Proc) -> None:
