@@ -36,6 +36,7 @@ import orjson
 
 from turnout.mock import anthropic, gemini, openai, operations, responses
 from turnout.mock.content import estimate_tokens, new_uid
+from turnout.mock.faults import error_frame, fault_cut, garbage
 from turnout.mock.plan import Facts, Plan, RequestError, make_plan
 from turnout.mock.settings import Fault, MockSettings, SettingsError, apply_overrides
 from turnout.mock.skills import request_prompt
@@ -99,16 +100,6 @@ _STATIC_ROUTES: Final = {
     "/chat/completions": Route("openai", "chat", "POST"),
     "/v1/embeddings": Route("openai", "embeddings", "POST"),
     "/embeddings": Route("openai", "embeddings", "POST"),
-    "/v1/completions": Route("openai", "completions", "POST"),
-    "/completions": Route("openai", "completions", "POST"),
-    "/v1/moderations": Route("openai", "moderations", "POST"),
-    "/moderations": Route("openai", "moderations", "POST"),
-    "/v1/images/generations": Route("openai", "images", "POST"),
-    "/images/generations": Route("openai", "images", "POST"),
-    "/v1/audio/speech": Route("openai", "speech", "POST"),
-    "/audio/speech": Route("openai", "speech", "POST"),
-    "/v1/audio/transcriptions": Route("openai", "transcriptions", "POST"),
-    "/audio/transcriptions": Route("openai", "transcriptions", "POST"),
     "/v1/models": Route("openai", "models", "GET"),
     "/models": Route("openai", "models", "GET"),
     "/v1/responses": Route("openai", "responses", "POST"),
@@ -116,6 +107,7 @@ _STATIC_ROUTES: Final = {
     "/responses": Route("openai", "responses", "POST"),
     "/v1/messages": Route("anthropic", "messages", "POST"),
     "/v1/messages/count_tokens": Route("anthropic", "count_tokens", "POST"),
+    **{p: Route("openai", action, "POST") for p, action in operations.PATHS.items()},
 }
 
 
@@ -282,7 +274,7 @@ def _dispatch(
         body = _error_body(protocol, s.status, message, uid, None)
         return _finish(MockResponse(s.status, headers, body, uid=uid), s, protocol)
     try:
-        if route.action in _OPERATIONS:
+        if route.action in operations.ACTIONS:
             return _finish(_operation(route.action, obj, s, uid, headers), s, protocol)
         prepared = _prepare(route, obj)
         if isinstance(prepared, bytes):
@@ -310,33 +302,16 @@ def _dispatch(
     return _finish(resp, s, protocol, sse)
 
 
-_OPERATIONS: Final = frozenset({"completions", "moderations", "images", "speech", "transcriptions"})
-
-
 def _operation(
     action: str, obj: dict[str, Any], s: MockSettings, uid: str, headers: list[tuple[str, str]]
 ) -> MockResponse:
     """OpenAI's other operations (:mod:`turnout.mock.operations`)."""
-    resp = MockResponse(200, headers, uid=uid)
-    if action == "completions":
-        facts, prompts = operations.read_completion(obj)
-        plan = make_plan(facts, s.tokens, uid, "named")
-        headers.append(("x-mock-streamed", "true" if facts.stream else "false"))
-        if facts.stream:
-            resp.frames = operations.completion_frames(plan, prompts, facts.include_usage)
-        else:
-            resp.body = operations.completion_body(plan, prompts)
-    elif action == "moderations":
-        resp.body = operations.moderation_body(obj, uid)
-    elif action == "images":
-        resp.body = operations.image_body(obj)
-    else:
-        if action == "speech":
-            kind, resp.body = operations.speech(obj)
-        else:
-            kind, resp.body = operations.transcription(obj["_form"], obj["_type"])
-        headers.insert(0, ("content-type", kind))
-    return resp
+    out = operations.answer(action, obj, s.tokens, uid)
+    if out.streamed is not None:
+        headers.append(("x-mock-streamed", "true" if out.streamed else "false"))
+    if out.content_type is not None:  # audio: not JSON
+        headers.insert(0, ("content-type", out.content_type))
+    return MockResponse(200, headers, out.body, out.frames, uid=uid)
 
 
 def _prepare(route: Route, obj: dict[str, Any]) -> Facts | bytes:
@@ -383,11 +358,6 @@ def _render_frames(protocol: Protocol, plan: Plan, facts: Facts, sse: bool) -> l
     return gemini.generate_frames(plan, sse)
 
 
-def fault_cut(frame_count: int) -> int:
-    """Index of the frame where mid-stream faults strike: about half way, never before 1."""
-    return max(1, frame_count // 2)
-
-
 def _finish(
     resp: MockResponse, s: MockSettings, protocol: Protocol, sse: bool = True
 ) -> MockResponse:
@@ -410,24 +380,8 @@ def _finish(
     if s.fault == "truncate":
         resp.frames = frames[:-1]
     elif s.fault == "malformed":
-        resp.frames = [*frames[:cut], _garbage(protocol, sse), *frames[cut:]]
+        resp.frames = [*frames[:cut], garbage(protocol, sse), *frames[cut:]]
     elif s.fault == "error-midstream":
         tail = [] if sse else [b"]"]
-        resp.frames = [*frames[:cut], _error_frame(protocol, sse), *tail]
+        resp.frames = [*frames[:cut], error_frame(protocol, sse), *tail]
     return resp
-
-
-def _garbage(protocol: Protocol, sse: bool) -> bytes:
-    if protocol == "openai":
-        return openai.garbage_frame()
-    if protocol == "anthropic":
-        return anthropic.garbage_frame()
-    return gemini.garbage_frame(sse)
-
-
-def _error_frame(protocol: Protocol, sse: bool) -> bytes:
-    if protocol == "openai":
-        return openai.error_frame()
-    if protocol == "anthropic":
-        return anthropic.error_frame()
-    return gemini.error_frame(sse)

@@ -13,13 +13,14 @@ import base64
 import struct
 import time
 import zlib
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 
 from turnout.errors import BadRequest
 from turnout.mock.content import estimate_tokens
-from turnout.mock.plan import Facts, Plan, RequestError
+from turnout.mock.plan import Facts, Plan, RequestError, make_plan
 from turnout.protocols import form
 
 
@@ -275,3 +276,46 @@ def transcription(body: bytes, content_type: str) -> tuple[str, bytes]:
         "total_tokens": tokens + estimate_tokens(len(text)),
     }
     return "application/json", orjson.dumps({"text": text, "usage": usage})
+
+
+# The paths the mock serves them at (each also without its ``/v1``), by action.
+PATHS: Final = {
+    f"{prefix}/{path}": action
+    for path, action in (
+        ("completions", "completions"),
+        ("moderations", "moderations"),
+        ("images/generations", "images"),
+        ("audio/speech", "speech"),
+        ("audio/transcriptions", "transcriptions"),
+    )
+    for prefix in ("/v1", "")
+}
+ACTIONS: Final = frozenset(PATHS.values())
+
+
+@dataclass(slots=True)
+class Answer:
+    body: bytes | None = None
+    frames: list[bytes] | None = None  # a streamed completion's SSE frames
+    content_type: str | None = None  # None: JSON
+    streamed: bool | None = None  # a completion's x-mock-streamed
+
+
+def answer(action: str, obj: dict[str, Any], tokens: int, uid: str) -> Answer:
+    """The answer to one of :data:`ACTIONS` (a form's body and type under ``_form``, ``_type``)."""
+    if action == "completions":
+        facts, prompts = read_completion(obj)
+        plan = make_plan(facts, tokens, uid, "named")
+        if facts.stream:
+            frames = completion_frames(plan, prompts, facts.include_usage)
+            return Answer(frames=frames, streamed=True)
+        return Answer(completion_body(plan, prompts), streamed=False)
+    if action == "moderations":
+        return Answer(moderation_body(obj, uid))
+    if action == "images":
+        return Answer(image_body(obj))
+    if action == "speech":
+        kind, audio = speech(obj)
+    else:
+        kind, audio = transcription(obj["_form"], obj["_type"])
+    return Answer(audio, content_type=kind)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from turnout.mock.engine import MockResponse, fault_cut
+from turnout.mock.engine import MockResponse
+from turnout.mock.faults import fault_cut
 
 
 class MockDisconnect(ConnectionResetError):

@@ -215,6 +215,7 @@ async def test_a_first_event_sent_a_byte_at_a_time_is_scanned_once(
     assert out == data[len(first) :]
     assert counting.scanned <= 4 * len(data)
 
+
 @pytest.mark.parametrize(
     ("operation", "path"),
     [
