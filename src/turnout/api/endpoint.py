@@ -202,20 +202,31 @@ async def serve(
             await aclose(reply.chunks)
     except StreamAborted:
         raise
-    except orjson.JSONEncodeError:
-        # orjson reads 1024 levels of nesting but writes only 255: a body between the two
-        # parses, then cannot be re-encoded for the upstream. The client's fault, not ours.
-        deep = BadRequest("The request body is nested too deeply (at most 255 levels)")
-        call.status, call.error = deep.status, type(deep).__name__
-        await send_error(send, deep, wire.name, rid)
     except Exception as exc:  # the last boundary: nothing reaches the server unrendered
-        log.exception("request failed", request_id=rid)
-        err = as_gateway_error(exc)
+        if _too_deep(exc):
+            err: GatewayError = BadRequest(
+                "The request body is nested too deeply (at most 255 levels)"
+            )
+        else:
+            log.exception("request failed", request_id=rid)
+            err = as_gateway_error(exc)
         call.status, call.error = err.status, type(err).__name__
         await send_error(send, err, wire.name, rid)
     finally:
         state.bodies.release(raw)
         state.request_log.record(call, time.perf_counter() - started)
+
+
+def _too_deep(exc: Exception) -> bool:
+    """orjson reads 1024 levels of nesting but writes only 255: a body between the two parses,
+    then cannot be re-encoded for the upstream (here, or deeper where a translation nests it
+    further). The client's fault, not ours.
+
+    orjson's encode error *is* ``TypeError``, not a subclass: before (2026-12-07) the
+    boundary caught it by that name, so every ``TypeError`` of the request path, a bug or an
+    upstream's odd answer mishandled, was a 400 blaming the client's nesting, and nothing was
+    logged. Only the encoder's own message is the client's fault."""
+    return type(exc) is TypeError and exc.args == ("Recursion limit reached",)
 
 
 def _gone(call: Call, status: int) -> None:

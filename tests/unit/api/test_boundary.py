@@ -69,6 +69,37 @@ async def test_an_unexpected_exception_is_a_500_in_the_clients_shape() -> None:
     assert "internal detail" not in sent[1]["body"].decode()
 
 
+@pytest.mark.parametrize(
+    "raised",
+    [TypeError("'NoneType' object is not subscriptable"), TypeError("Recursion limit")],
+)
+async def test_a_type_error_of_the_gateways_own_is_a_logged_500(
+    raised: TypeError, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """orjson's encode error is ``TypeError`` itself: the boundary once caught it by that name
+    and answered every ``TypeError`` with a 400 blaming the body's nesting, logging nothing."""
+
+    async def broken(call: Call) -> Reply:
+        raise raised
+
+    sent, _ = await run(state(broken), {"model": "m", "messages": []})
+    assert sent[0]["status"] == 500
+    assert "nested too deeply" not in sent[1]["body"].decode()
+    assert "request failed" in capsys.readouterr().out
+
+
+async def test_a_body_orjson_cannot_write_again_is_the_clients_400() -> None:
+    async def reencoding(call: Call) -> Reply:
+        deep: object = {}
+        for _ in range(300):  # deeper than orjson writes (as a translation may nest it)
+            deep = {"a": deep}
+        return Reply(200, [], orjson.dumps(deep))
+
+    sent, _ = await run(state(reencoding), {"model": "m", "messages": []})
+    assert sent[0]["status"] == 400
+    assert "nested too deeply" in orjson.loads(sent[1]["body"])["error"]["message"]
+
+
 async def test_an_unexpected_exception_mid_stream_ends_with_an_error_frame() -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'data: {"choices":[]}\n\n'
