@@ -54,11 +54,41 @@ class ManagedKind:
 
 
 def _provider_destinations(body: Body) -> list[tuple[str, str]]:
+    """Every place a provider makes the gateway connect: its ``base_url`` and ``proxy``, its
+    OAuth token and device endpoints, and the URLs its type's ``options`` name (Azure's Entra
+    ``authority``, where client secrets are posted). The browser-facing authorization URL is
+    not one."""
     out = []
     for key in ("base_url", "proxy"):
         url = body.get(key)
         if isinstance(url, str) and not (key == "proxy" and url == "none"):
             out.append((key, url))
+    oauth = body.get("oauth")
+    for key in ("token_url", "device_authorization_url"):
+        url = oauth.get(key) if isinstance(oauth, dict) else None
+        if isinstance(url, str):
+            out.append((f"oauth.{key}", url))
+    out.extend(_option_destinations(body))
+    return out
+
+
+def _option_destinations(body: Body) -> list[tuple[str, str]]:
+    """The URLs a provider type's options connect to (``ProviderType.option_destinations``);
+    the default of an option left out is the type's own, trusted."""
+    from turnout.providers.registry import UnknownProviderType, provider_type
+
+    kind = body.get("type")
+    try:
+        paths = provider_type(kind).option_destinations if isinstance(kind, str) else ()
+    except UnknownProviderType:
+        return []  # refused by the validator
+    out = []
+    for path in paths:
+        value: Any = body.get("options")
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            out.append((f"options.{path}", value))
     return out
 
 

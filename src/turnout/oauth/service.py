@@ -46,7 +46,7 @@ from turnout.oauth.accounts import (
 from turnout.oauth.client import OAuthClient, OAuthError, Tokens
 from turnout.oauth.pools import AccountPools
 from turnout.observability.logging import get_logger
-from turnout.outbound.policy import OutboundPolicy
+from turnout.outbound.policy import Origin, OutboundPolicy
 from turnout.storage import Storage
 
 log = get_logger("turnout.oauth")
@@ -84,7 +84,7 @@ class OAuthAccounts:
             if p.auth == "oauth" and p.oauth is not None
         }
         self._policy = policy
-        self.clients = {n: OAuthClient(p, policy, clock=clock) for n, p in self.profiles.items()}
+        self.clients = self._clients(runtime)
         self.records: dict[str, AccountRecord] = {}
         self.tokens: dict[str, tuple[str | None, float | None]] = {}  # refresh token, expiry
         self._access: dict[str, str] = {}  # the current access token of each account
@@ -96,6 +96,14 @@ class OAuthAccounts:
         for name in self.profiles:
             self.pools.placeholders(name)
 
+    def _clients(self, runtime: Runtime) -> dict[str, OAuthClient]:
+        """One client per profile, its endpoints checked as the provider's own destinations:
+        a provider stored through the admin API is checked as admin-supplied."""
+        return {
+            n: OAuthClient(p, self._policy, origin=origin_of(runtime, n), clock=self.clock)
+            for n, p in self.profiles.items()
+        }
+
     def use(self, runtime: Runtime, board: HealthBoard) -> None:
         """A reload swapped in a new config and board: the profiles are the new config's,
         and every account joins the new pools before they serve, keeping the key objects
@@ -103,9 +111,7 @@ class OAuthAccounts:
         swap, where nothing awaits."""
         old = self.pools.rebind(board)
         self.profiles = dict(oauth_providers(runtime))
-        self.clients = {
-            n: OAuthClient(p, self._policy, clock=self.clock) for n, p in self.profiles.items()
-        }
+        self.clients = self._clients(runtime)
         for name in self.profiles:
             self.pools.placeholders(name)
         for account, record in list(self.records.items()):
@@ -315,6 +321,13 @@ class OAuthAccounts:
                 }
             )
         return out
+
+
+def origin_of(runtime: Runtime, provider: str) -> Origin:
+    """Where a provider's destinations came from (the config file, or the admin API), which
+    decides how the outbound policy judges its token and device endpoints."""
+    spec = runtime.providers.get(provider)
+    return Origin(spec.egress.origin) if spec is not None else Origin.CONFIG
 
 
 def oauth_providers(runtime: Runtime) -> Mapping[str, OAuthProfile]:

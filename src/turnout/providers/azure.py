@@ -100,7 +100,7 @@ class AzureProvider(HTTPProvider):
         self._tokens: TokenCache | None = None
         if options.entra is not None:
             self._tokens = TokenCache(spec.name, self._fetch_token)
-            self._token_egress = Egress(proxy=spec.egress.proxy)
+            self._token_egress = Egress(proxy=spec.egress.proxy, origin=spec.egress.origin)
 
     def auth_headers(self, key: str) -> list[tuple[str, str]]:
         return [] if self._tokens is not None else [("api-key", key)]
@@ -275,6 +275,7 @@ AZURE = ProviderType(
     error_rules=(*AZURE_RULES, *OPENAI_RULES),
     operations=frozenset(_PATHS),
     needs_key=False,  # Entra ID tokens need none (checked at the first request otherwise)
+    option_destinations=("entra.authority",),
     template=(
         'type: azure\n  base_url: "https://YOUR-RESOURCE.openai.azure.com"\n'
         '  api_keys: ["${AZURE_OPENAI_API_KEY}"]   # or options.entra for Entra ID tokens\n'

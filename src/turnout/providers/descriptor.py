@@ -66,6 +66,10 @@ class ProviderType:
     # The type's own settings (a closed pydantic model): a config's `options:` block is checked
     # against it by the validator and compiled into ProviderSpec.options. None: no options.
     options: type[BaseModel] | None = None
+    # Dotted paths inside ``options`` that name a place the gateway connects to (Azure's
+    # ``entra.authority``): a provider written through the admin API must have them pass the
+    # outbound policy like its base URL (turnout.live.managed).
+    option_destinations: tuple[str, ...] = ()
 
 
 def rules(*rules: dict[str, Any]) -> tuple[ErrorRuleSpec, ...]:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.auth.guard import admin_dependency
 from turnout.oauth.client import OAuthClient, OAuthError
 from turnout.oauth.login import store_account
-from turnout.oauth.service import OAuthAccounts
+from turnout.oauth.service import OAuthAccounts, origin_of
 from turnout.outbound import OutboundPolicy
 from turnout.state import GatewayState
 
@@ -107,7 +107,8 @@ def router(state: GatewayState) -> APIRouter:
         prune()
         if sum(1 for v in logins.values() if v.status == "pending") >= MAX_PENDING:
             raise HTTPException(429, "too many sign-ins waiting for approval")
-        client = OAuthClient(profile, OutboundPolicy.from_config(state.runtime.config.outbound))
+        policy = OutboundPolicy.from_config(state.runtime.config.outbound)
+        client = OAuthClient(profile, policy, origin=origin_of(state.runtime, body.provider))
         try:
             code = await client.device_code()
         except OAuthError as exc:
