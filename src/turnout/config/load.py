@@ -8,6 +8,7 @@ together with every other problem rather than one at a time.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 from dotenv import dotenv_values
 
-from turnout.config import toml
+from turnout.config import reading, toml
 from turnout.config.schema import TurnoutConfig
 from turnout.config.seed import normalise
 from turnout.config.validate import format_path, validate
@@ -71,8 +72,12 @@ def read_environment(config_path: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     if config_path is not None:
         dotenv = config_path.parent / ".env"
-        if dotenv.is_file():
-            for k, v in dotenv_values(dotenv).items():
+        if dotenv.is_file():  # a FIFO or a device there is not read (config/reading.py)
+            try:
+                text = reading.read_text(dotenv, reading.MAX_FILE_BYTES)
+            except reading.ReadProblem as exc:
+                raise ConfigError([f"{exc.where}: {exc}"], str(dotenv)) from None
+            for k, v in dotenv_values(stream=io.StringIO(text)).items():
                 if v is not None:
                     env.setdefault(k, v)
     return env
@@ -133,37 +138,50 @@ def read_raw(path: Path) -> Any:
 
 
 def read_located(path: Path) -> tuple[Any, Lines]:
-    """The file's tree (YAML, or TOML by extension) and the line where each path starts."""
+    """The file's tree (YAML, or TOML by extension) and the line where each path starts.
+    Whatever sits at ``path`` (a FIFO, a device, a huge or deeply nested file, an alias bomb,
+    bytes that are not UTF-8) is a :class:`ConfigError`, never a hang or a crash
+    (:mod:`turnout.config.reading`)."""
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"<file>: cannot read: {exc.strerror or exc}"], source) from None
-    if path.suffix.lower() in toml.SUFFIXES:  # same schema, same paths (config/toml.py)
+        text = reading.read_text(path)
+        if path.suffix.lower() in toml.SUFFIXES:  # same schema, same paths (config/toml.py)
+            try:
+                tree, located = toml.read(text)
+            except toml.TomlProblem as exc:
+                raise ConfigError([f"{exc.where}: invalid TOML: {exc}"], source) from None
+            except RecursionError:
+                raise reading.ReadProblem("<file>", reading.TOO_DEEP) from None
+            reading.check_depth(tree)
+            return tree, located
         try:
-            return toml.read(text)
-        except toml.TomlProblem as exc:
-            raise ConfigError([f"{exc.where}: invalid TOML: {exc}"], source) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        problem = getattr(exc, "problem", exc)
-        raise ConfigError([f"{where}: invalid YAML: {problem}"], source) from None
+            raw, node = reading.compose(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+            problem = getattr(exc, "problem", exc)
+            raise ConfigError([f"{where}: invalid YAML: {problem}"], source) from None
+    except reading.ReadProblem as exc:
+        raise ConfigError([f"{exc.where}: {exc}"], source) from None
     lines: Lines = {}
-    _walk_lines(yaml.compose(text, Loader=yaml.SafeLoader), (), lines)  # parsed once already
+    if node is not None:
+        _walk_lines(node, (), lines, set())
     return raw, lines
 
 
-def _walk_lines(node: Any, path: tuple[str | int, ...], lines: Lines) -> None:
+def _walk_lines(node: Any, path: tuple[str | int, ...], lines: Lines, seen: set[int]) -> None:
+    """Lines of the document's own nodes: what an alias repeats is walked once (a problem
+    under a repeat is shown at the nearest line the file has)."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 sub = (*path, str(key.value))
                 lines.setdefault(format_path(sub), key.start_mark.line + 1)
-                _walk_lines(value, sub, lines)
+                _walk_lines(value, sub, lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines.setdefault(format_path((*path, i)), item.start_mark.line + 1)
-            _walk_lines(item, (*path, i), lines)
+            _walk_lines(item, (*path, i), lines, seen)
