@@ -39,13 +39,18 @@ class ConfigError(Exception):
 
 
 def interpolate(
-    value: Any, env: Mapping[str, str], path: tuple[str | int, ...], problems: list[str]
+    value: Any,
+    env: Mapping[str, str],
+    path: tuple[str | int, ...],
+    problems: list[str],
+    used: dict[str, str] | None = None,
 ) -> Any:
-    """Resolve environment references in every string of a YAML tree."""
+    """Resolve environment references in every string of a YAML tree; ``used`` collects each
+    variable's name and the value it put in (for :func:`hide_values`)."""
     if isinstance(value, dict):
-        return {k: interpolate(v, env, (*path, str(k)), problems) for k, v in value.items()}
+        return {k: interpolate(v, env, (*path, str(k)), problems, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, env, (*path, i), problems) for i, v in enumerate(value)]
+        return [interpolate(v, env, (*path, i), problems, used) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
     if value.startswith(_OS_ENVIRON):
@@ -53,11 +58,15 @@ def interpolate(
         if name not in env:
             problems.append(f"{format_path(path)}: environment variable {name} is not set")
             return ""
+        if used is not None:
+            used[name] = env[name]
         return env[name]
 
     def sub(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
         if name in env and (env[name] != "" or default is None):
+            if used is not None:
+                used[name] = env[name]
             return env[name]
         if default is not None:
             return default
@@ -65,6 +74,33 @@ def interpolate(
         return ""
 
     return _REF.sub(sub, value)
+
+
+_HIDDEN_MIN = 4  # shorter values ("1", "on") are not secrets, and would garble messages
+
+
+def hide_values(problems: list[str], used: Mapping[str, str]) -> list[str]:
+    """Problems with every value taken from the environment shown as its reference
+    (``${NAME}``): a secret kept in a variable and put in the wrong field, or spelled wrong,
+    is never quoted into an error, a log line or ``GET /admin/config``. A value the message
+    cut short (``'sk-live-abc...'``) is hidden as well."""
+    secrets = sorted(
+        ((n, v) for n, v in used.items() if len(v) >= _HIDDEN_MIN), key=lambda nv: -len(nv[1])
+    )
+    if not secrets:
+        return problems
+    out = []
+    for problem in problems:
+        where, sep, message = problem.partition(": ")  # the path holds no value
+        for name, value in secrets:
+            for spelling in dict.fromkeys((value, repr(value)[1:-1])):
+                message = message.replace(spelling, f"${{{name}}}")
+                for cut in range(len(spelling) - 1, _HIDDEN_MIN - 1, -1):  # clipped at the end
+                    if spelling[:cut] + "..." in message:
+                        message = message.replace(spelling[:cut] + "...", f"${{{name}}}...")
+                        break
+        out.append(where + sep + message)
+    return out
 
 
 def read_environment(config_path: Path | None) -> dict[str, str]:
@@ -102,10 +138,12 @@ def parse_raw(
     if lines and seed.moved:
         lines = {**lines, **{to: lines[fr] for to, fr in seed.moved.items() if fr in lines}}
     problems: list[str] = list(seed.problems)
-    data = interpolate(seed.tree, env, (), problems)
+    used: dict[str, str] = {}
+    data = interpolate(seed.tree, env, (), problems, used)
     config, more = validate(data)
     problems.extend(more)
     if problems or config is None:
+        problems = hide_values(problems, used)
         if lines:  # in file order, each with its line
             located = [locate(p, lines) for p in problems]
             problems = [p for _, p in sorted(located, key=lambda item: item[0])]
