@@ -80,3 +80,98 @@ def test_broken_files_never_stop_the_serving_config(mock: Proc, tmp_path: Path) 
         proc.stop()
     assert not failures, failures[:5]
     assert "Traceback" not in output
+
+
+class _Opens:
+    """Counts the opens of one file by any process (Linux inotify ``IN_OPEN``): when the
+    gateway reads its config, without a timed wait."""
+
+    IN_OPEN = 0x20
+
+    def __init__(self, path: Path) -> None:
+        import ctypes
+        import os
+
+        self._os = os
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK)
+        assert self.fd >= 0 and libc.inotify_add_watch(self.fd, bytes(path), self.IN_OPEN) >= 0
+        self.count = 0
+
+    def __call__(self) -> int:
+        while True:
+            try:
+                data = self._os.read(self.fd, 4096)
+            except BlockingIOError:
+                return self.count
+            self.count += len(data) // 16  # a file watch's events carry no name
+
+    def close(self) -> None:
+        self._os.close(self.fd)
+
+
+def _state(proc: Proc) -> dict[str, Any]:
+    live: dict[str, Any] = httpx.get(proc.url + "/admin/config").json()["live"]
+    return live
+
+
+def test_a_file_written_in_place_is_applied_only_once_written(mock: Proc, tmp_path: Path) -> None:
+    """A writer truncates the watched file, writes a valid first half, then the rest, holding
+    it open all along (a template tool, ``cat > file``, a copy over the network). Before, the
+    watcher applied the empty file (every model gone: 404s) and then the half; now the reload
+    waits while the file is open for writing and applies the finished file once."""
+    proc = start_gateway(_config(mock, 0), tmp_path, ready_within=60)
+    path = tmp_path / f"turnout-{proc.port}.yaml"
+    client = openai.OpenAI(base_url=proc.url + "/v1", api_key="unused", max_retries=0)
+    seen: list[str] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            try:
+                raw = client.chat.completions.with_raw_response.create(
+                    model="live", messages=[{"role": "user", "content": "hi"}]
+                )
+                seen.append(raw.headers["x-turnout-deployment"])
+            except Exception as exc:
+                failures.append(repr(exc))
+
+    full = _config(mock, 1)
+    full["models"]["second"] = {"deployments": [{"provider": "mock", "model": "s"}]}
+    text = yaml.safe_dump(full)
+    half = yaml.safe_dump(_config(mock, 1))  # valid alone: model live, no model second
+    assert text.startswith(half[: half.index("\n")]) and len(half) < len(text)
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    opens = _Opens(path)
+    try:
+        until(lambda: bool(seen), 30)
+        with path.open("r+") as f:
+            f.truncate(0)  # what `open(path, "w")` and `> file` do first
+            f.flush()
+            start = opens()
+            until(lambda: opens() >= start + 2, 30)  # the gateway read it, and again
+            f.write(half)
+            f.flush()
+            start = opens()
+            until(lambda: opens() >= start + 2, 30)
+            f.seek(0)
+            f.truncate(0)
+            f.write(text)
+        until(lambda: seen[-1] == "mock/v1", 30)
+        assert (
+            client.chat.completions.with_raw_response.create(
+                model="second", messages=[{"role": "user", "content": "hi"}]
+            ).headers["x-turnout-deployment"]
+            == "mock/s"
+        )
+        assert _state(proc)["reloads"]["reloaded"] == 1, _state(proc)
+    finally:
+        stop.set()
+        worker.join(30)
+        opens.close()
+        output = proc.output()
+        proc.stop()
+    assert not failures, failures[:3]
+    assert "Traceback" not in output

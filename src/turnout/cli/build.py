@@ -37,11 +37,12 @@ def build_config(
     api_key: str | None = None,
     server: dict[str, Any] | None = None,
     log_level: str | None = None,
+    reloading: bool = False,
 ) -> TurnoutConfig:
     env = read_environment(path)
     lines: Lines = {}
     if path is not None:
-        raw, lines = read_located(path)
+        raw, lines = read_located(path, reloading=reloading)
         raw = raw or {}
         if not isinstance(raw, dict):
             raise ConfigError(["<root>: expected a mapping at the top of the file"], str(path))

@@ -175,14 +175,20 @@ def read_raw(path: Path) -> Any:
     return read_located(path)[0]
 
 
-def read_located(path: Path) -> tuple[Any, Lines]:
+def read_located(path: Path, *, reloading: bool = False) -> tuple[Any, Lines]:
     """The file's tree (YAML, or TOML by extension) and the line where each path starts.
     Whatever sits at ``path`` (a FIFO, a device, a huge or deeply nested file, an alias bomb,
     bytes that are not UTF-8) is a :class:`ConfigError`, never a hang or a crash
-    (:mod:`turnout.config.reading`)."""
+    (:mod:`turnout.config.reading`). ``reloading``: read it once nobody is writing it, and
+    refuse an empty one (what a file truncated to be rewritten is for a moment)."""
     source = str(path)
     try:
-        text = reading.read_text(path)
+        if reloading:
+            text = reading.decode(reading.read_settled(path))
+            if not _has_content(text):
+                raise reading.ReadProblem("<file>", EMPTY_ON_RELOAD)
+        else:
+            text = reading.read_text(path)
         if path.suffix.lower() in toml.SUFFIXES:  # same schema, same paths (config/toml.py)
             try:
                 tree, located = toml.read(text)
@@ -205,6 +211,14 @@ def read_located(path: Path) -> tuple[Any, Lines]:
     if node is not None:
         _walk_lines(node, (), lines, set())
     return raw, lines
+
+
+EMPTY_ON_RELOAD = "empty: a reload never applies an empty file (one being rewritten?)"
+
+
+def _has_content(text: str) -> bool:
+    """Anything but blank lines and comments (YAML's and TOML's ``#``)."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
 def _walk_lines(node: Any, path: tuple[str | int, ...], lines: Lines, seen: set[int]) -> None:

@@ -17,8 +17,10 @@ that path must not hang, exhaust or crash the process that reads it:
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ import yaml
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
 MAX_ALIAS_NODES = 100_000
+QUIET = 0.25  # seconds a file must stay unchanged where open writers cannot be seen
+PATIENCE = 10.0  # seconds a reload waits for a file being written
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
 
 
@@ -50,35 +54,93 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The whole file, if it is a regular file of at most ``limit`` bytes."""
+def _open(path: Path) -> int:
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
         raise ReadProblem("<file>", f"cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ReadProblem("<file>", f"cannot read: {_kind(mode)}, not a regular file")
+    return fd
+
+
+def _read(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        try:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        except OSError as exc:
+            raise ReadProblem("<file>", f"cannot read: {exc.strerror or exc}") from None
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise ReadProblem("<file>", f"larger than {limit // (1024 * 1024)} MiB: refused")
+    return b"".join(chunks)
+
+
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The whole file, if it is a regular file of at most ``limit`` bytes."""
+    fd = _open(path)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ReadProblem("<file>", f"cannot read: {_kind(mode)}, not a regular file")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            try:
-                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            except OSError as exc:
-                if exc.errno == errno.EAGAIN:  # not for regular files; never spin on it
-                    raise ReadProblem("<file>", "cannot read: it would block") from None
-                raise ReadProblem("<file>", f"cannot read: {exc.strerror or exc}") from None
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise ReadProblem("<file>", f"larger than {limit // (1024 * 1024)} MiB: refused")
-        return b"".join(chunks)
+        return _read(fd, limit)
     finally:
         os.close(fd)
+
+
+def being_written(fd: int) -> bool | None:
+    """Whether some process holds the file open for writing (Linux: a read lease is refused
+    then); None when that cannot be known (another system, a file system without leases, a
+    file the process neither owns nor may lease)."""
+    setlease = getattr(fcntl, "F_SETLEASE", None)
+    if setlease is None:
+        return None
+    try:
+        fcntl.fcntl(fd, setlease, fcntl.F_RDLCK)
+    except OSError as exc:
+        return True if exc.errno == errno.EAGAIN else None
+    fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+    return False
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_settled(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file once nobody is writing it, for a reload: a file written in place (a template
+    tool, ``cat > file``, a copy over the network) is read only when no process holds it open
+    for writing and it did not change while it was read; where open writers cannot be seen,
+    only when it stayed the same for :data:`QUIET` seconds. A file still being written after
+    :data:`PATIENCE` seconds is a problem (the previous config keeps serving)."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        fd = _open(path)
+        try:
+            before = os.fstat(fd)
+            writer = being_written(fd)
+            data = _read(fd, limit)
+        finally:
+            os.close(fd)
+        if writer is None:
+            time.sleep(QUIET)
+        if not writer:
+            try:
+                after = os.stat(path)
+            except OSError as exc:
+                raise ReadProblem("<file>", f"cannot read: {exc.strerror or exc}") from None
+            if _identity(before) == _identity(after):
+                return data
+        if time.monotonic() > deadline:
+            raise ReadProblem(
+                "<file>", f"still being written after {PATIENCE:g} s (open for writing or changing)"
+            )
+        time.sleep(0.05)
 
 
 def decode(data: bytes) -> str:

@@ -82,7 +82,7 @@ class Reloader:
             try:
                 base = self.base
                 if reread and self.source is not None:
-                    base = await asyncio.to_thread(self.source.load)
+                    base = await asyncio.to_thread(self.source.load, reloading=True)
                 runtime = await self._prepare(base)
                 version = version_of(runtime.config)
                 if version == self.version:

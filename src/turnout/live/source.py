@@ -36,9 +36,10 @@ class ConfigSource:
     def file(self) -> Path | None:
         return Path(self.path) if self.path else None
 
-    def load(self) -> TurnoutConfig:
+    def load(self, reloading: bool = False) -> TurnoutConfig:
         """The config as ``serve`` would build it now; raises ``ConfigError`` (every
-        problem, with paths and lines) when the file is invalid, half-written or gone."""
+        problem, with paths and lines) when the file is invalid, half-written or gone.
+        ``reloading``: the file is read once nobody writes it, and never applied empty."""
         from turnout.cli.build import build_config
 
         cfg = build_config(
@@ -49,6 +50,7 @@ class ConfigSource:
             api_key=self.api_key,
             server=self.server,
             log_level=self.log_level,
+            reloading=reloading,
         )
         if self.keeper:
             cfg = cfg.model_copy(update={"health": cfg.health.model_copy(update={"keeper": True})})
