@@ -4,6 +4,7 @@ every request, and the file's next good state is applied."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import openai
 import yaml
 
-from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.procs import Proc, mock_provider, start_gateway, start_scripted
 from tests.support.wait import until
 
 
@@ -175,3 +176,52 @@ def test_a_file_written_in_place_is_applied_only_once_written(mock: Proc, tmp_pa
         proc.stop()
     assert not failures, failures[:3]
     assert "Traceback" not in output
+
+
+def _established(port: int) -> int:
+    """Open TCP connections accepted on ``port`` (the upstream's side, from /proc/net/tcp)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.read().splitlines()[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    count += 1
+    return count
+
+
+def test_connections_to_a_removed_provider_are_closed(mock: Proc, tmp_path: Path) -> None:
+    """A provider a reload removed gets no more requests, so its pool never released another
+    connection, which was when idle ones were expired: its keep-alive connection stayed open
+    for as long as the upstream kept it (this one never closes one). Now each pool closes its
+    idle connections after the idle limit (30 s) whether or not requests come."""
+    answer = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gone",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+        ],
+    }
+    upstream = start_scripted({"gone": {"chunks": [json.dumps(answer)]}}, tmp_path)
+    cfg = _config(mock, 0)
+    cfg["providers"]["up"] = {"type": "openai-compatible", "base_url": upstream.url + "/v1",
+                              "api_keys": ["k-0000001"]}  # fmt: skip
+    cfg["models"]["gone"] = {"deployments": [{"provider": "up", "model": "gone"}]}
+    proc = start_gateway(cfg, tmp_path, "--no-watch", ready_within=60)
+    path = tmp_path / f"turnout-{proc.port}.yaml"
+    client = openai.OpenAI(base_url=proc.url + "/v1", api_key="unused", max_retries=0)
+    try:
+        done = client.chat.completions.create(
+            model="gone", messages=[{"role": "user", "content": "x"}]
+        )
+        assert done.choices[0].message.content == "hi"
+        until(lambda: _established(upstream.port) == 1, 10)  # kept alive in the pool
+        path.write_text(yaml.safe_dump(_config(mock, 1)))  # the provider is gone
+        answer_ = httpx.post(proc.url + "/admin/config/reload", timeout=60)
+        assert answer_.status_code == 200, answer_.text
+        until(lambda: _established(upstream.port) == 0, 90)
+    finally:
+        proc.stop()
+        upstream.stop()

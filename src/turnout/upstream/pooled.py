@@ -29,6 +29,7 @@ from turnout.upstream.proxy import ProxyError, ProxyRules
 
 _USER_AGENT = (b"user-agent", b"turnout/0.1")
 _TARGET_CACHE_MAX = 4096
+_POOLS_SWEEP = 64  # pools held before unused ones are dropped (at the next new one)
 _ENCODED_MAX = 1024  # encoded headers kept (PooledClient._encoded)
 _ENCODED_VALUE_MAX = 512  # longest value kept
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -180,6 +181,8 @@ class PooledClient:
             except ValueError as exc:
                 raise UpstreamUnavailable(f"upstream {where}: proxy setting: {exc}") from None
             route = build_route(self.policy, dest, egress, ctx, proxy)
+            if len(self._pools) >= _POOLS_SWEEP:
+                self._forget_unused()
             pool = Pool(
                 dest.host,
                 dest.port,
@@ -230,6 +233,16 @@ class PooledClient:
         except (UpstreamError, OSError) as exc:
             raise _map(exc, where) from None
         return PooledResponse(resp, where)
+
+    def _forget_unused(self) -> None:
+        """Drop the pools that hold nothing (their idle connections closed by their sweeper):
+        destinations of providers a reload or the admin API removed, or a connect timeout that
+        changed, would otherwise stay in the map for the life of the process."""
+        unused = [key for key, pool in self._pools.items() if pool.unused]
+        for key in unused:
+            del self._pools[key]
+        if unused:
+            self._targets.clear()  # entries that name a dropped pool
 
     async def close(self) -> None:
         for pool in self._pools.values():

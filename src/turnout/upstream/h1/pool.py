@@ -81,6 +81,7 @@ class Pool:
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self._n_conns = 0  # open or opening connections
         self._closed = False
+        self._sweeper: asyncio.TimerHandle | None = None  # closes idle ones nobody reuses
         # The loop its connections belong to, known from the first request: on Python 3.11
         # every asyncio.get_running_loop() asks the kernel for the process id.
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,6 +106,29 @@ class Pool:
             len(idle) > self.max_idle or loop_time - idle[0].idle_since > idle[0].idle_limit
         ):
             idle.popleft().close()
+        if self._sweeper is None and idle:  # and once no request comes back to release one
+            self._sweeper = conn.loop.call_at(idle[0].idle_since + idle[0].idle_limit, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close the idle connections past their limit even when no request comes (a pool
+        whose provider a reload removed, a model nobody asks for any more): they were kept
+        open until the upstream closed them, which some never do."""
+        self._sweeper = None
+        idle = self._idle
+        if not idle:
+            return
+        now = idle[0].loop.time()
+        while idle and now - idle[0].idle_since >= idle[0].idle_limit:
+            idle.popleft().close()
+        if idle:
+            self._sweeper = idle[0].loop.call_at(
+                idle[0].idle_since + idle[0].idle_limit, self._sweep
+            )
+
+    @property
+    def unused(self) -> bool:
+        """No connection open or opening, nobody waiting: the pool holds nothing."""
+        return self._n_conns == 0 and not self._waiters
 
     def _forget(self, conn: Connection) -> None:
         self._n_conns -= 1
@@ -246,6 +270,9 @@ class Pool:
 
     async def close(self) -> None:
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         while self._idle:
             self._idle.pop().close()
         while self._waiters:
