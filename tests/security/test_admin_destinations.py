@@ -132,3 +132,38 @@ def test_azure_entra_authority_passes_the_policy(
     allowed = _put(gw, "az", {**body, "options": {"entra": {**entra, "authority": mock.url}}})
     assert allowed.status_code == 201, allowed.text
     assert seen == []
+
+
+def test_host_files_and_host_credentials_stay_out_of_reach(gw: Proc, mock: Proc) -> None:
+    """A Vertex key is a path on the gateway's host (``/dev/zero`` would be read whole; a
+    service-account file's ``token_uri`` is called outside the outbound policy), and Vertex and
+    Bedrock without keys sign with the host's own cloud credentials: through the admin API
+    neither is allowed, nor is a ``base_url`` that would receive the host's token. Before,
+    all were stored (201)."""
+    vertex = {"type": "vertex", "options": {"project": "p"}}
+    cases = {
+        "key-file": ({**vertex, "api_keys": ["/dev/zero"]}, "api_keys: vertex keys are files"),
+        "credentials-file": (
+            {**vertex, "options": {"project": "p", "credentials_file": "/etc/hostname"}},
+            "options.credentials_file: files on the gateway's host",
+        ),
+        "adc-elsewhere": ({**vertex, "base_url": mock.url}, "base_url: without api_keys"),
+        "aws-chain-elsewhere": (
+            {"type": "bedrock", "base_url": mock.url, "options": {"region": "us-east-1"}},
+            "signs with the AWS credential chain",
+        ),
+    }
+    for name, (body, expected) in cases.items():
+        answer = _put(gw, name, body)
+        assert answer.status_code == 422, (name, answer.text)
+        assert expected in answer.text, (name, answer.text)
+    # What stays allowed: the host's credentials towards the type's own endpoint, explicit
+    # AWS keys to a chosen endpoint.
+    assert _put(gw, "vertex-own", vertex).status_code == 201
+    keyed = {
+        "type": "bedrock",
+        "base_url": mock.url,
+        "api_keys": ["AKIAEXAMPLE:secret-example-0001"],
+        "options": {"region": "us-east-1"},
+    }
+    assert _put(gw, "bedrock-keyed", keyed).status_code == 201

@@ -72,6 +72,48 @@ def _provider_destinations(body: Body) -> list[tuple[str, str]]:
     return out
 
 
+def _provider_refusals(name: str, body: Body) -> list[str]:
+    """What a provider written through the admin API may not do, whatever the policy allows:
+    read files on the gateway's host (a service-account path as a key, ``/dev/zero`` read
+    whole; a file's ``token_uri`` called outside the outbound policy), or sign with the host's
+    own cloud credentials towards a ``base_url`` it chose (the host's token sent there).
+    ``body`` is the opened one, its ``api_keys`` back in. The config file may do all of it."""
+    from turnout.providers.registry import UnknownProviderType, provider_type
+
+    kind_name = body.get("type")
+    try:
+        kind = provider_type(kind_name) if isinstance(kind_name, str) else None
+    except UnknownProviderType:
+        kind = None
+    if kind is None:
+        return []  # refused by the validator
+    where = f"providers.{name}"
+    tail = "through the admin API (write this provider in the config file)"
+    problems = []
+    keys = (
+        [k for k in body.get("api_keys") or [] if k]
+        if isinstance(body.get("api_keys"), list)
+        else []
+    )
+    if kind.key_files and keys:
+        problems.append(
+            f"{where}.api_keys: {kind.name} keys are files on the gateway's host, not named {tail}"
+        )
+    options = body.get("options")
+    for option in kind.file_options:
+        if isinstance(options, dict) and options.get(option) is not None:
+            problems.append(
+                f"{where}.options.{option}: files on the gateway's host are not named {tail}"
+            )
+    oauth = body.get("auth") == "oauth"
+    if kind.host_credentials and not keys and not oauth and body.get("base_url"):
+        problems.append(
+            f"{where}.base_url: without api_keys this provider signs with "
+            f"{kind.host_credentials}, sent only to {kind.name}'s own endpoint {tail}"
+        )
+    return problems
+
+
 def _option_destinations(body: Body) -> list[tuple[str, str]]:
     """The URLs a provider type's options connect to (``ProviderType.option_destinations``);
     the default of an option left out is the type's own, trusted."""
@@ -193,7 +235,12 @@ def _provider_join(body: Body, opened: list[str]) -> None:
 # A provider's ``api_keys`` and other credentials are sealed by the service itself (an update
 # without ``api_keys`` keeps the stored ones: provider_fields), so the kind has no ``split``.
 KINDS: dict[str, ManagedKind | str] = {
-    "provider": ManagedKind("providers", destinations=_provider_destinations, join=_provider_join),
+    "provider": ManagedKind(
+        "providers",
+        destinations=_provider_destinations,
+        join=_provider_join,
+        refuse=_provider_refusals,
+    ),
     "model": ManagedKind("models"),
     "mcp_server": "turnout.mcp.managed:KIND",
     "agent": "turnout.a2a.managed:KIND",

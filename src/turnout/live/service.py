@@ -142,6 +142,19 @@ class ManagedService:
             kind.join(body, [v for v in opened if is_fields(v)])
         return body
 
+    def _usable(self, entry: Entry) -> dict[str, Any]:
+        """An entry's body with every sealed secret back (its keys too), as a reload joins
+        it; as stored when they cannot be opened."""
+        body = copy.deepcopy(entry.body)
+        kind = kind_of(entry.kind)
+        try:
+            opened = open_keys(entry, self._box())
+        except Exception:
+            return body
+        if kind is not None and kind.join is not None:
+            kind.join(body, opened)
+        return body
+
     def _kept_keys(self, old: Entry) -> list[str]:
         """The stored keys an update without ``api_keys`` keeps: the sealed list without the
         old credentials (the new body brings its own). All of it when it cannot be opened."""
@@ -300,10 +313,10 @@ class ManagedService:
         _, problems = validate(data)
         kind = kind_of(written.kind) if written is not None else None
         if written is not None and kind is not None:
-            problems.extend(kind.refuse(written.name, written.body))
-            # The destinations as they will be used: a URL holding a credential is sealed,
+            # As it will be used: a provider's keys and a URL holding a credential are sealed,
             # its body keeps only the shown form.
-            body = self._opened(written) if written.kind == "provider" else written.body
+            body = self._usable(written) if written.kind == "provider" else written.body
+            problems.extend(kind.refuse(written.name, body))
             problems.extend(await outbound_problems(self.policy, written.kind, written.name, body))
         return problems
 

@@ -246,6 +246,7 @@ BEDROCK = ProviderType(
     error_rules=(*BEDROCK_RULES, *ANTHROPIC_RULES),
     operations=frozenset({"messages"}),
     needs_key=False,  # the standard AWS chain needs none
+    host_credentials="the AWS credential chain of the gateway's host",
     template=(
         "type: bedrock\n  options: {region: us-east-1}\n"
         '  # api_keys: ["${AWS_ACCESS_KEY_ID}:${AWS_SECRET_ACCESS_KEY}"]   '

@@ -70,6 +70,14 @@ class ProviderType:
     # ``entra.authority``): a provider written through the admin API must have them pass the
     # outbound policy like its base URL (turnout.live.managed).
     option_destinations: tuple[str, ...] = ()
+    # What the type reads from the gateway's own host, which a provider written through the
+    # admin API may not use (turnout.live.managed): ``host_credentials`` names the credentials
+    # it signs with when ``api_keys`` is empty (Application Default Credentials, the AWS chain),
+    # then sent only to its own endpoint, never to a ``base_url`` the admin API gives;
+    # ``key_files``: each key is a path on the host; ``file_options``: options naming files.
+    host_credentials: str | None = None
+    key_files: bool = False
+    file_options: tuple[str, ...] = ()
 
 
 def rules(*rules: dict[str, Any]) -> tuple[ErrorRuleSpec, ...]:

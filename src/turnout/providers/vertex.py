@@ -262,6 +262,9 @@ VERTEX = ProviderType(
     error_rules=(*GEMINI_RULES, *ANTHROPIC_RULES),
     operations=_GEMINI_OPS,
     needs_key=False,  # Application Default Credentials need none
+    host_credentials="the Application Default Credentials of the gateway's host",
+    key_files=True,  # each key is the path of a service-account file
+    file_options=("credentials_file",),
     template=(
         "type: vertex\n  options: {project: my-project, location: us-central1}\n"
         "  # api_keys: [/path/to/service-account.json]   # default: Application Default "
