@@ -11,7 +11,9 @@ that path must not hang, exhaust or crash the process that reads it:
 * YAML is composed once into its node graph, which is checked before a Python object is built:
   nesting deeper than :data:`MAX_DEPTH` (the composer and every later walk recurse), an alias
   that contains itself, and aliases that would add more than :data:`MAX_ALIAS_NODES` nodes
-  (an alias bomb: 336 bytes that expand to a million lists) are refused, each as one problem.
+  (an alias bomb: 336 bytes that expand to a million lists) are refused, each as one problem;
+* a reload reads the file once nobody writes it (:func:`read_settled`), so a file written in
+  place is not applied half-written.
 """
 
 from __future__ import annotations
