@@ -219,6 +219,8 @@ class ManagedService:
                 return refused(problems)
             version = await self.store.put(entry)
             result = await self._apply(version)
+            if result.result == "failed":  # the config changed since it was checked
+                return await self._undo(kind, name, old, result)
         return Outcome(200 if old is not None else 201, self._body(kind, name, result))
 
     async def delete(self, kind: Kind, name: str) -> Outcome:
@@ -230,11 +232,33 @@ class ManagedService:
             problems = await self._problems(rest, None)
             if problems:
                 return refused(problems)
+            gone = next(e for e in entries if e.kind == kind and e.name == name)
             version = await self.store.delete(kind, name)
             if version is None:
                 return Outcome(404, {"detail": f"no {kind} {name!r}"})
             result = await self._apply(version)
+            if result.result == "failed":
+                return await self._undo(kind, name, gone, result)
         return Outcome(200, {**self._body(kind, name, result), "deleted": name})
+
+    async def _undo(
+        self, kind: Kind, name: str, old: Entry | None, failed: ReloadResult
+    ) -> Outcome:
+        """A write that was checked against the config as it stood, but that the config as it
+        is now cannot take (the file changed in between, a reload raced it): put the entry back
+        as it was, so nothing unapplied stays stored to fail every later reload. 409 with the
+        problems; the serving config is unchanged."""
+        version = await (self.store.put(old) if old is not None else self.store.delete(kind, name))
+        if version is not None:
+            await self._apply(version)
+        message = "the config changed while this was written; nothing was stored or applied"
+        return Outcome(
+            409,
+            {
+                **self._body(kind, name, failed),
+                "detail": {"message": message, "problems": failed.problems},
+            },
+        )
 
     async def entry(self, kind: Kind, name: str) -> Entry | None:
         _, entries = await self.load()

@@ -39,7 +39,10 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "keys given but no TURNOUT_SECRET_KEY to seal them"},
     403: {"description": "needs the master key or an admin-scoped key"},
     404: {"description": "no such stored entry"},
-    409: {"description": "the name is defined in the config file, which wins"},
+    409: {
+        "description": "the name is defined in the config file, which wins; or the config "
+        "changed while it was written and cannot take it (`detail.problems`; nothing stored)"
+    },
     422: {"description": "`problems`: every problem of the config it would make; nothing stored"},
 }
 
