@@ -407,3 +407,33 @@ def test_sighup_to_the_supervisor_reaches_every_worker(mock: Proc, tmp_path: Pat
         assert gw.proc.popen.poll() is None
     finally:
         _stop_group(gw)
+
+
+def test_a_symlinked_config_is_followed_where_it_lives(mock: Proc, tmp_path: Path) -> None:
+    """The config path is a link into another directory (a deploy tool's releases, a shared
+    mount): editing the file it leads to reloads, and so does re-pointing the link, after
+    which the new target's directory is the one followed. Before, only the link's directory
+    was watched: an edit of the target was never applied."""
+    gw = _start(mock, tmp_path, config(mock, 0))
+    releases = tmp_path / "releases"
+    releases.mkdir()
+    first, second = releases / "one.yaml", tmp_path / "elsewhere" / "two.yaml"
+    second.parent.mkdir()
+    try:
+        first.write_text(yaml.safe_dump(config(mock, 1)))
+        link = gw.path.with_name("link.tmp")
+        link.symlink_to(first)
+        os.replace(link, gw.path)  # the config path now leads to releases/one.yaml
+        until(lambda: gw.deployment() == "mock/v1", 30)
+        staged = releases / "one.yaml.tmp"  # an edit where the file lives, saved by rename
+        staged.write_text(yaml.safe_dump(config(mock, 2)))
+        os.replace(staged, first)
+        until(lambda: gw.deployment() == "mock/v2", 30)
+        second.write_text(yaml.safe_dump(config(mock, 3)))
+        link.symlink_to(second)
+        os.replace(link, gw.path)  # re-pointed into a third directory
+        until(lambda: gw.deployment() == "mock/v3", 30)
+        second.write_text(yaml.safe_dump(config(mock, 4)))  # in place, where it now lives
+        until(lambda: gw.deployment() == "mock/v4", 30)
+    finally:
+        gw.proc.stop()
