@@ -437,3 +437,25 @@ def test_a_symlinked_config_is_followed_where_it_lives(mock: Proc, tmp_path: Pat
         until(lambda: gw.deployment() == "mock/v4", 30)
     finally:
         gw.proc.stop()
+
+
+def test_a_file_with_thousands_of_problems_is_refused_in_bounded_words(
+    live: Live, mock: Proc
+) -> None:
+    """Every problem of a reload was kept in ``GET /admin/config``, written in one log line
+    and answered: a 6 MB file of 100,000 broken models made 200,000 problems (26 MB of
+    text), and checking it took hours, because each model's fallbacks were checked against
+    every model name built again (10,000 models: 104 s). Now the first 100 are kept, logged
+    and answered with a count of the rest, and the check is linear."""
+    cfg = config(mock, 1)
+    for i in range(3000):
+        cfg["models"][f"broken-{i}"] = {"deployments": [{"provider": "mock"}], f"bogus{i}": 1}
+    live.write(cfg)
+    answer = live.reload()
+    assert answer.status_code == 422
+    problems = answer.json()["problems"]
+    assert len(problems) == 101, len(problems)
+    assert problems[-1] == "... and 2900 more problem(s): `turnout check` lists every one"
+    assert live.admin_config()["live"]["last_error"]["problems"] == problems
+    assert live.deployment() == "mock/v0"
+    assert "bogus2999" not in live.proc.output()

@@ -82,9 +82,10 @@ def _reference_problems(data: dict[str, Any]) -> list[str]:
         problems.append(f"tracing.endpoint: {bad}")
     models = data.get("models")
     models = models if isinstance(models, dict) else {}
+    model_names = _ModelNames(models)  # once: per model, it made validation quadratic
     for mname, model in models.items():
         if isinstance(model, dict):
-            problems.extend(_routing_problems(str(mname), model, models))
+            problems.extend(_routing_problems(str(mname), model, model_names))
         deployments = model.get("deployments") if isinstance(model, dict) else None
         for i, dep in enumerate(deployments if isinstance(deployments, list) else []):
             ref = dep.get("provider") if isinstance(dep, dict) else None
@@ -227,7 +228,16 @@ def _rule_problems(pname: str, rules: Any) -> list[str]:
     return problems
 
 
-def _routing_problems(mname: str, model: dict[str, Any], models: dict[str, Any]) -> list[str]:
+class _ModelNames:
+    """The model names a fallback may name: exact ones, and the patterns among them."""
+
+    def __init__(self, models: dict[str, Any]) -> None:
+        self.models = models
+        self.exact = [str(n) for n in models]
+        self.patterns = [n for n in self.exact if any(ch in n for ch in "*?[")]
+
+
+def _routing_problems(mname: str, model: dict[str, Any], known: _ModelNames) -> list[str]:
     """Strategy names and options, and fallback models that must exist."""
     from turnout.routing.strategies import STRATEGIES, UnknownStrategy, strategy_class
 
@@ -250,8 +260,7 @@ def _routing_problems(mname: str, model: dict[str, Any], models: dict[str, Any])
                         path = format_path(("models", mname, "strategy_options", *err["loc"]))
                         msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
                         problems.append(f"{path}: {msg}")
-    exact = [str(n) for n in models]
-    patterns = [n for n in exact if any(ch in n for ch in "*?[")]
+    models, exact, patterns = known.models, known.exact, known.patterns
     for field in ("fallbacks", "context_fallbacks"):
         names = model.get(field)
         for i, name in enumerate(names if isinstance(names, list) else []):

@@ -25,6 +25,7 @@ from turnout.live.source import ConfigSource, version_of
 from turnout.observability.logging import get_logger
 
 log = get_logger("turnout.config")
+MAX_PROBLEMS = 100  # a failed reload's problems kept, logged and answered; check: all
 
 Apply = Callable[[Runtime], list[str]]  # swaps a runtime in; returns sections needing a restart
 Prepare = Callable[[TurnoutConfig], Awaitable[Runtime]]  # config -> runtime with stored parts
@@ -121,6 +122,12 @@ class Reloader:
 
     def _failed(self, trigger: str, problems: list[str]) -> ReloadResult:
         self.counts["failed"] += 1
+        if len(problems) > MAX_PROBLEMS:  # kept, logged and answered: bounded
+            more = len(problems) - MAX_PROBLEMS
+            problems = [
+                *problems[:MAX_PROBLEMS],
+                f"... and {more} more problem(s): `turnout check` lists every one",
+            ]
         previous = self.last_error
         if previous is None or previous["problems"] != problems:  # logged once, not per event
             log.error(
