@@ -44,7 +44,7 @@ def _huge(path: Path) -> None:
         f.truncate(17 * 1024 * 1024)
 
 
-HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
+HOSTILE: dict[str, tuple[Callable[[Path], object], str]] = {
     "fifo": (_fifo, "a FIFO, not a regular file"),
     "dev-zero": (_zero, "a device, not a regular file"),
     "huge": (_huge, "larger than 16 MiB"),
