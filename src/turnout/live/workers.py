@@ -103,12 +103,35 @@ def run_workers(config: Any, directory: Path) -> None:
                     with contextlib.suppress(OSError):
                         os.kill(process.pid, signal.SIGHUP)
 
+        # Stopping: the supervisor lets go of the listening socket at once. The workers
+        # close theirs as they start draining, and while the supervisor still held one the
+        # kernel kept completing connections nobody would accept: a new client (a load
+        # balancer's readiness probe among them) hung for the whole drain, then was reset,
+        # instead of being refused at once as by a single process (docs/reliability.md).
+        def handle_term(self) -> None:
+            super().handle_term()
+            _close(self.sockets)
+
+        def handle_int(self) -> None:
+            super().handle_int()
+            _close(self.sockets)
+
+        def handle_break(self) -> None:  # pragma: no cover - Windows
+            super().handle_break()
+            _close(self.sockets)
+
     sock = config.bind_socket()
     try:
         Supervisor(config, sockets=[sock]).run()
     finally:
         sock.close()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _close(sockets: list[Any]) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def wait_for_version(directory: Path, version: str, timeout: float) -> list[dict[str, Any]]:
