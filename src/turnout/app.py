@@ -61,6 +61,8 @@ from turnout.types import Receive, Scope, Send
 from turnout.upstream.pooled import PooledClient
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fastapi import FastAPI
 
 log = get_logger("turnout")
@@ -215,10 +217,10 @@ class Gateway:
         self.assemble()
         # again whenever auth, limits or plugins switch on or off
         self.auth.on_change = self.assemble
+        watch_for_drain(state)  # before anything that may wait: a stop ends the wait
         await self._start_live()
         await self.mcp.start()
         state.request_log.start()
-        watch_for_drain(state)
         logging.getLogger("uvicorn.error").addFilter(HideStreamAborts())
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's full collections, which otherwise scan it each time (~100 ms pauses, a third
@@ -268,17 +270,37 @@ class Gateway:
         self.state.reloader = self.reloader
         if self.obs.metrics is not None:
             self.obs.metrics.reloader = self.reloader
-        if status is not None:
-            reloader = self.reloader
-            reloader.on_change.append(lambda: workers.write_status(status, reloader.status()))
-            workers.write_status(status, reloader.status())
         await self._start_managed()
+        if status is not None:
+            await self._join_workers(status)
         loop = asyncio.get_running_loop()
         file = self.source.file if self.source is not None and self.source.watch else None
         if file is not None:
             self._spawn(watch(file, self.reloader.reload, self._stop_watch))
         with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, self._hangup)
+
+    def _loaded(self) -> bool:
+        """Gateway keys and stored providers are loaded from the database (or none is used)."""
+        managed = self.managed
+        return self.auth.directory.loaded and (managed is None or managed.version >= 0)
+
+    async def _join_workers(self, status: Path) -> None:
+        """Say this worker's state; one replacing a worker while the database is down waits
+        for it before accepting connections (turnout.live.workers)."""
+        reloader = self.reloader
+        assert reloader is not None
+
+        def write() -> None:
+            workers.write_status(status, {**reloader.status(), "loaded": self._loaded()})
+
+        reloader.on_change.append(write)
+        write()
+        stopping = lambda: self.state.draining  # noqa: E731
+        if await workers.hold_while_siblings_serve(status, self._loaded, stopping):
+            log.info("worker serves: the database's keys and providers are loaded")
+        if not self._loaded():  # say so once they are, for a replacement to wait on
+            self._spawn(workers.once_loaded(self._loaded, write))
 
     async def _start_managed(self) -> None:
         """Providers and models stored through the admin API join the config before the

@@ -7,14 +7,18 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
-from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.contract.pg import PrivatePostgres, asyncpg_url
+from tests.integration.test_auth import ADMIN, MASTER
+from tests.support.procs import PYTHON, Proc, mock_provider, start_gateway
 from tests.support.wait import until
 
 pytestmark = pytest.mark.timeout(240)
@@ -31,8 +35,10 @@ def _config(mock: Proc, **extra: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def workers(config: dict[str, Any], tmp: Path, n: int = 2) -> Iterator[Proc]:
-    gw = start_gateway(config, tmp, "--workers", str(n), ready_within=120)
+def workers(
+    config: dict[str, Any], tmp: Path, n: int = 2, env: dict[str, str] | None = None
+) -> Iterator[Proc]:
+    gw = start_gateway(config, tmp, "--workers", str(n), env=env, ready_within=120)
     try:
         yield gw
     finally:  # the supervisor and its workers (a SIGKILL to the supervisor alone orphans them)
@@ -79,4 +85,77 @@ def test_a_stopping_supervisor_refuses_new_connections_while_streams_drain(
             if chunk.choices and chunk.choices[0].finish_reason:
                 last = chunk.choices[0].finish_reason
         assert last == "length" or last == "stop"
+        assert gw.popen.wait(60) == 0
+
+
+@pytest.fixture
+def pg() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres()
+    server.start()
+    yield server
+    server.destroy()
+
+
+def statuses(gw: Proc) -> list[dict[str, Any]]:
+    """Every worker's status (pid, config version, ``loaded``), from whichever answers."""
+    body = httpx.get(gw.url + "/admin/config", headers=ADMIN, timeout=10).json()
+    found: list[dict[str, Any]] = body["live"]["workers"]
+    return found
+
+
+def fresh_connections(gw: Proc, key: str) -> openai.OpenAI:
+    """A client opening a new connection per call, so calls spread over the workers."""
+    return openai.OpenAI(
+        api_key=key,
+        base_url=gw.url + "/v1",
+        max_retries=0,
+        default_headers={"connection": "close"},
+    )
+
+
+def test_a_worker_replaced_while_the_database_is_down_serves_the_keys_its_siblings_do(
+    mock: Proc, pg: PrivatePostgres, tmp_path: Path
+) -> None:
+    """Before: the supervisor's replacement for a worker that died during a database outage
+    started with no gateway keys and served anyway, answering 503 ``auth_unavailable`` to
+    every key its siblings were serving (17 of 40 calls). Now it waits, not accepting
+    connections, until it has loaded them, as long as a sibling that has is serving."""
+    cfg = _config(mock, storage={"flush_interval": 0.05})
+    env = {"TURNOUT_MASTER_KEY": MASTER, "TURNOUT_DATABASE_URL": asyncpg_url(pg.dsn)}
+    # Made before the gateway starts, so both workers hold it (one made through the admin API
+    # reaches the other worker at its next poll of the database).
+    made = subprocess.run(
+        [PYTHON, "-m", "turnout.cli.main", "keys", "create", "--rpm", "100000"],
+        env={**os.environ, "TURNOUT_DATABASE_URL": asyncpg_url(pg.dsn)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    with workers(cfg, tmp_path, env=env) as gw:
+        until(lambda: [s.get("loaded", 1) for s in statuses(gw)] == [True, True], 60, step=0.1)
+        client = fresh_connections(gw, made.stdout.split()[-1])
+        pg.stop("fast")
+        victim = statuses(gw)[0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+
+        def replaced() -> bool:
+            pids = {s["pid"] for s in statuses(gw)}
+            return len(pids) == 2 and victim not in pids
+
+        until(replaced, 60, step=0.1)  # the replacement has written its status: it started
+        for _ in range(100):  # one of its siblings answers every call; it is not among them
+            client.chat.completions.create(model="m", messages=MESSAGES)
+        assert sorted(s["loaded"] for s in statuses(gw)) == [False, True]
+        pg.start()
+        until(lambda: [s["loaded"] for s in statuses(gw)] == [True, True], 60, step=0.1)
+        until(lambda: "worker serves: the database's keys" in gw.output(), 30)
+        for _ in range(40):
+            client.chat.completions.create(model="m", messages=MESSAGES)
+        # Held again, a replacement does not hold up a stop: the supervisor exits 0.
+        pg.stop("fast")
+        victim = statuses(gw)[0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        until(replaced, 60, step=0.1)
+        gw.signal(signal.SIGTERM)
         assert gw.popen.wait(60) == 0

@@ -13,12 +13,14 @@ each other is small:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,37 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def loaded_sibling(directory: Path) -> bool:
+    """Whether another live worker serves with the database's state loaded (``loaded``)."""
+    me = os.getpid()
+    return any(s.get("loaded") and s["pid"] != me for s in read_statuses(directory))
+
+
+async def hold_while_siblings_serve(
+    directory: Path, loaded: Callable[[], bool], stopping: Callable[[], bool]
+) -> bool:
+    """A worker started while the database is down (the supervisor replaced one that died)
+    has no gateway keys and no stored providers: serving, it would refuse every key with 503
+    while its siblings, which loaded them before the outage, serve them. So it waits, not yet
+    accepting connections, until it has loaded them too, for as long as a sibling that has is
+    alive; alone (every worker starting together, or its siblings gone) it serves at once,
+    refusing keys until the database answers, as a single process does. True if it waited."""
+    waited = False
+    while not loaded() and not stopping() and loaded_sibling(directory):
+        waited = True
+        await asyncio.sleep(0.1)
+    return waited
+
+
+async def once_loaded(loaded: Callable[[], bool], then: Callable[[], None]) -> None:
+    """Call ``then`` once ``loaded`` holds (the worker's status says so, for a replacement)."""
+    while True:
+        if loaded():
+            then()
+            return
+        await asyncio.sleep(0.25)
 
 
 def notify_supervisor() -> bool:
