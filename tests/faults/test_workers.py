@@ -20,6 +20,7 @@ from tests.contract.pg import PrivatePostgres, asyncpg_url
 from tests.integration.test_auth import ADMIN, MASTER
 from tests.support.procs import PYTHON, Proc, mock_provider, start_gateway
 from tests.support.wait import until
+from tests.unit.cache.redis_support import PrivateRedis
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -159,3 +160,64 @@ def test_a_worker_replaced_while_the_database_is_down_serves_the_keys_its_siblin
         until(replaced, 60, step=0.1)
         gw.signal(signal.SIGTERM)
         assert gw.popen.wait(60) == 0
+
+
+@pytest.fixture
+def redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+def test_a_killed_workers_slot_is_freed_without_waiting_a_quarter_of_an_hour(
+    mock: Proc, redis: PrivateRedis, tmp_path: Path
+) -> None:
+    """Before: the slot of a stream whose worker was killed (SIGKILL: the OOM killer, a crash)
+    stayed taken in Redis for the default ``limits.lease`` of 900 s, and a key with
+    ``max_parallel: 1`` was refused every call (429, 6 of 6) meanwhile. Running calls renew
+    their leases every third of one, so the default is now 30 s: the key serves again once
+    the dead worker's lease runs out, on its own."""
+    cfg = _config(mock, limits={"backend": "redis", "redis_url": redis.url})
+    with workers(cfg, tmp_path, env={"TURNOUT_MASTER_KEY": MASTER}) as gw:
+        until(lambda: len(statuses(gw)) == 2, 60, step=0.1)
+        made = httpx.post(gw.url + "/admin/keys", headers=ADMIN, json={"max_parallel": 1})
+        client = fresh_connections(gw, made.json()["key"])
+
+        def admitted() -> bool:
+            try:
+                client.chat.completions.create(model="m", messages=MESSAGES)
+            except openai.RateLimitError:
+                return False
+            return True
+
+        def known() -> bool:  # a key made on one worker reaches the other at its next poll
+            try:
+                return all(admitted() for _ in range(10))
+            except openai.AuthenticationError:
+                return False
+
+        until(known, 30, step=0.1)
+        stream = client.chat.completions.create(
+            model="m",
+            messages=MESSAGES,
+            stream=True,
+            extra_headers={"x-mock-tokens": "100", "x-mock-chunk-ms": "1000"},
+        )
+        next(iter(stream))
+        assert not admitted()  # the stream holds the key's one slot
+        before = {s["pid"] for s in statuses(gw)}
+        for pid in before:  # the stream's worker among them
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(openai.APIError, httpx.HTTPError):
+            for _ in stream:
+                pass
+
+        def replaced() -> bool:
+            try:
+                pids = {s["pid"] for s in statuses(gw)}
+            except httpx.HTTPError:  # both workers starting again
+                return False
+            return len(pids) == 2 and not before & pids
+
+        until(replaced, 90, step=0.1)
+        until(admitted, 120, step=0.5)  # freed one lease after its last renewal, not 900 s

@@ -17,6 +17,7 @@ from turnout.a2a.config import AgentConfig, AgentName
 from turnout.config.base import Closed
 from turnout.config.providers import ProviderConfig
 from turnout.config.server import ServerConfig
+from turnout.limits.kind import LEASE
 from turnout.mcp.config import McpServerConfig, ServerName
 
 
@@ -314,10 +315,10 @@ class LimitsConfig(Closed):
         "no max_tokens",
     )
     lease: float = Field(
-        900.0,
+        LEASE,
         gt=0,
-        description="seconds after which a crashed replica's slots are freed (a running "
-        "call's are renewed every third of this)",
+        description="seconds after which a crashed replica's or worker's slots and "
+        "reservations are freed (a running call's are renewed every third of this)",
     )
 
 

@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, TypeGuard
 if TYPE_CHECKING:
     from turnout.limits.redis import RedisLimiter
 
+# Seconds a slot in flight or a budget reservation lasts unless renewed (``limits.lease``).
+# Running calls are renewed every third of it, so it bounds only how long a process that died
+# without releasing them (a worker killed by the OOM killer, a crashed replica) keeps them:
+# 900 s before, during which a key with ``max_parallel: 1`` was refused every call.
+LEASE = 30.0
+
 
 def is_redis(limiter: object) -> TypeGuard[RedisLimiter]:
     module = sys.modules.get("turnout.limits.redis")

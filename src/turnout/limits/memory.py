@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from turnout.budgets.periods import period_end
+from turnout.limits.kind import LEASE
 from turnout.limits.plan import ADMITTED, HELD_WAIT, Ticket, Verdict
 from turnout.limits.window import SPAN, Window
 
@@ -25,7 +26,7 @@ class MemoryLimiter:
     sync = True
     name = "memory"
 
-    def __init__(self, *, lease: float = 900.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, lease: float = LEASE, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.lease = lease
         self.requests: dict[str, Window] = {}

@@ -30,6 +30,7 @@ from typing import Any
 
 from turnout.budgets.periods import period_end
 from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
+from turnout.limits.kind import LEASE
 from turnout.limits.memory import MemoryLimiter
 from turnout.limits.plan import HELD_WAIT, Ticket, Verdict
 from turnout.limits.rediskeys import Compiled, budget_keys
@@ -56,7 +57,7 @@ class RedisLimiter:
         timeout: float = 0.1,
         retry_after: float = 1.0,
         on_error: str = "allow",
-        lease: float = 900.0,
+        lease: float = LEASE,
         clock: Callable[[], float] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
