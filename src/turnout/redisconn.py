@@ -348,6 +348,12 @@ class AutoPipeline:
             else:
                 fut.set_result(result)
 
+    async def sent(self) -> None:
+        """Once every batch called so far has had its answer (or failed)."""
+        await asyncio.sleep(0)  # a batch of this iteration leaves first
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

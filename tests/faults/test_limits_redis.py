@@ -7,8 +7,10 @@ Each test runs its own ``redis-server`` on a free port and stops it mid-test.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -35,7 +37,12 @@ def redis() -> Iterator[PrivateRedis]:
 
 
 def gateway(
-    mock: Proc, redis: PrivateRedis, tmp: Path, policy: str, retry_after: float = RETRY_AFTER
+    mock: Proc,
+    redis: PrivateRedis,
+    tmp: Path,
+    policy: str,
+    retry_after: float = RETRY_AFTER,
+    **extra: Any,
 ) -> Proc:
     limits = {
         "backend": "redis",
@@ -43,6 +50,7 @@ def gateway(
         "on_redis_error": policy,
         "redis_timeout": 0.1,
         "redis_retry_after": retry_after,
+        **extra,
     }
     return start_gateway(
         limits_config(mock, limits=limits), tmp, env={"TURNOUT_MASTER_KEY": MASTER}
@@ -125,3 +133,53 @@ def test_deny_answers_503_then_recovers(mock: Proc, redis: PrivateRedis, tmp_pat
         until(lambda: call(gw, key)[0] == 200)
     finally:
         gw.stop()
+
+
+@pytest.mark.parametrize("policy", ["deny", "allow"])
+def test_an_admission_redis_answers_too_late_leaves_no_slot_or_reservation_behind(
+    mock: Proc, tmp_path: Path, policy: str
+) -> None:
+    """Redis stalls (``DEBUG SLEEP``) past ``redis_timeout``: the gateway gives the admission
+    up and follows the policy, but Redis still runs the script once it wakes. Before, the slot
+    and the budget reservation it took belonged to no call and stayed for the whole lease: a
+    ``max_parallel: 1`` key was refused every call (429 "1 requests in flight") after Redis had
+    recovered, with nothing in flight, and its budget showed $0.10 reserved. Now the gateway
+    takes them back once Redis answers again."""
+    redis = PrivateRedis(None, "--enable-debug-command", "yes").start()
+    # A lease of a quarter of an hour: only the fix frees the slot within the test.
+    gw = gateway(mock, redis, tmp_path, policy, lease=900)
+    try:
+        key, key_id = new_key(gw, max_parallel=1, budget=100, budget_period="day")
+        priced = {**BODY, "model": "priced", "max_tokens": 1}
+
+        def status() -> int:
+            resp = httpx.post(
+                gw.url + "/v1/chat/completions",
+                json=priced,
+                headers={"authorization": f"Bearer {key}", "x-mock-tokens": "1"},
+            )
+            return resp.status_code
+
+        def reserved() -> float:
+            body = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()
+            return float(body["spend"]["reserved"])
+
+        assert status() == 200
+        until(lambda: reserved() == 0, 10)  # settled before the stall
+        import redis as redis_py
+
+        def stall() -> None:
+            with redis_py.Redis.from_url(redis.url) as conn:
+                conn.execute_command("DEBUG", "SLEEP", "3")
+
+        sleeper = threading.Thread(target=stall)
+        sleeper.start()
+        # A call meets the stalled Redis: its admission times out and the policy applies.
+        until(lambda: status() in (200, 503) and redis_failures(gw) >= 1, 10)
+        sleeper.join()
+        until(lambda: status() == 200, 30, step=0.2)
+        until(lambda: reserved() == 0, 10)
+        assert "limits redis reachable again" in gw.output()
+    finally:
+        gw.stop()
+        redis.stop()

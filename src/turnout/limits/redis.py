@@ -87,6 +87,8 @@ class RedisLimiter:
         # leases are renewed (:meth:`renew`); those admitted locally are the local limiter's.
         self.live: dict[int, Ticket] = {}
         self._unreleased: list[tuple[str, str]] = []  # slots to free once Redis is back
+        # Settlements of nothing for admissions whose outcome is unknown (:meth:`_unknown`).
+        self._undo: list[tuple[list[str], list[Any]]] = []
         self._tasks: set[asyncio.Task[None]] = set()  # slot releases in flight
 
     # -- availability -----------------------------------------------------------------------
@@ -110,6 +112,8 @@ class RedisLimiter:
     def _recovered(self) -> None:
         self.circuit.reset(self.monotonic())  # any answer proves Redis is back
         log.info("limits redis reachable again")
+        if self._undo:
+            self._spawn(self._take_back())
 
     # -- the hot path -----------------------------------------------------------------------
     async def admit(self, ticket: Ticket) -> Verdict:
@@ -139,9 +143,11 @@ class RedisLimiter:
             )
         except _FAILURES as exc:
             self._trip(exc)
+            self._unknown(ticket, now=False)
             return self._fallback(ticket)
         except BaseException:  # cancelled: no verdict on Redis
             circuit.abandon()
+            self._unknown(ticket, now=True)
             raise
         if circuit.state != ACTIVE:
             self._recovered()
@@ -194,6 +200,35 @@ class RedisLimiter:
             reset_tokens=reset if lim_t is not None else None,
         )
 
+    def _unknown(self, ticket: Ticket, *, now: bool) -> None:
+        """An admission whose answer never came (timed out, cancelled) may still run in Redis,
+        late, taking a slot and a reservation no call holds for a whole lease. Take them back
+        (settle nothing: harmless if it never ran): at once after its batch when cancelled,
+        once Redis is back when it failed. Its rate counts leave the window within a minute."""
+        if not ticket.plan.parallel and not ticket.periods:
+            return
+        call = self._settle_call(ticket, ticket.tokens, 0.0)
+        if call is None or len(self._undo) >= 100_000:
+            return
+        self._undo.append(call)
+        if now:
+            self._spawn(self._take_back())
+
+    async def _take_back(self) -> None:
+        calls, self._undo = self._undo, []
+        await self.pipe.sent()
+        try:
+            await self.ready()
+            shas = self._shas[SETTLE]
+            await asyncio.gather(*(self.pipe.evalsha(SETTLE, shas, k, a) for k, a in calls))
+        except _FAILURES:  # again at the next sweep (each is harmless twice)
+            self._undo = (calls + self._undo)[:100_000]
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _remember(self, scope: str, start: int, spent: float) -> None:
         """Keep the latest shared spend, so a fallback during an outage starts from it."""
         key = (scope, start)
@@ -226,9 +261,7 @@ class RedisLimiter:
             if len(self._unreleased) < 100_000:
                 self._unreleased.append((key, token))
             return
-        task = asyncio.get_running_loop().create_task(self._zrem(key, token))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._zrem(key, token))
 
     async def _zrem(self, key: str, token: str) -> None:
         try:
@@ -387,6 +420,8 @@ class RedisLimiter:
             pending, self._unreleased = self._unreleased, []
             for key, token in pending:
                 self._release(key, token)
+        if self._undo and self.available:
+            self._spawn(self._take_back())
 
     async def close(self) -> None:
         for task in list(self._tasks):

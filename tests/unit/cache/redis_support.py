@@ -59,9 +59,10 @@ def free_port() -> int:
 class PrivateRedis:
     """A throwaway redis-server on its own port (never the shared one), no persistence."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *flags: str) -> None:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.flags = flags  # more redis-server options (``--enable-debug-command yes``)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrivateRedis:
@@ -71,7 +72,16 @@ class PrivateRedis:
                 pytest.fail(message)
             pytest.skip(message)
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.flags,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

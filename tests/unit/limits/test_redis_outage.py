@@ -7,6 +7,8 @@ not timed."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.wait import until_async
 from tests.unit.cache.redis_support import PrivateRedis
 from turnout.limits.plan import Plan, Rule, Ticket
 from turnout.limits.redis import RedisLimiter
@@ -117,5 +120,38 @@ async def test_a_frozen_redis_costs_one_timeout_then_nothing(redis: PrivateRedis
         clock.now += 5
         assert await ok(limiter)  # the trial after the retry time finds Redis answering
         assert limiter.available and limiter.failures == 1
+    finally:
+        await limiter.close()
+
+
+async def test_an_admission_given_up_leaves_no_slot_or_reservation(redis: PrivateRedis) -> None:
+    """A caller that goes away while its admission is on the way to Redis (a client hanging
+    up) used to leave the slot and the reservation the script took to no call, held for the
+    whole lease; they are now taken back once the admission's batch has been answered."""
+    from turnout.limits.plan import BudgetRule
+
+    limiter = limiter_for(redis, Clock(), timeout=2, retry_after=1, on_error="deny")
+    budget = BudgetRule("k:c", "key c", amount=1.0, period="month")
+    plan = Plan((Rule("k:c", "key c", parallel=1),), (budget,))
+    try:
+        for _ in range(3):
+            ticket = Ticket(plan, cost=0.5)
+            ticket.periods = (0,)
+            task = asyncio.ensure_future(limiter.admit(ticket))
+            await asyncio.sleep(0)  # the script is queued for the next batch, then given up
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+            async def free() -> bool:  # the one slot, and the budget, admit a call again
+                again = Ticket(plan, cost=0.9)
+                again.periods = (0,)
+                verdict = await limiter.admit(again)
+                if verdict.ok:
+                    limiter.finish(again)
+                    await limiter.settle([(again, 0, 0.0)])
+                return verdict.ok
+
+            await until_async(free, 5)
     finally:
         await limiter.close()
