@@ -183,3 +183,53 @@ def test_an_admission_redis_answers_too_late_leaves_no_slot_or_reservation_behin
     finally:
         gw.stop()
         redis.stop()
+
+
+def test_spend_counted_locally_during_a_stall_reaches_the_shared_budget(
+    mock: Proc, tmp_path: Path
+) -> None:
+    """``allow``: while Redis stalls, calls are admitted and charged by the process's local
+    limiter. Before, that spend never reached Redis: after 3 calls before and 10 during a
+    3-second stall (and 2 after), the shared budget said $0.50 spent of the $1.50, for good —
+    every replica could spend the difference again. Now it is added once Redis answers."""
+    redis = PrivateRedis(None, "--enable-debug-command", "yes").start()
+    gw = gateway(mock, redis, tmp_path, "allow")
+    try:
+        key, key_id = new_key(gw, budget=100, budget_period="day")
+        priced = {**BODY, "model": "priced", "max_tokens": 1}
+        served = 0
+
+        def status() -> int:
+            nonlocal served
+            resp = httpx.post(
+                gw.url + "/v1/chat/completions",
+                json=priced,
+                headers={"authorization": f"Bearer {key}", "x-mock-tokens": "1"},
+            )
+            served += resp.status_code == 200
+            return resp.status_code
+
+        def spend() -> dict[str, float]:
+            shown = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()["spend"]
+            return {"spent": round(shown["spent"], 6), "reserved": shown["reserved"]}
+
+        assert [status() for _ in range(3)] == [200] * 3
+        until(lambda: spend() == {"spent": 0.3, "reserved": 0}, 10)
+        import redis as redis_py
+
+        def stall() -> None:
+            with redis_py.Redis.from_url(redis.url) as conn:
+                conn.execute_command("DEBUG", "SLEEP", "3")
+
+        sleeper = threading.Thread(target=stall)
+        sleeper.start()
+        until(lambda: status() == 200 and redis_failures(gw) >= 1, 10)
+        while sleeper.is_alive():  # calls admitted and charged locally meanwhile
+            assert status() == 200
+        sleeper.join()
+        assert [status() for _ in range(2)] == [200] * 2
+        # Every call served is in the shared spend: $0.10 each.
+        until(lambda: spend() == {"spent": round(served * 0.1, 6), "reserved": 0}, 15)
+    finally:
+        gw.stop()
+        redis.stop()

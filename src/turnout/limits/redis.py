@@ -7,7 +7,8 @@ lets one call try again and recovers by itself:
 
 - ``allow`` (default): calls are counted by this process's own :class:`MemoryLimiter`, so each
   replica enforces every limit on its own (N replicas may admit up to N times a limit, never
-  an unlimited number); budgets continue from the last spend Redis reported.
+  an unlimited number); budgets continue from the last spend Redis reported, and what is
+  spent meanwhile is added to Redis's once it answers again.
 - ``deny``: calls are refused with 503 and ``Retry-After``.
 
 The outage and the recovery are each logged once. Settlements (tokens and cost after a call)
@@ -89,6 +90,7 @@ class RedisLimiter:
         self._unreleased: list[tuple[str, str]] = []  # slots to free once Redis is back
         # Settlements of nothing for admissions whose outcome is unknown (:meth:`_unknown`).
         self._undo: list[tuple[list[str], list[Any]]] = []
+        self._owed: dict[str, tuple[float, int]] = {}  # spend key -> (USD, expiry ms): _owe
         self._tasks: set[asyncio.Task[None]] = set()  # slot releases in flight
 
     # -- availability -----------------------------------------------------------------------
@@ -114,6 +116,8 @@ class RedisLimiter:
         log.info("limits redis reachable again")
         if self._undo:
             self._spawn(self._take_back())
+        if self._owed:
+            self._spawn(self._pay())
 
     # -- the hot path -----------------------------------------------------------------------
     async def admit(self, ticket: Ticket) -> Verdict:
@@ -221,7 +225,8 @@ class RedisLimiter:
             await self.ready()
             shas = self._shas[SETTLE]
             await asyncio.gather(*(self.pipe.evalsha(SETTLE, shas, k, a) for k, a in calls))
-        except _FAILURES:  # again at the next sweep (each is harmless twice)
+        except _FAILURES as exc:  # again at the next sweep (each is harmless twice)
+            self._trip(exc)
             self._undo = (calls + self._undo)[:100_000]
 
     def _spawn(self, coro: Any) -> None:
@@ -319,31 +324,71 @@ class RedisLimiter:
 
     async def settle(self, items: Sequence[tuple[Ticket, int, float]]) -> None:
         calls: list[tuple[list[str], list[Any]]] = []
+        settled: list[tuple[Ticket, float]] = []
         for ticket, tokens, cost in items:
             if ticket.settled:
                 continue
             if ticket.local:
                 self.local.settle_now(ticket, tokens, cost)
+                self._owe(ticket, cost)  # admitted during an outage: the shared spend too
                 continue
             ticket.settled = True
             self.live.pop(ticket.seq, None)
             call = self._settle_call(ticket, tokens, cost)
             if call is not None:
                 calls.append(call)
+                settled.append((ticket, cost))
         if not calls:
             return
         try:
             await self.ready()
+            shas = self._shas[SETTLE]
+            results = await asyncio.gather(
+                *(self.pipe.evalsha(SETTLE, shas, k, a) for k, a in calls),
+                return_exceptions=True,
+            )
+            failed = next((r for r in results if isinstance(r, BaseException)), None)
+            if failed is not None:
+                raise failed
         except _FAILURES as exc:
             self._trip(exc)
+            for ticket, cost in settled:  # kept for when Redis answers again
+                self._unknown(ticket, now=False)
+                self._owe(ticket, cost)
+
+    def _owe(self, ticket: Ticket, cost: float) -> None:
+        """Spend Redis has not counted (a call admitted by the local limiter during an outage,
+        a settlement that failed): added to the shared spend once Redis answers, summed per
+        budget so what waits is one number per budget, however long the outage."""
+        plan = ticket.plan
+        if cost <= 0 or not plan.budgets or not ticket.periods:
             return
-        shas = self._shas[SETTLE]
-        results = await asyncio.gather(
-            *(self.pipe.evalsha(SETTLE, shas, k, a) for k, a in calls), return_exceptions=True
-        )
-        failed = next((r for r in results if isinstance(r, BaseException)), None)
-        if failed is not None:
-            self._trip(failed)
+        compiled: Compiled | None = plan.memo.get(self)
+        if compiled is None:
+            compiled = plan.memo[self] = Compiled(plan, self.prefix)
+        for (spend, _, _), budget, start in zip(
+            compiled.budget_keys, plan.budgets, ticket.periods, strict=True
+        ):
+            key = f"{spend}{start}"
+            owed = self._owed.get(key, (0.0, 0))[0]
+            if key in self._owed or len(self._owed) < 100_000:
+                expires = period_end(budget.period, start) * 1000 + _KEEP
+                self._owed[key] = (owed + cost, expires)
+        if self.available:
+            self._spawn(self._pay())
+
+    async def _pay(self) -> None:
+        owed, self._owed = self._owed, {}
+        try:
+            await self.ready()
+            for key, (usd, expires) in list(owed.items()):
+                await self.client.incrbyfloat(key, usd)
+                await self.client.pexpireat(key, expires)
+                del owed[key]
+        except _FAILURES as exc:  # again later; at worst a sum is counted twice, never lost
+            self._trip(exc)
+            for key, (usd, expires) in owed.items():
+                self._owed[key] = (self._owed.get(key, (0.0, 0))[0] + usd, expires)
 
     def _settle_call(
         self, ticket: Ticket, tokens: int, cost: float
@@ -422,6 +467,8 @@ class RedisLimiter:
                 self._release(key, token)
         if self._undo and self.available:
             self._spawn(self._take_back())
+        if self._owed and self.available:
+            self._spawn(self._pay())
 
     async def close(self) -> None:
         for task in list(self._tasks):
