@@ -31,6 +31,7 @@ from typing import Any
 
 from turnout.budgets.periods import period_end
 from turnout.health.breaker import ACTIVE, BreakerPolicy, Circuit
+from turnout.limits.arrears import Arrears
 from turnout.limits.kind import LEASE
 from turnout.limits.memory import MemoryLimiter
 from turnout.limits.plan import HELD_WAIT, Ticket, Verdict
@@ -88,9 +89,7 @@ class RedisLimiter:
         # leases are renewed (:meth:`renew`); those admitted locally are the local limiter's.
         self.live: dict[int, Ticket] = {}
         self._unreleased: list[tuple[str, str]] = []  # slots to free once Redis is back
-        # Settlements of nothing for admissions whose outcome is unknown (:meth:`_unknown`).
-        self._undo: list[tuple[list[str], list[Any]]] = []
-        self._owed: dict[str, tuple[float, int]] = {}  # spend key -> (USD, expiry ms): _owe
+        self.arrears = Arrears()  # what Redis missed while it did not answer
         self._tasks: set[asyncio.Task[None]] = set()  # slot releases in flight
 
     # -- availability -----------------------------------------------------------------------
@@ -114,9 +113,7 @@ class RedisLimiter:
     def _recovered(self) -> None:
         self.circuit.reset(self.monotonic())  # any answer proves Redis is back
         log.info("limits redis reachable again")
-        if self._undo:
-            self._spawn(self._take_back())
-        if self._owed:
+        if self.arrears:
             self._spawn(self._pay())
 
     # -- the hot path -----------------------------------------------------------------------
@@ -206,28 +203,21 @@ class RedisLimiter:
 
     def _unknown(self, ticket: Ticket, *, now: bool) -> None:
         """An admission whose answer never came (timed out, cancelled) may still run in Redis,
-        late, taking a slot and a reservation no call holds for a whole lease. Take them back
-        (settle nothing: harmless if it never ran): at once after its batch when cancelled,
-        once Redis is back when it failed. Its rate counts leave the window within a minute."""
+        late: take back what it took (:mod:`turnout.limits.arrears`), at once after its batch
+        when cancelled, once Redis is back when it failed. Its rate counts stay (a minute)."""
         if not ticket.plan.parallel and not ticket.periods:
             return
         call = self._settle_call(ticket, ticket.tokens, 0.0)
-        if call is None or len(self._undo) >= 100_000:
-            return
-        self._undo.append(call)
-        if now:
-            self._spawn(self._take_back())
+        if call is not None:
+            self.arrears.take_back(call)
+            if now:
+                self._spawn(self._pay())
 
-    async def _take_back(self) -> None:
-        calls, self._undo = self._undo, []
-        await self.pipe.sent()
+    async def _pay(self) -> None:
         try:
-            await self.ready()
-            shas = self._shas[SETTLE]
-            await asyncio.gather(*(self.pipe.evalsha(SETTLE, shas, k, a) for k, a in calls))
-        except _FAILURES as exc:  # again at the next sweep (each is harmless twice)
+            await self.arrears.pay(self.pipe, self.ready, SETTLE, self._shas[SETTLE])
+        except _FAILURES as exc:  # kept for the next sweep or recovery
             self._trip(exc)
-            self._undo = (calls + self._undo)[:100_000]
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -357,9 +347,8 @@ class RedisLimiter:
                 self._owe(ticket, cost)
 
     def _owe(self, ticket: Ticket, cost: float) -> None:
-        """Spend Redis has not counted (a call admitted by the local limiter during an outage,
-        a settlement that failed): added to the shared spend once Redis answers, summed per
-        budget so what waits is one number per budget, however long the outage."""
+        """Spend Redis has not counted (admitted locally during an outage, or a settlement
+        that failed): added to the shared spend once Redis answers."""
         plan = ticket.plan
         if cost <= 0 or not plan.budgets or not ticket.periods:
             return
@@ -369,26 +358,10 @@ class RedisLimiter:
         for (spend, _, _), budget, start in zip(
             compiled.budget_keys, plan.budgets, ticket.periods, strict=True
         ):
-            key = f"{spend}{start}"
-            owed = self._owed.get(key, (0.0, 0))[0]
-            if key in self._owed or len(self._owed) < 100_000:
-                expires = period_end(budget.period, start) * 1000 + _KEEP
-                self._owed[key] = (owed + cost, expires)
+            expires = period_end(budget.period, start) * 1000 + _KEEP
+            self.arrears.owe(f"{spend}{start}", cost, expires)
         if self.available:
             self._spawn(self._pay())
-
-    async def _pay(self) -> None:
-        owed, self._owed = self._owed, {}
-        try:
-            await self.ready()
-            for key, (usd, expires) in list(owed.items()):
-                await self.client.incrbyfloat(key, usd)
-                await self.client.pexpireat(key, expires)
-                del owed[key]
-        except _FAILURES as exc:  # again later; at worst a sum is counted twice, never lost
-            self._trip(exc)
-            for key, (usd, expires) in owed.items():
-                self._owed[key] = (self._owed.get(key, (0.0, 0))[0] + usd, expires)
 
     def _settle_call(
         self, ticket: Ticket, tokens: int, cost: float
@@ -465,9 +438,7 @@ class RedisLimiter:
             pending, self._unreleased = self._unreleased, []
             for key, token in pending:
                 self._release(key, token)
-        if self._undo and self.available:
-            self._spawn(self._take_back())
-        if self._owed and self.available:
+        if self.arrears and self.available:
             self._spawn(self._pay())
 
     async def close(self) -> None:
