@@ -52,16 +52,26 @@ def startup_problems(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ
 
 def startup_warnings(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ) -> list[str]:
     """What starts but should be changed: a master key that looks chosen rather than random
-    (short, or few distinct characters). The key itself is never shown."""
+    (short, or few distinct characters; the key itself is never shown), and limits counted
+    by each of several workers on its own."""
     from turnout.auth.service import MASTER_ENV
 
+    warnings: list[str] = []
     key = environ.get(MASTER_ENV) or cfg.auth.master_key
     where = MASTER_ENV if environ.get(MASTER_ENV) else "auth.master_key"
     if key and (len(key) < MASTER_GOOD_LENGTH or len(set(key)) < MASTER_GOOD_VARIETY):
-        return [
+        warnings.append(
             f"{where}: the master key looks guessable ({len(key)} characters, "
             f"{len(set(key))} distinct); every route answers it, and only the dashboard's "
             "sign-in bounds tries. Use a random one: python -c 'import secrets; "
             "print(secrets.token_urlsafe(32))'"
-        ]
-    return []
+        )
+    workers = cfg.server.workers
+    if workers > 1 and cfg.limits.backend == "memory":
+        warnings.append(
+            f"{workers} workers with limits.backend: memory: each worker counts the limits of "
+            f"gateway keys and teams on its own (rpm, tpm, max_parallel, budgets), so a key "
+            f"may get up to {workers} times its limits; set limits.backend: redis for one "
+            "count shared by every worker"
+        )
+    return warnings

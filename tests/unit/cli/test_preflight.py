@@ -89,3 +89,21 @@ def test_a_guessable_master_key_is_warned_about_without_being_shown(tmp_path: Pa
         app, ["check", "--demo", "-c", str(path)], env={"TURNOUT_MASTER_KEY": "b" * 30}
     )
     assert result.exit_code == 0 and "looks guessable" in result.output
+
+
+def test_several_workers_counting_limits_in_memory_are_warned_about(tmp_path: Path) -> None:
+    """Before: ``serve --workers 2`` with the default memory limiter started silently, and a
+    key limited to 10 requests a minute was admitted 20 times of 60 (each worker counts
+    alone), as documented but never said at start."""
+    from turnout.cli.preflight import startup_warnings
+
+    cfg = _config(tmp_path)
+    assert startup_warnings(cfg, {}) == []
+    several = cfg.model_copy(update={"server": cfg.server.model_copy(update={"workers": 4})})
+    (warning,) = startup_warnings(several, {})
+    assert warning.startswith("4 workers with limits.backend: memory")
+    assert "up to 4 times its limits" in warning and "limits.backend: redis" in warning
+    shared = several.model_copy(
+        update={"limits": several.limits.model_copy(update={"backend": "redis"})}
+    )
+    assert startup_warnings(shared, {}) == []
