@@ -68,8 +68,13 @@ class Spool:
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"spool-{time.time_ns()}-{os.getpid()}-{os.urandom(3).hex()}{SUFFIX}"
         path = self.dir / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # Created under a name no other process lists, and named only once locked: another
+        # worker sharing the directory must never find it unlocked, take it for a sealed
+        # segment, replay it empty and delete it while this one appends to it.
+        opening = self.dir / f".{name}.opening"
+        fd = os.open(opening, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        os.replace(opening, path)
         self._fd, self._current, self._written = fd, path, 0
         return fd
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -101,3 +102,34 @@ def test_segments_rotate(tmp_path: Path) -> None:
         spool.append([row(i)])
     spool.seal()
     assert len(spool.segments()) > 3
+
+
+def test_a_segment_being_opened_is_never_seen_unlocked(tmp_path: Path, monkeypatch: Any) -> None:
+    """Workers of ``serve --workers N`` spool into one directory. Before, a new segment was
+    created under its final name and locked just after: a sibling listing the directory in
+    between claimed it (its lock was free), replayed it empty and deleted it, and the rows then
+    appended went to a deleted file. Now it gets its name only once it is locked."""
+    import turnout.storage.spool as spool_module
+
+    writer, sibling = Spool(tmp_path, 10**9), Spool(tmp_path, 10**9)
+    real = fcntl.flock
+    seen: list[bool] = []
+
+    def flock(fd: int, op: int) -> None:
+        if op == fcntl.LOCK_EX and not seen:  # the writer, between creating and locking
+            for path in sibling.segments():
+                with sibling.claim(path) as mine:
+                    seen.append(mine)
+                    if mine:
+                        sibling.remove(path)
+            seen.append(False)
+        real(fd, op)
+
+    monkeypatch.setattr(spool_module.fcntl, "flock", flock)
+    written = row(1)
+    assert writer.append([written]) == 1
+    assert seen and not any(seen[:-1])  # nothing claimable while being opened
+    writer.seal()
+    monkeypatch.setattr(spool_module.fcntl, "flock", real)
+    (path,) = sibling.segments()
+    assert [r for batch in sibling.read(path, 10) for r in batch] == [written]
