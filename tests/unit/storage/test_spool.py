@@ -109,8 +109,6 @@ def test_a_segment_being_opened_is_never_seen_unlocked(tmp_path: Path, monkeypat
     created under its final name and locked just after: a sibling listing the directory in
     between claimed it (its lock was free), replayed it empty and deleted it, and the rows then
     appended went to a deleted file. Now it gets its name only once it is locked."""
-    import turnout.storage.spool as spool_module
-
     writer, sibling = Spool(tmp_path, 10**9), Spool(tmp_path, 10**9)
     real = fcntl.flock
     seen: list[bool] = []
@@ -125,11 +123,11 @@ def test_a_segment_being_opened_is_never_seen_unlocked(tmp_path: Path, monkeypat
             seen.append(False)
         real(fd, op)
 
-    monkeypatch.setattr(spool_module.fcntl, "flock", flock)
+    monkeypatch.setattr(fcntl, "flock", flock)
     written = row(1)
     assert writer.append([written]) == 1
     assert seen and not any(seen[:-1])  # nothing claimable while being opened
     writer.seal()
-    monkeypatch.setattr(spool_module.fcntl, "flock", real)
+    monkeypatch.setattr(fcntl, "flock", real)
     (path,) = sibling.segments()
     assert [r for batch in sibling.read(path, 10) for r in batch] == [written]
