@@ -233,3 +233,42 @@ def test_spend_counted_locally_during_a_stall_reaches_the_shared_budget(
     finally:
         gw.stop()
         redis.stop()
+
+
+def test_a_flushed_redis_gets_a_budgets_spend_back_at_the_next_call(
+    mock: Proc, redis: PrivateRedis, tmp_path: Path
+) -> None:
+    """Redis loses its data (``FLUSHALL``; a restart without persistence or a failover does
+    the same). Before, a $1 budget with $0.70 spent admitted 10 more calls of $0.10 until the
+    next seeding from the request log, and ended $0.70 past its budget ($1.70). Now the first
+    call after the loss sees the spend lower than it ever was and puts back what the gateway
+    had seen: the budget ends at most one call past its amount."""
+    gw = gateway(mock, redis, tmp_path, "deny")
+    try:
+        key, key_id = new_key(gw, budget=1, budget_period="day")
+        priced = {**BODY, "model": "priced", "max_tokens": 1}
+
+        def status() -> int:
+            resp = httpx.post(
+                gw.url + "/v1/chat/completions",
+                json=priced,
+                headers={"authorization": f"Bearer {key}", "x-mock-tokens": "1"},
+            )
+            return resp.status_code
+
+        def spent() -> float:
+            shown = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()["spend"]
+            return round(float(shown["spent"]), 6) if shown["reserved"] == 0 else -1.0
+
+        assert [status() for _ in range(7)] == [200] * 7
+        until(lambda: spent() == 0.7, 10)
+        import redis as redis_py
+
+        with redis_py.Redis.from_url(redis.url) as conn:
+            conn.flushall()
+        after = [status() for _ in range(12)]
+        assert after.count(200) <= 4 and after[-1] == 429, after  # 3 within the budget, 1 past
+        until(lambda: 0 < spent() <= 1.1 + 1e-9, 10)
+        assert "lost a budget's spend" in gw.output()
+    finally:
+        gw.stop()

@@ -90,6 +90,7 @@ class RedisLimiter:
         self.live: dict[int, Ticket] = {}
         self._unreleased: list[tuple[str, str]] = []  # slots to free once Redis is back
         self.arrears = Arrears()  # what Redis missed while it did not answer
+        self.shared: dict[str, float] = {}  # spend key -> the highest spend Redis reported
         self._tasks: set[asyncio.Task[None]] = set()  # slot releases in flight
 
     # -- availability -----------------------------------------------------------------------
@@ -180,7 +181,9 @@ class RedisLimiter:
         ticket.second = int(reply[1])
         values = reply[2:]
         for i, budget in enumerate(plan.budgets):
-            self._remember(budget.scope, ticket.periods[i], float(values[len(checks) + i]))
+            spent = float(values[len(checks) + i])
+            self._remember(budget.scope, ticket.periods[i], spent)
+            self._lost(compiled, i, budget.period, ticket.periods[i], spent)
         if not plan.rated:
             return Verdict(True)
         lim_r = rem_r = lim_t = rem_t = None
@@ -223,6 +226,28 @@ class RedisLimiter:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _lost(self, compiled: Compiled, index: int, period: str, start: int, spent: float) -> None:
+        """A budget's spend in Redis never goes down within its period; lower than this
+        process has seen, Redis lost it (flushed, restarted empty, failed over without it).
+        Put back what was seen at once, instead of every replica admitting calls from zero
+        until the next seeding from the request log (up to a quarter of a minute)."""
+        key = f"{compiled.budget_keys[index][0]}{start}"
+        seen = self.shared.get(key)
+        if seen is not None and spent < seen - 1e-9:
+            log.warning("limits redis lost a budget's spend: putting back the last seen")
+            self._spawn(self._restore(key, seen, period_end(period, start) * 1000 + _KEEP))
+        elif seen is None or spent > seen:
+            if len(self.shared) >= 100_000:
+                self.shared.clear()
+            self.shared[key] = spent
+
+    async def _restore(self, key: str, usd: float, expires: int) -> None:
+        try:
+            await self.ready()
+            await self.pipe.evalsha(SEED, self._shas[SEED], [key], [repr(usd), expires])
+        except _FAILURES as exc:
+            self._trip(exc)
 
     def _remember(self, scope: str, start: int, spent: float) -> None:
         """Keep the latest shared spend, so a fallback during an outage starts from it."""
