@@ -61,8 +61,6 @@ from turnout.types import Receive, Scope, Send
 from turnout.upstream.pooled import PooledClient
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from fastapi import FastAPI
 
 log = get_logger("turnout")
@@ -272,7 +270,10 @@ class Gateway:
             self.obs.metrics.reloader = self.reloader
         await self._start_managed()
         if status is not None:
-            await self._join_workers(status)
+            assert self.reloader is not None
+            await workers.join(
+                status, self.reloader, self._loaded, lambda: self.state.draining, self._spawn
+            )
         loop = asyncio.get_running_loop()
         file = self.source.file if self.source is not None and self.source.watch else None
         if file is not None:
@@ -284,23 +285,6 @@ class Gateway:
         """Gateway keys and stored providers are loaded from the database (or none is used)."""
         managed = self.managed
         return self.auth.directory.loaded and (managed is None or managed.version >= 0)
-
-    async def _join_workers(self, status: Path) -> None:
-        """Say this worker's state; one replacing a worker while the database is down waits
-        for it before accepting connections (turnout.live.workers)."""
-        reloader = self.reloader
-        assert reloader is not None
-
-        def write() -> None:
-            workers.write_status(status, {**reloader.status(), "loaded": self._loaded()})
-
-        reloader.on_change.append(write)
-        write()
-        stopping = lambda: self.state.draining  # noqa: E731
-        if await workers.hold_while_siblings_serve(status, self._loaded, stopping):
-            log.info("worker serves: the database's keys and providers are loaded")
-        if not self._loaded():  # say so once they are, for a replacement to wait on
-            self._spawn(workers.once_loaded(self._loaded, write))
 
     async def _start_managed(self) -> None:
         """Providers and models stored through the admin API join the config before the

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from turnout.observability.logging import get_logger
+
 STATUS_ENV = "TURNOUT_WORKER_STATUS"
 SUPERVISOR_ENV = "TURNOUT_SUPERVISOR_PID"
 
@@ -90,6 +92,30 @@ async def hold_while_siblings_serve(
         waited = True
         await asyncio.sleep(0.1)
     return waited
+
+
+async def join(
+    directory: Path,
+    reloader: Any,
+    loaded: Callable[[], bool],
+    stopping: Callable[[], bool],
+    spawn: Callable[[Any], None],
+) -> None:
+    """Say this worker's state (its config version, whether it has ``loaded`` the database's
+    keys and providers) now and on every change; one replacing a worker while the database
+    is down waits for them before accepting connections (:func:`hold_while_siblings_serve`)."""
+
+    def write() -> None:
+        write_status(directory, {**reloader.status(), "loaded": loaded()})
+
+    reloader.on_change.append(write)
+    write()
+    if await hold_while_siblings_serve(directory, loaded, stopping):
+        get_logger("turnout.live").info(
+            "worker serves: the database's keys and providers are loaded"
+        )
+    if not loaded():  # say so once they are, for a replacement to wait on
+        spawn(once_loaded(loaded, write))
 
 
 async def once_loaded(loaded: Callable[[], bool], then: Callable[[], None]) -> None:
