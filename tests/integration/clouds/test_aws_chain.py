@@ -11,18 +11,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.integration.clouds.test_hostile_bedrock import start_hostile
 from tests.support.procs import PYTHON, Proc, start_gateway
 
 LEAKED = "process-stderr-secret-0123456789"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture(scope="module")
-def hostile() -> Iterator[Proc]:
-    proc = start_hostile()
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,19 +16,12 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.integration.clouds.test_hostile_bedrock import requests_seen, start_hostile
+from tests.integration.clouds.conftest import requests_seen
 from tests.support.procs import Proc, start_gateway
 
 AZURE_KEY = "azure-resource-key-0123456789abcdef0123"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 DEPLOYMENT = "gpt 4o/mini?x=1#y"  # what a careless operator may name a deployment
-
-
-@pytest.fixture(scope="module")
-def hostile() -> Iterator[Proc]:
-    proc = start_hostile()
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 import anthropic
 import pytest
 
-from tests.integration.clouds.test_hostile_bedrock import requests_seen, start_hostile
+from tests.integration.clouds.conftest import requests_seen
 from tests.support.procs import Proc, start_gateway
 
 KEY_ID = "AKIASIGNING000000001"
@@ -34,13 +34,6 @@ MODELS = {
     "dot": ".",  # a whole segment of dots would be removed from the path by URL normalisation
     "dotdot": "..",
 }
-
-
-@pytest.fixture(scope="module")
-def hostile() -> Iterator[Proc]:
-    proc = start_hostile()
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")

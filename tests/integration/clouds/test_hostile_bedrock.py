@@ -8,7 +8,6 @@ upstream connection at once (the hostile upstream sees it closed)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -19,7 +18,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.support.procs import PYTHON, Proc, free_port, start_gateway
+from tests.integration.clouds.conftest import requests_seen
+from tests.support.procs import Proc, start_gateway
 from tests.support.wait import until
 
 KEY_ID = "AKIAHOSTILE000000001"
@@ -27,24 +27,6 @@ SECRET = "hostile/aws/secret/access/key/000000000001"
 SESSION = "FwoGZXIvYXdzEHostileSessionToken0123456789abcdef"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 SDK_TIMEOUT = 60.0  # far beyond the gateway's own: a hang shows as the SDK's timeout
-
-
-def start_hostile() -> Proc:
-    port = free_port()
-    program = str(Path(__file__).with_name("hostile.py"))
-    return Proc([PYTHON, program, "--port", str(port)], port, "/_hostile/requests")
-
-
-def requests_seen(upstream: Proc) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = httpx.get(upstream.url + "/_hostile/requests").json()
-    return seen
-
-
-@pytest.fixture(scope="module")
-def hostile() -> Iterator[Proc]:
-    proc = start_hostile()
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,21 +18,14 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from tests.integration.clouds.conftest import requests_seen
 from tests.integration.clouds.hostile import TOKEN
-from tests.integration.clouds.test_hostile_bedrock import requests_seen, start_hostile
 from tests.support.clouds import account_file, rsa_key
 from tests.support.procs import Proc, start_gateway
 from tests.support.wait import until
 
 CLIENT_SECRET = "entra-client-secret-0123456789abcdef"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture(scope="module")
-def hostile() -> Iterator[Proc]:
-    proc = start_hostile()
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")
