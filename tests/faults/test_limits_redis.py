@@ -57,6 +57,13 @@ def gateway(
     )
 
 
+def priced_call(gw: Proc, key: str) -> int:
+    """One call of the priced model (a token's price) with ``key``: its status."""
+    body = {**BODY, "model": "priced", "max_tokens": 1}
+    headers = {"authorization": f"Bearer {key}", "x-mock-tokens": "1"}
+    return httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers).status_code
+
+
 def call(gw: Proc, key: str) -> tuple[int, httpx.Headers]:
     resp = httpx.post(
         gw.url + "/v1/chat/completions", json=BODY, headers={"authorization": f"Bearer {key}"}
@@ -150,15 +157,9 @@ def test_an_admission_redis_answers_too_late_leaves_no_slot_or_reservation_behin
     gw = gateway(mock, redis, tmp_path, policy, lease=900)
     try:
         key, key_id = new_key(gw, max_parallel=1, budget=100, budget_period="day")
-        priced = {**BODY, "model": "priced", "max_tokens": 1}
 
         def status() -> int:
-            resp = httpx.post(
-                gw.url + "/v1/chat/completions",
-                json=priced,
-                headers={"authorization": f"Bearer {key}", "x-mock-tokens": "1"},
-            )
-            return resp.status_code
+            return priced_call(gw, key)
 
         def reserved() -> float:
             body = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()
@@ -196,18 +197,13 @@ def test_spend_counted_locally_during_a_stall_reaches_the_shared_budget(
     gw = gateway(mock, redis, tmp_path, "allow")
     try:
         key, key_id = new_key(gw, budget=100, budget_period="day")
-        priced = {**BODY, "model": "priced", "max_tokens": 1}
         served = 0
 
         def status() -> int:
             nonlocal served
-            resp = httpx.post(
-                gw.url + "/v1/chat/completions",
-                json=priced,
-                headers={"authorization": f"Bearer {key}", "x-mock-tokens": "1"},
-            )
-            served += resp.status_code == 200
-            return resp.status_code
+            code = priced_call(gw, key)
+            served += code == 200
+            return code
 
         def spend() -> dict[str, float]:
             shown = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()["spend"]
@@ -246,15 +242,9 @@ def test_a_flushed_redis_gets_a_budgets_spend_back_at_the_next_call(
     gw = gateway(mock, redis, tmp_path, "deny")
     try:
         key, key_id = new_key(gw, budget=1, budget_period="day")
-        priced = {**BODY, "model": "priced", "max_tokens": 1}
 
         def status() -> int:
-            resp = httpx.post(
-                gw.url + "/v1/chat/completions",
-                json=priced,
-                headers={"authorization": f"Bearer {key}", "x-mock-tokens": "1"},
-            )
-            return resp.status_code
+            return priced_call(gw, key)
 
         def spent() -> float:
             shown = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()["spend"]
