@@ -24,23 +24,41 @@ def _config(mock: Proc, k: int) -> dict[str, Any]:
     }
 
 
+class Traffic:
+    """Chat calls to the model ``live`` in a thread, one after another, until stopped: the
+    deployment of each answer in turn, and every failure."""
+
+    def __init__(self, client: openai.OpenAI) -> None:
+        self.client = client
+        self.seen: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw = self.client.chat.completions.with_raw_response.create(
+                    model="live", messages=[{"role": "user", "content": "hi"}]
+                )
+                self.seen.append(raw.headers["x-turnout-deployment"])
+            except Exception as exc:
+                self.failures.append(repr(exc))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
 def test_broken_files_never_stop_the_serving_config(mock: Proc, tmp_path: Path) -> None:
     proc = start_gateway(_config(mock, 0), tmp_path, ready_within=60)
     path = tmp_path / f"turnout-{proc.port}.yaml"
     client = openai.OpenAI(base_url=proc.url + "/v1", api_key="unused", max_retries=0)
-    seen: list[str] = []
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def traffic() -> None:  # requests all along, none may fail
-        while not stop.is_set():
-            try:
-                raw = client.chat.completions.with_raw_response.create(
-                    model="live", messages=[{"role": "user", "content": "hi"}]
-                )
-                seen.append(raw.headers["x-turnout-deployment"])
-            except Exception as exc:
-                failures.append(repr(exc))
+    traffic = Traffic(client)  # requests all along, none may fail
+    seen, failures = traffic.seen, traffic.failures
 
     def state() -> dict[str, Any]:
         live: dict[str, Any] = httpx.get(proc.url + "/admin/config").json()["live"]
@@ -49,8 +67,7 @@ def test_broken_files_never_stop_the_serving_config(mock: Proc, tmp_path: Path) 
     def serving(version: str) -> bool:
         return bool(seen) and seen[-1] == f"mock/{version}"
 
-    worker = threading.Thread(target=traffic)
-    worker.start()
+    traffic.start()
     try:
         until(lambda: serving("v0"), 30)
         good = yaml.safe_dump(_config(mock, 1))
@@ -75,8 +92,7 @@ def test_broken_files_never_stop_the_serving_config(mock: Proc, tmp_path: Path) 
         until(lambda: len(seen) > count + 5)
         assert serving("v2")
     finally:
-        stop.set()
-        worker.join(30)
+        traffic.stop()
         output = proc.output()
         proc.stop()
     assert not failures, failures[:5]
@@ -124,27 +140,15 @@ def test_a_file_written_in_place_is_applied_only_once_written(mock: Proc, tmp_pa
     proc = start_gateway(_config(mock, 0), tmp_path, ready_within=60)
     path = tmp_path / f"turnout-{proc.port}.yaml"
     client = openai.OpenAI(base_url=proc.url + "/v1", api_key="unused", max_retries=0)
-    seen: list[str] = []
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def traffic() -> None:
-        while not stop.is_set():
-            try:
-                raw = client.chat.completions.with_raw_response.create(
-                    model="live", messages=[{"role": "user", "content": "hi"}]
-                )
-                seen.append(raw.headers["x-turnout-deployment"])
-            except Exception as exc:
-                failures.append(repr(exc))
+    traffic = Traffic(client)
+    seen, failures = traffic.seen, traffic.failures
 
     full = _config(mock, 1)
     full["models"]["second"] = {"deployments": [{"provider": "mock", "model": "s"}]}
     text = yaml.safe_dump(full)
     half = yaml.safe_dump(_config(mock, 1))  # valid alone: model live, no model second
     assert text.startswith(half[: half.index("\n")]) and len(half) < len(text)
-    worker = threading.Thread(target=traffic)
-    worker.start()
+    traffic.start()
     opens = _Opens(path)
     try:
         until(lambda: bool(seen), 30)
@@ -169,8 +173,7 @@ def test_a_file_written_in_place_is_applied_only_once_written(mock: Proc, tmp_pa
         )
         assert _state(proc)["reloads"]["reloaded"] == 1, _state(proc)
     finally:
-        stop.set()
-        worker.join(30)
+        traffic.stop()
         opens.close()
         output = proc.output()
         proc.stop()
