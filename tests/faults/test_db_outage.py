@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,6 @@ from tests.support.procs import Proc, mock_provider, start_gateway
 from tests.support.wait import until
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    server.start()
-    yield server
-    server.destroy()
 
 
 class Load:

@@ -89,14 +89,6 @@ def test_a_stopping_supervisor_refuses_new_connections_while_streams_drain(
         assert gw.popen.wait(60) == 0
 
 
-@pytest.fixture
-def pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    server.start()
-    yield server
-    server.destroy()
-
-
 def statuses(gw: Proc) -> list[dict[str, Any]]:
     """Every worker's status (pid, config version, ``loaded``), from whichever answers."""
     body = httpx.get(gw.url + "/admin/config", headers=ADMIN, timeout=10).json()
