@@ -390,3 +390,41 @@ def test_any_upstream_stream_is_read_by_the_official_clients_stream_helpers(
                 _sdk_stream(gateway, client, f"to-{upstream}", header(answer))
 
         check()
+
+
+def _tool_block(index: int) -> list[str]:
+    block = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
+    start = {"type": "content_block_start", "index": index, "content_block": block}
+    delta = {"type": "content_block_delta", "index": index,
+             "delta": {"type": "input_json_delta", "partial_json": "{}"}}  # fmt: skip
+    return [_sse(start), _sse(delta), _sse({"type": "content_block_stop", "index": index})]
+
+
+def _sse(event: dict[str, Any]) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+@pytest.mark.parametrize("client", ["chat", "responses", "gemini"])
+@pytest.mark.parametrize("twice", ["same block started twice", "two blocks, one id"])
+def test_a_tool_call_id_given_twice_is_the_upstreams_fault(
+    gateway: Proc, client: str, twice: str
+) -> None:
+    """Found by the property test above: an Anthropic stream that started its tool block
+    twice made the Responses SDK's stream helper raise its own RuntimeError ("conflicting
+    output identities"), and every client got two calls it cannot tell apart when it sends
+    their results back. Now the stream ends with the client's error frame (the upstream's
+    fault), as for any other answer no client can read."""
+    message = {"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": [],
+        "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 1}}}  # fmt: skip
+    if twice == "same block started twice":
+        blocks = [*_tool_block(0)[:1], *_tool_block(0)]
+    else:
+        blocks = [*_tool_block(0), *_tool_block(1)]
+    end = {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+           "usage": {"output_tokens": 11}}  # fmt: skip
+    chunks = [_sse(message), *blocks, _sse(end), _sse({"type": "message_stop"})]
+    answer = {"type": "text/event-stream", "chunks": chunks}
+    with pytest.raises(SDK_ERRORS):
+        _sdk_stream(gateway, client, "to-messages", header(answer))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from turnout.copies import copier
-from turnout.ir.content import JSON, Part, misfit
+from turnout.ir.content import JSON, Part, ToolCallPart, misfit
 
 
 class FinishReason(StrEnum):
@@ -110,9 +110,14 @@ def settle(resp: IRResponse) -> IRResponse:
         resp.created = timestamp(resp.created)
     if resp.stop_sequence is not None and not isinstance(resp.stop_sequence, str):
         raise ValueError("the stop sequence is not a string")
+    calls: set[str] = set()
     for i, part in enumerate(resp.content):
         if (field := misfit(part)) is not None:
             raise ValueError(f"content[{i}]: {field} has the wrong type")
+        if type(part) is ToolCallPart and part.id:  # a tool's result is paired by its call's id
+            if part.id in calls:
+                raise ValueError(f"content[{i}]: a tool call id given twice")
+            calls.add(part.id)
     return resp
 
 

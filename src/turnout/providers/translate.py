@@ -46,7 +46,7 @@ from turnout.ir import (
     UsageUpdate,
 )
 from turnout.ir.response import count, settle
-from turnout.ir.stream import StreamStart, not_a_string, settle_start
+from turnout.ir.stream import StreamStart, ToolCallStart, not_a_string, settle_start
 from turnout.observability.logging import get_logger
 from turnout.protocols.descriptor import (
     COUNT,
@@ -327,14 +327,15 @@ async def translate_stream(
     decoders report as an error event) is raised after the bytes encoded before it, so the API
     layer writes the client's error frame and aborts instead of ending the stream cleanly.
     """
+    calls: set[str] = set()  # the tool call ids started so far
     try:
         async for chunk in chunks:
-            out, error = _encode(decoder.feed(chunk), encoder, call)
+            out, error = _encode(decoder.feed(chunk), encoder, call, calls)
             if out:
                 yield b"".join(out)
             if error is not None:
                 raise error
-        out, error = _encode(decoder.finish(), encoder, call)
+        out, error = _encode(decoder.finish(), encoder, call, calls)
         if error is None:
             out.extend(encoder.finish())
         if out:
@@ -354,8 +355,12 @@ async def translate_stream(
 
 
 def _encode(
-    events: list[StreamEvent], encoder: Encoder, call: Call
+    events: list[StreamEvent], encoder: Encoder, call: Call, calls: set[str]
 ) -> tuple[list[bytes], GatewayError | None]:
+    """Each event encoded for the client; ``calls`` holds the stream's tool call ids, which
+    must differ: a client pairs each tool's result with its call by id, and the Responses SDK's
+    stream helper raises its own error on an id it has seen at another position (an upstream
+    that started one tool block twice did that)."""
     out: list[bytes] = []
     for event in events:
         if isinstance(event, StreamError):
@@ -366,6 +371,10 @@ def _encode(
             settle_start(event)
         elif (field := not_a_string(event)) is not None:  # the upstream's wrong type: a 502
             raise ValueError(f"{field} is not a string")
+        elif type(event) is ToolCallStart and event.id:
+            if event.id in calls:
+                raise ValueError("a tool call id given twice")
+            calls.add(event.id)
         out.extend(encoder.feed(event))
     return out, None
 
