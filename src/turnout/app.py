@@ -18,6 +18,7 @@ from turnout import allocator
 from turnout.a2a.service import A2AService
 from turnout.api import admin
 from turnout.api.cors import CorsGate
+from turnout.api.inert import inert
 from turnout.api.io import request_id, send_error
 from turnout.api.routes import Route, client_routes
 from turnout.auth.browsers import PageGuard
@@ -116,6 +117,7 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            send = inert(scope["path"], send)  # never a page on the dashboard's origin
             if not self.auth.active and await self.pages.refused(self.state, scope, send):
                 return
             cors = self.cors.current
