@@ -114,6 +114,10 @@ def test_the_dashboard_and_admin_api_keep_their_own_policy(gateway: tuple[Proc, 
     ui = httpx.get(gateway[0].url + "/ui/")
     (policy,) = _policies(ui)
     assert INERT not in policy and "script-src 'self'" in policy  # the page still runs
+    for refused in (httpx.get(gateway[0].url + "/ui/nothing"), httpx.post(gateway[0].url + "/ui/")):
+        assert refused.status_code in (404, 405)
+        assert _policies(refused) == [policy], refused.headers
+        assert refused.headers.get("x-content-type-options") == "nosniff"
     admin = httpx.get(gateway[0].url + "/admin/keys", headers=ADMIN)
     assert admin.status_code == 200
     (policy,) = _policies(admin)
@@ -146,5 +150,28 @@ def test_another_site_cannot_put_an_upstream_script_on_the_dashboard_origin(
             page.wait_for_function("() => window.__stolen !== undefined")
             stolen = page.evaluate("() => window.__stolen")
             pytest.fail(f"{model}: the upstream's script ran and read the CSRF token {stolen!r}")
+    finally:
+        tab.context.close()
+
+
+def test_the_dashboard_refuses_markup_put_into_the_page_as_html(
+    browser: Browser, gateway: tuple[Proc, str]
+) -> None:
+    """Trusted Types: a string given to an HTML sink (innerHTML, insertAdjacentHTML,
+    document.write) throws instead of becoming markup, so a page of the dashboard that ever
+    put a string another party chose into HTML fails loudly rather than rendering it."""
+    gw, _ = gateway
+    (policy,) = _policies(httpx.get(gw.url + "/ui/"))
+    assert "require-trusted-types-for 'script'" in policy and "trusted-types 'none'" in policy
+    tab = Tab(browser, gw.url)
+    try:
+        page = tab.sign_in(MASTER)
+        outcome = page.evaluate(
+            """() => { const box = document.createElement('div');
+            document.body.append(box);
+            try { box.innerHTML = '<img src=x>'; return 'markup' } catch (e) { return e.name } }"""
+        )
+        assert outcome == "TypeError"
+        assert page.locator('img[src="x"]').count() == 0
     finally:
         tab.context.close()

@@ -2,8 +2,9 @@
 
 The files are read once, on the first request (a few hundred kB), with their ETags; every
 answer carries a strict Content-Security-Policy: scripts only from this origin (the inline
-import map is allowed by its hash), no inline styles or handlers, no framing. Nothing here is
-on the model-call path: the gateway reaches it only after its route table missed.
+import map is allowed by its hash), no inline styles or handlers, no framing, and no string
+given to an HTML sink (Trusted Types). Nothing here is on the model-call path: the gateway
+reaches it only after its route table missed.
 """
 
 from __future__ import annotations
@@ -71,7 +72,11 @@ def policy(index: bytes) -> bytes:
         "default-src 'none'; "
         f"script-src 'self' {hashes}; "
         "style-src 'self'; img-src 'self' data:; font-src 'self'; "
-        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+        # Trusted Types with no policy: a string given to an HTML sink (innerHTML,
+        # insertAdjacentHTML, document.write) throws instead of becoming markup. Preact puts
+        # every string into text nodes; this makes a page that ever did otherwise fail loudly.
+        "require-trusted-types-for 'script'; trusted-types 'none'"
     ).encode()
 
 
@@ -101,14 +106,15 @@ class StaticSite:
         if path == PREFIX:
             await send_bytes(send, 308, [(b"location", f"{PREFIX}/".encode())], b"")
             return
+        assets = self._load()  # a refusal carries the policy too
         if scope["method"] not in ("GET", "HEAD"):
-            await send_bytes(send, 405, [(b"allow", b"GET, HEAD")], b"")
+            await send_bytes(send, 405, [*self._headers, (b"allow", b"GET, HEAD")], b"")
             return
-        assets = self._load()
         name = path[len(PREFIX) + 1 :] or "index.html"
         asset = assets.get(name)
         if asset is None:
-            await send_bytes(send, 404, [(b"content-type", b"text/plain")], b"Not found\n")
+            missing = [*self._headers, (b"content-type", b"text/plain")]
+            await send_bytes(send, 404, missing, b"Not found\n")
             return
         headers = [
             *self._headers,
