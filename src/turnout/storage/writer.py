@@ -32,11 +32,16 @@ BACKOFF_MIN, BACKOFF_MAX = 0.5, 10.0
 
 
 def is_row_error(exc: BaseException) -> bool:
-    """Whether the rows themselves were refused (SQLSTATE classes 22 data, 23 integrity):
-    retrying them later would fail again, so they are set aside instead of spooled."""
+    """Whether the rows themselves were refused (SQLSTATE classes 22 data, 23 integrity, or a
+    value the driver cannot encode: asyncpg's and sqlite3's ``OverflowError`` for an integer
+    past the column, raised before any SQL): retrying them later would fail again, so they are
+    set aside instead of spooled. Taken for an outage, one such row spooled its batch and
+    failed every replay: the request log stopped for every call."""
     for e in (exc, getattr(exc, "orig", None), getattr(exc, "__cause__", None)):
         if e is None:
             continue
+        if isinstance(e, OverflowError):
+            return True
         state = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
         if isinstance(state, str) and state[:2] in ("22", "23"):
             return True

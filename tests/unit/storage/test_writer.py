@@ -24,11 +24,14 @@ class Flaky(MemoryLogStore):
         self.down = False
         self.commit_then_fail = False  # the insert lands, its acknowledgement is lost
         self.bad_ids: set[str] = set()
+        self.unencodable: set[str] = set()  # rows the driver cannot encode (a value too big)
         self.inserts = 0
 
     def _check(self, rows: list[Row]) -> None:
         if self.down:
             raise ConnectionRefusedError("down")
+        if any(r[1] in self.unencodable for r in rows):
+            raise OverflowError("value out of int32 range")  # asyncpg's, before any SQL
         if any(r[1] in self.bad_ids for r in rows):
             err = ValueError("bad row")
             err.sqlstate = "22021"  # type: ignore[attr-defined]
@@ -129,6 +132,25 @@ async def test_a_refused_row_does_not_sink_its_batch(tmp_path: Path) -> None:
     assert await store.count() == 4 and writer.rejected == 1 and writer.up
 
 
+async def test_a_row_the_driver_cannot_encode_does_not_sink_the_request_log(
+    tmp_path: Path,
+) -> None:
+    """Before: asyncpg's ``OverflowError`` for one value past a column (a token count from a
+    hostile upstream) was taken for an outage: the batch, every other call's rows with it, was
+    spooled, and each replay failed the same way, so nothing was written any more."""
+    store = Flaky()
+    writer = _writer(tmp_path, store)
+    rows = [row(i) for i in range(5)]
+    store.unencodable = {rows[1][1]}
+    writer.put_many(rows)
+    await writer.step()
+    assert await store.count() == 4 and writer.rejected == 1 and writer.up
+    assert writer.spool.rows == 0
+    writer.put_many([row(10)])
+    await writer.step()
+    assert await store.count() == 5
+
+
 async def test_a_full_queue_spills_to_the_spool(tmp_path: Path) -> None:
     store = Flaky()
     writer = _writer(tmp_path, store, capacity=10)
@@ -171,5 +193,6 @@ async def test_row_errors_are_told_apart_from_outages() -> None:
     err = ValueError()
     err.sqlstate = "23505"  # type: ignore[attr-defined]
     assert is_row_error(err)
+    assert is_row_error(OverflowError("value out of int32 range"))
     assert not is_row_error(ConnectionRefusedError())
     assert not is_row_error(TimeoutError())
