@@ -232,8 +232,8 @@ def test_a_translated_answer_with_counts_of_the_wrong_types_is_a_502(
 
 @pytest.mark.parametrize("upstream", ["openai", "anthropic", "gemini"])
 def test_counts_out_of_range_count_as_zero(gateway: Proc, upstream: str) -> None:
-    """A negative count or one past 2**53 is 0 in a translated answer and in the request
-    line (and so in prices, limits and rows)."""
+    """A negative count or one past MAX_TOKENS (10**8) is 0 in a translated answer and in the
+    request line (and so in prices, limits and rows)."""
     reply = _openai(gateway).chat.completions.with_raw_response.create(
         model=f"range-{upstream}", messages=CHAT
     )
@@ -257,7 +257,7 @@ def test_a_translated_token_count_out_of_range_is_a_502(
 ) -> None:
     """Before: a negative count, ``true`` (1) or 2**64-1 went through to the client as the size
     of its prompt; now a count is what every usage reader takes (a non-negative integer up to
-    2**53), else the answer has none."""
+    MAX_TOKENS, 10**8), else the answer has none."""
     client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
     model = f"{fault}-{upstream}"
     if upstream == "anthropic":  # same protocol: relayed; a Responses client's is translated

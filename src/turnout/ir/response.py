@@ -21,17 +21,23 @@ class FinishReason(StrEnum):
     OTHER = "other"
 
 
-# The largest token count believed (2**53: what every JSON parser reads exactly).
-MAX_COUNT = 1 << 53
+# The largest token count believed: a hundred million, ten times the largest context window
+# of any model. Readers add up to three counts into one (Anthropic's input and its two cache
+# counts), and the sum must fit the request log's 32-bit token columns (PostgreSQL's INTEGER):
+# 2**53 (what every JSON parser reads exactly) did not, and a row past them stopped the writer.
+MAX_TOKENS = 100_000_000
+# The largest creation time believed, in seconds (what every JSON parser reads exactly).
+MAX_SECONDS = 1 << 53
 
 
 def count(value: object) -> int:
-    """A token count as an upstream sent it: a non-negative integer (an integral float too),
-    else 0. Usage comes from the upstream's bytes: a string, a list, a negative or a huge
-    number there must not reach prices, limits, rows or another protocol's answer."""
+    """A token count as an upstream sent it: a non-negative integer (an integral float too)
+    up to :data:`MAX_TOKENS`, else 0. Usage comes from the upstream's bytes: a string, a
+    list, a negative or a huge number there must not reach prices, limits, rows, rollups or
+    another protocol's answer."""
     if type(value) is int:
-        return value if 0 <= value <= MAX_COUNT else 0
-    if type(value) is float and value.is_integer() and 0 <= value <= MAX_COUNT:
+        return value if 0 <= value <= MAX_TOKENS else 0
+    if type(value) is float and value.is_integer() and 0 <= value <= MAX_TOKENS:
         return int(value)
     return 0
 
@@ -84,9 +90,9 @@ class IRResponse:
 def timestamp(value: object) -> int | None:
     """A creation time as an upstream sent it: a non-negative integer (an integral float too)
     of at most 2**53, else None (the gateway's own clock stands in)."""
-    if type(value) is int and 0 <= value <= MAX_COUNT:
+    if type(value) is int and 0 <= value <= MAX_SECONDS:
         return value
-    if type(value) is float and value.is_integer() and 0 <= value <= MAX_COUNT:
+    if type(value) is float and value.is_integer() and 0 <= value <= MAX_SECONDS:
         return int(value)
     return None
 

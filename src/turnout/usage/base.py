@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from turnout.ir.response import MAX_TOKENS
 from turnout.ir.response import Usage as IRUsage
 from turnout.types import Call, Usage
 from turnout.usage.scan import KeyTail
@@ -98,8 +99,9 @@ def floor(call: Call, usage: Usage | None) -> Usage:
 
     A client that leaves right after the last text, before the usage, used to be counted for
     nothing it received: no usage at all (OpenAI, usage comes last) or one output token
-    (Anthropic's ``message_start``)."""
-    out = call.relayed // STREAM_BYTES_PER_TOKEN
+    (Anthropic's ``message_start``). The bytes count at most :data:`MAX_TOKENS`, like any
+    count (ten minutes of a fast stream are past the request log's 32-bit columns)."""
+    out = min(call.relayed // STREAM_BYTES_PER_TOKEN, MAX_TOKENS)
     if usage is None:
         return Usage(len(call.body) // 4, out)
     return Usage(

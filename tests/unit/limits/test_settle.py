@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from turnout.ir.response import MAX_TOKENS
 from turnout.limits.settle import used
 from turnout.observability.finish import Finished
 from turnout.types import Call, Usage
@@ -62,6 +63,14 @@ def test_a_stream_cut_short_counts_at_least_its_relayed_bytes() -> None:
     assert floor(call, None) == Usage(100, 1000)
     assert floor(call, Usage(3, 1, 2, 0)) == Usage(3, 1000, 2, 0)
     assert floor(call, Usage(3, 5000)) == Usage(3, 5000)
+
+
+def test_the_relayed_bytes_of_a_stream_cut_short_count_at_most_the_ceiling() -> None:
+    """A stream of 100 GB (ten minutes of a fast upstream on loopback) over 32 bytes a token
+    was past the request log's 32-bit columns: a row PostgreSQL could not store."""
+    call = _call(status=499, relayed=100 * 2**30)
+    assert floor(call, None).output_tokens == MAX_TOKENS
+    assert floor(call, Usage(3, 5)).output_tokens == MAX_TOKENS
 
 
 def test_a_stream_cut_short_settles_at_no_less_than_its_reservation() -> None:
