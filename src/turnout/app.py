@@ -25,6 +25,7 @@ from turnout.auth.browsers import PageGuard
 from turnout.auth.credentials import apply_stored
 from turnout.auth.guard import guard_admin_route
 from turnout.auth.service import AuthService
+from turnout.batches.routes import BatchService
 from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime, compile_config
 from turnout.config.schema import TurnoutConfig
@@ -112,6 +113,7 @@ class Gateway:
         self.health.sections["mcp_servers"] = self.mcp.status
         self.a2a = state.a2a = A2AService(state)  # agents behind /a2a (docs/a2a.md)
         self.conversations: Conversations | None = None  # built at startup
+        self.batches = BatchService(state)  # Message Batches (docs/batches.md)
         self.pages = PageGuard()  # what a web page may not do while authentication is off
         self.cors = CorsGate(state.runtime.config.server.cors)  # pages of listed origins
 
@@ -139,6 +141,9 @@ class Gateway:
                 return
             if self.conversations is not None and responses_route.claims(scope):
                 await responses_route.serve(self.state, self.conversations, scope, send)
+                return
+            if self.batches.claims(scope):
+                await self.batches(scope, receive, send)
                 return
             if self.mcp.claims(scope["path"]):
                 await self.mcp(scope, receive, send)
@@ -213,6 +218,10 @@ class Gateway:
             metrics.conversations = self.conversations.store  # its figures on /metrics
         holders = Holders(lambda: state.providers, lambda: health.board.all_keys())
         self.conversations.reach(holders, state.request_log, self.auth.limiter)
+        self.batches.reach(
+            storage.stores.batches if storage is not None else None,
+            lambda: health.board.all_keys(),
+        )
         self.plugins.start(gen.router)
         self.assemble()
         # again whenever auth, limits or plugins switch on or off

@@ -27,7 +27,8 @@ imported from here::
     ├── PayloadTooLarge            413
     ├── HeadersTooLarge            431  too many header bytes or header lines
     ├── RateLimited                429  carries Retry-After
-    │   └── LimitExceeded          429  a gateway rate limit; adds x-ratelimit-* headers
+    │   ├── LimitExceeded          429  a gateway rate limit; adds x-ratelimit-* headers
+    │   └── TooManyHeld            429  a key holds its most batches; x-should-retry: false
     ├── BudgetExceeded             429  insufficient_quota, x-should-retry: false
     ├── InternalError              500  an exception no layer mapped (a bug; logged with traceback)
     ├── StreamIncomplete           500  an upstream stream ended without its end marker
@@ -100,6 +101,7 @@ from turnout.errors.client import (
     PreviousResponseNotFound,
     RateLimited,
     RequestTimeout,
+    TooManyHeld,
     TranslationUnsupported,
     Unmetered,
     Unpriced,
@@ -175,6 +177,7 @@ __all__ = [
     "StorageUnavailable",
     "StreamIncomplete",
     "TimeoutGaveUp",
+    "TooManyHeld",
     "TransferCodingNotImplemented",
     "TranslationUnsupported",
     "Unmetered",

@@ -139,6 +139,13 @@ class LimitExceeded(RateLimited):
         return [*super().headers(), *self.extra]
 
 
+class TooManyHeld(RateLimited):
+    """A key holds as many stored objects (Message Batches) as it may: retrying will not help
+    until it deletes some."""
+
+    retryable = False
+
+
 class BudgetExceeded(GatewayError):
     """A spent budget: OpenAI's own shape for a spent quota, so SDKs stop instead of retrying
     until the period ends."""

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 import httptools
 
 from turnout.mock import clouds
+from turnout.mock.batches import MockBatches
 from turnout.mock.clouds import CloudAuth, is_cloud_path
 from turnout.mock.content import UID_HEX_LEN
 from turnout.mock.engine import MockResponse, error_response, respond
@@ -69,6 +70,7 @@ class ServerState:
     )
     connections: set[Connection] = field(default_factory=set)
     clouds: CloudAuth | None = None  # credentials the cloud routes check (mock/clouds.py)
+    batches: MockBatches = field(default_factory=MockBatches)  # Message Batches (stateful)
 
     def fresh_uid(self) -> bytes:
         return b"%0*x" % (UID_HEX_LEN, next(self.ids))
@@ -264,8 +266,16 @@ class Connection(asyncio.Protocol):
             return
         shared.stats.count(path)
         key = None
-        # Cloud answers depend on credentials the cache key does not hold: never cached.
-        if req.keep_alive and len(req.body) <= _CACHE_BODY_MAX and not req.too_large and not cloud:
+        batches = MockBatches.claims(path)
+        # Cloud answers depend on credentials the cache key does not hold, and batches change
+        # under the same request: never cached.
+        if (
+            req.keep_alive
+            and len(req.body) <= _CACHE_BODY_MAX
+            and not req.too_large
+            and not cloud
+            and not batches
+        ):
             key = (req.method, req.url, req.relevant, req.body)
             hit = shared.cache.get(key)
             if hit is not None:
@@ -279,7 +289,11 @@ class Connection(asyncio.Protocol):
         else:
             headers = {n.decode("latin-1"): v.decode("latin-1") for n, v in req.headers}
             query = raw_query.decode("latin-1")
-            if cloud:
+            if batches:  # stateful: never cached (above), answered whole
+                resp = shared.batches.respond(
+                    method, path, query, headers, req.body, shared.settings
+                )
+            elif cloud:
                 raw = raw_path.decode("latin-1")
                 resp = clouds.respond(
                     method, raw, query, headers, req.body, shared.settings, shared.clouds

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from turnout.config.compile import ProviderSpec
 from turnout.observability.attempts import Attempt, Explainer
 from turnout.observability.slog import structlog
-from turnout.pricing import PriceTable
+from turnout.pricing import BATCH_SHARE, PriceTable
 from turnout.types import Call, Note, Usage
 from turnout.usage.base import billed, cut_short, floor, unanswered
 
@@ -99,6 +99,8 @@ class Finisher:
             cost: float | None = 0.0
         else:
             cost = self.prices.cost(call.model, deployment, usage)
+            if cost is not None and call.operation == "batches.usage":  # turnout.batches
+                cost *= BATCH_SHARE
         wall = call.started + self.offset
         return Finished(
             call,

@@ -28,6 +28,9 @@ from turnout.config.compile import Runtime
 from turnout.types import Usage
 
 _MEMO_MAX = 10_000
+# What a Message Batch result costs, as a share of the model's price: Anthropic charges half
+# its list price for batched requests (docs/batches.md); the price table holds list prices.
+BATCH_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,4 +167,4 @@ class PriceTable:
         return None if price is None else price.cost(usage)
 
 
-__all__ = ["Price", "PriceTable", "bundled"]
+__all__ = ["BATCH_SHARE", "Price", "PriceTable", "bundled"]

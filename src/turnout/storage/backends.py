@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from turnout.auth.credentials import CredentialRecord, CredentialStore
     from turnout.auth.store import KeyStore
+    from turnout.batches.store import BatchStore
     from turnout.conversations.store import ConversationStore
     from turnout.health.store import HealthStore
     from turnout.live.store import ManagedStore
@@ -42,6 +43,8 @@ class Stores:
     managed: ManagedStore | None = None  # providers and models of the admin API (turnout.live)
     # Responses conversation state (turnout.conversations); None: the step's memory store.
     conversations: ConversationStore | None = None
+    # Message Batch owners (turnout.batches); None: the service's memory store.
+    batches: BatchStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ async def _no_credentials(url: str, seconds: float) -> list[CredentialRecord]:
 
 
 def _open_sql(url: str) -> Stores:
+    from turnout.storage.sql.batches import SqlBatchStore
     from turnout.storage.sql.conversations import SqlConversationStore
     from turnout.storage.sql.credentials import SqlCredentialStore
     from turnout.storage.sql.engine import make_engine
@@ -96,6 +100,7 @@ def _open_sql(url: str) -> Stores:
         engine,
         SqlManagedStore(engine),
         SqlConversationStore(engine),
+        SqlBatchStore(engine),
     )
 
 

@@ -274,3 +274,19 @@ response_state = Table(
     Column("key_id", String),
     Index("ix_response_state_expires_at", "expires_at"),
 )
+
+
+# Message Batches made through the gateway: owner and holder (turnout.batches).
+message_batches = Table(
+    "message_batches",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("owner", String, nullable=False),
+    Column("provider", String, nullable=False),
+    Column("key_id", String, nullable=False),
+    Column("models", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("batch", LargeBinary, nullable=False),
+    Column("accounted", Integer, nullable=False, server_default="0"),
+    Index("ix_message_batches_owner_created", "owner", "created_at"),
+)

@@ -1,0 +1,1 @@
+"""Anthropic Message Batches through the gateway (docs/batches.md)."""

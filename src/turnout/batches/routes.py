@@ -1,0 +1,358 @@
+"""Anthropic's Message Batches API through the gateway (docs/batches.md).
+
+``POST /v1/messages/batches`` (create), ``GET /v1/messages/batches`` (list),
+``GET``/``DELETE /v1/messages/batches/{id}``, ``POST …/{id}/cancel`` and
+``GET …/{id}/results``. A batch goes whole to one deployment (:mod:`.upstream`) and belongs
+to the gateway key that made it (:mod:`.store`): another key, an unknown or malformed id gets
+a 404 in Anthropic's error shape and never reaches an upstream; the master key and admin keys
+see every batch. A batch object's ``results_url`` is rewritten to the gateway's own path
+(relative: the SDK joins it to its base URL), so results are read through the gateway, and
+accounted there (:mod:`.accounting`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from turnout.api.io import (
+    JSON,
+    ClientDisconnected,
+    StreamAborted,
+    read_body,
+    request_id,
+    send_bytes,
+    send_error,
+    send_stream,
+)
+from turnout.auth.guard import PRINCIPAL, guard_client_route
+from turnout.auth.principal import MASTER, Principal
+from turnout.batches import accounting, upstream
+from turnout.batches.store import PER_KEY, BatchRecord, BatchStore, MemoryBatchStore
+from turnout.errors import (
+    BadRequest,
+    GatewayError,
+    NotFound,
+    TooManyHeld,
+    UpstreamInvalid,
+    as_gateway_error,
+)
+from turnout.mock.batches import MockBatches
+from turnout.names import check_model_name
+from turnout.observability.logging import get_logger
+from turnout.types import Call, Receive, Reply, Scope, Send
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from turnout.health.targets import KeyHealth
+    from turnout.state import GatewayState
+
+PREFIX = "/v1/messages/batches"
+MAX_REQUESTS = 100_000  # Anthropic's own limit per batch
+MAX_MODELS = 64
+_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+_ACTIONS = {
+    ("POST", ""): "create",
+    ("GET", ""): "list",
+    ("GET", "/"): "retrieve",
+    ("DELETE", "/"): "delete",
+    ("POST", "/cancel"): "cancel",
+    ("GET", "/results"): "results",
+}
+log = get_logger("turnout")
+
+
+def _parse(scope: Scope) -> tuple[str, str] | None:
+    """The batch id ("" for the collection) and the action; None for a path not served."""
+    path: str = scope["path"]
+    if path == PREFIX:
+        action = _ACTIONS.get((scope["method"], ""))
+        return None if action is None else ("", action)
+    if not path.startswith(PREFIX + "/"):
+        return None
+    batch_id, slash, rest = path[len(PREFIX) + 1 :].partition("/")
+    action = _ACTIONS.get((scope["method"], "/" + rest if slash else "/"))
+    return None if action is None or not batch_id else (batch_id, action)
+
+
+def _owner(principal: Principal | None) -> tuple[str, str | None]:
+    """The caller's owner id, and the owner a lookup needs (None: every batch)."""
+    if principal is None:
+        return "", ""
+    sees_all = principal is MASTER or principal.admin
+    return principal.id, None if sees_all else principal.id
+
+
+class BatchService:
+    """The batches routes of one gateway: their store (the storage's, else in memory), the
+    providers and keys that hold batches, and the in-process mock's batches."""
+
+    def __init__(self, state: GatewayState) -> None:
+        self.state = state
+        self.store: BatchStore = MemoryBatchStore()
+        self.per_key = PER_KEY
+        self.holders = upstream.Holders(lambda: state.providers, lambda: (), MockBatches())
+        self._guarded = guard_client_route(state, self._serve)
+
+    def reach(self, store: BatchStore | None, keys: Any) -> None:
+        """At startup: the storage's store, and the health board's keys."""
+        if store is not None:
+            self.store = store
+
+        def all_keys() -> Iterable[KeyHealth]:
+            return keys()  # type: ignore[no-any-return]
+
+        self.holders.keys = all_keys
+
+    @staticmethod
+    def claims(scope: Scope) -> bool:
+        return _parse(scope) is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._guarded(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.state
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        rid = request_id(headers)
+        parsed = _parse(scope)
+        assert parsed is not None
+        batch_id, action = parsed
+        call = Call("anthropic", f"batches.{action}", "", b"", {}, False, headers, rid, started)
+        call.path = scope["path"]
+        call.query = scope.get("query_string", b"")
+        principal: Principal | None = scope.get(PRINCIPAL)
+        if principal is not None:
+            call.key_id, call.team = principal.id, principal.team
+        state.request_log.inflight += 1
+        try:
+            if action == "create":
+                reply = await self._create(receive, call, principal)
+            elif action == "list":
+                reply = await self._list(call, principal)
+            else:
+                reply = await self._one(batch_id, action, call, principal)
+            call.status = reply.status
+            out = [*reply.headers, (b"x-request-id", rid.encode())]
+            if reply.chunks is None:
+                await send_bytes(send, reply.status, out, reply.body)
+            else:
+                await send_stream(send, receive, call, None, reply.status, out, reply.chunks, None)
+        except ClientDisconnected:
+            call.status, call.error = 499, "client_disconnected"
+        except StreamAborted:
+            call.error = call.error or "stream_aborted"
+        except asyncio.CancelledError:
+            if call.status == 0:
+                call.status, call.error = 499, "client_disconnected"
+            raise
+        except Exception as exc:  # the last boundary, as for every model route
+            if not isinstance(exc, GatewayError):
+                log.exception("request failed", request_id=rid)
+            err = as_gateway_error(exc)
+            call.status, call.error = err.status, type(err).__name__
+            await send_error(send, err, "anthropic", rid)
+        finally:
+            state.request_log.record(call, time.perf_counter() - started)
+
+    async def _create(self, receive: Receive, call: Call, principal: Principal | None) -> Reply:
+        state = self.state
+        server = state.runtime.config.server
+        body = await read_body(
+            receive, call.headers, server.max_body_bytes, state.bodies, server.max_held_body_bytes
+        )
+        try:
+            data, models = _read_batch(body)
+        finally:
+            state.bodies.release(body)
+        owner, _ = _owner(principal)
+        auth = state.auth
+        if auth is not None and auth.active:
+            await accounting.admit(auth, principal, models)
+        if principal is not None and await self.store.count(owner) >= self.per_key:
+            raise TooManyHeld(
+                f"This API key holds {self.per_key} message batches, the most it may: "
+                "delete some before creating another."
+            )
+        provider, names = upstream.route(state.runtime, models)
+        for item in data["requests"]:
+            params = item["params"]
+            params["model"] = names[params["model"]]
+        holder = self.holders.pick(provider)
+        call.model = models[0]
+        call.deployment = f"{provider}/{names[models[0]]}"
+        call.attempts = 1
+        reply = await self.holders.send(holder, "POST", PREFIX, orjson.dumps(data), call, False)
+        if not 200 <= reply.status < 300:
+            return reply
+        batch_id, reply.body = _rewritten(reply.body)
+        models_json = orjson.dumps({up: public for public, up in reversed(names.items())})
+        record = BatchRecord(
+            batch_id, owner, provider, holder.key_id, models_json, time.time(), reply.body
+        )
+        await self.store.put(record)
+        return reply
+
+    async def _list(self, call: Call, principal: Principal | None) -> Reply:
+        query = dict(parse_qsl(call.query.decode("latin-1")[:4096]))
+        raw = query.get("limit", "20")
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise BadRequest("limit: an integer from 1 to 1000.", param="limit")
+        limit = int(raw)
+        _, lookup = _owner(principal)
+        after = before = None
+        for name in ("after_id", "before_id"):
+            if (cursor := query.get(name)) is not None:
+                record = await self._record(cursor, lookup)
+                if name == "after_id":
+                    after = record.created
+                else:
+                    before = record.created
+        page = await self.store.page(lookup, after, before, limit + 1)
+        more, page = len(page) > limit, page[:limit]
+        fresh = await asyncio.gather(*(self._fresh(r, call) for r in page))
+        data = [orjson.Fragment(b) for b in fresh]
+        body = orjson.dumps(
+            {
+                "data": data,
+                "has_more": more,
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+            }
+        )
+        return Reply(200, [JSON], body)
+
+    async def _fresh(self, record: BatchRecord, call: Call) -> bytes:
+        """The batch as its holder has it now; as last seen if that fails."""
+        try:
+            holder = self.holders.find(record.provider, record.key_id, record.id)
+            reply = await self.holders.send(
+                holder, "GET", f"{PREFIX}/{record.id}", b"", call, False
+            )
+            if reply.status == 200:
+                _, body = _rewritten(reply.body, record.id)
+                await self.store.update(record.id, body, None)
+                return body
+        except Exception as exc:  # one unreachable holder must not fail the listing
+            log.warning("batch not refreshed", batch=record.id, error=repr(exc)[:200])
+        return record.batch
+
+    async def _record(self, batch_id: str, lookup: str | None) -> BatchRecord:
+        gone = NotFound(upstream.GONE.format(batch_id[:200]))
+        if _ID.fullmatch(batch_id) is None:
+            raise gone
+        record = await self.store.get(batch_id, lookup)
+        if record is None:
+            raise gone
+        return record
+
+    async def _one(
+        self, batch_id: str, action: str, call: Call, principal: Principal | None
+    ) -> Reply:
+        _, lookup = _owner(principal)
+        record = await self._record(batch_id, lookup)
+        holder = self.holders.find(record.provider, record.key_id, batch_id)
+        models: dict[str, str] = orjson.loads(record.models)
+        call.model = next(iter(models.values()), "")
+        call.deployment = f"{record.provider}/{next(iter(models), '')}"
+        call.attempts = 1
+        path = f"{PREFIX}/{batch_id}"
+        if action == "results":
+            return await self._results(record, holder, path, call, principal, models)
+        method = {"retrieve": "GET", "delete": "DELETE", "cancel": "POST"}[action]
+        if action == "cancel":
+            path += "/cancel"
+        reply = await self.holders.send(holder, method, path, b"", call, False)
+        if 200 <= reply.status < 300:
+            if action == "delete":
+                await self.store.delete(batch_id)
+            else:
+                _, reply.body = _rewritten(reply.body, batch_id)
+                await self.store.update(batch_id, reply.body, None)
+        return reply
+
+    async def _results(
+        self,
+        record: BatchRecord,
+        holder: upstream.Holder,
+        path: str,
+        call: Call,
+        principal: Principal | None,
+        models: dict[str, str],
+    ) -> Reply:
+        reply = await self.holders.send(holder, "GET", path + "/results", b"", call, True)
+        if reply.chunks is None:
+            return reply
+        tally = accounting.Tally(models, record.accounted)
+        reply.chunks = self._counted(tally, reply.chunks, record, call, principal)
+        return reply
+
+    async def _counted(
+        self,
+        tally: accounting.Tally,
+        chunks: Any,
+        record: BatchRecord,
+        call: Call,
+        principal: Principal | None,
+    ) -> Any:
+        try:
+            async for chunk in tally.relay(chunks):
+                yield chunk
+        finally:
+            accounting.rows(tally, call, record.provider, principal, self.state.request_log)
+            if tally.lines > record.accounted:
+                await self.store.update(record.id, None, tally.lines)
+
+
+def _read_batch(body: bytes) -> tuple[dict[str, Any], list[str]]:
+    """The parsed batch and its models in order of first use: every request an object with a
+    ``params`` object naming a model the gateway accepts as a name."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    requests = data.get("requests")
+    if not isinstance(requests, list) or not 0 < len(requests) <= MAX_REQUESTS:
+        raise BadRequest(f"requests: a list of 1 to {MAX_REQUESTS} requests.", param="requests")
+    models: dict[str, None] = {}
+    for i, item in enumerate(requests):
+        params = item.get("params") if isinstance(item, dict) else None
+        if not isinstance(params, dict) or not isinstance(params.get("model"), str):
+            raise BadRequest(
+                f"requests.{i}.params: an object naming a model.", param=f"requests.{i}.params"
+            )
+        models[check_model_name(params["model"], f"requests.{i}.params.model")] = None
+        if len(models) > MAX_MODELS:
+            raise BadRequest(f"A batch may name at most {MAX_MODELS} models.", param="requests")
+    return data, list(models)
+
+
+def _rewritten(body: bytes, expected: str | None = None) -> tuple[str, bytes]:
+    """A batch object from the holder, its ``results_url`` the gateway's own path (relative:
+    the SDK joins it to the base URL it was given). An answer that is no batch, or names an id
+    that cannot be a path segment, is the upstream's fault."""
+    try:
+        batch = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        batch = None
+    batch_id = batch.get("id") if isinstance(batch, dict) else None
+    if not isinstance(batch_id, str) or _ID.fullmatch(batch_id) is None:
+        raise UpstreamInvalid("The upstream answered with no valid message batch.")
+    if expected is not None and batch_id != expected:
+        raise UpstreamInvalid("The upstream answered with another message batch.")
+    assert isinstance(batch, dict)
+    if batch.get("results_url"):
+        batch["results_url"] = f"{PREFIX}/{batch_id}/results"
+    return batch_id, orjson.dumps(batch)
+
+
+__all__ = ["BatchService"]
