@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
+from anthropic.types.messages.batch_create_params import Request
 
 from tests.support.procs import Proc, start_gateway
 from tests.support.wait import until
@@ -61,7 +62,7 @@ def client(gw: Proc, key: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
 
 
-def request(custom_id: str, model: str, text: str = "hello batch") -> dict[str, Any]:
+def request(custom_id: str, model: str, text: str = "hello batch") -> Request:
     return {
         "custom_id": custom_id,
         "params": {
