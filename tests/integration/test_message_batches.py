@@ -35,12 +35,14 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
                 "headers": {"x-mock-ttft-ms": "600000"},
             },
             "oa": {"type": "openai", "base_url": mock.url + "/v1", "api_keys": ["sk-oa"]},
+            "demo": {"type": "mock"},  # the in-process mock of `serve --demo`
         },
         "models": {
             "claude-a": {"deployments": [{"provider": "an", "model": "claude-a-up"}]},
             "claude-b": {"deployments": [{"provider": "an", "model": "claude-b-up"}]},
             "claude-slow": {"deployments": [{"provider": "slow", "model": "claude-slow-up"}]},
             "gpt-only": {"deployments": [{"provider": "oa", "model": "gpt-up"}]},
+            "demo": {"deployments": [{"provider": "demo", "model": "mock-1"}]},
         },
         "pricing": {"models": {"claude-a": PRICE, "claude-b": PRICE, "claude-slow": PRICE}},
         "storage": {"flush_interval": 0.05},
@@ -200,3 +202,37 @@ def test_a_hostile_id_never_reaches_an_upstream(gw: Proc, path: str) -> None:
 def test_a_malformed_batch_is_a_400(gw: Proc, body: bytes) -> None:
     resp = httpx.post(gw.url + "/v1/messages/batches", content=body, headers={"x-api-key": MASTER})
     assert resp.status_code == 400 and resp.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_results_settle_the_key_budget_and_a_spent_budget_refuses_the_next_batch(
+    gw: Proc,
+) -> None:
+    key, key_id = new_key(gw, name="budgeted", budget=0.000001, budget_period="day")
+    c = client(gw, key)
+    batch = c.messages.batches.create(requests=[request("a", "claude-a")])
+    until(lambda: ended(c, batch.id))
+    raw = c.messages.batches.with_raw_response.results(batch.id)
+    assert [r.custom_id for r in raw.parse()] == ["a"]
+    rid = raw.headers["x-request-id"]
+    until(lambda: any(r["operation"] == "batches.usage" for r in rows(gw, rid)))
+    (used,) = [r for r in rows(gw, rid) if r["operation"] == "batches.usage"]
+
+    def spent() -> float:
+        shown = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()
+        return float(shown["spend"]["spent"])
+
+    until(lambda: spent() > 0)
+    assert spent() == pytest.approx(used["cost"], abs=1e-6)  # shown rounded
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        c.messages.batches.create(requests=[request("b", "claude-a")])
+    assert "Budget exhausted" in caught.value.message
+
+
+def test_the_in_process_mock_serves_batches_too(gw: Proc) -> None:
+    c = client(gw, MASTER)
+    batch = c.messages.batches.create(requests=[request("d", "demo", "hi demo")])
+    until(lambda: ended(c, batch.id))
+    (result,) = list(c.messages.batches.results(batch.id))
+    assert result.custom_id == "d" and result.result.type == "succeeded"
+    assert result.result.message.model == "mock-1" and result.result.message.content
+    assert c.messages.batches.delete(batch.id).id == batch.id
