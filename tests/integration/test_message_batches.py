@@ -45,7 +45,7 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
             "demo": {"deployments": [{"provider": "demo", "model": "mock-1"}]},
         },
         "pricing": {"models": {"claude-a": PRICE, "claude-b": PRICE, "claude-slow": PRICE}},
-        "storage": {"flush_interval": 0.05},
+        "storage": {"flush_interval": 0.05, "batches_per_key": 2},
     }
     proc = start_gateway(
         config, tmp_path_factory.mktemp("batches"), env={"TURNOUT_MASTER_KEY": MASTER}
@@ -236,3 +236,15 @@ def test_the_in_process_mock_serves_batches_too(gw: Proc) -> None:
     assert result.custom_id == "d" and result.result.type == "succeeded"
     assert result.result.message.model == "mock-1" and result.result.message.content
     assert c.messages.batches.delete(batch.id).id == batch.id
+
+
+def test_a_key_holds_at_most_batches_per_key(gw: Proc) -> None:
+    key, _ = new_key(gw, name="hoarder")
+    c = client(gw, key)
+    first, _second = (c.messages.batches.create(requests=[request("a", "claude-a")]) for _ in "12")
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        c.messages.batches.create(requests=[request("a", "claude-a")])
+    assert caught.value.response.headers["x-should-retry"] == "false"  # deleting helps, not time
+    until(lambda: ended(c, first.id))
+    c.messages.batches.delete(first.id)
+    assert c.messages.batches.create(requests=[request("a", "claude-a")]).id

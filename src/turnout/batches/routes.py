@@ -33,7 +33,7 @@ from turnout.api.io import (
 from turnout.auth.guard import PRINCIPAL, guard_client_route
 from turnout.auth.principal import MASTER, Principal
 from turnout.batches import accounting, upstream
-from turnout.batches.store import PER_KEY, BatchRecord, BatchStore, MemoryBatchStore
+from turnout.batches.store import BatchRecord, BatchStore, MemoryBatchStore
 from turnout.errors import (
     BadRequest,
     GatewayError,
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 PREFIX = "/v1/messages/batches"
 MAX_REQUESTS = 100_000  # Anthropic's own limit per batch
 MAX_MODELS = 64
+REFRESH_AT_ONCE = 8  # a listing asks the holders about this many batches at a time
+ENDED = b'"processing_status":"ended"'  # as orjson writes the stored batch
 _ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _ACTIONS = {
     ("POST", ""): "create",
@@ -96,7 +98,6 @@ class BatchService:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.store: BatchStore = MemoryBatchStore()
-        self.per_key = PER_KEY
         self.holders = upstream.Holders(lambda: state.providers, lambda: (), MockBatches())
         self._guarded = guard_client_route(state, self._serve)
 
@@ -176,9 +177,10 @@ class BatchService:
         auth = state.auth
         if auth is not None and auth.active:
             await accounting.admit(auth, principal, models)
-        if principal is not None and await self.store.count(owner) >= self.per_key:
+        most = state.runtime.config.storage.batches_per_key
+        if await self.store.count(owner) >= most:
             raise TooManyHeld(
-                f"This API key holds {self.per_key} message batches, the most it may: "
+                f"This API key holds {most} message batches, the most it may: "
                 "delete some before creating another."
             )
         provider, names = upstream.route(state.runtime, models)
@@ -217,7 +219,8 @@ class BatchService:
                     before = record.created
         page = await self.store.page(lookup, after, before, limit + 1)
         more, page = len(page) > limit, page[:limit]
-        fresh = await asyncio.gather(*(self._fresh(r, call) for r in page))
+        gate = asyncio.Semaphore(REFRESH_AT_ONCE)
+        fresh = await asyncio.gather(*(self._fresh(r, call, gate) for r in page))
         data = [orjson.Fragment(b) for b in fresh]
         body = orjson.dumps(
             {
@@ -229,13 +232,17 @@ class BatchService:
         )
         return Reply(200, [JSON], body)
 
-    async def _fresh(self, record: BatchRecord, call: Call) -> bytes:
-        """The batch as its holder has it now; as last seen if that fails."""
+    async def _fresh(self, record: BatchRecord, call: Call, gate: asyncio.Semaphore) -> bytes:
+        """The batch as its holder has it now (one that had ended as last seen: it no longer
+        changes); as last seen if asking fails."""
+        if ENDED in record.batch:
+            return record.batch
         try:
             holder = self.holders.find(record.provider, record.key_id, record.id)
-            reply = await self.holders.send(
-                holder, "GET", f"{PREFIX}/{record.id}", b"", call, False
-            )
+            async with gate:
+                reply = await self.holders.send(
+                    holder, "GET", f"{PREFIX}/{record.id}", b"", call, False
+                )
             if reply.status == 200:
                 _, body = _rewritten(reply.body, record.id)
                 await self.store.update(record.id, body, None)

@@ -6,7 +6,7 @@ and the key fingerprint that hold it (every later request goes to them), the pub
 names by upstream name (the results' usage is accounted under the public name), the batch
 object as last seen (a listing falls back to it) and how many result lines were accounted.
 Records expire (:data:`TTL`, as the upstream's results do) and each owner holds at most
-``per_key`` of them: past it a creation is refused until the key deletes some.
+``storage.batches_per_key`` of them: past it a creation is refused until the key deletes some.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 TTL = 30 * 86_400.0  # Anthropic keeps results 29 days
-PER_KEY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +56,8 @@ class BatchStore(Protocol):
 
 
 class MemoryBatchStore:
-    """In-process (``storage.url: memory://`` or no storage): bounded by the per-key cap
-    times the keys, which are bounded themselves."""
+    """In-process (``storage.url: memory://`` or storage off): bounded by the per-key cap
+    times the keys (one owner, "", on an open gateway)."""
 
     def __init__(self) -> None:
         self._records: dict[str, BatchRecord] = {}

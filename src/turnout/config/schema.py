@@ -182,6 +182,9 @@ class StorageConfig(Closed):
     feedback_per_key: int = Field(
         10_000, ge=1, description="POST /v1/feedback labels kept per key; its oldest go first"
     )
+    batches_per_key: int = Field(
+        1000, ge=1, description="Message Batches a key may hold; past it a creation is a 429"
+    )
 
 
 class ModelPriceConfig(Closed):
