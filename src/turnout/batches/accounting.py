@@ -9,7 +9,9 @@ Results are relayed chunk by chunk. Each complete line (a JSON object, at most
 :data:`MAX_LINE` bytes held) is read for its ``result.message.usage`` and summed per public
 model; when the relay ends, however it ends, one request-log row per model
 (``batches.usage``) carries the sums, priced at the batch share of the model's price
-(:data:`turnout.pricing.BATCH_SHARE`), and settles the key's budgets. A batch's results file
+(:data:`turnout.pricing.BATCH_SHARE`), and settles the key's budgets on a ticket put through
+the limiter before the relay (reading results counts as one request per model; refused or
+not, the results are relayed). A batch's results file
 does not change once it has ended, so a read counts only the lines past those already counted
 (the record's ``accounted``): reading the results again costs nothing more.
 """
@@ -58,6 +60,24 @@ async def admit(auth: Any, principal: Principal | None, models: list[str]) -> No
         if not verdict.ok:
             raise refusal(verdict)
         limiter.finish(ticket)
+
+
+async def tickets(auth: Any, principal: Principal | None, models: list[str]) -> dict[str, Ticket]:
+    """Before results are relayed: a ticket per model whose plan counts tokens or spend,
+    put through the limiter (so a shared limiter knows it); refused or not, its usage is
+    settled on it: results are never withheld, only counted."""
+    out: dict[str, Ticket] = {}
+    if principal is None or auth is None or not auth.active:
+        return out
+    limiter = auth.limiter
+    for model in models:
+        plan = principal.plan(model)
+        if plan is None or not (plan.tokens or plan.budgets):
+            continue
+        ticket = out[model] = _ticket(plan)
+        if not (limiter.admit_now(ticket) if limiter.sync else await limiter.admit(ticket)).ok:
+            ticket.finished = True  # holds nothing: only its usage is settled
+    return out
 
 
 def _ticket(plan: Any) -> Ticket:
@@ -131,10 +151,12 @@ def rows(
     tally: Tally,
     call: Call,
     provider: str,
-    principal: Principal | None,
+    tickets: dict[str, Ticket],
+    auth: Any,
     request_log: Any,
 ) -> None:
-    """One request-log row per model with usage (their tickets settle the budgets)."""
+    """One request-log row per model with usage (their tickets settle the budgets); the
+    tickets of models without usage are let go."""
     upstream = {public: name for name, public in tally.models.items()}
     for model, usage in tally.usage.items():
         row = Call(
@@ -146,13 +168,11 @@ def rows(
         row.deployment = f"{provider}/{upstream.get(model, model)}"
         row.key_id, row.team = call.key_id, call.team
         row.path = call.path
-        plan = principal.plan(model) if principal is not None else None
-        if plan is not None and (plan.tokens or plan.budgets):
-            ticket = row.ticket = _ticket(plan)
-            ticket.finished = True  # admitted at creation; only its usage is settled now
-            ticket.second = int(time.time())
+        row.ticket = tickets.pop(model, None)
         request_log.inflight += 1  # record() counts every row out as a finished request
         request_log.record(row, 0.0)
+    for ticket in tickets.values():
+        auth.limiter.finish(ticket)
     if tally.unread:
         log.warning(
             "batch result lines not counted", count=tally.unread, request_id=call.request_id

@@ -42,6 +42,7 @@ from turnout.errors import (
     UpstreamInvalid,
     as_gateway_error,
 )
+from turnout.limits.plan import Ticket
 from turnout.mock.batches import MockBatches
 from turnout.names import check_model_name
 from turnout.observability.logging import get_logger
@@ -298,7 +299,9 @@ class BatchService:
         if reply.chunks is None:
             return reply
         tally = accounting.Tally(models, record.accounted)
-        reply.chunks = self._counted(tally, reply.chunks, record, call, principal)
+        publics = list(dict.fromkeys(models.values()))
+        tickets = await accounting.tickets(self.state.auth, principal, publics)
+        reply.chunks = self._counted(tally, reply.chunks, record, call, tickets)
         return reply
 
     async def _counted(
@@ -307,13 +310,14 @@ class BatchService:
         chunks: Any,
         record: BatchRecord,
         call: Call,
-        principal: Principal | None,
+        tickets: dict[str, Ticket],
     ) -> Any:
         try:
             async for chunk in tally.relay(chunks):
                 yield chunk
         finally:
-            accounting.rows(tally, call, record.provider, principal, self.state.request_log)
+            state = self.state
+            accounting.rows(tally, call, record.provider, tickets, state.auth, state.request_log)
             if tally.lines > record.accounted:
                 await self.store.update(record.id, None, tally.lines)
 
