@@ -6,6 +6,7 @@ JSON Lines and accounted in the request log (once, at the batch share of the pri
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,15 +17,15 @@ from anthropic.types.messages.batch_create_params import Request
 
 from tests.support.procs import Proc, start_gateway
 from tests.support.wait import until
+from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 MASTER = "sy-master-batches-test-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
 PRICE = {"input": 1.0, "output": 2.0}  # USD per million tokens
 
 
-@pytest.fixture(scope="module")
-def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    config: dict[str, Any] = {
+def batches_config(mock: Proc) -> dict[str, Any]:
+    return {
         "providers": {
             "an": {"type": "anthropic", "base_url": mock.url, "api_keys": ["sk-up-batches"]},
             # The mock holds this provider's batches in progress (x-mock-ttft-ms: 10 minutes).
@@ -47,6 +48,11 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
         "pricing": {"models": {"claude-a": PRICE, "claude-b": PRICE, "claude-slow": PRICE}},
         "storage": {"flush_interval": 0.05, "batches_per_key": 2},
     }
+
+
+@pytest.fixture(scope="module")
+def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    config = batches_config(mock)
     proc = start_gateway(
         config, tmp_path_factory.mktemp("batches"), env={"TURNOUT_MASTER_KEY": MASTER}
     )
@@ -204,9 +210,29 @@ def test_a_malformed_batch_is_a_400(gw: Proc, body: bytes) -> None:
     assert resp.status_code == 400 and resp.json()["error"]["type"] == "invalid_request_error"
 
 
+@pytest.fixture(scope="module")
+def gw_redis(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """Budgets on the shared (Redis) limiter."""
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
+    config = batches_config(mock)
+    config["limits"] = {"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix}
+    tmp = tmp_path_factory.mktemp("batches-redis")
+    proc = start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
+    yield proc
+    proc.stop()
+    drop_prefix(prefix)
+
+
+@pytest.fixture
+def fixtures(request: pytest.FixtureRequest) -> pytest.FixtureRequest:
+    return request
+
+
+@pytest.mark.parametrize("limiter", ["memory", "redis"])
 def test_results_settle_the_key_budget_and_a_spent_budget_refuses_the_next_batch(
-    gw: Proc,
+    limiter: str, fixtures: pytest.FixtureRequest
 ) -> None:
+    gw: Proc = fixtures.getfixturevalue("gw" if limiter == "memory" else "gw_redis")
     key, key_id = new_key(gw, name="budgeted", budget=0.000001, budget_period="day")
     c = client(gw, key)
     batch = c.messages.batches.create(requests=[request("a", "claude-a")])
