@@ -1,0 +1,107 @@
+"""A hostile upstream behind Message Batches: a batch id that is no path segment, an answer
+that is no batch, or a results stream of unparsable lines. The id is never recorded (so never
+put in a later upstream path), the client gets a 502 in Anthropic's shape, and results are
+relayed as they came with nothing counted."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+
+from tests.support.procs import Proc, start_gateway, start_scripted
+
+MASTER = "sy-master-batch-upstream-key-0123456789"
+
+
+def batch(batch_id: str) -> str:
+    return json.dumps(
+        {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended",
+            "request_counts": {
+                "processing": 0, "succeeded": 1, "errored": 0, "canceled": 0, "expired": 0
+            },
+            "created_at": "2026-12-07T00:00:00Z",
+            "expires_at": "2026-12-08T00:00:00Z",
+            "results_url": f"https://elsewhere.invalid/{batch_id}/results",
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    tmp = Path(tmp_path_factory.mktemp("batch-upstream"))
+    script: dict[str, Any] = {
+        "POST /v1/messages/batches": {"chunks": [batch("msgbatch_good")]},
+        "GET /v1/messages/batches/msgbatch_good": {"chunks": [batch("msgbatch_good")]},
+        "GET /v1/messages/batches/msgbatch_good/results": {
+            "type": "application/x-jsonl",
+            "chunks": ['{"custom_id": "a", "result": {"type": "succeeded", "message": [1]}}\n'],
+            "repeat": {"chunk": "\x00not json\n", "times": 50},
+        },
+    }
+    upstream = start_scripted(script, tmp)
+    config = {
+        "providers": {
+            "an": {
+                "type": "anthropic",
+                "base_url": upstream.url,
+                "api_keys": ["sk-x"],
+                "forward_headers": ["x-scripted-*"],
+            }
+        },
+        "models": {"claude": {"deployments": [{"provider": "an", "model": "claude-up"}]}},
+    }
+    proc = start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
+    yield proc
+    proc.stop()
+    upstream.stop()
+
+
+def client(gw: Proc) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key=MASTER, base_url=gw.url, max_retries=0)
+
+
+REQUEST: Any = {
+    "custom_id": "a",
+    "params": {"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+}
+
+
+def test_the_results_url_is_the_gateways_and_hostile_lines_are_relayed_uncounted(
+    gw: Proc,
+) -> None:
+    c = client(gw)
+    made = c.messages.batches.create(requests=[REQUEST])
+    assert made.results_url == "/v1/messages/batches/msgbatch_good/results"
+    resp = httpx.get(
+        gw.url + "/v1/messages/batches/msgbatch_good/results", headers={"x-api-key": MASTER}
+    )
+    assert resp.status_code == 200
+    assert resp.content.count(b"\x00not json\n") == 50
+
+
+@pytest.mark.parametrize(
+    "body",
+    [batch("../../v1/files"), batch("msgbatch_x?key=1"), '{"id": 7}', "[]", "not json"],
+    ids=["walk", "query", "id-not-a-string", "not-an-object", "not-json"],
+)
+def test_an_upstream_batch_id_that_is_no_path_segment_is_never_recorded(
+    gw: Proc, body: str
+) -> None:
+    answer = {"chunks": [body]}
+    header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+    with pytest.raises(anthropic.InternalServerError) as caught:
+        client(gw).messages.batches.create(requests=[REQUEST], extra_headers=header)
+    assert caught.value.status_code == 502
+    assert caught.value.body["type"] == "error"  # type: ignore[index]
+    listed = [b.id for b in client(gw).messages.batches.list()]
+    assert listed == ["msgbatch_good"] or listed == []
