@@ -274,3 +274,20 @@ def test_a_key_holds_at_most_batches_per_key(gw: Proc) -> None:
     until(lambda: ended(c, first.id))
     c.messages.batches.delete(first.id)
     assert c.messages.batches.create(requests=[request("a", "claude-a")]).id
+
+
+def test_a_listing_pages_through_the_keys_batches_newest_first(gw: Proc) -> None:
+    key, _ = new_key(gw, name="pager")
+    c = client(gw, key)
+    older = c.messages.batches.create(requests=[request("a", "claude-a")])
+    newer = c.messages.batches.create(requests=[request("b", "claude-b")])
+    page = c.messages.batches.list(limit=1)
+    assert [b.id for b in page.data] == [newer.id] and page.has_more
+    assert [b.id for b in page] == [newer.id, older.id]  # the SDK follows after_id
+    back = c.messages.batches.list(before_id=older.id, limit=5)
+    assert [b.id for b in back.data] == [newer.id]
+
+
+def test_a_request_without_a_key_is_refused_in_anthropics_shape(gw: Proc) -> None:
+    resp = httpx.get(gw.url + "/v1/messages/batches")
+    assert resp.status_code == 401 and resp.json()["error"]["type"] == "authentication_error"
