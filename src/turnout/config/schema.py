@@ -95,6 +95,13 @@ class RoutingConfig(Closed):
     retry_budget: RetryBudget = RetryBudget()
     breaker: BreakerConfig = BreakerConfig()
     cooldowns: Cooldowns = Cooldowns()
+    wildcard_models: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="per-model health records each model: '*' deployment keeps (least recently "
+        "used dropped first)",
+    )
 
 
 class HealthConfig(Closed):

@@ -99,6 +99,8 @@ def health_report(
                 "tpm": d.tpm.limit if d.tpm else None,
             },
             "models": models.get(d.id, []),
+            # model: "*": each model name's own record, in a bounded table (health/wildcard.py)
+            "per_model": (board.wildcards[d.id].report(now) if d.id in board.wildcards else None),
             # max_concurrent counted for every replica (shared.backend: redis)
             "shared_slots": (
                 {

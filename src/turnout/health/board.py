@@ -21,6 +21,7 @@ from turnout.config.compile import DeploymentSpec, Runtime
 from turnout.health.breaker import Breaker, BreakerPolicy, Circuit, Journal
 from turnout.health.limits import RateWindow
 from turnout.health.targets import DeploymentHealth, KeyHealth, KeyPool
+from turnout.health.wildcard import ModelHealths
 
 if TYPE_CHECKING:
     from turnout.shared.trials import SharedTrials
@@ -49,6 +50,10 @@ class HealthBoard:
         # Half-open trials shared by replicas (turnout.shared.trials); None: this process's.
         self.trials: SharedTrials | None = previous.trials if previous is not None else None
         self.deployments: dict[str, DeploymentHealth] = {}
+        # Per-model records of each model: "*" deployment, by its id (health/wildcard.py).
+        # Not carried over a reload: keys or limits may have changed; they start afresh.
+        self.wildcards: dict[str, ModelHealths] = {}
+        self.wildcard_bound = runtime.config.routing.wildcard_models
         self._old_keys: dict[str, KeyHealth] = {}
         self._old_deployments: dict[str, DeploymentHealth] = {}
         if previous is not None:
@@ -100,6 +105,7 @@ class HealthBoard:
                 rpm=spec.rpm,
                 tpm=spec.tpm,
             )
+            self._wildcard(health)
             return health
         health.max_concurrent = _stricter(health.max_concurrent, spec.max_concurrent)
         for attr, limit in (("rpm", spec.rpm), ("tpm", spec.tpm)):
@@ -108,11 +114,49 @@ class HealthBoard:
                 setattr(health, attr, RateWindow(limit))
         return health
 
+    def _wildcard(self, health: DeploymentHealth) -> None:
+        if health.model == "*":
+            self.wildcards[health.id] = ModelHealths(
+                health,
+                self.wildcard_bound,
+                self.journal,
+                lambda model: self._model_pool(health, model),
+            )
+
+    def model_health(self, health: DeploymentHealth, model: str) -> DeploymentHealth:
+        """The record of ``model`` on wildcard deployment ``health`` (``health`` itself when
+        it is not a wildcard)."""
+        table = self.wildcards.get(health.id)
+        return health if table is None else table.get(model)
+
+    def _model_pool(self, health: DeploymentHealth, model: str) -> KeyPool:
+        """The keys a wildcard deployment's ``model`` is sent with: the provider's keys with a
+        state for that model alone (a 429 or 403 for one model must not stop the others),
+        unless the provider keeps one state per key (``shared_key_status``) or its keys are
+        OAuth accounts (which join, leave and refresh in the provider's own pools)."""
+        provider = health.provider
+        spec = self.runtime.providers[provider]
+        config = self.runtime.config.providers.get(provider)
+        if spec.shared_key_status or (config is not None and config.auth == "oauth"):
+            return health.pool
+        pool = self.pools.get((provider, model))  # a deployment of that very model: its state
+        if pool is not None:
+            return pool
+        journal = self.wildcards[health.id].journal
+        return KeyPool(
+            tuple(
+                KeyHealth(provider, model, i, secret, self.policy, journal)
+                for i, secret in enumerate(spec.api_keys)
+            )
+            or health.pool.keys
+        )
+
     def _carry(self, health: DeploymentHealth, spec: DeploymentSpec) -> DeploymentHealth:
         """A deployment kept by a reload: its breaker, latency and in-flight count stay; its
         key pool and limits are the new config's (a rate window whose limit is unchanged
         keeps its count)."""
         self.deployments[spec.id] = health
+        self._wildcard(health)
         health.pool = self.pool(spec.provider, spec.model)
         health.policy = self.policy
         health.max_concurrent = spec.max_concurrent

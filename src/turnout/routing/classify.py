@@ -17,7 +17,10 @@ highest-priority matching rule wins; with no match, the status decides.
     timeout         fail over; counts toward the breaker
     context_length  the client's answer (or the context-length fallback models)
     content_filter  the client's answer
-    bad_request     the client's answer: no retry, no cooldown
+    bad_request     the client's answer: no retry, no cooldown, no verdict on the deployment
+
+Client reasons never count for or against a deployment or key (not even as a success: bad
+requests in a loop would dilute the failure rate and close a half-open breaker).
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ UNSERVED = "unserved"  # the deployment's provider does not serve the operation:
 KEY_REASONS = frozenset({INVALID_KEY, NO_QUOTA, RATE_LIMITED})
 BREAKER_REASONS = frozenset({OVERLOADED, SERVER_ERROR, TIMEOUT})
 CLIENT_REASONS = frozenset({CONTEXT_LENGTH, CONTENT_FILTER, BAD_REQUEST})
+# What an upstream answers for a model name it does not know (or will not take).
+_NAME_STATUSES = frozenset({400, 404, 422})
 
 
 def by_status(status: int) -> str:
@@ -90,8 +95,18 @@ class Classifier:
 
         return cls((*spec.error_rules, *provider_type(spec.type).error_rules))
 
-    def classify(self, status: int, body: bytes) -> str:
-        """The reason of an upstream answer with ``status`` >= 400."""
+    def classify(self, status: int, body: bytes, chosen: bool = False) -> str:
+        """The reason of an upstream answer with ``status`` >= 400. ``chosen``: the upstream
+        model was named by the caller (a ``model: "*"`` deployment), so an answer that says
+        it does not exist is the caller's fault, whatever a rule says a missing deployment
+        means for a model the operator configured (Azure's ``DeploymentNotFound``, Bedrock's
+        ``ResourceNotFoundException``: fail over, count toward the breaker)."""
+        reason = self._classify(status, body)
+        if chosen and status in _NAME_STATUSES and reason in BREAKER_REASONS:
+            return BAD_REQUEST
+        return reason
+
+    def _classify(self, status: int, body: bytes) -> str:
         parsed: Any = ...
         text: str | None = None
         for rule in self.rules:

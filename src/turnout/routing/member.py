@@ -17,7 +17,7 @@ from turnout.types import Call
 
 
 class Member:
-    __slots__ = ("classifier", "health", "index", "label", "provider", "spec")
+    __slots__ = ("classifier", "health", "index", "label", "model", "provider", "spec")
 
     def __init__(
         self,
@@ -26,19 +26,26 @@ class Member:
         health: DeploymentHealth,
         provider: Provider,
         classifier: Classifier,
+        model: str | None = None,
     ) -> None:
         self.index = index  # position in the route (priority order), a stable tie-breaker
         self.spec = spec
         self.health = health
         self.provider = provider
         self.classifier = classifier
+        # A wildcard deployment's view for one requested model (plan.py), whose ``health``
+        # is that model's own record; None for a member of the plan itself.
+        self.model = model
         # Precomputed unless the upstream name depends on the request ("*").
-        self.label: str | None = None if spec.model == "*" else spec.label(spec.model)
+        self.label: str | None = (
+            spec.label(model) if model is not None
+            else None if spec.model == "*" else spec.label(spec.model)
+        )  # fmt: skip
 
     def target(self, requested: str, asked: str) -> tuple[DeploymentSpec, str]:
         """The spec to send with and its label, for model ``requested`` (``asked`` is the
         client's own model name, which providers forward for "*")."""
-        if self.label is not None:
+        if self.label is not None and (self.model is None or requested == asked):
             return self.spec, self.label
         if requested == asked:
             return self.spec, self.spec.label(requested)

@@ -158,11 +158,16 @@ class Router:
         self, plan: RoutePlan, call: Call, requested: str, deadline: float
     ) -> Reply | Failure:
         now = self.clock()
-        candidates = plan.single
+        views = plan.views
+        if views is None:
+            members, candidates = plan.members, plan.single
+        else:  # a wildcard deployment: each model name has a health record of its own
+            view = views.get(requested)
+            members, candidates = view.members, view.single
         if candidates is None or not candidates[0].health.available(now):
-            candidates = [m for m in plan.members if m.health.available(now)]
+            candidates = [m for m in members if m.health.available(now)]
             if not candidates:
-                return self._unavailable(plan, now)
+                return self._unavailable(members, now)
             if len(candidates) > 1:
                 if plan.prefetch:
                     await plan.strategy.prefetch(call, self)
@@ -195,7 +200,7 @@ class Router:
                     # A retry storm in the making: stop here, and tell the SDK not to retry
                     # either (it would multiply the load on a degraded provider).
                     self.budget_refusals += 1
-                    refused = last or self._unavailable(plan, now)
+                    refused = last or self._unavailable(members, now)
                     refused.terminal = True
                     return refused
                 if (
@@ -240,7 +245,7 @@ class Router:
                 tried = [key] if tried is None else [*tried, key]
             if not attempts_left:
                 break
-        return last if last is not None else self._unavailable(plan, self.clock())
+        return last if last is not None else self._unavailable(members, self.clock())
 
     async def _attempt(
         self,
@@ -302,7 +307,7 @@ class Router:
             if body.find(raw) >= 0:  # find: a third cheaper than ``in`` (no buffer export)
                 reply.body = body.replace(raw, MASKED)
         if status >= 400:
-            reason = member.classifier.classify(status, reply.body)
+            reason = member.classifier.classify(status, reply.body, member.model is not None)
             after = None
             if reason == c.RATE_LIMITED:
                 after = c.retry_after(reply.headers, self.cooldowns.max_retry_after)
@@ -346,7 +351,14 @@ class Router:
             else:
                 key.abandon()
             return
-        # The deployment answered: it is up, whatever the answer says about key or request.
+        if reason in c.CLIENT_REASONS:
+            # The caller's own fault: no verdict on the deployment or the key either way. Not
+            # a success: a client sending bad requests in a loop would otherwise pad the
+            # failure-rate window, reset the failure streak and close a half-open breaker.
+            health.abandon()
+            key.abandon()
+            return
+        # The deployment answered: it is up, whatever the answer says about the key.
         health.succeed(now)
         cd = self.cooldowns
         if reason == c.RATE_LIMITED:
@@ -359,10 +371,10 @@ class Router:
         else:
             key.succeed(now)
 
-    def _unavailable(self, plan: RoutePlan, now: float) -> Failure:
+    def _unavailable(self, members: tuple[Member, ...], now: float) -> Failure:
         kinds = set()
         wait = float("inf")
-        for member in plan.members:
+        for member in members:
             kind, seconds = member.health.blocked(now)
             kinds.add(kind)
             wait = min(wait, seconds)
