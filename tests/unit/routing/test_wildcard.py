@@ -43,9 +43,11 @@ def _router(raw: dict[str, Any], script: Any) -> tuple[Router, Log, Clock]:
     return Router(rt, providers(rt, {"a": script}, log), clock=clock), log, clock
 
 
-def _fails(status: int, bad: str = "w-bad", **headers: str) -> Any:
+def _fails(status: int, retry_after: str | None = None) -> Any:
     def script(d: DeploymentSpec, key: str, c: Call) -> Reply:
-        return error(status, **headers) if c.model == bad else ok()
+        if c.model != "w-bad":
+            return ok()
+        return error(status) if retry_after is None else error(status, retry_after=retry_after)
 
     return script
 
