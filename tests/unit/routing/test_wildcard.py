@@ -149,3 +149,29 @@ async def test_a_route_without_wildcards_has_no_views() -> None:
     raw = _raw({"m": {"deployments": [{"provider": "a", "model": "x"}]}})
     router, _, _ = _router(raw, lambda d, k, c: ok())
     assert router.plans["m"].views is None and router.board.wildcards == {}
+
+
+async def test_a_sticky_pin_holds_on_a_wildcard_route_also_when_adopted() -> None:
+    import time
+
+    from turnout.routing.strategies.sticky import Sticky, client_key
+    from turnout.shared.port import Pin
+
+    raw = _raw({"w-*": {**WILD["w-*"], "strategy": "sticky"}})
+    router, _, _ = _router(raw, lambda d, k, c: ok())
+    strategy = router.plans["w-*"].strategy
+    assert isinstance(strategy, Sticky)
+
+    def session(model: str) -> Call:
+        c = call(model)
+        c.headers = {b"x-session-id": b"agent-1"}
+        return c
+
+    key = client_key(session("w-one"), strategy.opts)
+    assert key is not None
+    # Another replica pinned the agent to the second deployment (shared.backend: redis).
+    strategy.adopt(Pin("w-*", key, "b/*", time.time() + 600))
+    for model in ("w-one", "w-two", "w-one"):
+        c = session(model)
+        await router(c)
+        assert c.deployment == f"b/{model}"

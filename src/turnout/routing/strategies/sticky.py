@@ -167,11 +167,15 @@ class Sticky(Strategy):
             return self.base.order(candidates, call)
         call.sticky_key = key
         pin = self.pins.get(key)
-        if pin is not None:
-            member, expires = pin
-            if expires > self.clock() and member in candidates:
-                rest = [m for m in candidates if m is not member]
-                return [member, *self.base.order(rest, call)] if rest else [member]
+        if pin is not None and pin[1] > self.clock():
+            # By position in the route, not identity: a wildcard route's candidates are the
+            # requested model's view of its members (routing/plan.py), and a pin adopted from
+            # another replica is the plan's own member.
+            index = pin[0].index
+            for member in candidates:
+                if member.index == index:
+                    rest = [m for m in candidates if m is not member]
+                    return [member, *self.base.order(rest, call)] if rest else [member]
         return self.base.order(candidates, call)
 
     def answered(self, call: Call, member: Member) -> None:
