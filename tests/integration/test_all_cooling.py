@@ -9,7 +9,7 @@ wildcard route only the model that failed cools down.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import anthropic
@@ -56,7 +56,7 @@ def _eject(gw: Proc, model: str) -> None:
         )
 
 
-def _retry_after(headers: httpx.Headers) -> int:
+def _retry_after(headers: Mapping[str, str]) -> int:
     value = int(headers["retry-after"])  # delay-seconds: digits only
     assert 1 <= value <= COOLDOWN
     return value
