@@ -30,7 +30,8 @@ class AnthropicProvider(HTTPProvider):
 ANTHROPIC_RULES = rules(
     {"status": 400, "path": "error.message", "match": "(?i)prompt is too long",
      "reason": "context_length"},
-    {"status": [400, 403], "path": "error.message", "match": "(?i)credit balance",
+    # The message's fixed opening, never a search: a 400 quotes what the client sent.
+    {"status": [400, 403], "path": "error.message", "match": "^Your credit balance",
      "reason": "no_quota"},
 )  # fmt: skip
 

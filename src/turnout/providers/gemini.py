@@ -76,13 +76,22 @@ class GeminiProvider(HTTPProvider):
 
 
 # Gemini says "API key not valid" in a 400, and puts context length and quota in messages.
+# A key or account verdict is read from structured fields or a message's fixed opening, never
+# searched for in free text: a 400 quotes what the client sent (`Unknown name "quota"`), and
+# a client must not be able to mark the gateway's key for everyone (docs/security.md).
 GEMINI_RULES = rules(
-    {"status": 400, "match": "API_KEY_INVALID|API key not valid|API key expired",
+    {"status": 400, "path": "error.details.0.reason", "match": "^API_KEY_(INVALID|EXPIRED)$",
+     "reason": "invalid_key"},
+    {"status": 400, "path": "error.details.1.reason", "match": "^API_KEY_(INVALID|EXPIRED)$",
+     "reason": "invalid_key"},
+    {"status": 400, "path": "error.message", "match": "^API key (not valid|expired)",
      "reason": "invalid_key"},
     {"status": 400, "path": "error.message",
      "match": "(?i)exceeds the maximum number of tokens|input token count",
      "reason": "context_length"},
-    {"status": 400, "path": "error.message", "match": "(?i)billing|quota", "reason": "no_quota"},
+    # Billing not enabled, free tier not offered where the account is: the account's state.
+    {"status": 400, "path": "error.status", "match": "^FAILED_PRECONDITION$",
+     "reason": "no_quota"},
 )  # fmt: skip
 
 GEMINI = ProviderType(
