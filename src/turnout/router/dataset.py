@@ -369,6 +369,6 @@ def fingerprint(rows: Iterable[Mapping[str, Any]]) -> str:
     )
     digest = hashlib.sha256()
     for item in items:
-        digest.update(item.encode())
+        digest.update(item.encode("utf-8", "surrogatepass"))  # a lone surrogate: still bytes
         digest.update(b"\n")
     return "sha256:" + digest.hexdigest()

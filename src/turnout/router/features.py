@@ -99,6 +99,19 @@ class Analyzer:
         return ["\x01" + t for t in self._chars(word)]
 
 
+def utf8(text: str) -> str:
+    """``text`` as encodable Unicode. A prompt from an imported file (decoded with ``json``) may
+    hold a lone surrogate, which the hasher's UTF-8 encoding refuses: one such row crashed
+    training, whatever the other rows. It becomes ``?``; every other text is returned as is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def _unit_rows(matrix: Floats) -> Floats:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -160,7 +173,7 @@ class FeaturePipeline:
             raise ValueError("no training prompts")
         empty = np.zeros((0, 1), np.float32)
         probe = cls(config, np.zeros(0, np.int64), np.zeros(0, np.float32), empty)
-        counts = probe._hash([t[: config.max_chars] for t in texts])
+        counts = probe._hash([utf8(t[: config.max_chars]) for t in texts])
         df = np.asarray((counts > 0).sum(axis=0)).ravel()
         candidates = np.flatnonzero(df >= max(1, config.min_df))
         if len(candidates) < 2:  # tiny corpora: keep whatever was seen
@@ -204,7 +217,7 @@ class FeaturePipeline:
     def transform(self, texts: list[str], embeddings: Floats | None = None) -> Floats:
         """Vectors for many prompts (training, evaluation)."""
         cfg = self.config
-        counts = self._hash([t[: cfg.max_chars] for t in texts])
+        counts = self._hash([utf8(t[: cfg.max_chars]) for t in texts])
         weighted = self._weigh(self._columns(counts), self.idf)
         dense = np.asarray(weighted @ self.components, dtype=np.float32)
         return self._finish(_unit_rows(dense), embeddings)
@@ -214,7 +227,7 @@ class FeaturePipeline:
         (the same analyzer, MurmurHash3 with seed 0, ``abs(h) % n_features``), without building
         a sparse matrix, which costs more than the hashing itself for one short text."""
         n = self.config.n_features
-        tokens = self.analyzer(text[: self.config.max_chars])
+        tokens = self.analyzer(utf8(text[: self.config.max_chars]))
         if not tokens:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         mm = murmurhash3_32
@@ -228,7 +241,7 @@ class FeaturePipeline:
         Where each n-gram lands is remembered (bounded caches: most n-grams of a prompt were
         seen before), and character n-grams per whitespace-separated word, so a request costs
         about two dictionary lookups per word instead of a hash per n-gram."""
-        text = text[: self.config.max_chars]
+        text = utf8(text[: self.config.max_chars])
         found: list[int] = []
         lookup = self._lookup
         for token in self.analyzer.words(text):

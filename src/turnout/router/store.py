@@ -139,7 +139,9 @@ class Registry:
                 np.savez_compressed(buffer, **model.arrays())  # type: ignore[arg-type]
                 (tmp / ARRAYS).write_bytes(buffer.getvalue())
                 files[ARRAYS] = sha256(tmp / ARRAYS)
-            with (tmp / HELDOUT).open("w") as f:
+            # A lone surrogate in a prompt (UTF-8 cannot carry it) is written as its JSON
+            # escape, which reads back as the same string.
+            with (tmp / HELDOUT).open("w", encoding="utf-8", errors="backslashreplace") as f:
                 for row in heldout:
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
             files[HELDOUT] = sha256(tmp / HELDOUT)
