@@ -48,6 +48,12 @@ def events_only(journal: Journal) -> Journal:
     return out
 
 
+def local(target: Circuit) -> bool:
+    """Is ``target`` kept by this process alone (a per-model record or one of its keys)?"""
+    journal = target.journal
+    return journal is not None and type(journal.dirty) is _Discard
+
+
 class ModelHealth(DeploymentHealth):
     """One model's record on a wildcard deployment: breaker, latency and keys of its own; the
     limits and the in-flight count are read from and written to the deployment (``parent``)."""

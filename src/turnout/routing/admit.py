@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from turnout.health.breaker import ACTIVE, Circuit
 from turnout.health.targets import DeploymentHealth, KeyHealth
+from turnout.health.wildcard import local
 from turnout.types import Call
 
 if TYPE_CHECKING:
@@ -35,12 +36,14 @@ async def admit(
 ) -> str:
     reserved: list[Circuit] = []  # trials taken here, cleared unless the call goes
     try:
+        # A wildcard deployment's per-model records (and their keys) are this process's
+        # alone (health/wildcard.py): their trials are too, as with one process.
         if trials is not None:
-            if health.state != ACTIVE:
+            if health.state != ACTIVE and not local(health):
                 if not await trials.take(health, now):
                     return NEXT_DEPLOYMENT  # another replica's trial runs there
                 reserved.append(health)
-            if key.state != ACTIVE:
+            if key.state != ACTIVE and not local(key):
                 if not await trials.take(key, now):
                     return NEXT_KEY
                 reserved.append(key)

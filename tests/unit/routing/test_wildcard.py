@@ -175,3 +175,27 @@ async def test_a_sticky_pin_holds_on_a_wildcard_route_also_when_adopted() -> Non
         c = session(model)
         await router(c)
         assert c.deployment == f"b/{model}"
+
+
+async def test_a_per_model_record_takes_no_shared_trial() -> None:
+    from turnout.routing.admit import GO, admit
+
+    class Trials:
+        taken: list[str] = []
+
+        async def take(self, target: Any, now: float) -> bool:
+            self.taken.append(target.id)
+            return False  # another replica holds every lease
+
+    router, _, clock = _router(_raw(WILD), lambda d, k, c: ok())
+    parent = router.board.deployments["a/*"]
+    record = router.board.model_health(parent, "w-one")
+    record.eject(clock(), "server_error")
+    (key,) = record.pool.keys
+    key.eject(clock(), "server_error")
+    clock.advance(61)
+    trials = Trials()
+    # Kept by this process alone: its trial is this process's, never refused by a lease
+    # whose outcome would never be shared back.
+    assert await admit(record, key, call("w-one"), clock(), trials) == GO  # type: ignore[arg-type]
+    assert trials.taken == []
