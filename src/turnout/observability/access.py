@@ -30,7 +30,7 @@ from turnout.auth.guard import authorize
 from turnout.auth.service import AdminDenied
 
 if TYPE_CHECKING:
-    from turnout.config.schema import MetricsConfig
+    from turnout.config.observability import MetricsConfig
     from turnout.state import GatewayState
     from turnout.types import Receive, Scope, Send
 

@@ -33,7 +33,7 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 
-from turnout.config.schema import CaptureConfig
+from turnout.config.observability import CaptureConfig
 from turnout.errors import GatewayError
 from turnout.observability.slog import structlog
 from turnout.types import Call, Handler, Reply

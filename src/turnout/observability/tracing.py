@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, TraceIdRatio
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from turnout.config.compile import ProviderSpec
-from turnout.config.schema import TracingConfig
+from turnout.config.observability import TracingConfig
 from turnout.observability.finish import Finished
 from turnout.observability.tracecontext import CallerContext
 from turnout.protocols.registry import PROTOCOLS

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tests.unit.observability.helpers import call
-from turnout.config.schema import CaptureConfig
+from turnout.config.observability import CaptureConfig
 from turnout.errors import UpstreamUnavailable
 from turnout.observability.capture import Capture
 from turnout.types import Call, Reply

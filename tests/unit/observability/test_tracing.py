@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.unit.observability.helpers import call, runtime
-from turnout.config.schema import TracingConfig
+from turnout.config.observability import TracingConfig
 from turnout.observability.finish import Finisher
 from turnout.observability.tracing import Tracing
 from turnout.pricing import PriceTable, bundled
