@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from turnout import allocator
 from turnout.a2a.service import A2AService
-from turnout.api import admin
 from turnout.api.cors import CorsGate
 from turnout.api.inert import inert
-from turnout.api.io import request_id, send_error
+from turnout.api.others import serve_other
 from turnout.api.routes import Route, client_routes
 from turnout.auth.browsers import PageGuard
 from turnout.auth.credentials import apply_stored
@@ -29,16 +28,13 @@ from turnout.batches.routes import BatchService
 from turnout.cache.service import CacheService
 from turnout.config.compile import Runtime, compile_config
 from turnout.config.schema import TurnoutConfig
-from turnout.conversations import routes as responses_route
 from turnout.conversations.holder import Holders
 from turnout.conversations.service import conversations
 from turnout.conversations.step import Conversations
 from turnout.conversations.writer import WriteBehind
 from turnout.dashboard.access import DashboardAccess, oidc_for
 from turnout.dashboard.session import Sessions
-from turnout.dashboard.static import PREFIX as UI
 from turnout.dashboard.static import StaticSite
-from turnout.errors import NotFound
 from turnout.health.service import HealthService
 from turnout.live import workers
 from turnout.live.managed import admin_origin
@@ -55,7 +51,6 @@ from turnout.observability.logging import RequestLog, get_logger, use_console
 from turnout.outbound import OutboundPolicy
 from turnout.pipeline import build_pipeline
 from turnout.plugins.service import Plugins
-from turnout.protocols.registry import dialect
 from turnout.server.limits import ServerLimits
 from turnout.server.process import HideStreamAborts, watch_for_drain
 from turnout.state import GatewayState
@@ -66,7 +61,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = get_logger("turnout")
-UI_DIR = UI + "/"
 
 
 class Gateway:
@@ -139,29 +133,7 @@ class Gateway:
             if route is not None:
                 await route(scope, receive, send)
                 return
-            if self.conversations is not None and responses_route.claims(scope):
-                await responses_route.serve(self.state, self.conversations, scope, send)
-                return
-            if self.batches.claims(scope):
-                await self.batches(scope, receive, send)
-                return
-            if self.mcp.claims(scope["path"]):
-                await self.mcp(scope, receive, send)
-                return
-            if self.a2a.claims(scope["path"]):
-                await self.a2a(scope, receive, send)
-                return
-            if scope["path"].startswith(admin.PREFIXES):
-                if self.admin is None:
-                    self.admin = admin.build_admin(self.state)
-                await self.admin(scope, receive, send)
-                return
-            if scope["path"] == UI or scope["path"].startswith(UI_DIR):
-                await self.ui(scope, receive, send)
-                return
-            rid = request_id(dict(scope["headers"]))
-            err = NotFound(f"Unknown route: {scope['method']} {scope['path']}")
-            await send_error(send, err, dialect(scope["path"]).name, rid)
+            await serve_other(self, scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
