@@ -89,6 +89,12 @@ NEVER_RELAY = (
             b"via",
             b"proxy-authenticate",
             b"www-authenticate",
+            # Written by the gateway on every answer of the model API (turnout.api.inert); an
+            # upstream's would otherwise cost the server a pass to drop them.
+            b"content-security-policy",
+            b"content-security-policy-report-only",
+            b"x-content-type-options",
+            b"x-frame-options",
         }
     )
 )

@@ -58,6 +58,7 @@ class Exchange:
         "chunked",
         "default_headers",
         "disconnected",
+        "enforced",
         "expected",
         "flow",
         "head_only",
@@ -88,6 +89,9 @@ class Exchange:
         self.transport = transport
         self.flow = flow
         self.default_headers = default_headers
+        # Headers the application puts on this answer whatever it sends (turnout.api.inert):
+        # written first, and the application's own of the same names are dropped.
+        self.enforced: Headers | None = None
         self.keep_alive = keep_alive
         self.waiting_for_100_continue = expect_100_continue
         self.on_response = on_response
@@ -262,17 +266,26 @@ class Exchange:
         status_line = STATUS_LINE.get(status)
         if status_line is None:
             raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
-        headers = self.default_headers + list(start.get("headers") or ())
+        enforced = self.enforced
+        own = start.get("headers") or ()
+        if enforced is None:
+            headers = self.default_headers + list(own)
+        else:
+            headers = [*self.default_headers, *enforced, *own]
         names = b"".join(map(_NAME, headers))
         if len(names.translate(None, _NOT_IN_NAMES)) != len(names):
             raise RuntimeError("Invalid HTTP header name.")
+        lowered = names.lower()
+        if enforced is not None and _restated(lowered, enforced):
+            headers = [*self.default_headers, *enforced, *_without(own, enforced)]
+            names = b"".join(map(_NAME, headers))
+            lowered = names.lower()
         lines = b"\r\n".join(map(b": ".join, headers))
         # Values are checked in the block itself: its only control bytes may be the line
         # breaks between headers (names hold none, checked above).
         breaks = 2 * len(headers) - 2 if headers else 0
         if len(lines) - len(lines.translate(None, _NOT_IN_VALUES)) != breaks:
             raise RuntimeError("Invalid HTTP header value.")
-        lowered = names.lower()
         length: int | None = None
         chunked = False
         close = False
@@ -331,3 +344,19 @@ class Exchange:
 
 def _nothing() -> None:
     pass
+
+
+def _restated(lowered: bytes, enforced: Headers) -> bool:
+    """Whether a name of ``enforced`` comes more than once in the joined names: a search,
+    not a pass over the headers (a false alarm across two names costs only that pass)."""
+    for name, _ in enforced:  # noqa: SIM110 - no generator per answer
+        if lowered.count(name) > 1:
+            return True
+    return False
+
+
+def _without(headers: Any, enforced: Headers) -> Headers:
+    """``headers`` less any whose name starts with an enforced one's (so
+    ``content-security-policy-report-only`` goes with ``content-security-policy``)."""
+    names = tuple(name for name, _ in enforced)
+    return [h for h in headers if not bytes(h[0]).lower().startswith(names)]
