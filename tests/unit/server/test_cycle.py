@@ -288,3 +288,32 @@ def test_every_byte_of_a_value_is_judged_as_uvicorn_judges_it() -> None:
                     c._head(message)
             else:
                 assert c._head(message).endswith(b"\r\n\r\n"), byte
+
+
+ENFORCED = [(b"x-content-type-options", b"nosniff"), (b"content-security-policy", b"sandbox")]
+
+
+@pytest.mark.parametrize(
+    "theirs",
+    [
+        [],
+        [(b"Content-Security-Policy", b"script-src *")],
+        [(b"content-security-policy-report-only", b"x"), (b"X-Content-Type-Options", b"")],
+        [(b"x-x-content-type-options", b"kept"), (b"content-security-policy", b"a")],
+    ],
+    ids=["none", "restated", "report-only-and-empty", "longer-name"],
+)
+async def test_enforced_headers_are_written_once_and_the_applications_own_dropped(
+    theirs: list[tuple[bytes, bytes]],
+) -> None:
+    c, t, _ = cycle()
+    c.enforced = ENFORCED
+    await c.send(start(b"{}", *theirs))
+    await c.send({"type": "http.response.body", "body": b"{}"})
+    head = t.writes[0].split(b"\r\n\r\n", 1)[0].lower()
+    assert head.count(b"x-content-type-options:") == 1 + head.count(b"x-x-content-type-options")
+    assert head.count(b"\r\ncontent-security-policy") == 1
+    assert b"x-content-type-options: nosniff" in head
+    assert b"content-security-policy: sandbox" in head
+    assert (b"x-x-content-type-options: kept" in head) == any(v == b"kept" for _, v in theirs)
+    assert head.endswith(b"content-length: 2")  # the gateway's usual shape: the length last
