@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from turnout.api.admin import PREFIXES as ADMIN
 from turnout.dashboard.static import PREFIX as UI
-from turnout.server.cycle import Exchange
+from turnout.server.cycle import Enforced, Exchange
 from turnout.types import Message, Send
 
 POLICY = b"default-src 'none'; sandbox; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -37,6 +37,7 @@ _HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", POLICY),
 ]
+_ENFORCED = Enforced(_HEADERS)
 
 
 # Paths whose answers carry a policy of their own: the admin API's and the dashboard's files.
@@ -55,7 +56,7 @@ def inert(path: str, send: Send) -> Send:
         return send
     exchange = getattr(send, "__self__", None)
     if type(exchange) is Exchange:
-        exchange.enforced = _HEADERS
+        exchange.enforced = _ENFORCED
         return send
 
     async def wrapped(message: Message) -> None:

@@ -91,7 +91,7 @@ class Exchange:
         self.default_headers = default_headers
         # Headers the application puts on this answer whatever it sends (turnout.api.inert):
         # written first, and the application's own of the same names are dropped.
-        self.enforced: Headers | None = None
+        self.enforced: Enforced | None = None
         self.keep_alive = keep_alive
         self.waiting_for_100_continue = expect_100_continue
         self.on_response = on_response
@@ -266,18 +266,14 @@ class Exchange:
         status_line = STATUS_LINE.get(status)
         if status_line is None:
             raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
-        enforced = self.enforced
-        own = start.get("headers") or ()
-        if enforced is None:
-            headers = self.default_headers + list(own)
-        else:
-            headers = [*self.default_headers, *enforced, *own]
+        headers = self.default_headers + list(start.get("headers") or ())
         names = b"".join(map(_NAME, headers))
         if len(names.translate(None, _NOT_IN_NAMES)) != len(names):
             raise RuntimeError("Invalid HTTP header name.")
         lowered = names.lower()
-        if enforced is not None and _restated(lowered, enforced):
-            headers = [*self.default_headers, *enforced, *_without(own, enforced)]
+        enforced = self.enforced
+        if enforced is not None and _restated(lowered, enforced.names):
+            headers = _without(headers, enforced.names)
             names = b"".join(map(_NAME, headers))
             lowered = names.lower()
         lines = b"\r\n".join(map(b": ".join, headers))
@@ -308,6 +304,8 @@ class Exchange:
         block = [status_line, lines]
         if headers:
             block.append(b"\r\n")
+        if enforced is not None:
+            block.append(enforced.block)
         if not self.keep_alive and not close:
             block.append(b"connection: close\r\n")
         if length is None and not chunked and not self.head_only and status not in (204, 304):
@@ -346,17 +344,37 @@ def _nothing() -> None:
     pass
 
 
-def _restated(lowered: bytes, enforced: Headers) -> bool:
-    """Whether a name of ``enforced`` comes more than once in the joined names: a search,
-    not a pass over the headers (a false alarm across two names costs only that pass)."""
-    for name, _ in enforced:  # noqa: SIM110 - no generator per answer
-        if lowered.count(name) > 1:
+def _restated(lowered: bytes, names: tuple[bytes, ...]) -> bool:
+    """Whether the application's joined names hold an enforced name: a search, not a pass
+    over the headers (a false alarm across two names costs only that pass)."""
+    for name in names:  # noqa: SIM110 - no generator per answer
+        if lowered.find(name) >= 0:
             return True
     return False
 
 
-def _without(headers: Any, enforced: Headers) -> Headers:
-    """``headers`` less any whose name starts with an enforced one's (so
+def _without(headers: Headers, names: tuple[bytes, ...]) -> Headers:
+    """``headers`` less any whose name starts with an enforced one (so
     ``content-security-policy-report-only`` goes with ``content-security-policy``)."""
-    names = tuple(name for name, _ in enforced)
     return [h for h in headers if not bytes(h[0]).lower().startswith(names)]
+
+
+class Enforced:
+    """Headers an application puts on every answer of an exchange whatever it sends
+    (``Exchange.enforced``): checked and rendered once, appended to each head as they are;
+    the application's own of the same names are dropped."""
+
+    __slots__ = ("block", "names")
+
+    def __init__(self, headers: Headers) -> None:
+        self.names = tuple(bytes(name).lower() for name, _ in headers)
+        joined = b"".join(self.names)
+        values = b"".join(bytes(value) for _, value in headers)
+        if len(joined.translate(None, _NOT_IN_NAMES)) != len(joined) or len(
+            values.translate(None, _NOT_IN_VALUES)
+        ) != len(values):
+            raise ValueError("an enforced header that no answer may carry")
+        self.block = b"".join(
+            name + b": " + bytes(v) + b"\r\n"
+            for name, (_, v) in zip(self.names, headers, strict=True)
+        )

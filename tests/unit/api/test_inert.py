@@ -7,7 +7,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from tests.unit.server.test_cycle import cycle
-from turnout.api.inert import _HEADERS, inert
+from turnout.api.inert import _ENFORCED, _HEADERS, inert
 
 
 async def test_on_another_server_a_wrapper_puts_ours_first_and_drops_theirs() -> None:
@@ -27,7 +27,7 @@ async def test_on_another_server_a_wrapper_puts_ours_first_and_drops_theirs() ->
 async def test_on_the_gateways_server_the_exchange_writes_them() -> None:
     c, _, _ = cycle()
     assert inert("/mcp", c.send) == c.send
-    assert c.enforced == _HEADERS
+    assert c.enforced is _ENFORCED
 
 
 async def test_the_dashboard_and_admin_api_keep_their_own() -> None:

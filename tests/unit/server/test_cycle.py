@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 
-from turnout.server.cycle import Exchange
+from turnout.server.cycle import Enforced, Exchange
 
 
 class Transport:
@@ -307,7 +307,7 @@ async def test_enforced_headers_are_written_once_and_the_applications_own_droppe
     theirs: list[tuple[bytes, bytes]],
 ) -> None:
     c, t, _ = cycle()
-    c.enforced = ENFORCED
+    c.enforced = Enforced(ENFORCED)
     await c.send(start(b"{}", *theirs))
     await c.send({"type": "http.response.body", "body": b"{}"})
     head = t.writes[0].split(b"\r\n\r\n", 1)[0].lower()
@@ -316,4 +316,11 @@ async def test_enforced_headers_are_written_once_and_the_applications_own_droppe
     assert b"x-content-type-options: nosniff" in head
     assert b"content-security-policy: sandbox" in head
     assert (b"x-x-content-type-options: kept" in head) == any(v == b"kept" for _, v in theirs)
-    assert head.endswith(b"content-length: 2")  # the gateway's usual shape: the length last
+    assert head.count(b"\r\ncontent-length: 2\r\n") == 1
+
+
+def test_an_enforced_header_no_answer_may_carry_is_refused_at_once() -> None:
+    with pytest.raises(ValueError):
+        Enforced([(b"x-a", b"b\r\nset-cookie: c")])
+    with pytest.raises(ValueError):
+        Enforced([(b"x a", b"b")])
