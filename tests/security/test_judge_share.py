@@ -14,11 +14,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
-from tests.support.procs import Proc, scripted_requests, start_gateway, start_scripted
+from tests.support.procs import Proc, keyed_openai, scripted_requests, start_gateway, start_scripted
 
 MASTER = "turnout-master-key-for-judge-shares"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -76,9 +75,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Pr
 
 
 def _key(gateway: Proc) -> openai.OpenAI:
-    resp = httpx.post(gateway.url + "/admin/keys", headers=ADMIN, json={})
-    assert resp.status_code == 201, resp.text
-    return openai.OpenAI(api_key=resp.json()["key"], base_url=gateway.url + "/v1", max_retries=0)
+    client: openai.OpenAI = keyed_openai(gateway, MASTER)
+    return client
 
 
 def _judged(upstream: Proc) -> int:

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.procs import Proc, mock_provider, start_gateway
+from tests.support.procs import Proc, keyed_openai, mock_provider, start_gateway
 
 MASTER = "turnout-master-key-for-sticky-shares"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -51,9 +51,8 @@ def gateway(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pr
 
 
 def _key(gateway: Proc) -> openai.OpenAI:
-    resp = httpx.post(gateway.url + "/admin/keys", headers=ADMIN, json={})
-    assert resp.status_code == 201, resp.text
-    return openai.OpenAI(api_key=resp.json()["key"], base_url=gateway.url + "/v1", max_retries=0)
+    client: openai.OpenAI = keyed_openai(gateway, MASTER)
+    return client
 
 
 def _ask(client: openai.OpenAI, session: str, **headers: str) -> str:

@@ -233,3 +233,15 @@ def scripted_requests(upstream: Proc) -> list[dict[str, Any]]:
     connection while the answer was still being written)."""
     records: list[dict[str, Any]] = httpx.get(upstream.url + "/_scripted/requests").json()
     return records
+
+
+def keyed_openai(gateway: Proc, master: str) -> Any:
+    """An OpenAI client of the gateway holding a new gateway key, minted with the master key
+    through the admin API (no retries: a test sees each answer)."""
+    import openai
+
+    resp = httpx.post(
+        gateway.url + "/admin/keys", headers={"authorization": f"Bearer {master}"}, json={}
+    )
+    assert resp.status_code == 201, resp.text
+    return openai.OpenAI(api_key=resp.json()["key"], base_url=gateway.url + "/v1", max_retries=0)
