@@ -18,8 +18,7 @@ from turnout.config.compile import Runtime
 from turnout.errors import BadRequest, NotFound
 from turnout.health.targets import KeyHealth
 from turnout.mock.batches import MockBatches
-from turnout.providers.base import HTTPProvider, Provider, relay_headers, to_reply
-from turnout.providers.keymask import key_bytes, masked_headers, without_key
+from turnout.providers.base import HTTPProvider, Provider, relay_headers, send_direct
 from turnout.types import Call, Reply
 
 TYPES = ("anthropic", "mock")
@@ -102,21 +101,7 @@ class Holders:
         headers = provider.request_headers(call, holder.secret)
         if provider.spec.type == "mock":
             return await self._mock(method, path, headers, body, stream)
-        resp = await provider.client.request(
-            method,
-            provider.spec.base_url + path,
-            headers,
-            body,
-            provider.timeouts,
-            provider.spec.egress,
-        )
-        reply = await to_reply(resp, stream, provider.spec)
-        raw = key_bytes(holder.secret)
-        if raw is not None:
-            reply.headers = masked_headers(reply.headers, raw)
-            if reply.chunks is None:
-                reply.body = without_key(reply.body, holder.secret)
-        return reply
+        return await send_direct(provider, holder.secret, method, path, headers, body, stream)
 
     async def _mock(
         self, method: str, path: str, headers: list[tuple[str, str]], body: bytes, stream: bool

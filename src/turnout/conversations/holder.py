@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from turnout.conversations.store import Record
 from turnout.errors import NotFound
 from turnout.health.targets import KeyHealth
-from turnout.providers.base import HTTPProvider, Provider, to_reply
-from turnout.providers.keymask import key_bytes, masked_headers, without_key
+from turnout.providers.base import HTTPProvider, Provider, send_direct
 from turnout.types import Call, Reply
 
 
@@ -53,18 +52,5 @@ async def forward(
     call = Call("responses", "stored", "", b"", {}, False, dict(client_headers), request_id, 0.0)
     headers = provider.request_headers(call, secret)
     body = b"{}" if method == "POST" else b""
-    resp = await provider.client.request(
-        method,
-        provider.spec.base_url + path,
-        headers,
-        body,
-        provider.timeouts,
-        provider.spec.egress,
-    )
-    reply = await to_reply(resp, False, provider.spec)
     # Relayed as it came, but never with the key it was sent with (an echo of it, keymask).
-    raw = key_bytes(secret)
-    if raw is not None:
-        reply.headers = masked_headers(reply.headers, raw)
-        reply.body = without_key(reply.body, secret)
-    return reply
+    return await send_direct(provider, secret, method, path, headers, body, False)

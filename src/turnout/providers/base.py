@@ -25,6 +25,7 @@ from turnout.headers import NEVER_RELAY, forwardable
 from turnout.protocols import form
 from turnout.protocols.registry import PROTOCOLS
 from turnout.providers.descriptor import Auth
+from turnout.providers.keymask import key_bytes, masked_headers, without_key
 from turnout.providers.registry import provider_type
 from turnout.providers.relay import check_status, read_body
 from turnout.types import Call, Headers, Reply
@@ -176,4 +177,33 @@ async def to_reply(resp: UpstreamResponse, stream: bool, spec: ProviderSpec) -> 
     return Reply(resp.status, headers, body)
 
 
-__all__ = ["GatewayError", "HTTPProvider", "Provider", "relay_headers", "to_reply"]
+async def send_direct(
+    provider: HTTPProvider,
+    secret: str,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    stream: bool,
+) -> Reply:
+    """One request to a provider outside a routed call (a stored object's holder: a stored
+    response, a message batch): ``path`` under its base URL, through the provider's egress,
+    its answer relayed as it came but never with the key it was sent with (keymask)."""
+    resp = await provider.client.request(
+        method,
+        provider.spec.base_url + path,
+        headers,
+        body,
+        provider.timeouts,
+        provider.spec.egress,
+    )
+    reply = await to_reply(resp, stream, provider.spec)
+    raw = key_bytes(secret)
+    if raw is not None:
+        reply.headers = masked_headers(reply.headers, raw)
+        if reply.chunks is None:
+            reply.body = without_key(reply.body, secret)
+    return reply
+
+
+__all__ = ["GatewayError", "HTTPProvider", "Provider", "relay_headers", "send_direct", "to_reply"]
