@@ -43,7 +43,6 @@ from turnout.errors import (
     as_gateway_error,
 )
 from turnout.limits.plan import Ticket
-from turnout.mock.batches import MockBatches
 from turnout.names import check_model_name
 from turnout.observability.logging import get_logger
 from turnout.types import Call, Receive, Reply, Scope, Send
@@ -99,7 +98,7 @@ class BatchService:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.store: BatchStore = MemoryBatchStore()
-        self.holders = upstream.Holders(lambda: state.providers, lambda: (), MockBatches())
+        self.holders = upstream.Holders(lambda: state.providers, lambda: ())
         self._guarded = guard_client_route(state, self._serve)
 
     def reach(self, store: BatchStore | None, keys: Any) -> None:

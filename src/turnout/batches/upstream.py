@@ -13,13 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from turnout.config.compile import Runtime
 from turnout.errors import BadRequest, NotFound
 from turnout.health.targets import KeyHealth
-from turnout.mock.batches import MockBatches
 from turnout.providers.base import HTTPProvider, Provider, relay_headers, send_direct
 from turnout.types import Call, Reply
+
+if TYPE_CHECKING:
+    from turnout.mock.batches import MockBatches
 
 TYPES = ("anthropic", "mock")
 GONE = "No message batch found with id '{}'."
@@ -69,7 +72,16 @@ class Holders:
 
     providers: Callable[[], Mapping[str, Provider]]
     keys: Callable[[], Iterable[KeyHealth]]
-    mock: MockBatches  # the in-process mock's batches (``type: mock``)
+    # The in-process mock's batches (``type: mock``), made on first use: a gateway without
+    # such a provider never imports the mock (tests/integration/test_lean_start.py).
+    _mock: MockBatches | None = None
+
+    def mock(self) -> MockBatches:
+        if self._mock is None:
+            from turnout.mock.batches import MockBatches
+
+            self._mock = MockBatches()
+        return self._mock
 
     def pick(self, name: str) -> Holder:
         provider = self.providers().get(name)
@@ -100,14 +112,14 @@ class Holders:
         provider = holder.provider
         headers = provider.request_headers(call, holder.secret)
         if provider.spec.type == "mock":
-            return await self._mock(method, path, headers, body, stream)
+            return await self._from_mock(method, path, headers, body, stream)
         return await send_direct(provider, holder.secret, method, path, headers, body, stream)
 
-    async def _mock(
+    async def _from_mock(
         self, method: str, path: str, headers: list[tuple[str, str]], body: bytes, stream: bool
     ) -> Reply:
         target, _, query = path.partition("?")
-        resp = self.mock.respond(method, target, query, dict(headers), body)
+        resp = self.mock().respond(method, target, query, dict(headers), body)
         out = relay_headers([(k.encode(), v.encode()) for k, v in resp.headers])
         data = resp.body or b""
         if stream and resp.status < 300:
