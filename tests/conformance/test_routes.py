@@ -167,7 +167,7 @@ def test_unknown_models_are_404s_in_each_sdk(sdk: dict[str, Client]) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "shape"),
     [
-        ("POST", "/v1/messages/batches", "anthropic"),
+        ("POST", "/v1/messages/drafts", "anthropic"),
         ("POST", "/v1beta/models/m-gemini:predict", "gemini"),
         ("GET", "/v1beta/cachedContents", "gemini"),
         ("POST", "/v1/models/m-gemini:generateAnswer", "gemini"),
