@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from turnout.config.schema import StorageConfig
+from turnout.storage.sql.fresh import blank, create
 
 log = structlog.get_logger("turnout.storage")
 ENV = "TURNOUT_DATABASE_URL"
@@ -229,8 +230,14 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> tuple[str | No
         if is_postgres(engine):
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         head = script_head() if revision == "head" else None
-        if head is not None and await conn.run_sync(_stamped) == head:
-            return head, head  # current already: alembic is not even imported
+        if head is not None:
+            stamped = await conn.run_sync(_stamped)
+            if stamped == head:
+                return head, head  # current already: alembic is not even imported
+            if stamped is None and sqlite_path(str(engine.url)) and await conn.run_sync(blank):
+                await conn.run_sync(create, head)  # a new file: the head in one step
+                log.info("database created", url=display(str(engine.url)), revision=head)
+                return None, head
         before = await conn.run_sync(_current)
         await conn.run_sync(_upgrade, revision)
         after = await conn.run_sync(_current)
