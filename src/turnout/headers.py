@@ -69,6 +69,54 @@ ACCOUNT_LIMITS = frozenset(
 # Who the provider account is: the operator's organisation and project, no client's business.
 ACCOUNT_IDS = frozenset((b"openai-organization", b"openai-project", b"anthropic-organization-id"))
 
+# Addressed to a browser, about the origin that answers: the gateway's own, the dashboard's
+# too. An upstream's would act on the whole origin (``clear-site-data`` signs the operator out,
+# ``access-control-*`` opens answers to other sites, ``nel``/``report-to`` send the origin's
+# requests to the upstream's collector, ``refresh`` and ``link`` send a browser elsewhere).
+BROWSER_POLICY = frozenset(
+    {
+        b"access-control-allow-origin",
+        b"access-control-allow-credentials",
+        b"access-control-allow-headers",
+        b"access-control-allow-methods",
+        b"access-control-allow-private-network",
+        b"access-control-expose-headers",
+        b"access-control-max-age",
+        b"clear-site-data",
+        b"strict-transport-security",
+        b"expect-ct",
+        b"public-key-pins",
+        b"public-key-pins-report-only",
+        b"refresh",
+        b"link",
+        b"nel",
+        b"report-to",
+        b"reporting-endpoints",
+        b"permissions-policy",
+        b"feature-policy",
+        b"document-policy",
+        b"require-document-policy",
+        b"cross-origin-opener-policy",
+        b"cross-origin-opener-policy-report-only",
+        b"cross-origin-embedder-policy",
+        b"cross-origin-embedder-policy-report-only",
+        b"cross-origin-resource-policy",
+        b"origin-agent-cluster",
+        b"service-worker-allowed",
+        b"timing-allow-origin",
+        b"referrer-policy",
+        b"x-xss-protection",
+        b"x-dns-prefetch-control",
+        b"x-permitted-cross-domain-policies",
+        b"accept-ch",
+        b"critical-ch",
+        b"speculation-rules",
+        b"supports-loading-mode",
+        b"set-login",
+        b"origin-trial",
+    }
+)
+
 # Never relayed from an upstream response to the client: hop-by-hop, recomputed by the
 # server (length, date), or about the provider's own session with the gateway or its account.
 NEVER_RELAY = (
@@ -78,6 +126,7 @@ NEVER_RELAY = (
     # HTTP/2 upgrade's settings are a request's too), then what the gateway's server writes
     # itself (date, server), the provider's session with the gateway and its request id
     # (relayed as ``x-upstream-request-id``).
+    | BROWSER_POLICY
     | (HOP_BY_HOP - {b"expect", b"host", b"http2-settings"})
     | frozenset(
         {
@@ -106,6 +155,7 @@ def forwardable(name: bytes) -> bool:
 
 
 __all__ = [
+    "BROWSER_POLICY",
     "CREDENTIALS",
     "HOP_BY_HOP",
     "NEVER_FORWARD",
