@@ -117,6 +117,34 @@ BROWSER_POLICY = frozenset(
     }
 )
 
+# Addressed to a reverse proxy or a CDN in front of the gateway: nginx serves an internal
+# location for ``x-accel-redirect``, Apache and lighttpd a file for ``x-sendfile``; a shared
+# cache keeps what ``public``/``s-maxage``/``expires`` make cacheable (an answer to a key,
+# given to the next caller of the URL). The gateway writes its own where it needs them
+# (streams' ``cache-control: no-cache``, ``x-accel-buffering: no``).
+PROXY_POLICY = frozenset(
+    {
+        b"x-accel-redirect",
+        b"x-accel-buffering",
+        b"x-accel-charset",
+        b"x-accel-expires",
+        b"x-accel-limit-rate",
+        b"x-sendfile",
+        b"x-lighttpd-send-file",
+        b"x-lighttpd-send-tempfile",
+        b"x-litespeed-location",
+        b"x-litespeed-cache-control",
+        b"surrogate-control",
+        b"surrogate-key",
+        b"cdn-cache-control",
+        b"cloudflare-cdn-cache-control",
+        b"cache-control",
+        b"expires",
+        b"pragma",
+        b"age",
+    }
+)
+
 # Never relayed from an upstream response to the client: hop-by-hop, recomputed by the
 # server (length, date), or about the provider's own session with the gateway or its account.
 NEVER_RELAY = (
@@ -127,6 +155,7 @@ NEVER_RELAY = (
     # itself (date, server), the provider's session with the gateway and its request id
     # (relayed as ``x-upstream-request-id``).
     | BROWSER_POLICY
+    | PROXY_POLICY
     | (HOP_BY_HOP - {b"expect", b"host", b"http2-settings"})
     | frozenset(
         {
@@ -160,5 +189,6 @@ __all__ = [
     "HOP_BY_HOP",
     "NEVER_FORWARD",
     "NEVER_RELAY",
+    "PROXY_POLICY",
     "forwardable",
 ]

@@ -1,4 +1,5 @@
-"""Headers that direct a browser, from an upstream: never relayed.
+"""Headers that direct a browser, or a proxy in front of the gateway, from an upstream: never
+relayed.
 
 The gateway relays an upstream's response headers (request ids, processing times, the type)
 on the gateway's own origin, the dashboard's origin. Headers addressed to a browser act on
@@ -8,7 +9,9 @@ gets (and, doubled beside the gateway's own for a listed origin, breaks every CO
 ``NEL``/``Report-To`` make browsers report the origin's requests to the upstream's collector,
 ``Strict-Transport-Security`` pins the gateway's host to TLS, ``Refresh`` and ``Link`` send a
 browser elsewhere or load what the upstream names. The gateway's origin policy is the
-gateway's: none of them crosses, on an answer, an error or a stream, whatever their case."""
+gateway's: none of them crosses, on an answer, an error or a stream, whatever their case.
+Nor do an upstream's orders to a reverse proxy or a CDN in front of the gateway (internal
+redirects, files to send, caching)."""
 
 from __future__ import annotations
 
@@ -42,7 +45,20 @@ BROWSER = {
     "referrer-policy": "unsafe-url",
     "x-xss-protection": "1; report=https://upstream.example/r",
 }
-# A header no browser acts on, relayed as before (the control).
+# Addressed to a reverse proxy or a CDN in front of the gateway: nginx serves an internal
+# location for ``X-Accel-Redirect`` and a file for ``X-Sendfile``; a shared cache keeps an
+# answer ``public`` or ``s-maxage`` makes cacheable and gives it to the next caller of the URL.
+PROXY = {
+    "x-accel-redirect": "/internal/secrets",
+    "x-accel-limit-rate": "1",
+    "x-sendfile": "/etc/passwd",
+    "x-lighttpd-send-file": "/etc/passwd",
+    "surrogate-control": "max-age=86400",
+    "cdn-cache-control": "public, max-age=86400",
+    "cache-control": "public, s-maxage=86400, max-age=86400",
+    "expires": "Thu, 01 Jan 2099 00:00:00 GMT",
+}
+# A header neither acts on, relayed as before (the control).
 KEPT = {"openai-processing-ms": "7", "x-upstream-note": "kept"}
 
 
@@ -51,7 +67,7 @@ def _head(kind: str) -> str:
     # Every other header in mixed case, as some servers write them.
     lines = [
         f"{name.title() if i % 2 else name}: {value}"
-        for i, (name, value) in enumerate({**BROWSER, **KEPT}.items())
+        for i, (name, value) in enumerate({**BROWSER, **PROXY, **KEPT}.items())
     ]
     return "\r\n".join([kind, *lines])
 
@@ -107,8 +123,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
 
 
 def _check(headers: httpx.Headers) -> None:
-    crossed = sorted(name for name in BROWSER if name in headers)
+    # (A stream's ``cache-control: no-cache`` is the gateway's own.)
+    crossed = sorted(n for n, v in (BROWSER | PROXY).items() if v in headers.get_list(n))
     assert crossed == [], crossed
+    assert "public" not in headers.get("cache-control", ""), headers
     for name, value in KEPT.items():
         assert headers.get(name) == value, (name, headers)
 
