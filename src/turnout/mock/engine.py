@@ -220,7 +220,7 @@ def respond(
         except SettingsError as exc:
             raise _Rejection(400, str(exc)) from None
         obj: dict[str, Any] = {}
-        if route.action == "transcriptions":  # a multipart form, read by operations.py
+        if route.action in operations.FORMS:  # a multipart form, read by operations.py
             obj = {"_form": body, "_type": headers.get("content-type", "")}
         elif method == "POST":
             obj = _parse_json(body)

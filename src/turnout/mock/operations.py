@@ -1,6 +1,7 @@
 """OpenAI's other operations in the mock: legacy text completions (a body or a stream), a
-moderation verdict, a generated image (a tiny valid PNG), speech (a few bytes of audio) and a
-transcription of an uploaded file (a multipart form).
+moderation verdict, a generated image (a tiny valid PNG), speech (a few bytes of audio), and
+uploads as multipart forms: a transcription or translation of an audio file, an edit or a
+variation of images.
 
 Shapes are the official SDK's (``Completion``, ``ModerationCreateResponse``,
 ``ImagesResponse``); requests are checked where OpenAI answers 400, so a client's wrong type
@@ -203,9 +204,9 @@ def moderation_body(obj: dict[str, Any], uid: str) -> bytes:
     return orjson.dumps({"id": f"modr-{uid}", "model": model, "results": results})
 
 
-def image_body(obj: dict[str, Any]) -> bytes:
+def image_body(obj: dict[str, Any], image_tokens: int = 0) -> bytes:
     """``n`` tiny PNGs, as base64 (``b64_json``, and always for gpt-image models) or as a
-    ``data:`` URL; usage in the gpt-image shape."""
+    ``data:`` URL; usage in the gpt-image shape (``image_tokens``: an edit's input images)."""
     model = obj.get("model", "dall-e-2")
     if not isinstance(model, str) or not model:
         raise RequestError("Invalid 'model': expected a string.", "model")
@@ -217,12 +218,13 @@ def image_body(obj: dict[str, Any]) -> bytes:
         raise RequestError("Invalid 'n': expected an integer within 1..10.", "n")
     b64 = obj.get("response_format") == "b64_json" or model.startswith("gpt-image")
     item = {"b64_json": PNG_BASE64} if b64 else {"url": "data:image/png;base64," + PNG_BASE64}
-    tokens = estimate_tokens(len(prompt))
+    text = estimate_tokens(len(prompt))
+    tokens = text + image_tokens
     usage = {
         "input_tokens": tokens,
         "output_tokens": 16 * n,
         "total_tokens": tokens + 16 * n,
-        "input_tokens_details": {"image_tokens": 0, "text_tokens": tokens},
+        "input_tokens_details": {"image_tokens": image_tokens, "text_tokens": text},
     }
     body = {
         "created": int(time.time()),
@@ -246,28 +248,40 @@ def speech(obj: dict[str, Any]) -> tuple[str, bytes]:
     return kind, MP3
 
 
-def transcription(body: bytes, content_type: str) -> tuple[str, bytes]:
-    """(content type, answer) for ``/v1/audio/transcriptions``: the text says how many bytes
-    of audio arrived and under which name, so a test sees the file made the trip unchanged."""
+def _upload(obj: dict[str, Any]) -> tuple[dict[str, str], list[form.Part]]:
+    """A form's text fields and its parts (the engine puts its body and type in ``obj``)."""
+    body, kind = obj["_form"], str(obj["_type"]).encode("latin-1", "replace")
     try:
-        mark = form.boundary(content_type.encode("latin-1"))
-        parts = form.parts(body, mark)
-        fields = form.fields(body, content_type.encode("latin-1"))
+        return form.fields(body, kind), form.parts(body, form.boundary(kind))
     except BadRequest as exc:
-        raise RequestError(exc.message) from None
+        raise RequestError(exc.message, exc.param) from None
+
+
+def _files(parts: list[form.Part], names: tuple[str, ...], most: int) -> list[form.Part]:
+    found = [p for p in parts if p.file and p.name in names]
+    if not 1 <= len(found) <= most:
+        raise RequestError(f"you must provide 1 to {most} '{names[0]}' files", names[0])
+    return found
+
+
+def transcription(obj: dict[str, Any], verb: str = "Transcribed") -> tuple[str, bytes]:
+    """(content type, answer) for ``/v1/audio/transcriptions`` (and, with ``verb``
+    ``Translated``, ``/v1/audio/translations``): the text says how many bytes of audio
+    arrived and under which name, so a test sees the file made the trip unchanged."""
+    fields, parts = _upload(obj)
     model = fields.get("model")
     if not model:
         raise RequestError("you must provide a model parameter", "model")
-    files = [p for p in parts if p.file and p.name == "file"]
-    if len(files) != 1:
-        raise RequestError("you must provide one 'file'", "file")
-    size = files[0].end - files[0].start
-    text = f"Transcribed {size} bytes of audio for {model}."
+    file = _files(parts, ("file",), 1)[0]
+    size = file.end - file.start
+    text = f"{verb} {size} bytes of audio for {model}."
     fmt = fields.get("response_format", "json")
     if fmt == "text":
         return "text/plain; charset=utf-8", text.encode()
     if fmt not in ("json", "verbose_json"):
         raise RequestError("Invalid 'response_format'.", "response_format")
+    if verb != "Transcribed":  # whisper, the one translation model, reports no usage
+        return "application/json", orjson.dumps({"text": text})
     tokens = max(1, size // 100)
     usage = {
         "type": "tokens",
@@ -276,6 +290,43 @@ def transcription(body: bytes, content_type: str) -> tuple[str, bytes]:
         "total_tokens": tokens + estimate_tokens(len(text)),
     }
     return "application/json", orjson.dumps({"text": text, "usage": usage})
+
+
+def _count(fields: dict[str, str]) -> int:
+    raw = fields.get("n", "1")
+    if not (raw.isascii() and raw.isdigit()):
+        raise RequestError("Invalid 'n': expected an integer.", "n")
+    return int(raw) if len(raw) < 4 else 0  # out of range, refused by image_body
+
+
+def image_edit(obj: dict[str, Any]) -> bytes:
+    """Images edited from uploads (``image`` or, several, ``image[]``; an optional ``mask``):
+    the revised prompt says what arrived, and the usage counts a token per 100 image bytes."""
+    fields, parts = _upload(obj)
+    images = _files(parts, ("image", "image[]"), 16)
+    if len([p for p in parts if p.file and p.name == "mask"]) > 1:
+        raise RequestError("Invalid 'mask': expected one file.", "mask")
+    size = sum(p.end - p.start for p in images)
+    data: dict[str, Any] = {**fields, "n": _count(fields)}
+    body = orjson.loads(image_body(data, max(1, size // 100)))
+    for item in body["data"]:
+        item["revised_prompt"] = f"{fields.get('prompt')} ({len(images)} images, {size} bytes)"
+    return orjson.dumps(body)
+
+
+def image_variation(obj: dict[str, Any]) -> bytes:
+    """``n`` variations of one uploaded image (dall-e-2's: no usage, no revised prompt)."""
+    fields, parts = _upload(obj)
+    image = _files(parts, ("image",), 1)[0]
+    model = fields.get("model", "dall-e-2")
+    n = _count(fields)
+    if not 1 <= n <= 10:
+        raise RequestError("Invalid 'n': expected an integer within 1..10.", "n")
+    b64 = fields.get("response_format") == "b64_json"
+    item = {"b64_json": PNG_BASE64} if b64 else {"url": "data:image/png;base64," + PNG_BASE64}
+    # The upstream's own name for what it did, so a test sees the model and the file arrive.
+    item["revised_prompt"] = f"A variation of {image.end - image.start} bytes by {model}"
+    return orjson.dumps({"created": int(time.time()), "data": [item] * n})
 
 
 # The paths the mock serves them at (each also without its ``/v1``), by action.
@@ -287,10 +338,15 @@ PATHS: Final = {
         ("images/generations", "images"),
         ("audio/speech", "speech"),
         ("audio/transcriptions", "transcriptions"),
+        ("audio/translations", "translations"),
+        ("images/edits", "image_edits"),
+        ("images/variations", "image_variations"),
     )
     for prefix in ("/v1", "")
 }
 ACTIONS: Final = frozenset(PATHS.values())
+# Those whose bodies are multipart forms: the engine hands them over unparsed.
+FORMS: Final = frozenset({"transcriptions", "translations", "image_edits", "image_variations"})
 
 
 @dataclass(slots=True)
@@ -314,8 +370,14 @@ def answer(action: str, obj: dict[str, Any], tokens: int, uid: str) -> Answer:
         return Answer(moderation_body(obj, uid))
     if action == "images":
         return Answer(image_body(obj))
+    if action == "image_edits":
+        return Answer(image_edit(obj))
+    if action == "image_variations":
+        return Answer(image_variation(obj))
     if action == "speech":
         kind, audio = speech(obj)
     else:
-        kind, audio = transcription(obj["_form"], obj["_type"])
+        kind, audio = transcription(
+            obj, "Translated" if action == "translations" else "Transcribed"
+        )
     return Answer(audio, content_type=kind)

@@ -1,11 +1,13 @@
-"""``multipart/form-data`` request bodies (OpenAI's audio transcriptions): read only the text
-fields routing needs, forward the client's bytes unchanged (the model renamed in place).
+"""``multipart/form-data`` request bodies (OpenAI's audio transcriptions and translations, image
+edits and variations): read only the text fields routing needs, forward the client's bytes
+unchanged (the model renamed in place).
 
 The body was already bounded by ``server.max_body_bytes`` when it was read; here it is only
 searched (``bytes.find``), never copied part by part: the audio file's bytes are skipped by
 offset. A form the gateway and an upstream could read differently is refused with a 400 rather
 than guessed at: a second ``boundary`` parameter, a text field given twice (which ``model``
-would the upstream take?), a field name in RFC 5987's ``name*=`` form, an unterminated part.
+would the upstream take?), a name given to a file and a text field, a file named ``model``, a
+field name in RFC 5987's ``name*=`` form, an unterminated part.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _FILENAME = re.compile(rb"(?:^|[;\s])filename\*?=", re.IGNORECASE)
 # RFC 2046's boundary characters (a space only inside); those after the first group need quotes.
 _BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 _SPECIAL = re.compile(rb"[()+,/:=? ]")
+_UNSAFE_NAME = re.compile(r'["\\\r\n]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +145,15 @@ def parts(body: bytes, mark: bytes) -> list[Part]:
 def fields(body: bytes, content_type: bytes) -> dict[str, str]:
     """The form's text fields (the files are left where they are). A field given twice is a
     400, except an array (``include[]``), whose values are joined by commas here (routing
-    reads none of them)."""
+    reads none of them). So is a name given to a file and to a text field, and a file named
+    ``model``: an upstream may read the file's bytes as the field the gateway did not check."""
     out: dict[str, str] = {}
+    files: set[str] = set()
     for part in parts(body, boundary(content_type)):
         if part.file:
+            if part.name == "model":
+                raise BadRequest("model: must be a text field, not a file", param="model")
+            files.add(part.name)
             continue
         if part.end - part.start > MAX_FIELD_BYTES:
             raise BadRequest(f"{part.name}: a text field longer than 64 KiB", param=part.name)
@@ -158,12 +166,26 @@ def fields(body: bytes, content_type: bytes) -> dict[str, str]:
                 raise BadRequest(f"{part.name}: given more than once", param=part.name)
             value = f"{out[part.name]},{value}"
         out[part.name] = value
+    for name in files.intersection(out):
+        raise BadRequest(f"{name}: given both as a file and as a text field", param=name)
     return out
 
 
 def renamed(body: bytes, content_type: bytes, field: str, value: str) -> bytes:
-    """``body`` with the text field ``field`` set to ``value``; every other byte as it was."""
-    for part in parts(body, boundary(content_type)):
+    """``body`` with the text field ``field`` set to ``value``; every other byte as it was.
+    A field the form lacks (an image edit's optional ``model``, named by the gateway's
+    default) is added as the last part."""
+    mark = boundary(content_type)
+    text = value.encode()
+    if b"--" + mark in text or _UNSAFE_NAME.search(field):
+        raise _bad(f"a value for {field} the form cannot carry")
+    found = parts(body, mark)
+    for part in found:
         if part.name == field and not part.file:
-            return body[: part.start] + value.encode() + body[part.end :]
-    raise _bad(f"no {field} field")  # fields() found it before: not reached
+            return body[: part.start] + text + body[part.end :]
+    if not found:
+        raise _bad("the form has no parts")
+    at = found[-1].end  # where the closing delimiter starts
+    disposition = f'\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n'
+    head = b"\r\n--" + mark + disposition.encode()
+    return body[:at] + head + text + body[at:]

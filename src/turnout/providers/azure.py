@@ -75,7 +75,8 @@ class AzureOptions(_Closed):
         return value.isoformat() if isinstance(value, dt.date) else value
 
 
-# The deployment paths Azure's REST reference documents (no moderations endpoint there).
+# The deployment paths Azure's REST reference documents (no moderations or image variations
+# endpoint there; image edits from API version 2025-04-01-preview, or the v1 API).
 _PATHS = {
     "chat": "/chat/completions",
     "embeddings": "/embeddings",
@@ -83,6 +84,8 @@ _PATHS = {
     "images": "/images/generations",
     "speech": "/audio/speech",
     "transcriptions": "/audio/transcriptions",
+    "translations": "/audio/translations",
+    "image_edits": "/images/edits",
 }
 
 

@@ -24,6 +24,9 @@ class OpenAIProvider(HTTPProvider):
         "images": "/images/generations",
         "speech": "/audio/speech",
         "transcriptions": "/audio/transcriptions",  # a form (protocols/form.py)
+        "translations": "/audio/translations",  # a form
+        "image_edits": "/images/edits",  # a form
+        "image_variations": "/images/variations",  # a form
     }
 
 

@@ -21,9 +21,9 @@ documentation:
   tokens plus ``max_new_tokens`` must stay under the limit.
 
 The operations each serves besides chat, from its API reference: OpenRouter embeddings and
-legacy completions; Groq speech and transcriptions; Mistral embeddings, moderations and
-transcriptions; Together embeddings, legacy completions, images, speech and transcriptions;
-DeepSeek chat only (its completions live outside ``/v1``).
+legacy completions; Groq speech, transcriptions and translations; Mistral embeddings,
+moderations and transcriptions; Together embeddings, legacy completions, images (generations),
+speech and transcriptions; DeepSeek chat only (its completions live outside ``/v1``).
 
 Every vendor keeps OpenAI's own rules too (an ``insufficient_quota`` or
 ``context_length_exceeded`` code means the same wherever it appears).
@@ -36,7 +36,7 @@ from turnout.providers.openai import OPENAI_RULES, OpenAIProvider
 
 CHAT, EMBEDDINGS, COMPLETIONS = "chat", "embeddings", "completions"
 MODERATIONS, IMAGES, SPEECH = "moderations", "images", "speech"
-TRANSCRIPTIONS = "transcriptions"
+TRANSCRIPTIONS, TRANSLATIONS = "transcriptions", "translations"
 _CONTEXT = {"status": 400, "reason": "context_length"}
 
 
@@ -83,7 +83,7 @@ GROQ = _vendor(
     "https://api.groq.com/openai/v1",
     "GROQ_API_KEY",
     "groq",
-    frozenset({CHAT, SPEECH, TRANSCRIPTIONS}),
+    frozenset({CHAT, SPEECH, TRANSCRIPTIONS, TRANSLATIONS}),
     (
         {"status": 498, "reason": "overloaded"},
         {"status": 413, "path": "error.code", "match": "^rate_limit_exceeded$",

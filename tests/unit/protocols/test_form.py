@@ -99,3 +99,28 @@ def test_a_boundary_lookalike_inside_a_file_is_not_a_delimiter() -> None:
     file = form.parts(body, b"xyz")[0]
     assert body[file.start : file.end] == fake
     assert form.fields(b"\r\n" + body, TYPE) == {"model": "dear"}  # an empty preamble
+
+
+def test_a_missing_field_is_added_as_the_last_part() -> None:
+    """An image edit naming no model goes to the gateway's default: the upstream is told the
+    model it serves in a field added before the closing delimiter, every other byte kept."""
+    body = _body().replace(b'name="model"', b'name="prompt"')
+    out = form.renamed(body, TYPE, "model", "up")
+    assert out.startswith(body[: -len(b"\r\n--xyz--\r\n")]) and out.endswith(b"\r\n--xyz--\r\n")
+    assert form.fields(out, TYPE) == {"prompt": "m", "include[]": "a,b", "model": "up"}
+
+
+@pytest.mark.parametrize("value", ["a\r\n--xyz\r\nx", "--xyz"])
+def test_a_value_carrying_the_delimiter_is_never_written(value: str) -> None:
+    with pytest.raises(BadRequest):
+        form.renamed(_body(), TYPE, "model", value)
+
+
+@pytest.mark.parametrize("name", ["model", "include[]"])
+def test_a_file_named_like_a_text_field_or_model_is_a_400(name: str) -> None:
+    """Which would an upstream take: the text the gateway checked, or the file's bytes?"""
+    extra = f'--xyz\r\ncontent-disposition: form-data; name="{name}"; filename="f"\r\n\r\nx\r\n'
+    body = _body().replace(b"--xyz--\r\n", extra.encode() + b"--xyz--\r\n")
+    with pytest.raises(BadRequest) as caught:
+        form.fields(body, TYPE)
+    assert caught.value.param == name

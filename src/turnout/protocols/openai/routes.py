@@ -2,8 +2,9 @@
 
 Besides chat and embeddings (which translate), OpenAI's other operations pass through to
 OpenAI-compatible upstreams only (descriptor.py's SAME_PROTOCOL): the gateway reads their
-model, and for completions the stream flag, and nothing else; a transcription's body is a
-multipart form whose text fields are read (protocols/form.py) and whose bytes go on unchanged.
+model, and for completions the stream flag, and nothing else; an upload (a transcription or
+translation of audio, an image edit or variation) is a multipart form whose text fields are read
+(protocols/form.py) and whose bytes go on unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from turnout.usage.scan import last_object
 # The model OpenAI uses when a request names none, for the operations whose ``model`` is
 # optional (its API reference). The gateway routes that name like any other: a config serves
 # it (or an alias of it) to choose where unnamed requests go, and a key must be allowed it.
-DEFAULT_MODELS = {"moderations": "omni-moderation-latest", "images": "dall-e-2"}
+DEFAULT_MODELS = {
+    "moderations": "omni-moderation-latest",
+    "images": "dall-e-2",
+    "image_edits": "dall-e-2",
+    "image_variations": "dall-e-2",
+}
 
 
 def _chat(data: dict[str, Any], scope: Scope) -> tuple[str, bool]:
@@ -74,3 +80,6 @@ MODERATIONS = Route("moderations", _defaulted("moderations"))
 IMAGES = Route("images", _defaulted("images"), responses_usage)
 SPEECH = Route("speech", _whole, _no_usage)
 TRANSCRIPTIONS = Route("transcriptions", _whole, _transcription_usage, _form)
+TRANSLATIONS = Route("translations", _whole, _transcription_usage, _form)  # whisper: no usage
+IMAGE_EDITS = Route("image_edits", _defaulted("image_edits"), responses_usage, _form)
+IMAGE_VARIATIONS = Route("image_variations", _defaulted("image_variations"), responses_usage, _form)

@@ -1,6 +1,6 @@
 """The OpenAI Chat Completions and Embeddings protocol, as the gateway knows it, with OpenAI's
-other operations (legacy completions, moderations, images, speech, transcriptions) passed through to
-OpenAI-compatible upstreams only."""
+other operations (legacy completions, moderations, images and their edits and variations, speech,
+transcriptions and translations) passed through to OpenAI-compatible upstreams only."""
 
 from __future__ import annotations
 
@@ -88,6 +88,10 @@ PROTOCOL = WireProtocol(
         Operation("embeddings", EMBED, "embeddings"),
         Operation("completions", COMPLETE, "text_completion"),
         Operation("moderations", MODERATE),
+        # Uploads (multipart forms) first: by_family names each family's last operation.
+        Operation("image_edits", IMAGE, form=True),
+        Operation("image_variations", IMAGE, form=True),
+        Operation("translations", TRANSCRIBE, form=True),
         Operation("images", IMAGE),
         Operation("speech", SPEECH),
         Operation("transcriptions", TRANSCRIBE, form=True),
@@ -107,6 +111,12 @@ PROTOCOL = WireProtocol(
         "/audio/speech": routes.SPEECH,
         "/v1/audio/transcriptions": routes.TRANSCRIPTIONS,
         "/audio/transcriptions": routes.TRANSCRIPTIONS,
+        "/v1/audio/translations": routes.TRANSLATIONS,
+        "/audio/translations": routes.TRANSLATIONS,
+        "/v1/images/edits": routes.IMAGE_EDITS,
+        "/images/edits": routes.IMAGE_EDITS,
+        "/v1/images/variations": routes.IMAGE_VARIATIONS,
+        "/images/variations": routes.IMAGE_VARIATIONS,
     },
     stream_terminator=b"[DONE]",
     variant=variant,
