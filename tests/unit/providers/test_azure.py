@@ -241,3 +241,43 @@ async def test_azure_has_no_moderations() -> None:
     with pytest.raises(OperationUnsupported, match="does not serve 'moderations'"):
         await AzureProvider(spec(), client).send(c, deployment("dep"), "az-key")
     assert client.sent == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "path"),
+    [("translations", "/audio/translations"), ("image_edits", "/images/edits")],
+)
+async def test_uploads_go_to_the_deployment_as_forms(operation: str, path: str) -> None:
+    """The form is sent as it came, the model renamed in place, under the client's boundary."""
+    kind = b"multipart/form-data; boundary=b0"
+    body = (
+        b'--b0\r\ncontent-disposition: form-data; name="model"\r\n\r\npub\r\n'
+        b'--b0\r\ncontent-disposition: form-data; name="file"; filename="a"\r\n\r\n\x00\xff\r\n'
+        b"--b0--\r\n"
+    )
+    c = replace(
+        call("openai", {"model": "pub"}, operation=operation, headers={b"content-type": kind}),
+        body=body,
+    )
+    client = FakeClient(FakeResponse(body=b"{}"))
+    await AzureProvider(spec(), client).send(c, deployment("dep"), "az-key")
+    sent = client.sent[0]
+    assert sent.url == (
+        f"https://res.openai.azure.com/openai/deployments/dep{path}?api-version=2024-10-21"
+    )
+    assert sent.body == body.replace(b"\r\n\r\npub\r\n", b"\r\n\r\ndep\r\n")
+    assert sent.header("content-type") == ["multipart/form-data; boundary=b0"]
+
+
+async def test_azure_has_no_image_variations() -> None:
+    from turnout.errors import OperationUnsupported
+
+    client = FakeClient(FakeResponse(body=b"{}"))
+    kind = {b"content-type": b"multipart/form-data; boundary=b0"}
+    form = b'--b0\r\ncontent-disposition: form-data; name="model"\r\n\r\npub\r\n--b0--\r\n'
+    c = replace(
+        call("openai", {"model": "pub"}, operation="image_variations", headers=kind), body=form
+    )
+    with pytest.raises(OperationUnsupported, match="does not serve 'image_variations'"):
+        await AzureProvider(spec(), client).send(c, deployment("dep"), "az-key")
+    assert client.sent == []
