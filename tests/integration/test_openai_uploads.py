@@ -24,6 +24,9 @@ AUDIO = b"ID3\x03" + bytes(range(256)) * 40  # 10 KB of "audio", every byte valu
 IMAGE = PNG + bytes(range(256)) * 8  # a PNG and trailing bytes of every value
 MASK = PNG
 PRICE = {"input": 1.0, "output": 2.0}  # USD per million tokens
+# The SDK marks translations and variations deprecated (whisper-1 and dall-e-2 are retiring);
+# clients still send them, and the gateway serves them.
+pytestmark = pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +307,13 @@ def test_a_form_the_gateway_cannot_read_unambiguously_is_a_400(
     error = resp.json()["error"]
     assert error["type"] == "invalid_request_error" and error["message"], error
     assert httpx.get(mock.url + "/_mock/stats").json()["requests"] == before  # nothing sent
+
+
+@pytest.mark.parametrize("path", ["/v1/audio/transcriptions", "/v1/audio/translations"])
+def test_an_audio_form_without_a_model_is_a_400_naming_it(gw: Proc, path: str) -> None:
+    resp = _post(gw, path, _form(path, _text("language", "en"), model=None))
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["param"] == "model"
 
 
 @pytest.mark.parametrize("path", list(UPLOADS))
