@@ -166,7 +166,8 @@ def fields(body: bytes, content_type: bytes) -> dict[str, str]:
                 raise BadRequest(f"{part.name}: given more than once", param=part.name)
             value = f"{out[part.name]},{value}"
         out[part.name] = value
-    for name in files.intersection(out):
+    if clash := files.intersection(out):
+        name = min(clash)
         raise BadRequest(f"{name}: given both as a file and as a text field", param=name)
     return out
 
