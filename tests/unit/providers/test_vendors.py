@@ -182,3 +182,36 @@ async def test_pass_through_operations_only_where_the_vendor_serves_them(
         with pytest.raises(BadRequest, match=f"does not serve '{operation}'"):
             await provider.send(c, deployment(), "k")
         assert client.sent == []
+
+
+_SERVED_UPLOADS = {
+    "openrouter": set(),
+    "groq": {"transcriptions", "translations"},
+    "mistral": {"transcriptions"},
+    "deepseek": set(),
+    "together": {"transcriptions"},
+}
+_UPLOAD_PATHS = {
+    "transcriptions": "/audio/transcriptions",
+    "translations": "/audio/translations",
+    "image_edits": "/images/edits",
+    "image_variations": "/images/variations",
+}
+_FORM = b'--b0\r\ncontent-disposition: form-data; name="model"\r\n\r\npub\r\n--b0--\r\n'
+
+
+@pytest.mark.parametrize("kind", VENDORS)
+@pytest.mark.parametrize("operation", _UPLOAD_PATHS)
+async def test_uploads_only_where_the_vendor_serves_them(kind: str, operation: str) -> None:
+    client = FakeClient(FakeResponse(body=b"{}"))
+    provider = OpenAIProvider(spec(kind), client)
+    headers = {b"content-type": b"multipart/form-data; boundary=b0"}
+    c = replace(call("openai", {"model": "pub"}, operation=operation, headers=headers), body=_FORM)
+    if operation in _SERVED_UPLOADS[kind]:
+        await provider.send(c, deployment("up"), "k")
+        assert client.sent[0].url == VENDORS[kind] + _UPLOAD_PATHS[operation]
+        assert client.sent[0].body == _FORM.replace(b"pub", b"up")
+    else:
+        with pytest.raises(BadRequest, match=f"does not serve '{operation}'"):
+            await provider.send(c, deployment("up"), "k")
+        assert client.sent == []
