@@ -163,6 +163,10 @@ NEVER_RELAY = (
             b"server",
             b"set-cookie",
             b"x-request-id",
+            # A URL in the upstream's space, where a client would resolve it in the gateway's
+            # (a 3xx never reaches the client at all: turnout.providers.relay).
+            b"location",
+            b"content-location",
             b"alt-svc",
             b"via",
             b"proxy-authenticate",

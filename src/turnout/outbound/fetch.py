@@ -9,7 +9,7 @@ exchange is bounded in time, in redirects and in body size.
 
 For the features that fetch caller-supplied URLs (tool servers, agent cards, OAuth metadata,
 webhooks). Provider calls do not come here: they go through the pooled client, which never
-follows redirects (an upstream's 3xx is relayed to the client as it is).
+follows redirects (an upstream's 3xx is its failure: turnout.providers.relay).
 """
 
 from __future__ import annotations

@@ -34,7 +34,21 @@ def invalid(provider: str, reason: str) -> UpstreamInvalid:
 
 
 def check_status(resp: UpstreamResponse, provider: str) -> None:
+    """A status outside 200-599, or a redirect, is the upstream's failure (502, failover).
+
+    A 3xx is never relayed: the official SDKs follow redirects, resolving a relative
+    ``Location`` against the gateway's address and sending the client's key again, so an
+    upstream's ``307 Location: /admin/...`` would send an admin's call to the admin API. Nor
+    can a client act on it (its base URL is the gateway's); the usual cause is a provider's
+    ``base_url`` on the wrong scheme or host, which the log line says."""
     status = resp.status
+    if 300 <= status < 400:
+        resp.close()
+        raise invalid(
+            provider,
+            f"HTTP status {status} is a redirect, which the gateway does not follow "
+            "(check the provider's base_url: scheme, host and path)",
+        )
     if not 200 <= status <= 599:
         resp.close()
         raise invalid(provider, f"HTTP status {status} is not a final status (200-599)")
