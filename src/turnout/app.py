@@ -48,6 +48,7 @@ from turnout.mcp.gate import McpGate
 from turnout.oauth.attach import use_accounts
 from turnout.observability.hub import Observability
 from turnout.observability.logging import RequestLog, get_logger, use_console
+from turnout.openai_batches.routes import OpenAIBatchService
 from turnout.outbound import OutboundPolicy
 from turnout.pipeline import build_pipeline
 from turnout.plugins.service import Plugins
@@ -108,6 +109,7 @@ class Gateway:
         self.a2a = state.a2a = A2AService(state)  # agents behind /a2a (docs/a2a.md)
         self.conversations: Conversations | None = None  # built at startup
         self.batches = BatchService(state)  # Message Batches (docs/batches.md)
+        self.openai_batches = OpenAIBatchService(state)  # docs/openai-batches.md
         self.pages = PageGuard()  # what a web page may not do while authentication is off
         self.cors = CorsGate(state.runtime.config.server.cors)  # pages of listed origins
 
@@ -192,6 +194,10 @@ class Gateway:
         self.conversations.reach(holders, state.request_log, self.auth.limiter)
         self.batches.reach(
             storage.stores.batches if storage is not None else None,
+            lambda: health.board.all_keys(),
+        )
+        self.openai_batches.reach(
+            storage.stores.openai_batches if storage is not None else None,
             lambda: health.board.all_keys(),
         )
         self.plugins.start(gen.router)

@@ -1,5 +1,5 @@
-"""What is not a model call on an exact path: stored responses, Message Batches, MCP, A2A,
-the admin API, the dashboard, and a 404 in the protocol the path implies.
+"""What is not a model call on an exact path: stored responses, Message Batches, OpenAI's
+Batch API, MCP, A2A, the admin API, the dashboard, and a 404 in the protocol the path implies.
 
 Apart from :class:`turnout.app.Gateway` so that the hot path's dispatch stays one page; these
 services are reached only after the model routes' dict look-ups missed."""
@@ -28,6 +28,8 @@ async def serve_other(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         await responses_route.serve(gw.state, gw.conversations, scope, send)
     elif gw.batches.claims(scope):
         await gw.batches(scope, receive, send)
+    elif gw.openai_batches.claims(scope):
+        await gw.openai_batches(scope, receive, send)
     elif gw.mcp.claims(path):
         await gw.mcp(scope, receive, send)
     elif gw.a2a.claims(path):

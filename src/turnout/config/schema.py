@@ -190,6 +190,11 @@ class StorageConfig(Closed):
     batches_per_key: int = Field(
         1000, ge=1, description="Message Batches a key may hold; past it a creation is a 429"
     )
+    batch_file_mb: float = Field(
+        100.0,
+        gt=0,
+        description="the largest OpenAI batch input file (purpose=batch) a key may upload",
+    )
 
 
 class ModelPriceConfig(Closed):

@@ -31,6 +31,7 @@ from turnout.mock.batches import MockBatches
 from turnout.mock.clouds import CloudAuth, is_cloud_path
 from turnout.mock.content import UID_HEX_LEN
 from turnout.mock.engine import MockResponse, error_response, respond
+from turnout.mock.openai_batches import MockOpenAIBatches
 from turnout.mock.settings import MockSettings
 from turnout.mock.stats import MockStats
 from turnout.mock.timing import MockDisconnect, iter_frames, read_body
@@ -71,6 +72,8 @@ class ServerState:
     connections: set[Connection] = field(default_factory=set)
     clouds: CloudAuth | None = None  # credentials the cloud routes check (mock/clouds.py)
     batches: MockBatches = field(default_factory=MockBatches)  # Message Batches (stateful)
+    # OpenAI's batch files and batches (stateful)
+    openai_batches: MockOpenAIBatches = field(default_factory=MockOpenAIBatches)
 
     def fresh_uid(self) -> bytes:
         return b"%0*x" % (UID_HEX_LEN, next(self.ids))
@@ -266,7 +269,7 @@ class Connection(asyncio.Protocol):
             return
         shared.stats.count(path)
         key = None
-        batches = MockBatches.claims(path)
+        batches = MockBatches.claims(path) or MockOpenAIBatches.claims(path)
         # Cloud answers depend on credentials the cache key does not hold, and batches change
         # under the same request: never cached.
         if (
@@ -290,9 +293,8 @@ class Connection(asyncio.Protocol):
             headers = {n.decode("latin-1"): v.decode("latin-1") for n, v in req.headers}
             query = raw_query.decode("latin-1")
             if batches:  # stateful: never cached (above), answered whole
-                resp = shared.batches.respond(
-                    method, path, query, headers, req.body, shared.settings
-                )
+                held = shared.batches if MockBatches.claims(path) else shared.openai_batches
+                resp = held.respond(method, path, query, headers, req.body, shared.settings)
             elif cloud:
                 raw = raw_path.decode("latin-1")
                 resp = clouds.respond(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from turnout.conversations.store import ConversationStore
     from turnout.health.store import HealthStore
     from turnout.live.store import ManagedStore
+    from turnout.openai_batches.store import ObjectStore
     from turnout.storage.ports import LogStore
 
 
@@ -45,6 +46,8 @@ class Stores:
     conversations: ConversationStore | None = None
     # Message Batch owners (turnout.batches); None: the service's memory store.
     batches: BatchStore | None = None
+    # OpenAI batch files and batches (turnout.openai_batches); None: the service's memory store.
+    openai_batches: ObjectStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ async def _no_credentials(url: str, seconds: float) -> list[CredentialRecord]:
 
 
 def _open_sql(url: str) -> Stores:
+    from turnout.openai_batches.sql import SqlObjectStore
     from turnout.storage.sql.batches import SqlBatchStore
     from turnout.storage.sql.conversations import SqlConversationStore
     from turnout.storage.sql.credentials import SqlCredentialStore
@@ -101,6 +105,7 @@ def _open_sql(url: str) -> Stores:
         SqlManagedStore(engine),
         SqlConversationStore(engine),
         SqlBatchStore(engine),
+        SqlObjectStore(engine),
     )
 
 

@@ -290,3 +290,22 @@ message_batches = Table(
     Column("accounted", Integer, nullable=False, server_default="0"),
     Index("ix_message_batches_owner_created", "owner", "created_at"),
 )
+
+
+# OpenAI batch files and batches made through the gateway: owner and holder
+# (turnout.openai_batches).
+openai_batch_objects = Table(
+    "openai_batch_objects",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("provider", String, nullable=False),
+    Column("key_id", String, nullable=False),
+    Column("models", LargeBinary, nullable=False),
+    Column("endpoint", String, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("object", LargeBinary, nullable=False),
+    Column("accounted", Integer, nullable=False, server_default="0"),
+    Index("ix_openai_batch_objects_owner_created", "owner", "created_at"),
+)

@@ -1,0 +1,128 @@
+"""OpenAI's Batch API through the gateway (docs/openai-batches.md).
+
+``/v1/files`` (upload with ``purpose=batch``, list), ``/v1/files/{id}`` (retrieve, delete),
+``/v1/files/{id}/content``, ``/v1/batches`` (create, list), ``/v1/batches/{id}`` and
+``/v1/batches/{id}/cancel``. A file goes whole to one provider (:mod:`.upstream`) and, like
+the batches made from it and their output files, belongs to the gateway key that made it
+(:mod:`.store`): another key, an unknown or malformed id gets a 404 in OpenAI's error shape
+and never reaches an upstream; the master key and admin keys see everything. The handlers are
+:mod:`.files` and :mod:`.batches`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from turnout.api.io import (
+    ClientDisconnected,
+    StreamAborted,
+    request_id,
+    send_bytes,
+    send_error,
+    send_stream,
+)
+from turnout.auth.guard import PRINCIPAL, guard_client_route
+from turnout.auth.principal import Principal
+from turnout.batches.upstream import Holders
+from turnout.errors import GatewayError, NotFound, as_gateway_error
+from turnout.observability.logging import get_logger
+from turnout.openai_batches import batches, files
+from turnout.openai_batches.common import FILES, ID, owner_of, parse_path
+from turnout.openai_batches.store import Kind, MemoryObjectStore, ObjectRecord, ObjectStore
+from turnout.openai_batches.upstream import Upstreams
+from turnout.types import Call, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from turnout.health.targets import KeyHealth
+    from turnout.state import GatewayState
+
+log = get_logger("turnout")
+
+
+class OpenAIBatchService:
+    """The OpenAI batch routes of one gateway: their store (the storage's, else in memory),
+    the providers and keys that hold files and batches, and the in-process mock's."""
+
+    def __init__(self, state: GatewayState) -> None:
+        self.state = state
+        self.store: ObjectStore = MemoryObjectStore()
+        self.upstreams = Upstreams(Holders(lambda: state.providers, lambda: ()))
+        self._guarded = guard_client_route(state, self._serve)
+
+    def reach(self, store: ObjectStore | None, keys: Any) -> None:
+        """At startup: the storage's store, and the health board's keys."""
+        if store is not None:
+            self.store = store
+
+        def all_keys() -> Iterable[KeyHealth]:
+            return keys()  # type: ignore[no-any-return]
+
+        self.upstreams.holders.keys = all_keys
+
+    @staticmethod
+    def claims(scope: Scope) -> bool:
+        return parse_path(scope) is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._guarded(scope, receive, send)
+
+    async def record(
+        self, object_id: str, kinds: tuple[Kind, ...], principal: Principal | None, gone: str
+    ) -> ObjectRecord:
+        """The caller's object: a 404 for a malformed id, another key's, or none at all."""
+        if ID.fullmatch(object_id) is None:
+            raise NotFound(gone.format(object_id[:200]))
+        _, lookup = owner_of(principal)
+        found = await self.store.get(object_id, kinds, lookup)
+        if found is None:
+            raise NotFound(gone.format(object_id))
+        return found
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.state
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        rid = request_id(headers)
+        parsed = parse_path(scope)
+        assert parsed is not None
+        prefix, object_id, action = parsed
+        group = "files" if prefix == FILES else "batches"
+        call = Call("openai", f"{group}.{action}", "", b"", {}, False, headers, rid, started)
+        call.path = scope["path"]
+        call.query = scope.get("query_string", b"")
+        principal: Principal | None = scope.get(PRINCIPAL)
+        if principal is not None:
+            call.key_id, call.team = principal.id, principal.team
+        state.request_log.inflight += 1
+        try:
+            handler = files.serve if prefix == FILES else batches.serve
+            reply = await handler(self, action, object_id, receive, call, principal)
+            call.status = reply.status
+            out = [*reply.headers, (b"x-request-id", rid.encode())]
+            if reply.chunks is None:
+                await send_bytes(send, reply.status, out, reply.body)
+            else:
+                await send_stream(send, receive, call, None, reply.status, out, reply.chunks, None)
+        except ClientDisconnected:
+            call.status, call.error = 499, "client_disconnected"
+        except StreamAborted:
+            call.error = call.error or "stream_aborted"
+        except asyncio.CancelledError:
+            if call.status == 0:
+                call.status, call.error = 499, "client_disconnected"
+            raise
+        except Exception as exc:  # the last boundary, as for every model route
+            if not isinstance(exc, GatewayError):
+                log.exception("request failed", request_id=rid)
+            err = as_gateway_error(exc)
+            call.status, call.error = err.status, type(err).__name__
+            await send_error(send, err, "openai", rid)
+        finally:
+            state.request_log.record(call, time.perf_counter() - started)
+
+
+__all__ = ["OpenAIBatchService"]
