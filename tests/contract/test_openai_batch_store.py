@@ -1,0 +1,66 @@
+"""The OpenAI batch object store on every backend: files and batches owned by a key, told
+apart by kind, listed newest first with a cursor, counted per key and kind, updated (the
+accounted count never lowered), expiring."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from turnout.openai_batches.sql import SqlObjectStore
+from turnout.openai_batches.store import (
+    FILES,
+    TTL,
+    Kind,
+    MemoryObjectStore,
+    ObjectRecord,
+    ObjectStore,
+)
+
+
+def store_of(backend: dict[str, Any]) -> ObjectStore:
+    engine = backend.get("engine")
+    return MemoryObjectStore() if engine is None else SqlObjectStore(engine, 2)
+
+
+def record(oid: str, owner: str, created: float, kind: Kind = "input") -> ObjectRecord:
+    return ObjectRecord(
+        oid, kind, owner, "oa", "fp01", b'{"up":"pub"}', "/v1/chat/completions", created, b"{}"
+    )
+
+
+async def test_objects_are_kept_per_key_and_kind(backend: dict[str, Any]) -> None:
+    store = store_of(backend)
+    base = f"file-{backend['name']}-{time.time_ns()}-"
+    owner, other = base + "key-a", base + "key-b"
+    now = time.time()
+    mine = [record(f"{base}{i}", owner, now - 10 + i) for i in range(4)]
+    for r in mine:
+        await store.put(r)
+    batch = record(base + "batch", owner, now - 1, "batch")
+    output = record(base + "out", owner, now - 0.5, "output")
+    await store.put(batch)
+    await store.put(output)
+    await store.put(record(base + "theirs", other, now))
+    await store.put(record(base + "old", owner, now - TTL - 1))  # expired
+    assert await store.get(mine[0].id, FILES, owner) == mine[0]
+    assert await store.get(mine[0].id, FILES, other) is None
+    assert await store.get(mine[0].id, FILES, None) == mine[0]  # the master's lookup
+    assert await store.get(mine[0].id, ("batch",), owner) is None  # a file is no batch
+    assert await store.get(batch.id, FILES, owner) is None
+    assert await store.get(batch.id, ("batch",), owner) == batch
+    assert await store.get(base + "old", FILES, owner) is None
+    assert await store.count(owner, "input") == 4 and await store.count(other, "input") == 1
+    assert await store.count(owner, "batch") == 1
+    page = await store.page(owner, FILES, None, 3)
+    assert [r.id for r in page] == [output.id, mine[3].id, mine[2].id]
+    after = await store.page(owner, ("input",), page[-1].created, 10)
+    assert [r.id for r in after] == [mine[1].id, mine[0].id]
+    everyone = await store.page(None, ("batch",), None, 1000)  # the master's listing
+    assert batch.id in [r.id for r in everyone] and mine[1].id not in [r.id for r in everyone]
+    await store.update(mine[0].id, b'{"id":"y"}', 5)
+    await store.update(mine[0].id, None, 3)  # never lowered
+    got = await store.get(mine[0].id, FILES, owner)
+    assert got is not None and got.object == b'{"id":"y"}' and got.accounted == 5
+    await store.delete(mine[0].id)
+    assert await store.get(mine[0].id, FILES, owner) is None
