@@ -8,6 +8,7 @@ it); a key refused a model is refused the file; hostile ids and wrong types are 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from tests.support.procs import Proc, start_gateway
 from tests.support.wait import until
+from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 MASTER = "sy-master-openai-batches-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -46,7 +48,7 @@ def config(mock: Proc) -> dict[str, Any]:
             "demo": {"deployments": [{"provider": "demo", "model": "mock-1"}]},
         },
         "pricing": {"models": {"gpt-a": PRICE, "gpt-b": PRICE, "gpt-slow": PRICE}},
-        "storage": {"flush_interval": 0.05, "batch_file_mb": 0.05},
+        "storage": {"flush_interval": 0.05, "batch_file_mb": 0.05, "batches_per_key": 3},
     }
 
 
@@ -60,10 +62,13 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
 
 
 def new_key(gw: Proc, **body: Any) -> str:
+    return new_key_and_id(gw, **body)[0]
+
+
+def new_key_and_id(gw: Proc, **body: Any) -> tuple[str, str]:
     resp = httpx.post(gw.url + "/admin/keys", json=body, headers=ADMIN)
     assert resp.status_code == 201, resp.text
-    key: str = resp.json()["key"]
-    return key
+    return resp.json()["key"], resp.json()["id"]
 
 
 def client(gw: Proc, key: str) -> openai.OpenAI:
@@ -285,12 +290,76 @@ def test_the_in_process_mock_serves_batches_too(gw: Proc) -> None:
     assert json.loads(only)["response"]["body"]["model"] == "mock-1"
 
 
-def test_a_listing_pages_through_the_keys_files_newest_first(gw: Proc) -> None:
+def test_a_listing_pages_through_the_keys_files_and_batches_newest_first(gw: Proc) -> None:
     c = client(gw, new_key(gw, name="pager"))
     made = [upload(c, jsonl(line(f"n{i}", "gpt-a"))).id for i in range(3)]
     first = c.files.list(limit=2)
-    assert [f.id for f in first.data] == made[::-1][:2]
-    assert [f.id for f in c.files.list()] == made[::-1]
+    assert [f.id for f in first.data] == made[::-1][:2] and first.has_more
+    assert [f.id for f in c.files.list(limit=2)] == made[::-1]  # the SDK follows `after`
+    assert [f.id for f in c.files.list(purpose="batch_output")] == []
+    batches = [
+        c.batches.create(input_file_id=f, endpoint=CHAT, completion_window="24h").id for f in made
+    ]
+    page = c.batches.list(limit=1)
+    assert [b.id for b in page.data] == batches[-1:] and page.has_more
+    assert [b.id for b in c.batches.list(limit=1)] == batches[::-1]
+
+
+def test_a_key_holds_at_most_batches_per_key_files(gw: Proc) -> None:
+    c = client(gw, new_key(gw, name="hoarder"))
+    first, _, _ = (upload(c, jsonl(line("a", "gpt-a"))) for _ in "123")
+    with pytest.raises(openai.RateLimitError) as caught:
+        upload(c, jsonl(line("a", "gpt-a")))
+    assert caught.value.response.headers["x-should-retry"] == "false"  # deleting helps
+    c.files.delete(first.id)
+    assert upload(c, jsonl(line("a", "gpt-a"))).id
+
+
+@pytest.fixture(scope="module")
+def gw_redis(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """Budgets on the shared (Redis) limiter."""
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
+    conf = config(mock)
+    conf["limits"] = {"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix}
+    tmp = tmp_path_factory.mktemp("oai-batches-redis")
+    proc = start_gateway(conf, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
+    yield proc
+    proc.stop()
+    drop_prefix(prefix)
+
+
+@pytest.fixture
+def fixtures(request: pytest.FixtureRequest) -> pytest.FixtureRequest:
+    return request
+
+
+@pytest.mark.parametrize("limiter", ["memory", "redis"])
+def test_output_settles_the_key_budget_and_a_spent_budget_refuses_the_next_batch(
+    limiter: str, fixtures: pytest.FixtureRequest
+) -> None:
+    gw: Proc = fixtures.getfixturevalue("gw" if limiter == "memory" else "gw_redis")
+    key, key_id = new_key_and_id(gw, name="budgeted", budget=0.000001, budget_period="day")
+    c = client(gw, key)
+    made = upload(c, jsonl(line("a", "gpt-a")))
+    batch = c.batches.create(input_file_id=made.id, endpoint=CHAT, completion_window="24h")
+    until(lambda: c.batches.retrieve(batch.id).output_file_id is not None)
+    output = c.batches.retrieve(batch.id).output_file_id
+    assert output is not None
+    raw = c.files.with_raw_response.content(output)
+    assert len(raw.parse().content.splitlines()) == 1
+    rid = raw.headers["x-request-id"]
+    until(lambda: any(r["operation"] == "batches.usage" for r in rows(gw, rid)))
+    (used,) = [r for r in rows(gw, rid) if r["operation"] == "batches.usage"]
+
+    def spent() -> float:
+        shown = httpx.get(f"{gw.url}/admin/keys/{key_id}", headers=ADMIN).json()
+        return float(shown["spend"]["spent"])
+
+    until(lambda: spent() > 0)
+    assert spent() == pytest.approx(used["cost"], abs=1e-6)  # shown rounded
+    with pytest.raises(openai.RateLimitError) as caught:
+        c.batches.create(input_file_id=made.id, endpoint=CHAT, completion_window="24h")
+    assert "Budget exhausted" in caught.value.message
 
 
 def test_a_request_without_a_key_is_refused_in_openais_shape(gw: Proc) -> None:
