@@ -188,7 +188,10 @@ class StorageConfig(Closed):
         10_000, ge=1, description="POST /v1/feedback labels kept per key; its oldest go first"
     )
     batches_per_key: int = Field(
-        1000, ge=1, description="Message Batches a key may hold; past it a creation is a 429"
+        1000,
+        ge=1,
+        description="Message Batches a key may hold (and OpenAI batch files, and batches); "
+        "past it a creation is a 429",
     )
     batch_file_mb: float = Field(
         100.0,
