@@ -2,13 +2,14 @@
 
 Stateful, like :mod:`turnout.mock.batches`: files uploaded to ``POST /v1/files`` (a
 multipart form) and batches made by ``POST /v1/batches`` are kept, each kind bounded (the
-oldest leaves past :data:`MAX_OBJECTS`), and answered by ``GET /v1/files``,
-``GET``/``DELETE /v1/files/{id}``, ``GET /v1/files/{id}/content``, ``GET /v1/batches``,
-``GET /v1/batches/{id}`` and ``POST /v1/batches/{id}/cancel``. Each line of a batch's input
-file is answered by the mock's own route for its ``url`` at creation; the batch completes
-``ttft_ms`` after it was made (the server's ``--ttft-ms`` or the request's
-``x-mock-ttft-ms``; 0: at once), when its output file (the lines answered 200) and error
-file (the others) are made. A batch cancelled before then ends ``cancelled`` with no output.
+oldest leaves past :data:`MAX_OBJECTS`; files also past :data:`MAX_HELD_BYTES`), and
+answered by ``GET /v1/files``, ``GET``/``DELETE /v1/files/{id}``,
+``GET /v1/files/{id}/content``, ``GET /v1/batches``, ``GET /v1/batches/{id}`` and
+``POST /v1/batches/{id}/cancel``. Each line of a batch's input file is answered by the
+mock's own route for its ``url`` at creation; the batch completes ``ttft_ms`` after it was
+made (the server's ``--ttft-ms`` or the request's ``x-mock-ttft-ms``; 0: at once), when its
+output file (the lines answered 200) and error file (the others) are made. A batch
+cancelled before then ends ``cancelled`` with no output.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from turnout.openai_batches.lines import read_form
 FILES = "/v1/files"
 BATCHES = "/v1/batches"
 MAX_OBJECTS = 1000
+MAX_HELD_BYTES = 256 * 1024 * 1024  # the files' bytes together; the oldest leave past it
 MAX_LINES = 10_000
 _FILE = re.compile(r"file-[0-9a-f]{24}")
 _BATCH = re.compile(r"batch_[0-9a-f]{24}")
@@ -87,6 +89,7 @@ class MockOpenAIBatches:
     def __init__(self, max_objects: int = MAX_OBJECTS) -> None:
         self.max_objects = max_objects
         self._files: OrderedDict[str, _File] = OrderedDict()
+        self._held = 0  # the files' bytes
         self._batches: OrderedDict[str, _Batch] = OrderedDict()
 
     @staticmethod
@@ -137,22 +140,25 @@ class MockOpenAIBatches:
             return 200, found.data
         if (method, action) == ("DELETE", ""):
             del self._files[file_id]
+            self._held -= len(found.data)
             return 200, {"id": file_id, "object": "file", "deleted": True}
         raise _Refused(404, f"Unknown request URL: {method} {path}")
 
     def _upload(self, headers: Mapping[str, str], body: bytes) -> _File:
         kind = headers.get("content-type", "").encode("latin-1")
         try:
-            name, data = read_form(body, kind, len(body))
+            name, start, end = read_form(body, kind, len(body))
         except GatewayError as exc:
             raise _Refused(400, str(exc), "file") from None
-        return self._keep(data, "batch", name)
+        return self._keep(body[start:end], "batch", name)
 
     def _keep(self, data: bytes, purpose: str, name: str) -> _File:
         file = _File("file-" + os.urandom(12).hex(), name, purpose, int(time.time()), data)
         self._files[file.id] = file
-        while len(self._files) > self.max_objects:
-            self._files.popitem(last=False)
+        self._held += len(data)
+        while len(self._files) > self.max_objects or self._held > MAX_HELD_BYTES:
+            _, gone = self._files.popitem(last=False)
+            self._held -= len(gone.data)
         return file
 
     # -- batches -------------------------------------------------------------------------

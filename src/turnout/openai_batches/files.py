@@ -86,10 +86,25 @@ async def _upload(
         receive, call.headers, most + FORM_ROOM, state.bodies, config.server.max_held_body_bytes
     )
     try:
-        filename, data = lines.read_form(body, content_type, most)
-        upload = lines.check(filename, data)
+        return await _upload_read(svc, body, content_type, most, call, principal)
     finally:
         state.bodies.release(body)
+
+
+async def _upload_read(
+    svc: OpenAIBatchService,
+    body: bytes,
+    content_type: bytes,
+    most: int,
+    call: Call,
+    principal: Principal | None,
+) -> Reply:
+    """The upload, its form ``body`` held (and counted in the held bodies) until the file
+    sent on is written."""
+    state = svc.state
+    config = state.runtime.config
+    filename, start, end = lines.read_form(body, content_type, most)
+    upload = lines.check(filename, body, start, end)
     if principal is not None:
         for model in upload.models:
             if not principal.allows(model):
@@ -101,7 +116,7 @@ async def _upload(
             f"This API key holds {cap} batch files, the most it may: delete some first."
         )
     provider, names = upstream.route(state.runtime, upload.models)
-    kind, form = lines.form_body(upload.filename, lines.renamed(upload, names))
+    kind, form = lines.upstream_form(upload, names)
     holder = svc.upstreams.pick(provider)
     call.model = upload.models[0]
     call.deployment = f"{provider}/{names[upload.models[0]]}"

@@ -9,7 +9,8 @@ gateway accepts as a name. Bounded: the file by ``storage.batch_file_mb``, at mo
 :data:`MAX_LINES` lines of at most :data:`MAX_LINE` bytes each (OpenAI's own limits), and
 :data:`MAX_MODELS` models. The file sent upstream is the same lines, each with its model
 renamed to the deployment's upstream name, in a form the gateway writes itself (the client's
-part headers are not forwarded; its file name is, when it is plain).
+part headers are not forwarded; its file name is, when it is plain). Lines are parsed one at a
+time, to check them and again to write them: the parsed file is never held whole.
 """
 
 from __future__ import annotations
@@ -36,17 +37,22 @@ DEFAULT_NAME = "batch.jsonl"
 
 @dataclass(slots=True)
 class Upload:
+    """A checked file, as offsets into the form it came in: its lines are parsed once to
+    check them and once more to write the file sent on, never all held parsed at once."""
+
     filename: str
-    lines: list[dict[str, Any]]
+    source: bytes  # the whole form
+    spans: list[tuple[int, int]]  # each line's bytes in ``source``
     endpoint: str
     models: list[str]  # public names, in order of first use
 
 
-def read_form(body: bytes, content_type: bytes, most: int) -> tuple[str, bytes]:
-    """The file's name and bytes from an upload form whose ``purpose`` is ``batch``."""
+def read_form(body: bytes, content_type: bytes, most: int) -> tuple[str, int, int]:
+    """The file's name and where its bytes are in an upload form whose ``purpose`` is
+    ``batch``."""
     mark = form.boundary(content_type)
     purpose: str | None = None
-    found: tuple[str, bytes] | None = None
+    found: tuple[str, int, int] | None = None
     for part in form.parts(body, mark):
         if part.name == "purpose" and not part.file:
             if purpose is not None:
@@ -58,33 +64,43 @@ def read_form(body: bytes, content_type: bytes, most: int) -> tuple[str, bytes]:
             head = body[body.rfind(b"\r\n--" + mark, 0, part.start) : part.start]
             named = _FILENAME.search(head)
             name = named.group(1).decode() if named is not None else DEFAULT_NAME
-            found = name, body[part.start : part.end]
+            found = name, part.start, part.end
     if purpose != "batch":
         raise BadRequest(
             "purpose: this gateway serves files of purpose 'batch' only.", param="purpose"
         )
     if found is None:
         raise BadRequest("file: a file part is required.", param="file")
-    if len(found[1]) > most:
-        raise PayloadTooLarge(f"The file is {len(found[1])} bytes; the limit is {most} bytes.")
+    size = found[2] - found[1]
+    if size > most:
+        raise PayloadTooLarge(f"The file is {size} bytes; the limit is {most} bytes.")
     return found
 
 
-def check(filename: str, data: bytes) -> Upload:
-    """The file's lines, parsed and checked (a 400 naming the first line at fault)."""
-    raw = data.split(b"\n")
-    if raw and not raw[-1].strip():
-        raw.pop()  # the newline that ends the last line
-    if not raw:
+def _spans(source: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    while start < end:
+        stop = source.find(b"\n", start, end)
+        stop = end if stop < 0 else stop
+        spans.append((start, stop))
+        if len(spans) > MAX_LINES:
+            raise BadRequest(f"file: more than {MAX_LINES} lines.", param="file")
+        start = stop + 1
+    if spans and not source[spans[-1][0] : spans[-1][1]].strip():
+        spans.pop()  # a last line of blanks (a CR)
+    return spans
+
+
+def check(filename: str, source: bytes, start: int, end: int) -> Upload:
+    """The file's lines, checked (a 400 naming the first line at fault)."""
+    spans = _spans(source, start, end)
+    if not spans:
         raise BadRequest("file: the file has no lines.", param="file")
-    if len(raw) > MAX_LINES:
-        raise BadRequest(f"file: more than {MAX_LINES} lines.", param="file")
-    lines: list[dict[str, Any]] = []
     models: dict[str, None] = {}
     seen: set[str] = set()
     endpoint = ""
-    for n, text in enumerate(raw, 1):
-        line = _line(n, text)
+    for n, (first, last) in enumerate(spans, 1):
+        line = _line(n, memoryview(source)[first:last])
         custom_id, url, model = line["custom_id"], line["url"], line["body"]["model"]
         if endpoint and url != endpoint:
             raise _bad(n, f"url: every line must call the same endpoint ({endpoint})")
@@ -95,15 +111,14 @@ def check(filename: str, data: bytes) -> Upload:
         models[check_model_name(model, "file")] = None
         if len(models) > MAX_MODELS:
             raise BadRequest(f"file: a file may name at most {MAX_MODELS} models.", param="file")
-        lines.append(line)
-    return Upload(filename, lines, endpoint, list(models))
+    return Upload(filename, source, spans, endpoint, list(models))
 
 
 def _bad(n: int, message: str) -> BadRequest:
     return BadRequest(f"file: line {n}: {message}.", param="file")
 
 
-def _line(n: int, text: bytes) -> dict[str, Any]:
+def _line(n: int, text: memoryview) -> dict[str, Any]:
     if len(text) > MAX_LINE:
         raise _bad(n, f"longer than {MAX_LINE} bytes")
     try:
@@ -125,25 +140,20 @@ def _line(n: int, text: bytes) -> dict[str, Any]:
     return line
 
 
-def renamed(upload: Upload, names: dict[str, str]) -> bytes:
-    """The file sent upstream: every line with its model renamed, one JSON object a line."""
-    out = bytearray()
-    for line in upload.lines:
+def upstream_form(upload: Upload, names: dict[str, str]) -> tuple[str, bytes]:
+    """The content type and body of the upload sent upstream: ``purpose=batch`` and the file,
+    every line with its model renamed (one JSON object a line), written by the gateway."""
+    mark = "turnout-" + os.urandom(16).hex()
+    out = bytearray(
+        f'--{mark}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+        f'--{mark}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{upload.filename}"\r\nContent-Type: application/jsonl\r\n\r\n'.encode()
+    )
+    view = memoryview(upload.source)
+    for first, last in upload.spans:
+        line = orjson.loads(view[first:last])
         line["body"]["model"] = names[line["body"]["model"]]
         out += orjson.dumps(line)
         out += b"\n"
-    return bytes(out)
-
-
-def form_body(filename: str, data: bytes) -> tuple[str, bytes]:
-    """The content type and body of the upload sent upstream (``purpose=batch``, the file)."""
-    mark = "turnout-" + os.urandom(16).hex()
-    head = (
-        f'--{mark}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
-        f'--{mark}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/jsonl\r\n\r\n"
-    )
-    return (
-        f"multipart/form-data; boundary={mark}",
-        head.encode() + data + f"\r\n--{mark}--\r\n".encode(),
-    )
+    out += f"\r\n--{mark}--\r\n".encode()
+    return f"multipart/form-data; boundary={mark}", bytes(out)
