@@ -366,3 +366,47 @@ def test_a_request_without_a_key_is_refused_in_openais_shape(gw: Proc) -> None:
     resp = httpx.get(gw.url + "/v1/files")
     assert resp.status_code == 401
     assert resp.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "body"),
+    [
+        ("/v1/files", "application/json", b'{"purpose": "batch"}'),
+        ("/v1/files", "multipart/form-data; boundary=x", b"--x\r\nnot a part"),
+        (
+            "/v1/files",
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--x--\r\n',
+        ),
+        (
+            "/v1/files",
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+            + jsonl(line("a", "gpt-a"))
+            + b"\r\n--x--\r\n",
+        ),
+    ],
+    ids=["json-body", "broken-form", "no-file", "no-purpose"],
+)
+def test_an_upload_that_is_no_batch_form_is_a_400(
+    gw: Proc, path: str, kind: str, body: bytes
+) -> None:
+    resp = httpx.post(gw.url + path, content=body, headers={**ADMIN, "content-type": kind})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/files?limit=abc",
+        "/v1/files?limit=0",
+        "/v1/files?order=asc",
+        "/v1/batches?limit=101",
+        "/v1/batches?limit=%F0",
+    ],
+)
+def test_a_wrong_typed_listing_is_a_400(gw: Proc, query: str) -> None:
+    resp = httpx.get(gw.url + query, headers=ADMIN)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["type"] == "invalid_request_error"
