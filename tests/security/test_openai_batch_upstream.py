@@ -59,6 +59,8 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
         "POST /v1/batches": {"chunks": [batch("batch_good", "file-out")]},
         "GET /v1/batches/batch_good": {"chunks": [batch("batch_good", "file-out")]},
         "GET /v1/files/file-out": {"chunks": [file("file-out", "batch_output")]},
+        "GET /v1/files/file-flaky": {"status": 500, "chunks": ['{"error": {"message": "x"}}']},
+        "GET /v1/files/file-flaky/content": {"chunks": [json.dumps(GOOD_LINE) + "\n"]},
         "GET /v1/files/file-out/content": {
             "type": "application/octet-stream",
             "chunks": [json.dumps(GOOD_LINE) + "\n", '{"response": [1]}\n'],
@@ -189,3 +191,20 @@ def test_a_hostile_client_id_never_reaches_the_upstream(gw: Proc, upstream: Proc
         assert resp.status_code == 404 and resp.json()["error"]["message"]
     asked = [r["path"] for r in scripted_requests(upstream)]
     assert not [p for p in asked if "nope" in p or "batches/batch_x" in p or "%2F" in p]
+
+
+def test_an_output_file_its_holder_cannot_describe_is_still_the_owners(gw: Proc) -> None:
+    c = client(gw)
+    made = c.files.create(file=("f.jsonl", LINE), purpose="batch")
+    # Forwarded to every request of the call, this header makes the holder answer the
+    # output file's description with the batch again: another object than asked.
+    flaky = scripted(batch("batch_flaky", "file-flaky"))
+    got = c.batches.create(
+        input_file_id=made.id, endpoint=CHAT, completion_window="24h", extra_headers=flaky
+    )
+    assert got.output_file_id == "file-flaky"
+    assert "file-flaky" in [f.id for f in c.files.list(purpose="batch_output")]
+    (only,) = c.files.content("file-flaky").content.splitlines()
+    assert json.loads(only)["custom_id"] == "a"
+    with pytest.raises(openai.InternalServerError):  # its holder's 500, relayed
+        c.files.retrieve("file-flaky")

@@ -18,7 +18,7 @@ import orjson
 from turnout.api.io import read_body
 from turnout.auth.principal import Principal
 from turnout.batches import accounting
-from turnout.errors import BadRequest, TooManyHeld, UpstreamInvalid
+from turnout.errors import BadRequest, GatewayError, TooManyHeld, UpstreamInvalid
 from turnout.observability.logging import get_logger
 from turnout.openai_batches.common import ID, checked, limit_of, listing, owner_of, query_of
 from turnout.openai_batches.files import GONE as FILE_GONE
@@ -147,17 +147,14 @@ async def _seen(
     svc: OpenAIBatchService, record: ObjectRecord, holder: Holder, body: bytes, call: Call
 ) -> bytes:
     """A batch object from its holder: recorded, and its output files recorded as the
-    batch owner's (each asked for once, to list it; an id the gateway holds already is
+    batch owner's (each described once, to list it; an id the gateway holds already is
     never taken over)."""
     obj = _batch(body, record.id)
     for name in OUTPUTS:
         file_id = obj.get(name)
         if file_id is None or await svc.store.get(file_id, ALL, None) is not None:
             continue
-        reply = await svc.upstreams.send(holder, "GET", f"/files/{file_id}", b"", call, False)
-        if not 200 <= reply.status < 300:
-            raise UpstreamInvalid("The upstream does not answer for a batch's output file.")
-        found = orjson.dumps(checked(reply.body, "file", file_id))
+        found = await _output_file(svc, holder, file_id, call)
         output = ObjectRecord(
             file_id,
             "output",
@@ -173,6 +170,22 @@ async def _seen(
     out = orjson.dumps(obj)
     await svc.store.update(record.id, out, None)
     return out
+
+
+async def _output_file(svc: OpenAIBatchService, holder: Holder, file_id: str, call: Call) -> bytes:
+    """An output file's object as its holder has it; if asking fails, the little the batch
+    tells (the file is still recorded, so the owner can read it; retrieving it refreshes it)."""
+    try:
+        reply = await svc.upstreams.send(holder, "GET", f"/files/{file_id}", b"", call, False)
+        if 200 <= reply.status < 300:
+            return orjson.dumps(checked(reply.body, "file", file_id))
+    except GatewayError as exc:
+        log.warning("output file not described", file=file_id, error=repr(exc)[:200])
+    now = int(time.time())
+    return orjson.dumps(
+        {"id": file_id, "object": "file", "bytes": 0, "created_at": now,
+         "filename": f"{file_id}.jsonl", "purpose": "batch_output", "status": "processed"}
+    )  # fmt: skip
 
 
 async def _list(svc: OpenAIBatchService, call: Call, principal: Principal | None) -> Reply:
