@@ -9,6 +9,7 @@ answering whatever the test sends.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +44,7 @@ def _config(mock: Proc) -> dict[str, Any]:
             "slowpoke": mock_provider(mock, headers={"x-mock-ttft-ms": "2000"}),
             "busy": mock_provider(mock, headers={"x-mock-ttft-ms": "1000"}),
             "limited": mock_provider(
-                mock, headers={"x-mock-status": "429", "x-mock-retry-after": "2"}
+                mock, headers={"x-mock-status": "429", "x-mock-retry-after": "60"}
             ),
         },
         "models": {
@@ -123,7 +124,7 @@ def _ask(client: openai.OpenAI, model: str, **headers: str) -> Any:
     )
 
 
-def _wait_for_log(gw: Proc, text: str, timeout: float = 3.0) -> None:
+def _wait_for_log(gw: Proc, text: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if text in gw.output():
@@ -133,10 +134,33 @@ def _wait_for_log(gw: Proc, text: str, timeout: float = 3.0) -> None:
 
 
 # 1 ------------------------------------------------------------------------------------------
-def _wait_half_open(gw: Proc, deployment_id: str, timeout: float = 5.0) -> None:
+def _wait_half_open(gw: Proc, deployment_id: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while _deployment(gw, deployment_id)["state"] != "half_open":
         assert time.monotonic() < deadline, "cooldown never ended"
+        time.sleep(0.05)
+
+
+def _cooldowns(gw: Proc, target: str, count: int, timeout: float = 30.0) -> list[float]:
+    """The cooldown of each of ``target``'s ejections, as logged when it was ejected (the
+    gateway's own figure: no reading of a clock here, which a busy machine would skew)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for line in gw.output().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if (
+                isinstance(record, dict)
+                and record.get("event") == "cooling down"
+                and record.get("id") == target
+                and record.get("new") == "ejected"
+            ):
+                found.append(record["seconds"])
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
         time.sleep(0.05)
 
 
@@ -147,8 +171,9 @@ def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
         with pytest.raises(openai.InternalServerError):
             _ask(client, "flaky", **FAIL)
     state = _deployment(gw, "mock/flaky")
-    assert state["state"] == "ejected" and state["ejections"] == 1
-    assert 0 < state["retry_in"] <= 1.0
+    # Ejected (or, on a slow machine, already past its one-second cooldown: half open).
+    assert state["state"] in ("ejected", "half_open") and state["ejections"] == 1, state
+    assert _cooldowns(gw, "mock/flaky", 1) == [1.0]
     # The last healthy deployment of the model went: loudly, not silently.
     _wait_for_log(gw, '"no healthy deployment left"')
     # Half-open: after the cooldown one trial goes through; it fails, the cooldown doubles.
@@ -157,8 +182,8 @@ def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
     with pytest.raises(openai.InternalServerError):
         _ask(client, "flaky", **FAIL)
     assert _upstream_requests(mock) == before + 1
-    state = _deployment(gw, "mock/flaky")
-    assert state["ejections"] == 2 and 1.0 < state["retry_in"] <= 2.0
+    assert _deployment(gw, "mock/flaky")["ejections"] == 2
+    assert _cooldowns(gw, "mock/flaky", 2) == [1.0, 2.0]
     _wait_half_open(gw, "mock/flaky")
     raw = _ask(client, "flaky")  # the trial succeeds: back in service
     assert raw.http_response.status_code == 200
@@ -181,12 +206,13 @@ def test_429_cools_the_deployment_down_for_at_least_retry_after(
     assert raw.headers["x-turnout-deployment"] == "mock/rate2"
     assert raw.headers["x-turnout-attempts"] == "2"
     before = _upstream_requests(mock)
-    for _ in range(5):  # rate1 is skipped for its Retry-After (2 s): one upstream call each
+    # rate1 is skipped for its Retry-After (a minute: longer than a busy machine stalls a test)
+    for _ in range(5):  # one upstream call each
         assert _ask(client, "rate").headers["x-turnout-attempts"] == "1"
     assert _upstream_requests(mock) == before + 5
     keys = httpx.get(gw.url + "/admin/health").json()["keys"]
     limited = next(k for k in keys if k["provider"] == "limited")
-    assert limited["state"] == "rate_limited" and 0 < limited["retry_in"] <= 2
+    assert limited["state"] == "rate_limited" and 0 < limited["retry_in"] <= 60
 
 
 # 4 ------------------------------------------------------------------------------------------
