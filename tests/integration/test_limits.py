@@ -53,7 +53,11 @@ def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
 
 
 def aclient(url: str, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key=key, base_url=url + "/v1", max_retries=0)
+    # Hundreds of connections opened at once on a machine the suite keeps busy: the SDK's
+    # 5 s connect timeout was seen to expire (the test's own loop starved), not the gateway.
+    return openai.AsyncOpenAI(
+        api_key=key, base_url=url + "/v1", max_retries=0, timeout=httpx.Timeout(120, connect=60)
+    )
 
 
 async def one(
