@@ -3,6 +3,7 @@ cursors, counted per key, updated (the accounted count never lowered), expiring.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -46,3 +47,18 @@ async def test_batches_are_kept_per_key_listed_and_counted(backend: dict[str, An
     assert got is not None and got.batch == b'{"id":"y"}' and got.accounted == 5
     await store.delete(mine[0].id)
     assert await store.get(mine[0].id, owner) is None
+
+
+async def test_the_counted_lines_mark_is_claimed_by_one_read(backend: dict[str, Any]) -> None:
+    """Compare-and-set: of reads claiming the same lines at once, one wins; the others find
+    the mark it set and claim only past it."""
+    store = store_of(backend)
+    bid = f"msgbatch_{backend['name']}_{time.time_ns()}_claim"
+    await store.put(record(bid, "owner", time.time()))
+    found = await asyncio.gather(*(store.claim(bid, 0, 3) for _ in range(8)))
+    assert sorted(found) == [0] + [3] * 7  # one won (found its own mark), seven lost
+    assert await store.claim(bid, 3, 5) == 3  # past the winner's mark: claimed
+    assert await store.claim(bid, 3, 9) == 5  # stale: told the mark
+    got = await store.get(bid, None)
+    assert got is not None and got.accounted == 5
+    assert await store.claim(f"{bid}_gone", 0, 4) == 0  # no record: the lines are the reader's

@@ -19,7 +19,7 @@ does not change once it has ended, so a read counts only the lines past those al
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -35,6 +35,10 @@ from turnout.types import Call, Usage
 
 OPERATION = "batches.usage"
 MAX_LINE = 16 * 1024 * 1024
+MAX_LINES = 100_000  # a batch's most requests (Anthropic's), so its results' most lines
+CLAIM_EVERY = 1000  # lines of usage held before they are claimed (turnout.batches.store)
+MAX_CLAIMS = 64  # claims tried at once: each lost one means another read moved the mark
+ROW_TOKENS = 1_000_000_000  # tokens of a kind in one request-log row (32-bit columns)
 log = get_logger("turnout")
 _periods = Periods()
 
@@ -62,11 +66,15 @@ async def admit(auth: Any, principal: Principal | None, models: list[str]) -> No
         limiter.finish(ticket)
 
 
-async def tickets(auth: Any, principal: Principal | None, models: list[str]) -> dict[str, Ticket]:
+async def tickets(
+    auth: Any, principal: Principal | None, models: list[str], out: dict[str, Ticket] | None = None
+) -> dict[str, Ticket]:
     """Before results are relayed: a ticket per model whose plan counts tokens or spend,
     put through the limiter (so a shared limiter knows it); refused or not, its usage is
-    settled on it: results are never withheld, only counted."""
-    out: dict[str, Ticket] = {}
+    settled on it: results are never withheld, only counted. Each ticket is put in ``out``
+    before its admission is awaited, so a caller cancelled meanwhile still finishes every
+    ticket admitted (:func:`rows`): none holds a ``max_parallel`` slot past the request."""
+    out = {} if out is None else out
     if principal is None or auth is None or not auth.active:
         return out
     limiter = auth.limiter
@@ -87,19 +95,32 @@ def _ticket(plan: Any) -> Ticket:
     return ticket
 
 
-class Tally:
-    """What one results read relays and counts."""
+Claim = Callable[[int, int], Awaitable[int]]
 
-    def __init__(self, models: dict[str, str], skip: int) -> None:
+
+class Tally:
+    """What one results read relays and counts.
+
+    A line's usage is this read's only once the store's counted-lines mark has been moved
+    past it by this read (``claim``, a compare-and-set): lines past the mark are held as
+    ``pending`` (at most :data:`CLAIM_EVERY`), claimed every so many lines and when the relay
+    ends; a claim that finds the mark moved by another read drops the lines that read took
+    and claims the rest from there."""
+
+    def __init__(self, models: dict[str, str], mark: int) -> None:
         self.models = models  # upstream name -> public name (the record's)
-        self.skip = skip  # lines counted by an earlier read
+        self.mark = mark  # lines counted by any read, as last seen
         self.lines = 0
-        self.usage: dict[str, Usage] = {}
-        self.unread = 0  # lines too long or unparsable: relayed, not counted
+        self.usage: dict[str, list[Usage]] = {}  # claimed: per model, rows of ROW_TOKENS
+        self.pending: list[tuple[int, str, Usage]] = []  # (line, public model, usage)
+        self.unread = 0  # lines too long, unparsable or past MAX_LINES: relayed, not counted
 
     def line(self, raw: bytes) -> None:
         self.lines += 1
-        if self.lines <= self.skip or not raw.strip():
+        if self.lines <= self.mark or not raw.strip():
+            return
+        if self.lines > MAX_LINES:
+            self.unread += 1
             return
         try:
             data = orjson.loads(raw)
@@ -117,34 +138,96 @@ class Tally:
         public = self.models.get(model) if isinstance(model, str) else None
         if public is None:
             public = next(iter(self.models.values()))
-        total = self.usage.setdefault(public, Usage())
+        self.pending.append((self.lines, public, usage))
+
+    def _take(self, model: str, usage: Usage) -> None:
+        """Into the model's last row, or a new one: a row's tokens must fit the request log's
+        32-bit columns (one row summing a large batch stopped the log writer)."""
+        rows = self.usage.setdefault(model, [])
+        total = rows[-1] if rows else None
+        if total is None or (
+            total.input_tokens + usage.input_tokens > ROW_TOKENS
+            or total.output_tokens + usage.output_tokens > ROW_TOKENS
+            or total.cached_tokens + usage.cached_tokens > ROW_TOKENS
+            or total.reasoning_tokens + usage.reasoning_tokens > ROW_TOKENS
+        ):
+            total = Usage()
+            rows.append(total)
         total.input_tokens += usage.input_tokens
         total.output_tokens += usage.output_tokens
         total.cached_tokens += usage.cached_tokens
         total.reasoning_tokens += usage.reasoning_tokens
 
-    async def relay(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """The chunks as they came, their lines counted on the way."""
+    async def claim(self, claim: Claim | None) -> None:
+        """Make the lines read past the mark this read's, those another read has not taken.
+        A store that fails: they are counted here (twice at worst, never given away)."""
+        for _ in range(MAX_CLAIMS):
+            if self.lines <= self.mark:
+                break
+            found = self.mark
+            if claim is not None:
+                try:
+                    found = await claim(self.mark, self.lines)
+                except Exception as exc:
+                    log.warning("batch results claim failed", error=repr(exc)[:200])
+            if found == self.mark:
+                for _, model, usage in self.pending:
+                    self._take(model, usage)
+                self.mark = self.lines
+                break
+            self.mark = found
+            self.pending = [p for p in self.pending if p[0] > found]
+        self.pending.clear()
+
+    async def relay(
+        self, chunks: AsyncIterator[bytes], claim: Claim | None = None
+    ) -> AsyncIterator[bytes]:
+        """The chunks as they came, each one's lines counted before it is handed on (a client
+        that leaves once it has them is charged for them), claimed every
+        :data:`CLAIM_EVERY` lines. Each byte is searched for a newline once."""
         held = bytearray()
         skipping = False  # inside a line longer than MAX_LINE
         async for chunk in chunks:
-            yield chunk
+            scan = len(held)
             held += chunk
             start = 0
-            while (end := held.find(b"\n", start)) >= 0:
+            while (end := held.find(b"\n", scan)) >= 0:
                 if skipping:
                     skipping = False
                     self.lines += 1
                     self.unread += 1
                 else:
                     self.line(bytes(held[start:end]))
-                start = end + 1
+                start = scan = end + 1
             del held[:start]
             if len(held) > MAX_LINE:
                 held.clear()
                 skipping = True
+            yield chunk
+            if len(self.pending) >= CLAIM_EVERY:
+                await self.claim(claim)
         if held and not skipping:
             self.line(bytes(held))
+
+
+def _like(ticket: Ticket | None) -> Ticket | None:
+    """For a model's further row (a read past :data:`ROW_TOKENS`): a ticket like its first
+    holding nothing, so that the row's cost settles the budgets too (a ticket settles once)."""
+    if ticket is None:
+        return None
+    more = Ticket(ticket.plan)
+    more.periods, more.second, more.local = ticket.periods, ticket.second, ticket.local
+    more.finished = True
+    return more
+
+
+def _rows_of(tally: Tally, tickets: dict[str, Ticket]) -> list[tuple[str, Usage, Ticket | None]]:
+    """Each row's model, usage and ticket; the tickets with a row are taken out."""
+    out: list[tuple[str, Usage, Ticket | None]] = []
+    for model, each in tally.usage.items():
+        first = tickets.pop(model, None)
+        out += [(model, u, first if i == 0 else _like(first)) for i, u in enumerate(each)]
+    return out
 
 
 def rows(
@@ -158,7 +241,7 @@ def rows(
     """One request-log row per model with usage (their tickets settle the budgets); the
     tickets of models without usage are let go."""
     upstream = {public: name for name, public in tally.models.items()}
-    for model, usage in tally.usage.items():
+    for model, usage, ticket in _rows_of(tally, tickets):
         row = Call(
             "anthropic", OPERATION, model, b"", {}, False, call.headers, call.request_id, 0.0
         )
@@ -168,7 +251,7 @@ def rows(
         row.deployment = f"{provider}/{upstream.get(model, model)}"
         row.key_id, row.team = call.key_id, call.team
         row.path = call.path
-        row.ticket = tickets.pop(model, None)
+        row.ticket = ticket
         request_log.inflight += 1  # record() counts every row out as a finished request
         request_log.record(row, 0.0)
     for ticket in tickets.values():

@@ -13,7 +13,7 @@ accounted there (:mod:`.accounting`).
 from __future__ import annotations
 
 import asyncio
-import re
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -33,17 +33,17 @@ from turnout.api.io import (
 from turnout.auth.guard import PRINCIPAL, guard_client_route
 from turnout.auth.principal import MASTER, Principal
 from turnout.batches import accounting, upstream
+from turnout.batches.bodies import ID as _ID
+from turnout.batches.bodies import MAX_MODELS, MAX_REQUESTS, PREFIX, read_batch, rewritten
 from turnout.batches.store import BatchRecord, BatchStore, MemoryBatchStore
 from turnout.errors import (
     BadRequest,
     GatewayError,
     NotFound,
     TooManyHeld,
-    UpstreamInvalid,
     as_gateway_error,
 )
 from turnout.limits.plan import Ticket
-from turnout.names import check_model_name
 from turnout.observability.logging import get_logger
 from turnout.types import Call, Receive, Reply, Scope, Send
 
@@ -53,12 +53,8 @@ if TYPE_CHECKING:
     from turnout.health.targets import KeyHealth
     from turnout.state import GatewayState
 
-PREFIX = "/v1/messages/batches"
-MAX_REQUESTS = 100_000  # Anthropic's own limit per batch
-MAX_MODELS = 64
 REFRESH_AT_ONCE = 8  # a listing asks the holders about this many batches at a time
 ENDED = b'"processing_status":"ended"'  # as orjson writes the stored batch
-_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _ACTIONS = {
     ("POST", ""): "create",
     ("GET", ""): "list",
@@ -133,13 +129,14 @@ class BatchService:
         if principal is not None:
             call.key_id, call.team = principal.id, principal.team
         state.request_log.inflight += 1
+        opened: list[Any] = []  # upstream streams: closed however the request ends
         try:
             if action == "create":
                 reply = await self._create(receive, call, principal)
             elif action == "list":
                 reply = await self._list(call, principal)
             else:
-                reply = await self._one(batch_id, action, call, principal)
+                reply = await self._one(batch_id, action, call, principal, opened)
             call.status = reply.status
             out = [*reply.headers, (b"x-request-id", rid.encode())]
             if reply.chunks is None:
@@ -161,6 +158,8 @@ class BatchService:
             call.status, call.error = err.status, type(err).__name__
             await send_error(send, err, "anthropic", rid)
         finally:
+            for stream in opened:  # a relay never started (the client left first) too
+                await _close(stream)
             state.request_log.record(call, time.perf_counter() - started)
 
     async def _create(self, receive: Receive, call: Call, principal: Principal | None) -> Reply:
@@ -170,7 +169,7 @@ class BatchService:
             receive, call.headers, server.max_body_bytes, state.bodies, server.max_held_body_bytes
         )
         try:
-            data, models = _read_batch(body)
+            data, models = read_batch(body)
         finally:
             state.bodies.release(body)
         owner, _ = _owner(principal)
@@ -194,7 +193,7 @@ class BatchService:
         reply = await self.holders.send(holder, "POST", PREFIX, orjson.dumps(data), call, False)
         if not 200 <= reply.status < 300:
             return reply
-        batch_id, reply.body = _rewritten(reply.body)
+        batch_id, reply.body = rewritten(reply.body)
         models_json = orjson.dumps({up: public for public, up in reversed(names.items())})
         record = BatchRecord(
             batch_id, owner, provider, holder.key_id, models_json, time.time(), reply.body
@@ -244,7 +243,7 @@ class BatchService:
                     holder, "GET", f"{PREFIX}/{record.id}", b"", call, False
                 )
             if reply.status == 200:
-                _, body = _rewritten(reply.body, record.id)
+                _, body = rewritten(reply.body, record.id)
                 await self.store.update(record.id, body, None)
                 return body
         except Exception as exc:  # one unreachable holder must not fail the listing
@@ -261,7 +260,12 @@ class BatchService:
         return record
 
     async def _one(
-        self, batch_id: str, action: str, call: Call, principal: Principal | None
+        self,
+        batch_id: str,
+        action: str,
+        call: Call,
+        principal: Principal | None,
+        opened: list[Any] | None = None,
     ) -> Reply:
         _, lookup = _owner(principal)
         record = await self._record(batch_id, lookup)
@@ -272,7 +276,7 @@ class BatchService:
         call.attempts = 1
         path = f"{PREFIX}/{batch_id}"
         if action == "results":
-            return await self._results(record, holder, path, call, principal, models)
+            return await self._results(record, holder, path, call, principal, models, opened)
         method = {"retrieve": "GET", "delete": "DELETE", "cancel": "POST"}[action]
         if action == "cancel":
             path += "/cancel"
@@ -281,7 +285,7 @@ class BatchService:
             if action == "delete":
                 await self.store.delete(batch_id)
             else:
-                _, reply.body = _rewritten(reply.body, batch_id)
+                _, reply.body = rewritten(reply.body, batch_id)
                 await self.store.update(batch_id, reply.body, None)
         return reply
 
@@ -293,76 +297,56 @@ class BatchService:
         call: Call,
         principal: Principal | None,
         models: dict[str, str],
+        opened: list[Any] | None,
     ) -> Reply:
         reply = await self.holders.send(holder, "GET", path + "/results", b"", call, True)
-        if reply.chunks is None:
-            return reply
-        tally = accounting.Tally(models, record.accounted)
-        publics = list(dict.fromkeys(models.values()))
-        tickets = await accounting.tickets(self.state.auth, principal, publics)
-        reply.chunks = self._counted(tally, reply.chunks, record, call, tickets)
+        if reply.chunks is not None:
+            if opened is not None:
+                opened.append(reply.chunks)
+            reply.chunks = self._counted(record, reply.chunks, call, principal, models)
         return reply
 
     async def _counted(
         self,
-        tally: accounting.Tally,
-        chunks: Any,
         record: BatchRecord,
+        chunks: Any,
         call: Call,
-        tickets: dict[str, Ticket],
+        principal: Principal | None,
+        models: dict[str, str],
     ) -> Any:
+        """The relay, from its first chunk asked for to its end however it ends: the
+        tickets are taken inside (a relay never started holds none), and its end closes the
+        upstream, claims the lines read (:meth:`BatchStore.claim`) and finishes every ticket,
+        whatever of that is cancelled."""
+        state = self.state
+        tally = accounting.Tally(models, record.accounted)
+        tickets: dict[str, Ticket] = {}
+        publics = list(dict.fromkeys(models.values()))
+
+        def claim(seen: int, lines: int) -> Any:
+            return self.store.claim(record.id, seen, lines)
+
         try:
-            async for chunk in tally.relay(chunks):
+            await accounting.tickets(state.auth, principal, publics, tickets)
+            async for chunk in tally.relay(chunks, claim):
                 yield chunk
         finally:
-            state = self.state
-            accounting.rows(tally, call, record.provider, tickets, state.auth, state.request_log)
-            if tally.lines > record.accounted:
-                await self.store.update(record.id, None, tally.lines)
+            try:
+                await _close(chunks)
+                await tally.claim(claim)
+            finally:
+                accounting.rows(
+                    tally, call, record.provider, tickets, state.auth, state.request_log
+                )
 
 
-def _read_batch(body: bytes) -> tuple[dict[str, Any], list[str]]:
-    """The parsed batch and its models in order of first use: every request an object with a
-    ``params`` object naming a model the gateway accepts as a name."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest("The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    requests = data.get("requests")
-    if not isinstance(requests, list) or not 0 < len(requests) <= MAX_REQUESTS:
-        raise BadRequest(f"requests: a list of 1 to {MAX_REQUESTS} requests.", param="requests")
-    models: dict[str, None] = {}
-    for i, item in enumerate(requests):
-        params = item.get("params") if isinstance(item, dict) else None
-        if not isinstance(params, dict) or not isinstance(params.get("model"), str):
-            raise BadRequest(
-                f"requests.{i}.params: an object naming a model.", param=f"requests.{i}.params"
-            )
-        models[check_model_name(params["model"], f"requests.{i}.params.model")] = None
-        if len(models) > MAX_MODELS:
-            raise BadRequest(f"A batch may name at most {MAX_MODELS} models.", param="requests")
-    return data, list(models)
+async def _close(chunks: Any) -> None:
+    """Close an upstream's stream now (a dropped results read would otherwise keep its
+    connection open until the garbage collector found it)."""
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
 
 
-def _rewritten(body: bytes, expected: str | None = None) -> tuple[str, bytes]:
-    """A batch object from the holder, its ``results_url`` the gateway's own path (relative:
-    the SDK joins it to the base URL it was given). An answer that is no batch, or names an id
-    that cannot be a path segment, is the upstream's fault."""
-    try:
-        batch = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        batch = None
-    batch_id = batch.get("id") if isinstance(batch, dict) else None
-    if not isinstance(batch_id, str) or _ID.fullmatch(batch_id) is None:
-        raise UpstreamInvalid("The upstream answered with no valid message batch.")
-    if expected is not None and batch_id != expected:
-        raise UpstreamInvalid("The upstream answered with another message batch.")
-    assert isinstance(batch, dict)
-    if batch.get("results_url"):
-        batch["results_url"] = f"{PREFIX}/{batch_id}/results"
-    return batch_id, orjson.dumps(batch)
-
-
-__all__ = ["BatchService"]
+__all__ = ["MAX_MODELS", "MAX_REQUESTS", "PREFIX", "BatchService"]

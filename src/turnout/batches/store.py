@@ -5,6 +5,9 @@ upstream's), the owner (the creating gateway key's id, "" on an open gateway), t
 and the key fingerprint that hold it (every later request goes to them), the public model
 names by upstream name (the results' usage is accounted under the public name), the batch
 object as last seen (a listing falls back to it) and how many result lines were accounted.
+That count is claimed, never just written (:meth:`BatchStore.claim`): a compare-and-set, so
+that two reads at once, in one process or on replicas sharing PostgreSQL, never count the
+same line twice.
 Records expire (:data:`TTL`, as the upstream's results do) and each owner holds at most
 ``storage.batches_per_key`` of them: past it a creation is refused until the key deletes some.
 """
@@ -50,6 +53,13 @@ class BatchStore(Protocol):
 
     async def update(self, batch_id: str, batch: bytes | None, accounted: int | None) -> None:
         """A fresh batch object, or a higher accounted count (never lowered)."""
+        ...
+
+    async def claim(self, batch_id: str, seen: int, lines: int) -> int:
+        """Move the counted-lines mark from ``seen`` to ``lines`` if it still is ``seen``
+        (compare-and-set); the mark found: ``seen`` when this read won the lines between,
+        else the mark another read set meanwhile. A record gone (deleted while its results
+        were read) claims: those lines were relayed, and deleting must not make them free."""
         ...
 
     async def delete(self, batch_id: str) -> None: ...
@@ -104,6 +114,15 @@ class MemoryBatchStore:
         if accounted is not None and accounted > record.accounted:
             record = replace(record, accounted=accounted)
         self._records[batch_id] = record
+
+    async def claim(self, batch_id: str, seen: int, lines: int) -> int:
+        record = self._records.get(batch_id)  # no await from here on: atomic in the process
+        if record is None:
+            return seen
+        if record.accounted != seen:
+            return record.accounted
+        self._records[batch_id] = replace(record, accounted=lines)
+        return seen
 
     async def delete(self, batch_id: str) -> None:
         self._records.pop(batch_id, None)

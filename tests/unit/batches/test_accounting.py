@@ -10,6 +10,7 @@ import pytest
 
 from turnout.batches import accounting
 from turnout.batches.accounting import Tally
+from turnout.types import Usage
 
 
 def line(custom_id: str, model: str, inp: int, out: int, kind: str = "succeeded") -> bytes:
@@ -24,7 +25,20 @@ async def chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
 
 
 async def relay(tally: Tally, data: bytes, size: int) -> bytes:
-    return b"".join([c async for c in tally.relay(chunks(data, size))])
+    """The relay of a read alone (no store): its lines past the mark are its own."""
+    out = b"".join([c async for c in tally.relay(chunks(data, size))])
+    await tally.claim(None)
+    return out
+
+
+def total(tally: Tally, model: str) -> Usage:
+    rows = tally.usage[model]
+    return Usage(
+        sum(u.input_tokens for u in rows),
+        sum(u.output_tokens for u in rows),
+        sum(u.cached_tokens for u in rows),
+        sum(u.reasoning_tokens for u in rows),
+    )
 
 
 @pytest.mark.parametrize("size", [1, 7, 1 << 20])
@@ -41,16 +55,16 @@ async def test_lines_are_counted_per_public_model_however_the_chunks_cut_them(si
     tally = Tally({"up-a": "pub-a", "up-b": "pub-b"}, 0)
     assert await relay(tally, data, size) == data
     assert tally.lines == 7 and tally.unread == 2
-    assert tally.usage["pub-a"].input_tokens == 10 + 1 + 2  # an unknown name: the first model
-    assert tally.usage["pub-a"].output_tokens == 3 + 1 + 2
-    assert tally.usage["pub-b"].input_tokens == 5
+    assert total(tally, "pub-a").input_tokens == 10 + 1 + 2  # an unknown name: the first model
+    assert total(tally, "pub-a").output_tokens == 3 + 1 + 2
+    assert total(tally, "pub-b").input_tokens == 5
 
 
 async def test_lines_counted_before_are_skipped() -> None:
     data = line("a", "up", 10, 3) + line("b", "up", 5, 2)
     tally = Tally({"up": "pub"}, 1)
     await relay(tally, data, 4)
-    assert tally.lines == 2 and tally.usage["pub"].input_tokens == 5
+    assert tally.lines == 2 and total(tally, "pub").input_tokens == 5
 
 
 async def test_a_line_longer_than_the_bound_is_relayed_not_held(
@@ -63,4 +77,4 @@ async def test_a_line_longer_than_the_bound_is_relayed_not_held(
     tally = Tally({"up": "pub"}, 0)
     assert await relay(tally, data, 16) == data
     assert tally.lines == 2 and tally.unread == 1
-    assert tally.usage["pub"].input_tokens == 10
+    assert total(tally, "pub").input_tokens == 10

@@ -102,6 +102,19 @@ class SqlBatchStore:
                     .values(accounted=accounted)
                 )
 
+    async def claim(self, batch_id: str, seen: int, lines: int) -> int:
+        """One conditional UPDATE: on PostgreSQL a second one waits for the first's row lock,
+        then finds the mark moved and changes nothing (SQLite runs one writer at a time)."""
+        async with self.engine.begin() as conn:
+            moved = await conn.execute(
+                update(t).where(t.c.id == batch_id, t.c.accounted == seen).values(accounted=lines)
+            )
+            if moved.rowcount == 1:
+                return seen
+            query = select(t.c.accounted).where(t.c.id == batch_id)
+            found = (await conn.execute(query)).scalar_one_or_none()
+        return seen if found is None else int(found)
+
     async def delete(self, batch_id: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.id == batch_id))
