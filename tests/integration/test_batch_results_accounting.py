@@ -8,6 +8,7 @@ that two reads are provably both in flight when they end, and a client can leave
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from tests.contract.pg import asyncpg_url, fresh_database
 from tests.support.procs import Proc, replica_pair, scripted_requests, start_gateway, start_scripted
 from tests.support.wait import until
+from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 MASTER = "sy-master-batch-accounting-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
@@ -215,3 +217,56 @@ def test_two_replicas_reading_at_the_same_time_count_the_lines_once(
     on_b.close()
     until(lambda: len(results_rows(a, key_id)) == 2)  # both replicas: one database
     assert summed(usage_rows(a, key_id)) == ONE_READ
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limited(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Proc, Proc]]:
+    upstream = start_scripted(script(), tmp_path)
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
+    limits: dict[str, Any] = {}
+    if request.param == "redis":
+        limits = {"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix}
+    cfg = config(upstream, storage={"flush_interval": 0.05}, limits=limits)
+    gw = start_gateway(cfg, tmp_path, env={"TURNOUT_MASTER_KEY": MASTER})
+    yield gw, upstream
+    gw.stop()
+    upstream.stop()
+    if request.param == "redis":
+        drop_prefix(prefix)
+
+
+def ask(c: anthropic.Anthropic) -> Any:
+    try:
+        return c.messages.create(
+            model="claude", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+        )
+    except anthropic.APIStatusError as exc:
+        return exc
+
+
+def test_a_client_leaving_mid_relay_frees_its_slot_and_is_charged_once(
+    limited: tuple[Proc, Proc],
+) -> None:
+    """A key with ``max_parallel: 1`` (and a budget, so reading results takes a ticket): while
+    the read runs, the key's next call is refused; once its client has left, the next call is
+    admitted at once (not one lease later), the upstream's stream is closed (not left to the
+    garbage collector), and the lines relayed before the cut are charged once."""
+    gw, upstream = limited
+    key, key_id = new_key(gw, max_parallel=1, budget=10.0, budget_period="day")
+    c = client(gw, key)
+    assert c.messages.batches.create(requests=[REQUEST]).id == BATCH
+    reading = read_all_lines(c)
+    refused = ask(c)
+    assert isinstance(refused, anthropic.RateLimitError), refused  # the read holds the slot
+    reading.close()  # the client leaves mid-relay
+    until(lambda: len(results_rows(gw, key_id)) == 1)
+    admitted = ask(c)
+    assert not isinstance(admitted, Exception), admitted
+    until(lambda: closed_reads(upstream) == 1)
+    assert summed(usage_rows(gw, key_id)) == ONE_READ
+    # Read and left again: relayed, charged nothing more, the slot freed again.
+    read_all_lines(c).close()
+    until(lambda: len(results_rows(gw, key_id)) == 2)
+    assert not isinstance(ask(c), Exception)
+    until(lambda: closed_reads(upstream) == 2)
+    assert summed(usage_rows(gw, key_id)) == ONE_READ
