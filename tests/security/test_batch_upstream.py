@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.support.procs import Proc, start_gateway, start_scripted
+from tests.support.procs import Proc, scripted_requests, start_gateway, start_scripted
 
 MASTER = "sy-master-batch-upstream-key-0123456789"
 
@@ -37,7 +38,8 @@ def batch(batch_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Proc]]:
+    """The gateway and its scripted upstream."""
     tmp = Path(tmp_path_factory.mktemp("batch-upstream"))
     script: dict[str, Any] = {
         "POST /v1/messages/batches": {"chunks": [batch("msgbatch_good")]},
@@ -61,9 +63,14 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
         "models": {"claude": {"deployments": [{"provider": "an", "model": "claude-up"}]}},
     }
     proc = start_gateway(config, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
-    yield proc
+    yield proc, upstream
     proc.stop()
     upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(pair: tuple[Proc, Proc]) -> Proc:
+    return pair[0]
 
 
 def client(gw: Proc) -> anthropic.Anthropic:
@@ -104,4 +111,27 @@ def test_an_upstream_batch_id_that_is_no_path_segment_is_never_recorded(
     assert caught.value.status_code == 502
     assert caught.value.body["type"] == "error"  # type: ignore[index]
     listed = [b.id for b in client(gw).messages.batches.list()]
-    assert listed == ["msgbatch_good"] or listed == []
+    assert all(re.fullmatch(r"msgbatch_[a-z0-9]+", i) for i in listed), listed
+
+
+def in_progress(batch_id: str) -> str:
+    return batch(batch_id).replace('"ended"', '"in_progress"')
+
+
+def test_a_listing_asks_the_upstream_about_a_bounded_number_of_batches(
+    pair: tuple[Proc, Proc],
+) -> None:
+    """Thirty batches in progress, listed a hundred to a page: before, one upstream request
+    each (a thousand per listing at the most), on the provider's key and rate limits."""
+    gw, upstream = pair
+    ids = [f"msgbatch_many{i:03d}" for i in range(30)]
+    for batch_id in ids:
+        answer = {"chunks": [in_progress(batch_id)]}
+        header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+        client(gw).messages.batches.create(requests=[REQUEST], extra_headers=header)
+    before = len(scripted_requests(upstream))
+    listed = client(gw).messages.batches.list(limit=100)
+    assert {b.id for b in listed.data} >= set(ids)
+    asked = scripted_requests(upstream)[before:]
+    assert 0 < len(asked) <= 20
+    assert all(r["path"].startswith("/v1/messages/batches/msgbatch_") for r in asked)

@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from turnout.state import GatewayState
 
 REFRESH_AT_ONCE = 8  # a listing asks the holders about this many batches at a time
+# ... and about this many in all: a page of a thousand batches in progress would otherwise
+# be a thousand upstream requests (on the provider's key and rate limits) per listing.
+REFRESH_MOST = 20
 ENDED = b'"processing_status":"ended"'  # as orjson writes the stored batch
 _ACTIONS = {
     ("POST", ""): "create",
@@ -219,7 +222,8 @@ class BatchService:
         page = await self.store.page(lookup, after, before, limit + 1)
         more, page = len(page) > limit, page[:limit]
         gate = asyncio.Semaphore(REFRESH_AT_ONCE)
-        fresh = await asyncio.gather(*(self._fresh(r, call, gate) for r in page))
+        asked = {r.id for r in [r for r in page if ENDED not in r.batch][:REFRESH_MOST]}
+        fresh = await asyncio.gather(*(self._fresh(r, call, gate, r.id in asked) for r in page))
         data = [orjson.Fragment(b) for b in fresh]
         body = orjson.dumps(
             {
@@ -231,10 +235,12 @@ class BatchService:
         )
         return Reply(200, [JSON], body)
 
-    async def _fresh(self, record: BatchRecord, call: Call, gate: asyncio.Semaphore) -> bytes:
+    async def _fresh(
+        self, record: BatchRecord, call: Call, gate: asyncio.Semaphore, ask: bool = True
+    ) -> bytes:
         """The batch as its holder has it now (one that had ended as last seen: it no longer
         changes); as last seen if asking fails."""
-        if ENDED in record.batch:
+        if not ask or ENDED in record.batch:
             return record.batch
         try:
             holder = self.holders.find(record.provider, record.key_id, record.id)
