@@ -135,3 +135,36 @@ def test_a_listing_asks_the_upstream_about_a_bounded_number_of_batches(
     asked = scripted_requests(upstream)[before:]
     assert 0 < len(asked) <= 20
     assert all(r["path"].startswith("/v1/messages/batches/msgbatch_") for r in asked)
+
+
+WRONG = [7, -1, 1.5, True, None, "x", [], ["a"], {}, {"a": 1}, 10**30]
+
+
+@pytest.mark.parametrize("field", ["processing_status", "results_url", "request_counts", "id"])
+@pytest.mark.parametrize("value", WRONG, ids=[repr(v)[:12] for v in WRONG])
+def test_a_batch_object_with_a_wrong_type_is_never_a_500(
+    pair: tuple[Proc, Proc], field: str, value: Any
+) -> None:
+    """Whatever the upstream puts in the fields the gateway reads, the creation is relayed
+    (200) or refused as the upstream's fault (502, Anthropic's shape, nothing recorded), and
+    the listing that follows still answers."""
+    gw, _ = pair
+    made = json.loads(batch("msgbatch_typed"))
+    made[field] = value
+    answer = {"chunks": [json.dumps(made)]}
+    header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+    resp = httpx.post(
+        gw.url + "/v1/messages/batches",
+        json={"requests": [REQUEST]},
+        headers={"x-api-key": MASTER, **header},
+    )
+    assert resp.status_code in (200, 502), resp.text
+    if resp.status_code == 502:
+        assert field == "id" and resp.json()["type"] == "error"
+    else:
+        assert field != "id" or value == "x"  # "x" is an id like any
+        got = resp.json()
+        if field != "results_url" or value:  # present: never the upstream's own
+            assert got["results_url"] == f"/v1/messages/batches/{got['id']}/results"
+    listed = httpx.get(gw.url + "/v1/messages/batches?limit=1000", headers={"x-api-key": MASTER})
+    assert listed.status_code == 200

@@ -7,13 +7,14 @@ cost is not reserved: it is counted when its results are read.
 
 Results are relayed chunk by chunk. Each complete line (a JSON object, at most
 :data:`MAX_LINE` bytes held) is read for its ``result.message.usage`` and summed per public
-model; when the relay ends, however it ends, one request-log row per model
-(``batches.usage``) carries the sums, priced at the batch share of the model's price
-(:data:`turnout.pricing.BATCH_SHARE`), and settles the key's budgets on a ticket put through
-the limiter before the relay (reading results counts as one request per model; refused or
-not, the results are relayed). A batch's results file
-does not change once it has ended, so a read counts only the lines past those already counted
-(the record's ``accounted``): reading the results again costs nothing more.
+model; when the relay ends, however it ends, request-log rows per model (``batches.usage``,
+each within :data:`ROW_TOKENS`) carry the sums, priced at the batch share of the model's price
+(:data:`turnout.pricing.BATCH_SHARE`), and settle the key's budgets on a ticket put through
+the limiter as the relay starts (reading results counts as one request per model; refused or
+not, the results are relayed). A batch's results file does not change once it has ended, so
+a read counts only the lines past the record's mark (``accounted``), and only those it claims
+by moving the mark with a compare-and-set (:class:`Tally`): reads at the same time, on one
+replica or several, count each line once between them.
 """
 
 from __future__ import annotations
@@ -188,6 +189,13 @@ class Tally:
         held = bytearray()
         skipping = False  # inside a line longer than MAX_LINE
         async for chunk in chunks:
+            if self.lines >= MAX_LINES:  # past a batch's most lines: relayed, not read
+                held.clear()
+                found = chunk.count(b"\n")
+                self.lines += found
+                self.unread += found
+                yield chunk
+                continue
             scan = len(held)
             held += chunk
             start = 0
@@ -206,7 +214,7 @@ class Tally:
             yield chunk
             if len(self.pending) >= CLAIM_EVERY:
                 await self.claim(claim)
-        if held and not skipping:
+        if held and not skipping and self.lines < MAX_LINES:
             self.line(bytes(held))
 
 
