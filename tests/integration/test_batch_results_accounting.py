@@ -7,6 +7,7 @@ that two reads are provably both in flight when they end, and a client can leave
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -28,13 +29,14 @@ PRICE = {"input": 1.0, "output": 2.0}
 BATCH = "msgbatch_held01"
 RESULTS = f"/v1/messages/batches/{BATCH}/results"
 USAGE = [(11, 3), (7, 5), (2, 13)]  # each result line's input and output tokens
+HUGE = "msgbatch_huge01"  # 25 lines of 100 million input tokens: 2.5 billion in all
 
 
-def _batch() -> str:
+def _batch(batch_id: str = BATCH) -> str:
     counts = {"processing": 0, "succeeded": 3, "errored": 0, "canceled": 0, "expired": 0}
     return json.dumps(
         {
-            "id": BATCH,
+            "id": batch_id,
             "type": "message_batch",
             "processing_status": "ended",
             "request_counts": counts,
@@ -43,7 +45,7 @@ def _batch() -> str:
             "ended_at": "2026-12-07T00:01:00Z",
             "cancel_initiated_at": None,
             "archived_at": None,
-            "results_url": f"https://upstream.invalid/{BATCH}/results",
+            "results_url": f"https://upstream.invalid/{batch_id}/results",
         }
     )
 
@@ -90,13 +92,23 @@ def script() -> dict[str, Any]:
         # Every line, then the stream stays open until the gateway closes it.
         f"GET {RESULTS}": {"type": "application/x-jsonl", "chunks": [lines], "hold": True},
         "claude-up": {"chunks": [_message()]},
+        f"GET /v1/messages/batches/{HUGE}": {"chunks": [_batch(HUGE)]},
+        f"GET /v1/messages/batches/{HUGE}/results": {
+            "type": "application/x-jsonl",
+            "chunks": [_line(i, 100_000_000, 1) + "\n" for i in range(25)],
+        },
     }
 
 
 def config(upstream: Proc, **extra: Any) -> dict[str, Any]:
     return {
         "providers": {
-            "an": {"type": "anthropic", "base_url": upstream.url, "api_keys": ["sk-up-held"]}
+            "an": {
+                "type": "anthropic",
+                "base_url": upstream.url,
+                "api_keys": ["sk-up-held"],
+                "forward_headers": ["x-scripted-*"],
+            }
         },
         "models": {"claude": {"deployments": [{"provider": "an", "model": "claude-up"}]}},
         "pricing": {"models": {"claude": PRICE}},
@@ -270,3 +282,23 @@ def test_a_client_leaving_mid_relay_frees_its_slot_and_is_charged_once(
     assert not isinstance(ask(c), Exception)
     until(lambda: closed_reads(upstream) == 2)
     assert summed(usage_rows(gw, key_id)) == ONE_READ
+
+
+def test_a_read_past_the_log_columns_is_logged_whole_on_postgresql(
+    pg_replicas: tuple[Proc, Proc, Proc],
+) -> None:
+    """2.5 billion input tokens for one model in one read: before, one row past PostgreSQL's
+    32-bit token columns, refused with the writer's batch (no usage row, no results row)."""
+    a, _, _ = pg_replicas
+    key, key_id = new_key(a)
+    answer = {"chunks": [_batch(HUGE)]}
+    header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+    c = client(a, key)
+    assert c.messages.batches.create(requests=[REQUEST], extra_headers=header).id == HUGE
+    assert len(list(c.messages.batches.results(HUGE))) == 25
+    until(lambda: len(results_rows(a, key_id)) == 1)
+    rows = usage_rows(a, key_id)
+    assert sum(r["input_tokens"] for r in rows) == 2_500_000_000
+    assert all(r["input_tokens"] < 2**31 for r in rows)
+    full = (2_500_000_000 * PRICE["input"] + 25 * PRICE["output"]) / 1e6
+    assert sum(r["cost"] for r in rows) == pytest.approx(full / 2)  # every row priced
