@@ -17,8 +17,19 @@ import httpx
 import pytest
 
 from tests.support.procs import Proc, scripted_requests, start_gateway, start_scripted
+from tests.support.wait import until
 
 MASTER = "sy-master-batch-upstream-key-0123456789"
+ADMIN = {"authorization": f"Bearer {MASTER}"}
+GOOD_LINE = json.dumps(
+    {
+        "custom_id": "z",
+        "result": {
+            "type": "succeeded",
+            "message": {"model": "claude-up", "usage": {"input_tokens": 9, "output_tokens": 4}},
+        },
+    }
+)
 
 
 def batch(batch_id: str) -> str:
@@ -48,6 +59,12 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Proc]
             "type": "application/x-jsonl",
             "chunks": ['{"custom_id": "a", "result": {"type": "succeeded", "message": [1]}}\n'],
             "repeat": {"chunk": "\x00not json\n", "times": 50},
+        },
+        # 20 MiB with no newline (past the 16 MiB a line may be), then one line to count.
+        "GET /v1/messages/batches/msgbatch_long/results": {
+            "type": "application/x-jsonl",
+            "repeat": {"chunk": "a" * 65536, "times": 320},
+            "after": ["\n" + GOOD_LINE + "\n"],
         },
     }
     upstream = start_scripted(script, tmp)
@@ -168,3 +185,30 @@ def test_a_batch_object_with_a_wrong_type_is_never_a_500(
             assert got["results_url"] == f"/v1/messages/batches/{got['id']}/results"
     listed = httpx.get(gw.url + "/v1/messages/batches?limit=1000", headers={"x-api-key": MASTER})
     assert listed.status_code == 200
+
+
+def test_a_results_body_without_newlines_is_relayed_whole_with_bounded_holding(
+    pair: tuple[Proc, Proc],
+) -> None:
+    """20 MiB with no newline: relayed byte for byte (the gateway holds at most 16 MiB of it,
+    then drops what it held), and the line after it is still counted."""
+    gw, _ = pair
+    answer = {"chunks": [batch("msgbatch_long")]}
+    header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+    client(gw).messages.batches.create(requests=[REQUEST], extra_headers=header)
+    resp = httpx.get(
+        gw.url + "/v1/messages/batches/msgbatch_long/results",
+        headers={"x-api-key": MASTER},
+        timeout=60.0,
+    )
+    assert resp.status_code == 200
+    assert len(resp.content) == 320 * 65536 + len(GOOD_LINE) + 2
+    assert resp.content.endswith(GOOD_LINE.encode() + b"\n")
+    rid = resp.headers["x-request-id"]
+
+    def usage() -> list[dict[str, Any]]:
+        got = httpx.get(gw.url + "/admin/logs", params={"request_id": rid}, headers=ADMIN)
+        return [r for r in got.json()["rows"] if r["operation"] == "batches.usage"]
+
+    until(lambda: usage())
+    assert [(r["input_tokens"], r["output_tokens"]) for r in usage()] == [(9, 4)]

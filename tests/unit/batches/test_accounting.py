@@ -178,3 +178,34 @@ async def test_reads_at_the_same_time_claim_each_line_once(
     assert sum(counted) == sum(range(1, 10))
     got = await store.get("b1", None)
     assert got is not None and got.accounted == 9
+
+
+async def test_a_store_that_fails_a_claim_leaves_the_lines_charged() -> None:
+    """Never given away: a claim that cannot reach the store counts the read's lines."""
+
+    async def broken(seen: int, lines: int) -> int:
+        raise OSError("storage unreachable")
+
+    tally = Tally({"up": "pub"}, 0)
+    data = line("a", "up", 10, 3) + line("b", "up", 5, 2)
+    assert b"".join([c async for c in tally.relay(chunks(data, 7), broken)]) == data
+    await tally.claim(broken)
+    assert total(tally, "pub").input_tokens == 15 and tally.mark == 2 and not tally.pending
+
+
+async def test_a_claim_lost_to_a_read_ahead_keeps_only_the_lines_past_its_mark() -> None:
+    found = iter([5, 5])  # another read counted five lines meanwhile; then this one wins
+
+    async def claim(seen: int, lines: int) -> int:
+        return next(found)
+
+    tally = Tally({"up": "pub"}, 0)
+    await relay_only(tally, b"".join(line(str(i), "up", 1 << i, 0) for i in range(8)))
+    await tally.claim(claim)
+    assert total(tally, "pub").input_tokens == (1 << 5) + (1 << 6) + (1 << 7)
+    assert tally.mark == 8
+
+
+async def relay_only(tally: Tally, data: bytes) -> None:
+    async for _ in tally.relay(chunks(data, 13)):
+        pass
