@@ -143,7 +143,8 @@ class Tally:
 
     def _take(self, model: str, usage: Usage) -> None:
         """Into the model's last row, or a new one: a row's tokens must fit the request log's
-        32-bit columns (one row summing a large batch stopped the log writer)."""
+        32-bit columns (PostgreSQL refused one row summing a large read: its usage was never
+        logged)."""
         rows = self.usage.setdefault(model, [])
         total = rows[-1] if rows else None
         if total is None or (
