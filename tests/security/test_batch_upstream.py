@@ -212,3 +212,20 @@ def test_a_results_body_without_newlines_is_relayed_whole_with_bounded_holding(
 
     until(lambda: usage())
     assert [(r["input_tokens"], r["output_tokens"]) for r in usage()] == [(9, 4)]
+
+
+def test_a_batch_in_progress_naming_ended_in_a_nested_field_is_still_refreshed(
+    pair: tuple[Proc, Proc],
+) -> None:
+    """Before, any ``"processing_status":"ended"`` in the stored bytes counted as ended: a
+    batch in progress whose ``request_counts`` said so was never asked about again."""
+    gw, upstream = pair
+    made = json.loads(in_progress("msgbatch_nested"))
+    made["request_counts"] = {"processing_status": "ended"}
+    answer = {"chunks": [json.dumps(made)]}
+    header = {"x-scripted-answer": base64.b64encode(json.dumps(answer).encode()).decode()}
+    client(gw).messages.batches.create(requests=[REQUEST], extra_headers=header)
+    before = len(scripted_requests(upstream))
+    client(gw).messages.batches.list(limit=1)  # the newest: this one
+    asked = [r["path"] for r in scripted_requests(upstream)[before:]]
+    assert asked == ["/v1/messages/batches/msgbatch_nested"]

@@ -222,7 +222,7 @@ class BatchService:
         page = await self.store.page(lookup, after, before, limit + 1)
         more, page = len(page) > limit, page[:limit]
         gate = asyncio.Semaphore(REFRESH_AT_ONCE)
-        asked = {r.id for r in [r for r in page if ENDED not in r.batch][:REFRESH_MOST]}
+        asked = {r.id for r in [r for r in page if not _ended(r.batch)][:REFRESH_MOST]}
         fresh = await asyncio.gather(*(self._fresh(r, call, gate, r.id in asked) for r in page))
         data = [orjson.Fragment(b) for b in fresh]
         body = orjson.dumps(
@@ -240,7 +240,7 @@ class BatchService:
     ) -> bytes:
         """The batch as its holder has it now (one that had ended as last seen: it no longer
         changes); as last seen if asking fails."""
-        if not ask or ENDED in record.batch:
+        if not ask or _ended(record.batch):
             return record.batch
         try:
             holder = self.holders.find(record.provider, record.key_id, record.id)
@@ -344,6 +344,18 @@ class BatchService:
                 accounting.rows(
                     tally, call, record.provider, tickets, state.auth, state.request_log
                 )
+
+
+def _ended(batch: bytes) -> bool:
+    """The stored batch's own ``processing_status`` is ``ended`` (not a nested field an
+    upstream named so: that batch would never be asked about again)."""
+    if ENDED not in batch:
+        return False
+    try:
+        found = orjson.loads(batch)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(found, dict) and found.get("processing_status") == "ended"
 
 
 async def _close(chunks: Any) -> None:
