@@ -4,6 +4,7 @@ accounted count never lowered), expiring."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -64,3 +65,20 @@ async def test_objects_are_kept_per_key_and_kind(backend: dict[str, Any]) -> Non
     assert got is not None and got.object == b'{"id":"y"}' and got.accounted == 5
     await store.delete(mine[0].id)
     assert await store.get(mine[0].id, FILES, owner) is None
+
+
+async def test_an_output_files_counted_lines_are_claimed_by_one_read(
+    backend: dict[str, Any],
+) -> None:
+    """Compare-and-set, as for Message Batches: of reads claiming the same lines at once,
+    one wins; the others find the mark it set."""
+    store = store_of(backend)
+    oid = f"file-{backend['name']}-{time.time_ns()}-claim"
+    await store.put(record(oid, "owner", time.time(), "output"))
+    found = await asyncio.gather(*(store.claim(oid, 0, 3) for _ in range(8)))
+    assert sorted(found) == [0] + [3] * 7
+    assert await store.claim(oid, 3, 5) == 3
+    assert await store.claim(oid, 3, 9) == 5
+    got = await store.get(oid, ("output",), None)
+    assert got is not None and got.accounted == 5
+    assert await store.claim(f"{oid}-gone", 0, 4) == 0

@@ -19,6 +19,7 @@ replica or several, count each line once between them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -124,22 +125,28 @@ class Tally:
             self.unread += 1
             return
         try:
-            data = orjson.loads(raw)
-            result = data["result"]
-            if result.get("type") != "succeeded":
-                return
-            message = result["message"]
-            usage = parse(message.get("usage"))
-            model = message.get("model")
+            found = self.read(orjson.loads(raw))
         except Exception:  # a hostile or broken line: relayed as it came, not counted
             self.unread += 1
             return
-        if usage is None:
+        if found is None:
             return
+        model, usage = found
         public = self.models.get(model) if isinstance(model, str) else None
         if public is None:
             public = next(iter(self.models.values()))
         self.pending.append((self.lines, public, usage))
+
+    def read(self, data: Any) -> tuple[object, Usage] | None:
+        """A parsed line's model (the upstream's name) and usage; None: a line that counts
+        nothing. A line of the wrong shape raises (it is then relayed, not counted). An
+        Anthropic results line: ``result.message.usage`` of a ``succeeded`` result."""
+        result = data["result"]
+        if result.get("type") != "succeeded":
+            return None
+        message = result["message"]
+        usage = parse(message.get("usage"))
+        return None if usage is None else (message.get("model"), usage)
 
     def _take(self, model: str, usage: Usage) -> None:
         """Into the model's last row, or a new one: a row's tokens must fit the request log's
@@ -239,6 +246,42 @@ def _rows_of(tally: Tally, tickets: dict[str, Ticket]) -> list[tuple[str, Usage,
     return out
 
 
+async def counted(
+    tally: Tally,
+    chunks: Any,
+    claim: Claim,
+    call: Call,
+    principal: Principal | None,
+    provider: str,
+    state: Any,
+) -> AsyncIterator[bytes]:
+    """A results (or output) file's relay, from its first chunk asked for to its end however
+    it ends: the tickets are taken inside (a relay never started holds none), and its end
+    closes the upstream, claims the lines read and finishes every ticket, whatever of that is
+    cancelled. ``call.protocol`` names the rows' protocol."""
+    held: dict[str, Ticket] = {}
+    publics = list(dict.fromkeys(tally.models.values()))
+    try:
+        await tickets(state.auth, principal, publics, held)
+        async for chunk in tally.relay(chunks, claim):
+            yield chunk
+    finally:
+        try:
+            await close(chunks)
+            await tally.claim(claim)
+        finally:
+            rows(tally, call, provider, held, state.auth, state.request_log)
+
+
+async def close(chunks: Any) -> None:
+    """Close an upstream's stream now (a dropped results read would otherwise keep its
+    connection open until the garbage collector found it)."""
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
+
+
 def rows(
     tally: Tally,
     call: Call,
@@ -248,11 +291,12 @@ def rows(
     request_log: Any,
 ) -> None:
     """One request-log row per model with usage (their tickets settle the budgets); the
-    tickets of models without usage are let go."""
+    tickets of models without usage are let go. The rows are in the reading call's
+    protocol (``anthropic`` for Message Batches, ``openai`` for an output file)."""
     upstream = {public: name for name, public in tally.models.items()}
     for model, usage, ticket in _rows_of(tally, tickets):
         row = Call(
-            "anthropic", OPERATION, model, b"", {}, False, call.headers, call.request_id, 0.0
+            call.protocol, OPERATION, model, b"", {}, False, call.headers, call.request_id, 0.0
         )
         row.started = call.started
         row.status = 200

@@ -13,7 +13,6 @@ accounted there (:mod:`.accounting`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -43,7 +42,6 @@ from turnout.errors import (
     TooManyHeld,
     as_gateway_error,
 )
-from turnout.limits.plan import Ticket
 from turnout.observability.logging import get_logger
 from turnout.types import Call, Receive, Reply, Scope, Send
 
@@ -162,7 +160,7 @@ class BatchService:
             await send_error(send, err, "anthropic", rid)
         finally:
             for stream in opened:  # a relay never started (the client left first) too
-                await _close(stream)
+                await accounting.close(stream)
             state.request_log.record(call, time.perf_counter() - started)
 
     async def _create(self, receive: Receive, call: Call, principal: Principal | None) -> Reply:
@@ -324,26 +322,15 @@ class BatchService:
         tickets are taken inside (a relay never started holds none), and its end closes the
         upstream, claims the lines read (:meth:`BatchStore.claim`) and finishes every ticket,
         whatever of that is cancelled."""
-        state = self.state
-        tally = accounting.Tally(models, record.accounted)
-        tickets: dict[str, Ticket] = {}
-        publics = list(dict.fromkeys(models.values()))
 
         def claim(seen: int, lines: int) -> Any:
             return self.store.claim(record.id, seen, lines)
 
-        try:
-            await accounting.tickets(state.auth, principal, publics, tickets)
-            async for chunk in tally.relay(chunks, claim):
-                yield chunk
-        finally:
-            try:
-                await _close(chunks)
-                await tally.claim(claim)
-            finally:
-                accounting.rows(
-                    tally, call, record.provider, tickets, state.auth, state.request_log
-                )
+        tally = accounting.Tally(models, record.accounted)
+        async for chunk in accounting.counted(
+            tally, chunks, claim, call, principal, record.provider, self.state
+        ):
+            yield chunk
 
 
 def _ended(batch: bytes) -> bool:
@@ -356,15 +343,6 @@ def _ended(batch: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(found, dict) and found.get("processing_status") == "ended"
-
-
-async def _close(chunks: Any) -> None:
-    """Close an upstream's stream now (a dropped results read would otherwise keep its
-    connection open until the garbage collector found it)."""
-    close = getattr(chunks, "aclose", None)
-    if close is not None:
-        with contextlib.suppress(Exception):
-            await close()
 
 
 __all__ = ["MAX_MODELS", "MAX_REQUESTS", "PREFIX", "BatchService"]

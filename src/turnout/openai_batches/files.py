@@ -14,7 +14,6 @@ from turnout.api.io import read_body
 from turnout.auth.principal import Principal
 from turnout.batches import accounting as shared_accounting
 from turnout.errors import BadRequest, PermissionDenied, TooManyHeld
-from turnout.limits.plan import Ticket
 from turnout.openai_batches import accounting, lines, upstream
 from turnout.openai_batches.common import (
     checked,
@@ -166,18 +165,15 @@ async def _counted(
     principal: Principal | None,
 ) -> AsyncIterator[bytes]:
     """The output file as it came, its lines' usage counted on the way (once per line)."""
-    state = svc.state
-    models: dict[str, str] = orjson.loads(record.models)
-    tally = accounting.OutputTally(models, record.accounted)
-    publics = list(dict.fromkeys(models.values()))
-    tickets: dict[str, Ticket] = await shared_accounting.tickets(state.auth, principal, publics)
-    try:
-        async for chunk in tally.relay(chunks):
-            yield chunk
-    finally:
-        accounting.rows(tally, call, record.provider, tickets, state.auth, state.request_log)
-        if tally.lines > record.accounted:
-            await svc.store.update(record.id, None, tally.lines)
+
+    def claim(seen: int, lines: int) -> Any:
+        return svc.store.claim(record.id, seen, lines)
+
+    tally = accounting.OutputTally(orjson.loads(record.models), record.accounted)
+    async for chunk in shared_accounting.counted(
+        tally, chunks, claim, call, principal, record.provider, svc.state
+    ):
+        yield chunk
 
 
 __all__: list[Any] = ["serve"]

@@ -105,6 +105,19 @@ class SqlObjectStore:
                     .values(accounted=accounted)
                 )
 
+    async def claim(self, object_id: str, seen: int, lines: int) -> int:
+        """One conditional UPDATE (PostgreSQL: a second waits for the row lock, then finds
+        the mark moved)."""
+        async with self.engine.begin() as conn:
+            moved = await conn.execute(
+                update(t).where(t.c.id == object_id, t.c.accounted == seen).values(accounted=lines)
+            )
+            if moved.rowcount == 1:
+                return seen
+            query = select(t.c.accounted).where(t.c.id == object_id)
+            found = (await conn.execute(query)).scalar_one_or_none()
+        return seen if found is None else int(found)
+
     async def delete(self, object_id: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.id == object_id))

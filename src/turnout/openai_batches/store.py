@@ -59,6 +59,13 @@ class ObjectStore(Protocol):
         """A fresh object, or a higher accounted count (never lowered)."""
         ...
 
+    async def claim(self, object_id: str, seen: int, lines: int) -> int:
+        """Move an output file's counted-lines mark from ``seen`` to ``lines`` if it still is
+        ``seen`` (compare-and-set); the mark found (``seen``: this read won the lines). A
+        record gone claims: those lines were relayed. As
+        :meth:`turnout.batches.store.BatchStore.claim`."""
+        ...
+
     async def delete(self, object_id: str) -> None: ...
 
 
@@ -114,6 +121,15 @@ class MemoryObjectStore:
         if accounted is not None and accounted > record.accounted:
             record = replace(record, accounted=accounted)
         self._records[object_id] = record
+
+    async def claim(self, object_id: str, seen: int, lines: int) -> int:
+        record = self._records.get(object_id)  # no await from here on: atomic in the process
+        if record is None:
+            return seen
+        if record.accounted != seen:
+            return record.accounted
+        self._records[object_id] = replace(record, accounted=lines)
+        return seen
 
     async def delete(self, object_id: str) -> None:
         self._records.pop(object_id, None)

@@ -4,6 +4,7 @@ skipped."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 from turnout.openai_batches.accounting import OutputTally
+from turnout.openai_batches.store import MemoryObjectStore, ObjectRecord
 
 
 def line(custom_id: str, model: str, inp: int, out: int, status: int = 200) -> bytes:
@@ -39,8 +41,9 @@ async def test_lines_answered_200_are_counted_per_public_model(size: int) -> Non
     tally = OutputTally({"up-a": "pub-a", "up-b": "pub-b"}, 0)
     relayed = b"".join([c async for c in tally.relay(chunks(data, size))])
     assert relayed == data
+    await tally.claim(None)  # no store: the read's lines are its own
     assert tally.lines == 7 and tally.unread == 2
-    a, b = tally.usage["pub-a"], tally.usage["pub-b"]
+    [a], [b] = tally.usage["pub-a"], tally.usage["pub-b"]
     assert (a.input_tokens, a.output_tokens) == (12, 5)
     assert (b.input_tokens, b.output_tokens) == (5, 2)
 
@@ -49,5 +52,34 @@ async def test_lines_counted_before_are_skipped() -> None:
     data = line("a", "up-a", 10, 3) + line("b", "up-a", 5, 2)
     tally = OutputTally({"up-a": "pub-a"}, 1)
     _ = [c async for c in tally.relay(chunks(data, 5))]
+    await tally.claim(None)
     assert tally.lines == 2
-    assert (tally.usage["pub-a"].input_tokens, tally.usage["pub-a"].output_tokens) == (5, 2)
+    [a] = tally.usage["pub-a"]
+    assert (a.input_tokens, a.output_tokens) == (5, 2)
+
+
+async def test_two_reads_at_once_count_each_line_once() -> None:
+    """Two reads of one output file, interleaved chunk by chunk on one store: each line's
+    usage is in exactly one of them (the compare-and-set claim Message Batches use)."""
+    store = MemoryObjectStore()
+    record = ObjectRecord("f1", "output", "", "an", "", b'{"up":"pub"}', "", time.time(), b"{}")
+    await store.put(record)
+    data = b"".join(line(str(i), "up", i + 1, 1) for i in range(9))
+
+    async def claim(seen: int, lines: int) -> int:
+        return await store.claim("f1", seen, lines)
+
+    first, second = OutputTally({"up": "pub"}, 0), OutputTally({"up": "pub"}, 0)
+    ahead, behind = first.relay(chunks(data, 60), claim), second.relay(chunks(data, 40), claim)
+    done: set[str] = set()
+    while len(done) < 2:
+        for name, relay in (("a", ahead), ("b", behind)):
+            if name not in done:
+                try:
+                    await relay.__anext__()
+                except StopAsyncIteration:
+                    done.add(name)
+    await first.claim(claim)
+    await second.claim(claim)
+    counted = [sum(u.input_tokens for u in t.usage.get("pub", [])) for t in (first, second)]
+    assert sum(counted) == sum(range(1, 10)), counted
