@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -30,11 +30,12 @@ from turnout.auth.step import one_key
 from turnout.errors import BadRequest, GatewayError, as_gateway_error
 from turnout.names import check_model_name
 from turnout.observability.logging import get_logger
-from turnout.protocols.descriptor import Locate, WireProtocol
+from turnout.protocols.descriptor import Locate, StreamForm, WireProtocol
 from turnout.routing.stream import aclose
 from turnout.server.limits import GONE, TASK
 from turnout.state import GatewayState
 from turnout.types import Call, Receive, Reply, Scope, Send, Usage
+from turnout.usage.base import StreamObserver
 
 SSE_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 log = get_logger("turnout")
@@ -51,6 +52,17 @@ class Inbound:
     usage: Callable[[bytes], Usage | None] | None = None  # a whole answer's (None: the wire's)
     # (raw body, headers) -> (fields, forwarded body) for a form; None: JSON (parse_json)
     parse: Callable[[bytes, dict[bytes, bytes]], tuple[dict[str, Any], bytes]] | None = None
+    stream: StreamForm | None = None  # None: the wire's usual stream
+    # Resolved once here from ``stream`` or the wire, so serving reads one attribute either way.
+    observe: Callable[[Call, bool], StreamObserver] = field(init=False)
+    terminator: bytes | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        form = self.stream
+        observe = form.observe if form is not None else self.wire.usage_observer
+        object.__setattr__(self, "observe", observe)
+        ending = form.terminator if form is not None else self.wire.stream_terminator
+        object.__setattr__(self, "terminator", ending)
 
 
 def _key_first(state: GatewayState, call: Call) -> None:
@@ -155,7 +167,7 @@ async def serve(
         observer = None
         if call.stream and wanted:  # usage is read from the relayed bytes (turnout.usage)
             assert obs is not None
-            observer = call.observer = wire.usage_observer(call, obs.ask_stream_usage)
+            observer = call.observer = inbound.observe(call, obs.ask_stream_usage)
         handler = state.handlers.get(wire.name) or state.handler
         assert handler is not None
         reply = await handler(call)
@@ -184,7 +196,7 @@ async def serve(
                 reply.status,
                 out,
                 reply.chunks,
-                wire.stream_terminator,
+                inbound.terminator,
                 observer,
             )
     except GatewayError as exc:

@@ -28,9 +28,8 @@ def client_routes(s: GatewayState) -> tuple[dict[str, Route], dict[str, Route], 
     """POST routes, GET routes, and the by-prefix model paths."""
 
     def inbound(wire: WireProtocol, route: ProtocolRoute) -> Route:
-        return partial(
-            serve, s, Inbound(wire, route.operation, route.locate, route.usage, route.parse)
-        )
+        found = Inbound(wire, route.operation, route.locate, route.usage, route.parse, route.stream)
+        return partial(serve, s, found)
 
     def plain(fn: Callable[..., Awaitable[None]]) -> Route:
         return partial(fn, s)

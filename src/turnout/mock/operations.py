@@ -20,6 +20,7 @@ from typing import Any, Final
 import orjson
 
 from turnout.errors import BadRequest
+from turnout.mock import opstreams
 from turnout.mock.content import estimate_tokens
 from turnout.mock.plan import Facts, Plan, RequestError, make_plan
 from turnout.protocols import form
@@ -358,7 +359,15 @@ class Answer:
 
 
 def answer(action: str, obj: dict[str, Any], tokens: int, uid: str) -> Answer:
-    """The answer to one of :data:`ACTIONS` (a form's body and type under ``_form``, ``_type``)."""
+    """The answer to one of :data:`ACTIONS` (a form's body and type under ``_form``, ``_type``),
+    streamed when it asks to be (:mod:`turnout.mock.opstreams`)."""
+    out = _answer(action, obj, tokens, uid)
+    if out.body is not None and (frames := opstreams.restream(action, obj, out.body)):
+        return Answer(frames=frames)
+    return out
+
+
+def _answer(action: str, obj: dict[str, Any], tokens: int, uid: str) -> Answer:
     if action == "completions":
         facts, prompts = read_completion(obj)
         plan = make_plan(facts, tokens, uid, "named")

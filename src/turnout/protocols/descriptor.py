@@ -98,6 +98,19 @@ class Route:
     # (raw body, request headers) -> (fields, body to forward), for a body that is not JSON
     # (a form); None: parsed as JSON and re-encoded canonically (api/endpoint.py).
     parse: Callable[[bytes, dict[bytes, bytes]], tuple[dict[str, Any], bytes]] | None = None
+    # A stream that is not the protocol's own kind (OpenAI's image, speech and transcription
+    # events; binary audio): how its usage is read and what it ends with. None: the
+    # protocol's ``usage_observer`` and ``stream_terminator``.
+    stream: StreamForm | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamForm:
+    """How one operation's stream is watched when it is not its protocol's usual stream.
+    ``terminator`` None: nothing marks its end (no ``[DONE]``), so a cut is not detected."""
+
+    observe: Callable[[Call, bool], StreamObserver]
+    terminator: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +270,7 @@ __all__ = [
     "ModelPaths",
     "Operation",
     "Route",
+    "StreamForm",
     "Variant",
     "WireProtocol",
     "require_model",

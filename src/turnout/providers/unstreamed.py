@@ -23,7 +23,7 @@ from turnout.cache.convert import Unconvertible, body_to_stream
 from turnout.cache.replay import Chunks
 from turnout.config.compile import DeploymentSpec, ProviderSpec
 from turnout.errors import BadRequest, UpstreamUnavailable
-from turnout.protocols.descriptor import SAME_PROTOCOL
+from turnout.protocols.descriptor import SAME_PROTOCOL, SPEECH
 from turnout.protocols.registry import FAMILIES, PROTOCOLS
 from turnout.providers.base import Provider
 from turnout.types import Call, Reply, derived
@@ -47,7 +47,11 @@ class Unstreamed:
     async def send(self, call: Call, deployment: DeploymentSpec, key: str) -> Reply:
         if not call.stream:
             return await self.inner.send(call, deployment, key)
-        if FAMILIES.get((call.protocol, call.operation)) in SAME_PROTOCOL:
+        family = FAMILIES.get((call.protocol, call.operation))
+        if family == SPEECH and call.data.get("stream_format") != "sse":
+            # Audio bytes: the upstream is asked for no stream, its answer read as it comes.
+            return await self.inner.send(call, deployment, key)
+        if family in SAME_PROTOCOL:
             # Only chat-like answers can be replayed as a stream (legacy completions cannot).
             raise BadRequest(
                 f"The provider '{self.spec.name}' does not stream (streaming_mode: disabled) "

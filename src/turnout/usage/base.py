@@ -45,6 +45,12 @@ def from_ir(usage: IRUsage | None) -> Usage | None:
 STREAM_BYTES_PER_TOKEN = 32
 
 
+# Operations whose streams are audio or base64 images, not text: a megabyte of a partial image
+# or of speech is not 32 000 tokens, so one cut short counts as :func:`unanswered` (its prompt)
+# unless its usage came.
+NOT_TEXT = frozenset({"images", "image_edits", "speech"})
+
+
 def cut_short(call: Call) -> bool:
     """A stream that reached its client in part and ended before its end: the client left
     (or stopped reading), or the stream failed after its first bytes. Whatever usage it
@@ -52,6 +58,8 @@ def cut_short(call: Call) -> bool:
     and its final count, sent last, never came."""
     if not call.stream or call.relayed == 0 or call.relayed_all or call.cache == "hit":
         return False  # not a stream, nothing relayed, all of it relayed, or a replay
+    if call.operation in NOT_TEXT:
+        return False  # its bytes are no measure of tokens: unanswered() counts its prompt
     return call.status == 499 or (call.error is not None and call.error.startswith("stream:"))
 
 
