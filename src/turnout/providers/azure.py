@@ -130,7 +130,7 @@ class AzureProvider(HTTPProvider):
         )
         if resp.status == 401 and tokens is not None:
             tokens.drop(key)  # revoked or expired early: fetch a new one next time
-        if call.stream and 200 <= resp.status < 300:
+        if call.stream and 200 <= resp.status < 300 and call.operation not in _UNFILTERED:
             resp = _WithoutFilterChunk(resp)
         return masked(resp, token)  # an Entra token is never echoed back (wiresecret)
 
@@ -156,6 +156,9 @@ class AzureProvider(HTTPProvider):
 
 _BLANK = re.compile(rb"\r?\n\r?\n")
 _FIRST_EVENT_MAX = 64 * 1024
+# Streams that never open with the filter chunk (it is a chat chunk): speech's audio bytes,
+# image and transcription events are relayed as they come, never held back looking for it.
+_UNFILTERED = frozenset({"speech", "images", "image_edits", "transcriptions"})
 
 
 class _WithoutFilterChunk:

@@ -167,6 +167,27 @@ async def test_a_stream_without_a_filter_chunk_is_untouched() -> None:
     assert [c async for c in reply.chunks] == data
 
 
+@pytest.mark.parametrize(
+    ("operation", "data"),
+    [
+        ("speech", [b"ID3\x03", bytes(300), b"\xff\n\n" + bytes(10)]),
+        ("images", [b"event: image_generation.partial_image\n", b"data: {}\n\n"]),
+    ],
+)
+async def test_other_operations_streams_are_relayed_as_they_come(
+    operation: str, data: list[bytes]
+) -> None:
+    """Only chat-like streams open with Azure's filter chunk: audio bytes or image events are
+    never held back looking for it (the first bytes would wait for up to 64 KiB)."""
+    client = FakeClient(FakeResponse(chunks=data))
+    body = {"model": "pub", "input": "x", "voice": "alloy", "prompt": "x", "stream": True}
+    reply = await AzureProvider(spec(), client).send(
+        call("openai", body, operation=operation, stream=True), deployment("d"), "az-key"
+    )
+    assert reply.chunks is not None
+    assert [c async for c in reply.chunks] == data
+
+
 async def test_an_unquoted_api_version_is_the_version_string() -> None:
     import yaml
 
