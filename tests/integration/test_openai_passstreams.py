@@ -57,6 +57,7 @@ def _config(mock: Proc, scripted: Proc, **extra: Any) -> dict[str, Any]:
             "oa": mock_provider(mock),
             "sc": sc,
             "still": {**sc, "streaming_mode": "disabled"},
+            "demo": {"type": "mock"},  # the in-process mock of `serve --demo`
         },
         "models": {
             "gpt-image-test": {"deployments": [{"provider": "oa", "model": "gpt-image-1"}]},
@@ -64,6 +65,7 @@ def _config(mock: Proc, scripted: Proc, **extra: Any) -> dict[str, Any]:
             "tts-test": {"deployments": [{"provider": "oa", "model": "gpt-4o-mini-tts"}]},
             "held-*": {"deployments": [{"provider": "sc"}]},
             "still-*": {"deployments": [{"provider": "still"}]},
+            "inproc-*": {"deployments": [{"provider": "demo", "model": "gpt-image-1"}]},
         },
         "pricing": {"models": {m: PRICE for m in ("gpt-image-test", "transcribe-test", "held-x")}},
         "storage": {"flush_interval": 0.05},
@@ -211,6 +213,14 @@ def test_speech_events_are_logged_with_their_usage(gw: Proc) -> None:
         usage["input_tokens"],
         usage["output_tokens"],
     )
+
+
+def test_the_in_process_mock_streams_images_too(gw: Proc) -> None:
+    stream = client(gw).images.generate(
+        model="inproc-image", prompt="x", stream=True, partial_images=1
+    )
+    kinds = [e.type for e in stream]
+    assert kinds == ["image_generation.partial_image", "image_generation.completed"]
 
 
 # -- relayed as it comes; a client leaving closes the upstream ---------------------------------
