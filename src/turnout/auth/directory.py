@@ -90,6 +90,17 @@ class Directory:
     def lookup(self, secret: bytes) -> Principal | None:
         return self.by_digest.get(digest(secret))
 
+    def principal_of(self, key_id: str) -> Principal | None:
+        """A key's principal by its id (None for a key revoked, of a deleted team, or
+        unknown): for work done on a key's behalf after another caller asked for it (a
+        batch's output read by an admin is charged to the batch's owner)."""
+        d = self._digest_of.get(key_id)
+        return None if d is None else self.by_digest.get(d)
+
+    def team_of(self, key_id: str) -> str | None:
+        key = self.keys.get(key_id)
+        return None if key is None else key.team
+
     def budget_scopes(self) -> list[tuple[str, str, str, str]]:
         """(scope, "key" or "team", id, period) of every budget in force: what spend is
         seeded for from the request log."""

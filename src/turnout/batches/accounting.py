@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -246,23 +247,47 @@ def _rows_of(tally: Tally, tickets: dict[str, Ticket]) -> list[tuple[str, Usage,
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whom a batch's usage is charged to: the key that made it, whoever reads its results."""
+
+    key_id: str | None  # None on an open gateway
+    team: str | None
+    principal: Principal | None  # None: no plan to settle (open gateway, master, revoked)
+
+
+def owner(auth: Any, key_id: str) -> Owner:
+    """The owner recorded with the batch (a key id, ``master``, or "" on an open gateway),
+    looked up in the key directory only now, on a results read, never on a model call."""
+    if not key_id:
+        return Owner(None, None, None)
+    directory = getattr(auth, "directory", None)
+    if directory is None:
+        return Owner(key_id, None, None)
+    found = directory.principal_of(key_id)
+    team = found.team if found is not None else directory.team_of(key_id)
+    return Owner(key_id, team, found)
+
+
 async def counted(
     tally: Tally,
     chunks: Any,
     claim: Claim,
     call: Call,
-    principal: Principal | None,
+    charged: Owner,
     provider: str,
     state: Any,
 ) -> AsyncIterator[bytes]:
     """A results (or output) file's relay, from its first chunk asked for to its end however
     it ends: the tickets are taken inside (a relay never started holds none), and its end
     closes the upstream, claims the lines read and finishes every ticket, whatever of that is
-    cancelled. ``call.protocol`` names the rows' protocol."""
+    cancelled. The usage is the batch owner's (``charged``): the master key or an admin key
+    reading the results first must not leave the owner's budgets uncharged. ``call.protocol``
+    names the rows' protocol."""
     held: dict[str, Ticket] = {}
     publics = list(dict.fromkeys(tally.models.values()))
     try:
-        await tickets(state.auth, principal, publics, held)
+        await tickets(state.auth, charged.principal, publics, held)
         async for chunk in tally.relay(chunks, claim):
             yield chunk
     finally:
@@ -270,7 +295,7 @@ async def counted(
             await close(chunks)
             await tally.claim(claim)
         finally:
-            rows(tally, call, provider, held, state.auth, state.request_log)
+            rows(tally, call, provider, held, state.auth, state.request_log, charged)
 
 
 async def close(chunks: Any) -> None:
@@ -289,10 +314,12 @@ def rows(
     tickets: dict[str, Ticket],
     auth: Any,
     request_log: Any,
+    charged: Owner | None = None,
 ) -> None:
-    """One request-log row per model with usage (their tickets settle the budgets); the
-    tickets of models without usage are let go. The rows are in the reading call's
-    protocol (``anthropic`` for Message Batches, ``openai`` for an output file)."""
+    """One request-log row per model with usage (their tickets settle the budgets), the
+    ``charged`` owner's (else the reading call's key); the tickets of models without usage
+    are let go. The rows are in the reading call's protocol (``anthropic`` for Message
+    Batches, ``openai`` for an output file)."""
     upstream = {public: name for name, public in tally.models.items()}
     for model, usage, ticket in _rows_of(tally, tickets):
         row = Call(
@@ -302,7 +329,10 @@ def rows(
         row.status = 200
         row.usage = usage
         row.deployment = f"{provider}/{upstream.get(model, model)}"
-        row.key_id, row.team = call.key_id, call.team
+        if charged is None:
+            row.key_id, row.team = call.key_id, call.team
+        else:
+            row.key_id, row.team = charged.key_id, charged.team
         row.path = call.path
         row.ticket = ticket
         request_log.inflight += 1  # record() counts every row out as a finished request

@@ -307,7 +307,7 @@ class BatchService:
         if reply.chunks is not None:
             if opened is not None:
                 opened.append(reply.chunks)
-            reply.chunks = self._counted(record, reply.chunks, call, principal, models)
+            reply.chunks = self._counted(record, reply.chunks, call, models)
         return reply
 
     async def _counted(
@@ -315,7 +315,6 @@ class BatchService:
         record: BatchRecord,
         chunks: Any,
         call: Call,
-        principal: Principal | None,
         models: dict[str, str],
     ) -> Any:
         """The relay, from its first chunk asked for to its end however it ends: the
@@ -327,8 +326,9 @@ class BatchService:
             return self.store.claim(record.id, seen, lines)
 
         tally = accounting.Tally(models, record.accounted)
+        charged = accounting.owner(self.state.auth, record.owner)
         async for chunk in accounting.counted(
-            tally, chunks, claim, call, principal, record.provider, self.state
+            tally, chunks, claim, call, charged, record.provider, self.state
         ):
             yield chunk
 

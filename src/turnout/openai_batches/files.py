@@ -53,7 +53,7 @@ async def serve(
         reply = await svc.upstreams.send(holder, "GET", path + "/content", b"", call, True)
         if reply.chunks is None or record.kind != "output":
             return reply
-        reply.chunks = _counted(svc, reply.chunks, record, call, principal)
+        reply.chunks = _counted(svc, reply.chunks, record, call)
         return reply
     method = "GET" if action == "retrieve" else "DELETE"
     reply = await svc.upstreams.send(holder, method, path, b"", call, False)
@@ -162,16 +162,17 @@ async def _counted(
     chunks: AsyncIterator[bytes],
     record: ObjectRecord,
     call: Call,
-    principal: Principal | None,
 ) -> AsyncIterator[bytes]:
-    """The output file as it came, its lines' usage counted on the way (once per line)."""
+    """The output file as it came, its lines' usage counted on the way (once per line) and
+    charged to the batch's owner, whoever reads it."""
 
     def claim(seen: int, lines: int) -> Any:
         return svc.store.claim(record.id, seen, lines)
 
     tally = accounting.OutputTally(orjson.loads(record.models), record.accounted)
+    charged = shared_accounting.owner(svc.state.auth, record.owner)
     async for chunk in shared_accounting.counted(
-        tally, chunks, claim, call, principal, record.provider, svc.state
+        tally, chunks, claim, call, charged, record.provider, svc.state
     ):
         yield chunk
 
