@@ -208,3 +208,18 @@ def test_an_output_file_its_holder_cannot_describe_is_still_the_owners(gw: Proc)
     assert json.loads(only)["custom_id"] == "a"
     with pytest.raises(openai.InternalServerError):  # its holder's 500, relayed
         c.files.retrieve("file-flaky")
+
+
+def test_an_uploads_id_another_key_holds_is_never_taken_over(gw: Proc) -> None:
+    admin = {"authorization": f"Bearer {MASTER}"}
+    keys = [httpx.post(gw.url + "/admin/keys", json={}, headers=admin).json()["key"] for _ in "ab"]
+    a, b = (openai.OpenAI(api_key=k, base_url=gw.url + "/v1", max_retries=0) for k in keys)
+    same = scripted(file("file-shared"))
+    assert a.files.create(file=("f.jsonl", LINE), purpose="batch", extra_headers=same).id == (
+        "file-shared"
+    )
+    with pytest.raises(openai.InternalServerError) as caught:
+        b.files.create(file=("f.jsonl", LINE), purpose="batch", extra_headers=same)
+    assert caught.value.status_code == 502
+    assert [f.id for f in a.files.list()] == ["file-shared"]  # still the first key's
+    assert [f.id for f in b.files.list()] == []

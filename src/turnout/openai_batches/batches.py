@@ -22,7 +22,7 @@ from turnout.errors import BadRequest, GatewayError, TooManyHeld, UpstreamInvali
 from turnout.observability.logging import get_logger
 from turnout.openai_batches.common import ID, checked, limit_of, listing, owner_of, query_of
 from turnout.openai_batches.files import GONE as FILE_GONE
-from turnout.openai_batches.store import Kind, ObjectRecord
+from turnout.openai_batches.store import ALL, ObjectRecord
 from turnout.types import Call, Receive, Reply
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ GONE = "No batch found with id '{}'."
 FINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 OUTPUTS = ("output_file_id", "error_file_id")
 REFRESH_AT_ONCE = 8  # a listing asks the holders about this many batches at a time
-ALL: tuple[Kind, ...] = ("input", "output", "batch")
 log = get_logger("turnout")
 
 

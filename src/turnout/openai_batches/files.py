@@ -13,7 +13,7 @@ import orjson
 from turnout.api.io import read_body
 from turnout.auth.principal import Principal
 from turnout.batches import accounting as shared_accounting
-from turnout.errors import BadRequest, PermissionDenied, TooManyHeld
+from turnout.errors import BadRequest, PermissionDenied, TooManyHeld, UpstreamInvalid
 from turnout.openai_batches import accounting, lines, upstream
 from turnout.openai_batches.common import (
     checked,
@@ -22,7 +22,7 @@ from turnout.openai_batches.common import (
     owner_of,
     query_of,
 )
-from turnout.openai_batches.store import FILES, Kind, ObjectRecord
+from turnout.openai_batches.store import ALL, FILES, Kind, ObjectRecord
 from turnout.types import Call, Receive, Reply
 
 if TYPE_CHECKING:
@@ -137,6 +137,14 @@ async def _upload_read(
         time.time(),
         reply.body,
     )
+    held = await svc.store.get(record.id, ALL, None)
+    if held is not None and (held.kind, held.owner, held.provider, held.key_id) != (
+        "input",
+        owner,
+        provider,
+        holder.key_id,
+    ):  # another key's object, a batch or an output file: never taken over
+        raise UpstreamInvalid("The upstream answered with an id the gateway already holds.")
     await svc.store.put(record)
     return reply
 

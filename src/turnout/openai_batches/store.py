@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 TTL = 30 * 86_400.0  # OpenAI keeps a batch's files 30 days
 Kind = Literal["input", "output", "batch"]
 FILES: tuple[Kind, ...] = ("input", "output")
+ALL: tuple[Kind, ...] = ("input", "output", "batch")
 
 
 @dataclass(frozen=True, slots=True)
