@@ -261,6 +261,10 @@ def _file(name: str, data: bytes) -> bytes:
     return head.encode() + b"content-type: application/octet-stream\r\n\r\n" + data + b"\r\n"
 
 
+def _part(disposition: bytes, value: bytes = b"claude-test") -> bytes:
+    return b"--b0\r\ncontent-disposition: " + disposition + b"\r\n\r\n" + value + b"\r\n"
+
+
 def _form(path: str, *extra: bytes, model: str | None = "gpt-image-test") -> bytes:
     file, needed = UPLOADS[path]
     parts = [_text(name, value) for name, value in needed]
@@ -293,6 +297,22 @@ HOSTILE: dict[str, Callable[[str], tuple[str, bytes]]] = {
     "many-parts": lambda p: (FORM, _form(p, *[_text(f"f{i}", "1") for i in range(70)])),
     "huge-field": lambda p: (FORM, _form(p, _text("prompt2", "x" * 70_000))),
     "json": lambda p: ("application/json", b'{"model": "gpt-image-test"}'),
+    # A second model the gateway would not see, read by an upstream's strict parser (a
+    # quoted parameter holding "name=", the last of two dispositions, the last of two names).
+    "model-behind-a-quoted-parameter": lambda p: (
+        FORM,
+        _form(p, _part(b'form-data; x="; name=extra;"; name="model"', b"claude-test")),
+    ),
+    "two-dispositions": lambda p: (
+        FORM,
+        _form(p, _part(b'form-data; name="extra"\r\ncontent-disposition: form-data; name="model"')),
+    ),
+    "name-twice": lambda p: (FORM, _form(p, _part(b'form-data; name="extra"; name="model"'))),
+    "folded-disposition": lambda p: (
+        FORM,
+        _form(p, _part(b'form-data; name="extra";\r\n name="model"')),
+    ),
+    "escaped-quote-in-a-name": lambda p: (FORM, _form(p, _part(b'form-data; name="x\\"; a="b"'))),
 }
 
 

@@ -7,22 +7,22 @@ searched (``bytes.find``), never copied part by part: the audio file's bytes are
 offset. A form the gateway and an upstream could read differently is refused with a 400 rather
 than guessed at: a second ``boundary`` parameter, a text field given twice (which ``model``
 would the upstream take?), a name given to a file and a text field, a file named ``model``, a
-field name in RFC 5987's ``name*=`` form, an unterminated part.
+field name in RFC 5987's ``name*=`` form, an unterminated part, and a part whose name another
+parser could read otherwise (two dispositions, two names, a folded line, a backslash).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.message import Message
 
 from turnout.errors import BadRequest
 
 MAX_PARTS = 64  # files and fields together
 MAX_HEAD_BYTES = 8 * 1024  # one part's headers
 MAX_FIELD_BYTES = 64 * 1024  # one text field's value
-_NAME = re.compile(rb'(?:^|[;\s])name=(?:"([^"\r\n]*)"|([^;\s]*))', re.IGNORECASE)
 _EXTENDED = re.compile(rb"(?:^|[;\s])name\*=", re.IGNORECASE)
-_FILENAME = re.compile(rb"(?:^|[;\s])filename\*?=", re.IGNORECASE)
 # RFC 2046's boundary characters (a space only inside); those after the first group need quotes.
 _BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 _SPECIAL = re.compile(rb"[()+,/:=? ]")
@@ -68,22 +68,36 @@ def content_type(client: bytes) -> str:
 
 
 def _disposition(head: bytes) -> tuple[str, bool]:
+    """A part's name and whether it is a file, read from its one Content-Disposition by the
+    standard library's RFC 2045 parameter parser (quoted strings are values: ``x="; name=a"``
+    names nothing). What an upstream's parser could read otherwise is a 400: a second
+    disposition (which one would it take?), a folded header line, a second ``name``, a
+    backslash (unescaped by some parsers, kept by others), RFC 5987's ``name*=``."""
+    found: list[bytes] = []
     for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            raise _bad("a folded header line (obsolete line folding) is not supported")
         key, _, value = line.partition(b":")
-        if key.strip().lower() != b"content-disposition":
-            continue
-        if _EXTENDED.search(value):
-            raise _bad("a field named with name*= (RFC 5987) is not supported")
-        match = _NAME.search(value)
-        if match is None:
-            break
-        raw = match.group(1) if match.group(1) is not None else match.group(2)
-        try:
-            name = raw.decode()
-        except UnicodeDecodeError:
-            raise _bad("a field name is not UTF-8") from None
-        return name, _FILENAME.search(value) is not None
-    raise _bad("a part has no Content-Disposition with a name")
+        if key.strip().lower() == b"content-disposition":
+            found.append(value)
+    if len(found) != 1:
+        raise _bad("a part must have one Content-Disposition with a name")
+    raw = found[0]
+    if _EXTENDED.search(raw):
+        raise _bad("a field named with name*= (RFC 5987) is not supported")
+    if b"\\" in raw:
+        raise _bad("a backslash in a Content-Disposition is not supported")
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise _bad("a field name is not UTF-8") from None
+    header = Message()
+    header["content-disposition"] = text
+    params = header.get_params(header="content-disposition") or []
+    names = [value for key, value in params[1:] if key == "name"]
+    if len(names) != 1 or not isinstance(names[0], str):
+        raise _bad("a part must have one Content-Disposition with a name")
+    return names[0], any(key == "filename" for key, _ in params[1:])
 
 
 def _closes(body: bytes, delimiter: bytes, at: int) -> bool:

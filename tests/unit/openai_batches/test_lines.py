@@ -30,17 +30,28 @@ def test_lines_are_renamed_and_nothing_else_changes() -> None:
     assert sent[0] == {**LINE, "body": {**LINE["body"], "model": "up"}}
 
 
-def test_a_file_name_that_could_break_the_form_is_replaced() -> None:
-    data = json.dumps(LINE).encode()
-    head = 'Content-Disposition: form-data; name="file"; filename="a\\"; name=\\"purpose"'
-    body = (
+def _upload_form(head: str, data: bytes) -> bytes:
+    return (
         b'--x\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
         + f"--x\r\n{head}\r\n\r\n".encode()
         + data
         + b"\r\n--x--\r\n"
     )
+
+
+@pytest.mark.parametrize("filename", ["../../etc/passwd", "a;b", "%22x%0d", "é.jsonl"])
+def test_a_file_name_that_could_break_the_form_is_replaced(filename: str) -> None:
+    data = json.dumps(LINE).encode()
+    body = _upload_form(f'Content-Disposition: form-data; name="file"; filename="{filename}"', data)
     name, start, end = lines.read_form(body, b"multipart/form-data; boundary=x", 1000)
     assert name == lines.DEFAULT_NAME and body[start:end] == data
+
+
+def test_a_file_name_with_an_escaped_quote_is_a_400() -> None:
+    head = 'Content-Disposition: form-data; name="file"; filename="a\\"; name=\\"purpose"'
+    body = _upload_form(head, json.dumps(LINE).encode())
+    with pytest.raises(BadRequest):
+        lines.read_form(body, b"multipart/form-data; boundary=x", 1000)
 
 
 @pytest.mark.parametrize("data", [b"", b"\n", b" \r\n", b"{}\n\n" + json.dumps(LINE).encode()])
