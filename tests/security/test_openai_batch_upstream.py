@@ -223,3 +223,15 @@ def test_an_uploads_id_another_key_holds_is_never_taken_over(gw: Proc) -> None:
     assert caught.value.status_code == 502
     assert [f.id for f in a.files.list()] == ["file-shared"]  # still the first key's
     assert [f.id for f in b.files.list()] == []
+
+
+def test_a_file_object_too_large_to_keep_is_a_502_and_not_recorded(gw: Proc) -> None:
+    """Objects are kept and listed (10,000 files a page): one of 60 KB (the provider's cap here
+    is 64 KiB, 32 MiB by default) was held as it came, and shown in every listing."""
+    head = file("file-padded").rstrip()[:-1] + ', "pad": "'
+    padded = {"chunks": [head], "repeat": {"chunk": "x" * 1000, "times": 60}, "after": ['"}']}
+    c = client(gw)
+    with pytest.raises(openai.InternalServerError) as caught:
+        c.files.create(file=("f.jsonl", LINE), purpose="batch", extra_headers=scripted(padded))
+    assert caught.value.status_code == 502
+    assert "file-padded" not in [f.id for f in c.files.list()]

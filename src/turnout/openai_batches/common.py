@@ -18,6 +18,10 @@ from turnout.types import Call, Reply, Scope
 FILES = "/v1/files"
 BATCHES = "/v1/batches"
 ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+# The largest object kept (and relayed): every object is stored and listed, 10,000 files or
+# 100 batches a page. OpenAI's file objects are well under 1 KB; a batch's carries its
+# metadata (16 pairs of at most 64 + 512 characters) and its validation errors.
+MOST_BYTES = {"file": 16 * 1024, "batch": 256 * 1024}
 _ACTIONS = {
     FILES: {
         ("POST", ""): "upload",
@@ -84,7 +88,10 @@ def listing(records: list[ObjectRecord], objects: Iterable[bytes], more: bool) -
 
 def checked(body: bytes, kind: str, expected: str | None = None) -> dict[str, Any]:
     """A file or batch object from the holder. An answer that is no such object, names an id
-    that cannot be a path segment or another object than asked is the upstream's fault."""
+    that cannot be a path segment or another object than asked, or is too large to keep
+    (:data:`MOST_BYTES`), is the upstream's fault."""
+    if len(body) > MOST_BYTES[kind]:
+        raise UpstreamInvalid(f"The upstream answered with a {kind} too large to keep.")
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
