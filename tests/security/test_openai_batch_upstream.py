@@ -235,3 +235,40 @@ def test_a_file_object_too_large_to_keep_is_a_502_and_not_recorded(gw: Proc) -> 
         c.files.create(file=("f.jsonl", LINE), purpose="batch", extra_headers=scripted(padded))
     assert caught.value.status_code == 502
     assert "file-padded" not in [f.id for f in c.files.list()]
+
+
+def test_concurrent_reads_of_an_output_count_each_line_once(gw: Proc) -> None:
+    """A read still relaying (its upstream holds the answer open) and a second one of the same
+    output: each line is counted by the read that relays it first, not by both."""
+    c = client(gw)
+    made = c.files.create(file=("f.jsonl", LINE), purpose="batch")
+    race = scripted(batch("batch_race", "file-race"))
+    got = c.batches.create(
+        input_file_id=made.id, endpoint=CHAT, completion_window="24h", extra_headers=race
+    )
+    assert got.output_file_id == "file-race"
+    two = json.dumps(GOOD_LINE) + "\n" + json.dumps(GOOD_LINE) + "\n"
+    url = gw.url + "/v1/files/file-race/content"
+    auth = {"authorization": f"Bearer {MASTER}"}
+    rids = []
+    with httpx.stream(
+        "GET", url, headers={**auth, **scripted({"chunks": [two], "hold": True})}, timeout=30
+    ) as held:
+        rids.append(held.headers["x-request-id"])
+        lines = held.iter_lines()
+        assert [next(lines), next(lines)] == [json.dumps(GOOD_LINE)] * 2
+        whole = httpx.get(url, headers={**auth, **scripted({"chunks": [two]})})
+        assert whole.text == two
+        rids.append(whole.headers["x-request-id"])
+
+    def usage() -> list[dict[str, Any]]:
+        found = []
+        for rid in rids:
+            got = httpx.get(gw.url + "/admin/logs", params={"request_id": rid}, headers=auth)
+            found += [r for r in got.json()["rows"] if r["operation"] == "files.content"]
+            found += [r for r in got.json()["rows"] if r["operation"] == "batches.usage"]
+        return found
+
+    until(lambda: len([r for r in usage() if r["operation"] == "files.content"]) == 2)
+    counted = [r for r in usage() if r["operation"] == "batches.usage"]
+    assert sum(r["input_tokens"] for r in counted) == 2 * USAGE["prompt_tokens"]
