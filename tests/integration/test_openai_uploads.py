@@ -312,6 +312,10 @@ HOSTILE: dict[str, Callable[[str], tuple[str, bytes]]] = {
         FORM,
         _form(p, _part(b'form-data; name="extra";\r\n name="model"')),
     ),
+    "names-run-together": lambda p: (
+        FORM,
+        _form(p, _part(b'form-data; name="extra" name="model"')),
+    ),
     "escaped-quote-in-a-name": lambda p: (FORM, _form(p, _part(b'form-data; name="x\\"; a="b"'))),
 }
 

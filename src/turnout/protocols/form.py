@@ -72,7 +72,8 @@ def _disposition(head: bytes) -> tuple[str, bool]:
     standard library's RFC 2045 parameter parser (quoted strings are values: ``x="; name=a"``
     names nothing). What an upstream's parser could read otherwise is a 400: a second
     disposition (which one would it take?), a folded header line, a second ``name``, a
-    backslash (unescaped by some parsers, kept by others), RFC 5987's ``name*=``."""
+    backslash (unescaped by some parsers, kept by others), a quote in a name, RFC 5987's
+    ``name*=``."""
     found: list[bytes] = []
     for line in head.split(b"\r\n"):
         if line[:1] in (b" ", b"\t"):
@@ -97,6 +98,8 @@ def _disposition(head: bytes) -> tuple[str, bool]:
     names = [value for key, value in params[1:] if key == "name"]
     if len(names) != 1 or not isinstance(names[0], str):
         raise _bad("a part must have one Content-Disposition with a name")
+    if '"' in names[0]:  # quotes run together (name="a" name="b"): parsers differ
+        raise _bad("a field name holding a quote is not supported")
     return names[0], any(key == "filename" for key, _ in params[1:])
 
 
