@@ -272,3 +272,15 @@ def test_concurrent_reads_of_an_output_count_each_line_once(gw: Proc) -> None:
     until(lambda: len([r for r in usage() if r["operation"] == "files.content"]) == 2)
     counted = [r for r in usage() if r["operation"] == "batches.usage"]
     assert sum(r["input_tokens"] for r in counted) == 2 * USAGE["prompt_tokens"]
+
+
+@pytest.mark.parametrize("status", [[], {"a": 1}], ids=["list", "object"])
+def test_a_batch_whose_status_is_no_string_leaves_the_listing_served(gw: Proc, status: Any) -> None:
+    c = client(gw)
+    made = c.files.create(file=("f.jsonl", LINE), purpose="batch")
+    odd = json.dumps({**json.loads(batch(f"batch_odd{len(str(status))}")), "status": status})
+    c.batches.create(
+        input_file_id=made.id, endpoint=CHAT, completion_window="24h", extra_headers=scripted(odd)
+    )
+    listed = httpx.get(gw.url + "/v1/batches", headers={"authorization": f"Bearer {MASTER}"})
+    assert listed.status_code == 200, listed.text

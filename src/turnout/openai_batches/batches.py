@@ -210,7 +210,7 @@ async def _fresh(
         status = orjson.loads(record.object).get("status")
     except orjson.JSONDecodeError:
         status = None
-    if status in FINAL:
+    if isinstance(status, str) and status in FINAL:  # the upstream's: a list is unhashable
         return record.object
     try:
         holder = svc.upstreams.find(record.provider, record.key_id, GONE.format(record.id))
