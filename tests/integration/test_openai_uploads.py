@@ -312,6 +312,9 @@ HOSTILE: dict[str, Callable[[str], tuple[str, bytes]]] = {
         FORM,
         _form(p, _part(b'form-data; name="extra";\r\n name="model"')),
     ),
+    # An array or map of models, which qs-style parsers (PHP, Rails, Express) read as ``model``.
+    "model-as-an-array": lambda p: (FORM, _form(p, _text("model[]", "claude-test"))),
+    "model-as-a-map": lambda p: (FORM, _form(p, _text("model[0]", "claude-test"), model=None)),
     "names-run-together": lambda p: (
         FORM,
         _form(p, _part(b'form-data; name="extra" name="model"')),

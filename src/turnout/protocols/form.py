@@ -162,11 +162,15 @@ def parts(body: bytes, mark: bytes) -> list[Part]:
 def fields(body: bytes, content_type: bytes) -> dict[str, str]:
     """The form's text fields (the files are left where they are). A field given twice is a
     400, except an array (``include[]``), whose values are joined by commas here (routing
-    reads none of them). So is a name given to a file and to a text field, and a file named
-    ``model``: an upstream may read the file's bytes as the field the gateway did not check."""
+    reads none of them). So is a name given to a file and to a text field, a file named
+    ``model`` and a field ``model[...]``: an upstream may read them as the model the gateway
+    did not check."""
     out: dict[str, str] = {}
     files: set[str] = set()
     for part in parts(body, boundary(content_type)):
+        if part.name != "model" and part.name.partition("[")[0] == "model":
+            # ``model[]``, ``model[0]``: a qs-style parser (PHP, Rails, Express) reads ``model``
+            raise BadRequest("model: must be one text field named model", param="model")
         if part.file:
             if part.name == "model":
                 raise BadRequest("model: must be a text field, not a file", param="model")
