@@ -2,7 +2,8 @@
 
 Stateful, like :mod:`turnout.mock.batches`: files uploaded to ``POST /v1/files`` (a
 multipart form) and batches made by ``POST /v1/batches`` are kept, each kind bounded (the
-oldest leaves past :data:`MAX_OBJECTS`; files also past :data:`MAX_HELD_BYTES`), and
+oldest leaves past :data:`MAX_OBJECTS`; files also past :data:`MAX_HELD_BYTES`, batches past
+:data:`MAX_HELD_ANSWERS` answers together), and
 answered by ``GET /v1/files``, ``GET``/``DELETE /v1/files/{id}``,
 ``GET /v1/files/{id}/content``, ``GET /v1/batches``, ``GET /v1/batches/{id}`` and
 ``POST /v1/batches/{id}/cancel``. Each line of a batch's input file is answered by the
@@ -36,6 +37,9 @@ BATCHES = "/v1/batches"
 MAX_OBJECTS = 1000
 MAX_HELD_BYTES = 256 * 1024 * 1024  # the files' bytes together; the oldest leave past it
 MAX_LINES = 10_000
+# The answers of every batch held together (each line's, until its batch leaves): the oldest
+# batches leave past it. Without it a gateway's in-process mock held 1000 batches of 10,000.
+MAX_HELD_ANSWERS = 200_000
 _FILE = re.compile(r"file-[0-9a-f]{24}")
 _BATCH = re.compile(r"batch_[0-9a-f]{24}")
 _DAY = 86_400
@@ -86,8 +90,10 @@ class _Batch:
 class MockOpenAIBatches:
     """The files and batches one mock server (or one gateway's in-process mock) holds."""
 
-    def __init__(self, max_objects: int = MAX_OBJECTS) -> None:
+    def __init__(self, max_objects: int = MAX_OBJECTS, max_answers: int = MAX_HELD_ANSWERS) -> None:
         self.max_objects = max_objects
+        self.max_answers = max_answers
+        self.held_answers = 0  # the answers of the batches kept
         self._files: OrderedDict[str, _File] = OrderedDict()
         self._held = 0  # the files' bytes
         self._batches: OrderedDict[str, _Batch] = OrderedDict()
@@ -219,8 +225,12 @@ class MockOpenAIBatches:
         ends = now + s.ttft_ms / 1000
         batch = _Batch("batch_" + os.urandom(12).hex(), request, now, ends, answers)
         self._batches[batch.id] = batch
-        while len(self._batches) > self.max_objects:
-            self._batches.popitem(last=False)
+        self.held_answers += len(answers)
+        while len(self._batches) > 1 and (
+            len(self._batches) > self.max_objects or self.held_answers > self.max_answers
+        ):
+            _, gone = self._batches.popitem(last=False)
+            self.held_answers -= len(gone.answers)
         return batch
 
     def _finish(self, batch: _Batch) -> None:
