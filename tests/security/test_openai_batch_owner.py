@@ -6,7 +6,9 @@ owner's budget and its team's were never charged for the batch."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -91,3 +93,24 @@ def test_a_key_reading_another_keys_output_is_still_refused(gw: Proc) -> None:
     stranger = client(gw, new_key_and_id(gw, name="stranger")[0])
     with pytest.raises(openai.NotFoundError):
         stranger.files.content(output)
+
+
+def test_concurrent_uploads_stay_within_the_keys_cap(gw: Proc) -> None:
+    """The cap (3 here) was checked before the upload was sent upstream and recorded after:
+    uploads at once all passed the check."""
+    key, _ = new_key_and_id(gw, name="racer")
+    c = client(gw, key)
+    start = threading.Barrier(8)
+
+    def one(_: int) -> bool:
+        start.wait()
+        try:
+            upload(c, jsonl(line("a", "gpt-a")))
+        except openai.RateLimitError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        made = sum(pool.map(one, range(8)))
+    assert made <= 3
+    assert len(c.files.list().data) == made

@@ -18,7 +18,7 @@ import orjson
 from turnout.api.io import read_body
 from turnout.auth.principal import Principal
 from turnout.batches import accounting
-from turnout.errors import BadRequest, GatewayError, TooManyHeld, UpstreamInvalid
+from turnout.errors import BadRequest, GatewayError, UpstreamInvalid
 from turnout.observability.logging import get_logger
 from turnout.openai_batches.common import ID, checked, limit_of, listing, owner_of, query_of
 from turnout.openai_batches.files import GONE as FILE_GONE
@@ -104,33 +104,38 @@ async def _create(
         await accounting.admit(auth, principal, publics)
     owner, _ = owner_of(principal)
     cap = state.runtime.config.storage.batches_per_key
-    if await svc.store.count(owner, "batch") >= cap:
-        raise TooManyHeld(f"This API key holds {cap} batches, the most it may.")
-    holder = svc.upstreams.find(file.provider, file.key_id, FILE_GONE.format(file.id))
-    call.model = publics[0]
-    call.deployment = f"{file.provider}/{next(iter(models))}"
-    call.attempts = 1
-    forwarded = orjson.dumps(data)
-    reply = await svc.upstreams.send(holder, "POST", "/batches", forwarded, call, False)
-    if not 200 <= reply.status < 300:
-        return reply
-    obj = _batch(reply.body)
-    record = ObjectRecord(
-        obj["id"],
+    async with svc.making.slot(
+        owner,
         "batch",
-        owner if file.owner == owner else file.owner,  # the master key's batch: the file's
-        file.provider,
-        file.key_id,
-        file.models,
-        file.endpoint,
-        time.time(),
-        orjson.dumps(obj),
-    )
-    if await svc.store.get(record.id, ALL, None) is not None:
-        raise UpstreamInvalid("The upstream answered with an id the gateway already holds.")
-    await svc.store.put(record)
-    reply.body = await _seen(svc, record, holder, reply.body, call)
-    return reply
+        cap,
+        lambda: svc.store.count(owner, "batch"),
+        f"This API key holds {cap} batches, the most it may.",
+    ):
+        holder = svc.upstreams.find(file.provider, file.key_id, FILE_GONE.format(file.id))
+        call.model = publics[0]
+        call.deployment = f"{file.provider}/{next(iter(models))}"
+        call.attempts = 1
+        forwarded = orjson.dumps(data)
+        reply = await svc.upstreams.send(holder, "POST", "/batches", forwarded, call, False)
+        if not 200 <= reply.status < 300:
+            return reply
+        obj = _batch(reply.body)
+        record = ObjectRecord(
+            obj["id"],
+            "batch",
+            owner if file.owner == owner else file.owner,  # the master key's batch: the file's
+            file.provider,
+            file.key_id,
+            file.models,
+            file.endpoint,
+            time.time(),
+            orjson.dumps(obj),
+        )
+        if await svc.store.get(record.id, ALL, None) is not None:
+            raise UpstreamInvalid("The upstream answered with an id the gateway already holds.")
+        await svc.store.put(record)
+        reply.body = await _seen(svc, record, holder, reply.body, call)
+        return reply
 
 
 def _batch(body: bytes, expected: str | None = None) -> dict[str, Any]:

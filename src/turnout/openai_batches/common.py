@@ -4,14 +4,15 @@ check of an object an upstream answers with."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
 from turnout.auth.principal import MASTER, Principal
-from turnout.errors import BadRequest, UpstreamInvalid
+from turnout.errors import BadRequest, TooManyHeld, UpstreamInvalid
 from turnout.openai_batches.store import ObjectRecord
 from turnout.types import Call, Reply, Scope
 
@@ -103,3 +104,33 @@ def checked(body: bytes, kind: str, expected: str | None = None) -> dict[str, An
         raise UpstreamInvalid(f"The upstream answered with another {kind}.")
     assert isinstance(obj, dict)
     return obj
+
+
+class Making:
+    """The uploads and batch creations in flight on this replica, per owner and kind: the
+    per-key cap counts them with those recorded, so requests at once cannot all pass a check
+    made before each is sent upstream and recorded after."""
+
+    def __init__(self) -> None:
+        self._n: dict[tuple[str, str], int] = {}
+
+    @asynccontextmanager
+    async def slot(
+        self, owner: str, kind: str, cap: int, held: Callable[[], Awaitable[int]], refusal: str
+    ) -> AsyncIterator[None]:
+        slot = owner, kind
+        # Taken before the stored ones are counted, and the others in flight noted then: one
+        # recorded while the count runs is counted at least once (a slot is given back only
+        # once its record is stored), never not at all.
+        others = self._n.get(slot, 0)
+        self._n[slot] = others + 1
+        try:
+            if await held() + others >= cap:
+                raise TooManyHeld(refusal)
+            yield
+        finally:
+            left = self._n[slot] - 1
+            if left:
+                self._n[slot] = left
+            else:
+                del self._n[slot]

@@ -13,7 +13,7 @@ import orjson
 from turnout.api.io import read_body
 from turnout.auth.principal import Principal
 from turnout.batches import accounting as shared_accounting
-from turnout.errors import BadRequest, PermissionDenied, TooManyHeld, UpstreamInvalid
+from turnout.errors import BadRequest, PermissionDenied, UpstreamInvalid
 from turnout.openai_batches import accounting, lines, upstream
 from turnout.openai_batches.common import (
     checked,
@@ -110,43 +110,46 @@ async def _upload_read(
                 raise PermissionDenied(f"This API key may not use the model '{model}'.")
     owner, _ = owner_of(principal)
     cap = config.storage.batches_per_key
-    if await svc.store.count(owner, "input") >= cap:
-        raise TooManyHeld(
-            f"This API key holds {cap} batch files, the most it may: delete some first."
+    async with svc.making.slot(
+        owner,
+        "input",
+        cap,
+        lambda: svc.store.count(owner, "input"),
+        f"This API key holds {cap} batch files, the most it may: delete some first.",
+    ):
+        provider, names = upstream.route(state.runtime, upload.models)
+        kind, form = lines.upstream_form(upload, names)
+        holder = svc.upstreams.pick(provider)
+        call.model = upload.models[0]
+        call.deployment = f"{provider}/{names[upload.models[0]]}"
+        call.attempts = 1
+        reply = await svc.upstreams.send(holder, "POST", "/files", form, call, False, kind)
+        if not 200 <= reply.status < 300:
+            return reply
+        obj = checked(reply.body, "file")
+        reply.body = orjson.dumps(obj)
+        models = orjson.dumps({up: public for public, up in reversed(names.items())})
+        record = ObjectRecord(
+            obj["id"],
+            "input",
+            owner,
+            provider,
+            holder.key_id,
+            models,
+            upload.endpoint,
+            time.time(),
+            reply.body,
         )
-    provider, names = upstream.route(state.runtime, upload.models)
-    kind, form = lines.upstream_form(upload, names)
-    holder = svc.upstreams.pick(provider)
-    call.model = upload.models[0]
-    call.deployment = f"{provider}/{names[upload.models[0]]}"
-    call.attempts = 1
-    reply = await svc.upstreams.send(holder, "POST", "/files", form, call, False, kind)
-    if not 200 <= reply.status < 300:
+        held = await svc.store.get(record.id, ALL, None)
+        if held is not None and (held.kind, held.owner, held.provider, held.key_id) != (
+            "input",
+            owner,
+            provider,
+            holder.key_id,
+        ):  # another key's object, a batch or an output file: never taken over
+            raise UpstreamInvalid("The upstream answered with an id the gateway already holds.")
+        await svc.store.put(record)
         return reply
-    obj = checked(reply.body, "file")
-    reply.body = orjson.dumps(obj)
-    models = orjson.dumps({up: public for public, up in reversed(names.items())})
-    record = ObjectRecord(
-        obj["id"],
-        "input",
-        owner,
-        provider,
-        holder.key_id,
-        models,
-        upload.endpoint,
-        time.time(),
-        reply.body,
-    )
-    held = await svc.store.get(record.id, ALL, None)
-    if held is not None and (held.kind, held.owner, held.provider, held.key_id) != (
-        "input",
-        owner,
-        provider,
-        holder.key_id,
-    ):  # another key's object, a batch or an output file: never taken over
-        raise UpstreamInvalid("The upstream answered with an id the gateway already holds.")
-    await svc.store.put(record)
-    return reply
 
 
 async def _list(svc: OpenAIBatchService, call: Call, principal: Principal | None) -> Reply:

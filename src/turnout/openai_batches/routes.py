@@ -29,7 +29,7 @@ from turnout.batches.upstream import Holders
 from turnout.errors import GatewayError, NotFound, as_gateway_error
 from turnout.observability.logging import get_logger
 from turnout.openai_batches import batches, files
-from turnout.openai_batches.common import FILES, ID, owner_of, parse_path
+from turnout.openai_batches.common import FILES, ID, Making, owner_of, parse_path
 from turnout.openai_batches.store import Kind, MemoryObjectStore, ObjectRecord, ObjectStore
 from turnout.openai_batches.upstream import Upstreams
 from turnout.types import Call, Receive, Scope, Send
@@ -50,6 +50,7 @@ class OpenAIBatchService:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.store: ObjectStore = MemoryObjectStore()
+        self.making = Making()  # the uploads and creations in flight here, per key
         self.upstreams = Upstreams(Holders(lambda: state.providers, lambda: ()))
         self._guarded = guard_client_route(state, self._serve)
 
