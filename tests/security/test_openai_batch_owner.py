@@ -2,7 +2,8 @@
 
 An output file's usage is counted once, on its first read. When that read was the master
 key's or an admin key's, the usage used to be charged to the reader (or to nobody), so the
-owner's budget and its team's were never charged for the batch."""
+owner's budget and its team's were never charged for the batch. And a key's uploads made at
+once stay within its cap (``storage.batches_per_key``)."""
 
 from __future__ import annotations
 
