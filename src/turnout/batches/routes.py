@@ -19,17 +19,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from turnout.api.io import (
-    JSON,
-    ClientDisconnected,
-    StreamAborted,
-    read_body,
-    request_id,
-    send_bytes,
-    send_error,
-    send_stream,
-)
-from turnout.auth.guard import PRINCIPAL, guard_client_route
+from turnout.api.io import JSON, read_body
+from turnout.api.logged import serve_logged
+from turnout.auth.guard import guard_client_route
 from turnout.auth.principal import MASTER, Principal
 from turnout.batches import accounting, upstream
 from turnout.batches.bodies import ID as _ID
@@ -37,10 +29,8 @@ from turnout.batches.bodies import MAX_MODELS, MAX_REQUESTS, PREFIX, read_batch,
 from turnout.batches.store import BatchRecord, BatchStore, MemoryBatchStore
 from turnout.errors import (
     BadRequest,
-    GatewayError,
     NotFound,
     TooManyHeld,
-    as_gateway_error,
 )
 from turnout.observability.logging import get_logger
 from turnout.types import Call, Receive, Reply, Scope, Send
@@ -116,52 +106,32 @@ class BatchService:
         await self._guarded(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = self.state
-        started = time.perf_counter()
-        headers = dict(scope["headers"])
-        rid = request_id(headers)
         parsed = _parse(scope)
         assert parsed is not None
         batch_id, action = parsed
-        call = Call("anthropic", f"batches.{action}", "", b"", {}, False, headers, rid, started)
-        call.path = scope["path"]
-        call.query = scope.get("query_string", b"")
-        principal: Principal | None = scope.get(PRINCIPAL)
-        if principal is not None:
-            call.key_id, call.team = principal.id, principal.team
-        state.request_log.inflight += 1
         opened: list[Any] = []  # upstream streams: closed however the request ends
-        try:
+
+        async def handler(call: Call, principal: Principal | None) -> Reply:
             if action == "create":
-                reply = await self._create(receive, call, principal)
-            elif action == "list":
-                reply = await self._list(call, principal)
-            else:
-                reply = await self._one(batch_id, action, call, principal, opened)
-            call.status = reply.status
-            out = [*reply.headers, (b"x-request-id", rid.encode())]
-            if reply.chunks is None:
-                await send_bytes(send, reply.status, out, reply.body)
-            else:
-                await send_stream(send, receive, call, None, reply.status, out, reply.chunks, None)
-        except ClientDisconnected:
-            call.status, call.error = 499, "client_disconnected"
-        except StreamAborted:
-            call.error = call.error or "stream_aborted"
-        except asyncio.CancelledError:
-            if call.status == 0:
-                call.status, call.error = 499, "client_disconnected"
-            raise
-        except Exception as exc:  # the last boundary, as for every model route
-            if not isinstance(exc, GatewayError):
-                log.exception("request failed", request_id=rid)
-            err = as_gateway_error(exc)
-            call.status, call.error = err.status, type(err).__name__
-            await send_error(send, err, "anthropic", rid)
-        finally:
+                return await self._create(receive, call, principal)
+            if action == "list":
+                return await self._list(call, principal)
+            return await self._one(batch_id, action, call, principal, opened)
+
+        async def close_opened() -> None:
             for stream in opened:  # a relay never started (the client left first) too
                 await accounting.close(stream)
-            state.request_log.record(call, time.perf_counter() - started)
+
+        await serve_logged(
+            self.state,
+            scope,
+            receive,
+            send,
+            "anthropic",
+            f"batches.{action}",
+            handler,
+            close_opened,
+        )
 
     async def _create(self, receive: Receive, call: Call, principal: Principal | None) -> Reply:
         state = self.state

@@ -11,28 +11,19 @@ and never reaches an upstream; the master key and admin keys see everything. The
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING, Any
 
-from turnout.api.io import (
-    ClientDisconnected,
-    StreamAborted,
-    request_id,
-    send_bytes,
-    send_error,
-    send_stream,
-)
-from turnout.auth.guard import PRINCIPAL, guard_client_route
+from turnout.api.logged import serve_logged
+from turnout.auth.guard import guard_client_route
 from turnout.auth.principal import Principal
 from turnout.batches.upstream import Holders
-from turnout.errors import GatewayError, NotFound, as_gateway_error
+from turnout.errors import NotFound
 from turnout.observability.logging import get_logger
 from turnout.openai_batches import batches, files
 from turnout.openai_batches.common import FILES, ID, Making, owner_of, parse_path
 from turnout.openai_batches.store import Kind, MemoryObjectStore, ObjectRecord, ObjectStore
 from turnout.openai_batches.upstream import Upstreams
-from turnout.types import Call, Receive, Scope, Send
+from turnout.types import Call, Receive, Reply, Scope, Send
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -84,46 +75,16 @@ class OpenAIBatchService:
         return found
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = self.state
-        started = time.perf_counter()
-        headers = dict(scope["headers"])
-        rid = request_id(headers)
         parsed = parse_path(scope)
         assert parsed is not None
         prefix, object_id, action = parsed
         group = "files" if prefix == FILES else "batches"
-        call = Call("openai", f"{group}.{action}", "", b"", {}, False, headers, rid, started)
-        call.path = scope["path"]
-        call.query = scope.get("query_string", b"")
-        principal: Principal | None = scope.get(PRINCIPAL)
-        if principal is not None:
-            call.key_id, call.team = principal.id, principal.team
-        state.request_log.inflight += 1
-        try:
-            handler = files.serve if prefix == FILES else batches.serve
-            reply = await handler(self, action, object_id, receive, call, principal)
-            call.status = reply.status
-            out = [*reply.headers, (b"x-request-id", rid.encode())]
-            if reply.chunks is None:
-                await send_bytes(send, reply.status, out, reply.body)
-            else:
-                await send_stream(send, receive, call, None, reply.status, out, reply.chunks, None)
-        except ClientDisconnected:
-            call.status, call.error = 499, "client_disconnected"
-        except StreamAborted:
-            call.error = call.error or "stream_aborted"
-        except asyncio.CancelledError:
-            if call.status == 0:
-                call.status, call.error = 499, "client_disconnected"
-            raise
-        except Exception as exc:  # the last boundary, as for every model route
-            if not isinstance(exc, GatewayError):
-                log.exception("request failed", request_id=rid)
-            err = as_gateway_error(exc)
-            call.status, call.error = err.status, type(err).__name__
-            await send_error(send, err, "openai", rid)
-        finally:
-            state.request_log.record(call, time.perf_counter() - started)
+        serve = files.serve if prefix == FILES else batches.serve
+
+        async def handler(call: Call, principal: Principal | None) -> Reply:
+            return await serve(self, action, object_id, receive, call, principal)
+
+        await serve_logged(self.state, scope, receive, send, "openai", f"{group}.{action}", handler)
 
 
 __all__ = ["OpenAIBatchService"]
