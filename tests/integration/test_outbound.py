@@ -226,7 +226,10 @@ def test_an_upstream_redirect_to_a_private_address_is_not_followed(
     gw = start_gateway(config, tmp_path)
     try:
         r = httpx.post(f"{gw.url}/v1/chat/completions", json={**CHAT, "model": "m"}, timeout=30)
-        assert r.status_code == 302  # relayed as it is, never followed by the gateway
+        # Never followed by the gateway, nor handed to the client to follow: the upstream's
+        # failure (docs/security.md, "An upstream's redirect").
+        assert r.status_code == 502 and "location" not in r.headers
+        assert "redirect" in r.json()["error"]["message"]
         assert redirector.count("request POST /v1/chat/completions") == 1
         assert chats(target) == 0
     finally:
