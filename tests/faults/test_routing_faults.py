@@ -21,6 +21,7 @@ import pytest
 
 from tests.support.procs import Proc, free_port, mock_provider, start_gateway
 from tests.support.request_log import request_line
+from tests.support.wait import until
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 FAIL = {"x-mock-status": "500"}
@@ -141,27 +142,24 @@ def _wait_half_open(gw: Proc, deployment_id: str, timeout: float = 30.0) -> None
         time.sleep(0.05)
 
 
-def _cooldowns(gw: Proc, target: str, count: int, timeout: float = 30.0) -> list[float]:
-    """The cooldown of each of ``target``'s ejections, as logged when it was ejected (the
-    gateway's own figure: no reading of a clock here, which a busy machine would skew)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = []
-        for line in gw.output().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if (
-                isinstance(record, dict)
-                and record.get("event") == "cooling down"
-                and record.get("id") == target
-                and record.get("new") == "ejected"
-            ):
-                found.append(record["seconds"])
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+def _cooldowns(gw: Proc, target: str) -> list[float]:
+    """The cooldown of each of ``target``'s ejections logged so far, as logged when it was
+    ejected (the gateway's own figure: no reading of a clock here, which a busy machine
+    would skew)."""
+    found = []
+    for line in gw.output().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            isinstance(record, dict)
+            and record.get("event") == "cooling down"
+            and record.get("id") == target
+            and record.get("new") == "ejected"
+        ):
+            found.append(record["seconds"])
+    return found
 
 
 def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
@@ -173,7 +171,8 @@ def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
     state = _deployment(gw, "mock/flaky")
     # Ejected (or, on a slow machine, already past its one-second cooldown: half open).
     assert state["state"] in ("ejected", "half_open") and state["ejections"] == 1, state
-    assert _cooldowns(gw, "mock/flaky", 1) == [1.0]
+    until(lambda: _cooldowns(gw, "mock/flaky"), 30.0)
+    assert _cooldowns(gw, "mock/flaky") == [1.0]
     # The last healthy deployment of the model went: loudly, not silently.
     _wait_for_log(gw, '"no healthy deployment left"')
     # Half-open: after the cooldown one trial goes through; it fails, the cooldown doubles.
@@ -183,7 +182,8 @@ def test_consecutive_failures_eject_with_growing_cooldown_and_half_open_trial(
         _ask(client, "flaky", **FAIL)
     assert _upstream_requests(mock) == before + 1
     assert _deployment(gw, "mock/flaky")["ejections"] == 2
-    assert _cooldowns(gw, "mock/flaky", 2) == [1.0, 2.0]
+    until(lambda: len(_cooldowns(gw, "mock/flaky")) >= 2, 30.0)
+    assert _cooldowns(gw, "mock/flaky") == [1.0, 2.0]
     _wait_half_open(gw, "mock/flaky")
     raw = _ask(client, "flaky")  # the trial succeeds: back in service
     assert raw.http_response.status_code == 200
