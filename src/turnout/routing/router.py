@@ -142,7 +142,10 @@ class Router:
             names = ()
         else:
             names = plan.fallbacks
+        principal = call.principal
         for name in names:
+            if principal is not None and not principal.allows(name):
+                continue  # a key's models bound its fallbacks too: no way round the list
             result = await self._route(self.resolve(name), call, name, deadline)
             if isinstance(result, Reply):
                 call.fallback = name

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.unit.routing.helpers import Clock, call, error, ok, providers, runtime, stream
+from turnout.auth.principal import Principal
 from turnout.errors import (
     BadRequest,
     DeadlineExceeded,
@@ -231,6 +232,27 @@ async def test_fallback_model_when_every_deployment_fails() -> None:
     assert (await router(c)).status == 200
     assert log[-1] == ("b", "other", "sk-b-key-0")
     assert c.deployment == "b/other" and c.fallback == "other"
+
+
+async def test_a_keys_models_bound_its_fallbacks() -> None:
+    """Before: a key allowed only ``m`` was served by ``other``, a model it may not use, once
+    ``m``'s deployments failed: the route's fallbacks were a way round the key's list."""
+    models = {
+        "m": {"deployments": [{"provider": "a", "model": "x"}], "fallbacks": ["other", "m2"]},
+        "other": {"deployments": [{"provider": "b"}]},
+        "m2": {"deployments": [{"provider": "c"}]},
+    }
+    down = {"a": lambda d, k, c: UpstreamUnavailable("down")}
+    router, log, _ = _router(_raw(models), down)
+    c = call()
+    c.principal = Principal("k1", None, None, key_models=("m", "m2"))
+    assert (await router(c)).status == 200
+    assert c.fallback == "m2" and [entry[0] for entry in log] == ["a", "c"]
+    only = call()
+    only.principal = Principal("k2", None, None, key_models=("m",))
+    with pytest.raises(UpstreamUnavailable):
+        await router(only)
+    assert only.fallback is None and log[-1][0] == "a"
 
 
 async def test_context_length_goes_to_context_fallbacks_only() -> None:
