@@ -86,7 +86,7 @@ async def serve_rpc(
     body = b""
     trail = Trail(name, call)
     try:
-        principal = service.principal(scope, headers)
+        principal = await service.principal(scope, headers)
         if principal is not None:
             call.key_id, call.team = principal.id, principal.team
         agent = service.agent(name)

@@ -124,11 +124,11 @@ class A2AService:
         await send_bytes(send, err.status, headers, error_body(err, rpc_id))
 
     # -- who is calling ------------------------------------------------------------------------
-    def principal(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
+    async def principal(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
         auth = self.state.auth
         if auth is None or not auth.active:
             return None
-        return auth.step.identify(headers, scope.get("query_string", b""))
+        return await auth.identify(headers, scope.get("query_string", b""))
 
     def agent(self, name: str) -> Agent:
         agent = self.registry.get(name)
@@ -165,7 +165,7 @@ class A2AService:
     async def _card(
         self, scope: Scope, headers: dict[bytes, bytes], name: str, rid: str, send: Send
     ) -> None:
-        principal = self.principal(scope, headers)
+        principal = await self.principal(scope, headers)
         agent = self.agent(name)
         check_access(principal, name, agent.config)
         card = await agent.ensure_card(self.policy)
@@ -176,7 +176,7 @@ class A2AService:
     async def _discover(
         self, scope: Scope, headers: dict[bytes, bytes], rid: str, send: Send
     ) -> None:
-        principal = self.principal(scope, headers)
+        principal = await self.principal(scope, headers)
         base = self.base_url(scope, headers)
         agents = [a for a in self.registry.agents.values() if may_call(principal, a.name, a.config)]
         cards = await asyncio.gather(

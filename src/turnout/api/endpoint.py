@@ -27,7 +27,7 @@ from turnout.api.io import (
     send_stream,
 )
 from turnout.auth.step import one_key
-from turnout.errors import BadRequest, GatewayError, as_gateway_error
+from turnout.errors import BadRequest, GatewayError, UnknownKey, as_gateway_error
 from turnout.names import check_model_name
 from turnout.observability.logging import get_logger
 from turnout.protocols.descriptor import Locate, StreamForm, WireProtocol
@@ -147,7 +147,11 @@ async def serve(
     try:
         if len(headers) != len(scope["headers"]):
             _one_key(state, scope["headers"], call)
-        _key_first(state, call)
+        try:
+            _key_first(state, call)
+        except UnknownKey:  # made elsewhere since this process last read the keys?
+            assert state.auth is not None
+            call.identified = await state.auth.recheck(call.headers, call.query)
         server = state.runtime.config.server
         raw = await read_body(
             receive, headers, server.max_body_bytes, state.bodies, server.max_held_body_bytes

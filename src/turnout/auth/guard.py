@@ -122,7 +122,7 @@ def guard_client_route(state: GatewayState, route: Route) -> Route:
             headers = dict(scope["headers"])
             try:
                 one_key(scope["headers"], headers)
-                scope[PRINCIPAL] = auth.step.identify(headers, scope.get("query_string", b""))
+                scope[PRINCIPAL] = await auth.identify(headers, scope.get("query_string", b""))
             except GatewayError as exc:
                 await send_error(send, exc, dialect(scope["path"]).name, request_id(headers))
                 return

@@ -17,8 +17,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from turnout.auth.catchup import CatchUp
 from turnout.auth.credentials import CredentialStore, MemoryCredentialStore
 from turnout.auth.directory import Directory
+from turnout.auth.principal import Principal
 from turnout.auth.records import AdminRole, role_of
 from turnout.auth.step import AuthStep
 from turnout.auth.store import KeyStore, MemoryKeyStore
@@ -27,6 +29,7 @@ from turnout.budgets.estimate import Estimator
 from turnout.budgets.seed import BudgetSeeds
 from turnout.config.compile import Runtime
 from turnout.config.schema import LimitsConfig
+from turnout.errors import UnknownKey
 from turnout.limits.kind import is_redis
 from turnout.limits.memory import MemoryLimiter
 from turnout.limits.settle import SettleSink
@@ -117,6 +120,8 @@ class AuthService:
         self._obs: Observability | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        self._reading = asyncio.Lock()  # one read of the change feed at a time (refresh)
+        self.catch_up = CatchUp(self.refresh)
 
     def use(self, runtime: Runtime) -> None:
         """A reload swapped the runtime: estimate budgets by its models and prices. Keys,
@@ -214,7 +219,29 @@ class AuthService:
         await self.limiter.close()
 
     async def refresh(self) -> bool:
-        """Follow the store's change feed once; True if something changed."""
+        """Follow the store's change feed once; True if something changed. One read at a
+        time: two overlapping reads could apply the older one last (a revoke undone here
+        while the version says it was seen)."""
+        async with self._reading:
+            return await self._refresh()
+
+    async def recheck(self, headers: dict[bytes, bytes], query: bytes) -> Principal:
+        """The caller's key, after it was found nowhere (:class:`UnknownKey`): made by
+        another process since the last poll, it is served now instead of a 401
+        (:mod:`turnout.auth.catchup`)."""
+        if self.store.shared:
+            await self.catch_up()
+        return self.step.identify(headers, query)
+
+    async def identify(self, headers: dict[bytes, bytes], query: bytes) -> Principal:
+        """:meth:`AuthStep.identify` for the routes outside the model-call path, with the
+        :meth:`recheck` of a key found nowhere."""
+        try:
+            return self.step.identify(headers, query)
+        except UnknownKey:
+            return await self.recheck(headers, query)
+
+    async def _refresh(self) -> bool:
         loaded = self.directory.loaded
         changed = self.directory.apply(await self.store.changes(self.directory.version))
         if not loaded and not changed and self._tasks:

@@ -15,7 +15,7 @@ from turnout.auth.directory import Directory
 from turnout.auth.objects import named_object, refusal
 from turnout.auth.principal import MASTER, Principal
 from turnout.auth.tokens import TwoKeys, presented, repeated, same
-from turnout.errors import AuthenticationFailed, AuthUnavailable, PermissionDenied
+from turnout.errors import AuthenticationFailed, AuthUnavailable, PermissionDenied, UnknownKey
 from turnout.types import Call, Handler, Reply
 
 MISSING = (
@@ -56,7 +56,7 @@ class AuthStep:
                 return MASTER
             if not self.directory.loaded:
                 raise AuthUnavailable(NOT_LOADED, retry_after=1)
-            raise AuthenticationFailed(INVALID)
+            raise UnknownKey(INVALID)
         if principal.expires is not None and principal.expires <= time.time():
             raise AuthenticationFailed("This API key has expired.")
         return principal

@@ -79,7 +79,7 @@ async def serve(
         owner = ""
         auth = state.auth
         if auth is not None and auth.active:
-            principal = auth.step.identify(headers, b"")
+            principal = await auth.identify(headers, b"")
             owner = call.key_id = principal.id
             call.team = principal.team
         reply = await _answer(conversations, response_id, action, owner, scope, call)

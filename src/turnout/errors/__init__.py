@@ -18,6 +18,7 @@ imported from here::
     │   └── GuardrailRefused       400  a guardrail plugin refused the request or answer (names
     │                                   the plugin and rule)
     ├── AuthenticationFailed       401  missing, unknown or expired gateway key
+    │   └── UnknownKey             401  a key in no table here (looked for once more first)
     ├── PermissionDenied           403  the key may not use this model
     │   ├── OutboundRefused        403  the outbound policy refused a destination (names the rule)
     │   └── Unpriced               403  model_not_priced: a budgeted key, a model with no price
@@ -103,6 +104,7 @@ from turnout.errors.client import (
     RequestTimeout,
     TooManyHeld,
     TranslationUnsupported,
+    UnknownKey,
     Unmetered,
     Unpriced,
 )
@@ -180,6 +182,7 @@ __all__ = [
     "TooManyHeld",
     "TransferCodingNotImplemented",
     "TranslationUnsupported",
+    "UnknownKey",
     "Unmetered",
     "Unpriced",
     "UpstreamGaveUp",

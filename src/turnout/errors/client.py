@@ -66,6 +66,11 @@ class AuthenticationFailed(GatewayError):
     log_level = "info"
 
 
+class UnknownKey(AuthenticationFailed):
+    """A key found in no table of this process: another may have made it since this one
+    last read the key store (turnout.auth.catchup), so it is looked for once more."""
+
+
 class PermissionDenied(GatewayError):
     status = 403
     type = "permission_error"

@@ -165,14 +165,14 @@ class McpGate:
         }
         await send_bytes(send, 200, [_JSON], orjson.dumps(doc))
 
-    def identify(self, scope: Scope) -> Access | GatewayError:
+    async def identify(self, scope: Scope) -> Access | GatewayError:
         """The caller's access, or why not (a missing or invalid key, keys not loaded yet)."""
         auth = self.state.auth
         if auth is None or not auth.active:
             return OPEN
         headers = dict(scope["headers"])
         try:
-            principal = auth.step.identify(headers, b"")
+            principal = await auth.identify(headers, b"")
         except GatewayError as exc:
             return exc
         key = auth.directory.keys.get(principal.id)
@@ -186,7 +186,7 @@ class McpGate:
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         rest = scope["path"][len(PATH) :].strip("/")
-        access = self.identify(scope)
+        access = await self.identify(scope)
         if isinstance(access, GatewayError):
             if access.status != 401:  # keys not loaded yet: 503 with Retry-After
                 body = jsonrpc_error(-32603, access.message)
