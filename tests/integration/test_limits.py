@@ -56,7 +56,7 @@ def aclient(url: str, key: str) -> openai.AsyncOpenAI:
     # Hundreds of connections opened at once on a machine the suite keeps busy: the SDK's
     # 5 s connect timeout was seen to expire (the test's own loop starved), not the gateway.
     return openai.AsyncOpenAI(
-        api_key=key, base_url=url + "/v1", max_retries=0, timeout=httpx.Timeout(120, connect=60)
+        api_key=key, base_url=url + "/v1", max_retries=0, timeout=openai.Timeout(120, connect=60)
     )
 
 
