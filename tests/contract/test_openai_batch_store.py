@@ -55,8 +55,12 @@ async def test_objects_are_kept_per_key_and_kind(backend: dict[str, Any]) -> Non
     assert await store.count(owner, "batch") == 1
     page = await store.page(owner, FILES, None, 3)
     assert [r.id for r in page] == [output.id, mine[3].id, mine[2].id]
-    after = await store.page(owner, ("input",), page[-1].created, 10)
+    after = await store.page(owner, ("input",), page[-1], 10)
     assert [r.id for r in after] == [mine[1].id, mine[0].id]
+    oldest = await store.page(owner, FILES, None, 2, ascending=True)
+    assert [r.id for r in oldest] == [mine[0].id, mine[1].id]
+    later = await store.page(owner, FILES, oldest[-1], 10, ascending=True)
+    assert [r.id for r in later] == [mine[2].id, mine[3].id, output.id]
     everyone = await store.page(None, ("batch",), None, 1000)  # the master's listing
     assert batch.id in [r.id for r in everyone] and mine[1].id not in [r.id for r in everyone]
     await store.update(mine[0].id, b'{"id":"y"}', 5)
@@ -82,3 +86,24 @@ async def test_an_output_files_counted_lines_are_claimed_by_one_read(
     got = await store.get(oid, ("output",), None)
     assert got is not None and got.accounted == 5
     assert await store.claim(f"{oid}-gone", 0, 4) == 0
+
+
+async def test_objects_made_at_the_same_time_are_each_listed_once(
+    backend: dict[str, Any],
+) -> None:
+    """The cursor is the creation time and then the id: objects of one instant are neither
+    skipped nor repeated by a listing paged one at a time, either way."""
+    store = store_of(backend)
+    base = f"file-{backend['name']}-{time.time_ns()}-same-"
+    owner, now = base + "key", time.time()
+    made = [record(f"{base}{i}", owner, now) for i in range(3)]
+    for r in made:
+        await store.put(r)
+    for ascending in (True, False):
+        seen: list[str] = []
+        cursor = None
+        while page := await store.page(owner, FILES, cursor, 1, ascending):
+            seen.append(page[0].id)
+            cursor = page[0]
+        ids = [r.id for r in made]
+        assert seen == (ids if ascending else ids[::-1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import openai
@@ -23,7 +23,7 @@ from tests.unit.cache.redis_support import drop_prefix, shared_redis
 MASTER = "sy-master-openai-batches-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
 PRICE = {"input": 1.0, "output": 2.0}  # USD per million tokens
-CHAT = "/v1/chat/completions"
+CHAT: Final = "/v1/chat/completions"
 
 
 def config(mock: Proc) -> dict[str, Any]:
@@ -401,7 +401,7 @@ def test_an_upload_that_is_no_batch_form_is_a_400(
     [
         "/v1/files?limit=abc",
         "/v1/files?limit=0",
-        "/v1/files?order=asc",
+        "/v1/files?order=oldest",
         "/v1/batches?limit=101",
         "/v1/batches?limit=%F0",
     ],

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from turnout.auth.principal import Principal
+from turnout.batches.admission import model_part
 from turnout.budgets.periods import Periods
 from turnout.errors import PermissionDenied, Unpriced
 from turnout.limits.plan import Ticket
@@ -54,7 +55,8 @@ async def admit(auth: Any, principal: Principal | None, models: list[str]) -> No
         if not principal.allows(model):
             raise PermissionDenied(f"This API key may not use the model '{model}'.")
     for model in models:
-        plan = principal.plan(model)
+        full = principal.plan(model)
+        plan = None if full is None else model_part(full)
         if plan is None:
             continue
         if plan.budgets:
@@ -82,7 +84,8 @@ async def tickets(
         return out
     limiter = auth.limiter
     for model in models:
-        plan = principal.plan(model)
+        full = principal.plan(model)
+        plan = None if full is None else model_part(full)
         if plan is None or not (plan.tokens or plan.budgets):
             continue
         ticket = out[model] = _ticket(plan)

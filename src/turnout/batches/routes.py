@@ -23,7 +23,7 @@ from turnout.api.io import JSON, read_body
 from turnout.api.logged import serve_logged
 from turnout.auth.guard import guard_client_route
 from turnout.auth.principal import MASTER, Principal
-from turnout.batches import accounting, upstream
+from turnout.batches import accounting, admission, upstream
 from turnout.batches.bodies import ID as _ID
 from turnout.batches.bodies import MAX_MODELS, MAX_REQUESTS, PREFIX, read_batch, rewritten
 from turnout.batches.store import BatchRecord, BatchStore, MemoryBatchStore
@@ -110,17 +110,25 @@ class BatchService:
         assert parsed is not None
         batch_id, action = parsed
         opened: list[Any] = []  # upstream streams: closed however the request ends
+        held: list[Any] = []  # the request's ticket (admission): freed however it ends
 
         async def handler(call: Call, principal: Principal | None) -> Reply:
+            rated = await admission.admit(self.state.auth, principal, held)
             if action == "create":
-                return await self._create(receive, call, principal)
-            if action == "list":
-                return await self._list(call, principal)
-            return await self._one(batch_id, action, call, principal, opened)
+                reply = await self._create(receive, call, principal)
+            elif action == "list":
+                reply = await self._list(call, principal)
+            else:
+                reply = await self._one(batch_id, action, call, principal, opened)
+            reply.headers.extend(rated)
+            return reply
 
         async def close_opened() -> None:
-            for stream in opened:  # a relay never started (the client left first) too
-                await accounting.close(stream)
+            try:
+                for stream in opened:  # a relay never started (the client left first) too
+                    await accounting.close(stream)
+            finally:
+                admission.release(self.state.auth, held)
 
         await serve_logged(
             self.state,
@@ -188,7 +196,10 @@ class BatchService:
                 else:
                     before = record.created
         page = await self.store.page(lookup, after, before, limit + 1)
-        more, page = len(page) > limit, page[:limit]
+        more = len(page) > limit
+        # Newest first either way; going back (``before_id`` alone) the one past the page is
+        # its newest, not the one next to the cursor.
+        page = page[1:] if more and before is not None and after is None else page[:limit]
         gate = asyncio.Semaphore(REFRESH_AT_ONCE)
         asked = {r.id for r in [r for r in page if not _ended(r.batch)][:REFRESH_MOST]}
         fresh = await asyncio.gather(*(self._fresh(r, call, gate, r.id in asked) for r in page))

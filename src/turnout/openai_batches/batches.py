@@ -197,7 +197,7 @@ async def _list(svc: OpenAIBatchService, call: Call, principal: Principal | None
     limit = limit_of(query, 100, 20)
     after = None
     if (cursor := query.get("after")) is not None:
-        after = (await svc.record(cursor, ("batch",), principal, GONE)).created
+        after = await svc.record(cursor, ("batch",), principal, GONE)
     _, lookup = owner_of(principal)
     page = await svc.store.page(lookup, ("batch",), after, limit + 1)
     more, page = len(page) > limit, page[:limit]

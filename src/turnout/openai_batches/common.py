@@ -64,7 +64,8 @@ def owner_of(principal: Principal | None) -> tuple[str, str | None]:
 
 
 def query_of(call: Call) -> dict[str, str]:
-    return dict(parse_qsl(call.query.decode("latin-1")[:4096]))
+    """The listing's parameters; one given empty (``order=``) is kept, to be refused."""
+    return dict(parse_qsl(call.query.decode("latin-1")[:4096], keep_blank_values=True))
 
 
 def limit_of(query: dict[str, str], most: int, default: int) -> int:

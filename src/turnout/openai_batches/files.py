@@ -153,17 +153,22 @@ async def _upload_read(
 
 
 async def _list(svc: OpenAIBatchService, call: Call, principal: Principal | None) -> Reply:
+    """OpenAI's parameters: ``limit`` (1 to 10,000, all by default), ``order`` (``desc``,
+    newest first, by default; ``asc``), ``after`` (a file of the caller's: the page past it
+    in that order) and ``purpose`` (a purpose the gateway holds no file of: an empty list)."""
     query = query_of(call)
     limit = limit_of(query, 10_000, 10_000)
-    if query.get("order", "desc") != "desc":
-        raise BadRequest("order: only 'desc' (newest first) is served.", param="order")
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise BadRequest("order: 'asc' or 'desc'.", param="order")
     purpose = query.get("purpose")
     kinds = FILES if purpose is None else PURPOSES.get(purpose, ())
     after = None
     if (cursor := query.get("after")) is not None:
-        after = (await svc.record(cursor, FILES, principal, GONE)).created
+        after = await svc.record(cursor, FILES, principal, GONE)
     _, lookup = owner_of(principal)
-    page = await svc.store.page(lookup, kinds, after, limit + 1) if kinds else []
+    ascending = order == "asc"
+    page = await svc.store.page(lookup, kinds, after, limit + 1, ascending) if kinds else []
     more, page = len(page) > limit, page[:limit]
     return listing(page, (r.object for r in page), more)
 

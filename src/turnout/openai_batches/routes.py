@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from turnout.api.logged import serve_logged
 from turnout.auth.guard import guard_client_route
 from turnout.auth.principal import Principal
+from turnout.batches import admission
 from turnout.batches.upstream import Holders
 from turnout.errors import NotFound
 from turnout.observability.logging import get_logger
@@ -81,10 +82,19 @@ class OpenAIBatchService:
         group = "files" if prefix == FILES else "batches"
         serve = files.serve if prefix == FILES else batches.serve
 
-        async def handler(call: Call, principal: Principal | None) -> Reply:
-            return await serve(self, action, object_id, receive, call, principal)
+        held: list[Any] = []  # the request's ticket (admission): freed however it ends
 
-        await serve_logged(self.state, scope, receive, send, "openai", f"{group}.{action}", handler)
+        async def handler(call: Call, principal: Principal | None) -> Reply:
+            rated = await admission.admit(self.state.auth, principal, held)
+            reply = await serve(self, action, object_id, receive, call, principal)
+            reply.headers.extend(rated)
+            return reply
+
+        async def release() -> None:
+            admission.release(self.state.auth, held)
+
+        operation = f"{group}.{action}"
+        await serve_logged(self.state, scope, receive, send, "openai", operation, handler, release)
 
 
 __all__ = ["OpenAIBatchService"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
@@ -83,14 +83,37 @@ class SqlObjectStore:
             )
 
     async def page(
-        self, owner: str | None, kinds: tuple[Kind, ...], after: float | None, limit: int
+        self,
+        owner: str | None,
+        kinds: tuple[Kind, ...],
+        after: ObjectRecord | None,
+        limit: int,
+        ascending: bool = False,
     ) -> list[ObjectRecord]:
         query = self._live(select(t).where(t.c.kind.in_(kinds)))
         if owner is not None:
             query = query.where(t.c.owner == owner)
-        if after is not None:
-            query = query.where(t.c.created_at < after)
-        query = query.order_by(t.c.created_at.desc()).limit(limit)
+        if after is not None:  # past the cursor in the order asked: its time, then its id
+            created, object_id = after.created, after.id
+            if ascending:
+                query = query.where(
+                    or_(
+                        t.c.created_at > created,
+                        and_(t.c.created_at == created, t.c.id > object_id),
+                    )
+                )
+            else:
+                query = query.where(
+                    or_(
+                        t.c.created_at < created,
+                        and_(t.c.created_at == created, t.c.id < object_id),
+                    )
+                )
+        if ascending:
+            query = query.order_by(t.c.created_at.asc(), t.c.id.asc())
+        else:
+            query = query.order_by(t.c.created_at.desc(), t.c.id.desc())
+        query = query.limit(limit)
         async with self.engine.connect() as conn:
             return [_record(r) for r in (await conn.execute(query)).all()]
 

@@ -51,9 +51,15 @@ class ObjectStore(Protocol):
     async def count(self, owner: str, kind: Kind) -> int: ...
     async def put(self, record: ObjectRecord) -> None: ...
     async def page(
-        self, owner: str | None, kinds: tuple[Kind, ...], after: float | None, limit: int
+        self,
+        owner: str | None,
+        kinds: tuple[Kind, ...],
+        after: ObjectRecord | None,
+        limit: int,
+        ascending: bool = False,
     ) -> list[ObjectRecord]:
-        """Newest first, those created before ``after`` (the cursor's time)."""
+        """Newest first (oldest first if ``ascending``), by creation time then id, those past
+        the cursor ``after`` in that order."""
         ...
 
     async def update(self, object_id: str, obj: bytes | None, accounted: int | None) -> None:
@@ -101,16 +107,25 @@ class MemoryObjectStore:
         self._records[record.id] = record
 
     async def page(
-        self, owner: str | None, kinds: tuple[Kind, ...], after: float | None, limit: int
+        self,
+        owner: str | None,
+        kinds: tuple[Kind, ...],
+        after: ObjectRecord | None,
+        limit: int,
+        ascending: bool = False,
     ) -> list[ObjectRecord]:
         mine = [
             r
             for r in list(self._records.values())
             if (owner is None or r.owner == owner) and r.kind in kinds and self._live(r)
         ]
-        mine.sort(key=lambda r: r.created, reverse=True)
+        mine.sort(key=lambda r: (r.created, r.id), reverse=not ascending)
         if after is not None:
-            mine = [r for r in mine if r.created < after]
+            cursor = after.created, after.id
+            if ascending:
+                mine = [r for r in mine if (r.created, r.id) > cursor]
+            else:
+                mine = [r for r in mine if (r.created, r.id) < cursor]
         return mine[:limit]
 
     async def update(self, object_id: str, obj: bytes | None, accounted: int | None) -> None:
