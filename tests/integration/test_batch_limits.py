@@ -8,6 +8,7 @@ to Anthropic's Message Batches counts once against the key's ``rpm`` and holds o
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -201,3 +202,65 @@ def test_anthropic_listing_pages_both_ways(gw: Proc) -> None:
     back = c.messages.batches.list(before_id=made[0], limit=1)
     assert [b.id for b in back.data] == made[1:2] and back.has_more  # the one next to it
     assert [b.id for b in c.messages.batches.list(before_id=made[0], limit=1)] == made[1:]
+
+
+def rows(gw: Proc, rid: str) -> list[dict[str, Any]]:
+    got = httpx.get(gw.url + "/admin/logs", params={"request_id": rid}, headers=ADMIN)
+    found: list[dict[str, Any]] = got.json()["rows"]
+    return found
+
+
+def team_spent(gw: Proc, team: str) -> float:
+    shown = httpx.get(f"{gw.url}/admin/teams/{team}", headers=ADMIN).json()
+    return float(shown["spend"]["spent"])
+
+
+def test_a_revoked_owners_batch_is_read_by_an_admin_and_charged_to_the_owner_and_team(
+    gw: Proc,
+) -> None:
+    """A revoked key is refused its batches at once (401 in each client's shape, as on every
+    route); the batches stay the gateway's to read (the master key, admin keys), and what
+    their results used is charged as ever: rows under the owner's key and team, settled on
+    the team's budget (and the key's own), as a restarted gateway would count them from the
+    request log."""
+    team = f"batchteam-{uuid.uuid4().hex[:6]}"
+    made = httpx.post(gw.url + "/admin/teams", json={"name": team, "budget": 100}, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    key, key_id = new_key(gw, name="leaver", team=team, budget=50)
+    # Anthropic's Message Batches.
+    c = an(gw, key)
+    batch = c.messages.batches.create(requests=[an_request("a", "claude-a")])
+    o = oa(gw, key)
+    upload_id = upload(o, jsonl(line("a", "gpt-a"))).id
+    obatch = o.batches.create(input_file_id=upload_id, endpoint=CHAT, completion_window="24h")
+    revoked = httpx.post(f"{gw.url}/admin/keys/{key_id}/revoke", headers=ADMIN)
+    assert revoked.status_code in (200, 204), revoked.text
+    with pytest.raises(anthropic.AuthenticationError):
+        c.messages.batches.retrieve(batch.id)
+    with pytest.raises(openai.AuthenticationError):
+        o.batches.retrieve(obatch.id)
+    admin = an(gw, MASTER)
+    until(lambda: admin.messages.batches.retrieve(batch.id).processing_status == "ended")
+    before = team_spent(gw, team)
+    raw = admin.messages.batches.with_raw_response.results(batch.id)
+    assert [r.custom_id for r in raw.parse()] == ["a"]
+    rid = raw.headers["x-request-id"]
+    until(lambda: any(r["operation"] == "batches.usage" for r in rows(gw, rid)))
+    (used,) = [r for r in rows(gw, rid) if r["operation"] == "batches.usage"]
+    assert (used["gateway_key"], used["team"]) == (key_id, team) and used["cost"] > 0
+    until(lambda: team_spent(gw, team) > before)
+    assert team_spent(gw, team) == pytest.approx(before + used["cost"], abs=1e-6)
+    # OpenAI's Batch API: the same.
+    master = oa(gw, MASTER)
+    until(lambda: master.batches.retrieve(obatch.id).output_file_id is not None)
+    output = master.batches.retrieve(obatch.id).output_file_id
+    assert output is not None
+    before = team_spent(gw, team)
+    content = master.files.with_raw_response.content(output)
+    assert len(content.parse().content.splitlines()) == 1
+    rid = content.headers["x-request-id"]
+    until(lambda: any(r["operation"] == "batches.usage" for r in rows(gw, rid)))
+    (used,) = [r for r in rows(gw, rid) if r["operation"] == "batches.usage"]
+    assert (used["gateway_key"], used["team"]) == (key_id, team) and used["cost"] > 0
+    until(lambda: team_spent(gw, team) > before)
+    assert team_spent(gw, team) == pytest.approx(before + used["cost"], abs=1e-6)

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from turnout.auth.principal import Principal
+from turnout.auth.principal import Principal, compile_principal
 from turnout.batches.admission import model_part
 from turnout.budgets.periods import Periods
 from turnout.errors import PermissionDenied, Unpriced
@@ -256,7 +256,7 @@ class Owner:
 
     key_id: str | None  # None on an open gateway
     team: str | None
-    principal: Principal | None  # None: no plan to settle (open gateway, master, revoked)
+    principal: Principal | None  # None: no plan to settle (open gateway, master)
 
 
 def owner(auth: Any, key_id: str) -> Owner:
@@ -268,6 +268,12 @@ def owner(auth: Any, key_id: str) -> Owner:
     if directory is None:
         return Owner(key_id, None, None)
     found = directory.principal_of(key_id)
+    if found is None and (key := directory.keys.get(key_id)) is not None:
+        # Revoked (or its team deleted) since: refused its batches, but what they used is
+        # still its own and its team's, on their budgets too, as the request log's rows
+        # (which a restarted gateway seeds the budgets from) say it is.
+        team = directory.teams.get(key.team) if key.team else None
+        found = compile_principal(key, team)
     team = found.team if found is not None else directory.team_of(key_id)
     return Owner(key_id, team, found)
 
