@@ -23,23 +23,48 @@ from tests.integration.test_openai_batches import CHAT, jsonl, line, upload
 from tests.integration.test_openai_batches import config as openai_config
 from tests.support.procs import Proc, start_gateway
 from tests.support.wait import until
+from tests.unit.cache.redis_support import drop_prefix, shared_redis
 
 MASTER = "sy-master-batch-limits-key-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
 
 
-@pytest.fixture(scope="module")
-def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+def config(mock: Proc) -> dict[str, Any]:
     conf = openai_config(mock)
     an = batches_config(mock)
     conf["providers"]["an"] = an["providers"]["an"]
     conf["models"]["claude-a"] = an["models"]["claude-a"]
     conf["pricing"]["models"]["claude-a"] = an["pricing"]["models"]["claude-a"]
     conf["storage"]["batches_per_key"] = 10
+    return conf
+
+
+@pytest.fixture(scope="module")
+def gw(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     tmp = tmp_path_factory.mktemp("batch-limits")
+    proc = start_gateway(config(mock), tmp, env={"TURNOUT_MASTER_KEY": MASTER})
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def gw_redis(mock: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """The same limits on the shared (Redis) limiter."""
+    prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
+    conf = config(mock)
+    conf["limits"] = {"backend": "redis", "redis_url": shared_redis(), "key_prefix": prefix}
+    tmp = tmp_path_factory.mktemp("batch-limits-redis")
     proc = start_gateway(conf, tmp, env={"TURNOUT_MASTER_KEY": MASTER})
     yield proc
     proc.stop()
+    drop_prefix(prefix)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def either(request: pytest.FixtureRequest) -> Proc:
+    """A gateway on each limiter."""
+    found: Proc = request.getfixturevalue("gw" if request.param == "memory" else "gw_redis")
+    return found
 
 
 def new_key(gw: Proc, **body: Any) -> tuple[str, str]:
@@ -56,7 +81,8 @@ def an(gw: Proc, key: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
 
 
-def test_every_openai_batch_route_counts_against_the_keys_rpm(gw: Proc) -> None:
+def test_every_openai_batch_route_counts_against_the_keys_rpm(either: Proc) -> None:
+    gw = either
     key, _ = new_key(gw, name="oa-rpm", rpm=3)
     c = oa(gw, key)
     made = upload(c, jsonl(line("a", "gpt-a")))  # 1
@@ -114,9 +140,10 @@ def test_every_message_batches_route_counts_against_the_keys_rpm(gw: Proc) -> No
         assert body["type"] == "error" and body["error"]["type"] == "rate_limit_error", name
 
 
-def test_a_batch_request_in_flight_holds_a_max_parallel_slot(gw: Proc) -> None:
+def test_a_batch_request_in_flight_holds_a_max_parallel_slot(either: Proc) -> None:
     """An upload whose body is still arriving holds the key's one slot: another request of
     the key gets a 429 meanwhile; once it has ended the slot is free again."""
+    gw = either
     key, _ = new_key(gw, name="parallel", max_parallel=1)
     c = oa(gw, key)
     data = jsonl(line("a", "gpt-a"))
@@ -158,7 +185,14 @@ def test_a_batch_request_in_flight_holds_a_max_parallel_slot(gw: Proc) -> None:
         go.set()
         sender.join(30)
     assert answer and answer[0].status_code == 200, answer[0].text if answer else None
-    until(lambda: c.files.retrieve(answer[0].json()["id"]) is not None)
+
+    def admitted() -> bool:  # the slot is freed once the answer has been sent
+        try:
+            return c.files.retrieve(answer[0].json()["id"]) is not None
+        except openai.RateLimitError:
+            return False
+
+    until(admitted)
 
 
 def test_files_list_takes_openais_parameters_and_the_sdk_pages_through(gw: Proc) -> None:
