@@ -138,6 +138,11 @@ def test_every_message_batches_route_counts_against_the_keys_rpm(gw: Proc) -> No
         assert response.headers["x-ratelimit-limit-requests"] == "2", name
         body = response.json()
         assert body["type"] == "error" and body["error"]["type"] == "rate_limit_error", name
+    # The SDK's results() asks for the batch first: the results route itself, asked directly.
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    results = httpx.get(f"{gw.url}/v1/messages/batches/{batch.id}/results", headers=headers)
+    assert results.status_code == 429 and results.json()["error"]["type"] == "rate_limit_error"
+    assert results.headers["x-ratelimit-limit-requests"] == "2"
 
 
 def test_a_batch_request_in_flight_holds_a_max_parallel_slot(either: Proc) -> None:
