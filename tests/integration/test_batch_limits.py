@@ -7,10 +7,13 @@ to Anthropic's Message Batches counts once against the key's ``rpm`` and holds o
 
 from __future__ import annotations
 
-import threading
+import http.client
+import json
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import anthropic
 import httpx
@@ -156,44 +159,54 @@ def test_a_batch_request_in_flight_holds_a_max_parallel_slot(either: Proc) -> No
         b'--x\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
         b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n'
     )
-    tail = b"\r\n--x--\r\n"
-    go = threading.Event()
+    rest = data + b"\r\n--x--\r\n"
+    url = urlsplit(gw.url)
+    held: list[http.client.HTTPConnection] = []
 
-    def body() -> Iterator[bytes]:
-        yield head
-        go.wait(30)
-        yield data + tail
+    def start_upload() -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
+        conn.putrequest("POST", "/v1/files")
+        conn.putheader("authorization", f"Bearer {key}")
+        conn.putheader("content-type", "multipart/form-data; boundary=x")
+        conn.putheader("content-length", str(len(head) + len(rest)))
+        conn.endheaders(head)
+        return conn
 
-    answer: list[httpx.Response] = []
-    headers = {
-        "authorization": f"Bearer {key}",
-        "content-type": "multipart/form-data; boundary=x",
-        "content-length": str(len(head) + len(data) + len(tail)),
-    }
-    sender = threading.Thread(
-        target=lambda: answer.append(
-            httpx.post(gw.url + "/v1/files", content=body(), headers=headers, timeout=30)
-        )
-    )
-    sender.start()
-    try:
-
-        def refused() -> bool:
-            try:
-                c.batches.list()
-            except openai.RateLimitError as exc:
-                return "requests in flight" in exc.message
+    def answered_early(conn: http.client.HTTPConnection) -> bool:
+        """The gateway answered before the body ended: the upload was refused (a probe
+        held the slot as it arrived)."""
+        assert conn.sock is not None
+        try:
+            return bool(conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except BlockingIOError:
             return False
 
-        until(refused)
+    def slot_held() -> bool:
+        if held and answered_early(held[0]):
+            held.pop().close()
+        if not held:
+            held.append(start_upload())
+        try:
+            c.batches.list()
+        except openai.RateLimitError as exc:
+            return "requests in flight" in exc.message
+        return False
+
+    try:
+        until(slot_held, limit=30)
+        conn = held[0]
+        conn.send(rest)
+        answer = conn.getresponse()
+        body = answer.read()
+        assert answer.status == 200, body
     finally:
-        go.set()
-        sender.join(30)
-    assert answer and answer[0].status_code == 200, answer[0].text if answer else None
+        for conn in held:
+            conn.close()
+    made = json.loads(body)["id"]
 
     def admitted() -> bool:  # the slot is freed once the answer has been sent
         try:
-            return c.files.retrieve(answer[0].json()["id"]) is not None
+            return c.files.retrieve(made) is not None
         except openai.RateLimitError:
             return False
 
