@@ -254,6 +254,8 @@ def test_anthropic_listing_pages_both_ways(gw: Proc) -> None:
     back = c.messages.batches.list(before_id=made[0], limit=1)
     assert [b.id for b in back.data] == made[1:2] and back.has_more  # the one next to it
     assert [b.id for b in c.messages.batches.list(before_id=made[0], limit=1)] == made[1:]
+    with pytest.raises(anthropic.BadRequestError):  # one direction at a time
+        c.messages.batches.list(after_id=made[2], before_id=made[0])
 
 
 def rows(gw: Proc, rid: str) -> list[dict[str, Any]]:

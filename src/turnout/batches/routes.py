@@ -188,6 +188,8 @@ class BatchService:
         limit = int(raw)
         _, lookup = _owner(principal)
         after = before = None
+        if "after_id" in query and "before_id" in query:  # two directions: neither is served
+            raise BadRequest("Give after_id or before_id, not both.", param="before_id")
         for name in ("after_id", "before_id"):
             if (cursor := query.get(name)) is not None:
                 record = await self._record(cursor, lookup)
