@@ -133,7 +133,7 @@ REQUEST: Any = {
 
 
 def logged(gw: Proc, key_id: str, operation: str) -> list[dict[str, Any]]:
-    params = {"key": key_id, "operation": operation, "limit": 500}
+    params: dict[str, str | int] = {"key": key_id, "operation": operation, "limit": 500}
     got = httpx.get(gw.url + "/admin/logs", params=params, headers=ADMIN)
     assert got.status_code == 200, got.text
     rows: list[dict[str, Any]] = got.json()["rows"]

@@ -329,7 +329,8 @@ def test_a_form_the_gateway_cannot_read_unambiguously_is_a_400(
     gw: Proc, mock: Proc, path: str, case: str
 ) -> None:
     before = httpx.get(mock.url + "/_mock/stats").json()["requests"]
-    resp = _post(gw, path, *reversed(HOSTILE[case](path)))
+    content_type, body = HOSTILE[case](path)
+    resp = _post(gw, path, body, content_type)
     assert resp.status_code == 400, resp.text
     error = resp.json()["error"]
     assert error["type"] == "invalid_request_error" and error["message"], error

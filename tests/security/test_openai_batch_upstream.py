@@ -10,7 +10,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import openai
@@ -20,7 +20,7 @@ from tests.support.procs import Proc, scripted_requests, start_gateway, start_sc
 from tests.support.wait import until
 
 MASTER = "sy-master-openai-batch-upstream-0123456789"
-CHAT = "/v1/chat/completions"
+CHAT: Final = "/v1/chat/completions"
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 
 

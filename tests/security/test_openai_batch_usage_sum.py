@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import httpx
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(180)
 
 MASTER = "sy-master-openai-batch-usage-sum-0123456789"
 ADMIN = {"authorization": f"Bearer {MASTER}"}
-CHAT = "/v1/chat/completions"
+CHAT: Final = "/v1/chat/completions"
 INT4 = 2**31 - 1  # PostgreSQL's INTEGER: the request log's token columns
 LINES = 25
 EACH = 100_000_000  # the most one count is believed (turnout.ir.response.MAX_TOKENS)

@@ -46,6 +46,7 @@ class Principal:
     settles: bool = False  # some plan needs real usage after the call (tokens, budgets)
     _allowed: dict[str, bool] = field(default_factory=dict)
     _plans: dict[str, Plan | None] = field(default_factory=dict)
+    _request: list[Plan | None] = field(default_factory=list)  # request_plan's, once made
 
     def allows(self, model: str) -> bool:
         allowed = self._allowed.get(model)
@@ -71,6 +72,18 @@ class Principal:
             plans.clear()
         plans[model] = plan
         return plan
+
+    def request_plan(self) -> Plan | None:
+        """The key's and team's ``rpm`` and ``max_parallel`` alone: what a request that uses
+        no tokens and costs nothing (a batch route's) counts against; None: nothing."""
+        if not self._request:
+            rules = tuple(
+                Rule(r.scope, r.label, r.rpm, None, r.parallel, r.tag)
+                for r in self.rules
+                if r.rpm is not None or r.parallel is not None
+            )
+            self._request.append(Plan(rules) if rules else None)
+        return self._request[0]
 
 
 MASTER = Principal(id="master", team=None, expires=None)

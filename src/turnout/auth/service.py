@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from turnout.auth.build import MASTER_ENV, build_limiter, estimator_for, master_key, stores_for
 from turnout.auth.catchup import CatchUp
 from turnout.auth.credentials import CredentialStore, MemoryCredentialStore
 from turnout.auth.directory import Directory
@@ -25,26 +26,21 @@ from turnout.auth.records import AdminRole, role_of
 from turnout.auth.step import AuthStep
 from turnout.auth.store import KeyStore, MemoryKeyStore
 from turnout.auth.tokens import digest, same
-from turnout.budgets.estimate import Estimator
 from turnout.budgets.seed import BudgetSeeds
 from turnout.config.compile import Runtime
-from turnout.config.schema import LimitsConfig
 from turnout.errors import UnknownKey
 from turnout.limits.kind import is_redis
-from turnout.limits.memory import MemoryLimiter
 from turnout.limits.settle import SettleSink
 from turnout.limits.step import LimitStep
 from turnout.observability.logging import get_logger
 from turnout.pipeline import Step
 
 if TYPE_CHECKING:
-    from turnout.limits.redis import RedisLimiter
     from turnout.observability.hub import Observability
     from turnout.observability.logging import RequestLog
     from turnout.storage import Storage
 
 log = get_logger("turnout.auth")
-MASTER_ENV = "TURNOUT_MASTER_KEY"
 STARTUP_TIMEOUT = 10.0
 SWEEP_EVERY = 5.0
 SEED_CHECK_EVERY = 10.0
@@ -61,43 +57,6 @@ class StoredKeysUnavailable(Exception):
     """The credential store did not answer: a reload must not drop the keys it holds."""
 
 
-def master_key(runtime: Runtime, environ: Mapping[str, str] = os.environ) -> str | None:
-    key = environ.get(MASTER_ENV) or runtime.config.auth.master_key
-    if key is not None and len(key) < 16:
-        raise ValueError(f"the master key must be at least 16 characters ({MASTER_ENV})")
-    return key or None
-
-
-def stores_for(storage: Storage | None) -> tuple[KeyStore, CredentialStore]:
-    """The key and credential stores of the storage's backend (SQL on SQLite or PostgreSQL,
-    or memory for ``storage.url: memory://``); in memory when storage is off (keys then last
-    as long as the process)."""
-    if storage is not None:
-        return storage.stores.keys, storage.stores.credentials
-    return MemoryKeyStore(), MemoryCredentialStore()
-
-
-def _estimator(runtime: Runtime) -> Estimator:
-    """The limits' estimator for ``runtime``'s models, prices and output estimates."""
-    limits = runtime.config.limits
-    return Estimator(runtime, limits.output_estimate, limits.budget_output_estimate)
-
-
-def build_limiter(cfg: LimitsConfig) -> MemoryLimiter | RedisLimiter:
-    if cfg.backend == "redis":
-        from turnout.limits.redis import RedisLimiter  # redis-py only when configured
-
-        return RedisLimiter(
-            cfg.redis_url,
-            prefix=cfg.key_prefix,
-            timeout=cfg.redis_timeout,
-            retry_after=cfg.redis_retry_after,
-            on_error=cfg.on_redis_error,
-            lease=cfg.lease,
-        )
-    return MemoryLimiter(lease=cfg.lease)
-
-
 class AuthService:
     def __init__(self, runtime: Runtime, environ: Mapping[str, str] = os.environ) -> None:
         self.runtime = runtime
@@ -110,7 +69,7 @@ class AuthService:
         self.limiter = build_limiter(runtime.config.limits)
         self.step = AuthStep(self.directory, self.master)
         self.step.account_objects = self.config.account_objects == "allow"
-        self.limit_step = LimitStep(self.limiter, _estimator(runtime))
+        self.limit_step = LimitStep(self.limiter, estimator_for(runtime))
         self.sink = SettleSink(self.limiter)
         self.on_change: Callable[[], None] | None = None
         self._store_down = False
@@ -127,7 +86,7 @@ class AuthService:
         """A reload swapped the runtime: estimate budgets by its models and prices. Keys,
         limit windows and budget spend are not the config's and stay as they are."""
         self.runtime = runtime
-        self.limit_step.estimator = _estimator(runtime)
+        self.limit_step.estimator = estimator_for(runtime)
         self.step.account_objects = runtime.config.auth.account_objects == "allow"
 
     async def with_stored_keys(self, runtime: Runtime) -> Runtime:

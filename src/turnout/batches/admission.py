@@ -24,8 +24,6 @@ from turnout.limits.plan import Plan, Rule, Ticket
 from turnout.limits.step import refusal
 from turnout.types import Headers
 
-_MEMO_MAX = 4096  # principals whose route plan is kept (a key change makes a new principal)
-_plans: dict[str, tuple[tuple[Rule, ...], Plan | None]] = {}
 _PART = "turnout.batches.model_part"  # the memo slot of a model plan's part (Plan.memo)
 
 
@@ -34,19 +32,7 @@ def route_plan(principal: Principal | None) -> Plan | None:
     the master key, a key and team without them)."""
     if principal is None or principal is MASTER or not principal.rules:
         return None
-    found = _plans.get(principal.id)
-    if found is not None and found[0] is principal.rules:
-        return found[1]
-    rules = tuple(
-        Rule(r.scope, r.label, r.rpm, None, r.parallel, r.tag)
-        for r in principal.rules
-        if r.rpm is not None or r.parallel is not None
-    )
-    plan = Plan(rules) if rules else None
-    if len(_plans) >= _MEMO_MAX:
-        _plans.clear()
-    _plans[principal.id] = principal.rules, plan
-    return plan
+    return principal.request_plan()  # kept on the principal, rebuilt with its key
 
 
 def model_part(plan: Plan) -> Plan | None:

@@ -25,7 +25,7 @@ MASTER_GOOD_VARIETY = 10  # distinct characters
 def startup_problems(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ) -> list[str]:
     """Every problem found, each prefixed by the setting that holds it (values never shown:
     they may be secrets)."""
-    from turnout.auth.service import MASTER_ENV
+    from turnout.auth.build import MASTER_ENV
     from turnout.crypto import ENV as SECRET_ENV
     from turnout.crypto import SecretBox, SecretKeyError
     from turnout.storage.backends import backend_for
@@ -54,7 +54,7 @@ def startup_warnings(cfg: TurnoutConfig, environ: Mapping[str, str] = os.environ
     """What starts but should be changed: a master key that looks chosen rather than random
     (short, or few distinct characters; the key itself is never shown), and limits counted
     by each of several workers on its own."""
-    from turnout.auth.service import MASTER_ENV
+    from turnout.auth.build import MASTER_ENV
 
     warnings: list[str] = []
     key = environ.get(MASTER_ENV) or cfg.auth.master_key

@@ -164,7 +164,7 @@ async def test_reads_at_the_same_time_claim_each_line_once(
     first, second = Tally({"up": "pub"}, 0), Tally({"up": "pub"}, 0)
     late = chunks(data, 40)  # the second read starts a few lines behind
     ahead, behind = first.relay(chunks(data, 60), claim), second.relay(late, claim)
-    done = set()
+    done: set[str] = set()
     while len(done) < 2:
         for name, relay_ in (("a", ahead), ("b", behind)):
             if name not in done:

@@ -4,6 +4,7 @@ byte of meaning but the model, a client file name that could break the form is n
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from turnout.errors import BadRequest
 from turnout.openai_batches import lines
 from turnout.protocols import form
 
-LINE = {
+LINE: dict[str, Any] = {
     "custom_id": "a",
     "method": "POST",
     "url": "/v1/chat/completions",

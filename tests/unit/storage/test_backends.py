@@ -6,8 +6,8 @@ from typing import Any, cast
 
 import pytest
 
+from turnout.auth.build import stores_for
 from turnout.auth.credentials import MemoryCredentialStore
-from turnout.auth.service import stores_for
 from turnout.auth.store import MemoryKeyStore
 from turnout.config.schema import StorageConfig
 from turnout.storage import Storage
