@@ -20,6 +20,7 @@ import orjson
 
 from turnout.a2a.card import on_origin, rpc_url_of, same_origin
 from turnout.a2a.config import AgentConfig
+from turnout.a2a.echoes import mask, spellings
 from turnout.errors import GatewayError, UpstreamInvalid, UpstreamTimeout, UpstreamUnavailable
 from turnout.observability.logging import get_logger
 from turnout.outbound import Origin, OutboundPolicy
@@ -45,6 +46,17 @@ class Agent:
     _token: tuple[str, float] | None = None  # OAuth access token, monotonic expiry
     _failed: tuple[GatewayError, float] | None = None  # the last failed fetch, until when
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _secrets: tuple[tuple[str | None, ...], tuple[bytes, ...]] = ((), ())
+
+    def secrets(self) -> tuple[bytes, ...]:
+        """The spellings of the gateway's credentials to the agent (configured, and the OAuth
+        access token in use), masked in whatever the agent hands a caller (echoes.py)."""
+        auth = self.config.auth
+        token = self._token[0] if self._token is not None else None
+        values = (auth.token, auth.value, auth.client_secret, token)
+        if values != self._secrets[0]:  # computed again only when a credential changed
+            self._secrets = (values, spellings(values))
+        return self._secrets[1]
 
     @property
     def card_url(self) -> str:
@@ -137,8 +149,8 @@ class Agent:
             raise UpstreamUnavailable(f"{where}: its card cannot be fetched ({exc})") from None
         if got.status != 200:
             raise UpstreamUnavailable(f"{where}: its card answered HTTP {got.status}")
-        try:
-            card = orjson.loads(got.body)
+        try:  # fetched with the agent's credentials, served to callers: masked (echoes.py)
+            card = orjson.loads(mask(got.body, self.secrets()))
         except orjson.JSONDecodeError:
             raise UpstreamInvalid(f"{where}: its card is not JSON") from None
         if not isinstance(card, dict) or not isinstance(card.get("name"), str):

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from turnout.a2a.echoes import mask
 from turnout.a2a.events import NO_DATA, Seen, SSEScanner, read_response
 from turnout.a2a.jsonrpc import error_event
 from turnout.api.io import DisconnectWatch, StreamAborted
@@ -88,6 +89,7 @@ async def relay_stream(
     rid: Any,
     max_event: int,
     on_event: Callable[[Seen, int], None],
+    secrets: tuple[bytes, ...] = (),
 ) -> int:
     """Relay an SSE answer; returns the bytes sent. Raises StreamAborted after an error event.
 
@@ -114,7 +116,7 @@ async def relay_stream(
                         seen, _error = read_response(data)
                         final = seen.final
                         on_event(seen, len(raw))
-                    ready.append(raw)
+                    ready.append(mask(raw, secrets))  # a quoted credential (echoes.py)
                 sent += await _send(send, call, ready)
             done = True
             if not final:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from turnout.a2a.card import rewrite
+from turnout.a2a.echoes import mask
 from turnout.a2a.events import Seen, read_response
 from turnout.a2a.governance import admit, check_access, message_task, plan_for, push_urls
 from turnout.a2a.jsonrpc import Envelope, NotReady, read_envelope, request_id_of
@@ -244,9 +245,11 @@ async def _forward(
     if resp.status == 200 and b"text/event-stream" in content_type(resp):
         call.status = 200
         headers_out = [*relayed_headers(resp), (b"x-request-id", rid.encode())]
-        await relay_stream(send, receive, call, resp, headers_out, env.id, limit, trail.seen)
+        await relay_stream(
+            send, receive, call, resp, headers_out, env.id, limit, trail.seen, agent.secrets()
+        )
         return
-    answer = await read_bounded(resp, limit, agent.name)
+    answer = mask(await read_bounded(resp, limit, agent.name), agent.secrets())
     data = check_answer(resp.status, answer, agent.name)
     seen, failed = read_response(data)
     call.status = resp.status  # before the state's row, which repeats it
