@@ -9,7 +9,10 @@ in the middle of a second event), ``short`` (a stream: one
 task event, then a clean end before the task finished), ``garbage`` (a stream whose second
 event is not JSON), ``flip`` (a stream whose task flips between submitted and working
 ``FLIPS`` times before it completes, a new task each time). Anything else gets a normal
-answer. ``--card-rpc URL`` makes the card name ``URL`` as its JSON-RPC endpoint (another
+answer. ``status NNN`` answers a JSON-RPC result with HTTP status NNN and headers meant for
+browsers and proxies (``BROWSERS``: a cookie, a redirect's location, ``clear-site-data``,
+CORS, a public cache policy, ``text/html``); ``headers`` streams a completed task with the
+same headers. ``--card-rpc URL`` makes the card name ``URL`` as its JSON-RPC endpoint (another
 origin, for one).
 """
 
@@ -22,6 +25,12 @@ import uuid
 from typing import Any
 
 FLIPS = 60
+# Headers an agent has no business sending a gateway's callers.
+BROWSERS = (
+    b"set-cookie: session=rogue; Path=/\r\nlocation: http://169.254.169.254/\r\n"
+    b'clear-site-data: "*"\r\naccess-control-allow-origin: *\r\n'
+    b"access-control-allow-credentials: true\r\ncache-control: public, max-age=31536000\r\n"
+)
 _TASK = {"id": "t-rogue", "contextId": "c-rogue", "status": {"state": "TASK_STATE_WORKING"}}
 
 
@@ -86,6 +95,10 @@ async def handle(
             await _reply(writer, 500, "text/html", b"<html>boom</html>")
         elif text == "hang":
             await asyncio.sleep(3600)
+        elif text.startswith("status "):
+            await _reply(writer, int(text[7:]), "text/html", _message(rid), BROWSERS)
+        elif text == "headers":
+            await _headers(writer, rid)
         elif text == "flip":
             await _flip(writer, rid)
         elif text in ("cut", "half", "short", "garbage"):
@@ -106,18 +119,36 @@ async def handle(
             writer.write(b"0\r\n\r\n")
             await writer.drain()
         else:
-            answer = {
-                "jsonrpc": "2.0",
-                "id": rid,
-                "result": {
-                    "message": {"messageId": "r", "role": "ROLE_AGENT", "parts": [{"text": "ok"}]}
-                },
-            }
-            await _reply(writer, 200, "application/json", json.dumps(answer).encode())
+            await _reply(writer, 200, "application/json", _message(rid))
     except (asyncio.IncompleteReadError, ConnectionError, ValueError):
         pass
     finally:
         writer.close()
+
+
+def _message(rid: Any) -> bytes:
+    answer = {
+        "jsonrpc": "2.0",
+        "id": rid,
+        "result": {"message": {"messageId": "r", "role": "ROLE_AGENT", "parts": [{"text": "ok"}]}},
+    }
+    return json.dumps(answer).encode()
+
+
+async def _headers(writer: asyncio.StreamWriter, rid: Any) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        + BROWSERS
+        + b"transfer-encoding: chunked\r\n\r\n"
+    )
+    task = {
+        **_TASK,
+        "id": f"t-headers-{uuid.uuid4().hex}",
+        "status": {"state": "TASK_STATE_COMPLETED"},
+    }
+    writer.write(_event({"jsonrpc": "2.0", "id": rid, "result": {"task": task}}))
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
 
 
 async def _flip(writer: asyncio.StreamWriter, rid: Any) -> None:
@@ -134,10 +165,14 @@ async def _flip(writer: asyncio.StreamWriter, rid: Any) -> None:
     await writer.drain()
 
 
-async def _reply(writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes) -> None:
+async def _reply(
+    writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes, extra: bytes = b""
+) -> None:
     writer.write(
-        b"HTTP/1.1 %d X\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        b"HTTP/1.1 %d X\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n"
         % (status, ctype.encode(), len(body))
+        + extra
+        + b"\r\n"
         + body
     )
     await writer.drain()

@@ -30,12 +30,32 @@ from turnout.upstream.base import UpstreamResponse
 
 log = get_logger("turnout.a2a")
 
-# What a caller sees of the agent's response headers (framing is the server's own).
-RELAYED = frozenset((b"content-type", b"cache-control", b"a2a-version", b"a2a-extensions"))
+# What a caller sees of the agent's response headers: the protocol's own. The content type
+# is the gateway's (it read the answer as JSON-RPC, or as SSE), framing is the server's, and
+# the rest is not the agent's to send a caller: a cookie or ``clear-site-data`` for the
+# gateway's origin, CORS opening answers to other sites, a public ``cache-control`` that has
+# a shared cache in front of the gateway hand one key's answer to the next caller
+# (turnout.headers.NEVER_RELAY, for model calls).
+RELAYED = frozenset((b"a2a-version", b"a2a-extensions"))
+JSON_TYPE = (b"content-type", b"application/json")
+SSE_TYPE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 
 
-def relayed_headers(resp: UpstreamResponse) -> Headers:
-    return [(k, v) for k, v in resp.headers if k in RELAYED]
+def relayed_headers(resp: UpstreamResponse, stream: bool = False) -> Headers:
+    own = [(k, v) for k, v in resp.headers if k in RELAYED]
+    return [*SSE_TYPE, *own] if stream else [JSON_TYPE, *own]
+
+
+def check_status(resp: UpstreamResponse, agent: str) -> None:
+    """An answer whose status a caller must not get: a redirect (its ``location`` is in the
+    agent's space, and the gateway follows none), a status that carries no body, or none of
+    HTTP's. A 502 instead, as for model calls (turnout.providers.relay)."""
+    status = resp.status
+    if 200 <= status < 300 and status not in (204, 205) or 400 <= status < 600:
+        return
+    resp.close()
+    kind = "a redirect" if 300 <= status < 400 else "a status the gateway does not relay"
+    raise UpstreamInvalid(f"agent {agent} answered HTTP {status}, {kind}")
 
 
 def content_type(resp: UpstreamResponse) -> bytes:

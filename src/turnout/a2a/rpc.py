@@ -28,6 +28,7 @@ from turnout.a2a.owners import CONTEXT, LISTS, pinned
 from turnout.a2a.registry import Agent
 from turnout.a2a.relay import (
     check_answer,
+    check_status,
     content_type,
     read_bounded,
     relay_stream,
@@ -244,11 +245,12 @@ async def _forward(
     rid = call.request_id
     if resp.status == 200 and b"text/event-stream" in content_type(resp):
         call.status = 200
-        headers_out = [*relayed_headers(resp), (b"x-request-id", rid.encode())]
+        headers_out = [*relayed_headers(resp, stream=True), (b"x-request-id", rid.encode())]
         await relay_stream(
             send, receive, call, resp, headers_out, env.id, limit, trail.seen, agent.secrets()
         )
         return
+    check_status(resp, agent.name)
     answer = mask(await read_bounded(resp, limit, agent.name), agent.secrets())
     data = check_answer(resp.status, answer, agent.name)
     seen, failed = read_response(data)
