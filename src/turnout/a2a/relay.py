@@ -51,7 +51,7 @@ def check_status(resp: UpstreamResponse, agent: str) -> None:
     agent's space, and the gateway follows none), a status that carries no body, or none of
     HTTP's. A 502 instead, as for model calls (turnout.providers.relay)."""
     status = resp.status
-    if 200 <= status < 300 and status not in (204, 205) or 400 <= status < 600:
+    if (200 <= status < 300 and status not in (204, 205)) or 400 <= status < 600:
         return
     resp.close()
     kind = "a redirect" if 300 <= status < 400 else "a status the gateway does not relay"
