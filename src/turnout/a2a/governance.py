@@ -163,12 +163,16 @@ return used
 
 
 def message_task(params: dict[str, Any]) -> str | None:
-    """The task a message continues (``params.message.taskId``), if any."""
+    """The task a message continues (``params.message.taskId``, or ``task_id``: the agent's
+    SDK reads both, so the task's message budget counts both), if any."""
     message = params.get("message")
     if not isinstance(message, dict):
         return None
-    task = message.get("taskId")
-    return task if isinstance(task, str) and 0 < len(task) <= 256 else None
+    for field in ("taskId", "task_id"):
+        task = message.get(field)
+        if isinstance(task, str) and 0 < len(task) <= 256:
+            return task
+    return None
 
 
 def push_urls(value: Any, inside: bool = False, depth: int = 0) -> list[Any]:

@@ -66,29 +66,51 @@ def pinned(principal: Principal | None) -> str | None:
     return principal.id
 
 
-def named_task(env: Envelope) -> tuple[bool, Any]:
-    """Whether the request names a task, and the value it names it with (any JSON type: a
-    caller could send a number the agent reads as text)."""
+# The spellings an agent's SDK reads a field by: its JSON name and its proto (or Python)
+# name. Protobuf's JSON parser (1.0) and the 0.3 pydantic models accept both, so a request
+# naming a task as ``task_id`` reaches the same task as ``taskId`` (before 2026-12-07 the
+# gateway read only the JSON name, and another key's task was continued that way).
+_SPELT: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "taskId": ("taskId", "task_id"),
+    "contextId": ("contextId", "context_id"),
+    "referenceTaskIds": ("referenceTaskIds", "reference_task_ids"),
+}
+MAX_REFERENCES = 64  # tasks one message may refer to; past it the message is refused
+
+
+def named_tasks(env: Envelope) -> list[Any]:
+    """Every value the request names a task with, in any spelling (any JSON type: a caller
+    could send a number the agent reads as text): a message's task and the tasks it refers
+    to (``referenceTaskIds``, which an agent may load and read), or the task a task method
+    is about (``[None]`` when it names none: an unknown task)."""
     if env.kind == "message":
         message = env.params.get("message")
-        if isinstance(message, dict) and "taskId" in message:
-            return True, message["taskId"]
-        return False, None
+        if not isinstance(message, dict):
+            return []
+        found = [message[k] for k in _SPELT["taskId"] if k in message]
+        for k in _SPELT["referenceTaskIds"]:
+            refs = message.get(k)
+            if isinstance(refs, list) and len(refs) <= MAX_REFERENCES:
+                found.extend(refs)
+            elif refs is not None:
+                found.append(None)  # refused: not a list the gateway can check
+        return found
     field = _TASK_FIELD.get(env.method)
     if field is None:
-        return False, None
-    return True, env.params.get(field)
+        return []
+    return [env.params[k] for k in _SPELT[field] if k in env.params] or [None]
 
 
-def named_context(env: Envelope) -> tuple[bool, Any]:
-    """Whether a message names a context (``message.contextId``; JSON null names none), and
-    the value it names it with."""
+def named_contexts(env: Envelope) -> list[Any]:
+    """The contexts a message names (``message.contextId``, either spelling; JSON null
+    names none)."""
     if env.kind != "message":
-        return False, None
+        return []
     message = env.params.get("message")
-    if not isinstance(message, dict) or message.get("contextId") is None:
-        return False, None
-    return True, message["contextId"]
+    if not isinstance(message, dict):
+        return []
+    return [message[k] for k in _SPELT["contextId"] if message.get(k) is not None]
 
 
 # What is pinned: a task, or a context. Redis keys: ``a2a:owner:`` (tasks, as before) and
@@ -157,26 +179,22 @@ class TaskOwners:
         refuses an unknown task."""
         if caller is None:
             return
-        names, task = named_task(env)
-        if not names:
-            return
-        if not isinstance(task, str) or not 0 < len(task) <= 256:
-            raise TaskNotFound()
-        if await self.owner(agent, task) != caller:
-            raise TaskNotFound()
+        for task in named_tasks(env):
+            if not isinstance(task, str) or not 0 < len(task) <= 256:
+                raise TaskNotFound()
+            if await self.owner(agent, task) != caller:
+                raise TaskNotFound()
 
     async def check_context(self, agent: str, env: Envelope, caller: str | None) -> None:
         """Refuse a message of ``caller`` that names a context it does not hold: the agent
         would continue it (another key's conversation) whatever the key."""
         if caller is None:
             return
-        names, context = named_context(env)
-        if not names:
-            return
-        if not isinstance(context, str) or not 0 < len(context) <= 256:
-            raise ContextNotFound()
-        if await self.owner(agent, context, CONTEXT) != caller:
-            raise ContextNotFound()
+        for context in named_contexts(env):
+            if not isinstance(context, str) or not 0 < len(context) <= 256:
+                raise ContextNotFound()
+            if await self.owner(agent, context, CONTEXT) != caller:
+                raise ContextNotFound()
 
     async def only_own(self, agent: str, result: Any, caller: str) -> Any:
         """A task list with only the caller's tasks (1.0 ``{"tasks": [...]}``, or a bare
