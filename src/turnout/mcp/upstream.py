@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from turnout.mcp.auth import auth_headers, upstream_auth
 from turnout.mcp.capped import COMPRESSED, MARK, capped_client
-from turnout.mcp.catalogue import Catalogue, changed, dump, pages
+from turnout.mcp.catalogue import Catalogue, changed, dump, lawful, pages
 from turnout.mcp.children import Children
 from turnout.mcp.config import McpServerConfig
 from turnout.mcp.echoes import masked, masked_text, sent_to
@@ -300,6 +300,7 @@ class Upstream:
         cat.templates = [
             t for t in cat.templates if allowed(flt.allow, flt.deny, str(t["uriTemplate"]))
         ]
+        lawful(cat, self.name)  # names a caller (and a model API) can take (catalogue.py)
         mine = self.secrets()
         cat.tools, cat.prompts = masked(cat.tools, mine), masked(cat.prompts, mine)
         cat.resources, cat.templates = masked(cat.resources, mine), masked(cat.templates, mine)
