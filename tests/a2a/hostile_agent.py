@@ -6,7 +6,8 @@ A careless or hostile agent: it requires ``Authorization: Bearer <token>`` (the 
 credential to it) and then hands that header back to whoever called: in its card's
 description, in a plain message (``SendMessage``), in every status update of a streamed task
 (text ``stream``), in a JSON-escaped spelling (text ``escaped``: each ``-`` written
-``\\u002d``), and in a JSON-RPC error (text ``fail``).
+``\\u002d``), and in a JSON-RPC error (text ``fail``). Its card offers both A2A versions,
+so the SDK serves it with 0.3's fields (``url``, ``additionalInterfaces``) as well as 1.0's.
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ def build(port: int, token: str) -> ASGIApp:
         description=f"an agent whose credential is {token}",
         version="1.0.0",
         supported_interfaces=[
-            AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0")
+            AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0"),
+            AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="0.3"),
+            AgentInterface(url=f"{url}/grpc", protocol_binding="GRPC", protocol_version="0.3"),
         ],
         capabilities=AgentCapabilities(streaming=True),
         default_input_modes=["text/plain"],

@@ -90,11 +90,15 @@ def rewrite(card: dict[str, Any], url: str, secured: bool) -> dict[str, Any]:
         out["supportedInterfaces"] = [
             {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": version}
         ]
-    else:
+    # 0.3's fields, in a 0.3 card and in a card of both versions (the a2a-sdk serves a card
+    # offering 1.0 and 0.3 with both sets of fields): before (2026-12-07) a card of both kept
+    # 0.3's ``url`` and ``additionalInterfaces``, the agent's own address, which a 0.3
+    # client reads, and so called the agent directly, past the gateway.
+    if not modern or "url" in out:
         out["url"] = url
         out["preferredTransport"] = "JSONRPC"
-        if "additionalInterfaces" in out:
-            out["additionalInterfaces"] = [{"url": url, "transport": "JSONRPC"}]
+    if "additionalInterfaces" in out:
+        out["additionalInterfaces"] = [{"url": url, "transport": "JSONRPC"}]
     for key in ("securitySchemes", "securityRequirements", "security"):
         out.pop(key, None)
     skills = out.get("skills")

@@ -100,3 +100,20 @@ async def test_a_quoted_credential_never_reaches_the_sdk_client(gateway: Proc) -
         if e.HasField("status_update") and e.status_update.status.HasField("message")
     ]
     assert texts == [f"step {i}: Bearer [redacted]" for i in range(3)] + ["done: Bearer [redacted]"]
+
+
+def test_a_card_of_both_versions_names_only_the_gateway(gateway: Proc, echo_agent: Proc) -> None:
+    """The SDK serves a card offering 1.0 and 0.3 with both versions' fields; a 0.3 client
+    reads ``url`` and ``additionalInterfaces``. Every one must be the gateway's."""
+    key, _ = new_key(gateway, name="card-reader")
+    got = httpx.get(
+        f"{gateway.url}/a2a/echo/.well-known/agent-card.json",
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    card = got.json()
+    assert str(echo_agent.port) not in got.text, card
+    mine = f"{gateway.url}/a2a/echo"
+    assert card["url"] == mine and card["preferredTransport"] == "JSONRPC"
+    assert [i["url"] for i in card.get("additionalInterfaces", [])] in ([], [mine])
+    assert [i["url"] for i in card["supportedInterfaces"]] == [mine]
