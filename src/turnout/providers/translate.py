@@ -218,7 +218,8 @@ async def send_translated(
     if resp.status >= 400:
         status, err = client.render_error(upstream.parse_error(resp.status, raw))
         # The upstream's status stands; only Anthropic's 529 has no meaning elsewhere.
-        return Reply(status if resp.status == 529 else resp.status, headers, body=orjson.dumps(err))
+        body = _encoded(err, spec.name)
+        return Reply(status if resp.status == 529 else resp.status, headers, body=body)
     if FAMILIES[(call.protocol, call.operation)] == COUNT:
         body = client.count_result(_count_tokens(raw))
         return Reply(resp.status, headers, body=orjson.dumps(body))
@@ -232,7 +233,19 @@ async def send_translated(
     except (TranslationError, *_MALFORMED) as exc:
         raise invalid(spec.name, f"the answer cannot be translated ({exc})") from None
     call.encoded = ir.usage is not None  # whole, and its usage known: nothing to re-read
-    return Reply(resp.status, headers, body=orjson.dumps(out))
+    return Reply(resp.status, headers, body=_encoded(out, spec.name))
+
+
+def _encoded(answer: JSONObj, provider: str) -> bytes:
+    """The client's answer as JSON. orjson reads 1024 levels of nesting but writes 255: an
+    upstream's tool arguments nested between the two (or nested further by the client's
+    shape) cannot be written. That is the upstream's fault (502); before, the error escaped to
+    the API layer's last boundary, which takes any such encode error for the client's own
+    body nested too deeply (a 400 blaming the client)."""
+    try:
+        return orjson.dumps(answer)
+    except orjson.JSONEncodeError as exc:
+        raise invalid(provider, f"the answer cannot be written ({exc})") from None
 
 
 def _embeddings_reply(
@@ -252,7 +265,7 @@ def _embeddings_reply(
     if usage is not None:
         call.usage = from_ir(usage)
     call.encoded = usage is not None  # usage known: nothing to re-read from the body
-    return Reply(status, headers, body=orjson.dumps(out))
+    return Reply(status, headers, body=_encoded(out, provider))
 
 
 def _response_ir(codec: WireProtocol, raw: bytes, provider: str) -> IRResponse:
