@@ -24,6 +24,11 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _LITERALS = ("true", "false", "null")
 _WHITESPACE = frozenset(" \t\r\n")
 _SCALAR = frozenset("0123456789+-.eEtrufalsn")
+# Containers open at once. The Anthropic SDK parses every piece with jiter, which stops at 200
+# levels with a ValueError of its own (and orjson writes no more than 255): before, an
+# upstream's arguments nested deeper crashed the client's stream helper mid-stream. Real
+# arguments nest a few levels; past this they are the upstream's failure, as any non-object.
+MAX_DEPTH = 128
 
 # What may come next, outside strings and scalars.
 _TOP = 0  # the opening brace of the object
@@ -197,6 +202,8 @@ class ObjectPrefix:
     def _value(self, c: str, first: bool) -> bool:
         if c == '"':
             self._string, self._is_key = True, False
+        elif c in "{[" and len(self._stack) >= MAX_DEPTH:
+            return False
         elif c == "{":
             self._stack.append("}")
             self._expect = _FIRST_KEY

@@ -114,3 +114,14 @@ def test_what_the_anthropic_sdk_could_not_read() -> None:
         assert _check([bad]) != (True, True), bad
     assert _check(['{"a": "Pa']) == (True, False)
     assert _check(["", "  "]) == (True, True)
+
+
+def test_arguments_nested_past_the_bound_are_no_object_for_the_client() -> None:
+    """The Anthropic SDK's parser (jiter) stops at 200 levels with a ValueError of its own:
+    deeper arguments are refused before that piece is written, however they are cut."""
+    from turnout.protocols.jsonprefix import MAX_DEPTH
+
+    inside = MAX_DEPTH - 1  # the object itself is one level
+    assert _check(['{"a": ' + "[" * inside, "]" * inside + "}"]) == (True, True)
+    assert _check(['{"a": ' + "[" * inside, "{"])[0] is False
+    assert _check(['{"a": ' + "[" * 300 + "]" * 300 + "}"])[0] is False

@@ -74,7 +74,10 @@ def parse(status: int, body: bytes | dict[str, Any] | None) -> ErrorInfo:
     if not isinstance(err, dict):
         return ErrorInfo(status, kind_for_status(status), data.get("_text") or f"HTTP {status}")
     code = err.get("code")
-    if isinstance(code, int) and code >= 400:
+    # An error status the body names, within HTTP's: before, an upstream's 99999 or 2**63-1
+    # became the status the gateway answered with (an Anthropic client's 529 is re-rendered
+    # with the parsed status), and the server failed writing it (a 500).
+    if type(code) is int and 400 <= code <= 599:
         status = code
     name = str(err.get("status") or "")
     kind = _KINDS.get(name, kind_for_status(status))
