@@ -218,8 +218,8 @@ async def send_translated(
     if resp.status >= 400:
         status, err = client.render_error(upstream.parse_error(resp.status, raw))
         # The upstream's status stands; only Anthropic's 529 has no meaning elsewhere.
-        body = _encoded(err, spec.name)
-        return Reply(status if resp.status == 529 else resp.status, headers, body=body)
+        rendered = _encoded(err, spec.name)
+        return Reply(status if resp.status == 529 else resp.status, headers, body=rendered)
     if FAMILIES[(call.protocol, call.operation)] == COUNT:
         body = client.count_result(_count_tokens(raw))
         return Reply(resp.status, headers, body=orjson.dumps(body))

@@ -64,8 +64,23 @@ class StreamDecoder(SSEDecoder):
             self._failed = True
             out.append(StreamError(502, ErrorKind.SERVER.value, "malformed upstream chunk"))
             return
-        if isinstance(obj, list):  # a JSON-array stream (no alt=sse) element
-            obj = obj[0] if obj and isinstance(obj[0], dict) else {}
+        if isinstance(obj, list):  # a JSON-array stream (no alt=sse): one answer an element
+            # Before, only the first element was read, and an element that was no object was
+            # skipped: an upstream's [1, 2] went by as nothing (any other decoder fails on it)
+            # and the text of a second answer was lost without a word.
+            if not all(type(item) is dict for item in obj):
+                self._failed = True
+                out.append(StreamError(502, ErrorKind.SERVER.value, "malformed upstream chunk"))
+                return
+            for item in obj:
+                self._answer(item, out)
+            return
+        self._answer(obj, out)
+
+    def _answer(self, obj: JSON, out: list[StreamEvent]) -> None:
+        """One GenerateContentResponse of the stream."""
+        if self._failed:
+            return
         if obj.get("error"):
             info = parse_error(500, obj)
             self._failed = True
