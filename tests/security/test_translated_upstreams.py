@@ -58,7 +58,7 @@ def gateway(answers_gateway: Proc) -> Proc:
 # error frame last), whatever its protocol's own end marker (Gemini's streams have none).
 MUST_FAIL = {
     "null", "array", "string", "infinity", "bigint", "negative-bigint", "bad-escape",
-    "trailing",
+    "trailing", "sse-body",
     "html", "json-body", "empty", "cut-before-end", "cut-mid-event", "nan", "non-utf8", "deep",
     "data-array", "data-string", "data-null", "huge-line", "huge-event", "comments-only",
     "as-chat", "as-messages", "as-gemini", "as-responses", "error-odd", "error-null",

@@ -93,6 +93,7 @@ def whole_cases(upstream: str) -> dict[str, dict[str, Any]]:
         "bad-escape": raw_json(text.replace("Hi", "H\\ud800i")),
         "duplicate-keys": raw_json(text[:-1] + ', "id": {"x": 1}}'),
         "trailing": raw_json(text + " garbage"),
+        "sse-body": {"type": "text/event-stream", "chunks": [f"data: {text}\n\n"]},
         "usage-string": raw_json(json.dumps(_with_usage(upstream, body, "lots"))),
         "usage-array": raw_json(json.dumps(_with_usage(upstream, body, [1, 2]))),
     }

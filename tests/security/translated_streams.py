@@ -127,6 +127,7 @@ def stream_cases(upstream: str) -> dict[str, dict[str, Any]]:
         "events-after-end": _sse([*ok, *ok[1:]]),
         "end-twice": _sse([*ok, ok[-1]]),
         "nan": _sse([c.replace('"Hi"', "NaN") for c in ok]),
+        "bad-escape": _sse([c.replace('"Hi"', '"H\\ud800i"') for c in ok]),
         "non-utf8": {
             "type": "text/event-stream",
             "binary": True,
