@@ -146,7 +146,9 @@ def test_the_gateway_logged_no_crash_and_still_serves(gateway: Proc) -> None:
         _raw(gateway, client, upstream, False, {"chunks": [json.dumps(BODIES[upstream])]})
 
 
-@pytest.mark.parametrize("status", [400, 500, 529])
+# 500 stands for every ordinary status (a body is parsed alike whatever it is); 529 is
+# the one status with a meaning of its own (Anthropic's "overloaded").
+@pytest.mark.parametrize("status", [500, 529])
 @pytest.mark.parametrize(
     ("upstream", "client", "case"),
     [
