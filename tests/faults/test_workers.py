@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,23 +71,33 @@ def test_a_stopping_supervisor_refuses_new_connections_while_streams_drain(
     then reset. A single process refuses them at once; N workers now do too."""
     with workers(_config(mock, server={"drain_timeout": 120}), tmp_path) as gw:
         client = openai.OpenAI(api_key="unused", base_url=gw.url + "/v1", max_retries=0)
-        # 30 frames a second apart: the stream outlives the wait for the refusal.
+        # 40 frames a quarter of a second apart, read as they come: the stream outlives the
+        # wait for the refusal (checked: a frame still arrives after it).
         stream = client.chat.completions.create(
             model="m",
             messages=MESSAGES,
             stream=True,
-            extra_headers={"x-mock-tokens": "30", "x-mock-chunk-ms": "1000"},
+            extra_headers={"x-mock-tokens": "40", "x-mock-chunk-ms": "250"},
         )
         frames = iter(stream)
         next(frames)
+        arrived: list[tuple[float, str | None]] = []
+
+        def read() -> None:
+            for chunk in frames:
+                reason = chunk.choices[0].finish_reason if chunk.choices else None
+                arrived.append((time.monotonic(), reason))
+
+        reader = threading.Thread(target=read)
+        reader.start()
         gw.signal(signal.SIGTERM)
         until(lambda: refused(gw.port), 20, step=0.1)
+        refused_at = time.monotonic()
+        reader.join(60)
         # The stream in flight still finishes, whole, and the supervisor exits 0.
-        last = None
-        for chunk in frames:
-            if chunk.choices and chunk.choices[0].finish_reason:
-                last = chunk.choices[0].finish_reason
-        assert last == "length" or last == "stop"
+        assert not reader.is_alive()
+        assert [r for _, r in arrived if r] in (["length"], ["stop"]), arrived
+        assert any(at > refused_at and not r for at, r in arrived), "drained before the refusal"
         assert gw.popen.wait(60) == 0
 
 
