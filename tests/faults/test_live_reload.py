@@ -197,7 +197,9 @@ def test_connections_to_a_removed_provider_are_closed(mock: Proc, tmp_path: Path
     """A provider a reload removed gets no more requests, so its pool never released another
     connection, which was when idle ones were expired: its keep-alive connection stayed open
     for as long as the upstream kept it (this one never closes one). Now each pool closes its
-    idle connections after the idle limit (30 s) whether or not requests come."""
+    idle connections after the idle limit (30 s) whether or not requests come. The upstream
+    announces ``Keep-Alive: timeout=4``, which lowers that limit to 3 s (the same sweep, a
+    test that does not wait half a minute); it still never closes a connection itself."""
     answer = {
         "id": "c",
         "object": "chat.completion",
@@ -207,7 +209,8 @@ def test_connections_to_a_removed_provider_are_closed(mock: Proc, tmp_path: Path
             {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
         ],
     }
-    upstream = start_scripted({"gone": {"chunks": [json.dumps(answer)]}}, tmp_path)
+    script = {"gone": {"chunks": [json.dumps(answer)], "headers": {"keep-alive": "timeout=4"}}}
+    upstream = start_scripted(script, tmp_path)
     cfg = _config(mock, 0)
     cfg["providers"]["up"] = {"type": "openai-compatible", "base_url": upstream.url + "/v1",
                               "api_keys": ["k-0000001"]}  # fmt: skip

@@ -7,7 +7,7 @@ Run as a script (``python tests/support/scripted.py --port N --script answers.js
 path (``/models/{model}:…``, Gemini) or from the JSON body's ``model``. An answer is an object:
 
 - ``status`` (default 200), ``type`` (default ``application/json``; ``text/event-stream`` for
-  a stream);
+  a stream), ``headers`` (more response headers, name to value);
 - ``chunks``: strings written one chunk each (chunked transfer encoding), in order;
   ``binary``: true when they are base64 of the bytes to write (an AWS event stream);
 - ``repeat``: after ``chunks``, this string written ``times`` more times (``-1``: until the
@@ -68,9 +68,13 @@ async def _write(
 ) -> None:
     status = int(answer.get("status", 200))
     kind = str(answer.get("type", "application/json"))
+    extra = b"".join(
+        b"%s: %s\r\n" % (str(k).encode(), str(v).encode())
+        for k, v in dict(answer.get("headers", {})).items()
+    )
     writer.write(
-        b"HTTP/1.1 %d Scripted\r\ncontent-type: %s\r\ntransfer-encoding: chunked\r\n\r\n"
-        % (status, kind.encode())
+        b"HTTP/1.1 %d Scripted\r\ncontent-type: %s\r\ntransfer-encoding: chunked\r\n%b\r\n"
+        % (status, kind.encode(), extra)
     )
     chunks = [str(c).encode() for c in answer.get("chunks", [])]
     if answer.get("binary"):
