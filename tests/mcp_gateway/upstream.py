@@ -89,6 +89,16 @@ def build(name: str) -> MCPServer:
         return f"counted {steps}"
 
     @server.tool()
+    async def grow(tool: str, ctx: Context) -> str:
+        """Add a tool named ``tool`` and announce that the tool list changed (a server whose
+        tools come and go while the gateway is connected), on the session, as 2025-11-25
+        servers do (``ctx.notify_tools_changed()`` reaches ``subscriptions/listen`` streams
+        only)."""
+        server.add_tool(lambda: tool, name=tool, description="added while running")
+        await ctx.session.send_tool_list_changed()
+        return tool
+
+    @server.tool()
     def fail() -> str:
         """Always fails."""
         raise ValueError("this tool always fails")
