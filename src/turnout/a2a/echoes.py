@@ -14,7 +14,8 @@ The spellings searched are the value's own bytes and the ways JSON writes it (it
 of quotes and control characters, with and without non-ASCII escaped), so an answer is
 searched on the wire, without parsing it; an answer holding ``\\u00XX`` escapes of plain
 ASCII (``\\u002d`` for ``-``: the same JSON) is searched once more with them undone.
-Values shorter than :data:`SHORTEST` are left alone: they would mask ordinary words.
+Values shorter than :data:`turnout.mcp.echoes.SHORTEST` are left alone: they would mask ordinary
+words.
 """
 
 from __future__ import annotations
@@ -23,25 +24,17 @@ import json
 import re
 from collections.abc import Iterable
 
+from turnout.mcp.echoes import secrets_of
+
 MASKED = b"[redacted]"
-SHORTEST = 8
 
 
 def spellings(values: Iterable[str | None]) -> tuple[bytes, ...]:
-    """The byte strings to mask for credential values (a header's ``Bearer <token>`` yields
-    the token too), longest first so that no part of a longer one is left showing."""
-    found: set[str] = set()
-    for value in values:
-        if not value:
-            continue
-        found.add(value)
-        scheme, _, token = value.partition(" ")
-        if token and scheme.isalpha():
-            found.add(token.strip())
+    """The byte strings to mask for credential values (the MCP gateway's choice of values:
+    a header's ``Bearer <token>`` yields the token too), longest first so that no part of a
+    longer one is left showing."""
     out: set[bytes] = set()
-    for secret in found:
-        if len(secret) < SHORTEST:
-            continue
+    for secret in secrets_of(values):
         out.add(secret.encode())
         out.add(json.dumps(secret)[1:-1].encode())  # JSON's escapes: quotes, controls
         out.add(json.dumps(secret, ensure_ascii=False)[1:-1].encode())
