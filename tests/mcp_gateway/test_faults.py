@@ -135,7 +135,7 @@ async def test_long_lists_come_in_pages(faulty: Proc) -> None:
         second = await client.list_tools(cursor=first.next_cursor)
         assert second.next_cursor is None
         names = [t.name for t in first.tools + second.tools]
-        assert len(names) == len(set(names)) == 600 + 10  # the extras and the usual ten
+        assert len(names) == len(set(names)) == 600 + 11  # the extras and the usual eleven
         assert texts(await client.call_tool("extra_0599", {})) == ["599"]
         with pytest.raises(MCPError):
             await client.list_tools(cursor="not-a-cursor")
